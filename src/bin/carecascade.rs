@@ -1,0 +1,2 @@
+//! The carecascade command line.
+fn main() {}

@@ -1,0 +1,464 @@
+//! The native model file format: TOML that a modeller can read and edit by
+//! hand. The reference is `docs/model-format.md`.
+//!
+//! ```toml
+//! [model]
+//! name = "teacup"
+//! time_units = "minute"
+//!
+//! [time]
+//! start = 0
+//! stop = 30
+//! dt = 0.125          # or "1/8"
+//! save_interval = 1   # default: dt
+//! method = "euler"    # or "rk4"
+//!
+//! [stocks."Teacup Temperature"]
+//! initial = 180
+//! outflows = ["Heat Loss to Room"]
+//! units = "degF"
+//!
+//! [flows."Heat Loss to Room"]
+//! equation = "(Teacup Temperature - Room Temperature) / Characteristic Time"
+//! units = "degF/minute"
+//!
+//! [constants]
+//! "Room Temperature" = { value = 70, units = "degF" }
+//! "Characteristic Time" = { value = 10, units = "minute" }
+//! ```
+//!
+//! Errors name the file, line and column: of the TOML problem, or of the
+//! exact place in an equation.
+
+use crate::build::{Aux, Constant, Flow, Lookup, ModelBuilder, Source, Stock};
+use crate::error::{Error, Location, Result};
+use crate::model::{Interpolation, Method, Model, TimeSettings};
+use crate::name::closest;
+use indexmap::IndexMap;
+use serde::Deserialize;
+use std::path::Path;
+use std::sync::Arc;
+use toml::Spanned;
+
+/// Reads a model file.
+///
+/// # Errors
+///
+/// [`Error::Io`] if the file cannot be read; otherwise as [`parse`].
+pub fn load(path: impl AsRef<Path>) -> Result<Model> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    parse_named(&text, Some(&path.display().to_string()), stem.as_deref())
+}
+
+/// Parses model text. `file` names the source in error messages.
+///
+/// # Errors
+///
+/// [`Error::File`] for TOML that is malformed or has unknown, missing or
+/// mistyped fields (with the closest valid field name);
+/// [`Error::Equation`] for equations that do not parse; [`Error::Model`]
+/// for inconsistent variables. Several problems come together as
+/// [`Error::Many`].
+pub fn parse(text: &str, file: Option<&str>) -> Result<Model> {
+    parse_named(text, file, None)
+}
+
+fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Result<Model> {
+    let file: Option<Arc<str>> = file.map(Arc::from);
+    let doc: ModelFile = toml::from_str(text).map_err(|e| toml_error(text, file.as_ref(), &e))?;
+    let at = |offset: usize| Location::of_offset(text, offset, Some(&start_of(file.as_ref())));
+    let mut errors = Vec::new();
+
+    let header = doc.model.unwrap_or_default();
+    let name = header
+        .name
+        .or_else(|| default_name.map(str::to_string))
+        .unwrap_or_else(|| "model".to_string());
+    let mut builder = ModelBuilder::new(name).doc(header.doc);
+    if let Some(units) = header.time_units {
+        builder = builder.time_units(units);
+    }
+    if let Some(time) = doc.time {
+        match time_settings(&time, &at) {
+            Ok(t) => builder = builder.time(t),
+            Err(e) => errors.push(e),
+        }
+    }
+
+    let name_at = |key: &Spanned<String>| at(key.span().start);
+    for (key, s) in doc.stocks {
+        let mut stock = Stock::new(key.get_ref(), equation(&s.initial, text, &at))
+            .doc(s.doc)
+            .non_negative(s.non_negative)
+            .at(name_at(&key));
+        for f in s.inflows {
+            stock = stock.inflow(f.into_inner());
+        }
+        for f in s.outflows {
+            stock = stock.outflow(f.into_inner());
+        }
+        if let Some(u) = s.units {
+            stock = stock.units(u);
+        }
+        builder.push(stock);
+    }
+    for (key, f) in doc.flows {
+        let mut flow = Flow::new(key.get_ref(), equation(&f.equation, text, &at))
+            .doc(f.doc)
+            .non_negative(f.non_negative)
+            .at(name_at(&key));
+        if let Some(u) = f.units {
+            flow = flow.units(u);
+        }
+        builder.push(flow);
+    }
+    for (key, a) in doc.auxiliaries {
+        let mut aux = Aux::new(key.get_ref(), equation(&a.equation, text, &at))
+            .doc(a.doc)
+            .at(name_at(&key));
+        if let Some(u) = a.units {
+            aux = aux.units(u);
+        }
+        builder.push(aux);
+    }
+    for (key, entry) in doc.constants {
+        let value_at = at(entry.span().start);
+        let (value, units, doc) = match entry.into_inner() {
+            toml::Value::Float(v) => (v, None, String::new()),
+            toml::Value::Integer(v) => (v as f64, None, String::new()),
+            toml::Value::Table(table) => {
+                match toml::Value::Table(table).try_into::<ConstantTable>() {
+                    Ok(t) => (t.value, t.units, t.doc),
+                    Err(e) => {
+                        errors.push(Error::File {
+                            location: value_at,
+                            message: format!(
+                                "constant `{}`: {}",
+                                key.get_ref(),
+                                with_suggestion(e.message())
+                            ),
+                        });
+                        continue;
+                    }
+                }
+            }
+            other => {
+                errors.push(Error::File {
+                    location: value_at,
+                    message: format!(
+                        "constant `{}` must be a number or a table like {{ value = 1, units = \"year\" }}, not a {}",
+                        key.get_ref(),
+                        other.type_str()
+                    ),
+                });
+                continue;
+            }
+        };
+        let mut constant = Constant::new(key.get_ref(), value)
+            .doc(doc)
+            .at(name_at(&key));
+        if let Some(u) = units {
+            constant = constant.units(u);
+        }
+        builder.push(constant);
+    }
+    for (key, l) in doc.lookups {
+        let location = name_at(&key);
+        let points: Vec<(f64, f64)> = match (&l.points, &l.x, &l.y) {
+            (Some(points), None, None) => points.iter().map(|[x, y]| (*x, *y)).collect(),
+            (None, Some(xs), Some(ys)) if xs.len() == ys.len() => {
+                xs.iter().copied().zip(ys.iter().copied()).collect()
+            }
+            (None, Some(xs), Some(ys)) => {
+                errors.push(Error::Model {
+                    variable: key.get_ref().clone(),
+                    location: Some(location),
+                    message: format!("lookup has {} x values but {} y values", xs.len(), ys.len()),
+                });
+                continue;
+            }
+            _ => {
+                errors.push(Error::Model {
+                    variable: key.get_ref().clone(),
+                    location: Some(location),
+                    message: "a lookup needs either `points = [[x, y], ...]` or both `x = [...]` and `y = [...]`".into(),
+                });
+                continue;
+            }
+        };
+        let mut lookup = Lookup::new(key.get_ref(), points)
+            .doc(l.doc)
+            .at(location.clone());
+        if let Some(kind) = &l.interpolation {
+            match kind.get_ref().parse::<Interpolation>() {
+                Ok(i) => lookup = lookup.interpolation(i),
+                Err(message) => errors.push(Error::File {
+                    location: at(kind.span().start),
+                    message,
+                }),
+            }
+        }
+        if let Some(input) = &l.input {
+            lookup = lookup.input(equation(input, text, &at));
+        }
+        if let Some(u) = l.units {
+            lookup = lookup.units(u);
+        }
+        builder.push(lookup);
+    }
+
+    match builder.build() {
+        Ok(model) if errors.is_empty() => Ok(model),
+        Ok(_) => Err(Error::many(errors)),
+        Err(e) => {
+            errors.extend(e.into_list());
+            Err(Error::many(errors))
+        }
+    }
+}
+
+fn start_of(file: Option<&Arc<str>>) -> Location {
+    Location {
+        file: file.cloned(),
+        line: 1,
+        column: 1,
+    }
+}
+
+/// An equation field: a string (an expression) or a number.
+fn equation(value: &Spanned<EquationValue>, text: &str, at: &impl Fn(usize) -> Location) -> Source {
+    let span = value.span();
+    match value.get_ref() {
+        EquationValue::Number(v) => Source {
+            text: crate::model::build::format_number(*v),
+            origin: Some(at(span.start)),
+        },
+        EquationValue::Text(s) => {
+            // Point at the first character inside the quotes.
+            let raw = text.get(span.clone()).unwrap_or("");
+            let mut skip = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+                3
+            } else if raw.starts_with('"') || raw.starts_with('\'') {
+                1
+            } else {
+                0
+            };
+            if skip == 3 {
+                let rest = &raw[3..];
+                if rest.starts_with("\r\n") {
+                    skip += 2;
+                } else if rest.starts_with('\n') {
+                    skip += 1;
+                }
+            }
+            Source {
+                text: s.clone(),
+                origin: Some(at(span.start + skip)),
+            }
+        }
+    }
+}
+
+fn time_settings(time: &TimeTable, at: &impl Fn(usize) -> Location) -> Result<TimeSettings> {
+    let dt_value = match time.dt.as_ref() {
+        None => 1.0,
+        Some(dt) => match dt.get_ref() {
+            EquationValue::Number(v) => *v,
+            EquationValue::Text(s) => parse_reciprocal(s).ok_or_else(|| Error::File {
+                location: at(dt.span().start),
+                message: format!("dt `{s}` is not a number or a fraction like \"1/52\""),
+            })?,
+        },
+    };
+    let located = |e: Error, offset: usize| match e {
+        Error::Time(message) => Error::File {
+            location: at(offset),
+            message: format!("invalid time settings: {message}"),
+        },
+        other => other,
+    };
+    let table_start = time.dt.as_ref().map_or(0, |d| d.span().start);
+    let mut settings = TimeSettings::new(
+        time.start.unwrap_or(0.0),
+        time.stop.unwrap_or(100.0),
+        dt_value,
+    )
+    .map_err(|e| located(e, table_start))?;
+    if let Some(save) = &time.save_interval {
+        settings = settings
+            .with_save_interval(*save.get_ref())
+            .map_err(|e| located(e, save.span().start))?;
+    }
+    if let Some(method) = &time.method {
+        let m: Method = method.get_ref().parse().map_err(|_| Error::File {
+            location: at(method.span().start),
+            message: format!(
+                "unknown method `{}`; expected `euler` or `rk4`",
+                method.get_ref()
+            ),
+        })?;
+        settings = settings.with_method(m);
+    }
+    Ok(settings)
+}
+
+/// `"1/52"` or `"0.25"`.
+fn parse_reciprocal(s: &str) -> Option<f64> {
+    match s.split_once('/') {
+        Some((a, b)) => Some(a.trim().parse::<f64>().ok()? / b.trim().parse::<f64>().ok()?),
+        None => s.trim().parse().ok(),
+    }
+}
+
+/// Turns a TOML error into a located [`Error::File`].
+fn toml_error(text: &str, file: Option<&Arc<str>>, e: &toml::de::Error) -> Error {
+    let offset = e.span().map_or(0, |s| s.start);
+    let location = Location::of_offset(text, offset, Some(&start_of(file)));
+    Error::File {
+        location,
+        message: with_suggestion(e.message()),
+    }
+}
+
+/// Adds the closest valid field to serde's "unknown field" messages.
+fn with_suggestion(message: &str) -> String {
+    let message = message.trim();
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((unknown, expected)) = rest.split_once('`') {
+            let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            if let Some(best) = closest(unknown, candidates.iter().copied()) {
+                return format!(
+                    "unknown field `{unknown}`; did you mean `{best}`? (expected one of: {})",
+                    candidates.join(", ")
+                );
+            }
+        }
+    }
+    message.to_string()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ModelFile {
+    model: Option<Header>,
+    time: Option<TimeTable>,
+    #[serde(default)]
+    stocks: IndexMap<Spanned<String>, StockTable>,
+    #[serde(default)]
+    flows: IndexMap<Spanned<String>, FlowTable>,
+    #[serde(default)]
+    auxiliaries: IndexMap<Spanned<String>, AuxTable>,
+    #[serde(default)]
+    constants: IndexMap<Spanned<String>, Spanned<toml::Value>>,
+    #[serde(default)]
+    lookups: IndexMap<Spanned<String>, LookupTableToml>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    name: Option<String>,
+    #[serde(default)]
+    doc: String,
+    time_units: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimeTable {
+    start: Option<f64>,
+    stop: Option<f64>,
+    dt: Option<Spanned<EquationValue>>,
+    save_interval: Option<Spanned<f64>>,
+    method: Option<Spanned<String>>,
+}
+
+/// An equation field: a string holding an expression, or a number.
+enum EquationValue {
+    Number(f64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for EquationValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = EquationValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an equation (a string such as \"a * b\") or a number")
+            }
+            fn visit_f64<E>(self, v: f64) -> std::result::Result<EquationValue, E> {
+                Ok(EquationValue::Number(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> std::result::Result<EquationValue, E> {
+                Ok(EquationValue::Number(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> std::result::Result<EquationValue, E> {
+                Ok(EquationValue::Number(v as f64))
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<EquationValue, E> {
+                Ok(EquationValue::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StockTable {
+    initial: Spanned<EquationValue>,
+    #[serde(default)]
+    inflows: Vec<Spanned<String>>,
+    #[serde(default)]
+    outflows: Vec<Spanned<String>>,
+    #[serde(default)]
+    non_negative: bool,
+    units: Option<String>,
+    #[serde(default)]
+    doc: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlowTable {
+    equation: Spanned<EquationValue>,
+    #[serde(default)]
+    non_negative: bool,
+    units: Option<String>,
+    #[serde(default)]
+    doc: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuxTable {
+    equation: Spanned<EquationValue>,
+    units: Option<String>,
+    #[serde(default)]
+    doc: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConstantTable {
+    value: f64,
+    units: Option<String>,
+    #[serde(default)]
+    doc: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupTableToml {
+    points: Option<Vec<[f64; 2]>>,
+    x: Option<Vec<f64>>,
+    y: Option<Vec<f64>>,
+    interpolation: Option<Spanned<String>>,
+    input: Option<Spanned<EquationValue>>,
+    units: Option<String>,
+    #[serde(default)]
+    doc: String,
+}

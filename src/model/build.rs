@@ -1,0 +1,582 @@
+//! The builder API: describe elements with plain strings, then
+//! [`ModelBuilder::build`] parses and validates everything at once and reports
+//! every problem it finds.
+
+use super::{
+    Equation, Interpolation, LookupTable, Model, TimeSettings, Units, Variable, VariableKind,
+};
+use crate::error::{Error, Location, Result};
+use crate::name::{canonical_name, closest, did_you_mean};
+use std::collections::HashMap;
+
+/// Equation text with an optional file position of its first character.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    /// The equation text.
+    pub text: String,
+    /// Where the text starts in its file.
+    pub origin: Option<Location>,
+}
+
+impl From<&str> for Source {
+    fn from(text: &str) -> Self {
+        Source {
+            text: text.to_string(),
+            origin: None,
+        }
+    }
+}
+
+impl From<String> for Source {
+    fn from(text: String) -> Self {
+        Source { text, origin: None }
+    }
+}
+
+impl From<f64> for Source {
+    fn from(value: f64) -> Self {
+        Source {
+            text: format_number(value),
+            origin: None,
+        }
+    }
+}
+
+/// Formats a number so that it parses back to the same value.
+pub(crate) fn format_number(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:?}")
+    } else {
+        format!("{value}")
+    }
+}
+
+/// Fields every element has.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Common {
+    name: String,
+    doc: String,
+    units: Option<String>,
+    location: Option<Location>,
+}
+
+macro_rules! common_setters {
+    ($t:ty) => {
+        impl $t {
+            /// Sets the documentation string.
+            pub fn doc(mut self, doc: impl Into<String>) -> Self {
+                self.common.doc = doc.into();
+                self
+            }
+
+            /// Sets the units (`children`, `£/year`, `1/year`, ...).
+            pub fn units(mut self, units: impl Into<String>) -> Self {
+                self.common.units = Some(units.into());
+                self
+            }
+
+            /// Records where the element is defined, for error messages.
+            pub fn at(mut self, location: Location) -> Self {
+                self.common.location = Some(location);
+                self
+            }
+        }
+    };
+}
+
+/// A stock: `Stock::new(name, initial value).inflow(..).outflow(..)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stock {
+    common: Common,
+    initial: Source,
+    inflows: Vec<String>,
+    outflows: Vec<String>,
+    non_negative: bool,
+}
+
+impl Stock {
+    /// A stock with an initial-value equation (or number).
+    pub fn new(name: impl Into<String>, initial: impl Into<Source>) -> Self {
+        Stock {
+            common: Common {
+                name: name.into(),
+                ..Common::default()
+            },
+            initial: initial.into(),
+            inflows: Vec::new(),
+            outflows: Vec::new(),
+            non_negative: false,
+        }
+    }
+
+    /// Adds an inflow (the name of a flow).
+    pub fn inflow(mut self, flow: impl Into<String>) -> Self {
+        self.inflows.push(flow.into());
+        self
+    }
+
+    /// Adds an outflow (the name of a flow).
+    pub fn outflow(mut self, flow: impl Into<String>) -> Self {
+        self.outflows.push(flow.into());
+        self
+    }
+
+    /// Keeps the stock from going below zero.
+    pub fn non_negative(mut self, yes: bool) -> Self {
+        self.non_negative = yes;
+        self
+    }
+}
+common_setters!(Stock);
+
+/// A flow: `Flow::new(name, rate equation)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flow {
+    common: Common,
+    equation: Source,
+    non_negative: bool,
+}
+
+impl Flow {
+    /// A flow with its rate equation.
+    pub fn new(name: impl Into<String>, equation: impl Into<Source>) -> Self {
+        Flow {
+            common: Common {
+                name: name.into(),
+                ..Common::default()
+            },
+            equation: equation.into(),
+            non_negative: false,
+        }
+    }
+
+    /// Clamps the flow at zero (an XMILE uniflow).
+    pub fn non_negative(mut self, yes: bool) -> Self {
+        self.non_negative = yes;
+        self
+    }
+}
+common_setters!(Flow);
+
+/// An auxiliary: `Aux::new(name, equation)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aux {
+    common: Common,
+    equation: Source,
+}
+
+impl Aux {
+    /// An auxiliary with its equation.
+    pub fn new(name: impl Into<String>, equation: impl Into<Source>) -> Self {
+        Aux {
+            common: Common {
+                name: name.into(),
+                ..Common::default()
+            },
+            equation: equation.into(),
+        }
+    }
+}
+common_setters!(Aux);
+
+/// A constant: `Constant::new(name, value)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Constant {
+    common: Common,
+    value: f64,
+}
+
+impl Constant {
+    /// A constant with its default value.
+    pub fn new(name: impl Into<String>, value: f64) -> Self {
+        Constant {
+            common: Common {
+                name: name.into(),
+                ..Common::default()
+            },
+            value,
+        }
+    }
+}
+common_setters!(Constant);
+
+/// A lookup: `Lookup::new(name, points)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lookup {
+    common: Common,
+    points: Vec<(f64, f64)>,
+    interpolation: Interpolation,
+    input: Option<Source>,
+}
+
+impl Lookup {
+    /// A lookup through `points` (x increasing).
+    pub fn new(name: impl Into<String>, points: impl IntoIterator<Item = (f64, f64)>) -> Self {
+        Lookup {
+            common: Common {
+                name: name.into(),
+                ..Common::default()
+            },
+            points: points.into_iter().collect(),
+            interpolation: Interpolation::Continuous,
+            input: None,
+        }
+    }
+
+    /// Sets how values between and beyond the points are found.
+    pub fn interpolation(mut self, interpolation: Interpolation) -> Self {
+        self.interpolation = interpolation;
+        self
+    }
+
+    /// Makes the lookup a variable too: its value is the table at `input`.
+    pub fn input(mut self, input: impl Into<Source>) -> Self {
+        self.input = Some(input.into());
+        self
+    }
+}
+common_setters!(Lookup);
+
+/// Any element, for [`ModelBuilder::add`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Element {
+    /// A stock.
+    Stock(Stock),
+    /// A flow.
+    Flow(Flow),
+    /// An auxiliary.
+    Aux(Aux),
+    /// A constant.
+    Constant(Constant),
+    /// A lookup.
+    Lookup(Lookup),
+}
+
+impl Element {
+    fn common(&self) -> &Common {
+        match self {
+            Element::Stock(x) => &x.common,
+            Element::Flow(x) => &x.common,
+            Element::Aux(x) => &x.common,
+            Element::Constant(x) => &x.common,
+            Element::Lookup(x) => &x.common,
+        }
+    }
+
+    fn is_flow(&self) -> bool {
+        matches!(self, Element::Flow(_))
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Element::Stock(_) => "a stock",
+            Element::Flow(_) => "a flow",
+            Element::Aux(_) => "an auxiliary",
+            Element::Constant(_) => "a constant",
+            Element::Lookup(_) => "a lookup",
+        }
+    }
+}
+
+macro_rules! into_element {
+    ($($t:ident),*) => {$(
+        impl From<$t> for Element {
+            fn from(x: $t) -> Element {
+                Element::$t(x)
+            }
+        }
+    )*};
+}
+into_element!(Stock, Flow, Aux, Constant, Lookup);
+
+/// Collects elements and settings, then validates them into a [`Model`].
+#[derive(Debug, Clone)]
+pub struct ModelBuilder {
+    name: String,
+    doc: String,
+    time: Option<TimeSettings>,
+    time_units: Option<String>,
+    elements: Vec<Element>,
+}
+
+impl ModelBuilder {
+    /// A builder for a model called `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        ModelBuilder {
+            name: name.into(),
+            doc: String::new(),
+            time: None,
+            time_units: None,
+            elements: Vec::new(),
+        }
+    }
+
+    /// Sets the model's documentation.
+    pub fn doc(mut self, doc: impl Into<String>) -> Self {
+        self.doc = doc.into();
+        self
+    }
+
+    /// Sets the time settings (default: 0 to 100, dt 1, Euler).
+    pub fn time(mut self, time: TimeSettings) -> Self {
+        self.time = Some(time);
+        self
+    }
+
+    /// Sets the unit of time (`year`, `month`, `day`, ...).
+    pub fn time_units(mut self, units: impl Into<String>) -> Self {
+        self.time_units = Some(units.into());
+        self
+    }
+
+    /// Adds an element.
+    pub fn add(mut self, element: impl Into<Element>) -> Self {
+        self.elements.push(element.into());
+        self
+    }
+
+    /// Adds an element (for builders held in a variable).
+    pub fn push(&mut self, element: impl Into<Element>) {
+        self.elements.push(element.into());
+    }
+
+    /// Validates and builds the model.
+    ///
+    /// # Errors
+    ///
+    /// Every problem found, as one [`Error`] (an [`Error::Many`] when there
+    /// are several): equations that do not parse, duplicate names, inflows or
+    /// outflows that are not flows, a flow used by two stocks on the same
+    /// side, malformed units or lookups.
+    pub fn build(self) -> Result<Model> {
+        let mut errors = Vec::new();
+        let time = match self.time {
+            Some(t) => t,
+            None => TimeSettings::new(0.0, 100.0, 1.0)?,
+        };
+        if let Some(units) = &self.time_units {
+            if let Err(message) = Units::parse(units) {
+                errors.push(Error::Invalid {
+                    what: "time units".into(),
+                    message,
+                });
+            }
+        }
+
+        // Names: non-empty and unique in canonical form.
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for (i, element) in self.elements.iter().enumerate() {
+            let common = element.common();
+            let canonical = canonical_name(&common.name);
+            if canonical.is_empty() {
+                errors.push(model_error(common, "a variable needs a name"));
+                continue;
+            }
+            if let Some(&first) = index.get(&canonical) {
+                let other = self.elements[first].common();
+                let place = other
+                    .location
+                    .as_ref()
+                    .map(|l| format!(" at {l}"))
+                    .unwrap_or_default();
+                errors.push(model_error(
+                    common,
+                    format!("defined twice: also `{}`{place}", other.name),
+                ));
+                continue;
+            }
+            index.insert(canonical, i);
+        }
+
+        // Each flow is an inflow of at most one stock and an outflow of at most one.
+        let mut inflow_of: HashMap<String, String> = HashMap::new();
+        let mut outflow_of: HashMap<String, String> = HashMap::new();
+        let mut variables = Vec::with_capacity(self.elements.len());
+        for element in &self.elements {
+            let common = element.common();
+            let units = match &common.units {
+                Some(text) => match Units::parse(text) {
+                    Ok(u) => Some(u),
+                    Err(message) => {
+                        errors.push(model_error(common, format!("invalid units: {message}")));
+                        None
+                    }
+                },
+                None => None,
+            };
+            let name = common.name.trim().to_string();
+            let parse = |source: &Source, errors: &mut Vec<Error>| {
+                Equation::parse(&source.text, &name, source.origin.clone())
+                    .map_err(|e| errors.push(e))
+                    .ok()
+            };
+            let kind = match element {
+                Element::Stock(stock) => {
+                    let mut check_flows =
+                        |flows: &[String], side: &str, owner: &mut HashMap<String, String>| {
+                            for flow in flows {
+                                let canonical = canonical_name(flow);
+                                match index.get(&canonical).map(|&i| &self.elements[i]) {
+                                    None => {
+                                        let suggestion = closest(
+                                            flow,
+                                            self.elements
+                                                .iter()
+                                                .filter(|e| e.is_flow())
+                                                .map(|e| e.common().name.as_str()),
+                                        );
+                                        errors.push(model_error(
+                                            common,
+                                            format!(
+                                                "{side} `{flow}` is not defined{}",
+                                                did_you_mean(suggestion)
+                                            ),
+                                        ));
+                                    }
+                                    Some(e) if !e.is_flow() => errors.push(model_error(
+                                        common,
+                                        format!("{side} `{flow}` is {}, not a flow", e.label()),
+                                    )),
+                                    Some(_) => {
+                                        if let Some(previous) =
+                                            owner.insert(canonical, common.name.clone())
+                                        {
+                                            errors.push(model_error(
+                                            common,
+                                            format!(
+                                                "flow `{flow}` is already an {side} of `{previous}`; a flow can be an {side} of only one stock"
+                                            ),
+                                        ));
+                                        }
+                                    }
+                                }
+                            }
+                        };
+                    check_flows(&stock.inflows, "inflow", &mut inflow_of);
+                    check_flows(&stock.outflows, "outflow", &mut outflow_of);
+                    parse(&stock.initial, &mut errors).map(|initial| VariableKind::Stock {
+                        initial,
+                        inflows: stock.inflows.clone(),
+                        outflows: stock.outflows.clone(),
+                        non_negative: stock.non_negative,
+                    })
+                }
+                Element::Flow(flow) => {
+                    parse(&flow.equation, &mut errors).map(|equation| VariableKind::Flow {
+                        equation,
+                        non_negative: flow.non_negative,
+                    })
+                }
+                Element::Aux(aux) => parse(&aux.equation, &mut errors)
+                    .map(|equation| VariableKind::Auxiliary { equation }),
+                Element::Constant(constant) => {
+                    if constant.value.is_finite() {
+                        Some(VariableKind::Constant {
+                            value: constant.value,
+                        })
+                    } else {
+                        errors.push(model_error(
+                            common,
+                            format!("constant value must be finite, not {}", constant.value),
+                        ));
+                        None
+                    }
+                }
+                Element::Lookup(lookup) => {
+                    let input = match &lookup.input {
+                        Some(source) => parse(source, &mut errors).map(Some),
+                        None => Some(None),
+                    };
+                    match LookupTable::new(lookup.points.iter().copied(), lookup.interpolation) {
+                        Ok(table) => input.map(|input| VariableKind::Lookup { table, input }),
+                        Err(message) => {
+                            errors.push(model_error(common, message));
+                            None
+                        }
+                    }
+                }
+            };
+            if let Some(kind) = kind {
+                variables.push(Variable {
+                    name,
+                    doc: common.doc.clone(),
+                    units,
+                    units_text: common.units.clone(),
+                    location: common.location.clone(),
+                    kind,
+                });
+            }
+        }
+        Error::from_list(errors)?;
+        let index = variables
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (canonical_name(&v.name), i))
+            .collect();
+        Ok(Model {
+            name: self.name,
+            doc: self.doc,
+            time,
+            time_units: self.time_units,
+            variables,
+            index,
+        })
+    }
+}
+
+fn model_error(common: &Common, message: impl Into<String>) -> Error {
+    Error::Model {
+        variable: common.name.clone(),
+        location: common.location.clone(),
+        message: message.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_reports_every_problem() {
+        let err = ModelBuilder::new("m")
+            .add(Stock::new("s", "0").inflow("flw").outflow("a"))
+            .add(Flow::new("flow", "1 +"))
+            .add(Aux::new("a", "1"))
+            .add(Aux::new("A", "2"))
+            .add(Constant::new("c", f64::NAN))
+            .add(Lookup::new("l", [(1.0, 0.0), (0.0, 1.0)]))
+            .add(Aux::new("u", "1").units("year^x"))
+            .build()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("inflow `flw` is not defined; did you mean `flow`?"),
+            "{text}"
+        );
+        assert!(
+            text.contains("outflow `a` is an auxiliary, not a flow"),
+            "{text}"
+        );
+        assert!(text.contains("unexpected end of the equation"), "{text}");
+        assert!(text.contains("defined twice"), "{text}");
+        assert!(text.contains("must be finite"), "{text}");
+        assert!(text.contains("x values must increase"), "{text}");
+        assert!(text.contains("invalid units"), "{text}");
+        assert_eq!(err.iter().count(), 7);
+    }
+
+    #[test]
+    fn a_flow_drains_only_one_stock() {
+        let err = ModelBuilder::new("m")
+            .add(Stock::new("a", "0").outflow("f"))
+            .add(Stock::new("b", "0").outflow("f"))
+            .add(Flow::new("f", "1"))
+            .build()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("already an outflow of `a`"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! What a model is: stocks, flows, auxiliaries, constants and lookups with
+//! their equations, units and documentation, plus time settings.
+//!
+//! A [`Model`] is validated when it is built: every equation parses, every
+//! inflow and outflow names a flow, names are unique, units parse and lookups
+//! are well formed. Name resolution, ordering and unit checks happen when the
+//! model is compiled into a [`crate::Program`].
+//!
+//! Build one in code with [`Model::builder`]:
+//!
+//! ```
+//! use carecascade::{Model, TimeSettings};
+//! use carecascade::build::{Constant, Flow, Stock};
+//!
+//! let model = Model::builder("teacup")
+//!     .time(TimeSettings::new(0.0, 30.0, 0.125)?)
+//!     .add(Stock::new("Teacup Temperature", "180").outflow("Heat Loss").units("degF"))
+//!     .add(Flow::new("Heat Loss", "(Teacup Temperature - Room Temperature) / Characteristic Time")
+//!         .units("degF/minute"))
+//!     .add(Constant::new("Room Temperature", 70.0).units("degF"))
+//!     .add(Constant::new("Characteristic Time", 10.0).units("minute"))
+//!     .time_units("minute")
+//!     .build()?;
+//! assert_eq!(model.variables().len(), 4);
+//! # Ok::<(), carecascade::Error>(())
+//! ```
+
+pub mod build;
+mod lookup;
+mod time;
+mod units;
+
+pub use lookup::{Interpolation, LookupTable};
+pub use time::{Method, TimeSettings};
+pub use units::Units;
+
+use crate::error::{Error, Location, Result};
+use crate::expr::{Expr, Span};
+use crate::name::canonical_name;
+use std::collections::HashMap;
+
+/// A parsed equation that remembers its text and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Equation {
+    text: String,
+    expr: Expr,
+    origin: Option<Location>,
+}
+
+impl Equation {
+    /// Parses `text` as the equation of `variable`. `origin` is the position
+    /// of the first character of `text` in its file, if it came from one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Equation`] with the position of the problem.
+    pub fn parse(text: &str, variable: &str, origin: Option<Location>) -> Result<Equation> {
+        match crate::expr::parse(text) {
+            Ok(expr) => Ok(Equation {
+                text: text.to_string(),
+                expr,
+                origin,
+            }),
+            Err((span, message)) => Err(Error::Equation {
+                location: Location::of_offset(text, span.start, origin.as_ref()),
+                variable: variable.to_string(),
+                message,
+            }),
+        }
+    }
+
+    /// The equation as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The parsed expression.
+    pub fn expr(&self) -> &Expr {
+        &self.expr
+    }
+
+    /// Where the equation starts in its file, if it came from one.
+    pub fn origin(&self) -> Option<&Location> {
+        self.origin.as_ref()
+    }
+
+    /// The file position of a span of this equation.
+    pub fn location(&self, span: &Span) -> Location {
+        Location::of_offset(&self.text, span.start, self.origin.as_ref())
+    }
+
+    /// An error about a part of this equation.
+    pub(crate) fn error(&self, variable: &str, span: &Span, message: impl Into<String>) -> Error {
+        Error::Equation {
+            location: self.location(span),
+            variable: variable.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One element of a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variable {
+    name: String,
+    doc: String,
+    units: Option<Units>,
+    units_text: Option<String>,
+    location: Option<Location>,
+    kind: VariableKind,
+}
+
+/// What kind of element a variable is, with its defining data.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum VariableKind {
+    /// A level that accumulates its inflows minus its outflows.
+    Stock {
+        /// The initial value, evaluated once when a run starts.
+        initial: Equation,
+        /// Flows into the stock (canonical references, as written).
+        inflows: Vec<String>,
+        /// Flows out of the stock.
+        outflows: Vec<String>,
+        /// Whether the stock may not go below zero (XMILE `non_negative`):
+        /// outflows are scaled down in a step so that they remove no more
+        /// than the stock holds plus its inflows.
+        non_negative: bool,
+    },
+    /// A rate of change of stocks.
+    Flow {
+        /// The rate.
+        equation: Equation,
+        /// Whether the flow is clamped at zero (an XMILE uniflow).
+        non_negative: bool,
+    },
+    /// A value computed from other variables at each step.
+    Auxiliary {
+        /// The value.
+        equation: Equation,
+    },
+    /// A number that does not change during a run; it can be changed between
+    /// runs without recompiling.
+    Constant {
+        /// The default value.
+        value: f64,
+    },
+    /// A graphical function. Called like a function (`effect(x)`) from other
+    /// equations; with an `input` it is also a variable whose value is the
+    /// table at the input.
+    Lookup {
+        /// The table.
+        table: LookupTable,
+        /// The input, for a lookup that is also a variable.
+        input: Option<Equation>,
+    },
+}
+
+impl VariableKind {
+    /// A short name for the kind: `stock`, `flow`, `auxiliary`, `constant`
+    /// or `lookup`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            VariableKind::Stock { .. } => "stock",
+            VariableKind::Flow { .. } => "flow",
+            VariableKind::Auxiliary { .. } => "auxiliary",
+            VariableKind::Constant { .. } => "constant",
+            VariableKind::Lookup { .. } => "lookup",
+        }
+    }
+}
+
+impl Variable {
+    /// The display name, as defined.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The documentation string (empty when none was given).
+    pub fn doc(&self) -> &str {
+        &self.doc
+    }
+
+    /// The units, if declared.
+    pub fn units(&self) -> Option<&Units> {
+        self.units.as_ref()
+    }
+
+    /// The units as written, if declared.
+    pub fn units_text(&self) -> Option<&str> {
+        self.units_text.as_deref()
+    }
+
+    /// Where the variable is defined, when it came from a file.
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
+    }
+
+    /// The kind and definition.
+    pub fn kind(&self) -> &VariableKind {
+        &self.kind
+    }
+
+    /// The equations of this variable (initial value, rate, value or lookup
+    /// input), for tools that walk a model.
+    pub fn equations(&self) -> Vec<&Equation> {
+        match &self.kind {
+            VariableKind::Stock { initial, .. } => vec![initial],
+            VariableKind::Flow { equation, .. } | VariableKind::Auxiliary { equation } => {
+                vec![equation]
+            }
+            VariableKind::Constant { .. } => vec![],
+            VariableKind::Lookup { input, .. } => input.iter().collect(),
+        }
+    }
+}
+
+/// A validated, immutable model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    name: String,
+    doc: String,
+    time: TimeSettings,
+    time_units: Option<String>,
+    variables: Vec<Variable>,
+    index: HashMap<String, usize>,
+}
+
+impl Model {
+    /// Starts building a model.
+    pub fn builder(name: impl Into<String>) -> build::ModelBuilder {
+        build::ModelBuilder::new(name)
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The model's documentation.
+    pub fn doc(&self) -> &str {
+        &self.doc
+    }
+
+    /// The default time settings.
+    pub fn time(&self) -> &TimeSettings {
+        &self.time
+    }
+
+    /// The unit of time (`year`, `month`, ...), if declared.
+    pub fn time_units(&self) -> Option<&str> {
+        self.time_units.as_deref()
+    }
+
+    /// All variables, in definition order.
+    pub fn variables(&self) -> &[Variable] {
+        &self.variables
+    }
+
+    /// The variable with this name (in any spelling of it).
+    pub fn variable(&self, name: &str) -> Option<&Variable> {
+        self.index
+            .get(&canonical_name(name))
+            .map(|&i| &self.variables[i])
+    }
+
+    /// The same model with other time settings.
+    pub fn with_time(mut self, time: TimeSettings) -> Model {
+        self.time = time;
+        self
+    }
+}

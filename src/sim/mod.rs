@@ -1,0 +1,398 @@
+//! Running a compiled [`Program`]: per-run [`State`], the Euler and RK4
+//! integrators, and [`Results`].
+//!
+//! ```
+//! use carecascade::{Model, Program};
+//! use carecascade::build::{Constant, Flow, Stock};
+//!
+//! let model = Model::builder("decay")
+//!     .add(Stock::new("x", "100").outflow("loss"))
+//!     .add(Flow::new("loss", "x * rate"))
+//!     .add(Constant::new("rate", 0.1))
+//!     .build()?;
+//! let program = Program::compile(&model)?;
+//! let mut state = program.state();
+//! state.set("rate", 0.2)?; // no recompiling
+//! let results = state.run()?;
+//! assert!(results.final_value("x").unwrap() < 1.0);
+//! # Ok::<(), carecascade::Error>(())
+//! ```
+
+pub(crate) mod ops;
+mod results;
+
+pub use results::Results;
+
+use crate::compile::{ParamId, Program};
+use crate::error::{Error, Result};
+use crate::model::{Method, TimeSettings};
+use ndarray::Array2;
+use ops::{Rings, exec};
+
+/// The buffers of one run: slots, parameter values, time settings and
+/// integrator scratch space. Reuse one `State` for many runs of a program to
+/// avoid reallocating; set parameters between runs without recompiling.
+#[derive(Debug, Clone)]
+pub struct State<'p> {
+    program: &'p Program,
+    slots: Vec<f64>,
+    params: Vec<f64>,
+    time: TimeSettings,
+    rings: Rings,
+    stock_start: Vec<f64>,
+    flow_sum: Vec<f64>,
+}
+
+impl Program {
+    /// A fresh run state with the model's parameters and time settings.
+    pub fn state(&self) -> State<'_> {
+        State {
+            program: self,
+            slots: self.base_slots.clone(),
+            params: self.params.iter().map(|p| p.default).collect(),
+            time: self.time,
+            rings: Rings::default(),
+            stock_start: vec![0.0; self.stocks.len()],
+            flow_sum: vec![0.0; self.flows.len()],
+        }
+    }
+
+    /// Runs the program once with its defaults.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NonFinite`] if a variable becomes NaN or infinite.
+    pub fn run(&self) -> Result<Results> {
+        self.state().run()
+    }
+}
+
+impl<'p> State<'p> {
+    /// The program this state runs.
+    pub fn program(&self) -> &'p Program {
+        self.program
+    }
+
+    /// Sets a parameter by name for the following runs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Parameter`] if the model has no such constant (with the
+    /// closest name); [`Error::Invalid`] if the value is not finite.
+    pub fn set(&mut self, name: &str, value: f64) -> Result<()> {
+        let id = self.program.parameter(name)?;
+        self.set_param(id, value)
+    }
+
+    /// Sets a parameter found with [`Program::parameter`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] if the value is not finite.
+    pub fn set_param(&mut self, id: ParamId, value: f64) -> Result<()> {
+        if !value.is_finite() {
+            return Err(Error::Invalid {
+                what: format!("value for `{}`", self.program.params[id.0].name),
+                message: format!("expected a finite number, not {value}"),
+            });
+        }
+        self.params[id.0] = value;
+        Ok(())
+    }
+
+    /// The current value of a parameter.
+    pub fn param(&self, id: ParamId) -> f64 {
+        self.params[id.0]
+    }
+
+    /// Restores every parameter to the model's value.
+    pub fn reset_params(&mut self) {
+        for (value, p) in self.params.iter_mut().zip(&self.program.params) {
+            *value = p.default;
+        }
+    }
+
+    /// Changes the time settings for the following runs.
+    pub fn set_time(&mut self, time: TimeSettings) {
+        self.time = time;
+    }
+
+    /// The time settings used by the next run.
+    pub fn time(&self) -> &TimeSettings {
+        &self.time
+    }
+
+    /// Runs the model from its initial values and returns every output at
+    /// every save time.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NonFinite`] naming the first variable that became NaN or
+    /// infinite and when.
+    pub fn run(&mut self) -> Result<Results> {
+        let program = self.program;
+        let mut values = Array2::zeros((self.time.saved_points(), program.outputs.len()));
+        let mut times = Vec::with_capacity(self.time.saved_points());
+        let mut recorder = |index: usize, time: f64, slots: &[f64]| {
+            times.push(time);
+            let mut row = values.row_mut(index);
+            for (cell, &slot) in row.iter_mut().zip(&program.outputs) {
+                *cell = slots[slot as usize];
+            }
+        };
+        self.simulate(&mut recorder)?;
+        Ok(Results::new(
+            program.output_names.clone(),
+            times,
+            values,
+            self.time,
+        ))
+    }
+
+    fn initialise(&mut self) -> Result<()> {
+        let program = self.program;
+        self.slots.copy_from_slice(&program.base_slots);
+        for (p, &value) in program.params.iter().zip(&self.params) {
+            self.slots[p.slot as usize] = value;
+        }
+        let time = self.time;
+        self.slots[ops::TIME] = time.start();
+        self.slots[ops::DT] = time.dt();
+        self.slots[ops::INITIAL_TIME] = time.start();
+        self.slots[ops::FINAL_TIME] = time.stop();
+        self.slots[ops::SAVE_INTERVAL] = time.save_interval();
+        exec(
+            &program.init_ops,
+            &mut self.slots,
+            &program.tables,
+            &self.rings,
+        );
+        self.check_finite(time.start())?;
+
+        // DELAY FIXED: one slot per step of delay, filled with the initial value.
+        self.rings.data.clear();
+        self.rings.rings.clear();
+        for ring in &program.rings {
+            let delay = self.slots[ring.delay as usize];
+            let steps = (delay / time.dt()).round();
+            if !(steps.is_finite() && steps >= 0.0 && steps < 1e8) {
+                return Err(Error::Invalid {
+                    what: "DELAY FIXED delay time".into(),
+                    message: format!(
+                        "expected a non-negative number of at most 1e8 steps, got {delay}"
+                    ),
+                });
+            }
+            // A delay shorter than one step is one step: the output never
+            // depends on the input of the same step.
+            let len = (steps as usize).max(1);
+            let start = self.rings.data.len();
+            let initial = self.slots[ring.initial as usize];
+            self.rings.data.resize(start + len, initial);
+            self.rings.rings.push((start, len, 0));
+        }
+        Ok(())
+    }
+
+    fn simulate(&mut self, record: &mut impl FnMut(usize, f64, &[f64])) -> Result<()> {
+        self.initialise()?;
+        let program = self.program;
+        let time = self.time;
+        let steps = time.steps();
+        let every = time.save_every();
+        let dt = time.dt();
+        let mut saved = 0;
+        for step in 0..=steps {
+            let t = time.time_at(step);
+            self.slots[ops::TIME] = t;
+            exec(
+                &program.step_ops,
+                &mut self.slots,
+                &program.tables,
+                &self.rings,
+            );
+            if time.method() == Method::Euler {
+                self.limit_outflows(dt);
+            }
+            self.check_finite(t)?;
+            if step % every == 0 || step == steps {
+                record(saved, t, &self.slots);
+                saved += 1;
+            }
+            if step == steps {
+                break;
+            }
+            for (i, ring) in program.rings.iter().enumerate() {
+                let input = self.slots[ring.input as usize];
+                self.rings.push(i, input);
+            }
+            match time.method() {
+                Method::Euler => self.integrate(dt),
+                Method::Rk4 => self.rk4_step(t, dt),
+            }
+        }
+        Ok(())
+    }
+
+    /// `stock += dt * (inflows - outflows)` with the flows in their slots.
+    #[inline]
+    fn integrate(&mut self, dt: f64) {
+        let program = self.program;
+        let slots = &mut self.slots;
+        for stock in &program.stocks {
+            let terms = &program.flow_terms;
+            let mut net = 0.0;
+            for &f in &terms[stock.first_in as usize..stock.first_out as usize] {
+                net += slots[f as usize];
+            }
+            for &f in &terms[stock.first_out as usize..stock.end as usize] {
+                net -= slots[f as usize];
+            }
+            slots[stock.slot as usize] += dt * net;
+        }
+        for &i in &program.non_negative {
+            // Only rounding can leave a limited stock below zero.
+            let slot = program.stocks[i].slot as usize;
+            if slots[slot] < 0.0 {
+                slots[slot] = 0.0;
+            }
+        }
+    }
+
+    /// Scales down the outflows of non-negative stocks so that none removes
+    /// more than the stock holds plus what flows in during the step. A flow
+    /// reduced for one stock is reduced for every stock it connects, so
+    /// the passes repeat until nothing changes.
+    fn limit_outflows(&mut self, dt: f64) {
+        let program = self.program;
+        if program.non_negative.is_empty() {
+            return;
+        }
+        let slots = &mut self.slots;
+        let terms = &program.flow_terms;
+        for _pass in 0..=program.non_negative.len() {
+            let mut changed = false;
+            for &i in &program.non_negative {
+                let stock = program.stocks[i];
+                let inflows = &terms[stock.first_in as usize..stock.first_out as usize];
+                let outflows = &terms[stock.first_out as usize..stock.end as usize];
+                // Supply: positive inflows and negative outflows; demand: the rest.
+                let (mut supply, mut demand) = (0.0, 0.0);
+                for &f in inflows {
+                    let v = slots[f as usize];
+                    if v > 0.0 { supply += v } else { demand -= v }
+                }
+                for &f in outflows {
+                    let v = slots[f as usize];
+                    if v > 0.0 { demand += v } else { supply -= v }
+                }
+                let available = slots[stock.slot as usize] + dt * supply;
+                if dt * demand > available && demand > 0.0 {
+                    let scale = (available / (dt * demand)).max(0.0);
+                    for &f in inflows {
+                        if slots[f as usize] < 0.0 {
+                            slots[f as usize] *= scale;
+                        }
+                    }
+                    for &f in outflows {
+                        if slots[f as usize] > 0.0 {
+                            slots[f as usize] *= scale;
+                        }
+                    }
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    /// One classical Runge-Kutta step. The flows of the four stages are
+    /// averaged with weights 1, 2, 2, 1 and the stocks advanced with the
+    /// average, so that every stock still balances its flows exactly and
+    /// non-negative stocks are limited as under Euler.
+    fn rk4_step(&mut self, t: f64, dt: f64) {
+        let program = self.program;
+        for (start, stock) in self.stock_start.iter_mut().zip(&program.stocks) {
+            *start = self.slots[stock.slot as usize];
+        }
+        for (sum, &f) in self.flow_sum.iter_mut().zip(&program.flows) {
+            *sum = self.slots[f as usize];
+        }
+        for (stage_time, weight, advance) in [
+            (t + dt / 2.0, 2.0, dt / 2.0),
+            (t + dt / 2.0, 2.0, dt / 2.0),
+            (t + dt, 1.0, dt),
+        ] {
+            // Stocks at this stage: start + advance * (derivative of the last stage).
+            self.restore_stocks();
+            self.integrate_unclamped(advance);
+            self.slots[ops::TIME] = stage_time;
+            exec(
+                &program.step_ops,
+                &mut self.slots,
+                &program.tables,
+                &self.rings,
+            );
+            for (sum, &f) in self.flow_sum.iter_mut().zip(&program.flows) {
+                *sum += weight * self.slots[f as usize];
+            }
+        }
+        for (sum, &f) in self.flow_sum.iter().zip(&program.flows) {
+            self.slots[f as usize] = sum / 6.0;
+        }
+        self.restore_stocks();
+        self.limit_outflows(dt);
+        self.integrate(dt);
+    }
+
+    fn restore_stocks(&mut self) {
+        for (start, stock) in self.stock_start.iter().zip(&self.program.stocks) {
+            self.slots[stock.slot as usize] = *start;
+        }
+    }
+
+    fn integrate_unclamped(&mut self, dt: f64) {
+        let program = self.program;
+        for stock in &program.stocks {
+            let terms = &program.flow_terms;
+            let mut net = 0.0;
+            for &f in &terms[stock.first_in as usize..stock.first_out as usize] {
+                net += self.slots[f as usize];
+            }
+            for &f in &terms[stock.first_out as usize..stock.end as usize] {
+                net -= self.slots[f as usize];
+            }
+            self.slots[stock.slot as usize] += dt * net;
+        }
+    }
+
+    /// Stops the run at the first NaN or infinity. The sum of `x * 0` is 0
+    /// unless some `x` is not finite, so the common case is one cheap pass.
+    #[inline]
+    fn check_finite(&self, time: f64) -> Result<()> {
+        let region = &self.slots[self.program.checked.clone()];
+        let probe = region.iter().fold(0.0, |acc, &x| acc + x * 0.0);
+        if probe == 0.0 {
+            return Ok(());
+        }
+        for (slot, name) in &self.program.check_order {
+            let value = self.slots[*slot as usize];
+            if !value.is_finite() {
+                let hint = if value.is_nan() {
+                    "check for 0/0, the square root or logarithm of a negative number, or inf - inf"
+                } else {
+                    "check for division by zero, or a stock growing without bound (try a smaller dt)"
+                };
+                return Err(Error::NonFinite {
+                    variable: name.clone(),
+                    time,
+                    value,
+                    hint: hint.into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,309 @@
+//! The flat operations a compiled program is made of, and their interpreter.
+//!
+//! Every operation reads and writes `f64` slots by index: no allocation, no
+//! hashing, no strings and no dynamic dispatch in the step loop.
+
+use crate::compile::resolve::{Func1, Func2, TimeFunc};
+use crate::model::LookupTable;
+
+/// Slot of the simulated time.
+pub(crate) const TIME: usize = 0;
+/// Slot of the time step.
+pub(crate) const DT: usize = 1;
+/// Slot of the start time.
+pub(crate) const INITIAL_TIME: usize = 2;
+/// Slot of the stop time.
+pub(crate) const FINAL_TIME: usize = 3;
+/// Slot of the save interval.
+pub(crate) const SAVE_INTERVAL: usize = 4;
+/// Number of fixed slots before parameters.
+pub(crate) const FIXED_SLOTS: usize = 5;
+
+/// One operation over slots. Arithmetic has its own variants because it is
+/// most of what models do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Op {
+    Copy {
+        dst: u32,
+        a: u32,
+    },
+    Add {
+        dst: u32,
+        a: u32,
+        b: u32,
+    },
+    Sub {
+        dst: u32,
+        a: u32,
+        b: u32,
+    },
+    Mul {
+        dst: u32,
+        a: u32,
+        b: u32,
+    },
+    Div {
+        dst: u32,
+        a: u32,
+        b: u32,
+    },
+    F1 {
+        dst: u32,
+        f: Func1,
+        a: u32,
+    },
+    F2 {
+        dst: u32,
+        f: Func2,
+        a: u32,
+        b: u32,
+    },
+    Select {
+        dst: u32,
+        c: u32,
+        a: u32,
+        b: u32,
+    },
+    Xidz {
+        dst: u32,
+        a: u32,
+        b: u32,
+        x: u32,
+    },
+    Lookup {
+        dst: u32,
+        table: u32,
+        a: u32,
+    },
+    Time {
+        dst: u32,
+        f: TimeFunc,
+        args: [u32; 4],
+    },
+    DelayFixed {
+        dst: u32,
+        ring: u32,
+    },
+}
+
+/// The ring buffers of `DELAY FIXED`, sized when a run starts.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Rings {
+    pub data: Vec<f64>,
+    /// (start in `data`, length, head) per ring.
+    pub rings: Vec<(usize, usize, usize)>,
+}
+
+impl Rings {
+    #[inline]
+    fn front(&self, ring: usize) -> f64 {
+        let (start, _, head) = self.rings[ring];
+        self.data[start + head]
+    }
+
+    /// Stores this step's input and moves on one step.
+    #[inline]
+    pub fn push(&mut self, ring: usize, value: f64) {
+        let (start, len, head) = &mut self.rings[ring];
+        self.data[*start + *head] = value;
+        *head += 1;
+        if *head == *len {
+            *head = 0;
+        }
+    }
+}
+
+/// Runs `ops` over `s`.
+#[inline]
+pub(crate) fn exec(ops: &[Op], s: &mut [f64], tables: &[LookupTable], rings: &Rings) {
+    for op in ops {
+        match *op {
+            Op::Copy { dst, a } => s[dst as usize] = s[a as usize],
+            Op::Add { dst, a, b } => s[dst as usize] = s[a as usize] + s[b as usize],
+            Op::Sub { dst, a, b } => s[dst as usize] = s[a as usize] - s[b as usize],
+            Op::Mul { dst, a, b } => s[dst as usize] = s[a as usize] * s[b as usize],
+            Op::Div { dst, a, b } => s[dst as usize] = s[a as usize] / s[b as usize],
+            Op::F1 { dst, f, a } => s[dst as usize] = func1(f, s[a as usize]),
+            Op::F2 { dst, f, a, b } => s[dst as usize] = func2(f, s[a as usize], s[b as usize]),
+            Op::Select { dst, c, a, b } => {
+                s[dst as usize] = if s[c as usize] != 0.0 {
+                    s[a as usize]
+                } else {
+                    s[b as usize]
+                }
+            }
+            Op::Xidz { dst, a, b, x } => {
+                let d = s[b as usize];
+                s[dst as usize] = if d == 0.0 {
+                    s[x as usize]
+                } else {
+                    s[a as usize] / d
+                }
+            }
+            Op::Lookup { dst, table, a } => {
+                s[dst as usize] = tables[table as usize].eval(s[a as usize])
+            }
+            Op::Time { dst, f, args } => {
+                let v = time_func(f, s[TIME], s[DT], args.map(|i| s[i as usize]));
+                s[dst as usize] = v;
+            }
+            Op::DelayFixed { dst, ring } => s[dst as usize] = rings.front(ring as usize),
+        }
+    }
+}
+
+#[inline]
+pub(crate) fn func1(f: Func1, a: f64) -> f64 {
+    match f {
+        Func1::Neg => -a,
+        Func1::Not => f64::from(a == 0.0),
+        Func1::Abs => a.abs(),
+        Func1::Exp => a.exp(),
+        Func1::Ln => a.ln(),
+        Func1::Log10 => a.log10(),
+        Func1::Sqrt => a.sqrt(),
+        Func1::Sin => a.sin(),
+        Func1::Cos => a.cos(),
+        Func1::Tan => a.tan(),
+        Func1::Asin => a.asin(),
+        Func1::Acos => a.acos(),
+        Func1::Atan => a.atan(),
+        Func1::Sinh => a.sinh(),
+        Func1::Cosh => a.cosh(),
+        Func1::Tanh => a.tanh(),
+        Func1::Integer => a.trunc(),
+        Func1::Round => a.round(),
+        Func1::Sign => {
+            if a > 0.0 {
+                1.0
+            } else if a < 0.0 {
+                -1.0
+            } else {
+                a
+            }
+        }
+        // NaN passes through so that the run reports it.
+        Func1::ClampNonNegative => {
+            if a < 0.0 {
+                0.0
+            } else {
+                a
+            }
+        }
+    }
+}
+
+#[inline]
+pub(crate) fn func2(f: Func2, a: f64, b: f64) -> f64 {
+    match f {
+        Func2::Add => a + b,
+        Func2::Sub => a - b,
+        Func2::Mul => a * b,
+        Func2::Div => a / b,
+        Func2::Pow => a.powf(b),
+        Func2::Mod => a - b * (a / b).floor(),
+        Func2::Lt => f64::from(a < b),
+        Func2::Le => f64::from(a <= b),
+        Func2::Gt => f64::from(a > b),
+        Func2::Ge => f64::from(a >= b),
+        Func2::Eq => f64::from(a == b),
+        Func2::Ne => f64::from(a != b),
+        Func2::And => f64::from(a != 0.0 && b != 0.0),
+        Func2::Or => f64::from(a != 0.0 || b != 0.0),
+        Func2::Min => {
+            if a.is_nan() || b.is_nan() {
+                f64::NAN
+            } else {
+                a.min(b)
+            }
+        }
+        Func2::Max => {
+            if a.is_nan() || b.is_nan() {
+                f64::NAN
+            } else {
+                a.max(b)
+            }
+        }
+        Func2::Zidz => {
+            if b == 0.0 {
+                0.0
+            } else {
+                a / b
+            }
+        }
+        Func2::LogBase => a.ln() / b.ln(),
+    }
+}
+
+/// The functions of time, with half-step tolerance so that events land on
+/// the step a modeller expects even when times are not exact in binary.
+#[inline]
+pub(crate) fn time_func(f: TimeFunc, t: f64, dt: f64, args: [f64; 4]) -> f64 {
+    let half = dt / 2.0;
+    match f {
+        TimeFunc::Step => {
+            let [height, start, ..] = args;
+            if t + half > start { height } else { 0.0 }
+        }
+        TimeFunc::Pulse => {
+            let [start, width, ..] = args;
+            let width = if width > 0.0 { width } else { dt };
+            f64::from(t + half > start && t + half < start + width)
+        }
+        TimeFunc::PulseTrain => {
+            let [start, width, interval, end] = args;
+            if t + half <= start || t - half > end {
+                return 0.0;
+            }
+            let width = if width > 0.0 { width } else { dt };
+            let since = t - start;
+            let phase = if interval > 0.0 {
+                since - interval * ((since + half) / interval).floor()
+            } else {
+                since
+            };
+            f64::from(phase + half < width)
+        }
+        TimeFunc::Ramp => {
+            let [slope, start, end, _] = args;
+            if t <= start {
+                0.0
+            } else {
+                slope * (t.min(end) - start)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_functions() {
+        let step = |t| time_func(TimeFunc::Step, t, 1.0, [5.0, 3.0, 0.0, 0.0]);
+        assert_eq!((step(2.0), step(3.0)), (0.0, 5.0));
+        let pulse = |t| time_func(TimeFunc::Pulse, t, 1.0, [2.0, 2.0, 0.0, 0.0]);
+        assert_eq!(
+            [pulse(1.0), pulse(2.0), pulse(3.0), pulse(4.0)],
+            [0.0, 1.0, 1.0, 0.0]
+        );
+        let one_dt = |t| time_func(TimeFunc::Pulse, t, 0.25, [1.0, 0.0, 0.0, 0.0]);
+        assert_eq!([one_dt(0.75), one_dt(1.0), one_dt(1.25)], [0.0, 1.0, 0.0]);
+        let train = |t| time_func(TimeFunc::PulseTrain, t, 1.0, [1.0, 1.0, 3.0, 7.0]);
+        let values: Vec<f64> = (0..10).map(|t| train(t as f64)).collect();
+        assert_eq!(values, [0., 1., 0., 0., 1., 0., 0., 1., 0., 0.]);
+        let ramp = |t| time_func(TimeFunc::Ramp, t, 1.0, [2.0, 1.0, 3.0, 0.0]);
+        assert_eq!([ramp(0.0), ramp(2.0), ramp(5.0)], [0.0, 2.0, 4.0]);
+    }
+
+    #[test]
+    fn arithmetic_edge_cases() {
+        assert_eq!(func2(Func2::Mod, -1.0, 3.0), 2.0);
+        assert_eq!(func2(Func2::Zidz, 1.0, 0.0), 0.0);
+        assert!(func2(Func2::Min, f64::NAN, 1.0).is_nan());
+        assert!(func1(Func1::ClampNonNegative, f64::NAN).is_nan());
+        assert_eq!(func1(Func1::ClampNonNegative, -2.0), 0.0);
+        assert_eq!(func1(Func1::Integer, -2.7), -2.0);
+    }
+}
