@@ -1,2 +1,189 @@
-//! The carecascade command line.
-fn main() {}
+//! The carecascade command line: a thin shell over the library.
+
+use carecascade::format::{load_model, write_atomic};
+use carecascade::{Error, Method, Program};
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// System-dynamics simulation of children's social care.
+#[derive(Parser)]
+#[command(name = "carecascade", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a model and write its results as CSV (a `Time` column, then one
+    /// column per variable).
+    Simulate {
+        /// The model file (`.toml`).
+        model: PathBuf,
+        /// Set a constant for this run, e.g. `--set "Contact Infectivity=0.4"`.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Integration method.
+        #[arg(long, value_parser = ["euler", "rk4"])]
+        method: Option<String>,
+        /// Integration step (a number or a fraction such as 1/52).
+        #[arg(long)]
+        dt: Option<String>,
+        /// Stop time.
+        #[arg(long)]
+        stop: Option<f64>,
+        /// Write the CSV here instead of to standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Check a model: report errors and unit inconsistencies. The exit
+    /// status is non-zero if there are errors (or warnings, with
+    /// `--deny-warnings`).
+    Check {
+        /// The model file (`.toml`).
+        model: PathBuf,
+        /// Treat unit warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Simulate {
+            model,
+            set,
+            method,
+            dt,
+            stop,
+            output,
+        } => simulate(model, &set, method, dt, stop, output),
+        Command::Check {
+            model,
+            deny_warnings,
+        } => check(model, deny_warnings),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            report(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn report(e: &Error) {
+    let mut stderr = std::io::stderr().lock();
+    for error in e.iter() {
+        let _ = writeln!(stderr, "error: {error}");
+    }
+}
+
+fn simulate(
+    model_path: PathBuf,
+    sets: &[String],
+    method: Option<String>,
+    dt: Option<String>,
+    stop: Option<f64>,
+    output: Option<PathBuf>,
+) -> Result<ExitCode, Error> {
+    let model = load_model(&model_path)?;
+    let program = Program::compile(&model)?;
+    if !program.warnings().is_empty() {
+        eprintln!(
+            "note: {} unit warning(s); run `carecascade check {}` to see them",
+            program.warnings().len(),
+            model_path.display()
+        );
+    }
+    let mut state = program.state();
+    let mut time = *program.time();
+    if let Some(dt) = dt {
+        time = time.with_dt(parse_number(&dt, "--dt")?)?;
+    }
+    if let Some(stop) = stop {
+        time = time.with_stop(stop)?;
+    }
+    if let Some(method) = method {
+        time = time.with_method(method.parse::<Method>()?);
+    }
+    state.set_time(time);
+    for assignment in sets {
+        let Some((name, value)) = assignment.split_once('=') else {
+            return Err(Error::Invalid {
+                what: "--set".into(),
+                message: format!("`{assignment}` should look like NAME=VALUE"),
+            });
+        };
+        let value = parse_number(value, &format!("--set {name}"))?;
+        state.set(name.trim(), value)?;
+    }
+    let results = state.run()?;
+    match output {
+        Some(path) => write_atomic(&path, results.to_csv().as_bytes())?,
+        None => {
+            let stdout = std::io::stdout().lock();
+            let mut out = std::io::BufWriter::new(stdout);
+            results
+                .write_csv(&mut out)
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::Io {
+                    path: "<stdout>".into(),
+                    source: e,
+                })?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_number(text: &str, what: &str) -> Result<f64, Error> {
+    let text = text.trim();
+    let parsed = match text.split_once('/') {
+        Some((a, b)) => a
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .zip(b.trim().parse::<f64>().ok())
+            .map(|(a, b)| a / b),
+        None => text.parse::<f64>().ok(),
+    };
+    parsed.filter(|v| v.is_finite()).ok_or_else(|| Error::Invalid {
+        what: what.to_string(),
+        message: format!("`{text}` is not a number"),
+    })
+}
+
+fn check(model_path: PathBuf, deny_warnings: bool) -> Result<ExitCode, Error> {
+    let model = load_model(&model_path)?;
+    let program = Program::compile(&model)?;
+    let warnings = program.warnings();
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let counts = |label: &str| {
+        model
+            .variables()
+            .iter()
+            .filter(|v| v.kind().label() == label)
+            .count()
+    };
+    println!(
+        "{}: model `{}` is valid: {} stocks, {} flows, {} auxiliaries, {} constants, {} lookups; {} unit warning(s)",
+        model_path.display(),
+        model.name(),
+        counts("stock"),
+        counts("flow"),
+        counts("auxiliary"),
+        counts("constant"),
+        counts("lookup"),
+        warnings.len()
+    );
+    Ok(if deny_warnings && !warnings.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

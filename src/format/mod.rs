@@ -1,2 +1,59 @@
-//! File formats.
+//! File formats: the native TOML model format and numeric tables.
 pub mod native;
+pub mod table;
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+use std::io::Write;
+use std::path::Path;
+
+/// Reads a model file, choosing the format by extension (`.toml`: the
+/// native format).
+///
+/// # Errors
+///
+/// [`Error::Invalid`] for an extension that is not a model format;
+/// otherwise the reader's errors.
+pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
+    let path = path.as_ref();
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "toml" => native::load(path),
+        other => Err(Error::Invalid {
+            what: "model file".into(),
+            message: format!(
+                "{}: `.{other}` is not a model format carecascade reads; expected a `.toml` model file",
+                path.display()
+            ),
+        }),
+    }
+}
+
+/// Writes a file atomically: the bytes go to a temporary file beside the
+/// target, which is then renamed over it, so that an interrupted run never
+/// leaves a half-written file.
+///
+/// # Errors
+///
+/// [`Error::Io`] naming the file.
+pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    let path = path.as_ref();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    let temp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        Error::io(path, e)
+    })
+}

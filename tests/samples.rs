@@ -1,0 +1,76 @@
+//! The teacup and SIR models of the SDXorg conformance suite, written in the
+//! native format, reproduce the suite's expected output, through the library
+//! and through `carecascade simulate`.
+
+mod common;
+
+use carecascade::format::{native, table::Table};
+use carecascade::Program;
+use std::process::Command;
+
+fn check_library(model: &str, expected: &str) {
+    let model = native::load(common::path(model)).unwrap();
+    let program = Program::compile(&model).unwrap();
+    assert!(program.warnings().is_empty(), "{:?}", program.warnings());
+    let results = program.run().unwrap();
+    let expected = Table::load(common::path(expected)).unwrap();
+    let problems = common::compare(&results, &expected);
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(results.times().len(), expected.rows().len());
+}
+
+fn check_cli(model: &str, expected: &str) {
+    let output = Command::new(env!("CARGO_BIN_EXE_carecascade"))
+        .args(["simulate", &common::path(model)])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let csv = String::from_utf8(output.stdout).unwrap();
+    assert!(csv.starts_with("Time,"));
+    let simulated = Table::parse(&csv, Some("stdout")).unwrap();
+    let expected = Table::load(common::path(expected)).unwrap();
+    assert_eq!(simulated.rows().len(), expected.rows().len());
+    for name in expected.headers().iter().filter(|h| *h != "Time") {
+        let a = simulated.column(name).unwrap();
+        let b = expected.column(name).unwrap();
+        for (a, b) in a.iter().zip(&b) {
+            let (a, b) = (a.unwrap(), b.unwrap());
+            assert!((a - b).abs() <= 1e-4 * a.abs().max(b.abs()), "{name}: {a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn teacup_matches_the_suite() {
+    check_library("models/teacup.toml", "expected/teacup.csv");
+}
+
+#[test]
+fn sir_matches_the_suite() {
+    check_library("models/sir.toml", "expected/sir.csv");
+}
+
+#[test]
+fn simulate_command_reproduces_teacup_and_sir() {
+    check_cli("models/teacup.toml", "expected/teacup.csv");
+    check_cli("models/sir.toml", "expected/sir.csv");
+}
+
+#[test]
+fn sir_under_rk4_conserves_population_and_differs_from_euler() {
+    let model = native::load(common::path("models/sir.toml")).unwrap();
+    let program = Program::compile(&model).unwrap();
+    let mut state = program.state();
+    state.set_time(program.time().with_method(carecascade::Method::Rk4));
+    let rk4 = state.run().unwrap();
+    let euler = program.run().unwrap();
+    for row in rk4.values().rows() {
+        let total = row[rk4.column("Susceptible").unwrap()]
+            + row[rk4.column("Infectious").unwrap()]
+            + row[rk4.column("Recovered").unwrap()];
+        assert!((total - 1005.0).abs() < 1e-9, "{total}");
+    }
+    let s_rk4 = rk4.final_value("Susceptible").unwrap();
+    let s_euler = euler.final_value("Susceptible").unwrap();
+    assert!((s_rk4 - s_euler).abs() > 1e-3 && (s_rk4 - s_euler).abs() < 1.0);
+}
