@@ -8,7 +8,11 @@ use carecascade::{Method, Model, Program, Results, TimeSettings};
 fn run(model: Model, method: Method, dt: f64, stop: f64) -> Results {
     let program = Program::compile(&model).unwrap();
     let mut state = program.state();
-    state.set_time(TimeSettings::new(0.0, stop, dt).unwrap().with_method(method));
+    state.set_time(
+        TimeSettings::new(0.0, stop, dt)
+            .unwrap()
+            .with_method(method),
+    );
     state.run().unwrap()
 }
 
@@ -37,7 +41,10 @@ fn logistic_exact(t: f64) -> f64 {
 
 /// A model whose only auxiliary `y` is `equation`.
 fn probe(equation: &str) -> Model {
-    Model::builder("probe").add(Aux::new("y", equation)).build().unwrap()
+    Model::builder("probe")
+        .add(Aux::new("y", equation))
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -47,7 +54,10 @@ fn euler_decay_is_the_discrete_solution() {
     let x = results.series("x").unwrap();
     for (n, value) in x.iter().enumerate() {
         let expected = 100.0 * (1.0f64 - 0.5 * 0.25).powi(n as i32);
-        assert!((value - expected).abs() <= 1e-12 * expected.max(1e-300), "{n}: {value} vs {expected}");
+        assert!(
+            (value - expected).abs() <= 1e-12 * expected.max(1e-300),
+            "{n}: {value} vs {expected}"
+        );
     }
 }
 
@@ -56,7 +66,10 @@ fn rk4_decay_matches_the_exponential() {
     let results = run(decay(), Method::Rk4, 0.125, 10.0);
     for (t, value) in results.times().iter().zip(results.series("x").unwrap()) {
         let exact = 100.0 * (-0.5 * t).exp();
-        assert!((value - exact).abs() <= 1e-6 * exact, "t={t}: {value} vs {exact}");
+        assert!(
+            (value - exact).abs() <= 1e-6 * exact,
+            "t={t}: {value} vs {exact}"
+        );
     }
 }
 
@@ -65,7 +78,10 @@ fn logistic_growth_matches_the_closed_form() {
     let results = run(logistic(), Method::Rk4, 1.0 / 64.0, 15.0);
     for (t, value) in results.times().iter().zip(results.series("P").unwrap()) {
         let exact = logistic_exact(*t);
-        assert!((value - exact).abs() <= 1e-8 * exact, "t={t}: {value} vs {exact}");
+        assert!(
+            (value - exact).abs() <= 1e-8 * exact,
+            "t={t}: {value} vs {exact}"
+        );
     }
 }
 
@@ -76,19 +92,31 @@ fn final_error(method: Method, dt: f64) -> f64 {
 
 #[test]
 fn euler_error_halves_when_dt_halves() {
-    let errors: Vec<f64> = [0.1, 0.05, 0.025].iter().map(|&dt| final_error(Method::Euler, dt)).collect();
+    let errors: Vec<f64> = [0.1, 0.05, 0.025]
+        .iter()
+        .map(|&dt| final_error(Method::Euler, dt))
+        .collect();
     for pair in errors.windows(2) {
         let ratio = pair[0] / pair[1];
-        assert!((1.8..2.2).contains(&ratio), "Euler ratio {ratio} ({errors:?})");
+        assert!(
+            (1.8..2.2).contains(&ratio),
+            "Euler ratio {ratio} ({errors:?})"
+        );
     }
 }
 
 #[test]
 fn rk4_error_falls_sixteenfold_when_dt_halves() {
-    let errors: Vec<f64> = [0.4, 0.2, 0.1].iter().map(|&dt| final_error(Method::Rk4, dt)).collect();
+    let errors: Vec<f64> = [0.4, 0.2, 0.1]
+        .iter()
+        .map(|&dt| final_error(Method::Rk4, dt))
+        .collect();
     for pair in errors.windows(2) {
         let ratio = pair[0] / pair[1];
-        assert!((14.0..18.0).contains(&ratio), "RK4 ratio {ratio} ({errors:?})");
+        assert!(
+            (14.0..18.0).contains(&ratio),
+            "RK4 ratio {ratio} ({errors:?})"
+        );
     }
 }
 
@@ -116,7 +144,11 @@ fn delay1_step_response() {
     let exact = |t: f64| 10.0 * (1.0 - (-t / 4.0).exp());
     assert_follows(&response("DELAY1I(input, T, 0)", Method::Rk4), exact, 1e-8);
     // Euler converges to the same curve with first-order error.
-    assert_follows(&response("DELAY1I(input, T, 0)", Method::Euler), exact, 0.02);
+    assert_follows(
+        &response("DELAY1I(input, T, 0)", Method::Euler),
+        exact,
+        0.02,
+    );
 }
 
 #[test]
@@ -143,13 +175,27 @@ fn smooth_step_response() {
         let a = 3.0 * t / 4.0;
         10.0 * (1.0 - (-a).exp() * (1.0 + a + a * a / 2.0))
     };
-    assert_follows(&response("SMOOTH3I(input, T, 0)", Method::Rk4), exact3, 1e-8);
-    assert_follows(&response("SMOOTH N(input, T, 0, 3)", Method::Rk4), exact3, 1e-8);
+    assert_follows(
+        &response("SMOOTH3I(input, T, 0)", Method::Rk4),
+        exact3,
+        1e-8,
+    );
+    assert_follows(
+        &response("SMOOTH N(input, T, 0, 3)", Method::Rk4),
+        exact3,
+        1e-8,
+    );
 }
 
 #[test]
 fn delays_and_smooths_start_in_equilibrium() {
-    for equation in ["DELAY1(input, T)", "DELAY3(input, T)", "SMOOTH(input, T)", "SMOOTH3(input, T)", "DELAY FIXED(input, T, input)"] {
+    for equation in [
+        "DELAY1(input, T)",
+        "DELAY3(input, T)",
+        "SMOOTH(input, T)",
+        "SMOOTH3(input, T)",
+        "DELAY FIXED(input, T, input)",
+    ] {
         let results = response(equation, Method::Euler);
         for value in results.series("y").unwrap() {
             assert!((value - 10.0).abs() < 1e-12, "{equation}: {value}");
@@ -202,7 +248,12 @@ fn delay_fixed_shifts_its_input() {
 
 #[test]
 fn trend_of_exponential_growth_is_its_rate() {
-    let results = run(probe("TREND(100 * EXP(0.05 * TIME), 2, 0.05)"), Method::Rk4, 1.0 / 32.0, 10.0);
+    let results = run(
+        probe("TREND(100 * EXP(0.05 * TIME), 2, 0.05)"),
+        Method::Rk4,
+        1.0 / 32.0,
+        10.0,
+    );
     for value in results.series("y").unwrap() {
         assert!((value - 0.05).abs() < 1e-6, "{value}");
     }
@@ -211,7 +262,9 @@ fn trend_of_exponential_growth_is_its_rate() {
 #[test]
 fn time_functions_follow_vensim() {
     let results = run(
-        probe("STEP(2, 3) + 10 * PULSE(1, 2) + 100 * RAMP(1, 4, 6) + 1000 * PULSE TRAIN(0, 1, 5, 12)"),
+        probe(
+            "STEP(2, 3) + 10 * PULSE(1, 2) + 100 * RAMP(1, 4, 6) + 1000 * PULSE TRAIN(0, 1, 5, 12)",
+        ),
         Method::Euler,
         1.0,
         12.0,
@@ -219,7 +272,9 @@ fn time_functions_follow_vensim() {
     let y: Vec<f64> = results.series("y").unwrap().to_vec();
     assert_eq!(
         y,
-        [1000., 10., 10., 2., 2., 1102., 202., 202., 202., 202., 1202., 202., 202.]
+        [
+            1000., 10., 10., 2., 2., 1102., 202., 202., 202., 202., 1202., 202., 202.
+        ]
     );
 }
 
@@ -247,6 +302,9 @@ fn maths_functions() {
     for (equation, expected) in cases {
         let results = run(probe(equation), Method::Euler, 0.5, 10.0);
         let value = results.series("y").unwrap()[0];
-        assert!((value - expected).abs() < 1e-12, "{equation} = {value}, expected {expected}");
+        assert!(
+            (value - expected).abs() < 1e-12,
+            "{equation} = {value}, expected {expected}"
+        );
     }
 }

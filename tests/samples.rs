@@ -4,8 +4,8 @@
 
 mod common;
 
-use carecascade::format::{native, table::Table};
 use carecascade::Program;
+use carecascade::format::{native, table::Table};
 use std::process::Command;
 
 fn check_library(model: &str, expected: &str) {
@@ -24,7 +24,11 @@ fn check_cli(model: &str, expected: &str) {
         .args(["simulate", &common::path(model)])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let csv = String::from_utf8(output.stdout).unwrap();
     assert!(csv.starts_with("Time,"));
     let simulated = Table::parse(&csv, Some("stdout")).unwrap();
@@ -35,7 +39,10 @@ fn check_cli(model: &str, expected: &str) {
         let b = expected.column(name).unwrap();
         for (a, b) in a.iter().zip(&b) {
             let (a, b) = (a.unwrap(), b.unwrap());
-            assert!((a - b).abs() <= 1e-4 * a.abs().max(b.abs()), "{name}: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-4 * a.abs().max(b.abs()),
+                "{name}: {a} vs {b}"
+            );
         }
     }
 }

@@ -150,10 +150,12 @@ fn parse_number(text: &str, what: &str) -> Result<f64, Error> {
             .map(|(a, b)| a / b),
         None => text.parse::<f64>().ok(),
     };
-    parsed.filter(|v| v.is_finite()).ok_or_else(|| Error::Invalid {
-        what: what.to_string(),
-        message: format!("`{text}` is not a number"),
-    })
+    parsed
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| Error::Invalid {
+            what: what.to_string(),
+            message: format!("`{text}` is not a number"),
+        })
 }
 
 fn check(model_path: PathBuf, deny_warnings: bool) -> Result<ExitCode, Error> {

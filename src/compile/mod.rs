@@ -91,6 +91,8 @@ pub struct Program {
     pub(crate) flow_terms: Vec<u32>,
     pub(crate) flows: Vec<u32>,
     pub(crate) non_negative: Vec<usize>,
+    /// Sorted slots of the flows that non-negative limiting may scale.
+    pub(crate) limited: Vec<u32>,
     pub(crate) tables: Vec<LookupTable>,
     pub(crate) rings: Vec<RingSpec>,
     pub(crate) outputs: Vec<u32>,
@@ -379,10 +381,23 @@ impl<'m> Compiler<'m> {
                 if inflows.is_empty() && outflows.is_empty() {
                     continue;
                 }
+                // A flow out of and back into the same stock changes nothing;
+                // leaving it out keeps non-negative limiting from scaling the
+                // supply along with the demand.
                 let first_in = flow_terms.len() as u32;
-                flow_terms.extend(inflows.iter().map(|&f| self.slot_of[f]));
+                flow_terms.extend(
+                    inflows
+                        .iter()
+                        .filter(|f| !outflows.contains(f))
+                        .map(|&f| self.slot_of[f]),
+                );
                 let first_out = flow_terms.len() as u32;
-                flow_terms.extend(outflows.iter().map(|&f| self.slot_of[f]));
+                flow_terms.extend(
+                    outflows
+                        .iter()
+                        .filter(|f| !inflows.contains(f))
+                        .map(|&f| self.slot_of[f]),
+                );
                 if *nn {
                     non_negative.push(stocks.len());
                 }
@@ -394,6 +409,17 @@ impl<'m> Compiler<'m> {
                 });
             }
         }
+        let mut limited: Vec<u32> = non_negative
+            .iter()
+            .flat_map(|&i: &usize| {
+                let s: StockUpdate = stocks[i];
+                flow_terms[s.first_in as usize..s.end as usize]
+                    .iter()
+                    .copied()
+            })
+            .collect();
+        limited.sort_unstable();
+        limited.dedup();
         let flows: Vec<u32> = (0..n)
             .filter(|&v| matches!(self.vars[v].def, Def::Flow { .. }))
             .map(|v| self.slot_of[v])
@@ -444,6 +470,7 @@ impl<'m> Compiler<'m> {
             flow_terms,
             flows,
             non_negative,
+            limited,
             tables: self.tables,
             rings,
             outputs,

@@ -38,23 +38,41 @@ impl Table {
     pub fn parse(text: &str, file: Option<&str>) -> Result<Table> {
         let file: Option<Arc<str>> = file.map(Arc::from);
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut lines = split_lines(text).into_iter().enumerate().filter(|(_, l)| !l.trim().is_empty());
+        let mut lines = split_lines(text)
+            .into_iter()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty());
         let Some((_, header)) = lines.next() else {
             return Err(Error::File {
-                location: Location { file, line: 1, column: 1 },
+                location: Location {
+                    file,
+                    line: 1,
+                    column: 1,
+                },
                 message: "empty table: expected a header row".into(),
             });
         };
         let delimiter = if header.contains('\t') { '\t' } else { ',' };
-        let headers: Vec<String> = split_row(header, delimiter).into_iter().map(|(_, h)| h).collect();
+        let headers: Vec<String> = split_row(header, delimiter)
+            .into_iter()
+            .map(|(_, h)| h)
+            .collect();
         let mut rows = Vec::new();
         for (line_index, line) in lines {
             let line_number = line_index + 1;
             let cells = split_row(line, delimiter);
             if cells.len() > headers.len() {
                 return Err(Error::File {
-                    location: Location { file, line: line_number, column: cells[headers.len()].0 + 1 },
-                    message: format!("row has {} cells but the header has {}", cells.len(), headers.len()),
+                    location: Location {
+                        file,
+                        line: line_number,
+                        column: cells[headers.len()].0 + 1,
+                    },
+                    message: format!(
+                        "row has {} cells but the header has {}",
+                        cells.len(),
+                        headers.len()
+                    ),
                 });
             }
             let mut row = Vec::with_capacity(headers.len());
@@ -68,8 +86,15 @@ impl Table {
                     Ok(v) => row.push(Some(v)),
                     Err(_) => {
                         return Err(Error::File {
-                            location: Location { file, line: line_number, column: column + 1 },
-                            message: format!("`{cell}` in column `{}` is not a number", headers[row.len()]),
+                            location: Location {
+                                file,
+                                line: line_number,
+                                column: column + 1,
+                            },
+                            message: format!(
+                                "`{cell}` in column `{}` is not a number",
+                                headers[row.len()]
+                            ),
                         });
                     }
                 }
@@ -93,7 +118,9 @@ impl Table {
     /// The index of a column (names compared as variable names are).
     pub fn column_index(&self, name: &str) -> Option<usize> {
         let wanted = canonical_name(name);
-        self.headers.iter().position(|h| canonical_name(h) == wanted)
+        self.headers
+            .iter()
+            .position(|h| canonical_name(h) == wanted)
     }
 
     /// A column's cells.
@@ -108,7 +135,10 @@ impl Table {
                 what: "column".into(),
                 message: format!(
                     "no column `{name}`{}",
-                    crate::name::did_you_mean(closest(name, self.headers.iter().map(String::as_str)))
+                    crate::name::did_you_mean(closest(
+                        name,
+                        self.headers.iter().map(String::as_str)
+                    ))
                 ),
             }),
         }
@@ -129,7 +159,11 @@ fn split_lines(text: &str) -> Vec<&str> {
             }
             b'\r' => {
                 lines.push(&text[start..i]);
-                i += if bytes.get(i + 1) == Some(&b'\n') { 2 } else { 1 };
+                i += if bytes.get(i + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
                 start = i;
             }
             _ => i += 1,
@@ -172,10 +206,18 @@ mod tests {
 
     #[test]
     fn line_endings_delimiters_and_blanks() {
-        for text in ["Time,a\n0,1\n1,\n", "Time,a\r\n0,1\r\n1,\r\n", "Time,a\r0,1\r1,\r", "Time\ta\n0\t1\n1\t\n"] {
+        for text in [
+            "Time,a\n0,1\n1,\n",
+            "Time,a\r\n0,1\r\n1,\r\n",
+            "Time,a\r0,1\r1,\r",
+            "Time\ta\n0\t1\n1\t\n",
+        ] {
             let t = Table::parse(text, None).unwrap();
             assert_eq!(t.headers(), ["Time", "a"]);
-            assert_eq!(t.rows(), [vec![Some(0.0), Some(1.0)], vec![Some(1.0), None]]);
+            assert_eq!(
+                t.rows(),
+                [vec![Some(0.0), Some(1.0)], vec![Some(1.0), None]]
+            );
         }
     }
 
@@ -184,7 +226,10 @@ mod tests {
         let t = Table::parse("Time,\"a, b\"\n0,2", None).unwrap();
         assert_eq!(t.column("A, B").unwrap(), [Some(2.0)]);
         let err = Table::parse("Time,a\r\n0,1\r\n1,x\r\n", Some("f.csv")).unwrap_err();
-        assert_eq!(err.to_string(), "f.csv:3:3: `x` in column `a` is not a number");
+        assert_eq!(
+            err.to_string(),
+            "f.csv:3:3: `x` in column `a` is not a number"
+        );
         let err = t.column("a,c").unwrap_err();
         assert!(err.to_string().contains("did you mean `a, b`"), "{err}");
     }

@@ -260,34 +260,49 @@ impl<'p> State<'p> {
     }
 
     /// Scales down the outflows of non-negative stocks so that none removes
-    /// more than the stock holds plus what flows in during the step. A flow
-    /// reduced for one stock is reduced for every stock it connects, so
-    /// the passes repeat until nothing changes.
+    /// more than the stock holds plus what flows in during the step.
+    ///
+    /// A flow reduced for one stock is reduced for every stock it connects,
+    /// so the proportional passes repeat until nothing changes. Loops of
+    /// flows among nearly empty stocks can converge only geometrically; if
+    /// the passes have not settled, a last pass counts only supply that no
+    /// limit can reduce, which is safe for every stock at once.
     fn limit_outflows(&mut self, dt: f64) {
+        const PASSES: usize = 16;
         let program = self.program;
         if program.non_negative.is_empty() {
             return;
         }
         let slots = &mut self.slots;
         let terms = &program.flow_terms;
-        for _pass in 0..=program.non_negative.len() {
+        for pass in 0..=PASSES {
+            let certain_only = pass == PASSES;
             let mut changed = false;
             for &i in &program.non_negative {
                 let stock = program.stocks[i];
                 let inflows = &terms[stock.first_in as usize..stock.first_out as usize];
                 let outflows = &terms[stock.first_out as usize..stock.end as usize];
+                let counts = |f: u32| !certain_only || program.limited.binary_search(&f).is_err();
                 // Supply: positive inflows and negative outflows; demand: the rest.
                 let (mut supply, mut demand) = (0.0, 0.0);
                 for &f in inflows {
                     let v = slots[f as usize];
-                    if v > 0.0 { supply += v } else { demand -= v }
+                    if v < 0.0 {
+                        demand -= v;
+                    } else if counts(f) {
+                        supply += v;
+                    }
                 }
                 for &f in outflows {
                     let v = slots[f as usize];
-                    if v > 0.0 { demand += v } else { supply -= v }
+                    if v > 0.0 {
+                        demand += v;
+                    } else if counts(f) {
+                        supply -= v;
+                    }
                 }
                 let available = slots[stock.slot as usize] + dt * supply;
-                if dt * demand > available && demand > 0.0 {
+                if demand > 0.0 && dt * demand > available {
                     let scale = (available / (dt * demand)).max(0.0);
                     for &f in inflows {
                         if slots[f as usize] < 0.0 {

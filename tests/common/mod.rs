@@ -1,8 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use carecascade::format::table::Table;
 use carecascade::Results;
+use carecascade::format::table::Table;
 
 /// Compares every column of `expected` (other than `Time`) with the
 /// simulated results at the same times:
@@ -10,7 +10,9 @@ use carecascade::Results;
 /// Returns a description of every mismatch.
 pub fn compare(results: &Results, expected: &Table) -> Vec<String> {
     let mut problems = Vec::new();
-    let time_col = expected.column_index("Time").expect("expected output has a Time column");
+    let time_col = expected
+        .column_index("Time")
+        .expect("expected output has a Time column");
     let times = results.times();
     for (c, name) in expected.headers().iter().enumerate() {
         if c == time_col {
@@ -28,7 +30,10 @@ pub fn compare(results: &Results, expected: &Table) -> Vec<String> {
             let Some(b) = row[c].or(last) else { continue };
             last = Some(b);
             // Expected files round times to about 6 significant digits.
-            let Some(i) = times.iter().position(|x| (x - t).abs() <= 1e-5 * t.abs().max(1.0)) else {
+            let Some(i) = times
+                .iter()
+                .position(|x| (x - t).abs() <= 1e-5 * t.abs().max(1.0))
+            else {
                 problems.push(format!("time {t} was not saved"));
                 break;
             };
