@@ -1,0 +1,383 @@
+//! Every bad input a modeller is likely to write, with the error it must
+//! give: the file, line and column, what was expected, and the closest
+//! valid name.
+
+use carecascade::Program;
+use carecascade::format::native;
+use std::process::Command;
+
+const HEADER: &str = "[model]\nname = \"m\"\n\n[time]\nstop = 10\n\n";
+
+/// Compiles (and runs) model text, returning the first error's message.
+fn error_of(body: &str) -> String {
+    let text = format!("{HEADER}{body}");
+    let result = native::parse(&text, Some("model.toml"))
+        .and_then(|m| Program::compile(&m))
+        .and_then(|p| p.run().map(|_| ()));
+    match result {
+        Ok(()) => panic!("expected an error for:\n{body}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// (what is wrong, model body after the 6-line header, expected message parts)
+const TABLE: &[(&str, &str, &[&str])] = &[
+    (
+        "TOML syntax",
+        "[stocks.x\ninitial = 1\n",
+        &["model.toml:7:", "invalid table header"],
+    ),
+    (
+        "misspelt field",
+        "[stocks.x]\ninitail = 1\n",
+        &[
+            "model.toml:8:1",
+            "unknown field `initail`; did you mean `initial`?",
+        ],
+    ),
+    (
+        "missing field",
+        "[stocks.x]\ninflows = []\n",
+        &["model.toml:7:", "missing field `initial`"],
+    ),
+    (
+        "misspelt section",
+        "[stock.x]\ninitial = 1\n",
+        &[
+            "model.toml:7:",
+            "unknown field `stock`; did you mean `stocks`?",
+        ],
+    ),
+    (
+        "unknown variable",
+        "[auxiliaries.Temperature]\nequation = 3\n[auxiliaries.y]\nequation = \"2 * Temprature\"\n",
+        &[
+            "model.toml:10:17",
+            "unknown variable `Temprature`; did you mean `Temperature`?",
+            "`y`",
+        ],
+    ),
+    (
+        "unknown function",
+        "[auxiliaries.y]\nequation = \"SMOTH(TIME, 2)\"\n",
+        &[
+            "model.toml:8:13",
+            "unknown function `SMOTH`; did you mean `SMOOTH`?",
+        ],
+    ),
+    (
+        "wrong number of arguments",
+        "[auxiliaries.y]\nequation = \"DELAY1(TIME)\"\n",
+        &[
+            "model.toml:8:13",
+            "DELAY1 takes 2 to 3 arguments (input, delay time[, initial value]), found 1",
+        ],
+    ),
+    (
+        "operator with no operand",
+        "[auxiliaries.y]\nequation = \"1 + * 2\"\n",
+        &[
+            "model.toml:8:17",
+            "expected a value, a name or `(`, found `*`",
+        ],
+    ),
+    (
+        "unclosed parenthesis",
+        "[auxiliaries.y]\nequation = \"(1 + 2\"\n",
+        &["model.toml:8:19", "expected `)` to close `(`"],
+    ),
+    (
+        "empty equation",
+        "[auxiliaries.y]\nequation = \"\"\n",
+        &["model.toml:8:13", "empty equation"],
+    ),
+    (
+        "multi-line equation",
+        "[auxiliaries.y]\nequation = \"\"\"\n1 +\n  (2 *\"\"\"\n",
+        &["model.toml:10:7", "expected a value"],
+    ),
+    (
+        "loop of auxiliaries",
+        "[auxiliaries.a]\nequation = \"b + 1\"\n[auxiliaries.b]\nequation = \"c\"\n[auxiliaries.c]\nequation = \"a * 2\"\n",
+        &["circular dependency: a -> b -> c -> a"],
+    ),
+    (
+        "loop in initial values",
+        "[stocks.s]\ninitial = \"t\"\n[auxiliaries.t]\nequation = \"s * 2\"\n",
+        &["circular dependency when computing initial values: s -> t -> s"],
+    ),
+    (
+        "inflow that is an auxiliary",
+        "[stocks.s]\ninitial = 0\ninflows = [\"a\"]\n[auxiliaries.a]\nequation = 1\n",
+        &[
+            "model.toml:7:9",
+            "`s`: inflow `a` is an auxiliary, not a flow",
+        ],
+    ),
+    (
+        "misspelt outflow",
+        "[stocks.s]\ninitial = 0\noutflows = [\"closurse\"]\n[flows.closures]\nequation = 1\n",
+        &["outflow `closurse` is not defined; did you mean `closures`?"],
+    ),
+    (
+        "one name twice",
+        "[constants.\"Room Temperature\"]\nvalue = 1\n[constants.room_temperature]\nvalue = 2\n",
+        &[
+            "model.toml:9:",
+            "defined twice: also `Room Temperature` at model.toml:7:",
+        ],
+    ),
+    (
+        "lookup points out of order",
+        "[lookups.effect]\npoints = [[0, 1], [2, 3], [1, 2]]\n",
+        &["`effect`: x values must increase, but point 3 has x = 1 after x = 2"],
+    ),
+    (
+        "lookup used without an input",
+        "[lookups.effect]\npoints = [[0, 1], [1, 2]]\n[auxiliaries.y]\nequation = \"effect * 2\"\n",
+        &[
+            "model.toml:10:13",
+            "`effect` is a lookup: call it with an input, like `effect(x)`",
+        ],
+    ),
+    (
+        "auxiliary called like a function",
+        "[auxiliaries.a]\nequation = \"TIME\"\n[auxiliaries.y]\nequation = \"a(2)\"\n",
+        &["`a` is an auxiliary, not a function or lookup"],
+    ),
+    (
+        "order of DELAY N not constant",
+        "[auxiliaries.y]\nequation = \"DELAY N(1, 2, 0, TIME)\"\n",
+        &[
+            "model.toml:8:30",
+            "the order of DELAY N must be a number or constants only",
+        ],
+    ),
+    (
+        "bad units",
+        "[constants.c]\nvalue = 1\nunits = \"year^x\"\n",
+        &["`c`: invalid units: expected an integer power"],
+    ),
+    (
+        "equation of the wrong type",
+        "[auxiliaries.y]\nequation = true\n",
+        &["model.toml:8:12", "expected an equation"],
+    ),
+    (
+        "constant of the wrong type",
+        "[constants.c]\nvalue = \"ten\"\n",
+        &[
+            "model.toml:7:",
+            "constant `c`",
+            "invalid type: string \"ten\", expected f64",
+        ],
+    ),
+    (
+        "misspelt constant field",
+        "[constants]\nc = { valeu = 3 }\n",
+        &[
+            "model.toml:8:5",
+            "unknown field `valeu`; did you mean `value`?",
+        ],
+    ),
+    (
+        "division by zero at run time",
+        "[stocks.s]\ninitial = 1\ninflows = [\"f\"]\n[flows.f]\nequation = \"1 / (5 - TIME)\"\n",
+        &["`f` became inf at time 5", "division by zero"],
+    ),
+    (
+        "NaN at run time",
+        "[auxiliaries.y]\nequation = \"SQRT(1 - TIME)\"\n",
+        &["`y` became NaN at time 2"],
+    ),
+];
+
+#[test]
+fn every_bad_input_gives_its_error() {
+    let mut failures = Vec::new();
+    for (what, body, parts) in TABLE {
+        let message = error_of(body);
+        for part in *parts {
+            if !message.contains(part) {
+                failures.push(format!("{what}: expected `{part}` in:\n  {message}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn bad_time_settings_point_at_the_field() {
+    let cases = [
+        (
+            "[time]\ndt = 0\n",
+            "model.toml:2:6: invalid time settings: dt must be a positive number, not 0",
+        ),
+        (
+            "[time]\nstop = 10\ndt = \"1/x\"\n",
+            "model.toml:3:6: dt `1/x` is not a number or a fraction like \"1/52\"",
+        ),
+        (
+            "[time]\ndt = 0.25\nsave_interval = 0.3\n",
+            "model.toml:3:17: invalid time settings: save interval 0.3 is not a whole number of steps of dt 0.25",
+        ),
+        (
+            "[time]\nmethod = \"rk5\"\n",
+            "model.toml:2:10: unknown method `rk5`; expected `euler` or `rk4`",
+        ),
+        (
+            "[time]\nstrat = 1\n",
+            "model.toml:2:1: unknown field `strat`; did you mean `start`?",
+        ),
+    ];
+    for (text, expected) in cases {
+        let message = native::parse(text, Some("model.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains(expected),
+            "expected `{expected}` in:\n  {message}"
+        );
+    }
+}
+
+#[test]
+fn all_problems_are_reported_together() {
+    let body = "[auxiliaries.a]\nequation = \"1 +\"\n[auxiliaries.b]\nequation = \"2 *\"\n";
+    let err = native::parse(&format!("{HEADER}{body}"), Some("model.toml")).unwrap_err();
+    assert_eq!(err.iter().count(), 2);
+    assert!(err.to_string().starts_with("2 errors:"));
+}
+
+#[test]
+fn unit_problems_are_warnings_with_the_variable_named() {
+    let body = r#"
+[model]
+time_units = "year"
+[stocks.cases]
+initial = 10
+outflows = ["closures"]
+units = "children"
+[flows.closures]
+equation = "cases / duration + cost"
+units = "children/month"
+[constants.duration]
+value = 2
+units = "year"
+[constants.cost]
+value = 3
+units = "£"
+"#;
+    let model = native::parse(body, Some("units.toml")).unwrap();
+    let program = Program::compile(&model).unwrap();
+    let warnings: Vec<String> = program.warnings().iter().map(|w| w.to_string()).collect();
+    let all = warnings.join("\n");
+    assert!(
+        all.contains("`closures`: flow has units `child/month` but it changes stock `cases` in `child`, so it should be `child/year`"),
+        "{all}"
+    );
+    assert!(
+        all.contains("adds `cases / duration` (`child/year`) and `cost` (`£`)"),
+        "{all}"
+    );
+    assert!(all.contains("units.toml:9:"), "{all}");
+}
+
+fn cli(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_carecascade"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn command_line_errors() {
+    let sir = format!("{}/tests/models/sir.toml", env!("CARGO_MANIFEST_DIR"));
+    let (ok, _, err) = cli(&["simulate", &sir, "--set", "Contact Infectvity=0.4"]);
+    assert!(!ok);
+    assert!(err.contains("error: cannot set `Contact Infectvity`: the model has no constant of that name; did you mean `Contact Infectivity`?"), "{err}");
+    let (ok, _, err) = cli(&["simulate", &sir, "--set", "Succumbing=1"]);
+    assert!(
+        !ok && err.contains("it is a flow computed by the model, not a constant"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(&["simulate", &sir, "--set", "Duration"]);
+    assert!(
+        !ok && err.contains("`Duration` should look like NAME=VALUE"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(&["simulate", &sir, "--dt", "zero"]);
+    assert!(!ok && err.contains("`zero` is not a number"), "{err}");
+    let (ok, _, err) = cli(&["simulate", &sir, "--dt", "0.3"]);
+    assert!(ok, "saving every step follows the new dt: {err}");
+    let (ok, _, err) = cli(&["simulate", "no/such/model.toml"]);
+    assert!(!ok && err.contains("no/such/model.toml"), "{err}");
+    let (ok, _, err) = cli(&["simulate", "model.mdl"]);
+    assert!(!ok && err.contains("`.mdl` is not a model format"), "{err}");
+    let (ok, out, _) = cli(&["check", &sir]);
+    assert!(ok && out.contains("is valid: 3 stocks, 2 flows"), "{out}");
+}
+
+#[test]
+fn check_exits_non_zero_on_errors_and_optionally_on_warnings() {
+    let dir = std::env::temp_dir().join(format!("carecascade-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let broken = dir.join("broken.toml");
+    std::fs::write(&broken, "[auxiliaries.y]\nequation = \"x + 1\"\n").unwrap();
+    let (ok, _, err) = cli(&["check", broken.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("broken.toml:2:13: unknown variable `x`"),
+        "{err}"
+    );
+    let warned = dir.join("warned.toml");
+    std::fs::write(
+        &warned,
+        "[constants.a]\nvalue = 1\nunits = \"year\"\n[auxiliaries.y]\nequation = \"a + 1\"\nunits = \"day\"\n",
+    )
+    .unwrap();
+    let (ok, _, err) = cli(&["check", warned.to_str().unwrap()]);
+    assert!(ok && err.contains("warning: "), "{err}");
+    let (ok, _, _) = cli(&["check", "--deny-warnings", warned.to_str().unwrap()]);
+    assert!(!ok);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn output_is_written_atomically_and_only_on_success() {
+    let dir = std::env::temp_dir().join(format!("carecascade-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("m.toml");
+    std::fs::write(&model, "[auxiliaries.y]\nequation = \"1 / (3 - TIME)\"\n").unwrap();
+    let out = dir.join("out.csv");
+    let (ok, _, err) = cli(&[
+        "simulate",
+        model.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("`y` became inf at time 3"), "{err}");
+    assert!(!out.exists(), "a failed run must not leave an output file");
+    let (ok, _, _) = cli(&[
+        "simulate",
+        model.to_str().unwrap(),
+        "--stop",
+        "2",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.starts_with("Time,y\n0,0.3333333333333333\n"), "{text}");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
