@@ -240,8 +240,18 @@ fn unknown_parameter_message(name: &str, reason: &str, suggestion: &Option<Strin
     }
 }
 
+/// How many of several errors are listed in full.
+pub(crate) const ERRORS_SHOWN: usize = 30;
+
 fn many_message(errors: &[Error]) -> String {
-    let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    let mut lines: Vec<String> = errors
+        .iter()
+        .take(ERRORS_SHOWN)
+        .map(|e| e.to_string())
+        .collect();
+    if errors.len() > ERRORS_SHOWN {
+        lines.push(format!("... and {} more", errors.len() - ERRORS_SHOWN));
+    }
     format!("{} errors:\n{}", errors.len(), lines.join("\n"))
 }
 

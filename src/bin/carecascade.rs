@@ -77,8 +77,13 @@ fn main() -> ExitCode {
 
 fn report(e: &Error) {
     let mut stderr = std::io::stderr().lock();
-    for error in e.iter() {
+    const SHOWN: usize = 30;
+    let count = e.iter().count();
+    for error in e.iter().take(SHOWN) {
         let _ = writeln!(stderr, "error: {error}");
+    }
+    if count > SHOWN {
+        let _ = writeln!(stderr, "... and {} more errors", count - SHOWN);
     }
 }
 

@@ -89,13 +89,24 @@ pub struct Program {
     pub(crate) step_ops: Vec<Op>,
     pub(crate) stocks: Vec<StockUpdate>,
     pub(crate) flow_terms: Vec<u32>,
+    /// Computes each integrated stock's net flow into `derivatives + i`.
+    pub(crate) derivative_ops: Vec<Op>,
+    /// `step_ops` then `derivative_ops`, for steps with no limiting in
+    /// between: one pass evaluates everything.
+    pub(crate) fused_ops: Vec<Op>,
+    /// The slots of the integrated stocks (those with flows), in the order
+    /// of `stocks`.
+    pub(crate) integrated: std::ops::Range<usize>,
+    /// The first of the derivative slots.
+    pub(crate) derivatives: usize,
     pub(crate) flows: Vec<u32>,
     pub(crate) non_negative: Vec<usize>,
     /// Sorted slots of the flows that non-negative limiting may scale.
     pub(crate) limited: Vec<u32>,
     pub(crate) tables: Vec<LookupTable>,
     pub(crate) rings: Vec<RingSpec>,
-    pub(crate) outputs: Vec<u32>,
+    /// The visible variables' slots: one row of results.
+    pub(crate) outputs: std::ops::Range<usize>,
     pub(crate) output_names: Vec<String>,
     /// Slots checked for NaN and infinity after every evaluation.
     pub(crate) checked: std::ops::Range<usize>,
@@ -141,7 +152,8 @@ impl Program {
         &self.params
     }
 
-    /// The output columns (display names), in model order.
+    /// The output columns (display names): stocks, then auxiliaries and
+    /// flows, then constants, each group in model order.
     pub fn output_names(&self) -> &[String] {
         &self.output_names
     }
@@ -179,9 +191,8 @@ impl Program {
         }
     }
 
-    /// The number of hidden stocks and other internal variables made by
-    /// lowering delays and smooths, plus the model's own: the size of the
-    /// state a run integrates.
+    /// The number of stocks integrated in each step: the model's stocks
+    /// with flows plus the hidden stages of its delays and smooths.
     pub fn stock_count(&self) -> usize {
         self.stocks.len()
     }
@@ -293,7 +304,57 @@ impl<'m> Compiler<'m> {
         }
         let step_order: Vec<usize> = full_step_order.into_iter().filter(|&v| !fixed[v]).collect();
 
-        // Slots: fixed, parameters, (literals appear as needed), stocks, other values, temporaries.
+        // Slot layout:
+        //   fixed | literals | hidden values | hidden stocks without flows
+        //   | hidden stocks with flows | visible stocks with flows
+        //   | visible stocks without flows | visible auxiliaries and flows
+        //   | constants | derivatives | temporaries
+        // so that the integrated stocks, the checked values (all but
+        // constants) and the outputs (everything visible) are each one
+        // contiguous range. Recording a row is then one copy.
+        let mut literals = Vec::new();
+        for var in &self.vars {
+            collect_literals(&var.def, &mut literals);
+        }
+        for value in literals {
+            self.literal(value);
+        }
+        self.literal(0.0);
+        let integrated = |d: &Def| matches!(d, Def::Stock { inflows, outflows, .. } if !inflows.is_empty() || !outflows.is_empty());
+        let is_value = |d: &Def| {
+            matches!(
+                d,
+                Def::Aux { .. } | Def::Flow { .. } | Def::Initial { .. } | Def::DelayFixed { .. }
+            )
+        };
+        let is_flowless_stock = |d: &Def| matches!(d, Def::Stock { .. }) && !integrated(d);
+        let groups: [(bool, &dyn Fn(&Def) -> bool); 6] = [
+            (false, &is_value),
+            (false, &is_flowless_stock),
+            (false, &integrated),
+            (true, &integrated),
+            (true, &is_flowless_stock),
+            (true, &is_value),
+        ];
+        let region_start = self.base_slots.len();
+        let mut integrated_vars = Vec::new();
+        let mut boundaries = Vec::new();
+        for (visible, belongs) in groups {
+            boundaries.push(self.base_slots.len());
+            for v in 0..n {
+                if self.vars[v].visible == visible && belongs(&self.vars[v].def) {
+                    self.slot_of[v] = self.base_slots.len() as u32;
+                    self.base_slots.push(0.0);
+                    if integrated(&self.vars[v].def) {
+                        integrated_vars.push(v);
+                    }
+                }
+            }
+        }
+        let integrated_start = boundaries[2];
+        let outputs_start = boundaries[3];
+        let integrated_end = boundaries[4];
+        let region_end = self.base_slots.len();
         let mut params = Vec::new();
         let mut param_index = HashMap::new();
         for v in 0..n {
@@ -310,32 +371,12 @@ impl<'m> Compiler<'m> {
                 });
             }
         }
-        // Literals are interned before the value region so that the region is contiguous.
-        let mut literals = Vec::new();
-        for var in &self.vars {
-            collect_literals(&var.def, &mut literals);
-        }
-        for value in literals {
-            self.literal(value);
-        }
-        let region_start = self.base_slots.len();
-        for v in 0..n {
-            if matches!(self.vars[v].def, Def::Stock { .. }) {
-                self.slot_of[v] = self.base_slots.len() as u32;
-                self.base_slots.push(0.0);
-            }
-        }
-        for v in 0..n {
-            if matches!(
-                self.vars[v].def,
-                Def::Aux { .. } | Def::Flow { .. } | Def::Initial { .. } | Def::DelayFixed { .. }
-            ) {
-                self.slot_of[v] = self.base_slots.len() as u32;
-                self.base_slots.push(0.0);
-            }
-        }
-        let region_end = self.base_slots.len();
-        self.temp_base = region_end as u32;
+        let outputs_end = self.base_slots.len();
+        // The net flow of each integrated stock, in the same order.
+        let derivatives = outputs_end;
+        self.base_slots
+            .resize(derivatives + (integrated_end - integrated_start), 0.0);
+        self.temp_base = self.base_slots.len() as u32;
 
         // Rings for DELAY FIXED, numbered in variable order.
         let mut ring_of = HashMap::new();
@@ -369,8 +410,10 @@ impl<'m> Compiler<'m> {
         // Integration: stocks with flows.
         let mut stocks = Vec::new();
         let mut flow_terms = Vec::new();
+        let mut derivative_ops = Vec::new();
         let mut non_negative = Vec::new();
-        for v in 0..n {
+        let zero = self.literal(0.0);
+        for &v in &integrated_vars {
             if let Def::Stock {
                 inflows,
                 outflows,
@@ -378,9 +421,6 @@ impl<'m> Compiler<'m> {
                 ..
             } = &self.vars[v].def
             {
-                if inflows.is_empty() && outflows.is_empty() {
-                    continue;
-                }
                 // A flow out of and back into the same stock changes nothing;
                 // leaving it out keeps non-negative limiting from scaling the
                 // supply along with the demand.
@@ -398,6 +438,33 @@ impl<'m> Compiler<'m> {
                         .filter(|f| !inflows.contains(f))
                         .map(|&f| self.slot_of[f]),
                 );
+                let d = (derivatives + stocks.len()) as u32;
+                let ins = &flow_terms[first_in as usize..first_out as usize];
+                let outs = &flow_terms[first_out as usize..];
+                match (ins.first(), outs.first()) {
+                    (Some(&first), _) => {
+                        derivative_ops.push(Op::Copy { dst: d, a: first });
+                        derivative_ops.extend(ins[1..].iter().map(|&b| Op::Add {
+                            dst: d,
+                            a: d,
+                            b,
+                        }));
+                        derivative_ops.extend(outs.iter().map(|&b| Op::Sub { dst: d, a: d, b }));
+                    }
+                    (None, Some(&first)) => {
+                        derivative_ops.push(Op::Sub {
+                            dst: d,
+                            a: zero,
+                            b: first,
+                        });
+                        derivative_ops.extend(outs[1..].iter().map(|&b| Op::Sub {
+                            dst: d,
+                            a: d,
+                            b,
+                        }));
+                    }
+                    (None, None) => derivative_ops.push(Op::Copy { dst: d, a: zero }),
+                }
                 if *nn {
                     non_negative.push(stocks.len());
                 }
@@ -437,28 +504,37 @@ impl<'m> Compiler<'m> {
             }
         }
 
-        let mut outputs = Vec::new();
-        let mut output_names = Vec::new();
-        let mut other_names = Vec::new();
-        for (v, var) in self.vars.iter().enumerate() {
-            if var.visible && self.slot_of[v] != u32::MAX {
-                outputs.push(self.slot_of[v]);
-                output_names.push(var.name.clone());
-            }
-            if var.visible && !matches!(var.def, Def::Param { .. }) {
+        let mut output_vars: Vec<usize> = (0..n)
+            .filter(|&v| {
+                let slot = self.slot_of[v] as usize;
+                (outputs_start..outputs_end).contains(&slot)
+            })
+            .collect();
+        output_vars.sort_by_key(|&v| self.slot_of[v]);
+        let output_names: Vec<String> = output_vars
+            .iter()
+            .map(|&v| self.vars[v].name.clone())
+            .collect();
+        let other_names: Vec<(String, &'static str)> = self
+            .vars
+            .iter()
+            .filter(|var| var.visible && !matches!(var.def, Def::Param { .. }))
+            .map(|var| {
                 let kind = match var.def {
                     Def::Stock { .. } => "a stock",
                     Def::Flow { .. } => "a flow",
                     Def::LookupFunction => "a lookup",
                     _ => "an auxiliary",
                 };
-                other_names.push((var.name.clone(), kind));
-            }
-        }
+                (var.name.clone(), kind)
+            })
+            .collect();
 
         let mut base_slots = self.base_slots;
         base_slots.resize((self.temp_base + self.temp_max) as usize, 0.0);
+        let fused_ops = step_ops.iter().chain(&derivative_ops).copied().collect();
         Ok(Program {
+            fused_ops,
             name: self.model.name().to_string(),
             time: *self.model.time(),
             base_slots,
@@ -468,12 +544,15 @@ impl<'m> Compiler<'m> {
             step_ops,
             stocks,
             flow_terms,
+            derivative_ops,
+            integrated: integrated_start..integrated_end,
+            derivatives,
             flows,
             non_negative,
             limited,
             tables: self.tables,
             rings,
-            outputs,
+            outputs: outputs_start..outputs_end,
             output_names,
             checked: region_start..region_end,
             check_order,

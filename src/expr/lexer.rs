@@ -318,17 +318,20 @@ impl Lexer<'_> {
         loop {
             let save = self.pos;
             self.skip_inline_space();
-            if self.pos == save || !self.peek().is_some_and(is_name_start) {
+            // Later words may start with a digit: `stage 1`, `age 0 to 4`.
+            if self.pos == save
+                || !self
+                    .peek()
+                    .is_some_and(|c| is_name_start(c) || c.is_ascii_digit())
+            {
                 self.pos = save;
                 break;
             }
-            let word_start = self.pos;
             let word = self.word().to_string();
             if keyword(&word).is_some() {
                 self.pos = save;
                 break;
             }
-            let _ = word_start;
             name.push(' ');
             name.push_str(&word);
         }
@@ -377,6 +380,20 @@ mod tests {
                 Token::End
             ]
         );
+    }
+
+    #[test]
+    fn later_words_may_start_with_digits() {
+        assert_eq!(
+            kinds("stage 10 / age 0 to 4"),
+            vec![
+                Token::Name("stage 10".into()),
+                Token::Slash,
+                Token::Name("age 0 to 4".into()),
+                Token::End
+            ]
+        );
+        assert_eq!(kinds("2 * a")[0], Token::Number(2.0));
     }
 
     #[test]

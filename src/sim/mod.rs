@@ -131,16 +131,16 @@ impl<'p> State<'p> {
     /// infinite and when.
     pub fn run(&mut self) -> Result<Results> {
         let program = self.program;
-        let mut values = Array2::zeros((self.time.saved_points(), program.outputs.len()));
-        let mut times = Vec::with_capacity(self.time.saved_points());
-        let mut recorder = |index: usize, time: f64, slots: &[f64]| {
+        let points = self.time.saved_points();
+        let width = program.outputs.len();
+        let mut values = Vec::with_capacity(points * width);
+        let mut times = Vec::with_capacity(points);
+        self.simulate(&mut |time: f64, slots: &[f64]| {
             times.push(time);
-            let mut row = values.row_mut(index);
-            for (cell, &slot) in row.iter_mut().zip(&program.outputs) {
-                *cell = slots[slot as usize];
-            }
-        };
-        self.simulate(&mut recorder)?;
+            values.extend_from_slice(&slots[program.outputs.clone()]);
+        })?;
+        let values = Array2::from_shape_vec((times.len(), width), values)
+            .expect("one row of every output per saved time");
         Ok(Results::new(
             program.output_names.clone(),
             times,
@@ -194,31 +194,48 @@ impl<'p> State<'p> {
         Ok(())
     }
 
-    fn simulate(&mut self, record: &mut impl FnMut(usize, f64, &[f64])) -> Result<()> {
+    fn simulate(&mut self, record: &mut impl FnMut(f64, &[f64])) -> Result<()> {
         self.initialise()?;
         let program = self.program;
         let time = self.time;
         let steps = time.steps();
         let every = time.save_every();
         let dt = time.dt();
-        let mut saved = 0;
+        let mut until_save = 0;
+        // Limiting sits between the flows and the net flows of stocks under
+        // Euler; otherwise one pass evaluates both.
+        let limit = time.method() == Method::Euler && !program.non_negative.is_empty();
         for step in 0..=steps {
             let t = time.time_at(step);
             self.slots[ops::TIME] = t;
-            exec(
-                &program.step_ops,
-                &mut self.slots,
-                &program.tables,
-                &self.rings,
-            );
-            if time.method() == Method::Euler {
+            if limit {
+                exec(
+                    &program.step_ops,
+                    &mut self.slots,
+                    &program.tables,
+                    &self.rings,
+                );
                 self.limit_outflows(dt);
+                exec(
+                    &program.derivative_ops,
+                    &mut self.slots,
+                    &program.tables,
+                    &self.rings,
+                );
+            } else {
+                exec(
+                    &program.fused_ops,
+                    &mut self.slots,
+                    &program.tables,
+                    &self.rings,
+                );
             }
             self.check_finite(t)?;
-            if step % every == 0 || step == steps {
-                record(saved, t, &self.slots);
-                saved += 1;
+            if until_save == 0 || step == steps {
+                record(t, &self.slots);
+                until_save = every;
             }
+            until_save -= 1;
             if step == steps {
                 break;
             }
@@ -234,27 +251,20 @@ impl<'p> State<'p> {
         Ok(())
     }
 
-    /// `stock += dt * (inflows - outflows)` with the flows in their slots.
+    /// `stock += dt * net flow`, with the net flows in their slots.
     #[inline]
     fn integrate(&mut self, dt: f64) {
         let program = self.program;
-        let slots = &mut self.slots;
-        for stock in &program.stocks {
-            let terms = &program.flow_terms;
-            let mut net = 0.0;
-            for &f in &terms[stock.first_in as usize..stock.first_out as usize] {
-                net += slots[f as usize];
-            }
-            for &f in &terms[stock.first_out as usize..stock.end as usize] {
-                net -= slots[f as usize];
-            }
-            slots[stock.slot as usize] += dt * net;
+        let (head, tail) = self.slots.split_at_mut(program.derivatives);
+        let stocks = &mut head[program.integrated.clone()];
+        for (stock, derivative) in stocks.iter_mut().zip(&tail[..program.integrated.len()]) {
+            *stock += dt * derivative;
         }
         for &i in &program.non_negative {
             // Only rounding can leave a limited stock below zero.
             let slot = program.stocks[i].slot as usize;
-            if slots[slot] < 0.0 {
-                slots[slot] = 0.0;
+            if self.slots[slot] < 0.0 {
+                self.slots[slot] = 0.0;
             }
         }
     }
@@ -329,9 +339,8 @@ impl<'p> State<'p> {
     /// non-negative stocks are limited as under Euler.
     fn rk4_step(&mut self, t: f64, dt: f64) {
         let program = self.program;
-        for (start, stock) in self.stock_start.iter_mut().zip(&program.stocks) {
-            *start = self.slots[stock.slot as usize];
-        }
+        self.stock_start
+            .copy_from_slice(&self.slots[program.integrated.clone()]);
         for (sum, &f) in self.flow_sum.iter_mut().zip(&program.flows) {
             *sum = self.slots[f as usize];
         }
@@ -340,12 +349,11 @@ impl<'p> State<'p> {
             (t + dt / 2.0, 2.0, dt / 2.0),
             (t + dt, 1.0, dt),
         ] {
-            // Stocks at this stage: start + advance * (derivative of the last stage).
-            self.restore_stocks();
-            self.integrate_unclamped(advance);
+            // Stocks at this stage: start + advance * (net flows of the last stage).
+            self.advance_from_start(advance);
             self.slots[ops::TIME] = stage_time;
             exec(
-                &program.step_ops,
+                &program.fused_ops,
                 &mut self.slots,
                 &program.tables,
                 &self.rings,
@@ -358,38 +366,50 @@ impl<'p> State<'p> {
             self.slots[f as usize] = sum / 6.0;
         }
         self.restore_stocks();
-        self.limit_outflows(dt);
+        if !program.non_negative.is_empty() {
+            self.limit_outflows(dt);
+        }
+        exec(
+            &program.derivative_ops,
+            &mut self.slots,
+            &program.tables,
+            &self.rings,
+        );
         self.integrate(dt);
     }
 
     fn restore_stocks(&mut self) {
-        for (start, stock) in self.stock_start.iter().zip(&self.program.stocks) {
-            self.slots[stock.slot as usize] = *start;
-        }
+        let range = self.program.integrated.clone();
+        self.slots[range].copy_from_slice(&self.stock_start);
     }
 
-    fn integrate_unclamped(&mut self, dt: f64) {
+    /// Sets the stocks to their values at the start of the step plus
+    /// `advance` times the net flows now in the derivative slots.
+    fn advance_from_start(&mut self, advance: f64) {
         let program = self.program;
-        for stock in &program.stocks {
-            let terms = &program.flow_terms;
-            let mut net = 0.0;
-            for &f in &terms[stock.first_in as usize..stock.first_out as usize] {
-                net += self.slots[f as usize];
-            }
-            for &f in &terms[stock.first_out as usize..stock.end as usize] {
-                net -= self.slots[f as usize];
-            }
-            self.slots[stock.slot as usize] += dt * net;
+        let (head, tail) = self.slots.split_at_mut(program.derivatives);
+        let stocks = &mut head[program.integrated.clone()];
+        for ((stock, start), derivative) in stocks
+            .iter_mut()
+            .zip(&self.stock_start)
+            .zip(&tail[..program.integrated.len()])
+        {
+            *stock = start + advance * derivative;
         }
     }
 
-    /// Stops the run at the first NaN or infinity. The sum of `x * 0` is 0
-    /// unless some `x` is not finite, so the common case is one cheap pass.
-    #[inline]
+    /// Stops the run at the first NaN or infinity, naming the variable.
+    #[inline(always)]
     fn check_finite(&self, time: f64) -> Result<()> {
         let region = &self.slots[self.program.checked.clone()];
-        let probe = region.iter().fold(0.0, |acc, &x| acc + x * 0.0);
-        if probe == 0.0 {
+        // A value is NaN or infinite when its exponent bits are all ones. An
+        // OR of independent integer tests vectorises; a float sum would be
+        // a chain of dependent additions.
+        const EXPONENT: u64 = 0x7ff0_0000_0000_0000;
+        let bad = region.iter().fold(0u64, |acc, x| {
+            acc | u64::from(x.to_bits() & EXPONENT == EXPONENT)
+        });
+        if bad == 0 {
             return Ok(());
         }
         for (slot, name) in &self.program.check_order {

@@ -114,6 +114,9 @@ impl Rings {
 }
 
 /// Runs `ops` over `s`.
+///
+/// Arithmetic, copies and choices run inline; the rarer operations go
+/// through [`exec_other`] so that this loop stays small.
 #[inline]
 pub(crate) fn exec(ops: &[Op], s: &mut [f64], tables: &[LookupTable], rings: &Rings) {
     for op in ops {
@@ -123,8 +126,6 @@ pub(crate) fn exec(ops: &[Op], s: &mut [f64], tables: &[LookupTable], rings: &Ri
             Op::Sub { dst, a, b } => s[dst as usize] = s[a as usize] - s[b as usize],
             Op::Mul { dst, a, b } => s[dst as usize] = s[a as usize] * s[b as usize],
             Op::Div { dst, a, b } => s[dst as usize] = s[a as usize] / s[b as usize],
-            Op::F1 { dst, f, a } => s[dst as usize] = func1(f, s[a as usize]),
-            Op::F2 { dst, f, a, b } => s[dst as usize] = func2(f, s[a as usize], s[b as usize]),
             Op::Select { dst, c, a, b } => {
                 s[dst as usize] = if s[c as usize] != 0.0 {
                     s[a as usize]
@@ -132,22 +133,39 @@ pub(crate) fn exec(ops: &[Op], s: &mut [f64], tables: &[LookupTable], rings: &Ri
                     s[b as usize]
                 }
             }
-            Op::Xidz { dst, a, b, x } => {
-                let d = s[b as usize];
-                s[dst as usize] = if d == 0.0 {
-                    s[x as usize]
-                } else {
-                    s[a as usize] / d
-                }
+            ref other => exec_other(other, s, tables, rings),
+        }
+    }
+}
+
+#[inline(never)]
+fn exec_other(op: &Op, s: &mut [f64], tables: &[LookupTable], rings: &Rings) {
+    match *op {
+        Op::F1 { dst, f, a } => s[dst as usize] = func1(f, s[a as usize]),
+        Op::F2 { dst, f, a, b } => s[dst as usize] = func2(f, s[a as usize], s[b as usize]),
+        Op::Xidz { dst, a, b, x } => {
+            let d = s[b as usize];
+            s[dst as usize] = if d == 0.0 {
+                s[x as usize]
+            } else {
+                s[a as usize] / d
             }
-            Op::Lookup { dst, table, a } => {
-                s[dst as usize] = tables[table as usize].eval(s[a as usize])
-            }
-            Op::Time { dst, f, args } => {
-                let v = time_func(f, s[TIME], s[DT], args.map(|i| s[i as usize]));
-                s[dst as usize] = v;
-            }
-            Op::DelayFixed { dst, ring } => s[dst as usize] = rings.front(ring as usize),
+        }
+        Op::Lookup { dst, table, a } => {
+            s[dst as usize] = tables[table as usize].eval(s[a as usize])
+        }
+        Op::Time { dst, f, args } => {
+            let v = time_func(f, s[TIME], s[DT], args.map(|i| s[i as usize]));
+            s[dst as usize] = v;
+        }
+        Op::DelayFixed { dst, ring } => s[dst as usize] = rings.front(ring as usize),
+        Op::Copy { .. }
+        | Op::Add { .. }
+        | Op::Sub { .. }
+        | Op::Mul { .. }
+        | Op::Div { .. }
+        | Op::Select { .. } => {
+            unreachable!("handled inline by exec")
         }
     }
 }
