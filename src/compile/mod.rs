@@ -14,7 +14,7 @@ mod units;
 use crate::error::{Error, Location, Result};
 use crate::model::{LookupTable, Model, TimeSettings};
 use crate::name::{canonical_name, closest};
-use crate::sim::ops::{self, Op};
+use crate::sim::ops::{self, Code, Op};
 use resolve::{Def, Func1, Func2, Node, Special};
 use std::collections::HashMap;
 use std::fmt;
@@ -85,15 +85,15 @@ pub struct Program {
     pub(crate) base_slots: Vec<f64>,
     pub(crate) params: Vec<Parameter>,
     param_index: HashMap<String, usize>,
-    pub(crate) init_ops: Vec<Op>,
-    pub(crate) step_ops: Vec<Op>,
+    pub(crate) init_ops: Code,
+    pub(crate) step_ops: Code,
     pub(crate) stocks: Vec<StockUpdate>,
     pub(crate) flow_terms: Vec<u32>,
     /// Computes each integrated stock's net flow into `derivatives + i`.
-    pub(crate) derivative_ops: Vec<Op>,
+    pub(crate) derivative_ops: Code,
     /// `step_ops` then `derivative_ops`, for steps with no limiting in
     /// between: one pass evaluates everything.
-    pub(crate) fused_ops: Vec<Op>,
+    pub(crate) fused_ops: Code,
     /// The slots of the integrated stocks (those with flows), in the order
     /// of `stocks`.
     pub(crate) integrated: std::ops::Range<usize>,
@@ -320,32 +320,35 @@ impl<'m> Compiler<'m> {
             self.literal(value);
         }
         self.literal(0.0);
-        let integrated = |d: &Def| matches!(d, Def::Stock { inflows, outflows, .. } if !inflows.is_empty() || !outflows.is_empty());
-        let is_value = |d: &Def| {
-            matches!(
-                d,
-                Def::Aux { .. } | Def::Flow { .. } | Def::Initial { .. } | Def::DelayFixed { .. }
-            )
+        // 0: values, 1: stocks without flows, 2: stocks with flows.
+        let category = |d: &Def| match d {
+            Def::Aux { .. } | Def::Flow { .. } | Def::Initial { .. } | Def::DelayFixed { .. } => {
+                Some(0)
+            }
+            Def::Stock {
+                inflows, outflows, ..
+            } if inflows.is_empty() && outflows.is_empty() => Some(1),
+            Def::Stock { .. } => Some(2),
+            Def::Param { .. } | Def::LookupFunction | Def::Pending => None,
         };
-        let is_flowless_stock = |d: &Def| matches!(d, Def::Stock { .. }) && !integrated(d);
-        let groups: [(bool, &dyn Fn(&Def) -> bool); 6] = [
-            (false, &is_value),
-            (false, &is_flowless_stock),
-            (false, &integrated),
-            (true, &integrated),
-            (true, &is_flowless_stock),
-            (true, &is_value),
+        let order = [
+            (false, 0),
+            (false, 1),
+            (false, 2),
+            (true, 2),
+            (true, 1),
+            (true, 0),
         ];
         let region_start = self.base_slots.len();
         let mut integrated_vars = Vec::new();
         let mut boundaries = Vec::new();
-        for (visible, belongs) in groups {
+        for (visible, group) in order {
             boundaries.push(self.base_slots.len());
             for v in 0..n {
-                if self.vars[v].visible == visible && belongs(&self.vars[v].def) {
+                if self.vars[v].visible == visible && category(&self.vars[v].def) == Some(group) {
                     self.slot_of[v] = self.base_slots.len() as u32;
                     self.base_slots.push(0.0);
-                    if integrated(&self.vars[v].def) {
+                    if group == 2 {
                         integrated_vars.push(v);
                     }
                 }
@@ -532,7 +535,11 @@ impl<'m> Compiler<'m> {
 
         let mut base_slots = self.base_slots;
         base_slots.resize((self.temp_base + self.temp_max) as usize, 0.0);
-        let fused_ops = step_ops.iter().chain(&derivative_ops).copied().collect();
+        let slot_count = base_slots.len();
+        let fused_ops = Code::new(
+            step_ops.iter().chain(&derivative_ops).copied().collect(),
+            slot_count,
+        );
         Ok(Program {
             fused_ops,
             name: self.model.name().to_string(),
@@ -540,11 +547,11 @@ impl<'m> Compiler<'m> {
             base_slots,
             params,
             param_index,
-            init_ops,
-            step_ops,
+            init_ops: Code::new(init_ops, slot_count),
+            step_ops: Code::new(step_ops, slot_count),
             stocks,
             flow_terms,
-            derivative_ops,
+            derivative_ops: Code::new(derivative_ops, slot_count),
             integrated: integrated_start..integrated_end,
             derivatives,
             flows,

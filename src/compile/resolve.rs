@@ -728,7 +728,7 @@ impl Resolver<'_> {
         let mut params = Vec::new();
         let value = self.constant_value(node, &mut params);
         match value {
-            Some(v) if v >= 1.0 && v <= 1000.0 && (v - v.round()).abs() < 1e-9 => {
+            Some(v) if (1.0..=1000.0).contains(&v) && (v - v.round()).abs() < 1e-9 => {
                 self.structural.extend(params);
                 Ok(v.round() as usize)
             }

@@ -331,6 +331,8 @@ impl ModelBuilder {
     }
 
     /// Adds an element.
+    // A builder method, not arithmetic: `Model::builder(..).add(Stock::new(..))`.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, element: impl Into<Element>) -> Self {
         self.elements.push(element.into());
         self

@@ -175,7 +175,7 @@ impl<'p> State<'p> {
         for ring in &program.rings {
             let delay = self.slots[ring.delay as usize];
             let steps = (delay / time.dt()).round();
-            if !(steps.is_finite() && steps >= 0.0 && steps < 1e8) {
+            if !(0.0..1e8).contains(&steps) {
                 return Err(Error::Invalid {
                     what: "DELAY FIXED delay time".into(),
                     message: format!(

@@ -113,25 +113,91 @@ impl Rings {
     }
 }
 
-/// Runs `ops` over `s`.
-///
-/// Arithmetic, copies and choices run inline; the rarer operations go
-/// through [`exec_other`] so that this loop stays small.
-#[inline]
-pub(crate) fn exec(ops: &[Op], s: &mut [f64], tables: &[LookupTable], rings: &Rings) {
-    for op in ops {
-        match *op {
-            Op::Copy { dst, a } => s[dst as usize] = s[a as usize],
-            Op::Add { dst, a, b } => s[dst as usize] = s[a as usize] + s[b as usize],
-            Op::Sub { dst, a, b } => s[dst as usize] = s[a as usize] - s[b as usize],
-            Op::Mul { dst, a, b } => s[dst as usize] = s[a as usize] * s[b as usize],
-            Op::Div { dst, a, b } => s[dst as usize] = s[a as usize] / s[b as usize],
-            Op::Select { dst, c, a, b } => {
-                s[dst as usize] = if s[c as usize] != 0.0 {
-                    s[a as usize]
-                } else {
-                    s[b as usize]
+/// A list of operations whose slot indices have all been checked against a
+/// slot count, so that [`exec`] can index without bounds checks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Code {
+    ops: Vec<Op>,
+    slots: usize,
+}
+
+impl Code {
+    /// Wraps `ops` after checking that every slot they name is below
+    /// `slots`.
+    ///
+    /// # Panics
+    ///
+    /// If an index is out of range: a compiler bug, never user input.
+    pub fn new(ops: Vec<Op>, slots: usize) -> Code {
+        for op in &ops {
+            let max = match *op {
+                Op::Copy { dst, a } | Op::F1 { dst, a, .. } | Op::Lookup { dst, a, .. } => {
+                    dst.max(a)
                 }
+                Op::Add { dst, a, b }
+                | Op::Sub { dst, a, b }
+                | Op::Mul { dst, a, b }
+                | Op::Div { dst, a, b }
+                | Op::F2 { dst, a, b, .. } => dst.max(a).max(b),
+                Op::Select { dst, c, a, b } => dst.max(c).max(a).max(b),
+                Op::Xidz { dst, a, b, x } => dst.max(a).max(b).max(x),
+                Op::Time { dst, args, .. } => args.into_iter().fold(dst, u32::max),
+                Op::DelayFixed { dst, .. } => dst,
+            };
+            assert!(
+                (max as usize) < slots,
+                "operation {op:?} names a slot beyond {slots}"
+            );
+        }
+        Code { ops, slots }
+    }
+
+    /// The number of operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+}
+
+/// Runs `code` over the slots `s`.
+///
+/// Arithmetic, copies and choices run inline without bounds checks; the
+/// rarer operations go through [`exec_other`] so that this loop stays
+/// small.
+#[inline]
+pub(crate) fn exec(code: &Code, s: &mut [f64], tables: &[LookupTable], rings: &Rings) {
+    // Every index in `code` is below `code.slots` (checked by `Code::new`),
+    // so after this one check every index is in bounds of `s`.
+    assert!(
+        s.len() >= code.slots,
+        "slot buffer smaller than the program"
+    );
+    macro_rules! get {
+        ($i:expr) => {{
+            // SAFETY: `$i < code.slots <= s.len()`, see above.
+            #[allow(unsafe_code)]
+            let v = unsafe { *s.get_unchecked($i as usize) };
+            v
+        }};
+    }
+    macro_rules! set {
+        ($i:expr, $v:expr) => {{
+            let v = $v;
+            // SAFETY: `$i < code.slots <= s.len()`, see above.
+            #[allow(unsafe_code)]
+            unsafe {
+                *s.get_unchecked_mut($i as usize) = v
+            }
+        }};
+    }
+    for op in &code.ops {
+        match *op {
+            Op::Copy { dst, a } => set!(dst, get!(a)),
+            Op::Add { dst, a, b } => set!(dst, get!(a) + get!(b)),
+            Op::Sub { dst, a, b } => set!(dst, get!(a) - get!(b)),
+            Op::Mul { dst, a, b } => set!(dst, get!(a) * get!(b)),
+            Op::Div { dst, a, b } => set!(dst, get!(a) / get!(b)),
+            Op::Select { dst, c, a, b } => {
+                set!(dst, if get!(c) != 0.0 { get!(a) } else { get!(b) })
             }
             ref other => exec_other(other, s, tables, rings),
         }
