@@ -14,7 +14,7 @@ use carecascade::{Model, Program, TimeSettings};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
-const SIR: &str = include_str!("../tests/models/sir.toml");
+const SIR: &str = include_str!("../models/sir.toml");
 const SIR_STEPS: u64 = 3200; // 0 to 100 at dt 1/32
 
 fn parse_and_compile(c: &mut Criterion) {

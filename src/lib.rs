@@ -88,3 +88,8 @@ pub use model::{
 };
 pub use name::{canonical_name, closest};
 pub use sim::{Results, State};
+
+/// The README's examples are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -297,7 +297,7 @@ fn cli(args: &[&str]) -> (bool, String, String) {
 
 #[test]
 fn command_line_errors() {
-    let sir = format!("{}/tests/models/sir.toml", env!("CARGO_MANIFEST_DIR"));
+    let sir = format!("{}/models/sir.toml", env!("CARGO_MANIFEST_DIR"));
     let (ok, _, err) = cli(&["simulate", &sir, "--set", "Contact Infectvity=0.4"]);
     assert!(!ok);
     assert!(err.contains("error: cannot set `Contact Infectvity`: the model has no constant of that name; did you mean `Contact Infectivity`?"), "{err}");

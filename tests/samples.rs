@@ -49,23 +49,23 @@ fn check_cli(model: &str, expected: &str) {
 
 #[test]
 fn teacup_matches_the_suite() {
-    check_library("models/teacup.toml", "expected/teacup.csv");
+    check_library("../models/teacup.toml", "expected/teacup.csv");
 }
 
 #[test]
 fn sir_matches_the_suite() {
-    check_library("models/sir.toml", "expected/sir.csv");
+    check_library("../models/sir.toml", "expected/sir.csv");
 }
 
 #[test]
 fn simulate_command_reproduces_teacup_and_sir() {
-    check_cli("models/teacup.toml", "expected/teacup.csv");
-    check_cli("models/sir.toml", "expected/sir.csv");
+    check_cli("../models/teacup.toml", "expected/teacup.csv");
+    check_cli("../models/sir.toml", "expected/sir.csv");
 }
 
 #[test]
 fn sir_under_rk4_conserves_population_and_differs_from_euler() {
-    let model = native::load(common::path("models/sir.toml")).unwrap();
+    let model = native::load(common::path("../models/sir.toml")).unwrap();
     let program = Program::compile(&model).unwrap();
     let mut state = program.state();
     state.set_time(program.time().with_method(carecascade::Method::Rk4));
