@@ -81,3 +81,19 @@ fn sir_under_rk4_conserves_population_and_differs_from_euler() {
     let s_euler = euler.final_value("Susceptible").unwrap();
     assert!((s_rk4 - s_euler).abs() > 1e-3 && (s_rk4 - s_euler).abs() < 1.0);
 }
+
+#[test]
+fn a_longer_save_interval_keeps_the_same_values_at_saved_times() {
+    let model = native::load(common::path("../models/sir.toml")).unwrap();
+    let program = Program::compile(&model).unwrap();
+    let every_step = program.run().unwrap();
+    let mut state = program.state();
+    state.set_time(program.time().with_save_interval(1.0).unwrap());
+    let yearly = state.run().unwrap();
+    assert_eq!(yearly.times().len(), 101);
+    assert_eq!(yearly.names(), every_step.names());
+    for (row, t) in yearly.times().iter().enumerate() {
+        assert_eq!(*t, row as f64);
+        assert_eq!(yearly.values().row(row), every_step.values().row(row * 32));
+    }
+}
