@@ -27,7 +27,7 @@ use crate::compile::{ParamId, Program};
 use crate::error::{Error, Result};
 use crate::model::{Method, TimeSettings};
 use ndarray::Array2;
-use ops::{Rings, exec};
+use ops::{Code, Rings, exec};
 
 /// The buffers of one run: slots, parameter values, time settings and
 /// integrator scratch space. Reuse one `State` for many runs of a program to
@@ -149,6 +149,12 @@ impl<'p> State<'p> {
         ))
     }
 
+    /// Runs compiled operations over this run's slots.
+    #[inline]
+    fn exec(&mut self, code: &Code) {
+        exec(code, &mut self.slots, &self.program.tables, &self.rings);
+    }
+
     fn initialise(&mut self) -> Result<()> {
         let program = self.program;
         self.slots.copy_from_slice(&program.base_slots);
@@ -161,12 +167,7 @@ impl<'p> State<'p> {
         self.slots[ops::INITIAL_TIME] = time.start();
         self.slots[ops::FINAL_TIME] = time.stop();
         self.slots[ops::SAVE_INTERVAL] = time.save_interval();
-        exec(
-            &program.init_ops,
-            &mut self.slots,
-            &program.tables,
-            &self.rings,
-        );
+        self.exec(&program.init_ops);
         self.check_finite(time.start())?;
 
         // DELAY FIXED: one slot per step of delay, filled with the initial value.
@@ -209,26 +210,11 @@ impl<'p> State<'p> {
             let t = time.time_at(step);
             self.slots[ops::TIME] = t;
             if limit {
-                exec(
-                    &program.step_ops,
-                    &mut self.slots,
-                    &program.tables,
-                    &self.rings,
-                );
+                self.exec(&program.step_ops);
                 self.limit_outflows(dt);
-                exec(
-                    &program.derivative_ops,
-                    &mut self.slots,
-                    &program.tables,
-                    &self.rings,
-                );
+                self.exec(&program.derivative_ops);
             } else {
-                exec(
-                    &program.fused_ops,
-                    &mut self.slots,
-                    &program.tables,
-                    &self.rings,
-                );
+                self.exec(&program.fused_ops);
             }
             self.check_finite(t)?;
             if until_save == 0 || step == steps {
@@ -352,12 +338,7 @@ impl<'p> State<'p> {
             // Stocks at this stage: start + advance * (net flows of the last stage).
             self.advance_from_start(advance);
             self.slots[ops::TIME] = stage_time;
-            exec(
-                &program.fused_ops,
-                &mut self.slots,
-                &program.tables,
-                &self.rings,
-            );
+            self.exec(&program.fused_ops);
             for (sum, &f) in self.flow_sum.iter_mut().zip(&program.flows) {
                 *sum += weight * self.slots[f as usize];
             }
@@ -369,12 +350,7 @@ impl<'p> State<'p> {
         if !program.non_negative.is_empty() {
             self.limit_outflows(dt);
         }
-        exec(
-            &program.derivative_ops,
-            &mut self.slots,
-            &program.tables,
-            &self.rings,
-        );
+        self.exec(&program.derivative_ops);
         self.integrate(dt);
     }
 
