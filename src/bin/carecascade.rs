@@ -20,7 +20,7 @@ enum Command {
     /// Run a model and write its results as CSV (a `Time` column, then one
     /// column per variable).
     Simulate {
-        /// The model file (`.toml`).
+        /// The model file: `.toml` (native) or `.xmile`, `.stmx`, `.itmx` (XMILE).
         model: PathBuf,
         /// Set a constant for this run, e.g. `--set "Contact Infectivity=0.4"`.
         #[arg(long = "set", value_name = "NAME=VALUE")]
@@ -42,7 +42,7 @@ enum Command {
     /// status is non-zero if there are errors (or warnings, with
     /// `--deny-warnings`).
     Check {
-        /// The model file (`.toml`).
+        /// The model file: `.toml` (native) or `.xmile`, `.stmx`, `.itmx` (XMILE).
         model: PathBuf,
         /// Treat unit warnings as errors.
         #[arg(long)]

@@ -599,7 +599,11 @@ impl Resolver<'_> {
                 let b = a.remove(1);
                 Node::binary(Func2::Zidz, a.remove(0), b)
             }
-            B::Xidz => {
+            B::SafeDiv if a.len() == 2 => {
+                let b = a.remove(1);
+                Node::binary(Func2::Zidz, a.remove(0), b)
+            }
+            B::Xidz | B::SafeDiv => {
                 let x = a.remove(2);
                 let b = a.remove(1);
                 Node::Xidz(Box::new(a.remove(0)), Box::new(b), Box::new(x))

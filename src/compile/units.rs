@@ -261,7 +261,8 @@ impl Checker<'_> {
                 self.same(owner, eq, "compares", &parts)
             }
             B::Zidz => product(arg(0), arg(1), true),
-            B::Xidz => {
+            B::SafeDiv if args.len() == 2 => product(arg(0), arg(1), true),
+            B::Xidz | B::SafeDiv => {
                 let ratio = product(arg(0), arg(1), true);
                 let parts = [(&args[0], ratio), (&args[2], arg(2))];
                 self.same(owner, eq, "XIDZ falls back from", &parts)

@@ -1,14 +1,15 @@
-//! File formats: the native TOML model format and numeric tables.
+//! File formats: the native TOML model format, XMILE, and numeric tables.
 pub mod native;
 pub mod table;
+pub mod xmile;
 
 use crate::error::{Error, Result};
 use crate::model::Model;
 use std::io::Write;
 use std::path::Path;
 
-/// Reads a model file, choosing the format by extension (`.toml`: the
-/// native format).
+/// Reads a model file, choosing the format by extension: `.toml` is the
+/// native format; `.xmile`, `.xml`, `.stmx` and `.itmx` are XMILE.
 ///
 /// # Errors
 ///
@@ -22,10 +23,11 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
         .unwrap_or_default();
     match extension.as_str() {
         "toml" => native::load(path),
+        "xmile" | "xml" | "stmx" | "itmx" => xmile::load(path),
         other => Err(Error::Invalid {
             what: "model file".into(),
             message: format!(
-                "{}: `.{other}` is not a model format carecascade reads; expected a `.toml` model file",
+                "{}: `.{other}` is not a model format carecascade reads; expected `.toml` (native) or `.xmile`, `.stmx`, `.itmx` (XMILE)",
                 path.display()
             ),
         }),

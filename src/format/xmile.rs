@@ -1,0 +1,607 @@
+//! XMILE 1.0 import (`.xmile`, `.stmx`, `.itmx`): the OASIS standard that
+//! Stella, iThink and simlin write and Vensim exports.
+//!
+//! Supported: `sim_specs` (start, stop, dt including `reciprocal="true"`,
+//! `method`, `time_units`); stocks, flows and auxiliaries with `eqn`,
+//! `inflow`, `outflow`, `non_negative`, `units` and `doc`; graphical
+//! functions, standalone or inside an auxiliary (`xpts` or `xscale`, `ypts`,
+//! custom separators, `type`). Equations use XMILE's builtin spellings
+//! (`SMTH1`, `DELAYN`, `SAFEDIV`, ...), which the compiler accepts.
+//!
+//! Anything not yet supported (arrays, modules, XMILE's `PULSE`) is an
+//! error naming the element and its line, never a silent wrong answer.
+
+use crate::build::{Aux, Flow, Lookup, ModelBuilder, Source, Stock};
+use crate::error::{Error, Location, Result};
+use crate::expr::{Expr, ExprKind};
+use crate::model::{Interpolation, Method, Model, TimeSettings};
+use crate::name::canonical_name;
+use roxmltree::{Document, Node};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Reads an XMILE file.
+///
+/// # Errors
+///
+/// [`Error::Io`] if the file cannot be read; otherwise as [`parse`].
+pub fn load(path: impl AsRef<Path>) -> Result<Model> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    parse_named(&text, Some(&path.display().to_string()), stem.as_deref())
+}
+
+/// Parses XMILE text. `file` names the source in error messages.
+///
+/// # Errors
+///
+/// [`Error::File`] for malformed XML, missing or invalid elements and
+/// unsupported features, with the line and column; otherwise the errors of
+/// [`ModelBuilder::build`] for the equations.
+pub fn parse(text: &str, file: Option<&str>) -> Result<Model> {
+    parse_named(text, file, None)
+}
+
+struct Reader<'a> {
+    file: Option<Arc<str>>,
+    doc: &'a Document<'a>,
+    errors: Vec<Error>,
+}
+
+fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Result<Model> {
+    let file: Option<Arc<str>> = file.map(Arc::from);
+    // XMILE files often start with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = declare_missing_prefixes(text);
+    let doc = Document::parse(&text).map_err(|e| {
+        let pos = e.pos();
+        Error::File {
+            location: Location {
+                file: file.clone(),
+                line: pos.row as usize,
+                column: pos.col as usize,
+            },
+            message: format!("not well-formed XML: {e}"),
+        }
+    })?;
+    let mut reader = Reader {
+        file,
+        doc: &doc,
+        errors: Vec::new(),
+    };
+    let root = doc.root_element();
+    if root.tag_name().name() != "xmile" {
+        return Err(reader.error(
+            root,
+            format!(
+                "expected an <xmile> document, found <{}>",
+                root.tag_name().name()
+            ),
+        ));
+    }
+    let name = child(root, "header")
+        .and_then(|h| child(h, "name"))
+        .and_then(|n| n.text())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| default_name.map(str::to_string))
+        .unwrap_or_else(|| "model".to_string());
+    let mut builder = ModelBuilder::new(name);
+
+    if let Some(specs) = child(root, "sim_specs") {
+        if let Some(units) = specs
+            .attribute("time_units")
+            .filter(|u| !u.trim().is_empty())
+        {
+            builder = builder.time_units(units.trim());
+        }
+        match reader.sim_specs(specs) {
+            Ok(time) => builder = builder.time(time),
+            Err(e) => reader.errors.push(e),
+        }
+    }
+
+    let models: Vec<Node> = children(root, "model").collect();
+    match models.as_slice() {
+        [] => reader
+            .errors
+            .push(reader.error(root, "the document has no <model>".into())),
+        [model] => {
+            // XMILE 1.0 lists variables in <variables>; earlier drafts put
+            // them directly in <model>.
+            let holder = child(*model, "variables").unwrap_or(*model);
+            let nodes: Vec<Node> = holder.children().filter(Node::is_element).collect();
+            // Vensim's XMILE export writes some flows as <aux>; a variable
+            // that a stock lists as an inflow or outflow is a flow.
+            let flows: std::collections::HashSet<String> = nodes
+                .iter()
+                .filter(|n| n.tag_name().name() == "stock")
+                .flat_map(|n| children(*n, "inflow").chain(children(*n, "outflow")))
+                .map(|f| canonical_name(trimmed_text(f)))
+                .collect();
+            for node in nodes {
+                reader.variable(node, &flows, &mut builder);
+            }
+        }
+        [_, second, ..] => reader.errors.push(reader.error(
+            *second,
+            "modules (more than one <model>) are not supported yet".into(),
+        )),
+    }
+    if let Some(dimensions) = child(root, "dimensions") {
+        if let Some(dim) = dimensions.children().find(Node::is_element) {
+            reader
+                .errors
+                .push(reader.error(dim, "dimensions (arrays) are not supported yet".into()));
+        }
+    }
+
+    let mut errors = reader.errors;
+    match builder.build() {
+        Ok(model) if errors.is_empty() => Ok(model),
+        Ok(_) => Err(Error::many(errors)),
+        Err(e) => {
+            errors.extend(e.into_list());
+            Err(Error::many(errors))
+        }
+    }
+}
+
+/// Stella writes `isee:` elements and attributes without always declaring
+/// the prefix, which strict XML parsers reject. Declares every undeclared
+/// prefix on the root element (at the end of its start tag, so that line
+/// numbers do not move).
+fn declare_missing_prefixes(text: &str) -> std::borrow::Cow<'_, str> {
+    let Some(root_start) = text.find("<xmile") else {
+        return text.into();
+    };
+    let Some(root_end) = text[root_start..].find('>').map(|i| root_start + i) else {
+        return text.into();
+    };
+    let mut prefixes: Vec<&str> = Vec::new();
+    let bytes = text.as_bytes();
+    for (i, _) in text.match_indices(':') {
+        // A prefix is the name just before the colon, after `<`, `</` or whitespace.
+        let start = text[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .map_or(0, |j| j + 1);
+        if start == i || start == 0 {
+            continue;
+        }
+        let before = bytes[start - 1];
+        let after_ok = text[i + 1..].starts_with(|c: char| c.is_ascii_alphabetic());
+        let is_tag = before == b'<' || (before == b'/' && start >= 2 && bytes[start - 2] == b'<');
+        let is_attribute = before.is_ascii_whitespace()
+            && text[i..].find('=').is_some_and(|eq| {
+                text[i + 1..i + eq]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            });
+        let prefix = &text[start..i];
+        if after_ok
+            && (is_tag || is_attribute)
+            && prefix != "xmlns"
+            && prefix != "xml"
+            && !prefixes.contains(&prefix)
+        {
+            prefixes.push(prefix);
+        }
+    }
+    let missing: Vec<&str> = prefixes
+        .into_iter()
+        .filter(|p| !text.contains(&format!("xmlns:{p}=")))
+        .collect();
+    if missing.is_empty() {
+        return text.into();
+    }
+    let declarations: String = missing
+        .iter()
+        .map(|p| format!(" xmlns:{p}=\"urn:carecascade:undeclared:{p}\""))
+        .collect();
+    let insert_at = if text[..root_end].ends_with('/') {
+        root_end - 1
+    } else {
+        root_end
+    };
+    format!(
+        "{}{}{}",
+        &text[..insert_at],
+        declarations,
+        &text[insert_at..]
+    )
+    .into()
+}
+
+/// The first child element with this local name.
+fn child<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
+    node.children()
+        .find(|c| c.is_element() && c.tag_name().name() == name)
+}
+
+fn children<'a, 'i: 'a>(
+    node: Node<'a, 'i>,
+    name: &'a str,
+) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
+    node.children()
+        .filter(move |c| c.is_element() && c.tag_name().name() == name)
+}
+
+fn trimmed_text<'a>(node: Node<'a, '_>) -> &'a str {
+    node.text().map(str::trim).unwrap_or("")
+}
+
+impl Reader<'_> {
+    fn location(&self, offset: usize) -> Location {
+        let pos = self.doc.text_pos_at(offset);
+        Location {
+            file: self.file.clone(),
+            line: pos.row as usize,
+            column: pos.col as usize,
+        }
+    }
+
+    fn error(&self, node: Node, message: String) -> Error {
+        Error::File {
+            location: self.location(node.range().start),
+            message,
+        }
+    }
+
+    fn number(&self, node: Node) -> Result<f64> {
+        let text = trimmed_text(node);
+        text.parse::<f64>().map_err(|_| {
+            self.error(
+                node,
+                format!(
+                    "<{}> should be a number, not `{text}`",
+                    node.tag_name().name()
+                ),
+            )
+        })
+    }
+
+    fn sim_specs(&self, specs: Node) -> Result<TimeSettings> {
+        let value = |name: &str, default: f64| match child(specs, name) {
+            Some(n) => self.number(n),
+            None => Ok(default),
+        };
+        let start = value("start", 0.0)?;
+        let stop = value("stop", 100.0)?;
+        let mut dt = value("dt", 1.0)?;
+        if let Some(node) = child(specs, "dt") {
+            if node
+                .attribute("reciprocal")
+                .is_some_and(|r| r.eq_ignore_ascii_case("true"))
+            {
+                dt = 1.0 / dt;
+            }
+        }
+        let located = |e: Error| match e {
+            Error::Time(message) => self.error(specs, format!("invalid time settings: {message}")),
+            other => other,
+        };
+        let mut time = TimeSettings::new(start, stop, dt).map_err(located)?;
+        if let Some(node) = child(specs, "savestep").or_else(|| child(specs, "save_interval")) {
+            time = time
+                .with_save_interval(self.number(node)?)
+                .map_err(located)?;
+        }
+        if let Some(method) = specs.attribute("method") {
+            let parsed = match method.trim().to_ascii_lowercase().as_str() {
+                "euler" => Method::Euler,
+                "rk4" => Method::Rk4,
+                other => {
+                    return Err(self.error(
+                        specs,
+                        format!("integration method `{other}` is not supported; carecascade integrates with Euler or RK4"),
+                    ));
+                }
+            };
+            time = time.with_method(parsed);
+        }
+        Ok(time)
+    }
+
+    /// An equation's text and where its first character is.
+    fn equation(&self, eqn: Node) -> Source {
+        let text = eqn.text().unwrap_or("");
+        let leading = text.len() - text.trim_start().len();
+        let offset = eqn
+            .first_child()
+            .map_or(eqn.range().start, |t| t.range().start)
+            + leading;
+        Source {
+            text: text.trim().to_string(),
+            origin: Some(self.location(offset)),
+        }
+    }
+
+    fn variable(
+        &mut self,
+        node: Node,
+        flows: &std::collections::HashSet<String>,
+        builder: &mut ModelBuilder,
+    ) {
+        let mut kind = node.tag_name().name();
+        match kind {
+            "stock" | "flow" | "aux" | "gf" => {}
+            "module" => {
+                self.errors
+                    .push(self.error(node, "modules are not supported yet".into()));
+                return;
+            }
+            // Display groupings, diagrams and vendor metadata (<group>,
+            // <views>, <dependencies>, isee:...) do not change the numbers.
+            _ => return,
+        }
+        let Some(name) = node.attribute("name") else {
+            self.errors
+                .push(self.error(node, format!("<{kind}> has no name attribute")));
+            return;
+        };
+        let name = name.trim().replace("\\n", " ");
+        if kind == "aux" && child(node, "gf").is_none() && flows.contains(&canonical_name(&name)) {
+            kind = "flow";
+        }
+        for unsupported in ["dimensions", "element"] {
+            if let Some(n) = child(node, unsupported) {
+                self.errors.push(self.error(
+                    n,
+                    format!("`{name}` is arrayed; dimensions (arrays) are not supported yet"),
+                ));
+                return;
+            }
+        }
+        let location = self.location(node.range().start);
+        let doc = child(node, "doc")
+            .map(|d| trimmed_text(d).to_string())
+            .unwrap_or_default();
+        let units = child(node, "units")
+            .map(trimmed_text)
+            .filter(|u| !u.is_empty())
+            .map(str::to_string);
+        let non_negative = child(node, "non_negative").is_some();
+        let eqn = child(node, "eqn").map(|e| self.equation(e));
+        if let Some(source) = &eqn {
+            self.check_equation(&name, source, node);
+        }
+        let needs_eqn = |this: &mut Self| {
+            this.errors
+                .push(this.error(node, format!("`{name}` has no <eqn>")));
+        };
+        match kind {
+            "stock" => {
+                let Some(initial) = eqn else {
+                    return needs_eqn(self);
+                };
+                let mut stock = Stock::new(name.clone(), initial)
+                    .doc(doc)
+                    .non_negative(non_negative)
+                    .at(location);
+                for inflow in children(node, "inflow") {
+                    stock = stock.inflow(trimmed_text(inflow));
+                }
+                for outflow in children(node, "outflow") {
+                    stock = stock.outflow(trimmed_text(outflow));
+                }
+                if let Some(u) = units {
+                    stock = stock.units(u);
+                }
+                builder.push(stock);
+            }
+            "flow" => {
+                let Some(equation) = eqn else {
+                    return needs_eqn(self);
+                };
+                let mut flow = Flow::new(name.clone(), equation)
+                    .doc(doc)
+                    .non_negative(non_negative)
+                    .at(location);
+                if let Some(u) = units {
+                    flow = flow.units(u);
+                }
+                builder.push(flow);
+            }
+            "aux" | "gf" => {
+                let gf = if kind == "gf" {
+                    Some(node)
+                } else {
+                    child(node, "gf")
+                };
+                match gf {
+                    Some(gf) => {
+                        let Some(mut lookup) = self.graphical_function(&name, gf) else {
+                            return;
+                        };
+                        lookup = lookup.doc(doc).at(location);
+                        if kind == "aux" {
+                            let Some(input) = eqn else {
+                                return needs_eqn(self);
+                            };
+                            lookup = lookup.input(input);
+                        }
+                        if let Some(u) = units {
+                            lookup = lookup.units(u);
+                        }
+                        builder.push(lookup);
+                    }
+                    None => {
+                        let Some(equation) = eqn else {
+                            return needs_eqn(self);
+                        };
+                        let mut aux = Aux::new(name.clone(), equation).doc(doc).at(location);
+                        if let Some(u) = units {
+                            aux = aux.units(u);
+                        }
+                        builder.push(aux);
+                    }
+                }
+            }
+            _ => unreachable!("filtered above"),
+        }
+    }
+
+    /// Rejects what parses but would mean something else here.
+    fn check_equation(&mut self, name: &str, source: &Source, node: Node) {
+        let Ok(expr) = crate::expr::parse(&source.text) else {
+            return;
+        };
+        let mut pulse = None;
+        expr.walk(&mut |e: &Expr| {
+            if let ExprKind::Call { name: f, .. } = &e.kind {
+                if canonical_name(f) == "pulse" {
+                    pulse = Some(e.span.clone());
+                }
+            }
+        });
+        if pulse.is_some() {
+            self.errors.push(self.error(
+                node,
+                format!("`{name}` uses XMILE's PULSE(magnitude, first[, interval]), which is not supported yet"),
+            ));
+        }
+    }
+
+    fn graphical_function(&mut self, name: &str, gf: Node) -> Option<Lookup> {
+        let interpolation = match gf.attribute("type").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("continuous") => Interpolation::Continuous,
+            Some("extrapolate") => Interpolation::Extrapolate,
+            Some("discrete") => Interpolation::Discrete,
+            Some(other) => {
+                self.errors.push(self.error(gf, format!("graphical function type `{other}` is not one of continuous, extrapolate, discrete")));
+                return None;
+            }
+        };
+        let points = |node: Node, this: &mut Self| -> Option<Vec<f64>> {
+            let sep = node.attribute("sep").unwrap_or(",");
+            let mut values = Vec::new();
+            for part in trimmed_text(node)
+                .split(sep)
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+            {
+                match part.parse::<f64>() {
+                    Ok(v) => values.push(v),
+                    Err(_) => {
+                        this.errors.push(this.error(
+                            node,
+                            format!("`{part}` in the points of `{name}` is not a number"),
+                        ));
+                        return None;
+                    }
+                }
+            }
+            Some(values)
+        };
+        let Some(ypts) = child(gf, "ypts") else {
+            self.errors
+                .push(self.error(gf, format!("graphical function `{name}` has no <ypts>")));
+            return None;
+        };
+        let ys = points(ypts, self)?;
+        let xs = match (child(gf, "xpts"), child(gf, "xscale")) {
+            (Some(xpts), _) => points(xpts, self)?,
+            (None, Some(xscale)) => {
+                let bound = |attr: &str, this: &mut Self| match xscale
+                    .attribute(attr)
+                    .map(|v| v.trim().parse::<f64>())
+                {
+                    Some(Ok(v)) => Some(v),
+                    _ => {
+                        this.errors.push(this.error(
+                            xscale,
+                            format!("<xscale> of `{name}` needs a numeric `{attr}`"),
+                        ));
+                        None
+                    }
+                };
+                let (min, max) = (bound("min", self)?, bound("max", self)?);
+                let n = ys.len();
+                (0..n)
+                    .map(|i| {
+                        if n == 1 {
+                            min
+                        } else {
+                            min + (max - min) * i as f64 / (n - 1) as f64
+                        }
+                    })
+                    .collect()
+            }
+            (None, None) => {
+                self.errors.push(self.error(
+                    gf,
+                    format!("graphical function `{name}` needs <xpts> or <xscale>"),
+                ));
+                return None;
+            }
+        };
+        if xs.len() != ys.len() {
+            self.errors.push(self.error(
+                gf,
+                format!(
+                    "graphical function `{name}` has {} x values but {} y values",
+                    xs.len(),
+                    ys.len()
+                ),
+            ));
+            return None;
+        }
+        Some(Lookup::new(name.to_string(), xs.into_iter().zip(ys)).interpolation(interpolation))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_minimal_model() {
+        let text = r#"<?xml version="1.0"?>
+<xmile xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0" version="1.0">
+  <header><name>tiny</name></header>
+  <sim_specs method="RK4" time_units="year"><start>1</start><stop>3</stop><dt reciprocal="true">4</dt></sim_specs>
+  <model><variables>
+    <stock name="s"><eqn>10</eqn><outflow>f</outflow><non_negative/><units>people</units></stock>
+    <flow name="f"><eqn>s * k</eqn></flow>
+    <aux name="k"><eqn>0.5</eqn></aux>
+    <gf name="g" type="discrete"><xscale min="0" max="2"/><ypts sep=";">1;2;3</ypts></gf>
+  </variables></model>
+</xmile>"#;
+        let model = parse(text, Some("tiny.xmile")).unwrap();
+        assert_eq!(model.name(), "tiny");
+        assert_eq!(model.time().dt(), 0.25);
+        assert_eq!(model.time().method(), Method::Rk4);
+        assert_eq!(model.time_units(), Some("year"));
+        let g = model.variable("g").unwrap();
+        match g.kind() {
+            crate::VariableKind::Lookup { table, input: None } => {
+                assert_eq!(table.xs(), [0.0, 1.0, 2.0]);
+                assert_eq!(table.interpolation(), Interpolation::Discrete);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unsupported_and_bad_input_is_located() {
+        let text = "<xmile>\n<model><variables>\n<aux name=\"a\">\n<dimensions><dim name=\"d\"/></dimensions><eqn>1</eqn></aux>\n<aux name=\"b\"><eqn>1 +</eqn></aux>\n<module name=\"m\"/>\n</variables></model></xmile>";
+        let err = parse(text, Some("x.xmile")).unwrap_err().to_string();
+        assert!(err.contains("x.xmile:4:1: `a` is arrayed"), "{err}");
+        assert!(
+            err.contains("x.xmile:5:23: unexpected end of the equation"),
+            "{err}"
+        );
+        assert!(
+            err.contains("x.xmile:6:1: modules are not supported yet"),
+            "{err}"
+        );
+        let err = parse("<xmile>\n<model></xmile>", Some("y.xmile"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("y.xmile:2:") && err.contains("not well-formed XML"),
+            "{err}"
+        );
+    }
+}

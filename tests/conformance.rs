@@ -1,0 +1,135 @@
+//! The conformance harness: every model folder under `tests/conformance`
+//! (copied from the SDXorg test-models suite) that has an XMILE file is run,
+//! and every column of its expected output compared at every saved time:
+//! |a - b| <= 1e-4 * max(|a|, |b|) + 1e-6 * peak(|series|).
+//!
+//! Folders this version cannot run are listed in `EXCEPTIONS` with the
+//! reason; an exception that starts passing fails the test so that the list
+//! stays honest.
+
+mod common;
+
+use carecascade::format::{load_model, table::Table};
+use carecascade::{Method, Program};
+use std::path::{Path, PathBuf};
+
+/// Cases this version cannot run: (folder or folder/file, reason).
+const EXCEPTIONS: &[(&str, &str)] = &[
+    ("min_max_1arg", "arrays (dimensions) are not supported yet"),
+    (
+        "subscript_individually_defined_1d_arrays",
+        "arrays (dimensions) are not supported yet",
+    ),
+    (
+        "logicals/test_logicals.stmx",
+        "the file writes `IF false_input not THEN` (a postfix NOT left by a translator), which is not XMILE; test_logicals.xmile, the same model, passes",
+    ),
+];
+
+/// Cases whose file declares a method other than the one its expected
+/// output was made with: (folder/file, method to run, reason).
+const METHOD_OVERRIDES: &[(&str, Method, &str)] = &[(
+    "zeroled_decimals/test_zeroled_decimals.xmile",
+    Method::Euler,
+    "declares RK4, but output.tab is Vensim's Euler run of the .mdl",
+)];
+
+fn expected_output(dir: &Path) -> Option<PathBuf> {
+    ["output.csv", "output.tab"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.exists())
+}
+
+fn run_case(model: &Path, expected: &Path, method: Option<Method>) -> Result<(), String> {
+    let model = load_model(model).map_err(|e| e.to_string())?;
+    let program = Program::compile(&model).map_err(|e| e.to_string())?;
+    let mut state = program.state();
+    if let Some(method) = method {
+        state.set_time(program.time().with_method(method));
+    }
+    let results = state.run().map_err(|e| e.to_string())?;
+    let expected = Table::load(expected).map_err(|e| e.to_string())?;
+    let problems = common::compare(&results, &expected);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+#[test]
+fn conformance_suite() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let mut table = Vec::new();
+    let mut unexpected = Vec::new();
+    let mut cases = 0;
+    for dir in &dirs {
+        let folder = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let mut models: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("xmile" | "stmx" | "itmx")
+                )
+            })
+            .collect();
+        models.sort();
+        let Some(expected) = expected_output(dir) else {
+            table.push(format!("{folder:<45} skipped: no expected output"));
+            continue;
+        };
+        if models.is_empty() {
+            table.push(format!(
+                "{folder:<45} skipped: Vensim .mdl only (Vensim import is a later issue)"
+            ));
+            continue;
+        }
+        for model in models {
+            cases += 1;
+            let name = format!("{folder}/{}", model.file_name().unwrap().to_string_lossy());
+            let exception = EXCEPTIONS
+                .iter()
+                .find(|(case, _)| *case == folder || *case == name)
+                .map(|(_, why)| *why);
+            let method = METHOD_OVERRIDES.iter().find(|(case, _, _)| *case == name);
+            let outcome = run_case(&model, &expected, method.map(|(_, m, _)| *m));
+            let status = match (&outcome, exception) {
+                (Ok(()), None) => match method {
+                    Some((_, m, why)) => format!("pass with {m} ({why})"),
+                    None => "pass".to_string(),
+                },
+                (Ok(()), Some(_)) => {
+                    unexpected.push(format!("{name} passes: remove it from EXCEPTIONS"));
+                    "pass (listed as an exception!)".to_string()
+                }
+                (Err(e), Some(why)) => format!("exception ({why}): {}", first_line(e)),
+                (Err(e), None) => {
+                    unexpected.push(format!("{name}: {e}"));
+                    format!("FAIL: {}", first_line(e))
+                }
+            };
+            table.push(format!("{name:<45} {status}"));
+        }
+    }
+    println!("{} cases\n{}", cases, table.join("\n"));
+    assert!(
+        cases >= 40,
+        "the suite should hold at least 40 XMILE cases, found {cases}"
+    );
+    assert!(unexpected.is_empty(), "{}", unexpected.join("\n"));
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
