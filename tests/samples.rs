@@ -97,3 +97,29 @@ fn a_longer_save_interval_keeps_the_same_values_at_saved_times() {
         assert_eq!(yearly.values().row(row), every_step.values().row(row * 32));
     }
 }
+
+#[test]
+fn convert_command_round_trips_through_xmile() {
+    let dir = std::env::temp_dir().join(format!("carecascade-convert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let xmile = dir.join("sir.xmile");
+    let back = dir.join("sir.toml");
+    let cli = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_carecascade")).args(args).output().unwrap();
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let original = common::path("../models/sir.toml");
+    cli(&["convert", &original, xmile.to_str().unwrap()]);
+    cli(&["convert", xmile.to_str().unwrap(), back.to_str().unwrap()]);
+    let direct = cli(&["simulate", &original]);
+    assert_eq!(cli(&["simulate", xmile.to_str().unwrap()]), direct);
+    assert_eq!(cli(&["simulate", back.to_str().unwrap()]), direct);
+    let output = Command::new(env!("CARGO_BIN_EXE_carecascade"))
+        .args(["convert", &original, dir.join("sir.csv").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`.csv` is not a model format carecascade writes"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,6 +1,6 @@
 //! The carecascade command line: a thin shell over the library.
 
-use carecascade::format::{load_model, write_atomic};
+use carecascade::format::{load_model, save_model, write_atomic};
 use carecascade::{Error, Method, Program};
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -38,6 +38,14 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Convert a model between the native format (`.toml`) and XMILE
+    /// (`.xmile`), by file extension.
+    Convert {
+        /// The model to read.
+        input: PathBuf,
+        /// The file to write; its extension chooses the format.
+        output: PathBuf,
+    },
     /// Check a model: report errors and unit inconsistencies. The exit
     /// status is non-zero if there are errors (or warnings, with
     /// `--deny-warnings`).
@@ -61,6 +69,7 @@ fn main() -> ExitCode {
             stop,
             output,
         } => simulate(model, &set, method, dt, stop, output),
+        Command::Convert { input, output } => convert(input, output),
         Command::Check {
             model,
             deny_warnings,
@@ -161,6 +170,19 @@ fn parse_number(text: &str, what: &str) -> Result<f64, Error> {
             what: what.to_string(),
             message: format!("`{text}` is not a number"),
         })
+}
+
+fn convert(input: PathBuf, output: PathBuf) -> Result<ExitCode, Error> {
+    let model = load_model(&input)?;
+    // Refuse to write a model that does not compile.
+    Program::compile(&model)?;
+    save_model(&model, &output)?;
+    eprintln!(
+        "wrote {} ({} variables)",
+        output.display(),
+        model.variables().len()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(model_path: PathBuf, deny_warnings: bool) -> Result<ExitCode, Error> {

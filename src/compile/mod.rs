@@ -19,6 +19,11 @@ use resolve::{Def, Func1, Func2, Node, Special};
 use std::collections::HashMap;
 use std::fmt;
 
+/// Whether a canonical name is a builtin function.
+pub(crate) fn is_builtin(canonical: &str) -> bool {
+    builtins::lookup_builtin(canonical).is_some()
+}
+
 /// A unit inconsistency or other problem that does not stop a model from
 /// running.
 #[derive(Debug, Clone, PartialEq)]

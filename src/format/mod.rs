@@ -17,11 +17,7 @@ use std::path::Path;
 /// otherwise the reader's errors.
 pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
     let path = path.as_ref();
-    let extension = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    match extension.as_str() {
+    match extension(path).as_str() {
         "toml" => native::load(path),
         "xmile" | "xml" | "stmx" | "itmx" => xmile::load(path),
         other => Err(Error::Invalid {
@@ -32,6 +28,38 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
             ),
         }),
     }
+}
+
+/// Writes a model to a file, choosing the format by extension (`.toml`:
+/// native; `.xmile`, `.xml`, `.stmx`, `.itmx`: XMILE). The file is written
+/// atomically.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] for an extension that is not a model format;
+/// [`Error::Io`] if the file cannot be written.
+pub fn save_model(model: &Model, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    let text = match extension(path).as_str() {
+        "toml" => native::write(model),
+        "xmile" | "xml" | "stmx" | "itmx" => xmile::write(model),
+        other => {
+            return Err(Error::Invalid {
+                what: "output model file".into(),
+                message: format!(
+                    "{}: `.{other}` is not a model format carecascade writes; expected `.toml` or `.xmile`",
+                    path.display()
+                ),
+            });
+        }
+    };
+    write_atomic(path, text.as_bytes())
+}
+
+fn extension(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
 /// Writes a file atomically: the bytes go to a temporary file beside the

@@ -32,13 +32,113 @@
 
 use crate::build::{Aux, Constant, Flow, Lookup, ModelBuilder, Source, Stock};
 use crate::error::{Error, Location, Result};
-use crate::model::{Interpolation, Method, Model, TimeSettings};
+use crate::model::{Interpolation, Method, Model, TimeSettings, VariableKind};
 use crate::name::closest;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::path::Path;
 use std::sync::Arc;
 use toml::Spanned;
+
+/// Writes a model in the native format. Equations are written as they
+/// were given; [`parse`] of the result gives the same model.
+pub fn write(model: &Model) -> String {
+    use std::fmt::Write as _;
+    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let list = |items: &[String]| {
+        format!(
+            "[{}]",
+            items.iter().map(|i| q(i)).collect::<Vec<_>>().join(", ")
+        )
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "[model]\nname = {}", q(model.name()));
+    if !model.doc().is_empty() {
+        let _ = writeln!(out, "doc = {}", q(model.doc()));
+    }
+    if let Some(units) = model.time_units() {
+        let _ = writeln!(out, "time_units = {}", q(units));
+    }
+    let time = model.time();
+    let _ = writeln!(
+        out,
+        "\n[time]\nstart = {:?}\nstop = {:?}\ndt = {:?}\nsave_interval = {:?}\nmethod = {}",
+        time.start(),
+        time.stop(),
+        time.dt(),
+        time.save_interval(),
+        q(time.method().as_str())
+    );
+    for v in model.variables() {
+        let mut fields = String::new();
+        let section = match v.kind() {
+            VariableKind::Stock {
+                initial,
+                inflows,
+                outflows,
+                non_negative,
+            } => {
+                let _ = writeln!(fields, "initial = {}", q(initial.text()));
+                if !inflows.is_empty() {
+                    let _ = writeln!(fields, "inflows = {}", list(inflows));
+                }
+                if !outflows.is_empty() {
+                    let _ = writeln!(fields, "outflows = {}", list(outflows));
+                }
+                if *non_negative {
+                    fields.push_str("non_negative = true\n");
+                }
+                "stocks"
+            }
+            VariableKind::Flow {
+                equation,
+                non_negative,
+            } => {
+                let _ = writeln!(fields, "equation = {}", q(equation.text()));
+                if *non_negative {
+                    fields.push_str("non_negative = true\n");
+                }
+                "flows"
+            }
+            VariableKind::Auxiliary { equation } => {
+                let _ = writeln!(fields, "equation = {}", q(equation.text()));
+                "auxiliaries"
+            }
+            VariableKind::Constant { value } => {
+                let _ = writeln!(fields, "value = {value:?}");
+                "constants"
+            }
+            VariableKind::Lookup { table, input } => {
+                let points: Vec<String> = table
+                    .xs()
+                    .iter()
+                    .zip(table.ys())
+                    .map(|(x, y)| format!("[{x:?}, {y:?}]"))
+                    .collect();
+                let _ = writeln!(fields, "points = [{}]", points.join(", "));
+                if table.interpolation() != Interpolation::Continuous {
+                    let _ = writeln!(
+                        fields,
+                        "interpolation = {}",
+                        q(table.interpolation().as_str())
+                    );
+                }
+                if let Some(input) = input {
+                    let _ = writeln!(fields, "input = {}", q(input.text()));
+                }
+                "lookups"
+            }
+        };
+        if let Some(units) = v.units_text() {
+            let _ = writeln!(fields, "units = {}", q(units));
+        }
+        if !v.doc().is_empty() {
+            let _ = writeln!(fields, "doc = {}", q(v.doc()));
+        }
+        let _ = write!(out, "\n[{section}.{}]\n{fields}", q(v.name()));
+    }
+    out
+}
 
 /// Reads a model file.
 ///

@@ -10,6 +10,12 @@
 //!
 //! Anything not yet supported (arrays, modules, XMILE's `PULSE`) is an
 //! error naming the element and its line, never a silent wrong answer.
+//!
+//! [`write`] exports any model as XMILE.
+
+mod write;
+
+pub use write::write;
 
 use crate::build::{Aux, Flow, Lookup, ModelBuilder, Source, Stock};
 use crate::error::{Error, Location, Result};
@@ -227,6 +233,14 @@ fn children<'a, 'i: 'a>(
         .filter(move |c| c.is_element() && c.tag_name().name() == name)
 }
 
+/// A name as written in an `<inflow>` or `<outflow>`, without quotes.
+fn unquoted(name: &str) -> &str {
+    name.strip_prefix('"')
+        .and_then(|n| n.strip_suffix('"'))
+        .unwrap_or(name)
+        .trim()
+}
+
 fn trimmed_text<'a>(node: Node<'a, '_>) -> &'a str {
     node.text().map(str::trim).unwrap_or("")
 }
@@ -380,10 +394,10 @@ impl Reader<'_> {
                     .non_negative(non_negative)
                     .at(location);
                 for inflow in children(node, "inflow") {
-                    stock = stock.inflow(trimmed_text(inflow));
+                    stock = stock.inflow(unquoted(trimmed_text(inflow)));
                 }
                 for outflow in children(node, "outflow") {
-                    stock = stock.outflow(trimmed_text(outflow));
+                    stock = stock.outflow(unquoted(trimmed_text(outflow)));
                 }
                 if let Some(u) = units {
                     stock = stock.units(u);
