@@ -105,8 +105,15 @@ fn convert_command_round_trips_through_xmile() {
     let xmile = dir.join("sir.xmile");
     let back = dir.join("sir.toml");
     let cli = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_carecascade")).args(args).output().unwrap();
-        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        let output = Command::new(env!("CARGO_BIN_EXE_carecascade"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8(output.stdout).unwrap()
     };
     let original = common::path("../models/sir.toml");
@@ -120,6 +127,9 @@ fn convert_command_round_trips_through_xmile() {
         .output()
         .unwrap();
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("`.csv` is not a model format carecascade writes"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("`.csv` is not a model format carecascade writes")
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

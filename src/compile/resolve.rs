@@ -379,6 +379,15 @@ impl Resolver<'_> {
                 name_span,
                 args,
             } => self.call(ctx, name, name_span, args, &e.span)?,
+            ExprKind::Subscript { name, .. } => {
+                return Err(self.error(
+                    ctx,
+                    &e.span,
+                    format!(
+                        "`{name}[...]`: arrays (subscripts and dimensions) are not supported yet"
+                    ),
+                ));
+            }
         })
     }
 

@@ -189,6 +189,7 @@ impl Checker<'_> {
                 )
             }
             ExprKind::Call { name, args, .. } => self.call(owner, eq, name, args),
+            ExprKind::Subscript { .. } => U::Unknown,
         }
     }
 

@@ -9,6 +9,9 @@ pub(crate) enum Token {
     Name(String),
     LParen,
     RParen,
+    LBracket,
+    RBracket,
+    Bang,
     Comma,
     Plus,
     Minus,
@@ -38,6 +41,9 @@ impl Token {
             Token::Name(n) => format!("name `{n}`"),
             Token::LParen => "`(`".into(),
             Token::RParen => "`)`".into(),
+            Token::LBracket => "`[`".into(),
+            Token::RBracket => "`]`".into(),
+            Token::Bang => "`!`".into(),
             Token::Comma => "`,`".into(),
             Token::Plus => "`+`".into(),
             Token::Minus => "`-`".into(),
@@ -126,12 +132,9 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<(Token, Span)>, SyntaxError> {
                     ('=', Some('=')) => (Token::Eq, true),
                     ('=', _) => (Token::Eq, false),
                     ('!', Some('=')) => (Token::Ne, true),
-                    ('[', _) | (']', _) => {
-                        return Err(SyntaxError {
-                            span: start..lexer.pos,
-                            message: "subscripts (`[...]`) are not supported: this model has no dimensions".into(),
-                        });
-                    }
+                    ('!', _) => (Token::Bang, false),
+                    ('[', _) => (Token::LBracket, false),
+                    (']', _) => (Token::RBracket, false),
                     _ => {
                         return Err(SyntaxError {
                             span: start..lexer.pos,

@@ -17,7 +17,8 @@
 //! Names may contain spaces (`Teacup Temperature`) or be quoted
 //! (`"Teacup Temperature"`). An unquoted name ends at the words `AND`, `OR`,
 //! `NOT`, `IF`, `THEN`, `ELSE` and `MOD`; quote a name that contains one of
-//! them. `{...}` is a comment.
+//! them. `{...}` is a comment. `name[index, ...]` subscripts an arrayed
+//! variable.
 
 mod lexer;
 mod parser;
@@ -51,6 +52,16 @@ pub enum ExprKind {
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     /// `IF cond THEN a ELSE b` or `IF THEN ELSE(cond, a, b)`.
     If(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// A subscripted reference: `population[age]`, `cost[kinship, 0-4]`,
+    /// `cases[*]`, `cases[age!]`.
+    Subscript {
+        /// The variable name as written.
+        name: String,
+        /// Where the name is.
+        name_span: Span,
+        /// One index per dimension.
+        indices: Vec<Index>,
+    },
     /// A function or lookup call: `name(args)`.
     Call {
         /// The function name as written (`DELAY FIXED`, `SMOOTH3`, a lookup name).
@@ -60,6 +71,29 @@ pub enum ExprKind {
         /// The arguments.
         args: Vec<Expr>,
     },
+}
+
+/// One index in a subscript.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Index {
+    /// What the index is.
+    pub kind: IndexKind,
+    /// Where it is.
+    pub span: Span,
+}
+
+/// The kinds of index.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IndexKind {
+    /// An element name, or a dimension name (meaning the element being
+    /// computed).
+    Name(String),
+    /// A number: an element named by it (XMILE dimensions of a given size).
+    Number(f64),
+    /// `*`: every element (XMILE), for `SUM`, `MEAN`, `MIN` and `MAX`.
+    Wildcard,
+    /// `dim!`: every element of a dimension (Vensim), for `SUM` and its kin.
+    All(String),
 }
 
 /// Unary operators.
@@ -133,7 +167,7 @@ impl Expr {
     pub fn walk<'a>(&'a self, visit: &mut impl FnMut(&'a Expr)) {
         visit(self);
         match &self.kind {
-            ExprKind::Number(_) | ExprKind::Name(_) => {}
+            ExprKind::Number(_) | ExprKind::Name(_) | ExprKind::Subscript { .. } => {}
             ExprKind::Unary(_, a) => a.walk(visit),
             ExprKind::Binary(_, a, b) => {
                 a.walk(visit);

@@ -1,7 +1,7 @@
 //! Recursive-descent parser for equations.
 
 use super::lexer::{SyntaxError, Token, tokenize};
-use super::{BinaryOp, Expr, ExprKind, Span, UnaryOp};
+use super::{BinaryOp, Expr, ExprKind, Index, IndexKind, Span, UnaryOp};
 
 /// Parses one equation.
 ///
@@ -206,6 +206,8 @@ impl Parser {
             Token::Name(name) => {
                 if *self.peek() == Token::LParen {
                     self.call(name, span)
+                } else if *self.peek() == Token::LBracket {
+                    self.subscript(name, span)
                 } else {
                     Ok(Expr {
                         kind: ExprKind::Name(name),
@@ -245,6 +247,55 @@ impl Parser {
                 ),
             }),
         }
+    }
+
+    fn subscript(&mut self, name: String, name_span: Span) -> Result<Expr, SyntaxError> {
+        self.advance(); // `[`
+        let mut indices = Vec::new();
+        loop {
+            let (token, span) = self.advance();
+            let kind = match token {
+                Token::Star => IndexKind::Wildcard,
+                Token::Number(v) => IndexKind::Number(v),
+                Token::Name(n) if *self.peek() == Token::Bang => {
+                    self.advance();
+                    IndexKind::All(n)
+                }
+                Token::Name(n) => IndexKind::Name(n),
+                other => {
+                    return Err(SyntaxError {
+                        span,
+                        message: format!(
+                            "expected an element, a dimension, `*` or `dimension!` in the subscript of `{name}`, found {}",
+                            other.describe()
+                        ),
+                    });
+                }
+            };
+            indices.push(Index { kind, span });
+            match self.peek() {
+                Token::Comma => {
+                    self.advance();
+                }
+                Token::RBracket => break,
+                other => {
+                    let message = format!(
+                        "expected `,` or `]` in the subscript of `{name}`, found {}",
+                        other.describe()
+                    );
+                    return Err(self.error_here(message));
+                }
+            }
+        }
+        let close = self.advance().1;
+        Ok(Expr {
+            span: name_span.start..close.end,
+            kind: ExprKind::Subscript {
+                name,
+                name_span,
+                indices,
+            },
+        })
     }
 
     fn call(&mut self, name: String, name_span: Span) -> Result<Expr, SyntaxError> {
@@ -319,7 +370,31 @@ mod tests {
                 let args: Vec<String> = args.iter().map(show).collect();
                 format!("{name}[{}]", args.join(" "))
             }
+            ExprKind::Subscript { name, indices, .. } => {
+                let indices: Vec<String> =
+                    indices.iter().map(|i| format!("{:?}", i.kind)).collect();
+                format!("{name}<{}>", indices.join(" "))
+            }
         }
+    }
+
+    #[test]
+    fn subscripts() {
+        assert_eq!(
+            p("a[x] + SUM(b[age!])"),
+            "(+ a<Name(\"x\")> SUM[b<All(\"age\")>])"
+        );
+        assert_eq!(
+            p("MAX(v[*]) * c[age 0 to 4, 2]"),
+            "(* MAX[v<Wildcard>] c<Name(\"age 0 to 4\") Number(2.0)>)"
+        );
+        let (_, message) = parse("a[b c").unwrap_err();
+        assert!(message.contains("expected `,` or `]`"), "{message}");
+        let (_, message) = parse("a[+]").unwrap_err();
+        assert!(
+            message.contains("expected an element, a dimension"),
+            "{message}"
+        );
     }
 
     fn p(text: &str) -> String {

@@ -7,7 +7,7 @@
 //! `PULSE` and `PULSE TRAIN`, which XMILE spells differently, become the
 //! equivalent `IF` expressions.
 
-use crate::expr::{BinaryOp, Expr, ExprKind, UnaryOp};
+use crate::expr::{BinaryOp, Expr, ExprKind, IndexKind, UnaryOp};
 use crate::model::{Equation, Interpolation, LookupTable, Method, Model, VariableKind};
 use crate::name::canonical_name;
 use std::fmt::Write;
@@ -223,12 +223,27 @@ pub(crate) fn render(e: &Expr, model: &Model) -> String {
         }
         ExprKind::If(c, a, b) => format!("IF {} THEN {} ELSE {}", r(c), r(a), r(b)),
         ExprKind::Call { name, args, .. } => call(name, &args.iter().map(r).collect::<Vec<_>>()),
+        ExprKind::Subscript { name, indices, .. } => {
+            let indices: Vec<String> = indices
+                .iter()
+                .map(|i| match &i.kind {
+                    IndexKind::Name(n) => identifier(n),
+                    IndexKind::Number(v) => format!("{v}"),
+                    IndexKind::Wildcard => "*".to_string(),
+                    IndexKind::All(d) => format!("{}!", identifier(d)),
+                })
+                .collect();
+            format!("{}[{}]", identifier(name), indices.join(", "))
+        }
     }
 }
 
 fn operand(e: &Expr, model: &Model) -> String {
     match &e.kind {
-        ExprKind::Number(_) | ExprKind::Name(_) | ExprKind::Call { .. } => render(e, model),
+        ExprKind::Number(_)
+        | ExprKind::Name(_)
+        | ExprKind::Call { .. }
+        | ExprKind::Subscript { .. } => render(e, model),
         _ => format!("({})", render(e, model)),
     }
 }
