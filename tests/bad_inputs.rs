@@ -154,6 +154,14 @@ const TABLE: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "subscript without arrays",
+        "[auxiliaries.a]\nequation = 1\n[auxiliaries.y]\nequation = \"2 * a[young]\"\n",
+        &[
+            "model.toml:10:17",
+            "`a[...]`: arrays (subscripts and dimensions) are not supported yet",
+        ],
+    ),
+    (
         "bad units",
         "[constants.c]\nvalue = 1\nunits = \"year^x\"\n",
         &["`c`: invalid units: expected an integer power"],
