@@ -154,11 +154,11 @@ const TABLE: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
-        "subscript without arrays",
+        "subscript of a scalar",
         "[auxiliaries.a]\nequation = 1\n[auxiliaries.y]\nequation = \"2 * a[young]\"\n",
         &[
             "model.toml:10:17",
-            "`a[...]`: arrays (subscripts and dimensions) are not supported yet",
+            "`a` is not arrayed, so it takes no subscript",
         ],
     ),
     (

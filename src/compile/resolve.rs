@@ -15,7 +15,7 @@
 
 use super::builtins::{Builtin, builtin_names, lookup_builtin};
 use crate::error::{Error, Result};
-use crate::expr::{BinaryOp, Expr, ExprKind, Span, UnaryOp};
+use crate::expr::{BinaryOp, Expr, ExprKind, Index, IndexKind, Span, UnaryOp};
 use crate::model::{Equation, LookupTable, Model, VariableKind};
 use crate::name::{canonical_name, closest, did_you_mean};
 use std::collections::HashMap;
@@ -204,6 +204,11 @@ pub(crate) struct Resolved {
 struct Resolver<'m> {
     model: &'m Model,
     index: HashMap<String, usize>,
+    /// The dimensions of each model variable (indices into the model's).
+    var_dims: Vec<Vec<usize>>,
+    /// The first compiled variable of each model variable; an arrayed one
+    /// has one per element, in row-major order.
+    base: Vec<usize>,
     vars: Vec<CVar>,
     tables: Vec<LookupTable>,
     /// Lookup table index for each model variable that is a lookup.
@@ -212,85 +217,172 @@ struct Resolver<'m> {
     errors: Vec<Error>,
 }
 
-/// The context of the equation being resolved, for error messages and
-/// names of hidden variables.
+/// The context of the equation being resolved, for error messages, names
+/// of hidden variables and the elements of an arrayed variable.
 struct Ctx<'e> {
     owner: &'e str,
     equation: &'e Equation,
+    /// (dimension, element) of the element being computed.
+    at: &'e [(usize, usize)],
+}
+
+/// How one index of a subscript selects elements.
+enum Choice {
+    One(usize),
+    Each,
+}
+
+/// Every combination of elements of dimensions with these sizes, in
+/// row-major order (the last dimension varies fastest).
+fn combinations(sizes: &[usize]) -> Vec<Vec<usize>> {
+    let mut all = vec![Vec::new()];
+    for &size in sizes {
+        all = all
+            .into_iter()
+            .flat_map(|prefix| {
+                (0..size).map(move |e| {
+                    let mut next = prefix.clone();
+                    next.push(e);
+                    next
+                })
+            })
+            .collect();
+    }
+    all
 }
 
 pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
+    let dimensions = model.dimensions();
+    let dim_index = |name: &str| {
+        dimensions
+            .iter()
+            .position(|d| canonical_name(d.name()) == canonical_name(name))
+    };
     let mut r = Resolver {
         model,
         index: HashMap::new(),
+        var_dims: Vec::with_capacity(model.variables().len()),
+        base: Vec::with_capacity(model.variables().len()),
         vars: Vec::with_capacity(model.variables().len()),
         tables: Vec::new(),
         table_of: HashMap::new(),
         structural: Vec::new(),
         errors: Vec::new(),
     };
+    // First pass: one compiled variable per element; constants get their values.
+    let mut chosen: Vec<Vec<Option<&Equation>>> = Vec::new();
     for (i, v) in model.variables().iter().enumerate() {
         r.index.insert(canonical_name(v.name()), i);
-        r.vars.push(CVar {
-            name: v.name().to_string(),
-            visible: true,
-            def: Def::Pending,
-        });
+        let dims: Vec<usize> = v.dimensions().iter().filter_map(|d| dim_index(d)).collect();
+        let sizes: Vec<usize> = dims
+            .iter()
+            .map(|&d| dimensions[d].elements().len())
+            .collect();
+        let tuples = combinations(&sizes);
+        // The equation of each element: its own, or the variable's.
+        let mut own: Vec<Option<&Equation>> = vec![None; tuples.len()];
+        for (names, equation) in v.element_equations() {
+            let positions: Option<Vec<usize>> = names
+                .iter()
+                .zip(&dims)
+                .map(|(n, &d)| dimensions[d].position(n))
+                .collect();
+            if let Some(k) = positions.and_then(|p| tuples.iter().position(|t| *t == p)) {
+                own[k] = Some(equation);
+            }
+        }
+        r.base.push(r.vars.len());
+        for (k, tuple) in tuples.iter().enumerate() {
+            let name = if dims.is_empty() {
+                v.name().to_string()
+            } else {
+                let elements: Vec<&str> = tuple
+                    .iter()
+                    .zip(&dims)
+                    .map(|(&e, &d)| dimensions[d].elements()[e].as_str())
+                    .collect();
+                format!("{}[{}]", v.name(), elements.join(","))
+            };
+            let def = match v.kind() {
+                VariableKind::Constant { value } => Def::Param {
+                    value: own[k].and_then(|e| e.expr().as_number()).unwrap_or(*value),
+                },
+                // An auxiliary whose equation is a number is a constant, as in Vensim.
+                VariableKind::Auxiliary { equation } => {
+                    match own[k].unwrap_or(equation).expr().as_number() {
+                        Some(value) => Def::Param { value },
+                        None => Def::Pending,
+                    }
+                }
+                VariableKind::Lookup { input: None, .. } => Def::LookupFunction,
+                _ => Def::Pending,
+            };
+            let visible = !matches!(def, Def::LookupFunction);
+            r.vars.push(CVar { name, visible, def });
+        }
         if let VariableKind::Lookup { table, .. } = v.kind() {
             r.table_of.insert(i, r.tables.len());
             r.tables.push(table.clone());
         }
+        r.var_dims.push(dims);
+        chosen.push(own);
     }
+    // Second pass: resolve every element's equation in its context.
     for (i, v) in model.variables().iter().enumerate() {
-        let def = match v.kind() {
-            VariableKind::Stock {
-                initial,
-                inflows,
-                outflows,
-                non_negative,
-            } => {
-                let initial = r.equation(v.name(), initial);
-                let flows = |list: &[String]| -> Vec<usize> {
-                    list.iter()
-                        .filter_map(|f| r.index.get(&canonical_name(f)).copied())
-                        .collect()
-                };
-                Def::Stock {
+        let dims = r.var_dims[i].clone();
+        let sizes: Vec<usize> = dims
+            .iter()
+            .map(|&d| dimensions[d].elements().len())
+            .collect();
+        for (k, tuple) in combinations(&sizes).into_iter().enumerate() {
+            let id = r.base[i] + k;
+            if !matches!(r.vars[id].def, Def::Pending) {
+                continue;
+            }
+            let at: Vec<(usize, usize)> = dims.iter().copied().zip(tuple).collect();
+            let owner = r.vars[id].name.clone();
+            let own = chosen[i][k];
+            let def = match v.kind() {
+                VariableKind::Stock {
                     initial,
-                    inflows: flows(inflows),
-                    outflows: flows(outflows),
+                    inflows,
+                    outflows,
+                    non_negative,
+                } => {
+                    let initial = r.equation(&owner, own.unwrap_or(initial), &at);
+                    let inflows = r.element_flows(i, k, inflows);
+                    let outflows = r.element_flows(i, k, outflows);
+                    Def::Stock {
+                        initial,
+                        inflows,
+                        outflows,
+                        non_negative: *non_negative,
+                    }
+                }
+                VariableKind::Flow {
+                    equation,
+                    non_negative,
+                } => Def::Flow {
+                    equation: r.equation(&owner, own.unwrap_or(equation), &at),
                     non_negative: *non_negative,
-                }
-            }
-            VariableKind::Flow {
-                equation,
-                non_negative,
-            } => Def::Flow {
-                equation: r.equation(v.name(), equation),
-                non_negative: *non_negative,
-            },
-            VariableKind::Auxiliary { equation } => match equation.expr().as_number() {
-                // An auxiliary whose equation is a number is a constant, as in Vensim.
-                Some(value) => Def::Param { value },
-                None => Def::Aux {
-                    equation: r.equation(v.name(), equation),
                 },
-            },
-            VariableKind::Constant { value } => Def::Param { value: *value },
-            VariableKind::Lookup { input: None, .. } => {
-                r.vars[i].visible = false;
-                Def::LookupFunction
-            }
-            VariableKind::Lookup {
-                input: Some(input), ..
-            } => {
-                let x = r.equation(v.name(), input);
-                Def::Aux {
-                    equation: Node::Lookup(r.table_of[&i], Box::new(x)),
+                VariableKind::Auxiliary { equation } => Def::Aux {
+                    equation: r.equation(&owner, own.unwrap_or(equation), &at),
+                },
+                VariableKind::Lookup {
+                    input: Some(input), ..
+                } => {
+                    let x = r.equation(&owner, input, &at);
+                    Def::Aux {
+                        equation: Node::Lookup(r.table_of[&i], Box::new(x)),
+                    }
                 }
-            }
-        };
-        r.vars[i].def = def;
+                VariableKind::Constant { .. } | VariableKind::Lookup { input: None, .. } => {
+                    continue;
+                }
+            };
+            r.vars[id].def = def;
+        }
     }
     Error::from_list(std::mem::take(&mut r.errors))?;
     Ok(Resolved {
@@ -301,8 +393,262 @@ pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
 }
 
 impl Resolver<'_> {
-    fn equation(&mut self, owner: &str, equation: &Equation) -> Node {
-        let ctx = Ctx { owner, equation };
+    /// The compiled flows of element `k` of stock `i`: the same element of
+    /// each flow, which must range over the same dimensions.
+    fn element_flows(&mut self, i: usize, k: usize, flows: &[String]) -> Vec<usize> {
+        let mut out = Vec::new();
+        for f in flows {
+            let Some(&j) = self.index.get(&canonical_name(f)) else {
+                continue;
+            };
+            if self.var_dims[j] != self.var_dims[i] {
+                if k == 0 {
+                    let v = &self.model.variables()[i];
+                    let over = |dims: &[String]| {
+                        if dims.is_empty() {
+                            "no dimensions".to_string()
+                        } else {
+                            format!("[{}]", dims.join(", "))
+                        }
+                    };
+                    self.errors.push(Error::Model {
+                        variable: v.name().to_string(),
+                        location: v.location().cloned(),
+                        message: format!(
+                            "the stock ranges over {} but its flow `{f}` over {}; a flow must have its stock's dimensions",
+                            over(v.dimensions()),
+                            over(self.model.variables()[j].dimensions())
+                        ),
+                    });
+                }
+                continue;
+            }
+            out.push(self.base[j] + k);
+        }
+        out
+    }
+
+    /// The position of element `elements` of model variable `j`.
+    fn offset(&self, j: usize, elements: &[usize]) -> usize {
+        let dims = self.model.dimensions();
+        self.var_dims[j]
+            .iter()
+            .zip(elements)
+            .fold(0, |acc, (&d, &e)| acc * dims[d].elements().len() + e)
+    }
+
+    fn dimension_name(&self, d: usize) -> &str {
+        self.model.dimensions()[d].name()
+    }
+
+    /// How one index of a subscript of `name` selects an element of
+    /// dimension `d`.
+    fn choice(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        d: usize,
+        index: &Index,
+        aggregate: bool,
+    ) -> Result<Choice> {
+        let dims = self.model.dimensions();
+        let dimension = &dims[d];
+        let each = || -> Result<Choice> {
+            if aggregate {
+                Ok(Choice::Each)
+            } else {
+                Err(self.error(
+                    ctx,
+                    &index.span,
+                    "`*` and `dimension!` select every element: use them inside SUM, MEAN, MIN or MAX",
+                ))
+            }
+        };
+        match &index.kind {
+            IndexKind::Wildcard => each(),
+            IndexKind::All(n) if canonical_name(n) == canonical_name(dimension.name()) => each(),
+            IndexKind::All(n) => Err(self.error(
+                ctx,
+                &index.span,
+                format!(
+                    "`{n}!` does not match dimension `{}` of `{name}`",
+                    dimension.name()
+                ),
+            )),
+            IndexKind::Number(v) => {
+                let text = if v.fract() == 0.0 {
+                    format!("{}", *v as i64)
+                } else {
+                    format!("{v}")
+                };
+                dimension.position(&text).map(Choice::One).ok_or_else(|| {
+                    self.error(
+                        ctx,
+                        &index.span,
+                        format!("`{text}` is not an element of `{}`", dimension.name()),
+                    )
+                })
+            }
+            IndexKind::Name(n) => {
+                if let Some(e) = dimension.position(n) {
+                    return Ok(Choice::One(e));
+                }
+                let named = dims
+                    .iter()
+                    .position(|x| canonical_name(x.name()) == canonical_name(n));
+                match named {
+                    // The element being computed: of this dimension, or of one
+                    // of the same size (mapped by position).
+                    Some(other) if other == d || dims[other].elements().len() == dimension.elements().len() => {
+                        match ctx.at.iter().find(|(cd, _)| *cd == other) {
+                            Some((_, e)) => Ok(Choice::One(*e)),
+                            None if aggregate && other == d => Ok(Choice::Each),
+                            None => Err(self.error(
+                                ctx,
+                                &index.span,
+                                format!("`{name}[{n}]`: `{}` does not range over `{n}`, so `{n}` names no element here", ctx.owner),
+                            )),
+                        }
+                    }
+                    Some(other) => Err(self.error(
+                        ctx,
+                        &index.span,
+                        format!(
+                            "`{n}` has {} elements but `{name}` needs an element of `{}` ({} elements)",
+                            dims[other].elements().len(),
+                            dimension.name(),
+                            dimension.elements().len()
+                        ),
+                    )),
+                    None => Err(self.error(
+                        ctx,
+                        &index.span,
+                        format!(
+                            "`{n}` is not an element of `{}`{}",
+                            dimension.name(),
+                            did_you_mean(closest(n, dimension.elements().iter().map(String::as_str)))
+                        ),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// The elements an aggregated reference selects: `x[*]`, `x[d!]`, or an
+    /// arrayed `x` over dimensions the owner does not range over. `None`
+    /// when the expression is not an array.
+    fn array_elements(&mut self, ctx: &Ctx, e: &Expr) -> Result<Option<Vec<Node>>> {
+        let (j, choices) = match &e.kind {
+            ExprKind::Subscript {
+                name,
+                name_span,
+                indices,
+            } => {
+                let j = self.arrayed(ctx, name, name_span, indices.len())?;
+                let dims = self.var_dims[j].clone();
+                let mut choices = Vec::new();
+                for (index, &d) in indices.iter().zip(&dims) {
+                    choices.push(self.choice(ctx, name, d, index, true)?);
+                }
+                (j, choices)
+            }
+            ExprKind::Name(name) => match self.index.get(&canonical_name(name)) {
+                Some(&j) if !self.var_dims[j].is_empty() => {
+                    let choices = self.var_dims[j]
+                        .iter()
+                        .map(|&d| match ctx.at.iter().find(|(cd, _)| *cd == d) {
+                            Some((_, e)) => Choice::One(*e),
+                            None => Choice::Each,
+                        })
+                        .collect();
+                    (j, choices)
+                }
+                _ => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        if !choices.iter().any(|c| matches!(c, Choice::Each)) {
+            return Ok(None);
+        }
+        let dims = self.model.dimensions();
+        let sizes: Vec<usize> = self.var_dims[j]
+            .iter()
+            .zip(&choices)
+            .map(|(&d, c)| match c {
+                Choice::Each => dims[d].elements().len(),
+                Choice::One(_) => 1,
+            })
+            .collect();
+        let nodes = combinations(&sizes)
+            .into_iter()
+            .map(|combo| {
+                let elements: Vec<usize> = combo
+                    .iter()
+                    .zip(&choices)
+                    .map(|(&k, c)| match c {
+                        Choice::One(e) => *e,
+                        Choice::Each => k,
+                    })
+                    .collect();
+                Node::Var(self.base[j] + self.offset(j, &elements))
+            })
+            .collect();
+        Ok(Some(nodes))
+    }
+
+    /// The model variable `name`, which must be arrayed with `count` dimensions.
+    fn arrayed(&self, ctx: &Ctx, name: &str, span: &Span, count: usize) -> Result<usize> {
+        let Some(&j) = self.index.get(&canonical_name(name)) else {
+            let suggestion = closest(name, self.model.variables().iter().map(|v| v.name()));
+            return Err(self.error(
+                ctx,
+                span,
+                format!("unknown variable `{name}`{}", did_you_mean(suggestion)),
+            ));
+        };
+        let dims = &self.var_dims[j];
+        if dims.len() != count {
+            let message = if dims.is_empty() {
+                format!("`{name}` is not arrayed, so it takes no subscript")
+            } else {
+                let names: Vec<&str> = dims.iter().map(|&d| self.dimension_name(d)).collect();
+                format!(
+                    "`{name}` ranges over [{}], so it needs {} index(es), not {count}",
+                    names.join(", "),
+                    dims.len()
+                )
+            };
+            return Err(self.error(ctx, span, message));
+        }
+        Ok(j)
+    }
+
+    fn subscript(
+        &mut self,
+        ctx: &Ctx,
+        name: &str,
+        name_span: &Span,
+        indices: &[Index],
+    ) -> Result<Node> {
+        let j = self.arrayed(ctx, name, name_span, indices.len())?;
+        let dims = self.var_dims[j].clone();
+        let mut elements = Vec::new();
+        for (index, &d) in indices.iter().zip(&dims) {
+            match self.choice(ctx, name, d, index, false)? {
+                Choice::One(e) => elements.push(e),
+                Choice::Each => unreachable!("only aggregates select every element"),
+            }
+        }
+        Ok(Node::Var(self.base[j] + self.offset(j, &elements)))
+    }
+
+    fn equation(&mut self, owner: &str, equation: &Equation, at: &[(usize, usize)]) -> Node {
+        let ctx = Ctx {
+            owner,
+            equation,
+            at,
+        };
+
         match self.expr(&ctx, equation.expr()) {
             Ok(node) => node,
             Err(e) => {
@@ -379,15 +725,11 @@ impl Resolver<'_> {
                 name_span,
                 args,
             } => self.call(ctx, name, name_span, args, &e.span)?,
-            ExprKind::Subscript { name, .. } => {
-                return Err(self.error(
-                    ctx,
-                    &e.span,
-                    format!(
-                        "`{name}[...]`: arrays (subscripts and dimensions) are not supported yet"
-                    ),
-                ));
-            }
+            ExprKind::Subscript {
+                name,
+                name_span,
+                indices,
+            } => self.subscript(ctx, name, name_span, indices)?,
         })
     }
 
@@ -404,7 +746,25 @@ impl Resolver<'_> {
                     format!("`{name}` is a lookup: call it with an input, like `{name}(x)`"),
                 ));
             }
-            return Ok(Node::Var(i));
+            if self.var_dims[i].is_empty() {
+                return Ok(Node::Var(self.base[i]));
+            }
+            // An arrayed variable without a subscript: the element being computed.
+            let mut elements = Vec::new();
+            for &d in &self.var_dims[i] {
+                match ctx.at.iter().find(|(cd, _)| *cd == d) {
+                    Some((_, e)) => elements.push(*e),
+                    None => {
+                        let dim = self.dimension_name(d).to_string();
+                        return Err(self.error(
+                            ctx,
+                            span,
+                            format!("`{name}` ranges over `{dim}` but `{}` does not: write `{name}[element]`, or `SUM({name}[{dim}!])`", ctx.owner),
+                        ));
+                    }
+                }
+            }
+            return Ok(Node::Var(self.base[i] + self.offset(i, &elements)));
         }
         Ok(match canonical.as_str() {
             "time" => Node::Special(Special::Time),
@@ -476,6 +836,25 @@ impl Resolver<'_> {
                     ),
                 )),
             };
+        }
+        // SUM, MEAN, MIN and MAX of one array.
+        if args.len() == 1 && matches!(canonical.as_str(), "sum" | "mean" | "min" | "max") {
+            if let Some(nodes) = self.array_elements(ctx, &args[0])? {
+                let n = nodes.len() as f64;
+                let f = match canonical.as_str() {
+                    "min" => Func2::Min,
+                    "max" => Func2::Max,
+                    _ => Func2::Add,
+                };
+                let mut it = nodes.into_iter();
+                let first = it.next().unwrap_or(Node::Const(0.0));
+                let folded = it.fold(first, |acc, x| Node::binary(f, acc, x));
+                return Ok(if canonical == "mean" {
+                    Node::binary(Func2::Div, folded, Node::Const(n))
+                } else {
+                    folded
+                });
+            }
         }
         let Some(builtin) = lookup_builtin(&canonical) else {
             let lookups = self
@@ -583,6 +962,16 @@ impl Resolver<'_> {
             B::Power => {
                 let b = a.remove(1);
                 Node::binary(Func2::Pow, a.remove(0), b)
+            }
+            B::Sum | B::Mean => {
+                return Err(self.error(
+                    ctx,
+                    span,
+                    format!(
+                        "{} needs an array, like {0}(x[dimension!]) or {0}(x[*])",
+                        builtin.spelling()
+                    ),
+                ));
             }
             B::Min | B::Max => {
                 if a.len() == 1 {
@@ -765,15 +1154,13 @@ impl Resolver<'_> {
     fn constant_value(&self, node: &Node, params: &mut Vec<usize>) -> Option<f64> {
         match node {
             Node::Const(v) => Some(*v),
-            Node::Var(i) => {
-                let value = match self.model.variables().get(*i).map(|v| v.kind()) {
-                    Some(VariableKind::Constant { value }) => *value,
-                    Some(VariableKind::Auxiliary { equation }) => equation.expr().as_number()?,
-                    _ => return None,
-                };
-                params.push(*i);
-                Some(value)
-            }
+            Node::Var(i) => match self.vars.get(*i).map(|v| &v.def) {
+                Some(Def::Param { value }) => {
+                    params.push(*i);
+                    Some(*value)
+                }
+                _ => None,
+            },
             Node::Unary(Func1::Neg, a) => Some(-self.constant_value(a, params)?),
             Node::Binary(f, a, b) => {
                 let (a, b) = (

@@ -189,7 +189,7 @@ impl Checker<'_> {
                 )
             }
             ExprKind::Call { name, args, .. } => self.call(owner, eq, name, args),
-            ExprKind::Subscript { .. } => U::Unknown,
+            ExprKind::Subscript { name, .. } => self.name_units(name),
         }
     }
 
@@ -231,7 +231,7 @@ impl Checker<'_> {
         use Builtin as B;
         let arg = |i: usize| units.get(i).cloned().unwrap_or(U::Unknown);
         match builtin {
-            B::Abs | B::Integer | B::Round | B::Modulo | B::Initial => arg(0),
+            B::Abs | B::Integer | B::Round | B::Modulo | B::Initial | B::Sum | B::Mean => arg(0),
             B::Exp
             | B::Ln
             | B::Log

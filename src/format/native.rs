@@ -187,12 +187,22 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         }
     }
 
+    for (name, elements) in doc.dimensions {
+        builder = builder.dimension(name.into_inner(), elements);
+    }
     let name_at = |key: &Spanned<String>| at(key.span().start);
+    // "young, kinship" names one element of each dimension.
+    let tuple =
+        |key: &str| -> Vec<String> { key.split(',').map(|e| e.trim().to_string()).collect() };
     for (key, s) in doc.stocks {
         let mut stock = Stock::new(key.get_ref(), equation(&s.initial, text, &at))
             .doc(s.doc)
             .non_negative(s.non_negative)
+            .dimensions(s.dimensions)
             .at(name_at(&key));
+        for (element, value) in &s.elements {
+            stock = stock.element(tuple(element.get_ref()), equation(value, text, &at));
+        }
         for f in s.inflows {
             stock = stock.inflow(f.into_inner());
         }
@@ -208,7 +218,11 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         let mut flow = Flow::new(key.get_ref(), equation(&f.equation, text, &at))
             .doc(f.doc)
             .non_negative(f.non_negative)
+            .dimensions(f.dimensions)
             .at(name_at(&key));
+        for (element, value) in &f.elements {
+            flow = flow.element(tuple(element.get_ref()), equation(value, text, &at));
+        }
         if let Some(u) = f.units {
             flow = flow.units(u);
         }
@@ -217,7 +231,11 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
     for (key, a) in doc.auxiliaries {
         let mut aux = Aux::new(key.get_ref(), equation(&a.equation, text, &at))
             .doc(a.doc)
+            .dimensions(a.dimensions)
             .at(name_at(&key));
+        for (element, value) in &a.elements {
+            aux = aux.element(tuple(element.get_ref()), equation(value, text, &at));
+        }
         if let Some(u) = a.units {
             aux = aux.units(u);
         }
@@ -225,12 +243,12 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
     }
     for (key, entry) in doc.constants {
         let value_at = at(entry.span().start);
-        let (value, units, doc) = match entry.into_inner() {
-            toml::Value::Float(v) => (v, None, String::new()),
-            toml::Value::Integer(v) => (v as f64, None, String::new()),
+        let (value, units, doc, dimensions, elements) = match entry.into_inner() {
+            toml::Value::Float(v) => (v, None, String::new(), Vec::new(), IndexMap::new()),
+            toml::Value::Integer(v) => (v as f64, None, String::new(), Vec::new(), IndexMap::new()),
             toml::Value::Table(table) => {
                 match toml::Value::Table(table).try_into::<ConstantTable>() {
-                    Ok(t) => (t.value, t.units, t.doc),
+                    Ok(t) => (t.value, t.units, t.doc, t.dimensions, t.elements),
                     Err(e) => {
                         errors.push(Error::File {
                             location: value_at,
@@ -258,7 +276,11 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         };
         let mut constant = Constant::new(key.get_ref(), value)
             .doc(doc)
+            .dimensions(dimensions)
             .at(name_at(&key));
+        for (element, v) in elements {
+            constant = constant.element(tuple(&element), v);
+        }
         if let Some(u) = units {
             constant = constant.units(u);
         }
@@ -445,6 +467,8 @@ struct ModelFile {
     model: Option<Header>,
     time: Option<TimeTable>,
     #[serde(default)]
+    dimensions: IndexMap<Spanned<String>, Vec<String>>,
+    #[serde(default)]
     stocks: IndexMap<Spanned<String>, StockTable>,
     #[serde(default)]
     flows: IndexMap<Spanned<String>, FlowTable>,
@@ -519,6 +543,10 @@ struct StockTable {
     units: Option<String>,
     #[serde(default)]
     doc: String,
+    #[serde(default)]
+    dimensions: Vec<String>,
+    #[serde(default)]
+    elements: IndexMap<Spanned<String>, Spanned<EquationValue>>,
 }
 
 #[derive(Deserialize)]
@@ -530,6 +558,10 @@ struct FlowTable {
     units: Option<String>,
     #[serde(default)]
     doc: String,
+    #[serde(default)]
+    dimensions: Vec<String>,
+    #[serde(default)]
+    elements: IndexMap<Spanned<String>, Spanned<EquationValue>>,
 }
 
 #[derive(Deserialize)]
@@ -539,6 +571,10 @@ struct AuxTable {
     units: Option<String>,
     #[serde(default)]
     doc: String,
+    #[serde(default)]
+    dimensions: Vec<String>,
+    #[serde(default)]
+    elements: IndexMap<Spanned<String>, Spanned<EquationValue>>,
 }
 
 #[derive(Deserialize)]
@@ -548,6 +584,10 @@ struct ConstantTable {
     units: Option<String>,
     #[serde(default)]
     doc: String,
+    #[serde(default)]
+    dimensions: Vec<String>,
+    #[serde(default)]
+    elements: IndexMap<String, f64>,
 }
 
 #[derive(Deserialize)]

@@ -3,7 +3,8 @@
 //! every problem it finds.
 
 use super::{
-    Equation, Interpolation, LookupTable, Model, TimeSettings, Units, Variable, VariableKind,
+    Dimension, Equation, Interpolation, LookupTable, Model, TimeSettings, Units, Variable,
+    VariableKind,
 };
 use crate::error::{Error, Location, Result};
 use crate::name::{canonical_name, closest, did_you_mean};
@@ -58,6 +59,8 @@ struct Common {
     doc: String,
     units: Option<String>,
     location: Option<Location>,
+    dimensions: Vec<String>,
+    elements: Vec<(Vec<String>, Source)>,
 }
 
 macro_rules! common_setters {
@@ -72,6 +75,34 @@ macro_rules! common_setters {
             /// Sets the units (`children`, `£/year`, `1/year`, ...).
             pub fn units(mut self, units: impl Into<String>) -> Self {
                 self.common.units = Some(units.into());
+                self
+            }
+
+            /// Makes the variable an array over these dimensions (declared
+            /// with [`ModelBuilder::dimension`]). Its equation applies to
+            /// every element, with the dimension names in it meaning the
+            /// element being computed.
+            pub fn dimensions<I, S>(mut self, dimensions: I) -> Self
+            where
+                I: IntoIterator<Item = S>,
+                S: Into<String>,
+            {
+                self.common.dimensions = dimensions.into_iter().map(Into::into).collect();
+                self
+            }
+
+            /// Gives one element of an arrayed variable its own equation (or
+            /// initial value, or constant value), one element name per
+            /// dimension.
+            pub fn element<I, S>(mut self, element: I, equation: impl Into<Source>) -> Self
+            where
+                I: IntoIterator<Item = S>,
+                S: Into<String>,
+            {
+                self.common.elements.push((
+                    element.into_iter().map(Into::into).collect(),
+                    equation.into(),
+                ));
                 self
             }
 
@@ -294,6 +325,7 @@ into_element!(Stock, Flow, Aux, Constant, Lookup);
 #[derive(Debug, Clone)]
 pub struct ModelBuilder {
     name: String,
+    dimensions: Vec<(String, Vec<String>)>,
     doc: String,
     time: Option<TimeSettings>,
     time_units: Option<String>,
@@ -305,6 +337,7 @@ impl ModelBuilder {
     pub fn new(name: impl Into<String>) -> Self {
         ModelBuilder {
             name: name.into(),
+            dimensions: Vec::new(),
             doc: String::new(),
             time: None,
             time_units: None,
@@ -321,6 +354,17 @@ impl ModelBuilder {
     /// Sets the time settings (default: 0 to 100, dt 1, Euler).
     pub fn time(mut self, time: TimeSettings) -> Self {
         self.time = Some(time);
+        self
+    }
+
+    /// Declares a dimension and its elements.
+    pub fn dimension<I, S>(mut self, name: impl Into<String>, elements: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.dimensions
+            .push((name.into(), elements.into_iter().map(Into::into).collect()));
         self
     }
 
@@ -365,6 +409,44 @@ impl ModelBuilder {
                 });
             }
         }
+
+        // Dimensions: named, unique, with unique elements.
+        let mut dimensions: Vec<Dimension> = Vec::new();
+        for (name, elements) in &self.dimensions {
+            let problem = if canonical_name(name).is_empty() {
+                Some("a dimension needs a name".to_string())
+            } else if dimensions
+                .iter()
+                .any(|d| canonical_name(d.name()) == canonical_name(name))
+            {
+                Some("dimension defined twice".to_string())
+            } else if elements.is_empty() {
+                Some("a dimension needs at least one element".to_string())
+            } else {
+                elements.iter().enumerate().find_map(|(i, e)| {
+                    elements[..i]
+                        .iter()
+                        .any(|f| canonical_name(f) == canonical_name(e))
+                        .then(|| format!("element `{e}` appears twice"))
+                })
+            };
+            match problem {
+                Some(message) => errors.push(Error::Model {
+                    variable: name.clone(),
+                    location: None,
+                    message,
+                }),
+                None => dimensions.push(Dimension {
+                    name: name.trim().to_string(),
+                    elements: elements.iter().map(|e| e.trim().to_string()).collect(),
+                }),
+            }
+        }
+        let find_dimension = |name: &str| {
+            dimensions
+                .iter()
+                .find(|d| canonical_name(d.name()) == canonical_name(name))
+        };
 
         // Names: non-empty and unique in canonical form.
         let mut index: HashMap<String, usize> = HashMap::new();
@@ -499,8 +581,96 @@ impl ModelBuilder {
                     }
                 }
             };
+            // Dimensions of an arrayed variable, and its per-element equations.
+            let mut var_dimensions = Vec::new();
+            for d in &common.dimensions {
+                match find_dimension(d) {
+                    Some(dim) if var_dimensions.contains(&dim.name().to_string()) => {
+                        errors.push(model_error(
+                            common,
+                            format!("dimension `{d}` is listed twice"),
+                        ));
+                    }
+                    Some(dim) => var_dimensions.push(dim.name().to_string()),
+                    None => errors.push(model_error(
+                        common,
+                        format!(
+                            "dimension `{d}` is not defined{}",
+                            did_you_mean(closest(d, dimensions.iter().map(|x| x.name())))
+                        ),
+                    )),
+                }
+            }
+            if !common.dimensions.is_empty() && matches!(element, Element::Lookup(_)) {
+                errors.push(model_error(common, "arrayed lookups are not supported yet"));
+            }
+            let mut element_equations = Vec::new();
+            for (tuple, source) in &common.elements {
+                if tuple.len() != var_dimensions.len() {
+                    errors.push(model_error(
+                        common,
+                        format!(
+                            "element [{}] names {} element(s) but the variable has {} dimension(s)",
+                            tuple.join(", "),
+                            tuple.len(),
+                            var_dimensions.len()
+                        ),
+                    ));
+                    continue;
+                }
+                let mut resolved = Vec::with_capacity(tuple.len());
+                for (element_name, dim_name) in tuple.iter().zip(&var_dimensions) {
+                    let Some(dim) = find_dimension(dim_name) else {
+                        continue;
+                    };
+                    match dim.position(element_name) {
+                        Some(p) => resolved.push(dim.elements()[p].clone()),
+                        None => errors.push(model_error(
+                            common,
+                            format!(
+                                "`{element_name}` is not an element of `{dim_name}`{}",
+                                did_you_mean(closest(
+                                    element_name,
+                                    dim.elements().iter().map(String::as_str)
+                                ))
+                            ),
+                        )),
+                    }
+                }
+                if resolved.len() != tuple.len() {
+                    continue;
+                }
+                if element_equations
+                    .iter()
+                    .any(|(t, _): &(Vec<String>, Equation)| *t == resolved)
+                {
+                    errors.push(model_error(
+                        common,
+                        format!("element [{}] is defined twice", resolved.join(", ")),
+                    ));
+                    continue;
+                }
+                if let Some(equation) = parse(source, &mut errors) {
+                    if matches!(element, Element::Constant(_))
+                        && equation.expr().as_number().is_none()
+                    {
+                        errors.push(model_error(
+                            common,
+                            format!(
+                                "element [{}] of a constant must be a number, not `{}`",
+                                resolved.join(", "),
+                                source.text
+                            ),
+                        ));
+                        continue;
+                    }
+                    element_equations.push((resolved, equation));
+                }
+            }
             if let Some(kind) = kind {
                 variables.push(Variable {
+                    dimensions: var_dimensions,
+                    elements: element_equations,
                     name,
                     doc: common.doc.clone(),
                     units,
@@ -517,6 +687,7 @@ impl ModelBuilder {
             .map(|(i, v)| (canonical_name(&v.name), i))
             .collect();
         Ok(Model {
+            dimensions,
             name: self.name,
             doc: self.doc,
             time,

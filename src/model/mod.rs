@@ -103,6 +103,8 @@ impl Equation {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Variable {
     name: String,
+    dimensions: Vec<String>,
+    elements: Vec<(Vec<String>, Equation)>,
     doc: String,
     units: Option<Units>,
     units_text: Option<String>,
@@ -176,6 +178,18 @@ impl Variable {
         &self.name
     }
 
+    /// The dimensions of an arrayed variable (empty for a scalar).
+    pub fn dimensions(&self) -> &[String] {
+        &self.dimensions
+    }
+
+    /// Equations for single elements of an arrayed variable, which take the
+    /// place of its main equation (or initial value, or constant value) for
+    /// those elements: (one element per dimension, equation).
+    pub fn element_equations(&self) -> &[(Vec<String>, Equation)] {
+        &self.elements
+    }
+
     /// The documentation string (empty when none was given).
     pub fn doc(&self) -> &str {
         &self.doc
@@ -212,6 +226,9 @@ impl Variable {
             VariableKind::Constant { .. } => vec![],
             VariableKind::Lookup { input, .. } => input.iter().collect(),
         }
+        .into_iter()
+        .chain(self.elements.iter().map(|(_, e)| e))
+        .collect()
     }
 }
 
@@ -222,8 +239,37 @@ pub struct Model {
     doc: String,
     time: TimeSettings,
     time_units: Option<String>,
+    dimensions: Vec<Dimension>,
     variables: Vec<Variable>,
     index: HashMap<String, usize>,
+}
+
+/// A named dimension (a Vensim subscript range) and its elements, such as
+/// `age` = `under 5`, `5 to 9`, `10 to 15`, `16 to 17`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dimension {
+    name: String,
+    elements: Vec<String>,
+}
+
+impl Dimension {
+    /// The dimension's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its elements, in order.
+    pub fn elements(&self) -> &[String] {
+        &self.elements
+    }
+
+    /// The position of an element (in any spelling of its name).
+    pub fn position(&self, element: &str) -> Option<usize> {
+        let wanted = canonical_name(element);
+        self.elements
+            .iter()
+            .position(|e| canonical_name(e) == wanted)
+    }
 }
 
 impl Model {
@@ -245,6 +291,19 @@ impl Model {
     /// The default time settings.
     pub fn time(&self) -> &TimeSettings {
         &self.time
+    }
+
+    /// The dimensions arrayed variables range over.
+    pub fn dimensions(&self) -> &[Dimension] {
+        &self.dimensions
+    }
+
+    /// The dimension with this name (in any spelling of it).
+    pub fn dimension(&self, name: &str) -> Option<&Dimension> {
+        let wanted = canonical_name(name);
+        self.dimensions
+            .iter()
+            .find(|d| canonical_name(&d.name) == wanted)
     }
 
     /// The unit of time (`year`, `month`, ...), if declared.

@@ -1,0 +1,236 @@
+//! Arrays (subscripts): dimensions, element-wise and per-element equations,
+//! references to single elements, SUM/MEAN/MIN/MAX over a dimension, two
+//! dimensions, and the errors a modeller gets for mistakes.
+
+use carecascade::Program;
+use carecascade::format::native;
+
+const MODEL: &str = r#"
+[model]
+name = "ageing"
+time_units = "year"
+
+[time]
+stop = 10
+dt = 0.25
+
+[dimensions]
+age = ["young", "old"]
+placement = ["kinship", "foster", "home"]
+
+[stocks.children]
+dimensions = ["age"]
+initial = 100
+inflows = ["entries", "ageing in"]
+outflows = ["leaving", "ageing out"]
+units = "children"
+[stocks.children.elements]
+old = 50
+
+[flows.entries]
+dimensions = ["age"]
+equation = "entry rate[age] * 10"
+units = "children/year"
+
+[flows.leaving]
+dimensions = ["age"]
+equation = "children / duration[age]"
+units = "children/year"
+
+[flows."ageing out"]
+dimensions = ["age"]
+equation = "children[age] / 5"
+units = "children/year"
+[flows."ageing out".elements]
+old = 0
+
+[flows."ageing in"]
+dimensions = ["age"]
+equation = "0"
+units = "children/year"
+[flows."ageing in".elements]
+old = "ageing out[young]"
+
+[constants."entry rate"]
+dimensions = ["age"]
+value = 2
+[constants."entry rate".elements]
+old = 1
+
+[constants.duration]
+dimensions = ["age"]
+value = 4
+units = "year"
+
+[constants."weekly cost"]
+dimensions = ["placement"]
+value = 700
+[constants."weekly cost".elements]
+home = 5000
+
+[auxiliaries."cost factor"]
+dimensions = ["age"]
+equation = "1"
+[auxiliaries."cost factor".elements]
+old = "1.5"
+
+[auxiliaries."unit cost"]
+dimensions = ["age", "placement"]
+equation = "weekly cost[placement] * cost factor * 52"
+
+[auxiliaries.total]
+equation = "SUM(children[age!])"
+
+[auxiliaries.statistics]
+equation = "MEAN(children[*]) + 1000 * MAX(unit cost[old, *]) + MIN(weekly cost)"
+
+[stocks.entered]
+initial = 0
+inflows = ["all entries"]
+
+[flows."all entries"]
+equation = "SUM(entries)"
+"#;
+
+fn run(text: &str) -> carecascade::Results {
+    let model = native::parse(text, Some("ageing.toml")).unwrap();
+    Program::compile(&model).unwrap().run().unwrap()
+}
+
+#[test]
+fn columns_are_named_by_element() {
+    let results = run(MODEL);
+    for name in [
+        "children[young]",
+        "children[old]",
+        "unit cost[old,home]",
+        "entry rate[young]",
+        "total",
+    ] {
+        assert!(
+            results.column(name).is_some(),
+            "no column {name} in {:?}",
+            results.names()
+        );
+    }
+}
+
+#[test]
+fn elements_follow_their_own_equations() {
+    let results = run(MODEL);
+    let at0 = |name: &str| results.series(name).unwrap()[0];
+    assert_eq!(at0("children[young]"), 100.0);
+    assert_eq!(at0("children[old]"), 50.0);
+    assert_eq!(at0("entries[young]"), 20.0);
+    assert_eq!(at0("entries[old]"), 10.0);
+    assert_eq!(at0("ageing in[old]"), 20.0);
+    assert_eq!(at0("ageing out[old]"), 0.0);
+    assert_eq!(at0("unit cost[young,kinship]"), 700.0 * 52.0);
+    assert_eq!(at0("unit cost[old,home]"), 5000.0 * 1.5 * 52.0);
+    assert_eq!(at0("total"), 150.0);
+    assert_eq!(
+        at0("statistics"),
+        75.0 + 1000.0 * 5000.0 * 1.5 * 52.0 + 700.0
+    );
+}
+
+#[test]
+fn ageing_between_elements_conserves_children() {
+    // Children leave only through `leaving`; entries add to both.
+    let results = run(MODEL);
+    let dt = 0.25;
+    let series = |n: &str| results.series(n).unwrap().to_vec();
+    let (young, old) = (series("children[young]"), series("children[old]"));
+    let (entered, left_young, left_old) = (
+        series("entered"),
+        series("leaving[young]"),
+        series("leaving[old]"),
+    );
+    let mut left = 0.0;
+    for step in 0..young.len() - 1 {
+        left += dt * (left_young[step] + left_old[step]);
+        let total = young[step + 1] + old[step + 1];
+        let expected = 150.0 + entered[step + 1] - left;
+        assert!(
+            (total - expected).abs() < 1e-9 * expected,
+            "step {step}: {total} vs {expected}"
+        );
+    }
+}
+
+#[test]
+fn elements_of_constants_can_be_set_between_runs() {
+    let model = native::parse(MODEL, None).unwrap();
+    let program = Program::compile(&model).unwrap();
+    let mut state = program.state();
+    state.set("entry rate[old]", 3.0).unwrap();
+    let results = state.run().unwrap();
+    assert_eq!(results.series("entries[old]").unwrap()[0], 30.0);
+    assert_eq!(results.series("entries[young]").unwrap()[0], 20.0);
+    let err = state
+        .set("entry rate[elderly]", 1.0)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("did you mean `entry rate[old]`"), "{err}");
+}
+
+fn error_of(extra: &str) -> String {
+    let text = format!("{MODEL}\n{extra}");
+    match native::parse(&text, Some("ageing.toml")).and_then(|m| Program::compile(&m).map(|_| ())) {
+        Ok(()) => panic!("expected an error for {extra}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn array_mistakes_are_explained() {
+    let cases = [
+        (
+            "[auxiliaries.x]\nequation = \"children[yuong]\"",
+            "`yuong` is not an element of `age`; did you mean `young`?",
+        ),
+        (
+            "[auxiliaries.x]\nequation = \"children\"",
+            "`children` ranges over `age` but `x` does not: write `children[element]`, or `SUM(children[age!])`",
+        ),
+        (
+            "[auxiliaries.x]\nequation = \"unit cost[young]\"",
+            "`unit cost` ranges over [age, placement], so it needs 2 index(es), not 1",
+        ),
+        (
+            "[auxiliaries.x]\nequation = \"total[young]\"",
+            "`total` is not arrayed, so it takes no subscript",
+        ),
+        (
+            "[auxiliaries.x]\nequation = \"children[*]\"",
+            "`*` and `dimension!` select every element: use them inside SUM, MEAN, MIN or MAX",
+        ),
+        (
+            "[auxiliaries.x]\nequation = \"SUM(total)\"",
+            "SUM needs an array, like SUM(x[dimension!]) or SUM(x[*])",
+        ),
+        (
+            "[auxiliaries.x]\ndimensions = [\"placement\"]\nequation = \"children[placement]\"",
+            "`placement` has 3 elements but `children` needs an element of `age` (2 elements)",
+        ),
+        (
+            "[auxiliaries.x]\ndimensions = [\"ages\"]\nequation = \"1\"",
+            "dimension `ages` is not defined; did you mean `age`?",
+        ),
+        (
+            "[auxiliaries.x]\ndimensions = [\"age\"]\nequation = \"1\"\n[auxiliaries.x.elements]\nyoungg = 2",
+            "`youngg` is not an element of `age`; did you mean `young`?",
+        ),
+        (
+            "[flows.g]\ndimensions = [\"age\"]\nequation = 1\n[stocks.s]\ninitial = 0\ninflows = [\"g\"]",
+            "the stock ranges over no dimensions but its flow `g` over [age]",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let message = error_of(extra);
+        assert!(
+            message.contains(expected),
+            "for {extra}:\nexpected `{expected}` in\n  {message}"
+        );
+    }
+}
