@@ -234,3 +234,18 @@ fn array_mistakes_are_explained() {
         );
     }
 }
+
+#[test]
+fn arrayed_models_survive_export_and_import() {
+    let model = native::parse(MODEL, None).unwrap();
+    let first = Program::compile(&model).unwrap().run().unwrap();
+    let again = native::parse(&native::write(&model), Some("exported.toml")).unwrap();
+    assert_eq!(Program::compile(&again).unwrap().run().unwrap(), first);
+    let xmile_text = carecascade::format::xmile::write(&model);
+    let through_xmile =
+        carecascade::format::xmile::parse(&xmile_text, Some("exported.xmile")).unwrap();
+    let second = Program::compile(&through_xmile).unwrap().run().unwrap();
+    for name in first.names() {
+        assert_eq!(first.series(name), second.series(name), "{name}");
+    }
+}

@@ -17,17 +17,10 @@ use carecascade::{Method, Model, Program, Results};
 use std::path::{Path, PathBuf};
 
 /// Cases this version cannot run: (folder or folder/file, reason).
-const EXCEPTIONS: &[(&str, &str)] = &[
-    ("min_max_1arg", "arrays (dimensions) are not supported yet"),
-    (
-        "subscript_individually_defined_1d_arrays",
-        "arrays (dimensions) are not supported yet",
-    ),
-    (
-        "logicals/test_logicals.stmx",
-        "the file writes `IF false_input not THEN` (a postfix NOT left by a translator), which is not XMILE; test_logicals.xmile, the same model, passes",
-    ),
-];
+const EXCEPTIONS: &[(&str, &str)] = &[(
+    "logicals/test_logicals.stmx",
+    "the file writes `IF false_input not THEN` (a postfix NOT left by a translator), which is not XMILE; test_logicals.xmile, the same model, passes",
+)];
 
 /// Cases whose file declares a method other than the one its expected
 /// output was made with: (folder/file, method to run, reason).

@@ -59,6 +59,12 @@ pub fn write(model: &Model) -> String {
     if let Some(units) = model.time_units() {
         let _ = writeln!(out, "time_units = {}", q(units));
     }
+    if !model.dimensions().is_empty() {
+        out.push_str("\n[dimensions]\n");
+        for d in model.dimensions() {
+            let _ = writeln!(out, "{} = {}", q(d.name()), list(d.elements()));
+        }
+    }
     let time = model.time();
     let _ = writeln!(
         out,
@@ -129,6 +135,9 @@ pub fn write(model: &Model) -> String {
                 "lookups"
             }
         };
+        if !v.dimensions().is_empty() {
+            let _ = writeln!(fields, "dimensions = {}", list(v.dimensions()));
+        }
         if let Some(units) = v.units_text() {
             let _ = writeln!(fields, "units = {}", q(units));
         }
@@ -136,6 +145,16 @@ pub fn write(model: &Model) -> String {
             let _ = writeln!(fields, "doc = {}", q(v.doc()));
         }
         let _ = write!(out, "\n[{section}.{}]\n{fields}", q(v.name()));
+        if !v.element_equations().is_empty() {
+            let _ = writeln!(out, "[{section}.{}.elements]", q(v.name()));
+            for (element, equation) in v.element_equations() {
+                let value = match v.kind() {
+                    VariableKind::Constant { .. } => equation.text().to_string(),
+                    _ => q(equation.text()),
+                };
+                let _ = writeln!(out, "{} = {value}", q(&element.join(", ")));
+            }
+        }
     }
     out
 }

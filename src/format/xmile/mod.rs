@@ -53,6 +53,8 @@ struct Reader<'a> {
     file: Option<Arc<str>>,
     doc: &'a Document<'a>,
     errors: Vec<Error>,
+    /// The elements of each dimension, by canonical name.
+    dimension_elements: std::collections::HashMap<String, Vec<String>>,
 }
 
 fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Result<Model> {
@@ -75,6 +77,7 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         file,
         doc: &doc,
         errors: Vec::new(),
+        dimension_elements: std::collections::HashMap::new(),
     };
     let root = doc.root_element();
     if root.tag_name().name() != "xmile" {
@@ -108,6 +111,39 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         }
     }
 
+    if let Some(dimensions) = child(root, "dimensions") {
+        for dim in children(dimensions, "dim") {
+            let Some(name) = dim.attribute("name") else {
+                reader
+                    .errors
+                    .push(reader.error(dim, "<dim> has no name attribute".into()));
+                continue;
+            };
+            let mut elements: Vec<String> = children(dim, "elem")
+                .filter_map(|e| e.attribute("name"))
+                .map(|e| e.trim().to_string())
+                .collect();
+            if elements.is_empty() {
+                // A dimension given by its size has elements 1, 2, ...
+                match dim.attribute("size").map(|s| s.trim().parse::<usize>()) {
+                    Some(Ok(n)) => elements = (1..=n).map(|i| i.to_string()).collect(),
+                    _ => {
+                        reader.errors.push(reader.error(
+                            dim,
+                            format!(
+                                "dimension `{name}` needs <elem> children or a whole-number size"
+                            ),
+                        ));
+                        continue;
+                    }
+                }
+            }
+            reader
+                .dimension_elements
+                .insert(canonical_name(name), elements.clone());
+            builder = builder.dimension(name.trim(), elements);
+        }
+    }
     let models: Vec<Node> = children(root, "model").collect();
     match models.as_slice() {
         [] => reader
@@ -135,14 +171,6 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
             "modules (more than one <model>) are not supported yet".into(),
         )),
     }
-    if let Some(dimensions) = child(root, "dimensions") {
-        if let Some(dim) = dimensions.children().find(Node::is_element) {
-            reader
-                .errors
-                .push(reader.error(dim, "dimensions (arrays) are not supported yet".into()));
-        }
-    }
-
     let mut errors = reader.errors;
     match builder.build() {
         Ok(model) if errors.is_empty() => Ok(model),
@@ -231,6 +259,25 @@ fn children<'a, 'i: 'a>(
 ) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
     node.children()
         .filter(move |c| c.is_element() && c.tag_name().name() == name)
+}
+
+/// Splits `a, f(b, c), d` at its top-level commas, with byte offsets.
+fn split_top_level(text: &str) -> Vec<(usize, &str)> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push((start, &text[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push((start, &text[start..]));
+    parts
 }
 
 /// A name as written in an `<inflow>` or `<outflow>`, without quotes.
@@ -358,14 +405,40 @@ impl Reader<'_> {
         if kind == "aux" && child(node, "gf").is_none() && flows.contains(&canonical_name(&name)) {
             kind = "flow";
         }
-        for unsupported in ["dimensions", "element"] {
-            if let Some(n) = child(node, unsupported) {
-                self.errors.push(self.error(
-                    n,
-                    format!("`{name}` is arrayed; dimensions (arrays) are not supported yet"),
-                ));
-                return;
+        // An arrayed variable: its dimensions and per-element equations.
+        let mut dims: Vec<String> = Vec::new();
+        if let Some(list) = child(node, "dimensions") {
+            // Some translators nest <dimensions> twice and repeat the
+            // dimension; a dimension is listed once.
+            for dim in list
+                .descendants()
+                .filter(|d| d.is_element() && d.tag_name().name() == "dim")
+            {
+                if let Some(d) = dim.attribute("name").map(|d| d.trim().to_string()) {
+                    if !dims.iter().any(|x| canonical_name(x) == canonical_name(&d)) {
+                        dims.push(d);
+                    }
+                }
             }
+        }
+        let mut elements: Vec<(Vec<String>, Source)> = Vec::new();
+        for element in children(node, "element") {
+            let subscript = element.attribute("subscript").unwrap_or("");
+            let tuple: Vec<String> = subscript.split(',').map(|e| e.trim().to_string()).collect();
+            match child(element, "eqn") {
+                Some(e) => elements.push((tuple, self.equation(e))),
+                None => self.errors.push(self.error(
+                    element,
+                    format!("element [{subscript}] of `{name}` has no <eqn>"),
+                )),
+            }
+        }
+        if (kind == "gf" || (kind == "aux" && child(node, "gf").is_some())) && !dims.is_empty() {
+            self.errors.push(self.error(
+                node,
+                format!("`{name}` is an arrayed graphical function, which is not supported yet"),
+            ));
+            return;
         }
         let location = self.location(node.range().start);
         let doc = child(node, "doc")
@@ -376,7 +449,53 @@ impl Reader<'_> {
             .filter(|u| !u.is_empty())
             .map(str::to_string);
         let non_negative = child(node, "non_negative").is_some();
-        let eqn = child(node, "eqn").map(|e| self.equation(e));
+        let mut eqn = child(node, "eqn").map(|e| self.equation(e));
+        // Stella writes an array's values as a list: `1, 2, 3`.
+        if let Some(source) = &eqn {
+            let parts = split_top_level(&source.text);
+            let tuples = self.element_tuples(&dims);
+            if !dims.is_empty() && elements.is_empty() && parts.len() > 1 {
+                if parts.len() != tuples.len() {
+                    self.errors.push(self.error(
+                        node,
+                        format!(
+                            "`{name}` lists {} values for its {} elements",
+                            parts.len(),
+                            tuples.len()
+                        ),
+                    ));
+                    return;
+                }
+                for (tuple, (offset, part)) in tuples.into_iter().zip(parts) {
+                    let origin = source
+                        .origin
+                        .as_ref()
+                        .map(|o| Location::of_offset(&source.text, offset, Some(o)));
+                    elements.push((
+                        tuple,
+                        Source {
+                            text: part.trim().to_string(),
+                            origin,
+                        },
+                    ));
+                }
+                eqn = Some(elements[0].1.clone());
+            }
+        }
+        if eqn.is_none() && !elements.is_empty() {
+            // Every element has its own equation: the first stands for the
+            // variable, and must not be used for any other element.
+            let count = self.element_tuples(&dims).len();
+            if elements.len() == count {
+                eqn = Some(elements[0].1.clone());
+            } else {
+                self.errors.push(self.error(
+                    node,
+                    format!("`{name}` gives equations for {} of its {count} elements and no <eqn> for the rest", elements.len()),
+                ));
+                return;
+            }
+        }
         if let Some(source) = &eqn {
             self.check_equation(&name, source, node);
         }
@@ -392,7 +511,11 @@ impl Reader<'_> {
                 let mut stock = Stock::new(name.clone(), initial)
                     .doc(doc)
                     .non_negative(non_negative)
+                    .dimensions(dims)
                     .at(location);
+                for (tuple, source) in elements {
+                    stock = stock.element(tuple, source);
+                }
                 for inflow in children(node, "inflow") {
                     stock = stock.inflow(unquoted(trimmed_text(inflow)));
                 }
@@ -411,7 +534,11 @@ impl Reader<'_> {
                 let mut flow = Flow::new(name.clone(), equation)
                     .doc(doc)
                     .non_negative(non_negative)
+                    .dimensions(dims)
                     .at(location);
+                for (tuple, source) in elements {
+                    flow = flow.element(tuple, source);
+                }
                 if let Some(u) = units {
                     flow = flow.units(u);
                 }
@@ -444,7 +571,13 @@ impl Reader<'_> {
                         let Some(equation) = eqn else {
                             return needs_eqn(self);
                         };
-                        let mut aux = Aux::new(name.clone(), equation).doc(doc).at(location);
+                        let mut aux = Aux::new(name.clone(), equation)
+                            .doc(doc)
+                            .dimensions(dims)
+                            .at(location);
+                        for (tuple, source) in elements {
+                            aux = aux.element(tuple, source);
+                        }
                         if let Some(u) = units {
                             aux = aux.units(u);
                         }
@@ -454,6 +587,29 @@ impl Reader<'_> {
             }
             _ => unreachable!("filtered above"),
         }
+    }
+
+    /// Every element of these dimensions, as names, in row-major order.
+    fn element_tuples(&self, dims: &[String]) -> Vec<Vec<String>> {
+        let mut all = vec![Vec::new()];
+        for d in dims {
+            let elements = self
+                .dimension_elements
+                .get(&canonical_name(d))
+                .cloned()
+                .unwrap_or_default();
+            all = all
+                .into_iter()
+                .flat_map(|prefix: Vec<String>| {
+                    elements.iter().map(move |e| {
+                        let mut next = prefix.clone();
+                        next.push(e.clone());
+                        next
+                    })
+                })
+                .collect();
+        }
+        all
     }
 
     /// Rejects what parses but would mean something else here.
@@ -601,7 +757,7 @@ mod tests {
     fn unsupported_and_bad_input_is_located() {
         let text = "<xmile>\n<model><variables>\n<aux name=\"a\">\n<dimensions><dim name=\"d\"/></dimensions><eqn>1</eqn></aux>\n<aux name=\"b\"><eqn>1 +</eqn></aux>\n<module name=\"m\"/>\n</variables></model></xmile>";
         let err = parse(text, Some("x.xmile")).unwrap_err().to_string();
-        assert!(err.contains("x.xmile:4:1: `a` is arrayed"), "{err}");
+        assert!(err.contains("`a`: dimension `d` is not defined"), "{err}");
         assert!(
             err.contains("x.xmile:5:23: unexpected end of the equation"),
             "{err}"

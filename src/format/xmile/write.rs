@@ -45,6 +45,17 @@ pub fn write(model: &Model) -> String {
         let _ = writeln!(out, "    <savestep>{:?}</savestep>", time.save_interval());
     }
     out.push_str("  </sim_specs>\n");
+    if !model.dimensions().is_empty() {
+        out.push_str("  <dimensions>\n");
+        for d in model.dimensions() {
+            let _ = writeln!(out, "    <dim name=\"{}\">", escape(d.name()));
+            for e in d.elements() {
+                let _ = writeln!(out, "      <elem name=\"{}\"/>", escape(e));
+            }
+            out.push_str("    </dim>\n");
+        }
+        out.push_str("  </dimensions>\n");
+    }
     if !model.doc().is_empty() {
         let _ = writeln!(out, "  <!-- {} -->", model.doc().replace("--", "- -"));
     }
@@ -52,6 +63,21 @@ pub fn write(model: &Model) -> String {
     for v in model.variables() {
         let name = escape(v.name());
         let mut body = String::new();
+        if !v.dimensions().is_empty() {
+            body.push_str("        <dimensions>\n");
+            for d in v.dimensions() {
+                let _ = writeln!(body, "          <dim name=\"{}\"/>", escape(d));
+            }
+            body.push_str("        </dimensions>\n");
+        }
+        for (element, equation) in v.element_equations() {
+            let _ = writeln!(
+                body,
+                "        <element subscript=\"{}\">\n  <eqn>{}</eqn>\n        </element>",
+                escape(&element.join(", ")),
+                escape(&render(equation.expr(), model))
+            );
+        }
         let tag = match v.kind() {
             VariableKind::Stock {
                 initial,
@@ -230,7 +256,8 @@ pub(crate) fn render(e: &Expr, model: &Model) -> String {
                     IndexKind::Name(n) => identifier(n),
                     IndexKind::Number(v) => format!("{v}"),
                     IndexKind::Wildcard => "*".to_string(),
-                    IndexKind::All(d) => format!("{}!", identifier(d)),
+                    // XMILE has no `dimension!`; `*` means the same in SUM and its kin.
+                    IndexKind::All(_) => "*".to_string(),
                 })
                 .collect();
             format!("{}[{}]", identifier(name), indices.join(", "))
