@@ -249,3 +249,37 @@ fn arrayed_models_survive_export_and_import() {
         assert_eq!(first.series(name), second.series(name), "{name}");
     }
 }
+
+#[test]
+fn the_worked_example_in_the_docs_runs() {
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/model-format.md"))
+            .unwrap();
+    let section = &docs[docs.find("## Arrays").expect("an Arrays section")..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let results = run(example);
+    assert_eq!(results.series("children in care").unwrap()[0], 150.0);
+    assert_eq!(
+        results.series("unit cost[old,home]").unwrap()[0],
+        5000.0 * 52.0
+    );
+    assert_eq!(results.series("ageing in[old]").unwrap()[0], 20.0);
+}
+
+#[test]
+fn delays_inside_arrayed_equations_keep_state_per_element() {
+    let text = format!(
+        "{MODEL}\n[auxiliaries.smoothed]\ndimensions = [\"age\"]\nequation = \"SMOOTHI(entries, 2, 0)\"\n"
+    );
+    let results = run(&text);
+    let young = results.series("smoothed[young]").unwrap();
+    let old = results.series("smoothed[old]").unwrap();
+    // Inputs 20 and 10 from rest: each element follows its own input.
+    let t = results.times();
+    for i in 0..t.len() {
+        let expected = 1.0 - (1.0f64 - 0.25 / 2.0).powi(i as i32);
+        assert!((young[i] - 20.0 * expected).abs() < 1e-9, "{}", young[i]);
+        assert!((old[i] - 10.0 * expected).abs() < 1e-9, "{}", old[i]);
+    }
+}
