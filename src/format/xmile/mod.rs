@@ -8,10 +8,12 @@
 //! custom separators, `type`). Equations use XMILE's builtin spellings
 //! (`SMTH1`, `DELAYN`, `SAFEDIV`, ...), which the compiler accepts.
 //!
-//! Anything not yet supported (arrays, modules, XMILE's `PULSE`) is an
-//! error naming the element and its line, never a silent wrong answer.
+//! XMILE's `PULSE(magnitude, first[, interval])`, an impulse, is rewritten
+//! into the Vensim functions the engine follows. Anything not yet supported
+//! (modules, arrayed graphical functions) is an error naming the element and
+//! its line, never a silent wrong answer.
 //!
-//! [`write`] exports any model as XMILE.
+//! [`write()`] exports any model as XMILE.
 
 mod write;
 
@@ -496,8 +498,12 @@ impl Reader<'_> {
                 return;
             }
         }
-        if let Some(source) = &eqn {
-            self.check_equation(&name, source, node);
+        // XMILE's PULSE is an impulse, not Vensim's PULSE: rewrite it.
+        if let Some(source) = eqn.as_mut() {
+            self.rewrite_pulses(&name, source, node);
+        }
+        for (_, source) in elements.iter_mut() {
+            self.rewrite_pulses(&name, source, node);
         }
         let needs_eqn = |this: &mut Self| {
             this.errors
@@ -612,25 +618,52 @@ impl Reader<'_> {
         all
     }
 
-    /// Rejects what parses but would mean something else here.
-    fn check_equation(&mut self, name: &str, source: &Source, node: Node) {
+    /// XMILE's `PULSE(magnitude, first[, interval])` is an impulse of
+    /// `magnitude` (height magnitude / DT for one step) at `first` and every
+    /// `interval` after; Vensim's `PULSE(start, width)`, which carecascade
+    /// follows, is 1 for `width`. Rewrites the XMILE form as
+    /// `magnitude / DT * PULSE TRAIN(first, DT, interval, FINAL TIME)`
+    /// (or `PULSE(first, DT)` for a single pulse).
+    fn rewrite_pulses(&mut self, name: &str, source: &mut Source, node: Node) {
         let Ok(expr) = crate::expr::parse(&source.text) else {
             return;
         };
-        let mut pulse = None;
+        let mut calls: Vec<(std::ops::Range<usize>, Vec<std::ops::Range<usize>>)> = Vec::new();
         expr.walk(&mut |e: &Expr| {
-            if let ExprKind::Call { name: f, .. } = &e.kind {
-                if canonical_name(f) == "pulse" {
-                    pulse = Some(e.span.clone());
+            if let ExprKind::Call { name: f, args, .. } = &e.kind {
+                let inside_another = calls
+                    .iter()
+                    .any(|(span, _)| span.start <= e.span.start && e.span.end <= span.end);
+                if canonical_name(f) == "pulse" && !inside_another {
+                    calls.push((
+                        e.span.clone(),
+                        args.iter().map(|a| a.span.clone()).collect(),
+                    ));
                 }
             }
         });
-        if pulse.is_some() {
-            self.errors.push(self.error(
-                node,
-                format!("`{name}` uses XMILE's PULSE(magnitude, first[, interval]), which is not supported yet"),
-            ));
+        let mut text = source.text.clone();
+        for (span, args) in calls.iter().rev() {
+            let arg = |i: usize| source.text[args[i].clone()].to_string();
+            let replacement = match args.len() {
+                2 => format!("(({}) / DT * PULSE(({}), DT))", arg(0), arg(1)),
+                3 => format!(
+                    "(({}) / DT * PULSE TRAIN(({}), DT, ({}), FINAL TIME))",
+                    arg(0),
+                    arg(1),
+                    arg(2)
+                ),
+                n => {
+                    self.errors.push(self.error(
+                        node,
+                        format!("`{name}`: XMILE's PULSE takes 2 or 3 arguments (magnitude, first time[, interval]), found {n}"),
+                    ));
+                    return;
+                }
+            };
+            text.replace_range(span.clone(), &replacement);
         }
+        source.text = text;
     }
 
     fn graphical_function(&mut self, name: &str, gf: Node) -> Option<Lookup> {
@@ -751,6 +784,34 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn xmile_pulse_is_an_impulse() {
+        let text = r#"<xmile><sim_specs><start>0</start><stop>9</stop><dt>0.5</dt></sim_specs><model><variables>
+            <aux name="once"><eqn>PULSE(10, 2)</eqn></aux>
+            <aux name="repeated"><eqn>1 + PULSE(3, 2, 3)</eqn></aux>
+            <stock name="total"><eqn>0</eqn><inflow>f</inflow></stock>
+            <flow name="f"><eqn>PULSE(10, 2, 3)</eqn></flow>
+        </variables></model></xmile>"#;
+        let model = parse(text, None).unwrap();
+        let results = crate::Program::compile(&model).unwrap().run().unwrap();
+        let once = results.series("once").unwrap();
+        let repeated = results.series("repeated").unwrap();
+        for (i, t) in results.times().iter().enumerate() {
+            assert_eq!(once[i], if *t == 2.0 { 20.0 } else { 0.0 }, "t={t}");
+            assert_eq!(
+                repeated[i],
+                if [2.0, 5.0, 8.0].contains(t) {
+                    7.0
+                } else {
+                    1.0
+                },
+                "t={t}"
+            );
+        }
+        // Each impulse moves exactly its magnitude into the stock.
+        assert_eq!(results.final_value("total"), Some(30.0));
     }
 
     #[test]
