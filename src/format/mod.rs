@@ -30,6 +30,45 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
     }
 }
 
+/// A model file read into memory, with the names errors and models use.
+pub(crate) struct SourceFile {
+    pub text: String,
+    /// The path as given, for error messages.
+    pub name: String,
+    /// The file name without its extension: a model's default name.
+    pub stem: String,
+}
+
+impl SourceFile {
+    pub(crate) fn read(path: &Path) -> Result<SourceFile> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Ok(SourceFile {
+            text,
+            name: path.display().to_string(),
+            stem: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "model".to_string()),
+        })
+    }
+}
+
+/// Builds the model, reporting the reader's own errors and the builder's
+/// together.
+pub(crate) fn build_with(
+    builder: crate::build::ModelBuilder,
+    mut errors: Vec<Error>,
+) -> Result<Model> {
+    match builder.build() {
+        Ok(model) if errors.is_empty() => Ok(model),
+        Ok(_) => Err(Error::many(errors)),
+        Err(e) => {
+            errors.extend(e.into_list());
+            Err(Error::many(errors))
+        }
+    }
+}
+
 /// Writes a model to a file, choosing the format by extension (`.toml`:
 /// native; `.xmile`, `.xml`, `.stmx`, `.itmx`: XMILE). The file is written
 /// atomically.

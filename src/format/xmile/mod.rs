@@ -34,10 +34,8 @@ use std::sync::Arc;
 ///
 /// [`Error::Io`] if the file cannot be read; otherwise as [`parse`].
 pub fn load(path: impl AsRef<Path>) -> Result<Model> {
-    let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-    parse_named(&text, Some(&path.display().to_string()), stem.as_deref())
+    let source = crate::format::SourceFile::read(path.as_ref())?;
+    parse_named(&source.text, Some(&source.name), Some(&source.stem))
 }
 
 /// Parses XMILE text. `file` names the source in error messages.
@@ -173,15 +171,7 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
             "modules (more than one <model>) are not supported yet".into(),
         )),
     }
-    let mut errors = reader.errors;
-    match builder.build() {
-        Ok(model) if errors.is_empty() => Ok(model),
-        Ok(_) => Err(Error::many(errors)),
-        Err(e) => {
-            errors.extend(e.into_list());
-            Err(Error::many(errors))
-        }
-    }
+    crate::format::build_with(builder, reader.errors)
 }
 
 /// Stella writes `isee:` elements and attributes without always declaring
