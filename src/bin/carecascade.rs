@@ -141,13 +141,17 @@ fn simulate(
         None => {
             let stdout = std::io::stdout().lock();
             let mut out = std::io::BufWriter::new(stdout);
-            results
-                .write_csv(&mut out)
-                .and_then(|_| out.flush())
-                .map_err(|e| Error::Io {
-                    path: "<stdout>".into(),
-                    source: e,
-                })?;
+            match results.write_csv(&mut out).and_then(|_| out.flush()) {
+                Ok(()) => {}
+                // The reader stopped early (`| head`): not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(e) => {
+                    return Err(Error::Io {
+                        path: "<stdout>".into(),
+                        source: e,
+                    });
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

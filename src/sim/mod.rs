@@ -128,13 +128,27 @@ impl<'p> State<'p> {
     /// # Errors
     ///
     /// [`Error::NonFinite`] naming the first variable that became NaN or
-    /// infinite and when.
+    /// infinite and when; [`Error::Invalid`] if the results would not fit in
+    /// memory.
     pub fn run(&mut self) -> Result<Results> {
         let program = self.program;
         let points = self.time.saved_points();
         let width = program.outputs.len();
-        let mut values = Vec::with_capacity(points * width);
-        let mut times = Vec::with_capacity(points);
+        // A tiny dt with saving every step can ask for more memory than the
+        // machine has: say so instead of aborting.
+        let mut values = Vec::new();
+        let mut times = Vec::new();
+        let too_big = |_| Error::Invalid {
+            what: "time settings".into(),
+            message: format!(
+                "saving {width} variables at {points} times needs more memory than is available; save less often (a larger save interval) or shorten the run"
+            ),
+        };
+        points.checked_mul(width).ok_or(()).map_err(too_big)?;
+        values
+            .try_reserve_exact(points * width)
+            .map_err(|_| too_big(()))?;
+        times.try_reserve_exact(points).map_err(|_| too_big(()))?;
         self.simulate(&mut |time: f64, slots: &[f64]| {
             times.push(time);
             values.extend_from_slice(&slots[program.outputs.clone()]);
