@@ -283,3 +283,28 @@ fn delays_inside_arrayed_equations_keep_state_per_element() {
         assert!((old[i] - 10.0 * expected).abs() < 1e-9, "{}", old[i]);
     }
 }
+
+#[test]
+fn an_arrayed_lookup_applies_one_table_to_each_element() {
+    let text = format!(
+        "{MODEL}\n[lookups.\"effect of size\"]\ndimensions = [\"age\"]\ninput = \"children\"\npoints = [[0, 1], [200, 3]]\n[lookups.\"effect of size\".elements]\nold = \"children[young]\"\n"
+    );
+    let model = native::parse(&text, None).unwrap();
+    let results = Program::compile(&model).unwrap().run().unwrap();
+    assert_eq!(results.series("effect of size[young]").unwrap()[0], 2.0); // 100 children
+    assert_eq!(results.series("effect of size[old]").unwrap()[0], 2.0); // its own input: children[young]
+    // The same through XMILE and the native format.
+    for again in [
+        carecascade::format::xmile::parse(&carecascade::format::xmile::write(&model), None)
+            .unwrap(),
+        native::parse(&native::write(&model), None).unwrap(),
+    ] {
+        let second = Program::compile(&again).unwrap().run().unwrap();
+        assert_eq!(
+            second.series("effect of size[old]"),
+            results.series("effect of size[old]")
+        );
+    }
+    let err = error_of("[lookups.f]\ndimensions = [\"age\"]\npoints = [[0, 1]]").to_string();
+    assert!(err.contains("an arrayed lookup needs an `input`"), "{err}");
+}

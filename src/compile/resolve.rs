@@ -372,7 +372,8 @@ pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
                 VariableKind::Lookup {
                     input: Some(input), ..
                 } => {
-                    let x = r.equation(&owner, input, &at);
+                    // An arrayed lookup shares its table; each element has its input.
+                    let x = r.equation(&owner, own.unwrap_or(input), &at);
                     Def::Aux {
                         equation: Node::Lookup(r.table_of[&i], Box::new(x)),
                     }

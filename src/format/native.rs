@@ -329,7 +329,11 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         };
         let mut lookup = Lookup::new(key.get_ref(), points)
             .doc(l.doc)
+            .dimensions(l.dimensions)
             .at(location.clone());
+        for (element, value) in &l.elements {
+            lookup = lookup.element(tuple(element.get_ref()), equation(value, text, &at));
+        }
         if let Some(kind) = &l.interpolation {
             match kind.get_ref().parse::<Interpolation>() {
                 Ok(i) => lookup = lookup.interpolation(i),
@@ -611,4 +615,8 @@ struct LookupTableToml {
     units: Option<String>,
     #[serde(default)]
     doc: String,
+    #[serde(default)]
+    dimensions: Vec<String>,
+    #[serde(default)]
+    elements: IndexMap<Spanned<String>, Spanned<EquationValue>>,
 }

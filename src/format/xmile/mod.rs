@@ -10,8 +10,8 @@
 //!
 //! XMILE's `PULSE(magnitude, first[, interval])`, an impulse, is rewritten
 //! into the Vensim functions the engine follows. Anything not yet supported
-//! (modules, arrayed graphical functions) is an error naming the element and
-//! its line, never a silent wrong answer.
+//! (modules, a graphical function per array element) is an error naming the
+//! element and its line, never a silent wrong answer.
 //!
 //! [`write()`] exports any model as XMILE.
 
@@ -425,10 +425,15 @@ impl Reader<'_> {
                 )),
             }
         }
-        if (kind == "gf" || (kind == "aux" && child(node, "gf").is_some())) && !dims.is_empty() {
+        // An arrayed auxiliary with one <gf> applies the table to each
+        // element's input; a table per element is not supported yet.
+        let table_per_element = children(node, "element").any(|e| child(e, "gf").is_some());
+        if !dims.is_empty() && (kind == "gf" || table_per_element) {
             self.errors.push(self.error(
                 node,
-                format!("`{name}` is an arrayed graphical function, which is not supported yet"),
+                format!(
+                    "`{name}` has a graphical function per element, which is not supported yet"
+                ),
             ));
             return;
         }
@@ -551,7 +556,10 @@ impl Reader<'_> {
                         let Some(mut lookup) = self.graphical_function(&name, gf) else {
                             return;
                         };
-                        lookup = lookup.doc(doc).at(location);
+                        lookup = lookup.doc(doc).dimensions(dims).at(location);
+                        for (tuple, source) in elements {
+                            lookup = lookup.element(tuple, source);
+                        }
                         if kind == "aux" {
                             let Some(input) = eqn else {
                                 return needs_eqn(self);
