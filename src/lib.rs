@@ -72,6 +72,7 @@ pub mod build {
         Aux, Constant, Element, Flow, Lookup, ModelBuilder, Source, Stock,
     };
 }
+pub mod care;
 mod compile;
 pub mod error;
 pub mod expr;

@@ -36,73 +36,19 @@ impl Table {
     /// [`Error::File`] with the line and column of a cell that is not a
     /// number, or of a row with more cells than the header.
     pub fn parse(text: &str, file: Option<&str>) -> Result<Table> {
-        let file: Option<Arc<str>> = file.map(Arc::from);
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut lines = split_lines(text)
-            .into_iter()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty());
-        let Some((_, header)) = lines.next() else {
-            return Err(Error::File {
-                location: Location {
-                    file,
-                    line: 1,
-                    column: 1,
-                },
-                message: "empty table: expected a header row".into(),
-            });
-        };
-        let delimiter = if header.contains('\t') { '\t' } else { ',' };
-        let headers: Vec<String> = split_row(header, delimiter)
-            .into_iter()
-            .map(|(_, h)| h)
-            .collect();
-        let mut rows = Vec::new();
-        for (line_index, line) in lines {
-            let line_number = line_index + 1;
-            let cells = split_row(line, delimiter);
-            if cells.len() > headers.len() {
-                return Err(Error::File {
-                    location: Location {
-                        file,
-                        line: line_number,
-                        column: cells[headers.len()].0 + 1,
-                    },
-                    message: format!(
-                        "row has {} cells but the header has {}",
-                        cells.len(),
-                        headers.len()
-                    ),
-                });
+        let records = Records::parse(text, file)?;
+        let mut rows = Vec::with_capacity(records.rows.len());
+        for record in &records.rows {
+            let mut row = Vec::with_capacity(records.headers.len());
+            for (c, cell) in record.cells.iter().enumerate() {
+                row.push(records.number(record, c, cell)?);
             }
-            let mut row = Vec::with_capacity(headers.len());
-            for (column, cell) in cells {
-                let cell = cell.trim();
-                if cell.is_empty() {
-                    row.push(None);
-                    continue;
-                }
-                match cell.parse::<f64>() {
-                    Ok(v) => row.push(Some(v)),
-                    Err(_) => {
-                        return Err(Error::File {
-                            location: Location {
-                                file,
-                                line: line_number,
-                                column: column + 1,
-                            },
-                            message: format!(
-                                "`{cell}` in column `{}` is not a number",
-                                headers[row.len()]
-                            ),
-                        });
-                    }
-                }
-            }
-            row.resize(headers.len(), None);
             rows.push(row);
         }
-        Ok(Table { headers, rows })
+        Ok(Table {
+            headers: records.headers,
+            rows,
+        })
     }
 
     /// The column names.
@@ -142,6 +88,127 @@ impl Table {
                 ),
             }),
         }
+    }
+}
+
+/// A delimited text file read as strings: a header row and records, each
+/// remembering its line and the columns of its cells for error messages.
+#[derive(Debug, Clone)]
+pub(crate) struct Records {
+    pub file: Option<Arc<str>>,
+    pub headers: Vec<String>,
+    pub rows: Vec<Record>,
+}
+
+/// One row of [`Records`]: its cells (as many as the header has) and where
+/// they are.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub line: usize,
+    pub cells: Vec<String>,
+    columns: Vec<usize>,
+}
+
+impl Records {
+    pub(crate) fn parse(text: &str, file: Option<&str>) -> Result<Records> {
+        let file: Option<Arc<str>> = file.map(Arc::from);
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut lines = split_lines(text)
+            .into_iter()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty());
+        let Some((_, header)) = lines.next() else {
+            return Err(Error::File {
+                location: Location {
+                    file,
+                    line: 1,
+                    column: 1,
+                },
+                message: "empty table: expected a header row".into(),
+            });
+        };
+        let delimiter = if header.contains('\t') { '\t' } else { ',' };
+        let headers: Vec<String> = split_row(header, delimiter)
+            .into_iter()
+            .map(|(_, h)| h.trim().to_string())
+            .collect();
+        let mut rows = Vec::new();
+        for (line_index, content) in lines {
+            let line = line_index + 1;
+            let cells = split_row(content, delimiter);
+            if cells.len() > headers.len() {
+                return Err(Error::File {
+                    location: Location {
+                        file,
+                        line,
+                        column: cells[headers.len()].0 + 1,
+                    },
+                    message: format!(
+                        "row has {} cells but the header has {}",
+                        cells.len(),
+                        headers.len()
+                    ),
+                });
+            }
+            let (mut columns, mut cells): (Vec<usize>, Vec<String>) = cells
+                .into_iter()
+                .map(|(c, v)| (c, v.trim().to_string()))
+                .unzip();
+            let last = columns.last().copied().unwrap_or(0);
+            columns.resize(headers.len(), last);
+            cells.resize(headers.len(), String::new());
+            rows.push(Record {
+                line,
+                cells,
+                columns,
+            });
+        }
+        Ok(Records {
+            file,
+            headers,
+            rows,
+        })
+    }
+
+    /// The index of a column (names compared as variable names are).
+    pub(crate) fn column_index(&self, name: &str) -> Result<usize> {
+        let wanted = canonical_name(name);
+        self.headers
+            .iter()
+            .position(|h| canonical_name(h) == wanted)
+            .ok_or_else(|| Error::File {
+                location: Location {
+                    file: self.file.clone(),
+                    line: 1,
+                    column: 1,
+                },
+                message: format!(
+                    "no column `{name}`{}",
+                    crate::name::did_you_mean(closest(
+                        name,
+                        self.headers.iter().map(String::as_str)
+                    ))
+                ),
+            })
+    }
+
+    /// A cell as a number: `None` when blank, an error naming the line and
+    /// column when it is not a number.
+    pub(crate) fn number(&self, record: &Record, column: usize, cell: &str) -> Result<Option<f64>> {
+        if cell.is_empty() {
+            return Ok(None);
+        }
+        cell.parse::<f64>().map(Some).map_err(|_| Error::File {
+            location: Location {
+                file: self.file.clone(),
+                line: record.line,
+                column: record.columns[column] + 1,
+            },
+            message: format!(
+                "`{cell}` in column `{}` is not a number",
+                self.headers[column]
+            ),
+        })
     }
 }
 
