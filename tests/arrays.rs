@@ -308,3 +308,52 @@ fn an_arrayed_lookup_applies_one_table_to_each_element() {
     let err = error_of("[lookups.f]\ndimensions = [\"age\"]\npoints = [[0, 1]]").to_string();
     assert!(err.contains("an arrayed lookup needs an `input`"), "{err}");
 }
+
+#[test]
+fn an_arrayed_lookup_may_have_a_table_per_element() {
+    let text = format!(
+        "{MODEL}\n[lookups.\"effect of size\"]\ndimensions = [\"age\"]\ninput = \"children\"\npoints = [[0, 1], [200, 3]]\n[lookups.\"effect of size\".tables]\nold = [[0, 10], [100, 20]]\n"
+    );
+    let model = native::parse(&text, None).unwrap();
+    let results = Program::compile(&model).unwrap().run().unwrap();
+    assert_eq!(results.series("effect of size[young]").unwrap()[0], 2.0); // 100 on the shared table
+    assert_eq!(results.series("effect of size[old]").unwrap()[0], 15.0); // 50 on its own table
+    for again in [
+        carecascade::format::xmile::parse(&carecascade::format::xmile::write(&model), None)
+            .unwrap(),
+        native::parse(&native::write(&model), None).unwrap(),
+    ] {
+        let second = Program::compile(&again).unwrap().run().unwrap();
+        assert_eq!(
+            second.series("effect of size[old]"),
+            results.series("effect of size[old]")
+        );
+        assert_eq!(
+            second.series("effect of size[young]"),
+            results.series("effect of size[young]")
+        );
+    }
+    let err = error_of(
+        "[lookups.f]\ndimensions = [\"age\"]\ninput = \"1\"\npoints = [[0, 1]]\n[lookups.f.tables]\nolder = [[0, 1]]",
+    );
+    assert!(
+        err.contains("`older` is not an element of `age`; did you mean `old`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn xmile_graphical_functions_per_element() {
+    let text = r#"<xmile><sim_specs><start>0</start><stop>1</stop><dt>1</dt></sim_specs>
+<dimensions><dim name="d"><elem name="a"/><elem name="b"/></dim></dimensions>
+<model><variables>
+  <aux name="x"><dimensions><dim name="d"/></dimensions><eqn>TIME + 1</eqn>
+    <element subscript="a"><gf><xpts>0,2</xpts><ypts>0,20</ypts></gf></element>
+    <element subscript="b"><gf><xpts>0,2</xpts><ypts>0,200</ypts></gf></element>
+  </aux>
+</variables></model></xmile>"#;
+    let model = carecascade::format::xmile::parse(text, None).unwrap();
+    let results = Program::compile(&model).unwrap().run().unwrap();
+    assert_eq!(results.series("x[a]").unwrap().to_vec(), [10.0, 20.0]);
+    assert_eq!(results.series("x[b]").unwrap().to_vec(), [100.0, 200.0]);
+}

@@ -213,6 +213,9 @@ struct Resolver<'m> {
     tables: Vec<LookupTable>,
     /// Lookup table index for each model variable that is a lookup.
     table_of: HashMap<usize, usize>,
+    /// Table index for single elements of arrayed lookups with their own
+    /// table: (model variable, element).
+    element_table_of: HashMap<(usize, usize), usize>,
     structural: Vec<usize>,
     errors: Vec<Error>,
 }
@@ -266,6 +269,7 @@ pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
         vars: Vec::with_capacity(model.variables().len()),
         tables: Vec::new(),
         table_of: HashMap::new(),
+        element_table_of: HashMap::new(),
         structural: Vec::new(),
         errors: Vec::new(),
     };
@@ -320,9 +324,25 @@ pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
             let visible = !matches!(def, Def::LookupFunction);
             r.vars.push(CVar { name, visible, def });
         }
-        if let VariableKind::Lookup { table, .. } = v.kind() {
+        if let VariableKind::Lookup {
+            table,
+            element_tables,
+            ..
+        } = v.kind()
+        {
             r.table_of.insert(i, r.tables.len());
             r.tables.push(table.clone());
+            for (names, table) in element_tables {
+                let positions: Option<Vec<usize>> = names
+                    .iter()
+                    .zip(&dims)
+                    .map(|(n, &d)| dimensions[d].position(n))
+                    .collect();
+                if let Some(k) = positions.and_then(|p| tuples.iter().position(|t| *t == p)) {
+                    r.element_table_of.insert((i, k), r.tables.len());
+                    r.tables.push(table.clone());
+                }
+            }
         }
         r.var_dims.push(dims);
         chosen.push(own);
@@ -374,8 +394,13 @@ pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
                 } => {
                     // An arrayed lookup shares its table; each element has its input.
                     let x = r.equation(&owner, own.unwrap_or(input), &at);
+                    let table = r
+                        .element_table_of
+                        .get(&(i, k))
+                        .copied()
+                        .unwrap_or(r.table_of[&i]);
                     Def::Aux {
-                        equation: Node::Lookup(r.table_of[&i], Box::new(x)),
+                        equation: Node::Lookup(table, Box::new(x)),
                     }
                 }
                 VariableKind::Constant { .. } | VariableKind::Lookup { input: None, .. } => {

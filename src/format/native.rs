@@ -114,14 +114,8 @@ pub fn write(model: &Model) -> String {
                 let _ = writeln!(fields, "value = {value:?}");
                 "constants"
             }
-            VariableKind::Lookup { table, input } => {
-                let points: Vec<String> = table
-                    .xs()
-                    .iter()
-                    .zip(table.ys())
-                    .map(|(x, y)| format!("[{x:?}, {y:?}]"))
-                    .collect();
-                let _ = writeln!(fields, "points = [{}]", points.join(", "));
+            VariableKind::Lookup { table, input, .. } => {
+                let _ = writeln!(fields, "points = {}", points(table));
                 if table.interpolation() != Interpolation::Continuous {
                     let _ = writeln!(
                         fields,
@@ -145,6 +139,14 @@ pub fn write(model: &Model) -> String {
             let _ = writeln!(fields, "doc = {}", q(v.doc()));
         }
         let _ = write!(out, "\n[{section}.{}]\n{fields}", q(v.name()));
+        if let VariableKind::Lookup { element_tables, .. } = v.kind() {
+            if !element_tables.is_empty() {
+                let _ = writeln!(out, "[{section}.{}.tables]", q(v.name()));
+                for (element, table) in element_tables {
+                    let _ = writeln!(out, "{} = {}", q(&element.join(", ")), points(table));
+                }
+            }
+        }
         if !v.element_equations().is_empty() {
             let _ = writeln!(out, "[{section}.{}.elements]", q(v.name()));
             for (element, equation) in v.element_equations() {
@@ -157,6 +159,17 @@ pub fn write(model: &Model) -> String {
         }
     }
     out
+}
+
+/// A table's points as a TOML array of pairs.
+fn points(table: &crate::model::LookupTable) -> String {
+    let pairs: Vec<String> = table
+        .xs()
+        .iter()
+        .zip(table.ys())
+        .map(|(x, y)| format!("[{x:?}, {y:?}]"))
+        .collect();
+    format!("[{}]", pairs.join(", "))
 }
 
 /// Reads a model file.
@@ -333,6 +346,9 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
             .at(location.clone());
         for (element, value) in &l.elements {
             lookup = lookup.element(tuple(element.get_ref()), equation(value, text, &at));
+        }
+        for (element, points) in &l.tables {
+            lookup = lookup.element_points(tuple(element), points.iter().map(|[x, y]| (*x, *y)));
         }
         if let Some(kind) = &l.interpolation {
             match kind.get_ref().parse::<Interpolation>() {
@@ -619,4 +635,6 @@ struct LookupTableToml {
     dimensions: Vec<String>,
     #[serde(default)]
     elements: IndexMap<Spanned<String>, Spanned<EquationValue>>,
+    #[serde(default)]
+    tables: IndexMap<String, Vec<[f64; 2]>>,
 }

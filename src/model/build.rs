@@ -238,7 +238,11 @@ pub struct Lookup {
     points: Vec<(f64, f64)>,
     interpolation: Interpolation,
     input: Option<Source>,
+    element_tables: Vec<ElementPoints>,
 }
+
+/// The points of one element's table: (one element per dimension, points).
+type ElementPoints = (Vec<String>, Vec<(f64, f64)>);
 
 impl Lookup {
     /// A lookup through `points` (x increasing).
@@ -251,12 +255,31 @@ impl Lookup {
             points: points.into_iter().collect(),
             interpolation: Interpolation::Continuous,
             input: None,
+            element_tables: Vec::new(),
         }
     }
 
     /// Sets how values between and beyond the points are found.
     pub fn interpolation(mut self, interpolation: Interpolation) -> Self {
         self.interpolation = interpolation;
+        self
+    }
+
+    /// Gives one element of an arrayed lookup its own table (the others
+    /// use the lookup's points).
+    pub fn element_points<I, S>(
+        mut self,
+        element: I,
+        points: impl IntoIterator<Item = (f64, f64)>,
+    ) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.element_tables.push((
+            element.into_iter().map(Into::into).collect(),
+            points.into_iter().collect(),
+        ));
         self
     }
 
@@ -573,7 +596,11 @@ impl ModelBuilder {
                         None => Some(None),
                     };
                     match LookupTable::new(lookup.points.iter().copied(), lookup.interpolation) {
-                        Ok(table) => input.map(|input| VariableKind::Lookup { table, input }),
+                        Ok(table) => input.map(|input| VariableKind::Lookup {
+                            table,
+                            input,
+                            element_tables: Vec::new(),
+                        }),
                         Err(message) => {
                             errors.push(model_error(common, message));
                             None
@@ -611,40 +638,11 @@ impl ModelBuilder {
             }
             let mut element_equations = Vec::new();
             for (tuple, source) in &common.elements {
-                if tuple.len() != var_dimensions.len() {
-                    errors.push(model_error(
-                        common,
-                        format!(
-                            "element [{}] names {} element(s) but the variable has {} dimension(s)",
-                            tuple.join(", "),
-                            tuple.len(),
-                            var_dimensions.len()
-                        ),
-                    ));
+                let Some(resolved) =
+                    resolve_tuple(common, tuple, &var_dimensions, &dimensions, &mut errors)
+                else {
                     continue;
-                }
-                let mut resolved = Vec::with_capacity(tuple.len());
-                for (element_name, dim_name) in tuple.iter().zip(&var_dimensions) {
-                    let Some(dim) = find_dimension(dim_name) else {
-                        continue;
-                    };
-                    match dim.position(element_name) {
-                        Some(p) => resolved.push(dim.elements()[p].clone()),
-                        None => errors.push(model_error(
-                            common,
-                            format!(
-                                "`{element_name}` is not an element of `{dim_name}`{}",
-                                did_you_mean(closest(
-                                    element_name,
-                                    dim.elements().iter().map(String::as_str)
-                                ))
-                            ),
-                        )),
-                    }
-                }
-                if resolved.len() != tuple.len() {
-                    continue;
-                }
+                };
                 if element_equations
                     .iter()
                     .any(|(t, _): &(Vec<String>, Equation)| *t == resolved)
@@ -670,6 +668,34 @@ impl ModelBuilder {
                         continue;
                     }
                     element_equations.push((resolved, equation));
+                }
+            }
+            let mut kind = kind;
+            if let (Element::Lookup(lookup), Some(VariableKind::Lookup { element_tables, .. })) =
+                (element, kind.as_mut())
+            {
+                for (tuple, points) in &lookup.element_tables {
+                    let Some(resolved) =
+                        resolve_tuple(common, tuple, &var_dimensions, &dimensions, &mut errors)
+                    else {
+                        continue;
+                    };
+                    match LookupTable::new(points.iter().copied(), lookup.interpolation) {
+                        Ok(table) if !element_tables.iter().any(|(t, _)| *t == resolved) => {
+                            element_tables.push((resolved, table))
+                        }
+                        Ok(_) => errors.push(model_error(
+                            common,
+                            format!(
+                                "the table of element [{}] is given twice",
+                                resolved.join(", ")
+                            ),
+                        )),
+                        Err(message) => errors.push(model_error(
+                            common,
+                            format!("element [{}]: {message}", resolved.join(", ")),
+                        )),
+                    }
                 }
             }
             if let Some(kind) = kind {
@@ -701,6 +727,49 @@ impl ModelBuilder {
             index,
         })
     }
+}
+
+/// Checks that `tuple` names one element of each of `var_dimensions` and
+/// returns the elements as the dimensions spell them.
+fn resolve_tuple(
+    common: &Common,
+    tuple: &[String],
+    var_dimensions: &[String],
+    dimensions: &[Dimension],
+    errors: &mut Vec<Error>,
+) -> Option<Vec<String>> {
+    if tuple.len() != var_dimensions.len() {
+        errors.push(model_error(
+            common,
+            format!(
+                "element [{}] names {} element(s) but the variable has {} dimension(s)",
+                tuple.join(", "),
+                tuple.len(),
+                var_dimensions.len()
+            ),
+        ));
+        return None;
+    }
+    let mut resolved = Vec::with_capacity(tuple.len());
+    for (element_name, dim_name) in tuple.iter().zip(var_dimensions) {
+        let dim = dimensions
+            .iter()
+            .find(|d| canonical_name(d.name()) == canonical_name(dim_name))?;
+        match dim.position(element_name) {
+            Some(p) => resolved.push(dim.elements()[p].clone()),
+            None => errors.push(model_error(
+                common,
+                format!(
+                    "`{element_name}` is not an element of `{dim_name}`{}",
+                    did_you_mean(closest(
+                        element_name,
+                        dim.elements().iter().map(String::as_str)
+                    ))
+                ),
+            )),
+        }
+    }
+    (resolved.len() == tuple.len()).then_some(resolved)
 }
 
 fn model_error(common: &Common, message: impl Into<String>) -> Error {

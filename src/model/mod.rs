@@ -155,6 +155,8 @@ pub enum VariableKind {
         table: LookupTable,
         /// The input, for a lookup that is also a variable.
         input: Option<Equation>,
+        /// Tables for single elements of an arrayed lookup.
+        element_tables: Vec<(Vec<String>, LookupTable)>,
     },
 }
 

@@ -10,8 +10,8 @@
 //!
 //! XMILE's `PULSE(magnitude, first[, interval])`, an impulse, is rewritten
 //! into the Vensim functions the engine follows. Anything not yet supported
-//! (modules, a graphical function per array element) is an error naming the
-//! element and its line, never a silent wrong answer.
+//! (modules, an arrayed standalone graphical function without an input) is
+//! an error naming the element and its line, never a silent wrong answer.
 //!
 //! [`write()`] exports any model as XMILE.
 
@@ -414,26 +414,30 @@ impl Reader<'_> {
             }
         }
         let mut elements: Vec<(Vec<String>, Source)> = Vec::new();
+        let mut element_gfs: Vec<(Vec<String>, Node)> = Vec::new();
         for element in children(node, "element") {
             let subscript = element.attribute("subscript").unwrap_or("");
             let tuple: Vec<String> = subscript.split(',').map(|e| e.trim().to_string()).collect();
-            match child(element, "eqn") {
-                Some(e) => elements.push((tuple, self.equation(e))),
-                None => self.errors.push(self.error(
+            let (eqn, gf) = (child(element, "eqn"), child(element, "gf"));
+            if let Some(e) = eqn {
+                elements.push((tuple.clone(), self.equation(e)));
+            }
+            if let Some(g) = gf {
+                element_gfs.push((tuple, g));
+            }
+            if eqn.is_none() && gf.is_none() {
+                self.errors.push(self.error(
                     element,
-                    format!("element [{subscript}] of `{name}` has no <eqn>"),
-                )),
+                    format!("element [{subscript}] of `{name}` has no <eqn> or <gf>"),
+                ));
             }
         }
-        // An arrayed auxiliary with one <gf> applies the table to each
-        // element's input; a table per element is not supported yet.
-        let table_per_element = children(node, "element").any(|e| child(e, "gf").is_some());
-        if !dims.is_empty() && (kind == "gf" || table_per_element) {
+        // A standalone arrayed graphical function is a lookup function with
+        // a table per element, called as `g[d](x)`: not supported yet.
+        if kind == "gf" && !dims.is_empty() {
             self.errors.push(self.error(
                 node,
-                format!(
-                    "`{name}` has a graphical function per element, which is not supported yet"
-                ),
+                format!("`{name}` is an arrayed graphical function without an input, which is not supported yet"),
             ));
             return;
         }
@@ -546,17 +550,40 @@ impl Reader<'_> {
                 builder.push(flow);
             }
             "aux" | "gf" => {
+                // The variable's table: its own <gf>, or, when every element
+                // has one, the first element's (each element keeps its own).
                 let gf = if kind == "gf" {
                     Some(node)
                 } else {
-                    child(node, "gf")
+                    child(node, "gf").or_else(|| element_gfs.first().map(|(_, g)| *g))
                 };
+                if child(node, "gf").is_none() && !element_gfs.is_empty() {
+                    let count = self.element_tuples(&dims).len();
+                    if element_gfs.len() != count {
+                        self.errors.push(self.error(
+                            node,
+                            format!("`{name}` gives graphical functions for {} of its {count} elements and none for the rest", element_gfs.len()),
+                        ));
+                        return;
+                    }
+                }
                 match gf {
                     Some(gf) => {
-                        let Some(mut lookup) = self.graphical_function(&name, gf) else {
+                        let Some((points, interpolation)) = self.graphical_function(&name, gf)
+                        else {
                             return;
                         };
-                        lookup = lookup.doc(doc).dimensions(dims).at(location);
+                        let mut lookup = Lookup::new(name.clone(), points)
+                            .interpolation(interpolation)
+                            .doc(doc)
+                            .dimensions(dims)
+                            .at(location);
+                        for (tuple, g) in element_gfs {
+                            let Some((points, _)) = self.graphical_function(&name, g) else {
+                                return;
+                            };
+                            lookup = lookup.element_points(tuple, points);
+                        }
                         for (tuple, source) in elements {
                             lookup = lookup.element(tuple, source);
                         }
@@ -664,7 +691,12 @@ impl Reader<'_> {
         source.text = text;
     }
 
-    fn graphical_function(&mut self, name: &str, gf: Node) -> Option<Lookup> {
+    /// The points and interpolation of a `<gf>`.
+    fn graphical_function(
+        &mut self,
+        name: &str,
+        gf: Node,
+    ) -> Option<(Vec<(f64, f64)>, Interpolation)> {
         let interpolation = match gf.attribute("type").map(str::to_ascii_lowercase).as_deref() {
             None | Some("continuous") => Interpolation::Continuous,
             Some("extrapolate") => Interpolation::Extrapolate,
@@ -748,7 +780,7 @@ impl Reader<'_> {
             ));
             return None;
         }
-        Some(Lookup::new(name.to_string(), xs.into_iter().zip(ys)).interpolation(interpolation))
+        Some((xs.into_iter().zip(ys).collect(), interpolation))
     }
 }
 
@@ -776,7 +808,9 @@ mod tests {
         assert_eq!(model.time_units(), Some("year"));
         let g = model.variable("g").unwrap();
         match g.kind() {
-            crate::VariableKind::Lookup { table, input: None } => {
+            crate::VariableKind::Lookup {
+                table, input: None, ..
+            } => {
                 assert_eq!(table.xs(), [0.0, 1.0, 2.0]);
                 assert_eq!(table.interpolation(), Interpolation::Discrete);
             }

@@ -122,12 +122,24 @@ pub fn write(model: &Model) -> String {
             VariableKind::Lookup {
                 table,
                 input: Some(input),
+                element_tables,
             } => {
                 eqn(&mut body, input, model);
                 gf(&mut body, table, "        ");
+                for (element, table) in element_tables {
+                    let _ = writeln!(
+                        body,
+                        "        <element subscript=\"{}\">",
+                        escape(&element.join(", "))
+                    );
+                    gf(&mut body, table, "          ");
+                    body.push_str("        </element>\n");
+                }
                 "aux"
             }
-            VariableKind::Lookup { table, input: None } => {
+            VariableKind::Lookup {
+                table, input: None, ..
+            } => {
                 let (points, kind) = gf_parts(table);
                 let _ = write!(out, "      <gf name=\"{name}\"{kind}>\n{points}");
                 variable_tail(&mut out, v.units_text(), v.doc());
