@@ -235,6 +235,14 @@ enum Choice {
     Each,
 }
 
+/// The position of an element tuple in row-major order.
+fn row_major(elements: &[usize], sizes: &[usize]) -> usize {
+    elements
+        .iter()
+        .zip(sizes)
+        .fold(0, |acc, (&e, &n)| acc * n + e)
+}
+
 /// Every combination of elements of dimensions with these sizes, in
 /// row-major order (the last dimension varies fastest).
 fn combinations(sizes: &[usize]) -> Vec<Vec<usize>> {
@@ -291,7 +299,7 @@ pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
                 .zip(&dims)
                 .map(|(n, &d)| dimensions[d].position(n))
                 .collect();
-            if let Some(k) = positions.and_then(|p| tuples.iter().position(|t| *t == p)) {
+            if let Some(k) = positions.map(|p| row_major(&p, &sizes)) {
                 own[k] = Some(equation);
             }
         }
@@ -338,7 +346,7 @@ pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
                     .zip(&dims)
                     .map(|(n, &d)| dimensions[d].position(n))
                     .collect();
-                if let Some(k) = positions.and_then(|p| tuples.iter().position(|t| *t == p)) {
+                if let Some(k) = positions.map(|p| row_major(&p, &sizes)) {
                     r.element_table_of.insert((i, k), r.tables.len());
                     r.tables.push(table.clone());
                 }
@@ -457,10 +465,11 @@ impl Resolver<'_> {
     /// The position of element `elements` of model variable `j`.
     fn offset(&self, j: usize, elements: &[usize]) -> usize {
         let dims = self.model.dimensions();
-        self.var_dims[j]
+        let sizes: Vec<usize> = self.var_dims[j]
             .iter()
-            .zip(elements)
-            .fold(0, |acc, (&d, &e)| acc * dims[d].elements().len() + e)
+            .map(|&d| dims[d].elements().len())
+            .collect();
+        row_major(elements, &sizes)
     }
 
     fn dimension_name(&self, d: usize) -> &str {
