@@ -174,6 +174,14 @@ fn elements_of_constants_can_be_set_between_runs() {
     assert!(err.contains("did you mean `entry rate[old]`"), "{err}");
 }
 
+/// The model written as XMILE and as TOML, each read back.
+fn exported_and_read_back(model: &carecascade::Model) -> [carecascade::Model; 2] {
+    [
+        carecascade::format::xmile::parse(&carecascade::format::xmile::write(model), None).unwrap(),
+        native::parse(&native::write(model), None).unwrap(),
+    ]
+}
+
 fn error_of(extra: &str) -> String {
     let text = format!("{MODEL}\n{extra}");
     match native::parse(&text, Some("ageing.toml")).and_then(|m| Program::compile(&m).map(|_| ())) {
@@ -294,11 +302,7 @@ fn an_arrayed_lookup_applies_one_table_to_each_element() {
     assert_eq!(results.series("effect of size[young]").unwrap()[0], 2.0); // 100 children
     assert_eq!(results.series("effect of size[old]").unwrap()[0], 2.0); // its own input: children[young]
     // The same through XMILE and the native format.
-    for again in [
-        carecascade::format::xmile::parse(&carecascade::format::xmile::write(&model), None)
-            .unwrap(),
-        native::parse(&native::write(&model), None).unwrap(),
-    ] {
+    for again in exported_and_read_back(&model) {
         let second = Program::compile(&again).unwrap().run().unwrap();
         assert_eq!(
             second.series("effect of size[old]"),
@@ -318,11 +322,7 @@ fn an_arrayed_lookup_may_have_a_table_per_element() {
     let results = Program::compile(&model).unwrap().run().unwrap();
     assert_eq!(results.series("effect of size[young]").unwrap()[0], 2.0); // 100 on the shared table
     assert_eq!(results.series("effect of size[old]").unwrap()[0], 15.0); // 50 on its own table
-    for again in [
-        carecascade::format::xmile::parse(&carecascade::format::xmile::write(&model), None)
-            .unwrap(),
-        native::parse(&native::write(&model), None).unwrap(),
-    ] {
+    for again in exported_and_read_back(&model) {
         let second = Program::compile(&again).unwrap().run().unwrap();
         assert_eq!(
             second.series("effect of size[old]"),

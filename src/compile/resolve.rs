@@ -291,15 +291,19 @@ pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
             .map(|&d| dimensions[d].elements().len())
             .collect();
         let tuples = combinations(&sizes);
-        // The equation of each element: its own, or the variable's.
-        let mut own: Vec<Option<&Equation>> = vec![None; tuples.len()];
-        for (names, equation) in v.element_equations() {
+        // The position among the variable's elements of one named element.
+        let element_index = |names: &[String]| -> Option<usize> {
             let positions: Option<Vec<usize>> = names
                 .iter()
                 .zip(&dims)
                 .map(|(n, &d)| dimensions[d].position(n))
                 .collect();
-            if let Some(k) = positions.map(|p| row_major(&p, &sizes)) {
+            positions.map(|p| row_major(&p, &sizes))
+        };
+        // The equation of each element: its own, or the variable's.
+        let mut own: Vec<Option<&Equation>> = vec![None; tuples.len()];
+        for (names, equation) in v.element_equations() {
+            if let Some(k) = element_index(names) {
                 own[k] = Some(equation);
             }
         }
@@ -341,12 +345,7 @@ pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
             r.table_of.insert(i, r.tables.len());
             r.tables.push(table.clone());
             for (names, table) in element_tables {
-                let positions: Option<Vec<usize>> = names
-                    .iter()
-                    .zip(&dims)
-                    .map(|(n, &d)| dimensions[d].position(n))
-                    .collect();
-                if let Some(k) = positions.map(|p| row_major(&p, &sizes)) {
+                if let Some(k) = element_index(names) {
                     r.element_table_of.insert((i, k), r.tables.len());
                     r.tables.push(table.clone());
                 }
