@@ -309,8 +309,6 @@ fn an_arrayed_lookup_applies_one_table_to_each_element() {
             results.series("effect of size[old]")
         );
     }
-    let err = error_of("[lookups.f]\ndimensions = [\"age\"]\npoints = [[0, 1]]").to_string();
-    assert!(err.contains("an arrayed lookup needs an `input`"), "{err}");
 }
 
 #[test]
@@ -356,4 +354,77 @@ fn xmile_graphical_functions_per_element() {
     let results = Program::compile(&model).unwrap().run().unwrap();
     assert_eq!(results.series("x[a]").unwrap().to_vec(), [10.0, 20.0]);
     assert_eq!(results.series("x[b]").unwrap().to_vec(), [100.0, 200.0]);
+}
+
+#[test]
+fn an_arrayed_lookup_function_has_a_table_per_element() {
+    let text = format!(
+        r#"{MODEL}
+[lookups.g]
+dimensions = ["age"]
+points = [[0, 1], [200, 3]]
+[lookups.g.tables]
+old = [[0, 10], [100, 20]]
+
+[auxiliaries.each]
+dimensions = ["age"]
+equation = "g(children)"
+
+[auxiliaries."old by call"]
+equation = "g[old](50)"
+
+[auxiliaries."young by LOOKUP"]
+equation = "LOOKUP(g[young], 100)"
+"#
+    );
+    let model = native::parse(&text, None).unwrap();
+    let results = Program::compile(&model).unwrap().run().unwrap();
+    // The function has no value of its own: no column.
+    assert!(results.series("g[old]").is_none());
+    assert_eq!(results.series("old by call").unwrap()[0], 15.0);
+    assert_eq!(results.series("young by LOOKUP").unwrap()[0], 2.0);
+    // Without a subscript, each element uses its own table.
+    assert_eq!(results.series("each[young]").unwrap()[0], 2.0); // children[young] = 100
+    assert_eq!(results.series("each[old]").unwrap()[0], 15.0); // children[old] = 50
+    for again in exported_and_read_back(&model) {
+        let second = Program::compile(&again).unwrap().run().unwrap();
+        for name in ["old by call", "young by LOOKUP", "each[young]", "each[old]"] {
+            assert_eq!(second.series(name), results.series(name), "{name}");
+        }
+    }
+    let err = error_of(&format!(
+        "{}\n[auxiliaries.bad]\nequation = \"g(1)\"\n[auxiliaries.worse]\nequation = \"g[older](1)\"",
+        "[lookups.g]\ndimensions = [\"age\"]\npoints = [[0, 1]]"
+    ));
+    assert!(
+        err.contains("lookup `g` has a table per element of `age` but `bad` does not range over `age`: call it as `g[element](x)`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`older` is not an element of `age`; did you mean `old`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn xmile_arrayed_graphical_function_without_input() {
+    let text = r#"<xmile><sim_specs><start>0</start><stop>1</stop><dt>1</dt></sim_specs>
+<dimensions><dim name="d"><elem name="a"/><elem name="b"/></dim></dimensions>
+<model><variables>
+  <gf name="g"><dimensions><dim name="d"/></dimensions>
+    <element subscript="a"><xpts>0,2</xpts><ypts>0,20</ypts></element>
+    <element subscript="b"><gf><xpts>0,2</xpts><ypts>0,200</ypts></gf></element>
+  </gf>
+  <aux name="x"><dimensions><dim name="d"/></dimensions><eqn>g(TIME + 1)</eqn></aux>
+  <aux name="y"><eqn>g[b](1) + LOOKUP(g[a], 2)</eqn></aux>
+</variables></model></xmile>"#;
+    let model = carecascade::format::xmile::parse(text, None).unwrap();
+    let results = Program::compile(&model).unwrap().run().unwrap();
+    assert_eq!(results.series("x[a]").unwrap().to_vec(), [10.0, 20.0]);
+    assert_eq!(results.series("x[b]").unwrap().to_vec(), [100.0, 200.0]);
+    assert_eq!(results.series("y").unwrap().to_vec(), [120.0, 120.0]);
+    for again in exported_and_read_back(&model) {
+        let second = Program::compile(&again).unwrap().run().unwrap();
+        assert_eq!(second.values(), results.values());
+    }
 }

@@ -676,6 +676,50 @@ impl Resolver<'_> {
         Ok(Node::Var(self.base[j] + self.offset(j, &elements)))
     }
 
+    /// The table of lookup `j` to use here: for an arrayed lookup, the
+    /// element `indices` select, or without indices the element being
+    /// computed; each element has its own table or shares the variable's.
+    fn element_table(
+        &mut self,
+        ctx: &Ctx,
+        j: usize,
+        name: &str,
+        span: &Span,
+        indices: Option<&[Index]>,
+    ) -> Result<usize> {
+        let shared = self.table_of[&j];
+        let var = match indices {
+            Some(indices) => self.subscript(ctx, name, span, indices)?,
+            None if self.var_dims[j].is_empty() => return Ok(shared),
+            None => {
+                let mut elements = Vec::new();
+                for &d in &self.var_dims[j] {
+                    match ctx.at.iter().find(|(cd, _)| *cd == d) {
+                        Some((_, e)) => elements.push(*e),
+                        None => {
+                            let dim = self.dimension_name(d).to_string();
+                            return Err(self.error(
+                                ctx,
+                                span,
+                                format!("lookup `{name}` has a table per element of `{dim}` but `{}` does not range over `{dim}`: call it as `{name}[element](x)`", ctx.owner),
+                            ));
+                        }
+                    }
+                }
+                Node::Var(self.base[j] + self.offset(j, &elements))
+            }
+        };
+        let Node::Var(id) = var else {
+            unreachable!("a subscript resolves to one variable")
+        };
+        let k = id - self.base[j];
+        Ok(self
+            .element_table_of
+            .get(&(j, k))
+            .copied()
+            .unwrap_or(shared))
+    }
+
     fn equation(&mut self, owner: &str, equation: &Equation, at: &[(usize, usize)]) -> Node {
         let ctx = Ctx {
             owner,
@@ -848,8 +892,11 @@ impl Resolver<'_> {
     ) -> Result<Node> {
         let canonical = canonical_name(name);
         if let Some(&i) = self.index.get(&canonical) {
-            return match self.table_of.get(&i) {
-                Some(&table) => {
+            return match self.table_of.contains_key(&i) {
+                true => {
+                    // An arrayed lookup called without a subscript uses the
+                    // table of the element being computed.
+                    let table = self.element_table(ctx, i, name, name_span, None)?;
                     if args.len() != 1 {
                         return Err(self.error(
                             ctx,
@@ -860,7 +907,7 @@ impl Resolver<'_> {
                     let x = self.expr(ctx, &args[0])?;
                     Ok(Node::Lookup(table, Box::new(x)))
                 }
-                None => Err(self.error(
+                false => Err(self.error(
                     ctx,
                     name_span,
                     format!(
@@ -927,14 +974,23 @@ impl Resolver<'_> {
         }
         // LOOKUP(table, x) names a lookup in its first argument.
         if builtin == Builtin::Lookup {
-            let table = match &args[0].kind {
-                ExprKind::Name(n) => self
-                    .index
-                    .get(&canonical_name(n))
-                    .and_then(|i| self.table_of.get(i))
-                    .copied(),
+            let target = match &args[0].kind {
+                ExprKind::Name(n) => Some((n, &args[0].span, None)),
+                ExprKind::Subscript {
+                    name,
+                    name_span,
+                    indices,
+                } => Some((name, name_span, Some(indices.as_slice()))),
                 _ => None,
             };
+            let mut table = None;
+            if let Some((n, n_span, indices)) = target {
+                if let Some(&i) = self.index.get(&canonical_name(n)) {
+                    if self.table_of.contains_key(&i) {
+                        table = Some(self.element_table(ctx, i, n, n_span, indices)?);
+                    }
+                }
+            }
             let Some(table) = table else {
                 return Err(self.error(
                     ctx,

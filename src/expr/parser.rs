@@ -207,7 +207,18 @@ impl Parser {
                 if *self.peek() == Token::LParen {
                     self.call(name, span)
                 } else if *self.peek() == Token::LBracket {
-                    self.subscript(name, span)
+                    let table = self.subscript(name, span.clone())?;
+                    if *self.peek() == Token::LParen {
+                        // `g[d](x)`: one element's table of an arrayed lookup,
+                        // the same as `LOOKUP(g[d], x)`.
+                        let mut call = self.call("LOOKUP".into(), span)?;
+                        if let ExprKind::Call { args, .. } = &mut call.kind {
+                            args.insert(0, table);
+                        }
+                        Ok(call)
+                    } else {
+                        Ok(table)
+                    }
                 } else {
                     Ok(Expr {
                         kind: ExprKind::Name(name),
@@ -430,6 +441,8 @@ mod tests {
             "DELAY FIXED[Room Temperature 3 0]"
         );
         assert_eq!(p("\"a b\" * PI()"), "(* a b PI[])");
+        // One element's table of an arrayed lookup.
+        assert_eq!(p("g[d](x + 1)"), "LOOKUP[g<Name(\"d\")> (+ x 1)]");
     }
 
     #[test]

@@ -628,14 +628,6 @@ impl ModelBuilder {
                     )),
                 }
             }
-            if !common.dimensions.is_empty()
-                && matches!(element, Element::Lookup(l) if l.input.is_none())
-            {
-                errors.push(model_error(
-                    common,
-                    "an arrayed lookup needs an `input` (one table, an input per element); lookup functions with a table per element are not supported yet",
-                ));
-            }
             let mut element_equations = Vec::new();
             for (tuple, source) in &common.elements {
                 let Some(resolved) =

@@ -418,7 +418,10 @@ impl Reader<'_> {
         for element in children(node, "element") {
             let subscript = element.attribute("subscript").unwrap_or("");
             let tuple: Vec<String> = subscript.split(',').map(|e| e.trim().to_string()).collect();
-            let (eqn, gf) = (child(element, "eqn"), child(element, "gf"));
+            // An element of a standalone <gf> may hold its points directly.
+            let gf = child(element, "gf")
+                .or_else(|| (kind == "gf" && child(element, "ypts").is_some()).then_some(element));
+            let eqn = child(element, "eqn");
             if let Some(e) = eqn {
                 elements.push((tuple.clone(), self.equation(e)));
             }
@@ -431,15 +434,6 @@ impl Reader<'_> {
                     format!("element [{subscript}] of `{name}` has no <eqn> or <gf>"),
                 ));
             }
-        }
-        // A standalone arrayed graphical function is a lookup function with
-        // a table per element, called as `g[d](x)`: not supported yet.
-        if kind == "gf" && !dims.is_empty() {
-            self.errors.push(self.error(
-                node,
-                format!("`{name}` is an arrayed graphical function without an input, which is not supported yet"),
-            ));
-            return;
         }
         let location = self.location(node.range().start);
         let doc = child(node, "doc")
@@ -552,12 +546,15 @@ impl Reader<'_> {
             "aux" | "gf" => {
                 // The variable's table: its own <gf>, or, when every element
                 // has one, the first element's (each element keeps its own).
-                let gf = if kind == "gf" {
-                    Some(node)
+                let own = if kind == "gf" {
+                    child(node, "ypts").map(|_| node)
                 } else {
-                    child(node, "gf").or_else(|| element_gfs.first().map(|(_, g)| *g))
+                    child(node, "gf")
                 };
-                if child(node, "gf").is_none() && !element_gfs.is_empty() {
+                let gf = own
+                    .or_else(|| element_gfs.first().map(|(_, g)| *g))
+                    .or((kind == "gf").then_some(node));
+                if own.is_none() && !element_gfs.is_empty() {
                     let count = self.element_tuples(&dims).len();
                     if element_gfs.len() != count {
                         self.errors.push(self.error(

@@ -138,10 +138,21 @@ pub fn write(model: &Model) -> String {
                 "aux"
             }
             VariableKind::Lookup {
-                table, input: None, ..
+                table,
+                input: None,
+                element_tables,
             } => {
                 let (points, kind) = gf_parts(table);
-                let _ = write!(out, "      <gf name=\"{name}\"{kind}>\n{points}");
+                let _ = write!(out, "      <gf name=\"{name}\"{kind}>\n{body}{points}");
+                for (element, table) in element_tables {
+                    let _ = writeln!(
+                        out,
+                        "        <element subscript=\"{}\">",
+                        escape(&element.join(", "))
+                    );
+                    gf(&mut out, table, "          ");
+                    out.push_str("        </element>\n");
+                }
                 variable_tail(&mut out, v.units_text(), v.doc());
                 out.push_str("      </gf>\n");
                 continue;
