@@ -290,8 +290,18 @@ impl Lexer<'_> {
 
     fn word(&mut self) -> &str {
         let start = self.pos;
-        while self.peek().is_some_and(is_name_char) {
-            self.bump();
+        loop {
+            if self.peek().is_some_and(is_name_char) {
+                self.bump();
+            } else if self.peek() == Some('.')
+                && self.pos > start
+                && self.peek_at(1).is_some_and(is_name_start)
+            {
+                // XMILE's qualified names: `module.output`.
+                self.bump();
+            } else {
+                break;
+            }
         }
         &self.text[start..self.pos]
     }

@@ -9,9 +9,11 @@
 //! (`SMTH1`, `DELAYN`, `SAFEDIV`, ...), which the compiler accepts.
 //!
 //! XMILE's `PULSE(magnitude, first[, interval])`, an impulse, is rewritten
-//! into the Vensim functions the engine follows. Anything not yet supported
-//! (modules, an arrayed standalone graphical function without an input) is
-//! an error naming the element and its line, never a silent wrong answer.
+//! into the Vensim functions the engine follows. Modules (`<module>`,
+//! several `<model>`s, `<connect>`) are flattened: a module's variables are
+//! named `module.variable`. Anything not supported (a module in an external
+//! file) is an error naming the element and its line, never a silent wrong
+//! answer.
 //!
 //! [`write()`] exports any model as XMILE.
 
@@ -23,7 +25,7 @@ use crate::build::{Aux, Flow, Lookup, ModelBuilder, Source, Stock};
 use crate::error::{Error, Location, Result};
 use crate::expr::{Expr, ExprKind};
 use crate::model::{Interpolation, Method, Model, TimeSettings};
-use crate::name::canonical_name;
+use crate::name::{canonical_name, closest, did_you_mean};
 use roxmltree::{Document, Node};
 use std::path::Path;
 use std::sync::Arc;
@@ -53,6 +55,8 @@ struct Reader<'a> {
     file: Option<Arc<str>>,
     doc: &'a Document<'a>,
     errors: Vec<Error>,
+    /// The named models modules refer to, by canonical name.
+    models: std::collections::HashMap<String, Node<'a, 'a>>,
     /// The elements of each dimension, by canonical name.
     dimension_elements: std::collections::HashMap<String, Vec<String>>,
 }
@@ -77,6 +81,7 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         file,
         doc: &doc,
         errors: Vec::new(),
+        models: std::collections::HashMap::new(),
         dimension_elements: std::collections::HashMap::new(),
     };
     let root = doc.root_element();
@@ -145,31 +150,44 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         }
     }
     let models: Vec<Node> = children(root, "model").collect();
-    match models.as_slice() {
-        [] => reader
-            .errors
-            .push(reader.error(root, "the document has no <model>".into())),
-        [model] => {
-            // XMILE 1.0 lists variables in <variables>; earlier drafts put
-            // them directly in <model>.
-            let holder = child(*model, "variables").unwrap_or(*model);
-            let nodes: Vec<Node> = holder.children().filter(Node::is_element).collect();
-            // Vensim's XMILE export writes some flows as <aux>; a variable
-            // that a stock lists as an inflow or outflow is a flow.
-            let flows: std::collections::HashSet<String> = nodes
-                .iter()
-                .filter(|n| n.tag_name().name() == "stock")
-                .flat_map(|n| children(*n, "inflow").chain(children(*n, "outflow")))
-                .map(|f| canonical_name(trimmed_text(f)))
-                .collect();
-            for node in nodes {
-                reader.variable(node, &flows, &mut builder);
+    // The main model has no name; the others are the models of modules.
+    let unnamed: Vec<Node> = models
+        .iter()
+        .copied()
+        .filter(|m| m.attribute("name").is_none_or(|n| n.trim().is_empty()))
+        .collect();
+    let main = match (models.as_slice(), unnamed.as_slice()) {
+        ([], _) => {
+            reader
+                .errors
+                .push(reader.error(root, "the document has no <model>".into()));
+            None
+        }
+        ([only], _) => Some(*only),
+        (_, [main]) => Some(*main),
+        (_, []) => {
+            reader.errors.push(reader.error(
+                models[0],
+                "every <model> has a name, so none is the main model; leave the main model's name out".into(),
+            ));
+            None
+        }
+        (_, [_, second, ..]) => {
+            reader.errors.push(reader.error(
+                *second,
+                "more than one <model> has no name; only the main model may leave it out".into(),
+            ));
+            None
+        }
+    };
+    if let Some(main) = main {
+        for m in &models {
+            if let Some(n) = m.attribute("name").filter(|n| !n.trim().is_empty()) {
+                reader.models.insert(canonical_name(n), *m);
             }
         }
-        [_, second, ..] => reader.errors.push(reader.error(
-            *second,
-            "modules (more than one <model>) are not supported yet".into(),
-        )),
+        let scope = Scope::default();
+        reader.model(main, &scope, &mut vec![String::new()], &mut builder);
     }
     crate::format::build_with(builder, reader.errors)
 }
@@ -239,6 +257,39 @@ fn declare_missing_prefixes(text: &str) -> std::borrow::Cow<'_, str> {
     .into()
 }
 
+/// Where a model's variables go in the flat model: a module's variables
+/// are named `module.variable` (`outer.inner.variable` when nested), and
+/// its inputs take the expressions connected to them.
+#[derive(Default)]
+struct Scope {
+    /// `""` for the main model, else the module path and a dot.
+    prefix: String,
+    /// Canonical names of this model's variables and modules.
+    locals: std::collections::HashSet<String>,
+    /// Canonical names of this model's modules.
+    modules: std::collections::HashSet<String>,
+    /// Connected inputs: canonical variable name, the expression (a name in
+    /// the flat model) and the `<connect>` that made it.
+    inputs: std::collections::HashMap<String, Source>,
+}
+
+impl Scope {
+    /// The flat name of a name written in this model, if it is local: a
+    /// variable of the model or `module.output` of one of its modules.
+    fn qualify(&self, name: &str) -> Option<String> {
+        let canonical = canonical_name(name);
+        let first = canonical.split('.').next().unwrap_or("");
+        let local = self.locals.contains(&canonical)
+            || (canonical.contains('.') && self.modules.contains(first));
+        local.then(|| format!("{}{}", self.prefix, name.trim()))
+    }
+}
+
+/// A name as a quoted equation name.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\\\""))
+}
+
 /// The first child element with this local name.
 fn child<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
     node.children()
@@ -284,7 +335,7 @@ fn trimmed_text<'a>(node: Node<'a, '_>) -> &'a str {
     node.text().map(str::trim).unwrap_or("")
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn location(&self, offset: usize) -> Location {
         let pos = self.doc.text_pos_at(offset);
         Location {
@@ -356,6 +407,194 @@ impl Reader<'_> {
         Ok(time)
     }
 
+    /// Reads a model's variables into the builder. `path` holds the models
+    /// being read, outermost first, so that a model containing itself is
+    /// reported instead of recursing forever.
+    fn model(
+        &mut self,
+        model: Node<'a, 'a>,
+        scope: &Scope,
+        path: &mut Vec<String>,
+        builder: &mut ModelBuilder,
+    ) {
+        // XMILE 1.0 lists variables in <variables>; earlier drafts put
+        // them directly in <model>.
+        let holder = child(model, "variables").unwrap_or(model);
+        let nodes: Vec<Node> = holder.children().filter(Node::is_element).collect();
+        // Vensim's XMILE export writes some flows as <aux>; a variable
+        // that a stock lists as an inflow or outflow is a flow.
+        let flows: std::collections::HashSet<String> = nodes
+            .iter()
+            .filter(|n| n.tag_name().name() == "stock")
+            .flat_map(|n| children(*n, "inflow").chain(children(*n, "outflow")))
+            .map(|f| canonical_name(unquoted(trimmed_text(f))))
+            .collect();
+        let named = |tags: &[&str]| -> std::collections::HashSet<String> {
+            nodes
+                .iter()
+                .filter(|n| tags.contains(&n.tag_name().name()))
+                .filter_map(|n| n.attribute("name"))
+                .map(|n| canonical_name(&n.replace("\\n", " ")))
+                .collect()
+        };
+        let modules = named(&["module"]);
+        let locals = named(&["stock", "flow", "aux", "gf", "module"]);
+        // An input connected to a variable this model does not have.
+        for (input, source) in &scope.inputs {
+            if !locals.contains(input) || modules.contains(input) {
+                let suggestion = closest(
+                    input,
+                    nodes
+                        .iter()
+                        .filter(|n| n.tag_name().name() != "module")
+                        .filter_map(|n| n.attribute("name")),
+                );
+                self.errors.push(Error::File {
+                    location: source.origin.clone().unwrap_or_else(|| self.location(0)),
+                    message: format!(
+                        "<connect> names `{input}`, which is not a variable of module `{}`{}",
+                        scope.prefix.trim_end_matches('.'),
+                        did_you_mean(suggestion)
+                    ),
+                });
+            }
+        }
+        let inner = Scope {
+            prefix: scope.prefix.clone(),
+            locals,
+            modules,
+            inputs: scope.inputs.clone(),
+        };
+        for node in nodes {
+            if node.tag_name().name() == "module" {
+                self.module(node, &inner, path, builder);
+            } else {
+                self.variable(node, &flows, &inner, builder);
+            }
+        }
+    }
+
+    /// Reads a `<module>`: the variables of the model it names, under the
+    /// module's name, with its `<connect>`ed inputs.
+    fn module(
+        &mut self,
+        node: Node<'a, 'a>,
+        scope: &Scope,
+        path: &mut Vec<String>,
+        builder: &mut ModelBuilder,
+    ) {
+        let Some(name) = node.attribute("name").filter(|n| !n.trim().is_empty()) else {
+            self.errors
+                .push(self.error(node, "<module> has no name attribute".into()));
+            return;
+        };
+        let name = name.trim().replace("\\n", " ");
+        if let Some(resource) = node.attribute("resource") {
+            self.errors.push(self.error(
+                node,
+                format!("module `{name}` refers to the external file `{resource}`, which carecascade does not read: copy its <model name=\"{name}\"> into this file"),
+            ));
+            return;
+        }
+        // XMILE 1.0 finds the model by the module's name; `model="..."`
+        // (as simlin writes) names it when they differ.
+        let model_name = node.attribute("model").unwrap_or(&name).trim().to_string();
+        let Some(&model) = self.models.get(&canonical_name(&model_name)) else {
+            let suggestion = closest(
+                &model_name,
+                self.models.values().filter_map(|m| m.attribute("name")),
+            );
+            self.errors.push(self.error(
+                node,
+                format!(
+                    "module `{name}` needs a <model name=\"{model_name}\">, and the file has none{}",
+                    did_you_mean(suggestion)
+                ),
+            ));
+            return;
+        };
+        if path.contains(&canonical_name(&model_name)) {
+            self.errors.push(self.error(
+                node,
+                format!("module `{name}` contains model `{model_name}`, which contains itself"),
+            ));
+            return;
+        }
+        let prefix = format!("{}{}.", scope.prefix, name);
+        let mut inputs = std::collections::HashMap::new();
+        for connect in children(node, "connect") {
+            let (Some(to), Some(from)) = (connect.attribute("to"), connect.attribute("from"))
+            else {
+                self.errors.push(self.error(
+                    connect,
+                    "<connect> needs `to` (the module's input) and `from` (what feeds it)".into(),
+                ));
+                continue;
+            };
+            // `to` is the module's variable, with or without the module's name.
+            let to = to.trim();
+            let to = match to.split_once('.') {
+                Some((m, rest)) if canonical_name(m) == canonical_name(&name) => rest,
+                _ => to,
+            };
+            // `from` is a name in the enclosing model; a leading dot makes
+            // it absolute (from the main model).
+            let from = from.trim();
+            let flat = match from.strip_prefix('.') {
+                Some(absolute) => absolute.to_string(),
+                None => scope
+                    .qualify(from)
+                    .unwrap_or_else(|| format!("{}{from}", scope.prefix)),
+            };
+            inputs.insert(
+                canonical_name(to),
+                Source {
+                    text: quoted(&flat),
+                    origin: Some(self.location(connect.range().start)),
+                },
+            );
+        }
+        path.push(canonical_name(&model_name));
+        let scope = Scope {
+            prefix,
+            inputs,
+            ..Scope::default()
+        };
+        self.model(model, &scope, path, builder);
+        path.pop();
+    }
+
+    /// Renames the names of an equation written inside a module to their
+    /// names in the flat model.
+    fn qualify(&self, scope: &Scope, source: &mut Source) {
+        if scope.prefix.is_empty() {
+            return;
+        }
+        let Ok(expr) = crate::expr::parse(&source.text) else {
+            return; // the builder reports the syntax error, located
+        };
+        let mut renames: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+        expr.walk(&mut |e: &Expr| {
+            let (name, span) = match &e.kind {
+                ExprKind::Name(n) => (n, e.span.clone()),
+                ExprKind::Subscript {
+                    name, name_span, ..
+                }
+                | ExprKind::Call {
+                    name, name_span, ..
+                } => (name, name_span.clone()),
+                _ => return,
+            };
+            if let Some(flat) = scope.qualify(name) {
+                renames.push((span, quoted(&flat)));
+            }
+        });
+        renames.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
+        for (span, text) in renames {
+            source.text.replace_range(span, &text);
+        }
+    }
+
     /// An equation's text and where its first character is.
     fn equation(&self, eqn: Node) -> Source {
         let text = eqn.text().unwrap_or("");
@@ -374,16 +613,12 @@ impl Reader<'_> {
         &mut self,
         node: Node,
         flows: &std::collections::HashSet<String>,
+        scope: &Scope,
         builder: &mut ModelBuilder,
     ) {
         let mut kind = node.tag_name().name();
         match kind {
             "stock" | "flow" | "aux" | "gf" => {}
-            "module" => {
-                self.errors
-                    .push(self.error(node, "modules are not supported yet".into()));
-                return;
-            }
             // Display groupings, diagrams and vendor metadata (<group>,
             // <views>, <dependencies>, isee:...) do not change the numbers.
             _ => return,
@@ -393,10 +628,11 @@ impl Reader<'_> {
                 .push(self.error(node, format!("<{kind}> has no name attribute")));
             return;
         };
-        let name = name.trim().replace("\\n", " ");
-        if kind == "aux" && child(node, "gf").is_none() && flows.contains(&canonical_name(&name)) {
+        let local = name.trim().replace("\\n", " ");
+        if kind == "aux" && child(node, "gf").is_none() && flows.contains(&canonical_name(&local)) {
             kind = "flow";
         }
+        let name = format!("{}{local}", scope.prefix);
         // An arrayed variable: its dimensions and per-element equations.
         let mut dims: Vec<String> = Vec::new();
         if let Some(list) = child(node, "dimensions") {
@@ -491,6 +727,25 @@ impl Reader<'_> {
                 return;
             }
         }
+        // A module's names become their names in the flat model, and a
+        // connected input takes what feeds it.
+        if let Some(source) = eqn.as_mut() {
+            self.qualify(scope, source);
+        }
+        for (_, source) in elements.iter_mut() {
+            self.qualify(scope, source);
+        }
+        if let Some(input) = scope.inputs.get(&canonical_name(&local)) {
+            if !matches!(kind, "aux" | "flow") || child(node, "gf").is_some() {
+                self.errors.push(Error::File {
+                    location: input.origin.clone().unwrap_or_else(|| self.location(0)),
+                    message: format!("<connect> feeds `{name}`, a {}; a module input must be an auxiliary or a flow", if kind == "aux" { "graphical function" } else { kind }),
+                });
+                return;
+            }
+            eqn = Some(input.clone());
+            elements.clear();
+        }
         // XMILE's PULSE is an impulse, not Vensim's PULSE: rewrite it.
         if let Some(source) = eqn.as_mut() {
             self.rewrite_pulses(&name, source, node);
@@ -516,10 +771,12 @@ impl Reader<'_> {
                     stock = stock.element(tuple, source);
                 }
                 for inflow in children(node, "inflow") {
-                    stock = stock.inflow(unquoted(trimmed_text(inflow)));
+                    let flow = unquoted(trimmed_text(inflow));
+                    stock = stock.inflow(format!("{}{flow}", scope.prefix));
                 }
                 for outflow in children(node, "outflow") {
-                    stock = stock.outflow(unquoted(trimmed_text(outflow)));
+                    let flow = unquoted(trimmed_text(outflow));
+                    stock = stock.outflow(format!("{}{flow}", scope.prefix));
                 }
                 if let Some(u) = units {
                     stock = stock.units(u);
@@ -853,7 +1110,9 @@ mod tests {
             "{err}"
         );
         assert!(
-            err.contains("x.xmile:6:1: modules are not supported yet"),
+            err.contains(
+                "x.xmile:6:1: module `m` needs a <model name=\"m\">, and the file has none"
+            ),
             "{err}"
         );
         let err = parse("<xmile>\n<model></xmile>", Some("y.xmile"))
