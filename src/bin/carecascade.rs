@@ -1,6 +1,7 @@
 //! The carecascade command line: a thin shell over the library.
 
-use carecascade::format::{load_model, save_model, write_atomic};
+use carecascade::care::load_model;
+use carecascade::format::{save_model, write_atomic};
 use carecascade::{Error, Method, Program};
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -20,7 +21,8 @@ enum Command {
     /// Run a model and write its results as CSV (a `Time` column, then one
     /// column per variable).
     Simulate {
-        /// The model file: `.toml` (native) or `.xmile`, `.stmx`, `.itmx` (XMILE).
+        /// The model file: `.toml` (native) or `.xmile`, `.stmx`, `.itmx`
+        /// (XMILE), or a built-in model (`england`).
         model: PathBuf,
         /// Set a constant for this run, e.g. `--set "Contact Infectivity=0.4"`.
         #[arg(long = "set", value_name = "NAME=VALUE")]
@@ -50,11 +52,32 @@ enum Command {
     /// status is non-zero if there are errors (or warnings, with
     /// `--deny-warnings`).
     Check {
-        /// The model file: `.toml` (native) or `.xmile`, `.stmx`, `.itmx` (XMILE).
+        /// The model file: `.toml` (native) or `.xmile`, `.stmx`, `.itmx`
+        /// (XMILE), or a built-in model (`england`).
         model: PathBuf,
         /// Treat unit warnings as errors.
         #[arg(long)]
         deny_warnings: bool,
+    },
+    /// Project a model by reporting year ending 31 March: stocks at 31
+    /// March, flows summed over the year, with DfE's column names where DfE
+    /// publishes the quantity (see `carecascade::care::project`).
+    Project {
+        /// The model (`england`, or a file with the same variable names).
+        model: PathBuf,
+        /// The reporting year to start from, at its 31 March published
+        /// stocks (default: the last observed year, 2023).
+        #[arg(long, default_value_t = 2023)]
+        from: i32,
+        /// How many years to project.
+        #[arg(long, default_value_t = 10)]
+        years: usize,
+        /// Set a constant for this run, e.g. `--set "extra prevention spend=200"`.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Write the CSV here instead of to standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -70,6 +93,13 @@ fn main() -> ExitCode {
             output,
         } => simulate(model, &set, method, dt, stop, output),
         Command::Convert { input, output } => convert(input, output),
+        Command::Project {
+            model,
+            from,
+            years,
+            set,
+            output,
+        } => project(model, from, years, &set, output),
         Command::Check {
             model,
             deny_warnings,
@@ -125,6 +155,12 @@ fn simulate(
         time = time.with_method(method.parse::<Method>()?);
     }
     state.set_time(time);
+    apply_sets(&mut state, sets)?;
+    let results = state.run()?;
+    write_output(output, |out| results.write_csv(out))
+}
+
+fn apply_sets(state: &mut carecascade::State, sets: &[String]) -> Result<(), Error> {
     for assignment in sets {
         let Some((name, value)) = assignment.split_once('=') else {
             return Err(Error::Invalid {
@@ -135,13 +171,27 @@ fn simulate(
         let value = parse_number(value, &format!("--set {name}"))?;
         state.set(name.trim(), value)?;
     }
-    let results = state.run()?;
+    Ok(())
+}
+
+/// Writes to a file atomically, or to standard output.
+fn write_output(
+    output: Option<PathBuf>,
+    write: impl Fn(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<ExitCode, Error> {
     match output {
-        Some(path) => write_atomic(&path, results.to_csv().as_bytes())?,
+        Some(path) => {
+            let mut bytes = Vec::new();
+            write(&mut bytes).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            write_atomic(&path, &bytes)?;
+        }
         None => {
             let stdout = std::io::stdout().lock();
             let mut out = std::io::BufWriter::new(stdout);
-            match results.write_csv(&mut out).and_then(|_| out.flush()) {
+            match write(&mut out).and_then(|_| out.flush()) {
                 Ok(()) => {}
                 // The reader stopped early (`| head`): not an error.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
@@ -155,6 +205,22 @@ fn simulate(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn project(
+    model_path: PathBuf,
+    from: i32,
+    years: usize,
+    sets: &[String],
+    output: Option<PathBuf>,
+) -> Result<ExitCode, Error> {
+    let model = load_model(&model_path)?;
+    let program = Program::compile(&model)?;
+    let mut state = program.state();
+    apply_sets(&mut state, sets)?;
+    let projection = carecascade::care::project::project_state(&mut state, from, years)?;
+    let csv = projection.to_csv();
+    write_output(output, |out| out.write_all(csv.as_bytes()))
 }
 
 fn parse_number(text: &str, what: &str) -> Result<f64, Error> {
