@@ -59,6 +59,28 @@ enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Fit a model's parameters to observed series by weighted least
+    /// squares (Nelder-Mead from several starts; see
+    /// `carecascade::care::calibrate`), and write the fitted values.
+    Calibrate {
+        /// The model (`england`, or a file).
+        model: PathBuf,
+        /// Observed series: a CSV with a `year` column (reporting years
+        /// ending 31 March) and columns named as the projection's.
+        #[arg(long)]
+        data: PathBuf,
+        /// What to fit: a TOML file with [calibration], [series] weights and
+        /// [parameters."name"] bounds.
+        #[arg(long)]
+        params: PathBuf,
+        /// Where to write the fitted values (TOML).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Also write the fitted values into the model file, keeping its
+        /// comments and layout.
+        #[arg(long)]
+        update_model: bool,
+    },
     /// Project a model by reporting year ending 31 March: stocks at 31
     /// March, flows summed over the year, with DfE's column names where DfE
     /// publishes the quantity (see `carecascade::care::project`).
@@ -93,6 +115,13 @@ fn main() -> ExitCode {
             output,
         } => simulate(model, &set, method, dt, stop, output),
         Command::Convert { input, output } => convert(input, output),
+        Command::Calibrate {
+            model,
+            data,
+            params,
+            output,
+            update_model,
+        } => calibrate(model, data, params, output, update_model),
         Command::Project {
             model,
             from,
@@ -221,6 +250,74 @@ fn project(
     let projection = carecascade::care::project::project_state(&mut state, from, years)?;
     let csv = projection.to_csv();
     write_output(output, |out| out.write_all(csv.as_bytes()))
+}
+
+fn calibrate(
+    model_path: PathBuf,
+    data: PathBuf,
+    params: PathBuf,
+    output: PathBuf,
+    update_model: bool,
+) -> Result<ExitCode, Error> {
+    use carecascade::care::calibrate::{
+        CalibrationSpec, calibrate, fit_to_toml, update_model_file,
+    };
+    use carecascade::care::data::Observed;
+    let model = load_model(&model_path)?;
+    let observed = Observed::load(&data, "year")?;
+    let spec = CalibrationSpec::load(&params)?;
+    if update_model && !model_path.exists() {
+        return Err(Error::Invalid {
+            what: "--update-model".into(),
+            message: format!(
+                "`{}` is a built-in model, not a file: calibrate models/england.toml to update it",
+                model_path.display()
+            ),
+        });
+    }
+    eprintln!(
+        "calibrating {} parameter(s) of `{}` to {} series, {}-{}, {} starts of up to {} evaluations",
+        spec.parameters.len(),
+        model.name(),
+        spec.series.len(),
+        spec.from + 1,
+        spec.to,
+        spec.starts,
+        spec.max_evaluations
+    );
+    let started = std::time::Instant::now();
+    let fit = calibrate(&model, &observed, &spec)?;
+    let how = format!(
+        "Written by `carecascade calibrate {} --data {} --params {} --output {}` (carecascade {}).",
+        model_path.display(),
+        data.display(),
+        params.display(),
+        output.display(),
+        env!("CARGO_PKG_VERSION")
+    );
+    write_atomic(&output, fit_to_toml(&fit, &spec, &how).as_bytes())?;
+    eprintln!(
+        "objective {:.4e} (model's own values: {:.4e}) after {} evaluations in {:.1} s",
+        fit.objective,
+        fit.initial_objective,
+        fit.starts.iter().map(|s| s.evaluations).sum::<usize>(),
+        started.elapsed().as_secs_f64()
+    );
+    println!("{:<28} {:>10}", "series", "MAPE %");
+    for (series, m) in &fit.mape {
+        println!("{series:<28} {m:>10.2}");
+    }
+    println!();
+    println!("{:<32} {:>14}", "parameter", "fitted");
+    for (name, v) in &fit.values {
+        println!("{name:<32} {v:>14.6}");
+    }
+    if update_model {
+        update_model_file(&model_path, &fit.values)?;
+        eprintln!("updated {}", model_path.display());
+    }
+    eprintln!("wrote {}", output.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_number(text: &str, what: &str) -> Result<f64, Error> {

@@ -13,6 +13,7 @@
 //! # Ok::<(), carecascade::Error>(())
 //! ```
 
+pub mod calibrate;
 pub mod data;
 pub mod project;
 

@@ -465,7 +465,7 @@ fn parse_reciprocal(s: &str) -> Option<f64> {
 }
 
 /// Turns a TOML error into a located [`Error::File`].
-fn toml_error(text: &str, file: Option<&Arc<str>>, e: &toml::de::Error) -> Error {
+pub(crate) fn toml_error(text: &str, file: Option<&Arc<str>>, e: &toml::de::Error) -> Error {
     let offset = e.span().map_or(0, |s| s.start);
     let location = Location::of_offset(text, offset, Some(&start_of(file)));
     Error::File {
