@@ -73,6 +73,7 @@ pub mod build {
     };
 }
 pub mod care;
+pub mod chart;
 mod compile;
 pub mod error;
 pub mod expr;

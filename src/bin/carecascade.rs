@@ -4,6 +4,7 @@ use carecascade::care::load_model;
 use carecascade::format::{save_model, write_atomic};
 use carecascade::{Error, Method, Program};
 use clap::{Parser, Subcommand};
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -81,6 +82,31 @@ enum Command {
         #[arg(long)]
         update_model: bool,
     },
+    /// Compare a model with every published series it produces and write
+    /// a Markdown report with charts (SVG, in a folder named after the
+    /// report).
+    Validate {
+        /// The model (`england`, or a file).
+        #[arg(default_value = "england")]
+        model: PathBuf,
+        /// National series (default: the shipped data/england_national.csv).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Workforce series at 30 September (default: the shipped national
+        /// rows of data/workforce.csv).
+        #[arg(long)]
+        workforce: Option<PathBuf>,
+        /// A calibration spec: also fit it without the last three years and
+        /// report the error on them (out of sample).
+        #[arg(long)]
+        params: Option<PathBuf>,
+        /// The report to write; charts go in a folder beside it.
+        #[arg(long, short, default_value = "docs/validation.md")]
+        output: PathBuf,
+        /// Chart format.
+        #[arg(long, value_parser = ["svg", "png"], default_value = "svg")]
+        charts: String,
+    },
     /// Project a model by reporting year ending 31 March: stocks at 31
     /// March, flows summed over the year, with DfE's column names where DfE
     /// publishes the quantity (see `carecascade::care::project`).
@@ -115,6 +141,14 @@ fn main() -> ExitCode {
             output,
         } => simulate(model, &set, method, dt, stop, output),
         Command::Convert { input, output } => convert(input, output),
+        Command::Validate {
+            model,
+            data,
+            workforce,
+            params,
+            output,
+            charts,
+        } => validate(model, data, workforce, params, output, &charts),
         Command::Calibrate {
             model,
             data,
@@ -303,21 +337,107 @@ fn calibrate(
         fit.starts.iter().map(|s| s.evaluations).sum::<usize>(),
         started.elapsed().as_secs_f64()
     );
-    println!("{:<28} {:>10}", "series", "MAPE %");
-    for (series, m) in &fit.mape {
-        println!("{series:<28} {m:>10.2}");
-    }
-    println!();
-    println!("{:<32} {:>14}", "parameter", "fitted");
-    for (name, v) in &fit.values {
-        println!("{name:<32} {v:>14.6}");
-    }
     if update_model {
         update_model_file(&model_path, &fit.values)?;
         eprintln!("updated {}", model_path.display());
     }
+    // Results go to standard output last, after every file is written, and
+    // a reader that stops early (`| head`) is not an error.
+    let mut table = format!("{:<28} {:>10}\n", "series", "MAPE %");
+    for (series, m) in &fit.mape {
+        let _ = writeln!(table, "{series:<28} {m:>10.2}");
+    }
+    let _ = writeln!(table, "\n{:<32} {:>14}", "parameter", "fitted");
+    for (name, v) in &fit.values {
+        let _ = writeln!(table, "{name:<32} {v:>14.6}");
+    }
+    print_quietly(&table);
     eprintln!("wrote {}", output.display());
     Ok(ExitCode::SUCCESS)
+}
+
+fn validate(
+    model_path: PathBuf,
+    data: Option<PathBuf>,
+    workforce: Option<PathBuf>,
+    params: Option<PathBuf>,
+    output: PathBuf,
+    charts: &str,
+) -> Result<ExitCode, Error> {
+    use carecascade::care::calibrate::CalibrationSpec;
+    use carecascade::chart::Format;
+    let format = if charts == "png" {
+        Format::Png
+    } else {
+        Format::Svg
+    };
+    use carecascade::care::data::Observed;
+    let model = load_model(&model_path)?;
+    let observed = match &data {
+        Some(path) => Observed::load(path, "year")?,
+        None => Observed::england()?,
+    };
+    let workforce = match &workforce {
+        Some(path) => Observed::load(path, "year_to_30_september")?,
+        None => Observed::england_workforce()?,
+    };
+    let spec = params.as_ref().map(CalibrationSpec::load).transpose()?;
+    if spec.is_some() {
+        eprintln!("fitting without the last three years for the out-of-sample check ...");
+    }
+    let validation =
+        carecascade::care::validate::validate(&model, &observed, Some(&workforce), spec.as_ref())?;
+    let stem = output
+        .file_stem()
+        .map_or("validation".into(), |s| s.to_string_lossy().to_string());
+    let chart_dir = output.with_file_name(&stem);
+    std::fs::create_dir_all(&chart_dir).map_err(|e| Error::io(&chart_dir, e))?;
+    for s in &validation.series {
+        write_atomic(
+            chart_dir.join(format!("{}.{charts}", s.column)),
+            &s.chart(format)?,
+        )?;
+    }
+    let mut command = format!("carecascade validate {}", model_path.display());
+    if let Some(p) = &params {
+        command.push_str(&format!(" --params {}", p.display()));
+    }
+    let _ = write!(command, " --output {}", output.display());
+    if charts != "svg" {
+        let _ = write!(command, " --charts {charts}");
+    }
+    write_atomic(
+        &output,
+        validation.to_markdown(&stem, charts, &command).as_bytes(),
+    )?;
+    let mut table = format!(
+        "{:<28} {:>8} {:>9} {:>7}\n",
+        "series", "MAPE %", "held out", "target"
+    );
+    for s in &validation.series {
+        let _ = writeln!(
+            table,
+            "{:<28} {:>8} {:>9} {:>7}",
+            s.column,
+            s.mape.map_or("-".into(), |m| format!("{m:.2}")),
+            s.holdout_mape.map_or("-".into(), |m| format!("{m:.2}")),
+            s.target.map_or("".into(), |t| format!("{t:.0}"))
+        );
+    }
+    print_quietly(&table);
+    eprintln!(
+        "wrote {} and {} charts in {}",
+        output.display(),
+        validation.series.len(),
+        chart_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints to standard output, ignoring a reader that has gone away.
+fn print_quietly(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
 }
 
 fn parse_number(text: &str, what: &str) -> Result<f64, Error> {
@@ -366,8 +486,8 @@ fn check(model_path: PathBuf, deny_warnings: bool) -> Result<ExitCode, Error> {
             .filter(|v| v.kind().label() == label)
             .count()
     };
-    println!(
-        "{}: model `{}` is valid: {} stocks, {} flows, {} auxiliaries, {} constants, {} lookups; {} unit warning(s)",
+    print_quietly(&format!(
+        "{}: model `{}` is valid: {} stocks, {} flows, {} auxiliaries, {} constants, {} lookups; {} unit warning(s)\n",
         model_path.display(),
         model.name(),
         counts("stock"),
@@ -376,7 +496,7 @@ fn check(model_path: PathBuf, deny_warnings: bool) -> Result<ExitCode, Error> {
         counts("constant"),
         counts("lookup"),
         warnings.len()
-    );
+    ));
     Ok(if deny_warnings && !warnings.is_empty() {
         ExitCode::FAILURE
     } else {

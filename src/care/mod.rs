@@ -16,6 +16,7 @@
 pub mod calibrate;
 pub mod data;
 pub mod project;
+pub mod validate;
 
 use crate::error::Result;
 use crate::model::Model;

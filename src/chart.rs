@@ -1,0 +1,265 @@
+//! Charts as SVG (plotters with a bundled DejaVu Sans font, so that no
+//! system font library is needed), and number formats for people: calendar
+//! years, thousands separators, £m and £bn.
+
+use crate::error::{Error, Result};
+use plotters::prelude::*;
+use std::sync::Once;
+
+static FONT: Once = Once::new();
+
+/// The bundled font (DejaVu Sans; licence in `assets/fonts/`).
+const DEJAVU_SANS: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+
+fn register_font() {
+    FONT.call_once(|| {
+        // The bundled font is valid, so this cannot fail; if it somehow did,
+        // charts would fail with a clear error when drawing text.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, DEJAVU_SANS);
+    });
+}
+
+/// A number with thousands separators: `83750` → `83,750`; values below
+/// 100 keep up to one decimal (`16.6`).
+pub fn thousands(v: f64) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    if v.abs() < 100.0 && v.fract() != 0.0 {
+        return format!("{v:.1}");
+    }
+    let rounded = v.round() as i64;
+    let digits = rounded.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if rounded < 0 { format!("-{out}") } else { out }
+}
+
+/// Money given in £ million, for people: `£850m`, `£2.85bn`, `-£120m`.
+pub fn money_m(v: f64) -> String {
+    let sign = if v < 0.0 { "-" } else { "" };
+    let a = v.abs();
+    if a >= 1000.0 {
+        format!("{sign}£{:.2}bn", a / 1000.0)
+    } else if a >= 10.0 {
+        format!("{sign}£{}m", thousands(a.round()))
+    } else {
+        format!("{sign}£{a:.1}m")
+    }
+}
+
+fn chart_error(e: impl std::fmt::Display) -> Error {
+    Error::Invalid {
+        what: "chart".into(),
+        message: e.to_string(),
+    }
+}
+
+/// Width and height of a chart in pixels.
+const SIZE: (u32, u32) = (720, 400);
+
+/// The output format of a chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Scalable vector graphics (text).
+    Svg,
+    /// A PNG image.
+    Png,
+}
+
+/// Something drawn on a chart, on any plotters backend.
+trait Drawing {
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>)
+    -> Result<()>;
+}
+
+/// Renders a drawing in the chosen format.
+fn render(format: Format, drawing: &impl Drawing) -> Result<Vec<u8>> {
+    register_font();
+    match format {
+        Format::Svg => {
+            let mut svg = String::new();
+            drawing.draw(SVGBackend::with_string(&mut svg, SIZE).into_drawing_area())?;
+            Ok(svg.into_bytes())
+        }
+        Format::Png => {
+            let (w, h) = SIZE;
+            let mut rgb = vec![255u8; (w * h * 3) as usize];
+            drawing.draw(BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area())?;
+            let mut png_bytes = Vec::new();
+            let mut encoder = png::Encoder::new(&mut png_bytes, w, h);
+            encoder.set_color(png::ColorType::Rgb);
+            encoder.set_depth(png::BitDepth::Eight);
+            let mut writer = encoder.write_header().map_err(chart_error)?;
+            writer.write_image_data(&rgb).map_err(chart_error)?;
+            writer.finish().map_err(chart_error)?;
+            Ok(png_bytes)
+        }
+    }
+}
+
+/// A line of model values against published points, by year: the model as
+/// a line, the data as dots. `money` labels the axis in £m/£bn.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] if plotting fails (no points, or the font cannot be
+/// used).
+pub fn model_vs_observed(
+    title: &str,
+    model: &[(f64, f64)],
+    observed: &[(f64, f64)],
+    money: bool,
+) -> Result<String> {
+    let bytes = model_vs_observed_as(Format::Svg, title, model, observed, money)?;
+    Ok(String::from_utf8(bytes).expect("SVG is text"))
+}
+
+/// [`model_vs_observed`] in either format.
+///
+/// # Errors
+///
+/// As [`model_vs_observed`].
+pub fn model_vs_observed_as(
+    format: Format,
+    title: &str,
+    model: &[(f64, f64)],
+    observed: &[(f64, f64)],
+    money: bool,
+) -> Result<Vec<u8>> {
+    let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
+    for &(x, y) in model.iter().chain(observed) {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y1 = y1.max(y);
+    }
+    if !x0.is_finite() || !x1.is_finite() {
+        return Err(chart_error(format!("`{title}` has nothing to plot")));
+    }
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+    }
+    let y1 = if y1 > 0.0 { y1 * 1.1 } else { 1.0 };
+    let x0 = x0.floor();
+    let x1 = x1.ceil();
+    render(
+        format,
+        &DrawLines {
+            title,
+            model,
+            observed,
+            money,
+            x: (x0, x1),
+            y1,
+        },
+    )
+}
+
+/// What [`model_vs_observed_as`] draws, on any backend.
+struct DrawLines<'a> {
+    title: &'a str,
+    model: &'a [(f64, f64)],
+    observed: &'a [(f64, f64)],
+    money: bool,
+    x: (f64, f64),
+    y1: f64,
+}
+
+impl Drawing for DrawLines<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<()> {
+        let (x0, x1) = self.x;
+        let money = self.money;
+        root.fill(&WHITE).map_err(chart_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(self.title, ("sans-serif", 20))
+            .margin(12)
+            .margin_right(28)
+            .x_label_area_size(36)
+            .y_label_area_size(80)
+            .build_cartesian_2d(x0..x1, 0.0..self.y1)
+            .map_err(chart_error)?;
+        chart
+            .configure_mesh()
+            .x_labels((x1 - x0).round() as usize + 1)
+            .x_label_formatter(&|x| format!("{}", x.round() as i64))
+            .y_label_formatter(&|y| if money { money_m(*y) } else { thousands(*y) })
+            .label_style(("sans-serif", 13))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(chart_error)?;
+        let blue = RGBColor(31, 94, 168);
+        chart
+            .draw_series(LineSeries::new(
+                self.model.iter().copied(),
+                blue.stroke_width(2),
+            ))
+            .map_err(chart_error)?
+            .label("model")
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], blue.stroke_width(2))
+            });
+        let orange = RGBColor(214, 96, 28);
+        chart
+            .draw_series(
+                self.observed
+                    .iter()
+                    .map(|&(x, y)| Circle::new((x, y), 4, orange.filled())),
+            )
+            .map_err(chart_error)?
+            .label("published")
+            .legend(move |(x, y)| Circle::new((x + 9, y), 4, orange.filled()));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 13))
+            .draw()
+            .map_err(chart_error)?;
+        root.present().map_err(chart_error)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_for_people() {
+        assert_eq!(thousands(83750.0), "83,750");
+        assert_eq!(thousands(1234567.4), "1,234,567");
+        assert_eq!(thousands(-4200.0), "-4,200");
+        assert_eq!(thousands(16.63), "16.6");
+        assert_eq!(thousands(100.0), "100");
+        assert_eq!(money_m(2850.0), "£2.85bn");
+        assert_eq!(money_m(850.4), "£850m");
+        assert_eq!(money_m(-120.0), "-£120m");
+        assert_eq!(money_m(2.5), "£2.5m");
+    }
+
+    #[test]
+    fn a_chart_is_an_svg_with_its_labels() {
+        let model: Vec<(f64, f64)> = (2013..=2023)
+            .map(|y| (f64::from(y), 1000.0 * f64::from(y - 2000)))
+            .collect();
+        let observed = vec![(2014.0, 14_500.0), (2020.0, 19_000.0)];
+        let svg = model_vs_observed("Children looked after", &model, &observed, false).unwrap();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..50]);
+        assert!(svg.contains("Children looked after"));
+        assert!(svg.contains("2018"));
+        assert!(
+            svg.contains("15,000") || svg.contains("20,000"),
+            "thousands separators"
+        );
+        assert!(model_vs_observed("empty", &[], &[], false).is_err());
+    }
+}
