@@ -7,8 +7,8 @@
 // criterion_group! defines undocumented public functions.
 #![allow(missing_docs)]
 
-use carecascade::care::{self, project};
 use carecascade::Program;
+use carecascade::care::{self, project};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 

@@ -202,3 +202,42 @@ fn the_baseline_projection_stays_plausible_for_ten_years() {
         );
     }
 }
+
+/// docs/model.md carries the generated reference of the shipped model.
+#[test]
+fn the_model_documentation_is_generated_from_the_model() {
+    use carecascade::format::describe;
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/model.md")).unwrap();
+    let generated = describe::describe(&care::england());
+    assert_eq!(
+        describe::replace_generated(&doc, &generated).as_deref(),
+        Some(doc.as_str()),
+        "docs/model.md is out of date: run `cargo run -- describe england --update docs/model.md`"
+    );
+    // Every parameter and lookup states its source, or that it is an
+    // assumption, a calibrated value, a policy lever or a definition.
+    for v in care::england().variables() {
+        use carecascade::VariableKind;
+        if matches!(
+            v.kind(),
+            VariableKind::Constant { .. } | VariableKind::Lookup { .. }
+        ) {
+            let doc = v.doc();
+            assert!(
+                [
+                    "Source",
+                    "Assumption",
+                    "Calibrated",
+                    "Evidence",
+                    "Policy lever",
+                    "Definition"
+                ]
+                .iter()
+                .any(|k| doc.contains(k)),
+                "`{}` does not say where its value comes from: {doc}",
+                v.name()
+            );
+        }
+    }
+}

@@ -1,4 +1,5 @@
 //! File formats: the native TOML model format, XMILE, and numeric tables.
+pub mod describe;
 pub mod native;
 pub mod table;
 pub mod xmile;
