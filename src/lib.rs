@@ -54,6 +54,31 @@
 //! # Ok::<(), carecascade::Error>(())
 //! ```
 //!
+//! ## The England model
+//!
+//! [`care`] holds the children's social care layer: [`care::england`] is the
+//! calibrated England model (`models/england.toml`, embedded);
+//! [`care::project`] turns a run into reporting years ending 31 March with
+//! DfE's column names; [`care::data`] reads the published statistics;
+//! [`care::calibrate`] fits parameters to them and [`care::validate`]
+//! reports the fit. [`format::describe`] generates a model's diagram and
+//! reference tables, and [`chart`] draws charts.
+//!
+//! ```
+//! use carecascade::care::{self, project};
+//!
+//! let model = care::england();
+//! let program = carecascade::Program::compile(&model)?;
+//! let mut baseline = program.state();
+//! let mut invest = program.state();
+//! invest.set("extra prevention spend", 500.0)?; // £m a year from 2025
+//! let a = project::project_state(&mut baseline, 2023, 10)?;
+//! let b = project::project_state(&mut invest, 2023, 10)?;
+//! let cla = |p: &project::Projection| p.get("cla_at_31_march", 2033).unwrap();
+//! assert!(cla(&b) < cla(&a)); // fewer children in care after ten years
+//! # Ok::<(), carecascade::Error>(())
+//! ```
+//!
 //! ## Semantics
 //!
 //! Names are case-insensitive and treat spaces and underscores alike. Euler
