@@ -1,0 +1,151 @@
+//! The England model's five feedback loops, each shown by the behaviour it
+//! must produce (docs/model.md, "The five feedback loops").
+
+use carecascade::Program;
+use carecascade::care::{self, project};
+
+fn projection(sets: &[(&str, f64)]) -> project::Projection {
+    let model = care::england();
+    let program = Program::compile(&model).unwrap();
+    let mut state = program.state();
+    for (name, value) in sets {
+        state.set(name, *value).unwrap();
+    }
+    project::project_state(&mut state, 2023, 10).unwrap()
+}
+
+fn get(p: &project::Projection, column: &str, year: i32) -> f64 {
+    p.get(column, year)
+        .unwrap_or_else(|| panic!("{column} {year}"))
+}
+
+/// Loops 1 and 5: extra prevention spend first raises referrals (early help
+/// uncovers needs), then lowers referrals, plans and entries to care.
+#[test]
+fn prevention_detects_first_then_prevents() {
+    let base = projection(&[]);
+    let invest = projection(&[("extra prevention spend", 500.0)]);
+    // Capacity arrives after the implementation delay.
+    assert!(
+        get(&invest, "early_help_capacity", 2030)
+            > get(&base, "early_help_capacity", 2030) + 20_000.0
+    );
+    // Detection: more referrals while early help grows ...
+    assert!(get(&invest, "referrals", 2026) > get(&base, "referrals", 2026));
+    // ... prevention: fewer once it has matured.
+    for column in [
+        "referrals",
+        "cpp_at_31_march",
+        "cla_started",
+        "cla_at_31_march",
+    ] {
+        assert!(
+            get(&invest, column, 2033) < get(&base, column, 2033),
+            "{column}: {} vs {}",
+            get(&invest, column, 2033),
+            get(&base, column, 2033)
+        );
+    }
+    // Not free: £500m a year more on early help saves less than that.
+    let extra = get(&invest, "spend_total_m", 2033) - get(&base, "spend_total_m", 2033);
+    assert!(extra > 0.0 && extra < 500.0, "{extra}");
+}
+
+/// Loop 2: under a fixed total budget, dearer statutory services squeeze
+/// prevention, which raises demand.
+#[test]
+fn a_fixed_budget_crowds_out_prevention() {
+    let fixed = projection(&[("budget mode", 1.0)]);
+    let squeezed = projection(&[
+        ("budget mode", 1.0),
+        ("weekly placement cost[childrens home]", 8000.0),
+    ]);
+    let path = projection(&[("weekly placement cost[childrens home]", 8000.0)]);
+    assert!(
+        get(&squeezed, "spend_early_help_m", 2028)
+            < get(&fixed, "spend_early_help_m", 2028) - 100.0
+    );
+    // With prevention on its path, the same costs do not touch it.
+    assert!((get(&path, "spend_early_help_m", 2028) - 2850.0).abs() < 1.0);
+    assert!(get(&squeezed, "referrals", 2033) > get(&path, "referrals", 2033));
+    assert!(get(&squeezed, "cla_at_31_march", 2033) > get(&path, "cla_at_31_march", 2033));
+}
+
+/// Loop 3: losing social workers raises caseloads, and with them plans,
+/// care and turnover.
+#[test]
+fn high_caseloads_escalate_cases_and_drive_staff_away() {
+    let base = projection(&[]);
+    // Twice the turnover, and agencies that can cover only half the gaps.
+    let churn = projection(&[("base turnover", 0.3), ("agency cover share", 0.5)]);
+    assert!(get(&churn, "caseload", 2026) > get(&base, "caseload", 2026) + 1.0);
+    assert!(get(&churn, "social_worker_fte", 2026) < get(&base, "social_worker_fte", 2026));
+    for column in ["cpp_started", "cla_started", "rereferrals_12m"] {
+        assert!(
+            get(&churn, column, 2026) > get(&base, column, 2026),
+            "{column}"
+        );
+    }
+    // Agency cover fills part of the gap, at a premium.
+    assert!(get(&churn, "agency_fte", 2026) > get(&base, "agency_fte", 2026));
+}
+
+/// Loop 4: more re-referral of closed cases means more referrals and more
+/// children in need; more second plans means more children on plans.
+#[test]
+fn closed_cases_come_back() {
+    let base = projection(&[]);
+    let more = projection(&[("rereferral fraction", 0.35), ("repeat plan rate", 1.2)]);
+    assert!(get(&more, "rereferrals_12m", 2025) > get(&base, "rereferrals_12m", 2025));
+    assert!(
+        get(&more, "cpp_second_or_subsequent", 2025) > get(&base, "cpp_second_or_subsequent", 2025)
+    );
+    assert!(get(&more, "cin_at_31_march", 2028) > get(&base, "cin_at_31_march", 2028));
+    assert!(get(&more, "cpp_at_31_march", 2028) > get(&base, "cpp_at_31_march", 2028));
+}
+
+/// Placement policy: kinship first moves entries from foster care to kin
+/// and lowers placement spend.
+#[test]
+fn kinship_first_shifts_placements_and_spend() {
+    let base = projection(&[]);
+    let kin = projection(&[("kinship shift", 0.3)]);
+    assert!(
+        get(&kin, "cla_started_kinship_foster", 2025)
+            > get(&base, "cla_started_kinship_foster", 2025) * 1.5
+    );
+    assert!(get(&kin, "cla_agency_foster", 2030) < get(&base, "cla_agency_foster", 2030));
+    assert!(get(&kin, "spend_looked_after_m", 2030) < get(&base, "spend_looked_after_m", 2030));
+    // Children are placed differently, not more or fewer of them.
+    let total = |p: &project::Projection| get(p, "cla_started", 2025);
+    assert!((total(&kin) / total(&base) - 1.0).abs() < 0.01);
+}
+
+/// The age bands and placements add up to the totals, and money is the sum
+/// of its lines.
+#[test]
+fn breakdowns_add_up() {
+    let p = projection(&[]);
+    for year in [2023, 2028, 2033] {
+        let by_age: f64 = p
+            .columns()
+            .iter()
+            .filter(|c| c.starts_with("cla_age_"))
+            .map(|c| get(&p, c, year))
+            .sum();
+        let total = get(&p, "cla_at_31_march", year);
+        assert!(
+            (by_age - total).abs() < 1e-6 * total,
+            "{year}: {by_age} vs {total}"
+        );
+    }
+    let lines = [
+        "spend_early_help_m",
+        "spend_safeguarding_m",
+        "spend_looked_after_m",
+        "spend_care_leavers_m",
+    ];
+    let sum: f64 = lines.iter().map(|c| get(&p, c, 2030)).sum();
+    let total = get(&p, "spend_total_m", 2030);
+    assert!((sum - total).abs() < 1e-6 * total, "{sum} vs {total}");
+}
