@@ -241,3 +241,56 @@ fn the_model_documentation_is_generated_from_the_model() {
         }
     }
 }
+
+/// The command line knows the built-in model by name.
+#[test]
+fn the_cli_runs_and_projects_the_built_in_model() {
+    let cli = env!("CARGO_BIN_EXE_carecascade");
+    let out = std::process::Command::new(cli)
+        .args(["simulate", "england", "--stop", "2014.25"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        csv.starts_with("Time,unmet need[age 0 to 4],"),
+        "{}",
+        &csv[..80]
+    );
+    assert_eq!(csv.lines().count(), 1 + 53);
+
+    let out = std::process::Command::new(cli)
+        .args(["project", "england", "--from", "2013", "--years", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].starts_with("year,population_0_17,referrals,rereferrals_12m,"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains(",cla_at_31_march,") && lines[0].contains(",spend_total_m,"));
+    assert_eq!(lines.len(), 4);
+    assert!(lines[1].starts_with("2013,11403970,,"), "{}", lines[1]);
+
+    let out = std::process::Command::new(cli)
+        .args(["simulate", "englnd"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not a built-in model") && err.contains("did you mean `england`?"),
+        "{err}"
+    );
+}
