@@ -105,6 +105,7 @@ pub mod expr;
 pub mod format;
 pub mod model;
 mod name;
+pub mod scenario;
 pub mod sim;
 
 pub use compile::{ParamId, Parameter, Program, Warning};

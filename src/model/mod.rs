@@ -330,4 +330,124 @@ impl Model {
         self.time = time;
         self
     }
+
+    /// Makes a scalar constant vary during a run: the constant becomes an
+    /// auxiliary computing `equation`, and its value moves to a new constant
+    /// named `base_name`, which the equation can use (and runs can still
+    /// set). This is how scenario policies (a step, a ramp, a series) are
+    /// applied.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Parameter`] if `name` is not a scalar constant (with the
+    /// closest constant's name) or `base_name` is taken; the parse error
+    /// of `equation`.
+    pub fn with_constant_varying(
+        &self,
+        name: &str,
+        base_name: &str,
+        equation: &str,
+    ) -> Result<Model> {
+        let not_constant = |reason: String| Error::Parameter {
+            name: name.to_string(),
+            reason,
+            suggestion: crate::name::closest(
+                name,
+                self.variables
+                    .iter()
+                    .filter(|v| matches!(v.kind, VariableKind::Constant { .. }))
+                    .map(|v| v.name.as_str()),
+            ),
+        };
+        let Some(&i) = self.index.get(&canonical_name(name)) else {
+            return Err(not_constant("is not a variable of the model".into()));
+        };
+        let VariableKind::Constant { value } = self.variables[i].kind else {
+            return Err(not_constant(format!(
+                "is {} {}, not a constant",
+                if self.variables[i].kind.label() == "auxiliary" {
+                    "an"
+                } else {
+                    "a"
+                },
+                self.variables[i].kind.label()
+            )));
+        };
+        if !self.variables[i].dimensions.is_empty() {
+            return Err(not_constant(
+                "is arrayed; a policy can change only a scalar constant".into(),
+            ));
+        }
+        if self.index.contains_key(&canonical_name(base_name)) {
+            return Err(Error::Parameter {
+                name: base_name.to_string(),
+                reason: "already exists in the model".into(),
+                suggestion: None,
+            });
+        }
+        let original = &self.variables[i];
+        let equation = Equation::parse(equation, &original.name, None)?;
+        let mut model = self.clone();
+        let base = Variable {
+            name: base_name.to_string(),
+            dimensions: Vec::new(),
+            elements: Vec::new(),
+            doc: format!(
+                "The value of `{}` before the scenario's policies.",
+                original.name
+            ),
+            units: original.units.clone(),
+            units_text: original.units_text.clone(),
+            location: original.location.clone(),
+            kind: VariableKind::Constant { value },
+        };
+        model.variables[i].kind = VariableKind::Auxiliary { equation };
+        model
+            .index
+            .insert(canonical_name(base_name), model.variables.len());
+        model.variables.push(base);
+        Ok(model)
+    }
+
+    /// The model with one more lookup (`points` as (x, y), continuous),
+    /// named `name`: a time series for a policy.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Parameter`] if the name is taken; [`Error::Invalid`] for
+    /// points the table refuses (unsorted x, not finite).
+    pub fn with_lookup(&self, name: &str, points: &[(f64, f64)], doc: &str) -> Result<Model> {
+        if self.index.contains_key(&canonical_name(name)) {
+            return Err(Error::Parameter {
+                name: name.to_string(),
+                reason: "already exists in the model".into(),
+                suggestion: None,
+            });
+        }
+        let table = LookupTable::new(points.iter().copied(), Interpolation::Continuous).map_err(
+            |message| Error::Invalid {
+                what: format!("series `{name}`"),
+                message,
+            },
+        )?;
+        let mut model = self.clone();
+        model
+            .index
+            .insert(canonical_name(name), model.variables.len());
+        model.variables.push(Variable {
+            name: name.to_string(),
+            dimensions: Vec::new(),
+            elements: Vec::new(),
+            doc: doc.to_string(),
+            units: None,
+            units_text: None,
+            location: None,
+            kind: VariableKind::Lookup {
+                table,
+                input: None,
+                element_tables: Vec::new(),
+            },
+        });
+        Ok(model)
+    }
 }
