@@ -177,7 +177,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Builds one error from a list: `Ok` when empty, the error itself when
     /// there is one, [`Error::Many`] otherwise.
-    pub(crate) fn from_list(errors: Vec<Error>) -> Result<()> {
+    pub fn from_list(errors: Vec<Error>) -> Result<()> {
         if errors.is_empty() {
             Ok(())
         } else {

@@ -100,6 +100,7 @@ pub mod build {
 pub mod care;
 pub mod chart;
 mod compile;
+pub mod ensemble;
 pub mod error;
 pub mod expr;
 pub mod format;

@@ -124,6 +124,35 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Run a scenario file as a Monte Carlo ensemble (in parallel) and
+    /// write DIR/summary.json, DIR/quantiles.csv and DIR/runs.csv.
+    Run {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        #[command(flatten)]
+        ensemble: EnsembleArgs,
+    },
+    /// Run scenarios on the same draws of their shared uncertain parameters
+    /// (common random numbers) and report ALT minus BASE, run by run.
+    Compare {
+        /// The base scenario.
+        base: PathBuf,
+        /// One or more alternatives.
+        #[arg(required = true)]
+        alternatives: Vec<PathBuf>,
+        #[command(flatten)]
+        ensemble: EnsembleArgs,
+    },
+    /// Combine the partial results of sharded runs (`--shard I/N`) into
+    /// exactly what one machine would have written.
+    Merge {
+        /// The partial results (`partial-I-of-N.json`).
+        #[arg(required = true)]
+        partials: Vec<PathBuf>,
+        /// Where to write the results.
+        #[arg(long, short, default_value = "results")]
+        output: PathBuf,
+    },
     /// Project a model by reporting year ending 31 March: stocks at 31
     /// March, flows summed over the year, with DfE's column names where DfE
     /// publishes the quantity (see `carecascade::care::project`).
@@ -146,6 +175,24 @@ enum Command {
     },
 }
 
+/// Options shared by `run` and `compare`.
+#[derive(clap::Args)]
+struct EnsembleArgs {
+    /// Runs (overrides the scenario files).
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Seed (overrides the scenario files).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Where to write the results.
+    #[arg(long, short, default_value = "results")]
+    output: PathBuf,
+    /// Run only shard I of N (1-based, e.g. `--shard 2/8`) and write
+    /// DIR/partial-I-of-N.json for `carecascade merge`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -158,6 +205,17 @@ fn main() -> ExitCode {
             output,
         } => simulate(model, &set, method, dt, stop, output),
         Command::Convert { input, output } => convert(input, output),
+        Command::Run { scenario, ensemble } => run_ensemble(vec![scenario], "run", ensemble),
+        Command::Compare {
+            base,
+            alternatives,
+            ensemble,
+        } => {
+            let mut all = vec![base];
+            all.extend(alternatives);
+            run_ensemble(all, "compare", ensemble)
+        }
+        Command::Merge { partials, output } => merge(partials, output),
         Command::Describe {
             model,
             format,
@@ -488,6 +546,97 @@ fn describe(
         return Ok(ExitCode::SUCCESS);
     }
     write_output(output, |out| out.write_all(text.as_bytes()))
+}
+
+fn parse_shard(text: &str) -> Result<(usize, usize), Error> {
+    let bad = || Error::Invalid {
+        what: "--shard".into(),
+        message: format!("`{text}` should be I/N with 1 <= I <= N, e.g. 2/8"),
+    };
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n) = (
+        i.trim().parse::<usize>().map_err(|_| bad())?,
+        n.trim().parse::<usize>().map_err(|_| bad())?,
+    );
+    if i == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i - 1, n))
+}
+
+fn run_ensemble(files: Vec<PathBuf>, kind: &str, args: EnsembleArgs) -> Result<ExitCode, Error> {
+    use carecascade::ensemble::report::run_scenarios;
+    use carecascade::scenario::Scenario;
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    let mut prepared = Vec::new();
+    let mut errors = Vec::new();
+    for file in &files {
+        match Scenario::load(file).and_then(|mut s| {
+            if let Some(runs) = args.runs {
+                s.runs = runs;
+            }
+            if let Some(seed) = args.seed {
+                s.seed = seed;
+            }
+            s.prepare()
+        }) {
+            Ok(p) => prepared.push(p),
+            Err(e) => errors.push(e),
+        }
+    }
+    Error::from_list(errors)?;
+    let runs = prepared[0].scenario.runs;
+    let total = match shard {
+        Some((i, n)) => ((i + 1) * runs / n - i * runs / n) * prepared.len(),
+        None => runs * prepared.len(),
+    };
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {per_sec}, {eta} left")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let outcome = run_scenarios(&prepared, kind, shard, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    let written = outcome.write(&args.output)?;
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{total} runs in {seconds:.1} s ({:.0} runs/s); wrote {}",
+        total as f64 / seconds.max(1e-9),
+        written
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if shard.is_none() {
+        print_quietly(&outcome.table());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn merge(partials: Vec<PathBuf>, output: PathBuf) -> Result<ExitCode, Error> {
+    use carecascade::ensemble::report::{Outcome, merge};
+    let parts = partials
+        .iter()
+        .map(|p| Outcome::load_partial(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let outcome = merge(parts)?;
+    let written = outcome.write(&output)?;
+    eprintln!(
+        "merged {} shards; wrote {}",
+        partials.len(),
+        written
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    print_quietly(&outcome.table());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints to standard output, ignoring a reader that has gone away.

@@ -424,6 +424,20 @@ pub fn project(model: &Model, from: i32, years: usize) -> Result<Projection> {
 ///
 /// As [`project`].
 pub fn project_state(state: &mut State, from: i32, years: usize) -> Result<Projection> {
+    project_with_results(state, from, years).map(|(p, _)| p)
+}
+
+/// [`project_state`], also returning the run's results at every step (for
+/// measures the yearly rows do not show, such as a peak within a year).
+///
+/// # Errors
+///
+/// As [`project`].
+pub fn project_with_results(
+    state: &mut State,
+    from: i32,
+    years: usize,
+) -> Result<(Projection, Results)> {
     if years == 0 {
         return Err(Error::Invalid {
             what: "--years".into(),
@@ -448,7 +462,8 @@ pub fn project_state(state: &mut State, from: i32, years: usize) -> Result<Proje
         .with_method(method);
     state.set_time(time);
     let results = state.run()?;
-    Ok(aggregate(&results, from, years, per_year))
+    let projection = aggregate(&results, from, years, per_year);
+    Ok((projection, results))
 }
 
 fn aggregate(results: &Results, from: i32, years: usize, per_year: usize) -> Projection {

@@ -545,6 +545,15 @@ impl Scenario {
             })
             .collect();
         Error::from_list(missing)?;
+        // Comparisons need these, reported or not.
+        let mut prepared = prepared;
+        for required in ["spend_total_m", "cla_started", "cpp_started", "caseload"] {
+            if columns.iter().any(|c| c == required)
+                && !prepared.scenario.indicators.iter().any(|i| i == required)
+            {
+                prepared.scenario.indicators.push(required.to_string());
+            }
+        }
         Ok(prepared)
     }
 }

@@ -1,0 +1,302 @@
+//! Ensembles: reproducibility across threads and shards, common random
+//! numbers, and the shipped scenarios.
+
+use carecascade::ensemble::report::run_scenarios;
+use carecascade::ensemble::{Stats, draws};
+use carecascade::scenario::Scenario;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A small ensemble: 24 runs over 3 years, sharing a base file.
+const BASE: &str = r#"
+model = "england"
+[scenario]
+name = "base"
+[time]
+start = 2023
+horizon = 3
+[monte_carlo]
+runs = 24
+seed = 7
+sampling = "latin_hypercube"
+[uncertain."early help effect at maturity"]
+distribution = "pert"
+min = 0
+mode = 0.32
+max = 0.5
+[uncertain."weekly placement cost[childrens home]"]
+distribution = "triangular"
+min = 4500
+mode = 5600
+max = 8000
+[uncertain."detection fraction"]
+distribution = "uniform"
+min = 0
+max = 0.08
+[report]
+indicators = ["cla_at_31_march", "spend_total_m"]
+"#;
+
+const ALT: &str = r#"
+extends = "base.toml"
+[scenario]
+name = "alt"
+[parameters]
+"kinship shift" = 0.2
+"#;
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "carecascade-ensembles-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("base.toml"), BASE).unwrap();
+    std::fs::write(d.join("alt.toml"), ALT).unwrap();
+    d
+}
+
+fn cli(args: &[&str], threads: usize) {
+    let out = Command::new(env!("CARGO_BIN_EXE_carecascade"))
+        .args(args)
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Asserts that two result directories hold byte-identical files, showing
+/// the first line that differs.
+fn assert_same_files(a: &Path, b: &Path, what: &str) {
+    for f in ["summary.json", "quantiles.csv", "runs.csv"] {
+        let (x, y) = (
+            std::fs::read_to_string(a.join(f)).unwrap(),
+            std::fs::read_to_string(b.join(f)).unwrap(),
+        );
+        if x != y {
+            let (n, (l, m)) = x
+                .lines()
+                .zip(y.lines())
+                .enumerate()
+                .find(|(_, (l, m))| l != m)
+                .unwrap_or((0, ("", "")));
+            panic!("{what}: {f} differs at line {}:\n{l}\n{m}", n + 1);
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_gives_identical_files_on_one_or_two_threads_and_in_shards() {
+    let d = dir("repro");
+    let (base, alt) = (d.join("base.toml"), d.join("alt.toml"));
+    let (base, alt) = (base.to_str().unwrap(), alt.to_str().unwrap());
+    let one = d.join("one");
+    let two = d.join("two");
+    cli(
+        &["compare", base, alt, "--output", one.to_str().unwrap()],
+        1,
+    );
+    cli(
+        &["compare", base, alt, "--output", two.to_str().unwrap()],
+        2,
+    );
+    assert_same_files(&one, &two, "1 thread and 2 threads");
+
+    // Three shards on "three machines", merged.
+    let shards = d.join("shards");
+    for i in 1..=3 {
+        cli(
+            &[
+                "compare",
+                base,
+                alt,
+                "--shard",
+                &format!("{i}/3"),
+                "--output",
+                shards.to_str().unwrap(),
+            ],
+            2,
+        );
+    }
+    let merged = d.join("merged");
+    let partials: Vec<String> = (1..=3)
+        .map(|i| {
+            shards
+                .join(format!("partial-{i}-of-3.json"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    let mut args = vec!["merge"];
+    args.extend(partials.iter().map(String::as_str));
+    args.extend(["--output", merged.to_str().unwrap()]);
+    cli(&args, 1);
+    assert_same_files(&one, &merged, "merged shards and one run");
+
+    // A missing shard is refused, naming it.
+    let out = Command::new(env!("CARGO_BIN_EXE_carecascade"))
+        .args([
+            "merge",
+            &partials[0],
+            &partials[2],
+            "--output",
+            merged.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing: 2/3"), "{err}");
+
+    // The outputs record how they were made.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(one.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["seed"], 7);
+    assert_eq!(summary["runs"], 24);
+    assert_eq!(summary["sampling"], "latin_hypercube");
+    assert!(summary["generator"].as_str().unwrap().contains("ChaCha8"));
+    assert_eq!(summary["carecascade_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(summary["comparisons"][0]["alternative"], "alt");
+}
+
+/// Comparing on common random numbers: the paired difference varies far
+/// less than with independent draws for the two scenarios.
+#[test]
+fn common_random_numbers_cut_the_variance_of_a_paired_difference() {
+    let d = dir("crn");
+    let base = Scenario::load(d.join("base.toml"))
+        .unwrap()
+        .prepare()
+        .unwrap();
+    let alt = Scenario::load(d.join("alt.toml"))
+        .unwrap()
+        .prepare()
+        .unwrap();
+    // The alternative shares every draw with the base, run by run.
+    for run in [0, 5, 23] {
+        assert_eq!(draws(&base, run, 24), draws(&alt, run, 24));
+    }
+    let mut other = Scenario::load(d.join("alt.toml")).unwrap();
+    other.seed = 8;
+    let independent = other.prepare().unwrap();
+
+    let spend = |o: &carecascade::ensemble::report::Outcome, k: usize| -> Vec<f64> {
+        let e = &o.ensembles[k];
+        let i = e
+            .indicators
+            .iter()
+            .position(|x| x == "spend_total_m")
+            .unwrap();
+        e.runs.iter().map(|r| r.values[i][3]).collect()
+    };
+    let paired = run_scenarios(&[base, alt], "compare", None, &|| {}).unwrap();
+    let base_again = Scenario::load(d.join("base.toml"))
+        .unwrap()
+        .prepare()
+        .unwrap();
+    let unpaired = run_scenarios(&[base_again], "run", None, &|| {}).unwrap();
+    let independent = run_scenarios(&[independent], "run", None, &|| {}).unwrap();
+    let variance = |v: Vec<f64>| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64
+    };
+    let (b, a) = (spend(&paired, 0), spend(&paired, 1));
+    let crn = variance(a.iter().zip(&b).map(|(a, b)| a - b).collect());
+    let ind = variance(
+        spend(&independent, 0)
+            .iter()
+            .zip(spend(&unpaired, 0))
+            .map(|(a, b)| a - b)
+            .collect(),
+    );
+    assert!(
+        crn < 0.05 * ind,
+        "paired variance {crn} vs independent {ind}"
+    );
+    // The kinship shift moves children from foster care to cheaper kinship
+    // placements, with support: more spend early on here, in every run.
+    let s = Stats::of(a.iter().zip(&b).map(|(a, b)| a - b), &[0.05, 0.95]);
+    assert!(
+        s.quantiles[0] * s.quantiles[1] > 0.0,
+        "the sign is certain: {s:?}"
+    );
+}
+
+/// Every shipped scenario opens with its question, loads, and runs.
+#[test]
+fn the_shipped_scenarios_load_and_run() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                text.starts_with("# Question:"),
+                "{} must open with its question",
+                path.display()
+            );
+            let mut s = Scenario::load(&path).unwrap();
+            assert!(!s.question.is_empty());
+            s.runs = 2;
+            s.horizon = 2;
+            let p = s.prepare().unwrap();
+            let o = run_scenarios(&[p], "run", None, &|| {}).unwrap();
+            assert_eq!(o.ensembles[0].runs.len(), 2);
+            names.push(path.file_stem().unwrap().to_string_lossy().to_string());
+        }
+    }
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "baseline",
+            "caseload_cap",
+            "early_help_investment",
+            "edge_of_care",
+            "family_help_reform",
+            "kinship_first",
+            "prevention_squeeze"
+        ]
+    );
+}
+
+#[test]
+fn scenario_mistakes_are_reported_with_file_and_field() {
+    let d = dir("errors");
+    std::fs::write(d.join("loop.toml"), "extends = \"loop.toml\"\n").unwrap();
+    let err = Scenario::load(d.join("loop.toml")).unwrap_err().to_string();
+    assert!(
+        err.contains("loop.toml:1:1") && err.contains("cycle"),
+        "{err}"
+    );
+    std::fs::write(
+        d.join("bad.toml"),
+        "extends = \"base.toml\"\n[monte_carlo]\nrun = 5\n",
+    )
+    .unwrap();
+    let err = Scenario::load(d.join("bad.toml")).unwrap_err().to_string();
+    assert!(
+        err.contains("bad.toml:3:1") && err.contains("did you mean `runs`?"),
+        "{err}"
+    );
+    std::fs::write(
+        d.join("alt2.toml"),
+        "extends = \"base.toml\"\n[uncertain.\"early help efect at maturity\"]\ndistribution = \"uniform\"\nmin = 0\nmax = 1\n",
+    )
+    .unwrap();
+    let err = Scenario::load(d.join("alt2.toml"))
+        .unwrap()
+        .prepare()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("did you mean `early help effect at maturity`?"),
+        "{err}"
+    );
+}
