@@ -46,36 +46,74 @@ fn generator(seed: u64, name: &str, stream: u64) -> ChaCha8Rng {
     rng
 }
 
-/// The value of each uncertain parameter in run `run` of `runs`.
-pub fn draws(prepared: &Prepared, run: usize, runs: usize) -> Vec<f64> {
-    let s = &prepared.scenario;
-    prepared
-        .uncertain()
-        .iter()
-        .map(|(name, _, d)| {
-            let mut rng = generator(s.seed, name, run as u64);
-            match s.sampling {
-                Sampling::Random => d.sample(&mut rng),
-                Sampling::LatinHypercube => {
-                    let stratum = lhs_stratum(s.seed, name, run, runs);
-                    d.at_quantile((stratum as f64 + rng.random::<f64>()) / runs as f64)
-                }
-            }
-        })
-        .collect()
+/// Draws the uncertain parameters of an ensemble's runs. For Latin
+/// hypercube sampling it holds each parameter's permutation of strata,
+/// computed once per ensemble.
+#[derive(Debug, Clone)]
+pub struct Sampler {
+    seed: u64,
+    runs: usize,
+    sampling: Sampling,
+    /// (name, distribution, strata by run).
+    parameters: Vec<(String, crate::scenario::Distribution, Vec<usize>)>,
 }
 
-/// The stratum of run `run` for a parameter: a permutation of 0..runs drawn
-/// from the parameter's own stream `u64::MAX`, so every shard computes the
-/// same one.
-fn lhs_stratum(seed: u64, name: &str, run: usize, runs: usize) -> usize {
+impl Sampler {
+    /// The sampler of an ensemble of `runs` runs of a prepared scenario.
+    pub fn new(prepared: &Prepared, runs: usize) -> Sampler {
+        let s = &prepared.scenario;
+        let parameters = prepared
+            .uncertain()
+            .iter()
+            .map(|(name, _, d)| {
+                let strata = match s.sampling {
+                    Sampling::Random => Vec::new(),
+                    Sampling::LatinHypercube => lhs_strata(s.seed, name, runs),
+                };
+                (name.clone(), *d, strata)
+            })
+            .collect();
+        Sampler {
+            seed: s.seed,
+            runs,
+            sampling: s.sampling,
+            parameters,
+        }
+    }
+
+    /// The value of each uncertain parameter in run `run`.
+    pub fn draws(&self, run: usize) -> Vec<f64> {
+        self.parameters
+            .iter()
+            .map(|(name, d, strata)| {
+                let mut rng = generator(self.seed, name, run as u64);
+                match self.sampling {
+                    Sampling::Random => d.sample(&mut rng),
+                    Sampling::LatinHypercube => {
+                        d.at_quantile((strata[run] as f64 + rng.random::<f64>()) / self.runs as f64)
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+/// The value of each uncertain parameter in run `run` of `runs` (for one
+/// run; an ensemble uses one [`Sampler`]).
+pub fn draws(prepared: &Prepared, run: usize, runs: usize) -> Vec<f64> {
+    Sampler::new(prepared, runs).draws(run)
+}
+
+/// Each run's stratum for a parameter: a permutation of 0..runs drawn from
+/// the parameter's own stream `u64::MAX`, so every shard computes the same.
+fn lhs_strata(seed: u64, name: &str, runs: usize) -> Vec<usize> {
     let mut rng = generator(seed, name, u64::MAX);
     let mut order: Vec<usize> = (0..runs).collect();
     for i in (1..runs).rev() {
         let j = rng.random_range(0..=i);
         order.swap(i, j);
     }
-    order[run]
+    order
 }
 
 /// What one run keeps. In partial results (JSON), NaN is written as null.
@@ -190,13 +228,13 @@ fn column(p: &Projection, name: &str) -> Vec<f64> {
 /// the run's index and draws.
 pub fn run_one(
     prepared: &Prepared,
+    sampler: &Sampler,
     state: &mut crate::State,
     run: usize,
-    runs: usize,
 ) -> Result<RunOutput> {
     let s = &prepared.scenario;
     prepared.configure(state)?;
-    let draws = draws(prepared, run, runs);
+    let draws = sampler.draws(run);
     for ((_, id, _), v) in prepared.uncertain().iter().zip(&draws) {
         state.set_param(*id, *v)?;
     }
@@ -248,12 +286,13 @@ pub fn run_range(
     total: usize,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<RunOutput>> {
+    let sampler = Sampler::new(prepared, total);
     let outputs: Vec<Result<RunOutput>> = runs
         .into_par_iter()
         .map_init(
             || prepared.program.state(),
             |state, run| {
-                let out = run_one(prepared, state, run, total);
+                let out = run_one(prepared, &sampler, state, run);
                 progress();
                 out
             },
