@@ -307,14 +307,22 @@ fn scenario_mistakes_are_reported_with_file_and_field() {
 #[test]
 fn latin_hypercube_draws_one_value_per_stratum() {
     let text = "[monte_carlo]\nruns = 50\nsampling = \"latin_hypercube\"\n[uncertain.\"detection fraction\"]\ndistribution = \"uniform\"\nmin = 0\nmax = 1\n[uncertain.\"maturation time\"]\ndistribution = \"uniform\"\nmin = 0\nmax = 1\n";
-    let p = Scenario::parse(text, "lhs.toml").unwrap().prepare().unwrap();
+    let p = Scenario::parse(text, "lhs.toml")
+        .unwrap()
+        .prepare()
+        .unwrap();
     let sampler = carecascade::ensemble::Sampler::new(&p, 50);
     for k in 0..2 {
-        let mut strata: Vec<usize> = (0..50).map(|r| (sampler.draws(r)[k] * 50.0) as usize).collect();
+        let mut strata: Vec<usize> = (0..50)
+            .map(|r| (sampler.draws(r)[k] * 50.0) as usize)
+            .collect();
         strata.sort();
         assert_eq!(strata, (0..50).collect::<Vec<_>>(), "parameter {k}");
     }
-    let random = Scenario::parse(&text.replace("latin_hypercube", "random"), "r.toml").unwrap().prepare().unwrap();
+    let random = Scenario::parse(&text.replace("latin_hypercube", "random"), "r.toml")
+        .unwrap()
+        .prepare()
+        .unwrap();
     let one = Scenario::parse(
         "[monte_carlo]\nruns = 50\n[uncertain.\"maturation time\"]\ndistribution = \"uniform\"\nmin = 0\nmax = 1\n",
         "one.toml",

@@ -558,6 +558,20 @@ impl Scenario {
     }
 }
 
+impl TryFrom<ScenarioFile> for Scenario {
+    type Error = Error;
+
+    /// Validates a scenario built in code (paths are relative to the
+    /// current directory; `extends` is not followed).
+    fn try_from(file: ScenarioFile) -> Result<Scenario> {
+        let sources = [Source {
+            name: "<scenario>".into(),
+            text: String::new(),
+        }];
+        Scenario::from_file(&file, PathBuf::new(), &sources, Path::new("scenario"))
+    }
+}
+
 /// A parameter changed by a policy keeps its value in `NAME before policies`.
 fn redirect(name: &str, policies: &IndexMap<String, Vec<&Policy>>) -> String {
     match policies.get(&crate::name::canonical_name(name)) {
@@ -754,6 +768,23 @@ impl Prepared {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scenario_built_in_code_is_validated_too() {
+        let file = ScenarioFile {
+            monte_carlo: Some(MonteCarloSpec {
+                runs: Some(0),
+                ..MonteCarloSpec::default()
+            }),
+            ..ScenarioFile::default()
+        };
+        let err = Scenario::try_from(file).unwrap_err().to_string();
+        assert!(err.contains("runs must be at least 1"), "{err}");
+        assert_eq!(
+            Scenario::try_from(ScenarioFile::default()).unwrap().runs,
+            1000
+        );
+    }
 
     #[test]
     fn a_minimal_scenario_takes_the_defaults() {
