@@ -229,6 +229,248 @@ impl Drawing for DrawLines<'_> {
     }
 }
 
+/// One scenario's band of an indicator over time: for each year the 5th,
+/// 25th, 50th, 75th and 95th percentiles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fan {
+    /// The scenario's name (the legend).
+    pub label: String,
+    /// (year, [p5, p25, p50, p75, p95]).
+    pub points: Vec<(f64, [f64; 5])>,
+}
+
+/// Colours for successive scenarios.
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 94, 168),
+    RGBColor(214, 96, 28),
+    RGBColor(46, 139, 87),
+    RGBColor(148, 62, 150),
+    RGBColor(160, 120, 20),
+    RGBColor(90, 90, 90),
+];
+
+/// A fan chart of one indicator for one or more scenarios: P5-P95 and
+/// P25-P75 bands and the median line, by year. With `zero_line` a
+/// horizontal line marks zero (for a paired difference, ALT minus BASE).
+///
+/// # Errors
+///
+/// [`Error::Invalid`] if there is nothing to plot or plotting fails.
+pub fn fan_chart(
+    format: Format,
+    title: &str,
+    y_label: &str,
+    fans: &[Fan],
+    money: bool,
+    zero_line: bool,
+) -> Result<Vec<u8>> {
+    let all = fans.iter().flat_map(|f| f.points.iter());
+    let (mut x0, mut x1) = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (x, q) in all {
+        x0 = x0.min(*x);
+        x1 = x1.max(*x);
+        for v in q.iter().filter(|v| v.is_finite()) {
+            y0 = y0.min(*v);
+            y1 = y1.max(*v);
+        }
+    }
+    if !(x0.is_finite() && y0.is_finite()) {
+        return Err(chart_error(format!("`{title}` has nothing to plot")));
+    }
+    // A difference includes zero; a level shows its own range, so that
+    // scenarios can be told apart (the axis says where it starts).
+    if zero_line {
+        y0 = y0.min(0.0);
+        y1 = y1.max(0.0);
+    }
+    let pad = (y1 - y0).max(1e-9 * y1.abs().max(1.0)) * 0.1;
+    let (y0, y1) = (
+        if !zero_line && y0 >= 0.0 {
+            (y0 - pad).max(0.0)
+        } else {
+            y0 - pad
+        },
+        y1 + pad,
+    );
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+    }
+    render(
+        format,
+        &DrawFans {
+            title,
+            y_label,
+            fans,
+            money,
+            zero_line,
+            x: (x0.floor(), x1.ceil()),
+            y: (y0, y1),
+        },
+    )
+}
+
+struct DrawFans<'a> {
+    title: &'a str,
+    y_label: &'a str,
+    fans: &'a [Fan],
+    money: bool,
+    zero_line: bool,
+    x: (f64, f64),
+    y: (f64, f64),
+}
+
+impl Drawing for DrawFans<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<()> {
+        let money = self.money;
+        root.fill(&WHITE).map_err(chart_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(self.title, ("sans-serif", 20))
+            .margin(12)
+            .margin_right(28)
+            .x_label_area_size(36)
+            .y_label_area_size(90)
+            .build_cartesian_2d(self.x.0..self.x.1, self.y.0..self.y.1)
+            .map_err(chart_error)?;
+        chart
+            .configure_mesh()
+            .x_labels((self.x.1 - self.x.0).round() as usize + 1)
+            .x_label_formatter(&|x| format!("{}", x.round() as i64))
+            .y_label_formatter(&|y| if money { money_m(*y) } else { thousands(*y) })
+            .y_desc(self.y_label)
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 13))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(chart_error)?;
+        if self.zero_line {
+            chart
+                .draw_series(LineSeries::new(
+                    [(self.x.0, 0.0), (self.x.1, 0.0)],
+                    BLACK.stroke_width(1),
+                ))
+                .map_err(chart_error)?;
+        }
+        for (k, fan) in self.fans.iter().enumerate() {
+            let colour = PALETTE[k % PALETTE.len()];
+            let band = |lo: usize, hi: usize| -> Vec<(f64, f64)> {
+                let mut poly: Vec<(f64, f64)> =
+                    fan.points.iter().map(|(x, q)| (*x, q[hi])).collect();
+                poly.extend(fan.points.iter().rev().map(|(x, q)| (*x, q[lo])));
+                poly
+            };
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    band(0, 4),
+                    colour.mix(0.15).filled(),
+                )))
+                .map_err(chart_error)?;
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    band(1, 3),
+                    colour.mix(0.3).filled(),
+                )))
+                .map_err(chart_error)?;
+            chart
+                .draw_series(LineSeries::new(
+                    fan.points.iter().map(|(x, q)| (*x, q[2])),
+                    colour.stroke_width(2),
+                ))
+                .map_err(chart_error)?
+                .label(fan.label.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 13))
+            .draw()
+            .map_err(chart_error)?;
+        root.present().map_err(chart_error)?;
+        Ok(())
+    }
+}
+
+/// A histogram of shares by category (e.g. the break-even year, with a
+/// last bar for "not within the horizon"), as percentages.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] if there are no bars or plotting fails.
+pub fn share_histogram(format: Format, title: &str, bars: &[(String, f64)]) -> Result<Vec<u8>> {
+    if bars.is_empty() {
+        return Err(chart_error(format!("`{title}` has no bars")));
+    }
+    render(format, &DrawBars { title, bars })
+}
+
+struct DrawBars<'a> {
+    title: &'a str,
+    bars: &'a [(String, f64)],
+}
+
+impl Drawing for DrawBars<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<()> {
+        root.fill(&WHITE).map_err(chart_error)?;
+        let n = self.bars.len();
+        let top = self
+            .bars
+            .iter()
+            .map(|(_, v)| *v)
+            .fold(0.0, f64::max)
+            .max(0.01)
+            * 110.0;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(self.title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..n as f64, 0.0..top)
+            .map_err(chart_error)?;
+        let labels: Vec<String> = self.bars.iter().map(|(l, _)| l.clone()).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n * 2 + 1)
+            .x_label_formatter(&|x| {
+                let i = x.floor() as usize;
+                if (x - i as f64 - 0.5).abs() < 0.01 && i < labels.len() {
+                    labels[i].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|y| format!("{y:.0}%"))
+            .y_desc("share of runs")
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 13))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(chart_error)?;
+        let colour = PALETTE[0];
+        chart
+            .draw_series(self.bars.iter().enumerate().map(|(i, (_, v))| {
+                Rectangle::new(
+                    [(i as f64 + 0.15, 0.0), (i as f64 + 0.85, v * 100.0)],
+                    colour.filled(),
+                )
+            }))
+            .map_err(chart_error)?;
+        root.present().map_err(chart_error)?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +486,50 @@ mod tests {
         assert_eq!(money_m(850.4), "£850m");
         assert_eq!(money_m(-120.0), "-£120m");
         assert_eq!(money_m(2.5), "£2.5m");
+    }
+
+    #[test]
+    fn fans_and_histograms_draw() {
+        let fan = Fan {
+            label: "baseline".into(),
+            points: (2023..=2033)
+                .map(|y| {
+                    let m = f64::from(y - 2000) * 100.0;
+                    (
+                        f64::from(y),
+                        [m - 300.0, m - 100.0, m, m + 100.0, m + 300.0],
+                    )
+                })
+                .collect(),
+        };
+        let svg = String::from_utf8(
+            fan_chart(
+                Format::Svg,
+                "Spend",
+                "£m",
+                std::slice::from_ref(&fan),
+                true,
+                true,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            svg.contains("Spend") && svg.contains("baseline") && svg.contains("<polygon"),
+            "{}",
+            &svg[..200]
+        );
+        assert!(
+            fan_chart(Format::Png, "Spend", "£m", &[fan], true, false)
+                .unwrap()
+                .starts_with(b"\x89PNG")
+        );
+        let bars = vec![("2030".to_string(), 0.2), ("never".to_string(), 0.8)];
+        let svg =
+            String::from_utf8(share_histogram(Format::Svg, "Break-even year", &bars).unwrap())
+                .unwrap();
+        assert!(svg.contains("never") && svg.contains("80%"), "{svg}");
+        assert!(fan_chart(Format::Svg, "none", "", &[], false, false).is_err());
     }
 
     #[test]

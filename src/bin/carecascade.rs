@@ -143,6 +143,24 @@ enum Command {
         #[command(flatten)]
         ensemble: EnsembleArgs,
     },
+    /// Run scenarios (the first is the base) and write one self-contained
+    /// HTML report: questions and assumptions, key figures with intervals,
+    /// fan charts, differences from the base, the break-even year, the fit
+    /// to the past and the sources of the parameters.
+    Report {
+        /// Scenario files; the first is the base the others are compared with.
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+        /// Runs (overrides the scenario files).
+        #[arg(long)]
+        runs: Option<usize>,
+        /// Seed (overrides the scenario files).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The HTML file to write.
+        #[arg(long, short, default_value = "report.html")]
+        output: PathBuf,
+    },
     /// Combine the partial results of sharded runs (`--shard I/N`) into
     /// exactly what one machine would have written.
     Merge {
@@ -216,6 +234,12 @@ fn main() -> ExitCode {
             run_ensemble(all, "compare", ensemble)
         }
         Command::Merge { partials, output } => merge(partials, output),
+        Command::Report {
+            scenarios,
+            runs,
+            seed,
+            output,
+        } => html_report(scenarios, runs, seed, output),
         Command::Describe {
             model,
             format,
@@ -564,18 +588,21 @@ fn parse_shard(text: &str) -> Result<(usize, usize), Error> {
     Ok((i - 1, n))
 }
 
-fn run_ensemble(files: Vec<PathBuf>, kind: &str, args: EnsembleArgs) -> Result<ExitCode, Error> {
-    use carecascade::ensemble::report::run_scenarios;
+/// Loads and prepares scenario files, with --runs and --seed applied.
+fn prepare_all(
+    files: &[PathBuf],
+    runs: Option<usize>,
+    seed: Option<u64>,
+) -> Result<Vec<carecascade::scenario::Prepared>, Error> {
     use carecascade::scenario::Scenario;
-    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let mut prepared = Vec::new();
     let mut errors = Vec::new();
-    for file in &files {
+    for file in files {
         match Scenario::load(file).and_then(|mut s| {
-            if let Some(runs) = args.runs {
+            if let Some(runs) = runs {
                 s.runs = runs;
             }
-            if let Some(seed) = args.seed {
+            if let Some(seed) = seed {
                 s.seed = seed;
             }
             s.prepare()
@@ -585,6 +612,16 @@ fn run_ensemble(files: Vec<PathBuf>, kind: &str, args: EnsembleArgs) -> Result<E
         }
     }
     Error::from_list(errors)?;
+    Ok(prepared)
+}
+
+/// Runs scenarios with a progress bar on stderr (hidden when stderr is not
+/// a terminal).
+fn run_with_progress(
+    prepared: &[carecascade::scenario::Prepared],
+    kind: &str,
+    shard: Option<(usize, usize)>,
+) -> Result<(carecascade::ensemble::report::Outcome, usize, f64), Error> {
     let runs = prepared[0].scenario.runs;
     let total = match shard {
         Some((i, n)) => ((i + 1) * runs / n - i * runs / n) * prepared.len(),
@@ -599,10 +636,37 @@ fn run_ensemble(files: Vec<PathBuf>, kind: &str, args: EnsembleArgs) -> Result<E
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
-    let outcome = run_scenarios(&prepared, kind, shard, &|| bar.inc(1))?;
+    let outcome =
+        carecascade::ensemble::report::run_scenarios(prepared, kind, shard, &|| bar.inc(1))?;
     bar.finish_and_clear();
+    Ok((outcome, total, started.elapsed().as_secs_f64()))
+}
+
+fn html_report(
+    files: Vec<PathBuf>,
+    runs: Option<usize>,
+    seed: Option<u64>,
+    output: PathBuf,
+) -> Result<ExitCode, Error> {
+    let prepared = prepare_all(&files, runs, seed)?;
+    let kind = if prepared.len() > 1 { "compare" } else { "run" };
+    let (outcome, total, seconds) = run_with_progress(&prepared, kind, None)?;
+    let html = carecascade::ensemble::html::report(&outcome, &prepared)?;
+    write_atomic(&output, html.as_bytes())?;
+    eprintln!(
+        "{total} runs in {seconds:.1} s; wrote {} ({} KB)",
+        output.display(),
+        html.len() / 1024
+    );
+    print_quietly(&outcome.table());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_ensemble(files: Vec<PathBuf>, kind: &str, args: EnsembleArgs) -> Result<ExitCode, Error> {
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    let prepared = prepare_all(&files, args.runs, args.seed)?;
+    let (outcome, total, seconds) = run_with_progress(&prepared, kind, shard)?;
     let written = outcome.write(&args.output)?;
-    let seconds = started.elapsed().as_secs_f64();
     eprintln!(
         "{total} runs in {seconds:.1} s ({:.0} runs/s); wrote {}",
         total as f64 / seconds.max(1e-9),

@@ -368,4 +368,5 @@ mod tests {
         assert_eq!(key("Early Help  effect"), key("early_help_effect"));
     }
 }
+pub mod html;
 pub mod report;
