@@ -79,6 +79,28 @@
 //! # Ok::<(), carecascade::Error>(())
 //! ```
 //!
+//! ## Scenarios and ensembles
+//!
+//! A [`scenario::Scenario`] file names a model, a window, policies over
+//! calendar years and uncertain parameters; [`scenario::Scenario::prepare`]
+//! applies it to the model. [`ensemble::report::run_scenarios`] runs
+//! scenarios as Monte Carlo ensembles in parallel on common random numbers,
+//! and the [`ensemble::report::Outcome`] gives quantiles, paired comparisons
+//! and the files `carecascade run` writes; [`ensemble::html::report`] makes
+//! the HTML report. See `docs/scenarios.md` and `docs/reading-the-outputs.md`.
+//!
+//! ```
+//! use carecascade::ensemble::report::run_scenarios;
+//! use carecascade::scenario::Scenario;
+//!
+//! let base = Scenario::parse("[time]\nhorizon = 2\n[monte_carlo]\nruns = 4\n\
+//!     [uncertain.\"early help effect at maturity\"]\ndistribution = \"pert\"\nmin = 0\nmode = 0.32\nmax = 0.5\n", "base.toml")?;
+//! let outcome = run_scenarios(&[base.prepare()?], "run", None, &|| {})?;
+//! assert_eq!(outcome.ensembles[0].runs.len(), 4);
+//! println!("{}", outcome.table());
+//! # Ok::<(), carecascade::Error>(())
+//! ```
+//!
 //! ## Semantics
 //!
 //! Names are case-insensitive and treat spaces and underscores alike. Euler
