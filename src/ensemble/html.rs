@@ -180,7 +180,14 @@ pub fn report(outcome: &Outcome, prepared: &[Prepared]) -> Result<String> {
         }
         h.push_str("<ul class=\"assumptions\">");
         for (name, value) in &s.parameters {
-            let _ = write!(h, "<li><b>{}</b> = {value}</li>", esc(name));
+            let base = name.split('[').next().unwrap_or(name).trim();
+            let units = p
+                .model
+                .variable(base)
+                .or_else(|| p.model.variable(&format!("{base} before policies")))
+                .and_then(|v| v.units_text())
+                .map_or(String::new(), |u| format!(" {u}"));
+            let _ = write!(h, "<li><b>{}</b> = {value}{}</li>", esc(name), esc(&units));
         }
         for policy in &s.policies {
             let _ = write!(h, "<li>{}</li>", describe_policy(policy));
