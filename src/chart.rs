@@ -79,6 +79,24 @@ trait Drawing {
 }
 
 /// Renders a drawing in the chosen format.
+/// The legend every line chart shares: lower right, on a pale background.
+fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(chart_error)
+}
+
 fn render(format: Format, drawing: &impl Drawing) -> Result<Vec<u8>> {
     register_font();
     match format {
@@ -216,14 +234,7 @@ impl Drawing for DrawLines<'_> {
             .map_err(chart_error)?
             .label("published")
             .legend(move |(x, y)| Circle::new((x + 9, y), 4, orange.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 13))
-            .draw()
-            .map_err(chart_error)?;
+        draw_legend(&mut chart)?;
         root.present().map_err(chart_error)?;
         Ok(())
     }
@@ -385,14 +396,7 @@ impl Drawing for DrawFans<'_> {
                     PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 13))
-            .draw()
-            .map_err(chart_error)?;
+        draw_legend(&mut chart)?;
         root.present().map_err(chart_error)?;
         Ok(())
     }
