@@ -38,7 +38,7 @@
 //! ```
 
 use super::data::Observed;
-use super::project::{Projection, project_state};
+use super::project::{Projection, Projector};
 use crate::compile::{ParamId, Program};
 use crate::error::{Error, Location, Result};
 use crate::name::{canonical_name, closest, did_you_mean};
@@ -256,6 +256,7 @@ type Target = (String, f64, Vec<(i32, f64)>);
 /// The fitting problem: a compiled model, its parameters and the data.
 struct Problem<'a> {
     program: &'a Program,
+    projector: Projector,
     ids: Vec<ParamId>,
     bounds: Vec<Bounds>,
     targets: Vec<Target>,
@@ -284,7 +285,7 @@ impl Problem<'_> {
         for (id, v) in self.ids.iter().zip(values) {
             state.set_param(*id, *v)?;
         }
-        project_state(&mut state, self.from, self.years)
+        self.projector.project(&mut state, self.from, self.years)
     }
 
     /// The objective at parameter values; a failed run is infinitely bad.
@@ -333,10 +334,8 @@ pub fn calibrate(model: &crate::Model, observed: &Observed, spec: &CalibrationSp
     let years = (spec.to - spec.from) as usize;
     let fitted_years: Vec<i32> = (spec.from + 1..=spec.to).collect();
     // Which columns a projection of this model has.
-    let columns = {
-        let mut state = program.state();
-        project_state(&mut state, spec.from, 1)?.columns().to_vec()
-    };
+    let projector = Projector::new(&program);
+    let columns = projector.columns();
     let mut targets = Vec::new();
     for (column, &weight) in &spec.series {
         if !columns.iter().any(|c| c == column) {
@@ -377,6 +376,7 @@ pub fn calibrate(model: &crate::Model, observed: &Observed, spec: &CalibrationSp
     Error::from_list(errors)?;
     let problem = Problem {
         program: &program,
+        projector,
         ids,
         bounds: spec.parameters.values().copied().collect(),
         targets,

@@ -418,17 +418,20 @@ pub fn project(model: &Model, from: i32, years: usize) -> Result<Projection> {
 }
 
 /// Projects with a prepared [`State`] (constants already set), so that
-/// calibration and ensembles compile once and run many times.
+/// calibration and ensembles compile once and run many times. To project
+/// many runs of one program, build a [`Projector`] once instead.
 ///
 /// # Errors
 ///
 /// As [`project`].
 pub fn project_state(state: &mut State, from: i32, years: usize) -> Result<Projection> {
-    project_with_results(state, from, years).map(|(p, _)| p)
+    Projector::new(state.program()).project(state, from, years)
 }
 
 /// [`project_state`], also returning the run's results at every step (for
 /// measures the yearly rows do not show, such as a peak within a year).
+/// [`Projector::project_observing`] does the same without storing every
+/// step.
 ///
 /// # Errors
 ///
@@ -438,6 +441,21 @@ pub fn project_with_results(
     from: i32,
     years: usize,
 ) -> Result<(Projection, Results)> {
+    let per_year = projection_time(state, from, years)?;
+    let results = state.run()?;
+    let projector = Projector::new(state.program());
+    let dt = state.time().dt();
+    let mut years_so_far = Years::new(&projector, years, per_year, dt);
+    for row in results.values().rows() {
+        // Rows of a run's results are contiguous.
+        years_so_far.push(row.as_slice().expect("contiguous result rows"));
+    }
+    Ok((years_so_far.finish(from), results))
+}
+
+/// Sets a state's time to run `years` reporting years from 31 March of
+/// `from`, saving every step; returns the steps per year.
+fn projection_time(state: &mut State, from: i32, years: usize) -> Result<usize> {
     if years == 0 {
         return Err(Error::Invalid {
             what: "--years".into(),
@@ -454,78 +472,203 @@ pub fn project_with_results(
             ),
         });
     }
-    let per_year = per_year as usize;
     let start = f64::from(from) + 0.25;
     let method = state.time().method();
     let time = crate::model::TimeSettings::new(start, start + years as f64, dt)
         .and_then(|t| t.with_save_interval(dt))?
         .with_method(method);
     state.set_time(time);
-    let results = state.run()?;
-    let projection = aggregate(&results, from, years, per_year);
-    Ok((projection, results))
+    Ok(per_year as usize)
 }
 
-fn aggregate(results: &Results, from: i32, years: usize, per_year: usize) -> Projection {
-    let values = results.values();
-    let dt = results.time_settings().dt();
-    let names = results.names();
-    let mut columns = Vec::new();
-    let mut data = Vec::new();
-    let mut add = |name: String, indices: Vec<usize>, measure: Measure| {
-        if indices.is_empty() {
-            return;
-        }
-        let sum_at = |row: usize| indices.iter().map(|&i| values[[row, i]]).sum::<f64>();
-        let mut column = Vec::with_capacity(years + 1);
-        for y in 0..=years {
-            column.push(match measure {
-                Measure::Stock => Some(sum_at(y * per_year)),
-                Measure::Flow if y == 0 => None,
-                Measure::Flow => {
-                    let rows = (y - 1) * per_year..y * per_year;
-                    Some(rows.map(sum_at).sum::<f64>() * dt)
+/// A program's [`INDICATORS`] resolved to its outputs once, so that many
+/// runs are projected with no string work and without storing every step:
+/// each step's outputs are added into the reporting years as the run goes.
+///
+/// ```
+/// use carecascade::care::{self, project::Projector};
+///
+/// let program = carecascade::Program::compile(&care::england())?;
+/// let projector = Projector::new(&program);
+/// let mut state = program.state();
+/// for spend in [0.0, 250.0, 500.0] {
+///     state.set("extra prevention spend", spend)?;
+///     let p = projector.project(&mut state, 2023, 3)?;
+///     assert!(p.get("cla_at_31_march", 2026).unwrap() > 80_000.0);
+/// }
+/// # Ok::<(), carecascade::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Projector {
+    /// The outputs the columns were resolved against.
+    outputs: std::sync::Arc<crate::sim::Columns>,
+    columns: Vec<String>,
+    /// Per column: the outputs summed into it, and how.
+    parts: Vec<(Vec<usize>, Measure)>,
+}
+
+impl Projector {
+    /// Resolves the indicators against a program's outputs. A program
+    /// without one of the variables simply lacks that column.
+    pub fn new(program: &Program) -> Projector {
+        let names = program.output_names();
+        let mut columns = Vec::new();
+        let mut parts = Vec::new();
+        let mut add = |name: String, indices: Vec<usize>, measure: Measure| {
+            if !indices.is_empty() {
+                columns.push(name);
+                parts.push((indices, measure));
+            }
+        };
+        for ind in INDICATORS {
+            if let Some(i) = names.iter().position(|n| n == ind.variable) {
+                add(ind.column.to_string(), vec![i], ind.measure);
+                continue;
+            }
+            let prefix = format!("{}[", ind.variable);
+            let elements: Vec<(usize, &str)> = names
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| {
+                    n.strip_prefix(&prefix)
+                        .and_then(|rest| rest.strip_suffix(']'))
+                        .map(|e| (i, e))
+                })
+                .collect();
+            if ind.per_element {
+                for (i, element) in elements {
+                    add(
+                        format!("{}_{}", ind.column, snake(element)),
+                        vec![i],
+                        ind.measure,
+                    );
                 }
-            });
-        }
-        columns.push(name);
-        data.push(column);
-    };
-    for ind in INDICATORS {
-        let prefix = format!("{}[", ind.variable);
-        if let Some(i) = names.iter().position(|n| n == ind.variable) {
-            add(ind.column.to_string(), vec![i], ind.measure);
-            continue;
-        }
-        let elements: Vec<(usize, &str)> = names
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| {
-                n.strip_prefix(&prefix)
-                    .and_then(|rest| rest.strip_suffix(']'))
-                    .map(|e| (i, e))
-            })
-            .collect();
-        if ind.per_element {
-            for (i, element) in elements {
+            } else {
                 add(
-                    format!("{}_{}", ind.column, snake(element)),
-                    vec![i],
+                    ind.column.to_string(),
+                    elements.into_iter().map(|(i, _)| i).collect(),
                     ind.measure,
                 );
             }
-        } else {
-            add(
-                ind.column.to_string(),
-                elements.into_iter().map(|(i, _)| i).collect(),
-                ind.measure,
-            );
+        }
+        Projector {
+            outputs: program.columns.clone(),
+            columns,
+            parts,
         }
     }
-    Projection {
-        years: (0..=years as i32).map(|y| from + y).collect(),
-        columns,
-        values: data,
+
+    /// The columns every projection has, in order.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// Runs `state` for `years` reporting years from 31 March of `from`
+    /// (setting its time, keeping its step and method) and returns the
+    /// projection.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] if `years` is 0, the step does not divide a year,
+    /// or the state runs a program with other outputs than this projector's;
+    /// otherwise the run's errors.
+    pub fn project(&self, state: &mut State, from: i32, years: usize) -> Result<Projection> {
+        self.project_observing(state, from, years, &mut |_, _| {})
+    }
+
+    /// [`Projector::project`], also handing every step's outputs to
+    /// `observe(time, row)` as [`State::run_observing`] does (for measures
+    /// the yearly rows do not show, such as a peak within a year).
+    ///
+    /// # Errors
+    ///
+    /// As [`Projector::project`].
+    pub fn project_observing(
+        &self,
+        state: &mut State,
+        from: i32,
+        years: usize,
+        observe: &mut impl FnMut(f64, &[f64]),
+    ) -> Result<Projection> {
+        let outputs = &state.program().columns;
+        if !std::sync::Arc::ptr_eq(outputs, &self.outputs) && outputs != &self.outputs {
+            return Err(Error::Invalid {
+                what: "projection".into(),
+                message: format!(
+                    "this projector was built for another model than `{}`",
+                    state.program().name()
+                ),
+            });
+        }
+        let per_year = projection_time(state, from, years)?;
+        let mut years_so_far = Years::new(self, years, per_year, state.time().dt());
+        state.run_observing(&mut |time, row| {
+            years_so_far.push(row);
+            observe(time, row);
+        })?;
+        Ok(years_so_far.finish(from))
+    }
+}
+
+/// Reporting years filled step by step: stocks taken at each 31 March,
+/// flows summed over the steps of each year.
+struct Years<'a> {
+    projector: &'a Projector,
+    years: usize,
+    per_year: usize,
+    dt: f64,
+    /// The step the next row belongs to.
+    step: usize,
+    /// `values[column][year]`.
+    values: Vec<Vec<Option<f64>>>,
+    /// The flows summed so far in the current year, per column.
+    running: Vec<f64>,
+}
+
+impl<'a> Years<'a> {
+    fn new(projector: &'a Projector, years: usize, per_year: usize, dt: f64) -> Years<'a> {
+        let n = projector.columns.len();
+        Years {
+            projector,
+            years,
+            per_year,
+            dt,
+            step: 0,
+            values: vec![vec![None; years + 1]; n],
+            running: vec![0.0; n],
+        }
+    }
+
+    /// Adds the outputs of the next step.
+    fn push(&mut self, row: &[f64]) {
+        let step = self.step;
+        self.step += 1;
+        let (year, within) = (step / self.per_year, step % self.per_year);
+        let last = within + 1 == self.per_year;
+        for (c, (indices, measure)) in self.projector.parts.iter().enumerate() {
+            let sum = || indices.iter().map(|&i| row[i]).sum::<f64>();
+            match measure {
+                Measure::Stock if within == 0 && year <= self.years => {
+                    self.values[c][year] = Some(sum());
+                }
+                Measure::Flow if year < self.years => {
+                    self.running[c] += sum();
+                    if last {
+                        self.values[c][year + 1] = Some(self.running[c] * self.dt);
+                        self.running[c] = 0.0;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn finish(self, from: i32) -> Projection {
+        Projection {
+            years: (0..=self.years as i32).map(|y| from + y).collect(),
+            columns: self.projector.columns.clone(),
+            values: self.values,
+        }
     }
 }
 
@@ -578,5 +721,49 @@ equation = "IF TIME < 2015.25 THEN 12 ELSE 24"
         );
         let err = project(&model, 2013, 0).unwrap_err().to_string();
         assert!(err.contains("at least one year"), "{err}");
+    }
+
+    /// Summing as the run goes gives exactly what summing the stored
+    /// results gives, and a projector refuses another model's runs.
+    #[test]
+    fn streaming_projection_equals_projection_of_stored_results() {
+        let program = Program::compile(&crate::care::england()).unwrap();
+        let projector = Projector::new(&program);
+        let mut state = program.state();
+        state.set("extra prevention spend", 300.0).unwrap();
+        let caseload = program.output_index("caseload").unwrap();
+        let mut peak = f64::NEG_INFINITY;
+        let streamed = projector
+            .project_observing(&mut state, 2023, 4, &mut |_, row| {
+                peak = peak.max(row[caseload])
+            })
+            .unwrap();
+        let (stored, results) = project_with_results(&mut state, 2023, 4).unwrap();
+        assert_eq!(streamed, stored);
+        assert_eq!(stored.columns(), projector.columns());
+        let series = results.series("caseload").unwrap();
+        assert_eq!(
+            peak,
+            series.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        );
+        // Flows are summed over each year's 52 weekly steps.
+        let starts: f64 = results.series("cla starts").unwrap().iter().take(52).sum();
+        let dt = results.time_settings().dt();
+        assert_eq!(stored.get("cla_started", 2024), Some(starts * dt));
+
+        let other = Program::compile(&crate::care::builtin("england").unwrap()).unwrap();
+        // The same model compiled twice is the same model.
+        assert!(projector.project(&mut other.state(), 2023, 1).is_ok());
+        let toy = crate::format::native::parse(
+            "[time]\nstart = 2013.25\nstop = 2014.25\ndt = 0.25\n[stocks.\"looked after\"]\ninitial = 1\n",
+            None,
+        )
+        .unwrap();
+        let toy = Program::compile(&toy).unwrap();
+        let err = projector
+            .project(&mut toy.state(), 2013, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("another model"), "{err}");
     }
 }

@@ -112,7 +112,8 @@ pub struct Program {
     pub(crate) rings: Vec<RingSpec>,
     /// The visible variables' slots: one row of results.
     pub(crate) outputs: std::ops::Range<usize>,
-    pub(crate) output_names: Vec<String>,
+    /// The outputs' names, shared with every run's results.
+    pub(crate) columns: std::sync::Arc<crate::sim::Columns>,
     /// Slots checked for NaN and infinity after every evaluation.
     pub(crate) checked: std::ops::Range<usize>,
     /// The checked slots in the order to search them (stocks, then
@@ -160,7 +161,13 @@ impl Program {
     /// The output columns (display names): stocks, then auxiliaries and
     /// flows, then constants, each group in model order.
     pub fn output_names(&self) -> &[String] {
-        &self.output_names
+        self.columns.names()
+    }
+
+    /// The position of a variable among [`Program::output_names`] (in any
+    /// spelling of its name; an array element as `name[element]`).
+    pub fn output_index(&self, name: &str) -> Option<usize> {
+        self.columns.get(name)
     }
 
     /// Finds a parameter by name.
@@ -565,7 +572,7 @@ impl<'m> Compiler<'m> {
             tables: self.tables,
             rings,
             outputs: outputs_start..outputs_end,
-            output_names,
+            columns: std::sync::Arc::new(crate::sim::Columns::new(output_names)),
             checked: region_start..region_end,
             check_order,
             warnings,

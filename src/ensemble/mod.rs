@@ -14,7 +14,7 @@
 //! indicators and a few scalars, not its steps: 100,000 runs of 13
 //! indicators over 10 years hold about 120 MB.
 
-use crate::care::project::{Projection, project_with_results};
+use crate::care::project::Projection;
 use crate::error::{Error, Result};
 use crate::scenario::{Prepared, Sampling};
 use rand::{Rng, SeedableRng};
@@ -238,18 +238,28 @@ pub fn run_one(
     for ((_, id, _), v) in prepared.uncertain().iter().zip(&draws) {
         state.set_param(*id, *v)?;
     }
-    let (p, results) = project_with_results(state, s.start, s.horizon).map_err(|e| {
-        let values: Vec<String> = prepared
-            .uncertain()
-            .iter()
-            .zip(&draws)
-            .map(|((n, _, _), v)| format!("{n} = {v}"))
-            .collect();
-        Error::Invalid {
-            what: format!("scenario `{}`, run {run}", s.name),
-            message: format!("{e} (draws: {})", values.join(", ")),
+    let caseload = prepared.program.output_index("caseload");
+    let mut peak_caseload = caseload.map_or(f64::NAN, |_| f64::NEG_INFINITY);
+    let mut observe = |_, row: &[f64]| {
+        if let Some(i) = caseload {
+            peak_caseload = peak_caseload.max(row[i]);
         }
-    })?;
+    };
+    let p = prepared
+        .projector
+        .project_observing(state, s.start, s.horizon, &mut observe)
+        .map_err(|e| {
+            let values: Vec<String> = prepared
+                .uncertain()
+                .iter()
+                .zip(&draws)
+                .map(|((n, _, _), v)| format!("{n} = {v}"))
+                .collect();
+            Error::Invalid {
+                what: format!("scenario `{}`, run {run}", s.name),
+                message: format!("{e} (draws: {})", values.join(", ")),
+            }
+        })?;
     let values = s.indicators.iter().map(|i| column(&p, i)).collect();
     let spend = column(&p, "spend_total_m");
     let cumulative_cost = spend.iter().skip(1).sum();
@@ -260,9 +270,6 @@ pub fn run_one(
         .map(|(k, v)| v / (1.0 + DISCOUNT_RATE).powi(k as i32))
         .sum();
     let entered_care = column(&p, "cla_started").iter().skip(1).sum();
-    let peak_caseload = results.series("caseload").map_or(f64::NAN, |c| {
-        c.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-    });
     Ok(RunOutput {
         run,
         draws,

@@ -12,6 +12,7 @@
 pub mod distribution;
 
 use crate::care;
+use crate::care::project::Projector;
 use crate::compile::{ParamId, Program};
 use crate::error::{Error, Location, Result};
 use crate::model::Model;
@@ -517,21 +518,19 @@ impl Scenario {
             }
         }
         Error::from_list(errors)?;
+        let projector = Projector::new(&program);
         let prepared = Prepared {
             scenario: self.clone(),
             model,
             program,
+            projector,
             set,
             uncertain,
         };
+        // The time step must suit the model, now rather than in every run.
+        prepared.configure(&mut prepared.program.state())?;
         // Indicators must be columns of the projection.
-        let columns = {
-            let mut state = prepared.program.state();
-            prepared.configure(&mut state)?;
-            crate::care::project::project_state(&mut state, self.start, 1)?
-                .columns()
-                .to_vec()
-        };
+        let columns = prepared.projector.columns().to_vec();
         let missing: Vec<Error> = self
             .indicators
             .iter()
@@ -737,6 +736,8 @@ pub struct Prepared {
     pub model: Model,
     /// The compiled model.
     pub program: Program,
+    /// The program's projection by reporting year, resolved once.
+    pub projector: Projector,
     set: Vec<(ParamId, f64)>,
     uncertain: Vec<(String, ParamId, Distribution)>,
 }

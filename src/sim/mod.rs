@@ -21,6 +21,7 @@
 pub(crate) mod ops;
 mod results;
 
+pub(crate) use results::Columns;
 pub use results::Results;
 
 use crate::compile::{ParamId, Program};
@@ -156,11 +157,37 @@ impl<'p> State<'p> {
         let values = Array2::from_shape_vec((times.len(), width), values)
             .expect("one row of every output per saved time");
         Ok(Results::new(
-            program.output_names.clone(),
+            program.columns.clone(),
             times,
             values,
             self.time,
         ))
+    }
+
+    /// Runs the model and hands each save time's outputs to `observe`
+    /// instead of storing them: `observe(time, row)` where `row` holds one
+    /// value per [`Program::output_names`]. Use it to reduce a run as it
+    /// goes (a yearly total, a peak) with memory that does not grow with
+    /// the number of steps.
+    ///
+    /// ```
+    /// # use carecascade::{Model, Program};
+    /// # use carecascade::build::{Flow, Stock};
+    /// # let model = Model::builder("m").add(Stock::new("x", "1").inflow("f")).add(Flow::new("f", "1")).build()?;
+    /// let program = Program::compile(&model)?;
+    /// let x = program.output_index("x").unwrap();
+    /// let mut peak = f64::NEG_INFINITY;
+    /// program.state().run_observing(&mut |_, row| peak = peak.max(row[x]))?;
+    /// assert_eq!(peak, 101.0);
+    /// # Ok::<(), carecascade::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`State::run`].
+    pub fn run_observing(&mut self, observe: &mut impl FnMut(f64, &[f64])) -> Result<()> {
+        let outputs = self.program.outputs.clone();
+        self.simulate(&mut |time: f64, slots: &[f64]| observe(time, &slots[outputs.clone()]))
     }
 
     /// Runs compiled operations over this run's slots.

@@ -5,6 +5,36 @@ use crate::name::canonical_name;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use std::collections::HashMap;
 use std::io::{self, Write};
+use std::sync::Arc;
+
+/// The output columns of a program: display names and their index by
+/// canonical name. Built once when compiling and shared by every run's
+/// [`Results`], so that a run allocates no names.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Columns {
+    names: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl Columns {
+    pub(crate) fn new(names: Vec<String>) -> Columns {
+        let index = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (canonical_name(n), i))
+            .collect();
+        Columns { names, index }
+    }
+
+    pub(crate) fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The column of a variable, in any spelling of its name.
+    pub(crate) fn get(&self, name: &str) -> Option<usize> {
+        self.index.get(&canonical_name(name)).copied()
+    }
+}
 
 /// A run's results: a time vector and a (time x variable) matrix with the
 /// variables' display names.
@@ -21,8 +51,7 @@ use std::io::{self, Write};
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Results {
-    names: Vec<String>,
-    index: HashMap<String, usize>,
+    columns: Arc<Columns>,
     times: Array1<f64>,
     values: Array2<f64>,
     time: TimeSettings,
@@ -30,19 +59,13 @@ pub struct Results {
 
 impl Results {
     pub(crate) fn new(
-        names: Vec<String>,
+        columns: Arc<Columns>,
         times: Vec<f64>,
         values: Array2<f64>,
         time: TimeSettings,
     ) -> Self {
-        let index = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (canonical_name(n), i))
-            .collect();
         Results {
-            names,
-            index,
+            columns,
             times: Array1::from(times),
             values,
             time,
@@ -51,7 +74,7 @@ impl Results {
 
     /// The variable names, one per column.
     pub fn names(&self) -> &[String] {
-        &self.names
+        self.columns.names()
     }
 
     /// The saved times.
@@ -71,7 +94,7 @@ impl Results {
 
     /// The column of a variable (in any spelling of its name).
     pub fn column(&self, name: &str) -> Option<usize> {
-        self.index.get(&canonical_name(name)).copied()
+        self.columns.get(name)
     }
 
     /// A variable's values over time.
@@ -105,7 +128,7 @@ impl Results {
     /// Any error of the writer.
     pub fn write_csv(&self, mut out: impl Write) -> io::Result<()> {
         write!(out, "Time")?;
-        for name in &self.names {
+        for name in self.columns.names() {
             write!(out, ",{}", csv_field(name))?;
         }
         writeln!(out)?;
