@@ -138,7 +138,7 @@ pub use model::{
     VariableKind,
 };
 pub use name::{canonical_name, closest};
-pub use sim::{Results, State};
+pub use sim::{BATCH_LANES, Batch, BatchRow, LaneError, Results, State};
 
 /// The README's examples are compiled and run as doctests.
 #[cfg(doctest)]

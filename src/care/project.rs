@@ -17,7 +17,7 @@
 use crate::compile::Program;
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::sim::{Results, State};
+use crate::sim::{Batch, BatchRow, LaneError, Results, State};
 
 /// Whether an indicator is counted on 31 March or summed over the year.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -441,28 +441,33 @@ pub fn project_with_results(
     from: i32,
     years: usize,
 ) -> Result<(Projection, Results)> {
-    let per_year = projection_time(state, from, years)?;
+    let (time, per_year) = projection_time(state.time(), from, years)?;
+    state.set_time(time);
     let results = state.run()?;
     let projector = Projector::new(state.program());
     let dt = state.time().dt();
     let mut years_so_far = Years::new(&projector, years, per_year, dt);
     for row in results.values().rows() {
-        // Rows of a run's results are contiguous.
-        years_so_far.push(row.as_slice().expect("contiguous result rows"));
+        years_so_far.push(|i| row[i]);
     }
     Ok((years_so_far.finish(from), results))
 }
 
-/// Sets a state's time to run `years` reporting years from 31 March of
-/// `from`, saving every step; returns the steps per year.
-fn projection_time(state: &mut State, from: i32, years: usize) -> Result<usize> {
+/// The time settings that run `years` reporting years from 31 March of
+/// `from` with the step and method of `current`, saving every step; and
+/// the steps per year.
+fn projection_time(
+    current: &crate::model::TimeSettings,
+    from: i32,
+    years: usize,
+) -> Result<(crate::model::TimeSettings, usize)> {
     if years == 0 {
         return Err(Error::Invalid {
             what: "--years".into(),
             message: "a projection needs at least one year".into(),
         });
     }
-    let dt = state.time().dt();
+    let dt = current.dt();
     let per_year = (1.0 / dt).round();
     if per_year < 1.0 || ((1.0 / dt) - per_year).abs() > 1e-6 * per_year {
         return Err(Error::Invalid {
@@ -473,12 +478,10 @@ fn projection_time(state: &mut State, from: i32, years: usize) -> Result<usize> 
         });
     }
     let start = f64::from(from) + 0.25;
-    let method = state.time().method();
     let time = crate::model::TimeSettings::new(start, start + years as f64, dt)
         .and_then(|t| t.with_save_interval(dt))?
-        .with_method(method);
-    state.set_time(time);
-    Ok(per_year as usize)
+        .with_method(current.method());
+    Ok((time, per_year as usize))
 }
 
 /// A program's [`INDICATORS`] resolved to its outputs once, so that many
@@ -590,23 +593,61 @@ impl Projector {
         years: usize,
         observe: &mut impl FnMut(f64, &[f64]),
     ) -> Result<Projection> {
-        let outputs = &state.program().columns;
-        if !std::sync::Arc::ptr_eq(outputs, &self.outputs) && outputs != &self.outputs {
-            return Err(Error::Invalid {
+        self.check_program(state.program())?;
+        let (time, per_year) = projection_time(state.time(), from, years)?;
+        state.set_time(time);
+        let mut years_so_far = Years::new(self, years, per_year, time.dt());
+        state.run_observing(&mut |t, row| {
+            years_so_far.push(|i| row[i]);
+            observe(t, row);
+        })?;
+        Ok(years_so_far.finish(from))
+    }
+
+    /// [`Projector::project_observing`] for the `L` runs of a [`Batch`]:
+    /// one projection per lane, each exactly what the run on its own gives.
+    ///
+    /// # Errors
+    ///
+    /// As [`Projector::project`]; a run's failure as a [`LaneError`] naming
+    /// its lane.
+    pub fn project_batch<const L: usize>(
+        &self,
+        batch: &mut Batch<L>,
+        from: i32,
+        years: usize,
+        observe: &mut impl FnMut(f64, BatchRow<'_, L>),
+    ) -> std::result::Result<[Projection; L], LaneError> {
+        let in_lane_0 = |error| LaneError { lane: 0, error };
+        self.check_program(batch.program()).map_err(in_lane_0)?;
+        let (time, per_year) = projection_time(batch.time(), from, years).map_err(in_lane_0)?;
+        batch.set_time(time);
+        let mut lanes: [Years; L] =
+            std::array::from_fn(|_| Years::new(self, years, per_year, time.dt()));
+        batch.run_observing(&mut |t, row| {
+            for (lane, years_so_far) in lanes.iter_mut().enumerate() {
+                years_so_far.push(|i| row.get(i, lane));
+            }
+            observe(t, row);
+        })?;
+        Ok(lanes.map(|years_so_far| years_so_far.finish(from)))
+    }
+
+    /// Refuses a program with other outputs than the one this projector
+    /// was built for.
+    fn check_program(&self, program: &Program) -> Result<()> {
+        let outputs = &program.columns;
+        if std::sync::Arc::ptr_eq(outputs, &self.outputs) || outputs == &self.outputs {
+            Ok(())
+        } else {
+            Err(Error::Invalid {
                 what: "projection".into(),
                 message: format!(
                     "this projector was built for another model than `{}`",
-                    state.program().name()
+                    program.name()
                 ),
-            });
+            })
         }
-        let per_year = projection_time(state, from, years)?;
-        let mut years_so_far = Years::new(self, years, per_year, state.time().dt());
-        state.run_observing(&mut |time, row| {
-            years_so_far.push(row);
-            observe(time, row);
-        })?;
-        Ok(years_so_far.finish(from))
     }
 }
 
@@ -639,14 +680,15 @@ impl<'a> Years<'a> {
         }
     }
 
-    /// Adds the outputs of the next step.
-    fn push(&mut self, row: &[f64]) {
+    /// Adds the outputs of the next step, `output(i)` being output `i`.
+    #[inline]
+    fn push(&mut self, output: impl Fn(usize) -> f64) {
         let step = self.step;
         self.step += 1;
         let (year, within) = (step / self.per_year, step % self.per_year);
         let last = within + 1 == self.per_year;
         for (c, (indices, measure)) in self.projector.parts.iter().enumerate() {
-            let sum = || indices.iter().map(|&i| row[i]).sum::<f64>();
+            let sum = || indices.iter().map(|&i| output(i)).sum::<f64>();
             match measure {
                 Measure::Stock if within == 0 && year <= self.years => {
                     self.values[c][year] = Some(sum());

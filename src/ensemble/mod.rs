@@ -17,6 +17,7 @@
 use crate::care::project::Projection;
 use crate::error::{Error, Result};
 use crate::scenario::{Prepared, Sampling};
+use crate::sim::BATCH_LANES;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -220,6 +221,56 @@ fn column(p: &Projection, name: &str) -> Vec<f64> {
         .unwrap_or_else(|| vec![f64::NAN; p.years().len()])
 }
 
+/// Sets a run's parameters on `state`: the scenario's settings, then the
+/// run's draws, which it returns.
+fn set_up(
+    prepared: &Prepared,
+    sampler: &Sampler,
+    state: &mut crate::State,
+    run: usize,
+) -> Result<Vec<f64>> {
+    prepared.configure(state)?;
+    let draws = sampler.draws(run);
+    for ((_, id, _), v) in prepared.uncertain().iter().zip(&draws) {
+        state.set_param(*id, *v)?;
+    }
+    Ok(draws)
+}
+
+/// The yearly indicators and scalars of a run from its projection.
+fn summarise(
+    prepared: &Prepared,
+    run: usize,
+    draws: Vec<f64>,
+    p: &Projection,
+    peak_caseload: f64,
+) -> RunOutput {
+    let values = prepared
+        .scenario
+        .indicators
+        .iter()
+        .map(|i| column(p, i))
+        .collect();
+    let spend = column(p, "spend_total_m");
+    let cumulative_cost = spend.iter().skip(1).sum();
+    let npv = spend
+        .iter()
+        .skip(1)
+        .enumerate()
+        .map(|(k, v)| v / (1.0 + DISCOUNT_RATE).powi(k as i32))
+        .sum();
+    let entered_care = column(p, "cla_started").iter().skip(1).sum();
+    RunOutput {
+        run,
+        draws,
+        values,
+        cumulative_cost,
+        npv,
+        entered_care,
+        peak_caseload,
+    }
+}
+
 /// Runs one member of the ensemble on a state.
 ///
 /// # Errors
@@ -233,11 +284,7 @@ pub fn run_one(
     run: usize,
 ) -> Result<RunOutput> {
     let s = &prepared.scenario;
-    prepared.configure(state)?;
-    let draws = sampler.draws(run);
-    for ((_, id, _), v) in prepared.uncertain().iter().zip(&draws) {
-        state.set_param(*id, *v)?;
-    }
+    let draws = set_up(prepared, sampler, state, run)?;
     let caseload = prepared.program.output_index("caseload");
     let mut peak_caseload = caseload.map_or(f64::NAN, |_| f64::NEG_INFINITY);
     let mut observe = |_, row: &[f64]| {
@@ -260,29 +307,60 @@ pub fn run_one(
                 message: format!("{e} (draws: {})", values.join(", ")),
             }
         })?;
-    let values = s.indicators.iter().map(|i| column(&p, i)).collect();
-    let spend = column(&p, "spend_total_m");
-    let cumulative_cost = spend.iter().skip(1).sum();
-    let npv = spend
-        .iter()
-        .skip(1)
-        .enumerate()
-        .map(|(k, v)| v / (1.0 + DISCOUNT_RATE).powi(k as i32))
-        .sum();
-    let entered_care = column(&p, "cla_started").iter().skip(1).sum();
-    Ok(RunOutput {
-        run,
-        draws,
-        values,
-        cumulative_cost,
-        npv,
-        entered_care,
-        peak_caseload,
-    })
+    Ok(summarise(prepared, run, draws, &p, peak_caseload))
+}
+
+/// Runs `BATCH_LANES` consecutive members from `first` together (see
+/// [`crate::Batch`]); identical to running each with [`run_one`]. If any
+/// run fails, the runs are repeated one by one so that the error is the
+/// lowest-numbered run's, exactly as [`run_one`] reports it.
+///
+/// # Errors
+///
+/// As [`run_one`].
+pub fn run_batch(
+    prepared: &Prepared,
+    sampler: &Sampler,
+    state: &mut crate::State,
+    first: usize,
+) -> Result<Vec<RunOutput>> {
+    const L: usize = BATCH_LANES;
+    let s = &prepared.scenario;
+    let mut batch = prepared.program.batch::<L>();
+    let mut draws = Vec::with_capacity(L);
+    for lane in 0..L {
+        draws.push(set_up(prepared, sampler, state, first + lane)?);
+        batch.set_params_from(lane, state);
+    }
+    batch.set_time(*state.time());
+    let caseload = prepared.program.output_index("caseload");
+    let mut peaks = [caseload.map_or(f64::NAN, |_| f64::NEG_INFINITY); L];
+    let mut observe = |_, row: crate::BatchRow<'_, L>| {
+        if let Some(i) = caseload {
+            for (lane, peak) in peaks.iter_mut().enumerate() {
+                *peak = peak.max(row.get(i, lane));
+            }
+        }
+    };
+    match prepared
+        .projector
+        .project_batch(&mut batch, s.start, s.horizon, &mut observe)
+    {
+        Ok(projections) => Ok(projections
+            .iter()
+            .zip(draws)
+            .enumerate()
+            .map(|(lane, (p, d))| summarise(prepared, first + lane, d, p, peaks[lane]))
+            .collect()),
+        Err(_) => (first..first + L)
+            .map(|run| run_one(prepared, sampler, state, run))
+            .collect(),
+    }
 }
 
 /// Runs `runs` (a range of run indices of an ensemble of `total`) in
-/// parallel, in run order. `progress` is called after each run.
+/// parallel, in batches of [`BATCH_LANES`] (the rest one by one), in run
+/// order. `progress` is called after each run.
 ///
 /// # Errors
 ///
@@ -294,18 +372,33 @@ pub fn run_range(
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<RunOutput>> {
     let sampler = Sampler::new(prepared, total);
-    let outputs: Vec<Result<RunOutput>> = runs
+    let end = runs.end;
+    let chunks: Vec<Result<Vec<RunOutput>>> = runs
+        .step_by(BATCH_LANES)
+        .collect::<Vec<usize>>()
         .into_par_iter()
         .map_init(
             || prepared.program.state(),
-            |state, run| {
-                let out = run_one(prepared, &sampler, state, run);
-                progress();
+            |state, first| {
+                let out = if first + BATCH_LANES <= end {
+                    run_batch(prepared, &sampler, state, first)
+                } else {
+                    (first..end)
+                        .map(|run| run_one(prepared, &sampler, state, run))
+                        .collect()
+                };
+                for _ in first..(first + BATCH_LANES).min(end) {
+                    progress();
+                }
                 out
             },
         )
         .collect();
-    outputs.into_iter().collect()
+    let mut outputs = Vec::with_capacity(end);
+    for chunk in chunks {
+        outputs.extend(chunk?);
+    }
+    Ok(outputs)
 }
 
 /// The `q` quantile of sorted values by linear interpolation between order

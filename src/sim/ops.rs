@@ -158,73 +158,110 @@ impl Code {
     }
 }
 
-/// Runs `code` over the slots `s`.
+/// Runs `code` over the slots `s` of `L` runs at once (lanes).
+///
+/// Slot `i` of lane `l` is `s[i * L + l]`: one operation is applied to
+/// every lane before the next, so the cost of choosing the operation is paid
+/// once per `L` runs and the arithmetic loops vectorise. Each lane computes
+/// exactly what a run on its own computes (the same operations in the same
+/// order), so results do not depend on `L`. `rings` holds each lane's
+/// `DELAY FIXED` buffers.
 ///
 /// Arithmetic, copies and choices run inline without bounds checks; the
 /// rarer operations go through [`exec_other`] so that this loop stays
 /// small.
 #[inline]
-pub(crate) fn exec(code: &Code, s: &mut [f64], tables: &[LookupTable], rings: &Rings) {
+pub(crate) fn exec<const L: usize>(
+    code: &Code,
+    s: &mut [f64],
+    tables: &[LookupTable],
+    rings: &[Rings],
+) {
     // Every index in `code` is below `code.slots` (checked by `Code::new`),
-    // so after this one check every index is in bounds of `s`.
+    // so after this one check every `i * L + l` is in bounds of `s`.
     assert!(
-        s.len() >= code.slots,
+        s.len() >= code.slots * L && rings.len() == L,
         "slot buffer smaller than the program"
     );
-    macro_rules! get {
-        ($i:expr) => {{
-            // SAFETY: `$i < code.slots <= s.len()`, see above.
-            #[allow(unsafe_code)]
-            let v = unsafe { *s.get_unchecked($i as usize) };
-            v
+    macro_rules! lanes {
+        (|$l:ident| $dst:expr => $value:expr) => {{
+            let base = $dst as usize * L;
+            for $l in 0..L {
+                let v = $value;
+                // SAFETY: `$dst < code.slots` and `l < L`, see above.
+                #[allow(unsafe_code)]
+                unsafe {
+                    *s.get_unchecked_mut(base + $l) = v
+                }
+            }
         }};
     }
-    macro_rules! set {
-        ($i:expr, $v:expr) => {{
-            let v = $v;
-            // SAFETY: `$i < code.slots <= s.len()`, see above.
+    macro_rules! get {
+        ($i:expr, $l:expr) => {{
+            // SAFETY: `$i < code.slots` and `$l < L`, see above.
             #[allow(unsafe_code)]
-            unsafe {
-                *s.get_unchecked_mut($i as usize) = v
-            }
+            let v = unsafe { *s.get_unchecked($i as usize * L + $l) };
+            v
         }};
     }
     for op in &code.ops {
         match *op {
-            Op::Copy { dst, a } => set!(dst, get!(a)),
-            Op::Add { dst, a, b } => set!(dst, get!(a) + get!(b)),
-            Op::Sub { dst, a, b } => set!(dst, get!(a) - get!(b)),
-            Op::Mul { dst, a, b } => set!(dst, get!(a) * get!(b)),
-            Op::Div { dst, a, b } => set!(dst, get!(a) / get!(b)),
+            Op::Copy { dst, a } => lanes!(|l| dst => get!(a, l)),
+            Op::Add { dst, a, b } => lanes!(|l| dst => get!(a, l) + get!(b, l)),
+            Op::Sub { dst, a, b } => lanes!(|l| dst => get!(a, l) - get!(b, l)),
+            Op::Mul { dst, a, b } => lanes!(|l| dst => get!(a, l) * get!(b, l)),
+            Op::Div { dst, a, b } => lanes!(|l| dst => get!(a, l) / get!(b, l)),
             Op::Select { dst, c, a, b } => {
-                set!(dst, if get!(c) != 0.0 { get!(a) } else { get!(b) })
+                lanes!(|l| dst => if get!(c, l) != 0.0 { get!(a, l) } else { get!(b, l) })
             }
-            ref other => exec_other(other, s, tables, rings),
+            ref other => exec_other::<L>(other, s, tables, rings),
         }
     }
 }
 
+/// One of the rarer operations, in every lane.
 #[inline(never)]
-fn exec_other(op: &Op, s: &mut [f64], tables: &[LookupTable], rings: &Rings) {
+fn exec_other<const L: usize>(op: &Op, s: &mut [f64], tables: &[LookupTable], rings: &[Rings]) {
+    let at = |i: u32, lane: usize| i as usize * L + lane;
     match *op {
-        Op::F1 { dst, f, a } => s[dst as usize] = func1(f, s[a as usize]),
-        Op::F2 { dst, f, a, b } => s[dst as usize] = func2(f, s[a as usize], s[b as usize]),
+        Op::F1 { dst, f, a } => {
+            for l in 0..L {
+                s[at(dst, l)] = func1(f, s[at(a, l)]);
+            }
+        }
+        Op::F2 { dst, f, a, b } => {
+            for l in 0..L {
+                s[at(dst, l)] = func2(f, s[at(a, l)], s[at(b, l)]);
+            }
+        }
         Op::Xidz { dst, a, b, x } => {
-            let d = s[b as usize];
-            s[dst as usize] = if d == 0.0 {
-                s[x as usize]
-            } else {
-                s[a as usize] / d
+            for l in 0..L {
+                let d = s[at(b, l)];
+                s[at(dst, l)] = if d == 0.0 {
+                    s[at(x, l)]
+                } else {
+                    s[at(a, l)] / d
+                };
             }
         }
         Op::Lookup { dst, table, a } => {
-            s[dst as usize] = tables[table as usize].eval(s[a as usize])
+            let table = &tables[table as usize];
+            for l in 0..L {
+                s[at(dst, l)] = table.eval(s[at(a, l)]);
+            }
         }
         Op::Time { dst, f, args } => {
-            let v = time_func(f, s[TIME], s[DT], args.map(|i| s[i as usize]));
-            s[dst as usize] = v;
+            for l in 0..L {
+                let t = s[at(TIME as u32, l)];
+                let dt = s[at(DT as u32, l)];
+                s[at(dst, l)] = time_func(f, t, dt, args.map(|i| s[at(i, l)]));
+            }
         }
-        Op::DelayFixed { dst, ring } => s[dst as usize] = rings.front(ring as usize),
+        Op::DelayFixed { dst, ring } => {
+            for (l, rings) in rings.iter().enumerate() {
+                s[at(dst, l)] = rings.front(ring as usize);
+            }
+        }
         Op::Copy { .. }
         | Op::Add { .. }
         | Op::Sub { .. }
