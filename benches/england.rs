@@ -1,6 +1,9 @@
 //! The England model: one 10-year run at dt 1/52 (520 steps; target under
 //! 5 ms), the same run saving only yearly values, a 10-year projection by
-//! reporting year, and parsing plus compiling the model.
+//! reporting year, and parsing plus compiling the model. The second group
+//! projects ten years by reporting year one run at a time and in batches
+//! of 4, 8 and 16 runs (`Program::batch`), in runs per second on one
+//! thread: what an ensemble's batch width buys.
 //!
 //! Run with `cargo bench --bench england`.
 
@@ -39,6 +42,36 @@ fn england(c: &mut Criterion) {
         b.iter(|| black_box(project::project_state(&mut state, 2023, 10).unwrap()))
     });
     group.finish();
+
+    let projector = project::Projector::new(&program);
+    let mut group = c.benchmark_group("england projection runs");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("one at a time", |b| {
+        let mut state = program.state();
+        b.iter(|| black_box(projector.project(&mut state, 2023, 10).unwrap()))
+    });
+    fn batch<const L: usize>(
+        group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+        program: &Program,
+        projector: &project::Projector,
+    ) {
+        group.throughput(Throughput::Elements(L as u64));
+        group.bench_function(format!("batch of {L}"), |b| {
+            let mut batch = program.batch::<L>();
+            b.iter(|| {
+                black_box(
+                    projector
+                        .project_batch(&mut batch, 2023, 10, &mut |_, _| {})
+                        .unwrap(),
+                )
+            })
+        });
+    }
+    batch::<4>(&mut group, &program, &projector);
+    batch::<8>(&mut group, &program, &projector);
+    batch::<16>(&mut group, &program, &projector);
+    group.finish();
+
     c.bench_function("england parse+compile", |b| {
         b.iter(|| Program::compile(&care::england()).unwrap())
     });

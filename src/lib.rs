@@ -16,7 +16,10 @@
 //!    numbered slots. It is immutable and `Send + Sync`; compile once, run
 //!    many times;
 //! 3. a [`State`]: the buffers of one run. Set parameters
-//!    ([`State::set`]) and time settings between runs without recompiling;
+//!    ([`State::set`]) and time settings between runs without recompiling.
+//!    [`State::run_observing`] reduces a run as it goes instead of storing
+//!    it, and a [`Batch`] advances several runs with different parameters
+//!    together, several times faster per run (what ensembles use);
 //! 4. [`Results`]: a time vector and an `ndarray` matrix with names.
 //!
 //! ```
