@@ -325,8 +325,13 @@ fn command_line_errors() {
     assert!(ok, "saving every step follows the new dt: {err}");
     let (ok, _, err) = cli(&["simulate", "no/such/model.toml"]);
     assert!(!ok && err.contains("no/such/model.toml"), "{err}");
-    let (ok, _, err) = cli(&["simulate", "model.mdl"]);
-    assert!(!ok && err.contains("`.mdl` is not a model format"), "{err}");
+    let (ok, _, err) = cli(&["simulate", "model.mdx"]);
+    assert!(
+        !ok && err.contains("`.mdx` is not a model format") && err.contains("`.mdl` (Vensim)"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(&["simulate", "no/such/model.mdl"]);
+    assert!(!ok && err.contains("no/such/model.mdl"), "{err}");
     let (ok, out, _) = cli(&["check", &sir]);
     assert!(ok && out.contains("is valid: 3 stocks, 2 flows"), "{out}");
 }

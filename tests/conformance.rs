@@ -1,5 +1,6 @@
 //! The conformance harness: every model folder under `tests/conformance`
-//! (copied from the SDXorg test-models suite) that has an XMILE file is run,
+//! (copied from the SDXorg test-models suite) that has an XMILE or Vensim
+//! `.mdl` file is run,
 //! and every column of its expected output compared at every saved time:
 //! |a - b| <= 1e-4 * max(|a|, |b|) + 1e-6 * peak(|series|).
 //!
@@ -108,7 +109,7 @@ fn conformance_suite() {
             .filter(|p| {
                 matches!(
                     p.extension().and_then(|e| e.to_str()),
-                    Some("xmile" | "stmx" | "itmx")
+                    Some("xmile" | "stmx" | "itmx" | "mdl")
                 )
             })
             .collect();
@@ -118,9 +119,7 @@ fn conformance_suite() {
             continue;
         };
         if models.is_empty() {
-            table.push(format!(
-                "{folder:<45} skipped: Vensim .mdl only (Vensim import is a later issue)"
-            ));
+            table.push(format!("{folder:<45} skipped: no model file"));
             continue;
         }
         for model in models {
@@ -152,8 +151,8 @@ fn conformance_suite() {
     }
     println!("{} cases\n{}", cases, table.join("\n"));
     assert!(
-        cases >= 40,
-        "the suite should hold at least 40 XMILE cases, found {cases}"
+        cases >= 80,
+        "the suite should hold at least 80 XMILE and Vensim cases, found {cases}"
     );
     assert!(unexpected.is_empty(), "{}", unexpected.join("\n"));
 }

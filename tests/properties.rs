@@ -124,4 +124,18 @@ proptest! {
     fn native_reader_never_panics(text in "(\\[[a-z.\"]{0,12}\\]\n|[a-z_]{1,10} = (\"[^\"\n]{0,12}\"|[0-9.e-]{1,6}|\\[\\]|true)\n){0,8}") {
         let _ = native::parse(&text, Some("fuzz.toml"));
     }
+
+    /// Vensim text made of the pieces its files are made of, in any order.
+    #[test]
+    fn vensim_reader_never_panics(
+        pieces in proptest::collection::vec(
+            "([a-z ]{1,6}|[a-z]\\[[a-z, !]{0,6}\\]|INTEG ?\\(|WITH LOOKUP\\(|[0-9.e-]{1,4}|[=:~|(),;\\[\\]{}\"*\\\\+-]|\n|\\\\\n|\\(a1-a[0-9]\\)|:MACRO:|->|<->|:=|TIME STEP ?= ?1 ?~~\\|)",
+            0..40,
+        )
+    ) {
+        let text = pieces.concat();
+        if let Ok(model) = carecascade::format::vensim::parse(&text, Some("fuzz.mdl")) {
+            let _ = carecascade::Program::compile(&model);
+        }
+    }
 }

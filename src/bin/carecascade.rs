@@ -22,8 +22,8 @@ enum Command {
     /// Run a model and write its results as CSV (a `Time` column, then one
     /// column per variable).
     Simulate {
-        /// The model file: `.toml` (native) or `.xmile`, `.stmx`, `.itmx`
-        /// (XMILE), or a built-in model (`england`).
+        /// The model file: `.toml` (native), `.xmile`, `.stmx`, `.itmx`
+        /// (XMILE) or `.mdl` (Vensim), or a built-in model (`england`).
         model: PathBuf,
         /// Set a constant for this run, e.g. `--set "Contact Infectivity=0.4"`.
         #[arg(long = "set", value_name = "NAME=VALUE")]
@@ -42,7 +42,7 @@ enum Command {
         output: Option<PathBuf>,
     },
     /// Convert a model between the native format (`.toml`) and XMILE
-    /// (`.xmile`), by file extension.
+    /// (`.xmile`), by file extension; Vensim `.mdl` files can be read.
     Convert {
         /// The model to read.
         input: PathBuf,
@@ -53,8 +53,8 @@ enum Command {
     /// status is non-zero if there are errors (or warnings, with
     /// `--deny-warnings`).
     Check {
-        /// The model file: `.toml` (native) or `.xmile`, `.stmx`, `.itmx`
-        /// (XMILE), or a built-in model (`england`).
+        /// The model file: `.toml` (native), `.xmile`, `.stmx`, `.itmx`
+        /// (XMILE) or `.mdl` (Vensim), or a built-in model (`england`).
         model: PathBuf,
         /// Treat unit warnings as errors.
         #[arg(long)]

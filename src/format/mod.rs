@@ -2,6 +2,7 @@
 pub mod describe;
 pub mod native;
 pub mod table;
+pub mod vensim;
 pub mod xmile;
 
 use crate::error::{Error, Result};
@@ -10,7 +11,8 @@ use std::io::Write;
 use std::path::Path;
 
 /// Reads a model file, choosing the format by extension: `.toml` is the
-/// native format; `.xmile`, `.xml`, `.stmx` and `.itmx` are XMILE.
+/// native format; `.xmile`, `.xml`, `.stmx` and `.itmx` are XMILE; `.mdl` is
+/// Vensim.
 ///
 /// # Errors
 ///
@@ -21,10 +23,11 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
     match extension(path).as_str() {
         "toml" => native::load(path),
         "xmile" | "xml" | "stmx" | "itmx" => xmile::load(path),
+        "mdl" => vensim::load(path),
         other => Err(Error::Invalid {
             what: "model file".into(),
             message: format!(
-                "{}: `.{other}` is not a model format carecascade reads; expected `.toml` (native) or `.xmile`, `.stmx`, `.itmx` (XMILE)",
+                "{}: `.{other}` is not a model format carecascade reads; expected `.toml` (native), `.xmile`, `.stmx`, `.itmx` (XMILE) or `.mdl` (Vensim)",
                 path.display()
             ),
         }),
@@ -68,6 +71,39 @@ pub(crate) fn build_with(
             Err(Error::many(errors))
         }
     }
+}
+
+/// Splits text at any of `separators` outside parentheses, brackets and
+/// quotes: (byte offset, part).
+pub(crate) fn split_top_level<'a>(text: &'a str, separators: &[char]) -> Vec<(usize, &'a str)> {
+    let mut parts = Vec::new();
+    let mut depth = 0i32;
+    let mut quoted = false;
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            _ if quoted => {}
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            c if depth == 0 && separators.contains(&c) => {
+                parts.push((start, &text[start..i]));
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push((start, &text[start..]));
+    parts
+}
+
+/// A name without surrounding spaces and quotes.
+pub(crate) fn unquoted(name: &str) -> &str {
+    let name = name.trim();
+    name.strip_prefix('"')
+        .and_then(|n| n.strip_suffix('"'))
+        .unwrap_or(name)
+        .trim()
 }
 
 /// Writes a model to a file, choosing the format by extension (`.toml`:

@@ -24,6 +24,7 @@ pub use write::write;
 use crate::build::{Aux, Flow, Lookup, ModelBuilder, Source, Stock};
 use crate::error::{Error, Location, Result};
 use crate::expr::{Expr, ExprKind};
+use crate::format::{split_top_level, unquoted};
 use crate::model::{Interpolation, Method, Model, TimeSettings};
 use crate::name::{canonical_name, closest, did_you_mean};
 use roxmltree::{Document, Node};
@@ -302,33 +303,6 @@ fn children<'a, 'i: 'a>(
 ) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
     node.children()
         .filter(move |c| c.is_element() && c.tag_name().name() == name)
-}
-
-/// Splits `a, f(b, c), d` at its top-level commas, with byte offsets.
-fn split_top_level(text: &str) -> Vec<(usize, &str)> {
-    let mut parts = Vec::new();
-    let (mut depth, mut start) = (0i32, 0);
-    for (i, c) in text.char_indices() {
-        match c {
-            '(' | '[' => depth += 1,
-            ')' | ']' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push((start, &text[start..i]));
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push((start, &text[start..]));
-    parts
-}
-
-/// A name as written in an `<inflow>` or `<outflow>`, without quotes.
-fn unquoted(name: &str) -> &str {
-    name.strip_prefix('"')
-        .and_then(|n| n.strip_suffix('"'))
-        .unwrap_or(name)
-        .trim()
 }
 
 fn trimmed_text<'a>(node: Node<'a, '_>) -> &'a str {
@@ -683,7 +657,7 @@ impl<'a> Reader<'a> {
         let mut eqn = child(node, "eqn").map(|e| self.equation(e));
         // Stella writes an array's values as a list: `1, 2, 3`.
         if let Some(source) = &eqn {
-            let parts = split_top_level(&source.text);
+            let parts = split_top_level(&source.text, &[',']);
             let tuples = self.element_tuples(&dims);
             if !dims.is_empty() && elements.is_empty() && parts.len() > 1 {
                 if parts.len() != tuples.len() {
