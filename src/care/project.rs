@@ -213,6 +213,18 @@ pub const INDICATORS: &[Indicator] = &[
         "Families receiving early help.",
     ),
     indicator(
+        "cin_families",
+        "families in need",
+        Stock,
+        "Families with an open child in need case (children / children per family).",
+    ),
+    indicator(
+        "cpp_families",
+        "families on a protection plan",
+        Stock,
+        "Families with children on a child protection plan (children / children per family).",
+    ),
+    indicator(
         "early_help_capacity",
         "early help capacity",
         Stock,
