@@ -26,6 +26,10 @@ pub struct Ensemble {
     pub years: Vec<i32>,
     /// The uncertain parameters, in the order of each run's draws.
     pub parameters: Vec<String>,
+    /// The integration method and step every run used, e.g. `euler, dt =
+    /// 0.019230769230769232 (1/52)`.
+    #[serde(default)]
+    pub integration: String,
     /// The runs, in run order.
     pub runs: Vec<RunOutput>,
 }
@@ -112,7 +116,16 @@ pub fn run_scenarios(
     for p in prepared {
         let s = &p.scenario;
         let runs = run_range(p, range.clone(), total, progress)?;
+        let mut state = p.program.state();
+        p.configure(&mut state)?;
+        let time = state.time();
         ensembles.push(Ensemble {
+            integration: format!(
+                "{}, dt = {} (1/{})",
+                time.method(),
+                time.dt(),
+                (1.0 / time.dt()).round()
+            ),
             scenario: s.name.clone(),
             question: s.question.clone(),
             sources: s.sources.clone(),
@@ -481,6 +494,7 @@ impl Outcome {
                     .collect();
                 serde_json::json!({
                     "name": e.scenario,
+                    "integration": e.integration,
                     "question": e.question,
                     "sources": e.sources,
                     "uncertain_parameters": e.parameters,
