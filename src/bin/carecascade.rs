@@ -82,6 +82,24 @@ enum Command {
         #[arg(long)]
         update_model: bool,
     },
+    /// Make a local authority's model from the England model: its own
+    /// children, cases and social workers, national money in proportion to
+    /// its children, and its referral, protection, care and exit rates
+    /// fitted to its published figures (see `carecascade::care::local`).
+    Localise {
+        /// The model to localise (`england`, or a file with its names).
+        model: PathBuf,
+        /// The authority: ONS code (`E08000035`) or name (`Leeds`).
+        #[arg(long)]
+        area: String,
+        /// Start from the stocks of 31 March of this year (2021 or later:
+        /// children looked after are published by authority from 2021).
+        #[arg(long, default_value_t = 2021)]
+        from: i32,
+        /// Where to write the local model (`.toml` or `.xmile`).
+        #[arg(long, short)]
+        output: PathBuf,
+    },
     /// Compare a model with every published series it produces and write
     /// a Markdown report with charts (SVG, in a folder named after the
     /// report).
@@ -254,6 +272,12 @@ fn main() -> ExitCode {
             output,
             charts,
         } => validate(model, data, workforce, params, output, &charts),
+        Command::Localise {
+            model,
+            area,
+            from,
+            output,
+        } => localise(model, &area, from, output),
         Command::Calibrate {
             model,
             data,
@@ -389,6 +413,52 @@ fn project(
     let projection = carecascade::care::project::project_state(&mut state, from, years)?;
     let csv = projection.to_csv();
     write_output(output, |out| out.write_all(csv.as_bytes()))
+}
+
+fn localise(
+    model_path: PathBuf,
+    area: &str,
+    from: i32,
+    output: PathBuf,
+) -> Result<ExitCode, Error> {
+    let model = load_model(&model_path)?;
+    eprintln!(
+        "fitting `{}` to {area} from 31 March {from} ...",
+        model.name()
+    );
+    let started = std::time::Instant::now();
+    let local = carecascade::care::local::localise(&model, area, from)?;
+    save_model(&local.model, &output)?;
+    println!(
+        "{} ({}): {:.2}% of England's children; fitted in {:.1} s",
+        local.name,
+        local.code,
+        100.0 * local.population_share,
+        started.elapsed().as_secs_f64()
+    );
+    println!("\n{:<28} {:>12} {:>12}", "parameter", "England", "local");
+    for (name, value) in &local.fit.values {
+        let national = model
+            .variable(name)
+            .and_then(|v| match v.kind() {
+                carecascade::model::VariableKind::Constant { value } => Some(*value),
+                _ => None,
+            })
+            .unwrap_or(f64::NAN);
+        println!("{name:<28} {national:>12.4} {value:>12.4}");
+    }
+    println!("\n{:<28} {:>12}", "series", "error");
+    for (series, mape) in &local.fit.mape {
+        println!("{series:<28} {mape:>11.1}%");
+    }
+    if local.fit.mape.values().any(|e| *e > 15.0) {
+        println!(
+            "\nerrors above 15%: {}'s figures swing from year to year (small numbers); the fitted rates are averages, so read its projections as a smoothed path",
+            local.name
+        );
+    }
+    println!("\nwrote {}", output.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn calibrate(

@@ -187,6 +187,35 @@ impl Observed {
         )
     }
 
+    /// One local authority's child and family social work workforce, by
+    /// its ONS code (`E08000035`), years to 30 September 2017-2022 (the
+    /// authority's rows of `data/workforce.csv`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] if the file has no rows for that code.
+    pub fn local_workforce(code: &str) -> Result<Observed> {
+        let wanted = canonical_name(code);
+        let observed = Observed::parse(
+            WORKFORCE,
+            "data/workforce.csv",
+            "year_to_30_september",
+            Some(&|records: &Records, r: &Record| {
+                records
+                    .column_index("la_code")
+                    .map(|c| canonical_name(&r.cells[c]) == wanted)
+                    .unwrap_or(false)
+            }),
+        )?;
+        if observed.years().is_empty() {
+            return Err(Error::Invalid {
+                what: "workforce".into(),
+                message: format!("data/workforce.csv has no rows for `{code}`"),
+            });
+        }
+        Ok(observed)
+    }
+
     /// One local authority, by its ONS code (`E09000002`) or its name
     /// (`Barking and Dagenham`). To look up many, load
     /// [`LocalAuthorities`] once.

@@ -15,6 +15,7 @@
 
 pub mod calibrate;
 pub mod data;
+pub mod local;
 pub mod project;
 pub mod validate;
 

@@ -409,6 +409,98 @@ impl Model {
         Ok(model)
     }
 
+    /// The same model with a scalar constant set to `value`, and `note`
+    /// added to its documentation (say where the value comes from).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Parameter`] if `name` is not a scalar constant (with the
+    /// closest constant's name); [`Error::Invalid`] for a value that is not
+    /// finite.
+    pub fn with_constant_value(&self, name: &str, value: f64, note: &str) -> Result<Model> {
+        let i = self.scalar_of_kind(name, "constant", |k| {
+            matches!(k, VariableKind::Constant { .. })
+        })?;
+        if !value.is_finite() {
+            return Err(Error::Invalid {
+                what: format!("value for `{name}`"),
+                message: format!("expected a finite number, not {value}"),
+            });
+        }
+        let mut model = self.clone();
+        let v = &mut model.variables[i];
+        v.kind = VariableKind::Constant { value };
+        v.doc = join_doc(&v.doc, note);
+        Ok(model)
+    }
+
+    /// The same model with a scalar lookup's points replaced (its input
+    /// and units kept), and `note` added to its documentation.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Parameter`] if `name` is not a scalar lookup (with the
+    /// closest lookup's name); [`Error::Invalid`] for points the table
+    /// refuses (none, unsorted x, not finite).
+    pub fn with_lookup_points(
+        &self,
+        name: &str,
+        points: &[(f64, f64)],
+        note: &str,
+    ) -> Result<Model> {
+        let i =
+            self.scalar_of_kind(name, "lookup", |k| matches!(k, VariableKind::Lookup { .. }))?;
+        let mut model = self.clone();
+        let v = &mut model.variables[i];
+        if let VariableKind::Lookup { table, .. } = &mut v.kind {
+            *table = LookupTable::new(points.iter().copied(), table.interpolation()).map_err(
+                |message| Error::Invalid {
+                    what: format!("points of `{name}`"),
+                    message,
+                },
+            )?;
+        }
+        v.doc = join_doc(&v.doc, note);
+        Ok(model)
+    }
+
+    /// The index of the scalar variable `name` of a kind, or an error with
+    /// the closest name of that kind.
+    fn scalar_of_kind(
+        &self,
+        name: &str,
+        kind: &str,
+        is: impl Fn(&VariableKind) -> bool,
+    ) -> Result<usize> {
+        let error = |reason: String| Error::Parameter {
+            name: name.to_string(),
+            reason,
+            suggestion: crate::name::closest(
+                name,
+                self.variables
+                    .iter()
+                    .filter(|v| is(&v.kind))
+                    .map(|v| v.name.as_str()),
+            ),
+        };
+        match self.index.get(&canonical_name(name)) {
+            None => Err(error("is not a variable of the model".into())),
+            Some(&i) if !is(&self.variables[i].kind) => Err(error(format!(
+                "is {} {}, not a {kind}",
+                if self.variables[i].kind.label() == "auxiliary" {
+                    "an"
+                } else {
+                    "a"
+                },
+                self.variables[i].kind.label()
+            ))),
+            Some(&i) if !self.variables[i].dimensions.is_empty() => {
+                Err(error(format!("is arrayed; expected a scalar {kind}")))
+            }
+            Some(&i) => Ok(i),
+        }
+    }
+
     /// The model with one more lookup (`points` as (x, y), continuous),
     /// named `name`: a time series for a policy.
     ///
@@ -449,5 +541,14 @@ impl Model {
             },
         });
         Ok(model)
+    }
+}
+
+/// Documentation with a note appended as its own sentence.
+fn join_doc(doc: &str, note: &str) -> String {
+    match (doc.trim(), note.trim()) {
+        (d, "") => d.to_string(),
+        ("", n) => n.to_string(),
+        (d, n) => format!("{d} {n}"),
     }
 }
