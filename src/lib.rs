@@ -64,7 +64,7 @@
 //! [`care::project`] turns a run into reporting years ending 31 March with
 //! DfE's column names; [`care::data`] reads the published statistics;
 //! [`care::calibrate`] fits parameters to them and [`care::validate`]
-//! reports the fit. [`format::describe`] generates a model's diagram and
+//! reports the fit; [`care::local`] fits the model to one local authority. [`format::describe`] generates a model's diagram and
 //! reference tables, and [`chart`] draws charts.
 //!
 //! ```
