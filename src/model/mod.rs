@@ -348,36 +348,12 @@ impl Model {
         base_name: &str,
         equation: &str,
     ) -> Result<Model> {
-        let not_constant = |reason: String| Error::Parameter {
-            name: name.to_string(),
-            reason,
-            suggestion: crate::name::closest(
-                name,
-                self.variables
-                    .iter()
-                    .filter(|v| matches!(v.kind, VariableKind::Constant { .. }))
-                    .map(|v| v.name.as_str()),
-            ),
-        };
-        let Some(&i) = self.index.get(&canonical_name(name)) else {
-            return Err(not_constant("is not a variable of the model".into()));
-        };
+        let i = self.scalar_of_kind(name, "constant", |k| {
+            matches!(k, VariableKind::Constant { .. })
+        })?;
         let VariableKind::Constant { value } = self.variables[i].kind else {
-            return Err(not_constant(format!(
-                "is {} {}, not a constant",
-                if self.variables[i].kind.label() == "auxiliary" {
-                    "an"
-                } else {
-                    "a"
-                },
-                self.variables[i].kind.label()
-            )));
+            unreachable!("scalar_of_kind checked the kind")
         };
-        if !self.variables[i].dimensions.is_empty() {
-            return Err(not_constant(
-                "is arrayed; a policy can change only a scalar constant".into(),
-            ));
-        }
         if self.index.contains_key(&canonical_name(base_name)) {
             return Err(Error::Parameter {
                 name: base_name.to_string(),
