@@ -781,21 +781,10 @@ fn print_quietly(text: &str) {
 
 fn parse_number(text: &str, what: &str) -> Result<f64, Error> {
     let text = text.trim();
-    let parsed = match text.split_once('/') {
-        Some((a, b)) => a
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .zip(b.trim().parse::<f64>().ok())
-            .map(|(a, b)| a / b),
-        None => text.parse::<f64>().ok(),
-    };
-    parsed
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| Error::Invalid {
-            what: what.to_string(),
-            message: format!("`{text}` is not a number"),
-        })
+    carecascade::model::parse_fraction(text).ok_or_else(|| Error::Invalid {
+        what: what.to_string(),
+        message: format!("`{text}` is not a number"),
+    })
 }
 
 fn convert(input: PathBuf, output: PathBuf) -> Result<ExitCode, Error> {

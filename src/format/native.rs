@@ -418,10 +418,12 @@ fn time_settings(time: &TimeTable, at: &impl Fn(usize) -> Location) -> Result<Ti
         None => 1.0,
         Some(dt) => match dt.get_ref() {
             EquationValue::Number(v) => *v,
-            EquationValue::Text(s) => parse_reciprocal(s).ok_or_else(|| Error::File {
-                location: at(dt.span().start),
-                message: format!("dt `{s}` is not a number or a fraction like \"1/52\""),
-            })?,
+            EquationValue::Text(s) => {
+                crate::model::parse_fraction(s).ok_or_else(|| Error::File {
+                    location: at(dt.span().start),
+                    message: format!("dt `{s}` is not a number or a fraction like \"1/52\""),
+                })?
+            }
         },
     };
     let located = |e: Error, offset: usize| match e {
@@ -454,14 +456,6 @@ fn time_settings(time: &TimeTable, at: &impl Fn(usize) -> Location) -> Result<Ti
         settings = settings.with_method(m);
     }
     Ok(settings)
-}
-
-/// `"1/52"` or `"0.25"`.
-fn parse_reciprocal(s: &str) -> Option<f64> {
-    match s.split_once('/') {
-        Some((a, b)) => Some(a.trim().parse::<f64>().ok()? / b.trim().parse::<f64>().ok()?),
-        None => s.trim().parse().ok(),
-    }
 }
 
 /// Turns a TOML error into a located [`Error::File`].

@@ -220,6 +220,25 @@ impl TimeSettings {
     }
 }
 
+/// A number or a fraction as model and scenario files write time steps:
+/// `"0.25"`, `"1/52"`. `None` for anything else, or a result that is not
+/// finite.
+///
+/// ```
+/// use carecascade::model::parse_fraction;
+/// assert_eq!(parse_fraction(" 1 / 4 "), Some(0.25));
+/// assert_eq!(parse_fraction("0.5"), Some(0.5));
+/// assert_eq!(parse_fraction("1/0"), None);
+/// assert_eq!(parse_fraction("weekly"), None);
+/// ```
+pub fn parse_fraction(text: &str) -> Option<f64> {
+    let value = match text.split_once('/') {
+        Some((a, b)) => a.trim().parse::<f64>().ok()? / b.trim().parse::<f64>().ok()?,
+        None => text.trim().parse::<f64>().ok()?,
+    };
+    value.is_finite().then_some(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -336,16 +336,7 @@ impl Scenario {
             None => None,
             Some(toml::Value::Float(v)) => Some(*v),
             Some(toml::Value::Integer(v)) => Some(*v as f64),
-            Some(toml::Value::String(s)) => match s.split_once('/') {
-                Some((a, b)) => a
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-                    .zip(b.trim().parse::<f64>().ok())
-                    .map(|(a, b)| a / b),
-                None => s.trim().parse::<f64>().ok(),
-            }
-            .or_else(|| {
+            Some(toml::Value::String(s)) => crate::model::parse_fraction(s).or_else(|| {
                 errors.push(at(
                     "dt",
                     format!("[time] dt: `{s}` is not a number or a fraction like \"1/52\""),
