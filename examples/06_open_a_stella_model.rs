@@ -2,7 +2,7 @@
 //!
 //! Reads an XMILE model as Stella, iThink, simlin or Vensim's XMILE export
 //! write it (here the SDXorg conformance suite's teacup, shipped in
-//! `tests/conformance`), runs it, prints its results, and shows the same
+//! `engine/tests/conformance`), runs it, prints its results, and shows the same
 //! model in carecascade's native TOML format. `carecascade convert`
 //! does the conversion both ways from the command line.
 //!
@@ -16,7 +16,7 @@ fn main() -> Result<(), carecascade::Error> {
     let path = std::env::args().nth(1).unwrap_or_else(|| {
         concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/conformance/teacup/teacup.stmx"
+            "/engine/engine/tests/conformance/teacup/teacup.stmx"
         )
         .to_string()
     });

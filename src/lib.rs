@@ -116,32 +116,17 @@
 //! builtin.
 #![deny(missing_docs)]
 
-pub mod build {
-    //! Elements for [`crate::Model::builder`].
-    pub use crate::model::build::{
-        Aux, Constant, Element, Flow, Lookup, ModelBuilder, Source, Stock,
-    };
-}
-pub mod care;
-pub mod chart;
-mod compile;
-pub mod ensemble;
-pub mod error;
-pub mod expr;
-pub mod format;
-pub mod model;
-mod name;
-pub mod scenario;
-pub mod sim;
-
-pub use compile::{ParamId, Parameter, Program, Warning};
-pub use error::{Error, Location, Result};
-pub use model::{
-    Equation, Interpolation, LookupTable, Method, Model, TimeSettings, Units, Variable,
-    VariableKind,
+pub use carecascade_engine as engine;
+pub use carecascade_engine::{
+    BATCH_LANES, Batch, BatchRow, Equation, Error, Interpolation, LaneError, Location, LookupTable,
+    Method, Model, ParamId, Parameter, Program, Result, Results, State, TimeSettings, Units,
+    Variable, VariableKind, Warning, build, canonical_name, chart, closest, error, expr, format,
+    model, name, sim,
 };
-pub use name::{canonical_name, closest};
-pub use sim::{BATCH_LANES, Batch, BatchRow, LaneError, Results, State};
+
+pub mod care;
+pub mod ensemble;
+pub mod scenario;
 
 /// The README's examples are compiled and run as doctests.
 #[cfg(doctest)]

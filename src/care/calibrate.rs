@@ -39,9 +39,9 @@
 
 use super::data::Observed;
 use super::project::{Projection, Projector};
-use crate::compile::{ParamId, Program};
 use crate::error::{Error, Location, Result};
 use crate::name::{canonical_name, closest, did_you_mean};
+use crate::{ParamId, Program};
 use indexmap::IndexMap;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

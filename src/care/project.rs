@@ -14,7 +14,7 @@
 //! of the variables simply lacks that column, so any model with the same
 //! names can be projected.
 
-use crate::compile::Program;
+use crate::Program;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::sim::{Batch, BatchRow, LaneError, Results, State};
@@ -567,7 +567,7 @@ impl Projector {
             }
         }
         Projector {
-            outputs: program.columns.clone(),
+            outputs: program.columns().clone(),
             columns,
             parts,
         }
@@ -648,7 +648,7 @@ impl Projector {
     /// Refuses a program with other outputs than the one this projector
     /// was built for.
     fn check_program(&self, program: &Program) -> Result<()> {
-        let outputs = &program.columns;
+        let outputs = program.columns();
         if std::sync::Arc::ptr_eq(outputs, &self.outputs) || outputs == &self.outputs {
             Ok(())
         } else {

@@ -12,8 +12,8 @@
 use super::calibrate::{CalibrationSpec, calibrate, mape};
 use super::data::Observed;
 use super::project::{INDICATORS, Measure, Projection, project_state};
+use crate::Program;
 use crate::chart::{Format, model_vs_observed_as, thousands};
-use crate::compile::Program;
 use crate::error::Result;
 use crate::model::Model;
 use std::fmt::Write;

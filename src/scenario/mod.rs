@@ -13,10 +13,10 @@ pub mod distribution;
 
 use crate::care;
 use crate::care::project::Projector;
-use crate::compile::{ParamId, Program};
 use crate::error::{Error, Location, Result};
 use crate::model::Model;
 use crate::name::{closest, did_you_mean};
+use crate::{ParamId, Program};
 pub use distribution::{Distribution, DistributionSpec};
 use indexmap::IndexMap;
 use serde::Deserialize;

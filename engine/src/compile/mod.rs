@@ -164,6 +164,13 @@ impl Program {
         self.columns.names()
     }
 
+    /// The output columns, shared by every run's results: two programs
+    /// with the same outputs in the same order have equal columns, and
+    /// runs of one program share the same [`std::sync::Arc`].
+    pub fn columns(&self) -> &std::sync::Arc<crate::sim::Columns> {
+        &self.columns
+    }
+
     /// The position of a variable among [`Program::output_names`] (in any
     /// spelling of its name; an array element as `name[element]`).
     pub fn output_index(&self, name: &str) -> Option<usize> {

@@ -166,6 +166,6 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
 
 /// Turns a TOML error in `file` into a located [`Error::File`], suggesting
 /// the closest valid field for an unknown one.
-pub(crate) fn toml_error(text: &str, file: Option<&str>, e: &toml::de::Error) -> Error {
+pub fn toml_error(text: &str, file: Option<&str>, e: &toml::de::Error) -> Error {
     native::toml_error(text, file.map(std::sync::Arc::from).as_ref(), e)
 }

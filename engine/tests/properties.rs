@@ -2,9 +2,9 @@
 //! non-negative stocks never go below zero. And no input, however
 //! malformed, makes the parser or compiler panic.
 
-use carecascade::build::{Constant, Flow, Stock};
-use carecascade::format::native;
-use carecascade::{Model, Program, TimeSettings};
+use carecascade_engine::build::{Constant, Flow, Stock};
+use carecascade_engine::format::native;
+use carecascade_engine::{Model, Program, TimeSettings};
 use proptest::prelude::*;
 
 /// A random network: `stocks` initial values and non-negative flags, and
@@ -71,7 +71,7 @@ proptest! {
         let results = match program.run() {
             Ok(r) => r,
             // Quadratic rates can blow up; the run must then say so, not balance.
-            Err(carecascade::Error::NonFinite { .. }) => return Ok(()),
+            Err(carecascade_engine::Error::NonFinite { .. }) => return Ok(()),
             Err(e) => panic!("{e}"),
         };
         let dt = net.dt;
@@ -100,7 +100,7 @@ proptest! {
 
     #[test]
     fn equation_parser_never_panics(text in "\\PC{0,40}") {
-        let _ = carecascade::expr::parse(&text);
+        let _ = carecascade_engine::expr::parse(&text);
     }
 
     #[test]
@@ -111,7 +111,7 @@ proptest! {
         let model = Model::builder("fuzz")
             .add(Stock::new("a", "1").inflow("b"))
             .add(Flow::new("b", a.as_str()))
-            .add(carecascade::build::Aux::new("c", b.as_str()))
+            .add(carecascade_engine::build::Aux::new("c", b.as_str()))
             .build();
         if let Ok(model) = model {
             if let Ok(program) = Program::compile(&model) {
@@ -134,8 +134,8 @@ proptest! {
         )
     ) {
         let text = pieces.concat();
-        if let Ok(model) = carecascade::format::vensim::parse(&text, Some("fuzz.mdl")) {
-            let _ = carecascade::Program::compile(&model);
+        if let Ok(model) = carecascade_engine::format::vensim::parse(&text, Some("fuzz.mdl")) {
+            let _ = carecascade_engine::Program::compile(&model);
         }
     }
 }

@@ -2,10 +2,10 @@
 //! inputs, read by flattening into one model whose module variables are
 //! named `module.variable` (XMILE 1.0, section 3.7 "Modules").
 
-use carecascade::Program;
-use carecascade::format::{native, xmile};
+use carecascade_engine::Program;
+use carecascade_engine::format::{native, xmile};
 
-fn run(text: &str) -> carecascade::Results {
+fn run(text: &str) -> carecascade_engine::Results {
     let model = xmile::parse(text, Some("modules.xmile")).unwrap();
     let results = Program::compile(&model).unwrap().run().unwrap();
     // Exported and read back (XMILE and native), the flat model gives the

@@ -50,13 +50,13 @@ impl FromStr for Method {
 /// interval a whole number of steps.
 ///
 /// ```
-/// use carecascade::{Method, TimeSettings};
+/// use carecascade_engine::{Method, TimeSettings};
 /// let time = TimeSettings::new(2013.0, 2033.0, 1.0 / 52.0)?
 ///     .with_save_interval(1.0)?
 ///     .with_method(Method::Rk4);
 /// assert_eq!(time.steps(), 1040);
 /// assert_eq!(time.save_every(), 52);
-/// # Ok::<(), carecascade::Error>(())
+/// # Ok::<(), carecascade_engine::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TimeSettings {
@@ -225,7 +225,7 @@ impl TimeSettings {
 /// finite.
 ///
 /// ```
-/// use carecascade::model::parse_fraction;
+/// use carecascade_engine::model::parse_fraction;
 /// assert_eq!(parse_fraction(" 1 / 4 "), Some(0.25));
 /// assert_eq!(parse_fraction("0.5"), Some(0.5));
 /// assert_eq!(parse_fraction("1/0"), None);

@@ -2,8 +2,8 @@
 //! integrators, and [`Results`].
 //!
 //! ```
-//! use carecascade::{Model, Program};
-//! use carecascade::build::{Constant, Flow, Stock};
+//! use carecascade_engine::{Model, Program};
+//! use carecascade_engine::build::{Constant, Flow, Stock};
 //!
 //! let model = Model::builder("decay")
 //!     .add(Stock::new("x", "100").outflow("loss"))
@@ -15,13 +15,13 @@
 //! state.set("rate", 0.2)?; // no recompiling
 //! let results = state.run()?;
 //! assert!(results.final_value("x").unwrap() < 1.0);
-//! # Ok::<(), carecascade::Error>(())
+//! # Ok::<(), carecascade_engine::Error>(())
 //! ```
 
 pub(crate) mod ops;
 mod results;
 
-pub(crate) use results::Columns;
+pub use results::Columns;
 pub use results::Results;
 
 use crate::compile::{ParamId, Program};
@@ -50,8 +50,8 @@ pub struct State<'p> {
 /// [`State`] with the same parameters gives.
 ///
 /// ```
-/// use carecascade::{Model, Program};
-/// use carecascade::build::{Constant, Flow, Stock};
+/// use carecascade_engine::{Model, Program};
+/// use carecascade_engine::build::{Constant, Flow, Stock};
 ///
 /// let model = Model::builder("decay")
 ///     .add(Stock::new("x", "100").outflow("loss"))
@@ -72,7 +72,7 @@ pub struct State<'p> {
 /// let mut state = program.state();
 /// state.set_param(rate, 0.2)?;
 /// assert_eq!(state.run()?.final_value("x"), Some(last[1]));
-/// # Ok::<(), carecascade::Error>(())
+/// # Ok::<(), carecascade_engine::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Batch<'p, const L: usize> {
@@ -247,15 +247,15 @@ impl<'p> State<'p> {
     /// the number of steps.
     ///
     /// ```
-    /// # use carecascade::{Model, Program};
-    /// # use carecascade::build::{Flow, Stock};
+    /// # use carecascade_engine::{Model, Program};
+    /// # use carecascade_engine::build::{Flow, Stock};
     /// # let model = Model::builder("m").add(Stock::new("x", "1").inflow("f")).add(Flow::new("f", "1")).build()?;
     /// let program = Program::compile(&model)?;
     /// let x = program.output_index("x").unwrap();
     /// let mut peak = f64::NEG_INFINITY;
     /// program.state().run_observing(&mut |_, row| peak = peak.max(row[x]))?;
     /// assert_eq!(peak, 101.0);
-    /// # Ok::<(), carecascade::Error>(())
+    /// # Ok::<(), carecascade_engine::Error>(())
     /// ```
     ///
     /// # Errors

@@ -94,23 +94,34 @@ impl Table {
 /// A delimited text file read as strings: a header row and records, each
 /// remembering its line and the columns of its cells for error messages.
 #[derive(Debug, Clone)]
-pub(crate) struct Records {
+pub struct Records {
+    /// The file the records came from, for error messages.
     pub file: Option<Arc<str>>,
+    /// The header row's cells, trimmed.
     pub headers: Vec<String>,
+    /// The records after the header, blank lines left out.
     pub rows: Vec<Record>,
 }
 
 /// One row of [`Records`]: its cells (as many as the header has) and where
 /// they are.
 #[derive(Debug, Clone)]
-pub(crate) struct Record {
+pub struct Record {
+    /// The line the record is on (1-based).
     pub line: usize,
+    /// The cells, trimmed, one per header column (blank where missing).
     pub cells: Vec<String>,
     columns: Vec<usize>,
 }
 
 impl Records {
-    pub(crate) fn parse(text: &str, file: Option<&str>) -> Result<Records> {
+    /// Reads delimited text (commas, or tabs if the header has one).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::File`] for an empty table or a row with more cells than the
+    /// header, with its line and column.
+    pub fn parse(text: &str, file: Option<&str>) -> Result<Records> {
         let file: Option<Arc<str>> = file.map(Arc::from);
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut lines = split_lines(text)
@@ -171,7 +182,7 @@ impl Records {
     }
 
     /// The index of a column (names compared as variable names are).
-    pub(crate) fn column_index(&self, name: &str) -> Result<usize> {
+    pub fn column_index(&self, name: &str) -> Result<usize> {
         let wanted = canonical_name(name);
         self.headers
             .iter()
@@ -194,7 +205,7 @@ impl Records {
 
     /// A cell as a number: `None` when blank, an error naming the line and
     /// column when it is not a number.
-    pub(crate) fn number(&self, record: &Record, column: usize, cell: &str) -> Result<Option<f64>> {
+    pub fn number(&self, record: &Record, column: usize, cell: &str) -> Result<Option<f64>> {
         if cell.is_empty() {
             return Ok(None);
         }

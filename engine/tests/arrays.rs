@@ -2,8 +2,8 @@
 //! references to single elements, SUM/MEAN/MIN/MAX over a dimension, two
 //! dimensions, and the errors a modeller gets for mistakes.
 
-use carecascade::Program;
-use carecascade::format::native;
+use carecascade_engine::Program;
+use carecascade_engine::format::native;
 
 const MODEL: &str = r#"
 [model]
@@ -92,7 +92,7 @@ inflows = ["all entries"]
 equation = "SUM(entries)"
 "#;
 
-fn run(text: &str) -> carecascade::Results {
+fn run(text: &str) -> carecascade_engine::Results {
     let model = native::parse(text, Some("ageing.toml")).unwrap();
     Program::compile(&model).unwrap().run().unwrap()
 }
@@ -175,9 +175,13 @@ fn elements_of_constants_can_be_set_between_runs() {
 }
 
 /// The model written as XMILE and as TOML, each read back.
-fn exported_and_read_back(model: &carecascade::Model) -> [carecascade::Model; 2] {
+fn exported_and_read_back(model: &carecascade_engine::Model) -> [carecascade_engine::Model; 2] {
     [
-        carecascade::format::xmile::parse(&carecascade::format::xmile::write(model), None).unwrap(),
+        carecascade_engine::format::xmile::parse(
+            &carecascade_engine::format::xmile::write(model),
+            None,
+        )
+        .unwrap(),
         native::parse(&native::write(model), None).unwrap(),
     ]
 }
@@ -249,9 +253,9 @@ fn arrayed_models_survive_export_and_import() {
     let first = Program::compile(&model).unwrap().run().unwrap();
     let again = native::parse(&native::write(&model), Some("exported.toml")).unwrap();
     assert_eq!(Program::compile(&again).unwrap().run().unwrap(), first);
-    let xmile_text = carecascade::format::xmile::write(&model);
+    let xmile_text = carecascade_engine::format::xmile::write(&model);
     let through_xmile =
-        carecascade::format::xmile::parse(&xmile_text, Some("exported.xmile")).unwrap();
+        carecascade_engine::format::xmile::parse(&xmile_text, Some("exported.xmile")).unwrap();
     let second = Program::compile(&through_xmile).unwrap().run().unwrap();
     for name in first.names() {
         assert_eq!(first.series(name), second.series(name), "{name}");
@@ -260,9 +264,11 @@ fn arrayed_models_survive_export_and_import() {
 
 #[test]
 fn the_worked_example_in_the_docs_runs() {
-    let docs =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/model-format.md"))
-            .unwrap();
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/model-format.md"
+    ))
+    .unwrap();
     let section = &docs[docs.find("## Arrays").expect("an Arrays section")..];
     let start = section.find("```toml\n").unwrap() + "```toml\n".len();
     let example = &section[start..start + section[start..].find("```").unwrap()];
@@ -350,7 +356,7 @@ fn xmile_graphical_functions_per_element() {
     <element subscript="b"><gf><xpts>0,2</xpts><ypts>0,200</ypts></gf></element>
   </aux>
 </variables></model></xmile>"#;
-    let model = carecascade::format::xmile::parse(text, None).unwrap();
+    let model = carecascade_engine::format::xmile::parse(text, None).unwrap();
     let results = Program::compile(&model).unwrap().run().unwrap();
     assert_eq!(results.series("x[a]").unwrap().to_vec(), [10.0, 20.0]);
     assert_eq!(results.series("x[b]").unwrap().to_vec(), [100.0, 200.0]);
@@ -418,7 +424,7 @@ fn xmile_arrayed_graphical_function_without_input() {
   <aux name="x"><dimensions><dim name="d"/></dimensions><eqn>g(TIME + 1)</eqn></aux>
   <aux name="y"><eqn>g[b](1) + LOOKUP(g[a], 2)</eqn></aux>
 </variables></model></xmile>"#;
-    let model = carecascade::format::xmile::parse(text, None).unwrap();
+    let model = carecascade_engine::format::xmile::parse(text, None).unwrap();
     let results = Program::compile(&model).unwrap().run().unwrap();
     assert_eq!(results.series("x[a]").unwrap().to_vec(), [10.0, 20.0]);
     assert_eq!(results.series("x[b]").unwrap().to_vec(), [100.0, 200.0]);

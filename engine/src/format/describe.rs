@@ -269,7 +269,7 @@ mod tests {
     #[test]
     fn diagrams_join_stocks_by_their_flows() {
         let model =
-            crate::format::native::parse(include_str!("../../models/sir.toml"), None).unwrap();
+            crate::format::native::parse(include_str!("../../../models/sir.toml"), None).unwrap();
         let m = mermaid(&model);
         assert!(m.starts_with("flowchart LR\n"));
         assert!(m.contains("s0[\"Susceptible\"]"), "{m}");

@@ -2,8 +2,8 @@
 //! responses of DELAY1, DELAY3 and SMOOTH, DELAY FIXED, TREND; and the
 //! orders of convergence of Euler (1) and RK4 (4).
 
-use carecascade::build::{Aux, Constant, Flow, Stock};
-use carecascade::{Method, Model, Program, Results, TimeSettings};
+use carecascade_engine::build::{Aux, Constant, Flow, Stock};
+use carecascade_engine::{Method, Model, Program, Results, TimeSettings};
 
 fn run(model: Model, method: Method, dt: f64, stop: f64) -> Results {
     let program = Program::compile(&model).unwrap();

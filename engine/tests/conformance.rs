@@ -13,8 +13,8 @@
 
 mod common;
 
-use carecascade::format::{load_model, native, table::Table, xmile};
-use carecascade::{Method, Model, Program, Results};
+use carecascade_engine::format::{load_model, native, table::Table, xmile};
+use carecascade_engine::{Method, Model, Program, Results};
 use std::path::{Path, PathBuf};
 
 /// Cases this version cannot run: (folder or folder/file, reason).

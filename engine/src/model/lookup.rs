@@ -109,7 +109,7 @@ impl LookupTable {
     /// The table's value at `x`.
     ///
     /// ```
-    /// use carecascade::{Interpolation, LookupTable};
+    /// use carecascade_engine::{Interpolation, LookupTable};
     /// let t = LookupTable::new([(0.0, 0.0), (10.0, 5.0)], Interpolation::Continuous).unwrap();
     /// assert_eq!(t.eval(4.0), 2.0);
     /// assert_eq!(t.eval(20.0), 5.0);

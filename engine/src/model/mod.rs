@@ -9,8 +9,8 @@
 //! Build one in code with [`Model::builder`]:
 //!
 //! ```
-//! use carecascade::{Model, TimeSettings};
-//! use carecascade::build::{Constant, Flow, Stock};
+//! use carecascade_engine::{Model, TimeSettings};
+//! use carecascade_engine::build::{Constant, Flow, Stock};
 //!
 //! let model = Model::builder("teacup")
 //!     .time(TimeSettings::new(0.0, 30.0, 0.125)?)
@@ -22,7 +22,7 @@
 //!     .time_units("minute")
 //!     .build()?;
 //! assert_eq!(model.variables().len(), 4);
-//! # Ok::<(), carecascade::Error>(())
+//! # Ok::<(), carecascade_engine::Error>(())
 //! ```
 
 pub mod build;

@@ -9,7 +9,7 @@
 /// of spaces, tabs, newlines and underscores replaced by one underscore.
 ///
 /// ```
-/// use carecascade::canonical_name;
+/// use carecascade_engine::canonical_name;
 /// assert_eq!(canonical_name("\"Teacup  Temperature\""), "teacup_temperature");
 /// assert_eq!(canonical_name("teacup_temperature"), "teacup_temperature");
 /// ```
@@ -55,7 +55,7 @@ where
 }
 
 /// " did you mean `x`?" for an optional suggestion, or an empty string.
-pub(crate) fn did_you_mean(suggestion: Option<String>) -> String {
+pub fn did_you_mean(suggestion: Option<String>) -> String {
     suggestion
         .map(|s| format!("; did you mean `{s}`?"))
         .unwrap_or_default()

@@ -33,7 +33,7 @@ impl Location {
 
     /// Computes the location of a byte `offset` in `text`, where `text` itself
     /// starts at `origin` (or at line 1, column 1 of an unnamed text).
-    pub(crate) fn of_offset(text: &str, offset: usize, origin: Option<&Location>) -> Location {
+    pub fn of_offset(text: &str, offset: usize, origin: Option<&Location>) -> Location {
         let offset = offset.min(text.len());
         let before = &text[..floor_char_boundary(text, offset)];
         let line_in_text = before.matches('\n').count();

@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// canonical name. Built once when compiling and shared by every run's
 /// [`Results`], so that a run allocates no names.
 #[derive(Debug, PartialEq)]
-pub(crate) struct Columns {
+pub struct Columns {
     names: Vec<String>,
     index: HashMap<String, usize>,
 }
@@ -26,12 +26,13 @@ impl Columns {
         Columns { names, index }
     }
 
-    pub(crate) fn names(&self) -> &[String] {
+    /// The display names, in column order.
+    pub fn names(&self) -> &[String] {
         &self.names
     }
 
     /// The column of a variable, in any spelling of its name.
-    pub(crate) fn get(&self, name: &str) -> Option<usize> {
+    pub fn get(&self, name: &str) -> Option<usize> {
         self.index.get(&canonical_name(name)).copied()
     }
 }
@@ -40,14 +41,14 @@ impl Columns {
 /// variables' display names.
 ///
 /// ```
-/// # use carecascade::{Model, Program};
-/// # use carecascade::build::{Flow, Stock};
+/// # use carecascade_engine::{Model, Program};
+/// # use carecascade_engine::build::{Flow, Stock};
 /// # let model = Model::builder("m").add(Stock::new("x", "1").inflow("f")).add(Flow::new("f", "1")).build()?;
 /// let results = Program::compile(&model)?.run()?;
 /// let x = results.series("x").unwrap();
 /// assert_eq!(x[0], 1.0);
 /// assert_eq!(results.final_value("x"), Some(101.0));
-/// # Ok::<(), carecascade::Error>(())
+/// # Ok::<(), carecascade_engine::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Results {
