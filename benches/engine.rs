@@ -9,7 +9,7 @@
 #![allow(missing_docs)]
 
 use carecascade::build::{Constant, Flow, Stock};
-use carecascade::format::native;
+use carecascade::engine::format::native;
 use carecascade::{Model, Program, TimeSettings};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;

@@ -11,12 +11,12 @@
 #![allow(missing_docs)]
 
 use carecascade::Program;
-use carecascade::care::{self, project};
+use carecascade::project;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
 fn england(c: &mut Criterion) {
-    let model = care::england();
+    let model = carecascade::england();
     let program = Program::compile(&model).unwrap();
     let time = program
         .time()
@@ -43,17 +43,19 @@ fn england(c: &mut Criterion) {
     });
     group.finish();
 
-    let projector = project::Projector::new(&program);
+    let projector = project::projector(&program);
+    let periods = project::reporting_years(2023, 10).unwrap();
     let mut group = c.benchmark_group("england projection runs");
     group.throughput(Throughput::Elements(1));
     group.bench_function("one at a time", |b| {
         let mut state = program.state();
-        b.iter(|| black_box(projector.project(&mut state, 2023, 10).unwrap()))
+        b.iter(|| black_box(projector.project(&mut state, &periods).unwrap()))
     });
     fn batch<const L: usize>(
         group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
         program: &Program,
         projector: &project::Projector,
+        periods: &carecascade::engine::projection::Periods,
     ) {
         group.throughput(Throughput::Elements(L as u64));
         group.bench_function(format!("batch of {L}"), |b| {
@@ -61,19 +63,19 @@ fn england(c: &mut Criterion) {
             b.iter(|| {
                 black_box(
                     projector
-                        .project_batch(&mut batch, 2023, 10, &mut |_, _| {})
+                        .project_batch(&mut batch, periods, &mut |_, _| {})
                         .unwrap(),
                 )
             })
         });
     }
-    batch::<4>(&mut group, &program, &projector);
-    batch::<8>(&mut group, &program, &projector);
-    batch::<16>(&mut group, &program, &projector);
+    batch::<4>(&mut group, &program, &projector, &periods);
+    batch::<8>(&mut group, &program, &projector, &periods);
+    batch::<16>(&mut group, &program, &projector, &periods);
     group.finish();
 
     c.bench_function("england parse+compile", |b| {
-        b.iter(|| Program::compile(&care::england()).unwrap())
+        b.iter(|| Program::compile(&carecascade::england()).unwrap())
     });
 }
 

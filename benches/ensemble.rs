@@ -7,8 +7,8 @@
 // criterion_group! defines undocumented public functions.
 #![allow(missing_docs)]
 
-use carecascade::ensemble::report::run_scenarios;
-use carecascade::scenario::Scenario;
+use carecascade::engine::ensemble::{RunOptions, run_scenarios};
+use carecascade::engine::scenario::Scenario;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::time::Duration;
 
@@ -19,12 +19,11 @@ fn ensemble(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(20));
     for runs in [100usize, 1000] {
-        let mut scenario = Scenario::load(path).unwrap();
-        scenario.runs = runs;
-        let prepared = scenario.prepare().unwrap();
+        let scenario = Scenario::load_with(path, &carecascade::library()).unwrap();
+        let prepared = scenario.with_runs(runs).unwrap().prepare().unwrap();
         group.throughput(Throughput::Elements(runs as u64));
         group.bench_with_input(BenchmarkId::from_parameter(runs), &prepared, |b, p| {
-            b.iter(|| run_scenarios(std::slice::from_ref(p), "run", None, &|| {}).unwrap())
+            b.iter(|| run_scenarios(std::slice::from_ref(p), &RunOptions::default()).unwrap())
         });
     }
     group.finish();

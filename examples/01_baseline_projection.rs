@@ -11,14 +11,14 @@
 //!
 //! Run with `cargo run --release --example 01_baseline_projection`.
 
-use carecascade::care::{self, project};
-use carecascade::chart::{money_m, thousands};
+use carecascade::engine::chart::{money_m, thousands};
+use carecascade::project;
 
 /// A row of the table: label, projection column, number format.
 type Row = (&'static str, &'static str, fn(f64) -> String);
 
 fn main() -> Result<(), carecascade::Error> {
-    let model = care::england();
+    let model = carecascade::england();
     let p = project::project(&model, 2023, 10)?;
     let rows: [Row; 9] = [
         ("Referrals in the year", "referrals", thousands),
@@ -32,7 +32,7 @@ fn main() -> Result<(), carecascade::Error> {
         ("Total spend", "spend_total_m", money_m),
     ];
     print!("{:<30}", "year ending 31 March");
-    for y in p.years().iter().step_by(2) {
+    for y in project::years(&p).iter().step_by(2) {
         print!("{y:>10}");
     }
     println!();

@@ -15,9 +15,10 @@
 //! Run with `cargo run --release --example 02_does_early_help_pay_back`
 //! (200 runs; pass a number for more: `... -- 2000`).
 
-use carecascade::chart::{money_m, thousands};
-use carecascade::ensemble::report::{compare, run_scenarios};
-use carecascade::scenario::Scenario;
+use carecascade::engine::chart::{money_m, thousands};
+use carecascade::engine::ensemble::{RunOptions, run_scenarios};
+use carecascade::engine::scenario::Scenario;
+use carecascade::report::care_entries_avoided;
 
 fn main() -> Result<(), carecascade::Error> {
     let runs = std::env::args()
@@ -25,29 +26,37 @@ fn main() -> Result<(), carecascade::Error> {
         .and_then(|a| a.parse().ok())
         .unwrap_or(200);
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let library = carecascade::library(); // the England model and its profile
     let mut prepared = Vec::new();
     for file in ["baseline.toml", "early_help_investment.toml"] {
-        let mut s = Scenario::load(format!("{dir}/{file}"))?;
-        s.runs = runs;
+        let s = Scenario::load_with(format!("{dir}/{file}"), &library)?.with_runs(runs)?;
         prepared.push(s.prepare()?);
     }
-    let outcome = run_scenarios(&prepared, "compare", None, &|| {})?;
+    let outcome = run_scenarios(&prepared, &RunOptions::default())?;
+    let (base, alt) = (&outcome.ensembles[0], &outcome.ensembles[1]);
     let quantiles = [0.05, 0.5, 0.95];
-    let c = compare(&outcome.ensembles[0], &outcome.ensembles[1], &quantiles);
-    println!("{}", prepared[1].scenario.question);
+    // Spend compared run by run (the profile's cost, discounted at 3.5%).
+    let c = carecascade::engine::ensemble::compare(
+        base,
+        alt,
+        &quantiles,
+        Some("spend_total_m"),
+        carecascade::DISCOUNT_RATE,
+        &[],
+    );
+    let avoided = care_entries_avoided(base, alt, &quantiles).expect("cla_started is reported");
+    println!("{}", prepared[1].scenario().question());
     println!("{runs} paired runs; median (5th to 95th percentile)\n");
     println!(
         "{:<8}{:>36}{:>30}{:>14}",
         "year", "extra spend so far, present value", "children kept out of care", "P(cheaper)"
     );
-    for y in &c.by_year {
-        let (npv, care) = (
-            &y.cumulative_npv_m.quantiles,
-            &y.care_entries_avoided.quantiles,
-        );
+    for (period, care) in c.periods.iter().zip(&avoided) {
+        let Some(cost) = &period.cost else { continue };
+        let (npv, care) = (&cost.cumulative_discounted.quantiles, &care.quantiles);
         println!(
             "{:<8}{:>36}{:>30}{:>13.0}%",
-            y.year,
+            period.period,
             format!(
                 "{} ({} to {})",
                 money_m(npv[1]),
@@ -60,7 +69,7 @@ fn main() -> Result<(), carecascade::Error> {
                 thousands(care[0]),
                 thousands(care[2])
             ),
-            100.0 * y.probability_alt_costs_less
+            100.0 * cost.probability_alt_costs_less
         );
     }
     println!(
@@ -68,7 +77,7 @@ fn main() -> Result<(), carecascade::Error> {
     );
     println!(
         "Breaks even within the horizon in {:.0}% of runs.",
-        100.0 * (1.0 - c.never_breaks_even)
+        100.0 * (1.0 - c.never_breaks_even.unwrap_or(1.0))
     );
     Ok(())
 }

@@ -13,67 +13,69 @@
 //!
 //! Run with `cargo run --release --example 03_cap_caseloads`.
 
-use carecascade::chart::{money_m, thousands};
-use carecascade::ensemble::Stats;
-use carecascade::ensemble::report::{compare, run_scenarios};
-use carecascade::scenario::Scenario;
+use carecascade::engine::chart::{money_m, thousands};
+use carecascade::engine::ensemble::{RunOptions, compare, run_scenarios};
+use carecascade::engine::scenario::Scenario;
+use carecascade::report::care_entries_avoided;
 
 fn main() -> Result<(), carecascade::Error> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let library = carecascade::library();
     let mut prepared = Vec::new();
     for file in ["baseline.toml", "caseload_cap.toml"] {
-        let mut s = Scenario::load(format!("{dir}/{file}"))?;
-        s.runs = 100;
+        let s = Scenario::load_with(format!("{dir}/{file}"), &library)?.with_runs(100)?;
         prepared.push(s.prepare()?);
     }
-    let outcome = run_scenarios(&prepared, "compare", None, &|| {})?;
-    let median = |e: usize, indicator: &str, year: usize| -> f64 {
-        let ens = &outcome.ensembles[e];
-        let i = ens
-            .indicators
-            .iter()
-            .position(|x| x == indicator)
-            .expect("reported");
-        Stats::of(ens.runs.iter().map(|r| r.values[i][year]), &[0.5]).quantiles[0]
+    let outcome = run_scenarios(&prepared, &RunOptions::default())?;
+    let median = |scenario: &str, indicator: &str, year: f64| {
+        outcome
+            .quantile(scenario, indicator, year, 0.5)
+            .expect("a reported indicator and year")
     };
+    let (base, alt) = (&outcome.ensembles[0], &outcome.ensembles[1]);
     println!(
         "{}\n100 paired runs; medians\n",
-        prepared[1].scenario.question
+        prepared[1].scenario().question()
     );
     println!(
         "{:<8}{:>16}{:>20}{:>20}{:>24}",
         "year", "caseload", "plans started", "entering care", "spend"
     );
-    let years = &outcome.ensembles[0].years;
-    for y in (1..years.len()).step_by(3) {
+    for &year in base.periods.iter().skip(1).step_by(3) {
         let pair = |indicator: &str, f: fn(f64) -> String| {
             format!(
                 "{} -> {}",
-                f(median(0, indicator, y)),
-                f(median(1, indicator, y))
+                f(median(&base.scenario, indicator, year)),
+                f(median(&alt.scenario, indicator, year))
             )
         };
         println!(
             "{:<8}{:>16}{:>20}{:>20}{:>24}",
-            years[y],
+            year,
             pair("caseload", thousands),
             pair("cpp_started", thousands),
             pair("cla_started", thousands),
             pair("spend_total_m", money_m)
         );
     }
+    let quantiles = [0.05, 0.5, 0.95];
     let c = compare(
-        &outcome.ensembles[0],
-        &outcome.ensembles[1],
-        &[0.05, 0.5, 0.95],
+        base,
+        alt,
+        &quantiles,
+        Some("spend_total_m"),
+        carecascade::DISCOUNT_RATE,
+        &[],
     );
-    let last = c.by_year.last().expect("at least one year");
+    let last = c.periods.last().expect("at least one year");
+    let cost = last.cost.as_ref().expect("a cost is compared");
+    let avoided = care_entries_avoided(base, alt, &quantiles).expect("cla_started is reported");
     println!(
         "\nBy {}: extra spend {} (present value, median), {} fewer entries to care, cheaper than the baseline in {:.0}% of runs.",
-        last.year,
-        money_m(last.cumulative_npv_m.quantiles[1]),
-        thousands(last.care_entries_avoided.quantiles[1]),
-        100.0 * last.probability_alt_costs_less
+        last.period,
+        money_m(cost.cumulative_discounted.quantiles[1]),
+        thousands(avoided[avoided.len() - 1].quantiles[1]),
+        100.0 * cost.probability_alt_costs_less
     );
     Ok(())
 }

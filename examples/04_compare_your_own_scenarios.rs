@@ -12,8 +12,8 @@
 //! With no arguments it compares the baseline with `kinship_first` and
 //! `edge_of_care`, 100 runs each.
 
-use carecascade::ensemble::report::run_scenarios;
-use carecascade::scenario::Scenario;
+use carecascade::engine::ensemble::{RunOptions, run_scenarios};
+use carecascade::engine::scenario::Scenario;
 
 fn main() -> Result<(), carecascade::Error> {
     let mut files: Vec<String> = std::env::args().skip(1).collect();
@@ -24,13 +24,14 @@ fn main() -> Result<(), carecascade::Error> {
             .map(|f| format!("{dir}/{f}"))
             .collect();
     }
+    let library = carecascade::library(); // `model = "england"` and its profile
     let mut prepared = Vec::new();
     for file in &files {
-        let mut s = Scenario::load(file)?;
-        s.runs = s.runs.min(100); // seconds, not minutes; use the CLI for full ensembles
-        prepared.push(s.prepare()?);
+        let s = Scenario::load_with(file, &library)?;
+        let runs = s.runs().min(100); // seconds, not minutes; use the CLI for full ensembles
+        prepared.push(s.with_runs(runs)?.prepare()?);
     }
-    let outcome = run_scenarios(&prepared, "compare", None, &|| {})?;
-    println!("{}", outcome.table());
+    let outcome = run_scenarios(&prepared, &RunOptions::default())?;
+    println!("{}", carecascade::report::table(&outcome));
     Ok(())
 }

@@ -10,7 +10,7 @@
 //! your own file: `... -- path/to/model.stmx`.
 
 use carecascade::Program;
-use carecascade::format::{load_model, native};
+use carecascade::engine::format::{load_model, native};
 
 fn main() -> Result<(), carecascade::Error> {
     let path = std::env::args().nth(1).unwrap_or_else(|| {

@@ -3,7 +3,7 @@
 //! valid name.
 
 use carecascade::Program;
-use carecascade::format::native;
+use carecascade::engine::format::native;
 use std::process::Command;
 
 const HEADER: &str = "[model]\nname = \"m\"\n\n[time]\nstop = 10\n\n";

@@ -1,8 +1,8 @@
 //! Batches of runs (`Program::batch`) give exactly what runs on their own
 //! give, lane by lane, whatever each lane's parameters.
 
-use carecascade::format::native;
-use carecascade::{Method, Program, care};
+use carecascade::engine::format::native;
+use carecascade::{Method, Program};
 
 /// Every output of every lane at every save time, bit for bit, against
 /// `State` runs with the same parameters.
@@ -104,7 +104,7 @@ fn a_batch_of_the_kitchen_sink_matches_single_runs() {
 
 #[test]
 fn a_batch_of_the_england_model_matches_single_runs() {
-    let program = Program::compile(&care::england()).unwrap();
+    let program = Program::compile(&carecascade::england()).unwrap();
     let params = [
         ("extra prevention spend", [0.0, 500.0, 250.0, 1000.0]),
         ("early help effect at maturity", [0.32, 0.1, 0.5, 0.0]),

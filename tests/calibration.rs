@@ -1,9 +1,9 @@
 //! Calibration and the England model's fit to the published statistics.
 
-use carecascade::care::calibrate::{CalibrationSpec, calibrate, mape, update_model_file};
-use carecascade::care::data::Observed;
-use carecascade::care::{self, project};
-use carecascade::format::native;
+use carecascade::calibrate::{CalibrationSpec, calibrate, mape, update_model_file};
+use carecascade::data::Observed;
+use carecascade::engine::format::native;
+use carecascade::project;
 
 /// Entries to care at a constant rate and exits in proportion to the stock.
 const TOY: &str = r#"
@@ -40,7 +40,7 @@ fn calibration_recovers_the_parameters_that_made_the_data() {
     let truth = native::parse(&TOY.replace("500", "800").replace("0.5\n", "0.3\n"), None).unwrap();
     let p = project::project(&truth, 2013, 7).unwrap();
     let mut csv = String::from("year,cla_at_31_march,cla_started\n");
-    for y in p.years() {
+    for y in project::years(&p).iter() {
         let starts = p
             .get("cla_started", *y)
             .map_or(String::new(), |v| v.to_string());
@@ -143,7 +143,7 @@ fn calibration_mistakes_name_the_closest_thing() {
 #[test]
 fn the_england_model_fits_the_published_statistics() {
     let observed = Observed::england().unwrap();
-    let p = project::project(&care::england(), 2013, 10).unwrap();
+    let p = project::project(&carecascade::england(), 2013, 10).unwrap();
     let years: Vec<i32> = (2014..=2023).collect();
     for (series, target) in [
         ("cin_at_31_march", 5.0),
@@ -165,7 +165,7 @@ fn the_england_model_fits_the_published_statistics() {
     .unwrap()
     .parse()
     .unwrap();
-    let model = care::england();
+    let model = carecascade::england();
     let program = carecascade::Program::compile(&model).unwrap();
     let state = program.state();
     for (name, value) in fit["fitted"].as_table().unwrap() {
@@ -176,9 +176,9 @@ fn the_england_model_fits_the_published_statistics() {
 
 #[test]
 fn the_baseline_projection_stays_plausible_for_ten_years() {
-    let p = project::project(&care::england(), 2023, 10).unwrap();
-    assert_eq!(p.years().first(), Some(&2023));
-    assert_eq!(p.years().last(), Some(&2033));
+    let p = project::project(&carecascade::england(), 2023, 10).unwrap();
+    assert_eq!(project::years(&p).first(), Some(&2023));
+    assert_eq!(project::years(&p).last(), Some(&2033));
     for column in p.columns() {
         for v in p.column(column).unwrap().iter().flatten() {
             assert!(v.is_finite() && *v >= 0.0, "{column}: {v}");
@@ -206,10 +206,10 @@ fn the_baseline_projection_stays_plausible_for_ten_years() {
 /// docs/model.md carries the generated reference of the shipped model.
 #[test]
 fn the_model_documentation_is_generated_from_the_model() {
-    use carecascade::format::describe;
+    use carecascade::engine::format::describe;
     let doc =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/model.md")).unwrap();
-    let generated = describe::describe(&care::england());
+    let generated = describe::describe(&carecascade::england());
     assert_eq!(
         describe::replace_generated(&doc, &generated).as_deref(),
         Some(doc.as_str()),
@@ -217,8 +217,8 @@ fn the_model_documentation_is_generated_from_the_model() {
     );
     // Every parameter and lookup states its source, or that it is an
     // assumption, a calibrated value, a policy lever or a definition.
-    for v in care::england().variables() {
-        use carecascade::VariableKind;
+    for v in carecascade::england().variables() {
+        use carecascade::engine::VariableKind;
         if matches!(
             v.kind(),
             VariableKind::Constant { .. } | VariableKind::Lookup { .. }

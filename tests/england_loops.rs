@@ -2,10 +2,10 @@
 //! must produce (docs/model.md, "The five feedback loops").
 
 use carecascade::Program;
-use carecascade::care::{self, project};
+use carecascade::project;
 
 fn projection(sets: &[(&str, f64)]) -> project::Projection {
-    let model = care::england();
+    let model = carecascade::england();
     let program = Program::compile(&model).unwrap();
     let mut state = program.state();
     for (name, value) in sets {

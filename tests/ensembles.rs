@@ -1,9 +1,25 @@
-//! Ensembles: reproducibility across threads and shards, common random
-//! numbers, and the shipped scenarios.
+//! Ensembles of the England model: reproducibility across threads and
+//! shards through the command line, common random numbers, and the shipped
+//! scenarios. (The engine's own tests run ensembles of models that know
+//! nothing of children's social care.)
 
-use carecascade::ensemble::report::run_scenarios;
-use carecascade::ensemble::{Stats, draws};
-use carecascade::scenario::Scenario;
+/// Scenario files read with the England model and its profile.
+fn load(path: impl AsRef<Path>) -> carecascade::Result<Scenario> {
+    Scenario::load_with(path, &carecascade::library())
+}
+
+fn parse(text: &str, name: &str) -> carecascade::Result<Scenario> {
+    Scenario::parse_with(text, name, &carecascade::library())
+}
+
+fn run(
+    prepared: &[carecascade::engine::scenario::Prepared],
+) -> carecascade::engine::ensemble::Outcome {
+    run_scenarios(prepared, &RunOptions::default()).unwrap()
+}
+
+use carecascade::engine::ensemble::{RunOptions, Stats, draws, run_scenarios};
+use carecascade::engine::scenario::Scenario;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -163,7 +179,8 @@ fn the_same_seed_gives_identical_files_on_one_or_two_threads_and_in_shards() {
     assert_eq!(summary["runs"], 20);
     assert_eq!(summary["sampling"], "latin_hypercube");
     assert!(summary["generator"].as_str().unwrap().contains("ChaCha8"));
-    assert_eq!(summary["carecascade_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(summary["engine_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(summary["cost"], "spend_total_m");
     assert_eq!(summary["comparisons"][0]["alternative"], "alt");
 }
 
@@ -172,23 +189,16 @@ fn the_same_seed_gives_identical_files_on_one_or_two_threads_and_in_shards() {
 #[test]
 fn common_random_numbers_cut_the_variance_of_a_paired_difference() {
     let d = dir("crn");
-    let base = Scenario::load(d.join("base.toml"))
-        .unwrap()
-        .prepare()
-        .unwrap();
-    let alt = Scenario::load(d.join("alt.toml"))
-        .unwrap()
-        .prepare()
-        .unwrap();
+    let base = load(d.join("base.toml")).unwrap().prepare().unwrap();
+    let alt = load(d.join("alt.toml")).unwrap().prepare().unwrap();
     // The alternative shares every draw with the base, run by run.
     for run in [0, 5, 23] {
         assert_eq!(draws(&base, run, 24), draws(&alt, run, 24));
     }
-    let mut other = Scenario::load(d.join("alt.toml")).unwrap();
-    other.seed = 8;
+    let other = load(d.join("alt.toml")).unwrap().with_seed(8);
     let independent = other.prepare().unwrap();
 
-    let spend = |o: &carecascade::ensemble::report::Outcome, k: usize| -> Vec<f64> {
+    let spend = |o: &carecascade::engine::ensemble::Outcome, k: usize| -> Vec<f64> {
         let e = &o.ensembles[k];
         let i = e
             .indicators
@@ -197,13 +207,10 @@ fn common_random_numbers_cut_the_variance_of_a_paired_difference() {
             .unwrap();
         e.runs.iter().map(|r| r.values[i][3]).collect()
     };
-    let paired = run_scenarios(&[base, alt], "compare", None, &|| {}).unwrap();
-    let base_again = Scenario::load(d.join("base.toml"))
-        .unwrap()
-        .prepare()
-        .unwrap();
-    let unpaired = run_scenarios(&[base_again], "run", None, &|| {}).unwrap();
-    let independent = run_scenarios(&[independent], "run", None, &|| {}).unwrap();
+    let paired = run(&[base, alt]);
+    let base_again = load(d.join("base.toml")).unwrap().prepare().unwrap();
+    let unpaired = run(&[base_again]);
+    let independent = run(&[independent]);
     let variance = |v: Vec<f64>| {
         let m = v.iter().sum::<f64>() / v.len() as f64;
         v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64
@@ -244,12 +251,11 @@ fn the_shipped_scenarios_load_and_run() {
                 "{} must open with its question",
                 path.display()
             );
-            let mut s = Scenario::load(&path).unwrap();
-            assert!(!s.question.is_empty());
-            s.runs = 2;
-            s.horizon = 2;
-            let p = s.prepare().unwrap();
-            let o = run_scenarios(&[p], "run", None, &|| {}).unwrap();
+            let s = load(&path).unwrap();
+            assert!(!s.question().is_empty());
+            assert_eq!(s.horizon(), Some(10));
+            let p = s.with_runs(2).unwrap().prepare().unwrap();
+            let o = run(&[p]);
             assert_eq!(o.ensembles[0].runs.len(), 2);
             names.push(path.file_stem().unwrap().to_string_lossy().to_string());
         }
@@ -273,7 +279,7 @@ fn the_shipped_scenarios_load_and_run() {
 fn scenario_mistakes_are_reported_with_file_and_field() {
     let d = dir("errors");
     std::fs::write(d.join("loop.toml"), "extends = \"loop.toml\"\n").unwrap();
-    let err = Scenario::load(d.join("loop.toml")).unwrap_err().to_string();
+    let err = load(d.join("loop.toml")).unwrap_err().to_string();
     assert!(
         err.contains("loop.toml:1:1") && err.contains("cycle"),
         "{err}"
@@ -283,7 +289,7 @@ fn scenario_mistakes_are_reported_with_file_and_field() {
         "extends = \"base.toml\"\n[monte_carlo]\nrun = 5\n",
     )
     .unwrap();
-    let err = Scenario::load(d.join("bad.toml")).unwrap_err().to_string();
+    let err = load(d.join("bad.toml")).unwrap_err().to_string();
     assert!(
         err.contains("bad.toml:3:1") && err.contains("did you mean `runs`?"),
         "{err}"
@@ -293,7 +299,7 @@ fn scenario_mistakes_are_reported_with_file_and_field() {
         "extends = \"base.toml\"\n[uncertain.\"early help efect at maturity\"]\ndistribution = \"uniform\"\nmin = 0\nmax = 1\n",
     )
     .unwrap();
-    let err = Scenario::load(d.join("alt2.toml"))
+    let err = load(d.join("alt2.toml"))
         .unwrap()
         .prepare()
         .unwrap_err()
@@ -310,11 +316,8 @@ fn scenario_mistakes_are_reported_with_file_and_field() {
 #[test]
 fn latin_hypercube_draws_one_value_per_stratum() {
     let text = "[monte_carlo]\nruns = 50\nsampling = \"latin_hypercube\"\n[uncertain.\"detection fraction\"]\ndistribution = \"uniform\"\nmin = 0\nmax = 1\n[uncertain.\"maturation time\"]\ndistribution = \"uniform\"\nmin = 0\nmax = 1\n";
-    let p = Scenario::parse(text, "lhs.toml")
-        .unwrap()
-        .prepare()
-        .unwrap();
-    let sampler = carecascade::ensemble::Sampler::new(&p, 50);
+    let p = parse(text, "lhs.toml").unwrap().prepare().unwrap();
+    let sampler = carecascade::engine::ensemble::Sampler::new(&p, 50);
     for k in 0..2 {
         let mut strata: Vec<usize> = (0..50)
             .map(|r| (sampler.draws(r)[k] * 50.0) as usize)
@@ -322,11 +325,11 @@ fn latin_hypercube_draws_one_value_per_stratum() {
         strata.sort();
         assert_eq!(strata, (0..50).collect::<Vec<_>>(), "parameter {k}");
     }
-    let random = Scenario::parse(&text.replace("latin_hypercube", "random"), "r.toml")
+    let random = parse(&text.replace("latin_hypercube", "random"), "r.toml")
         .unwrap()
         .prepare()
         .unwrap();
-    let one = Scenario::parse(
+    let one = parse(
         "[monte_carlo]\nruns = 50\n[uncertain.\"maturation time\"]\ndistribution = \"uniform\"\nmin = 0\nmax = 1\n",
         "one.toml",
     )

@@ -1,13 +1,13 @@
 //! Local models: the England model fitted to one authority starts from the
 //! authority's own published figures and reproduces its recent history.
 
-use carecascade::care::{self, local, project};
-use carecascade::format::{native, save_model};
+use carecascade::engine::format::{native, save_model};
+use carecascade::{local, project};
 use std::process::Command;
 
 #[test]
 fn a_local_model_starts_from_the_authority_and_fits_its_figures() {
-    let leeds = local::localise(&care::england(), "Leeds", 2021).unwrap();
+    let leeds = local::localise(&carecascade::england(), "Leeds", 2021).unwrap();
     assert_eq!(
         (leeds.code.as_str(), leeds.name.as_str()),
         ("E08000035", "Leeds")
@@ -19,7 +19,7 @@ fn a_local_model_starts_from_the_authority_and_fits_its_figures() {
         leeds.population_share
     );
 
-    let published = care::data::Observed::local_authority("E08000035").unwrap();
+    let published = carecascade::data::Observed::local_authority("E08000035").unwrap();
     let p = project::project(&leeds.model, 2021, 2).unwrap();
     for column in ["cin_at_31_march", "cpp_at_31_march", "cla_at_31_march"] {
         let start = p.get(column, 2021).unwrap();
@@ -52,7 +52,7 @@ fn a_local_model_starts_from_the_authority_and_fits_its_figures() {
 
 #[test]
 fn local_model_mistakes_are_explained() {
-    let england = care::england();
+    let england = carecascade::england();
     let err = local::localise(&england, "Leds", 2021)
         .unwrap_err()
         .to_string();
@@ -91,23 +91,37 @@ fn carecascade_localise_writes_a_model_a_scenario_can_use() {
         stdout.contains("small numbers"),
         "a small authority is flagged: {stdout}"
     );
-    let loaded = carecascade::format::load_model(&model).unwrap();
+    let loaded = carecascade::engine::format::load_model(&model).unwrap();
     save_model(&loaded, dir.join("again.toml")).unwrap();
-    let scenario = carecascade::scenario::Scenario::parse(
+    // A scenario on the local model, with the England profile's indicators.
+    let scenario = carecascade::engine::scenario::Scenario::parse_with(
         &format!(
-            "model = {:?}\n[time]\nstart = 2023\nhorizon = 2\n[monte_carlo]\nruns = 3\n",
+            "model = {:?}\nprofile = \"england\"\n[time]\nstart = 2023\nhorizon = 2\n[monte_carlo]\nruns = 3\n",
             model.display().to_string()
         ),
         "rutland.toml",
+        &carecascade::library(),
     )
     .unwrap();
-    let outcome = carecascade::ensemble::report::run_scenarios(
-        &[scenario.prepare().unwrap()],
-        "run",
-        None,
-        &|| {},
+    let prepared = [scenario.prepare().unwrap()];
+    let outcome = carecascade::engine::ensemble::run_scenarios(
+        &prepared,
+        &carecascade::engine::ensemble::RunOptions::default(),
     )
     .unwrap();
     assert_eq!(outcome.ensembles[0].runs.len(), 3);
+    let cla = outcome
+        .quantile("rutland", "cla_at_31_march", 2025, 0.5)
+        .unwrap();
+    assert!(cla > 10.0 && cla < 500.0, "{cla}");
+    // The report shows the fit of the local model to Rutland's figures,
+    // not England's.
+    let html = carecascade::report::report(&outcome, &prepared).unwrap();
+    assert!(
+        html.contains("The local model of E06000017 (Rutland)"),
+        "local fit"
+    );
+    assert!(html.contains("Children's social care in E06000017 (Rutland)"));
+    assert!(!html.contains("The calibrated England model"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

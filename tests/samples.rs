@@ -5,7 +5,7 @@
 mod common;
 
 use carecascade::Program;
-use carecascade::format::{native, table::Table};
+use carecascade::engine::format::{native, table::Table};
 use std::process::Command;
 
 fn check_library(model: &str, expected: &str) {

@@ -145,6 +145,19 @@ pub enum Error {
         /// What was expected.
         message: String,
     },
+    /// A run of an ensemble failed: the scenario, the run, its draws of the
+    /// uncertain parameters, and the run's own error.
+    #[error("scenario `{scenario}`, run {run}: {source}{}", draws_text(.draws))]
+    Run {
+        /// The scenario's name.
+        scenario: String,
+        /// The run's index.
+        run: usize,
+        /// Each uncertain parameter's value in the run.
+        draws: Vec<(String, f64)>,
+        /// What went wrong.
+        source: Box<Error>,
+    },
     /// A variable became NaN or infinite during a run.
     #[error("`{variable}` became {value} at time {time}{}", if .hint.is_empty() { String::new() } else { format!(" ({})", .hint) })]
     NonFinite {
@@ -242,6 +255,14 @@ fn unknown_parameter_message(name: &str, reason: &str, suggestion: &Option<Strin
 }
 
 /// How many of several errors are listed in full.
+fn draws_text(draws: &[(String, f64)]) -> String {
+    if draws.is_empty() {
+        return String::new();
+    }
+    let values: Vec<String> = draws.iter().map(|(n, v)| format!("{n} = {v}")).collect();
+    format!(" (draws: {})", values.join(", "))
+}
+
 pub(crate) const ERRORS_SHOWN: usize = 30;
 
 fn many_message(errors: &[Error]) -> String {

@@ -80,11 +80,14 @@ pub mod build {
 #[cfg(feature = "charts")]
 pub mod chart;
 mod compile;
+pub mod ensemble;
 pub mod error;
 pub mod expr;
 pub mod format;
 pub mod model;
 pub mod name;
+pub mod projection;
+pub mod scenario;
 pub mod sim;
 
 pub use compile::{ParamId, Parameter, Program, Warning};

@@ -1,7 +1,8 @@
 //! The carecascade command line: a thin shell over the library.
 
-use carecascade::care::load_model;
-use carecascade::format::{save_model, write_atomic};
+use carecascade::engine::ensemble::{RunOptions, Shard};
+use carecascade::engine::format::{save_model, write_atomic};
+use carecascade::load_model;
 use carecascade::{Error, Method, Program};
 use clap::{Parser, Subcommand};
 use std::fmt::Write as _;
@@ -62,7 +63,7 @@ enum Command {
     },
     /// Fit a model's parameters to observed series by weighted least
     /// squares (Nelder-Mead from several starts; see
-    /// `carecascade::care::calibrate`), and write the fitted values.
+    /// `carecascade::calibrate`), and write the fitted values.
     Calibrate {
         /// The model (`england`, or a file).
         model: PathBuf,
@@ -85,7 +86,7 @@ enum Command {
     /// Make a local authority's model from the England model: its own
     /// children, cases and social workers, national money in proportion to
     /// its children, and its referral, protection, care and exit rates
-    /// fitted to its published figures (see `carecascade::care::local`).
+    /// fitted to its published figures (see `carecascade::local`).
     Localise {
         /// The model to localise (`england`, or a file with its names).
         model: PathBuf,
@@ -191,7 +192,7 @@ enum Command {
     },
     /// Project a model by reporting year ending 31 March: stocks at 31
     /// March, flows summed over the year, with DfE's column names where DfE
-    /// publishes the quantity (see `carecascade::care::project`).
+    /// publishes the quantity (see `carecascade::project`).
     Project {
         /// The model (`england`, or a file with the same variable names).
         model: PathBuf,
@@ -241,7 +242,7 @@ fn main() -> ExitCode {
             output,
         } => simulate(model, &set, method, dt, stop, output),
         Command::Convert { input, output } => convert(input, output),
-        Command::Run { scenario, ensemble } => run_ensemble(vec![scenario], "run", ensemble),
+        Command::Run { scenario, ensemble } => run_ensemble(vec![scenario], ensemble),
         Command::Compare {
             base,
             alternatives,
@@ -249,7 +250,7 @@ fn main() -> ExitCode {
         } => {
             let mut all = vec![base];
             all.extend(alternatives);
-            run_ensemble(all, "compare", ensemble)
+            run_ensemble(all, ensemble)
         }
         Command::Merge { partials, output } => merge(partials, output),
         Command::Report {
@@ -410,8 +411,8 @@ fn project(
     let program = Program::compile(&model)?;
     let mut state = program.state();
     apply_sets(&mut state, sets)?;
-    let projection = carecascade::care::project::project_state(&mut state, from, years)?;
-    let csv = projection.to_csv();
+    let projection = carecascade::project::project_state(&mut state, from, years)?;
+    let csv = projection.to_csv("year");
     write_output(output, |out| out.write_all(csv.as_bytes()))
 }
 
@@ -427,7 +428,7 @@ fn localise(
         model.name()
     );
     let started = std::time::Instant::now();
-    let local = carecascade::care::local::localise(&model, area, from)?;
+    let local = carecascade::local::localise(&model, area, from)?;
     save_model(&local.model, &output)?;
     println!(
         "{} ({}): {:.2}% of England's children; fitted in {:.1} s",
@@ -441,7 +442,7 @@ fn localise(
         let national = model
             .variable(name)
             .and_then(|v| match v.kind() {
-                carecascade::model::VariableKind::Constant { value } => Some(*value),
+                carecascade::engine::model::VariableKind::Constant { value } => Some(*value),
                 _ => None,
             })
             .unwrap_or(f64::NAN);
@@ -468,10 +469,8 @@ fn calibrate(
     output: PathBuf,
     update_model: bool,
 ) -> Result<ExitCode, Error> {
-    use carecascade::care::calibrate::{
-        CalibrationSpec, calibrate, fit_to_toml, update_model_file,
-    };
-    use carecascade::care::data::Observed;
+    use carecascade::calibrate::{CalibrationSpec, calibrate, fit_to_toml, update_model_file};
+    use carecascade::data::Observed;
     let model = load_model(&model_path)?;
     let observed = Observed::load(&data, "year")?;
     let spec = CalibrationSpec::load(&params)?;
@@ -539,14 +538,14 @@ fn validate(
     output: PathBuf,
     charts: &str,
 ) -> Result<ExitCode, Error> {
-    use carecascade::care::calibrate::CalibrationSpec;
-    use carecascade::chart::Format;
+    use carecascade::calibrate::CalibrationSpec;
+    use carecascade::engine::chart::Format;
     let format = if charts == "png" {
         Format::Png
     } else {
         Format::Svg
     };
-    use carecascade::care::data::Observed;
+    use carecascade::data::Observed;
     let model = load_model(&model_path)?;
     let observed = match &data {
         Some(path) => Observed::load(path, "year")?,
@@ -561,7 +560,7 @@ fn validate(
         eprintln!("fitting without the last three years for the out-of-sample check ...");
     }
     let validation =
-        carecascade::care::validate::validate(&model, &observed, Some(&workforce), spec.as_ref())?;
+        carecascade::validate::validate(&model, &observed, Some(&workforce), spec.as_ref())?;
     let stem = output
         .file_stem()
         .map_or("validation".into(), |s| s.to_string_lossy().to_string());
@@ -615,7 +614,7 @@ fn describe(
     update: Option<PathBuf>,
     output: Option<PathBuf>,
 ) -> Result<ExitCode, Error> {
-    use carecascade::format::describe;
+    use carecascade::engine::format::describe;
     let model = load_model(&model_path)?;
     Program::compile(&model)?;
     let text = match format {
@@ -642,39 +641,27 @@ fn describe(
     write_output(output, |out| out.write_all(text.as_bytes()))
 }
 
-fn parse_shard(text: &str) -> Result<(usize, usize), Error> {
-    let bad = || Error::Invalid {
-        what: "--shard".into(),
-        message: format!("`{text}` should be I/N with 1 <= I <= N, e.g. 2/8"),
-    };
-    let (i, n) = text.split_once('/').ok_or_else(bad)?;
-    let (i, n) = (
-        i.trim().parse::<usize>().map_err(|_| bad())?,
-        n.trim().parse::<usize>().map_err(|_| bad())?,
-    );
-    if i == 0 || i > n {
-        return Err(bad());
-    }
-    Ok((i - 1, n))
-}
-
-/// Loads and prepares scenario files, with --runs and --seed applied.
+/// Loads and prepares scenario files (with the built-in England model and
+/// profile), with --runs and --seed applied.
 fn prepare_all(
     files: &[PathBuf],
     runs: Option<usize>,
     seed: Option<u64>,
-) -> Result<Vec<carecascade::scenario::Prepared>, Error> {
-    use carecascade::scenario::Scenario;
+) -> Result<Vec<carecascade::engine::scenario::Prepared>, Error> {
+    use carecascade::engine::scenario::Scenario;
+    let library = carecascade::library();
     let mut prepared = Vec::new();
     let mut errors = Vec::new();
     for file in files {
-        match Scenario::load(file).and_then(|mut s| {
-            if let Some(runs) = runs {
-                s.runs = runs;
-            }
-            if let Some(seed) = seed {
-                s.seed = seed;
-            }
+        match Scenario::load_with(file, &library).and_then(|s| {
+            let s = match runs {
+                Some(runs) => s.with_runs(runs)?,
+                None => s,
+            };
+            let s = match seed {
+                Some(seed) => s.with_seed(seed),
+                None => s,
+            };
             s.prepare()
         }) {
             Ok(p) => prepared.push(p),
@@ -688,15 +675,11 @@ fn prepare_all(
 /// Runs scenarios with a progress bar on stderr (hidden when stderr is not
 /// a terminal).
 fn run_with_progress(
-    prepared: &[carecascade::scenario::Prepared],
-    kind: &str,
-    shard: Option<(usize, usize)>,
-) -> Result<(carecascade::ensemble::report::Outcome, usize, f64), Error> {
-    let runs = prepared[0].scenario.runs;
-    let total = match shard {
-        Some((i, n)) => ((i + 1) * runs / n - i * runs / n) * prepared.len(),
-        None => runs * prepared.len(),
-    };
+    prepared: &[carecascade::engine::scenario::Prepared],
+    shard: Option<Shard>,
+) -> Result<(carecascade::engine::ensemble::Outcome, usize, f64), Error> {
+    let runs = prepared.first().map_or(0, |p| p.scenario().runs());
+    let total = shard.map_or(runs, |s| s.runs(runs).len()) * prepared.len();
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(total as u64),
         indicatif::ProgressDrawTarget::stderr(),
@@ -706,8 +689,14 @@ fn run_with_progress(
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
-    let outcome =
-        carecascade::ensemble::report::run_scenarios(prepared, kind, shard, &|| bar.inc(1))?;
+    let progress = || bar.inc(1);
+    let outcome = carecascade::engine::ensemble::run_scenarios(
+        prepared,
+        &RunOptions {
+            shard,
+            progress: Some(&progress),
+        },
+    )?;
     bar.finish_and_clear();
     Ok((outcome, total, started.elapsed().as_secs_f64()))
 }
@@ -719,23 +708,22 @@ fn html_report(
     output: PathBuf,
 ) -> Result<ExitCode, Error> {
     let prepared = prepare_all(&files, runs, seed)?;
-    let kind = if prepared.len() > 1 { "compare" } else { "run" };
-    let (outcome, total, seconds) = run_with_progress(&prepared, kind, None)?;
-    let html = carecascade::ensemble::html::report(&outcome, &prepared)?;
+    let (outcome, total, seconds) = run_with_progress(&prepared, None)?;
+    let html = carecascade::report::report(&outcome, &prepared)?;
     write_atomic(&output, html.as_bytes())?;
     eprintln!(
         "{total} runs in {seconds:.1} s; wrote {} ({} KB)",
         output.display(),
         html.len() / 1024
     );
-    print_quietly(&outcome.table());
+    print_quietly(&carecascade::report::table(&outcome));
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_ensemble(files: Vec<PathBuf>, kind: &str, args: EnsembleArgs) -> Result<ExitCode, Error> {
-    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+fn run_ensemble(files: Vec<PathBuf>, args: EnsembleArgs) -> Result<ExitCode, Error> {
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     let prepared = prepare_all(&files, args.runs, args.seed)?;
-    let (outcome, total, seconds) = run_with_progress(&prepared, kind, shard)?;
+    let (outcome, total, seconds) = run_with_progress(&prepared, shard)?;
     let written = outcome.write(&args.output)?;
     eprintln!(
         "{total} runs in {seconds:.1} s ({:.0} runs/s); wrote {}",
@@ -747,13 +735,13 @@ fn run_ensemble(files: Vec<PathBuf>, kind: &str, args: EnsembleArgs) -> Result<E
             .join(", ")
     );
     if shard.is_none() {
-        print_quietly(&outcome.table());
+        print_quietly(&carecascade::report::table(&outcome));
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn merge(partials: Vec<PathBuf>, output: PathBuf) -> Result<ExitCode, Error> {
-    use carecascade::ensemble::report::{Outcome, merge};
+    use carecascade::engine::ensemble::{Outcome, merge};
     let parts = partials
         .iter()
         .map(|p| Outcome::load_partial(p))
@@ -769,7 +757,7 @@ fn merge(partials: Vec<PathBuf>, output: PathBuf) -> Result<ExitCode, Error> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    print_quietly(&outcome.table());
+    print_quietly(&carecascade::report::table(&outcome));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -781,7 +769,7 @@ fn print_quietly(text: &str) {
 
 fn parse_number(text: &str, what: &str) -> Result<f64, Error> {
     let text = text.trim();
-    carecascade::model::parse_fraction(text).ok_or_else(|| Error::Invalid {
+    carecascade::engine::model::parse_fraction(text).ok_or_else(|| Error::Invalid {
         what: what.to_string(),
         message: format!("`{text}` is not a number"),
     })

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use carecascade::Results;
-use carecascade::format::table::Table;
+use carecascade::engine::format::table::Table;
 
 /// Compares every column of `expected` (other than `Time`) with the
 /// simulated results at the same times:
@@ -23,7 +23,7 @@ pub fn compare(results: &Results, expected: &Table) -> Vec<String> {
         // Control variables appear as columns even when the model does not
         // define them as variables; they come from the time settings.
         let time = results.time_settings();
-        let control = match carecascade::canonical_name(name).as_str() {
+        let control = match carecascade::engine::canonical_name(name).as_str() {
             "initial_time" => Some(time.start()),
             "final_time" => Some(time.stop()),
             "time_step" => Some(time.dt()),

@@ -290,6 +290,13 @@ impl Model {
         &self.doc
     }
 
+    /// The same model under another name and documentation.
+    pub fn with_name(mut self, name: impl Into<String>, doc: impl Into<String>) -> Model {
+        self.name = name.into();
+        self.doc = doc.into();
+        self
+    }
+
     /// The default time settings.
     pub fn time(&self) -> &TimeSettings {
         &self.time

@@ -15,13 +15,27 @@
 //! which is about four times faster per run than one at a time and gives
 //! exactly the same numbers.
 //!
-//! **Memory.** Each run keeps only its yearly values of the reported
-//! indicators and a few scalars, not its steps: 100,000 runs of 13
-//! indicators over 10 years hold about 120 MB.
+//! **Memory.** Each run keeps only its values of the stored indicators by
+//! period and its scalars, not its steps: 100,000 runs of 13 indicators
+//! over 10 periods hold about 120 MB.
+//!
+//! **Any model.** What a run keeps is what its scenario asks for: the
+//! indicators by period (a [`crate::projection::Projector`]) and the
+//! scalars of `[report.scalars]`; nothing here knows any particular model.
 
-use crate::care::project::Projection;
+pub mod report;
+mod stats;
+
+pub use report::{
+    Comparison, CostComparison, Ensemble, Kind, Outcome, PeriodComparison, RunOptions, Shard,
+    compare, merge, run_scenarios,
+};
+pub use stats::{Sample, Stats, quantile};
+
 use crate::error::{Error, Result};
-use crate::scenario::{Prepared, Sampling};
+use crate::projection::Projection;
+use crate::scenario::Resolved;
+use crate::scenario::{Prepared, Reduce, Sampling};
 use crate::sim::BATCH_LANES;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -31,9 +45,6 @@ use serde::{Deserialize, Serialize};
 /// The generator and how it is keyed, as recorded in outputs.
 pub const GENERATOR: &str =
     "ChaCha8Rng (rand_chacha 0.9), seeded with seed XOR FNV-1a(parameter name), stream = run index";
-
-/// The discount rate for net present values (HM Treasury Green Book).
-pub const DISCOUNT_RATE: f64 = 0.035;
 
 /// FNV-1a of a parameter's canonical name: a stable key, the same on every
 /// platform and version.
@@ -67,22 +78,22 @@ pub struct Sampler {
 impl Sampler {
     /// The sampler of an ensemble of `runs` runs of a prepared scenario.
     pub fn new(prepared: &Prepared, runs: usize) -> Sampler {
-        let s = &prepared.scenario;
+        let s = prepared.scenario();
         let parameters = prepared
             .uncertain()
             .iter()
             .map(|(name, _, d)| {
-                let strata = match s.sampling {
-                    Sampling::Random => Vec::new(),
-                    Sampling::LatinHypercube => lhs_strata(s.seed, name, runs),
+                let strata = match s.sampling() {
+                    Sampling::LatinHypercube => lhs_strata(s.seed(), name, runs),
+                    _ => Vec::new(),
                 };
                 (name.clone(), *d, strata)
             })
             .collect();
         Sampler {
-            seed: s.seed,
+            seed: s.seed(),
             runs,
-            sampling: s.sampling,
+            sampling: s.sampling(),
             parameters,
         }
     }
@@ -94,10 +105,10 @@ impl Sampler {
             .map(|(name, d, strata)| {
                 let mut rng = generator(self.seed, name, run as u64);
                 match self.sampling {
-                    Sampling::Random => d.sample(&mut rng),
                     Sampling::LatinHypercube => {
                         d.at_quantile((strata[run] as f64 + rng.random::<f64>()) / self.runs as f64)
                     }
+                    _ => d.sample(&mut rng),
                 }
             })
             .collect()
@@ -130,23 +141,13 @@ pub struct RunOutput {
     /// The uncertain parameters' values, in the scenario's order.
     #[serde(with = "nan_as_null::vec")]
     pub draws: Vec<f64>,
-    /// Yearly values: `values[indicator][year]` (NaN for a flow in the
-    /// starting year).
+    /// Values by period: `values[indicator][period]` (NaN for a sum in the
+    /// starting row).
     #[serde(with = "nan_as_null::table")]
     pub values: Vec<Vec<f64>>,
-    /// Spend over the horizon, £m.
-    #[serde(with = "nan_as_null::one")]
-    pub cumulative_cost: f64,
-    /// Spend over the horizon discounted at 3.5% a year to the start (the
-    /// first year undiscounted), £m.
-    #[serde(with = "nan_as_null::one")]
-    pub npv: f64,
-    /// Children entering care over the horizon.
-    #[serde(with = "nan_as_null::one")]
-    pub entered_care: f64,
-    /// The highest caseload at any step.
-    #[serde(with = "nan_as_null::one")]
-    pub peak_caseload: f64,
+    /// The scalars, in the scenario's order.
+    #[serde(with = "nan_as_null::vec")]
+    pub scalars: Vec<f64>,
 }
 
 /// JSON has no NaN: write it as null and read null back as NaN. Finite
@@ -160,16 +161,6 @@ mod nan_as_null {
 
     fn from(v: Option<f64>) -> f64 {
         v.unwrap_or(f64::NAN)
-    }
-
-    pub mod one {
-        use super::*;
-        pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-            to(*v).serialize(s)
-        }
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-            Option::<f64>::deserialize(d).map(from)
-        }
     }
 
     pub mod vec {
@@ -200,30 +191,10 @@ mod nan_as_null {
     }
 }
 
-/// The names of the per-run scalars, as in `runs.csv`.
-pub const SCALARS: &[&str] = &[
-    "cumulative_cost_m",
-    "npv_m",
-    "entered_care",
-    "peak_caseload",
-];
-
-impl RunOutput {
-    /// The scalars in the order of [`SCALARS`].
-    pub fn scalars(&self) -> [f64; 4] {
-        [
-            self.cumulative_cost,
-            self.npv,
-            self.entered_care,
-            self.peak_caseload,
-        ]
-    }
-}
-
-fn column(p: &Projection, name: &str) -> Vec<f64> {
-    p.column(name)
+fn column(p: &Projection, i: usize) -> Vec<f64> {
+    p.column(&p.columns()[i])
         .map(|c| c.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
-        .unwrap_or_else(|| vec![f64::NAN; p.years().len()])
+        .unwrap_or_else(|| vec![f64::NAN; p.labels().len()])
 }
 
 /// Sets a run's parameters on `state`: the scenario's settings, then the
@@ -242,37 +213,115 @@ fn set_up(
     Ok(draws)
 }
 
-/// The yearly indicators and scalars of a run from its projection.
+/// Step-level scalars (peaks and troughs) observed as a run goes.
+#[derive(Debug, Clone)]
+struct Extremes {
+    /// (output index, max?) per step scalar.
+    outputs: Vec<(usize, bool)>,
+}
+
+impl Extremes {
+    fn new(prepared: &Prepared) -> Extremes {
+        Extremes {
+            outputs: prepared
+                .resolved_scalars()
+                .iter()
+                .filter_map(|(_, r)| match r {
+                    Resolved::Steps { output, max } => Some((*output, *max)),
+                    Resolved::Periods { .. } => None,
+                })
+                .collect(),
+        }
+    }
+
+    fn start(&self) -> Vec<f64> {
+        self.outputs
+            .iter()
+            .map(|(_, max)| {
+                if *max {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                }
+            })
+            .collect()
+    }
+
+    #[inline]
+    fn observe(&self, values: &mut [f64], output: impl Fn(usize) -> f64) {
+        for ((i, max), v) in self.outputs.iter().zip(values.iter_mut()) {
+            *v = if *max {
+                v.max(output(*i))
+            } else {
+                v.min(output(*i))
+            };
+        }
+    }
+}
+
+/// A run's values by period and scalars from its projection and the
+/// extremes seen over its steps.
 fn summarise(
     prepared: &Prepared,
     run: usize,
     draws: Vec<f64>,
     p: &Projection,
-    peak_caseload: f64,
+    extremes: &[f64],
 ) -> RunOutput {
-    let values = prepared
-        .scenario
-        .indicators
+    let values: Vec<Vec<f64>> = (0..p.columns().len()).map(|i| column(p, i)).collect();
+    let mut steps = extremes.iter();
+    let scalars = prepared
+        .resolved_scalars()
         .iter()
-        .map(|i| column(p, i))
+        .map(|(_, r)| match r {
+            Resolved::Periods { column, reduce } => reduce_periods(&values[*column], *reduce),
+            Resolved::Steps { .. } => steps.next().copied().unwrap_or(f64::NAN),
+        })
         .collect();
-    let spend = column(p, "spend_total_m");
-    let cumulative_cost = spend.iter().skip(1).sum();
-    let npv = spend
-        .iter()
-        .skip(1)
-        .enumerate()
-        .map(|(k, v)| v / (1.0 + DISCOUNT_RATE).powi(k as i32))
-        .sum();
-    let entered_care = column(p, "cla_started").iter().skip(1).sum();
     RunOutput {
         run,
         draws,
         values,
-        cumulative_cost,
-        npv,
-        entered_care,
-        peak_caseload,
+        scalars,
+    }
+}
+
+/// Reduces a column over the periods after the starting row.
+fn reduce_periods(column: &[f64], reduce: Reduce) -> f64 {
+    let after = column.iter().skip(1);
+    match reduce {
+        Reduce::Sum => after.sum(),
+        Reduce::Discounted { rate } => after
+            .enumerate()
+            .map(|(k, v)| v / (1.0 + rate).powi(k as i32))
+            .sum(),
+        Reduce::Mean => {
+            let n = column.len().saturating_sub(1);
+            if n == 0 {
+                f64::NAN
+            } else {
+                after.sum::<f64>() / n as f64
+            }
+        }
+        Reduce::Max => after.copied().fold(f64::NEG_INFINITY, f64::max),
+        Reduce::Min => after.copied().fold(f64::INFINITY, f64::min),
+        Reduce::Final => column.last().copied().unwrap_or(f64::NAN),
+    }
+}
+
+/// The error of a failed run, keeping the scenario, the run, its draws and
+/// the original error.
+fn run_error(prepared: &Prepared, run: usize, draws: &[f64], error: Error) -> Error {
+    Error::Run {
+        scenario: prepared.scenario().name().to_string(),
+        run,
+        draws: prepared
+            .uncertain()
+            .iter()
+            .zip(draws)
+            .map(|((n, _, _), v)| (n.clone(), *v))
+            .collect(),
+        source: Box::new(error),
     }
 }
 
@@ -280,39 +329,23 @@ fn summarise(
 ///
 /// # Errors
 ///
-/// The run's error (for example a NaN, naming the variable and time), with
-/// the run's index and draws.
+/// [`Error::Run`]: the run's error (for example a NaN, naming the variable
+/// and time), with the scenario, the run's index and its draws.
 pub fn run_one(
     prepared: &Prepared,
     sampler: &Sampler,
     state: &mut crate::State,
     run: usize,
 ) -> Result<RunOutput> {
-    let s = &prepared.scenario;
     let draws = set_up(prepared, sampler, state, run)?;
-    let caseload = prepared.program.output_index("caseload");
-    let mut peak_caseload = caseload.map_or(f64::NAN, |_| f64::NEG_INFINITY);
-    let mut observe = |_, row: &[f64]| {
-        if let Some(i) = caseload {
-            peak_caseload = peak_caseload.max(row[i]);
-        }
-    };
+    let extremes = Extremes::new(prepared);
+    let mut seen = extremes.start();
+    let mut observe = |_, row: &[f64]| extremes.observe(&mut seen, |i| row[i]);
     let p = prepared
-        .projector
-        .project_observing(state, s.start, s.horizon, &mut observe)
-        .map_err(|e| {
-            let values: Vec<String> = prepared
-                .uncertain()
-                .iter()
-                .zip(&draws)
-                .map(|((n, _, _), v)| format!("{n} = {v}"))
-                .collect();
-            Error::Invalid {
-                what: format!("scenario `{}`, run {run}", s.name),
-                message: format!("{e} (draws: {})", values.join(", ")),
-            }
-        })?;
-    Ok(summarise(prepared, run, draws, &p, peak_caseload))
+        .projector()
+        .project_observing(state, prepared.periods(), &mut observe)
+        .map_err(|e| run_error(prepared, run, &draws, e))?;
+    Ok(summarise(prepared, run, draws, &p, &seen))
 }
 
 /// Runs `BATCH_LANES` consecutive members from `first` together (see
@@ -330,32 +363,29 @@ pub fn run_batch(
     first: usize,
 ) -> Result<Vec<RunOutput>> {
     const L: usize = BATCH_LANES;
-    let s = &prepared.scenario;
-    let mut batch = prepared.program.batch::<L>();
+    let mut batch = prepared.program().batch::<L>();
     let mut draws = Vec::with_capacity(L);
     for lane in 0..L {
         draws.push(set_up(prepared, sampler, state, first + lane)?);
         batch.set_params_from(lane, state);
     }
     batch.set_time(*state.time());
-    let caseload = prepared.program.output_index("caseload");
-    let mut peaks = [caseload.map_or(f64::NAN, |_| f64::NEG_INFINITY); L];
+    let extremes = Extremes::new(prepared);
+    let mut seen: [Vec<f64>; L] = std::array::from_fn(|_| extremes.start());
     let mut observe = |_, row: crate::BatchRow<'_, L>| {
-        if let Some(i) = caseload {
-            for (lane, peak) in peaks.iter_mut().enumerate() {
-                *peak = peak.max(row.get(i, lane));
-            }
+        for (lane, seen) in seen.iter_mut().enumerate() {
+            extremes.observe(seen, |i| row.get(i, lane));
         }
     };
     match prepared
-        .projector
-        .project_batch(&mut batch, s.start, s.horizon, &mut observe)
+        .projector()
+        .project_batch(&mut batch, prepared.periods(), &mut observe)
     {
         Ok(projections) => Ok(projections
             .iter()
             .zip(draws)
             .enumerate()
-            .map(|(lane, (p, d))| summarise(prepared, first + lane, d, p, peaks[lane]))
+            .map(|(lane, (p, d))| summarise(prepared, first + lane, d, p, &seen[lane]))
             .collect()),
         Err(_) => (first..first + L)
             .map(|run| run_one(prepared, sampler, state, run))
@@ -379,11 +409,12 @@ pub fn run_range(
     let sampler = Sampler::new(prepared, total);
     let end = runs.end;
     let chunks: Vec<Result<Vec<RunOutput>>> = runs
+        .clone()
         .step_by(BATCH_LANES)
         .collect::<Vec<usize>>()
         .into_par_iter()
         .map_init(
-            || prepared.program.state(),
+            || prepared.program().state(),
             |state, first| {
                 let out = if first + BATCH_LANES <= end {
                     run_batch(prepared, &sampler, state, first)
@@ -399,71 +430,16 @@ pub fn run_range(
             },
         )
         .collect();
-    let mut outputs = Vec::with_capacity(end);
+    let mut outputs = Vec::with_capacity(runs.len());
     for chunk in chunks {
         outputs.extend(chunk?);
     }
     Ok(outputs)
 }
 
-/// The `q` quantile of sorted values by linear interpolation between order
-/// statistics (R's type 7, numpy's default); NaN for none.
-pub fn quantile(sorted: &[f64], q: f64) -> f64 {
-    match sorted.len() {
-        0 => f64::NAN,
-        1 => sorted[0],
-        n => {
-            let h = q * (n - 1) as f64;
-            let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
-            sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
-        }
-    }
-}
-
-/// Mean and quantiles of some values (NaNs left out).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Stats {
-    /// Values summarised.
-    pub n: usize,
-    /// Mean.
-    pub mean: f64,
-    /// The quantiles, in the order asked for.
-    pub quantiles: Vec<f64>,
-}
-
-impl Stats {
-    /// Summarises values.
-    pub fn of(values: impl IntoIterator<Item = f64>, quantiles: &[f64]) -> Stats {
-        let mut v: Vec<f64> = values.into_iter().filter(|x| !x.is_nan()).collect();
-        v.sort_by(f64::total_cmp);
-        let mean = if v.is_empty() {
-            f64::NAN
-        } else {
-            v.iter().sum::<f64>() / v.len() as f64
-        };
-        Stats {
-            n: v.len(),
-            mean,
-            quantiles: quantiles.iter().map(|q| quantile(&v, *q)).collect(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quantiles_interpolate_between_order_statistics() {
-        let v = [1.0, 2.0, 3.0, 4.0, 5.0];
-        assert_eq!(quantile(&v, 0.5), 3.0);
-        assert_eq!(quantile(&v, 0.25), 2.0);
-        assert!((quantile(&v, 0.1) - 1.4).abs() < 1e-12);
-        assert_eq!(quantile(&v, 1.0), 5.0);
-        assert!(quantile(&[], 0.5).is_nan());
-        let s = Stats::of([3.0, f64::NAN, 1.0, 2.0], &[0.5]);
-        assert_eq!((s.n, s.mean, s.quantiles[0]), (3, 2.0, 2.0));
-    }
 
     #[test]
     fn keys_are_fixed() {
@@ -472,6 +448,18 @@ mod tests {
         assert_eq!(key(""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(key("Early Help  effect"), key("early_help_effect"));
     }
+
+    #[test]
+    fn reductions_over_periods() {
+        let c = [f64::NAN, 1.0, 2.0, 4.0];
+        assert_eq!(reduce_periods(&c, Reduce::Sum), 7.0);
+        assert_eq!(
+            reduce_periods(&c, Reduce::Discounted { rate: 1.0 }),
+            1.0 + 1.0 + 1.0
+        );
+        assert_eq!(reduce_periods(&c, Reduce::Mean), 7.0 / 3.0);
+        assert_eq!(reduce_periods(&c, Reduce::Max), 4.0);
+        assert_eq!(reduce_periods(&c, Reduce::Min), 1.0);
+        assert_eq!(reduce_periods(&c, Reduce::Final), 4.0);
+    }
 }
-pub mod html;
-pub mod report;

@@ -24,13 +24,13 @@
 //!    dynamics) keeps England's values.
 //!
 //! The result is an ordinary model: save it with
-//! [`save_model`](crate::format::save_model) and name it in a scenario's
+//! [`save_model`](crate::engine::format::save_model) and name it in a scenario's
 //! `model = "..."`. `carecascade localise` does all of this.
 
-use super::calibrate::{Bounds, CalibrationSpec, Fit, calibrate};
-use super::data::{LocalAuthorities, Observed};
-use crate::error::{Error, Result};
-use crate::model::Model;
+use crate::calibrate::{Bounds, CalibrationSpec, Fit, calibrate};
+use crate::data::{LocalAuthorities, Observed};
+use crate::engine::error::{Error, Result};
+use crate::engine::model::Model;
 use indexmap::IndexMap;
 
 /// The parameters a local fit changes, and how far from England's value
@@ -59,6 +59,18 @@ pub const LOCAL_SERIES: &[(&str, f64)] = &[
 /// authority's share of children.
 const SCALED_LOOKUPS: &[&str] = &["prevention spend history", "uasc entries history"];
 const SCALED_CONSTANTS: &[&str] = &["minimum prevention spend"];
+
+/// How a local model's name starts: `local authority E08000035 (Leeds)`.
+pub const LOCAL_PREFIX: &str = "local authority ";
+
+/// The ONS code of the authority a model was localised to (by
+/// [`localise`], which names the model `local authority CODE (NAME)`), or
+/// `None` for any other model.
+pub fn authority_code(model: &Model) -> Option<&str> {
+    let rest = model.name().strip_prefix(LOCAL_PREFIX)?;
+    let code = rest.split_whitespace().next()?;
+    (code.len() == 9 && code.chars().all(|c| c.is_ascii_alphanumeric())).then_some(code)
+}
 
 /// A local model and how well it fits.
 #[derive(Debug, Clone)]
@@ -93,8 +105,9 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
         .list()
         .into_iter()
         .find(|(c, n, _)| {
-            crate::name::canonical_name(c) == crate::name::canonical_name(area)
-                || crate::name::canonical_name(n) == crate::name::canonical_name(area)
+            crate::engine::name::canonical_name(c) == crate::engine::name::canonical_name(area)
+                || crate::engine::name::canonical_name(n)
+                    == crate::engine::name::canonical_name(area)
         })
         .map(|(c, n, _)| (c, n))
         .unwrap_or_else(|| (area.to_string(), area.to_string()));
@@ -255,6 +268,12 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
             ),
         )?;
     }
+    let doc = format!(
+        "{source}: the England model with this authority's children, cases and social workers, and its referral, protection, care and exit rates fitted to its figures for {}-{to} (carecascade localise). {}",
+        from + 1,
+        local_model.doc()
+    );
+    let local_model = local_model.with_name(format!("{LOCAL_PREFIX}{code} ({name})"), doc);
     Ok(Localised {
         model: local_model,
         code,
@@ -266,7 +285,7 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
 
 fn constant_value(model: &Model, name: &str) -> Result<f64> {
     match model.variable(name).map(|v| v.kind()) {
-        Some(crate::model::VariableKind::Constant { value }) => Ok(*value),
+        Some(crate::engine::model::VariableKind::Constant { value }) => Ok(*value),
         _ => Err(Error::Parameter {
             name: name.to_string(),
             reason: "a local model needs this constant of the England model".into(),
@@ -277,7 +296,7 @@ fn constant_value(model: &Model, name: &str) -> Result<f64> {
 
 fn scale_lookup(model: &Model, name: &str, factor: f64, note: &str) -> Result<Model> {
     let points: Vec<(f64, f64)> = match model.variable(name).map(|v| v.kind()) {
-        Some(crate::model::VariableKind::Lookup { table, .. }) => table
+        Some(crate::engine::model::VariableKind::Lookup { table, .. }) => table
             .xs()
             .iter()
             .zip(table.ys())

@@ -9,13 +9,14 @@
 //! The workforce, published at 30 September, is compared with the model on
 //! that date.
 
-use super::calibrate::{CalibrationSpec, calibrate, mape};
-use super::data::Observed;
-use super::project::{INDICATORS, Measure, Projection, project_state};
 use crate::Program;
-use crate::chart::{Format, model_vs_observed_as, thousands};
-use crate::error::Result;
-use crate::model::Model;
+use crate::calibrate::{CalibrationSpec, calibrate, mape};
+use crate::data::Observed;
+use crate::engine::chart::{Format, model_vs_observed_as, thousands};
+use crate::engine::error::Result;
+use crate::engine::model::Model;
+use crate::engine::projection::{Measure, Projection};
+use crate::project::{INDICATORS, project_state};
 use std::fmt::Write;
 
 /// The targets: at most this MAPE (percent) over 2014-2023.
@@ -102,7 +103,12 @@ pub fn validate(
     workforce: Option<&Observed>,
     spec: Option<&CalibrationSpec>,
 ) -> Result<Validation> {
-    let from = spec.map_or(2013, |s| s.from);
+    // From the calibration's first year, or the model's own start when it
+    // starts on a 31 March (2013 for the England model, the starting year
+    // of a local authority's model).
+    let start = model.time().start() - 0.25;
+    let own_start = (start.fract() == 0.0).then_some(start as i32);
+    let from = spec.map_or(own_start.unwrap_or(2013), |s| s.from);
     let to = observed.years().iter().copied().max().unwrap_or(from + 1);
     let program = Program::compile(model)?;
     let mut state = program.state();
@@ -139,16 +145,16 @@ pub fn validate(
         let published = observed.series(column)?;
         let model_column = projection.column(column).unwrap_or(&[]);
         let mut points = Vec::new();
-        for (row, year) in projection.years().iter().enumerate() {
+        for (row, year) in crate::project::years(&projection).iter().enumerate() {
             if let (Some(m), Some(o)) = (model_column[row], published.get(*year)) {
                 points.push((*year, m, o));
             }
         }
         let line: Vec<(f64, f64)> = projection
-            .years()
+            .labels()
             .iter()
             .zip(model_column)
-            .filter_map(|(y, v)| v.map(|v| (f64::from(*y), v)))
+            .filter_map(|(y, v)| v.map(|v| (*y, v)))
             .collect();
         let dots: Vec<(f64, f64)> = published
             .observed()
@@ -159,8 +165,8 @@ pub fn validate(
             .find(|i| i.column == column)
             .map_or(String::new(), |i| {
                 let when = match i.measure {
-                    Measure::Stock => "at 31 March",
-                    Measure::Flow => "in the year to 31 March",
+                    Measure::Level => "at 31 March",
+                    Measure::Sum => "in the year to 31 March",
                 };
                 format!("{}; {when}", i.doc.trim_end_matches('.'))
             });
@@ -267,7 +273,7 @@ impl SeriesCheck {
     ///
     /// # Errors
     ///
-    /// As [`crate::chart::model_vs_observed`].
+    /// As [`crate::engine::chart::model_vs_observed`].
     pub fn chart(&self, format: Format) -> Result<Vec<u8>> {
         model_vs_observed_as(format, &self.title, &self.line, &self.dots, false)
     }
@@ -337,18 +343,19 @@ impl Validation {
         }
         out.push_str("\n## Baseline projection\n\n");
         let b = &self.baseline;
-        let first = b.years().get(1).copied().unwrap_or(self.to + 1);
+        let years = crate::project::years(b);
+        let first = years.get(1).copied().unwrap_or(self.to + 1);
         let _ = writeln!(
             out,
             "Ten years from 31 March {} with the calibrated values and prevention spend held at its 2022-23 level:\n",
             self.to
         );
         out.push_str("| indicator | ");
-        for y in b.years() {
+        for y in &years {
             let _ = write!(out, "{y} | ");
         }
         out.push_str("\n|---|");
-        for _ in b.years() {
+        for _ in &years {
             out.push_str("---:|");
         }
         out.push('\n');
@@ -422,7 +429,7 @@ mod tests {
     fn the_england_model_is_validated_against_every_series_it_produces() {
         let observed = Observed::england().unwrap();
         let workforce = Observed::england_workforce().unwrap();
-        let v = validate(&crate::care::england(), &observed, Some(&workforce), None).unwrap();
+        let v = validate(&crate::england(), &observed, Some(&workforce), None).unwrap();
         let columns: Vec<&str> = v.series.iter().map(|s| s.column.as_str()).collect();
         for c in [
             "referrals",

@@ -92,7 +92,7 @@ pub struct Distribution {
 /// A distribution as written in a scenario file. Give `distribution` and
 /// either its natural parameters or, where evidence reports them, the mean
 /// and standard deviation or the 5th and 95th percentiles.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DistributionSpec {
     /// `normal`, `lognormal`, `beta`, `gamma`, `uniform`, `triangular` or `pert`.

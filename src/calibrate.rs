@@ -37,11 +37,11 @@
 //! max = 0.2
 //! ```
 
-use super::data::Observed;
-use super::project::{Projection, Projector};
-use crate::error::{Error, Location, Result};
-use crate::name::{canonical_name, closest, did_you_mean};
-use crate::{ParamId, Program};
+use crate::data::Observed;
+use crate::engine::error::{Error, Location, Result};
+use crate::engine::name::{canonical_name, closest, did_you_mean};
+use crate::engine::projection::{Projection, Projector};
+use crate::engine::{ParamId, Program};
 use indexmap::IndexMap;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -126,7 +126,7 @@ impl CalibrationSpec {
     /// order.
     pub fn parse(text: &str, file: Option<&str>) -> Result<CalibrationSpec> {
         let raw: SpecFile =
-            toml::from_str(text).map_err(|e| crate::format::toml_error(text, file, &e))?;
+            toml::from_str(text).map_err(|e| crate::engine::format::toml_error(text, file, &e))?;
         let at = |key: &str, message: String| {
             let offset = text.find(key).unwrap_or(0);
             let mut location = Location::of_offset(text, offset, None);
@@ -285,7 +285,10 @@ impl Problem<'_> {
         for (id, v) in self.ids.iter().zip(values) {
             state.set_param(*id, *v)?;
         }
-        self.projector.project(&mut state, self.from, self.years)
+        self.projector.project(
+            &mut state,
+            &crate::project::reporting_years(self.from, self.years)?,
+        )
     }
 
     /// The objective at parameter values; a failed run is infinitely bad.
@@ -334,7 +337,7 @@ pub fn calibrate(model: &crate::Model, observed: &Observed, spec: &CalibrationSp
     let years = (spec.to - spec.from) as usize;
     let fitted_years: Vec<i32> = (spec.from + 1..=spec.to).collect();
     // Which columns a projection of this model has.
-    let projector = Projector::new(&program);
+    let projector = crate::project::projector(&program);
     let columns = projector.columns();
     let mut targets = Vec::new();
     for (column, &weight) in &spec.series {
@@ -435,7 +438,7 @@ pub fn calibrate(model: &crate::Model, observed: &Observed, spec: &CalibrationSp
         .targets
         .iter()
         .filter_map(|(c, _, _)| {
-            super::calibrate::mape(&projection, c, observed, &fitted_years).map(|m| (c.clone(), m))
+            crate::calibrate::mape(&projection, c, observed, &fitted_years).map(|m| (c.clone(), m))
         })
         .collect();
     Ok(Fit {
@@ -712,7 +715,7 @@ pub fn update_model_file(path: impl AsRef<Path>, values: &IndexMap<String, f64>)
         }
     }
     Error::from_list(errors)?;
-    crate::format::write_atomic(path, doc.to_string().as_bytes())
+    crate::engine::format::write_atomic(path, doc.to_string().as_bytes())
 }
 
 #[cfg(test)]

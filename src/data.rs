@@ -9,7 +9,7 @@
 //! zero or an interpolation.
 //!
 //! ```
-//! use carecascade::care::data::Observed;
+//! use carecascade::data::Observed;
 //!
 //! let england = Observed::england()?;
 //! let looked_after = england.series("cla_at_31_march")?;
@@ -19,14 +19,14 @@
 //! # Ok::<(), carecascade::Error>(())
 //! ```
 
-use crate::error::{Error, Result};
-use crate::format::table::{Record, Records};
-use crate::name::{canonical_name, closest, did_you_mean};
+use crate::engine::error::{Error, Result};
+use crate::engine::format::table::{Record, Records};
+use crate::engine::name::{canonical_name, closest, did_you_mean};
 use std::path::Path;
 
-const ENGLAND: &str = include_str!("../../data/england_national.csv");
-const LOCAL_AUTHORITIES: &str = include_str!("../../data/local_authorities.csv");
-const WORKFORCE: &str = include_str!("../../data/workforce.csv");
+const ENGLAND: &str = include_str!("../data/england_national.csv");
+const LOCAL_AUTHORITIES: &str = include_str!("../data/local_authorities.csv");
+const WORKFORCE: &str = include_str!("../data/workforce.csv");
 
 /// Keeps the rows of a file that belong to one place.
 type RowFilter<'a> = &'a dyn Fn(&Records, &Record) -> bool;
@@ -276,7 +276,7 @@ impl Observed {
                 }
                 _ => {
                     return Err(Error::File {
-                        location: crate::error::Location {
+                        location: crate::engine::error::Location {
                             file: Some(source.into()),
                             line: r.line,
                             column: 1,

@@ -1,0 +1,748 @@
+//! A self-contained HTML report of an ensemble (what `carecascade report`
+//! writes): each scenario's question and assumptions, key figures with
+//! intervals, fan charts, paired differences, the break-even year, the
+//! model against the published past, and the sources of the parameters.
+//! Charts are inline SVG; the file needs nothing else.
+
+use crate::engine::chart::{
+    Fan, Format, fan_chart, model_vs_observed, money_m, share_histogram, thousands,
+};
+use crate::engine::ensemble::{Comparison, Ensemble, Outcome, Stats, compare};
+use crate::engine::error::Result;
+use crate::engine::scenario::{Effect, PolicyShape, Prepared};
+use crate::{DISCOUNT_RATE, SCALARS};
+use std::fmt::Write;
+
+const BANDS: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
+
+/// A row of the key figures: label, scalar name, number format.
+type Row = (&'static str, &'static str, fn(f64) -> String);
+
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The reporting year of a period label.
+fn year(label: f64) -> i32 {
+    label.round() as i32
+}
+
+/// BASE minus ALT of an indicator summed from the start, by period after
+/// the start, run by run (e.g. entries to care avoided), as [`BANDS`].
+fn avoided(base: &Ensemble, alt: &Ensemble, indicator: &str) -> Option<Vec<Stats>> {
+    avoided_with(base, alt, indicator, &BANDS)
+}
+
+/// Children entering care avoided (BASE minus ALT of `cla_started`, summed
+/// from the start), by period after the start, as statistics over paired
+/// runs with the given quantiles; `None` if either ensemble lacks
+/// `cla_started`.
+pub fn care_entries_avoided(
+    base: &Ensemble,
+    alt: &Ensemble,
+    quantiles: &[f64],
+) -> Option<Vec<Stats>> {
+    avoided_with(base, alt, "cla_started", quantiles)
+}
+
+/// [`avoided`] with any quantiles.
+fn avoided_with(
+    base: &Ensemble,
+    alt: &Ensemble,
+    indicator: &str,
+    quantiles: &[f64],
+) -> Option<Vec<Stats>> {
+    let (i, j) = (
+        base.indicator_index(indicator).ok()?,
+        alt.indicator_index(indicator).ok()?,
+    );
+    let n = base.runs.len().min(alt.runs.len());
+    let mut running = vec![0.0; n];
+    Some(
+        (1..base.periods.len())
+            .map(|y| {
+                for (r, total) in running.iter_mut().enumerate() {
+                    *total += base.runs[r].values[i][y] - alt.runs[r].values[j][y];
+                }
+                Stats::of(running.iter().copied(), quantiles)
+            })
+            .collect(),
+    )
+}
+
+fn svg(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// A fan of one indicator of one scenario.
+fn fan(e: &Ensemble, indicator: &str) -> Option<Fan> {
+    let i = e.indicators.iter().position(|x| x == indicator)?;
+    let points = e
+        .periods
+        .iter()
+        .enumerate()
+        .filter_map(|(y, period)| {
+            let s = Stats::of(e.runs.iter().map(|r| r.values[i][y]), &BANDS);
+            (s.n > 0).then(|| {
+                let q = &s.quantiles;
+                (*period, [q[0], q[1], q[2], q[3], q[4]])
+            })
+        })
+        .collect::<Vec<_>>();
+    (!points.is_empty()).then(|| Fan {
+        label: e.scenario.clone(),
+        points,
+    })
+}
+
+/// "median (P5 to P95)" of stats computed with [`BANDS`].
+fn interval(s: &Stats, f: &dyn Fn(f64) -> String) -> String {
+    format!(
+        "{} <span class=\"range\">({} to {})</span>",
+        f(s.quantiles[2]),
+        f(s.quantiles[0]),
+        f(s.quantiles[4])
+    )
+}
+
+fn describe_policy(p: &crate::engine::scenario::Policy) -> String {
+    let what = match p.shape() {
+        PolicyShape::Step { start, end, value } => {
+            let until = if *end < 1e8 {
+                format!(" until {end}")
+            } else {
+                String::new()
+            };
+            format!("{value} from {start}{until}")
+        }
+        PolicyShape::Ramp {
+            start,
+            years,
+            value,
+            ..
+        } => format!("rising to {value} over {years} years from {start}"),
+        PolicyShape::Pulse {
+            start,
+            years,
+            value,
+        } => format!("{value} for {years} years from {start}"),
+        PolicyShape::Series { points } => format!(
+            "the series {}",
+            points
+                .iter()
+                .map(|(x, y)| format!("{x}: {y}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => "a change".to_string(),
+    };
+    match p.effect() {
+        Effect::Multiply => format!("<b>{}</b>: times (1 + {what})", esc(p.parameter())),
+        _ => format!("<b>{}</b>: plus {what}", esc(p.parameter())),
+    }
+}
+
+fn describe_distribution(d: &crate::engine::scenario::Distribution) -> String {
+    use crate::engine::scenario::distribution::Shape;
+    let shape = match d.shape {
+        Shape::Normal { mean, sd } => format!("normal, mean {mean:.4}, sd {sd:.4}"),
+        Shape::LogNormal { mu, sigma } => format!("lognormal, log mean {mu:.4}, log sd {sigma:.4}"),
+        Shape::Beta {
+            alpha,
+            beta,
+            min,
+            max,
+        } => format!("beta({alpha:.3}, {beta:.3}) on [{min}, {max}]"),
+        Shape::Gamma { shape, scale } => format!("gamma, shape {shape:.3}, scale {scale:.3}"),
+        Shape::Uniform { min, max } => format!("uniform {min} to {max}"),
+        Shape::Triangular { min, mode, max } => format!("triangular {min}, {mode}, {max}"),
+        Shape::Pert { min, mode, max } => format!("PERT {min}, {mode}, {max}"),
+    };
+    match (d.lower, d.upper) {
+        (None, None) => shape,
+        (lo, hi) => format!(
+            "{shape}, truncated to [{}, {}]",
+            lo.map_or("-inf".into(), |v| v.to_string()),
+            hi.map_or("inf".into(), |v| v.to_string())
+        ),
+    }
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.7em}h2{margin-top:2em;border-bottom:1px solid #ccc;padding-bottom:.2em}
+table{border-collapse:collapse;margin:1em 0;font-size:.92em}td,th{border:1px solid #ddd;padding:.35em .6em;text-align:right;vertical-align:top}
+th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}.range{color:#666;font-size:.9em}
+.question{font-size:1.1em;font-style:italic}.note{color:#555;font-size:.9em}figure{margin:1.5em 0}svg{max-width:100%;height:auto}
+ul.assumptions li{margin:.2em 0}";
+
+/// Builds the report. `prepared` are the scenarios in the outcome's order
+/// (for their assumptions and the sources of their parameters).
+///
+/// # Errors
+///
+/// A chart that cannot be drawn; the validation run's errors.
+pub fn report(outcome: &Outcome, prepared: &[Prepared]) -> Result<String> {
+    let mut h = String::new();
+    let names: Vec<&str> = outcome
+        .ensembles
+        .iter()
+        .map(|e| e.scenario.as_str())
+        .collect();
+    let first = &outcome.ensembles[0];
+    let (y0, y1) = (
+        year(first.periods[0]),
+        year(first.periods[first.periods.len() - 1]),
+    );
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n",
+        esc(&names.join(" vs "))
+    );
+    let title = match names.as_slice() {
+        [one] => format!("Scenario: {one}"),
+        [base, rest @ ..] => format!(
+            "{} compared with {base}",
+            rest.iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        [] => "Scenarios".to_string(),
+    };
+    let _ = writeln!(h, "<h1>{}</h1>", esc(&title));
+    let _ = writeln!(
+        h,
+        "<p class=\"note\">{}, 31 March {y0} to 31 March {y1}. {} Monte Carlo runs per scenario ({} sampling, seed {}); every scenario is run on the same draws of the uncertain parameters it shares with the others, so differences are paired run by run. Figures are medians with the 5th to 95th percentile range in brackets; money is £ at 2022-23 prices. Made by carecascade {}.</p>",
+        esc(&place(prepared)),
+        outcome.total_runs,
+        outcome.sampling.replace('_', " "),
+        outcome.seed,
+        esc(&outcome.version)
+    );
+
+    // Questions and assumptions.
+    h.push_str("<h2>The scenarios</h2>\n");
+    for (e, p) in outcome.ensembles.iter().zip(prepared) {
+        let s = p.scenario();
+        let _ = writeln!(h, "<h3>{}</h3>", esc(&e.scenario));
+        if !e.question.is_empty() {
+            let _ = writeln!(h, "<p class=\"question\">{}</p>", esc(&e.question));
+        }
+        h.push_str("<ul class=\"assumptions\">");
+        for (name, value) in s.parameters() {
+            let base = name.split('[').next().unwrap_or(name).trim();
+            let units = p
+                .model()
+                .variable(base)
+                .or_else(|| p.model().variable(&format!("{base} before policies")))
+                .and_then(|v| v.units_text())
+                .map_or(String::new(), |u| format!(" {u}"));
+            let _ = write!(h, "<li><b>{}</b> = {value}{}</li>", esc(name), esc(&units));
+        }
+        for policy in s.policies() {
+            let _ = write!(h, "<li>{}</li>", describe_policy(policy));
+        }
+        if s.parameters().is_empty() && s.policies().is_empty() {
+            h.push_str("<li>The calibrated model as it stands: no policy changes.</li>");
+        }
+        h.push_str("</ul>\n");
+    }
+
+    // Key figures.
+    h.push_str("<h2>Key figures</h2>\n<table><tr><th>over the horizon</th>");
+    for n in &names {
+        let _ = write!(h, "<th>{}</th>", esc(n));
+    }
+    h.push_str("</tr>\n");
+    let scalar_rows: [Row; 4] = [
+        ("Spend, cash", SCALARS[0], money_m),
+        ("Spend, present value (3.5%)", SCALARS[1], money_m),
+        ("Children entering care", SCALARS[2], thousands),
+        ("Highest caseload", SCALARS[3], thousands),
+    ];
+    for (label, name, f) in scalar_rows {
+        let _ = write!(h, "<tr><td>{label}</td>");
+        for e in &outcome.ensembles {
+            match e.scalar(name) {
+                Ok(values) => {
+                    let s = Stats::of(values, &BANDS);
+                    let _ = write!(h, "<td>{}</td>", interval(&s, &f));
+                }
+                Err(_) => h.push_str("<td>-</td>"),
+            }
+        }
+        h.push_str("</tr>\n");
+    }
+    for (indicator, label) in [
+        ("cla_at_31_march", "Children looked after"),
+        ("cpp_at_31_march", "Children on a protection plan"),
+        ("cin_at_31_march", "Children in need"),
+        ("spend_total_m", "Spend in the year"),
+    ] {
+        let _ = write!(h, "<tr><td>{label}, {y1}</td>");
+        for e in &outcome.ensembles {
+            match e.indicators.iter().position(|x| x == indicator) {
+                Some(i) => {
+                    let last = e.periods.len() - 1;
+                    let s = Stats::of(e.runs.iter().map(|r| r.values[i][last]), &BANDS);
+                    let f: fn(f64) -> String = if indicator.ends_with("_m") {
+                        money_m
+                    } else {
+                        thousands
+                    };
+                    let _ = write!(h, "<td>{}</td>", interval(&s, &f));
+                }
+                None => h.push_str("<td>-</td>"),
+            }
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+
+    let comparisons: Vec<(Comparison, Option<Vec<Stats>>)> = outcome
+        .ensembles
+        .iter()
+        .skip(1)
+        .map(|alt| {
+            (
+                compare(
+                    first,
+                    alt,
+                    &BANDS,
+                    Some("spend_total_m"),
+                    DISCOUNT_RATE,
+                    &[],
+                ),
+                avoided(first, alt, "cla_started"),
+            )
+        })
+        .collect();
+    if !comparisons.is_empty() {
+        let _ = writeln!(
+            h,
+            "<h3>Against {}, run by run</h3>\n<table><tr><th>by 31 March {y1}</th><th>extra spend, cash</th><th>extra spend, present value</th><th>entries to care avoided</th><th>chance of costing less</th><th>breaks even within {} years</th></tr>",
+            esc(&first.scenario),
+            y1 - y0
+        );
+        for (c, avoided) in &comparisons {
+            let (Some(cost), Some(never)) = (
+                c.periods.last().and_then(|p| p.cost.as_ref()),
+                c.never_breaks_even,
+            ) else {
+                continue;
+            };
+            let avoided = avoided
+                .as_ref()
+                .and_then(|a| a.last())
+                .map_or("-".to_string(), |a| interval(a, &thousands));
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}%</td><td>{:.0}%</td></tr>",
+                esc(&c.alternative),
+                interval(&cost.cumulative, &money_m),
+                interval(&cost.cumulative_discounted, &money_m),
+                avoided,
+                100.0 * cost.probability_alt_costs_less,
+                100.0 * (1.0 - never)
+            );
+        }
+        h.push_str("</table>\n<p class=\"note\">Negative extra spend is a saving. Breaking even means the alternative's cumulative spend falls below the base's and stays below to the horizon.</p>\n");
+    }
+
+    // Fan charts.
+    h.push_str("<h2>Over time</h2>\n");
+    for (indicator, title, unit, money) in [
+        ("spend_total_m", "Spend a year", "£ a year", true),
+        (
+            "cla_at_31_march",
+            "Children looked after at 31 March",
+            "children",
+            false,
+        ),
+        (
+            "cla_started",
+            "Children entering care a year",
+            "children a year",
+            false,
+        ),
+        (
+            "cpp_at_31_march",
+            "Children on a protection plan at 31 March",
+            "children",
+            false,
+        ),
+        ("referrals", "Referrals a year", "referrals a year", false),
+        (
+            "caseload",
+            "Caseload per case-holding social worker",
+            "cases",
+            false,
+        ),
+        (
+            "early_help_children",
+            "Children in early help",
+            "children",
+            false,
+        ),
+    ] {
+        let fans: Vec<Fan> = outcome
+            .ensembles
+            .iter()
+            .filter_map(|e| fan(e, indicator))
+            .collect();
+        if fans.is_empty() {
+            continue;
+        }
+        let chart = svg(fan_chart(Format::Svg, title, unit, &fans, money, false)?);
+        let _ = writeln!(h, "<figure>{chart}</figure>");
+    }
+    h.push_str("<p class=\"note\">Dark bands hold the middle half of the runs, light bands 90%; the line is the median.</p>\n");
+
+    // Differences.
+    for (c, avoided) in &comparisons {
+        let _ = writeln!(h, "<h2>{} minus {}</h2>", esc(&c.alternative), esc(&c.base));
+        let diff_fan = |stats: Vec<&Stats>, label: &str| Fan {
+            label: label.to_string(),
+            points: std::iter::once((first.periods[0], [0.0; 5]))
+                .chain(c.periods.iter().zip(stats).map(|(p, s)| {
+                    let q = &s.quantiles;
+                    (p.period, [q[0], q[1], q[2], q[3], q[4]])
+                }))
+                .collect(),
+        };
+        let npv: Vec<&Stats> = c
+            .periods
+            .iter()
+            .filter_map(|p| p.cost.as_ref().map(|c| &c.cumulative_discounted))
+            .collect();
+        if npv.len() == c.periods.len() {
+            let cash = diff_fan(npv, "cumulative extra spend, present value");
+            let chart = svg(fan_chart(
+                Format::Svg,
+                "Cumulative extra spend (present value)",
+                "£",
+                &[cash],
+                true,
+                true,
+            )?);
+            let _ = writeln!(h, "<figure>{chart}</figure>");
+        }
+        if let Some(avoided) = avoided {
+            let care = diff_fan(avoided.iter().collect(), "entries to care avoided");
+            let chart = svg(fan_chart(
+                Format::Svg,
+                "Children entering care avoided, cumulative",
+                "children",
+                &[care],
+                false,
+                true,
+            )?);
+            let _ = writeln!(h, "<figure>{chart}</figure>");
+        }
+        let chart = svg(share_histogram(
+            Format::Svg,
+            "Break-even year",
+            &break_even_bars(c),
+        )?);
+        let _ = writeln!(
+            h,
+            "<figure>{chart}<figcaption class=\"note\">The first year from which the alternative has cost less in total than the base, and stays so; \"later\" means not by 31 March {y1}.</figcaption></figure>"
+        );
+    }
+
+    // The past: the fit of the model the base scenario uses.
+    h.push_str("<h2>How well the model fits the past</h2>\n");
+    match past(&prepared[0])? {
+        Some((what, validation)) => {
+            let from = validation.from;
+            let _ = write!(
+                h,
+                "<p>{}, run from the published stocks of 31 March {from}, against what was published (mean absolute percentage error over {}-{}):</p><table><tr><th>series</th><th>error</th></tr>",
+                esc(&what),
+                from + 1,
+                validation.to
+            );
+            // The headline series where the model has targets, else all.
+            let headline = validation.series.iter().any(|s| s.target.is_some());
+            for s in validation
+                .series
+                .iter()
+                .filter(|s| s.mape.is_some() && (!headline || s.target.is_some()))
+            {
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>{:.1}%</td></tr>",
+                    esc(&s.title),
+                    s.mape.unwrap_or(f64::NAN)
+                );
+            }
+            h.push_str("</table>\n");
+            for column in ["cla_at_31_march", "referrals"] {
+                if let Some(s) = validation.series.iter().find(|s| s.column == column) {
+                    let chart = model_vs_observed(&s.title, &s.line, &s.dots, false)?;
+                    let _ = writeln!(h, "<figure>{chart}</figure>");
+                }
+            }
+        }
+        None => {
+            let _ = writeln!(
+                h,
+                "<p>No published figures are attached to the model `{}` that the base scenario uses, so its fit to the past is not shown: check it before trusting its projections (for example with <code>carecascade validate</code> and your own data).</p>",
+                esc(prepared[0].model().name())
+            );
+        }
+    }
+
+    // Sources.
+    h.push_str("<h2>Uncertain parameters and their sources</h2>\n<table><tr><th>parameter</th><th>distribution</th><th style=\"text-align:left\">source</th></tr>\n");
+    let mut seen = Vec::new();
+    for p in prepared {
+        for (name, _, d) in p.uncertain() {
+            if seen.contains(name) {
+                continue;
+            }
+            seen.push(name.clone());
+            let base = name.split('[').next().unwrap_or(name).trim();
+            let doc = p.model().variable(base).map_or("", |v| v.doc());
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td style=\"text-align:left\">{}</td></tr>",
+                esc(name),
+                esc(&describe_distribution(d)),
+                esc(doc)
+            );
+        }
+    }
+    h.push_str("</table>\n");
+    let mut sources: Vec<&String> = prepared
+        .iter()
+        .flat_map(|p| p.scenario().sources().iter())
+        .collect();
+    sources.dedup();
+    if !sources.is_empty() {
+        h.push_str("<h3>Sources named by the scenarios</h3><ul>");
+        for s in sources {
+            let _ = write!(h, "<li>{}</li>", esc(s));
+        }
+        h.push_str("</ul>\n");
+    }
+    h.push_str("<p class=\"note\">Every parameter of the model, with its source, is listed in docs/model.md; the fit to the published statistics in docs/validation.md.</p>\n</body></html>\n");
+    Ok(h)
+}
+
+/// A readable summary for the terminal: for scenarios with the `england`
+/// profile's scalars, spend, its present value, children entering care and
+/// the peak caseload, then each indicator in the last year, and each
+/// comparison's cumulative spend, entries to care avoided and break-even
+/// year, as median [5th to 95th percentile]; for any other scenario, the
+/// engine's table ([`Outcome::table`]).
+pub fn table(outcome: &Outcome) -> String {
+    let care = outcome
+        .ensembles
+        .iter()
+        .all(|e| SCALARS.iter().all(|s| e.scalars.iter().any(|x| x == s)));
+    if !care {
+        return outcome.table();
+    }
+    let mut out = String::new();
+    let (lo, mid, hi) = (
+        outcome.quantile_index(0.05),
+        outcome.quantile_index(0.5),
+        outcome.quantile_index(0.95),
+    );
+    let interval = |s: &Stats, f: &dyn Fn(f64) -> String| match (lo, mid, hi) {
+        (Some(a), Some(m), Some(b)) => format!(
+            "{} [{} to {}]",
+            f(s.quantiles[m]),
+            f(s.quantiles[a]),
+            f(s.quantiles[b])
+        ),
+        _ => format!("{} (mean)", f(s.mean)),
+    };
+    let _ = writeln!(
+        out,
+        "{} runs, seed {}, {} sampling; median [5th to 95th percentile]",
+        outcome.total_runs, outcome.seed, outcome.sampling
+    );
+    for e in &outcome.ensembles {
+        let last = e.periods.len() - 1;
+        let _ = writeln!(
+            out,
+            "\n{} ({}-{})",
+            e.scenario,
+            year(e.periods[0]),
+            year(e.periods[last])
+        );
+        if !e.question.is_empty() {
+            let _ = writeln!(out, "  {}", e.question);
+        }
+        let labels = [
+            ("spend over the horizon", money_m as fn(f64) -> String),
+            ("net present value (3.5%)", money_m),
+            ("children entering care", thousands),
+            ("peak caseload", thousands),
+        ];
+        for ((label, f), name) in labels.iter().zip(SCALARS) {
+            let s = Stats::of(e.scalar(name).unwrap_or_default(), &outcome.quantiles);
+            let _ = writeln!(out, "  {label:<34} {}", interval(&s, f));
+        }
+        for (i, name) in e.indicators.iter().enumerate() {
+            let s = Stats::of(e.runs.iter().map(|r| r.values[i][last]), &outcome.quantiles);
+            let f: &dyn Fn(f64) -> String = if name.ends_with("_m") {
+                &money_m
+            } else {
+                &thousands
+            };
+            let _ = writeln!(
+                out,
+                "  {:<34} {}",
+                format!("{name} {}", year(e.periods[last])),
+                interval(&s, f)
+            );
+        }
+    }
+    let Some(base) = outcome.ensembles.first() else {
+        return out;
+    };
+    for alt in outcome.ensembles.iter().skip(1) {
+        let c = compare(
+            base,
+            alt,
+            &outcome.quantiles,
+            Some("spend_total_m"),
+            DISCOUNT_RATE,
+            &[],
+        );
+        let avoided = avoided_with(base, alt, "cla_started", &outcome.quantiles);
+        let _ = writeln!(out, "\n{} minus {} (paired runs)", c.alternative, c.base);
+        let _ = writeln!(
+            out,
+            "  {:<6} {:>30} {:>30} {:>22} {:>10}",
+            "year",
+            "cumulative spend, cash",
+            "cumulative spend, NPV",
+            "entries to care avoided",
+            "P(cheaper)"
+        );
+        for (k, p) in c.periods.iter().enumerate() {
+            let Some(cost) = &p.cost else { continue };
+            let avoided = avoided
+                .as_ref()
+                .map_or("-".to_string(), |a| interval(&a[k], &thousands));
+            let _ = writeln!(
+                out,
+                "  {:<6} {:>30} {:>30} {:>22} {:>9.0}%",
+                year(p.period),
+                interval(&cost.cumulative, &money_m),
+                interval(&cost.cumulative_discounted, &money_m),
+                avoided,
+                100.0 * cost.probability_alt_costs_less
+            );
+        }
+        let breaking: Vec<String> = c
+            .break_even
+            .iter()
+            .filter(|(_, p)| *p > 0.0)
+            .map(|(y, p)| format!("{}: {:.0}%", year(*y), 100.0 * p))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  break-even year: {}{}not within the horizon: {:.0}%",
+            breaking.join(", "),
+            if breaking.is_empty() { "" } else { "; " },
+            100.0 * c.never_breaks_even.unwrap_or(f64::NAN)
+        );
+    }
+    out
+}
+
+fn break_even_bars(c: &Comparison) -> Vec<(String, f64)> {
+    let mut bars: Vec<(String, f64)> = c
+        .break_even
+        .iter()
+        .map(|(y, p)| (y.to_string(), *p))
+        .collect();
+    bars.push(("later".into(), c.never_breaks_even.unwrap_or(f64::NAN)));
+    bars
+}
+
+/// Where the base scenario's model is: England, or a local authority.
+fn place(prepared: &[Prepared]) -> String {
+    match prepared
+        .first()
+        .and_then(|p| crate::local::authority_code(p.model()))
+    {
+        Some(_) => format!(
+            "Children's social care in {}",
+            prepared[0]
+                .model()
+                .name()
+                .trim_start_matches(crate::local::LOCAL_PREFIX)
+        ),
+        None => "England's children's social care".to_string(),
+    }
+}
+
+/// The published figures for the model a scenario uses, and its fit to
+/// them: a local authority's for a model made by `localise`, England's for
+/// the England model, none for any other model.
+fn past(p: &Prepared) -> Result<Option<(String, crate::validate::Validation)>> {
+    let model = p.model();
+    let (what, observed) = match crate::local::authority_code(model) {
+        Some(code) => (
+            format!(
+                "The local model of {}",
+                model.name().trim_start_matches(crate::local::LOCAL_PREFIX)
+            ),
+            crate::data::Observed::local_authority(code)?,
+        ),
+        None if model.name() == crate::england().name() => (
+            "The calibrated England model".to_string(),
+            crate::data::Observed::england()?,
+        ),
+        None => return Ok(None),
+    };
+    let validation = crate::validate::validate(model, &observed, None, None)?;
+    Ok(Some((what, validation)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::scenario::Scenario;
+
+    #[test]
+    fn the_report_is_one_self_contained_page() {
+        let base = "[scenario]\nname = \"base\"\nquestion = \"What if nothing changes?\"\nsources = [\"DfE\"]\n[time]\nhorizon = 3\n[monte_carlo]\nruns = 6\n[uncertain.\"detection fraction\"]\ndistribution = \"uniform\"\nmin = 0\nmax = 0.08\n";
+        let alt = format!("{base}[parameters]\n\"kinship shift\" = 0.2\n")
+            .replace("name = \"base\"", "name = \"kin\"");
+        let prepared = vec![
+            Scenario::parse_with(base, "base.toml", &crate::library())
+                .unwrap()
+                .prepare()
+                .unwrap(),
+            Scenario::parse_with(&alt, "kin.toml", &crate::library())
+                .unwrap()
+                .prepare()
+                .unwrap(),
+        ];
+        let outcome = crate::engine::ensemble::run_scenarios(
+            &prepared,
+            &crate::engine::ensemble::RunOptions::default(),
+        )
+        .unwrap();
+        let html = report(&outcome, &prepared).unwrap();
+        assert!(html.starts_with("<!DOCTYPE html>") && html.ends_with("</html>\n"));
+        assert!(html.contains("What if nothing changes?"));
+        assert!(html.contains("<b>kinship shift</b> = 0.2"));
+        assert!(html.contains("Break-even year") && html.contains("<svg"));
+        assert!(html.contains("uniform 0 to 0.08"));
+        // Nothing outside the file: no scripts, stylesheets or images to fetch.
+        for external in ["src=", "href=", "url(", "@import", "https://", "<script"] {
+            assert!(!html.contains(external), "{external}");
+        }
+    }
+}
