@@ -340,3 +340,80 @@ fn latin_hypercube_draws_one_value_per_stratum() {
         assert_eq!(draws(&random, run, 50)[1], draws(&one, run, 50)[0]);
     }
 }
+
+/// Any model runs as an ensemble and a comparison through the command
+/// line: the SIR model (XMILE) with an uncertain contact rate, no England
+/// model, profile or children's social care indicator involved.
+#[test]
+fn the_command_line_runs_and_compares_ensembles_of_any_model() {
+    let d = dir("sir");
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("engine/tests/conformance/SIR/SIR.xmile");
+    let base = format!(
+        r#"model = {:?}
+[scenario]
+name = "open"
+[time]
+horizon = 30
+label = "day"
+[monte_carlo]
+runs = 12
+seed = 3
+[uncertain."Contact Infectivity"]
+distribution = "uniform"
+min = 0.25
+max = 0.45
+[report]
+indicators = ["Infectious", "Succumbing"]
+[report.scalars.peak]
+variable = "Infectious"
+reduce = "max"
+"#,
+        model.display().to_string()
+    );
+    std::fs::write(d.join("open.toml"), &base).unwrap();
+    std::fs::write(
+        d.join("closed.toml"),
+        "extends = \"open.toml\"\n[scenario]\nname = \"closed\"\n[[policies]]\nparameter = \"Contact Infectivity\"\nkind = \"step\"\neffect = \"multiply\"\nstart = 5\nvalue = -0.5\n",
+    )
+    .unwrap();
+    let out = d.join("out");
+    cli(
+        &[
+            "compare",
+            d.join("open.toml").to_str().unwrap(),
+            d.join("closed.toml").to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        2,
+    );
+    let quantiles = std::fs::read_to_string(out.join("quantiles.csv")).unwrap();
+    assert!(
+        quantiles.starts_with("scenario,indicator,day,n,mean,"),
+        "{quantiles}"
+    );
+    assert!(quantiles.contains("\nclosed - open,Infectious,30,12,"));
+    let runs = std::fs::read_to_string(out.join("runs.csv")).unwrap();
+    assert!(
+        runs.starts_with("scenario,run,Contact Infectivity,peak\n"),
+        "{runs}"
+    );
+    assert_eq!(runs.lines().count(), 1 + 2 * 12);
+    // Halving contacts from day 5 lowers the peak in every paired run.
+    let peaks: Vec<(String, f64)> = runs
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (cells[0].to_string(), cells[3].parse().unwrap())
+        })
+        .collect();
+    for k in 0..12 {
+        assert!(peaks[12 + k].1 < peaks[k].1, "run {k}: {peaks:?}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["scenarios"][0]["period_label"], "day");
+    assert!(summary["cost"].is_null());
+}

@@ -90,6 +90,10 @@ pub mod projection;
 pub mod scenario;
 pub mod sim;
 
+/// The `ndarray` crate, whose types [`Results`] uses: depend on this
+/// re-export to be sure of a matching version.
+pub use ndarray;
+
 pub use compile::{ParamId, Parameter, Program, Warning};
 pub use error::{Error, Location, Result};
 pub use model::{

@@ -274,6 +274,23 @@ impl Dimension {
     }
 }
 
+/// The value of a constant, or of an auxiliary whose equation is a number.
+fn literal_value(kind: &VariableKind) -> Option<f64> {
+    use crate::expr::{ExprKind, UnaryOp};
+    match kind {
+        VariableKind::Constant { value } => Some(*value),
+        VariableKind::Auxiliary { equation } => match &equation.expr().kind {
+            ExprKind::Number(v) => Some(*v),
+            ExprKind::Unary(UnaryOp::Neg, inner) => match inner.kind {
+                ExprKind::Number(v) => Some(-v),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 impl Model {
     /// Starts building a model.
     pub fn builder(name: impl Into<String>) -> build::ModelBuilder {
@@ -355,10 +372,10 @@ impl Model {
         base_name: &str,
         equation: &str,
     ) -> Result<Model> {
-        let i = self.scalar_of_kind(name, "constant", |k| {
-            matches!(k, VariableKind::Constant { .. })
-        })?;
-        let VariableKind::Constant { value } = self.variables[i].kind else {
+        // A constant, or an auxiliary that is a number (as XMILE and Vensim
+        // files write constants).
+        let i = self.scalar_of_kind(name, "constant", |k| literal_value(k).is_some())?;
+        let Some(value) = literal_value(&self.variables[i].kind) else {
             unreachable!("scalar_of_kind checked the kind")
         };
         if self.index.contains_key(&canonical_name(base_name)) {

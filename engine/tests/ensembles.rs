@@ -1,0 +1,343 @@
+//! Ensembles, comparisons and shards of models that know nothing of
+//! children's social care (the SIR and teacup models of the conformance
+//! suite), through the engine's public API only.
+
+use carecascade_engine::ensemble::{
+    Outcome, RunOptions, Sample, Sampler, Shard, merge, run_scenarios,
+};
+use carecascade_engine::scenario::{Prepared, Scenario};
+use carecascade_engine::{Error, Program};
+use std::path::Path;
+
+fn tests_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
+}
+
+fn scenario(text: &str, name: &str) -> Scenario {
+    let mut s = Scenario::parse(text, name).unwrap();
+    s.set_base_dir(tests_dir());
+    s
+}
+
+/// The SIR epidemic over 40 days, with an uncertain contact rate; the
+/// number infectious at the end of each day, new infections per day, and
+/// the peak.
+const SIR: &str = r#"
+model = "conformance/SIR/SIR.xmile"
+[scenario]
+name = "no distancing"
+question = "How large is the peak?"
+[time]
+horizon = 40
+label = "day"
+[monte_carlo]
+runs = 21
+seed = 11
+[uncertain."Contact Infectivity"]
+distribution = "uniform"
+min = 0.25
+max = 0.45
+[outputs.new_infections]
+variable = "Succumbing"
+[report]
+indicators = ["Infectious", "new_infections"]
+[report.scalars.peak_infectious]
+variable = "Infectious"
+reduce = "max"
+[report.scalars.infections]
+indicator = "new_infections"
+reduce = "sum"
+[compare]
+cumulative = ["new_infections"]
+"#;
+
+/// The same with a quarter fewer contacts from day 10.
+fn distancing() -> String {
+    SIR.replace("name = \"no distancing\"", "name = \"distancing\"")
+        + "[[policies]]\nparameter = \"Contact Infectivity\"\nkind = \"step\"\neffect = \"multiply\"\nstart = 10\nvalue = -0.25\n"
+}
+
+fn run(prepared: &[Prepared]) -> Outcome {
+    run_scenarios(prepared, &RunOptions::default()).unwrap()
+}
+
+/// Every run of the ensemble is exactly the model run on its own with the
+/// run's draw: the ensemble adds nothing and loses nothing.
+#[test]
+fn each_run_of_an_sir_ensemble_is_the_model_run_with_its_draw() {
+    let prepared = scenario(SIR, "sir.toml").prepare().unwrap();
+    assert_eq!(
+        prepared.indicators(),
+        ["Infectious", "new_infections"],
+        "the reported indicators, in order"
+    );
+    let outcome = run(std::slice::from_ref(&prepared));
+    let e = &outcome.ensembles[0];
+    assert_eq!(e.label, "day");
+    assert_eq!(e.periods.len(), 41);
+    assert_eq!(e.scalars, ["peak_infectious", "infections"]);
+    let model =
+        carecascade_engine::format::load_model(tests_dir().join("conformance/SIR/SIR.xmile"))
+            .unwrap();
+    let program = Program::compile(&model).unwrap();
+    for r in [0, 7, 20] {
+        let run = &e.runs[r];
+        let mut state = program.state();
+        state.set("contact infectivity", run.draws[0]).unwrap();
+        let time = state.time().with_stop(40.0).unwrap();
+        state.set_time(time);
+        let results = state.run().unwrap();
+        let infectious = results.series("infectious").unwrap();
+        let dt = results.time_settings().dt();
+        let per_day = (1.0 / dt).round() as usize;
+        for day in [0usize, 1, 17, 40] {
+            assert_eq!(
+                run.values[0][day],
+                infectious[day * per_day],
+                "run {r} day {day}"
+            );
+        }
+        // New infections on day 17: Succumbing summed over its steps x dt.
+        let succumbing = results.series("succumbing").unwrap();
+        let day17: f64 = (16 * per_day..17 * per_day)
+            .map(|i| succumbing[i])
+            .sum::<f64>()
+            * dt;
+        assert_eq!(run.values[1][17], day17);
+        assert!(run.values[1][0].is_nan(), "no flow before the start");
+        let peak = infectious.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(run.scalars[0], peak, "the peak over every step");
+        // Conservation: what left the susceptible went somewhere.
+        let infections: f64 = run.values[1][1..].iter().sum();
+        assert_eq!(run.scalars[1], infections);
+        let s = results.series("susceptible").unwrap();
+        let drop = s[0] - s[40 * per_day];
+        assert!(
+            (infections - drop).abs() < 1e-6 * drop,
+            "{infections} vs {drop}"
+        );
+    }
+    // Higher contact rates give higher peaks, run by run.
+    let mut by_draw: Vec<(f64, f64)> = e.runs.iter().map(|r| (r.draws[0], r.scalars[0])).collect();
+    by_draw.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert!(by_draw.windows(2).all(|w| w[1].1 >= w[0].1), "{by_draw:?}");
+    // The query API.
+    let median = outcome
+        .quantile("no distancing", "Infectious", 20, 0.5)
+        .unwrap();
+    assert_eq!(
+        median,
+        Sample::new(e.values("Infectious", 20).unwrap())
+            .quantile(0.5)
+            .unwrap()
+    );
+    let err = outcome
+        .quantile("no distancing", "Infected", 20, 0.5)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("did you mean `Infectious`?"), "{err}");
+    assert!(
+        outcome
+            .quantile("no distancing", "Infectious", 41, 0.5)
+            .is_err()
+    );
+    assert!(
+        outcome
+            .quantile("no distancing", "Infectious", 20, 1.5)
+            .is_err()
+    );
+}
+
+/// A paired comparison on common random numbers: distancing lowers the
+/// peak in every run, and the paired differences are exact differences of
+/// the two ensembles' runs.
+#[test]
+fn distancing_compared_with_no_distancing_run_by_run() {
+    let base = scenario(SIR, "sir.toml").prepare().unwrap();
+    let alt = scenario(&distancing(), "distancing.toml")
+        .prepare()
+        .unwrap();
+    let outcome = run(&[base, alt]);
+    let (b, a) = (&outcome.ensembles[0], &outcome.ensembles[1]);
+    for (rb, ra) in b.runs.iter().zip(&a.runs) {
+        assert_eq!(rb.draws, ra.draws, "common random numbers");
+        assert!(
+            ra.scalars[0] < rb.scalars[0],
+            "a lower peak in run {}",
+            rb.run
+        );
+        // Identical until the policy starts on day 10.
+        assert_eq!(rb.values[0][..=10], ra.values[0][..=10]);
+    }
+    let diff = outcome
+        .paired_difference("no distancing", "distancing", "new_infections", 30)
+        .unwrap();
+    assert_eq!(diff.len(), 21);
+    let c = &outcome.comparisons()[0];
+    assert!(
+        c.never_breaks_even.is_none() && c.break_even.is_empty(),
+        "no cost"
+    );
+    let day30 = &c.periods[29];
+    assert_eq!(day30.period, 30.0);
+    let cumulative = &day30.cumulative["new_infections"];
+    let expected: Vec<f64> = (0..21)
+        .map(|r| {
+            (1..=30)
+                .map(|d| a.runs[r].values[1][d] - b.runs[r].values[1][d])
+                .sum()
+        })
+        .collect();
+    let expected = Sample::new(expected);
+    assert_eq!(cumulative.n, 21);
+    for (q, v) in outcome.quantiles.iter().zip(&cumulative.quantiles) {
+        let e = expected.quantile(*q).unwrap();
+        assert!(
+            (v - e).abs() <= 1e-9 * e.abs().max(1.0),
+            "q {q}: {v} vs {e}"
+        );
+    }
+    assert!(
+        cumulative.quantiles.iter().all(|v| *v < 0.0),
+        "fewer infections by day 30"
+    );
+    // The files: quantiles.csv has the period column named by the scenario.
+    let csv = outcome.quantiles_csv();
+    assert!(
+        csv.starts_with("scenario,indicator,day,n,mean,p5,"),
+        "{csv}"
+    );
+    assert!(csv.contains("\ndistancing - no distancing,new_infections,30,21,"));
+    let runs = outcome.runs_csv();
+    assert!(runs.starts_with("scenario,run,Contact Infectivity,peak_infectious,infections\n"));
+}
+
+/// Shards merge into exactly the whole ensemble, whatever the number of
+/// shards; a missing shard is named.
+#[test]
+fn shards_of_a_teacup_ensemble_merge_into_the_whole() {
+    let text = r#"
+model = "conformance/teacup/teacup.xmile"
+[time]
+horizon = 30
+[monte_carlo]
+runs = 13
+sampling = "latin_hypercube"
+[uncertain."Characteristic Time"]
+distribution = "triangular"
+min = 5
+mode = 10
+max = 20
+[uncertain."Room Temperature"]
+distribution = "normal"
+mean = 70
+sd = 3
+[report]
+indicators = ["Teacup Temperature", "Heat Loss to Room"]
+[report.scalars.final_temperature]
+indicator = "Teacup Temperature"
+reduce = "final"
+"#;
+    let prepared = scenario(text, "teacup.toml").prepare().unwrap();
+    let whole = run(std::slice::from_ref(&prepared));
+    for count in [2, 5, 13] {
+        let parts: Vec<Outcome> = (0..count)
+            .map(|i| {
+                run_scenarios(
+                    std::slice::from_ref(&prepared),
+                    &RunOptions {
+                        shard: Some(Shard::new(i, count).unwrap()),
+                        progress: None,
+                    },
+                )
+                .unwrap()
+            })
+            .collect();
+        // Through JSON, as shards on other machines would send them.
+        let parts: Vec<Outcome> = parts
+            .iter()
+            .map(|p| serde_json::from_str(&serde_json::to_string(p).unwrap()).unwrap())
+            .collect();
+        let merged = merge(parts.clone()).unwrap();
+        // (Compared as JSON: the starting row's sums are NaN, and NaN is
+        // not equal to itself.)
+        assert_eq!(
+            serde_json::to_string(&merged).unwrap(),
+            serde_json::to_string(&whole).unwrap(),
+            "{count} shards"
+        );
+        assert_eq!(merged.quantiles_csv(), whole.quantiles_csv());
+        if count > 2 {
+            let mut missing = parts;
+            missing.remove(1);
+            let err = merge(missing).unwrap_err().to_string();
+            assert!(err.contains(&format!("missing: 2/{count}")), "{err}");
+        }
+    }
+    // The teacup cools toward the room: every run ends between the room
+    // temperature and its starting 180 degrees.
+    let e = &whole.ensembles[0];
+    for r in &e.runs {
+        let (room, end) = (r.draws[1], r.scalars[0]);
+        assert!(end > room && end < 180.0, "{room} {end}");
+    }
+    // Latin hypercube: one draw in each of the 13 strata of each parameter.
+    let sampler = Sampler::new(&prepared, 13);
+    let d = prepared.uncertain()[0].2;
+    let mut strata: Vec<usize> = (0..13)
+        .map(|r| {
+            let x = sampler.draws(r)[0];
+            // The triangular CDF on [5, 20] with mode 10.
+            let cdf = if x <= 10.0 {
+                (x - 5.0).powi(2) / (15.0 * 5.0)
+            } else {
+                1.0 - (20.0 - x).powi(2) / (15.0 * 10.0)
+            };
+            (cdf * 13.0) as usize
+        })
+        .collect();
+    strata.sort();
+    assert_eq!(strata, (0..13).collect::<Vec<_>>(), "{d:?}");
+}
+
+/// A run that goes wrong is reported with the scenario, the run, its draws
+/// and the original error, which is kept.
+#[test]
+fn a_failed_run_keeps_its_scenario_run_draws_and_cause() {
+    let text = r#"
+model = "conformance/teacup/teacup.xmile"
+[time]
+horizon = 5
+[monte_carlo]
+runs = 3
+[parameters]
+"Characteristic Time" = 0
+[uncertain."Room Temperature"]
+distribution = "uniform"
+min = 60
+max = 80
+"#;
+    let prepared = scenario(text, "broken.toml").prepare().unwrap();
+    let err = run_scenarios(std::slice::from_ref(&prepared), &RunOptions::default()).unwrap_err();
+    match &err {
+        Error::Run {
+            scenario,
+            run,
+            draws,
+            source,
+        } => {
+            assert_eq!((scenario.as_str(), *run), ("broken", 0));
+            assert_eq!(draws[0].0, "Room Temperature");
+            assert!(draws[0].1 > 60.0 && draws[0].1 < 80.0);
+            assert!(matches!(**source, Error::NonFinite { .. }), "{source}");
+        }
+        other => panic!("expected a run error, got {other}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("scenario `broken`, run 0") && text.contains("(draws: Room Temperature = "),
+        "{text}"
+    );
+    // Nothing to run is an error, not a panic.
+    assert!(run_scenarios(&[], &RunOptions::default()).is_err());
+}
