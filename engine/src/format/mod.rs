@@ -1,4 +1,6 @@
-//! File formats: the native TOML model format, XMILE, and numeric tables.
+//! File formats: the native TOML model format, XMILE, and numeric tables;
+//! and writing CSV tables ([`csv_table`]).
+pub mod csv_table;
 pub mod describe;
 pub mod native;
 pub mod table;
