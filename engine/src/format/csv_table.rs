@@ -6,6 +6,8 @@
 //! quote, a line break or a tab), quotes inside doubled; records end with
 //! `\n`. Numbers are written as `format!("{v}")` writes them, the shortest
 //! text that reads back to the same `f64`; missing values are empty cells.
+//! [`Table::parse`](super::table::Table::parse) and
+//! [`Records::parse`](super::table::Records::parse) read what this writes.
 //!
 //! ```
 //! use carecascade_engine::format::csv_table::{Cell, CsvTable, csv_string};
