@@ -1,6 +1,6 @@
 //! File formats: the native TOML model format, XMILE, and numeric tables;
-//! and what writing files needs: CSV tables ([`csv_table`]) and atomic
-//! replacement ([`write_atomic`]).
+//! and what writing files needs: CSV tables ([`csv_table`]), markup
+//! escaping ([`escape_markup`]) and atomic replacement ([`write_atomic`]).
 pub mod csv_table;
 pub mod describe;
 pub mod native;
@@ -240,6 +240,32 @@ fn file_kind(kind: &std::fs::FileType) -> &'static str {
     }
 }
 
+/// Escapes text for HTML and XML, in element content and in attribute
+/// values quoted with `"` or `'`: `&` becomes `&amp;`, `<` `&lt;`, `>`
+/// `&gt;`, `"` `&quot;` and `'` `&#39;` (understood by XML and every HTML).
+/// Text without those characters is returned as it is.
+///
+/// ```
+/// use carecascade_engine::format::escape_markup;
+///
+/// assert_eq!(escape_markup("R&D <costs> \"new\" 'x'"), "R&amp;D &lt;costs&gt; &quot;new&quot; &#39;x&#39;");
+/// assert_eq!(escape_markup("children in care"), "children in care");
+/// ```
+pub fn escape_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Turns a TOML error in `file` into a located [`Error::File`], suggesting
 /// the closest valid field for an unknown one.
 pub fn toml_error(text: &str, file: Option<&str>, e: &toml::de::Error) -> Error {
@@ -400,5 +426,15 @@ mod tests {
         assert!(replace_file(&target, b"new").is_err());
         assert_eq!(listing(dir.path()), ["busy"]);
         assert_eq!(listing(&target), ["inside"]);
+    }
+
+    #[test]
+    fn escape_markup_escapes_the_five_characters() {
+        assert_eq!(
+            escape_markup(r#"a & b < c > d "e" 'f' &amp;"#),
+            "a &amp; b &lt; c &gt; d &quot;e&quot; &#39;f&#39; &amp;amp;"
+        );
+        assert_eq!(escape_markup("plain text, é"), "plain text, é");
+        assert_eq!(escape_markup(""), "");
     }
 }
