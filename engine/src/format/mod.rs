@@ -1,4 +1,7 @@
-//! File formats: the native TOML model format, XMILE, and numeric tables.
+//! File formats: the native TOML model format, XMILE, and numeric tables;
+//! and what writing files needs: CSV tables ([`csv_table`]), markup
+//! escaping ([`escape_markup`]) and atomic replacement ([`write_atomic`]).
+pub mod csv_table;
 pub mod describe;
 pub mod native;
 pub mod table;
@@ -138,34 +141,300 @@ fn extension(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Writes a file atomically: the bytes go to a temporary file beside the
-/// target, which is then renamed over it, so that an interrupted run never
-/// leaves a half-written file.
+/// Writes a file atomically: the bytes go to a new temporary file beside
+/// the target (created by `tempfile` with a random name, exclusively, so
+/// never through an existing file or link), which is flushed to disk and
+/// then renamed over the target. An interrupted run never leaves a
+/// half-written file, and a failed write leaves no temporary file behind.
+///
+/// Only a regular file is replaced. A target that exists and is anything
+/// else (a symbolic link, even to a regular file; a directory; a device such
+/// as `/dev/null`; a FIFO or a socket) is refused and left as it is: renaming
+/// over it would replace the link or device rather than write through it.
+/// A new file gets the permissions [`std::fs::File::create`] would give it.
 ///
 /// # Errors
 ///
-/// [`Error::Io`] naming the file.
+/// [`Error::Io`] naming the file: for a target that is not a regular file,
+/// saying what it is; otherwise the error of creating, writing or renaming.
 pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     let path = path.as_ref();
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".into());
-    let temp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        Error::io(path, e)
-    })
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.file_type().is_file() => {
+            return Err(Error::io(
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "is {}, not a regular file; refusing to replace it",
+                        file_kind(&meta.file_type())
+                    ),
+                ),
+            ));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(path, e)),
+    }
+    replace_file(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+/// Writes a temporary file beside `path` and renames it over `path`, without
+/// checking what `path` is. The temporary file is removed on any failure
+/// (when the [`tempfile::NamedTempFile`] is dropped).
+fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let prefix = format!(
+        ".{}.",
+        path.file_name()
+            .map_or_else(|| "output".into(), |n| n.to_string_lossy())
+    );
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // The mode `File::create` uses; the umask applies to it as usual
+        // (tempfile's own default is 0o600).
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut temp = builder.tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    // Make the rename itself durable; a failure here loses nothing written.
+    #[cfg(unix)]
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// What a file that is not a regular file is, for error messages.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Escapes text for HTML and XML, in element content and in attribute
+/// values quoted with `"` or `'`: `&` becomes `&amp;`, `<` `&lt;`, `>`
+/// `&gt;`, `"` `&quot;` and `'` `&#39;` (understood by XML and every HTML).
+/// Text without those characters is returned as it is.
+///
+/// ```
+/// use carecascade_engine::format::escape_markup;
+///
+/// assert_eq!(escape_markup("R&D <costs> \"new\" 'x'"), "R&amp;D &lt;costs&gt; &quot;new&quot; &#39;x&#39;");
+/// assert_eq!(escape_markup("children in care"), "children in care");
+/// ```
+pub fn escape_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Turns a TOML error in `file` into a located [`Error::File`], suggesting
 /// the closest valid field for an unknown one.
 pub fn toml_error(text: &str, file: Option<&str>, e: &toml::de::Error) -> Error {
     native::toml_error(text, file.map(std::sync::Arc::from).as_ref(), e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// The names in a directory, sorted.
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn refused(path: &Path, what: &str) {
+        let err = write_atomic(path, b"new").unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, Error::Io { .. }), "{err:?}");
+        assert!(
+            message.starts_with(&path.display().to_string())
+                && message.contains(&format!("is {what}, not a regular file")),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn write_atomic_replaces_a_regular_file_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        write_atomic(&path, b"first").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        // A reader that opened the old file goes on reading all of it: the
+        // new contents arrive as a new file renamed over the old one, not by
+        // truncating and rewriting it.
+        let mut old = std::fs::File::open(&path).unwrap();
+        write_atomic(&path, b"second, longer").unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut old, &mut text).unwrap();
+        assert_eq!(text, "first");
+        assert_eq!(std::fs::read(&path).unwrap(), b"second, longer");
+        assert_eq!(listing(dir.path()), ["out.csv"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // Not tempfile's private 0o600: what `File::create` would give.
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_ne!(mode & 0o044, 0, "{mode:o}");
+        }
+    }
+
+    #[test]
+    fn write_atomic_in_a_missing_directory_fails_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("out.csv");
+        let err = write_atomic(&path, b"x").unwrap_err();
+        assert!(
+            err.to_string().starts_with(&path.display().to_string()),
+            "{err}"
+        );
+        assert!(listing(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn write_atomic_refuses_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("results");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("inside"), "keep").unwrap();
+        refused(&target, "a directory");
+        assert!(target.is_dir());
+        assert_eq!(listing(&target), ["inside"]);
+        assert_eq!(listing(dir.path()), ["results"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_atomic_refuses_a_symbolic_link_and_leaves_both_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.txt");
+        std::fs::write(&target, "keep").unwrap();
+        let link = dir.path().join("link.txt");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        refused(&link, "a symbolic link");
+        assert_eq!(std::fs::read_link(&link).unwrap(), target);
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        // A dangling link too.
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        refused(&dangling, "a symbolic link");
+        assert_eq!(listing(dir.path()), ["dangling", "link.txt", "target.txt"]);
+    }
+
+    /// Makes a FIFO in `dir` with `mkfifo`.
+    #[cfg(unix)]
+    fn fifo(dir: &Path) -> PathBuf {
+        let path = dir.join("fifo");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .expect("mkfifo");
+        assert!(status.success());
+        path
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_atomic_refuses_a_fifo_and_a_device() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = fifo(dir.path());
+        refused(&fifo, "a FIFO (named pipe)");
+        assert!(
+            std::fs::symlink_metadata(&fifo)
+                .unwrap()
+                .file_type()
+                .is_fifo()
+        );
+        // A device like /dev/null (1, 3), made in the scratch directory, so
+        // that a failure of this test cannot replace the real one.
+        let device = dir.path().join("null");
+        let made = std::process::Command::new("mknod")
+            .arg(&device)
+            .args(["c", "1", "3"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if made {
+            refused(&device, "a character device");
+            assert!(
+                std::fs::symlink_metadata(&device)
+                    .unwrap()
+                    .file_type()
+                    .is_char_device()
+            );
+        }
+        let mut expected = vec!["fifo"];
+        if made {
+            expected.push("null");
+        }
+        assert_eq!(listing(dir.path()), expected);
+    }
+
+    /// When the rename fails, the temporary file is removed.
+    #[test]
+    fn a_failed_replacement_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("busy");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("inside"), "keep").unwrap();
+        // Past the check `write_atomic` makes: renaming a file over a
+        // directory fails.
+        assert!(replace_file(&target, b"new").is_err());
+        assert_eq!(listing(dir.path()), ["busy"]);
+        assert_eq!(listing(&target), ["inside"]);
+    }
+
+    #[test]
+    fn escape_markup_escapes_the_five_characters() {
+        assert_eq!(
+            escape_markup(r#"a & b < c > d "e" 'f' &amp;"#),
+            "a &amp; b &lt; c &gt; d &quot;e&quot; &#39;f&#39; &amp;amp;"
+        );
+        assert_eq!(escape_markup("plain text, é"), "plain text, é");
+        assert_eq!(escape_markup(""), "");
+    }
 }

@@ -1,5 +1,6 @@
 //! The saved values of one run.
 
+use crate::format::csv_table::CsvTable;
 use crate::model::TimeSettings;
 use crate::name::canonical_name;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
@@ -121,26 +122,20 @@ impl Results {
         Some(self.values[[row, c]])
     }
 
-    /// Writes CSV: a `Time` column, then one column per variable by display
-    /// name. Numbers are written so that they read back exactly.
+    /// Writes CSV with [`CsvTable`]: a `Time` column, then one column per
+    /// variable by display name. Numbers are written so that they read back
+    /// exactly.
     ///
     /// # Errors
     ///
     /// Any error of the writer.
-    pub fn write_csv(&self, mut out: impl Write) -> io::Result<()> {
-        write!(out, "Time")?;
-        for name in self.columns.names() {
-            write!(out, ",{}", csv_field(name))?;
-        }
-        writeln!(out)?;
+    pub fn write_csv(&self, out: impl Write) -> io::Result<()> {
+        let mut csv = CsvTable::new(out);
+        csv.row(std::iter::once("Time").chain(self.columns.names().iter().map(String::as_str)))?;
         for (t, row) in self.times.iter().zip(self.values.rows()) {
-            write!(out, "{t}")?;
-            for v in row {
-                write!(out, ",{v}")?;
-            }
-            writeln!(out)?;
+            csv.row(std::iter::once(t).chain(row))?;
         }
-        Ok(())
+        csv.flush()
     }
 
     /// The CSV text of [`Results::write_csv`].
@@ -149,14 +144,5 @@ impl Results {
         // Writing to a Vec cannot fail.
         let _ = self.write_csv(&mut out);
         String::from_utf8_lossy(&out).into_owned()
-    }
-}
-
-/// Quotes a CSV field when it needs it.
-pub(crate) fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
     }
 }

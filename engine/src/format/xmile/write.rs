@@ -8,6 +8,7 @@
 //! equivalent `IF` expressions.
 
 use crate::expr::{BinaryOp, Expr, ExprKind, IndexKind, UnaryOp};
+use crate::format::escape_markup;
 use crate::model::{Equation, Interpolation, LookupTable, Method, Model, VariableKind};
 use crate::name::canonical_name;
 use std::fmt::Write;
@@ -21,7 +22,7 @@ pub fn write(model: &Model) -> String {
         "<xmile version=\"1.0\" xmlns=\"http://docs.oasis-open.org/xmile/ns/XMILE/v1.0\">\n",
     );
     out.push_str("  <header>\n");
-    let _ = writeln!(out, "    <name>{}</name>", escape(model.name()));
+    let _ = writeln!(out, "    <name>{}</name>", escape_markup(model.name()));
     out.push_str("    <vendor>carecascade</vendor>\n");
     let _ = writeln!(
         out,
@@ -35,7 +36,7 @@ pub fn write(model: &Model) -> String {
     };
     let _ = write!(out, "  <sim_specs method=\"{method}\"");
     if let Some(units) = model.time_units() {
-        let _ = write!(out, " time_units=\"{}\"", escape(units));
+        let _ = write!(out, " time_units=\"{}\"", escape_markup(units));
     }
     out.push_str(">\n");
     let _ = writeln!(out, "    <start>{:?}</start>", time.start());
@@ -48,9 +49,9 @@ pub fn write(model: &Model) -> String {
     if !model.dimensions().is_empty() {
         out.push_str("  <dimensions>\n");
         for d in model.dimensions() {
-            let _ = writeln!(out, "    <dim name=\"{}\">", escape(d.name()));
+            let _ = writeln!(out, "    <dim name=\"{}\">", escape_markup(d.name()));
             for e in d.elements() {
-                let _ = writeln!(out, "      <elem name=\"{}\"/>", escape(e));
+                let _ = writeln!(out, "      <elem name=\"{}\"/>", escape_markup(e));
             }
             out.push_str("    </dim>\n");
         }
@@ -61,12 +62,12 @@ pub fn write(model: &Model) -> String {
     }
     out.push_str("  <model>\n    <variables>\n");
     for v in model.variables() {
-        let name = escape(v.name());
+        let name = escape_markup(v.name());
         let mut body = String::new();
         if !v.dimensions().is_empty() {
             body.push_str("        <dimensions>\n");
             for d in v.dimensions() {
-                let _ = writeln!(body, "          <dim name=\"{}\"/>", escape(d));
+                let _ = writeln!(body, "          <dim name=\"{}\"/>", escape_markup(d));
             }
             body.push_str("        </dimensions>\n");
         }
@@ -74,8 +75,8 @@ pub fn write(model: &Model) -> String {
             let _ = writeln!(
                 body,
                 "        <element subscript=\"{}\">\n  <eqn>{}</eqn>\n        </element>",
-                escape(&element.join(", ")),
-                escape(&render(equation.expr(), model))
+                escape_markup(&element.join(", ")),
+                escape_markup(&render(equation.expr(), model))
             );
         }
         let tag = match v.kind() {
@@ -87,13 +88,17 @@ pub fn write(model: &Model) -> String {
             } => {
                 eqn(&mut body, initial, model);
                 for f in inflows {
-                    let _ = writeln!(body, "        <inflow>{}</inflow>", escape(&identifier(f)));
+                    let _ = writeln!(
+                        body,
+                        "        <inflow>{}</inflow>",
+                        escape_markup(&identifier(f))
+                    );
                 }
                 for f in outflows {
                     let _ = writeln!(
                         body,
                         "        <outflow>{}</outflow>",
-                        escape(&identifier(f))
+                        escape_markup(&identifier(f))
                     );
                 }
                 if *non_negative {
@@ -130,7 +135,7 @@ pub fn write(model: &Model) -> String {
                     let _ = writeln!(
                         body,
                         "        <element subscript=\"{}\">",
-                        escape(&element.join(", "))
+                        escape_markup(&element.join(", "))
                     );
                     gf(&mut body, table, "          ");
                     body.push_str("        </element>\n");
@@ -148,7 +153,7 @@ pub fn write(model: &Model) -> String {
                     let _ = writeln!(
                         out,
                         "        <element subscript=\"{}\">",
-                        escape(&element.join(", "))
+                        escape_markup(&element.join(", "))
                     );
                     gf(&mut out, table, "          ");
                     out.push_str("        </element>\n");
@@ -168,10 +173,10 @@ pub fn write(model: &Model) -> String {
 
 fn variable_tail(out: &mut String, units: Option<&str>, doc: &str) {
     if let Some(units) = units {
-        let _ = writeln!(out, "        <units>{}</units>", escape(units));
+        let _ = writeln!(out, "        <units>{}</units>", escape_markup(units));
     }
     if !doc.is_empty() {
-        let _ = writeln!(out, "        <doc>{}</doc>", escape(doc));
+        let _ = writeln!(out, "        <doc>{}</doc>", escape_markup(doc));
     }
 }
 
@@ -179,7 +184,7 @@ fn eqn(out: &mut String, equation: &Equation, model: &Model) {
     let _ = writeln!(
         out,
         "        <eqn>{}</eqn>",
-        escape(&render(equation.expr(), model))
+        escape_markup(&render(equation.expr(), model))
     );
 }
 
@@ -211,14 +216,6 @@ fn gf(out: &mut String, table: &LookupTable, indent: &str) {
         "{indent}<gf{kind}>\n{}{indent}</gf>\n",
         points.replace("        <", &format!("{indent}  <"))
     );
-}
-
-/// Escapes text for XML content and attributes.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// A name as an XMILE identifier: underscores for spaces, quoted when it
