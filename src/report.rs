@@ -18,12 +18,7 @@ const BANDS: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
 /// A row of the key figures: label, scalar name, number format.
 type Row = (&'static str, &'static str, fn(f64) -> String);
 
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::engine::format::escape_markup as esc;
 
 /// The reporting year of a period label.
 fn year(label: f64) -> i32 {

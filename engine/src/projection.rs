@@ -328,23 +328,23 @@ impl Projection {
     /// more are written to the nearest 0.01, smaller ones to 6 decimal
     /// places, without trailing zeros.
     pub fn to_csv(&self, label: &str) -> String {
-        let mut out = String::from(label);
-        for c in self.columns.iter() {
-            out.push(',');
-            out.push_str(c);
-        }
-        out.push('\n');
+        let mut out = crate::format::csv_table::CsvTable::in_memory();
+        let _ = out.row(std::iter::once(label).chain(self.columns.iter().map(String::as_str)));
         for (row, l) in self.labels.iter().enumerate() {
-            out.push_str(&l.to_string());
-            for column in &self.values {
-                out.push(',');
-                if let Some(v) = column[row] {
-                    out.push_str(&format_value(v));
-                }
-            }
-            out.push('\n');
+            let cells: Vec<String> = self
+                .values
+                .iter()
+                .map(|column| column[row].map_or(String::new(), format_value))
+                .collect();
+            let _ = out.row(
+                std::iter::once(crate::format::csv_table::Cell::Number(*l)).chain(
+                    cells
+                        .iter()
+                        .map(|c| crate::format::csv_table::Cell::Text(c)),
+                ),
+            );
         }
-        out
+        out.into_string().unwrap_or_default()
     }
 }
 

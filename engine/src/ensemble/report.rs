@@ -5,6 +5,7 @@
 
 use super::{GENERATOR, RunOutput, Stats, run_range};
 use crate::error::{Error, Result};
+use crate::format::csv_table::{Cell, CsvTable};
 use crate::format::write_atomic;
 use crate::scenario::Prepared;
 use indexmap::IndexMap;
@@ -626,19 +627,12 @@ fn q_label(q: f64) -> String {
     }
 }
 
-fn num(v: f64) -> String {
+/// A value for a CSV cell: NaN (no value) is an empty cell.
+fn number(v: f64) -> Cell<'static> {
     if v.is_nan() {
-        String::new()
+        Cell::Missing
     } else {
-        format!("{v}")
-    }
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+        Cell::Number(v)
     }
 }
 
@@ -718,27 +712,27 @@ impl Outcome {
 
     /// `quantiles.csv`: per scenario, indicator and period, the mean and
     /// quantiles; in a comparison also the paired differences (scenario
-    /// `ALT - BASE`).
+    /// `ALT - BASE`). Missing values are empty cells.
     pub fn quantiles_csv(&self) -> String {
         let label = self.ensembles.first().map_or("time", |e| e.label.as_str());
-        let mut out = format!("scenario,indicator,{},n,mean", csv_field(label));
-        for q in &self.quantiles {
-            let _ = write!(out, ",{}", q_label(*q));
-        }
-        out.push('\n');
+        let mut out = CsvTable::in_memory();
+        let header: Vec<String> = ["scenario", "indicator", label, "n", "mean"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(self.quantiles.iter().map(|q| q_label(*q)))
+            .collect();
+        let _ = out.row(header.iter().map(String::as_str));
         let mut row = |scenario: &str, indicator: &str, period: f64, s: &Stats| {
-            let _ = write!(
-                out,
-                "{},{},{period},{},{}",
-                csv_field(scenario),
-                csv_field(indicator),
-                s.n,
-                num(s.mean)
-            );
-            for v in &s.quantiles {
-                let _ = write!(out, ",{}", num(*v));
-            }
-            out.push('\n');
+            let cells = [
+                Cell::Text(scenario),
+                Cell::Text(indicator),
+                Cell::Number(period),
+                Cell::Integer(s.n as i128),
+                number(s.mean),
+            ]
+            .into_iter()
+            .chain(s.quantiles.iter().map(|v| number(*v)));
+            let _ = out.row(cells);
         };
         for e in &self.ensembles {
             for (i, indicator) in e.indicators.iter().enumerate() {
@@ -768,7 +762,7 @@ impl Outcome {
                 }
             }
         }
-        out
+        out.into_string().unwrap_or_default()
     }
 
     /// `runs.csv`: one row per scenario and run: the draws and the scalars.
@@ -787,11 +781,13 @@ impl Outcome {
                 }
             }
         }
-        let mut out = String::from("scenario,run");
-        for p in parameters.iter().chain(&scalars) {
-            let _ = write!(out, ",{}", csv_field(p));
-        }
-        out.push('\n');
+        let mut out = CsvTable::in_memory();
+        let _ = out.row(
+            ["scenario", "run"]
+                .into_iter()
+                .map(Cell::Text)
+                .chain(parameters.iter().chain(&scalars).map(|s| Cell::Text(s))),
+        );
         for e in &self.ensembles {
             let draw_at: Vec<Option<usize>> = parameters
                 .iter()
@@ -802,17 +798,22 @@ impl Outcome {
                 .map(|s| e.scalars.iter().position(|x| x == *s))
                 .collect();
             for r in &e.runs {
-                let _ = write!(out, "{},{}", csv_field(&e.scenario), r.run);
-                for i in &draw_at {
-                    let _ = write!(out, ",{}", i.map_or(String::new(), |i| num(r.draws[i])));
-                }
-                for i in &scalar_at {
-                    let _ = write!(out, ",{}", i.map_or(String::new(), |i| num(r.scalars[i])));
-                }
-                out.push('\n');
+                let cells = [Cell::Text(&e.scenario), Cell::Integer(r.run as i128)]
+                    .into_iter()
+                    .chain(
+                        draw_at
+                            .iter()
+                            .map(|i| i.map_or(Cell::Missing, |i| number(r.draws[i]))),
+                    )
+                    .chain(
+                        scalar_at
+                            .iter()
+                            .map(|i| i.map_or(Cell::Missing, |i| number(r.scalars[i]))),
+                    );
+                let _ = out.row(cells);
             }
         }
-        out
+        out.into_string().unwrap_or_default()
     }
 
     /// `summary.json`: settings, per-scenario scalars and final-period
