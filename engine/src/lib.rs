@@ -85,13 +85,14 @@ pub mod expr;
 pub mod format;
 pub mod model;
 pub mod name;
+mod program;
 pub mod sim;
 
-pub use compile::{ParamId, Parameter, Program, Warning};
 pub use error::{Error, Location, Result};
 pub use model::{
     Equation, Interpolation, LookupTable, Method, Model, TimeSettings, Units, Variable,
     VariableKind,
 };
 pub use name::{canonical_name, closest};
+pub use program::{ParamId, Parameter, Program, Warning};
 pub use sim::{BATCH_LANES, Batch, BatchRow, LaneError, Results, State};

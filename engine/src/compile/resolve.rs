@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::expr::{BinaryOp, Expr, ExprKind, Index, IndexKind, Span, UnaryOp};
 use crate::model::{Equation, LookupTable, Model, VariableKind};
 use crate::name::{canonical_name, closest, did_you_mean};
+use crate::program::ops::{Func1, Func2, TimeFunc};
 use std::collections::HashMap;
 
 /// Values the simulator keeps in fixed slots.
@@ -28,68 +29,6 @@ pub(crate) enum Special {
     InitialTime,
     FinalTime,
     SaveInterval,
-}
-
-/// Functions of one value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Func1 {
-    Neg,
-    Not,
-    Abs,
-    Exp,
-    Ln,
-    Log10,
-    Sqrt,
-    Sin,
-    Cos,
-    Tan,
-    Asin,
-    Acos,
-    Atan,
-    Sinh,
-    Cosh,
-    Tanh,
-    Integer,
-    Round,
-    Sign,
-    /// `max(x, 0)`: non-negative flows.
-    ClampNonNegative,
-}
-
-/// Functions of two values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Func2 {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Pow,
-    Mod,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Eq,
-    Ne,
-    And,
-    Or,
-    Min,
-    Max,
-    Zidz,
-    LogBase,
-}
-
-/// Functions of simulated time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TimeFunc {
-    /// `STEP(height, start)`
-    Step,
-    /// `PULSE(start, width)`
-    Pulse,
-    /// `PULSE TRAIN(start, width, interval, end)`
-    PulseTrain,
-    /// `RAMP(slope, start, end)`; end may be infinite.
-    Ramp,
 }
 
 /// A resolved expression.
