@@ -9,6 +9,7 @@
 mod builtins;
 mod order;
 mod resolve;
+mod resolved;
 mod units;
 
 use crate::error::{Error, Result};
@@ -16,7 +17,7 @@ use crate::model::{LookupTable, Model};
 use crate::name::canonical_name;
 use crate::program::ops::{self, Code, Func1, Func2, Op};
 use crate::program::{Columns, Parameter, Program, RingSpec, StockUpdate, Warning};
-use resolve::{Def, Node, Special};
+use resolved::{CVar, Def, Node, Resolved, Special};
 use std::collections::HashMap;
 
 /// Whether a canonical name is a builtin function.
@@ -42,7 +43,7 @@ impl Program {
 
 struct Compiler<'m> {
     model: &'m Model,
-    vars: Vec<resolve::CVar>,
+    vars: Vec<CVar>,
     tables: Vec<LookupTable>,
     structural: Vec<usize>,
     slot_of: Vec<u32>,
@@ -54,7 +55,7 @@ struct Compiler<'m> {
 }
 
 impl<'m> Compiler<'m> {
-    fn new(model: &'m Model, resolved: resolve::Resolved) -> Self {
+    fn new(model: &'m Model, resolved: Resolved) -> Self {
         Compiler {
             model,
             slot_of: vec![u32::MAX; resolved.vars.len()],
