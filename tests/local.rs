@@ -121,7 +121,7 @@ fn carecascade_localise_writes_a_model_a_scenario_can_use() {
         html.contains("The local model of E06000017 (Rutland)"),
         "local fit"
     );
-    assert!(html.contains("Children's social care in E06000017 (Rutland)"));
+    assert!(html.contains("social care in E06000017 (Rutland)"));
     assert!(!html.contains("The calibrated England model"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

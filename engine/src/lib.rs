@@ -86,6 +86,7 @@ pub mod expr;
 pub mod format;
 pub mod model;
 pub mod name;
+mod program;
 pub mod projection;
 pub mod scenario;
 pub mod sim;
@@ -94,11 +95,11 @@ pub mod sim;
 /// re-export to be sure of a matching version.
 pub use ndarray;
 
-pub use compile::{ParamId, Parameter, Program, Warning};
 pub use error::{Error, Location, Result};
 pub use model::{
     Equation, Interpolation, LookupTable, Method, Model, TimeSettings, Units, Variable,
     VariableKind,
 };
 pub use name::{canonical_name, closest};
+pub use program::{ParamId, Parameter, Program, Warning};
 pub use sim::{BATCH_LANES, Batch, BatchRow, LaneError, Results, State};

@@ -1,10 +1,110 @@
-//! Dependency ordering with cycle reporting.
+//! Evaluation order: the variables computed when a run starts and those
+//! recomputed at every step, each after what it reads, with a loop of
+//! non-stock variables reported by name; and the topological sort beneath.
+
+use super::Compiler;
+use super::resolved::Def;
+use crate::error::Error;
+
+/// The orders in which a program computes its variables.
+pub(super) struct Orders {
+    /// Every variable with a value, as computed when a run starts.
+    pub init: Vec<usize>,
+    /// The variables computed at every step; auxiliaries that depend only
+    /// on constants and initial values are left out.
+    pub step: Vec<usize>,
+}
+
+impl Compiler<'_> {
+    /// The orders of evaluation.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Cycle`] naming a loop of non-stock variables, in the step
+    /// order first.
+    pub(super) fn orders(&self) -> crate::error::Result<Orders> {
+        let n = self.vars.len();
+        let is_step_var = |d: &Def| {
+            matches!(
+                d,
+                Def::Aux { .. } | Def::Flow { .. } | Def::DelayFixed { .. }
+            )
+        };
+
+        // Step order first: a loop here is the more fundamental problem.
+        let step_candidates: Vec<usize> =
+            (0..n).filter(|&v| is_step_var(&self.vars[v].def)).collect();
+        let step_deps = |v: usize| match &self.vars[v].def {
+            Def::DelayFixed { .. } => Vec::new(),
+            _ => self.deps(v),
+        };
+        let full_step_order =
+            topological(&step_candidates, n, step_deps).map_err(|c| self.cycle_error(c, false))?;
+
+        let init_candidates: Vec<usize> = (0..n)
+            .filter(|&v| {
+                !matches!(
+                    self.vars[v].def,
+                    Def::Param { .. } | Def::LookupFunction | Def::Pending
+                )
+            })
+            .collect();
+        let init_order = topological(&init_candidates, n, |v| self.deps(v))
+            .map_err(|c| self.cycle_error(c, true))?;
+
+        // Auxiliaries that depend only on constants and initial values are
+        // computed once per run, not every step.
+        let mut fixed = vec![false; n];
+        for &v in &init_order {
+            fixed[v] = match &self.vars[v].def {
+                Def::Initial { .. } => true,
+                Def::Aux { equation } => {
+                    let mut all_fixed = !equation.reads_time();
+                    equation.for_each_var(&mut |d| {
+                        all_fixed &= matches!(self.vars[d].def, Def::Param { .. }) || fixed[d];
+                    });
+                    all_fixed
+                }
+                _ => false,
+            };
+        }
+        let step_order: Vec<usize> = full_step_order.into_iter().filter(|&v| !fixed[v]).collect();
+        Ok(Orders {
+            init: init_order,
+            step: step_order,
+        })
+    }
+
+    fn deps(&self, v: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut push = |i: usize| out.push(i);
+        match &self.vars[v].def {
+            Def::Stock { initial, .. } => initial.for_each_var(&mut push),
+            Def::Flow { equation, .. } | Def::Aux { equation } | Def::Initial { equation } => {
+                equation.for_each_var(&mut push)
+            }
+            Def::DelayFixed { initial, .. } => push(*initial),
+            Def::Param { .. } | Def::LookupFunction | Def::Pending => {}
+        }
+        out
+    }
+
+    fn cycle_error(&self, cycle: Vec<usize>, initial: bool) -> Error {
+        Error::Cycle {
+            names: cycle
+                .into_iter()
+                .map(|v| self.vars[v].name.clone())
+                .collect(),
+            initial,
+        }
+    }
+}
 
 /// Orders `nodes` so that each comes after its dependencies. `deps(n)` lists
 /// what `n` reads; dependencies outside `nodes` are ignored.
 ///
 /// On a cycle, returns the nodes of one loop in order, ending with the first.
-pub(crate) fn topological(
+fn topological(
     nodes: &[usize],
     universe: usize,
     deps: impl Fn(usize) -> Vec<usize>,

@@ -5,11 +5,11 @@
 //! to their context (`2 * x` has the units of `x`, `x + 1` adds a number in
 //! the units of `x`).
 
-use super::Warning;
 use super::builtins::{Builtin, lookup_builtin};
 use crate::expr::{BinaryOp, Expr, ExprKind, UnaryOp};
 use crate::model::{Equation, Model, Units, VariableKind};
 use crate::name::canonical_name;
+use crate::program::Warning;
 
 /// What is known of an expression's units.
 #[derive(Debug, Clone, PartialEq)]

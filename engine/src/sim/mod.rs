@@ -18,17 +18,18 @@
 //! # Ok::<(), carecascade_engine::Error>(())
 //! ```
 
-pub(crate) mod ops;
+mod exec;
 mod results;
 
-pub use results::Columns;
+pub use crate::program::Columns;
 pub use results::Results;
 
-use crate::compile::{ParamId, Program};
 use crate::error::{Error, Result};
 use crate::model::{Method, TimeSettings};
+use crate::program::ops::{self, Code};
+use crate::program::{ParamId, Program};
+use exec::{Rings, exec};
 use ndarray::Array2;
-use ops::{Code, Rings, exec};
 
 /// Runs per batch in ensembles: wide enough to pay an operation's dispatch
 /// once for several runs and fill a vector register, small enough that a

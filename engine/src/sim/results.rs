@@ -2,41 +2,10 @@
 
 use crate::format::csv_table::CsvTable;
 use crate::model::TimeSettings;
-use crate::name::canonical_name;
+use crate::program::Columns;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
-use std::collections::HashMap;
 use std::io::{self, Write};
 use std::sync::Arc;
-
-/// The output columns of a program: display names and their index by
-/// canonical name. Built once when compiling and shared by every run's
-/// [`Results`], so that a run allocates no names.
-#[derive(Debug, PartialEq)]
-pub struct Columns {
-    names: Vec<String>,
-    index: HashMap<String, usize>,
-}
-
-impl Columns {
-    pub(crate) fn new(names: Vec<String>) -> Columns {
-        let index = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (canonical_name(n), i))
-            .collect();
-        Columns { names, index }
-    }
-
-    /// The display names, in column order.
-    pub fn names(&self) -> &[String] {
-        &self.names
-    }
-
-    /// The column of a variable, in any spelling of its name.
-    pub fn get(&self, name: &str) -> Option<usize> {
-        self.index.get(&canonical_name(name)).copied()
-    }
-}
 
 /// A run's results: a time vector and a (time x variable) matrix with the
 /// variables' display names.

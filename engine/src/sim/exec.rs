@@ -1,90 +1,11 @@
-//! The flat operations a compiled program is made of, and their interpreter.
+//! The interpreter of a compiled program's operations, and the ring buffers
+//! of `DELAY FIXED` that it reads.
 //!
 //! Every operation reads and writes `f64` slots by index: no allocation, no
 //! hashing, no strings and no dynamic dispatch in the step loop.
 
-use crate::compile::resolve::{Func1, Func2, TimeFunc};
 use crate::model::LookupTable;
-
-/// Slot of the simulated time.
-pub(crate) const TIME: usize = 0;
-/// Slot of the time step.
-pub(crate) const DT: usize = 1;
-/// Slot of the start time.
-pub(crate) const INITIAL_TIME: usize = 2;
-/// Slot of the stop time.
-pub(crate) const FINAL_TIME: usize = 3;
-/// Slot of the save interval.
-pub(crate) const SAVE_INTERVAL: usize = 4;
-/// Number of fixed slots before parameters.
-pub(crate) const FIXED_SLOTS: usize = 5;
-
-/// One operation over slots. Arithmetic has its own variants because it is
-/// most of what models do.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Op {
-    Copy {
-        dst: u32,
-        a: u32,
-    },
-    Add {
-        dst: u32,
-        a: u32,
-        b: u32,
-    },
-    Sub {
-        dst: u32,
-        a: u32,
-        b: u32,
-    },
-    Mul {
-        dst: u32,
-        a: u32,
-        b: u32,
-    },
-    Div {
-        dst: u32,
-        a: u32,
-        b: u32,
-    },
-    F1 {
-        dst: u32,
-        f: Func1,
-        a: u32,
-    },
-    F2 {
-        dst: u32,
-        f: Func2,
-        a: u32,
-        b: u32,
-    },
-    Select {
-        dst: u32,
-        c: u32,
-        a: u32,
-        b: u32,
-    },
-    Xidz {
-        dst: u32,
-        a: u32,
-        b: u32,
-        x: u32,
-    },
-    Lookup {
-        dst: u32,
-        table: u32,
-        a: u32,
-    },
-    Time {
-        dst: u32,
-        f: TimeFunc,
-        args: [u32; 4],
-    },
-    DelayFixed {
-        dst: u32,
-        ring: u32,
-    },
-}
+use crate::program::ops::{Code, DT, Func1, Func2, Op, TIME, TimeFunc};
 
 /// The ring buffers of `DELAY FIXED`, sized when a run starts.
 #[derive(Debug, Clone, Default)]
@@ -113,51 +34,6 @@ impl Rings {
     }
 }
 
-/// A list of operations whose slot indices have all been checked against a
-/// slot count, so that [`exec`] can index without bounds checks.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Code {
-    ops: Vec<Op>,
-    slots: usize,
-}
-
-impl Code {
-    /// Wraps `ops` after checking that every slot they name is below
-    /// `slots`.
-    ///
-    /// # Panics
-    ///
-    /// If an index is out of range: a compiler bug, never user input.
-    pub fn new(ops: Vec<Op>, slots: usize) -> Code {
-        for op in &ops {
-            let max = match *op {
-                Op::Copy { dst, a } | Op::F1 { dst, a, .. } | Op::Lookup { dst, a, .. } => {
-                    dst.max(a)
-                }
-                Op::Add { dst, a, b }
-                | Op::Sub { dst, a, b }
-                | Op::Mul { dst, a, b }
-                | Op::Div { dst, a, b }
-                | Op::F2 { dst, a, b, .. } => dst.max(a).max(b),
-                Op::Select { dst, c, a, b } => dst.max(c).max(a).max(b),
-                Op::Xidz { dst, a, b, x } => dst.max(a).max(b).max(x),
-                Op::Time { dst, args, .. } => args.into_iter().fold(dst, u32::max),
-                Op::DelayFixed { dst, .. } => dst,
-            };
-            assert!(
-                (max as usize) < slots,
-                "operation {op:?} names a slot beyond {slots}"
-            );
-        }
-        Code { ops, slots }
-    }
-
-    /// The number of operations.
-    pub fn len(&self) -> usize {
-        self.ops.len()
-    }
-}
-
 /// Runs `code` over the slots `s` of `L` runs at once (lanes).
 ///
 /// Slot `i` of lane `l` is `s[i * L + l]`: one operation is applied to
@@ -180,7 +56,7 @@ pub(crate) fn exec<const L: usize>(
     // Every index in `code` is below `code.slots` (checked by `Code::new`),
     // so after this one check every `i * L + l` is in bounds of `s`.
     assert!(
-        s.len() >= code.slots * L && rings.len() == L,
+        s.len() >= code.slots() * L && rings.len() == L,
         "slot buffer smaller than the program"
     );
     macro_rules! lanes {
@@ -204,7 +80,7 @@ pub(crate) fn exec<const L: usize>(
             v
         }};
     }
-    for op in &code.ops {
+    for op in code.ops() {
         match *op {
             Op::Copy { dst, a } => lanes!(|l| dst => get!(a, l)),
             Op::Add { dst, a, b } => lanes!(|l| dst => get!(a, l) + get!(b, l)),

@@ -1,0 +1,401 @@
+//! Lowering of builtins: functions of values become operations, and
+//! stateful builtins become ordinary hidden stocks, flows and auxiliaries, so
+//! that the rest of the compiler and the integrators see only stocks, flows
+//! and auxiliaries:
+//!
+//! * `DELAY1/DELAY3/DELAY N` become chains of stocks (material delays: what
+//!   goes in comes out), each stage draining at `stage / (T/n)`;
+//! * `SMOOTH/SMOOTH3/SMOOTH N` become chains of stocks adjusting towards their
+//!   input at `(input - stage) / (T/n)`;
+//! * `TREND` is a `SMOOTHI` and a `ZIDZ`;
+//! * `INITIAL(x)` is a value computed once at the start;
+//! * `DELAY FIXED` is a ring buffer sized when the run starts.
+
+use super::{Ctx, Resolver};
+use crate::compile::builtins::Builtin;
+use crate::compile::resolved::{CVar, Def, Node};
+use crate::error::Result;
+use crate::expr::{Expr, Span};
+use crate::program::ops::{Func1, Func2, TimeFunc};
+
+impl Resolver<'_> {
+    fn add_hidden(&mut self, ctx: &Ctx, label: String, def: Def) -> usize {
+        self.vars.push(CVar {
+            name: format!("{} ({label})", ctx.owner),
+            visible: false,
+            def,
+        });
+        self.vars.len() - 1
+    }
+
+    /// A node that is cheap to read several times: a constant or a variable.
+    /// Anything else becomes a hidden auxiliary.
+    fn materialize(&mut self, ctx: &Ctx, node: Node, label: &str) -> Node {
+        match node {
+            Node::Const(_) | Node::Var(_) | Node::Special(_) => node,
+            other => {
+                Node::Var(self.add_hidden(ctx, label.to_string(), Def::Aux { equation: other }))
+            }
+        }
+    }
+
+    pub(super) fn lower(
+        &mut self,
+        ctx: &Ctx,
+        builtin: Builtin,
+        mut a: Vec<Node>,
+        exprs: &[Expr],
+        span: &Span,
+    ) -> Result<Node> {
+        use Builtin as B;
+        let unary = |f: Func1, a: &mut Vec<Node>| Node::Unary(f, Box::new(a.remove(0)));
+        Ok(match builtin {
+            B::Abs => unary(Func1::Abs, &mut a),
+            B::Exp => unary(Func1::Exp, &mut a),
+            B::Ln => unary(Func1::Ln, &mut a),
+            B::Log10 => unary(Func1::Log10, &mut a),
+            B::Log => {
+                if a.len() == 2 {
+                    let base = a.remove(1);
+                    Node::binary(Func2::LogBase, a.remove(0), base)
+                } else {
+                    unary(Func1::Log10, &mut a)
+                }
+            }
+            B::Sqrt => unary(Func1::Sqrt, &mut a),
+            B::Sin => unary(Func1::Sin, &mut a),
+            B::Cos => unary(Func1::Cos, &mut a),
+            B::Tan => unary(Func1::Tan, &mut a),
+            B::Arcsin => unary(Func1::Asin, &mut a),
+            B::Arccos => unary(Func1::Acos, &mut a),
+            B::Arctan => unary(Func1::Atan, &mut a),
+            B::Sinh => unary(Func1::Sinh, &mut a),
+            B::Cosh => unary(Func1::Cosh, &mut a),
+            B::Tanh => unary(Func1::Tanh, &mut a),
+            B::Integer => unary(Func1::Integer, &mut a),
+            B::Round => unary(Func1::Round, &mut a),
+            B::Sign => unary(Func1::Sign, &mut a),
+            B::Pi => Node::Const(std::f64::consts::PI),
+            B::Modulo => {
+                let b = a.remove(1);
+                Node::binary(Func2::Mod, a.remove(0), b)
+            }
+            B::Power => {
+                let b = a.remove(1);
+                Node::binary(Func2::Pow, a.remove(0), b)
+            }
+            B::Sum | B::Mean => {
+                return Err(self.error(
+                    ctx,
+                    span,
+                    format!(
+                        "{} needs an array, like {0}(x[dimension!]) or {0}(x[*])",
+                        builtin.spelling()
+                    ),
+                ));
+            }
+            B::Min | B::Max => {
+                if a.len() == 1 {
+                    return Err(self.error(
+                        ctx,
+                        span,
+                        format!(
+                            "{} of one value needs an array; give two or more values",
+                            builtin.spelling()
+                        ),
+                    ));
+                }
+                let f = if builtin == B::Min {
+                    Func2::Min
+                } else {
+                    Func2::Max
+                };
+                let mut it = a.into_iter();
+                let first = it.next().unwrap_or(Node::Const(0.0));
+                it.fold(first, |acc, x| Node::binary(f, acc, x))
+            }
+            B::Zidz => {
+                let b = a.remove(1);
+                Node::binary(Func2::Zidz, a.remove(0), b)
+            }
+            B::SafeDiv if a.len() == 2 => {
+                let b = a.remove(1);
+                Node::binary(Func2::Zidz, a.remove(0), b)
+            }
+            B::Xidz | B::SafeDiv => {
+                let x = a.remove(2);
+                let b = a.remove(1);
+                Node::Xidz(Box::new(a.remove(0)), Box::new(b), Box::new(x))
+            }
+            B::Step => Node::Time(TimeFunc::Step, a),
+            B::Pulse => Node::Time(TimeFunc::Pulse, a),
+            B::PulseTrain => Node::Time(TimeFunc::PulseTrain, a),
+            B::Ramp => {
+                if a.len() == 2 {
+                    a.push(Node::Const(f64::INFINITY));
+                }
+                Node::Time(TimeFunc::Ramp, a)
+            }
+            B::Initial => {
+                let x = a.remove(0);
+                Node::Var(self.add_hidden(ctx, "INITIAL".into(), Def::Initial { equation: x }))
+            }
+            B::Delay1 | B::Delay1I | B::Delay3 | B::Delay3I => {
+                let order = if matches!(builtin, B::Delay1 | B::Delay1I) {
+                    1
+                } else {
+                    3
+                };
+                let initial = (a.len() == 3).then(|| a.remove(2));
+                let time = a.remove(1);
+                self.material_delay(ctx, builtin.spelling(), a.remove(0), time, initial, order)
+            }
+            B::DelayN | B::DelayNXmile => {
+                // Vensim: DELAY N(input, time, initial, order);
+                // XMILE: DELAYN(input, time, order[, initial]).
+                let (order_index, initial_index) =
+                    if builtin == B::DelayN { (3, 2) } else { (2, 3) };
+                let order = self.order(ctx, &a[order_index], &exprs[order_index], builtin)?;
+                let initial = a.get(initial_index).cloned();
+                let time = a[1].clone();
+                self.material_delay(ctx, builtin.spelling(), a.remove(0), time, initial, order)
+            }
+            B::Smooth | B::SmoothI | B::Smooth3 | B::Smooth3I => {
+                let order = if matches!(builtin, B::Smooth | B::SmoothI) {
+                    1
+                } else {
+                    3
+                };
+                let initial = (a.len() == 3).then(|| a.remove(2));
+                let time = a.remove(1);
+                self.smooth(ctx, builtin.spelling(), a.remove(0), time, initial, order)
+            }
+            B::SmoothN | B::SmoothNXmile => {
+                // Vensim: SMOOTH N(input, time, initial, order);
+                // XMILE: SMTHN(input, time, order[, initial]).
+                let (order_index, initial_index) = if builtin == B::SmoothN {
+                    (3, 2)
+                } else {
+                    (2, 3)
+                };
+                let order = self.order(ctx, &a[order_index], &exprs[order_index], builtin)?;
+                let initial = a.get(initial_index).cloned();
+                let time = a[1].clone();
+                self.smooth(ctx, builtin.spelling(), a.remove(0), time, initial, order)
+            }
+            B::Trend => {
+                let input = self.materialize(ctx, a.remove(0), "TREND input");
+                let time = self.materialize(ctx, a.remove(0), "TREND time");
+                let initial_trend = a.remove(0);
+                // The average starts where the initial trend says it was.
+                let initial_average = Node::binary(
+                    Func2::Div,
+                    input.clone(),
+                    Node::binary(
+                        Func2::Add,
+                        Node::Const(1.0),
+                        Node::binary(Func2::Mul, initial_trend, time.clone()),
+                    ),
+                );
+                let average = self.smooth(
+                    ctx,
+                    "TREND",
+                    input.clone(),
+                    time.clone(),
+                    Some(initial_average),
+                    1,
+                );
+                let trend = Node::binary(
+                    Func2::Zidz,
+                    Node::binary(Func2::Sub, input, average.clone()),
+                    Node::binary(Func2::Mul, time, Node::Unary(Func1::Abs, Box::new(average))),
+                );
+                Node::Var(self.add_hidden(ctx, "TREND".into(), Def::Aux { equation: trend }))
+            }
+            B::DelayFixed | B::DelayXmile => {
+                let input = a.remove(0);
+                let delay = a.remove(0);
+                let initial = if a.is_empty() {
+                    input.clone()
+                } else {
+                    a.remove(0)
+                };
+                let input = self.materialize(ctx, input, "DELAY FIXED input");
+                let delay = self.add_hidden(
+                    ctx,
+                    "DELAY FIXED time".into(),
+                    Def::Initial { equation: delay },
+                );
+                let initial = self.add_hidden(
+                    ctx,
+                    "DELAY FIXED initial".into(),
+                    Def::Initial { equation: initial },
+                );
+                Node::Var(self.add_hidden(
+                    ctx,
+                    "DELAY FIXED".into(),
+                    Def::DelayFixed {
+                        input,
+                        delay,
+                        initial,
+                    },
+                ))
+            }
+            B::Lookup => unreachable!("LOOKUP is handled before lowering"),
+        })
+    }
+
+    /// The order of a `DELAY N` or `SMOOTH N`: a whole number fixed when the
+    /// program is compiled.
+    fn order(&mut self, ctx: &Ctx, node: &Node, expr: &Expr, builtin: Builtin) -> Result<usize> {
+        let mut params = Vec::new();
+        let value = self.constant_value(node, &mut params);
+        match value {
+            Some(v) if (1.0..=1000.0).contains(&v) && (v - v.round()).abs() < 1e-9 => {
+                self.structural.extend(params);
+                Ok(v.round() as usize)
+            }
+            Some(v) => Err(self.error(
+                ctx,
+                &expr.span,
+                format!("the order of {} must be a whole number from 1 to 1000, not {v}", builtin.spelling()),
+            )),
+            None => Err(self.error(
+                ctx,
+                &expr.span,
+                format!(
+                    "the order of {} must be a number or constants only: it fixes the number of stages when the model is compiled",
+                    builtin.spelling()
+                ),
+            )),
+        }
+    }
+
+    /// Evaluates a node made only of numbers and constants.
+    fn constant_value(&self, node: &Node, params: &mut Vec<usize>) -> Option<f64> {
+        match node {
+            Node::Const(v) => Some(*v),
+            Node::Var(i) => match self.vars.get(*i).map(|v| &v.def) {
+                Some(Def::Param { value }) => {
+                    params.push(*i);
+                    Some(*value)
+                }
+                _ => None,
+            },
+            Node::Unary(Func1::Neg, a) => Some(-self.constant_value(a, params)?),
+            Node::Binary(f, a, b) => {
+                let (a, b) = (
+                    self.constant_value(a, params)?,
+                    self.constant_value(b, params)?,
+                );
+                match f {
+                    Func2::Add => Some(a + b),
+                    Func2::Sub => Some(a - b),
+                    Func2::Mul => Some(a * b),
+                    Func2::Div => Some(a / b),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// A chain of `order` stocks, each draining at `stock / (time / order)`.
+    fn material_delay(
+        &mut self,
+        ctx: &Ctx,
+        label: &str,
+        input: Node,
+        time: Node,
+        initial: Option<Node>,
+        order: usize,
+    ) -> Node {
+        let input = self.materialize(ctx, input, &format!("{label} input"));
+        let time = self.materialize(ctx, time, &format!("{label} time"));
+        let stage_time = if order == 1 {
+            time
+        } else {
+            let t = Node::binary(Func2::Div, time, Node::Const(order as f64));
+            self.materialize(ctx, t, &format!("{label} stage time"))
+        };
+        let initial_flow = initial.map_or(input.clone(), |i| {
+            self.materialize(ctx, i, &format!("{label} initial"))
+        });
+        let mut inflow = self.add_hidden(
+            ctx,
+            format!("{label} inflow"),
+            Def::Flow {
+                equation: input,
+                non_negative: false,
+            },
+        );
+        let mut output = inflow;
+        for stage in 1..=order {
+            let stock = self.add_hidden(ctx, format!("{label} stage {stage}"), Def::Pending);
+            output = self.add_hidden(
+                ctx,
+                format!("{label} stage {stage} outflow"),
+                Def::Flow {
+                    equation: Node::binary(Func2::Div, Node::Var(stock), stage_time.clone()),
+                    non_negative: false,
+                },
+            );
+            self.vars[stock].def = Def::Stock {
+                initial: Node::binary(Func2::Mul, initial_flow.clone(), stage_time.clone()),
+                inflows: vec![inflow],
+                outflows: vec![output],
+                non_negative: false,
+            };
+            inflow = output;
+        }
+        Node::Var(output)
+    }
+
+    /// A chain of `order` stocks, each adjusting towards the one before at
+    /// `(previous - stock) / (time / order)`.
+    fn smooth(
+        &mut self,
+        ctx: &Ctx,
+        label: &str,
+        input: Node,
+        time: Node,
+        initial: Option<Node>,
+        order: usize,
+    ) -> Node {
+        let input = self.materialize(ctx, input, &format!("{label} input"));
+        let time = self.materialize(ctx, time, &format!("{label} time"));
+        let stage_time = if order == 1 {
+            time
+        } else {
+            let t = Node::binary(Func2::Div, time, Node::Const(order as f64));
+            self.materialize(ctx, t, &format!("{label} stage time"))
+        };
+        let initial = initial.map_or(input.clone(), |i| {
+            self.materialize(ctx, i, &format!("{label} initial"))
+        });
+        let mut previous = input;
+        for stage in 1..=order {
+            let stock = self.add_hidden(ctx, format!("{label} stage {stage}"), Def::Pending);
+            let change = self.add_hidden(
+                ctx,
+                format!("{label} stage {stage} change"),
+                Def::Flow {
+                    equation: Node::binary(
+                        Func2::Div,
+                        Node::binary(Func2::Sub, previous, Node::Var(stock)),
+                        stage_time.clone(),
+                    ),
+                    non_negative: false,
+                },
+            );
+            self.vars[stock].def = Def::Stock {
+                initial: initial.clone(),
+                inflows: vec![change],
+                outflows: vec![],
+                non_negative: false,
+            };
+            previous = Node::Var(stock);
+        }
+        previous
+    }
+}

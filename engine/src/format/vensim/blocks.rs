@@ -1,0 +1,169 @@
+//! The file's blocks: the equations split at `|` into blocks and each block
+//! at `~` into equation, units and comment, with `{comments}` and line
+//! continuations blanked out; and what each equation's left-hand side says
+//! it is (an equation, a lookup, a subscript range or something refused).
+
+use super::Reader;
+use crate::format::split_top_level;
+
+/// One `... ~ ... ~ ... |` entry of the file.
+pub(super) struct Block {
+    /// Byte offset of the equation part in the file.
+    pub(super) start: usize,
+    /// The equation part, with comments and line continuations blanked out
+    /// (so that offsets still match the file).
+    pub(super) equation: String,
+    pub(super) units: String,
+    pub(super) doc: String,
+}
+
+/// What an equation's left-hand side says it is.
+pub(super) enum Lhs<'a> {
+    Equation {
+        lhs: (&'a str, usize),
+        rhs: (&'a str, usize),
+    },
+    Lookup {
+        lhs: (&'a str, usize),
+        body: (&'a str, usize),
+    },
+    Dimension {
+        name: &'a str,
+        elements: Vec<String>,
+    },
+    Unsupported(usize, String),
+    Nothing,
+}
+
+/// Splits an equation at its `=`, its lookup `(` or its subscript `:`,
+/// whichever comes first outside brackets and quotes. Offsets are within
+/// `eq`.
+pub(super) fn split_lhs(eq: &str) -> Lhs<'_> {
+    let mut depth = 0usize;
+    let mut quoted = false;
+    for (i, c) in eq.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            _ if quoted => {}
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            _ if depth > 0 => {}
+            '=' => {
+                return Lhs::Equation {
+                    lhs: (&eq[..i], 0),
+                    rhs: (&eq[i + 1..], i + 1),
+                };
+            }
+            '(' => {
+                return Lhs::Lookup {
+                    lhs: (&eq[..i], 0),
+                    body: (&eq[i..], i),
+                };
+            }
+            '<' if eq[i..].starts_with("<->") => {
+                return Lhs::Unsupported(
+                    i,
+                    "subscript equivalences (`<->`) are not supported: use one range name".into(),
+                );
+            }
+            ':' => {
+                let rest = &eq[i..];
+                if rest.starts_with(":=") {
+                    return Lhs::Unsupported(
+                        i,
+                        "data equations (`:=`) are not supported: give the values as a lookup over time".into(),
+                    );
+                }
+                if rest.to_ascii_uppercase().starts_with(":EXCEPT:") {
+                    return Lhs::Unsupported(
+                        i,
+                        "`:EXCEPT:` is not supported: define the elements one by one".into(),
+                    );
+                }
+                let name = &eq[..i];
+                let mut definition = &eq[i + 1..];
+                // A mapping to another range is positional here anyway.
+                if let Some(arrow) = definition.find("->") {
+                    definition = &definition[..arrow];
+                }
+                return Lhs::Dimension {
+                    name: name.trim(),
+                    elements: split_top_level(definition, &[','])
+                        .into_iter()
+                        .map(|(_, e)| e.trim().to_string())
+                        .filter(|e| !e.is_empty())
+                        .collect(),
+                };
+            }
+            _ => {}
+        }
+    }
+    Lhs::Nothing
+}
+
+/// The position of `needle` in `text`, ignoring ASCII case.
+pub(super) fn find_ci(text: &str, needle: &str) -> Option<usize> {
+    text.to_ascii_uppercase().find(&needle.to_ascii_uppercase())
+}
+
+impl Reader<'_> {
+    /// Splits the equations into blocks at `|`, and each block at `~`,
+    /// outside quotes and comments.
+    pub(super) fn blocks(&self, text: &str) -> Vec<Block> {
+        let mut blocks = Vec::new();
+        let mut parts: Vec<(usize, String)> = vec![(0, String::new())];
+        let mut quoted = false;
+        let mut comment = 0usize;
+        let mut chars = text.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            let part = &mut parts.last_mut().expect("a part is open").1;
+            match c {
+                '{' if !quoted => {
+                    comment += 1;
+                    part.push(' ');
+                }
+                '}' if comment > 0 => {
+                    comment -= 1;
+                    part.push(' ');
+                }
+                _ if comment > 0 => part.push(if c == '\n' { '\n' } else { ' ' }),
+                '"' => {
+                    quoted = !quoted;
+                    part.push(c);
+                }
+                '\\' if !quoted && matches!(chars.peek(), Some((_, '\n' | '\r'))) => {
+                    part.push(' '); // a line continuation
+                }
+                '~' if !quoted => parts.push((i + 1, String::new())),
+                '|' if !quoted => {
+                    let mut done = std::mem::replace(&mut parts, vec![(i + 1, String::new())]);
+                    let (start, equation) = done.remove(0);
+                    let mut rest = done.into_iter().map(|(_, t)| t);
+                    blocks.push(Block {
+                        start,
+                        equation,
+                        units: rest.next().unwrap_or_default(),
+                        doc: rest.next().unwrap_or_default(),
+                    });
+                }
+                _ => part.push(if c.is_whitespace() && c != '\n' {
+                    ' '
+                } else {
+                    c
+                }),
+            }
+        }
+        // Text after the last `|` (usually blank).
+        if let Some((start, equation)) = parts.into_iter().next() {
+            if !equation.trim().is_empty() {
+                blocks.push(Block {
+                    start,
+                    equation,
+                    units: String::new(),
+                    doc: String::new(),
+                });
+            }
+        }
+        blocks
+    }
+}

@@ -1,0 +1,142 @@
+//! The control section: `INITIAL TIME`, `FINAL TIME`, `TIME STEP` and
+//! `SAVEPER`, numbers or expressions of numbers and each other, become the
+//! time settings, and the units of `TIME STEP` the time units.
+
+use super::{Def, Reader, Rhs};
+use crate::error::Error;
+use crate::expr::{Expr, ExprKind, UnaryOp};
+use crate::model::TimeSettings;
+use crate::name::canonical_name;
+use std::collections::HashMap;
+
+impl Reader<'_> {
+    /// The time settings from the control variables, and the time units.
+    pub(super) fn time_settings(
+        &mut self,
+        controls: &[Def],
+        defs: &[Def],
+    ) -> Option<(TimeSettings, Option<String>)> {
+        let mut values: HashMap<String, f64> = defs
+            .iter()
+            .filter(|d| d.subscripts.is_empty())
+            .filter_map(|d| match d.rhs {
+                Rhs::Number(v) => Some((canonical_name(&d.name), v)),
+                _ => None,
+            })
+            .collect();
+        // Controls may refer to each other (`SAVEPER = TIME STEP`): settle
+        // them in as many passes as there are.
+        let mut pending: Vec<&Def> = controls.iter().collect();
+        for _ in 0..=controls.len() {
+            pending.retain(|d| {
+                let value = match &d.rhs {
+                    Rhs::Number(v) => Some(*v),
+                    Rhs::Expression(s) => crate::expr::parse(&s.text)
+                        .ok()
+                        .and_then(|e| evaluate(&e, &values)),
+                    _ => None,
+                };
+                match value {
+                    Some(v) => {
+                        values.insert(canonical_name(&d.name), v);
+                        false
+                    }
+                    None => true,
+                }
+            });
+        }
+        for d in pending {
+            self.errors.push(Error::File {
+                location: d.location.clone(),
+                message: format!(
+                    "`{}` must be a number or an expression of numbers and other control variables",
+                    d.name
+                ),
+            });
+        }
+        let get = |key: &str| values.get(key).copied();
+        let at = |key: &str| {
+            controls
+                .iter()
+                .find(|d| canonical_name(&d.name) == key)
+                .map(|d| d.location.clone())
+        };
+        let mut missing = Vec::new();
+        for (key, name) in [
+            ("initial_time", "INITIAL TIME"),
+            ("final_time", "FINAL TIME"),
+            ("time_step", "TIME STEP"),
+        ] {
+            if at(key).is_some() && get(key).is_none() {
+                return None; // already reported
+            }
+            if get(key).is_none() {
+                missing.push(name);
+            }
+        }
+        if !missing.is_empty() {
+            self.push_error(
+                0,
+                format!(
+                    "the model has no {}: a Vensim model sets INITIAL TIME, FINAL TIME and TIME STEP",
+                    missing.join(", ")
+                ),
+            );
+            return None;
+        }
+        let (start, stop, dt) = (get("initial_time")?, get("final_time")?, get("time_step")?);
+        let located = |key: &str, e: Error| match at(key) {
+            Some(location) => Error::File {
+                location,
+                message: e.to_string(),
+            },
+            None => e,
+        };
+        let time = match TimeSettings::new(start, stop, dt) {
+            Ok(t) => t,
+            Err(e) => {
+                self.errors.push(located("time_step", e));
+                return None;
+            }
+        };
+        let time = match get("saveper") {
+            Some(save) => match time.with_save_interval(save) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.errors.push(located("saveper", e));
+                    return None;
+                }
+            },
+            None => time,
+        };
+        let units = controls
+            .iter()
+            .find(|d| canonical_name(&d.name) == "time_step")
+            .and_then(|d| d.units.clone());
+        Some((time, units))
+    }
+}
+
+/// The value of an expression of numbers and known names.
+fn evaluate(e: &Expr, values: &HashMap<String, f64>) -> Option<f64> {
+    use crate::expr::BinaryOp;
+    match &e.kind {
+        ExprKind::Number(v) => Some(*v),
+        ExprKind::Name(n) => values.get(&canonical_name(n)).copied(),
+        ExprKind::Unary(UnaryOp::Neg, a) => Some(-evaluate(a, values)?),
+        ExprKind::Unary(UnaryOp::Plus, a) => evaluate(a, values),
+        ExprKind::Binary(op, a, b) => {
+            let (a, b) = (evaluate(a, values)?, evaluate(b, values)?);
+            match op {
+                BinaryOp::Add => Some(a + b),
+                BinaryOp::Sub => Some(a - b),
+                BinaryOp::Mul => Some(a * b),
+                BinaryOp::Div => Some(a / b),
+                BinaryOp::Pow => Some(a.powf(b)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+    .filter(|v| v.is_finite())
+}

@@ -1,0 +1,243 @@
+//! Equations: one equation or lookup read into a definition, its
+//! right-hand side an `INTEG`, a number, a constant list, a `WITH LOOKUP`,
+//! a lookup's points or an expression, with its units and comment; and the
+//! features refused there, with their place.
+
+use super::blocks::Block;
+use super::{Def, Reader, Rhs};
+use crate::build::Source;
+use crate::expr::{Expr, ExprKind};
+use crate::format::{split_top_level, unquoted};
+use crate::model::Units;
+use crate::name::canonical_name;
+
+/// Splits `name[a, b]` into the name and its subscripts.
+fn name_and_subscripts(lhs: &str) -> (String, Vec<String>) {
+    let lhs = lhs.trim();
+    match lhs.find('[') {
+        Some(open) if lhs.ends_with(']') => (
+            unquoted(&lhs[..open]).to_string(),
+            lhs[open + 1..lhs.len() - 1]
+                .split(',')
+                .map(|s| unquoted(s).to_string())
+                .collect(),
+        ),
+        _ => (unquoted(lhs).to_string(), Vec::new()),
+    }
+}
+
+/// A number as Vensim writes it (`-3`, `.5`, `1e-3`), or `None`.
+pub(super) fn number(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let t = t.strip_prefix('+').unwrap_or(t);
+    if t.is_empty() || t.chars().any(|c| c.is_alphabetic() && c != 'e' && c != 'E') {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+impl Reader<'_> {
+    /// Reads one equation or lookup into a definition.
+    pub(super) fn definition(
+        &mut self,
+        block: &Block,
+        (lhs, _): (&str, usize),
+        (rhs, rhs_offset): (&str, usize),
+        lookup: bool,
+    ) -> Option<Def> {
+        let (name, subscripts) = name_and_subscripts(lhs);
+        let lead = lhs.len() - lhs.trim_start().len();
+        let location = self.location(block.start + lead);
+        if name.is_empty() {
+            self.push_error(
+                block.start + lead,
+                "expected a variable name before `=`".into(),
+            );
+            return None;
+        }
+        let rhs_start = block.start + rhs_offset;
+        // Equation text trimmed, with the place of its first character.
+        let source = |reader: &Self, text: &str, offset: usize| {
+            let lead = text.len() - text.trim_start().len();
+            Source {
+                text: text.trim().to_string(),
+                origin: Some(reader.location(rhs_start + offset + lead)),
+            }
+        };
+        let rhs = if lookup {
+            Rhs::Table(self.points(rhs, rhs_start)?)
+        } else if let Some(v) = number(rhs) {
+            Rhs::Number(v)
+        } else if let Some(values) = self.list(rhs, !subscripts.is_empty()) {
+            Rhs::List(values)
+        } else if let Some((input, table)) = with_lookup(rhs) {
+            Rhs::WithLookup {
+                input: source(self, input.0, input.1),
+                points: self.points(table.0, rhs_start + table.1)?,
+            }
+        } else {
+            let upper = rhs.to_ascii_uppercase();
+            for (what, why) in [
+                (
+                    "A FUNCTION OF",
+                    "`A FUNCTION OF` is Vensim's placeholder for an equation not written yet: write the equation",
+                ),
+                (
+                    "GET XLS",
+                    "external data (`GET XLS ...`) is not supported: give the values as a lookup",
+                ),
+                (
+                    "GET DIRECT",
+                    "external data (`GET DIRECT ...`) is not supported: give the values as a lookup",
+                ),
+                (
+                    "GET DATA",
+                    "external data (`GET DATA ...`) is not supported: give the values as a lookup",
+                ),
+                (
+                    "TABBED ARRAY",
+                    "`TABBED ARRAY` is not supported: list the values separated by commas",
+                ),
+            ] {
+                if let Some(at) = upper.find(what) {
+                    self.push_error(rhs_start + at, why.to_string());
+                    return None;
+                }
+            }
+            match crate::expr::parse(rhs) {
+                Ok(Expr {
+                    kind: ExprKind::Call { name, args, .. },
+                    ..
+                }) if canonical_name(&name) == "integ" => {
+                    if args.len() != 2 {
+                        self.push_error(
+                            rhs_start + rhs.len() - rhs.trim_start().len(),
+                            format!(
+                                "INTEG takes a rate and an initial value, got {} argument(s)",
+                                args.len()
+                            ),
+                        );
+                        return None;
+                    }
+                    let part = |e: &Expr| source(self, &rhs[e.span.clone()], e.span.start);
+                    Rhs::Integ {
+                        rate: part(&args[0]),
+                        initial: part(&args[1]),
+                    }
+                }
+                // Anything else, including text that does not parse: the
+                // builder reports the equation's errors with their place.
+                _ => Rhs::Expression(source(self, rhs, 0)),
+            }
+        };
+        let units = strip_range(&block.units);
+        let doc = block
+            .doc
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let (units, doc) = match units {
+            Some(u) if Units::parse(&u).is_err() => {
+                let note = format!("(Vensim units: {u})");
+                (
+                    None,
+                    if doc.is_empty() {
+                        note
+                    } else {
+                        format!("{doc} {note}")
+                    },
+                )
+            }
+            u => (u, doc),
+        };
+        Some(Def {
+            name,
+            subscripts,
+            rhs,
+            units,
+            doc,
+            location,
+        })
+    }
+
+    /// A constant list `1, 2, 3` (rows separated by `;`), if `rhs` is one.
+    fn list(&self, rhs: &str, arrayed: bool) -> Option<Vec<f64>> {
+        if !arrayed {
+            return None;
+        }
+        let parts = split_top_level(rhs, &[',', ';']);
+        let values: Vec<f64> = parts
+            .iter()
+            .map(|(_, p)| p.trim())
+            .filter(|p| !p.is_empty())
+            .map(number)
+            .collect::<Option<_>>()?;
+        (values.len() > 1).then_some(values)
+    }
+
+    /// The points of a lookup body `( [(x,y)-(x,y)], (x,y), ... )`.
+    fn points(&mut self, body: &str, offset: usize) -> Option<Vec<(f64, f64)>> {
+        let trimmed = body.trim();
+        let lead = body.len() - body.trim_start().len();
+        let inner = trimmed
+            .strip_prefix('(')
+            .and_then(|t| t.strip_suffix(')'))
+            .unwrap_or(trimmed);
+        let inner_offset = offset + lead + usize::from(trimmed.starts_with('('));
+        let mut points = Vec::new();
+        for (at, part) in split_top_level(inner, &[',']) {
+            let p = part.trim();
+            if p.is_empty() || p.starts_with('[') {
+                continue; // the axis ranges
+            }
+            let pair = p
+                .strip_prefix('(')
+                .and_then(|p| p.strip_suffix(')'))
+                .and_then(|p| p.split_once(','))
+                .and_then(|(x, y)| Some((number(x)?, number(y)?)));
+            match pair {
+                Some(point) => points.push(point),
+                None => {
+                    let lead = part.len() - part.trim_start().len();
+                    self.push_error(
+                        inner_offset + at + lead,
+                        format!("expected a lookup point `(x,y)`, found `{p}`"),
+                    );
+                    return None;
+                }
+            }
+        }
+        if points.is_empty() {
+            self.push_error(
+                offset + lead,
+                "expected lookup points `(x,y), ...`, found none".into(),
+            );
+            return None;
+        }
+        Some(points)
+    }
+}
+
+/// `WITH LOOKUP(input, (table))` → the input and the table, with their
+/// offsets in `rhs`.
+#[allow(clippy::type_complexity)]
+fn with_lookup(rhs: &str) -> Option<((&str, usize), (&str, usize))> {
+    let open = rhs.find('(')?;
+    if canonical_name(&rhs[..open]) != "with_lookup" {
+        return None;
+    }
+    let close = rhs.rfind(')')?;
+    let inner = &rhs[open + 1..close];
+    let parts = split_top_level(inner, &[',']);
+    let (table_at, _) = *parts.get(1)?;
+    let input = parts[0].1;
+    Some(((input, open + 1), (&inner[table_at..], open + 1 + table_at)))
+}
+
+/// Units without Vensim's `[min, max]` range; `None` when empty.
+fn strip_range(units: &str) -> Option<String> {
+    let units = units.split('[').next().unwrap_or("").trim();
+    (!units.is_empty()).then(|| units.to_string())
+}

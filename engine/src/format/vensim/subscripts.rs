@@ -1,0 +1,272 @@
+//! Subscripts: the ranges (lists of elements, `(a1-a5)` sequences, ranges
+//! made of other ranges; a mapping `-> other` is positional), and the shape
+//! of each variable: scalar, defined over whole ranges, or element by
+//! element.
+
+use super::{Def, Reader};
+use crate::error::Error;
+use crate::format::unquoted;
+use crate::name::{canonical_name, closest, did_you_mean};
+use std::collections::{HashMap, HashSet};
+
+impl Reader<'_> {
+    /// Resolves the subscript ranges: elements, `(a1-a5)` sequences and
+    /// ranges made of other ranges. Subranges are refused.
+    pub(super) fn dimensions(
+        &mut self,
+        raw: &[(String, Vec<String>, usize)],
+    ) -> Vec<(String, Vec<String>)> {
+        let names: HashMap<String, usize> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _, _))| (canonical_name(n), i))
+            .collect();
+        let mut resolved: Vec<Option<Vec<String>>> = vec![None; raw.len()];
+        let mut out = Vec::new();
+        for i in 0..raw.len() {
+            match self.expand(i, raw, &names, &mut resolved, &mut Vec::new()) {
+                Some(elements) => out.push((raw[i].0.clone(), elements)),
+                None => continue,
+            }
+        }
+        // A range whose elements all belong to another is a subrange.
+        let mut refused = HashSet::new();
+        for (i, (name, elements)) in out.iter().enumerate() {
+            for (j, (other, others)) in out.iter().enumerate() {
+                if i != j
+                    && elements.len() < others.len()
+                    && elements.iter().all(|e| {
+                        others
+                            .iter()
+                            .any(|o| canonical_name(o) == canonical_name(e))
+                    })
+                {
+                    let at = raw.iter().find(|(n, _, _)| n == name).map_or(0, |r| r.2);
+                    self.push_error(
+                        at,
+                        format!(
+                            "`{name}` is a subrange of `{other}`: subranges are not supported yet"
+                        ),
+                    );
+                    refused.insert(i);
+                    break;
+                }
+            }
+        }
+        out.into_iter()
+            .enumerate()
+            .filter(|(i, _)| !refused.contains(i))
+            .map(|(_, d)| d)
+            .collect()
+    }
+
+    fn expand(
+        &mut self,
+        i: usize,
+        raw: &[(String, Vec<String>, usize)],
+        names: &HashMap<String, usize>,
+        resolved: &mut Vec<Option<Vec<String>>>,
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<String>> {
+        if let Some(done) = &resolved[i] {
+            return Some(done.clone());
+        }
+        let (name, parts, at) = &raw[i];
+        if path.contains(&i) {
+            self.push_error(
+                *at,
+                format!("subscript range `{name}` is defined in terms of itself"),
+            );
+            return None;
+        }
+        path.push(i);
+        let mut elements = Vec::new();
+        for part in parts {
+            if let Some(range) = part.strip_prefix('(').and_then(|p| p.strip_suffix(')')) {
+                match numbered_range(range) {
+                    Some(list) => elements.extend(list),
+                    None => {
+                        self.push_error(
+                            *at,
+                            format!("expected a numbered range such as `(a1-a5)` in `{name}`, found `({range})`"),
+                        );
+                        path.pop();
+                        return None;
+                    }
+                }
+            } else if let Some(&j) = names.get(&canonical_name(part)).filter(|&&j| j != i) {
+                elements.extend(self.expand(j, raw, names, resolved, path)?);
+            } else {
+                elements.push(unquoted(part).to_string());
+            }
+        }
+        path.pop();
+        if elements.is_empty() {
+            self.push_error(*at, format!("subscript range `{name}` has no elements"));
+            return None;
+        }
+        resolved[i] = Some(elements.clone());
+        Some(elements)
+    }
+
+    /// Works out a variable's dimensions and which elements each
+    /// definition covers.
+    pub(super) fn shape(
+        &mut self,
+        defs: &[Def],
+        dimensions: &[(String, Vec<String>)],
+    ) -> Option<Shape> {
+        let first = &defs[0];
+        let dimension_of = |name: &str| {
+            dimensions
+                .iter()
+                .position(|(d, _)| canonical_name(d) == canonical_name(name))
+        };
+        if first.subscripts.is_empty() {
+            if defs.len() > 1 {
+                self.errors.push(Error::Model {
+                    variable: first.name.clone(),
+                    location: Some(defs[1].location.clone()),
+                    message: "defined twice".into(),
+                });
+                return None;
+            }
+            return Some(Shape::Scalar);
+        }
+        let rank = first.subscripts.len();
+        // Whole-range definitions: `x[dim] = ...`.
+        if defs.len() == 1 && first.subscripts.iter().all(|s| dimension_of(s).is_some()) {
+            let dims = first
+                .subscripts
+                .iter()
+                .filter_map(|s| dimension_of(s))
+                .collect();
+            return Some(Shape::Whole(dims));
+        }
+        // Element by element: each position's range is the first that holds
+        // every element used there.
+        let mut dims = Vec::with_capacity(rank);
+        for k in 0..rank {
+            let mut used = Vec::new();
+            for d in defs {
+                if d.subscripts.len() != rank {
+                    self.errors.push(Error::Model {
+                        variable: d.name.clone(),
+                        location: Some(d.location.clone()),
+                        message: format!(
+                            "has {} subscripts here and {rank} elsewhere",
+                            d.subscripts.len()
+                        ),
+                    });
+                    return None;
+                }
+                used.push(&d.subscripts[k]);
+            }
+            if let Some(s) = used.iter().find(|s| dimension_of(s).is_some()) {
+                let d = defs
+                    .iter()
+                    .find(|d| &d.subscripts[k] == *s)
+                    .unwrap_or(first);
+                self.errors.push(Error::Model {
+                    variable: d.name.clone(),
+                    location: Some(d.location.clone()),
+                    message: format!(
+                        "mixes the whole range `{s}` with single elements: define every element of `{}` one by one, or the whole range once",
+                        d.name
+                    ),
+                });
+                return None;
+            }
+            let holds = |(_, elements): &(String, Vec<String>)| {
+                used.iter().all(|u| {
+                    elements
+                        .iter()
+                        .any(|e| canonical_name(e) == canonical_name(u))
+                })
+            };
+            match dimensions.iter().position(holds) {
+                Some(i) => dims.push(i),
+                None => {
+                    let all: Vec<&str> = dimensions
+                        .iter()
+                        .flat_map(|(_, es)| es.iter().map(String::as_str))
+                        .collect();
+                    let unknown = used
+                        .iter()
+                        .find(|u| !all.iter().any(|e| canonical_name(e) == canonical_name(u)))
+                        .unwrap_or(&used[0]);
+                    let d = defs
+                        .iter()
+                        .find(|d| &d.subscripts[k] == *unknown)
+                        .unwrap_or(first);
+                    self.errors.push(Error::Model {
+                        variable: d.name.clone(),
+                        location: Some(d.location.clone()),
+                        message: format!(
+                            "`{unknown}` is not an element of any subscript range{}",
+                            did_you_mean(closest(unknown, all.iter().copied()))
+                        ),
+                    });
+                    return None;
+                }
+            }
+        }
+        Some(Shape::Elements(dims))
+    }
+}
+
+/// A variable's dimensions (indices into the model's ranges).
+pub(super) enum Shape {
+    Scalar,
+    /// One definition over whole ranges: `x[dim] = ...`.
+    Whole(Vec<usize>),
+    /// Definitions element by element: `x[a] = ...`, `x[b] = ...`.
+    Elements(Vec<usize>),
+}
+
+impl Shape {
+    pub(super) fn dims(&self) -> &[usize] {
+        match self {
+            Shape::Scalar => &[],
+            Shape::Whole(d) | Shape::Elements(d) => d,
+        }
+    }
+}
+
+/// Every element of the ranges `dims`, the last varying fastest (the order
+/// of Vensim's constant lists).
+pub(super) fn element_tuples(
+    dims: &[usize],
+    dimensions: &[(String, Vec<String>)],
+) -> Vec<Vec<String>> {
+    let mut tuples = vec![Vec::new()];
+    for &d in dims {
+        tuples = tuples
+            .into_iter()
+            .flat_map(|t| {
+                dimensions[d].1.iter().map(move |e| {
+                    let mut t = t.clone();
+                    t.push(e.clone());
+                    t
+                })
+            })
+            .collect();
+    }
+    tuples
+}
+
+/// `a1-a5` → `a1, a2, a3, a4, a5`.
+fn numbered_range(range: &str) -> Option<Vec<String>> {
+    let (lo, hi) = range.split_once('-')?;
+    let split = |s: &str| {
+        let s = s.trim();
+        let digits = s.len() - s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let (prefix, n) = s.split_at(s.len() - digits);
+        Some((prefix.to_string(), n.parse::<u64>().ok()?))
+    };
+    let ((prefix, a), (other, b)) = (split(lo)?, split(hi)?);
+    if canonical_name(&prefix) != canonical_name(&other) || a > b || b - a > 100_000 {
+        return None;
+    }
+    Some((a..=b).map(|n| format!("{prefix}{n}")).collect())
+}

@@ -1,0 +1,208 @@
+//! The flat operations a compiled program is made of: the instruction set,
+//! the functions of one value, of two and of time that it applies, the fixed
+//! slots every program has, and [`Code`], a list of operations whose slots
+//! have been checked.
+//!
+//! Every operation reads and writes `f64` slots by index: no allocation, no
+//! hashing, no strings and no dynamic dispatch in the step loop. The
+//! simulator interprets them.
+
+/// Slot of the simulated time.
+pub(crate) const TIME: usize = 0;
+/// Slot of the time step.
+pub(crate) const DT: usize = 1;
+/// Slot of the start time.
+pub(crate) const INITIAL_TIME: usize = 2;
+/// Slot of the stop time.
+pub(crate) const FINAL_TIME: usize = 3;
+/// Slot of the save interval.
+pub(crate) const SAVE_INTERVAL: usize = 4;
+/// Number of fixed slots before parameters.
+pub(crate) const FIXED_SLOTS: usize = 5;
+
+/// Functions of one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Func1 {
+    Neg,
+    Not,
+    Abs,
+    Exp,
+    Ln,
+    Log10,
+    Sqrt,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Integer,
+    Round,
+    Sign,
+    /// `max(x, 0)`: non-negative flows.
+    ClampNonNegative,
+}
+
+/// Functions of two values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Func2 {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Mod,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    And,
+    Or,
+    Min,
+    Max,
+    Zidz,
+    LogBase,
+}
+
+/// Functions of simulated time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimeFunc {
+    /// `STEP(height, start)`
+    Step,
+    /// `PULSE(start, width)`
+    Pulse,
+    /// `PULSE TRAIN(start, width, interval, end)`
+    PulseTrain,
+    /// `RAMP(slope, start, end)`; end may be infinite.
+    Ramp,
+}
+
+/// One operation over slots. Arithmetic has its own variants because it is
+/// most of what models do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Op {
+    Copy {
+        dst: u32,
+        a: u32,
+    },
+    Add {
+        dst: u32,
+        a: u32,
+        b: u32,
+    },
+    Sub {
+        dst: u32,
+        a: u32,
+        b: u32,
+    },
+    Mul {
+        dst: u32,
+        a: u32,
+        b: u32,
+    },
+    Div {
+        dst: u32,
+        a: u32,
+        b: u32,
+    },
+    F1 {
+        dst: u32,
+        f: Func1,
+        a: u32,
+    },
+    F2 {
+        dst: u32,
+        f: Func2,
+        a: u32,
+        b: u32,
+    },
+    Select {
+        dst: u32,
+        c: u32,
+        a: u32,
+        b: u32,
+    },
+    Xidz {
+        dst: u32,
+        a: u32,
+        b: u32,
+        x: u32,
+    },
+    Lookup {
+        dst: u32,
+        table: u32,
+        a: u32,
+    },
+    Time {
+        dst: u32,
+        f: TimeFunc,
+        args: [u32; 4],
+    },
+    DelayFixed {
+        dst: u32,
+        ring: u32,
+    },
+}
+
+/// A list of operations whose slot indices have all been checked against a
+/// slot count, so that the simulator's `exec` can index without bounds
+/// checks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Code {
+    ops: Vec<Op>,
+    slots: usize,
+}
+
+impl Code {
+    /// Wraps `ops` after checking that every slot they name is below
+    /// `slots`.
+    ///
+    /// # Panics
+    ///
+    /// If an index is out of range: a compiler bug, never user input.
+    pub fn new(ops: Vec<Op>, slots: usize) -> Code {
+        for op in &ops {
+            let max = match *op {
+                Op::Copy { dst, a } | Op::F1 { dst, a, .. } | Op::Lookup { dst, a, .. } => {
+                    dst.max(a)
+                }
+                Op::Add { dst, a, b }
+                | Op::Sub { dst, a, b }
+                | Op::Mul { dst, a, b }
+                | Op::Div { dst, a, b }
+                | Op::F2 { dst, a, b, .. } => dst.max(a).max(b),
+                Op::Select { dst, c, a, b } => dst.max(c).max(a).max(b),
+                Op::Xidz { dst, a, b, x } => dst.max(a).max(b).max(x),
+                Op::Time { dst, args, .. } => args.into_iter().fold(dst, u32::max),
+                Op::DelayFixed { dst, .. } => dst,
+            };
+            assert!(
+                (max as usize) < slots,
+                "operation {op:?} names a slot beyond {slots}"
+            );
+        }
+        Code { ops, slots }
+    }
+
+    /// The number of operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// The operations, in order.
+    #[inline]
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// The slot count every index has been checked against.
+    #[inline]
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+}
