@@ -497,6 +497,10 @@ fn localise(
         );
     }
     println!("\nwrote {}", output.display());
+    println!(
+        "ask a scenario's question of it: `model = {:?}` in a scenario that extends scenarios/baseline.toml (or says `profile = \"england\"`)",
+        output.display().to_string()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
