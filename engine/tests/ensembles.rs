@@ -267,6 +267,11 @@ reduce = "final"
             "{count} shards"
         );
         assert_eq!(merged.quantiles_csv(), whole.quantiles_csv());
+        // A partial result edited by hand is refused, not a panic.
+        let mut edited = parts.clone();
+        edited[0].ensembles[0].runs[0].values[0].pop();
+        let err = merge(edited).unwrap_err().to_string();
+        assert!(err.contains("not a consistent partial result"), "{err}");
         if count > 2 {
             let mut missing = parts;
             missing.remove(1);

@@ -286,6 +286,10 @@ pub fn merge(mut parts: Vec<Outcome>) -> Result<Outcome> {
     if parts.is_empty() {
         return Err(invalid("no partial results given".into()));
     }
+    for p in &parts {
+        p.check()
+            .map_err(|m| invalid(format!("not a consistent partial result: {m}")))?;
+    }
     parts.sort_by_key(|p| p.shard.map_or(0, |s| s.index));
     let first = parts[0].clone();
     let Some(Shard { count, .. }) = first.shard else {
@@ -916,10 +920,48 @@ impl Outcome {
     /// a partial result.
     pub fn load_partial(path: &Path) -> Result<Outcome> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::Invalid {
+        let outcome: Outcome = serde_json::from_str(&text).map_err(|e| Error::Invalid {
             what: path.display().to_string(),
             message: format!("not a partial result of `run/compare --shard`: {e}"),
-        })
+        })?;
+        outcome.check().map_err(|message| Error::Invalid {
+            what: path.display().to_string(),
+            message: format!("not a consistent partial result: {message}"),
+        })?;
+        Ok(outcome)
+    }
+
+    /// Checks that every run has a value for each indicator and period, a
+    /// draw for each parameter and each scalar, as the statistics assume
+    /// (an outcome read from a file may have been edited or truncated).
+    fn check(&self) -> std::result::Result<(), String> {
+        if self.ensembles.is_empty() {
+            return Err("no scenarios".into());
+        }
+        if self.quantiles.iter().any(|q| !(0.0..=1.0).contains(q)) {
+            return Err("quantiles must be between 0 and 1".into());
+        }
+        if let Some(shard) = self.shard {
+            Shard::new(shard.index, shard.count).map_err(|e| e.to_string())?;
+        }
+        for e in &self.ensembles {
+            if e.periods.is_empty() {
+                return Err(format!("scenario `{}` has no periods", e.scenario));
+            }
+            for r in &e.runs {
+                let shape_ok = r.draws.len() == e.parameters.len()
+                    && r.scalars.len() == e.scalars.len()
+                    && r.values.len() == e.indicators.len()
+                    && r.values.iter().all(|v| v.len() == e.periods.len());
+                if !shape_ok || r.run >= self.total_runs {
+                    return Err(format!(
+                        "scenario `{}`, run {}: its draws, scalars or values do not match the ensemble's parameters, scalars, indicators and periods",
+                        e.scenario, r.run
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A readable summary for the terminal: each scenario's scalars and

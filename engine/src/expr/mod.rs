@@ -41,6 +41,7 @@ pub struct Expr {
 
 /// The kinds of expression.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ExprKind {
     /// A number literal.
     Number(f64),
@@ -84,6 +85,7 @@ pub struct Index {
 
 /// The kinds of index.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum IndexKind {
     /// An element name, or a dimension name (meaning the element being
     /// computed).
@@ -98,6 +100,7 @@ pub enum IndexKind {
 
 /// Unary operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UnaryOp {
     /// `-x`
     Neg,
@@ -109,6 +112,7 @@ pub enum UnaryOp {
 
 /// Binary operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BinaryOp {
     /// `+`
     Add,
