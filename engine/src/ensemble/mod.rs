@@ -23,13 +23,17 @@
 //! indicators by period (a [`crate::projection::Projector`]) and the
 //! scalars of `[report.scalars]`; nothing here knows any particular model.
 
-pub mod report;
+mod compare;
+mod files;
+mod outcome;
+mod run;
+mod shards;
 mod stats;
 
-pub use report::{
-    Comparison, CostComparison, Ensemble, Kind, Outcome, PeriodComparison, RunOptions, Shard,
-    compare, merge, run_scenarios,
-};
+pub use compare::{Comparison, CostComparison, PeriodComparison, compare};
+pub use outcome::{Ensemble, Kind, Outcome};
+pub use run::{RunOptions, run_scenarios};
+pub use shards::{Shard, merge};
 pub use stats::{Sample, Stats, quantile};
 
 use crate::error::{Error, Result};

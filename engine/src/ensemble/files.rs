@@ -1,0 +1,356 @@
+//! The files and tables an outcome is written as: `quantiles.csv`,
+//! `runs.csv`, `summary.json` (or a shard's partial result), and the
+//! summary printed on the terminal.
+
+use super::{GENERATOR, Outcome, Stats};
+use crate::error::{Error, Result};
+use crate::format::csv_table::{Cell, CsvTable};
+use crate::format::write_atomic;
+use std::fmt::Write;
+use std::path::Path;
+
+fn q_label(q: f64) -> String {
+    let p = q * 100.0;
+    if p.fract() == 0.0 {
+        format!("p{}", p as i64)
+    } else {
+        format!("p{p}")
+    }
+}
+
+/// A value for a CSV cell: NaN (no value) is an empty cell.
+fn number(v: f64) -> Cell<'static> {
+    if v.is_nan() {
+        Cell::Missing
+    } else {
+        Cell::Number(v)
+    }
+}
+
+impl Outcome {
+    /// `quantiles.csv`: per scenario, indicator and period, the mean and
+    /// quantiles; in a comparison also the paired differences (scenario
+    /// `ALT - BASE`). Missing values are empty cells.
+    pub fn quantiles_csv(&self) -> String {
+        let label = self.ensembles.first().map_or("time", |e| e.label.as_str());
+        let mut out = CsvTable::in_memory();
+        let header: Vec<String> = ["scenario", "indicator", label, "n", "mean"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(self.quantiles.iter().map(|q| q_label(*q)))
+            .collect();
+        let _ = out.row(header.iter().map(String::as_str));
+        let mut row = |scenario: &str, indicator: &str, period: f64, s: &Stats| {
+            let cells = [
+                Cell::Text(scenario),
+                Cell::Text(indicator),
+                Cell::Number(period),
+                Cell::Integer(s.n as i128),
+                number(s.mean),
+            ]
+            .into_iter()
+            .chain(s.quantiles.iter().map(|v| number(*v)));
+            let _ = out.row(cells);
+        };
+        for e in &self.ensembles {
+            for (i, indicator) in e.indicators.iter().enumerate() {
+                for (y, period) in e.periods.iter().enumerate() {
+                    let s = Stats::of(e.runs.iter().map(|r| r.values[i][y]), &self.quantiles);
+                    row(&e.scenario, indicator, *period, &s);
+                }
+            }
+        }
+        if let Some(base) = self.ensembles.first() {
+            for alt in self.ensembles.iter().skip(1) {
+                let label = format!("{} - {}", alt.scenario, base.scenario);
+                for (i, indicator) in base.indicators.iter().enumerate() {
+                    let Ok(j) = alt.indicator_index(indicator) else {
+                        continue;
+                    };
+                    for (y, period) in base.periods.iter().enumerate() {
+                        let s = Stats::of(
+                            base.runs
+                                .iter()
+                                .zip(&alt.runs)
+                                .map(|(b, a)| a.values[j][y] - b.values[i][y]),
+                            &self.quantiles,
+                        );
+                        row(&label, indicator, *period, &s);
+                    }
+                }
+            }
+        }
+        out.into_string().unwrap_or_default()
+    }
+
+    /// `runs.csv`: one row per scenario and run: the draws and the scalars.
+    pub fn runs_csv(&self) -> String {
+        let mut parameters: Vec<&String> = Vec::new();
+        let mut scalars: Vec<&String> = Vec::new();
+        for e in &self.ensembles {
+            for p in &e.parameters {
+                if !parameters.contains(&p) {
+                    parameters.push(p);
+                }
+            }
+            for s in &e.scalars {
+                if !scalars.contains(&s) {
+                    scalars.push(s);
+                }
+            }
+        }
+        let mut out = CsvTable::in_memory();
+        let _ = out.row(
+            ["scenario", "run"]
+                .into_iter()
+                .map(Cell::Text)
+                .chain(parameters.iter().chain(&scalars).map(|s| Cell::Text(s))),
+        );
+        for e in &self.ensembles {
+            let draw_at: Vec<Option<usize>> = parameters
+                .iter()
+                .map(|p| e.parameters.iter().position(|x| x == *p))
+                .collect();
+            let scalar_at: Vec<Option<usize>> = scalars
+                .iter()
+                .map(|s| e.scalars.iter().position(|x| x == *s))
+                .collect();
+            for r in &e.runs {
+                let cells = [Cell::Text(&e.scenario), Cell::Integer(r.run as i128)]
+                    .into_iter()
+                    .chain(
+                        draw_at
+                            .iter()
+                            .map(|i| i.map_or(Cell::Missing, |i| number(r.draws[i]))),
+                    )
+                    .chain(
+                        scalar_at
+                            .iter()
+                            .map(|i| i.map_or(Cell::Missing, |i| number(r.scalars[i]))),
+                    );
+                let _ = out.row(cells);
+            }
+        }
+        out.into_string().unwrap_or_default()
+    }
+
+    /// `summary.json`: settings, per-scenario scalars and final-period
+    /// indicators, and comparisons.
+    pub fn summary_json(&self) -> String {
+        let scenarios: Vec<serde_json::Value> = self
+            .ensembles
+            .iter()
+            .map(|e| {
+                let last = e.periods.len() - 1;
+                let scalars: serde_json::Map<String, serde_json::Value> = e
+                    .scalars
+                    .iter()
+                    .enumerate()
+                    .map(|(k, name)| {
+                        let s = Stats::of(e.runs.iter().map(|r| r.scalars[k]), &self.quantiles);
+                        (name.clone(), serde_json::to_value(s).unwrap_or_default())
+                    })
+                    .collect();
+                let final_period: serde_json::Map<String, serde_json::Value> = e
+                    .indicators
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| {
+                        let s =
+                            Stats::of(e.runs.iter().map(|r| r.values[i][last]), &self.quantiles);
+                        (name.clone(), serde_json::to_value(s).unwrap_or_default())
+                    })
+                    .collect();
+                serde_json::json!({
+                    "name": e.scenario,
+                    "integration": e.integration,
+                    "question": e.question,
+                    "sources": e.sources,
+                    "uncertain_parameters": e.parameters,
+                    "period_label": e.label,
+                    "periods": e.periods,
+                    "scalars": scalars,
+                    "final_period": final_period,
+                })
+            })
+            .collect();
+        let json = serde_json::json!({
+            "engine_version": self.version,
+            "kind": self.kind,
+            "runs": self.total_runs,
+            "seed": self.seed,
+            "generator": GENERATOR,
+            "sampling": self.sampling,
+            "method": "Each run projects the model by period (levels at each period's end, flows summed over the period); statistics are over runs; quantiles interpolate between order statistics (type 7); discounted costs divide the k-th period after the start by (1 + rate)^k, the first undiscounted; comparisons pair runs with the same index, which share the draws of parameters of the same name (common random numbers).",
+            "quantiles": self.quantiles,
+            "cost": self.cost,
+            "discount_rate": self.discount_rate,
+            "scenarios": scenarios,
+            "comparisons": self.comparisons(),
+        });
+        serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"
+    }
+
+    /// Writes `summary.json`, `quantiles.csv` and `runs.csv` into `dir`
+    /// (each atomically), or `partial-I-of-N.json` for a shard.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the directory or a file cannot be written.
+    pub fn write(&self, dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        if let Some(shard) = self.shard {
+            let path = dir.join(format!(
+                "partial-{}-of-{}.json",
+                shard.index() + 1,
+                shard.count()
+            ));
+            let json = serde_json::to_string(self).map_err(|e| Error::Invalid {
+                what: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            write_atomic(&path, json.as_bytes())?;
+            return Ok(vec![path]);
+        }
+        let files = [
+            ("summary.json", self.summary_json()),
+            ("quantiles.csv", self.quantiles_csv()),
+            ("runs.csv", self.runs_csv()),
+        ];
+        let mut written = Vec::new();
+        for (name, text) in files {
+            let path = dir.join(name);
+            write_atomic(&path, text.as_bytes())?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+
+    /// A readable summary for the terminal: each scenario's scalars and
+    /// final-period indicators as median [5th to 95th percentile] (or the
+    /// mean when those quantiles are not reported), and each comparison's
+    /// cost and cumulative differences by period.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let (lo, mid, hi) = (
+            self.quantile_index(0.05),
+            self.quantile_index(0.5),
+            self.quantile_index(0.95),
+        );
+        let interval = |s: &Stats| match (lo, mid, hi) {
+            (Some(a), Some(m), Some(b)) => format!(
+                "{} [{} to {}]",
+                short(s.quantiles[m]),
+                short(s.quantiles[a]),
+                short(s.quantiles[b])
+            ),
+            _ => format!("{} (mean)", short(s.mean)),
+        };
+        let _ = writeln!(
+            out,
+            "{} runs, seed {}, {} sampling; median [5th to 95th percentile]",
+            self.total_runs, self.seed, self.sampling
+        );
+        for e in &self.ensembles {
+            let last = e.periods.len() - 1;
+            let _ = writeln!(
+                out,
+                "\n{} ({} {} to {})",
+                e.scenario, e.label, e.periods[0], e.periods[last]
+            );
+            if !e.question.is_empty() {
+                let _ = writeln!(out, "  {}", e.question);
+            }
+            for (k, name) in e.scalars.iter().enumerate() {
+                let s = Stats::of(e.runs.iter().map(|r| r.scalars[k]), &self.quantiles);
+                let _ = writeln!(out, "  {name:<34} {}", interval(&s));
+            }
+            for (i, name) in e.indicators.iter().enumerate() {
+                let s = Stats::of(e.runs.iter().map(|r| r.values[i][last]), &self.quantiles);
+                let _ = writeln!(
+                    out,
+                    "  {:<34} {}",
+                    format!("{name} {}", e.periods[last]),
+                    interval(&s)
+                );
+            }
+        }
+        for c in self.comparisons() {
+            let _ = writeln!(out, "\n{} minus {} (paired runs)", c.alternative, c.base);
+            for p in &c.periods {
+                let mut parts = Vec::new();
+                if let Some(cost) = &p.cost {
+                    parts.push(format!(
+                        "cumulative cost {}, discounted {}, P(cheaper) {:.0}%",
+                        interval(&cost.cumulative),
+                        interval(&cost.cumulative_discounted),
+                        100.0 * cost.probability_alt_costs_less
+                    ));
+                }
+                for (name, s) in &p.cumulative {
+                    parts.push(format!("cumulative {name} {}", interval(s)));
+                }
+                if !parts.is_empty() {
+                    let _ = writeln!(out, "  {:<6} {}", p.period, parts.join("; "));
+                }
+            }
+            if let Some(never) = c.never_breaks_even {
+                let breaking: Vec<String> = c
+                    .break_even
+                    .iter()
+                    .filter(|(_, p)| *p > 0.0)
+                    .map(|(y, p)| format!("{y}: {:.0}%", 100.0 * p))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "  break-even period: {}{}not within the horizon: {:.0}%",
+                    breaking.join(", "),
+                    if breaking.is_empty() { "" } else { "; " },
+                    100.0 * never
+                );
+            }
+        }
+        out
+    }
+}
+
+/// A number for the terminal: 4 significant figures, thousands grouped.
+fn short(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    let magnitude = if v == 0.0 {
+        0
+    } else {
+        v.abs().log10().floor() as i32
+    };
+    let decimals = (3 - magnitude).clamp(0, 6) as usize;
+    let text = format!("{v:.decimals$}");
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
+    let mut grouped = String::new();
+    for (k, c) in digits.chars().enumerate() {
+        if k > 0 && (digits.len() - k) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    if frac.is_empty() {
+        format!("{sign}{grouped}")
+    } else {
+        format!("{sign}{grouped}.{frac}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_for_the_terminal() {
+        assert_eq!(short(1234567.8), "1,234,568");
+        assert_eq!(short(-0.012345), "-0.01235");
+        assert_eq!(short(12.5), "12.50");
+        assert_eq!(short(f64::NAN), "NaN");
+    }
+}

@@ -1,0 +1,128 @@
+//! Running scenarios on common random numbers, all runs or one shard's.
+
+use super::{Ensemble, Kind, Outcome, Shard, run_range};
+use crate::error::{Error, Result};
+use crate::scenario::Prepared;
+
+/// How to run an ensemble.
+#[derive(Default)]
+pub struct RunOptions<'a> {
+    /// Run only this part of the ensemble.
+    pub shard: Option<Shard>,
+    /// Called after each run (e.g. to advance a progress bar).
+    pub progress: Option<&'a (dyn Fn() + Sync)>,
+}
+
+/// Runs scenarios on the same draws (all runs, or one shard's). All
+/// scenarios must agree on seed, runs, sampling and periods; the first is
+/// the base of the comparison.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] for no scenarios, or scenarios that disagree on seed,
+/// runs, sampling, periods or what a comparison reports; [`Error::Run`] for
+/// the first failing run.
+pub fn run_scenarios(prepared: &[Prepared], options: &RunOptions<'_>) -> Result<Outcome> {
+    let Some(base) = prepared.first() else {
+        return Err(Error::Invalid {
+            what: "ensemble".into(),
+            message: "no scenarios to run".into(),
+        });
+    };
+    let first = base.scenario();
+    for p in &prepared[1..] {
+        let s = p.scenario();
+        let differs = |what: &str, a: String, b: String| Error::Invalid {
+            what: format!("scenario `{}`", s.name()),
+            message: format!(
+                "has {what} {b} but `{}` has {a}: scenarios compared on common random numbers must share seed, runs, sampling, periods and comparison settings (set them in a common base file, or with --runs and --seed)",
+                first.name()
+            ),
+        };
+        if s.seed() != first.seed() {
+            return Err(differs(
+                "seed",
+                first.seed().to_string(),
+                s.seed().to_string(),
+            ));
+        }
+        if s.runs() != first.runs() {
+            return Err(differs(
+                "runs",
+                first.runs().to_string(),
+                s.runs().to_string(),
+            ));
+        }
+        if s.sampling() != first.sampling() {
+            return Err(differs(
+                "sampling",
+                first.sampling().to_string(),
+                s.sampling().to_string(),
+            ));
+        }
+        if p.periods() != base.periods() {
+            let describe = |p: &Prepared| {
+                let periods = p.periods();
+                format!(
+                    "{} + {} periods of {}",
+                    periods.start(),
+                    periods.count(),
+                    periods.length()
+                )
+            };
+            return Err(differs("periods", describe(base), describe(p)));
+        }
+        if s.compare() != first.compare() {
+            return Err(differs(
+                "[compare] settings",
+                format!("{:?}", first.compare()),
+                format!("{:?}", s.compare()),
+            ));
+        }
+    }
+    let total = first.runs();
+    let range = options.shard.map_or(0..total, |s| s.runs(total));
+    let progress = options.progress.unwrap_or(&|| {});
+    let mut ensembles = Vec::new();
+    for p in prepared {
+        let s = p.scenario();
+        let runs = run_range(p, range.clone(), total, progress)?;
+        let mut state = p.program().state();
+        p.configure(&mut state)?;
+        let time = state.time();
+        ensembles.push(Ensemble {
+            integration: format!(
+                "{}, dt = {} (1/{})",
+                time.method(),
+                time.dt(),
+                (1.0 / time.dt()).round()
+            ),
+            scenario: s.name().to_string(),
+            question: s.question().to_string(),
+            sources: s.sources().to_vec(),
+            indicators: p.indicators().to_vec(),
+            label: s.label().to_string(),
+            periods: p.periods().labels(),
+            parameters: p.uncertain().iter().map(|(n, _, _)| n.clone()).collect(),
+            scalars: p.scalar_names(),
+            runs,
+        });
+    }
+    Ok(Outcome {
+        version: env!("CARGO_PKG_VERSION").into(),
+        kind: if prepared.len() == 1 {
+            Kind::Run
+        } else {
+            Kind::Compare
+        },
+        seed: first.seed(),
+        total_runs: total,
+        sampling: first.sampling().to_string(),
+        quantiles: first.quantiles().to_vec(),
+        shard: options.shard,
+        cost: first.compare().cost().map(str::to_string),
+        discount_rate: first.compare().discount_rate(),
+        cumulative: first.compare().cumulative().to_vec(),
+        ensembles,
+    })
+}
