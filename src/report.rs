@@ -142,7 +142,7 @@ fn describe_policy(p: &crate::engine::scenario::Policy) -> String {
 
 fn describe_distribution(d: &crate::engine::scenario::Distribution) -> String {
     use crate::engine::scenario::distribution::Shape;
-    let shape = match d.shape {
+    let shape = match d.shape() {
         Shape::Normal { mean, sd } => format!("normal, mean {mean:.4}, sd {sd:.4}"),
         Shape::LogNormal { mu, sigma } => format!("lognormal, log mean {mu:.4}, log sd {sigma:.4}"),
         Shape::Beta {
@@ -155,8 +155,9 @@ fn describe_distribution(d: &crate::engine::scenario::Distribution) -> String {
         Shape::Uniform { min, max } => format!("uniform {min} to {max}"),
         Shape::Triangular { min, mode, max } => format!("triangular {min}, {mode}, {max}"),
         Shape::Pert { min, mode, max } => format!("PERT {min}, {mode}, {max}"),
+        other => format!("{other:?}"),
     };
-    match (d.lower, d.upper) {
+    match (d.lower(), d.upper()) {
         (None, None) => shape,
         (lo, hi) => format!(
             "{shape}, truncated to [{}, {}]",

@@ -17,6 +17,7 @@ const Z95: f64 = 1.644_853_626_951_472_2;
 
 /// A distribution's shape and parameters, validated.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum Shape {
     /// Normal with this mean and standard deviation.
     Normal {
@@ -81,12 +82,26 @@ pub enum Shape {
 /// An uncertain parameter's distribution, possibly truncated.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Distribution {
-    /// The shape.
-    pub shape: Shape,
+    shape: Shape,
+    lower: Option<f64>,
+    upper: Option<f64>,
+}
+
+impl Distribution {
+    /// The shape and its parameters.
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+
     /// Values below this are not drawn.
-    pub lower: Option<f64>,
+    pub fn lower(&self) -> Option<f64> {
+        self.lower
+    }
+
     /// Values above this are not drawn.
-    pub upper: Option<f64>,
+    pub fn upper(&self) -> Option<f64> {
+        self.upper
+    }
 }
 
 /// A distribution as written in a scenario file. Give `distribution` and
