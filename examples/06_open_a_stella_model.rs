@@ -16,7 +16,7 @@ fn main() -> Result<(), carecascade::Error> {
     let path = std::env::args().nth(1).unwrap_or_else(|| {
         concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/engine/engine/tests/conformance/teacup/teacup.stmx"
+            "/engine/tests/conformance/teacup/teacup.stmx"
         )
         .to_string()
     });
