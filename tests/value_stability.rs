@@ -130,6 +130,14 @@ fn shapes() -> Vec<(&'static str, Distribution)> {
             },
         ),
         (
+            "gamma large shape scaled",
+            DistributionSpec {
+                shape: Some(2.5),
+                scale: Some(1.5),
+                ..spec("gamma")
+            },
+        ),
+        (
             "uniform",
             DistributionSpec {
                 min: Some(0.0),
@@ -222,6 +230,16 @@ impl Pins {
 /// Each shape's random draw in runs 0 to 4, exactly as an ensemble with
 /// random sampling draws it.
 const RANDOM: &[(&str, &[f64])] = &[
+    (
+        "gamma large shape scaled",
+        &[
+            4.935646715075415,
+            5.046433685342937,
+            4.6352904318814225,
+            5.390818240711378,
+            6.008447617206262,
+        ],
+    ),
     (
         "normal mean sd",
         &[
@@ -367,6 +385,16 @@ const RANDOM: &[(&str, &[f64])] = &[
 /// Each shape's inverse distribution function (`statrs`, truncation
 /// applied) at [`US`]: how Latin hypercube sampling maps its uniforms.
 const AT_QUANTILE: &[(&str, &[f64])] = &[
+    (
+        "gamma large shape scaled",
+        &[
+            0.8591071695463282,
+            2.0059521070741266,
+            3.2635951433216532,
+            4.969259822871935,
+            8.302873270137258,
+        ],
+    ),
     (
         "normal mean sd",
         &[
