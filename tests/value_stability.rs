@@ -9,9 +9,8 @@
 //! down in `docs/changelog.md`. A failing test prints every actual value in
 //! `{:?}` form (which round-trips), ready to paste.
 
-use carecascade::ensemble::report::run_scenarios;
-use carecascade::ensemble::{Sampler, draws};
-use carecascade::scenario::{Distribution, DistributionSpec, Prepared, Sampling, Scenario};
+use carecascade::engine::ensemble::{RunOptions, Sampler, draws, run_scenarios};
+use carecascade::engine::scenario::{Distribution, DistributionSpec, Prepared, Sampling, Scenario};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::fmt::Write as _;
@@ -29,7 +28,7 @@ const US: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
 /// FNV-1a of a parameter's canonical name, as `src/ensemble` keys streams.
 fn key(name: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in carecascade::canonical_name(name).bytes() {
+    for b in carecascade::engine::canonical_name(name).bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
@@ -557,13 +556,28 @@ fn inverse_distribution_functions_are_pinned() {
     pins.finish();
 }
 
+/// The baseline scenario with other runs, horizon and sampling: a file
+/// that extends it, as a user would write.
 fn baseline(runs: usize, horizon: usize, sampling: Sampling) -> Prepared {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/baseline.toml");
-    let mut s = Scenario::load(path).unwrap();
-    s.runs = runs;
-    s.horizon = horizon;
-    s.sampling = sampling;
-    s.prepare().unwrap()
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/baseline.toml");
+    let dir = std::env::temp_dir().join(format!(
+        "carecascade-value-stability-{}-{runs}-{horizon}-{sampling}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("short.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "extends = {:?}\n[time]\nhorizon = {horizon}\n[monte_carlo]\nruns = {runs}\nsampling = \"{sampling}\"\n",
+            base.display().to_string()
+        ),
+    )
+    .unwrap();
+    let s = Scenario::load_with(&file, &carecascade::library()).unwrap();
+    let p = s.prepare().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    p
 }
 
 /// The generator above is the ensembles' own: with random sampling, the
@@ -577,7 +591,7 @@ fn generator_is_the_ensembles() {
         let expected: Vec<f64> = p
             .uncertain()
             .iter()
-            .map(|(name, _, d)| d.sample(&mut generator(p.scenario.seed, name, run as u64)))
+            .map(|(name, _, d)| d.sample(&mut generator(p.scenario().seed(), name, run as u64)))
             .collect();
         assert_eq!(sampler.draws(run), expected, "run {run}");
         assert_eq!(draws(&p, run, 16), expected, "run {run}");
@@ -592,7 +606,7 @@ fn generator_is_the_ensembles() {
 #[test]
 fn baseline_ensemble_is_pinned() {
     let p = baseline(16, 2, Sampling::LatinHypercube);
-    let outcome = run_scenarios(&[p], "run", None, &|| {}).unwrap();
+    let outcome = run_scenarios(&[p], &RunOptions::default()).unwrap();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected");
     for (file, actual) in [
         (
