@@ -400,7 +400,7 @@ mod tests {
         assert!(err.contains("unknown field `strats`"), "{err}");
         assert!(err.contains("did you mean `starts`?"), "{err}");
         let err = CalibrationSpec::parse(
-            "[calibration]\nfrom = 2013\nto = 2010\n[series]\nreferrals = -1\n[parameters.k]\nmin = 2\nmax = 1\n",
+            "[calibration]\nfrom = 2013\nto = 2010\n[series]\ncases = -1\n[parameters.k]\nmin = 2\nmax = 1\n",
             Some("p.toml"),
         )
         .unwrap_err()
@@ -410,7 +410,7 @@ mod tests {
             "{err}"
         );
         assert!(
-            err.contains("p.toml:5:1: the weight of series `referrals`"),
+            err.contains("p.toml:5:1: the weight of series `cases`"),
             "{err}"
         );
         assert!(
