@@ -227,24 +227,22 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
             },
         );
     }
-    let spec = CalibrationSpec {
-        from,
-        to,
-        starts: 4,
-        seed: u64::from(from.unsigned_abs()),
-        max_evaluations: 600,
-        tolerance: 1e-9,
-        series: LOCAL_SERIES
-            .iter()
-            .filter(|(c, _)| {
-                local
-                    .series(c)
-                    .is_ok_and(|s| s.observed().any(|(y, _)| y > from))
-            })
-            .map(|(c, w)| (c.to_string(), *w))
-            .collect(),
-        parameters,
-    };
+    let series = LOCAL_SERIES
+        .iter()
+        .filter(|(c, _)| {
+            local
+                .series(c)
+                .is_ok_and(|s| s.observed().any(|(y, _)| y > from))
+        })
+        .map(|(c, w)| (c.to_string(), *w))
+        .collect();
+    let mut spec = CalibrationSpec::new(series, parameters)?;
+    spec.from = Some(f64::from(from));
+    spec.to = Some(f64::from(to));
+    spec.starts = 4;
+    spec.seed = u64::from(from.unsigned_abs());
+    spec.max_evaluations = 600;
+    spec.tolerance = 1e-9;
     let time = m
         .time()
         .with_start(f64::from(from) + 0.25)

@@ -108,7 +108,7 @@ pub fn validate(
     // of a local authority's model).
     let start = model.time().start() - 0.25;
     let own_start = (start.fract() == 0.0).then_some(start as i32);
-    let from = spec.map_or(own_start.unwrap_or(2013), |s| s.from);
+    let from = spec.map_or(own_start.unwrap_or(2013), |s| crate::calibrate::years(s).0);
     let to = observed.years().iter().copied().max().unwrap_or(from + 1);
     let program = Program::compile(model)?;
     let mut state = program.state();
@@ -120,7 +120,7 @@ pub fn validate(
     let holdout = match spec {
         Some(spec) => {
             let mut held = spec.clone();
-            held.to = to - 3;
+            held.to = Some(f64::from(to - 3));
             let fit = calibrate(model, observed, &held)?;
             let mut state = program.state();
             for (name, value) in &fit.values {

@@ -77,6 +77,7 @@ pub mod build {
         Aux, Constant, Element, Flow, Lookup, ModelBuilder, Source, Stock,
     };
 }
+pub mod calibrate;
 #[cfg(feature = "charts")]
 pub mod chart;
 mod compile;

@@ -511,7 +511,9 @@ fn calibrate(
     output: PathBuf,
     update_model: bool,
 ) -> Result<ExitCode, Error> {
-    use carecascade::calibrate::{CalibrationSpec, calibrate, fit_to_toml, update_model_file};
+    use carecascade::calibrate::{
+        CalibrationSpec, calibrate, fit_to_toml, update_model_file, years,
+    };
     use carecascade::data::Observed;
     let model = load_model(&model_path)?;
     let observed = Observed::load(&data, "year")?;
@@ -530,8 +532,8 @@ fn calibrate(
         spec.parameters.len(),
         model.name(),
         spec.series.len(),
-        spec.from + 1,
-        spec.to,
+        years(&spec).0 + 1,
+        years(&spec).1,
         spec.starts,
         spec.max_evaluations
     );
