@@ -25,7 +25,7 @@ const TABLE: &[(&str, &str, &[&str])] = &[
     (
         "TOML syntax",
         "[stocks.x\ninitial = 1\n",
-        &["model.toml:7:", "invalid table header"],
+        &["model.toml:7:", "unclosed table"],
     ),
     (
         "misspelt field",

@@ -8,7 +8,7 @@
 //! bit-identical results on any number of threads.
 
 use crate::error::{Error, Result};
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Deserialize;

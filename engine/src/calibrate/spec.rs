@@ -340,7 +340,7 @@ impl Keys {
     /// The keys' locations in a text that is valid TOML.
     fn find(text: &str, file: Option<Arc<str>>) -> Keys {
         let mut keys = Keys::default();
-        let Ok(doc) = toml_edit::ImDocument::parse(text) else {
+        let Ok(doc) = toml_edit::Document::parse(text) else {
             return keys;
         };
         let at = |span: Option<std::ops::Range<usize>>| {

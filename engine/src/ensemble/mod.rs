@@ -41,14 +41,13 @@ use crate::projection::Projection;
 use crate::scenario::Resolved;
 use crate::scenario::{Prepared, Reduce, Sampling};
 use crate::sim::BATCH_LANES;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The generator and how it is keyed, as recorded in outputs.
-pub const GENERATOR: &str =
-    "ChaCha8Rng (rand_chacha 0.9), seeded with seed XOR FNV-1a(parameter name), stream = run index";
+pub const GENERATOR: &str = "ChaCha8Rng (rand_chacha 0.10), seeded with seed XOR FNV-1a(parameter name), stream = run index";
 
 /// FNV-1a of a parameter's canonical name: a stable key, the same on every
 /// platform and version.

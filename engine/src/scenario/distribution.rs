@@ -7,7 +7,7 @@
 //! random draws and by restricting the uniform to `[F(lower), F(upper)]` for
 //! Latin hypercube draws, so both sample the same truncated distribution.
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 use rand_distr::Distribution as _;
 use serde::Deserialize;
 use statrs::distribution::ContinuousCDF;
