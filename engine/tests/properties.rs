@@ -113,11 +113,10 @@ proptest! {
             .add(Flow::new("b", a.as_str()))
             .add(carecascade_engine::build::Aux::new("c", b.as_str()))
             .build();
-        if let Ok(model) = model {
-            if let Ok(program) = Program::compile(&model) {
+        if let Ok(model) = model
+            && let Ok(program) = Program::compile(&model) {
                 let _ = program.run();
             }
-        }
     }
 
     #[test]

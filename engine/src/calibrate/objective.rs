@@ -122,11 +122,11 @@ pub fn mape(
     let mut total = 0.0;
     let mut n = 0;
     for &label in labels {
-        if let (Some(m), Some(o)) = (projection.get(column, label), value_at(series, label)) {
-            if o != 0.0 {
-                total += ((m - o) / o).abs();
-                n += 1;
-            }
+        if let (Some(m), Some(o)) = (projection.get(column, label), value_at(series, label))
+            && o != 0.0
+        {
+            total += ((m - o) / o).abs();
+            n += 1;
         }
     }
     (n > 0).then(|| 100.0 * total / n as f64)

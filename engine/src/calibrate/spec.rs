@@ -204,13 +204,13 @@ impl CalibrationSpec {
                 problems.push((key, format!("`{name}` must be a finite number")));
             }
         }
-        if let (Some(from), Some(to)) = (self.from, self.to) {
-            if to <= from {
-                problems.push((
-                    Key::To,
-                    format!("`to` ({to}) must be after `from` ({from})"),
-                ));
-            }
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && to <= from
+        {
+            problems.push((
+                Key::To,
+                format!("`to` ({to}) must be after `from` ({from})"),
+            ));
         }
         if self.series.is_empty() {
             problems.push((

@@ -47,10 +47,11 @@ pub(crate) fn check(model: &Model) -> Vec<Warning> {
                 if let (Some(stock_units), Some(time)) = (declared, &c.time) {
                     let expected = stock_units.div(time);
                     for flow in inflows.iter().chain(outflows) {
-                        if let Some(f) = model.variable(flow) {
-                            if let Some(flow_units) = f.units() {
-                                if *flow_units != expected {
-                                    c.warnings.push(Warning {
+                        if let Some(f) = model.variable(flow)
+                            && let Some(flow_units) = f.units()
+                            && *flow_units != expected
+                        {
+                            c.warnings.push(Warning {
                                         variable: f.name().to_string(),
                                         location: f.location().cloned(),
                                         message: format!(
@@ -58,8 +59,6 @@ pub(crate) fn check(model: &Model) -> Vec<Warning> {
                                             v.name()
                                         ),
                                     });
-                                }
-                            }
                         }
                     }
                 }
@@ -92,14 +91,14 @@ impl Checker<'_> {
         declared: Option<&Units>,
         what: &str,
     ) {
-        if let (U::Known(got), Some(declared)) = (got, declared) {
-            if got != declared {
-                self.warnings.push(Warning {
-                    variable: owner.to_string(),
-                    location: equation.origin().cloned(),
-                    message: format!("{what} has units `{got}` but `{declared}` are declared"),
-                });
-            }
+        if let (U::Known(got), Some(declared)) = (got, declared)
+            && got != declared
+        {
+            self.warnings.push(Warning {
+                variable: owner.to_string(),
+                location: equation.origin().cloned(),
+                message: format!("{what} has units `{got}` but `{declared}` are declared"),
+            });
         }
     }
 
@@ -209,14 +208,14 @@ impl Checker<'_> {
     }
 
     fn check_time(&mut self, owner: &str, eq: &Equation, e: &Expr, u: &U, what: &str) {
-        if let (U::Known(u), Some(time)) = (u, &self.time) {
-            if u != time {
-                let message = format!(
-                    "{what} `{}` has units `{u}`, expected the time unit `{time}`",
-                    text(eq, e)
-                );
-                self.warn(owner, eq, e, message);
-            }
+        if let (U::Known(u), Some(time)) = (u, &self.time)
+            && u != time
+        {
+            let message = format!(
+                "{what} `{}` has units `{u}`, expected the time unit `{time}`",
+                text(eq, e)
+            );
+            self.warn(owner, eq, e, message);
         }
     }
 

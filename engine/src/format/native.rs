@@ -139,12 +139,12 @@ pub fn write(model: &Model) -> String {
             let _ = writeln!(fields, "doc = {}", q(v.doc()));
         }
         let _ = write!(out, "\n[{section}.{}]\n{fields}", q(v.name()));
-        if let VariableKind::Lookup { element_tables, .. } = v.kind() {
-            if !element_tables.is_empty() {
-                let _ = writeln!(out, "[{section}.{}.tables]", q(v.name()));
-                for (element, table) in element_tables {
-                    let _ = writeln!(out, "{} = {}", q(&element.join(", ")), points(table));
-                }
+        if let VariableKind::Lookup { element_tables, .. } = v.kind()
+            && !element_tables.is_empty()
+        {
+            let _ = writeln!(out, "[{section}.{}.tables]", q(v.name()));
+            for (element, table) in element_tables {
+                let _ = writeln!(out, "{} = {}", q(&element.join(", ")), points(table));
             }
         }
         if !v.element_equations().is_empty() {
@@ -471,15 +471,15 @@ pub(crate) fn toml_error(text: &str, file: Option<&Arc<str>>, e: &toml::de::Erro
 /// Adds the closest valid field to serde's "unknown field" messages.
 fn with_suggestion(message: &str) -> String {
     let message = message.trim();
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        if let Some((unknown, expected)) = rest.split_once('`') {
-            let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-            if let Some(best) = closest(unknown, candidates.iter().copied()) {
-                return format!(
-                    "unknown field `{unknown}`; did you mean `{best}`? (expected one of: {})",
-                    candidates.join(", ")
-                );
-            }
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((unknown, expected)) = rest.split_once('`')
+    {
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        if let Some(best) = closest(unknown, candidates.iter().copied()) {
+            return format!(
+                "unknown field `{unknown}`; did you mean `{best}`? (expected one of: {})",
+                candidates.join(", ")
+            );
         }
     }
     message.to_string()

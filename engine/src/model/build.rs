@@ -424,13 +424,13 @@ impl ModelBuilder {
             Some(t) => t,
             None => TimeSettings::new(0.0, 100.0, 1.0)?,
         };
-        if let Some(units) = &self.time_units {
-            if let Err(message) = Units::parse(units) {
-                errors.push(Error::Invalid {
-                    what: "time units".into(),
-                    message,
-                });
-            }
+        if let Some(units) = &self.time_units
+            && let Err(message) = Units::parse(units)
+        {
+            errors.push(Error::Invalid {
+                what: "time units".into(),
+                message,
+            });
         }
 
         // Dimensions: named, unique, with unique elements.

@@ -211,7 +211,7 @@ impl TimeSettings {
     pub fn saved_points(&self) -> usize {
         let steps = self.steps();
         let every = self.save_every();
-        steps / every + 1 + usize::from(steps % every != 0)
+        steps / every + 1 + usize::from(!steps.is_multiple_of(every))
     }
 
     /// The time at step `k`.

@@ -289,10 +289,10 @@ impl TryFrom<&DistributionSpec> for Distribution {
             lower: s.lower,
             upper: s.upper,
         };
-        if let (Some(lo), Some(hi)) = (d.lower, d.upper) {
-            if lo >= hi {
-                return Err(format!("needs lower < upper, not {lo} and {hi}"));
-            }
+        if let (Some(lo), Some(hi)) = (d.lower, d.upper)
+            && lo >= hi
+        {
+            return Err(format!("needs lower < upper, not {lo} and {hi}"));
         }
         let (lo, hi) = (
             d.cdf(d.lower.unwrap_or(f64::NEG_INFINITY)),

@@ -313,21 +313,21 @@ impl Scenario {
                 .map_or("scenario".into(), |s| s.to_string_lossy().to_string())
         });
         let time = file.time.clone().unwrap_or_default();
-        if let Some(start) = time.start {
-            if !start.is_finite() {
-                errors.push(at(
-                    "start",
-                    format!("[time] start must be a finite number, not {start}"),
-                ));
-            }
+        if let Some(start) = time.start
+            && !start.is_finite()
+        {
+            errors.push(at(
+                "start",
+                format!("[time] start must be a finite number, not {start}"),
+            ));
         }
-        if let Some(horizon) = time.horizon {
-            if horizon == 0 || horizon > MAX_PERIODS {
-                errors.push(at(
-                    "horizon",
-                    format!("[time] horizon must be 1 to {MAX_PERIODS} periods, not {horizon}"),
-                ));
-            }
+        if let Some(horizon) = time.horizon
+            && (horizon == 0 || horizon > MAX_PERIODS)
+        {
+            errors.push(at(
+                "horizon",
+                format!("[time] horizon must be 1 to {MAX_PERIODS} periods, not {horizon}"),
+            ));
         }
         let period = time.period.unwrap_or(1.0);
         if !(period.is_finite() && period > 0.0) {
@@ -362,13 +362,13 @@ impl Scenario {
                 None
             }
         };
-        if let Some(dt) = dt {
-            if !(dt > 0.0 && dt <= period) {
-                errors.push(at(
-                    "dt",
-                    format!("[time] dt must be > 0 and at most one period ({period}), not {dt}"),
-                ));
-            }
+        if let Some(dt) = dt
+            && !(dt > 0.0 && dt <= period)
+        {
+            errors.push(at(
+                "dt",
+                format!("[time] dt must be > 0 and at most one period ({period}), not {dt}"),
+            ));
         }
         let mut policies = Vec::new();
         for (i, p) in file.policies.iter().enumerate() {

@@ -174,10 +174,8 @@ impl Scenario {
             .iter()
             .map(|(indicator, natural)| {
                 let mut indicator = indicator.clone();
-                if *natural {
-                    if let Some(v) = model.variable(&indicator.variable) {
-                        indicator.measure = Measure::natural(v.kind());
-                    }
+                if *natural && let Some(v) = model.variable(&indicator.variable) {
+                    indicator.measure = Measure::natural(v.kind());
                 }
                 indicator
             })
@@ -294,15 +292,15 @@ impl Scenario {
             scalars.push((s.name().to_string(), resolved));
         }
         let cost = self.compare.cost.as_deref().and_then(column);
-        if let Some(c) = &self.compare.cost {
-            if projector.measure(c) == Some(Measure::Level) {
-                errors.push(Error::Invalid {
+        if let Some(c) = &self.compare.cost
+            && projector.measure(c) == Some(Measure::Level)
+        {
+            errors.push(Error::Invalid {
                     what: "[compare] cost".into(),
                     message: format!(
                         "`{c}` is a level (a value at each period's end); a cost is summed over each period"
                     ),
                 });
-            }
         }
         let cumulative = self
             .compare

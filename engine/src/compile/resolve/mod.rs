@@ -388,23 +388,24 @@ impl Resolver<'_> {
             };
         }
         // SUM, MEAN, MIN and MAX of one array.
-        if args.len() == 1 && matches!(canonical.as_str(), "sum" | "mean" | "min" | "max") {
-            if let Some(nodes) = self.array_elements(ctx, &args[0])? {
-                let n = nodes.len() as f64;
-                let f = match canonical.as_str() {
-                    "min" => Func2::Min,
-                    "max" => Func2::Max,
-                    _ => Func2::Add,
-                };
-                let mut it = nodes.into_iter();
-                let first = it.next().unwrap_or(Node::Const(0.0));
-                let folded = it.fold(first, |acc, x| Node::binary(f, acc, x));
-                return Ok(if canonical == "mean" {
-                    Node::binary(Func2::Div, folded, Node::Const(n))
-                } else {
-                    folded
-                });
-            }
+        if args.len() == 1
+            && matches!(canonical.as_str(), "sum" | "mean" | "min" | "max")
+            && let Some(nodes) = self.array_elements(ctx, &args[0])?
+        {
+            let n = nodes.len() as f64;
+            let f = match canonical.as_str() {
+                "min" => Func2::Min,
+                "max" => Func2::Max,
+                _ => Func2::Add,
+            };
+            let mut it = nodes.into_iter();
+            let first = it.next().unwrap_or(Node::Const(0.0));
+            let folded = it.fold(first, |acc, x| Node::binary(f, acc, x));
+            return Ok(if canonical == "mean" {
+                Node::binary(Func2::Div, folded, Node::Const(n))
+            } else {
+                folded
+            });
         }
         let Some(builtin) = lookup_builtin(&canonical) else {
             let lookups = self
@@ -453,12 +454,11 @@ impl Resolver<'_> {
                 _ => None,
             };
             let mut table = None;
-            if let Some((n, n_span, indices)) = target {
-                if let Some(&i) = self.index.get(&canonical_name(n)) {
-                    if self.table_of.contains_key(&i) {
-                        table = Some(self.element_table(ctx, i, n, n_span, indices)?);
-                    }
-                }
+            if let Some((n, n_span, indices)) = target
+                && let Some(&i) = self.index.get(&canonical_name(n))
+                && self.table_of.contains_key(&i)
+            {
+                table = Some(self.element_table(ctx, i, n, n_span, indices)?);
             }
             let Some(table) = table else {
                 return Err(self.error(

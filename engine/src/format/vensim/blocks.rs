@@ -154,15 +154,15 @@ impl Reader<'_> {
             }
         }
         // Text after the last `|` (usually blank).
-        if let Some((start, equation)) = parts.into_iter().next() {
-            if !equation.trim().is_empty() {
-                blocks.push(Block {
-                    start,
-                    equation,
-                    units: String::new(),
-                    doc: String::new(),
-                });
-            }
+        if let Some((start, equation)) = parts.into_iter().next()
+            && !equation.trim().is_empty()
+        {
+            blocks.push(Block {
+                start,
+                equation,
+                units: String::new(),
+                doc: String::new(),
+            });
         }
         blocks
     }

@@ -347,13 +347,12 @@ impl<'a> Reader<'a> {
         let start = value("start", 0.0)?;
         let stop = value("stop", 100.0)?;
         let mut dt = value("dt", 1.0)?;
-        if let Some(node) = child(specs, "dt") {
-            if node
+        if let Some(node) = child(specs, "dt")
+            && node
                 .attribute("reciprocal")
                 .is_some_and(|r| r.eq_ignore_ascii_case("true"))
-            {
-                dt = 1.0 / dt;
-            }
+        {
+            dt = 1.0 / dt;
         }
         let located = |e: Error| match e {
             Error::Time(message) => self.error(specs, format!("invalid time settings: {message}")),
@@ -616,10 +615,10 @@ impl<'a> Reader<'a> {
                 .descendants()
                 .filter(|d| d.is_element() && d.tag_name().name() == "dim")
             {
-                if let Some(d) = dim.attribute("name").map(|d| d.trim().to_string()) {
-                    if !dims.iter().any(|x| canonical_name(x) == canonical_name(&d)) {
-                        dims.push(d);
-                    }
+                if let Some(d) = dim.attribute("name").map(|d| d.trim().to_string())
+                    && !dims.iter().any(|x| canonical_name(x) == canonical_name(&d))
+                {
+                    dims.push(d);
                 }
             }
         }
