@@ -433,6 +433,15 @@ impl Projector {
     ) -> (Projector, Vec<&'a Indicator>) {
         let outputs = program.columns();
         let names = outputs.names();
+        // Each arrayed output's variable (canonical) and element, once.
+        let elements: Vec<Option<(String, &str)>> = names
+            .iter()
+            .map(|n| {
+                let open = n.find('[')?;
+                let element = n[open + 1..].strip_suffix(']')?;
+                Some((crate::name::canonical_name(&n[..open]), element))
+            })
+            .collect();
         let mut columns = Vec::new();
         let mut parts = Vec::new();
         let mut missing = Vec::new();
@@ -442,28 +451,28 @@ impl Projector {
                 parts.push((vec![i], ind.measure));
                 continue;
             }
-            let prefix = format!("{}[", crate::name::canonical_name(&ind.variable));
-            let elements: Vec<(usize, &str)> = names
+            let variable = crate::name::canonical_name(&ind.variable);
+            let of_variable: Vec<(usize, &str)> = elements
                 .iter()
                 .enumerate()
-                .filter_map(|(i, n)| {
-                    let open = n.find('[')?;
-                    (crate::name::canonical_name(&n[..open]) + "[" == prefix)
-                        .then(|| n[open + 1..].strip_suffix(']'))
-                        .flatten()
-                        .map(|e| (i, e))
+                .filter_map(|(i, e)| match e {
+                    Some((base, element)) if *base == variable => Some((i, *element)),
+                    _ => None,
                 })
                 .collect();
-            if elements.is_empty() {
+            if of_variable.is_empty() {
                 missing.push(ind);
             } else if ind.per_element {
-                for (i, element) in elements {
+                for (i, element) in of_variable {
                     columns.push(format!("{}_{}", ind.column, snake_case(element)));
                     parts.push((vec![i], ind.measure));
                 }
             } else {
                 columns.push(ind.column.clone());
-                parts.push((elements.into_iter().map(|(i, _)| i).collect(), ind.measure));
+                parts.push((
+                    of_variable.into_iter().map(|(i, _)| i).collect(),
+                    ind.measure,
+                ));
             }
         }
         (
