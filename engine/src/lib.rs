@@ -59,6 +59,19 @@
 //! # Ok::<(), carecascade_engine::Error>(())
 //! ```
 //!
+//! ## Beyond one run
+//!
+//! - [`projection`]: a run summarised by period (values at each period's
+//!   end, flows summed over it), streamed as the run goes;
+//! - [`scenario`]: scenario files (a model, periods, policies over time,
+//!   uncertain parameters, what to report) validated and prepared, with the
+//!   built-in models and profiles of a [`scenario::Library`];
+//! - [`ensemble`]: Monte Carlo ensembles in parallel on common random
+//!   numbers, statistics, paired comparisons, shards, and a query API;
+//! - [`calibrate`]: fitting constants to observed series (bounded
+//!   Nelder-Mead from several starts, in parallel, reproducible);
+//! - `chart` (feature `charts`): fan charts and histograms.
+//!
 //! ## Semantics
 //!
 //! Names are case-insensitive and treat spaces and underscores alike. Euler
