@@ -544,20 +544,7 @@ pub fn table(outcome: &Outcome) -> String {
         return outcome.table();
     }
     let mut out = String::new();
-    let (lo, mid, hi) = (
-        outcome.quantile_index(0.05),
-        outcome.quantile_index(0.5),
-        outcome.quantile_index(0.95),
-    );
-    let interval = |s: &Stats, f: &dyn Fn(f64) -> String| match (lo, mid, hi) {
-        (Some(a), Some(m), Some(b)) => format!(
-            "{} [{} to {}]",
-            f(s.quantiles[m]),
-            f(s.quantiles[a]),
-            f(s.quantiles[b])
-        ),
-        _ => format!("{} (mean)", f(s.mean)),
-    };
+    let interval = |s: &Stats, f: &dyn Fn(f64) -> String| outcome.interval(s, f);
     let _ = writeln!(
         out,
         "{} runs, seed {}, {} sampling; median [5th to 95th percentile]",

@@ -2,6 +2,7 @@
 //! native format, reproduce the suite's expected output, through the library
 //! and through `carecascade simulate`.
 
+#[path = "../engine/tests/common/mod.rs"]
 mod common;
 
 use carecascade::Program;

@@ -226,26 +226,32 @@ impl Outcome {
         Ok(written)
     }
 
+    /// Statistics as "median [5th to 95th percentile]" with each number
+    /// written by `format`, or "mean (mean)" when those quantiles are not
+    /// reported.
+    pub fn interval(&self, s: &Stats, format: &dyn Fn(f64) -> String) -> String {
+        match (
+            self.quantile_index(0.05),
+            self.quantile_index(0.5),
+            self.quantile_index(0.95),
+        ) {
+            (Some(a), Some(m), Some(b)) => format!(
+                "{} [{} to {}]",
+                format(s.quantiles[m]),
+                format(s.quantiles[a]),
+                format(s.quantiles[b])
+            ),
+            _ => format!("{} (mean)", format(s.mean)),
+        }
+    }
+
     /// A readable summary for the terminal: each scenario's scalars and
     /// final-period indicators as median [5th to 95th percentile] (or the
     /// mean when those quantiles are not reported), and each comparison's
     /// cost and cumulative differences by period.
     pub fn table(&self) -> String {
         let mut out = String::new();
-        let (lo, mid, hi) = (
-            self.quantile_index(0.05),
-            self.quantile_index(0.5),
-            self.quantile_index(0.95),
-        );
-        let interval = |s: &Stats| match (lo, mid, hi) {
-            (Some(a), Some(m), Some(b)) => format!(
-                "{} [{} to {}]",
-                short(s.quantiles[m]),
-                short(s.quantiles[a]),
-                short(s.quantiles[b])
-            ),
-            _ => format!("{} (mean)", short(s.mean)),
-        };
+        let interval = |s: &Stats| self.interval(s, &short);
         let _ = writeln!(
             out,
             "{} runs, seed {}, {} sampling; median [5th to 95th percentile]",

@@ -34,7 +34,7 @@ pub fn compare(results: &Results, expected: &Table) -> Vec<String> {
         let series = match (results.series(name), control) {
             (Some(series), _) => series,
             (None, Some(value)) => {
-                constant = ndarray::Array1::from_elem(times.len(), value);
+                constant = carecascade_engine::ndarray::Array1::from_elem(times.len(), value);
                 constant.view()
             }
             (None, None) => {
