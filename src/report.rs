@@ -209,10 +209,33 @@ pub fn report(outcome: &Outcome, prepared: &[Prepared]) -> Result<String> {
         [] => "Scenarios".to_string(),
     };
     let _ = writeln!(h, "<h1>{}</h1>", esc(&title));
+    // The window and money as the England model states them; for any
+    // other model, its own period labels.
+    let care_model = prepared.first().is_some_and(|p| {
+        crate::local::authority_code(p.model()).is_some()
+            || p.model().name() == crate::england().name()
+    });
+    let (window, money) = if care_model {
+        (
+            format!("31 March {y0} to 31 March {y1}"),
+            "; money is £ at 2022-23 prices",
+        )
+    } else {
+        (
+            format!(
+                "{} {} to {}",
+                first.label,
+                first.periods[0],
+                first.periods[first.periods.len() - 1]
+            ),
+            "",
+        )
+    };
     let _ = writeln!(
         h,
-        "<p class=\"note\">{}, 31 March {y0} to 31 March {y1}. {} Monte Carlo runs per scenario ({} sampling, seed {}); every scenario is run on the same draws of the uncertain parameters it shares with the others, so differences are paired run by run. Figures are medians with the 5th to 95th percentile range in brackets; money is £ at 2022-23 prices. Made by carecascade {}.</p>",
+        "<p class=\"note\">{}, {}. {} Monte Carlo runs per scenario ({} sampling, seed {}); every scenario is run on the same draws of the uncertain parameters it shares with the others, so differences are paired run by run. Figures are medians with the 5th to 95th percentile range in brackets{money}. Made by carecascade {}.</p>",
         esc(&place(prepared)),
+        esc(&window),
         outcome.total_runs,
         outcome.sampling.replace('_', " "),
         outcome.seed,
@@ -253,55 +276,83 @@ pub fn report(outcome: &Outcome, prepared: &[Prepared]) -> Result<String> {
         let _ = write!(h, "<th>{}</th>", esc(n));
     }
     h.push_str("</tr>\n");
-    let scalar_rows: [Row; 4] = [
-        ("Spend, cash", SCALARS[0], money_m),
-        ("Spend, present value (3.5%)", SCALARS[1], money_m),
-        ("Children entering care", SCALARS[2], thousands),
-        ("Highest caseload", SCALARS[3], thousands),
-    ];
-    for (label, name, f) in scalar_rows {
-        let _ = write!(h, "<tr><td>{label}</td>");
-        for e in &outcome.ensembles {
-            match e.scalar(name) {
-                Ok(values) => {
-                    let s = Stats::of(values, &BANDS);
-                    let _ = write!(h, "<td>{}</td>", interval(&s, &f));
-                }
-                Err(_) => h.push_str("<td>-</td>"),
-            }
+    // The England rows where the scenarios have the England profile's
+    // scalars; otherwise each scenario's own scalars and indicators.
+    let care_scalars = outcome
+        .ensembles
+        .iter()
+        .all(|e| SCALARS.iter().all(|s| e.scalars.iter().any(|x| x == s)));
+    let cell = |h: &mut String, values: Result<Vec<f64>>, f: fn(f64) -> String| match values {
+        Ok(values) => {
+            let _ = write!(h, "<td>{}</td>", interval(&Stats::of(values, &BANDS), &f));
         }
-        h.push_str("</tr>\n");
-    }
-    for (indicator, label) in [
-        ("cla_at_31_march", "Children looked after"),
-        ("cpp_at_31_march", "Children on a protection plan"),
-        ("cin_at_31_march", "Children in need"),
-        ("spend_total_m", "Spend in the year"),
-    ] {
-        let _ = write!(h, "<tr><td>{label}, {y1}</td>");
-        for e in &outcome.ensembles {
-            match e.indicators.iter().position(|x| x == indicator) {
-                Some(i) => {
-                    let last = e.periods.len() - 1;
-                    let s = Stats::of(e.runs.iter().map(|r| r.values[i][last]), &BANDS);
-                    let f: fn(f64) -> String = if indicator.ends_with("_m") {
-                        money_m
-                    } else {
-                        thousands
-                    };
-                    let _ = write!(h, "<td>{}</td>", interval(&s, &f));
-                }
-                None => h.push_str("<td>-</td>"),
+        Err(_) => h.push_str("<td>-</td>"),
+    };
+    if care_scalars {
+        let scalar_rows: [Row; 4] = [
+            ("Spend, cash", SCALARS[0], money_m),
+            ("Spend, present value (3.5%)", SCALARS[1], money_m),
+            ("Children entering care", SCALARS[2], thousands),
+            ("Highest caseload", SCALARS[3], thousands),
+        ];
+        for (label, name, f) in scalar_rows {
+            let _ = write!(h, "<tr><td>{label}</td>");
+            for e in &outcome.ensembles {
+                cell(&mut h, e.scalar(name), f);
             }
+            h.push_str("</tr>\n");
         }
-        h.push_str("</tr>\n");
+        for (indicator, label) in [
+            ("cla_at_31_march", "Children looked after"),
+            ("cpp_at_31_march", "Children on a protection plan"),
+            ("cin_at_31_march", "Children in need"),
+            ("spend_total_m", "Spend in the year"),
+        ] {
+            let _ = write!(h, "<tr><td>{label}, {y1}</td>");
+            let f: fn(f64) -> String = if indicator.ends_with("_m") {
+                money_m
+            } else {
+                thousands
+            };
+            for e in &outcome.ensembles {
+                let last = e.periods[e.periods.len() - 1];
+                cell(&mut h, e.values(indicator, last), f);
+            }
+            h.push_str("</tr>\n");
+        }
+    } else {
+        for name in &first.scalars {
+            let _ = write!(h, "<tr><td>{}</td>", esc(name));
+            for e in &outcome.ensembles {
+                cell(&mut h, e.scalar(name), thousands);
+            }
+            h.push_str("</tr>\n");
+        }
+        for indicator in &first.indicators {
+            let last = first.periods[first.periods.len() - 1];
+            let _ = write!(
+                h,
+                "<tr><td>{}, {} {last}</td>",
+                esc(indicator),
+                esc(&first.label)
+            );
+            for e in &outcome.ensembles {
+                cell(&mut h, e.values(indicator, last), thousands);
+            }
+            h.push_str("</tr>\n");
+        }
     }
     h.push_str("</table>\n");
 
-    let comparisons: Vec<(Comparison, Option<Vec<Stats>>)> = outcome
-        .ensembles
+    // The England comparison (spend, entries to care, break-even) for
+    // scenarios with the England profile's scalars.
+    let alternatives = if care_scalars {
+        &outcome.ensembles[1..]
+    } else {
+        &[]
+    };
+    let comparisons: Vec<(Comparison, Option<Vec<Stats>>)> = alternatives
         .iter()
-        .skip(1)
         .map(|alt| {
             (
                 compare(
@@ -348,9 +399,10 @@ pub fn report(outcome: &Outcome, prepared: &[Prepared]) -> Result<String> {
         h.push_str("</table>\n<p class=\"note\">Negative extra spend is a saving. Breaking even means the alternative's cumulative spend falls below the base's and stays below to the horizon.</p>\n");
     }
 
-    // Fan charts.
+    // Fan charts: the England indicators where the scenarios have them,
+    // otherwise each indicator the scenarios report.
     h.push_str("<h2>Over time</h2>\n");
-    for (indicator, title, unit, money) in [
+    let care_fans: Vec<(String, String, String, bool)> = [
         ("spend_total_m", "Spend a year", "£ a year", true),
         (
             "cla_at_31_march",
@@ -383,7 +435,27 @@ pub fn report(outcome: &Outcome, prepared: &[Prepared]) -> Result<String> {
             "children",
             false,
         ),
-    ] {
+    ]
+    .into_iter()
+    .map(|(i, t, u, m)| (i.to_string(), t.to_string(), u.to_string(), m))
+    .collect();
+    let has = |indicator: &str| {
+        outcome
+            .ensembles
+            .iter()
+            .any(|e| e.indicators.iter().any(|i| i == indicator))
+    };
+    let fans_to_draw: Vec<(String, String, String, bool)> =
+        if care_fans.iter().any(|(i, ..)| has(i)) {
+            care_fans
+        } else {
+            first
+                .indicators
+                .iter()
+                .map(|i| (i.clone(), i.clone(), String::new(), false))
+                .collect()
+        };
+    for (indicator, title, unit, money) in &fans_to_draw {
         let fans: Vec<Fan> = outcome
             .ensembles
             .iter()
@@ -392,10 +464,42 @@ pub fn report(outcome: &Outcome, prepared: &[Prepared]) -> Result<String> {
         if fans.is_empty() {
             continue;
         }
-        let chart = svg(fan_chart(Format::Svg, title, unit, &fans, money, false)?);
+        let chart = svg(fan_chart(Format::Svg, title, unit, &fans, *money, false)?);
         let _ = writeln!(h, "<figure>{chart}</figure>");
     }
     h.push_str("<p class=\"note\">Dark bands hold the middle half of the runs, light bands 90%; the line is the median.</p>\n");
+
+    // Differences of any other model's indicators, run by run.
+    if !care_scalars {
+        for alt in outcome.ensembles.iter().skip(1) {
+            let _ = writeln!(
+                h,
+                "<h2>{} minus {}</h2>",
+                esc(&alt.scenario),
+                esc(&first.scenario)
+            );
+            for indicator in &first.indicators {
+                let points: Option<Vec<(f64, [f64; 5])>> = first
+                    .periods
+                    .iter()
+                    .map(|&p| {
+                        let d = outcome
+                            .paired_difference(&first.scenario, &alt.scenario, indicator, p)
+                            .ok()?;
+                        let q = Stats::of(d, &BANDS).quantiles;
+                        Some((p, [q[0], q[1], q[2], q[3], q[4]]))
+                    })
+                    .collect();
+                let Some(points) = points else { continue };
+                let fan = Fan {
+                    label: format!("{indicator}, {} minus {}", alt.scenario, first.scenario),
+                    points: points.into_iter().filter(|(_, q)| !q[2].is_nan()).collect(),
+                };
+                let chart = svg(fan_chart(Format::Svg, indicator, "", &[fan], false, true)?);
+                let _ = writeln!(h, "<figure>{chart}</figure>");
+            }
+        }
+    }
 
     // Differences.
     for (c, avoided) in &comparisons {
@@ -665,7 +769,12 @@ fn place(prepared: &[Prepared]) -> String {
                 .name()
                 .trim_start_matches(crate::local::LOCAL_PREFIX)
         ),
-        None => "England's children's social care".to_string(),
+        None => match prepared.first() {
+            Some(p) if p.model().name() != crate::england().name() => {
+                format!("The model `{}`", p.model().name())
+            }
+            _ => "England's children's social care".to_string(),
+        },
     }
 }
 

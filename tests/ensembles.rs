@@ -416,4 +416,24 @@ reduce = "max"
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["scenarios"][0]["period_label"], "day");
     assert!(summary["cost"].is_null());
+    // The HTML report speaks of the model's own indicators and periods, and
+    // says that no published figures are attached to it.
+    let html = d.join("sir.html");
+    cli(
+        &[
+            "report",
+            d.join("open.toml").to_str().unwrap(),
+            d.join("closed.toml").to_str().unwrap(),
+            "--output",
+            html.to_str().unwrap(),
+        ],
+        2,
+    );
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(html.contains("The model `SIR`, day 0 to 30"), "intro");
+    assert!(html.contains("<td>Infectious, day 30</td>"), "key figures");
+    assert!(html.contains("No published figures are attached to the model `SIR`"));
+    for care in ["Children looked after", "31 March", "£"] {
+        assert!(!html.contains(care), "{care}");
+    }
 }
