@@ -43,7 +43,9 @@ impl Program {
     /// Unit inconsistencies are not errors; see [`Program::warnings`].
     pub fn compile(model: &Model) -> Result<Program> {
         let resolved = resolve::resolve(model)?;
-        let warnings = units::check(model);
+        let mut warnings = model.warnings().to_vec();
+        warnings.extend(resolved.warnings.iter().cloned());
+        warnings.extend(units::check(model));
         Compiler::new(model, resolved).finish(warnings)
     }
 }

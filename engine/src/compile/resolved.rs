@@ -123,4 +123,6 @@ pub(crate) struct Resolved {
     /// Parameters (variable indices) that fix a structural choice such as the
     /// order of a `DELAY N`; changing them requires recompiling.
     pub structural: Vec<usize>,
+    /// Problems that do not stop the model, found while resolving.
+    pub warnings: Vec<crate::program::Warning>,
 }

@@ -353,6 +353,7 @@ pub struct ModelBuilder {
     time: Option<TimeSettings>,
     time_units: Option<String>,
     elements: Vec<Element>,
+    warnings: Vec<crate::program::Warning>,
 }
 
 impl ModelBuilder {
@@ -365,7 +366,26 @@ impl ModelBuilder {
             time: None,
             time_units: None,
             elements: Vec::new(),
+            warnings: Vec::new(),
         }
+    }
+
+    /// Records something a file reader read with a default or a
+    /// reinterpretation (no `<sim_specs>`, a lookup it sorted, ...): it does
+    /// not stop the model, and [`Model::warnings`] and
+    /// [`Program::warnings`](crate::Program::warnings) report it. `variable`
+    /// may be empty for the model as a whole.
+    pub fn warn(
+        &mut self,
+        variable: impl Into<String>,
+        location: Option<Location>,
+        message: impl Into<String>,
+    ) {
+        self.warnings.push(crate::program::Warning {
+            variable: variable.into(),
+            location,
+            message: message.into(),
+        });
     }
 
     /// Sets the model's documentation.
@@ -717,6 +737,7 @@ impl ModelBuilder {
             time_units: self.time_units,
             variables,
             index,
+            warnings: self.warnings,
         })
     }
 }

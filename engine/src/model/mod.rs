@@ -244,6 +244,9 @@ pub struct Model {
     dimensions: Vec<Dimension>,
     variables: Vec<Variable>,
     index: HashMap<String, usize>,
+    /// What the reader of the model's file read with a default or a
+    /// reinterpretation.
+    warnings: Vec<crate::program::Warning>,
 }
 
 /// A named dimension (a Vensim subscript range) and its elements, such as
@@ -317,6 +320,15 @@ impl Model {
     /// The default time settings.
     pub fn time(&self) -> &TimeSettings {
         &self.time
+    }
+
+    /// What the reader of the model's file could read only with a default
+    /// or a reinterpretation, which the user should know about (an XMILE
+    /// file without `<sim_specs>`, a Vensim lookup whose points it sorted,
+    /// an element it ignored). [`Program::compile`](crate::Program::compile)
+    /// passes them on to [`Program::warnings`](crate::Program::warnings).
+    pub fn warnings(&self) -> &[crate::program::Warning] {
+        &self.warnings
     }
 
     /// The dimensions arrayed variables range over.

@@ -19,10 +19,11 @@ use std::collections::HashMap;
 use std::fmt;
 
 /// A unit inconsistency or other problem that does not stop a model from
-/// running.
+/// running: also what a file reader read with a default or a
+/// reinterpretation, and a delay too short for its time step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Warning {
-    /// The variable concerned.
+    /// The variable concerned (empty for the model as a whole).
     pub variable: String,
     /// Where it is defined, when known.
     pub location: Option<Location>,
@@ -32,9 +33,11 @@ pub struct Warning {
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.location {
-            Some(l) => write!(f, "{l}: `{}`: {}", self.variable, self.message),
-            None => write!(f, "`{}`: {}", self.variable, self.message),
+        match (&self.location, self.variable.is_empty()) {
+            (Some(l), false) => write!(f, "{l}: `{}`: {}", self.variable, self.message),
+            (Some(l), true) => write!(f, "{l}: {}", self.message),
+            (None, false) => write!(f, "`{}`: {}", self.variable, self.message),
+            (None, true) => write!(f, "{}", self.message),
         }
     }
 }

@@ -54,7 +54,11 @@ pub(crate) enum Func2 {
     Mul,
     Div,
     Pow,
+    /// XMILE's `MOD`: `a - b * floor(a / b)`, the sign of the divisor.
     Mod,
+    /// Vensim's `MODULO`: `a - b * INTEGER(a / b)` with `INTEGER`
+    /// truncating towards zero, the sign of the dividend (C's `fmod`).
+    Rem,
     Lt,
     Le,
     Gt,

@@ -199,6 +199,7 @@ pub(crate) fn func2(f: Func2, a: f64, b: f64) -> f64 {
         Func2::Div => a / b,
         Func2::Pow => a.powf(b),
         Func2::Mod => a - b * (a / b).floor(),
+        Func2::Rem => a % b,
         Func2::Lt => f64::from(a < b),
         Func2::Le => f64::from(a <= b),
         Func2::Gt => f64::from(a > b),
@@ -297,6 +298,9 @@ mod tests {
     #[test]
     fn arithmetic_edge_cases() {
         assert_eq!(func2(Func2::Mod, -1.0, 3.0), 2.0);
+        assert_eq!(func2(Func2::Mod, 1.0, -3.0), -2.0);
+        assert_eq!(func2(Func2::Rem, -1.0, 3.0), -1.0);
+        assert_eq!(func2(Func2::Rem, 1.0, -3.0), 1.0);
         assert_eq!(func2(Func2::Zidz, 1.0, 0.0), 0.0);
         assert!(func2(Func2::Min, f64::NAN, 1.0).is_nan());
         assert!(func1(Func1::ClampNonNegative, f64::NAN).is_nan());

@@ -513,6 +513,11 @@ impl<'p, const L: usize> Lanes<'p, L> {
     #[inline]
     fn integrate(&mut self, dt: f64) {
         let program = self.program;
+        for &i in &program.non_negative {
+            let slot = program.stocks[i].slot as usize;
+            let at = (slot - program.integrated.start) * L;
+            self.stock_start[at..at + L].copy_from_slice(&self.slots[slot * L..(slot + 1) * L]);
+        }
         let (head, tail) = self.slots.split_at_mut(program.derivatives * L);
         let stocks = &mut head[program.integrated.start * L..program.integrated.end * L];
         let n = stocks.len();
@@ -520,11 +525,20 @@ impl<'p, const L: usize> Lanes<'p, L> {
             *stock += dt * derivative;
         }
         for &i in &program.non_negative {
-            // Only rounding can leave a limited stock below zero.
-            let slot = program.stocks[i].slot as usize * L;
-            for value in &mut self.slots[slot..slot + L] {
-                if *value < 0.0 {
-                    *value = 0.0;
+            // Only rounding can take a limited stock below zero, or below
+            // where it was if it was already below zero: XMILE 1.0 limits a
+            // non-negative stock's outflows and nothing else, so a negative
+            // initial value stays (and inflows raise it), and no mass is
+            // created by resetting it to zero.
+            let slot = program.stocks[i].slot as usize;
+            let at = (slot - program.integrated.start) * L;
+            for (value, before) in self.slots[slot * L..(slot + 1) * L]
+                .iter_mut()
+                .zip(&self.stock_start[at..at + L])
+            {
+                let floor = before.min(0.0);
+                if *value < floor {
+                    *value = floor;
                 }
             }
         }

@@ -77,8 +77,13 @@ impl Resolver<'_> {
             B::Sign => unary(Func1::Sign, &mut a),
             B::Pi => Node::Const(std::f64::consts::PI),
             B::Modulo => {
+                // Vensim's reference defines MODULO(A, B) as the remainder
+                // of A / B, A - B * INTEGER(A / B), and its INTEGER
+                // truncates towards zero: the result has the sign of A
+                // (MODULO(-7, 3) = -1), as C's fmod. XMILE's MOD operator
+                // (`a MOD b`) is floored instead (-7 MOD 3 = 2): Func2::Mod.
                 let b = a.remove(1);
-                Node::binary(Func2::Mod, a.remove(0), b)
+                Node::binary(Func2::Rem, a.remove(0), b)
             }
             B::Power => {
                 let b = a.remove(1);
@@ -148,6 +153,7 @@ impl Resolver<'_> {
                 };
                 let initial = (a.len() == 3).then(|| a.remove(2));
                 let time = a.remove(1);
+                self.check_stage_time(ctx, builtin, &time, order, span);
                 self.material_delay(ctx, builtin.spelling(), a.remove(0), time, initial, order)
             }
             B::DelayN | B::DelayNXmile => {
@@ -158,6 +164,7 @@ impl Resolver<'_> {
                 let order = self.order(ctx, &a[order_index], &exprs[order_index], builtin)?;
                 let initial = a.get(initial_index).cloned();
                 let time = a[1].clone();
+                self.check_stage_time(ctx, builtin, &time, order, span);
                 self.material_delay(ctx, builtin.spelling(), a.remove(0), time, initial, order)
             }
             B::Smooth | B::SmoothI | B::Smooth3 | B::Smooth3I => {
@@ -268,6 +275,38 @@ impl Resolver<'_> {
                     builtin.spelling()
                 ),
             )),
+        }
+    }
+
+    /// A material delay whose stages each hold less than one step (delay
+    /// time < order x dt) is computed exactly as written, each stage
+    /// draining stage / (T / n) per step, so that Euler removes more than
+    /// a stage holds and the output overshoots and oscillates: the numbers
+    /// then depend on dt. Vensim computes the same equations without a
+    /// limit; this says so, where the delay is, when its time is constant.
+    fn check_stage_time(
+        &mut self,
+        ctx: &Ctx,
+        builtin: Builtin,
+        time: &Node,
+        order: usize,
+        span: &Span,
+    ) {
+        let dt = self.model.time().dt();
+        let Some(t) = self.constant_value(time, &mut Vec::new()) else {
+            return;
+        };
+        if t > 0.0 && t < order as f64 * dt * (1.0 - 1e-12) {
+            self.warnings.push(crate::program::Warning {
+                variable: ctx.owner.to_string(),
+                location: Some(ctx.equation.location(span)),
+                message: format!(
+                    "{}: the delay time {t} is shorter than its order {order} x TIME STEP {dt}: each stage holds {} of time, less than one step, so Euler drains more than a stage holds and the output overshoots; make TIME STEP at most {}",
+                    builtin.spelling(),
+                    t / order as f64,
+                    t / order as f64
+                ),
+            });
         }
     }
 

@@ -34,6 +34,8 @@ struct Resolver<'m> {
     element_table_of: HashMap<(usize, usize), usize>,
     structural: Vec<usize>,
     errors: Vec<Error>,
+    /// Problems that do not stop the model (a delay too short for dt).
+    warnings: Vec<crate::program::Warning>,
 }
 
 /// The context of the equation being resolved, for error messages, names
@@ -63,6 +65,7 @@ pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
         element_table_of: HashMap::new(),
         structural: Vec::new(),
         errors: Vec::new(),
+        warnings: Vec::new(),
     };
     // First pass: one compiled variable per element; constants get their values.
     let mut chosen: Vec<Vec<Option<&Equation>>> = Vec::new();
@@ -205,6 +208,7 @@ pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
         vars: r.vars,
         tables: r.tables,
         structural: r.structural,
+        warnings: r.warnings,
     })
 }
 

@@ -41,8 +41,11 @@ pub(super) enum Lhs<'a> {
 pub(super) fn split_lhs(eq: &str) -> Lhs<'_> {
     let mut depth = 0usize;
     let mut quoted = false;
+    let mut escaped = false;
     for (i, c) in eq.char_indices() {
         match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
             '"' => quoted = !quoted,
             _ if quoted => {}
             '[' => depth += 1,
@@ -116,9 +119,19 @@ impl Reader<'_> {
         let mut comment = 0usize;
         let mut chars = text.char_indices().peekable();
         while let Some((i, c)) = chars.next() {
+            // Quotes and `{comments}` belong to the equation part: the
+            // units and the documentation are free text, where a lone `"`
+            // or `{` is just a character.
+            let in_equation = parts.len() == 1;
             let part = &mut parts.last_mut().expect("a part is open").1;
             match c {
-                '{' if !quoted => {
+                // An escaped quote inside a quoted name: `"a \"b\" c"`.
+                '\\' if quoted && matches!(chars.peek(), Some((_, '"'))) => {
+                    part.push(c);
+                    part.push('"');
+                    chars.next();
+                }
+                '{' if !quoted && in_equation => {
                     comment += 1;
                     part.push(' ');
                 }
@@ -127,7 +140,7 @@ impl Reader<'_> {
                     part.push(' ');
                 }
                 _ if comment > 0 => part.push(if c == '\n' { '\n' } else { ' ' }),
-                '"' => {
+                '"' if in_equation => {
                     quoted = !quoted;
                     part.push(c);
                 }

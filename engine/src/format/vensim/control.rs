@@ -100,6 +100,34 @@ impl Reader<'_> {
             }
         };
         let time = match get("saveper") {
+            // Vensim saves only at computed steps: a SAVEPER that is not a
+            // whole number of TIME STEPs saves at the nearest whole number
+            // of steps (at least one), which is said.
+            Some(save) if save.is_finite() && save > 0.0 => {
+                let steps = (save / dt).round().max(1.0);
+                let rounded = steps * dt;
+                let saved = if (rounded - save).abs() > 1e-9 * save.abs().max(dt) {
+                    if let Some(location) = at("saveper") {
+                        self.warn(
+                            "SAVEPER",
+                            location,
+                            format!(
+                                "SAVEPER {save} is not a whole number of TIME STEPs ({dt}): results are saved every {steps} step(s), every {rounded}, as Vensim saves only at computed steps"
+                            ),
+                        );
+                    }
+                    rounded
+                } else {
+                    save
+                };
+                match time.with_save_interval(saved) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        self.errors.push(located("saveper", e));
+                        return None;
+                    }
+                }
+            }
             Some(save) => match time.with_save_interval(save) {
                 Ok(t) => t,
                 Err(e) => {

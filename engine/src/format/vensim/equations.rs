@@ -16,20 +16,40 @@ fn name_and_subscripts(lhs: &str) -> (String, Vec<String>) {
     let lhs = lhs.trim();
     match lhs.find('[') {
         Some(open) if lhs.ends_with(']') => (
-            unquoted(&lhs[..open]).to_string(),
+            unescaped(&lhs[..open]),
             lhs[open + 1..lhs.len() - 1]
                 .split(',')
-                .map(|s| unquoted(s).to_string())
+                .map(unescaped)
                 .collect(),
         ),
-        _ => (unquoted(lhs).to_string(), Vec::new()),
+        _ => (unescaped(lhs), Vec::new()),
+    }
+}
+
+/// A name without its quotes, and a quoted name's escaped quotes (`\"`)
+/// as quotes, as the equation lexer reads them.
+fn unescaped(name: &str) -> String {
+    let trimmed = name.trim();
+    let inner = unquoted(name);
+    if trimmed.starts_with('"') && trimmed.ends_with('"') && trimmed.len() >= 2 {
+        inner.replace("\\\"", "\"")
+    } else {
+        inner.to_string()
     }
 }
 
 /// A number as Vensim writes it (`-3`, `.5`, `1e-3`), or `None`.
 pub(super) fn number(text: &str) -> Option<f64> {
     let t = text.trim();
-    let t = t.strip_prefix('+').unwrap_or(t);
+    // Vensim writes lookup points as `(0,- 1)` too: a sign, then spaces.
+    let (negative, t) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest.trim_start()),
+        None => (false, t.strip_prefix('+').map_or(t, str::trim_start)),
+    };
+    if t.starts_with(['+', '-']) {
+        return None;
+    }
+    let t = &format!("{}{t}", if negative { "-" } else { "" });
     if t.is_empty() || t.chars().any(|c| c.is_alphabetic() && c != 'e' && c != 'E') {
         return None;
     }
@@ -65,7 +85,7 @@ impl Reader<'_> {
             }
         };
         let rhs = if lookup {
-            Rhs::Table(self.points(rhs, rhs_start)?)
+            Rhs::Table(self.points(&name, rhs, rhs_start)?)
         } else if let Some(v) = number(rhs) {
             Rhs::Number(v)
         } else if let Some(values) = self.list(rhs, !subscripts.is_empty()) {
@@ -73,7 +93,7 @@ impl Reader<'_> {
         } else if let Some((input, table)) = with_lookup(rhs) {
             Rhs::WithLookup {
                 input: source(self, input.0, input.1),
-                points: self.points(table.0, rhs_start + table.1)?,
+                points: self.points(&name, table.0, rhs_start + table.1)?,
             }
         } else {
             let upper = rhs.to_ascii_uppercase();
@@ -178,7 +198,7 @@ impl Reader<'_> {
     }
 
     /// The points of a lookup body `( [(x,y)-(x,y)], (x,y), ... )`.
-    fn points(&mut self, body: &str, offset: usize) -> Option<Vec<(f64, f64)>> {
+    fn points(&mut self, name: &str, body: &str, offset: usize) -> Option<Vec<(f64, f64)>> {
         let trimmed = body.trim();
         let lead = body.len() - body.trim_start().len();
         let inner = trimmed
@@ -215,6 +235,17 @@ impl Reader<'_> {
                 "expected lookup points `(x,y), ...`, found none".into(),
             );
             return None;
+        }
+        // Vensim sorts a lookup's points by x (as its output for
+        // `(2,-3),(1,-7),(0,-1)` shows): so does this reader, and says so.
+        if points.windows(2).any(|w| w[1].0 < w[0].0) {
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let location = self.location(offset + lead);
+            self.warn(
+                name,
+                location,
+                "the lookup's x values do not increase: its points were sorted by x, as Vensim does".into(),
+            );
         }
         Some(points)
     }

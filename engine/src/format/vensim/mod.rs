@@ -41,6 +41,7 @@ use crate::error::{Error, Location, Result};
 use crate::format::unquoted;
 use crate::model::Model;
 use crate::name::canonical_name;
+use crate::program::Warning;
 use blocks::{Lhs, find_ci, split_lhs};
 use elements::stock_flows;
 use indexmap::IndexMap;
@@ -101,6 +102,9 @@ struct Reader<'t> {
     text: &'t str,
     file: Option<Arc<str>>,
     errors: Vec<Error>,
+    /// What was read with a reinterpretation (sorted lookup points, a
+    /// rounded SAVEPER), for [`Model::warnings`].
+    warnings: Vec<Warning>,
 }
 
 fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
@@ -108,6 +112,7 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
         text,
         file: file.map(Arc::from),
         errors: Vec::new(),
+        warnings: Vec::new(),
     };
     // The sketch starts at `\\\---///` (some tools write fewer backslashes).
     let end = text
@@ -210,6 +215,9 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
             }
         }
     }
+    for w in reader.warnings {
+        builder.warn(w.variable, w.location, w.message);
+    }
     crate::format::build_with(builder, reader.errors)
 }
 
@@ -224,6 +232,14 @@ impl Reader<'_> {
             location: self.location(offset),
             message,
         }
+    }
+
+    fn warn(&mut self, variable: &str, location: Location, message: String) {
+        self.warnings.push(Warning {
+            variable: variable.to_string(),
+            location: Some(location),
+            message,
+        });
     }
 
     fn push_error(&mut self, offset: usize, message: String) {

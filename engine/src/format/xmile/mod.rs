@@ -15,8 +15,16 @@
 //! file) is an error naming the element and its line, never a silent wrong
 //! answer.
 //!
+//! Every element and attribute is read, ignored as display only, or
+//! refused with its line; anything else is a located warning in
+//! [`Model::warnings`] (the lists are in this module's `known` part). A
+//! file without `<sim_specs>` runs from 0 to 100 with dt 1, with a warning.
+//! A graphical function's old `discrete="true"` is read as
+//! `type="discrete"`.
+//!
 //! [`write()`] exports any model as XMILE.
 
+mod known;
 mod write;
 
 pub use write::write;
@@ -56,6 +64,8 @@ struct Reader<'a> {
     file: Option<Arc<str>>,
     doc: &'a Document<'a>,
     errors: Vec<Error>,
+    /// Elements and attributes ignored, for [`Model::warnings`].
+    warnings: Vec<crate::program::Warning>,
     /// The named models modules refer to, by canonical name.
     models: std::collections::HashMap<String, Node<'a, 'a>>,
     /// The elements of each dimension, by canonical name.
@@ -82,6 +92,7 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         file,
         doc: &doc,
         errors: Vec::new(),
+        warnings: Vec::new(),
         models: std::collections::HashMap::new(),
         dimension_elements: std::collections::HashMap::new(),
     };
@@ -104,7 +115,20 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         .unwrap_or_else(|| "model".to_string());
     let mut builder = ModelBuilder::new(name);
 
-    if let Some(specs) = child(root, "sim_specs") {
+    // XMILE 1.0 puts <sim_specs> in the root, or in a <model>.
+    let specs = child(root, "sim_specs").or_else(|| {
+        children(root, "model")
+            .filter(|m| m.attribute("name").is_none_or(|n| n.trim().is_empty()))
+            .find_map(|m| child(m, "sim_specs"))
+    });
+    if specs.is_none() {
+        builder.warn(
+            "",
+            Some(reader.location(root.range().start)),
+            "the file has no <sim_specs>: the run uses start 0, stop 100, dt 1 and Euler; give them in <sim_specs>",
+        );
+    }
+    if let Some(specs) = specs {
         if let Some(units) = specs
             .attribute("time_units")
             .filter(|u| !u.trim().is_empty())
@@ -189,6 +213,10 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         }
         let scope = Scope::default();
         reader.model(main, &scope, &mut vec![String::new()], &mut builder);
+    }
+    reader.check_known(root);
+    for w in std::mem::take(&mut reader.warnings) {
+        builder.warn(w.variable, w.location, w.message);
     }
     crate::format::build_with(builder, reader.errors)
 }
@@ -653,10 +681,17 @@ impl<'a> Reader<'a> {
             .filter(|u| !u.is_empty())
             .map(str::to_string);
         let non_negative = child(node, "non_negative").is_some();
-        let mut eqn = child(node, "eqn").map(|e| self.equation(e));
-        // Stella writes an array's values as a list: `1, 2, 3`.
+        // An empty <eqn/> beside per-element equations says nothing.
+        let mut eqn = child(node, "eqn")
+            .map(|e| self.equation(e))
+            .filter(|s| !s.text.is_empty() || elements.is_empty());
+        // Stella writes an array's values as a list: `1, 2, 3`, with rows
+        // separated by `;` for two dimensions, which may end with `;`.
         if let Some(source) = &eqn {
-            let parts = split_top_level(&source.text, &[',']);
+            let mut parts = split_top_level(&source.text, &[',', ';']);
+            if parts.len() > 1 && parts.last().is_some_and(|(_, p)| p.trim().is_empty()) {
+                parts.pop();
+            }
             let tuples = self.element_tuples(&dims);
             if !dims.is_empty() && elements.is_empty() && parts.len() > 1 {
                 if parts.len() != tuples.len() {
@@ -924,7 +959,17 @@ impl<'a> Reader<'a> {
         name: &str,
         gf: Node,
     ) -> Option<(Vec<(f64, f64)>, Interpolation)> {
-        let interpolation = match gf.attribute("type").map(str::to_ascii_lowercase).as_deref() {
+        // Early XMILE drafts (and files that follow them) write
+        // `discrete="true"` instead of `type="discrete"`.
+        let kind = gf
+            .attribute("type")
+            .map(str::to_ascii_lowercase)
+            .or_else(|| {
+                gf.attribute("discrete")
+                    .filter(|d| d.trim().eq_ignore_ascii_case("true"))
+                    .map(|_| "discrete".to_string())
+            });
+        let interpolation = match kind.as_deref() {
             None | Some("continuous") => Interpolation::Continuous,
             Some("extrapolate") => Interpolation::Extrapolate,
             Some("discrete") => Interpolation::Discrete,

@@ -1,0 +1,321 @@
+//! The XMILE and Vensim readers follow the standard and Vensim's documented
+//! semantics, and say so when they read something with a default or a
+//! reinterpretation: no silent wrong numbers.
+
+use carecascade_engine::format::{vensim, xmile};
+use carecascade_engine::{Model, Program, Results};
+
+const CONTROL: &str = "INITIAL TIME = 0 ~ Month ~|\nFINAL TIME = 4 ~ Month ~|\nTIME STEP = 1 ~ Month ~|\nSAVEPER = TIME STEP ~ Month ~|\n";
+
+fn mdl(equations: &str) -> Model {
+    vensim::parse(
+        &format!("{{UTF-8}}\n{equations}\n{CONTROL}\\\\\\---/// Sketch\n"),
+        Some("m.mdl"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn xmile_model(variables: &str) -> Model {
+    xmile::parse(
+        &format!(
+            "<xmile><sim_specs><start>0</start><stop>4</stop><dt>1</dt></sim_specs>\n\
+             <dimensions><dim name=\"d\"><elem name=\"a\"/><elem name=\"b\"/></dim>\
+             <dim name=\"e\"><elem name=\"x\"/><elem name=\"y\"/></dim></dimensions>\n\
+             <model><variables>\n{variables}\n</variables></model></xmile>"
+        ),
+        Some("m.xmile"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run(model: &Model) -> Results {
+    Program::compile(model).unwrap().run().unwrap()
+}
+
+fn warnings(model: &Model) -> Vec<String> {
+    Program::compile(model)
+        .unwrap()
+        .warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn vensim_modulo_and_xmile_mod_of_negative_numbers() {
+    // Vensim: MODULO(a, b) = a - b * INTEGER(a / b), INTEGER truncating:
+    // the sign of the dividend.
+    let m = mdl("a = -7 ~~|\nr = MODULO(a, 3) ~~|\ns = MODULO(7, -3) ~~|");
+    let r = run(&m);
+    assert_eq!(r.value_at("r", 0.0), Some(-1.0));
+    assert_eq!(r.value_at("s", 0.0), Some(1.0));
+    // XMILE: MOD is a - b * INT(a / b), INT the floor: the sign of the divisor.
+    let m = xmile_model(
+        "<aux name=\"a\"><eqn>-7</eqn></aux><aux name=\"r\"><eqn>a MOD 3</eqn></aux>\
+         <aux name=\"s\"><eqn>7 MOD (-3)</eqn></aux>",
+    );
+    let r = run(&m);
+    assert_eq!(r.value_at("r", 0.0), Some(2.0));
+    assert_eq!(r.value_at("s", 0.0), Some(-2.0));
+}
+
+#[test]
+fn xmile_element_equations_each_give_their_own_element() {
+    // As Vensim's XMILE export writes an arrayed variable defined element
+    // by element: no <eqn> of its own, one <element> per element.
+    let m = xmile_model(
+        "<aux name=\"k\"><dimensions><dim name=\"d\"/></dimensions>\
+           <element subscript=\"a\"><eqn>1</eqn></element>\
+           <element subscript=\"b\"><eqn>2</eqn></element></aux>\
+         <aux name=\"g\"><dimensions><dim name=\"d\"/><dim name=\"e\"/></dimensions>\
+           <element subscript=\"a, x\"><eqn>k[a] * 10</eqn></element>\
+           <element subscript=\"a, y\"><eqn>k[b] * 10</eqn></element>\
+           <element subscript=\"b, x\"><eqn>TIME</eqn></element>\
+           <element subscript=\"b, y\"><eqn>7</eqn></element></aux>\
+         <stock name=\"s\"><dimensions><dim name=\"d\"/></dimensions>\
+           <element subscript=\"a\"><eqn>100</eqn></element>\
+           <element subscript=\"b\"><eqn>200</eqn></element>\
+           <inflow>f</inflow></stock>\
+         <flow name=\"f\"><dimensions><dim name=\"d\"/></dimensions>\
+           <element subscript=\"a\"><eqn>1</eqn></element>\
+           <element subscript=\"b\"><eqn>-1</eqn></element></flow>",
+    );
+    let r = run(&m);
+    assert_eq!(r.value_at("k[b]", 0.0), Some(2.0));
+    assert_eq!(r.value_at("g[a,x]", 0.0), Some(10.0));
+    assert_eq!(r.value_at("g[a,y]", 0.0), Some(20.0));
+    assert_eq!(r.value_at("g[b,x]", 3.0), Some(3.0));
+    assert_eq!(r.value_at("g[b,y]", 0.0), Some(7.0));
+    assert_eq!(r.value_at("s[a]", 2.0), Some(102.0));
+    assert_eq!(r.value_at("s[b]", 2.0), Some(198.0));
+    // Re-exported and read again, the same numbers.
+    let again = xmile::parse(&xmile::write(&m), None).unwrap();
+    let r2 = run(&again);
+    for name in ["g[a,y]", "s[b]", "k[b]"] {
+        assert_eq!(r.series(name), r2.series(name), "{name}");
+    }
+}
+
+#[test]
+fn delay_n_shorter_than_its_order_times_dt_is_a_located_warning() {
+    // Each of the 4 stages would hold 0.25 months with a step of 1 month:
+    // Euler drains each stage 4 times over in a step.
+    let m = mdl("x = 10 ~~|\ny = DELAY N(x, 1, 10, 4) ~~|\nz = DELAY3(x, 6, 10) ~~|");
+    let w = warnings(&m);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("m.mdl:3:5") && w.contains("DELAY N") && w.contains("TIME STEP")),
+        "{w:?}"
+    );
+    assert!(!w.iter().any(|w| w.contains("`z`")), "{w:?}");
+}
+
+#[test]
+fn a_non_negative_stock_keeps_a_negative_initial_value() {
+    // XMILE 1.0: a non-negative stock limits its outflows; it does not
+    // reset its value. Starting at -5, nothing flows out, and inflows add.
+    let m = xmile_model(
+        "<stock name=\"s\"><eqn>-5</eqn><outflow>out</outflow><non_negative/></stock>\
+         <flow name=\"out\"><eqn>1</eqn></flow>\
+         <stock name=\"t\"><eqn>-5</eqn><inflow>in</inflow><outflow>o2</outflow><non_negative/></stock>\
+         <flow name=\"in\"><eqn>2</eqn></flow><flow name=\"o2\"><eqn>1</eqn></flow>",
+    );
+    let r = run(&m);
+    assert_eq!(r.series("s").unwrap().to_vec(), [-5.0; 5]);
+    // What flows out is the limited flow: nothing.
+    assert_eq!(r.value_at("out", 0.0), Some(0.0));
+    // t: -5, then the inflow of 2 arrives and nothing leaves while t < 0.
+    assert_eq!(r.value_at("t", 0.0), Some(-5.0));
+    assert_eq!(r.value_at("t", 1.0), Some(-3.0));
+    assert_eq!(r.value_at("t", 2.0), Some(-1.0));
+    // From -1: the inflow of 2 would bring it to 1, so 1 may leave.
+    assert_eq!(r.value_at("t", 3.0), Some(0.0));
+}
+
+#[test]
+fn vensim_lookup_points_with_a_space_after_the_minus() {
+    let m = mdl("f((0,- 1),(1, - 2)) ~~|\ny = f(0.5) ~~|");
+    assert_eq!(run(&m).value_at("y", 0.0), Some(-1.5));
+}
+
+#[test]
+fn odd_numbers_of_quotes_in_comments_and_documentation() {
+    let m = mdl(
+        "a = 1 {a \"comment} ~ widgets ~ the \"main\" input\" is 1 |\n\
+         b = a + 1 ~ widgets ~ a\"b |",
+    );
+    assert_eq!(run(&m).value_at("b", 0.0), Some(2.0));
+}
+
+#[test]
+fn escaped_quotes_inside_quoted_names() {
+    let m = mdl("\"a \\\"quoted\\\" name\" = 3 ~~|\ny = \"a \\\"quoted\\\" name\" * 2 ~~|");
+    assert_eq!(run(&m).value_at("y", 0.0), Some(6.0));
+    assert!(m.variable("a \"quoted\" name").is_some());
+}
+
+#[test]
+fn xmile_two_dimensional_value_list_ending_in_a_semicolon() {
+    let m = xmile_model(
+        "<aux name=\"g\"><dimensions><dim name=\"d\"/><dim name=\"e\"/></dimensions>\
+         <eqn>1, 2; 3, 4;</eqn></aux>",
+    );
+    let r = run(&m);
+    assert_eq!(r.value_at("g[a,y]", 0.0), Some(2.0));
+    assert_eq!(r.value_at("g[b,x]", 0.0), Some(3.0));
+    assert_eq!(r.value_at("g[b,y]", 0.0), Some(4.0));
+}
+
+#[test]
+fn vensim_sorts_lookup_points_and_says_so() {
+    // Vensim sorts a lookup's points by x (the SDXorg case
+    // subscripted_lookups shows it: (2,-3),(1,-7),(0,-1) reads as
+    // (0,-1),(1,-7),(2,-3)).
+    let m = mdl("f((2,-3),(1,-7),(0,-1)) ~~|\ny = f(0.5) ~~|");
+    assert_eq!(run(&m).value_at("y", 0.0), Some(-4.0));
+    let w = warnings(&m);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("m.mdl:2:") && w.contains("sorted")),
+        "{w:?}"
+    );
+    let m = mdl("y = WITH LOOKUP(TIME, ((1,1),(0,0))) ~~|");
+    assert_eq!(run(&m).value_at("y", 0.0), Some(0.0));
+}
+
+#[test]
+fn saveper_not_a_multiple_of_time_step_is_rounded_with_a_warning() {
+    let text = "x = TIME ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 4 ~~|\nTIME STEP = 0.5 ~~|\nSAVEPER = 0.7 ~~|\n";
+    let m = vensim::parse(text, Some("s.mdl")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.time().save_interval(), 0.5);
+    let w = warnings(&m);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("s.mdl:5:1") && w.contains("SAVEPER") && w.contains("0.5")),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn xmile_without_sim_specs_says_which_defaults_it_used() {
+    let m = xmile::parse(
+        "<xmile><model><variables><aux name=\"a\"><eqn>1</eqn></aux></variables></model></xmile>",
+        Some("n.xmile"),
+    )
+    .unwrap();
+    let w = warnings(&m);
+    assert!(
+        w.iter().any(|w| w.contains("n.xmile:1:1")
+            && w.contains("<sim_specs>")
+            && w.contains("start 0")
+            && w.contains("stop 100")
+            && w.contains("dt 1")),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn xmile_elements_and_attributes_not_understood_are_never_silent() {
+    let text = "<xmile>\n<sim_specs method=\"Euler\" pause=\"7\"><start>0</start><stop>4</stop><dt>1</dt><frobnicate/></sim_specs>\n\
+        <model><variables>\n\
+        <aux name=\"a\" colour=\"red\"><eqn>1</eqn><mystery>2</mystery></aux>\n\
+        <stock name=\"s\"><eqn>0</eqn><conveyor><len>2</len></conveyor></stock>\n\
+        </variables><views><view><stock name=\"s\" x=\"1\" y=\"2\"/></view></views></model></xmile>";
+    // A conveyor changes the numbers: an error, located.
+    let e = xmile::parse(text, Some("u.xmile")).unwrap_err().to_string();
+    assert!(e.contains("u.xmile:5:") && e.contains("<conveyor>"), "{e}");
+    let text = text.replace("<conveyor><len>2</len></conveyor>", "");
+    let m = xmile::parse(&text, Some("u.xmile")).unwrap_or_else(|e| panic!("{e}"));
+    let w = warnings(&m);
+    for (place, what) in [
+        ("u.xmile:2:", "`pause`"),
+        ("u.xmile:2:", "<frobnicate>"),
+        ("u.xmile:4:", "`colour`"),
+        ("u.xmile:4:", "<mystery>"),
+    ] {
+        assert!(
+            w.iter().any(|w| w.contains(place) && w.contains(what)),
+            "{what}: {w:?}"
+        );
+    }
+    // The diagram is display only, not warned about.
+    assert!(!w.iter().any(|w| w.contains("view")), "{w:?}");
+    // The old `discrete` attribute of <gf> is read, not ignored.
+    let m = xmile_model(
+        "<gf name=\"g\" discrete=\"true\"><xscale min=\"0\" max=\"2\"/><ypts>1,2,3</ypts></gf>\
+         <aux name=\"y\"><eqn>g(1.5)</eqn></aux>",
+    );
+    assert_eq!(run(&m).value_at("y", 0.0), Some(2.0));
+}
+
+#[test]
+fn vensim_constructs_not_understood_are_located_errors() {
+    let text = |eq: &str| format!("{eq}\n{CONTROL}");
+    for (eq, place, what) in [
+        (
+            "x = 1 ~~|\n:MACRO: m(a)\nm = a ~~|\n:END OF MACRO:",
+            "m.mdl:2:1",
+            "macros",
+        ),
+        (
+            "d: a, b ~~|\nx[d] :EXCEPT: [a] = 1 ~~|",
+            "m.mdl:2:6",
+            ":EXCEPT:",
+        ),
+        ("x := 1 ~~|", "m.mdl:1:3", "data equations"),
+        (
+            "x = GET XLS DATA('a.xls', 'b', 'c', 'd') ~~|",
+            "m.mdl:1:5",
+            "GET XLS",
+        ),
+        (
+            "x = A FUNCTION OF(y) ~~|\ny = 1 ~~|",
+            "m.mdl:1:5",
+            "placeholder",
+        ),
+        (
+            "d: a, b ~~|\ne: c, f ~~|\nd <-> e ~~|",
+            "m.mdl:3:3",
+            "equivalences",
+        ),
+        (
+            "x = 1 ~~|\ny = VECTOR SELECT(x, x, x, 0, 0) ~~|",
+            "m.mdl:2:5",
+            "VECTOR SELECT",
+        ),
+        (
+            "x = 1 ~~|\ny = x :IMPLIES: x ~~|",
+            "m.mdl:2:7",
+            "unexpected `:`",
+        ),
+    ] {
+        let e = match vensim::parse(&text(eq), Some("m.mdl")) {
+            Err(e) => e.to_string(),
+            Ok(m) => match Program::compile(&m) {
+                Err(e) => e.to_string(),
+                Ok(_) => panic!("`{eq}` was accepted"),
+            },
+        };
+        assert!(e.contains(place) && e.contains(what), "`{eq}`: {e}");
+    }
+}
+
+#[test]
+fn an_empty_eqn_beside_element_equations_is_no_equation() {
+    let m = xmile::parse(
+        "<xmile><sim_specs><start>0</start><stop>4</stop><dt>1</dt></sim_specs>\
+         <dimensions><dim name=\"n\" size=\"2\"/></dimensions><model><variables>\
+         <aux name=\"k\"><dimensions><dim name=\"n\"/></dimensions><eqn/>\
+           <element subscript=\"1\"><eqn>1</eqn></element>\
+           <element subscript=\"2\"><eqn>2</eqn></element></aux>\
+         <aux name=\"h\"><dimensions><dim name=\"n\"/></dimensions>\
+           <element subscript=\"1\"><eqn>k[1]</eqn></element>\
+           <element subscript=\"2\"><eqn>k[2] + 0</eqn></element></aux>\
+         </variables></model></xmile>",
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let r = run(&m);
+    assert_eq!(r.value_at("k[2]", 0.0), Some(2.0));
+    assert_eq!(r.value_at("h[2]", 0.0), Some(2.0));
+}
