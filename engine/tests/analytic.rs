@@ -295,7 +295,7 @@ fn maths_functions() {
         ("IF 1 > 2 THEN 10 ELSE 20", 20.0),
         ("IF THEN ELSE(1 < 2 AND NOT 0, 10, 20)", 10.0),
         ("(1 = 1) + (1 <> 1) + (2 >= 2) + (3 <= 2) + (0 OR 5)", 3.0),
-        ("-2^2 + 2^3^2", 60.0),
+        ("-2^2 + 2^3^2", 508.0),
         ("SIN(PI / 2) + COS(0) + ARCTAN(0) + PI() - PI", 2.0),
         ("INITIAL TIME + FINAL TIME + TIME STEP + DT + SAVEPER", 11.5),
     ];

@@ -75,8 +75,14 @@ pub(crate) struct SyntaxError {
     pub message: String,
 }
 
-fn keyword(word: &str) -> Option<Token> {
+/// The keyword a word is, if any. In Vensim, `AND`, `OR`, `NOT` and `MOD`
+/// are ordinary words (its operators are `:AND:`, `:OR:`, `:NOT:` and the
+/// function `MODULO`).
+fn keyword(word: &str, vensim: bool) -> Option<Token> {
     let upper = word.to_ascii_uppercase();
+    if vensim && matches!(upper.as_str(), "AND" | "OR" | "NOT" | "MOD") {
+        return None;
+    }
     Some(match upper.as_str() {
         "AND" => Token::And,
         "OR" => Token::Or,
@@ -97,8 +103,30 @@ fn is_name_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_' || c == '$' || c == '\''
 }
 
+/// Whether a name has one of the words `AND`, `OR`, `NOT` or `MOD`, which
+/// end an unquoted name outside Vensim.
+pub(crate) fn has_operator_word(name: &str) -> bool {
+    name.split(' ')
+        .any(|word| keyword(word, false).is_some() && keyword(word, true).is_none())
+}
+
+/// Splits an equation into tokens.
 pub(crate) fn tokenize(text: &str) -> Result<Vec<(Token, Span)>, SyntaxError> {
-    let mut lexer = Lexer { text, pos: 0 };
+    tokenize_dialect(text, false)
+}
+
+/// Splits a Vensim equation into tokens: `AND`, `OR`, `NOT` and `MOD` are
+/// parts of names.
+pub(crate) fn tokenize_vensim(text: &str) -> Result<Vec<(Token, Span)>, SyntaxError> {
+    tokenize_dialect(text, true)
+}
+
+fn tokenize_dialect(text: &str, vensim: bool) -> Result<Vec<(Token, Span)>, SyntaxError> {
+    let mut lexer = Lexer {
+        text,
+        pos: 0,
+        vensim,
+    };
     let mut tokens = Vec::new();
     loop {
         lexer.skip_space_and_comments()?;
@@ -155,6 +183,8 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<(Token, Span)>, SyntaxError> {
 struct Lexer<'a> {
     text: &'a str,
     pos: usize,
+    /// Vensim's words: `AND`, `OR`, `NOT` and `MOD` are not keywords.
+    vensim: bool,
 }
 
 impl Lexer<'_> {
@@ -310,7 +340,7 @@ impl Lexer<'_> {
     /// `(` is the function name.
     fn name(&mut self) -> Token {
         let first = self.word().to_string();
-        if let Some(kw) = keyword(&first) {
+        if let Some(kw) = keyword(&first, self.vensim) {
             if kw == Token::If {
                 let save = self.pos;
                 let words = self.following_words(2);
@@ -341,7 +371,7 @@ impl Lexer<'_> {
                 break;
             }
             let word = self.word().to_string();
-            if keyword(&word).is_some() {
+            if keyword(&word, self.vensim).is_some() {
                 self.pos = save;
                 break;
             }

@@ -5,27 +5,76 @@
 //! precedence (loosest first)
 //!   OR                      also :OR:
 //!   AND                     also :AND:
+//!   NOT                     also :NOT:; NOT a*b > 5 is NOT ((a*b) > 5)
 //!   =  <>  (== and != too)
 //!   <  <=  >  >=
 //!   +  -
 //!   *  /  MOD
-//!   unary - + NOT           also :NOT:
-//!   ^                       left-associative; -2^2 is -4 as in Vensim
+//!   unary - +               -2^2 is -4 (Vensim, XMILE)
+//!   ^                       right-associative: 4^3^2 is 4^9 (Vensim, XMILE)
 //!   (...)  f(...)  names  numbers  IF c THEN a ELSE b
 //! ```
+//!
+//! All binary operators but `^` group to the left. `NOT` may start an
+//! expression or follow `AND`, `OR` or another `NOT`; elsewhere (`a * NOT
+//! b`) it must be put in parentheses. See the parser's module documentation
+//! for what XMILE 1.0 and Vensim say.
 //!
 //! Names may contain spaces (`Teacup Temperature`) or be quoted
 //! (`"Teacup Temperature"`). An unquoted name ends at the words `AND`, `OR`,
 //! `NOT`, `IF`, `THEN`, `ELSE` and `MOD`; quote a name that contains one of
-//! them. `{...}` is a comment. `name[index, ...]` subscripts an arrayed
-//! variable.
+//! them (a Vensim file needs no quotes: see [`quote_vensim_names`]). Where
+//! a value is expected, `MOD` is a name (`mod * 2`). `{...}` is a comment.
+//! `name[index, ...]` subscripts an arrayed variable.
+//!
+//! An equation may nest at most [`MAX_DEPTH`] levels deep; deeper ones are
+//! refused with an error at the place the limit is passed, so that no
+//! equation can overflow the stack of the parser or of the compiler's
+//! passes over the tree.
 
 mod lexer;
 mod parser;
 
 pub use parser::parse;
 
+use std::borrow::Cow;
 use std::ops::Range;
+
+/// How deep an equation may nest: the number of parentheses, argument
+/// lists and `IF`s around a value, plus the operators, calls and `IF`s
+/// between it and the top of its part of the tree, counted along the
+/// deepest path. So a sum of 1,000 terms, a chain of 999 `^`, 999
+/// parentheses around a number or 999 minus signs in front of one are
+/// accepted, and one more is refused. Every recursive pass over an
+/// [`Expr`] (the compiler's, the XMILE writer's, dropping it) is bounded by
+/// this depth.
+pub const MAX_DEPTH: usize = 1000;
+
+/// Quotes, in a Vensim equation, the names that contain the words `AND`,
+/// `OR`, `NOT` or `MOD`, so that [`parse`] reads them as names.
+///
+/// Vensim's logical operators are `:AND:`, `:OR:` and `:NOT:` and its
+/// modulo is the function `MODULO`, so in a `.mdl` file these words are
+/// ordinary parts of names: `food and fuel`, `NOT output`, `mod`. Text that
+/// does not tokenise is returned as it is (the parser then reports it).
+pub fn quote_vensim_names(text: &str) -> Cow<'_, str> {
+    let Ok(tokens) = lexer::tokenize_vensim(text) else {
+        return Cow::Borrowed(text);
+    };
+    let mut quoted: Option<String> = None;
+    for (token, span) in tokens.iter().rev() {
+        let lexer::Token::Name(name) = token else {
+            continue;
+        };
+        let written = &text[span.clone()];
+        if written.starts_with('"') || !lexer::has_operator_word(name) {
+            continue;
+        }
+        let out = quoted.get_or_insert_with(|| text.to_string());
+        out.replace_range(span.clone(), &format!("\"{written}\""));
+    }
+    quoted.map_or(Cow::Borrowed(text), Cow::Owned)
+}
 
 /// A byte range in the equation text.
 pub type Span = Range<usize>;

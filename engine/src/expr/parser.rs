@@ -1,7 +1,32 @@
-//! Recursive-descent parser for equations.
+//! The parser for equations: operator precedence by an explicit operator
+//! stack (no recursion per operator or per term), recursion only into
+//! parentheses, function arguments and `IF`, and a limit on how deep an
+//! equation may nest ([`MAX_DEPTH`]).
+//!
+//! What the references say, and what is followed here:
+//!
+//! - XMILE 1.0 (section 3.3.1, the operator precedence table, highest
+//!   first): `()`, `^`, unary `+ - NOT`, `* / MOD`, `+ -`, `< <= > >=`,
+//!   `= <>`, `AND`, `OR`; operators of one group are evaluated left to right
+//!   except `^`, which is right-associative. So `-2^2` is -4 and `4^3^2` is
+//!   4^9 = 262144.
+//! - Vensim (reference manual, operators): `^` is evaluated before unary
+//!   minus and is right-associative (`-2^2` is -4, as the SDXorg
+//!   `exponentiation` test output made with Vensim 6.3 shows); then `* /`,
+//!   `+ -`, the comparisons, `:NOT:`, `:AND:`, `:OR:`. `:NOT:` applies to a
+//!   whole comparison: `:NOT: a*Time > 5` is `:NOT: ((a*Time) > 5)`.
+//!
+//! The one place the two differ is `NOT`: XMILE puts it among the unary
+//! operators, Vensim below the comparisons. One grammar serves both here,
+//! and it takes Vensim's reading for both: `NOT x > 5` means `NOT (x > 5)`
+//! (reading it as `(NOT x) > 5`, always false for 0/1 values, is never what
+//! a modeller means). To keep the difference from giving a silent wrong
+//! number, `NOT` is refused where the two readings would differ in any
+//! other way: after an arithmetic or comparison operator (`a * NOT b`,
+//! `a = NOT b`) or a sign; write `a * (NOT b)`.
 
 use super::lexer::{SyntaxError, Token, tokenize};
-use super::{BinaryOp, Expr, ExprKind, Index, IndexKind, Span, UnaryOp};
+use super::{BinaryOp, Expr, ExprKind, Index, IndexKind, MAX_DEPTH, Span, UnaryOp};
 
 /// Parses one equation.
 ///
@@ -19,8 +44,13 @@ fn parse_inner(text: &str) -> Result<Expr, SyntaxError> {
             message: "empty equation: expected an expression".into(),
         });
     }
-    let mut parser = Parser { tokens, pos: 0 };
-    let expr = parser.expression()?;
+    let mut parser = Parser {
+        text,
+        tokens,
+        pos: 0,
+        nesting: 0,
+    };
+    let (expr, _) = parser.expression()?;
     match parser.peek() {
         Token::End => Ok(expr),
         Token::RParen => Err(parser.error_here("unmatched `)`".into())),
@@ -34,12 +64,68 @@ fn parse_inner(text: &str) -> Result<Expr, SyntaxError> {
     }
 }
 
-struct Parser {
-    tokens: Vec<(Token, Span)>,
-    pos: usize,
+/// An expression and its height: 1 for a number or a name, one more than
+/// its deepest operand for an operation, a call or an `IF`.
+type Parsed = (Expr, usize);
+
+/// Precedence of `NOT`, between `AND` and the comparisons.
+const NOT_PRECEDENCE: u8 = 3;
+
+/// A binary operator's precedence (higher binds tighter); all are
+/// left-associative. `^` is handled apart, with the operands.
+fn binary_operator(token: &Token) -> Option<(BinaryOp, u8)> {
+    Some(match token {
+        Token::Or => (BinaryOp::Or, 1),
+        Token::And => (BinaryOp::And, 2),
+        Token::Eq => (BinaryOp::Eq, 4),
+        Token::Ne => (BinaryOp::Ne, 4),
+        Token::Lt => (BinaryOp::Lt, 5),
+        Token::Le => (BinaryOp::Le, 5),
+        Token::Gt => (BinaryOp::Gt, 5),
+        Token::Ge => (BinaryOp::Ge, 5),
+        Token::Plus => (BinaryOp::Add, 6),
+        Token::Minus => (BinaryOp::Sub, 6),
+        Token::Star => (BinaryOp::Mul, 7),
+        Token::Slash => (BinaryOp::Div, 7),
+        Token::Mod => (BinaryOp::Mod, 7),
+        _ => return None,
+    })
 }
 
-impl Parser {
+/// An operator waiting for its operands on the operator stack.
+enum Pending {
+    Binary(BinaryOp, u8, Span),
+    Not(Span),
+}
+
+impl Pending {
+    fn precedence(&self) -> u8 {
+        match self {
+            Pending::Binary(_, p, _) => *p,
+            Pending::Not(_) => NOT_PRECEDENCE,
+        }
+    }
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    tokens: Vec<(Token, Span)>,
+    pos: usize,
+    /// How many parentheses, argument lists and `IF`s enclose the current
+    /// position.
+    nesting: usize,
+}
+
+fn too_deep(span: Span) -> SyntaxError {
+    SyntaxError {
+        span,
+        message: format!(
+            "the equation nests more than {MAX_DEPTH} levels deep here (each operator, function call, IF and pair of parentheses around a value is a level): split it into several variables"
+        ),
+    }
+}
+
+impl Parser<'_> {
     fn peek(&self) -> &Token {
         &self.tokens[self.pos].0
     }
@@ -76,179 +162,256 @@ impl Parser {
         }
     }
 
-    fn expression(&mut self) -> Result<Expr, SyntaxError> {
-        self.or()
+    /// Enters parentheses, an argument list or an `IF` opened at `at`.
+    fn open(&mut self, at: &Span) -> Result<(), SyntaxError> {
+        // What is inside is at least one level more.
+        if self.nesting + 1 >= MAX_DEPTH {
+            return Err(too_deep(at.clone()));
+        }
+        self.nesting += 1;
+        Ok(())
     }
 
-    fn binary_level(
-        &mut self,
-        next: fn(&mut Self) -> Result<Expr, SyntaxError>,
-        ops: &[(Token, BinaryOp)],
-    ) -> Result<Expr, SyntaxError> {
-        let mut left = next(self)?;
-        'outer: loop {
-            for (token, op) in ops {
-                if self.peek() == token {
-                    self.advance();
-                    let right = next(self)?;
-                    let span = left.span.start..right.span.end;
-                    left = Expr {
-                        kind: ExprKind::Binary(*op, Box::new(left), Box::new(right)),
-                        span,
-                    };
-                    continue 'outer;
+    fn close(&mut self) {
+        self.nesting -= 1;
+    }
+
+    /// A node of the given height, refused (at `at`) if it would be deeper
+    /// than [`MAX_DEPTH`] where it stands.
+    fn node(
+        &self,
+        kind: ExprKind,
+        span: Span,
+        height: usize,
+        at: &Span,
+    ) -> Result<Parsed, SyntaxError> {
+        if self.nesting + height > MAX_DEPTH {
+            return Err(too_deep(at.clone()));
+        }
+        Ok((Expr { kind, span }, height))
+    }
+
+    /// A whole expression: operands and binary operators, reduced with an
+    /// operator stack.
+    fn expression(&mut self) -> Result<Parsed, SyntaxError> {
+        let mut operands: Vec<Parsed> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
+        loop {
+            let mut nots = 0;
+            while *self.peek() == Token::Not {
+                if let Some(Pending::Binary(op, p, _)) = pending.last()
+                    && *p > NOT_PRECEDENCE
+                {
+                    let message = format!(
+                        "`NOT` cannot follow `{}`: it applies to a whole comparison; put it in parentheses, as in `a {} (NOT b)`",
+                        op.symbol(),
+                        op.symbol()
+                    );
+                    return Err(self.error_here(message));
                 }
+                let span = self.advance().1;
+                nots += 1;
+                if self.nesting + nots + 1 > MAX_DEPTH {
+                    return Err(too_deep(span));
+                }
+                pending.push(Pending::Not(span));
             }
-            return Ok(left);
+            operands.push(self.operand()?);
+            let Some((op, precedence)) = binary_operator(self.peek()) else {
+                break;
+            };
+            let span = self.advance().1;
+            self.reduce(&mut operands, &mut pending, precedence)?;
+            pending.push(Pending::Binary(op, precedence, span));
+        }
+        self.reduce(&mut operands, &mut pending, 0)?;
+        match operands.pop() {
+            Some(parsed) if operands.is_empty() => Ok(parsed),
+            _ => unreachable!("every operator was reduced with its operands"),
         }
     }
 
-    fn or(&mut self) -> Result<Expr, SyntaxError> {
-        self.binary_level(Self::and, &[(Token::Or, BinaryOp::Or)])
-    }
-
-    fn and(&mut self) -> Result<Expr, SyntaxError> {
-        self.binary_level(Self::equality, &[(Token::And, BinaryOp::And)])
-    }
-
-    fn equality(&mut self) -> Result<Expr, SyntaxError> {
-        self.binary_level(
-            Self::relational,
-            &[(Token::Eq, BinaryOp::Eq), (Token::Ne, BinaryOp::Ne)],
-        )
-    }
-
-    fn relational(&mut self) -> Result<Expr, SyntaxError> {
-        self.binary_level(
-            Self::additive,
-            &[
-                (Token::Lt, BinaryOp::Lt),
-                (Token::Le, BinaryOp::Le),
-                (Token::Gt, BinaryOp::Gt),
-                (Token::Ge, BinaryOp::Ge),
-            ],
-        )
-    }
-
-    fn additive(&mut self) -> Result<Expr, SyntaxError> {
-        self.binary_level(
-            Self::multiplicative,
-            &[(Token::Plus, BinaryOp::Add), (Token::Minus, BinaryOp::Sub)],
-        )
-    }
-
-    fn multiplicative(&mut self) -> Result<Expr, SyntaxError> {
-        self.binary_level(
-            Self::unary,
-            &[
-                (Token::Star, BinaryOp::Mul),
-                (Token::Slash, BinaryOp::Div),
-                (Token::Mod, BinaryOp::Mod),
-            ],
-        )
-    }
-
-    fn unary(&mut self) -> Result<Expr, SyntaxError> {
-        let op = match self.peek() {
-            Token::Minus => UnaryOp::Neg,
-            Token::Plus => UnaryOp::Plus,
-            Token::Not => UnaryOp::Not,
-            _ => return self.power(),
-        };
-        let start = self.advance().1.start;
-        let operand = self.unary()?;
-        let span = start..operand.span.end;
-        Ok(Expr {
-            kind: ExprKind::Unary(op, Box::new(operand)),
-            span,
-        })
-    }
-
-    /// `^` binds tighter than unary minus (so `-2^2` is -4) and groups to the
-    /// left; its right operand may carry its own sign (`2^-1`).
-    fn power(&mut self) -> Result<Expr, SyntaxError> {
-        let mut left = self.primary()?;
-        while *self.peek() == Token::Caret {
-            self.advance();
-            let right = match self.peek() {
-                Token::Minus | Token::Plus => {
-                    let (sign, span) = self.advance();
-                    let operand = self.primary()?;
-                    let full = span.start..operand.span.end;
-                    let op = if sign == Token::Minus {
-                        UnaryOp::Neg
-                    } else {
-                        UnaryOp::Plus
+    /// Applies the pending operators that bind at least as tightly as
+    /// `precedence`.
+    fn reduce(
+        &self,
+        operands: &mut Vec<Parsed>,
+        pending: &mut Vec<Pending>,
+        precedence: u8,
+    ) -> Result<(), SyntaxError> {
+        while pending
+            .last()
+            .is_some_and(|top| top.precedence() >= precedence)
+        {
+            let (Some(top), Some((right, right_height))) = (pending.pop(), operands.pop()) else {
+                unreachable!("an operator always has its operand");
+            };
+            let parsed = match top {
+                Pending::Binary(op, _, at) => {
+                    let Some((left, left_height)) = operands.pop() else {
+                        unreachable!("a binary operator always has two operands");
                     };
-                    Expr {
-                        kind: ExprKind::Unary(op, Box::new(operand)),
-                        span: full,
-                    }
+                    let span = left.span.start..right.span.end;
+                    let height = 1 + left_height.max(right_height);
+                    let kind = ExprKind::Binary(op, Box::new(left), Box::new(right));
+                    self.node(kind, span, height, &at)?
                 }
-                _ => self.primary()?,
+                Pending::Not(at) => {
+                    let span = at.start..right.span.end;
+                    let kind = ExprKind::Unary(UnaryOp::Not, Box::new(right));
+                    self.node(kind, span, right_height + 1, &at)?
+                }
             };
-            let span = left.span.start..right.span.end;
-            left = Expr {
-                kind: ExprKind::Binary(BinaryOp::Pow, Box::new(left), Box::new(right)),
-                span,
-            };
+            operands.push(parsed);
         }
-        Ok(left)
+        Ok(())
     }
 
-    fn primary(&mut self) -> Result<Expr, SyntaxError> {
-        let (token, span) = self.advance();
-        match token {
-            Token::Number(v) => Ok(Expr {
-                kind: ExprKind::Number(v),
+    /// Signs (`-`, `+`) in front of an operand.
+    fn signs(&mut self, levels_below: usize) -> Result<Vec<(UnaryOp, Span)>, SyntaxError> {
+        let mut signs = Vec::new();
+        while let Token::Minus | Token::Plus = self.peek() {
+            let (token, span) = self.advance();
+            let op = if token == Token::Minus {
+                UnaryOp::Neg
+            } else {
+                UnaryOp::Plus
+            };
+            // Each sign is a level above the value it applies to.
+            if self.nesting + levels_below + signs.len() + 2 > MAX_DEPTH {
+                return Err(too_deep(span));
+            }
+            signs.push((op, span));
+        }
+        Ok(signs)
+    }
+
+    /// Wraps `parsed` in `signs`, the innermost last.
+    fn apply_signs(
+        &self,
+        signs: Vec<(UnaryOp, Span)>,
+        mut parsed: Parsed,
+    ) -> Result<Parsed, SyntaxError> {
+        for (op, at) in signs.into_iter().rev() {
+            let (operand, height) = parsed;
+            let span = at.start..operand.span.end;
+            parsed = self.node(
+                ExprKind::Unary(op, Box::new(operand)),
                 span,
-            }),
+                height + 1,
+                &at,
+            )?;
+        }
+        Ok(parsed)
+    }
+
+    /// An operand: signs, then a power chain. `^` binds tighter than the
+    /// signs (so `-2^2` is -4) and groups to the right (`4^3^2` is 4^9); an
+    /// exponent may carry its own signs (`2^-1`, `2^-3^2` = 2^(-(3^2))).
+    fn operand(&mut self) -> Result<Parsed, SyntaxError> {
+        let signs = self.signs(0)?;
+        if *self.peek() == Token::Not {
+            return Err(self.error_here(
+                "`NOT` cannot follow a sign: put it in parentheses, as in `-(NOT b)`".into(),
+            ));
+        }
+        let first = self.primary()?;
+        if *self.peek() != Token::Caret {
+            return self.apply_signs(signs, first);
+        }
+        // The chain `b0 ^ s1 b1 ^ s2 b2 ...`, collected, then folded from
+        // the right.
+        let mut bases = vec![(Vec::new(), first)];
+        let mut carets = Vec::new();
+        let mut levels = signs.len();
+        while *self.peek() == Token::Caret {
+            let at = self.advance().1;
+            levels += 1;
+            if self.nesting + levels + 1 > MAX_DEPTH {
+                return Err(too_deep(at));
+            }
+            carets.push(at);
+            let exponent_signs = self.signs(levels)?;
+            levels += exponent_signs.len();
+            let base = self.primary()?;
+            bases.push((exponent_signs, base));
+        }
+        let Some((last_signs, last)) = bases.pop() else {
+            unreachable!("the chain has a first operand");
+        };
+        let mut acc = self.apply_signs(last_signs, last)?;
+        while let (Some((base_signs, (base, base_height))), Some(at)) = (bases.pop(), carets.pop())
+        {
+            let (exponent, exponent_height) = acc;
+            let span = base.span.start..exponent.span.end;
+            let height = 1 + base_height.max(exponent_height);
+            let kind = ExprKind::Binary(BinaryOp::Pow, Box::new(base), Box::new(exponent));
+            acc = self.node(kind, span, height, &at)?;
+            acc = self.apply_signs(base_signs, acc)?;
+        }
+        self.apply_signs(signs, acc)
+    }
+
+    fn primary(&mut self) -> Result<Parsed, SyntaxError> {
+        let (mut token, span) = self.advance();
+        if token == Token::Mod {
+            // Where an operand is expected, `mod` is a variable's name.
+            token = Token::Name(self.text[span.clone()].to_string());
+        }
+        match token {
+            Token::Number(v) => self.node(ExprKind::Number(v), span.clone(), 1, &span),
             Token::Name(name) => {
                 if *self.peek() == Token::LParen {
                     self.call(name, span)
                 } else if *self.peek() == Token::LBracket {
-                    let table = self.subscript(name, span.clone())?;
+                    let (table, _) = self.subscript(name, span.clone())?;
                     if *self.peek() == Token::LParen {
                         // `g[d](x)`: one element's table of an arrayed lookup,
                         // the same as `LOOKUP(g[d], x)`.
-                        let mut call = self.call("LOOKUP".into(), span)?;
+                        let (mut call, height) = self.call("LOOKUP".into(), span)?;
                         if let ExprKind::Call { args, .. } = &mut call.kind {
                             args.insert(0, table);
                         }
-                        Ok(call)
+                        Ok((call, height))
                     } else {
-                        Ok(table)
+                        self.node(table.kind, table.span, 1, &span)
                     }
                 } else {
-                    Ok(Expr {
-                        kind: ExprKind::Name(name),
-                        span,
-                    })
+                    self.node(ExprKind::Name(name), span.clone(), 1, &span)
                 }
             }
             Token::LParen => {
-                let inner = self.expression()?;
+                self.open(&span)?;
+                let (inner, height) = self.expression()?;
                 let close = self.expect(Token::RParen, "to close `(`")?;
-                Ok(Expr {
-                    kind: inner.kind,
-                    span: span.start..close.end,
-                })
+                self.close();
+                Ok((
+                    Expr {
+                        kind: inner.kind,
+                        span: span.start..close.end,
+                    },
+                    height,
+                ))
             }
             Token::If => {
-                let condition = self.expression()?;
+                self.open(&span)?;
+                let (condition, c) = self.expression()?;
                 self.expect(Token::Then, "after the condition of `IF`")?;
-                let then = self.expression()?;
+                let (then, a) = self.expression()?;
                 self.expect(Token::Else, "after `IF ... THEN ...`")?;
-                let otherwise = self.expression()?;
+                let (otherwise, b) = self.expression()?;
+                self.close();
                 let full = span.start..otherwise.span.end;
-                Ok(Expr {
-                    kind: ExprKind::If(Box::new(condition), Box::new(then), Box::new(otherwise)),
-                    span: full,
-                })
+                let kind = ExprKind::If(Box::new(condition), Box::new(then), Box::new(otherwise));
+                self.node(kind, full, 1 + c.max(a).max(b), &span)
             }
             Token::End => Err(SyntaxError {
                 span,
                 message: "unexpected end of the equation: expected a value, a name or `(`".into(),
+            }),
+            Token::Not => Err(SyntaxError {
+                span,
+                message: "`NOT` cannot stand here: it applies to a whole comparison; put it in parentheses, as in `a * (NOT b)`".into(),
             }),
             other => Err(SyntaxError {
                 span,
@@ -260,7 +423,7 @@ impl Parser {
         }
     }
 
-    fn subscript(&mut self, name: String, name_span: Span) -> Result<Expr, SyntaxError> {
+    fn subscript(&mut self, name: String, name_span: Span) -> Result<Parsed, SyntaxError> {
         self.advance(); // `[`
         let mut indices = Vec::new();
         loop {
@@ -273,6 +436,7 @@ impl Parser {
                     IndexKind::All(n)
                 }
                 Token::Name(n) => IndexKind::Name(n),
+                Token::Mod => IndexKind::Name(self.text[span.clone()].to_string()),
                 other => {
                     return Err(SyntaxError {
                         span,
@@ -299,22 +463,29 @@ impl Parser {
             }
         }
         let close = self.advance().1;
-        Ok(Expr {
-            span: name_span.start..close.end,
-            kind: ExprKind::Subscript {
-                name,
-                name_span,
-                indices,
+        Ok((
+            Expr {
+                span: name_span.start..close.end,
+                kind: ExprKind::Subscript {
+                    name,
+                    name_span,
+                    indices,
+                },
             },
-        })
+            1,
+        ))
     }
 
-    fn call(&mut self, name: String, name_span: Span) -> Result<Expr, SyntaxError> {
+    fn call(&mut self, name: String, name_span: Span) -> Result<Parsed, SyntaxError> {
+        self.open(&name_span)?;
         self.advance(); // `(`
         let mut args = Vec::new();
+        let mut height = 0;
         if *self.peek() != Token::RParen {
             loop {
-                args.push(self.expression()?);
+                let (arg, h) = self.expression()?;
+                height = height.max(h);
+                args.push(arg);
                 match self.peek() {
                     Token::Comma => {
                         self.advance();
@@ -330,8 +501,10 @@ impl Parser {
                 }
             }
         }
+        self.close();
         let close = self.advance().1;
         let span = name_span.start..close.end;
+        let height = height + 1;
         let upper = crate::name::canonical_name(&name);
         if upper == "if_then_else" {
             if args.len() != 3 {
@@ -347,21 +520,21 @@ impl Parser {
             let then = args.pop();
             let condition = args.pop();
             if let (Some(c), Some(a), Some(b)) = (condition, then, otherwise) {
-                return Ok(Expr {
-                    kind: ExprKind::If(Box::new(c), Box::new(a), Box::new(b)),
-                    span,
-                });
+                let kind = ExprKind::If(Box::new(c), Box::new(a), Box::new(b));
+                return self.node(kind, span, height, &name_span);
             }
             unreachable!("three arguments were checked above");
         }
-        Ok(Expr {
-            kind: ExprKind::Call {
+        self.node(
+            ExprKind::Call {
                 name,
-                name_span,
+                name_span: name_span.clone(),
                 args,
             },
             span,
-        })
+            height,
+            &name_span,
+        )
     }
 }
 
@@ -417,12 +590,23 @@ mod tests {
         assert_eq!(p("1 + 2 * 3"), "(+ 1 (* 2 3))");
         assert_eq!(p("1 - 2 - 3"), "(- (- 1 2) 3)");
         assert_eq!(p("-2^2"), "(Neg (^ 2 2))");
-        assert_eq!(p("2^3^2"), "(^ (^ 2 3) 2)");
+        assert_eq!(p("2^3^2"), "(^ 2 (^ 3 2))");
+        assert_eq!(p("2^-3^2"), "(^ 2 (Neg (^ 3 2)))");
+        assert_eq!(p("-a^b*c"), "(* (Neg (^ a b)) c)");
         assert_eq!(p("2^-1"), "(^ 2 (Neg 1))");
         assert_eq!(
             p("a < b AND c >= d OR NOT e"),
             "(OR (AND (< a b) (>= c d)) (Not e))"
         );
+        assert_eq!(p("NOT a * b > 5"), "(Not (> (* a b) 5))");
+        assert_eq!(p("NOT a = b AND c"), "(AND (Not (= a b)) c)");
+        assert_eq!(p("NOT NOT a OR b"), "(OR (Not (Not a)) b)");
+        assert_eq!(p("a OR b AND c OR d"), "(OR (OR a (AND b c)) d)");
+        assert_eq!(p("mod * 2 MOD mod"), "(MOD (* mod 2) mod)");
+        for refused in ["a * NOT b", "a = NOT b", "-NOT b", "2 ^ NOT b"] {
+            let (_, message) = parse(refused).unwrap_err();
+            assert!(message.contains("NOT"), "{refused}: {message}");
+        }
         assert_eq!(p("a = b <> c"), "(<> (= a b) c)");
         assert_eq!(p("7 MOD 3 * 2"), "(* (MOD 7 3) 2)");
     }

@@ -364,7 +364,11 @@ impl Resolver<'_> {
         span: &Span,
     ) -> Result<Node> {
         let canonical = canonical_name(name);
-        if let Some(&i) = self.index.get(&canonical) {
+        // A variable named like a function (`min`, `max`) is a value, not
+        // the function: `MIN(min, max)` calls the function.
+        if let Some(&i) = self.index.get(&canonical)
+            && (self.table_of.contains_key(&i) || !crate::compile::is_builtin(&canonical))
+        {
             return match self.table_of.contains_key(&i) {
                 true => {
                     // An arrayed lookup called without a subscript uses the

@@ -92,7 +92,7 @@ impl Reader<'_> {
             Rhs::List(values)
         } else if let Some((input, table)) = with_lookup(rhs) {
             Rhs::WithLookup {
-                input: source(self, input.0, input.1),
+                input: source(self, &crate::expr::quote_vensim_names(input.0), input.1),
                 points: self.points(&name, table.0, rhs_start + table.1)?,
             }
         } else {
@@ -124,6 +124,8 @@ impl Reader<'_> {
                     return None;
                 }
             }
+            // Vensim's `and`, `or`, `not` and `mod` are parts of names.
+            let rhs = &*crate::expr::quote_vensim_names(rhs);
             match crate::expr::parse(rhs) {
                 Ok(Expr {
                     kind: ExprKind::Call { name, args, .. },

@@ -1,0 +1,212 @@
+//! The equation language means what Vensim and XMILE mean: precedence and
+//! associativity of `^`, unary minus and the logical operators, and names
+//! that contain the words `and`, `or`, `not` and `mod`. Each case is checked
+//! in the native format, in a Vensim `.mdl` and in XMILE, and survives an
+//! XMILE round trip.
+
+use carecascade_engine::build::Aux;
+use carecascade_engine::format::{vensim, xmile};
+use carecascade_engine::{Model, Program, Results};
+
+fn run(model: &Model) -> Results {
+    let program = Program::compile(model).unwrap();
+    program.state().run().unwrap()
+}
+
+/// The value of `y` at every saved time (0, 1, ..., 10).
+fn series(model: &Model) -> Vec<f64> {
+    let first = run(model);
+    let again = xmile::parse(&xmile::write(model), Some("again.xmile")).unwrap();
+    let second = run(&again);
+    let y = first.series("y").unwrap().to_vec();
+    assert_eq!(
+        y,
+        second.series("y").unwrap().to_vec(),
+        "XMILE round trip changed y"
+    );
+    y
+}
+
+/// A native model with `y` and the given other auxiliaries.
+fn native(y: &str, others: &[(&str, &str)]) -> Model {
+    let mut builder = Model::builder("probe");
+    builder = builder.add(Aux::new("y", y));
+    for (name, equation) in others {
+        builder = builder.add(Aux::new(*name, *equation));
+    }
+    builder
+        .time(carecascade_engine::TimeSettings::new(0.0, 10.0, 1.0).unwrap())
+        .build()
+        .unwrap()
+}
+
+/// A Vensim model with `y` and the given other variables.
+fn mdl(y: &str, others: &[(&str, &str)]) -> Model {
+    let mut text = String::from("{UTF-8}\n");
+    for (name, equation) in [("y", y)].iter().chain(others) {
+        text.push_str(&format!("{name} =\n\t{equation}\n\t~\t\n\t~\t\t|\n\n"));
+    }
+    text.push_str(
+        "INITIAL TIME = 0\n\t~\t\n\t~\t\t|\n\nFINAL TIME = 10\n\t~\t\n\t~\t\t|\n\n\
+         TIME STEP = 1\n\t~\t\n\t~\t\t|\n\nSAVEPER = 1\n\t~\t\n\t~\t\t|\n\n",
+    );
+    vensim::parse(&text, Some("probe.mdl")).unwrap()
+}
+
+/// An XMILE model with `y` and the given other auxiliaries.
+fn xmile_model(y: &str, others: &[(&str, &str)]) -> Model {
+    let mut vars = String::new();
+    for (name, equation) in [("y", y)].iter().chain(others) {
+        let equation = equation
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        vars.push_str(&format!(
+            "<aux name=\"{name}\"><eqn>{equation}</eqn></aux>\n"
+        ));
+    }
+    let text = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+<header><vendor>test</vendor><product version="1">test</product></header>
+<sim_specs><start>0</start><stop>10</stop><dt>1</dt></sim_specs>
+<model><variables>
+{vars}</variables></model>
+</xmile>"#
+    );
+    xmile::parse(&text, Some("probe.xmile")).unwrap()
+}
+
+fn constant(value: f64) -> Vec<f64> {
+    vec![value; 11]
+}
+
+#[test]
+fn power_is_right_associative() {
+    // 4^(3^2) = 4^9, not (4^3)^2 = 4096.
+    let expected = constant(262_144.0);
+    assert_eq!(series(&native("4^3^2", &[])), expected);
+    assert_eq!(series(&mdl("4^3^2", &[])), expected);
+    assert_eq!(series(&xmile_model("4^3^2", &[])), expected);
+    // The sign applies to the rest of the chain: 2^(-(1^2)); and
+    // 2^(3^(0^5)) = 2^1.
+    assert_eq!(series(&native("2^-1^2", &[])), constant(0.5));
+    assert_eq!(series(&native("2 ^ 3 ^ 0 ^ 5", &[])), constant(2.0));
+}
+
+#[test]
+fn unary_minus_is_looser_than_power() {
+    for y in ["-2^2", "0 - 2^2", "-(2^2)"] {
+        assert_eq!(series(&native(y, &[])), constant(-4.0), "{y}");
+        assert_eq!(series(&mdl(y, &[])), constant(-4.0), "{y}");
+        assert_eq!(series(&xmile_model(y, &[])), constant(-4.0), "{y}");
+    }
+    // `-x^2` with x = 3 is -9, and `2 * -3^2` is -18.
+    assert_eq!(series(&native("-x^2", &[("x", "3")])), constant(-9.0));
+    assert_eq!(series(&native("2 * -3^2", &[])), constant(-18.0));
+}
+
+#[test]
+fn not_is_looser_than_comparison() {
+    // :NOT: ((a * Time) > 5): 1 up to time 5, then 0.
+    let expected: Vec<f64> = (0..=10).map(|t| f64::from(t <= 5)).collect();
+    let a = [("a", "1")];
+    assert_eq!(
+        series(&mdl("IF THEN ELSE(:NOT: a*Time > 5, 1, 0)", &a)),
+        expected
+    );
+    assert_eq!(
+        series(&xmile_model("IF NOT a*TIME > 5 THEN 1 ELSE 0", &a)),
+        expected
+    );
+    assert_eq!(
+        series(&native("IF NOT a*Time > 5 THEN 1 ELSE 0", &a)),
+        expected
+    );
+    // NOT binds tighter than AND and OR.
+    assert_eq!(
+        series(&mdl("IF THEN ELSE(:NOT: a > 2 :AND: Time > 5, 1, 0)", &a)),
+        (0..=10).map(|t| f64::from(t > 5)).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn and_is_tighter_than_or() {
+    // 1 OR (0 AND 0) is 1; (1 OR 0) AND 0 would be 0.
+    assert_eq!(
+        series(&mdl("IF THEN ELSE(1 :OR: 0 :AND: 0, 1, 0)", &[])),
+        constant(1.0)
+    );
+    assert_eq!(
+        series(&xmile_model("IF 1 OR 0 AND 0 THEN 1 ELSE 0", &[])),
+        constant(1.0)
+    );
+    // Comparisons are tighter than AND: (1 < 2) AND (3 > 2).
+    assert_eq!(
+        series(&native("IF 1 < 2 AND 3 > 2 THEN 1 ELSE 0", &[])),
+        constant(1.0)
+    );
+}
+
+#[test]
+fn vensim_names_containing_and_or_not_mod() {
+    let others = [
+        ("land yield factor", "2"),
+        ("persistent pollution generation industry", "3"),
+        (
+            "fraction of industrial output allocated to agriculture",
+            "5",
+        ),
+        ("nonrenewable resources", "7"),
+        ("NOT output", "11"),
+        ("food and fuel", "13"),
+        ("cost or price", "17"),
+        ("mod", "19"),
+        ("a mod b", "23"),
+    ];
+    let y = "land yield factor + persistent pollution generation industry \
+             + fraction of industrial output allocated to agriculture + nonrenewable resources \
+             + NOT output + food and fuel + cost or price + mod + a mod b";
+    assert_eq!(series(&mdl(y, &others)), constant(100.0));
+}
+
+#[test]
+fn xmile_names_containing_and_or_not_mod() {
+    let others = [
+        ("land_yield_factor", "2"),
+        ("nonrenewable_resources", "7"),
+        ("NOT_output", "11"),
+        ("food_and_fuel", "13"),
+        ("mod", "19"),
+        ("andor", "23"),
+    ];
+    let y = "land_yield_factor + nonrenewable_resources + NOT_output + food_and_fuel + mod + andor";
+    assert_eq!(series(&xmile_model(y, &others)), constant(75.0));
+}
+
+#[test]
+fn a_variable_named_like_an_operator_or_a_function() {
+    // `mod` is the operator only between two operands.
+    let others = [("mod", "3"), ("min", "4"), ("max", "5")];
+    assert_eq!(
+        series(&native(
+            "mod * 2 + 7 MOD mod + MIN(min, max) * max",
+            &others
+        )),
+        constant(27.0)
+    );
+    assert_eq!(
+        series(&xmile_model(
+            "mod * 2 + 7 MOD mod + MIN(min, max) * max",
+            &others
+        )),
+        constant(27.0)
+    );
+    assert_eq!(
+        series(&mdl(
+            "mod * 2 + MODULO(7, mod) + MIN(min, max) * max",
+            &others
+        )),
+        constant(27.0)
+    );
+}
