@@ -170,6 +170,10 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
             &format!("Local: {source}, data/local_authorities.csv {column}."),
         )?;
     }
+    // The start times the authority's stocks cover: the workforce lookups
+    // hold their first and last figures over them (as England's do), so
+    // that they do not limit the starts (see `Model::start_data`).
+    let starts = m.start_data();
     // Social workers: the authority's own where published.
     let workforce = Observed::local_workforce(&code).ok();
     let cin_share = value(&local, "cin_at_31_march", from).unwrap_or(0.0)
@@ -178,7 +182,7 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
         ("observed social workers", "inpost_fte"),
         ("observed agency workers", "agency_fte"),
     ] {
-        let own: Vec<(f64, f64)> = workforce
+        let mut own: Vec<(f64, f64)> = workforce
             .as_ref()
             .and_then(|w| w.series(column).ok())
             .map(|s| {
@@ -187,6 +191,14 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
                     .collect()
             })
             .unwrap_or_default();
+        if let (Some(&first), Some(&last), Some(starts)) = (own.first(), own.last(), &starts) {
+            if starts.from < first.0 {
+                own.insert(0, (starts.from, first.1));
+            }
+            if starts.to > last.0 {
+                own.push((starts.to, last.1));
+            }
+        }
         m = if own.is_empty() {
             scale_lookup(
                 &m,

@@ -394,3 +394,146 @@ fn output_is_written_atomically_and_only_on_success() {
     assert!(leftovers.is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("carecascade-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// (what is wrong, command line with `{dir}` for a scratch directory holding
+/// `start2040.toml`, and `{root}` for the repository, expected message parts)
+const REFUSALS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "project from before the published stocks",
+        &["project", "england", "--from", "2012"],
+        &[
+            "start year 2012",
+            "only for 31 March 2013 to 2023",
+            "`observed cin`",
+        ],
+    ),
+    (
+        "project from long before",
+        &["project", "england", "--from", "1900"],
+        &["start year 1900", "start from 2013 to 2023"],
+    ),
+    (
+        "project from the future",
+        &["project", "england", "--from", "2040"],
+        &["start year 2040", "start from 2013 to 2023"],
+    ),
+    (
+        "scenario starting after the published stocks",
+        &[
+            "run",
+            "{dir}/start2040.toml",
+            "--runs",
+            "2",
+            "-o",
+            "{dir}/out",
+        ],
+        &[
+            "scenario `start2040`: starts at 2040 (time 2040.25)",
+            "only for [time] start 2013 to 2023",
+        ],
+    ),
+    (
+        "no runs",
+        &[
+            "run",
+            "{root}/scenarios/baseline.toml",
+            "--runs",
+            "0",
+            "-o",
+            "{dir}/out",
+        ],
+        &["--runs 0: an ensemble needs at least 1 run"],
+    ),
+    (
+        "no runs to compare",
+        &[
+            "compare",
+            "{root}/scenarios/baseline.toml",
+            "{root}/scenarios/kinship_first.toml",
+            "--runs",
+            "0",
+            "-o",
+            "{dir}/out",
+        ],
+        &["--runs 0: an ensemble needs at least 1 run"],
+    ),
+    (
+        "no runs to report",
+        &[
+            "report",
+            "{root}/scenarios/baseline.toml",
+            "--runs",
+            "0",
+            "-o",
+            "{dir}/r.html",
+        ],
+        &["--runs 0: an ensemble needs at least 1 run"],
+    ),
+    (
+        "more runs than any ensemble",
+        &[
+            "run",
+            "{root}/scenarios/baseline.toml",
+            "--runs",
+            "10000000000",
+            "-o",
+            "{dir}/out",
+        ],
+        &["--runs 10000000000", "at most 10000000"],
+    ),
+    (
+        "more memory than the limit",
+        &[
+            "run",
+            "{root}/scenarios/baseline.toml",
+            "--runs",
+            "10000000",
+            "-o",
+            "{dir}/out",
+        ],
+        &[
+            "10000000 runs of 1 scenario(s) would keep about 11.4 GB in memory",
+            "more than the limit of 4.3 GB",
+        ],
+    ),
+];
+
+#[test]
+fn command_line_refusals() {
+    let dir = scratch("refusals");
+    std::fs::write(dir.join("start2040.toml"), "[time]\nstart = 2040\n").unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir_text = dir.to_str().unwrap();
+    let mut failures = Vec::new();
+    for (what, args, parts) in REFUSALS {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("{dir}", dir_text).replace("{root}", root))
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, _, err) = cli(&args);
+        if ok {
+            failures.push(format!("{what}: succeeded"));
+            continue;
+        }
+        for part in *parts {
+            if !err.contains(part) {
+                failures.push(format!("{what}: expected `{part}` in:\n  {err}"));
+            }
+        }
+        if !err.starts_with("error: ") {
+            failures.push(format!("{what}: not a plain error:\n  {err}"));
+        }
+    }
+    assert!(!dir.join("out").exists(), "a refused run wrote its results");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

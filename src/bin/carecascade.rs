@@ -446,6 +446,7 @@ fn project(
     output: Option<PathBuf>,
 ) -> Result<ExitCode, Error> {
     let model = load_model(&model_path)?;
+    carecascade::project::check_from(&model, from)?;
     let program = Program::compile(&model)?;
     let mut state = program.state();
     apply_sets(&mut state, sets)?;
@@ -693,7 +694,15 @@ fn prepare_all(
     runs: Option<usize>,
     seed: Option<u64>,
 ) -> Result<Vec<carecascade::engine::scenario::Prepared>, Error> {
-    use carecascade::engine::scenario::Scenario;
+    use carecascade::engine::scenario::{MAX_RUNS, Scenario};
+    if let Some(runs) = runs
+        && !(1..=MAX_RUNS).contains(&runs)
+    {
+        return Err(Error::Invalid {
+            what: format!("--runs {runs}"),
+            message: format!("an ensemble needs at least 1 run and at most {MAX_RUNS}"),
+        });
+    }
     let library = carecascade::library();
     let mut prepared = Vec::new();
     let mut errors = Vec::new();

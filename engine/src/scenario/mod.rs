@@ -197,7 +197,8 @@ pub const DEFAULT_QUANTILES: &[f64] = &[0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95];
 
 /// The most runs an ensemble may have (each run keeps its values by
 /// period; ten million runs of a dozen indicators over ten periods is
-/// about 10 GB).
+/// about 10 GB, so the memory limit
+/// [`crate::ensemble::MAX_ENSEMBLE_BYTES`] usually binds first).
 pub const MAX_RUNS: usize = 10_000_000;
 
 /// The most periods a scenario may run.
