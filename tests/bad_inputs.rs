@@ -537,3 +537,28 @@ fn command_line_refusals() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn validate_without_output_writes_no_file() {
+    let dir = scratch("validate");
+    std::fs::create_dir_all(dir.join("docs")).unwrap();
+    std::fs::write(dir.join("docs/validation.md"), "tracked\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_carecascade"))
+        .arg("validate")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("MAPE %"),
+        "the table goes to standard output"
+    );
+    assert!(err.contains("wrote no files; give --output"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("docs/validation.md")).unwrap(),
+        "tracked\n"
+    );
+    assert!(!dir.join("docs/validation").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

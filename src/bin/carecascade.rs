@@ -119,9 +119,11 @@ enum Command {
         /// report the error on them (out of sample).
         #[arg(long)]
         params: Option<PathBuf>,
-        /// The report to write; charts go in a folder beside it.
-        #[arg(long, short, default_value = "docs/validation.md")]
-        output: PathBuf,
+        /// The report to write (e.g. `docs/validation.md`); charts go in a
+        /// folder beside it. Without it, only the table of errors is
+        /// printed and nothing is written.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
         /// Chart format.
         #[arg(long, value_enum, default_value_t = ChartFormat::Svg)]
         charts: ChartFormat,
@@ -580,7 +582,7 @@ fn validate(
     data: Option<PathBuf>,
     workforce: Option<PathBuf>,
     params: Option<PathBuf>,
-    output: PathBuf,
+    output: Option<PathBuf>,
     charts: ChartFormat,
 ) -> Result<ExitCode, Error> {
     use carecascade::calibrate::CalibrationSpec;
@@ -605,6 +607,27 @@ fn validate(
     }
     let validation =
         carecascade::validate::validate(&model, &observed, Some(&workforce), spec.as_ref())?;
+    let mut table = format!(
+        "{:<28} {:>8} {:>9} {:>7}\n",
+        "series", "MAPE %", "held out", "target"
+    );
+    for s in &validation.series {
+        let _ = writeln!(
+            table,
+            "{:<28} {:>8} {:>9} {:>7}",
+            s.column,
+            s.mape.map_or("-".into(), |m| format!("{m:.2}")),
+            s.holdout_mape.map_or("-".into(), |m| format!("{m:.2}")),
+            s.target.map_or("".into(), |t| format!("{t:.0}"))
+        );
+    }
+    print_quietly(&table);
+    let Some(output) = output else {
+        eprintln!(
+            "wrote no files; give --output FILE.md (e.g. docs/validation.md) to write the report and its charts"
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
     let stem = output
         .file_stem()
         .map_or("validation".into(), |s| s.to_string_lossy().to_string());
@@ -630,21 +653,6 @@ fn validate(
             .to_markdown(&stem, extension, &command)
             .as_bytes(),
     )?;
-    let mut table = format!(
-        "{:<28} {:>8} {:>9} {:>7}\n",
-        "series", "MAPE %", "held out", "target"
-    );
-    for s in &validation.series {
-        let _ = writeln!(
-            table,
-            "{:<28} {:>8} {:>9} {:>7}",
-            s.column,
-            s.mape.map_or("-".into(), |m| format!("{m:.2}")),
-            s.holdout_mape.map_or("-".into(), |m| format!("{m:.2}")),
-            s.target.map_or("".into(), |t| format!("{t:.0}"))
-        );
-    }
-    print_quietly(&table);
     eprintln!(
         "wrote {} and {} charts in {}",
         output.display(),
