@@ -562,3 +562,34 @@ fn validate_without_output_writes_no_file() {
     assert!(!dir.join("docs/validation").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn odd_option_values() {
+    let sir = format!("{}/models/sir.toml", env!("CARGO_MANIFEST_DIR"));
+    let (ok, _, err) = cli(&["check", env!("CARGO_MANIFEST_DIR")]);
+    assert!(
+        !ok && err.contains("is a directory, not a model file") && !err.contains("model format"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(&["simulate", &sir, "--dt", "1e-300"]);
+    assert!(
+        !ok && err.contains(
+            "dt 1e-300 from 0 to 100 would take 1.000e302 steps, more than the limit of 100000000"
+        ) && err.len() < 300,
+        "{err}"
+    );
+    let (ok, _, err) = cli(&["simulate", &sir, "--dt", "1e-7"]);
+    assert!(!ok && err.contains("more than the limit"), "{err}");
+    let (ok, _, err) = cli(&["simulate", &sir, "--stop", "-5"]);
+    assert!(
+        !ok && err.contains("stop (-5) is before start (0)"),
+        "a negative value is a value, not an option: {err}"
+    );
+    let (ok, _, err) = cli(&["simulate", &sir, "--dt", "-1"]);
+    assert!(
+        !ok && err.contains("dt must be a positive number, not -1"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(&["project", "england", "--from", "-5"]);
+    assert!(!ok && err.contains("start year -5"), "{err}");
+}

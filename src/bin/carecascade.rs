@@ -33,10 +33,10 @@ enum Command {
         #[arg(long, value_enum)]
         method: Option<MethodArg>,
         /// Integration step (a number or a fraction such as 1/52).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         dt: Option<String>,
         /// Stop time.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         stop: Option<f64>,
         /// Write the CSV here instead of to standard output.
         #[arg(long, short)]
@@ -95,7 +95,7 @@ enum Command {
         area: String,
         /// Start from the stocks of 31 March of this year (2021 or later:
         /// children looked after are published by authority from 2021).
-        #[arg(long, default_value_t = 2021)]
+        #[arg(long, default_value_t = 2021, allow_negative_numbers = true)]
         from: i32,
         /// Where to write the local model (`.toml` or `.xmile`).
         #[arg(long, short)]
@@ -200,7 +200,7 @@ enum Command {
         model: PathBuf,
         /// The reporting year to start from, at its 31 March published
         /// stocks (default: the last observed year, 2023).
-        #[arg(long, default_value_t = 2023)]
+        #[arg(long, default_value_t = 2023, allow_negative_numbers = true)]
         from: i32,
         /// How many years to project.
         #[arg(long, default_value_t = 10)]

@@ -19,10 +19,19 @@ use std::path::Path;
 ///
 /// # Errors
 ///
-/// [`Error::Invalid`] for an extension that is not a model format;
-/// otherwise the reader's errors.
+/// [`Error::Invalid`] for a directory or an extension that is not a model
+/// format; otherwise the reader's errors.
 pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
     let path = path.as_ref();
+    if path.is_dir() {
+        return Err(Error::Invalid {
+            what: "model file".into(),
+            message: format!(
+                "{} is a directory, not a model file; give the model file in it (`.toml`, `.xmile`, `.stmx`, `.itmx` or `.mdl`)",
+                path.display()
+            ),
+        });
+    }
     match extension(path).as_str() {
         "toml" => native::load(path),
         "xmile" | "xml" | "stmx" | "itmx" => xmile::load(path),

@@ -31,7 +31,7 @@ mod time;
 mod units;
 
 pub use lookup::{Interpolation, LookupTable};
-pub use time::{Method, TimeSettings, parse_fraction};
+pub use time::{MAX_STEPS, Method, TimeSettings, parse_fraction};
 pub use units::Units;
 
 use crate::error::{Error, Location, Result};
