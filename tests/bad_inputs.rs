@@ -504,12 +504,58 @@ const REFUSALS: &[(&str, &[&str], &[&str])] = &[
             "more than the limit of 4.3 GB",
         ],
     ),
+    (
+        "a parent file names a missing model file",
+        &["run", "{dir}/child.toml", "--runs", "2", "-o", "{dir}/out"],
+        &["parent.toml:2:1: model `missing.toml`: no model file"],
+    ),
+    (
+        "a parent file names an unknown model",
+        &[
+            "run",
+            "{dir}/child_of_typo.toml",
+            "--runs",
+            "2",
+            "-o",
+            "{dir}/out",
+        ],
+        &["typo.toml:2:1: model `englnd`", "did you mean `england`?"],
+    ),
+    (
+        "a parent file extends a missing file",
+        &[
+            "run",
+            "{dir}/grandchild.toml",
+            "--runs",
+            "2",
+            "-o",
+            "{dir}/out",
+        ],
+        &[
+            "middle.toml:1:1: `extends`: no scenario file",
+            "nowhere.toml",
+        ],
+    ),
 ];
 
 #[test]
 fn command_line_refusals() {
     let dir = scratch("refusals");
     std::fs::write(dir.join("start2040.toml"), "[time]\nstart = 2040\n").unwrap();
+    let files = [
+        (
+            "parent.toml",
+            "# the model file\nmodel = \"missing.toml\"\n",
+        ),
+        ("child.toml", "extends = \"parent.toml\"\n"),
+        ("typo.toml", "# model\nmodel = \"englnd\"\n"),
+        ("child_of_typo.toml", "extends = \"typo.toml\"\n"),
+        ("middle.toml", "extends = \"nowhere.toml\"\n"),
+        ("grandchild.toml", "extends = \"middle.toml\"\n"),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
     let root = env!("CARGO_MANIFEST_DIR");
     let dir_text = dir.to_str().unwrap();
     let mut failures = Vec::new();

@@ -170,6 +170,8 @@ pub struct Scenario {
     sources: Vec<String>,
     model: String,
     base_dir: PathBuf,
+    /// The file of the chain that names the model (for errors).
+    model_source: Option<Source>,
     library: Library,
     start: Option<f64>,
     horizon: Option<usize>,
@@ -494,6 +496,10 @@ impl Scenario {
             sources: header.sources.unwrap_or_default(),
             model,
             base_dir,
+            model_source: sources
+                .iter()
+                .find(|s| s.key_error("model", String::new()).is_some())
+                .cloned(),
             library: library.clone(),
             start: time.start,
             horizon: time.horizon,

@@ -59,10 +59,30 @@ impl Scenario {
     /// horizon.
     pub fn prepare(&self) -> Result<Prepared> {
         let path = self.base_dir.join(&self.model);
+        // A missing model is reported at the file (of the `extends` chain)
+        // that names it.
+        let named_here = |message: String| {
+            self.model_source
+                .as_ref()
+                .and_then(|s| s.key_error("model", message.clone()))
+                .unwrap_or(Error::Invalid {
+                    what: format!("scenario `{}`", self.name),
+                    message,
+                })
+        };
         let model = if path.exists() || Path::new(&self.model).extension().is_some() {
+            if !path.exists() {
+                return Err(named_here(format!(
+                    "model `{}`: no model file `{}`",
+                    self.model,
+                    path.display()
+                )));
+            }
             crate::format::load_model(&path)?
         } else {
-            self.library.load_model(&self.model)?
+            self.library
+                .load_model(&self.model)
+                .map_err(|e| named_here(format!("model `{}`: {e}", self.model)))?
         };
         let groups = policy::group(&self.policies);
         let model = policy::apply(model, &groups)?;
