@@ -639,3 +639,54 @@ fn odd_option_values() {
     let (ok, _, err) = cli(&["project", "england", "--from", "-5"]);
     assert!(!ok && err.contains("start year -5"), "{err}");
 }
+
+#[test]
+fn merge_names_what_is_wrong_with_the_shards() {
+    let dir = scratch("merge");
+    let baseline = format!("{}/scenarios/baseline.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = dir.to_str().unwrap();
+    let shard = |spec: &str, seed: &str, sub: &str| {
+        let folder = format!("{out}/{sub}");
+        let (ok, _, err) = cli(&[
+            "run", &baseline, "--runs", "6", "--seed", seed, "--shard", spec, "-o", &folder,
+        ]);
+        assert!(ok, "{err}");
+        let (i, n) = spec.split_once('/').unwrap();
+        format!("{folder}/partial-{i}-of-{n}.json")
+    };
+    let a = shard("1/2", "1", "a");
+    let b = shard("2/3", "1", "b");
+    let c = shard("2/2", "2", "c");
+    let d = shard("2/2", "1", "d");
+    let merged = format!("{out}/merged");
+    let (ok, _, err) = cli(&["merge", &a, &b, "-o", &merged]);
+    assert!(
+        !ok && err.contains("split the ensemble differently (given: 1/2, 2/3)"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(&["merge", &a, &a, "-o", &merged]);
+    assert!(
+        !ok && err.contains("given more than once: 1/2; missing: 2/2"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(&["merge", &a, &c, "-o", &merged]);
+    assert!(
+        !ok && err.contains("come from different ensembles: these settings differ: seed"),
+        "{err}"
+    );
+    // Another engine version's partial result.
+    let text = std::fs::read_to_string(&d).unwrap();
+    let old = format!("{out}/old.json");
+    let version = format!("\"version\":\"{}\"", env!("CARGO_PKG_VERSION"));
+    assert!(text.contains(&version), "{text:.200}");
+    std::fs::write(&old, text.replace(&version, "\"version\":\"0.0.1\"")).unwrap();
+    let (ok, _, err) = cli(&["merge", &a, &old, "-o", &merged]);
+    assert!(
+        !ok && err.contains("shard 2/2 was written by engine version 0.0.1"),
+        "{err}"
+    );
+    assert!(!std::path::Path::new(&merged).exists());
+    let (ok, _, err) = cli(&["merge", &a, &d, "-o", &merged]);
+    assert!(ok, "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
