@@ -690,3 +690,81 @@ fn merge_names_what_is_wrong_with_the_shards() {
     assert!(ok, "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The result files of a folder, or `None` if it is absent.
+fn result_set(dir: &std::path::Path) -> Option<Vec<(String, Vec<u8>)>> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    let mut files: Vec<(String, Vec<u8>)> = entries
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    Some(files)
+}
+
+#[test]
+fn an_interrupted_run_leaves_the_old_results_or_the_new() {
+    let dir = scratch("killed");
+    let baseline = format!("{}/scenarios/baseline.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = dir.join("out");
+    let run = |seed: &str| {
+        Command::new(env!("CARGO_BIN_EXE_carecascade"))
+            .args(["run", &baseline, "--runs", "16", "--seed", seed, "-o"])
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // The complete sets of the two seeds, and how long a run takes.
+    let started = std::time::Instant::now();
+    assert!(run("1").wait().unwrap().success());
+    let took = started.elapsed();
+    let one = result_set(&out).unwrap();
+    assert!(run("2").wait().unwrap().success());
+    let two = result_set(&out).unwrap();
+    assert_eq!(one.len(), 3);
+    assert_ne!(one, two);
+    let names = |set: &[(String, Vec<u8>)]| set.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&one), ["quantiles.csv", "runs.csv", "summary.json"]);
+    // Kill runs at pseudo-random points (a fixed sequence, so that a
+    // failure can be reproduced) up to a little after they would end.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let budget = std::time::Instant::now();
+    let mut iterations = 0;
+    while iterations < 30 && budget.elapsed() < std::time::Duration::from_secs(15) {
+        iterations += 1;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let wait = took.mul_f64((x % 1000) as f64 / 800.0);
+        let seed = if iterations % 2 == 0 { "1" } else { "2" };
+        let mut child = run(seed);
+        std::thread::sleep(wait);
+        let _ = child.kill();
+        let _ = child.wait();
+        match result_set(&out) {
+            None => {}
+            Some(set) => assert!(
+                set == one || set == two,
+                "after a kill at {wait:?}: {:?}",
+                names(&set)
+            ),
+        }
+    }
+    // A complete run afterwards leaves no temporary folder of the killed ones.
+    assert!(run("1").wait().unwrap().success());
+    assert_eq!(result_set(&out).unwrap(), one);
+    let leftovers: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "out")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -785,6 +785,13 @@ fn html_report(
 fn run_ensemble(files: Vec<PathBuf>, args: EnsembleArgs) -> Result<ExitCode, Error> {
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     let prepared = prepare_all(&files, args.runs, args.seed)?;
+    if shard.is_none() {
+        // Refuse an output folder it may not replace before running.
+        carecascade::engine::format::check_set(
+            &args.output,
+            carecascade::engine::ensemble::Outcome::RESULT_FILES,
+        )?;
+    }
     let (outcome, total, seconds) = run_with_progress(&prepared, shard)?;
     let written = outcome.write(&args.output)?;
     eprintln!(
@@ -809,6 +816,7 @@ fn merge(partials: Vec<PathBuf>, output: PathBuf) -> Result<ExitCode, Error> {
         .map(|p| Outcome::load_partial(p))
         .collect::<Result<Vec<_>, _>>()?;
     let outcome = merge(parts)?;
+    carecascade::engine::format::check_set(&output, Outcome::RESULT_FILES)?;
     let written = outcome.write(&output)?;
     eprintln!(
         "merged {} shards; wrote {}",
