@@ -152,24 +152,46 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
     let mut m = model.clone();
     // The authority's own series, as the England model's lookups hold them:
     // at each reporting year's 31 March.
-    for (lookup, column) in [
+    // A stock the authority stopped publishing holds its last figure for
+    // later starts, and says so (the model's starting data, see
+    // `Model::start_data`, then covers every year of the other stocks).
+    let series = [
         ("population 0 to 17", "population_0_17"),
         ("observed cin", "cin_at_31_march"),
         ("observed cp", "cpp_at_31_march"),
         ("observed cla", "cla_at_31_march"),
         ("observed awaiting assessment", "cin_awaiting_assessment"),
-    ] {
+    ];
+    let mut all = Vec::new();
+    for (lookup, column) in series {
         let points: Vec<(f64, f64)> = local
             .series(column)?
             .observed()
             .map(|(y, v)| (f64::from(y) + 0.25, v))
             .collect();
-        m = m.with_lookup_points(
-            lookup,
-            &points,
-            &format!("Local: {source}, data/local_authorities.csv {column}."),
-        )?;
+        all.push((lookup, column, points));
     }
+    let latest = all
+        .iter()
+        .filter_map(|(_, _, p)| p.last().map(|l| l.0))
+        .fold(f64::NEG_INFINITY, f64::max);
+    for (lookup, column, mut points) in all {
+        let mut doc = format!("Local: {source}, data/local_authorities.csv {column}.");
+        if let Some(&(x, v)) = points.last()
+            && x < latest
+        {
+            points.push((latest, v));
+            doc.push_str(&format!(
+                " Not published after 31 March {}: that figure is held for later starts (an assumption).",
+                x - 0.25
+            ));
+        }
+        m = m.with_lookup_points(lookup, &points, &doc)?;
+    }
+    // The start times the authority's stocks cover: the workforce lookups
+    // hold their first and last figures over them (as England's do), so
+    // that they do not limit the starts (see `Model::start_data`).
+    let starts = m.start_data();
     // Social workers: the authority's own where published.
     let workforce = Observed::local_workforce(&code).ok();
     let cin_share = value(&local, "cin_at_31_march", from).unwrap_or(0.0)
@@ -178,7 +200,7 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
         ("observed social workers", "inpost_fte"),
         ("observed agency workers", "agency_fte"),
     ] {
-        let own: Vec<(f64, f64)> = workforce
+        let mut own: Vec<(f64, f64)> = workforce
             .as_ref()
             .and_then(|w| w.series(column).ok())
             .map(|s| {
@@ -187,6 +209,14 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
                     .collect()
             })
             .unwrap_or_default();
+        if let (Some(&first), Some(&last), Some(starts)) = (own.first(), own.last(), &starts) {
+            if starts.from < first.0 {
+                own.insert(0, (starts.from, first.1));
+            }
+            if starts.to > last.0 {
+                own.push((starts.to, last.1));
+            }
+        }
         m = if own.is_empty() {
             scale_lookup(
                 &m,

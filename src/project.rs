@@ -373,13 +373,47 @@ pub fn projector(program: &Program) -> Projector {
     Projector::new_lenient(program, &indicators()).0
 }
 
+/// Checks that `model` has starting data for 31 March `from` (see
+/// [`Model::start_data`]: the England model's `observed ...` lookups hold
+/// the published stocks of 31 March 2013 to 2023).
+///
+/// # Errors
+///
+/// [`crate::Error::Invalid`] naming the reporting years it can start from.
+pub fn check_from(model: &Model, from: i32) -> Result<()> {
+    let start = f64::from(from) + 0.25;
+    let Some(data) = model.start_data() else {
+        return Ok(());
+    };
+    if data.covers(start) {
+        return Ok(());
+    }
+    let years = if data.from > data.to {
+        "no year: the points of those lookups do not overlap".to_string()
+    } else {
+        let first = (data.from - 0.25).ceil();
+        let last = (data.to - 0.25).floor();
+        format!("31 March {first} to {last} (start from {first} to {last})")
+    };
+    Err(crate::Error::Invalid {
+        what: format!("start year {from}"),
+        message: format!(
+            "model `{}` has starting stocks (its lookups on INITIAL TIME: {}) only for {years}; from 31 March {from} it would start from another year's figures",
+            model.name(),
+            data.describe_lookups()
+        ),
+    })
+}
+
 /// Projects a model by reporting year; see the module docs.
 ///
 /// # Errors
 ///
-/// [`crate::Error::Invalid`] if `years` is 0 or the model's step does not
-/// divide a year; otherwise the model's compile and run errors.
+/// [`crate::Error::Invalid`] if `years` is 0, the model has no starting
+/// data for `from` ([`check_from`]) or the model's step does not divide a
+/// year; otherwise the model's compile and run errors.
 pub fn project(model: &Model, from: i32, years: usize) -> Result<Projection> {
+    check_from(model, from)?;
     let program = Program::compile(model)?;
     let mut state = program.state();
     project_state(&mut state, from, years)

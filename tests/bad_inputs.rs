@@ -394,3 +394,377 @@ fn output_is_written_atomically_and_only_on_success() {
     assert!(leftovers.is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("carecascade-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// (what is wrong, command line with `{dir}` for a scratch directory holding
+/// `start2040.toml`, and `{root}` for the repository, expected message parts)
+const REFUSALS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "project from before the published stocks",
+        &["project", "england", "--from", "2012"],
+        &[
+            "start year 2012",
+            "only for 31 March 2013 to 2023",
+            "`observed cin`",
+        ],
+    ),
+    (
+        "project from long before",
+        &["project", "england", "--from", "1900"],
+        &["start year 1900", "start from 2013 to 2023"],
+    ),
+    (
+        "project from the future",
+        &["project", "england", "--from", "2040"],
+        &["start year 2040", "start from 2013 to 2023"],
+    ),
+    (
+        "scenario starting after the published stocks",
+        &[
+            "run",
+            "{dir}/start2040.toml",
+            "--runs",
+            "2",
+            "-o",
+            "{dir}/out",
+        ],
+        &[
+            "scenario `start2040`: starts at 2040 (time 2040.25)",
+            "only for [time] start 2013 to 2023",
+        ],
+    ),
+    (
+        "no runs",
+        &[
+            "run",
+            "{root}/scenarios/baseline.toml",
+            "--runs",
+            "0",
+            "-o",
+            "{dir}/out",
+        ],
+        &["--runs 0: an ensemble needs at least 1 run"],
+    ),
+    (
+        "no runs to compare",
+        &[
+            "compare",
+            "{root}/scenarios/baseline.toml",
+            "{root}/scenarios/kinship_first.toml",
+            "--runs",
+            "0",
+            "-o",
+            "{dir}/out",
+        ],
+        &["--runs 0: an ensemble needs at least 1 run"],
+    ),
+    (
+        "no runs to report",
+        &[
+            "report",
+            "{root}/scenarios/baseline.toml",
+            "--runs",
+            "0",
+            "-o",
+            "{dir}/r.html",
+        ],
+        &["--runs 0: an ensemble needs at least 1 run"],
+    ),
+    (
+        "more runs than any ensemble",
+        &[
+            "run",
+            "{root}/scenarios/baseline.toml",
+            "--runs",
+            "10000000000",
+            "-o",
+            "{dir}/out",
+        ],
+        &["--runs 10000000000", "at most 10000000"],
+    ),
+    (
+        "more memory than the limit",
+        &[
+            "run",
+            "{root}/scenarios/baseline.toml",
+            "--runs",
+            "10000000",
+            "-o",
+            "{dir}/out",
+        ],
+        &[
+            "10000000 runs of 1 scenario(s) would keep about 11.4 GB in memory",
+            "more than the limit of 4.3 GB",
+        ],
+    ),
+    (
+        "a parent file names a missing model file",
+        &["run", "{dir}/child.toml", "--runs", "2", "-o", "{dir}/out"],
+        &["parent.toml:2:1: model `missing.toml`: no model file"],
+    ),
+    (
+        "a parent file names an unknown model",
+        &[
+            "run",
+            "{dir}/child_of_typo.toml",
+            "--runs",
+            "2",
+            "-o",
+            "{dir}/out",
+        ],
+        &["typo.toml:2:1: model `englnd`", "did you mean `england`?"],
+    ),
+    (
+        "a parent file extends a missing file",
+        &[
+            "run",
+            "{dir}/grandchild.toml",
+            "--runs",
+            "2",
+            "-o",
+            "{dir}/out",
+        ],
+        &[
+            "middle.toml:1:1: `extends`: no scenario file",
+            "nowhere.toml",
+        ],
+    ),
+];
+
+#[test]
+fn command_line_refusals() {
+    let dir = scratch("refusals");
+    std::fs::write(dir.join("start2040.toml"), "[time]\nstart = 2040\n").unwrap();
+    let files = [
+        (
+            "parent.toml",
+            "# the model file\nmodel = \"missing.toml\"\n",
+        ),
+        ("child.toml", "extends = \"parent.toml\"\n"),
+        ("typo.toml", "# model\nmodel = \"englnd\"\n"),
+        ("child_of_typo.toml", "extends = \"typo.toml\"\n"),
+        ("middle.toml", "extends = \"nowhere.toml\"\n"),
+        ("grandchild.toml", "extends = \"middle.toml\"\n"),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir_text = dir.to_str().unwrap();
+    let mut failures = Vec::new();
+    for (what, args, parts) in REFUSALS {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("{dir}", dir_text).replace("{root}", root))
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, _, err) = cli(&args);
+        if ok {
+            failures.push(format!("{what}: succeeded"));
+            continue;
+        }
+        for part in *parts {
+            if !err.contains(part) {
+                failures.push(format!("{what}: expected `{part}` in:\n  {err}"));
+            }
+        }
+        if !err.starts_with("error: ") {
+            failures.push(format!("{what}: not a plain error:\n  {err}"));
+        }
+    }
+    assert!(!dir.join("out").exists(), "a refused run wrote its results");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn validate_without_output_writes_no_file() {
+    let dir = scratch("validate");
+    std::fs::create_dir_all(dir.join("docs")).unwrap();
+    std::fs::write(dir.join("docs/validation.md"), "tracked\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_carecascade"))
+        .arg("validate")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("MAPE %"),
+        "the table goes to standard output"
+    );
+    assert!(err.contains("wrote no files; give --output"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("docs/validation.md")).unwrap(),
+        "tracked\n"
+    );
+    assert!(!dir.join("docs/validation").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn odd_option_values() {
+    let sir = format!("{}/models/sir.toml", env!("CARGO_MANIFEST_DIR"));
+    let (ok, _, err) = cli(&["check", env!("CARGO_MANIFEST_DIR")]);
+    assert!(
+        !ok && err.contains("is a directory, not a model file") && !err.contains("model format"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(&["simulate", &sir, "--dt", "1e-300"]);
+    assert!(
+        !ok && err.contains(
+            "dt 1e-300 from 0 to 100 would take 1.000e302 steps, more than the limit of 100000000"
+        ) && err.len() < 300,
+        "{err}"
+    );
+    let (ok, _, err) = cli(&["simulate", &sir, "--dt", "1e-7"]);
+    assert!(!ok && err.contains("more than the limit"), "{err}");
+    let (ok, _, err) = cli(&["simulate", &sir, "--stop", "-5"]);
+    assert!(
+        !ok && err.contains("stop (-5) is before start (0)"),
+        "a negative value is a value, not an option: {err}"
+    );
+    let (ok, _, err) = cli(&["simulate", &sir, "--dt", "-1"]);
+    assert!(
+        !ok && err.contains("dt must be a positive number, not -1"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(&["project", "england", "--from", "-5"]);
+    assert!(!ok && err.contains("start year -5"), "{err}");
+}
+
+#[test]
+fn merge_names_what_is_wrong_with_the_shards() {
+    let dir = scratch("merge");
+    let baseline = format!("{}/scenarios/baseline.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = dir.to_str().unwrap();
+    let shard = |spec: &str, seed: &str, sub: &str| {
+        let folder = format!("{out}/{sub}");
+        let (ok, _, err) = cli(&[
+            "run", &baseline, "--runs", "6", "--seed", seed, "--shard", spec, "-o", &folder,
+        ]);
+        assert!(ok, "{err}");
+        let (i, n) = spec.split_once('/').unwrap();
+        format!("{folder}/partial-{i}-of-{n}.json")
+    };
+    let a = shard("1/2", "1", "a");
+    let b = shard("2/3", "1", "b");
+    let c = shard("2/2", "2", "c");
+    let d = shard("2/2", "1", "d");
+    let merged = format!("{out}/merged");
+    let (ok, _, err) = cli(&["merge", &a, &b, "-o", &merged]);
+    assert!(
+        !ok && err.contains("split the ensemble differently (given: 1/2, 2/3)"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(&["merge", &a, &a, "-o", &merged]);
+    assert!(
+        !ok && err.contains("given more than once: 1/2; missing: 2/2"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(&["merge", &a, &c, "-o", &merged]);
+    assert!(
+        !ok && err.contains("come from different ensembles: these settings differ: seed"),
+        "{err}"
+    );
+    // Another engine version's partial result.
+    let text = std::fs::read_to_string(&d).unwrap();
+    let old = format!("{out}/old.json");
+    let version = format!("\"version\":\"{}\"", env!("CARGO_PKG_VERSION"));
+    assert!(text.contains(&version), "{text:.200}");
+    std::fs::write(&old, text.replace(&version, "\"version\":\"0.0.1\"")).unwrap();
+    let (ok, _, err) = cli(&["merge", &a, &old, "-o", &merged]);
+    assert!(
+        !ok && err.contains("shard 2/2 was written by engine version 0.0.1"),
+        "{err}"
+    );
+    assert!(!std::path::Path::new(&merged).exists());
+    let (ok, _, err) = cli(&["merge", &a, &d, "-o", &merged]);
+    assert!(ok, "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The result files of a folder, or `None` if it is absent.
+fn result_set(dir: &std::path::Path) -> Option<Vec<(String, Vec<u8>)>> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    let mut files: Vec<(String, Vec<u8>)> = entries
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    Some(files)
+}
+
+#[test]
+fn an_interrupted_run_leaves_the_old_results_or_the_new() {
+    let dir = scratch("killed");
+    let baseline = format!("{}/scenarios/baseline.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = dir.join("out");
+    let run = |seed: &str| {
+        Command::new(env!("CARGO_BIN_EXE_carecascade"))
+            .args(["run", &baseline, "--runs", "16", "--seed", seed, "-o"])
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // The complete sets of the two seeds, and how long a run takes.
+    let started = std::time::Instant::now();
+    assert!(run("1").wait().unwrap().success());
+    let took = started.elapsed();
+    let one = result_set(&out).unwrap();
+    assert!(run("2").wait().unwrap().success());
+    let two = result_set(&out).unwrap();
+    assert_eq!(one.len(), 3);
+    assert_ne!(one, two);
+    let names = |set: &[(String, Vec<u8>)]| set.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&one), ["quantiles.csv", "runs.csv", "summary.json"]);
+    // Kill runs at pseudo-random points (a fixed sequence, so that a
+    // failure can be reproduced) up to a little after they would end.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let budget = std::time::Instant::now();
+    let mut iterations = 0;
+    while iterations < 30 && budget.elapsed() < std::time::Duration::from_secs(15) {
+        iterations += 1;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let wait = took.mul_f64((x % 1000) as f64 / 800.0);
+        let seed = if iterations % 2 == 0 { "1" } else { "2" };
+        let mut child = run(seed);
+        std::thread::sleep(wait);
+        let _ = child.kill();
+        let _ = child.wait();
+        match result_set(&out) {
+            None => {}
+            Some(set) => assert!(
+                set == one || set == two,
+                "after a kill at {wait:?}: {:?}",
+                names(&set)
+            ),
+        }
+    }
+    // A complete run afterwards leaves no temporary folder of the killed ones.
+    assert!(run("1").wait().unwrap().success());
+    assert_eq!(result_set(&out).unwrap(), one);
+    let leftovers: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "out")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -111,7 +111,7 @@ pub use ndarray;
 
 pub use error::{Error, Location, Result};
 pub use model::{
-    Equation, Interpolation, LookupTable, Method, Model, TimeSettings, Units, Variable,
+    Equation, Interpolation, LookupTable, Method, Model, StartData, TimeSettings, Units, Variable,
     VariableKind,
 };
 pub use name::{canonical_name, closest};

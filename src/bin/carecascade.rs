@@ -33,10 +33,10 @@ enum Command {
         #[arg(long, value_enum)]
         method: Option<MethodArg>,
         /// Integration step (a number or a fraction such as 1/52).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         dt: Option<String>,
         /// Stop time.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         stop: Option<f64>,
         /// Write the CSV here instead of to standard output.
         #[arg(long, short)]
@@ -95,7 +95,7 @@ enum Command {
         area: String,
         /// Start from the stocks of 31 March of this year (2021 or later:
         /// children looked after are published by authority from 2021).
-        #[arg(long, default_value_t = 2021)]
+        #[arg(long, default_value_t = 2021, allow_negative_numbers = true)]
         from: i32,
         /// Where to write the local model (`.toml` or `.xmile`).
         #[arg(long, short)]
@@ -119,9 +119,11 @@ enum Command {
         /// report the error on them (out of sample).
         #[arg(long)]
         params: Option<PathBuf>,
-        /// The report to write; charts go in a folder beside it.
-        #[arg(long, short, default_value = "docs/validation.md")]
-        output: PathBuf,
+        /// The report to write (e.g. `docs/validation.md`); charts go in a
+        /// folder beside it. Without it, only the table of errors is
+        /// printed and nothing is written.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
         /// Chart format.
         #[arg(long, value_enum, default_value_t = ChartFormat::Svg)]
         charts: ChartFormat,
@@ -198,7 +200,7 @@ enum Command {
         model: PathBuf,
         /// The reporting year to start from, at its 31 March published
         /// stocks (default: the last observed year, 2023).
-        #[arg(long, default_value_t = 2023)]
+        #[arg(long, default_value_t = 2023, allow_negative_numbers = true)]
         from: i32,
         /// How many years to project.
         #[arg(long, default_value_t = 10)]
@@ -446,6 +448,7 @@ fn project(
     output: Option<PathBuf>,
 ) -> Result<ExitCode, Error> {
     let model = load_model(&model_path)?;
+    carecascade::project::check_from(&model, from)?;
     let program = Program::compile(&model)?;
     let mut state = program.state();
     apply_sets(&mut state, sets)?;
@@ -579,7 +582,7 @@ fn validate(
     data: Option<PathBuf>,
     workforce: Option<PathBuf>,
     params: Option<PathBuf>,
-    output: PathBuf,
+    output: Option<PathBuf>,
     charts: ChartFormat,
 ) -> Result<ExitCode, Error> {
     use carecascade::calibrate::CalibrationSpec;
@@ -604,6 +607,27 @@ fn validate(
     }
     let validation =
         carecascade::validate::validate(&model, &observed, Some(&workforce), spec.as_ref())?;
+    let mut table = format!(
+        "{:<28} {:>8} {:>9} {:>7}\n",
+        "series", "MAPE %", "held out", "target"
+    );
+    for s in &validation.series {
+        let _ = writeln!(
+            table,
+            "{:<28} {:>8} {:>9} {:>7}",
+            s.column,
+            s.mape.map_or("-".into(), |m| format!("{m:.2}")),
+            s.holdout_mape.map_or("-".into(), |m| format!("{m:.2}")),
+            s.target.map_or("".into(), |t| format!("{t:.0}"))
+        );
+    }
+    print_quietly(&table);
+    let Some(output) = output else {
+        eprintln!(
+            "wrote no files; give --output FILE.md (e.g. docs/validation.md) to write the report and its charts"
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
     let stem = output
         .file_stem()
         .map_or("validation".into(), |s| s.to_string_lossy().to_string());
@@ -629,21 +653,6 @@ fn validate(
             .to_markdown(&stem, extension, &command)
             .as_bytes(),
     )?;
-    let mut table = format!(
-        "{:<28} {:>8} {:>9} {:>7}\n",
-        "series", "MAPE %", "held out", "target"
-    );
-    for s in &validation.series {
-        let _ = writeln!(
-            table,
-            "{:<28} {:>8} {:>9} {:>7}",
-            s.column,
-            s.mape.map_or("-".into(), |m| format!("{m:.2}")),
-            s.holdout_mape.map_or("-".into(), |m| format!("{m:.2}")),
-            s.target.map_or("".into(), |t| format!("{t:.0}"))
-        );
-    }
-    print_quietly(&table);
     eprintln!(
         "wrote {} and {} charts in {}",
         output.display(),
@@ -693,7 +702,15 @@ fn prepare_all(
     runs: Option<usize>,
     seed: Option<u64>,
 ) -> Result<Vec<carecascade::engine::scenario::Prepared>, Error> {
-    use carecascade::engine::scenario::Scenario;
+    use carecascade::engine::scenario::{MAX_RUNS, Scenario};
+    if let Some(runs) = runs
+        && !(1..=MAX_RUNS).contains(&runs)
+    {
+        return Err(Error::Invalid {
+            what: format!("--runs {runs}"),
+            message: format!("an ensemble needs at least 1 run and at most {MAX_RUNS}"),
+        });
+    }
     let library = carecascade::library();
     let mut prepared = Vec::new();
     let mut errors = Vec::new();
@@ -768,6 +785,13 @@ fn html_report(
 fn run_ensemble(files: Vec<PathBuf>, args: EnsembleArgs) -> Result<ExitCode, Error> {
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     let prepared = prepare_all(&files, args.runs, args.seed)?;
+    if shard.is_none() {
+        // Refuse an output folder it may not replace before running.
+        carecascade::engine::format::check_set(
+            &args.output,
+            carecascade::engine::ensemble::Outcome::RESULT_FILES,
+        )?;
+    }
     let (outcome, total, seconds) = run_with_progress(&prepared, shard)?;
     let written = outcome.write(&args.output)?;
     eprintln!(
@@ -792,6 +816,7 @@ fn merge(partials: Vec<PathBuf>, output: PathBuf) -> Result<ExitCode, Error> {
         .map(|p| Outcome::load_partial(p))
         .collect::<Result<Vec<_>, _>>()?;
     let outcome = merge(parts)?;
+    carecascade::engine::format::check_set(&output, Outcome::RESULT_FILES)?;
     let written = outcome.write(&output)?;
     eprintln!(
         "merged {} shards; wrote {}",

@@ -5,7 +5,7 @@
 use super::{GENERATOR, Outcome, Stats};
 use crate::error::{Error, Result};
 use crate::format::csv_table::{Cell, CsvTable};
-use crate::format::write_atomic;
+use crate::format::{write_atomic, write_set};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -191,15 +191,22 @@ impl Outcome {
         serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"
     }
 
-    /// Writes `summary.json`, `quantiles.csv` and `runs.csv` into `dir`
-    /// (each atomically), or `partial-I-of-N.json` for a shard.
+    /// The files of a result folder, as [`Outcome::write`] writes them.
+    pub const RESULT_FILES: &'static [&'static str] =
+        &["summary.json", "quantiles.csv", "runs.csv"];
+
+    /// Writes `summary.json`, `quantiles.csv` and `runs.csv` as the folder
+    /// `dir`, as a set ([`crate::format::write_set`]: a complete new set or
+    /// the old one, never a mix), or `partial-I-of-N.json` into `dir` for a
+    /// shard.
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if the directory or a file cannot be written.
+    /// [`Error::Io`] if `dir` holds anything but an earlier result, or the
+    /// folder or a file cannot be written.
     pub fn write(&self, dir: &Path) -> Result<Vec<std::path::PathBuf>> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         if let Some(shard) = self.shard {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             let path = dir.join(format!(
                 "partial-{}-of-{}.json",
                 shard.index() + 1,
@@ -212,18 +219,16 @@ impl Outcome {
             write_atomic(&path, json.as_bytes())?;
             return Ok(vec![path]);
         }
-        let files = [
-            ("summary.json", self.summary_json()),
-            ("quantiles.csv", self.quantiles_csv()),
-            ("runs.csv", self.runs_csv()),
-        ];
-        let mut written = Vec::new();
-        for (name, text) in files {
-            let path = dir.join(name);
-            write_atomic(&path, text.as_bytes())?;
-            written.push(path);
-        }
-        Ok(written)
+        let (summary, quantiles, runs) =
+            (self.summary_json(), self.quantiles_csv(), self.runs_csv());
+        write_set(
+            dir,
+            &[
+                ("summary.json", summary.as_bytes()),
+                ("quantiles.csv", quantiles.as_bytes()),
+                ("runs.csv", runs.as_bytes()),
+            ],
+        )
     }
 
     /// Statistics as "median [5th to 95th percentile]" with each number

@@ -32,7 +32,7 @@ mod stats;
 
 pub use compare::{Comparison, CostComparison, PeriodComparison, compare};
 pub use outcome::{Ensemble, Kind, Outcome};
-pub use run::{RunOptions, run_scenarios};
+pub use run::{MAX_ENSEMBLE_BYTES, RunOptions, ensemble_bytes, run_scenarios};
 pub use shards::{Shard, merge};
 pub use stats::{Sample, Stats, quantile};
 

@@ -48,7 +48,9 @@ pub enum Kind {
 /// alternatives (`compare`), on the same draws.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
-    /// The version of the engine that ran it.
+    /// The version of the engine that ran it (empty when a file did not
+    /// record it; [`crate::ensemble::merge`] refuses any other version).
+    #[serde(default)]
     pub version: String,
     /// One scenario or a comparison.
     pub kind: Kind,

@@ -13,6 +13,37 @@ pub struct RunOptions<'a> {
     pub progress: Option<&'a (dyn Fn() + Sync)>,
 }
 
+/// The most memory an ensemble's kept values may take: 4 GiB. Every run
+/// keeps a value for each indicator and period, its draws and its scalars
+/// (8 bytes each), for every scenario; [`run_scenarios`] refuses an
+/// ensemble (or shard) whose [`ensemble_bytes`] exceed this before
+/// running or allocating anything. Split a larger one with shards.
+pub const MAX_ENSEMBLE_BYTES: u128 = 4 << 30;
+
+/// An estimate of the memory `runs` runs of the scenarios keep: runs x
+/// (indicators x periods + uncertain parameters + scalars) x 8 bytes, summed
+/// over the scenarios.
+pub fn ensemble_bytes(prepared: &[Prepared], runs: usize) -> u128 {
+    prepared
+        .iter()
+        .map(|p| {
+            let per_run = p.indicators().len() as u128 * p.periods().count() as u128
+                + p.uncertain().len() as u128
+                + p.scalar_names().len() as u128;
+            runs as u128 * per_run * 8
+        })
+        .sum()
+}
+
+/// Memory in GB (10^9 bytes) or MB, for messages.
+fn format_bytes(bytes: u128) -> String {
+    if bytes >= 1_000_000_000 {
+        format!("{:.1} GB", bytes as f64 / 1e9)
+    } else {
+        format!("{:.0} MB", (bytes as f64 / 1e6).ceil())
+    }
+}
+
 /// Runs scenarios on the same draws (all runs, or one shard's). All
 /// scenarios must agree on seed, runs, sampling and periods; the first is
 /// the base of the comparison.
@@ -20,8 +51,9 @@ pub struct RunOptions<'a> {
 /// # Errors
 ///
 /// [`Error::Invalid`] for no scenarios, or scenarios that disagree on seed,
-/// runs, sampling, periods or what a comparison reports; [`Error::Run`] for
-/// the first failing run.
+/// runs, sampling, periods or what a comparison reports, or an ensemble
+/// (or shard) that would keep more than [`MAX_ENSEMBLE_BYTES`];
+/// [`Error::Run`] for the first failing run.
 pub fn run_scenarios(prepared: &[Prepared], options: &RunOptions<'_>) -> Result<Outcome> {
     let Some(base) = prepared.first() else {
         return Err(Error::Invalid {
@@ -82,6 +114,19 @@ pub fn run_scenarios(prepared: &[Prepared], options: &RunOptions<'_>) -> Result<
     }
     let total = first.runs();
     let range = options.shard.map_or(0..total, |s| s.runs(total));
+    let bytes = ensemble_bytes(prepared, range.len());
+    if bytes > MAX_ENSEMBLE_BYTES {
+        return Err(Error::Invalid {
+            what: "ensemble".into(),
+            message: format!(
+                "{} runs of {} scenario(s) would keep about {} in memory (runs x indicators x periods x 8 bytes, plus draws and scalars), more than the limit of {}: use fewer runs, fewer indicators, or split it with --shard",
+                range.len(),
+                prepared.len(),
+                format_bytes(bytes),
+                format_bytes(MAX_ENSEMBLE_BYTES)
+            ),
+        });
+    }
     let progress = options.progress.unwrap_or(&|| {});
     let mut ensembles = Vec::new();
     for p in prepared {

@@ -80,9 +80,10 @@ impl std::fmt::Display for Shard {
 ///
 /// # Errors
 ///
-/// [`Error::Invalid`] if the shards come from different ensembles, a shard
-/// is missing or repeated (naming the missing ones), or the runs do not
-/// cover the ensemble.
+/// [`Error::Invalid`] if the shards come from another engine version or
+/// from different ensembles (naming the settings that differ), split the
+/// ensemble into different numbers of shards, a shard is missing or
+/// repeated (naming them), or the runs do not cover the ensemble.
 pub fn merge(mut parts: Vec<Outcome>) -> Result<Outcome> {
     let invalid = |message: String| Error::Invalid {
         what: "merge".into(),
@@ -95,69 +96,118 @@ pub fn merge(mut parts: Vec<Outcome>) -> Result<Outcome> {
         p.check()
             .map_err(|m| invalid(format!("not a consistent partial result: {m}")))?;
     }
+    let engine = env!("CARGO_PKG_VERSION");
+    if let Some(p) = parts.iter().find(|p| p.version != engine) {
+        return Err(invalid(format!(
+            "shard {} was written by engine version {}, this is {engine}: run every shard with the same version",
+            p.shard.map_or("(whole)".into(), |s| s.to_string()),
+            if p.version.is_empty() {
+                "(unknown)"
+            } else {
+                &p.version
+            }
+        )));
+    }
+    if let Some(k) = parts.iter().position(|p| p.shard.is_none()) {
+        return Err(invalid(format!(
+            "file {} is a whole ensemble, not a shard",
+            k + 1
+        )));
+    }
+    let given = |parts: &[Outcome]| {
+        parts
+            .iter()
+            .filter_map(|p| p.shard.map(|s| s.to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let counts: Vec<usize> = parts
+        .iter()
+        .filter_map(|p| p.shard.map(|s| s.count))
+        .collect();
+    if counts.iter().any(|&c| c != counts[0]) {
+        return Err(invalid(format!(
+            "the shards split the ensemble differently (given: {}): every shard must come from the same --shard I/N count N",
+            given(&parts)
+        )));
+    }
     parts.sort_by_key(|p| p.shard.map_or(0, |s| s.index));
     let first = parts[0].clone();
-    let Some(Shard { count, .. }) = first.shard else {
-        return Err(invalid(
-            "the first file is a whole ensemble, not a shard".into(),
-        ));
-    };
-    let fingerprint = |o: &Outcome| {
-        (
-            o.kind,
-            o.seed,
-            o.total_runs,
-            o.sampling.clone(),
-            o.quantiles.clone(),
-            o.cost.clone(),
-            o.discount_rate.to_bits(),
-            o.cumulative.clone(),
-            o.ensembles
-                .iter()
-                .map(|e| {
-                    (
-                        e.scenario.clone(),
-                        e.indicators.clone(),
-                        e.parameters.clone(),
-                        e.scalars.clone(),
-                        e.periods.iter().map(|p| p.to_bits()).collect::<Vec<_>>(),
+    let count = counts[0];
+    // Which setting differs, by name.
+    let settings = |o: &Outcome| -> Vec<(&'static str, String)> {
+        let per = |f: &dyn Fn(&super::Ensemble) -> String| {
+            o.ensembles.iter().map(f).collect::<Vec<_>>().join("; ")
+        };
+        vec![
+            ("kind (run or compare)", format!("{:?}", o.kind)),
+            ("scenarios", per(&|e| e.scenario.clone())),
+            ("seed", o.seed.to_string()),
+            ("runs", o.total_runs.to_string()),
+            ("sampling", o.sampling.clone()),
+            ("quantiles", format!("{:?}", o.quantiles)),
+            ("cost", format!("{:?}", o.cost)),
+            ("discount rate", format!("{:?}", o.discount_rate.to_bits())),
+            ("cumulative", format!("{:?}", o.cumulative)),
+            ("indicators", per(&|e| format!("{:?}", e.indicators))),
+            (
+                "uncertain parameters",
+                per(&|e| format!("{:?}", e.parameters)),
+            ),
+            ("scalars", per(&|e| format!("{:?}", e.scalars))),
+            (
+                "periods",
+                per(&|e| {
+                    format!(
+                        "{:?}",
+                        e.periods.iter().map(|p| p.to_bits()).collect::<Vec<_>>()
                     )
-                })
-                .collect::<Vec<_>>(),
-        )
+                }),
+            ),
+        ]
     };
-    for p in &parts {
-        if fingerprint(p) != fingerprint(&first) {
-            return Err(invalid(
-                "the shards come from different ensembles (scenarios, seed, runs, sampling, periods or indicators differ)".into(),
-            ));
+    let reference = settings(&first);
+    for p in &parts[1..] {
+        let differ: Vec<&str> = settings(p)
+            .iter()
+            .zip(&reference)
+            .filter(|(a, b)| a.1 != b.1)
+            .map(|(a, _)| a.0)
+            .collect();
+        if !differ.is_empty() {
+            return Err(invalid(format!(
+                "shards {} and {} come from different ensembles: these settings differ: {}",
+                first.shard.map_or_else(String::new, |s| s.to_string()),
+                p.shard.map_or_else(String::new, |s| s.to_string()),
+                differ.join(", ")
+            )));
         }
     }
     let indices: Vec<usize> = parts
         .iter()
         .filter_map(|p| p.shard.map(|s| s.index))
         .collect();
-    let counts: Vec<usize> = parts
-        .iter()
-        .filter_map(|p| p.shard.map(|s| s.count))
+    let duplicated: Vec<String> = indices
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| format!("{}/{count}", w[0] + 1))
         .collect();
-    if counts.iter().any(|&c| c != count) || indices != (0..count).collect::<Vec<_>>() {
-        let missing: Vec<String> = (0..count)
-            .filter(|i| !indices.contains(i))
-            .map(|i| format!("{}/{count}", i + 1))
-            .collect();
+    let missing: Vec<String> = (0..count)
+        .filter(|i| !indices.contains(i))
+        .map(|i| format!("{}/{count}", i + 1))
+        .collect();
+    if !duplicated.is_empty() || !missing.is_empty() {
+        let mut problems = Vec::new();
+        if !duplicated.is_empty() {
+            problems.push(format!("given more than once: {}", duplicated.join(", ")));
+        }
+        if !missing.is_empty() {
+            problems.push(format!("missing: {}", missing.join(", ")));
+        }
         return Err(invalid(format!(
-            "need each of the {count} shards exactly once; missing: {}; given: {}",
-            if missing.is_empty() {
-                "none".into()
-            } else {
-                missing.join(", ")
-            },
-            indices
-                .iter()
-                .map(|i| format!("{}/{count}", i + 1))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "need each of the {count} shards exactly once; {}; given: {}",
+            problems.join("; "),
+            given(&parts)
         )));
     }
     let mut merged = first;

@@ -19,10 +19,19 @@ use std::path::Path;
 ///
 /// # Errors
 ///
-/// [`Error::Invalid`] for an extension that is not a model format;
-/// otherwise the reader's errors.
+/// [`Error::Invalid`] for a directory or an extension that is not a model
+/// format; otherwise the reader's errors.
 pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
     let path = path.as_ref();
+    if path.is_dir() {
+        return Err(Error::Invalid {
+            what: "model file".into(),
+            message: format!(
+                "{} is a directory, not a model file; give the model file in it (`.toml`, `.xmile`, `.stmx`, `.itmx` or `.mdl`)",
+                path.display()
+            ),
+        });
+    }
     match extension(path).as_str() {
         "toml" => native::load(path),
         "xmile" | "xml" | "stmx" | "itmx" => xmile::load(path),
@@ -211,6 +220,181 @@ fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+/// Writes a set of files as one folder `dir`, all or nothing: they are
+/// written into a fresh temporary folder beside `dir` (`.NAME.PID.*.tmp`),
+/// which is then renamed to `dir`. An existing `dir` is replaced only if it
+/// is a directory holding nothing but files of the set (an earlier result);
+/// it is first renamed aside, then removed. A process killed part way
+/// leaves `dir` as it was or complete with the new set, except in the
+/// moment between the two renames, when `dir` is absent (the old set is in
+/// the `.tmp` folder beside it); temporary folders left by processes that
+/// are no longer running are removed by the next write (on Linux).
+///
+/// # Errors
+///
+/// [`Error::Io`] naming `dir` if it is not a directory, holds anything
+/// else, or a file cannot be written or renamed.
+pub fn write_set(
+    dir: impl AsRef<Path>,
+    files: &[(&str, &[u8])],
+) -> Result<Vec<std::path::PathBuf>> {
+    let dir = dir.as_ref();
+    let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+    let exists = check_set(dir, &names)?;
+    write_checked_set(dir, files, exists)
+}
+
+/// Checks that [`write_set`] may write the files `names` as the folder
+/// `dir` (before doing the work that makes them), returning whether `dir`
+/// exists.
+///
+/// # Errors
+///
+/// As [`write_set`], for a `dir` that it would refuse to replace.
+pub fn check_set(dir: impl AsRef<Path>, names: &[&str]) -> Result<bool> {
+    let dir = dir.as_ref();
+    let refuse = |message: String| {
+        Error::io(
+            dir,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, message),
+        )
+    };
+    let exists = match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.file_type().is_dir() => true,
+        Ok(meta) => {
+            let kind = if meta.file_type().is_file() {
+                "a file"
+            } else {
+                file_kind(&meta.file_type())
+            };
+            return Err(refuse(format!(
+                "is {kind}, not a folder of results; refusing to replace it"
+            )));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    if exists {
+        let mut others = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            if !is_file || !names.contains(&name.as_str()) {
+                others.push(name);
+            }
+        }
+        if !others.is_empty() {
+            others.sort();
+            let shown: Vec<String> = others.iter().take(5).map(|n| format!("`{n}`")).collect();
+            return Err(refuse(format!(
+                "holds {}{} besides results; refusing to replace it (choose another output folder)",
+                shown.join(", "),
+                if others.len() > 5 {
+                    format!(" and {} more", others.len() - 5)
+                } else {
+                    String::new()
+                }
+            )));
+        }
+    }
+    Ok(exists)
+}
+
+fn write_checked_set(
+    dir: &Path,
+    files: &[(&str, &[u8])],
+    exists: bool,
+) -> Result<Vec<std::path::PathBuf>> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let name = dir
+        .file_name()
+        .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+    let prefix = format!(".{name}.{}.", std::process::id());
+    remove_stale(parent, &format!(".{name}."));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // The mode `create_dir` uses, less the umask (tempfile's default
+        // is 0o700).
+        builder.permissions(std::fs::Permissions::from_mode(0o777));
+    }
+    let temp = builder
+        .tempdir_in(parent)
+        .map_err(|e| Error::io(parent, e))?;
+    for (file, bytes) in files {
+        let path = temp.path().join(file);
+        let mut f = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+        f.write_all(bytes)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| Error::io(&path, e))?;
+    }
+    #[cfg(unix)]
+    if let Ok(d) = std::fs::File::open(temp.path()) {
+        let _ = d.sync_all();
+    }
+    let old = if exists {
+        let aside = tempfile::Builder::new()
+            .prefix(&prefix)
+            .suffix(".old.tmp")
+            .tempdir_in(parent)
+            .map_err(|e| Error::io(parent, e))?;
+        // Renaming a folder over an empty one replaces it.
+        std::fs::rename(dir, aside.path()).map_err(|e| Error::io(dir, e))?;
+        Some(aside)
+    } else {
+        None
+    };
+    let new = temp.keep();
+    if let Err(e) = std::fs::rename(&new, dir) {
+        // Put the old set back, and leave nothing behind.
+        if let Some(old) = &old {
+            let _ = std::fs::rename(old.path(), dir);
+        }
+        let _ = std::fs::remove_dir_all(&new);
+        return Err(Error::io(dir, e));
+    }
+    drop(old);
+    #[cfg(unix)]
+    if let Ok(d) = std::fs::File::open(parent) {
+        let _ = d.sync_all();
+    }
+    Ok(files.iter().map(|(f, _)| dir.join(f)).collect())
+}
+
+/// Removes the temporary folders `PREFIX.PID.*.tmp` in `parent` left by
+/// processes that are no longer running (checked on Linux through /proc;
+/// elsewhere nothing is removed).
+fn remove_stale(parent: &Path, prefix: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        if !name.ends_with(".tmp") || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// What a file that is not a regular file is, for error messages.

@@ -31,7 +31,7 @@ mod time;
 mod units;
 
 pub use lookup::{Interpolation, LookupTable};
-pub use time::{Method, TimeSettings, parse_fraction};
+pub use time::{MAX_STEPS, Method, TimeSettings, parse_fraction};
 pub use units::Units;
 
 use crate::error::{Error, Location, Result};
@@ -294,10 +294,118 @@ fn literal_value(kind: &VariableKind) -> Option<f64> {
     }
 }
 
+/// The start times for which a model has starting data: where every
+/// lookup whose input is `INITIAL TIME` has points (see
+/// [`Model::start_data`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartData {
+    /// The earliest start time all of them cover.
+    pub from: f64,
+    /// The latest start time all of them cover.
+    pub to: f64,
+    /// The lookups on `INITIAL TIME`, as named in the model.
+    pub lookups: Vec<String>,
+}
+
+impl StartData {
+    /// Whether a run starting at `start` has data from every lookup on
+    /// `INITIAL TIME` (with a tolerance of 1e-9 for rounding).
+    pub fn covers(&self, start: f64) -> bool {
+        start >= self.from - 1e-9 && start <= self.to + 1e-9
+    }
+
+    /// The lookups, for messages: "`a`, `b` and 3 more".
+    pub fn describe_lookups(&self) -> String {
+        let shown: Vec<String> = self
+            .lookups
+            .iter()
+            .take(3)
+            .map(|l| format!("`{l}`"))
+            .collect();
+        let more = self.lookups.len().saturating_sub(3);
+        if more > 0 {
+            format!("{} and {more} more", shown.join(", "))
+        } else {
+            shown.join(", ")
+        }
+    }
+}
+
 impl Model {
     /// Starts building a model.
     pub fn builder(name: impl Into<String>) -> build::ModelBuilder {
         build::ModelBuilder::new(name)
+    }
+
+    /// The start times the model has starting data for: the times covered
+    /// by the points of every lookup whose input is `INITIAL TIME` (such a
+    /// lookup gives a value that depends on when a run starts, typically an
+    /// observed stock to start from). Outside them a continuous or discrete
+    /// lookup would silently hold its first or last value, so a run would
+    /// start from another time's data; a lookup meant to hold a value beyond
+    /// its data should say so with points at the ends. Lookups that
+    /// `extrapolate` set no limit. `None` when no lookup constrains the
+    /// start (or when they do not overlap, see [`Model::check_start`]).
+    pub fn start_data(&self) -> Option<StartData> {
+        let mut from = f64::NEG_INFINITY;
+        let mut to = f64::INFINITY;
+        let mut lookups = Vec::new();
+        for v in &self.variables {
+            let VariableKind::Lookup {
+                table,
+                input: Some(input),
+                element_tables,
+            } = &v.kind
+            else {
+                continue;
+            };
+            if canonical_name(input.text()) != canonical_name("INITIAL TIME") {
+                continue;
+            }
+            let mut constrains = false;
+            for t in std::iter::once(table).chain(element_tables.iter().map(|(_, t)| t)) {
+                if t.interpolation() == Interpolation::Extrapolate {
+                    continue;
+                }
+                let xs = t.xs();
+                from = from.max(xs[0]);
+                to = to.min(xs[xs.len() - 1]);
+                constrains = true;
+            }
+            if constrains {
+                lookups.push(v.name.clone());
+            }
+        }
+        (!lookups.is_empty()).then_some(StartData { from, to, lookups })
+    }
+
+    /// Checks that a run starting at `start` has starting data (see
+    /// [`Model::start_data`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] naming the times the model can start from and the
+    /// lookups that limit them.
+    pub fn check_start(&self, start: f64) -> Result<()> {
+        let Some(data) = self.start_data() else {
+            return Ok(());
+        };
+        if data.covers(start) {
+            return Ok(());
+        }
+        let range = if data.from > data.to {
+            "no start time: their points do not overlap".to_string()
+        } else {
+            format!("starts from {} to {}", data.from, data.to)
+        };
+        Err(Error::Invalid {
+            what: format!("start time {start}"),
+            message: format!(
+                "model `{}` has starting data only for {range} (the points of its lookups on INITIAL TIME: {}); outside them a run would start from another time's data",
+                self.name,
+                data.describe_lookups()
+            ),
+        })
     }
 
     /// The model's name.

@@ -67,12 +67,27 @@ pub struct TimeSettings {
     method: Method,
 }
 
+/// A number for a message: very small or large ones in scientific
+/// notation rather than with hundreds of digits.
+fn short(v: f64) -> String {
+    if v != 0.0 && !(1e-6..1e12).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
+/// The most integration steps a run may take (100 million): more is almost
+/// always a mistyped dt, and is refused before anything is allocated.
+pub const MAX_STEPS: u64 = 100_000_000;
+
 impl TimeSettings {
     /// Time settings saving every step, with Euler integration.
     ///
     /// # Errors
     ///
-    /// [`Error::Time`] unless all values are finite, `dt > 0` and `stop >= start`.
+    /// [`Error::Time`] unless all values are finite, `dt > 0`, `stop >=
+    /// start` and the run takes at most [`MAX_STEPS`] steps.
     pub fn new(start: f64, stop: f64, dt: f64) -> Result<TimeSettings> {
         if !start.is_finite() || !stop.is_finite() {
             return Err(Error::Time(format!(
@@ -89,10 +104,11 @@ impl TimeSettings {
                 "stop ({stop}) is before start ({start})"
             )));
         }
-        if (stop - start) / dt > 1e9 {
+        let steps = (stop - start) / dt;
+        if steps > MAX_STEPS as f64 {
             return Err(Error::Time(format!(
-                "{} steps from {start} to {stop} with dt {dt} is too many",
-                (stop - start) / dt
+                "dt {} from {start} to {stop} would take {steps:.3e} steps, more than the limit of {MAX_STEPS} (100 million): use a larger dt or a shorter run",
+                short(dt)
             )));
         }
         Ok(TimeSettings {

@@ -193,6 +193,30 @@ impl Source {
     }
 }
 
+impl Source {
+    /// An error at the line where `key = ...` is written at the top of the
+    /// file (before any table), if it is.
+    pub fn key_error(&self, key: &str, message: String) -> Option<Error> {
+        let mut offset = 0;
+        for line in self.text.split_inclusive('\n') {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with('[') {
+                return None;
+            }
+            if let Some(rest) = trimmed.strip_prefix(key)
+                && rest.trim_start().starts_with('=')
+            {
+                let mut location =
+                    Location::of_offset(&self.text, offset + line.len() - trimmed.len(), None);
+                location.file = Some(std::sync::Arc::from(self.name.as_str()));
+                return Some(Error::File { location, message });
+            }
+            offset += line.len();
+        }
+        None
+    }
+}
+
 /// Errors point at the file (of the chain) that mentions the field.
 pub(crate) fn locate(sources: &[Source], needle: &str, message: String) -> Error {
     match sources.iter().find(|s| s.text.contains(needle)) {

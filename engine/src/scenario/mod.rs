@@ -170,6 +170,8 @@ pub struct Scenario {
     sources: Vec<String>,
     model: String,
     base_dir: PathBuf,
+    /// The file of the chain that names the model (for errors).
+    model_source: Option<Source>,
     library: Library,
     start: Option<f64>,
     horizon: Option<usize>,
@@ -197,7 +199,8 @@ pub const DEFAULT_QUANTILES: &[f64] = &[0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95];
 
 /// The most runs an ensemble may have (each run keeps its values by
 /// period; ten million runs of a dozen indicators over ten periods is
-/// about 10 GB).
+/// about 10 GB, so the memory limit
+/// [`crate::ensemble::MAX_ENSEMBLE_BYTES`] usually binds first).
 pub const MAX_RUNS: usize = 10_000_000;
 
 /// The most periods a scenario may run.
@@ -493,6 +496,10 @@ impl Scenario {
             sources: header.sources.unwrap_or_default(),
             model,
             base_dir,
+            model_source: sources
+                .iter()
+                .find(|s| s.key_error("model", String::new()).is_some())
+                .cloned(),
             library: library.clone(),
             start: time.start,
             horizon: time.horizon,

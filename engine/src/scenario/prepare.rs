@@ -59,10 +59,30 @@ impl Scenario {
     /// horizon.
     pub fn prepare(&self) -> Result<Prepared> {
         let path = self.base_dir.join(&self.model);
+        // A missing model is reported at the file (of the `extends` chain)
+        // that names it.
+        let named_here = |message: String| {
+            self.model_source
+                .as_ref()
+                .and_then(|s| s.key_error("model", message.clone()))
+                .unwrap_or(Error::Invalid {
+                    what: format!("scenario `{}`", self.name),
+                    message,
+                })
+        };
         let model = if path.exists() || Path::new(&self.model).extension().is_some() {
+            if !path.exists() {
+                return Err(named_here(format!(
+                    "model `{}`: no model file `{}`",
+                    self.model,
+                    path.display()
+                )));
+            }
             crate::format::load_model(&path)?
         } else {
-            self.library.load_model(&self.model)?
+            self.library
+                .load_model(&self.model)
+                .map_err(|e| named_here(format!("model `{}`: {e}", self.model)))?
         };
         let groups = policy::group(&self.policies);
         let model = policy::apply(model, &groups)?;
@@ -84,6 +104,7 @@ impl Scenario {
         }
         Error::from_list(errors)?;
         let periods = self.periods(&model)?;
+        self.check_start(&model, &periods)?;
         self.check_policies(&groups, &periods)?;
         let (projector, scalars, cost, cumulative) = self.resolve_outputs(&model, &program)?;
         let prepared = Prepared {
@@ -132,6 +153,40 @@ impl Scenario {
         Periods::new(start, horizon)?
             .with_length(self.period)?
             .with_offset(self.offset)
+    }
+
+    /// A start for which the model has no starting data would run from
+    /// another time's data under this start's label: refuse it, naming the
+    /// starts it has data for.
+    fn check_start(&self, model: &Model, periods: &Periods) -> Result<()> {
+        let start = periods.time(0);
+        let Some(data) = model.start_data() else {
+            return Ok(());
+        };
+        if data.covers(start) {
+            return Ok(());
+        }
+        let offset = periods.offset();
+        let range = if data.from > data.to {
+            "no start: the points of those lookups do not overlap".to_string()
+        } else {
+            format!(
+                "[time] start {} to {} (times {} to {})",
+                data.from - offset,
+                data.to - offset,
+                data.from,
+                data.to
+            )
+        };
+        Err(Error::Invalid {
+            what: format!("scenario `{}`", self.name),
+            message: format!(
+                "starts at {} (time {start}) but model `{}` has starting data (its lookups on INITIAL TIME: {}) only for {range}; outside them it would start from another time's data",
+                start - offset,
+                self.model,
+                data.describe_lookups()
+            ),
+        })
     }
 
     /// A policy that would start after the last period would silently do
