@@ -768,3 +768,44 @@ fn an_interrupted_run_leaves_the_old_results_or_the_new() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The command line reads and runs equations nested up to the parser's
+/// limit (it works on a thread with a large stack), and refuses deeper ones
+/// with the position, without crashing.
+#[test]
+fn the_command_line_handles_equations_nested_to_the_limit() {
+    let dir = std::env::temp_dir().join(format!("carecascade-deep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = |depth: usize| {
+        format!(
+            "[stocks.x]\ninitial = 1\ninflows = [\"f\"]\n[flows.f]\nequation = \"{}1{}\"\n",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        )
+    };
+    let ok = dir.join("ok.toml");
+    std::fs::write(&ok, model(998)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_carecascade"))
+        .args(["simulate", ok.to_str().unwrap(), "--stop", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("2,3,1\n"));
+    let deep = dir.join("deep.toml");
+    std::fs::write(&deep, model(5000)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_carecascade"))
+        .args(["check", deep.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("deep.toml:5:1012") && err.contains("1000 levels"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -270,8 +270,28 @@ struct EnsembleArgs {
     shard: Option<String>,
 }
 
+/// The stack of the thread that reads, compiles and runs models: equations
+/// may nest up to `carecascade_engine::expr::MAX_DEPTH` levels, and the
+/// parser and compiler recurse once per level (tens of KiB a level in a
+/// debug build), more than a main thread's usual 8 MiB allows.
+const STACK_BYTES: usize = 512 << 20;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match std::thread::Builder::new()
+        .name("carecascade".into())
+        .stack_size(STACK_BYTES)
+        .spawn(move || run(cli))
+    {
+        Ok(worker) => worker.join().unwrap_or(ExitCode::FAILURE),
+        Err(e) => {
+            eprintln!("error: cannot start the worker thread: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Simulate {
             model,

@@ -269,7 +269,16 @@ pub(crate) fn load_chain(
             format!("`extends`: no scenario file `{}`", parent_path.display()),
         ));
     }
-    let (base, mut sources) = load_chain(&parent_path, seen)?;
+    let (mut base, mut sources) = load_chain(&parent_path, seen)?;
+    // A model file named by the parent is relative to the parent.
+    if let Some(model) = &base.model {
+        let model = Path::new(model);
+        if model.extension().is_some() && model.is_relative() {
+            let dir = parent_path.parent().unwrap_or(Path::new(""));
+            let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+            base.model = Some(dir.join(model).display().to_string());
+        }
+    }
     sources.insert(0, source);
     Ok((merge(base, file), sources))
 }

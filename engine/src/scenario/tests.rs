@@ -217,3 +217,28 @@ fn scalars_and_comparisons_are_checked_against_the_model() {
     assert_eq!(p.indicators(), ["Infectious", "Succumbing", "Recovering"]);
     assert_eq!(p.cumulative_columns(), [2]);
 }
+
+#[test]
+fn a_model_file_named_by_a_parent_is_relative_to_the_parent() {
+    let dir = std::env::temp_dir().join(format!("carecascade-parent-model-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("base/models")).unwrap();
+    std::fs::create_dir_all(dir.join("mine")).unwrap();
+    std::fs::copy(sir_dir().join("sir.toml"), dir.join("base/models/sir.toml")).unwrap();
+    std::fs::write(
+        dir.join("base/base.toml"),
+        "model = \"models/sir.toml\"\n[time]\nhorizon = 3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("mine/alt.toml"),
+        "extends = \"../base/base.toml\"\n",
+    )
+    .unwrap();
+    let p = Scenario::load(dir.join("mine/alt.toml"))
+        .unwrap()
+        .prepare()
+        .unwrap();
+    assert_eq!(p.model().name(), "SIR");
+    let _ = std::fs::remove_dir_all(&dir);
+}
