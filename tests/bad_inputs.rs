@@ -507,7 +507,8 @@ const REFUSALS: &[(&str, &[&str], &[&str])] = &[
     (
         "a parent file names a missing model file",
         &["run", "{dir}/child.toml", "--runs", "2", "-o", "{dir}/out"],
-        &["parent.toml:2:1: model `missing.toml`: no model file"],
+        // (A parent's model path is relative to the parent: shown in full.)
+        &["parent.toml:2:1: model `", "/missing.toml`: no model file"],
     ),
     (
         "a parent file names an unknown model",
