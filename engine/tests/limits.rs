@@ -83,14 +83,6 @@ fn deep_equations_are_refused_where_the_limit_is_passed() {
     with_stack(STACK, refuse_deep_equations);
 }
 
-/// The goal: the same on an ordinary 2 MiB stack, in a debug build.
-#[test]
-#[ignore = "a debug build needs about 32 MiB of stack for 1,000 levels; the parser and the compiler's passes are still recursive"]
-fn at_the_limit_on_a_2_mib_stack() {
-    with_stack(2 << 20, refuse_deep_equations);
-    with_stack(2 << 20, run_equations_at_the_limit);
-}
-
 fn refuse_deep_equations() {
     {
         let sizes = [
