@@ -319,3 +319,40 @@ fn an_empty_eqn_beside_element_equations_is_no_equation() {
     assert_eq!(r.value_at("k[2]", 0.0), Some(2.0));
     assert_eq!(r.value_at("h[2]", 0.0), Some(2.0));
 }
+
+/// XMILE's and Stella's `INT` is floored (INT(-2.5) = -3) where Vensim's
+/// `INTEGER` truncates (-2); Vensim's `MODULO` takes the dividend's sign
+/// where XMILE's `MOD` is floored. Each keeps its meaning when a model is
+/// written as XMILE and read back.
+#[test]
+fn int_floors_integer_truncates_and_both_survive_xmile() {
+    let model = carecascade_engine::format::native::parse(
+        r#"
+[time]
+start = 0
+stop = 1
+dt = 1
+[auxiliaries.truncated]
+equation = "INTEGER(-2.5)"
+[auxiliaries.floored]
+equation = "INT(-2.5)"
+[auxiliaries.remainder]
+equation = "MODULO(-7, 3)"
+[auxiliaries.floored_mod]
+equation = "-7 MOD 3"
+"#,
+        None,
+    )
+    .unwrap();
+    let values = |m: &carecascade_engine::Model| {
+        let r = carecascade_engine::Program::compile(m)
+            .unwrap()
+            .run()
+            .unwrap();
+        ["truncated", "floored", "remainder", "floored_mod"].map(|n| r.series(n).unwrap()[0])
+    };
+    assert_eq!(values(&model), [-2.0, -3.0, -1.0, 2.0]);
+    let xmile = carecascade_engine::format::xmile::write(&model);
+    let back = carecascade_engine::format::xmile::parse(&xmile, Some("back.xmile")).unwrap();
+    assert_eq!(values(&back), [-2.0, -3.0, -1.0, 2.0], "{xmile}");
+}

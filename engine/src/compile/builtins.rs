@@ -20,6 +20,8 @@ pub(crate) enum Builtin {
     Cosh,
     Tanh,
     Integer,
+    /// XMILE's and Stella's `INT`: the largest integer not above x.
+    Int,
     Round,
     Sign,
     Pi,
@@ -76,7 +78,7 @@ const TABLE: &[(&str, Builtin)] = &[
     ("cosh", Builtin::Cosh),
     ("tanh", Builtin::Tanh),
     ("integer", Builtin::Integer),
-    ("int", Builtin::Integer),
+    ("int", Builtin::Int),
     ("round", Builtin::Round),
     ("sign", Builtin::Sign),
     ("pi", Builtin::Pi),
@@ -184,7 +186,7 @@ impl Builtin {
         match self {
             Pi => (0, 0),
             Abs | Exp | Ln | Log10 | Sqrt | Sin | Cos | Tan | Arcsin | Arccos | Arctan | Sinh
-            | Cosh | Tanh | Integer | Round | Sign | Initial | Sum | Mean => (1, 1),
+            | Cosh | Tanh | Integer | Int | Round | Sign | Initial | Sum | Mean => (1, 1),
             Log => (1, 2),
             Modulo | Power | Zidz | Step | Pulse | Lookup => (2, 2),
             Min | Max => (1, usize::MAX),
@@ -217,6 +219,7 @@ impl Builtin {
             Cosh => "COSH",
             Tanh => "TANH",
             Integer => "INTEGER",
+            Int => "INT",
             Round => "ROUND",
             Sign => "SIGN",
             Pi => "PI",
@@ -259,7 +262,7 @@ impl Builtin {
         match self {
             Pi => "no arguments",
             Abs | Exp | Ln | Log10 | Sqrt | Sin | Cos | Tan | Arcsin | Arccos | Arctan | Sinh
-            | Cosh | Tanh | Integer | Round | Sign => "x",
+            | Cosh | Tanh | Integer | Int | Round | Sign => "x",
             Log => "x[, base]",
             Modulo => "dividend, divisor",
             Power => "base, exponent",

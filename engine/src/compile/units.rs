@@ -230,7 +230,9 @@ impl Checker<'_> {
         use Builtin as B;
         let arg = |i: usize| units.get(i).cloned().unwrap_or(U::Unknown);
         match builtin {
-            B::Abs | B::Integer | B::Round | B::Modulo | B::Initial | B::Sum | B::Mean => arg(0),
+            B::Abs | B::Integer | B::Int | B::Round | B::Modulo | B::Initial | B::Sum | B::Mean => {
+                arg(0)
+            }
             B::Exp
             | B::Ln
             | B::Log

@@ -40,6 +40,8 @@ pub(crate) enum Func1 {
     Cosh,
     Tanh,
     Integer,
+    /// The largest integer not above the value (XMILE's `INT`).
+    Floor,
     Round,
     Sign,
     /// `max(x, 0)`: non-negative flows.

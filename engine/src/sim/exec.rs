@@ -169,6 +169,7 @@ pub(crate) fn func1(f: Func1, a: f64) -> f64 {
         Func1::Cosh => a.cosh(),
         Func1::Tanh => a.tanh(),
         Func1::Integer => a.trunc(),
+        Func1::Floor => a.floor(),
         Func1::Round => a.round(),
         Func1::Sign => {
             if a > 0.0 {
@@ -306,5 +307,7 @@ mod tests {
         assert!(func1(Func1::ClampNonNegative, f64::NAN).is_nan());
         assert_eq!(func1(Func1::ClampNonNegative, -2.0), 0.0);
         assert_eq!(func1(Func1::Integer, -2.7), -2.0);
+        assert_eq!(func1(Func1::Floor, -2.7), -3.0);
+        assert_eq!(func1(Func1::Floor, 2.7), 2.0);
     }
 }

@@ -73,6 +73,9 @@ impl Resolver<'_> {
             B::Cosh => unary(Func1::Cosh, &mut a),
             B::Tanh => unary(Func1::Tanh, &mut a),
             B::Integer => unary(Func1::Integer, &mut a),
+            // XMILE and Stella: INT(-2.5) = -3, where Vensim's INTEGER
+            // truncates to -2.
+            B::Int => unary(Func1::Floor, &mut a),
             B::Round => unary(Func1::Round, &mut a),
             B::Sign => unary(Func1::Sign, &mut a),
             B::Pi => Node::Const(std::f64::consts::PI),

@@ -314,9 +314,15 @@ fn call(name: &str, a: &[String]) -> String {
         ("delay_n", [x, t, init, n]) => f("DELAYN", &[x, t, n, init]),
         ("delay_fixed", items) => f("DELAY", items),
         ("xidz" | "zidz", items) => f("SAFEDIV", items),
-        ("integer", items) => f("INT", items),
+        // XMILE's INT is floored; Vensim's INTEGER truncates towards zero.
+        ("integer", [x]) => format!("(IF ({x}) < 0 THEN -INT(-({x})) ELSE INT({x}))"),
+        ("int", items) => f("INT", items),
         ("initial", items) => f("INIT", items),
-        ("modulo", [x, y]) => format!("({x}) MOD ({y})"),
+        // Vensim's MODULO takes the sign of x (it truncates x / y); XMILE's
+        // MOD is floored, so write MODULO out in full.
+        ("modulo", [x, y]) => format!(
+            "(({x}) - ({y}) * (IF ({x}) / ({y}) < 0 THEN -INT(-(({x}) / ({y}))) ELSE INT(({x}) / ({y}))))"
+        ),
         ("power", [x, y]) => format!("({x}) ^ ({y})"),
         ("log", [x]) => format!("LOG10({x})"),
         ("log", [x, base]) => format!("(LN({x}) / LN({base}))"),
