@@ -665,11 +665,25 @@ fn merge_names_what_is_wrong_with_the_shards() {
         !ok && err.contains("split the ensemble differently (given: 1/2, 2/3)"),
         "{err}"
     );
+    // A retried task's identical copy counts once; the other is missing.
     let (ok, _, err) = cli(&["merge", &a, &a, "-o", &merged]);
+    assert!(!ok && err.contains("missing: 2/2"), "{err}");
+    // Two different results for one shard are refused.
+    let e = shard("2/2", "1", "e");
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&e).unwrap()).unwrap();
+    value["ensembles"][0]["runs"][0]["draws"][0] = serde_json::json!(0.123);
+    let altered = format!("{out}/altered.json");
+    let changed = serde_json::to_string(&value).unwrap();
+    std::fs::write(&altered, &changed).unwrap();
+    let (ok, _, err) = cli(&["merge", &a, &e, &altered, "-o", &merged]);
     assert!(
-        !ok && err.contains("given more than once: 1/2; missing: 2/2"),
+        !ok && err.contains("shard 2/2 was given twice with different results"),
         "{err}"
     );
+    let (ok, _, err) = cli(&["merge", &a, &e, &e, "-o", &merged]);
+    assert!(ok, "identical copies of a shard merge: {err}");
+    std::fs::remove_dir_all(&merged).unwrap();
     let (ok, _, err) = cli(&["merge", &a, &c, "-o", &merged]);
     assert!(
         !ok && err.contains("come from different ensembles: these settings differ: seed"),

@@ -437,3 +437,75 @@ reduce = "max"
         assert!(!html.contains(care), "{care}");
     }
 }
+
+/// On a job scheduler: each array task runs `--shard auto` (here Slurm's
+/// variables, numbered from 1), a retried task writes its shard again, and
+/// `merge DIR` gives exactly what one machine gives.
+#[test]
+fn scheduler_array_tasks_shard_themselves_and_merge_from_a_folder() {
+    let d = dir("auto");
+    let base = d.join("base.toml");
+    let base = base.to_str().unwrap();
+    let parts = d.join("parts");
+    let task = |id: usize| {
+        let out = Command::new(env!("CARGO_BIN_EXE_carecascade"))
+            .args([
+                "run",
+                base,
+                "--shard",
+                "auto",
+                "--output",
+                parts.to_str().unwrap(),
+            ])
+            .env("SLURM_ARRAY_TASK_ID", id.to_string())
+            .env("SLURM_ARRAY_TASK_MIN", "1")
+            .env("SLURM_ARRAY_TASK_COUNT", "3")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for id in [1, 2, 3, 2] {
+        task(id);
+    }
+    let merged = d.join("merged");
+    cli(
+        &[
+            "merge",
+            parts.to_str().unwrap(),
+            "--output",
+            merged.to_str().unwrap(),
+        ],
+        1,
+    );
+    let whole = d.join("whole");
+    cli(&["run", base, "--output", whole.to_str().unwrap()], 2);
+    for f in ["quantiles.csv", "runs.csv"] {
+        assert_eq!(
+            std::fs::read(merged.join(f)).unwrap(),
+            std::fs::read(whole.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    // Without a scheduler, auto says what it looked for.
+    let out = Command::new(env!("CARGO_BIN_EXE_carecascade"))
+        .args([
+            "run",
+            base,
+            "--shard",
+            "auto",
+            "--output",
+            parts.to_str().unwrap(),
+        ])
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("SLURM_ARRAY_TASK_ID"),
+        "{err}"
+    );
+}

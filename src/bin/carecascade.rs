@@ -185,7 +185,8 @@ enum Command {
     /// Combine the partial results of sharded runs (`--shard I/N`) into
     /// exactly what one machine would have written.
     Merge {
-        /// The partial results (`partial-I-of-N.json`).
+        /// The partial results (`partial-I-of-N.json`), or folders holding
+        /// them.
         #[arg(required = true)]
         partials: Vec<PathBuf>,
         /// Where to write the results.
@@ -265,9 +266,15 @@ struct EnsembleArgs {
     #[arg(long, short, default_value = "results")]
     output: PathBuf,
     /// Run only shard I of N (1-based, e.g. `--shard 2/8`) and write
-    /// DIR/partial-I-of-N.json for `carecascade merge`.
+    /// DIR/partial-I-of-N.json for `carecascade merge`; `--shard auto` reads
+    /// the shard from a job scheduler's array task (Slurm, AWS Batch, Google
+    /// Cloud Batch, Kubernetes Indexed Jobs with --shards N).
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
+    /// The number of shards, for `--shard auto` where the scheduler does not
+    /// say (Kubernetes Indexed Jobs); checked against it where it does.
+    #[arg(long, value_name = "N")]
+    shards: Option<usize>,
 }
 
 /// The stack of the thread that reads, compiles and runs models: equations
@@ -803,7 +810,14 @@ fn html_report(
 }
 
 fn run_ensemble(files: Vec<PathBuf>, args: EnsembleArgs) -> Result<ExitCode, Error> {
-    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    let shard = match args.shard.as_deref() {
+        Some("auto") => Some(Shard::from_env(
+            |name| std::env::var(name).ok(),
+            args.shards,
+        )?),
+        Some(text) => Some(Shard::parse(text)?),
+        None => None,
+    };
     let prepared = prepare_all(&files, args.runs, args.seed)?;
     if shard.is_none() {
         // Refuse an output folder it may not replace before running.
@@ -831,6 +845,32 @@ fn run_ensemble(files: Vec<PathBuf>, args: EnsembleArgs) -> Result<ExitCode, Err
 
 fn merge(partials: Vec<PathBuf>, output: PathBuf) -> Result<ExitCode, Error> {
     use carecascade::engine::ensemble::{Outcome, merge};
+    // A folder stands for the partial results in it.
+    let mut files = Vec::new();
+    for p in &partials {
+        if p.is_dir() {
+            let entries = std::fs::read_dir(p).map_err(|e| Error::io(p, e))?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("partial-") && n.ends_with(".json"))
+                })
+                .collect();
+            if found.is_empty() {
+                return Err(Error::Invalid {
+                    what: p.display().to_string(),
+                    message: "holds no partial results (partial-I-of-N.json)".into(),
+                });
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let partials = files;
     let parts = partials
         .iter()
         .map(|p| Outcome::load_partial(p))

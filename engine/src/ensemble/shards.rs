@@ -69,6 +69,120 @@ impl Shard {
     }
 }
 
+/// The job schedulers whose array-task variables [`Shard::from_env`]
+/// reads, with their index and count variables and the index's base.
+const SCHEDULERS: &[(&str, &str, Option<&str>)] = &[
+    // Slurm job arrays: the index runs from SLURM_ARRAY_TASK_MIN (often 1).
+    (
+        "SLURM_ARRAY_TASK_ID",
+        "SLURM_ARRAY_TASK_COUNT",
+        Some("SLURM_ARRAY_TASK_MIN"),
+    ),
+    // AWS Batch array jobs: from 0.
+    (
+        "AWS_BATCH_JOB_ARRAY_INDEX",
+        "AWS_BATCH_JOB_ARRAY_SIZE",
+        None,
+    ),
+    // Google Cloud Batch: from 0.
+    ("BATCH_TASK_INDEX", "BATCH_TASK_COUNT", None),
+    // Kubernetes Indexed Jobs: from 0; the count is not in the environment.
+    ("JOB_COMPLETION_INDEX", "CARECASCADE_SHARDS", None),
+];
+
+impl Shard {
+    /// The shard of this task from a job scheduler's environment: Slurm job
+    /// arrays (`SLURM_ARRAY_TASK_ID`, `SLURM_ARRAY_TASK_COUNT`,
+    /// `SLURM_ARRAY_TASK_MIN`), AWS Batch array jobs
+    /// (`AWS_BATCH_JOB_ARRAY_INDEX`, `AWS_BATCH_JOB_ARRAY_SIZE`), Google
+    /// Cloud Batch (`BATCH_TASK_INDEX`, `BATCH_TASK_COUNT`) or Kubernetes
+    /// Indexed Jobs (`JOB_COMPLETION_INDEX`, with the count from `count` or
+    /// `CARECASCADE_SHARDS`). `var` reads a variable (`std::env::var(..).ok()`
+    /// in a program; a map in a test). `count`, if given, must agree with
+    /// the scheduler's.
+    ///
+    /// ```
+    /// use carecascade_engine::ensemble::Shard;
+    ///
+    /// let env = |name: &str| match name {
+    ///     "SLURM_ARRAY_TASK_ID" => Some("3".to_string()),
+    ///     "SLURM_ARRAY_TASK_MIN" => Some("1".to_string()),
+    ///     "SLURM_ARRAY_TASK_COUNT" => Some("8".to_string()),
+    ///     _ => None,
+    /// };
+    /// assert_eq!(Shard::from_env(env, None)?, Shard::parse("3/8")?);
+    /// # Ok::<(), carecascade_engine::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] naming the variables when none of these schedulers'
+    /// variables is set, two schedulers' are, a value is not a whole number,
+    /// the index is outside the count, or the count disagrees with `count`.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>, count: Option<usize>) -> Result<Shard> {
+        let invalid = |message: String| Error::Invalid {
+            what: "--shard auto".into(),
+            message,
+        };
+        let number = |name: &str| -> Result<Option<usize>> {
+            match var(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .trim()
+                    .parse::<usize>()
+                    .map(Some)
+                    .map_err(|_| invalid(format!("{name} is `{v}`, not a whole number"))),
+            }
+        };
+        let set: Vec<&(&str, &str, Option<&str>)> = SCHEDULERS
+            .iter()
+            .filter(|(index, _, _)| var(index).is_some())
+            .collect();
+        let (index_var, count_var, base_var) = match set.as_slice() {
+            [one] => **one,
+            [] => {
+                return Err(invalid(format!(
+                    "no job scheduler's array index is set (looked for {}): give --shard I/N",
+                    SCHEDULERS
+                        .iter()
+                        .map(|s| s.0)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            many => {
+                return Err(invalid(format!(
+                    "several schedulers' array indices are set ({}): give --shard I/N",
+                    many.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        };
+        let index = number(index_var)?.unwrap_or(0);
+        let base = match base_var {
+            Some(b) => number(b)?.unwrap_or(0),
+            None => 0,
+        };
+        let scheduler_count = number(count_var)?;
+        let count = match (scheduler_count, count) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(invalid(format!("{count_var} is {a} but --shards is {b}")));
+            }
+            (Some(n), _) | (None, Some(n)) => n,
+            (None, None) => {
+                return Err(invalid(format!(
+                    "{index_var} is set but not the number of tasks: give --shards N (or set {count_var})"
+                )));
+            }
+        };
+        if index < base || index - base >= count {
+            return Err(invalid(format!(
+                "{index_var} is {index}, outside the {count} tasks numbered from {base}"
+            )));
+        }
+        Shard::new(index - base, count)
+    }
+}
+
 impl std::fmt::Display for Shard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.index + 1, self.count)
@@ -132,6 +246,24 @@ pub fn merge(mut parts: Vec<Outcome>) -> Result<Outcome> {
         )));
     }
     parts.sort_by_key(|p| p.shard.map_or(0, |s| s.index));
+    // A retried or duplicated task wrote the same shard again: identical
+    // copies are one shard; copies that differ are refused.
+    let mut unique: Vec<Outcome> = Vec::with_capacity(parts.len());
+    for p in parts {
+        match unique.last() {
+            Some(last) if last.shard == p.shard => {
+                let same = serde_json::to_string(last).ok() == serde_json::to_string(&p).ok();
+                if !same {
+                    return Err(invalid(format!(
+                        "shard {} was given twice with different results: keep one (rerun it if unsure)",
+                        p.shard.map_or_else(String::new, |s| s.to_string())
+                    )));
+                }
+            }
+            _ => unique.push(p),
+        }
+    }
+    let parts = unique;
     let first = parts[0].clone();
     let count = counts[0];
     // Which setting differs, by name.
@@ -187,26 +319,14 @@ pub fn merge(mut parts: Vec<Outcome>) -> Result<Outcome> {
         .iter()
         .filter_map(|p| p.shard.map(|s| s.index))
         .collect();
-    let duplicated: Vec<String> = indices
-        .windows(2)
-        .filter(|w| w[0] == w[1])
-        .map(|w| format!("{}/{count}", w[0] + 1))
-        .collect();
     let missing: Vec<String> = (0..count)
         .filter(|i| !indices.contains(i))
         .map(|i| format!("{}/{count}", i + 1))
         .collect();
-    if !duplicated.is_empty() || !missing.is_empty() {
-        let mut problems = Vec::new();
-        if !duplicated.is_empty() {
-            problems.push(format!("given more than once: {}", duplicated.join(", ")));
-        }
-        if !missing.is_empty() {
-            problems.push(format!("missing: {}", missing.join(", ")));
-        }
+    if !missing.is_empty() {
         return Err(invalid(format!(
-            "need each of the {count} shards exactly once; {}; given: {}",
-            problems.join("; "),
+            "need each of the {count} shards; missing: {} (rerun just those); given: {}",
+            missing.join(", "),
             given(&parts)
         )));
     }
@@ -297,5 +417,53 @@ mod tests {
             .collect();
         assert_eq!(covered, (0..100).collect::<Vec<_>>());
         assert_eq!(Shard::new(0, 3).unwrap().to_string(), "1/3");
+    }
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn shards_come_from_each_scheduler_s_array_task() {
+        let shard = |vars: &[(&str, &str)], count| Shard::from_env(env(vars), count);
+        // Slurm arrays may start at 1 (or anywhere).
+        let slurm = [
+            ("SLURM_ARRAY_TASK_ID", "4"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ];
+        assert_eq!(shard(&slurm, None).unwrap(), Shard::new(3, 4).unwrap());
+        assert_eq!(shard(&slurm, Some(4)).unwrap(), Shard::new(3, 4).unwrap());
+        let aws = [
+            ("AWS_BATCH_JOB_ARRAY_INDEX", "0"),
+            ("AWS_BATCH_JOB_ARRAY_SIZE", "10"),
+        ];
+        assert_eq!(shard(&aws, None).unwrap(), Shard::new(0, 10).unwrap());
+        let gcp = [("BATCH_TASK_INDEX", "2"), ("BATCH_TASK_COUNT", "3")];
+        assert_eq!(shard(&gcp, None).unwrap(), Shard::new(2, 3).unwrap());
+        // Kubernetes gives only the index: the count comes from --shards.
+        let k8s = [("JOB_COMPLETION_INDEX", "5")];
+        assert_eq!(shard(&k8s, Some(8)).unwrap(), Shard::new(5, 8).unwrap());
+        let err = |vars: &[(&str, &str)], count| shard(vars, count).unwrap_err().to_string();
+        assert!(err(&k8s, None).contains("give --shards N"));
+        assert!(err(&[], None).contains("no job scheduler's array index is set"));
+        assert!(err(&[slurm[0], aws[0]], None).contains("several schedulers"));
+        assert!(err(&slurm, Some(5)).contains("SLURM_ARRAY_TASK_COUNT is 4 but --shards is 5"));
+        assert!(
+            err(
+                &[("BATCH_TASK_INDEX", "3"), ("BATCH_TASK_COUNT", "3")],
+                None
+            )
+            .contains("outside the 3 tasks")
+        );
+        assert!(
+            err(&[("SLURM_ARRAY_TASK_ID", "0"), slurm[1], slurm[2]], None)
+                .contains("numbered from 1")
+        );
+        assert!(err(&[("BATCH_TASK_INDEX", "two"), gcp[1]], None).contains("not a whole number"));
     }
 }
