@@ -12,6 +12,10 @@ use std::path::Path;
 /// The England model's file, as shipped in `models/england.toml`.
 pub const ENGLAND_TOML: &str = include_str!("../models/england.toml");
 
+/// The England model's name (its `[model] name`), by which the report
+/// recognises it without parsing it again.
+pub const ENGLAND_NAME: &str = "england";
+
 /// The names of the models built into the crate.
 pub const BUILTIN_MODELS: &[&str] = &["england"];
 
@@ -157,6 +161,11 @@ pub fn load_model(name_or_path: impl AsRef<Path>) -> Result<Model> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_england_model_is_named_england_name() {
+        assert_eq!(england().name(), ENGLAND_NAME);
+    }
 
     #[test]
     fn the_profile_keeps_every_indicator() {

@@ -86,8 +86,8 @@ pub mod report;
 pub mod validate;
 
 pub use england::{
-    BUILTIN_MODELS, DEFAULT_INDICATORS, DISCOUNT_RATE, ENGLAND_TOML, SCALARS, builtin, england,
-    library, load_model, profile,
+    BUILTIN_MODELS, DEFAULT_INDICATORS, DISCOUNT_RATE, ENGLAND_NAME, ENGLAND_TOML, SCALARS,
+    builtin, england, library, load_model, profile,
 };
 
 /// The README's examples are compiled and run as doctests.

@@ -212,8 +212,7 @@ pub fn report(outcome: &Outcome, prepared: &[Prepared]) -> Result<String> {
     // The window and money as the England model states them; for any
     // other model, its own period labels.
     let care_model = prepared.first().is_some_and(|p| {
-        crate::local::authority_code(p.model()).is_some()
-            || p.model().name() == crate::england().name()
+        crate::local::authority_code(p.model()).is_some() || p.model().name() == crate::ENGLAND_NAME
     });
     let (window, money) = if care_model {
         (
@@ -770,7 +769,7 @@ fn place(prepared: &[Prepared]) -> String {
                 .trim_start_matches(crate::local::LOCAL_PREFIX)
         ),
         None => match prepared.first() {
-            Some(p) if p.model().name() != crate::england().name() => {
+            Some(p) if p.model().name() != crate::ENGLAND_NAME => {
                 format!("The model `{}`", p.model().name())
             }
             _ => "England's children's social care".to_string(),
@@ -791,7 +790,7 @@ fn past(p: &Prepared) -> Result<Option<(String, crate::validate::Validation)>> {
             ),
             crate::data::Observed::local_authority(code)?,
         ),
-        None if model.name() == crate::england().name() => (
+        None if model.name() == crate::ENGLAND_NAME => (
             "The calibrated England model".to_string(),
             crate::data::Observed::england()?,
         ),

@@ -309,6 +309,11 @@ impl Projection {
         Some(&self.values[i])
     }
 
+    /// The column at a position of [`Projection::columns`].
+    pub fn column_at(&self, index: usize) -> Option<&[Option<f64>]> {
+        self.values.get(index).map(Vec::as_slice)
+    }
+
     /// The row of a label, if the projection has it.
     pub fn row(&self, label: impl Into<f64>) -> Option<usize> {
         let label = label.into();

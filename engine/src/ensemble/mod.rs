@@ -195,7 +195,7 @@ mod nan_as_null {
 }
 
 fn column(p: &Projection, i: usize) -> Vec<f64> {
-    p.column(&p.columns()[i])
+    p.column_at(i)
         .map(|c| c.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
         .unwrap_or_else(|| vec![f64::NAN; p.labels().len()])
 }

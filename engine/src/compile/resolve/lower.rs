@@ -342,6 +342,32 @@ impl Resolver<'_> {
         }
     }
 
+    /// What a chain of `order` stages needs, each as a variable: its input,
+    /// each stage's time (`time / order`) and the initial value (the input
+    /// unless given).
+    fn stages(
+        &mut self,
+        ctx: &Ctx,
+        label: &str,
+        input: Node,
+        time: Node,
+        initial: Option<Node>,
+        order: usize,
+    ) -> (Node, Node, Node) {
+        let input = self.materialize(ctx, input, &format!("{label} input"));
+        let time = self.materialize(ctx, time, &format!("{label} time"));
+        let stage_time = if order == 1 {
+            time
+        } else {
+            let t = Node::binary(Func2::Div, time, Node::Const(order as f64));
+            self.materialize(ctx, t, &format!("{label} stage time"))
+        };
+        let initial = initial.map_or(input.clone(), |i| {
+            self.materialize(ctx, i, &format!("{label} initial"))
+        });
+        (input, stage_time, initial)
+    }
+
     /// A chain of `order` stocks, each draining at `stock / (time / order)`.
     fn material_delay(
         &mut self,
@@ -352,17 +378,8 @@ impl Resolver<'_> {
         initial: Option<Node>,
         order: usize,
     ) -> Node {
-        let input = self.materialize(ctx, input, &format!("{label} input"));
-        let time = self.materialize(ctx, time, &format!("{label} time"));
-        let stage_time = if order == 1 {
-            time
-        } else {
-            let t = Node::binary(Func2::Div, time, Node::Const(order as f64));
-            self.materialize(ctx, t, &format!("{label} stage time"))
-        };
-        let initial_flow = initial.map_or(input.clone(), |i| {
-            self.materialize(ctx, i, &format!("{label} initial"))
-        });
+        let (input, stage_time, initial_flow) =
+            self.stages(ctx, label, input, time, initial, order);
         let mut inflow = self.add_hidden(
             ctx,
             format!("{label} inflow"),
@@ -404,17 +421,7 @@ impl Resolver<'_> {
         initial: Option<Node>,
         order: usize,
     ) -> Node {
-        let input = self.materialize(ctx, input, &format!("{label} input"));
-        let time = self.materialize(ctx, time, &format!("{label} time"));
-        let stage_time = if order == 1 {
-            time
-        } else {
-            let t = Node::binary(Func2::Div, time, Node::Const(order as f64));
-            self.materialize(ctx, t, &format!("{label} stage time"))
-        };
-        let initial = initial.map_or(input.clone(), |i| {
-            self.materialize(ctx, i, &format!("{label} initial"))
-        });
+        let (input, stage_time, initial) = self.stages(ctx, label, input, time, initial, order);
         let mut previous = input;
         for stage in 1..=order {
             let stock = self.add_hidden(ctx, format!("{label} stage {stage}"), Def::Pending);
