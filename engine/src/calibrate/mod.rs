@@ -74,11 +74,16 @@
 //! # Ok::<(), carecascade_engine::Error>(())
 //! ```
 
+mod bayes;
 mod objective;
 mod optimise;
 mod output;
 mod spec;
 
+pub use bayes::{
+    Basis, Chains, Diagnostics, Draw, Likelihood, LogPosterior, Mcmc, Posterior, Prior, Sampled,
+    Scale, Shape, autocorrelation_time, ensemble_sampler, posterior, sample_posterior, split_rhat,
+};
 pub use objective::{Fit, Observations, Problem, calibrate, mape};
 pub use optimise::{Bounds, Search, Start, multi_start, nelder_mead};
 pub use output::{fit_to_toml, update_model_file};

@@ -156,10 +156,11 @@ pub struct Fit {
 /// A fitted series: its column, its weight, and the observed values by row
 /// of the projection.
 #[derive(Debug, Clone)]
-struct Target {
-    column: String,
-    weight: f64,
-    points: Vec<(usize, f64)>,
+pub(crate) struct Target {
+    pub(crate) column: String,
+    pub(crate) weight: f64,
+    /// (projection row, observed value), the fitted rows only.
+    pub(crate) points: Vec<(usize, f64)>,
 }
 
 /// A fitting problem: a compiled model, the constants fitted and their
@@ -174,13 +175,13 @@ struct Target {
 /// Periods without an observed value, or with 0, are skipped.
 #[derive(Debug, Clone)]
 pub struct Problem<'a> {
-    program: &'a Program,
-    projector: &'a Projector,
-    periods: Periods,
-    names: Vec<String>,
-    ids: Vec<ParamId>,
-    bounds: Vec<Bounds>,
-    targets: Vec<Target>,
+    pub(crate) program: &'a Program,
+    pub(crate) projector: &'a Projector,
+    pub(crate) periods: Periods,
+    pub(crate) names: Vec<String>,
+    pub(crate) ids: Vec<ParamId>,
+    pub(crate) bounds: Vec<Bounds>,
+    pub(crate) targets: Vec<Target>,
 }
 
 impl<'a> Problem<'a> {

@@ -1,6 +1,7 @@
 //! Calibration specs: what to fit, to what, and how hard to search, read
 //! from TOML with located errors.
 
+use super::bayes::{Basis, Likelihood, Mcmc, Prior, Shape};
 use super::optimise::{Bounds, Search};
 use crate::error::{Error, Location, Result};
 use crate::projection::Periods;
@@ -34,6 +35,40 @@ use std::sync::Arc;
 /// min = 0.05
 /// max = 1.0
 /// ```
+///
+/// For a posterior (`carecascade calibrate --posterior`) a parameter's
+/// table may also give its prior's shape inside the bounds and its basis,
+/// and two more tables set the observation model and the sampler (every
+/// field optional; the defaults are shown):
+///
+/// ```toml
+/// [parameters."contact infectivity"]
+/// min = 0.05
+/// max = 1.0
+/// prior = "normal"       # "uniform" (default), "normal" (mean, sd) or "lognormal" (median, sd_log)
+/// mean = 0.3
+/// sd = 0.1
+/// basis = "source"       # or "assumption" (default): said wherever the prior is reported
+/// note = "Smith 2020, table 2"
+///
+/// [likelihood]
+/// error = "lognormal"    # the observation model (the only one so far)
+/// restart = "none"       # or "each period": runs start from every fitted period's data
+/// horizon = 1            # with restarts, periods each run goes ahead
+///
+/// [mcmc]
+/// walkers = 32
+/// steps = 2000
+/// burn = 1000
+/// thin = 5
+/// seed = 1
+/// keep = 1000            # draws written
+/// max_rhat = 1.05        # refuse the posterior above this split R-hat
+/// min_ess = 200          # or below this effective sample size
+/// ```
+///
+/// Series weights are not used by the posterior: each series' error scale
+/// is estimated instead (see [`crate::calibrate::LogPosterior`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CalibrationSpec {
     /// The label of the first period (whose row holds the starting levels);
@@ -55,9 +90,23 @@ pub struct CalibrationSpec {
     pub series: IndexMap<String, f64>,
     /// Parameters fitted and their bounds.
     pub parameters: IndexMap<String, Bounds>,
+    /// Each parameter's prior (uniform between its bounds unless the spec
+    /// gives a shape), in the order of `parameters`.
+    pub priors: IndexMap<String, Prior>,
+    /// The observation model of a posterior.
+    pub likelihood: Likelihood,
+    /// The sampler of a posterior.
+    pub mcmc: Mcmc,
+    /// Draws a posterior keeps.
+    pub keep: usize,
     /// Where the keys are in the spec's file, if it came from one.
     keys: Keys,
+    /// Problems with priors found while reading, by parameter.
+    prior_problems: Vec<(String, String)>,
 }
+
+/// Draws a posterior keeps when the spec does not say.
+pub const DEFAULT_KEEP: usize = 1000;
 
 /// Where a spec's keys are in its file.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -68,6 +117,8 @@ struct Keys {
     tolerance: Option<Location>,
     series_table: Option<Location>,
     parameters_table: Option<Location>,
+    likelihood: Option<Location>,
+    mcmc: Option<Location>,
     series: IndexMap<String, Location>,
     parameters: IndexMap<String, Location>,
 }
@@ -80,7 +131,134 @@ struct SpecFile {
     #[serde(default)]
     series: IndexMap<String, f64>,
     #[serde(default)]
-    parameters: IndexMap<String, Bounds>,
+    parameters: IndexMap<String, RawParameter>,
+    #[serde(default)]
+    likelihood: RawLikelihood,
+    #[serde(default)]
+    mcmc: RawMcmc,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParameter {
+    min: f64,
+    max: f64,
+    prior: Option<PriorShape>,
+    mean: Option<f64>,
+    sd: Option<f64>,
+    median: Option<f64>,
+    sd_log: Option<f64>,
+    basis: Option<Basis>,
+    note: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum PriorShape {
+    Uniform,
+    Normal,
+    Lognormal,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLikelihood {
+    error: Option<ErrorModel>,
+    restart: Option<Restart>,
+    horizon: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ErrorModel {
+    Lognormal,
+}
+
+#[derive(Deserialize, PartialEq)]
+enum Restart {
+    #[serde(rename = "none")]
+    None,
+    #[serde(rename = "each period")]
+    EachPeriod,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMcmc {
+    walkers: Option<usize>,
+    steps: Option<usize>,
+    burn: Option<usize>,
+    thin: Option<usize>,
+    seed: Option<u64>,
+    stretch: Option<f64>,
+    max_rhat: Option<f64>,
+    min_ess: Option<f64>,
+    keep: Option<usize>,
+}
+
+impl RawParameter {
+    /// The bounds and the prior, or what is wrong with the prior.
+    fn split(self) -> (Bounds, std::result::Result<Prior, String>) {
+        let bounds = Bounds {
+            min: self.min,
+            max: self.max,
+        };
+        let need = |v: Option<f64>, key: &str, shape: &str| {
+            v.ok_or_else(|| format!("a {shape} prior needs `{key}`"))
+        };
+        let stray = |keys: &[(&str, Option<f64>)], shape: &str| {
+            keys.iter()
+                .find(|(_, v)| v.is_some())
+                .map(|(k, _)| format!("`{k}` does not apply to a {shape} prior"))
+        };
+        let shape = match self.prior.unwrap_or(PriorShape::Uniform) {
+            PriorShape::Uniform => match stray(
+                &[
+                    ("mean", self.mean),
+                    ("sd", self.sd),
+                    ("median", self.median),
+                    ("sd_log", self.sd_log),
+                ],
+                "uniform",
+            ) {
+                Some(e) => Err(e),
+                None => Ok(Shape::Uniform),
+            },
+            PriorShape::Normal => {
+                match stray(
+                    &[("median", self.median), ("sd_log", self.sd_log)],
+                    "normal",
+                ) {
+                    Some(e) => Err(e),
+                    None => need(self.mean, "mean", "normal").and_then(|mean| {
+                        need(self.sd, "sd", "normal").map(|sd| Shape::Normal { mean, sd })
+                    }),
+                }
+            }
+            PriorShape::Lognormal => {
+                match stray(&[("mean", self.mean), ("sd", self.sd)], "log-normal") {
+                    Some(e) => Err(e),
+                    None => need(self.median, "median", "log-normal").and_then(|median| {
+                        need(self.sd_log, "sd_log", "log-normal")
+                            .map(|sd_log| Shape::LogNormal { median, sd_log })
+                    }),
+                }
+            }
+        };
+        let prior = shape.and_then(|shape| {
+            let prior = Prior {
+                bounds,
+                shape,
+                basis: self.basis.unwrap_or_default(),
+                note: self.note,
+            };
+            match prior.problem() {
+                Some(p) if bounds.is_valid() => Err(p),
+                _ => Ok(prior),
+            }
+        });
+        (bounds, prior)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -104,6 +282,8 @@ enum Key<'a> {
     ParametersTable,
     Series(&'a str),
     Parameter(&'a str),
+    Likelihood,
+    Mcmc,
 }
 
 impl CalibrationSpec {
@@ -127,9 +307,17 @@ impl CalibrationSpec {
             seed: search.seed,
             max_evaluations: search.max_evaluations,
             tolerance: search.tolerance,
+            priors: parameters
+                .iter()
+                .map(|(n, b)| (n.clone(), Prior::uniform(*b)))
+                .collect(),
             series,
             parameters,
+            likelihood: Likelihood::default(),
+            mcmc: Mcmc::default(),
+            keep: DEFAULT_KEEP,
             keys: Keys::default(),
+            prior_problems: Vec::new(),
         };
         let errors = spec
             .problems()
@@ -168,6 +356,40 @@ impl CalibrationSpec {
         let keys = Keys::find(text, file.map(Arc::from));
         let settings = raw.calibration;
         let search = Search::default();
+        let mut parameters = IndexMap::new();
+        let mut priors = IndexMap::new();
+        let mut prior_problems = Vec::new();
+        for (name, p) in raw.parameters {
+            let (bounds, prior) = p.split();
+            parameters.insert(name.clone(), bounds);
+            match prior {
+                Ok(prior) => {
+                    priors.insert(name, prior);
+                }
+                Err(message) => {
+                    priors.insert(name.clone(), Prior::uniform(bounds));
+                    prior_problems
+                        .push((name.clone(), format!("the prior of `{name}`: {message}")));
+                }
+            }
+        }
+        let defaults = Mcmc::default();
+        let m = raw.mcmc;
+        let mcmc = Mcmc {
+            walkers: m.walkers.unwrap_or(defaults.walkers),
+            steps: m.steps.unwrap_or(defaults.steps),
+            burn: m.burn.unwrap_or(defaults.burn),
+            thin: m.thin.unwrap_or(defaults.thin),
+            seed: m.seed.unwrap_or(defaults.seed),
+            stretch: m.stretch.unwrap_or(defaults.stretch),
+            max_rhat: m.max_rhat.unwrap_or(defaults.max_rhat),
+            min_ess: m.min_ess.unwrap_or(defaults.min_ess),
+        };
+        let _ = raw.likelihood.error;
+        let likelihood = Likelihood {
+            restart: raw.likelihood.restart == Some(Restart::EachPeriod),
+            horizon: raw.likelihood.horizon.unwrap_or(1),
+        };
         let spec = CalibrationSpec {
             from: settings.from,
             to: settings.to,
@@ -176,8 +398,13 @@ impl CalibrationSpec {
             max_evaluations: settings.max_evaluations.unwrap_or(search.max_evaluations),
             tolerance: settings.tolerance.unwrap_or(search.tolerance),
             series: raw.series,
-            parameters: raw.parameters,
+            parameters,
+            priors,
+            likelihood,
+            mcmc,
+            keep: m.keep.unwrap_or(DEFAULT_KEEP),
             keys,
+            prior_problems,
         };
         let start = || {
             let mut location = Location::of_offset(text, 0, None);
@@ -246,6 +473,27 @@ impl CalibrationSpec {
         if self.starts == 0 {
             problems.push((Key::Starts, "`starts` must be at least 1".into()));
         }
+        for (name, message) in &self.prior_problems {
+            problems.push((Key::Parameter(name), message.clone()));
+        }
+        for message in self.mcmc.problems(None) {
+            problems.push((Key::Mcmc, format!("[mcmc] {message}")));
+        }
+        if self.keep == 0 {
+            problems.push((Key::Mcmc, "[mcmc] `keep` must be at least 1".into()));
+        }
+        if self.likelihood.horizon == 0 {
+            problems.push((
+                Key::Likelihood,
+                "[likelihood] `horizon` must be at least 1".into(),
+            ));
+        }
+        if !self.likelihood.restart && self.likelihood.horizon != 1 {
+            problems.push((
+                Key::Likelihood,
+                "[likelihood] `horizon` applies only with `restart = \"each period\"`".into(),
+            ));
+        }
         if !(self.tolerance.is_finite() && self.tolerance >= 0.0) {
             problems.push((Key::Tolerance, "`tolerance` must be >= 0".into()));
         }
@@ -263,6 +511,8 @@ impl CalibrationSpec {
             Key::ParametersTable => keys.parameters_table.as_ref(),
             Key::Series(name) => keys.series.get(name),
             Key::Parameter(name) => keys.parameters.get(name),
+            Key::Likelihood => keys.likelihood.as_ref(),
+            Key::Mcmc => keys.mcmc.as_ref(),
         }
     }
 
@@ -368,6 +618,8 @@ impl Keys {
         };
         keys.series_table = header("series");
         keys.parameters_table = header("parameters");
+        keys.likelihood = header("likelihood");
+        keys.mcmc = header("mcmc");
         for (field, found) in [
             ("series", &mut keys.series),
             ("parameters", &mut keys.parameters),

@@ -1,0 +1,560 @@
+//! Bayesian calibration: a posterior over a model's constants given
+//! observed series, sampled by MCMC, with convergence checked.
+//!
+//! - **Priors** ([`Prior`]) come from the spec's parameter table: bounds
+//!   (the support), a shape (uniform, normal or log-normal, truncated to
+//!   the bounds) and a basis (`source` or `assumption`) that every output
+//!   repeats.
+//! - **The observation model** ([`Likelihood`]) is log-normal: each
+//!   published value is the model's value times `exp(e)`, with `e` normal
+//!   with mean 0 and a scale of its own for each series (and, when runs
+//!   restart, each horizon). The scales are not guessed: under the
+//!   reference prior `p(sigma) ~ 1/sigma` they are integrated out
+//!   analytically, which leaves `-(n/2) ln(sum of e^2)` per series in the
+//!   log likelihood, so series of any size and noise are weighed by how
+//!   well the model can follow them. Given the parameters each scale's
+//!   posterior is `sigma^2 = SS / chi^2_n`, drawn for every kept draw so
+//!   that forecasts can carry the observation noise.
+//! - **Restarts.** With `restart = "each period"` the likelihood is built
+//!   from runs that start from the data of every fitted period and run
+//!   `horizon` periods ahead (the way the model forecasts: from the latest
+//!   published stocks), each horizon with its own scale. Every observation
+//!   then appears in up to `horizon` runs, so each run's term is weighted
+//!   by `1 / horizon` to count the data once. The model must start from
+//!   data at each of those times (see [`crate::Model::start_data`]).
+//! - **The sampler** is the affine-invariant ensemble sampler
+//!   ([`ensemble_sampler`]) in unbounded coordinates (each parameter's
+//!   logit between its bounds, with the Jacobian), started in a small ball
+//!   around the posterior mode found by Nelder-Mead ([`multi_start`]).
+//!   Convergence is judged by split R-hat and effective sample size per
+//!   parameter ([`Diagnostics`]); [`Sampled::check`] refuses a posterior
+//!   that fails them.
+//!
+//! The result ([`Posterior`]) is a table of draws that reads back from
+//! CSV; a scenario can name it and draw its parameters jointly.
+
+mod mcmc;
+mod posterior;
+mod prior;
+
+pub use mcmc::{Chains, Diagnostics, Mcmc, autocorrelation_time, ensemble_sampler, split_rhat};
+pub use posterior::{Draw, Posterior, Scale};
+pub use prior::{Basis, Prior, Shape};
+
+use super::objective::Problem;
+use super::optimise::{Search, multi_start};
+use crate::error::{Error, Result};
+use crate::model::StartData;
+use crate::projection::Periods;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{ChiSquared, Distribution};
+use rayon::prelude::*;
+
+/// The observation model's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Likelihood {
+    /// Whether runs restart from the data of every fitted period (`true`)
+    /// or one run goes from the first period to the last (`false`).
+    pub restart: bool,
+    /// With restarts: how many periods each run goes ahead.
+    pub horizon: usize,
+}
+
+impl Default for Likelihood {
+    /// One run over the whole window.
+    fn default() -> Likelihood {
+        Likelihood {
+            restart: false,
+            horizon: 1,
+        }
+    }
+}
+
+impl Likelihood {
+    /// The observation model in words, for file headers and reports.
+    pub fn describe(&self) -> String {
+        let runs = if self.restart {
+            format!(
+                "runs restarting from the data of every fitted period, {} period(s) ahead, each horizon its own scale, weighted 1/{}",
+                self.horizon, self.horizon
+            )
+        } else {
+            "one run over the window".to_string()
+        };
+        format!("log-normal errors with a scale per series integrated out (prior 1/sigma); {runs}")
+    }
+}
+
+/// One run of the likelihood: the periods it projects and the row of the
+/// problem's projection its first row is.
+#[derive(Debug, Clone)]
+struct Segment {
+    periods: Periods,
+    first_row: usize,
+}
+
+/// The log posterior of a [`Problem`] with priors and an observation
+/// model: the pieces the sampler and forecasts need.
+#[derive(Debug, Clone)]
+pub struct LogPosterior<'a> {
+    problem: &'a Problem<'a>,
+    priors: Vec<Prior>,
+    likelihood: Likelihood,
+    segments: Vec<Segment>,
+    scales: Vec<Scale>,
+}
+
+impl<'a> LogPosterior<'a> {
+    /// Sets up the posterior of `problem`'s parameters with `priors` (in
+    /// the order of [`Problem::parameters`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for a wrong number of priors, a prior whose
+    /// bounds differ from the problem's, a horizon of 0, or (with restarts)
+    /// a restart time the model has no starting data for.
+    pub fn new(
+        problem: &'a Problem<'a>,
+        priors: Vec<Prior>,
+        likelihood: Likelihood,
+        start_data: Option<&StartData>,
+    ) -> Result<LogPosterior<'a>> {
+        let invalid = |message: String| Error::Invalid {
+            what: "posterior".into(),
+            message,
+        };
+        if priors.len() != problem.names.len() {
+            return Err(invalid(format!(
+                "{} priors for {} parameters",
+                priors.len(),
+                problem.names.len()
+            )));
+        }
+        for ((name, prior), bounds) in problem.names.iter().zip(&priors).zip(&problem.bounds) {
+            if let Some(p) = prior.problem() {
+                return Err(invalid(format!("the prior of `{name}` {p}")));
+            }
+            if prior.bounds != *bounds {
+                return Err(invalid(format!(
+                    "the prior of `{name}` has other bounds than the problem"
+                )));
+            }
+        }
+        if likelihood.horizon == 0 {
+            return Err(invalid("`horizon` must be at least 1".into()));
+        }
+        let periods = problem.periods;
+        let count = periods.count();
+        let mut segments = Vec::new();
+        if likelihood.restart {
+            for first in 0..count {
+                let n = likelihood.horizon.min(count - first);
+                let p = Periods::new(periods.label(first), n)?
+                    .with_length(periods.length())?
+                    .with_offset(periods.offset())?;
+                if let Some(data) = start_data
+                    && !data.covers(p.time(0))
+                {
+                    return Err(invalid(format!(
+                        "restarting from period {} needs starting data at time {}, but the model's lookups on INITIAL TIME ({}) cover only {} to {}",
+                        periods.label(first),
+                        p.time(0),
+                        data.describe_lookups(),
+                        data.from,
+                        data.to
+                    )));
+                }
+                segments.push(Segment {
+                    periods: p,
+                    first_row: first,
+                });
+            }
+        } else {
+            segments.push(Segment {
+                periods,
+                first_row: 0,
+            });
+        }
+        let horizons = if likelihood.restart {
+            likelihood.horizon.min(count)
+        } else {
+            1
+        };
+        let scales = problem
+            .targets
+            .iter()
+            .flat_map(|t| {
+                (1..=horizons).map(|h| Scale {
+                    series: t.column.clone(),
+                    horizon: if likelihood.restart { h } else { 0 },
+                })
+            })
+            .collect();
+        Ok(LogPosterior {
+            problem,
+            priors,
+            likelihood,
+            segments,
+            scales,
+        })
+    }
+
+    /// The observation scales, in the order of [`Draw::scales`].
+    pub fn scales(&self) -> &[Scale] {
+        &self.scales
+    }
+
+    /// The priors, in the order of the parameters.
+    pub fn priors(&self) -> &[Prior] {
+        &self.priors
+    }
+
+    fn horizons(&self) -> usize {
+        self.scales.len() / self.problem.targets.len().max(1)
+    }
+
+    /// For each scale, the number of residuals and their sum of squares at
+    /// parameter `values`; `None` if a run fails or gives a value that is
+    /// not positive and finite where one is observed.
+    pub fn residuals(&self, values: &[f64]) -> Option<Vec<(usize, f64)>> {
+        let problem = self.problem;
+        let horizons = self.horizons();
+        let mut out = vec![(0usize, 0.0f64); self.scales.len()];
+        let mut state = problem.program.state();
+        for segment in &self.segments {
+            for (id, v) in problem.ids.iter().zip(values) {
+                state.set_param(*id, *v).ok()?;
+            }
+            let p = problem
+                .projector
+                .project(&mut state, &segment.periods)
+                .ok()?;
+            for (t, target) in problem.targets.iter().enumerate() {
+                let model = p.column(&target.column)?;
+                for &(row, observed) in &target.points {
+                    if row <= segment.first_row || row > segment.first_row + segment.periods.count()
+                    {
+                        continue;
+                    }
+                    let h = row - segment.first_row;
+                    let m = model[h]?;
+                    if !(m.is_finite() && m > 0.0) || observed <= 0.0 {
+                        return None;
+                    }
+                    let e = observed.ln() - m.ln();
+                    let k = t * horizons + if self.likelihood.restart { h - 1 } else { 0 };
+                    out[k].0 += 1;
+                    out[k].1 += e * e;
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// The log likelihood at parameter `values`, the scales integrated
+    /// out; minus infinity where the model cannot be run or compared.
+    pub fn log_likelihood(&self, values: &[f64]) -> f64 {
+        let Some(residuals) = self.residuals(values) else {
+            return f64::NEG_INFINITY;
+        };
+        let weight = if self.likelihood.restart {
+            1.0 / self.likelihood.horizon as f64
+        } else {
+            1.0
+        };
+        residuals
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|&(n, ss)| -weight * 0.5 * n as f64 * ss.max(1e-300).ln())
+            .sum()
+    }
+
+    /// The log prior at `values` (minus infinity outside the bounds).
+    pub fn log_prior(&self, values: &[f64]) -> f64 {
+        self.priors
+            .iter()
+            .zip(values)
+            .map(|(p, x)| p.log_density(*x))
+            .sum()
+    }
+
+    /// The log posterior at parameter `values`, up to a constant.
+    pub fn at_values(&self, values: &[f64]) -> f64 {
+        let prior = self.log_prior(values);
+        if !prior.is_finite() {
+            return f64::NEG_INFINITY;
+        }
+        prior + self.log_likelihood(values)
+    }
+
+    /// The log posterior density of the unbounded coordinates `y` the
+    /// sampler moves in (with the Jacobian of the map to values).
+    pub fn at_coordinates(&self, y: &[f64]) -> f64 {
+        let values = self.values(y);
+        let jacobian: f64 = self
+            .priors
+            .iter()
+            .zip(y)
+            .map(|(p, y)| prior::log_jacobian(&p.bounds, *y))
+            .sum();
+        self.at_values(&values) + jacobian
+    }
+
+    /// The parameter values of coordinates `y`.
+    pub fn values(&self, y: &[f64]) -> Vec<f64> {
+        self.priors
+            .iter()
+            .zip(y)
+            .map(|(p, y)| prior::to_value(&p.bounds, *y))
+            .collect()
+    }
+
+    /// Draws each observation scale from its posterior given the
+    /// parameters: `sigma^2 = SS / chi^2_n`. `None` where the model cannot
+    /// be compared.
+    pub fn draw_scales(&self, values: &[f64], rng: &mut ChaCha8Rng) -> Option<Vec<f64>> {
+        let residuals = self.residuals(values)?;
+        Some(
+            residuals
+                .iter()
+                .map(|&(n, ss)| {
+                    if n == 0 {
+                        f64::NAN
+                    } else {
+                        let chi = ChiSquared::new(n as f64)
+                            .map(|d| d.sample(rng))
+                            .unwrap_or(1.0);
+                        (ss / chi).sqrt()
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The outcome of sampling: the posterior's draws, how they were obtained
+/// and how well the chains mixed.
+#[derive(Debug, Clone)]
+pub struct Sampled {
+    /// The kept draws (at most `keep`, evenly spaced over the chains).
+    pub posterior: Posterior,
+    /// The priors, in the order of the parameters.
+    pub priors: Vec<Prior>,
+    /// Convergence diagnostics over every kept step.
+    pub diagnostics: Diagnostics,
+    /// Why the chains fail the spec's thresholds; empty when converged.
+    pub failures: Vec<String>,
+    /// The posterior mode found before sampling.
+    pub mode: Vec<f64>,
+    /// Model evaluations, mode search included.
+    pub evaluations: usize,
+}
+
+impl Sampled {
+    /// Refuses an unconverged posterior.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] listing every parameter that fails, with what to
+    /// change.
+    pub fn check(&self) -> Result<()> {
+        if self.failures.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Invalid {
+            what: "posterior".into(),
+            message: format!(
+                "the chains have not converged, so the draws do not represent the posterior: {}. Run longer (more `steps` and `burn` in [mcmc]), or narrow priors that the data cannot inform",
+                self.failures.join("; ")
+            ),
+        })
+    }
+}
+
+/// Samples the posterior of `problem`'s parameters: priors from `priors`
+/// (the problem's bounds as uniform priors where `None`), the observation
+/// model `likelihood`, the mode searched with `search`, then `mcmc`; and
+/// keeps at most `keep` draws, each with its observation scales.
+///
+/// # Errors
+///
+/// As [`LogPosterior::new`] and [`ensemble_sampler`]; [`Error::Invalid`]
+/// if the model cannot be run at its mode.
+pub fn sample_posterior(
+    problem: &Problem<'_>,
+    priors: Option<Vec<Prior>>,
+    likelihood: Likelihood,
+    search: &Search,
+    mcmc: &Mcmc,
+    keep: usize,
+    start_data: Option<&StartData>,
+) -> Result<Sampled> {
+    let priors =
+        priors.unwrap_or_else(|| problem.bounds.iter().map(|b| Prior::uniform(*b)).collect());
+    let posterior = LogPosterior::new(problem, priors, likelihood, start_data)?;
+    let dim = problem.names.len();
+    let problems = mcmc.problems(Some(dim));
+    if !problems.is_empty() {
+        return Err(Error::Invalid {
+            what: "sampler".into(),
+            message: problems.join("; "),
+        });
+    }
+    if keep == 0 {
+        return Err(Error::Invalid {
+            what: "posterior".into(),
+            message: "`keep` must be at least 1 draw".into(),
+        });
+    }
+    // The mode, from the model's own values and a Latin hypercube.
+    let own = problem.model_values();
+    let starts = multi_start(
+        |x| {
+            let lp = posterior.at_values(x);
+            if lp.is_finite() { -lp } else { f64::INFINITY }
+        },
+        &problem.bounds,
+        &own,
+        search,
+    )?;
+    let mode = starts[0].values.clone();
+    if !posterior.at_values(&mode).is_finite() {
+        return Err(Error::Invalid {
+            what: "posterior".into(),
+            message: "the model cannot be compared with the data anywhere the search looked (every run failed or gave a value that is not positive where one is observed)".into(),
+        });
+    }
+    let mut evaluations: usize = starts.iter().map(|s| s.evaluations).sum();
+    // Walkers in a small ball around the mode, in the unit cube.
+    let mut rng = ChaCha8Rng::seed_from_u64(mcmc.seed ^ 0x5EED_BA11);
+    let normal = rand_distr::StandardNormal;
+    let mut start = Vec::with_capacity(mcmc.walkers);
+    while start.len() < mcmc.walkers {
+        let y: Vec<f64> = mode
+            .iter()
+            .zip(&problem.bounds)
+            .map(|(x, b)| {
+                let z: f64 = normal.sample(&mut rng);
+                let u = (b.unit(*x) + 0.01 * z).clamp(0.002, 0.998);
+                prior::to_coordinate(b, b.value(u))
+            })
+            .collect();
+        evaluations += 1;
+        if posterior.at_coordinates(&y).is_finite() {
+            start.push(y);
+        } else if evaluations > 100 * mcmc.walkers + starts.len() * search.max_evaluations {
+            return Err(Error::Invalid {
+                what: "posterior".into(),
+                message: "could not place the walkers near the mode: the model fails to run or compare around it".into(),
+            });
+        }
+    }
+    let chains = ensemble_sampler(|y| posterior.at_coordinates(y), &start, mcmc)?;
+    evaluations += chains.evaluations;
+    let diagnostics = Diagnostics::of(&chains);
+    let failures = diagnostics.failures(&problem.names, mcmc);
+    // Keep evenly spaced draws, each with its scales.
+    let all: Vec<(&Vec<f64>, f64)> = chains
+        .positions
+        .iter()
+        .zip(&chains.log_density)
+        .flat_map(|(p, l)| p.iter().zip(l.iter().copied()))
+        .collect();
+    let keep = keep.min(all.len());
+    let picked: Vec<usize> = (0..keep).map(|k| k * all.len() / keep).collect();
+    let draws: Vec<Draw> = picked
+        .par_iter()
+        .map(|&i| {
+            let (y, _) = all[i];
+            let values = posterior.values(y);
+            let mut rng = ChaCha8Rng::seed_from_u64(mcmc.seed.wrapping_add(i as u64));
+            let scales = posterior
+                .draw_scales(&values, &mut rng)
+                .unwrap_or_else(|| vec![f64::NAN; posterior.scales.len()]);
+            let log_posterior = posterior.at_values(&values);
+            Draw {
+                values,
+                scales,
+                log_posterior,
+            }
+        })
+        .collect();
+    evaluations += 2 * draws.len();
+    let notes = vec![
+        format!("likelihood: {}", likelihood.describe()),
+        format!(
+            "sampler: affine-invariant ensemble, {} walkers, {} steps, burn-in {}, thin {}, seed {}; acceptance {:.3}; {} evaluations",
+            mcmc.walkers,
+            mcmc.steps,
+            mcmc.burn,
+            mcmc.thin,
+            mcmc.seed,
+            diagnostics.acceptance,
+            evaluations
+        ),
+        format!(
+            "diagnostics: largest split R-hat {:.3}, smallest effective sample size {:.0} (thresholds {} and {})",
+            diagnostics.rhat.iter().copied().fold(f64::NAN, f64::max),
+            diagnostics.ess.iter().copied().fold(f64::NAN, f64::min),
+            mcmc.max_rhat,
+            mcmc.min_ess
+        ),
+    ];
+    Ok(Sampled {
+        posterior: Posterior {
+            parameters: problem.names.clone(),
+            scales: posterior.scales.clone(),
+            draws,
+            converged: failures.is_empty(),
+            notes,
+            priors: posterior
+                .priors
+                .iter()
+                .map(|p| (p.describe(), p.basis, p.note.clone()))
+                .collect(),
+        },
+        priors: posterior.priors.clone(),
+        diagnostics,
+        failures,
+        mode,
+        evaluations,
+    })
+}
+
+/// Samples the posterior of `spec`'s parameters of `program` given
+/// `observed`: the problem as in [`crate::calibrate::calibrate`], the
+/// priors, observation model and sampler of the spec (its `[mcmc]`), the
+/// mode searched with its Nelder-Mead settings. `start_data` (from
+/// [`crate::Model::start_data`]) checks that restarts have data.
+///
+/// The result is returned even when the chains have not converged; call
+/// [`Sampled::check`] to refuse it then.
+///
+/// # Errors
+///
+/// As [`Problem::new`] and [`sample_posterior`].
+pub fn posterior(
+    program: &crate::Program,
+    projector: &crate::projection::Projector,
+    periods: &Periods,
+    observed: &super::Observations,
+    spec: &super::CalibrationSpec,
+    start_data: Option<&StartData>,
+) -> Result<Sampled> {
+    let problem = Problem::new(program, projector, periods, observed, spec)?;
+    let priors = problem
+        .names
+        .iter()
+        .map(|n| spec.priors.get(n).cloned())
+        .collect::<Option<Vec<Prior>>>();
+    sample_posterior(
+        &problem,
+        priors,
+        spec.likelihood,
+        &spec.search(),
+        &spec.mcmc,
+        spec.keep,
+        start_data,
+    )
+}
