@@ -38,7 +38,9 @@ use crate::engine::{Model, Program, Result};
 use indexmap::IndexMap;
 use std::path::Path;
 
-pub use crate::engine::calibrate::{Bounds, CalibrationSpec, Fit, Search, Start, nelder_mead};
+pub use crate::engine::calibrate::{
+    Bounds, CalibrationSpec, Fit, Posterior, Sampled, Search, Start, nelder_mead,
+};
 
 /// The first reporting year when a spec has no `from`.
 pub const DEFAULT_FROM: i32 = 2013;
@@ -109,6 +111,29 @@ pub fn calibrate(model: &Model, observed: &Observed, spec: &CalibrationSpec) -> 
         &default_years()?,
         &observations(observed),
         spec,
+    )
+}
+
+/// Samples the posterior of the spec's parameters of `model` given
+/// `observed` (see [`engine::calibrate::posterior`](general::posterior)):
+/// the spec's priors, observation model and sampler, by reporting year
+/// with DfE's indicators; restarts are checked against the model's
+/// starting data.
+///
+/// # Errors
+///
+/// As [`calibrate`] and the engine's `posterior`. The result is returned
+/// even if the chains have not converged: see `Sampled::check`.
+pub fn posterior(model: &Model, observed: &Observed, spec: &CalibrationSpec) -> Result<Sampled> {
+    let program = Program::compile(model)?;
+    let projector = crate::project::projector(&program);
+    general::posterior(
+        &program,
+        &projector,
+        &default_years()?,
+        &observations(observed),
+        spec,
+        model.start_data().as_ref(),
     )
 }
 

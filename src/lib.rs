@@ -77,6 +77,7 @@ pub use carecascade_engine::{
     Error, Method, Model, Program, Result, Results, State, TimeSettings, build,
 };
 
+pub mod backtest;
 pub mod calibrate;
 pub mod data;
 mod england;

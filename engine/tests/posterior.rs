@@ -403,3 +403,190 @@ fn uninformed_parameters_keep_their_priors() {
         "c: {mc} {sc}"
     );
 }
+
+/// A scenario draws parameters jointly from a posterior file: each run
+/// takes one row (the same row for the same run in every scenario with
+/// the same seed), kept in its draws beside the uncertain parameters; a
+/// posterior that is unconverged, names a constant the model lacks, or
+/// collides with [uncertain] is refused, naming the file.
+#[test]
+fn scenarios_draw_jointly_from_a_posterior_file() {
+    use carecascade_engine::ensemble::{RunOptions, run_scenarios};
+    use carecascade_engine::scenario::Scenario;
+    let dir = tempfile_dir();
+    std::fs::write(dir.join("drain.toml"), DRAIN).unwrap();
+    let posterior = |converged: bool, names: [&str; 2]| {
+        let p = Posterior {
+            parameters: names.iter().map(|s| s.to_string()).collect(),
+            scales: vec![],
+            draws: (0..5)
+                .map(|k| carecascade_engine::calibrate::Draw {
+                    values: vec![30.0 + 10.0 * k as f64, 1.0 + 0.5 * k as f64],
+                    scales: vec![],
+                    log_posterior: -1.0,
+                })
+                .collect(),
+            converged,
+            notes: vec![],
+            priors: vec![
+                (
+                    "uniform".into(),
+                    carecascade_engine::calibrate::Basis::Assumption,
+                    None
+                );
+                2
+            ],
+        };
+        p.to_csv()
+    };
+    std::fs::write(
+        dir.join("post.csv"),
+        posterior(true, ["inflow", "duration"]),
+    )
+    .unwrap();
+    let text = |extra: &str| {
+        format!(
+            "model = \"drain.toml\"\n[time]\nhorizon = 4\n[monte_carlo]\nruns = 12\nseed = 3\n[posterior]\nfile = \"post.csv\"\n{extra}"
+        )
+    };
+    std::fs::write(dir.join("a.toml"), text("")).unwrap();
+    std::fs::write(
+        dir.join("b.toml"),
+        "extends = \"a.toml\"\n[scenario]\nname = \"b\"\n",
+    )
+    .unwrap();
+    let a = Scenario::load(dir.join("a.toml"))
+        .unwrap()
+        .prepare()
+        .unwrap();
+    assert_eq!(a.drawn(), ["inflow", "duration"]);
+    let outcome = run_scenarios(std::slice::from_ref(&a), &RunOptions::default()).unwrap();
+    let runs = &outcome.ensembles[0].runs;
+    let rows: Vec<[f64; 2]> = (0..5)
+        .map(|k| [30.0 + 10.0 * k as f64, 1.0 + 0.5 * k as f64])
+        .collect();
+    let program = Program::compile(&native::parse(DRAIN, None).unwrap()).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for r in runs {
+        let pair = [r.draws[0], r.draws[1]];
+        assert!(rows.contains(&pair), "a row of the file, jointly: {pair:?}");
+        seen.insert(r.draws[0] as i64);
+        // The run is the model run with that row's values.
+        let mut state = program.state();
+        state.set("inflow", pair[0]).unwrap();
+        state.set("duration", pair[1]).unwrap();
+        let results = state.run().unwrap();
+        let cases = results.series("cases").unwrap();
+        let per = (1.0 / results.time_settings().dt()).round() as usize;
+        assert_eq!(r.values[0][4], cases[4 * per]);
+    }
+    assert!(seen.len() >= 3, "12 runs visit several rows: {seen:?}");
+    // A scenario extending it (posterior path relative to the parent) takes
+    // the same rows run by run.
+    let b = Scenario::load(dir.join("b.toml"))
+        .unwrap()
+        .prepare()
+        .unwrap();
+    let other = run_scenarios(std::slice::from_ref(&b), &RunOptions::default()).unwrap();
+    for (x, y) in runs.iter().zip(&other.ensembles[0].runs) {
+        assert_eq!(x.draws, y.draws);
+    }
+    // Refusals.
+    std::fs::write(
+        dir.join("bad.csv"),
+        posterior(false, ["inflow", "duration"]),
+    )
+    .unwrap();
+    let e = Scenario::parse(&text("").replace("post.csv", "bad.csv"), "s.toml")
+        .map(|mut s| {
+            s.set_base_dir(&dir);
+            s
+        })
+        .unwrap()
+        .prepare()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not converged"), "{e}");
+    std::fs::write(dir.join("typo.csv"), posterior(true, ["inflw", "duration"])).unwrap();
+    let mut s = Scenario::parse(&text("").replace("post.csv", "typo.csv"), "s.toml").unwrap();
+    s.set_base_dir(&dir);
+    let e = s.prepare().unwrap_err().to_string();
+    assert!(e.contains("inflw") && e.contains("inflow"), "{e}");
+    let mut s = Scenario::parse(
+        &text("[uncertain.duration]\ndistribution = \"uniform\"\nmin = 1\nmax = 2\n"),
+        "s.toml",
+    )
+    .unwrap();
+    s.set_base_dir(&dir);
+    let e = s.prepare().unwrap_err().to_string();
+    assert!(e.contains("also in [uncertain]"), "{e}");
+    let mut s = Scenario::parse(&text("").replace("post.csv", "none.csv"), "s.toml").unwrap();
+    s.set_base_dir(&dir);
+    let e = s.prepare().unwrap_err().to_string();
+    assert!(e.contains("s.toml:") && e.contains("none.csv"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "carecascade-posterior-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs in batches of lanes give exactly the log posterior of runs one at
+/// a time, with restarts too.
+#[test]
+fn batched_evaluations_equal_single_ones() {
+    use carecascade_engine::calibrate::{Likelihood, LogPosterior, Problem};
+    let program = compile(DRAIN);
+    let projector = Projector::new(
+        &program,
+        &[
+            Indicator::level("cases", "cases"),
+            Indicator::sum("closures", "closures"),
+        ],
+    )
+    .unwrap();
+    let periods = Periods::new(0.0, 10).unwrap();
+    let mut observed = Observations::new("made");
+    observed.insert("cases", (1..=10).map(|k| (k as f64, 90.0 + k as f64)));
+    observed.insert(
+        "closures",
+        (1..=10).map(|k| (k as f64, 48.0 + 0.5 * k as f64)),
+    );
+    let spec = CalibrationSpec::parse(DRAIN_SPEC, None).unwrap();
+    let problem = Problem::new(&program, &projector, &periods, &observed, &spec).unwrap();
+    for likelihood in [
+        Likelihood::default(),
+        Likelihood {
+            restart: true,
+            horizon: 3,
+        },
+    ] {
+        let post = LogPosterior::new(
+            &problem,
+            spec.priors.values().cloned().collect(),
+            likelihood,
+            None,
+        )
+        .unwrap();
+        let ys: Vec<Vec<f64>> = (0..8)
+            .map(|k| vec![-1.0 + 0.3 * k as f64, 0.5 - 0.2 * k as f64])
+            .collect();
+        let batched = post.at_coordinates_batch(&ys);
+        for (y, b) in ys.iter().zip(&batched) {
+            assert_eq!(post.at_coordinates(y), *b);
+            assert!(b.is_finite());
+        }
+        if likelihood.restart {
+            assert_eq!(post.scales().len(), 6, "two series x three horizons");
+        }
+    }
+}

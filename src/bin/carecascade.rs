@@ -61,9 +61,11 @@ enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
-    /// Fit a model's parameters to observed series by weighted least
-    /// squares (Nelder-Mead from several starts; see
-    /// `carecascade::calibrate`), and write the fitted values.
+    /// Fit a model's parameters to observed series: by weighted least
+    /// squares (Nelder-Mead from several starts) with `--output`, or, with
+    /// `--posterior`, sample their posterior given priors and an
+    /// observation model (the spec's [likelihood] and [mcmc]) and write the
+    /// draws (see `carecascade::calibrate`).
     Calibrate {
         /// The model (`england`, or a file).
         model: PathBuf,
@@ -76,12 +78,50 @@ enum Command {
         #[arg(long)]
         params: PathBuf,
         /// Where to write the fitted values (TOML).
-        #[arg(long, short)]
-        output: PathBuf,
+        #[arg(
+            long,
+            short,
+            required_unless_present = "posterior",
+            conflicts_with = "posterior"
+        )]
+        output: Option<PathBuf>,
+        /// Sample the posterior instead, and write its draws here (CSV); a
+        /// scenario names the file in `[posterior]`.
+        #[arg(long)]
+        posterior: Option<PathBuf>,
+        /// Write the posterior even if the chains have not converged (the
+        /// file then says so, and scenarios using it warn).
+        #[arg(long, requires = "posterior")]
+        accept_unconverged: bool,
         /// Also write the fitted values into the model file, keeping its
         /// comments and layout.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "posterior")]
         update_model: bool,
+    },
+    /// Rolling-origin backtest: for each origin year, sample the posterior
+    /// from the data up to it and forecast one and two years ahead; score
+    /// the forecasts against the outturns and the naive forecasts, and
+    /// write the tables (Markdown) and the results (JSON beside them).
+    Backtest {
+        /// The model (`england`, or a file).
+        #[arg(default_value = "england")]
+        model: PathBuf,
+        /// Observed series (CSV with a `year` column).
+        #[arg(long, default_value = "data/england_national.csv")]
+        data: PathBuf,
+        /// The calibration spec: priors, [likelihood] (restarting, horizon
+        /// 2) and [mcmc].
+        #[arg(long, default_value = "models/england.calibrate.toml")]
+        params: PathBuf,
+        /// Origins (last year fitted), e.g. `2016-2021` or `2019,2021`.
+        #[arg(long, default_value = "2016-2021")]
+        origins: String,
+        /// Posterior draws per forecast.
+        #[arg(long, default_value_t = 400)]
+        draws: usize,
+        /// The Markdown file to write; the results go beside it as `.json`.
+        #[arg(long, short, default_value = "docs/backtest.md")]
+        output: PathBuf,
     },
     /// Make a local authority's model from the England model: its own
     /// children, cases and social workers, national money in proportion to
@@ -350,9 +390,27 @@ fn run(cli: Cli) -> ExitCode {
             model,
             data,
             params,
-            output,
+            output: Some(output),
             update_model,
+            ..
         } => calibrate(model, data, params, output, update_model),
+        Command::Calibrate {
+            model,
+            data,
+            params,
+            posterior: Some(posterior),
+            accept_unconverged,
+            ..
+        } => calibrate_posterior(model, data, params, posterior, accept_unconverged),
+        Command::Calibrate { .. } => unreachable!("clap requires --output or --posterior"),
+        Command::Backtest {
+            model,
+            data,
+            params,
+            origins,
+            draws,
+            output,
+        } => backtest(model, data, params, &origins, draws, output),
         Command::Project {
             model,
             from,
@@ -601,6 +659,211 @@ fn calibrate(
     }
     print_quietly(&table);
     eprintln!("wrote {}", output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn calibrate_posterior(
+    model_path: PathBuf,
+    data: PathBuf,
+    params: PathBuf,
+    output: PathBuf,
+    accept_unconverged: bool,
+) -> Result<ExitCode, Error> {
+    use carecascade::calibrate::{CalibrationSpec, posterior, years};
+    use carecascade::data::Observed;
+    let model = load_model(&model_path)?;
+    let observed = Observed::load(&data, "year")?;
+    let spec = CalibrationSpec::load(&params)?;
+    check_output_target(&output)?;
+    let m = &spec.mcmc;
+    eprintln!(
+        "sampling the posterior of {} parameter(s) of `{}` given {} series, {}-{}: mode from {} starts, then {} walkers x {} steps (burn-in {})",
+        spec.parameters.len(),
+        model.name(),
+        spec.series.len(),
+        years(&spec).0 + 1,
+        years(&spec).1,
+        spec.starts,
+        m.walkers,
+        m.steps,
+        m.burn
+    );
+    let started = std::time::Instant::now();
+    let sampled = posterior(&model, &observed, &spec)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let p = &sampled.posterior;
+    let mut table = format!(
+        "{:<32} {:>11} {:>11} {:>11} {:>11} {:>7} {:>6}  prior\n",
+        "parameter", "mode", "median", "5%", "95%", "R-hat", "ESS"
+    );
+    for (i, name) in p.parameters.iter().enumerate() {
+        let mut xs = p.column(i);
+        xs.sort_by(f64::total_cmp);
+        let q = |f: f64| xs[((xs.len() - 1) as f64 * f).round() as usize];
+        let prior = &sampled.priors[i];
+        let _ = writeln!(
+            table,
+            "{name:<32} {:>11.5} {:>11.5} {:>11.5} {:>11.5} {:>7.3} {:>6.0}  {} ({})",
+            sampled.mode[i],
+            q(0.5),
+            q(0.05),
+            q(0.95),
+            sampled.diagnostics.rhat[i],
+            sampled.diagnostics.ess[i],
+            prior.describe(),
+            prior.basis.as_str()
+        );
+    }
+    let _ = writeln!(
+        table,
+        "\nacceptance {:.3}; {} model evaluations in {:.1} s",
+        sampled.diagnostics.acceptance, sampled.evaluations, seconds
+    );
+    if let Err(e) = sampled.check() {
+        if !accept_unconverged {
+            eprint!("{table}");
+            return Err(Error::Invalid {
+                what: format!("posterior not written to {}", output.display()),
+                message: format!(
+                    "{e}; or pass --accept-unconverged to write it marked as unconverged"
+                ),
+            });
+        }
+        eprintln!("warning: {e}; writing it marked as unconverged (--accept-unconverged)");
+    }
+    let mut posterior = sampled.posterior.clone();
+    posterior.notes.insert(
+        0,
+        format!(
+            "written by `carecascade calibrate {} --data {} --params {} --posterior {}` (carecascade {}) in {:.0} s",
+            model_path.display(),
+            data.display(),
+            params.display(),
+            output.display(),
+            env!("CARGO_PKG_VERSION"),
+            seconds
+        ),
+    );
+    write_atomic(&output, posterior.to_csv().as_bytes())?;
+    print_quietly(&table);
+    eprintln!(
+        "wrote {} ({} draws)",
+        output.display(),
+        posterior.draws.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_origins(text: &str) -> Result<Vec<i32>, Error> {
+    let bad = || Error::Invalid {
+        what: format!("--origins {text}"),
+        message: "expected years such as `2016-2021` or `2019,2021`".into(),
+    };
+    let mut out = Vec::new();
+    for part in text.split(',') {
+        let part = part.trim();
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (i32, i32) = (
+                    a.trim().parse().map_err(|_| bad())?,
+                    b.trim().parse().map_err(|_| bad())?,
+                );
+                if b < a || b - a > 100 {
+                    return Err(bad());
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    if out.is_empty() {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
+fn backtest(
+    model_path: PathBuf,
+    data: PathBuf,
+    params: PathBuf,
+    origins: &str,
+    draws: usize,
+    output: PathBuf,
+) -> Result<ExitCode, Error> {
+    use carecascade::backtest::{Settings, backtest, fingerprint, summary};
+    use carecascade::calibrate::CalibrationSpec;
+    use carecascade::data::Observed;
+    let origins = parse_origins(origins)?;
+    if draws == 0 {
+        return Err(Error::Invalid {
+            what: "--draws 0".into(),
+            message: "a forecast needs at least one posterior draw".into(),
+        });
+    }
+    let model = load_model(&model_path)?;
+    for &o in &origins {
+        carecascade::project::check_from(&model, o)?;
+    }
+    let observed = Observed::load(&data, "year")?;
+    let spec = CalibrationSpec::load(&params)?;
+    let json_path = output.with_extension("json");
+    check_output_target(&output)?;
+    check_output_target(&json_path)?;
+    let read = |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| Error::io(p, e));
+    let model_text = if model_path.is_file() {
+        read(&model_path)?
+    } else {
+        carecascade::ENGLAND_TOML.to_string()
+    };
+    let settings = Settings {
+        origins,
+        draws,
+        ..Settings::default()
+    };
+    let print = format!(
+        "carecascade backtest {} --data {} --params {} --origins {} --draws {} --output {}",
+        model_path.display(),
+        data.display(),
+        params.display(),
+        settings
+            .origins
+            .iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        draws,
+        output.display()
+    );
+    let print_fingerprint = fingerprint(&[
+        &model_text,
+        &read(&data)?,
+        &read(&params)?,
+        &format!("{settings:?}"),
+    ]);
+    let started = std::time::Instant::now();
+    let result = backtest(
+        &model,
+        &observed,
+        &spec,
+        &settings,
+        print_fingerprint,
+        print,
+        &mut |line| eprintln!("{line} ({:.0} s)", started.elapsed().as_secs_f64()),
+    )?;
+    carecascade::engine::format::write_atomic(&json_path, result.to_json().as_bytes())?;
+    write_atomic(&output, result.to_markdown().as_bytes())?;
+    let (ratio, c50, c90) = summary(&result);
+    print_quietly(&format!(
+        "mean error ratio to the last value {ratio:.2}; 50% intervals cover {:.0}%, 90% cover {:.0}%\n",
+        100.0 * c50,
+        100.0 * c90
+    ));
+    eprintln!(
+        "wrote {} and {} in {:.0} s",
+        output.display(),
+        json_path.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -948,4 +1211,28 @@ fn check(model_path: PathBuf, deny_warnings: bool) -> Result<ExitCode, Error> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Refuses, before a long run, an output that could not be written at its
+/// end: a target that exists and is not a regular file, or a folder that
+/// does not exist.
+fn check_output_target(path: &std::path::Path) -> Result<(), Error> {
+    let refuse = |message: String| Error::Invalid {
+        what: format!("output {}", path.display()),
+        message,
+    };
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && !meta.file_type().is_file()
+    {
+        return Err(refuse(
+            "exists and is not a regular file; refusing to replace it".into(),
+        ));
+    }
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(refuse(format!(
+            "its folder `{}` does not exist",
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
 }

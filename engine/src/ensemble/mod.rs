@@ -76,7 +76,12 @@ pub struct Sampler {
     sampling: Sampling,
     /// (name, distribution, strata by run).
     parameters: Vec<(String, crate::scenario::Distribution, Vec<usize>)>,
+    /// The posterior's rows, if the scenario draws from one.
+    posterior: Option<std::sync::Arc<Vec<Vec<f64>>>>,
 }
+
+/// The name whose generator picks a run's posterior draw.
+const POSTERIOR_KEY: &str = "posterior draw";
 
 impl Sampler {
     /// The sampler of an ensemble of `runs` runs of a prepared scenario.
@@ -98,11 +103,32 @@ impl Sampler {
             runs,
             sampling: s.sampling(),
             parameters,
+            posterior: prepared
+                .posterior()
+                .map(|p| std::sync::Arc::new(p.rows.clone())),
         }
     }
 
-    /// The value of each uncertain parameter in run `run`.
+    /// The row of the posterior run `run` takes (drawn uniformly from its
+    /// own stream, so that every scenario with the same seed gives run `run`
+    /// the same row: common random numbers).
+    pub fn posterior_row(&self, run: usize) -> Option<usize> {
+        let rows = self.posterior.as_ref()?;
+        let mut rng = generator(self.seed, POSTERIOR_KEY, run as u64);
+        Some(rng.random_range(0..rows.len()))
+    }
+
+    /// The value of each uncertain parameter in run `run`, then the
+    /// posterior's parameters of its row (see [`Prepared::drawn`]).
     pub fn draws(&self, run: usize) -> Vec<f64> {
+        let mut out = self.uncertain_draws(run);
+        if let (Some(rows), Some(row)) = (&self.posterior, self.posterior_row(run)) {
+            out.extend_from_slice(&rows[row]);
+        }
+        out
+    }
+
+    fn uncertain_draws(&self, run: usize) -> Vec<f64> {
         self.parameters
             .iter()
             .map(|(name, d, strata)| {
@@ -210,7 +236,12 @@ fn set_up(
 ) -> Result<Vec<f64>> {
     prepared.configure(state)?;
     let draws = sampler.draws(run);
-    for ((_, id, _), v) in prepared.uncertain().iter().zip(&draws) {
+    let ids = prepared
+        .uncertain()
+        .iter()
+        .map(|(_, id, _)| id)
+        .chain(prepared.posterior().into_iter().flat_map(|p| p.ids.iter()));
+    for (id, v) in ids.zip(&draws) {
         state.set_param(*id, *v)?;
     }
     Ok(draws)
@@ -319,10 +350,9 @@ fn run_error(prepared: &Prepared, run: usize, draws: &[f64], error: Error) -> Er
         scenario: prepared.scenario().name().to_string(),
         run,
         draws: prepared
-            .uncertain()
-            .iter()
-            .zip(draws)
-            .map(|((n, _, _), v)| (n.clone(), *v))
+            .drawn()
+            .into_iter()
+            .zip(draws.iter().copied())
             .collect(),
         source: Box::new(error),
     }

@@ -28,7 +28,7 @@ pub fn ensemble_bytes(prepared: &[Prepared], runs: usize) -> u128 {
         .iter()
         .map(|p| {
             let per_run = p.indicators().len() as u128 * p.periods().count() as u128
-                + p.uncertain().len() as u128
+                + p.drawn().len() as u128
                 + p.scalar_names().len() as u128;
             runs as u128 * per_run * 8
         })
@@ -148,7 +148,7 @@ pub fn run_scenarios(prepared: &[Prepared], options: &RunOptions<'_>) -> Result<
             indicators: p.indicators().to_vec(),
             label: s.label().to_string(),
             periods: p.periods().labels(),
-            parameters: p.uncertain().iter().map(|(n, _, _)| n.clone()).collect(),
+            parameters: p.drawn(),
             scalars: p.scalar_names(),
             runs,
         });

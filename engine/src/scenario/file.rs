@@ -33,6 +33,8 @@ pub struct ScenarioFile {
     /// Uncertain parameters, each drawn once per run.
     #[serde(default)]
     pub uncertain: IndexMap<String, DistributionSpec>,
+    /// A posterior to draw parameters from jointly, one draw per run.
+    pub posterior: Option<PosteriorSpec>,
     /// Named indicators: columns of the projection by period.
     #[serde(default)]
     pub outputs: IndexMap<String, OutputSpec>,
@@ -73,6 +75,16 @@ pub struct TimeSpec {
     pub offset: Option<f64>,
     /// The name of the period column in outputs (default `time`).
     pub label: Option<String>,
+}
+
+/// `[posterior]`: parameters drawn jointly from a calibration's posterior
+/// (a file written by `carecascade calibrate --posterior`), so that their
+/// correlations are kept.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PosteriorSpec {
+    /// The posterior file, relative to the scenario file that names it.
+    pub file: String,
 }
 
 /// `[monte_carlo]`.
@@ -194,6 +206,24 @@ impl Source {
 }
 
 impl Source {
+    /// An error at the line of the table header `[table]`, if the file has
+    /// one.
+    pub fn table_error(&self, table: &str, message: String) -> Option<Error> {
+        let header = format!("[{table}]");
+        let mut offset = 0;
+        for line in self.text.split_inclusive('\n') {
+            let trimmed = line.trim_start();
+            if trimmed.trim_end() == header || trimmed.starts_with(&format!("{header} ")) {
+                let mut location =
+                    Location::of_offset(&self.text, offset + line.len() - trimmed.len(), None);
+                location.file = Some(std::sync::Arc::from(self.name.as_str()));
+                return Some(Error::File { location, message });
+            }
+            offset += line.len();
+        }
+        None
+    }
+
     /// An error at the line where `key = ...` is written at the top of the
     /// file (before any table), if it is.
     pub fn key_error(&self, key: &str, message: String) -> Option<Error> {
@@ -279,6 +309,15 @@ pub(crate) fn load_chain(
             base.model = Some(dir.join(model).display().to_string());
         }
     }
+    // So is a posterior file.
+    if let Some(posterior) = &mut base.posterior {
+        let file = Path::new(&posterior.file);
+        if file.is_relative() {
+            let dir = parent_path.parent().unwrap_or(Path::new(""));
+            let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+            posterior.file = dir.join(file).display().to_string();
+        }
+    }
     sources.insert(0, source);
     Ok((merge(base, file), sources))
 }
@@ -321,6 +360,7 @@ pub fn merge(parent: ScenarioFile, child: ScenarioFile) -> ScenarioFile {
         parameters,
         policies,
         uncertain,
+        posterior: child.posterior.or(parent.posterior),
         outputs,
         monte_carlo: either(parent.monte_carlo, child.monte_carlo, |p, c| {
             MonteCarloSpec {

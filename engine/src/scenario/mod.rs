@@ -45,13 +45,13 @@ mod prepare;
 
 pub use distribution::{Distribution, DistributionSpec};
 pub use file::{
-    CompareSpec, Header, MonteCarloSpec, OutputSpec, PolicySpec, ReportSpec, ScalarSpec,
-    ScenarioFile, TimeSpec, merge,
+    CompareSpec, Header, MonteCarloSpec, OutputSpec, PolicySpec, PosteriorSpec, ReportSpec,
+    ScalarSpec, ScenarioFile, TimeSpec, merge,
 };
 pub use library::Library;
 pub use policy::{Effect, Policy, PolicyShape};
 pub(crate) use prepare::Resolved;
-pub use prepare::{Prepared, ScalarSource};
+pub use prepare::{PosteriorDraws, Prepared, ScalarSource};
 
 use crate::error::{Error, Result};
 use crate::name::{closest, did_you_mean};
@@ -182,6 +182,11 @@ pub struct Scenario {
     parameters: IndexMap<String, f64>,
     policies: Vec<Policy>,
     uncertain: IndexMap<String, Distribution>,
+    /// A posterior file to draw parameters from, one draw per run
+    /// (relative to `base_dir` unless a parent file made it absolute).
+    posterior: Option<PathBuf>,
+    /// The file of the chain that names the posterior (for errors).
+    posterior_source: Option<Source>,
     /// Named indicators, and whether their measure is to come from the
     /// variable's kind (none was written).
     outputs: Vec<(Indicator, bool)>,
@@ -490,6 +495,7 @@ impl Scenario {
             errors.push(at("label", "[time] label must not be empty".into()));
         }
         Error::from_list(errors)?;
+        let posterior = file.posterior.as_ref().map(|p| PathBuf::from(&p.file));
         Ok(Scenario {
             name,
             question: header.question.unwrap_or_default(),
@@ -510,6 +516,11 @@ impl Scenario {
             parameters: file.parameters.clone(),
             policies,
             uncertain,
+            posterior,
+            posterior_source: sources
+                .iter()
+                .find(|s| s.table_error("posterior", String::new()).is_some())
+                .cloned(),
             outputs,
             runs,
             seed: mc.seed.unwrap_or(20250331),
@@ -607,7 +618,12 @@ impl Scenario {
         &self.policies
     }
 
-    /// Uncertain parameters.
+    /// The posterior file its runs draw parameters from, if any.
+    pub fn posterior(&self) -> Option<PathBuf> {
+        self.posterior.as_ref().map(|p| self.base_dir.join(p))
+    }
+
+    /// The uncertain parameters and their distributions.
     pub fn uncertain(&self) -> &IndexMap<String, Distribution> {
         &self.uncertain
     }

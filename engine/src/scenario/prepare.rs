@@ -9,7 +9,7 @@ use crate::name::{canonical_name, closest, did_you_mean};
 use crate::projection::{Indicator, Measure, Periods, Projector};
 use crate::sim::State;
 use crate::{ParamId, Program, VariableKind};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What a scalar reduces.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +30,19 @@ pub(crate) enum Resolved {
     Steps { output: usize, max: bool },
 }
 
+/// The draws of a posterior a scenario's runs take their parameters from.
+#[derive(Debug, Clone)]
+pub struct PosteriorDraws {
+    /// The file they came from.
+    pub file: PathBuf,
+    /// The parameters, as named in the file.
+    pub names: Vec<String>,
+    /// Their ids in the scenario's program.
+    pub ids: Vec<ParamId>,
+    /// One row of values per draw.
+    pub rows: Vec<Vec<f64>>,
+}
+
 /// A scenario ready to run: the model with its policies, compiled, the
 /// periods and indicators resolved, and the parameters each run sets.
 #[derive(Debug)]
@@ -41,6 +54,7 @@ pub struct Prepared {
     projector: Projector,
     set: Vec<(ParamId, f64)>,
     uncertain: Vec<(String, ParamId, Distribution)>,
+    posterior: Option<PosteriorDraws>,
     scalars: Vec<(String, Resolved)>,
     cost: Option<usize>,
     cumulative: Vec<usize>,
@@ -103,6 +117,7 @@ impl Scenario {
             }
         }
         Error::from_list(errors)?;
+        let posterior = self.load_posterior(&program, &groups, &uncertain)?;
         let periods = self.periods(&model)?;
         self.check_start(&model, &periods)?;
         self.check_policies(&groups, &periods)?;
@@ -115,6 +130,7 @@ impl Scenario {
             projector,
             set,
             uncertain,
+            posterior,
             scalars,
             cost,
             cumulative,
@@ -125,6 +141,76 @@ impl Scenario {
         prepared.configure(&mut state)?;
         prepared.periods.time_settings(state.time())?;
         Ok(prepared)
+    }
+
+    /// Reads the scenario's posterior, if it names one: every parameter must
+    /// be a constant of the model, set by no other part of the scenario,
+    /// and the chains must have converged.
+    fn load_posterior(
+        &self,
+        program: &Program,
+        groups: &Groups<'_>,
+        uncertain: &[(String, ParamId, Distribution)],
+    ) -> Result<Option<PosteriorDraws>> {
+        let Some(path) = self.posterior() else {
+            return Ok(None);
+        };
+        let path = &path;
+        let at = |message: String| {
+            self.posterior_source
+                .as_ref()
+                .and_then(|s| s.table_error("posterior", message.clone()))
+                .unwrap_or(Error::Invalid {
+                    what: format!("scenario `{}`", self.name),
+                    message,
+                })
+        };
+        if !path.is_file() {
+            return Err(at(format!(
+                "[posterior] file: no posterior file `{}` (write one with `carecascade calibrate MODEL --data DATA --params SPEC --posterior FILE`)",
+                path.display()
+            )));
+        }
+        let posterior = crate::calibrate::Posterior::load(path)?;
+        let shown = path.display().to_string();
+        if !posterior.converged {
+            return Err(at(format!(
+                "[posterior] `{shown}` is marked as not converged: its draws do not represent the posterior. Sample it again with more steps"
+            )));
+        }
+        let mut errors = Vec::new();
+        let mut ids = Vec::new();
+        for name in &posterior.parameters {
+            let c = crate::name::canonical_name(name);
+            if self
+                .parameters
+                .keys()
+                .any(|p| crate::name::canonical_name(p) == c)
+            {
+                errors.push(at(format!(
+                    "`{name}` is drawn from the posterior `{shown}` and also set in [parameters]: remove one"
+                )));
+            }
+            if uncertain
+                .iter()
+                .any(|(p, _, _)| crate::name::canonical_name(p) == c)
+            {
+                errors.push(at(format!(
+                    "`{name}` is drawn from the posterior `{shown}` and also in [uncertain]: remove one"
+                )));
+            }
+            match program.parameter(&policy::redirect(name, groups)) {
+                Ok(id) => ids.push(id),
+                Err(e) => errors.push(at(format!("posterior `{shown}`: {e}"))),
+            }
+        }
+        Error::from_list(errors)?;
+        Ok(Some(PosteriorDraws {
+            file: path.clone(),
+            names: posterior.parameters.clone(),
+            ids,
+            rows: posterior.draws.into_iter().map(|d| d.values).collect(),
+        }))
     }
 
     /// The periods: from the scenario's start (or the model's) for its
@@ -414,6 +500,21 @@ impl Prepared {
     /// The uncertain parameters: name, id and distribution.
     pub fn uncertain(&self) -> &[(String, ParamId, Distribution)] {
         &self.uncertain
+    }
+
+    /// The posterior the runs draw from, if any.
+    pub fn posterior(&self) -> Option<&PosteriorDraws> {
+        self.posterior.as_ref()
+    }
+
+    /// The names of everything drawn per run: the uncertain parameters,
+    /// then the posterior's (the columns of a run's draws).
+    pub fn drawn(&self) -> Vec<String> {
+        self.uncertain
+            .iter()
+            .map(|(n, _, _)| n.clone())
+            .chain(self.posterior.iter().flat_map(|p| p.names.iter().cloned()))
+            .collect()
     }
 
     /// The names of the per-run scalars.

@@ -153,6 +153,32 @@ pub fn ensemble_sampler<F>(log_density: F, start: &[Vec<f64>], settings: &Mcmc) 
 where
     F: Fn(&[f64]) -> f64 + Sync,
 {
+    ensemble_sampler_batched(
+        |points: &[Vec<f64>]| points.iter().map(|p| log_density(p)).collect(),
+        1,
+        start,
+        settings,
+    )
+}
+
+/// [`ensemble_sampler`] with the density evaluated `chunk` points at a
+/// time (for a model run as a batch of lanes): `log_density(points)`
+/// returns one value per point. Chunks run in parallel; the result is the
+/// same as [`ensemble_sampler`]'s with the same density, on any number of
+/// threads and for any `chunk`.
+///
+/// # Errors
+///
+/// As [`ensemble_sampler`]; [`Error::Invalid`] if `chunk` is 0.
+pub fn ensemble_sampler_batched<F>(
+    log_density: F,
+    chunk: usize,
+    start: &[Vec<f64>],
+    settings: &Mcmc,
+) -> Result<Chains>
+where
+    F: Fn(&[Vec<f64>]) -> Vec<f64> + Sync,
+{
     let invalid = |message: String| Error::Invalid {
         what: "sampler".into(),
         message,
@@ -169,15 +195,30 @@ where
     if dim == 0 || start.iter().any(|p| p.len() != dim) {
         problems.push("every starting point needs the same, non-zero number of coordinates".into());
     }
+    if chunk == 0 {
+        problems.push("the chunk of points evaluated together must be at least 1".into());
+    }
     if !problems.is_empty() {
         return Err(invalid(problems.join("; ")));
     }
+    let evaluate = |points: &[Vec<f64>]| -> Vec<f64> {
+        points
+            .par_chunks(chunk)
+            .flat_map_iter(|c| {
+                let mut values = log_density(c);
+                values.resize(c.len(), f64::NEG_INFINITY);
+                values
+            })
+            .collect()
+    };
+    let initial = evaluate(start);
     let mut walkers: Vec<Walker> = start
-        .par_iter()
+        .iter()
+        .zip(initial)
         .enumerate()
-        .map(|(w, p)| Walker {
+        .map(|(w, (p, lp))| Walker {
             position: p.clone(),
-            log_density: log_density(p),
+            log_density: lp,
             rng: ChaCha8Rng::seed_from_u64(
                 settings
                     .seed
@@ -187,10 +228,7 @@ where
             accepted: 0,
         })
         .collect();
-    if let Some(w) = walkers
-        .iter()
-        .position(|w| !w.log_density.is_finite() || w.log_density.is_nan())
-    {
+    if let Some(w) = walkers.iter().position(|w| !w.log_density.is_finite()) {
         return Err(invalid(format!(
             "walker {w} starts where the density is 0 or undefined"
         )));
@@ -207,18 +245,26 @@ where
             } else {
                 (second, &*first)
             };
-            movers.par_iter_mut().for_each(|w| {
-                let j = w.rng.random_range(0..partners.len());
-                let u: f64 = w.rng.random();
-                let z = ((a - 1.0) * u + 1.0).powi(2) / a;
-                let partner = &partners[j].position;
-                let proposal: Vec<f64> = w
-                    .position
-                    .iter()
-                    .zip(partner)
-                    .map(|(x, p)| p + z * (x - p))
-                    .collect();
-                let lp = log_density(&proposal);
+            let mut stretches = Vec::with_capacity(movers.len());
+            let proposals: Vec<Vec<f64>> = movers
+                .iter_mut()
+                .map(|w| {
+                    let j = w.rng.random_range(0..partners.len());
+                    let u: f64 = w.rng.random();
+                    let z = ((a - 1.0) * u + 1.0).powi(2) / a;
+                    stretches.push(z);
+                    let partner = &partners[j].position;
+                    w.position
+                        .iter()
+                        .zip(partner)
+                        .map(|(x, p)| p + z * (x - p))
+                        .collect()
+                })
+                .collect();
+            let values = evaluate(&proposals);
+            for (((w, proposal), lp), z) in
+                movers.iter_mut().zip(proposals).zip(values).zip(stretches)
+            {
                 let log_ratio = (dim as f64 - 1.0) * z.ln() + lp - w.log_density;
                 let r: f64 = w.rng.random();
                 if lp.is_finite() && r.ln() < log_ratio {
@@ -226,7 +272,7 @@ where
                     w.log_density = lp;
                     w.accepted += 1;
                 }
-            });
+            }
         }
         if step >= settings.burn && (step - settings.burn).is_multiple_of(settings.thin) {
             positions.push(walkers.iter().map(|w| w.position.clone()).collect());
@@ -454,6 +500,14 @@ mod tests {
             .unwrap()
             .install(|| ensemble_sampler(f, &start, &s).unwrap());
         assert_eq!(many, one);
+        let batched = ensemble_sampler_batched(
+            |points: &[Vec<f64>]| points.iter().map(|p| f(p)).collect(),
+            3,
+            &start,
+            &s,
+        )
+        .unwrap();
+        assert_eq!(many, batched);
         assert!(ensemble_sampler(f, &start[..9], &s).is_err());
     }
 }
