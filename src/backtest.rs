@@ -11,7 +11,11 @@
 //! figure is the model's value times `exp(sigma * z)`, with `sigma` that
 //! draw's observation scale for the series and horizon, so the intervals
 //! carry both the parameters' uncertainty and how far the published
-//! figures have strayed from the model before.
+//! figures have strayed from the model before. Exogenous series the model
+//! reads from published history (the children's population and arrivals
+//! of unaccompanied asylum-seeking children) are held at their level at
+//! the origin (the model's `data known until`), as a forecaster at the
+//! origin would have to hold them.
 //!
 //! Each forecast is scored against the outturn: the absolute percentage
 //! error of the median; the ratio of the model's mean absolute error to
@@ -28,6 +32,10 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
+
+/// The England model's backtest as `carecascade backtest` last wrote it
+/// (`docs/backtest.json`; a test checks that it is up to date).
+pub const ENGLAND_BACKTEST_JSON: &str = include_str!("../docs/backtest.json");
 
 /// The series scored: the three stocks at 31 March and the four main
 /// flows, with whether each is a stock.
@@ -47,6 +55,10 @@ pub const SERIES: &[(&str, &str, bool)] = &[
 
 /// The default origins: the last year of data each fit may use.
 pub const ORIGINS: [i32; 6] = [2016, 2017, 2018, 2019, 2020, 2021];
+
+/// The England model's constant that holds exogenous series at their last
+/// published level after a time; a forecast sets it to its origin.
+pub const KNOWN_UNTIL: &str = "data known until";
 
 /// Years ahead forecast from each origin.
 pub const HORIZONS: usize = 2;
@@ -198,6 +210,9 @@ pub fn forecast(
         .iter()
         .map(|p| program.parameter(p))
         .collect::<Result<_>>()?;
+    // Exogenous series (children's population, UASC arrivals) as known at
+    // the origin: held at their last published level after it.
+    let known_until = program.parameter(KNOWN_UNTIL).ok();
     let n = draws.min(posterior.draws.len()).max(1);
     let picked: Vec<usize> = (0..n).map(|k| k * posterior.draws.len() / n).collect();
     let mut samples: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); HORIZONS]; SERIES.len()];
@@ -207,6 +222,9 @@ pub fn forecast(
         let mut state = program.state();
         for (id, v) in ids.iter().zip(&draw.values) {
             state.set_param(*id, *v)?;
+        }
+        if let Some(id) = known_until {
+            state.set_param(id, f64::from(origin) + 0.25)?;
         }
         let p = projector.project(&mut state, &periods)?;
         for (s, (name, _, _)) in SERIES.iter().enumerate() {

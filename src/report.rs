@@ -579,6 +579,9 @@ pub fn report(outcome: &Outcome, prepared: &[Prepared]) -> Result<String> {
                 );
             }
             h.push_str("</table>\n");
+            if prepared[0].model().name() == crate::ENGLAND_NAME {
+                h.push_str(&out_of_sample());
+            }
             for column in ["cla_at_31_march", "referrals"] {
                 if let Some(s) = validation.series.iter().find(|s| s.column == column) {
                     let chart = model_vs_observed(&s.title, &s.line, &s.dots, false)?;
@@ -611,6 +614,34 @@ pub fn report(outcome: &Outcome, prepared: &[Prepared]) -> Result<String> {
                 "<tr><td>{}</td><td>{}</td><td style=\"text-align:left\">{}</td></tr>",
                 esc(name),
                 esc(&describe_distribution(d)),
+                esc(doc)
+            );
+        }
+    }
+    for p in prepared {
+        let Some(posterior) = p.posterior() else {
+            continue;
+        };
+        for (i, name) in posterior.names.iter().enumerate() {
+            if seen.contains(name) {
+                continue;
+            }
+            seen.push(name.clone());
+            let mut xs: Vec<f64> = posterior.rows.iter().map(|r| r[i]).collect();
+            xs.sort_by(f64::total_cmp);
+            let q = |f: f64| xs[((xs.len() - 1) as f64 * f).round() as usize];
+            let doc = p.model().variable(name).map_or("", |v| v.doc());
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>posterior (`{}`): median {:.4}, 90% {:.4} to {:.4}</td><td style=\"text-align:left\">{}</td></tr>",
+                esc(name),
+                esc(&posterior
+                    .file
+                    .file_name()
+                    .map_or(String::new(), |f| f.to_string_lossy().to_string())),
+                q(0.5),
+                q(0.05),
+                q(0.95),
                 esc(doc)
             );
         }
@@ -780,6 +811,43 @@ fn place(prepared: &[Prepared]) -> String {
 /// The published figures for the model a scenario uses, and its fit to
 /// them: a local authority's for a model made by `localise`, England's for
 /// the England model, none for any other model.
+/// The England model's out-of-sample record (docs/backtest.md): how its
+/// forecasts one and two years ahead fared against the outturns and the
+/// last published value, and how often their intervals covered them.
+fn out_of_sample() -> String {
+    let Ok(backtest) = crate::backtest::Backtest::from_json(crate::backtest::ENGLAND_BACKTEST_JSON)
+    else {
+        return String::new();
+    };
+    let (ratio, c50, c90) = crate::backtest::summary(&backtest);
+    let origins = &backtest.settings.origins;
+    let mut h = format!(
+        "<p>Out of sample (docs/backtest.md): fitted only to the figures up to each year from {} to {} and forecasting one and two years ahead, the model's errors were {:.2} times those of simply repeating the last published figure (on average over the series below; below 1 is better); {:.0}% of outturns fell inside the 50% intervals and {:.0}% inside the 90% intervals (well calibrated: about 50% and 90%).</p><table><tr><th>series</th><th>years ahead</th><th>error vs last value</th><th>in 50%</th><th>in 90%</th></tr>",
+        origins.first().copied().unwrap_or(0),
+        origins.last().copied().unwrap_or(0),
+        ratio,
+        100.0 * c50,
+        100.0 * c90
+    );
+    for s in backtest.scores() {
+        let title = crate::backtest::SERIES
+            .iter()
+            .find(|x| x.0 == s.series)
+            .map_or(s.series.as_str(), |x| x.1);
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.0}%</td><td>{:.0}%</td></tr>",
+            esc(title),
+            s.horizon,
+            s.relative_mae,
+            100.0 * s.covered50,
+            100.0 * s.covered90
+        );
+    }
+    h.push_str("</table>\n");
+    h
+}
+
 fn past(p: &Prepared) -> Result<Option<(String, crate::validate::Validation)>> {
     let model = p.model();
     let (what, observed) = match crate::local::authority_code(model) {

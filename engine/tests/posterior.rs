@@ -333,8 +333,8 @@ fn settings_are_checked() {
 
 /// Parameters the data say nothing about keep their priors: a uniform
 /// one on [0, 1] (mean 1/2, sd 0.2887) and a normal N(2, 1) truncated to
-/// [0, 5] (mean 2.0508, sd 0.9344). The sampler moves in logit
-/// coordinates, so this fails without the Jacobian of that map.
+/// [0, 5] (mean 2.0508, sd 0.9344): the bounds and the prior's shape are
+/// honoured by the sampler.
 #[test]
 fn uninformed_parameters_keep_their_priors() {
     let program = compile(
@@ -577,14 +577,20 @@ fn batched_evaluations_equal_single_ones() {
             None,
         )
         .unwrap();
-        let ys: Vec<Vec<f64>> = (0..8)
-            .map(|k| vec![-1.0 + 0.3 * k as f64, 0.5 - 0.2 * k as f64])
+        let points: Vec<Vec<f64>> = (0..8)
+            .map(|k| vec![30.0 + 7.0 * k as f64, 0.7 + 0.5 * k as f64])
             .collect();
-        let batched = post.at_coordinates_batch(&ys);
-        for (y, b) in ys.iter().zip(&batched) {
-            assert_eq!(post.at_coordinates(y), *b);
+        let batched = post.at_values_batch(&points);
+        for (x, b) in points.iter().zip(&batched) {
+            assert_eq!(post.at_values(x), *b);
             assert!(b.is_finite());
         }
+        // A point outside the bounds has density 0, in a batch or alone.
+        let mut outside = points.clone();
+        outside[3][1] = 7.0;
+        let batched = post.at_values_batch(&outside);
+        assert_eq!(batched[3], f64::NEG_INFINITY);
+        assert_eq!(batched[4], post.at_values(&outside[4]));
         if likelihood.restart {
             assert_eq!(post.scales().len(), 6, "two series x three horizons");
         }

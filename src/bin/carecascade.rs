@@ -716,8 +716,12 @@ fn calibrate_posterior(
     }
     let _ = writeln!(
         table,
-        "\nacceptance {:.3}; {} model evaluations in {:.1} s",
-        sampled.diagnostics.acceptance, sampled.evaluations, seconds
+        "\nacceptance {:.3} (lowest walker {:.3}; {} walker(s) moved off stranded positions in the burn-in); {} model evaluations in {:.1} s",
+        sampled.diagnostics.acceptance,
+        sampled.diagnostics.min_walker_acceptance,
+        sampled.diagnostics.pruned,
+        sampled.evaluations,
+        seconds
     );
     if let Err(e) = sampled.check() {
         if !accept_unconverged {

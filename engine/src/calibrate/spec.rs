@@ -63,6 +63,7 @@ use std::sync::Arc;
 /// thin = 5
 /// seed = 1
 /// keep = 1000            # draws written
+/// differential = 0       # share of differential-evolution moves (0-1); the rest are stretch moves
 /// max_rhat = 1.05        # refuse the posterior above this split R-hat
 /// min_ess = 200          # or below this effective sample size
 /// ```
@@ -191,6 +192,7 @@ struct RawMcmc {
     thin: Option<usize>,
     seed: Option<u64>,
     stretch: Option<f64>,
+    differential: Option<f64>,
     max_rhat: Option<f64>,
     min_ess: Option<f64>,
     keep: Option<usize>,
@@ -382,6 +384,7 @@ impl CalibrationSpec {
             thin: m.thin.unwrap_or(defaults.thin),
             seed: m.seed.unwrap_or(defaults.seed),
             stretch: m.stretch.unwrap_or(defaults.stretch),
+            differential: m.differential.unwrap_or(defaults.differential),
             max_rhat: m.max_rhat.unwrap_or(defaults.max_rhat),
             min_ess: m.min_ess.unwrap_or(defaults.min_ess),
         };

@@ -23,6 +23,10 @@ pub struct Mcmc {
     pub seed: u64,
     /// The stretch move's scale `a` (2 is standard).
     pub stretch: f64,
+    /// The share of moves that are differential-evolution moves (ter Braak
+    /// 2006, as emcee's `DEMove`) rather than stretch moves: they mix
+    /// better in a dozen or more dimensions. 0 gives the pure stretch move.
+    pub differential: f64,
     /// The largest split R-hat accepted.
     pub max_rhat: f64,
     /// The smallest effective sample size accepted, per parameter.
@@ -40,6 +44,7 @@ impl Default for Mcmc {
             thin: 5,
             seed: 1,
             stretch: 2.0,
+            differential: 0.0,
             max_rhat: 1.05,
             min_ess: 200.0,
         }
@@ -79,6 +84,12 @@ impl Mcmc {
                 self.steps, self.burn, self.thin
             ));
         }
+        if !(0.0..=1.0).contains(&self.differential) {
+            out.push(format!(
+                "`differential` must be a share from 0 to 1, not {}",
+                self.differential
+            ));
+        }
         if !(self.stretch.is_finite() && self.stretch > 1.0) {
             out.push(format!("`stretch` must be > 1, not {}", self.stretch));
         }
@@ -108,6 +119,11 @@ pub struct Chains {
     pub log_density: Vec<Vec<f64>>,
     /// The fraction of proposals accepted, over every step.
     pub acceptance: f64,
+    /// Each walker's fraction accepted.
+    pub walker_acceptance: Vec<f64>,
+    /// Walkers moved halfway through the burn-in because they were
+    /// stranded far below the others.
+    pub pruned: usize,
     /// Log-density evaluations made.
     pub evaluations: usize,
 }
@@ -237,7 +253,15 @@ where
     let a = settings.stretch;
     let mut positions = Vec::new();
     let mut densities = Vec::new();
+    let mut pruned = 0;
     for step in 0..settings.steps {
+        // Halfway through the burn-in, walkers stranded far below the rest
+        // (in a region the ensemble has left) restart from the position of
+        // a walker in the upper half; the burn-in's draws are discarded, so
+        // this changes where the kept chains start, not what they sample.
+        if settings.burn >= 2 && step == settings.burn / 2 {
+            pruned = prune(&mut walkers);
+        }
         for moving in 0..2 {
             let (first, second) = walkers.split_at_mut(half);
             let (movers, partners) = if moving == 0 {
@@ -246,19 +270,39 @@ where
                 (second, &*first)
             };
             let mut stretches = Vec::with_capacity(movers.len());
+            let gamma = 2.38 / (2.0 * dim as f64).sqrt();
             let proposals: Vec<Vec<f64>> = movers
                 .iter_mut()
                 .map(|w| {
-                    let j = w.rng.random_range(0..partners.len());
-                    let u: f64 = w.rng.random();
-                    let z = ((a - 1.0) * u + 1.0).powi(2) / a;
-                    stretches.push(z);
-                    let partner = &partners[j].position;
-                    w.position
-                        .iter()
-                        .zip(partner)
-                        .map(|(x, p)| p + z * (x - p))
-                        .collect()
+                    let de: f64 = w.rng.random();
+                    if de < settings.differential && partners.len() >= 2 {
+                        // Differential evolution: along the difference of
+                        // two partners, with a small jitter; symmetric.
+                        let j = w.rng.random_range(0..partners.len());
+                        let mut k = w.rng.random_range(0..partners.len() - 1);
+                        if k >= j {
+                            k += 1;
+                        }
+                        let g = gamma * (1.0 + 0.1 * (w.rng.random::<f64>() - 0.5));
+                        stretches.push(1.0);
+                        w.position
+                            .iter()
+                            .zip(&partners[j].position)
+                            .zip(&partners[k].position)
+                            .map(|((x, a), b)| x + g * (a - b))
+                            .collect()
+                    } else {
+                        let j = w.rng.random_range(0..partners.len());
+                        let u: f64 = w.rng.random();
+                        let z = ((a - 1.0) * u + 1.0).powi(2) / a;
+                        stretches.push(z);
+                        let partner = &partners[j].position;
+                        w.position
+                            .iter()
+                            .zip(partner)
+                            .map(|(x, p)| p + z * (x - p))
+                            .collect()
+                    }
                 })
                 .collect();
             let values = evaluate(&proposals);
@@ -284,8 +328,33 @@ where
         positions,
         log_density: densities,
         acceptance: accepted as f64 / (settings.walkers * settings.steps).max(1) as f64,
+        walker_acceptance: walkers
+            .iter()
+            .map(|w| w.accepted as f64 / settings.steps.max(1) as f64)
+            .collect(),
+        pruned,
         evaluations: settings.walkers * (settings.steps + 1),
     })
+}
+
+/// Moves walkers whose log density is more than `3 IQR` below the first
+/// quartile onto walkers of the upper half (in order), returning how many.
+fn prune(walkers: &mut [Walker]) -> usize {
+    let mut sorted: Vec<f64> = walkers.iter().map(|w| w.log_density).collect();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let (q1, q3) = (sorted[n / 4], sorted[3 * n / 4]);
+    let cut = q1 - 3.0 * (q3 - q1).max(1.0);
+    let good: Vec<usize> = (0..n)
+        .filter(|&i| walkers[i].log_density >= sorted[n / 2])
+        .collect();
+    let stranded: Vec<usize> = (0..n).filter(|&i| walkers[i].log_density < cut).collect();
+    for (k, &i) in stranded.iter().enumerate() {
+        let j = good[k % good.len()];
+        walkers[i].position = walkers[j].position.clone();
+        walkers[i].log_density = walkers[j].log_density;
+    }
+    stranded.len()
 }
 
 struct Walker {
@@ -382,6 +451,10 @@ pub struct Diagnostics {
     pub tau: Vec<f64>,
     /// Fraction of proposals accepted.
     pub acceptance: f64,
+    /// The lowest fraction any walker accepted.
+    pub min_walker_acceptance: f64,
+    /// Walkers moved off stranded positions during the burn-in.
+    pub pruned: usize,
     /// Kept steps per walker.
     pub kept: usize,
 }
@@ -411,6 +484,12 @@ impl Diagnostics {
             ess,
             tau,
             acceptance: chains.acceptance,
+            min_walker_acceptance: chains
+                .walker_acceptance
+                .iter()
+                .copied()
+                .fold(f64::NAN, f64::min),
+            pruned: chains.pruned,
             kept,
         }
     }

@@ -23,9 +23,13 @@
 //!   by `1 / horizon` to count the data once. The model must start from
 //!   data at each of those times (see [`crate::Model::start_data`]).
 //! - **The sampler** is the affine-invariant ensemble sampler
-//!   ([`ensemble_sampler`]) in unbounded coordinates (each parameter's
-//!   logit between its bounds, with the Jacobian), started in a small ball
-//!   around the posterior mode found by Nelder-Mead ([`multi_start`]).
+//!   ([`ensemble_sampler`], stretch and optionally differential-evolution
+//!   moves) on the parameters themselves: being affine invariant it follows
+//!   the straight ridges that parameters only identified together make
+//!   (two routes into care whose sum the data fix), which a transform to
+//!   unbounded coordinates would bend; proposals outside the bounds have
+//!   prior density 0 and are rejected. It starts in a small ball around the
+//!   posterior mode found by Nelder-Mead ([`multi_start`]).
 //!   Convergence is judged by split R-hat and effective sample size per
 //!   parameter ([`Diagnostics`]); [`Sampled::check`] refuses a posterior
 //!   that fails them.
@@ -338,26 +342,25 @@ impl<'a> LogPosterior<'a> {
         self.likelihood_of(self.residuals(values))
     }
 
-    /// [`LogPosterior::at_coordinates`] for several points, run in batches
-    /// of [`LANES`] lanes: the same values, faster.
-    pub fn at_coordinates_batch(&self, ys: &[Vec<f64>]) -> Vec<f64> {
-        let values: Vec<Vec<f64>> = ys.iter().map(|y| self.values(y)).collect();
-        let prior: Vec<f64> = ys
-            .iter()
-            .zip(&values)
-            .map(|(y, v)| {
-                let jacobian: f64 = self
-                    .priors
-                    .iter()
-                    .zip(y)
-                    .map(|(p, y)| prior::log_jacobian(&p.bounds, *y))
-                    .sum();
-                self.log_prior(v) + jacobian
-            })
-            .collect();
-        let mut out = vec![f64::NEG_INFINITY; ys.len()];
-        for (start, chunk) in values.chunks(LANES).enumerate() {
-            let residuals = self.residuals_batch(chunk);
+    /// [`LogPosterior::at_values`] for several points, run in batches of
+    /// [`LANES`] lanes: the same values, faster.
+    pub fn at_values_batch(&self, points: &[Vec<f64>]) -> Vec<f64> {
+        let prior: Vec<f64> = points.iter().map(|v| self.log_prior(v)).collect();
+        let mut out = vec![f64::NEG_INFINITY; points.len()];
+        for (start, chunk) in points.chunks(LANES).enumerate() {
+            // Points outside the bounds are not run.
+            let inside: Vec<usize> = (0..chunk.len())
+                .filter(|&k| prior[start * LANES + k].is_finite())
+                .collect();
+            let residuals = if inside.len() == chunk.len() {
+                self.residuals_batch(chunk)
+            } else {
+                let mut r = vec![None; chunk.len()];
+                for &k in &inside {
+                    r[k] = self.residuals(&chunk[k]);
+                }
+                r
+            };
             for (k, r) in residuals.into_iter().enumerate() {
                 let i = start * LANES + k;
                 if prior[i].is_finite() {
@@ -384,28 +387,6 @@ impl<'a> LogPosterior<'a> {
             return f64::NEG_INFINITY;
         }
         prior + self.log_likelihood(values)
-    }
-
-    /// The log posterior density of the unbounded coordinates `y` the
-    /// sampler moves in (with the Jacobian of the map to values).
-    pub fn at_coordinates(&self, y: &[f64]) -> f64 {
-        let values = self.values(y);
-        let jacobian: f64 = self
-            .priors
-            .iter()
-            .zip(y)
-            .map(|(p, y)| prior::log_jacobian(&p.bounds, *y))
-            .sum();
-        self.at_values(&values) + jacobian
-    }
-
-    /// The parameter values of coordinates `y`.
-    pub fn values(&self, y: &[f64]) -> Vec<f64> {
-        self.priors
-            .iter()
-            .zip(y)
-            .map(|(p, y)| prior::to_value(&p.bounds, *y))
-            .collect()
     }
 
     /// Draws each observation scale from its posterior given the
@@ -534,12 +515,11 @@ pub fn sample_posterior(
             .zip(&problem.bounds)
             .map(|(x, b)| {
                 let z: f64 = normal.sample(&mut rng);
-                let u = (b.unit(*x) + 0.01 * z).clamp(0.002, 0.998);
-                prior::to_coordinate(b, b.value(u))
+                b.value((b.unit(*x) + 0.01 * z).clamp(0.0, 1.0))
             })
             .collect();
         evaluations += 1;
-        if posterior.at_coordinates(&y).is_finite() {
+        if posterior.at_values(&y).is_finite() {
             start.push(y);
         } else if evaluations > 100 * mcmc.walkers + starts.len() * search.max_evaluations {
             return Err(Error::Invalid {
@@ -549,7 +529,7 @@ pub fn sample_posterior(
         }
     }
     let chains = ensemble_sampler_batched(
-        |ys: &[Vec<f64>]| posterior.at_coordinates_batch(ys),
+        |points: &[Vec<f64>]| posterior.at_values_batch(points),
         LANES,
         &start,
         mcmc,
@@ -569,8 +549,8 @@ pub fn sample_posterior(
     let draws: Vec<Draw> = picked
         .par_iter()
         .map(|&i| {
-            let (y, _) = all[i];
-            let values = posterior.values(y);
+            let (values, _) = all[i];
+            let values = values.clone();
             let mut rng = ChaCha8Rng::seed_from_u64(mcmc.seed.wrapping_add(i as u64));
             let scales = posterior
                 .draw_scales(&values, &mut rng)
@@ -597,11 +577,13 @@ pub fn sample_posterior(
             evaluations
         ),
         format!(
-            "diagnostics: largest split R-hat {:.3}, smallest effective sample size {:.0} (thresholds {} and {})",
+            "diagnostics: largest split R-hat {:.3}, smallest effective sample size {:.0} (thresholds {} and {}); lowest walker acceptance {:.3}; {} walker(s) moved off stranded positions in the burn-in",
             diagnostics.rhat.iter().copied().fold(f64::NAN, f64::max),
             diagnostics.ess.iter().copied().fold(f64::NAN, f64::min),
             mcmc.max_rhat,
-            mcmc.min_ess
+            mcmc.min_ess,
+            diagnostics.min_walker_acceptance,
+            diagnostics.pruned
         ),
     ];
     Ok(Sampled {
