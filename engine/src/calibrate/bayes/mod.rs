@@ -262,7 +262,7 @@ impl<'a> LogPosterior<'a> {
         Some(out)
     }
 
-    /// [`LogPosterior::residuals`] for up to [`LANES`] points at once, run
+    /// [`LogPosterior::residuals`] for up to `LANES` (8) points at once, run
     /// as one batch of lanes (each lane exactly its own run); a batch in
     /// which a run fails is run point by point.
     pub fn residuals_batch(&self, points: &[Vec<f64>]) -> Vec<Option<Vec<(usize, f64)>>> {
@@ -343,7 +343,7 @@ impl<'a> LogPosterior<'a> {
     }
 
     /// [`LogPosterior::at_values`] for several points, run in batches of
-    /// [`LANES`] lanes: the same values, faster.
+    /// `LANES` (8) lanes: the same values, faster.
     pub fn at_values_batch(&self, points: &[Vec<f64>]) -> Vec<f64> {
         let prior: Vec<f64> = points.iter().map(|v| self.log_prior(v)).collect();
         let mut out = vec![f64::NEG_INFINITY; points.len()];
