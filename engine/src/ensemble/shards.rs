@@ -331,8 +331,63 @@ pub fn merge(mut parts: Vec<Outcome>) -> Result<Outcome> {
         }
     }
     let parts = unique;
-    let first = parts[0].clone();
     let count = counts[0];
+    let indices: Vec<usize> = parts
+        .iter()
+        .filter_map(|p| p.shard.map(|s| s.index))
+        .collect();
+    let missing: Vec<String> = (0..count)
+        .filter(|i| !indices.contains(i))
+        .map(|i| format!("{}/{count}", i + 1))
+        .collect();
+    if !missing.is_empty() {
+        // Settings first: a shard of another ensemble is not "missing".
+        same_ensemble(&parts)?;
+        return Err(invalid(format!(
+            "need each of the {count} shards; missing: {} (rerun just those); given: {}",
+            missing.join(", "),
+            given(&parts)
+        )));
+    }
+    join(parts)
+}
+
+/// Joins the parts of one ensemble, in run order, into the whole: checks
+/// that they come from the same ensemble (naming the settings that differ)
+/// and that their runs cover it exactly.
+pub(crate) fn join(parts: Vec<Outcome>) -> Result<Outcome> {
+    same_ensemble(&parts)?;
+    let mut merged = parts[0].clone();
+    merged.shard = None;
+    for (k, e) in merged.ensembles.iter_mut().enumerate() {
+        e.runs = parts
+            .iter()
+            .flat_map(|p| p.ensembles[k].runs.clone())
+            .collect();
+        if e.runs.iter().enumerate().any(|(i, r)| r.run != i) || e.runs.len() != merged.total_runs {
+            return Err(Error::Invalid {
+                what: "merge".into(),
+                message: format!(
+                    "scenario `{}`: the shards' runs do not cover 0..{}",
+                    e.scenario, merged.total_runs
+                ),
+            });
+        }
+    }
+    Ok(merged)
+}
+
+/// Checks that parts come from the same ensemble, naming the settings that
+/// differ.
+fn same_ensemble(parts: &[Outcome]) -> Result<()> {
+    let invalid = |message: String| Error::Invalid {
+        what: "merge".into(),
+        message,
+    };
+    let Some(first) = parts.first() else {
+        return Err(invalid("no partial results given".into()));
+    };
+    let name = |o: &Outcome| o.shard.map_or_else(|| "(whole)".into(), |s| s.to_string());
     // Which setting differs, by name.
     let settings = |o: &Outcome| -> Vec<(&'static str, String)> {
         let per = |f: &dyn Fn(&super::Ensemble) -> String| {
@@ -365,7 +420,7 @@ pub fn merge(mut parts: Vec<Outcome>) -> Result<Outcome> {
             ),
         ]
     };
-    let reference = settings(&first);
+    let reference = settings(first);
     for p in &parts[1..] {
         let differ: Vec<&str> = settings(p)
             .iter()
@@ -376,42 +431,13 @@ pub fn merge(mut parts: Vec<Outcome>) -> Result<Outcome> {
         if !differ.is_empty() {
             return Err(invalid(format!(
                 "shards {} and {} come from different ensembles: these settings differ: {}",
-                first.shard.map_or_else(String::new, |s| s.to_string()),
-                p.shard.map_or_else(String::new, |s| s.to_string()),
+                name(first),
+                name(p),
                 differ.join(", ")
             )));
         }
     }
-    let indices: Vec<usize> = parts
-        .iter()
-        .filter_map(|p| p.shard.map(|s| s.index))
-        .collect();
-    let missing: Vec<String> = (0..count)
-        .filter(|i| !indices.contains(i))
-        .map(|i| format!("{}/{count}", i + 1))
-        .collect();
-    if !missing.is_empty() {
-        return Err(invalid(format!(
-            "need each of the {count} shards; missing: {} (rerun just those); given: {}",
-            missing.join(", "),
-            given(&parts)
-        )));
-    }
-    let mut merged = first;
-    merged.shard = None;
-    for (k, e) in merged.ensembles.iter_mut().enumerate() {
-        e.runs = parts
-            .iter()
-            .flat_map(|p| p.ensembles[k].runs.clone())
-            .collect();
-        if e.runs.iter().enumerate().any(|(i, r)| r.run != i) || e.runs.len() != merged.total_runs {
-            return Err(invalid(format!(
-                "scenario `{}`: the shards' runs do not cover 0..{}",
-                e.scenario, merged.total_runs
-            )));
-        }
-    }
-    Ok(merged)
+    Ok(())
 }
 
 impl Outcome {
@@ -437,7 +463,7 @@ impl Outcome {
     /// Checks that every run has a value for each indicator and period, a
     /// draw for each parameter and each scalar, as the statistics assume
     /// (an outcome read from a file may have been edited or truncated).
-    fn check(&self) -> std::result::Result<(), String> {
+    pub(super) fn check(&self) -> std::result::Result<(), String> {
         if self.ensembles.is_empty() {
             return Err("no scenarios".into());
         }
