@@ -1214,7 +1214,14 @@ fn print_plan(report: &carecascade::engine::ensemble::PlanReport) {
     let mut table = String::new();
     for (k, runs, status) in &report.pieces {
         let piece = &plan.pieces()[*k];
-        let labels = piece.labels().join("  ");
+        // (An authority's folder is its code: not shown twice.)
+        let labels: Vec<&str> = piece
+            .labels()
+            .iter()
+            .map(String::as_str)
+            .filter(|l| *l != piece.folder())
+            .collect();
+        let labels = labels.join("  ");
         let status = match status {
             PieceStatus::Failed(_) => "failed".to_string(),
             _ if runs.len() == piece.runs() => format!("done, {} runs", piece.runs()),
