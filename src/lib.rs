@@ -22,6 +22,8 @@
 //! - [`data`] reads the published statistics; [`calibrate`] fits
 //!   parameters to them and [`validate`] reports the fit;
 //! - [`local`] fits the model to one local authority;
+//! - [`submission`] spreads many scenarios and authorities over one array
+//!   job's tasks;
 //! - [`report`] makes the HTML report of scenarios.
 //!
 //! The most used engine types are re-exported here ([`Model`], [`Program`],
@@ -84,6 +86,7 @@ mod england;
 pub mod local;
 pub mod project;
 pub mod report;
+pub mod submission;
 pub mod validate;
 
 pub use england::{

@@ -72,6 +72,139 @@ pub fn authority_code(model: &Model) -> Option<&str> {
     (code.len() == 9 && code.chars().all(|c| c.is_ascii_alphanumeric())).then_some(code)
 }
 
+/// The lookups a local model replaces with the authority's own series.
+const LOCAL_LOOKUPS: &[&str] = &[
+    "population 0 to 17",
+    "observed cin",
+    "observed cp",
+    "observed cla",
+    "observed awaiting assessment",
+    "observed social workers",
+    "observed agency workers",
+];
+
+/// Checks that [`localise`] can make local models of `model`: that it has
+/// the England model's constants and lookups that a local model changes,
+/// and is not already a local authority's model.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] naming what the model lacks (or the authority it was
+/// localised to).
+pub fn check_localisable(model: &Model) -> Result<()> {
+    if let Some(code) = authority_code(model) {
+        return Err(Error::Invalid {
+            what: format!("model `{}`", model.name()),
+            message: format!(
+                "is already the model of local authority {code}: local models are made from the England model"
+            ),
+        });
+    }
+    let is = |name: &str, lookup: bool| {
+        matches!(
+            (model.variable(name).map(|v| v.kind()), lookup),
+            (
+                Some(crate::engine::model::VariableKind::Lookup { .. }),
+                true
+            ) | (
+                Some(crate::engine::model::VariableKind::Constant { .. }),
+                false
+            )
+        )
+    };
+    let mut lacking: Vec<&str> = LOCAL_PARAMETERS
+        .iter()
+        .map(|(p, _, _)| *p)
+        .chain(SCALED_CONSTANTS.iter().copied())
+        .filter(|c| !is(c, false))
+        .collect();
+    lacking.extend(
+        SCALED_LOOKUPS
+            .iter()
+            .chain(LOCAL_LOOKUPS)
+            .copied()
+            .filter(|l| !is(l, true)),
+    );
+    if !lacking.is_empty() {
+        return Err(Error::Invalid {
+            what: format!("model `{}`", model.name()),
+            message: format!(
+                "cannot be localised: it lacks the England model's {}",
+                lacking
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The authorities named by `areas`, as (ONS code, name), in order: each
+/// an ONS code or a name, or `all` for every authority in
+/// `data/local_authorities.csv` (every code that appears in any year,
+/// including authorities since reorganised, whose local models cannot be
+/// made from 2021 and which [`localise`] then refuses, saying why).
+///
+/// # Errors
+///
+/// [`Error::Invalid`] for no areas, an unknown authority (with the closest
+/// name), a name shared by several codes (boundary changes: give the code),
+/// an authority given twice, or `all` with other areas.
+pub fn authorities(areas: &[String]) -> Result<Vec<(String, String)>> {
+    let invalid = |message: String| Error::Invalid {
+        what: "--area".into(),
+        message,
+    };
+    if areas.is_empty() {
+        return Err(invalid("no authorities given".into()));
+    }
+    let table = LocalAuthorities::load()?;
+    let list = table.list();
+    if areas.iter().any(|a| a.trim().eq_ignore_ascii_case("all")) {
+        if areas.len() > 1 {
+            return Err(invalid(
+                "`all` is every authority: give it alone, or name the authorities".into(),
+            ));
+        }
+        return Ok(list.into_iter().map(|(c, n, _)| (c, n)).collect());
+    }
+    let canonical = crate::engine::name::canonical_name;
+    let mut out: Vec<(String, String)> = Vec::new();
+    for area in areas {
+        let wanted = canonical(area);
+        let matches: Vec<&(String, String, String)> = list
+            .iter()
+            .filter(|(c, n, _)| canonical(c) == wanted || canonical(n) == wanted)
+            .collect();
+        let (code, name) = match matches.as_slice() {
+            [] => {
+                // The table's own error names the closest authority.
+                table.get(area)?;
+                return Err(invalid(format!("no local authority `{area}`")));
+            }
+            [(c, n, _)] => (c.clone(), n.clone()),
+            several => {
+                return Err(invalid(format!(
+                    "`{area}` names {} codes after boundary changes ({}): give the code",
+                    several.len(),
+                    several
+                        .iter()
+                        .map(|(c, _, _)| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        };
+        if out.iter().any(|(c, _)| *c == code) {
+            return Err(invalid(format!("{name} ({code}) is given twice")));
+        }
+        out.push((code, name));
+    }
+    Ok(out)
+}
+
 /// A local model and how well it fits.
 #[derive(Debug, Clone)]
 pub struct Localised {

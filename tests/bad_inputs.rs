@@ -523,6 +523,115 @@ const REFUSALS: &[(&str, &[&str], &[&str])] = &[
         &["typo.toml:2:1: model `englnd`", "did you mean `england`?"],
     ),
     (
+        "an unknown authority",
+        &[
+            "compare",
+            "{root}/scenarios/baseline.toml",
+            "{root}/scenarios/kinship_first.toml",
+            "--area",
+            "Leds",
+            "--runs",
+            "2",
+            "-o",
+            "{dir}/out",
+        ],
+        &["no local authority `Leds`", "did you mean `Leeds`?"],
+    ),
+    (
+        "every authority and one more",
+        &[
+            "run",
+            "{root}/scenarios/baseline.toml",
+            "--area",
+            "all",
+            "--area",
+            "Leeds",
+            "-o",
+            "{dir}/out",
+        ],
+        &["`all` is every authority: give it alone"],
+    ),
+    (
+        "a name two codes have had",
+        &[
+            "run",
+            "{root}/scenarios/baseline.toml",
+            "--area",
+            "Northumberland",
+            "-o",
+            "{dir}/out",
+        ],
+        &[
+            "`Northumberland` names 2 codes after boundary changes",
+            "give the code",
+        ],
+    ),
+    (
+        "an authority twice",
+        &[
+            "run",
+            "{root}/scenarios/baseline.toml",
+            "--area",
+            "Leeds",
+            "--area",
+            "e08000035",
+            "-o",
+            "{dir}/out",
+        ],
+        &["Leeds (E08000035) is given twice"],
+    ),
+    (
+        "authorities of a model that is not England's",
+        &[
+            "run",
+            "{dir}/sir_scenario.toml",
+            "--area",
+            "Leeds",
+            "-o",
+            "{dir}/out",
+        ],
+        &["cannot be localised: it lacks the England model's `local referral scale`"],
+    ),
+    (
+        "two scenarios with one name, each run",
+        &[
+            "run",
+            "{root}/scenarios/baseline.toml",
+            "{root}/scenarios/baseline.toml",
+            "--runs",
+            "2",
+            "-o",
+            "{dir}/out",
+        ],
+        &["`baseline` and `baseline` would both be written to the folder `baseline`"],
+    ),
+    (
+        "a count of shards with a given shard",
+        &[
+            "run",
+            "{root}/scenarios/baseline.toml",
+            "--shard",
+            "1/2",
+            "--shards",
+            "2",
+            "-o",
+            "{dir}/out",
+        ],
+        &["--shards: goes with --shard auto; --shard 1/2 already gives the number"],
+    ),
+    (
+        "a count of shards without a shard",
+        &[
+            "run",
+            "{root}/scenarios/baseline.toml",
+            "--shards",
+            "2",
+            "-o",
+            "{dir}/out",
+        ],
+        &["--shards: goes with --shard auto"],
+    ),
+    (
         "a parent file extends a missing file",
         &[
             "run",
@@ -558,6 +667,14 @@ fn command_line_refusals() {
         std::fs::write(dir.join(name), text).unwrap();
     }
     let root = env!("CARGO_MANIFEST_DIR");
+    // A scenario on the SIR model, which has none of the England model's
+    // local parameters.
+    std::fs::copy(format!("{root}/models/sir.toml"), dir.join("sir.toml")).unwrap();
+    std::fs::write(
+        dir.join("sir_scenario.toml"),
+        "model = \"sir.toml\"\n[monte_carlo]\nruns = 2\n",
+    )
+    .unwrap();
     let dir_text = dir.to_str().unwrap();
     let mut failures = Vec::new();
     for (what, args, parts) in REFUSALS {

@@ -509,3 +509,411 @@ fn scheduler_array_tasks_shard_themselves_and_merge_from_a_folder() {
         "{err}"
     );
 }
+
+/// Every job scheduler's array-task variables, removed from the test's own
+/// environment (the tests may themselves run in an array job).
+const SCHEDULER_VARIABLES: &[&str] = &[
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_MAX",
+    "SLURM_ARRAY_TASK_STEP",
+    "SLURM_ARRAY_TASK_COUNT",
+    "AWS_BATCH_JOB_ARRAY_INDEX",
+    "AWS_BATCH_JOB_ARRAY_SIZE",
+    "BATCH_TASK_INDEX",
+    "BATCH_TASK_COUNT",
+    "JOB_COMPLETION_INDEX",
+    "CARECASCADE_SHARDS",
+];
+
+/// Runs the command line as an array task with `vars` set.
+fn task(args: &[&str], vars: &[(String, String)]) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_carecascade"));
+    command.args(args).env("RAYON_NUM_THREADS", "2");
+    for v in SCHEDULER_VARIABLES {
+        command.env_remove(v);
+    }
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} with {vars:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The variables of array task `k` (from 0) of 4, and extra arguments, in
+/// each scheduler's convention.
+type Convention = (
+    &'static str,
+    fn(usize) -> Vec<(String, String)>,
+    &'static [&'static str],
+);
+
+fn vars(pairs: &[(&str, String)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.clone()))
+        .collect()
+}
+
+const CONVENTIONS: &[Convention] = &[
+    (
+        "Slurm --array=1-4",
+        |k| {
+            vars(&[
+                ("SLURM_ARRAY_TASK_ID", (k + 1).to_string()),
+                ("SLURM_ARRAY_TASK_MIN", "1".into()),
+                ("SLURM_ARRAY_TASK_MAX", "4".into()),
+                ("SLURM_ARRAY_TASK_STEP", "1".into()),
+                ("SLURM_ARRAY_TASK_COUNT", "4".into()),
+            ])
+        },
+        &[],
+    ),
+    (
+        "Slurm --array=0-3 (no step or maximum set)",
+        |k| {
+            vars(&[
+                ("SLURM_ARRAY_TASK_ID", k.to_string()),
+                ("SLURM_ARRAY_TASK_MIN", "0".into()),
+                ("SLURM_ARRAY_TASK_COUNT", "4".into()),
+            ])
+        },
+        &[],
+    ),
+    (
+        "Slurm --array=10-16:2",
+        |k| {
+            vars(&[
+                ("SLURM_ARRAY_TASK_ID", (10 + 2 * k).to_string()),
+                ("SLURM_ARRAY_TASK_MIN", "10".into()),
+                ("SLURM_ARRAY_TASK_MAX", "16".into()),
+                ("SLURM_ARRAY_TASK_STEP", "2".into()),
+                ("SLURM_ARRAY_TASK_COUNT", "4".into()),
+            ])
+        },
+        &[],
+    ),
+    (
+        "AWS Batch",
+        |k| {
+            vars(&[
+                ("AWS_BATCH_JOB_ARRAY_INDEX", k.to_string()),
+                ("AWS_BATCH_JOB_ARRAY_SIZE", "4".into()),
+            ])
+        },
+        &["--shards", "4"],
+    ),
+    (
+        "Google Cloud Batch",
+        |k| {
+            vars(&[
+                ("BATCH_TASK_INDEX", k.to_string()),
+                ("BATCH_TASK_COUNT", "4".into()),
+            ])
+        },
+        &[],
+    ),
+    (
+        "Kubernetes with --shards",
+        |k| vars(&[("JOB_COMPLETION_INDEX", k.to_string())]),
+        &["--shards", "4"],
+    ),
+    (
+        "Kubernetes with CARECASCADE_SHARDS",
+        |k| {
+            vars(&[
+                ("JOB_COMPLETION_INDEX", k.to_string()),
+                ("CARECASCADE_SHARDS", "4".into()),
+            ])
+        },
+        &[],
+    ),
+];
+
+/// Every file under `dir`, by path relative to it, with its bytes.
+fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let name = path.strip_prefix(dir).unwrap().display().to_string();
+                out.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Array tasks numbered as Slurm (from 1, from 0, with a step), AWS Batch,
+/// Google Cloud Batch and Kubernetes number them: four tasks with `--shard
+/// auto` merge to exactly the bytes of one unsharded run; and so do the
+/// shards of several scenarios at once, piece by piece.
+#[test]
+fn shards_numbered_by_every_scheduler_merge_to_the_bytes_of_one_run() {
+    let d = dir("conventions");
+    let (base, alt) = (d.join("base.toml"), d.join("alt.toml"));
+    let (base, alt) = (base.to_str().unwrap(), alt.to_str().unwrap());
+    let whole = d.join("whole");
+    cli(
+        &["compare", base, alt, "--output", whole.to_str().unwrap()],
+        2,
+    );
+    for (k, (name, variables, extra)) in CONVENTIONS.iter().enumerate() {
+        let parts = d.join(format!("parts-{k}"));
+        for task_index in 0..4 {
+            let mut args = vec![
+                "compare",
+                base,
+                alt,
+                "--shard",
+                "auto",
+                "--output",
+                parts.to_str().unwrap(),
+            ];
+            args.extend(extra.iter());
+            task(&args, &variables(task_index));
+        }
+        let names: Vec<String> = files_under(&parts).into_iter().map(|f| f.0).collect();
+        assert_eq!(
+            names,
+            (1..=4)
+                .map(|i| format!("partial-{i}-of-4.json"))
+                .collect::<Vec<_>>(),
+            "{name}"
+        );
+        let merged = d.join(format!("merged-{k}"));
+        cli(
+            &[
+                "merge",
+                parts.to_str().unwrap(),
+                "--output",
+                merged.to_str().unwrap(),
+            ],
+            1,
+        );
+        assert_same_files(&whole, &merged, name);
+    }
+
+    // Two scenarios, each its own ensemble, in one array of 3 tasks (the
+    // second holds the end of one and the start of the other).
+    let plan_whole = d.join("plan-whole");
+    cli(
+        &["run", base, alt, "--output", plan_whole.to_str().unwrap()],
+        2,
+    );
+    let plan_parts = d.join("plan-parts");
+    for task_index in 0..3 {
+        task(
+            &[
+                "run",
+                base,
+                alt,
+                "--shard",
+                "auto",
+                "--output",
+                plan_parts.to_str().unwrap(),
+            ],
+            &vars(&[
+                ("AWS_BATCH_JOB_ARRAY_INDEX", task_index.to_string()),
+                ("AWS_BATCH_JOB_ARRAY_SIZE", "3".into()),
+            ]),
+        );
+    }
+    let plan_merged = d.join("plan-merged");
+    cli(
+        &[
+            "merge",
+            plan_parts.to_str().unwrap(),
+            "--output",
+            plan_merged.to_str().unwrap(),
+        ],
+        1,
+    );
+    assert_eq!(files_under(&plan_merged), files_under(&plan_whole));
+    for (scenario, folder) in [(base, "base"), (alt, "alt")] {
+        let alone = d.join(format!("alone-{folder}"));
+        cli(&["run", scenario, "--output", alone.to_str().unwrap()], 2);
+        assert_same_files(&alone, &plan_whole.join(folder), folder);
+    }
+    let index = std::fs::read_to_string(plan_whole.join("index.csv")).unwrap();
+    assert_eq!(
+        index,
+        "piece,scenarios,runs,status,message\nbase,base,20,done,\nalt,alt,20,done,\n"
+    );
+    // A retried task's identical copy counts once; a lost one is named; the
+    // shards of one ensemble and of a plan are not merged together.
+    let copy = d.join("copy");
+    std::fs::create_dir_all(copy.join("partial-2-of-3")).unwrap();
+    for (name, bytes) in files_under(&plan_parts.join("partial-2-of-3")) {
+        std::fs::write(copy.join("partial-2-of-3").join(name), bytes).unwrap();
+    }
+    let again = d.join("plan-again");
+    cli(
+        &[
+            "merge",
+            plan_parts.to_str().unwrap(),
+            copy.to_str().unwrap(),
+            "--output",
+            again.to_str().unwrap(),
+        ],
+        1,
+    );
+    assert_eq!(files_under(&again), files_under(&plan_whole));
+    std::fs::remove_dir_all(plan_parts.join("partial-2-of-3")).unwrap();
+    let refused = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_carecascade"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = refused(&[
+        "merge",
+        plan_parts.to_str().unwrap(),
+        "--output",
+        again.to_str().unwrap(),
+    ]);
+    assert!(err.contains("missing: 2/3 (rerun just those)"), "{err}");
+    let err = refused(&[
+        "merge",
+        copy.to_str().unwrap(),
+        d.join("parts-0").to_str().unwrap(),
+        "--output",
+        again.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("holds no shard of a plan")
+            && err.contains("merge the partial results of one submission together"),
+        "{err}"
+    );
+}
+
+/// One submission asks the question of several local authorities: each
+/// authority's folder is byte-identical to comparing scenario files that
+/// name its local model (made by `carecascade localise`), however the
+/// submission is split; an authority whose model cannot be made (Hackney
+/// published no children in need for 2021) is reported and skipped.
+#[test]
+fn one_submission_compares_scenarios_for_several_authorities() {
+    let d = dir("areas");
+    let (base, alt) = (d.join("base.toml"), d.join("alt.toml"));
+    let (base, alt) = (base.to_str().unwrap(), alt.to_str().unwrap());
+    // Warrington's model, and the same scenarios on it, alone.
+    let model = d.join("warrington.toml");
+    cli(
+        &[
+            "localise",
+            "england",
+            "--area",
+            "Warrington",
+            "--output",
+            model.to_str().unwrap(),
+        ],
+        2,
+    );
+    for (file, parent) in [
+        ("base_local.toml", "base.toml"),
+        ("alt_local.toml", "alt.toml"),
+    ] {
+        std::fs::write(
+            d.join(file),
+            format!("extends = \"{parent}\"\nmodel = \"warrington.toml\"\nprofile = \"england\"\n"),
+        )
+        .unwrap();
+    }
+    let alone = d.join("alone");
+    cli(
+        &[
+            "compare",
+            d.join("base_local.toml").to_str().unwrap(),
+            d.join("alt_local.toml").to_str().unwrap(),
+            "--output",
+            alone.to_str().unwrap(),
+        ],
+        2,
+    );
+    // Hackney then Warrington, in two shards: each task makes only its own
+    // authority's model.
+    let parts = d.join("parts");
+    for i in 1..=2 {
+        let out = Command::new(env!("CARGO_BIN_EXE_carecascade"))
+            .args([
+                "compare",
+                base,
+                alt,
+                "--area",
+                "Hackney",
+                "--area",
+                "E06000007",
+                "--shard",
+            ])
+            .arg(format!("{i}/2"))
+            .args(["--output", parts.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert_eq!(
+            err.contains("warning: skipped 1 of 1 piece(s) that failed"),
+            i == 1,
+            "{err}"
+        );
+    }
+    let merged = d.join("merged");
+    let out = Command::new(env!("CARGO_BIN_EXE_carecascade"))
+        .args(["merge", parts.to_str().unwrap(), "--output"])
+        .arg(&merged)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "E09000012: invalid local model of Hackney: Hackney has no published children in need"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("E06000007") && stdout.contains("done, 20 runs"),
+        "{stdout}"
+    );
+    assert_same_files(&alone, &merged.join("E06000007"), "Warrington");
+    assert!(!merged.join("E09000012").exists());
+    let index = std::fs::read_to_string(merged.join("index.csv")).unwrap();
+    let rows: Vec<&str> = index.lines().collect();
+    assert_eq!(
+        rows[0],
+        "piece,authority_code,authority,scenarios,runs,status,message"
+    );
+    assert!(
+        rows[1].starts_with(
+            "E09000012,E09000012,Hackney,base; alt,20,failed,\"invalid local model of Hackney"
+        ),
+        "{index}"
+    );
+    assert_eq!(rows[2], "E06000007,E06000007,Warrington,base; alt,20,done,");
+    // The table of every authority: Warrington's rows, the authority first.
+    let all = std::fs::read_to_string(merged.join("quantiles.csv")).unwrap();
+    let own = std::fs::read_to_string(merged.join("E06000007/quantiles.csv")).unwrap();
+    assert_eq!(all.lines().count(), own.lines().count());
+    assert!(
+        all.lines()
+            .zip(own.lines())
+            .skip(1)
+            .all(|(a, b)| *a == format!("E06000007,E06000007,Warrington,base; alt,{b}")),
+        "{all:.300}"
+    );
+}

@@ -346,3 +346,320 @@ max = 80
     // Nothing to run is an error, not a panic.
     assert!(run_scenarios(&[], &RunOptions::default()).is_err());
 }
+
+/// Every file under `dir`, by path relative to it, with its bytes.
+fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let name = path.strip_prefix(dir).unwrap().display().to_string();
+                out.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("carecascade-engine-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Several ensembles in one plan, split over shards as one list of runs:
+/// the merged folders are byte-identical to the unsharded plan's, each
+/// piece's to running it alone, and pieces that fail (their model cannot be
+/// made, or their runs fail) are skipped and named the same way however the
+/// plan is split.
+#[test]
+fn a_plan_of_several_ensembles_splits_over_shards_and_merges_into_the_whole() {
+    use carecascade_engine::ensemble::{Piece, PieceStatus, Plan, merge_plan, plan_partials};
+    let teacup = r#"
+model = "conformance/teacup/teacup.xmile"
+[scenario]
+name = "NAME"
+[time]
+horizon = 20
+[monte_carlo]
+runs = RUNS
+seed = 5
+[uncertain."Room Temperature"]
+distribution = "normal"
+mean = 70
+sd = 3
+[report]
+indicators = ["Teacup Temperature"]
+"#;
+    let text = |name: &str, runs: usize, extra: &str| {
+        teacup
+            .replace("NAME", name)
+            .replace("RUNS", &runs.to_string())
+            + extra
+    };
+    // cool (11 runs), broken (every run fails: no characteristic time),
+    // unmade (its model cannot be made), hot (a comparison of two).
+    let cool = text("cool", 11, "");
+    let broken = text("broken", 6, "[parameters]\n\"Characteristic Time\" = 0\n");
+    let hot = text("hot", 7, "");
+    let hotter = text("hotter", 7, "[parameters]\n\"Room Temperature\" = 90\n");
+    let prepare = |k: usize| -> carecascade_engine::Result<Vec<Prepared>> {
+        match k {
+            0 => Ok(vec![scenario(&cool, "cool.toml").prepare()?]),
+            1 => Ok(vec![scenario(&broken, "broken.toml").prepare()?]),
+            2 => Err(Error::Invalid {
+                what: "model of unmade".into(),
+                message: "cannot be made".into(),
+            }),
+            _ => Ok(vec![
+                scenario(&hot, "hot.toml").prepare()?,
+                scenario(&hotter, "hotter.toml").prepare()?,
+            ]),
+        }
+    };
+    let plan = Plan::new(
+        vec!["what".into()],
+        vec![
+            Piece::new("cool", 11, vec!["a run".into()]),
+            Piece::new("broken", 6, vec!["failing runs".into()]),
+            Piece::new("unmade", 5, vec!["no model".into()]),
+            Piece::new("hot/compare", 7, vec!["a comparison".into()]),
+        ],
+    )
+    .unwrap();
+    let dir = scratch("plan");
+    let whole = dir.join("whole");
+    let report = plan.run(None, &whole, &mut |k| prepare(k), &|| {}).unwrap();
+    let statuses: Vec<bool> = report
+        .pieces
+        .iter()
+        .map(|(_, _, s)| *s == PieceStatus::Done)
+        .collect();
+    assert_eq!(statuses, [true, false, false, true]);
+    let failures = report.failures();
+    assert_eq!(failures[0].0, "broken");
+    assert!(
+        failures[0].1.contains("scenario `broken`, run 0"),
+        "{}",
+        failures[0].1
+    );
+    assert_eq!(
+        failures[1],
+        ("unmade", "invalid model of unmade: cannot be made")
+    );
+    let files: Vec<String> = files_under(&whole).into_iter().map(|f| f.0).collect();
+    assert_eq!(
+        files,
+        [
+            "cool/quantiles.csv",
+            "cool/runs.csv",
+            "cool/summary.json",
+            "hot/compare/quantiles.csv",
+            "hot/compare/runs.csv",
+            "hot/compare/summary.json",
+            "index.csv",
+            "quantiles.csv"
+        ]
+    );
+    let index = std::fs::read_to_string(whole.join("index.csv")).unwrap();
+    let rows: Vec<&str> = index.lines().collect();
+    assert_eq!(rows[0], "piece,what,runs,status,message");
+    assert_eq!(rows[1], "cool,a run,11,done,");
+    assert!(
+        rows[2].starts_with("broken,failing runs,6,failed,\"scenario `broken`, run 0: `Heat Loss to Room` became inf"),
+        "{index}"
+    );
+    assert_eq!(
+        rows[3],
+        "unmade,no model,5,failed,invalid model of unmade: cannot be made"
+    );
+    assert_eq!(rows[4], "hot/compare,a comparison,7,done,");
+    // Each piece as if run alone.
+    for (folder, prepared) in [
+        ("cool", prepare(0).unwrap()),
+        ("hot/compare", prepare(3).unwrap()),
+    ] {
+        let alone = dir.join(format!("alone-{}", folder.replace('/', "-")));
+        run(&prepared).write(&alone).unwrap();
+        assert_eq!(
+            files_under(&alone),
+            files_under(&whole.join(folder)),
+            "{folder}"
+        );
+    }
+    // The combined table: every done piece's rows, the piece in front.
+    let combined = std::fs::read_to_string(whole.join("quantiles.csv")).unwrap();
+    let own = std::fs::read_to_string(whole.join("hot/compare/quantiles.csv")).unwrap();
+    assert!(
+        combined.starts_with("piece,what,scenario,indicator,time,n,mean,p5,"),
+        "{combined:.80}"
+    );
+    for line in own.lines().skip(1) {
+        assert!(
+            combined.contains(&format!("hot/compare,a comparison,{line}\n")),
+            "{line}"
+        );
+    }
+
+    // In 1, 3 and 7 shards (a piece over several shards, a shard over
+    // several pieces), merged: the same files.
+    for count in [1, 3, 7] {
+        let parts = dir.join(format!("parts-{count}"));
+        for i in 0..count {
+            let shard = Shard::new(i, count).unwrap();
+            plan.run(Some(shard), &parts, &mut |k| prepare(k), &|| {})
+                .unwrap();
+        }
+        let merged = dir.join(format!("merged-{count}"));
+        let folders = plan_partials(std::slice::from_ref(&parts)).unwrap();
+        assert_eq!(folders.len(), count);
+        let report = merge_plan(&folders, &merged).unwrap();
+        assert_eq!(report.failures().len(), 2);
+        assert_eq!(files_under(&merged), files_under(&whole), "{count} shards");
+    }
+
+    // A retried shard's identical copy counts once; a copy that differs is
+    // refused; a missing shard is named; shards of another plan are refused.
+    let parts = dir.join("parts-3");
+    let copy = dir.join("copy");
+    std::fs::create_dir_all(copy.join("partial-2-of-3")).unwrap();
+    for (name, bytes) in files_under(&parts.join("partial-2-of-3")) {
+        std::fs::write(copy.join("partial-2-of-3").join(name), bytes).unwrap();
+    }
+    let mut folders = plan_partials(std::slice::from_ref(&parts)).unwrap();
+    folders.push(copy.join("partial-2-of-3"));
+    let merged = dir.join("merged-again");
+    merge_plan(&folders, &merged).unwrap();
+    assert_eq!(files_under(&merged), files_under(&whole));
+    // (Shard 2 of 3 holds the end of `cool`, piece 1.)
+    let piece = copy.join("partial-2-of-3/piece-1.json");
+    let text = std::fs::read_to_string(&piece).unwrap();
+    assert!(text.contains("\"seed\":5"));
+    std::fs::write(&piece, text.replacen("\"seed\":5", "\"seed\":6", 1)).unwrap();
+    let err = merge_plan(&folders, &merged).unwrap_err().to_string();
+    assert!(
+        err.contains("shard 2/3 was given twice with different results"),
+        "{err}"
+    );
+    folders.pop();
+    folders.remove(1);
+    let err = merge_plan(&folders, &merged).unwrap_err().to_string();
+    assert!(err.contains("missing: 2/3 (rerun just those)"), "{err}");
+    // A folder of a plan's shards and of one ensemble's partial results.
+    std::fs::write(parts.join("partial-1-of-2.json"), "{}").unwrap();
+    let err = plan_partials(std::slice::from_ref(&parts))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("holds a partial result of one ensemble")
+            && err.contains("partial-1-of-2.json"),
+        "{err}"
+    );
+    let other = Plan::new(
+        vec!["what".into()],
+        vec![Piece::new("cool", 12, vec!["a run".into()])],
+    )
+    .unwrap();
+    let others = dir.join("others");
+    // (A plan whose runs are not its scenarios' is refused before running.)
+    let err = other
+        .run(
+            Some(Shard::new(1, 3).unwrap()),
+            &others,
+            &mut |k| prepare(k),
+            &|| {},
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("piece `cool`: has 12 runs in the plan but its scenarios have 11"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(parts.join("partial-2-of-3/plan.json")).unwrap();
+    std::fs::create_dir_all(others.join("partial-2-of-3")).unwrap();
+    std::fs::write(
+        others.join("partial-2-of-3/plan.json"),
+        text.replacen("\"runs\":11", "\"runs\":12", 1),
+    )
+    .unwrap();
+    folders.insert(1, others.join("partial-2-of-3"));
+    let err = merge_plan(&folders, &merged).unwrap_err().to_string();
+    assert!(
+        err.contains("come from different submissions: piece 1 is `cool` (11 runs) in one and `cool` (12 runs)"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_plan_checks_its_pieces() {
+    use carecascade_engine::ensemble::{Piece, Plan};
+    let piece = |folder: &str| Piece::new(folder, 10, vec![]);
+    let err = |pieces: Vec<Piece>| Plan::new(vec![], pieces).unwrap_err().to_string();
+    assert!(err(vec![]).contains("has no pieces"));
+    for bad in ["", "../up", "a//b", ".hidden", "a b", "index.csv", "/abs"] {
+        assert!(
+            err(vec![piece(bad)]).contains("must be a relative path"),
+            "{bad}"
+        );
+    }
+    assert!(err(vec![piece("a"), piece("a")]).contains("would share a folder"));
+    assert!(err(vec![piece("a"), piece("a/b")]).contains("would share a folder"));
+    assert!(err(vec![Piece::new("a", 0, vec![])]).contains("has 0 runs"));
+    assert!(
+        Plan::new(
+            vec!["scenario".into()],
+            vec![Piece::new("a", 1, vec!["x".into()])]
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("column `scenario` is repeated or reserved")
+    );
+    assert!(
+        Plan::new(vec!["x".into()], vec![piece("a")])
+            .unwrap_err()
+            .to_string()
+            .contains("has 0 labels for 1 columns")
+    );
+    // Shards cover every run of every piece once, in order; one piece
+    // splits exactly as Shard::runs does.
+    let plan = Plan::new(
+        vec![],
+        vec![piece("a"), Piece::new("b", 3, vec![]), piece("c")],
+    )
+    .unwrap();
+    for count in 1..=25 {
+        let mut seen: Vec<(usize, usize)> = Vec::new();
+        for i in 0..count {
+            for (k, runs) in plan.assignment(Some(Shard::new(i, count).unwrap())) {
+                seen.extend(runs.map(|r| (k, r)));
+            }
+        }
+        let all: Vec<(usize, usize)> = plan
+            .assignment(None)
+            .into_iter()
+            .flat_map(|(k, runs)| runs.map(move |r| (k, r)))
+            .collect();
+        assert_eq!(seen, all, "{count} shards");
+        assert_eq!(all.len(), 23);
+    }
+    let one = Plan::new(vec![], vec![Piece::new("a", 1000, vec![])]).unwrap();
+    for count in [1, 3, 7, 1000] {
+        for i in 0..count {
+            let shard = Shard::new(i, count).unwrap();
+            let runs = shard.runs(1000);
+            let expected = if runs.is_empty() {
+                vec![]
+            } else {
+                vec![(0, runs)]
+            };
+            assert_eq!(one.assignment(Some(shard)), expected);
+        }
+    }
+}

@@ -89,3 +89,69 @@ fn a_runs_csv_reads_back_as_the_same_table() {
     results.write_csv(&mut written).unwrap();
     assert_eq!(String::from_utf8(written).unwrap(), csv);
 }
+
+/// A result folder with subfolders is written as one set: replaced whole
+/// by the next set, refused if it holds anything else, and left as it was
+/// by a writer that does not finish.
+#[test]
+fn sets_of_files_in_subfolders_are_written_whole() {
+    use carecascade_engine::format::{SetWriter, write_set};
+    let root = std::env::temp_dir().join(format!("carecascade-sets-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dir = root.join("results");
+    let names = ["index.csv", "E08000035/runs.csv", "E08000035/deep/x.json"];
+    let write = |text: &str| {
+        let files: Vec<(&str, &[u8])> = names.iter().map(|n| (*n, text.as_bytes())).collect();
+        write_set(&dir, &files)
+    };
+    let written = write("one").unwrap();
+    assert_eq!(written[1], dir.join("E08000035/runs.csv"));
+    write("two").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("E08000035/deep/x.json")).unwrap(),
+        "two"
+    );
+    // A file the set does not name, in a subfolder: refused, nothing changed.
+    std::fs::write(dir.join("E08000035/notes.txt"), "mine").unwrap();
+    let err = write("three").unwrap_err().to_string();
+    assert!(
+        err.contains("`E08000035/notes.txt`") && err.contains("refusing to replace"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("index.csv")).unwrap(),
+        "two"
+    );
+    std::fs::remove_file(dir.join("E08000035/notes.txt")).unwrap();
+    // One file at a time; unfinished, nothing changes; names are checked.
+    let mut set = SetWriter::new(&dir, &names).unwrap();
+    set.add("index.csv", b"four").unwrap();
+    assert!(set.add("index.csv", b"again").is_err());
+    assert!(set.add("other.csv", b"x").is_err());
+    drop(set);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("index.csv")).unwrap(),
+        "two"
+    );
+    // A set that does not name every file there: refused before writing.
+    let err = SetWriter::new(&dir, &names[..2]).unwrap_err().to_string();
+    assert!(err.contains("`E08000035/deep`"), "{err}");
+    let mut set = SetWriter::new(&dir, &names).unwrap();
+    set.add("index.csv", b"five").unwrap();
+    let written = set.finish().unwrap();
+    assert_eq!(written, [dir.join("index.csv")]);
+    assert!(
+        !dir.join("E08000035").exists(),
+        "the new set replaced the old one whole"
+    );
+    for bad in ["../escape.csv", "/abs.csv", "a//b.csv", "./a.csv", ""] {
+        let err = write_set(root.join("bad"), &[(bad, b"x".as_slice())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("must be a relative path inside the set's folder"),
+            "{bad}: {err}"
+        );
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -186,15 +186,20 @@ enum Command {
         output: Option<PathBuf>,
     },
     /// Run a scenario file as a Monte Carlo ensemble (in parallel) and
-    /// write DIR/summary.json, DIR/quantiles.csv and DIR/runs.csv.
+    /// write DIR/summary.json, DIR/quantiles.csv and DIR/runs.csv. Several
+    /// files (or --area) run each as its own ensemble, in a folder of DIR
+    /// named after it, with DIR/index.csv listing them.
     Run {
-        /// The scenario file (TOML).
-        scenario: PathBuf,
+        /// The scenario file(s) (TOML).
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
         #[command(flatten)]
         ensemble: EnsembleArgs,
     },
     /// Run scenarios on the same draws of their shared uncertain parameters
-    /// (common random numbers) and report ALT minus BASE, run by run.
+    /// (common random numbers) and report ALT minus BASE, run by run. With
+    /// --area, the comparison is made for each local authority, in a folder
+    /// of DIR named by its ONS code, with DIR/index.csv listing them.
     Compare {
         /// The base scenario.
         base: PathBuf,
@@ -225,8 +230,9 @@ enum Command {
     /// Combine the partial results of sharded runs (`--shard I/N`) into
     /// exactly what one machine would have written.
     Merge {
-        /// The partial results (`partial-I-of-N.json`), or folders holding
-        /// them.
+        /// The partial results (`partial-I-of-N.json`, or the folders
+        /// `partial-I-of-N/` of several scenarios or authorities), or
+        /// folders holding them.
         #[arg(required = true)]
         partials: Vec<PathBuf>,
         /// Where to write the results.
@@ -315,6 +321,13 @@ struct EnsembleArgs {
     /// say (Kubernetes Indexed Jobs); checked against it where it does.
     #[arg(long, value_name = "N")]
     shards: Option<usize>,
+    /// Ask the question of a local authority's model (made from the
+    /// scenarios' model as `carecascade localise` makes it, from 31 March
+    /// 2021): an ONS code or a name, repeated for several, or `all` for
+    /// every authority. Each is its own ensemble, in DIR/CODE; authorities
+    /// whose model cannot be made are reported and skipped.
+    #[arg(long, value_name = "NAME|CODE|all")]
+    area: Vec<String>,
 }
 
 /// The stack of the thread that reads, compiles and runs models: equations
@@ -349,7 +362,10 @@ fn run(cli: Cli) -> ExitCode {
             output,
         } => simulate(model, &set, method, dt, stop, output),
         Command::Convert { input, output } => convert(input, output),
-        Command::Run { scenario, ensemble } => run_ensemble(vec![scenario], ensemble),
+        Command::Run {
+            scenarios,
+            ensemble,
+        } => run_ensemble(scenarios, false, ensemble),
         Command::Compare {
             base,
             alternatives,
@@ -357,7 +373,7 @@ fn run(cli: Cli) -> ExitCode {
         } => {
             let mut all = vec![base];
             all.extend(alternatives);
-            run_ensemble(all, ensemble)
+            run_ensemble(all, true, ensemble)
         }
         Command::Merge { partials, output } => merge(partials, output),
         Command::Report {
@@ -989,13 +1005,13 @@ fn describe(
     write_output(output, |out| out.write_all(text.as_bytes()))
 }
 
-/// Loads and prepares scenario files (with the built-in England model and
-/// profile), with --runs and --seed applied.
-fn prepare_all(
+/// Loads scenario files (with the built-in England model and profile),
+/// with --runs and --seed applied.
+fn load_all(
     files: &[PathBuf],
     runs: Option<usize>,
     seed: Option<u64>,
-) -> Result<Vec<carecascade::engine::scenario::Prepared>, Error> {
+) -> Result<Vec<carecascade::engine::scenario::Scenario>, Error> {
     use carecascade::engine::scenario::{MAX_RUNS, Scenario};
     if let Some(runs) = runs
         && !(1..=MAX_RUNS).contains(&runs)
@@ -1006,7 +1022,7 @@ fn prepare_all(
         });
     }
     let library = carecascade::library();
-    let mut prepared = Vec::new();
+    let mut loaded = Vec::new();
     let mut errors = Vec::new();
     for file in files {
         match Scenario::load_with(file, &library).and_then(|s| {
@@ -1014,12 +1030,30 @@ fn prepare_all(
                 Some(runs) => s.with_runs(runs)?,
                 None => s,
             };
-            let s = match seed {
+            Ok(match seed {
                 Some(seed) => s.with_seed(seed),
                 None => s,
-            };
-            s.prepare()
+            })
         }) {
+            Ok(s) => loaded.push(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    Error::from_list(errors)?;
+    Ok(loaded)
+}
+
+/// Loads and prepares scenario files (with the built-in England model and
+/// profile), with --runs and --seed applied.
+fn prepare_all(
+    files: &[PathBuf],
+    runs: Option<usize>,
+    seed: Option<u64>,
+) -> Result<Vec<carecascade::engine::scenario::Prepared>, Error> {
+    let mut prepared = Vec::new();
+    let mut errors = Vec::new();
+    for s in load_all(files, runs, seed)? {
+        match s.prepare() {
             Ok(p) => prepared.push(p),
             Err(e) => errors.push(e),
         }
@@ -1036,14 +1070,7 @@ fn run_with_progress(
 ) -> Result<(carecascade::engine::ensemble::Outcome, usize, f64), Error> {
     let runs = prepared.first().map_or(0, |p| p.scenario().runs());
     let total = shard.map_or(runs, |s| s.runs(runs).len()) * prepared.len();
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(total as u64),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {per_sec}, {eta} left")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let bar = progress_bar(total);
     let started = std::time::Instant::now();
     let progress = || bar.inc(1);
     let outcome = carecascade::engine::ensemble::run_scenarios(
@@ -1055,6 +1082,20 @@ fn run_with_progress(
     )?;
     bar.finish_and_clear();
     Ok((outcome, total, started.elapsed().as_secs_f64()))
+}
+
+/// A progress bar of `total` runs on stderr (hidden when stderr is not a
+/// terminal).
+fn progress_bar(total: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {per_sec}, {eta} left")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
 }
 
 fn html_report(
@@ -1076,15 +1117,36 @@ fn html_report(
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_ensemble(files: Vec<PathBuf>, args: EnsembleArgs) -> Result<ExitCode, Error> {
+fn run_ensemble(files: Vec<PathBuf>, compare: bool, args: EnsembleArgs) -> Result<ExitCode, Error> {
     let shard = match args.shard.as_deref() {
         Some("auto") => Some(Shard::from_env(
             |name| std::env::var(name).ok(),
             args.shards,
         )?),
-        Some(text) => Some(Shard::parse(text)?),
-        None => None,
+        Some(text) => {
+            if args.shards.is_some() {
+                return Err(Error::Invalid {
+                    what: "--shards".into(),
+                    message: format!(
+                        "goes with --shard auto; --shard {text} already gives the number of shards"
+                    ),
+                });
+            }
+            Some(Shard::parse(text)?)
+        }
+        None => {
+            if args.shards.is_some() {
+                return Err(Error::Invalid {
+                    what: "--shards".into(),
+                    message: "goes with --shard auto".into(),
+                });
+            }
+            None
+        }
     };
+    if !args.area.is_empty() || (!compare && files.len() > 1) {
+        return run_submission(files, compare, shard, args);
+    }
     let prepared = prepare_all(&files, args.runs, args.seed)?;
     if shard.is_none() {
         // Refuse an output folder it may not replace before running.
@@ -1110,8 +1172,123 @@ fn run_ensemble(files: Vec<PathBuf>, args: EnsembleArgs) -> Result<ExitCode, Err
     Ok(ExitCode::SUCCESS)
 }
 
+/// Runs several scenarios, or scenarios for several authorities, as one
+/// plan (see `carecascade::submission`).
+fn run_submission(
+    files: Vec<PathBuf>,
+    compare: bool,
+    shard: Option<Shard>,
+    args: EnsembleArgs,
+) -> Result<ExitCode, Error> {
+    use carecascade::submission::Submission;
+    let scenarios = load_all(&files, args.runs, args.seed)?;
+    let submission = Submission::new(scenarios, compare, &args.area)?;
+    let total = submission.runs_in(shard);
+    let bar = progress_bar(total);
+    let started = std::time::Instant::now();
+    let progress = || bar.inc(1);
+    let report = submission.run(shard, &args.output, &progress)?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    // Runs of pieces that failed before running are not counted.
+    let total = bar.position() as usize;
+    let wrote = match shard {
+        Some(s) => carecascade::engine::ensemble::Plan::partial_folder(&args.output, s)
+            .display()
+            .to_string(),
+        None => format!(
+            "{} (index.csv, quantiles.csv and a folder per piece)",
+            args.output.display()
+        ),
+    };
+    eprintln!(
+        "{total} runs of {} piece(s) in {seconds:.1} s ({:.0} runs/s); wrote {wrote}",
+        report.pieces.len(),
+        total as f64 / seconds.max(1e-9),
+    );
+    print_plan(&report);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints each piece of a plan and what happened to it, and warns of the
+/// pieces skipped.
+fn print_plan(report: &carecascade::engine::ensemble::PlanReport) {
+    use carecascade::engine::ensemble::PieceStatus;
+    let plan = &report.plan;
+    let mut table = String::new();
+    for (k, runs, status) in &report.pieces {
+        let piece = &plan.pieces()[*k];
+        // (An authority's folder is its code: not shown twice.)
+        let labels: Vec<&str> = piece
+            .labels()
+            .iter()
+            .map(String::as_str)
+            .filter(|l| *l != piece.folder())
+            .collect();
+        let labels = labels.join("  ");
+        let status = match status {
+            PieceStatus::Failed(_) => "failed".to_string(),
+            _ if runs.len() == piece.runs() => format!("done, {} runs", piece.runs()),
+            _ => format!("runs {}..{} of {}", runs.start, runs.end, piece.runs()),
+        };
+        let _ = writeln!(table, "{:<28} {labels}  {status}", piece.folder());
+    }
+    print_quietly(&table);
+    let failures = report.failures();
+    if !failures.is_empty() {
+        eprintln!(
+            "warning: skipped {} of {} piece(s) that failed ({}):",
+            failures.len(),
+            report.pieces.len(),
+            if report.shard.is_some() {
+                "index.csv says so after merging"
+            } else {
+                "index.csv says so"
+            }
+        );
+        for (folder, message) in failures {
+            eprintln!("  {folder}: {message}");
+        }
+    }
+}
+
 fn merge(partials: Vec<PathBuf>, output: PathBuf) -> Result<ExitCode, Error> {
-    use carecascade::engine::ensemble::{Outcome, merge};
+    use carecascade::engine::ensemble::{Outcome, merge, merge_plan, plan_partials};
+    // A plan's shards are folders holding plan.json; a folder may hold them.
+    let is_plan_shard = |p: &PathBuf| p.join("plan.json").is_file();
+    let holds_plan_shards = |p: &PathBuf| {
+        std::fs::read_dir(p).is_ok_and(|entries| {
+            entries.filter_map(|e| e.ok()).any(|e| {
+                e.file_name().to_string_lossy().starts_with("partial-")
+                    && e.path().join("plan.json").is_file()
+            })
+        })
+    };
+    let plans: Vec<bool> = partials
+        .iter()
+        .map(|p| is_plan_shard(p) || (p.is_dir() && holds_plan_shards(p)))
+        .collect();
+    if plans.iter().any(|&p| p) {
+        if let Some(k) = plans.iter().position(|&p| !p) {
+            return Err(Error::Invalid {
+                what: partials[k].display().to_string(),
+                message: format!(
+                    "holds no shard of a plan (partial-I-of-N/plan.json), but {} does: merge the partial results of one submission together",
+                    partials[plans.iter().position(|&p| p).unwrap_or(0)].display()
+                ),
+            });
+        }
+        let folders = plan_partials(&partials)?;
+        let report = merge_plan(&folders, &output)?;
+        eprintln!(
+            "merged {} shard folder(s) of {} piece(s); wrote {} (index.csv, quantiles.csv and a folder per piece)",
+            folders.len(),
+            report.plan.pieces().len(),
+            output.display()
+        );
+        print_plan(&report);
+        return Ok(ExitCode::SUCCESS);
+    }
     // A folder stands for the partial results in it.
     let mut files = Vec::new();
     for p in &partials {

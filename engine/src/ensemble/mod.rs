@@ -26,13 +26,15 @@
 mod compare;
 mod files;
 mod outcome;
+mod plan;
 mod run;
 mod shards;
 mod stats;
 
 pub use compare::{Comparison, CostComparison, PeriodComparison, compare};
 pub use outcome::{Ensemble, Kind, Outcome};
-pub use run::{MAX_ENSEMBLE_BYTES, RunOptions, ensemble_bytes, run_scenarios};
+pub use plan::{Piece, PieceStatus, Plan, PlanReport, merge_plan, plan_partials};
+pub use run::{MAX_ENSEMBLE_BYTES, RunOptions, check_together, ensemble_bytes, run_scenarios};
 pub use shards::{Shard, merge};
 pub use stats::{Sample, Stats, quantile};
 

@@ -55,6 +55,25 @@ fn format_bytes(bytes: u128) -> String {
 /// (or shard) that would keep more than [`MAX_ENSEMBLE_BYTES`];
 /// [`Error::Run`] for the first failing run.
 pub fn run_scenarios(prepared: &[Prepared], options: &RunOptions<'_>) -> Result<Outcome> {
+    check_together(prepared)?;
+    let total = prepared[0].scenario().runs();
+    let range = options.shard.map_or(0..total, |s| s.runs(total));
+    run_runs(
+        prepared,
+        range,
+        options.shard,
+        options.progress.unwrap_or(&|| {}),
+    )
+}
+
+/// Checks that scenarios can run together on common random numbers, as
+/// [`run_scenarios`] does before running: the first is the base; all
+/// share seed, runs, sampling, periods and comparison settings.
+///
+/// # Errors
+///
+/// As [`run_scenarios`], for no scenarios or scenarios that disagree.
+pub fn check_together(prepared: &[Prepared]) -> Result<()> {
     let Some(base) = prepared.first() else {
         return Err(Error::Invalid {
             what: "ensemble".into(),
@@ -112,8 +131,19 @@ pub fn run_scenarios(prepared: &[Prepared], options: &RunOptions<'_>) -> Result<
             ));
         }
     }
+    Ok(())
+}
+
+/// Runs `range` of the runs of scenarios that [`check_together`] accepted,
+/// recording `shard` as the outcome's.
+pub(crate) fn run_runs(
+    prepared: &[Prepared],
+    range: std::ops::Range<usize>,
+    shard: Option<Shard>,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Outcome> {
+    let first = prepared[0].scenario();
     let total = first.runs();
-    let range = options.shard.map_or(0..total, |s| s.runs(total));
     let bytes = ensemble_bytes(prepared, range.len());
     if bytes > MAX_ENSEMBLE_BYTES {
         return Err(Error::Invalid {
@@ -127,7 +157,6 @@ pub fn run_scenarios(prepared: &[Prepared], options: &RunOptions<'_>) -> Result<
             ),
         });
     }
-    let progress = options.progress.unwrap_or(&|| {});
     let mut ensembles = Vec::new();
     for p in prepared {
         let s = p.scenario();
@@ -164,7 +193,7 @@ pub fn run_scenarios(prepared: &[Prepared], options: &RunOptions<'_>) -> Result<
         total_runs: total,
         sampling: first.sampling().to_string(),
         quantiles: first.quantiles().to_vec(),
-        shard: options.shard,
+        shard,
         cost: first.compare().cost().map(str::to_string),
         discount_rate: first.compare().discount_rate(),
         cumulative: first.compare().cumulative().to_vec(),

@@ -69,37 +69,71 @@ impl Shard {
     }
 }
 
-/// The job schedulers whose array-task variables [`Shard::from_env`]
-/// reads, with their index and count variables and the index's base.
-const SCHEDULERS: &[(&str, &str, Option<&str>)] = &[
-    // Slurm job arrays: the index runs from SLURM_ARRAY_TASK_MIN (often 1).
-    (
-        "SLURM_ARRAY_TASK_ID",
-        "SLURM_ARRAY_TASK_COUNT",
-        Some("SLURM_ARRAY_TASK_MIN"),
-    ),
+/// A job scheduler's array-task variables, as [`Shard::from_env`] reads
+/// them.
+struct Scheduler {
+    /// The task's index.
+    index: &'static str,
+    /// The number of tasks.
+    count: &'static str,
+    /// The first index (0 when the scheduler has none).
+    min: Option<&'static str>,
+    /// The last index, to recognise arrays whose indices are not evenly
+    /// spaced.
+    max: Option<&'static str>,
+    /// The step between indices (1 when the scheduler has none).
+    step: Option<&'static str>,
+}
+
+/// The job schedulers whose array-task variables [`Shard::from_env`] reads.
+const SCHEDULERS: &[Scheduler] = &[
+    // Slurm job arrays: `--array=MIN-MAX:STEP`, often from 1.
+    Scheduler {
+        index: "SLURM_ARRAY_TASK_ID",
+        count: "SLURM_ARRAY_TASK_COUNT",
+        min: Some("SLURM_ARRAY_TASK_MIN"),
+        max: Some("SLURM_ARRAY_TASK_MAX"),
+        step: Some("SLURM_ARRAY_TASK_STEP"),
+    },
     // AWS Batch array jobs: from 0.
-    (
-        "AWS_BATCH_JOB_ARRAY_INDEX",
-        "AWS_BATCH_JOB_ARRAY_SIZE",
-        None,
-    ),
+    Scheduler {
+        index: "AWS_BATCH_JOB_ARRAY_INDEX",
+        count: "AWS_BATCH_JOB_ARRAY_SIZE",
+        min: None,
+        max: None,
+        step: None,
+    },
     // Google Cloud Batch: from 0.
-    ("BATCH_TASK_INDEX", "BATCH_TASK_COUNT", None),
+    Scheduler {
+        index: "BATCH_TASK_INDEX",
+        count: "BATCH_TASK_COUNT",
+        min: None,
+        max: None,
+        step: None,
+    },
     // Kubernetes Indexed Jobs: from 0; the count is not in the environment.
-    ("JOB_COMPLETION_INDEX", "CARECASCADE_SHARDS", None),
+    Scheduler {
+        index: "JOB_COMPLETION_INDEX",
+        count: "CARECASCADE_SHARDS",
+        min: None,
+        max: None,
+        step: None,
+    },
 ];
 
 impl Shard {
     /// The shard of this task from a job scheduler's environment: Slurm job
     /// arrays (`SLURM_ARRAY_TASK_ID`, `SLURM_ARRAY_TASK_COUNT`,
-    /// `SLURM_ARRAY_TASK_MIN`), AWS Batch array jobs
-    /// (`AWS_BATCH_JOB_ARRAY_INDEX`, `AWS_BATCH_JOB_ARRAY_SIZE`), Google
-    /// Cloud Batch (`BATCH_TASK_INDEX`, `BATCH_TASK_COUNT`) or Kubernetes
-    /// Indexed Jobs (`JOB_COMPLETION_INDEX`, with the count from `count` or
-    /// `CARECASCADE_SHARDS`). `var` reads a variable (`std::env::var(..).ok()`
-    /// in a program; a map in a test). `count`, if given, must agree with
-    /// the scheduler's.
+    /// `SLURM_ARRAY_TASK_MIN`, and for arrays with a step such as
+    /// `--array=0-14:2`, `SLURM_ARRAY_TASK_STEP` and `SLURM_ARRAY_TASK_MAX`),
+    /// AWS Batch array jobs (`AWS_BATCH_JOB_ARRAY_INDEX`,
+    /// `AWS_BATCH_JOB_ARRAY_SIZE`), Google Cloud Batch (`BATCH_TASK_INDEX`,
+    /// `BATCH_TASK_COUNT`) or Kubernetes Indexed Jobs
+    /// (`JOB_COMPLETION_INDEX`, with the count from `count` or
+    /// `CARECASCADE_SHARDS`). The task's shard is its position in the
+    /// array: task `MIN + k * STEP` is shard `k + 1`. `var` reads a variable
+    /// (`std::env::var(..).ok()` in a program; a map in a test). `count`,
+    /// if given, must agree with the scheduler's.
     ///
     /// ```
     /// use carecascade_engine::ensemble::Shard;
@@ -118,13 +152,18 @@ impl Shard {
     ///
     /// [`Error::Invalid`] naming the variables when none of these schedulers'
     /// variables is set, two schedulers' are, a value is not a whole number,
-    /// the index is outside the count, or the count disagrees with `count`.
+    /// the index is outside the count or not on the array's step, the
+    /// array's indices are not evenly spaced (a Slurm list such as
+    /// `--array=1,2,5`), or the count disagrees with `count`.
     pub fn from_env(var: impl Fn(&str) -> Option<String>, count: Option<usize>) -> Result<Shard> {
         let invalid = |message: String| Error::Invalid {
             what: "--shard auto".into(),
             message,
         };
-        let number = |name: &str| -> Result<Option<usize>> {
+        let number = |name: Option<&str>| -> Result<Option<usize>> {
+            let Some(name) = name else {
+                return Ok(None);
+            };
             match var(name) {
                 None => Ok(None),
                 Some(v) => v
@@ -134,18 +173,18 @@ impl Shard {
                     .map_err(|_| invalid(format!("{name} is `{v}`, not a whole number"))),
             }
         };
-        let set: Vec<&(&str, &str, Option<&str>)> = SCHEDULERS
+        let set: Vec<&Scheduler> = SCHEDULERS
             .iter()
-            .filter(|(index, _, _)| var(index).is_some())
+            .filter(|s| var(s.index).is_some())
             .collect();
-        let (index_var, count_var, base_var) = match set.as_slice() {
-            [one] => **one,
+        let scheduler = match set.as_slice() {
+            [one] => *one,
             [] => {
                 return Err(invalid(format!(
                     "no job scheduler's array index is set (looked for {}): give --shard I/N",
                     SCHEDULERS
                         .iter()
-                        .map(|s| s.0)
+                        .map(|s| s.index)
                         .collect::<Vec<_>>()
                         .join(", ")
                 )));
@@ -153,19 +192,27 @@ impl Shard {
             many => {
                 return Err(invalid(format!(
                     "several schedulers' array indices are set ({}): give --shard I/N",
-                    many.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")
+                    many.iter().map(|s| s.index).collect::<Vec<_>>().join(", ")
                 )));
             }
         };
-        let index = number(index_var)?.unwrap_or(0);
-        let base = match base_var {
-            Some(b) => number(b)?.unwrap_or(0),
-            None => 0,
-        };
-        let scheduler_count = number(count_var)?;
+        let index_var = scheduler.index;
+        let count_var = scheduler.count;
+        let index = number(Some(index_var))?.unwrap_or(0);
+        let base = number(scheduler.min)?.unwrap_or(0);
+        let step = number(scheduler.step)?.unwrap_or(1);
+        if step == 0 {
+            return Err(invalid(format!(
+                "{} is 0: an array's step is at least 1",
+                scheduler.step.unwrap_or("the step")
+            )));
+        }
+        let scheduler_count = number(Some(count_var))?;
         let count = match (scheduler_count, count) {
             (Some(a), Some(b)) if a != b => {
-                return Err(invalid(format!("{count_var} is {a} but --shards is {b}")));
+                return Err(invalid(format!(
+                    "{count_var} is {a} but --shards is {b}: an array of {a} tasks is {a} shards (to rerun some shards of a larger array, give each task --shard I/N)"
+                )));
             }
             (Some(n), _) | (None, Some(n)) => n,
             (None, None) => {
@@ -174,12 +221,32 @@ impl Shard {
                 )));
             }
         };
-        if index < base || index - base >= count {
+        if count == 0 {
+            return Err(invalid(format!("{count_var} is 0: there are no tasks")));
+        }
+        let spacing = if step == 1 {
+            String::new()
+        } else {
+            format!(" in steps of {step}")
+        };
+        // Each task's shard is its position in the array, which only an
+        // evenly spaced array gives from its first index and step.
+        if let Some(max) = number(scheduler.max)? {
+            let expected = (count - 1)
+                .checked_mul(step)
+                .and_then(|span| span.checked_add(base));
+            if expected != Some(max) {
+                return Err(invalid(format!(
+                    "the array's {count} task indices run from {base} to {max}{spacing}, so they are not evenly spaced (a list such as --array=1,2,5): submit a range such as --array=1-{count}, or give each task --shard I/N"
+                )));
+            }
+        }
+        if index < base || (index - base) % step != 0 || (index - base) / step >= count {
             return Err(invalid(format!(
-                "{index_var} is {index}, outside the {count} tasks numbered from {base}"
+                "{index_var} is {index}, not one of the {count} tasks numbered from {base}{spacing}"
             )));
         }
-        Shard::new(index - base, count)
+        Shard::new((index - base) / step, count)
     }
 }
 
@@ -264,8 +331,63 @@ pub fn merge(mut parts: Vec<Outcome>) -> Result<Outcome> {
         }
     }
     let parts = unique;
-    let first = parts[0].clone();
     let count = counts[0];
+    let indices: Vec<usize> = parts
+        .iter()
+        .filter_map(|p| p.shard.map(|s| s.index))
+        .collect();
+    let missing: Vec<String> = (0..count)
+        .filter(|i| !indices.contains(i))
+        .map(|i| format!("{}/{count}", i + 1))
+        .collect();
+    if !missing.is_empty() {
+        // Settings first: a shard of another ensemble is not "missing".
+        same_ensemble(&parts)?;
+        return Err(invalid(format!(
+            "need each of the {count} shards; missing: {} (rerun just those); given: {}",
+            missing.join(", "),
+            given(&parts)
+        )));
+    }
+    join(parts)
+}
+
+/// Joins the parts of one ensemble, in run order, into the whole: checks
+/// that they come from the same ensemble (naming the settings that differ)
+/// and that their runs cover it exactly.
+pub(crate) fn join(parts: Vec<Outcome>) -> Result<Outcome> {
+    same_ensemble(&parts)?;
+    let mut merged = parts[0].clone();
+    merged.shard = None;
+    for (k, e) in merged.ensembles.iter_mut().enumerate() {
+        e.runs = parts
+            .iter()
+            .flat_map(|p| p.ensembles[k].runs.clone())
+            .collect();
+        if e.runs.iter().enumerate().any(|(i, r)| r.run != i) || e.runs.len() != merged.total_runs {
+            return Err(Error::Invalid {
+                what: "merge".into(),
+                message: format!(
+                    "scenario `{}`: the shards' runs do not cover 0..{}",
+                    e.scenario, merged.total_runs
+                ),
+            });
+        }
+    }
+    Ok(merged)
+}
+
+/// Checks that parts come from the same ensemble, naming the settings that
+/// differ.
+fn same_ensemble(parts: &[Outcome]) -> Result<()> {
+    let invalid = |message: String| Error::Invalid {
+        what: "merge".into(),
+        message,
+    };
+    let Some(first) = parts.first() else {
+        return Err(invalid("no partial results given".into()));
+    };
+    let name = |o: &Outcome| o.shard.map_or_else(|| "(whole)".into(), |s| s.to_string());
     // Which setting differs, by name.
     let settings = |o: &Outcome| -> Vec<(&'static str, String)> {
         let per = |f: &dyn Fn(&super::Ensemble) -> String| {
@@ -298,7 +420,7 @@ pub fn merge(mut parts: Vec<Outcome>) -> Result<Outcome> {
             ),
         ]
     };
-    let reference = settings(&first);
+    let reference = settings(first);
     for p in &parts[1..] {
         let differ: Vec<&str> = settings(p)
             .iter()
@@ -309,42 +431,13 @@ pub fn merge(mut parts: Vec<Outcome>) -> Result<Outcome> {
         if !differ.is_empty() {
             return Err(invalid(format!(
                 "shards {} and {} come from different ensembles: these settings differ: {}",
-                first.shard.map_or_else(String::new, |s| s.to_string()),
-                p.shard.map_or_else(String::new, |s| s.to_string()),
+                name(first),
+                name(p),
                 differ.join(", ")
             )));
         }
     }
-    let indices: Vec<usize> = parts
-        .iter()
-        .filter_map(|p| p.shard.map(|s| s.index))
-        .collect();
-    let missing: Vec<String> = (0..count)
-        .filter(|i| !indices.contains(i))
-        .map(|i| format!("{}/{count}", i + 1))
-        .collect();
-    if !missing.is_empty() {
-        return Err(invalid(format!(
-            "need each of the {count} shards; missing: {} (rerun just those); given: {}",
-            missing.join(", "),
-            given(&parts)
-        )));
-    }
-    let mut merged = first;
-    merged.shard = None;
-    for (k, e) in merged.ensembles.iter_mut().enumerate() {
-        e.runs = parts
-            .iter()
-            .flat_map(|p| p.ensembles[k].runs.clone())
-            .collect();
-        if e.runs.iter().enumerate().any(|(i, r)| r.run != i) || e.runs.len() != merged.total_runs {
-            return Err(invalid(format!(
-                "scenario `{}`: the shards' runs do not cover 0..{}",
-                e.scenario, merged.total_runs
-            )));
-        }
-    }
-    Ok(merged)
+    Ok(())
 }
 
 impl Outcome {
@@ -370,7 +463,7 @@ impl Outcome {
     /// Checks that every run has a value for each indicator and period, a
     /// draw for each parameter and each scalar, as the statistics assume
     /// (an outcome read from a file may have been edited or truncated).
-    fn check(&self) -> std::result::Result<(), String> {
+    pub(super) fn check(&self) -> std::result::Result<(), String> {
         if self.ensembles.is_empty() {
             return Err("no scenarios".into());
         }
@@ -458,12 +551,67 @@ mod tests {
                 &[("BATCH_TASK_INDEX", "3"), ("BATCH_TASK_COUNT", "3")],
                 None
             )
-            .contains("outside the 3 tasks")
+            .contains("not one of the 3 tasks numbered from 0")
         );
         assert!(
             err(&[("SLURM_ARRAY_TASK_ID", "0"), slurm[1], slurm[2]], None)
                 .contains("numbered from 1")
         );
         assert!(err(&[("BATCH_TASK_INDEX", "two"), gcp[1]], None).contains("not a whole number"));
+    }
+
+    #[test]
+    fn slurm_arrays_with_a_step_or_uneven_indices() {
+        let shard = |vars: &[(&str, &str)]| Shard::from_env(env(vars), None);
+        // --array=0-14:2: tasks 0, 2, ..., 14 are shards 1 to 8.
+        let stepped = |id: &'static str| {
+            [
+                ("SLURM_ARRAY_TASK_ID", id),
+                ("SLURM_ARRAY_TASK_MIN", "0"),
+                ("SLURM_ARRAY_TASK_MAX", "14"),
+                ("SLURM_ARRAY_TASK_STEP", "2"),
+                ("SLURM_ARRAY_TASK_COUNT", "8"),
+            ]
+        };
+        assert_eq!(shard(&stepped("0")).unwrap(), Shard::new(0, 8).unwrap());
+        assert_eq!(shard(&stepped("6")).unwrap(), Shard::new(3, 8).unwrap());
+        assert_eq!(shard(&stepped("14")).unwrap(), Shard::new(7, 8).unwrap());
+        let err = |vars: &[(&str, &str)]| shard(vars).unwrap_err().to_string();
+        assert!(err(&stepped("5")).contains("numbered from 0 in steps of 2"));
+        assert!(err(&stepped("16")).contains("not one of the 8 tasks"));
+        // --array=1,2,5: three tasks whose positions the variables cannot give.
+        let uneven = [
+            ("SLURM_ARRAY_TASK_ID", "5"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_MAX", "5"),
+            ("SLURM_ARRAY_TASK_STEP", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ];
+        assert!(err(&uneven).contains("not evenly spaced"));
+        assert!(
+            err(&[
+                ("SLURM_ARRAY_TASK_ID", "1"),
+                ("SLURM_ARRAY_TASK_STEP", "0"),
+                ("SLURM_ARRAY_TASK_COUNT", "3"),
+            ])
+            .contains("step is at least 1")
+        );
+        // Rerunning shards 3 and 7 of 8 as --array=3,7 is two tasks, not
+        // shards of 8: refused rather than misnumbered. (Slurm 22.05 sets
+        // these for --array=3,7.)
+        let rerun = [
+            ("SLURM_ARRAY_TASK_ID", "3"),
+            ("SLURM_ARRAY_TASK_MIN", "3"),
+            ("SLURM_ARRAY_TASK_MAX", "7"),
+            ("SLURM_ARRAY_TASK_STEP", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "2"),
+        ];
+        assert!(err(&rerun).contains("not evenly spaced"));
+        assert!(
+            Shard::from_env(env(&rerun), Some(8))
+                .unwrap_err()
+                .to_string()
+                .contains("SLURM_ARRAY_TASK_COUNT is 2 but --shards is 8")
+        );
     }
 }

@@ -232,18 +232,24 @@ fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// the `.tmp` folder beside it); temporary folders left by processes that
 /// are no longer running are removed by the next write (on Linux).
 ///
+/// A name may be a relative path in folders of the set (`E08000035/runs.csv`);
+/// [`SetWriter`] writes a set one file at a time.
+///
 /// # Errors
 ///
 /// [`Error::Io`] naming `dir` if it is not a directory, holds anything
-/// else, or a file cannot be written or renamed.
+/// else, or a file cannot be written or renamed; [`Error::Invalid`] for a
+/// name that is not a relative path inside the set.
 pub fn write_set(
     dir: impl AsRef<Path>,
     files: &[(&str, &[u8])],
 ) -> Result<Vec<std::path::PathBuf>> {
-    let dir = dir.as_ref();
     let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
-    let exists = check_set(dir, &names)?;
-    write_checked_set(dir, files, exists)
+    let mut set = SetWriter::new(dir, &names)?;
+    for (name, bytes) in files {
+        set.add(name, bytes)?;
+    }
+    set.finish()
 }
 
 /// Checks that [`write_set`] may write the files `names` as the folder
@@ -255,6 +261,9 @@ pub fn write_set(
 /// As [`write_set`], for a `dir` that it would refuse to replace.
 pub fn check_set(dir: impl AsRef<Path>, names: &[&str]) -> Result<bool> {
     let dir = dir.as_ref();
+    for name in names {
+        check_set_name(name)?;
+    }
     let refuse = |message: String| {
         Error::io(
             dir,
@@ -277,12 +286,31 @@ pub fn check_set(dir: impl AsRef<Path>, names: &[&str]) -> Result<bool> {
         Err(e) => return Err(Error::io(dir, e)),
     };
     if exists {
+        // Folders of the set: every leading part of a name.
+        let folders: Vec<&str> = names
+            .iter()
+            .flat_map(|n| n.match_indices('/').map(move |(i, _)| &n[..i]))
+            .collect();
         let mut others = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-            let entry = entry.map_err(|e| Error::io(dir, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-            if !is_file || !names.contains(&name.as_str()) {
+        let mut pending = vec![String::new()];
+        while let Some(folder) = pending.pop() {
+            let path = dir.join(&folder);
+            for entry in std::fs::read_dir(&path).map_err(|e| Error::io(&path, e))? {
+                let entry = entry.map_err(|e| Error::io(&path, e))?;
+                let leaf = entry.file_name().to_string_lossy().into_owned();
+                let name = if folder.is_empty() {
+                    leaf
+                } else {
+                    format!("{folder}/{leaf}")
+                };
+                let kind = entry.file_type().ok();
+                if kind.is_some_and(|t| t.is_file()) && names.contains(&name.as_str()) {
+                    continue;
+                }
+                if kind.is_some_and(|t| t.is_dir()) && folders.contains(&name.as_str()) {
+                    pending.push(name);
+                    continue;
+                }
                 others.push(name);
             }
         }
@@ -303,71 +331,157 @@ pub fn check_set(dir: impl AsRef<Path>, names: &[&str]) -> Result<bool> {
     Ok(exists)
 }
 
-fn write_checked_set(
-    dir: &Path,
-    files: &[(&str, &[u8])],
-    exists: bool,
-) -> Result<Vec<std::path::PathBuf>> {
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let name = dir
-        .file_name()
-        .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
-    let prefix = format!(".{name}.{}.", std::process::id());
-    remove_stale(parent, &format!(".{name}."));
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // The mode `create_dir` uses, less the umask (tempfile's default
-        // is 0o700).
-        builder.permissions(std::fs::Permissions::from_mode(0o777));
+/// A name in a set: a relative path of plain parts (no `.`, `..`, empty
+/// parts or backslashes).
+fn check_set_name(name: &str) -> Result<()> {
+    let bad = name.is_empty()
+        || name.contains('\\')
+        || name
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..");
+    if bad {
+        return Err(Error::Invalid {
+            what: format!("file `{name}` of a set"),
+            message: "must be a relative path inside the set's folder".into(),
+        });
     }
-    let temp = builder
-        .tempdir_in(parent)
-        .map_err(|e| Error::io(parent, e))?;
-    for (file, bytes) in files {
-        let path = temp.path().join(file);
+    Ok(())
+}
+
+/// Writes a set of files as one folder, one file at a time, with the
+/// guarantees of [`write_set`]: nothing appears at the folder until
+/// [`SetWriter::finish`], which renames the complete set into place. If the
+/// writer is dropped unfinished, the folder is left as it was.
+#[derive(Debug)]
+pub struct SetWriter {
+    dir: std::path::PathBuf,
+    names: Vec<String>,
+    exists: bool,
+    prefix: String,
+    parent: std::path::PathBuf,
+    temp: tempfile::TempDir,
+    written: Vec<std::path::PathBuf>,
+}
+
+impl SetWriter {
+    /// Starts writing the set `names` as the folder `dir`, having checked
+    /// that `dir` may be replaced ([`check_set`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`check_set`]; [`Error::Io`] if the temporary folder cannot be
+    /// made.
+    pub fn new(dir: impl AsRef<Path>, names: &[&str]) -> Result<SetWriter> {
+        let dir = dir.as_ref();
+        let exists = check_set(dir, names)?;
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let name = dir
+            .file_name()
+            .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+        let prefix = format!(".{name}.{}.", std::process::id());
+        remove_stale(parent, &format!(".{name}."));
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // The mode `create_dir` uses, less the umask (tempfile's default
+            // is 0o700).
+            builder.permissions(std::fs::Permissions::from_mode(0o777));
+        }
+        let temp = builder
+            .tempdir_in(parent)
+            .map_err(|e| Error::io(parent, e))?;
+        Ok(SetWriter {
+            dir: dir.to_path_buf(),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            exists,
+            prefix,
+            parent: parent.to_path_buf(),
+            temp,
+            written: Vec::new(),
+        })
+    }
+
+    /// Writes one file of the set (in its folders, made as needed).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for a name that is not one of the set's, or one
+    /// already written; [`Error::Io`] if it cannot be written.
+    pub fn add(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let target = self.dir.join(name);
+        if !self.names.iter().any(|n| n == name) || self.written.contains(&target) {
+            return Err(Error::Invalid {
+                what: format!("file `{name}` of the set {}", self.dir.display()),
+                message: "is not one of the set's files, or was written already".into(),
+            });
+        }
+        let path = self.temp.path().join(name);
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
+        }
         let mut f = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
         f.write_all(bytes)
             .and_then(|_| f.sync_all())
             .map_err(|e| Error::io(&path, e))?;
+        self.written.push(target);
+        Ok(())
     }
-    #[cfg(unix)]
-    if let Ok(d) = std::fs::File::open(temp.path()) {
-        let _ = d.sync_all();
-    }
-    let old = if exists {
-        let aside = tempfile::Builder::new()
-            .prefix(&prefix)
-            .suffix(".old.tmp")
-            .tempdir_in(parent)
-            .map_err(|e| Error::io(parent, e))?;
-        // Renaming a folder over an empty one replaces it.
-        std::fs::rename(dir, aside.path()).map_err(|e| Error::io(dir, e))?;
-        Some(aside)
-    } else {
-        None
-    };
-    let new = temp.keep();
-    if let Err(e) = std::fs::rename(&new, dir) {
-        // Put the old set back, and leave nothing behind.
-        if let Some(old) = &old {
-            let _ = std::fs::rename(old.path(), dir);
+
+    /// Renames the set into place (replacing an earlier one), and returns
+    /// the files written.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the folder cannot be renamed; the earlier set is
+    /// then put back.
+    pub fn finish(self) -> Result<Vec<std::path::PathBuf>> {
+        let SetWriter {
+            dir,
+            exists,
+            prefix,
+            parent,
+            temp,
+            written,
+            ..
+        } = self;
+        #[cfg(unix)]
+        if let Ok(d) = std::fs::File::open(temp.path()) {
+            let _ = d.sync_all();
         }
-        let _ = std::fs::remove_dir_all(&new);
-        return Err(Error::io(dir, e));
+        let old = if exists {
+            let aside = tempfile::Builder::new()
+                .prefix(&prefix)
+                .suffix(".old.tmp")
+                .tempdir_in(&parent)
+                .map_err(|e| Error::io(&parent, e))?;
+            // Renaming a folder over an empty one replaces it.
+            std::fs::rename(&dir, aside.path()).map_err(|e| Error::io(&dir, e))?;
+            Some(aside)
+        } else {
+            None
+        };
+        let new = temp.keep();
+        if let Err(e) = std::fs::rename(&new, &dir) {
+            // Put the old set back, and leave nothing behind.
+            if let Some(old) = &old {
+                let _ = std::fs::rename(old.path(), &dir);
+            }
+            let _ = std::fs::remove_dir_all(&new);
+            return Err(Error::io(&dir, e));
+        }
+        drop(old);
+        #[cfg(unix)]
+        if let Ok(d) = std::fs::File::open(&parent) {
+            let _ = d.sync_all();
+        }
+        Ok(written)
     }
-    drop(old);
-    #[cfg(unix)]
-    if let Ok(d) = std::fs::File::open(parent) {
-        let _ = d.sync_all();
-    }
-    Ok(files.iter().map(|(f, _)| dir.join(f)).collect())
 }
 
 /// Removes the temporary folders `PREFIX.PID.*.tmp` in `parent` left by

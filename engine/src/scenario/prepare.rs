@@ -72,9 +72,18 @@ impl Scenario {
     /// outside what the model can run, or a policy that starts after the
     /// horizon.
     pub fn prepare(&self) -> Result<Prepared> {
+        self.prepare_with(self.load_model()?)
+    }
+
+    /// The model the scenario names, loaded: a file (relative to the
+    /// scenario file that names it) or a built-in model of its library.
+    ///
+    /// # Errors
+    ///
+    /// The model's load errors; a missing model is reported at the file
+    /// (of the `extends` chain) that names it.
+    pub fn load_model(&self) -> Result<Model> {
         let path = self.base_dir.join(&self.model);
-        // A missing model is reported at the file (of the `extends` chain)
-        // that names it.
         let named_here = |message: String| {
             self.model_source
                 .as_ref()
@@ -84,7 +93,7 @@ impl Scenario {
                     message,
                 })
         };
-        let model = if path.exists() || Path::new(&self.model).extension().is_some() {
+        if path.exists() || Path::new(&self.model).extension().is_some() {
             if !path.exists() {
                 return Err(named_here(format!(
                     "model `{}`: no model file `{}`",
@@ -92,12 +101,24 @@ impl Scenario {
                     path.display()
                 )));
             }
-            crate::format::load_model(&path)?
+            crate::format::load_model(&path)
         } else {
             self.library
                 .load_model(&self.model)
-                .map_err(|e| named_here(format!("model `{}`: {e}", self.model)))?
-        };
+                .map_err(|e| named_here(format!("model `{}`: {e}", self.model)))
+        }
+    }
+
+    /// As [`Scenario::prepare`], on `model` instead of the model the
+    /// scenario names: the same question asked of another model with the
+    /// same names (for example, a local authority's version of a national
+    /// model). Preparing a scenario on the model it names gives exactly
+    /// what [`Scenario::prepare`] gives.
+    ///
+    /// # Errors
+    ///
+    /// As [`Scenario::prepare`], except loading.
+    pub fn prepare_with(&self, model: Model) -> Result<Prepared> {
         let groups = policy::group(&self.policies);
         let model = policy::apply(model, &groups)?;
         let program = Program::compile(&model)?;

@@ -1,0 +1,291 @@
+//! Many ensembles in one submission: several scenario files, and the same
+//! question asked of many local authorities, spread over the tasks of one
+//! array job.
+//!
+//! A [`Submission`] turns what `carecascade run` and `compare` are given
+//! into an engine [`Plan`] of pieces:
+//!
+//! - `run A.toml B.toml ...`: one piece per scenario, in the folder named
+//!   after the scenario (`baseline`, `early-help-investment`);
+//! - `compare BASE ALT... --area ...`: one piece per authority, a
+//!   comparison of its local model, in the folder named by its ONS code
+//!   (`E08000035`);
+//! - `run A.toml B.toml --area ...`: one piece per authority and scenario
+//!   (`E08000035/baseline`).
+//!
+//! A local model is made by [`crate::local::localise`] from the model the
+//! scenarios name (the England model), starting from the stocks of 31 March
+//! [`LOCAL_FROM`], by each task for the authorities it holds; each
+//! scenario is then prepared on it ([`Scenario::prepare_with`]), which is
+//! what a scenario file extending `baseline.toml` with `model = "local.toml"`
+//! runs. An authority whose model cannot be made (it has not published a
+//! figure the local model starts from; it was reorganised) or whose run
+//! fails is reported and skipped; the others are written. See
+//! `docs/scaling-out.md`.
+
+use crate::engine::Model;
+use crate::engine::ensemble::{Piece, Plan, PlanReport, Shard, check_together};
+use crate::engine::error::{Error, Result};
+use crate::engine::scenario::{Prepared, Scenario};
+use std::path::Path;
+
+/// The year whose 31 March stocks local models start from (the first with
+/// children looked after published by authority).
+pub const LOCAL_FROM: i32 = 2021;
+
+/// Many ensembles to run as one plan: see the [module documentation](self).
+#[derive(Debug)]
+pub struct Submission {
+    scenarios: Vec<Scenario>,
+    compare: bool,
+    /// (code, name) of each authority, or none for the scenarios' own model.
+    authorities: Vec<(String, String)>,
+    /// The model local models are made from.
+    model: Option<Model>,
+    plan: Plan,
+}
+
+/// A scenario's name as a folder: lower case letters and digits, with
+/// single `-` between words.
+pub fn folder_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    while out.ends_with('-') {
+        out.pop();
+    }
+    if out.is_empty() {
+        "scenario".into()
+    } else {
+        out
+    }
+}
+
+impl Submission {
+    /// A submission of `scenarios` (loaded, with any change of runs or seed
+    /// applied): a comparison of them (the first is the base) if `compare`,
+    /// otherwise a run of each; for each of `areas` (see
+    /// [`crate::local::authorities`]; none for the scenarios' own model).
+    /// Every scenario is prepared once on its own model here, so that
+    /// mistakes are reported before anything runs.
+    ///
+    /// # Errors
+    ///
+    /// The scenarios' own errors ([`Scenario::prepare`]); for a comparison,
+    /// scenarios that cannot run together ([`check_together`]); two
+    /// scenarios run separately with the same folder name; with `areas`,
+    /// the errors of [`crate::local::authorities`], scenarios that name
+    /// different models, or a model that cannot be localised
+    /// ([`crate::local::check_localisable`]).
+    pub fn new(scenarios: Vec<Scenario>, compare: bool, areas: &[String]) -> Result<Submission> {
+        if scenarios.is_empty() || (compare && scenarios.len() < 2) {
+            return Err(Error::Invalid {
+                what: "submission".into(),
+                message: "a run needs a scenario and a comparison a base and an alternative".into(),
+            });
+        }
+        let prepared = scenarios
+            .iter()
+            .map(Scenario::prepare)
+            .collect::<Result<Vec<_>>>()?;
+        if compare {
+            check_together(&prepared)?;
+        }
+        let authorities = if areas.is_empty() {
+            Vec::new()
+        } else {
+            crate::local::authorities(areas)?
+        };
+        let model = if authorities.is_empty() {
+            None
+        } else {
+            let model = scenarios_model(&scenarios)?;
+            crate::local::check_localisable(&model)?;
+            Some(model)
+        };
+        drop(prepared);
+        let names: Vec<String> = scenarios.iter().map(|s| s.name().to_string()).collect();
+        // The scenarios of each piece: all of them (a comparison) or one.
+        let groups: Vec<(String, Vec<usize>)> = if compare {
+            vec![(String::new(), (0..scenarios.len()).collect())]
+        } else {
+            let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+            for (k, s) in scenarios.iter().enumerate() {
+                let folder = folder_name(s.name());
+                if let Some((_, other)) = groups.iter().find(|(f, _)| *f == folder) {
+                    return Err(Error::Invalid {
+                        what: "scenarios".into(),
+                        message: format!(
+                            "`{}` and `{}` would both be written to the folder `{folder}`: give them different [scenario] names",
+                            scenarios[other[0]].name(),
+                            s.name()
+                        ),
+                    });
+                }
+                groups.push((folder, vec![k]));
+            }
+            groups
+        };
+        let label = |group: &[usize]| {
+            group
+                .iter()
+                .map(|&k| names[k].as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let mut pieces = Vec::new();
+        let columns = if authorities.is_empty() {
+            for (folder, group) in &groups {
+                let runs = scenarios[group[0]].runs();
+                pieces.push(Piece::new(folder.clone(), runs, vec![label(group)]));
+            }
+            vec!["scenarios".to_string()]
+        } else {
+            for (code, name) in &authorities {
+                for (folder, group) in &groups {
+                    let folder = if groups.len() == 1 {
+                        code.clone()
+                    } else {
+                        format!("{code}/{folder}")
+                    };
+                    let runs = scenarios[group[0]].runs();
+                    pieces.push(Piece::new(
+                        folder,
+                        runs,
+                        vec![code.clone(), name.clone(), label(group)],
+                    ));
+                }
+            }
+            vec![
+                "authority_code".to_string(),
+                "authority".to_string(),
+                "scenarios".to_string(),
+            ]
+        };
+        let plan = Plan::new(columns, pieces)?;
+        Ok(Submission {
+            scenarios,
+            compare,
+            authorities,
+            model,
+            plan,
+        })
+    }
+
+    /// The plan: its pieces, their folders and runs.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The scenarios of piece `k`, in the order they run.
+    fn scenarios_of(&self, k: usize) -> Vec<&Scenario> {
+        if self.compare {
+            self.scenarios.iter().collect()
+        } else {
+            vec![&self.scenarios[k % self.scenarios.len()]]
+        }
+    }
+
+    /// Runs the whole submission, or one shard of it, writing into `output`
+    /// (see [`Plan::run`]): each task makes only the local models of the
+    /// authorities it holds. `progress` is called after each run.
+    ///
+    /// # Errors
+    ///
+    /// As [`Plan::run`]; pieces whose local model cannot be made, or whose
+    /// run fails, are reported as failed, not errors.
+    pub fn run(
+        &self,
+        shard: Option<Shard>,
+        output: &Path,
+        progress: &(dyn Fn() + Sync),
+    ) -> Result<PlanReport> {
+        // The last authority localised: pieces of one authority are
+        // consecutive.
+        let mut local: Option<(usize, Result<Model>)> = None;
+        let per_authority = if self.compare {
+            1
+        } else {
+            self.scenarios.len()
+        };
+        let mut prepare = |k: usize| -> Result<Vec<Prepared>> {
+            let scenarios = self.scenarios_of(k);
+            let Some(england) = &self.model else {
+                return scenarios.iter().map(|s| s.prepare()).collect();
+            };
+            let a = k / per_authority;
+            let made = match local.take() {
+                Some((b, made)) if b == a => made,
+                _ => crate::local::localise(england, &self.authorities[a].0, LOCAL_FROM)
+                    .map(|l| l.model),
+            };
+            let result = match &made {
+                Ok(model) => scenarios
+                    .iter()
+                    .map(|s| s.prepare_with(model.clone()))
+                    .collect(),
+                Err(e) => Err(same_error(e)),
+            };
+            local = Some((a, made));
+            result
+        };
+        self.plan.run(shard, output, &mut prepare, progress)
+    }
+
+    /// The runs a task holding `shard` runs (all of them for `None`),
+    /// counting each scenario's runs: for a progress bar.
+    pub fn runs_in(&self, shard: Option<Shard>) -> usize {
+        self.plan
+            .assignment(shard)
+            .iter()
+            .map(|(k, runs)| runs.len() * self.scenarios_of(*k).len())
+            .sum()
+    }
+}
+
+/// An error that reads as `e` does (errors are not `Clone`): each piece of
+/// an authority whose model cannot be made says why.
+fn same_error(e: &Error) -> Error {
+    match e {
+        Error::Invalid { what, message } => Error::Invalid {
+            what: what.clone(),
+            message: message.clone(),
+        },
+        other => Error::Invalid {
+            what: "local model".into(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// The model every scenario names (they must name the same one), to
+/// localise.
+fn scenarios_model(scenarios: &[Scenario]) -> Result<Model> {
+    let identity = |s: &Scenario| {
+        let path = s.base_dir().join(s.model());
+        match path.canonicalize() {
+            Ok(p) if path.is_file() => p.display().to_string(),
+            _ => crate::engine::name::canonical_name(s.model()),
+        }
+    };
+    let first = identity(&scenarios[0]);
+    if let Some(other) = scenarios.iter().find(|s| identity(s) != first) {
+        return Err(Error::Invalid {
+            what: "--area".into(),
+            message: format!(
+                "makes each authority's model from the model the scenarios name, but `{}` names `{}` and `{}` names `{}`",
+                scenarios[0].name(),
+                scenarios[0].model(),
+                other.name(),
+                other.model()
+            ),
+        });
+    }
+    // The model as named, before any scenario's policies.
+    scenarios[0].load_model()
+}
