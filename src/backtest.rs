@@ -72,15 +72,24 @@ pub struct Settings {
     pub draws: usize,
     /// Seed of the observation noise in forecasts.
     pub seed: u64,
+    /// Sampler steps, burn-in and thinning of each origin's fit, if not the
+    /// spec's.
+    pub chains: Option<(usize, usize, usize)>,
+    /// Forecast from fits whose chains have not converged (each is flagged
+    /// in the results) instead of refusing.
+    pub accept_unconverged: bool,
 }
 
 impl Default for Settings {
-    /// [`ORIGINS`], 400 draws, seed 1.
+    /// [`ORIGINS`], 400 draws, seed 1, the spec's chains, refusing
+    /// unconverged fits.
     fn default() -> Settings {
         Settings {
             origins: ORIGINS.to_vec(),
             draws: 400,
             seed: 1,
+            chains: None,
+            accept_unconverged: false,
         }
     }
 }
@@ -140,6 +149,9 @@ pub struct Backtest {
     /// full posterior's median parameters, and of one-year-ahead runs from
     /// each year's stocks.
     pub in_sample: Vec<(String, f64, f64)>,
+    /// Whether the whole window's posterior (for the in-sample fit) had
+    /// converged.
+    pub full_converged: bool,
 }
 
 /// Scores of one series at one horizon, over the origins.
@@ -267,12 +279,14 @@ pub fn forecast(
 }
 
 /// Runs the backtest: for each origin, the posterior from data up to it
-/// and the forecasts from it; then the full window's posterior for the
-/// in-sample fit. `progress` is told about each origin.
+/// and the forecasts from it. The in-sample fit is added with
+/// [`in_sample`] and the posterior of the whole window. `progress` is told
+/// about each origin.
 ///
 /// # Errors
 ///
-/// The errors of sampling and forecasting.
+/// The errors of sampling and forecasting; an origin whose chains have not
+/// converged unless `settings.accept_unconverged`.
 pub fn backtest(
     model: &Model,
     observed: &Observed,
@@ -287,7 +301,20 @@ pub fn backtest(
     for &origin in &settings.origins {
         let mut s = spec.clone();
         s.to = Some(f64::from(origin));
+        if let Some((steps, burn, thin)) = settings.chains {
+            s.mcmc.steps = steps;
+            s.mcmc.burn = burn;
+            s.mcmc.thin = thin;
+        }
         let sampled = sample(model, observed, &s)?;
+        if !settings.accept_unconverged {
+            sampled.check().map_err(|e| crate::Error::Invalid {
+                what: format!("backtest origin {origin}"),
+                message: format!(
+                    "{e}; or accept unconverged fits (each is flagged in the results)"
+                ),
+            })?;
+        }
         let d = &sampled.diagnostics;
         let fit = OriginFit {
             origin,
@@ -317,30 +344,25 @@ pub fn backtest(
             settings.seed,
         )?);
     }
-    let full = sample(model, observed, spec)?;
-    progress(&format!(
-        "full window: {}",
-        if full.failures.is_empty() {
-            "converged"
-        } else {
-            "NOT converged"
-        }
-    ));
-    let in_sample = in_sample(model, observed, spec, &full.posterior)?;
     Ok(Backtest {
         settings: settings.clone(),
         fingerprint,
         command,
         fits,
         forecasts,
-        in_sample,
+        in_sample: Vec::new(),
+        full_converged: false,
     })
 }
 
-/// In-sample MAPE per series with the posterior's median parameters: of
-/// one run from the spec's first year, and of one-year-ahead runs from
-/// each year's stocks.
-fn in_sample(
+/// In-sample MAPE per [`SERIES`] entry with `posterior`'s median
+/// parameters (for [`Backtest::in_sample`]): of one run from the spec's
+/// first year, and of one-year-ahead runs from each year's stocks.
+///
+/// # Errors
+///
+/// The model's errors; a posterior parameter the model lacks.
+pub fn in_sample(
     model: &Model,
     observed: &Observed,
     spec: &CalibrationSpec,
@@ -517,8 +539,60 @@ fn num(x: f64, digits: usize) -> String {
 }
 
 impl Backtest {
+    /// One chart per [`SERIES`] entry (file name `SERIES.svg`, SVG bytes):
+    /// each origin's forecast as a fan from its last published value, and
+    /// the published figures as dots.
+    ///
+    /// # Errors
+    ///
+    /// A chart that cannot be drawn.
+    pub fn charts(&self, observed: &Observed) -> Result<Vec<(String, Vec<u8>)>> {
+        use crate::engine::chart::{Fan, Format, forecasts_against_outturns};
+        let mut out = Vec::new();
+        for (name, title, _) in SERIES {
+            let mut fans = Vec::new();
+            for &origin in &self.settings.origins {
+                let mut points = Vec::new();
+                for f in self
+                    .forecasts
+                    .iter()
+                    .filter(|f| f.origin == origin && f.series == *name)
+                {
+                    if let (true, Some(last)) = (points.is_empty(), f.last_value) {
+                        points.push((f64::from(origin), [last; 5]));
+                    }
+                    if let Some(q) = f.quantiles {
+                        points.push((f64::from(origin + f.horizon as i32), q));
+                    }
+                }
+                if points.len() > 1 {
+                    fans.push(Fan {
+                        label: format!("from {origin}"),
+                        points,
+                    });
+                }
+            }
+            let dots: Vec<(f64, f64)> = observed
+                .series(name)?
+                .observed()
+                .map(|(y, v)| (f64::from(y), v))
+                .collect();
+            let svg = forecasts_against_outturns(
+                Format::Svg,
+                &format!("{title}: forecasts and outturns"),
+                "children",
+                &fans,
+                &dots,
+            )?;
+            out.push((format!("{name}.svg"), svg));
+        }
+        Ok(out)
+    }
+
     /// The tables of `docs/backtest.md`: generated, never edited by hand.
-    pub fn to_markdown(&self) -> String {
+    /// With `charts`, the folder (relative to the Markdown file) holding
+    /// [`Backtest::charts`], which the page shows.
+    pub fn to_markdown(&self, charts: Option<&str>) -> String {
         let mut md = String::new();
         let scores = self.scores();
         let (mean_ratio, c50, c90) = summary(self);
@@ -532,6 +606,19 @@ impl Backtest {
             md,
             "# Backtest: forecasts of years the model was not fitted to\n"
         );
+        let unconverged: Vec<String> = self
+            .fits
+            .iter()
+            .filter(|f| !f.converged)
+            .map(|f| f.origin.to_string())
+            .collect();
+        if !unconverged.is_empty() {
+            let _ = writeln!(
+                md,
+                "> **The chains of the fits from {} did not converge** (split R-hat above the threshold: see \"The fits\" below): their draws do not fully represent those posteriors, so the intervals below may be too narrow or too wide; the forecasts are shown because the observation noise, which converges fast, dominates their width. Rerun with longer chains to remove this warning.\n",
+                unconverged.join(", ")
+            );
+        }
         let _ = writeln!(
             md,
             "For each origin year from {} to {}, the England model's posterior was sampled using only the published figures up to that year (`models/england.calibrate.toml`: flat priors within the stated bounds, log-normal errors with each series' scale estimated, runs restarting from every year's published stocks and going two years ahead). The forecast starts from the origin's published stocks at 31 March, as the shipped scenarios start from 2023's, and goes one and two years ahead with {} posterior draws, each with its observation noise. Outturns are the published figures in `data/england_national.csv` (to 2023).\n",
@@ -576,7 +663,22 @@ impl Backtest {
                 pct(s.covered90)
             );
         }
+        if let Some(dir) = charts {
+            let _ = writeln!(
+                md,
+                "\n## Forecasts against outturns\n\nEach fan starts from the published figure at its origin and shows the median, the 50% and the 90% intervals one and two years ahead; dots are the published figures.\n"
+            );
+            for (name, title, _) in SERIES {
+                let _ = writeln!(md, "![{title}]({dir}/{name}.svg)\n");
+            }
+        }
         let _ = writeln!(md, "\n## In-sample fit (2014-2023)\n");
+        if !self.full_converged {
+            let _ = writeln!(
+                md,
+                "> **The posterior of the whole window had not converged**: the medians below are approximate.\n"
+            );
+        }
         let _ = writeln!(
             md,
             "The full posterior's median parameters: MAPE of one run from 31 March 2013, and of one-year-ahead runs from each year's published stocks (how the model is used).\n\n| series | one run from 2013 | one year ahead | target |\n|---|---|---|---|"
@@ -591,6 +693,15 @@ impl Backtest {
                 if stock { 5 } else { 8 }
             );
         }
+        let _ = writeln!(
+            md,
+            "\n## What this shows and what it does not\n\n\
+- Six origins and two horizons give six forecasts per series and horizon (five or fewer where a figure was not published): a ratio of 0.9 and one of 1.1 are not clearly different, and a coverage of 83% is 5 of 6.\n\
+- The intervals are for the *published figure*: the model's value times the observation noise estimated from how far the published figures strayed from the model's one- and two-year forecasts before the origin, plus the parameters' uncertainty. They are not intervals for a policy effect.\n\
+- Exogenous series are held at their level at the origin (the children's population and arrivals of unaccompanied asylum-seeking children), as a forecaster then would have held them; shocks after the origin (the 2020-21 pandemic, the 2022-23 rise in UASC arrivals) count against the model.\n\
+- The model's own structure is fixed across origins: structural choices made with hindsight (such as the trend in exits from care, `care exit trend`, added after seeing 2013-2023) flatter these scores.\n\
+- Children looked after at 31 March 2013-2020 are the figures first published each year (later revised by DfE; see data/README.md)."
+        );
         let _ = writeln!(md, "\n## Every forecast\n");
         let _ = writeln!(
             md,

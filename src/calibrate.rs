@@ -125,6 +125,22 @@ pub fn calibrate(model: &Model, observed: &Observed, spec: &CalibrationSpec) -> 
 /// As [`calibrate`] and the engine's `posterior`. The result is returned
 /// even if the chains have not converged: see `Sampled::check`.
 pub fn posterior(model: &Model, observed: &Observed, spec: &CalibrationSpec) -> Result<Sampled> {
+    posterior_from(model, observed, spec, None)
+}
+
+/// [`posterior`] with the walkers started from draws of an earlier
+/// posterior (`warm_start`) rather than around a fresh mode search.
+///
+/// # Errors
+///
+/// As [`posterior`]; an earlier posterior without every parameter, or with
+/// draws outside the spec's bounds.
+pub fn posterior_from(
+    model: &Model,
+    observed: &Observed,
+    spec: &CalibrationSpec,
+    warm_start: Option<&Posterior>,
+) -> Result<Sampled> {
     let program = Program::compile(model)?;
     let projector = crate::project::projector(&program);
     general::posterior(
@@ -134,6 +150,7 @@ pub fn posterior(model: &Model, observed: &Observed, spec: &CalibrationSpec) -> 
         &observations(observed),
         spec,
         model.start_data().as_ref(),
+        warm_start,
     )
 }
 

@@ -13,11 +13,16 @@ fn read(path: &str) -> String {
 fn docs_backtest_is_the_rendering_of_the_recorded_results() {
     let backtest = Backtest::from_json(ENGLAND_BACKTEST_JSON).unwrap();
     assert_eq!(
-        backtest.to_markdown(),
+        backtest.to_markdown(Some("backtest")),
         read("docs/backtest.md"),
         "docs/backtest.md is not the rendering of docs/backtest.json: run `cargo run --release -- backtest`"
     );
     assert_eq!(backtest.settings.origins, Settings::default().origins);
+    assert_eq!(backtest.settings.draws, Settings::default().draws);
+    for (name, _, _) in carecascade::backtest::SERIES {
+        let chart = format!("{}/docs/backtest/{name}.svg", env!("CARGO_MANIFEST_DIR"));
+        assert!(std::path::Path::new(&chart).is_file(), "{chart} is missing");
+    }
 }
 
 #[test]
@@ -27,11 +32,12 @@ fn the_recorded_backtest_was_made_from_the_files_as_they_are() {
         &read("models/england.toml"),
         &read("data/england_national.csv"),
         &read("models/england.calibrate.toml"),
+        &read("models/england.posterior.csv"),
         &format!("{:?}", backtest.settings),
     ]);
     assert_eq!(
         backtest.fingerprint, now,
-        "the model, data or calibration spec changed since docs/backtest.md was made: run `cargo run --release -- backtest` (about 15 minutes)"
+        "the model, data, calibration spec or posterior changed since docs/backtest.md was made: rerun the command at the top of docs/backtest.md"
     );
 }
 
@@ -67,6 +73,7 @@ fn scores_are_what_they_say() {
             f(2018, 100.0, 130.0, 110.0),
         ],
         in_sample: vec![],
+        full_converged: true,
     };
     let s = &backtest.scores()[4];
     assert_eq!(

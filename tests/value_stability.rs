@@ -11,7 +11,7 @@
 
 use carecascade::engine::ensemble::{RunOptions, Sampler, draws, run_scenarios};
 use carecascade::engine::scenario::{Distribution, DistributionSpec, Prepared, Sampling, Scenario};
-use rand::SeedableRng;
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -588,11 +588,16 @@ fn generator_is_the_ensembles() {
     let p = baseline(16, 2, Sampling::Random);
     let sampler = Sampler::new(&p, 16);
     for run in 0..RUNS as usize {
-        let expected: Vec<f64> = p
+        let mut expected: Vec<f64> = p
             .uncertain()
             .iter()
             .map(|(name, _, d)| d.sample(&mut generator(p.scenario().seed(), name, run as u64)))
             .collect();
+        // Then the posterior's row, picked on the stream of "posterior draw".
+        let posterior = p.posterior().expect("the baseline draws from a posterior");
+        let row = generator(p.scenario().seed(), "posterior draw", run as u64)
+            .random_range(0..posterior.rows.len());
+        expected.extend_from_slice(&posterior.rows[row]);
         assert_eq!(sampler.draws(run), expected, "run {run}");
         assert_eq!(draws(&p, run, 16), expected, "run {run}");
     }

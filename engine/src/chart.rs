@@ -275,7 +275,40 @@ pub fn fan_chart(
     money: bool,
     zero_line: bool,
 ) -> Result<Vec<u8>> {
-    let all = fans.iter().flat_map(|f| f.points.iter());
+    fans_and_points(format, title, y_label, fans, &[], money, zero_line)
+}
+
+/// Forecasts against what happened: a fan per forecast (e.g. one per
+/// origin of a backtest) and the observed values as black dots, labelled
+/// `observed`.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] if there is nothing to plot or plotting fails.
+pub fn forecasts_against_outturns(
+    format: Format,
+    title: &str,
+    y_label: &str,
+    fans: &[Fan],
+    observed: &[(f64, f64)],
+) -> Result<Vec<u8>> {
+    fans_and_points(format, title, y_label, fans, observed, false, false)
+}
+
+fn fans_and_points(
+    format: Format,
+    title: &str,
+    y_label: &str,
+    fans: &[Fan],
+    dots: &[(f64, f64)],
+    money: bool,
+    zero_line: bool,
+) -> Result<Vec<u8>> {
+    let as_quantiles: Vec<(f64, [f64; 5])> = dots.iter().map(|&(x, y)| (x, [y; 5])).collect();
+    let all = fans
+        .iter()
+        .flat_map(|f| f.points.iter())
+        .chain(as_quantiles.iter());
     let (mut x0, mut x1) = (f64::INFINITY, f64::NEG_INFINITY);
     let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
     for (x, q) in all {
@@ -313,6 +346,7 @@ pub fn fan_chart(
             title,
             y_label,
             fans,
+            dots,
             money,
             zero_line,
             x: (x0.floor(), x1.ceil()),
@@ -325,6 +359,7 @@ struct DrawFans<'a> {
     title: &'a str,
     y_label: &'a str,
     fans: &'a [Fan],
+    dots: &'a [(f64, f64)],
     money: bool,
     zero_line: bool,
     x: (f64, f64),
@@ -395,6 +430,17 @@ impl Drawing for DrawFans<'_> {
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
                 });
+        }
+        if !self.dots.is_empty() {
+            chart
+                .draw_series(
+                    self.dots
+                        .iter()
+                        .map(|&(x, y)| Circle::new((x, y), 4, BLACK.filled())),
+                )
+                .map_err(chart_error)?
+                .label("observed")
+                .legend(|(x, y)| Circle::new((x + 9, y), 4, BLACK.filled()));
         }
         draw_legend(&mut chart)?;
         root.present().map_err(chart_error)?;

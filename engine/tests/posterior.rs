@@ -76,7 +76,7 @@ fn conjugate_posterior_matches_the_analytic_one() {
         None,
     )
     .unwrap();
-    let sampled = posterior(&program, &projector, &periods, &observed, &spec, None).unwrap();
+    let sampled = posterior(&program, &projector, &periods, &observed, &spec, None, None).unwrap();
     sampled.check().unwrap();
     let n = logs.len() as f64;
     let (ybar, s) = mean_sd(&logs);
@@ -196,7 +196,8 @@ fn simulation_based_calibration_ranks_are_uniform() {
         let mut spec = base.clone();
         spec.mcmc.seed = 100 + fit as u64;
         spec.seed = 100 + fit as u64;
-        let sampled = posterior(&program, &projector, &periods, &observed, &spec, None).unwrap();
+        let sampled =
+            posterior(&program, &projector, &periods, &observed, &spec, None, None).unwrap();
         for (i, t) in truth.iter().enumerate() {
             let draws = sampled.posterior.column(i);
             let rank = draws.iter().filter(|d| *d < t).count();
@@ -256,7 +257,7 @@ fn posterior_file_says_how_it_was_made() {
         None,
     )
     .unwrap();
-    let sampled = posterior(&program, &projector, &periods, &observed, &spec, None).unwrap();
+    let sampled = posterior(&program, &projector, &periods, &observed, &spec, None, None).unwrap();
     let csv = sampled.posterior.to_csv();
     assert!(
         csv.contains("# prior `duration`: uniform 0.5 to 5 (source): a study"),
@@ -297,7 +298,7 @@ fn an_unconverged_posterior_is_refused() {
         None,
     )
     .unwrap();
-    let sampled = posterior(&program, &projector, &periods, &observed, &spec, None).unwrap();
+    let sampled = posterior(&program, &projector, &periods, &observed, &spec, None, None).unwrap();
     let e = sampled.check().unwrap_err().to_string();
     assert!(e.contains("have not converged"), "{e}");
     assert!(e.contains("effective sample size"), "{e}");
@@ -390,7 +391,7 @@ fn uninformed_parameters_keep_their_priors() {
         None,
     )
     .unwrap();
-    let sampled = posterior(&program, &projector, &periods, &observed, &spec, None).unwrap();
+    let sampled = posterior(&program, &projector, &periods, &observed, &spec, None, None).unwrap();
     sampled.check().unwrap();
     let (mb, sb) = mean_sd(&sampled.posterior.column(1));
     let (mc, sc) = mean_sd(&sampled.posterior.column(2));
@@ -595,4 +596,83 @@ fn batched_evaluations_equal_single_ones() {
             assert_eq!(post.scales().len(), 6, "two series x three horizons");
         }
     }
+}
+
+/// A warm start continues from an earlier posterior's draws: it needs no
+/// mode search, converges with a short burn-in, and refuses a posterior
+/// without every parameter.
+#[test]
+fn a_warm_start_continues_an_earlier_posterior() {
+    let program = compile(DRAIN);
+    let projector = Projector::new(
+        &program,
+        &[
+            Indicator::level("cases", "cases"),
+            Indicator::sum("closures", "closures"),
+        ],
+    )
+    .unwrap();
+    let periods = Periods::new(0.0, 10).unwrap();
+    let mut state = program.state();
+    let made = projector.project(&mut state, &periods).unwrap();
+    let mut observed = Observations::new("made");
+    for column in ["cases", "closures"] {
+        observed.insert(
+            column,
+            (1..=10).map(|k| {
+                (
+                    k as f64,
+                    made.get(column, k as f64).unwrap() * if k % 2 == 0 { 1.03 } else { 0.97 },
+                )
+            }),
+        );
+    }
+    let text = DRAIN_SPEC
+        .replace("steps = 600", "steps = 1500")
+        .replace("burn = 150", "burn = 300")
+        .replace("thin = 5", "thin = 10");
+    let spec = CalibrationSpec::parse(&text, None).unwrap();
+    let first = posterior(&program, &projector, &periods, &observed, &spec, None, None).unwrap();
+    first.check().unwrap();
+    let short = CalibrationSpec::parse(
+        &text
+            .replace("burn = 300", "burn = 20")
+            .replace("steps = 1500", "steps = 1000")
+            .replace("thin = 10", "thin = 8"),
+        None,
+    )
+    .unwrap();
+    let warm = posterior(
+        &program,
+        &projector,
+        &periods,
+        &observed,
+        &short,
+        None,
+        Some(&first.posterior),
+    )
+    .unwrap();
+    assert_eq!(
+        warm.evaluations,
+        8 * 1001 + 8 + 2 * 99,
+        "the walkers, the sampler and the kept draws' scales: no mode search"
+    );
+    warm.check().unwrap();
+    let (a, _) = mean_sd(&first.posterior.column(1));
+    let (b, sd) = mean_sd(&warm.posterior.column(1));
+    assert!((a - b).abs() < 0.5 * sd, "{a} vs {b} (sd {sd})");
+    let mut other = first.posterior.clone();
+    other.parameters[1] = "delay".into();
+    let e = posterior(
+        &program,
+        &projector,
+        &periods,
+        &observed,
+        &short,
+        None,
+        Some(&other),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("no parameter `duration`"), "{e}");
 }

@@ -90,9 +90,14 @@ enum Command {
         #[arg(long)]
         posterior: Option<PathBuf>,
         /// Write the posterior even if the chains have not converged (the
-        /// file then says so, and scenarios using it warn).
+        /// file then says so, and scenarios refuse it).
         #[arg(long, requires = "posterior")]
         accept_unconverged: bool,
+        /// Start the walkers from draws of an earlier posterior file of the
+        /// same parameters (e.g. a shorter run) instead of around a fresh
+        /// mode search; convergence is judged on the new run.
+        #[arg(long, requires = "posterior")]
+        start_from: Option<PathBuf>,
         /// Also write the fitted values into the model file, keeping its
         /// comments and layout.
         #[arg(long, conflicts_with = "posterior")]
@@ -119,9 +124,21 @@ enum Command {
         /// Posterior draws per forecast.
         #[arg(long, default_value_t = 400)]
         draws: usize,
-        /// The Markdown file to write; the results go beside it as `.json`.
+        /// The Markdown file to write; the results go beside it as `.json`
+        /// and the charts in a folder of the same name.
         #[arg(long, short, default_value = "docs/backtest.md")]
         output: PathBuf,
+        /// The posterior of the whole window (for the in-sample fit).
+        #[arg(long, default_value = "models/england.posterior.csv")]
+        posterior: PathBuf,
+        /// Sampler steps for each origin's fit, instead of the spec's
+        /// (the burn-in is half, thinned to keep 150 steps per walker).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Forecast from fits whose chains have not converged, flagging
+        /// each in the results, instead of refusing.
+        #[arg(long)]
+        accept_unconverged: bool,
     },
     /// Make a local authority's model from the England model: its own
     /// children, cases and social workers, national money in proportion to
@@ -416,8 +433,16 @@ fn run(cli: Cli) -> ExitCode {
             params,
             posterior: Some(posterior),
             accept_unconverged,
+            start_from,
             ..
-        } => calibrate_posterior(model, data, params, posterior, accept_unconverged),
+        } => calibrate_posterior(
+            model,
+            data,
+            params,
+            posterior,
+            accept_unconverged,
+            start_from,
+        ),
         Command::Calibrate { .. } => unreachable!("clap requires --output or --posterior"),
         Command::Backtest {
             model,
@@ -426,7 +451,20 @@ fn run(cli: Cli) -> ExitCode {
             origins,
             draws,
             output,
-        } => backtest(model, data, params, &origins, draws, output),
+            posterior,
+            steps,
+            accept_unconverged,
+        } => backtest(
+            model,
+            data,
+            params,
+            &origins,
+            draws,
+            output,
+            posterior,
+            steps,
+            accept_unconverged,
+        ),
         Command::Project {
             model,
             from,
@@ -684,8 +722,9 @@ fn calibrate_posterior(
     params: PathBuf,
     output: PathBuf,
     accept_unconverged: bool,
+    start_from: Option<PathBuf>,
 ) -> Result<ExitCode, Error> {
-    use carecascade::calibrate::{CalibrationSpec, posterior, years};
+    use carecascade::calibrate::{CalibrationSpec, Posterior, posterior_from, years};
     use carecascade::data::Observed;
     let model = load_model(&model_path)?;
     let observed = Observed::load(&data, "year")?;
@@ -705,7 +744,8 @@ fn calibrate_posterior(
         m.burn
     );
     let started = std::time::Instant::now();
-    let sampled = posterior(&model, &observed, &spec)?;
+    let warm = start_from.as_ref().map(Posterior::load).transpose()?;
+    let sampled = posterior_from(&model, &observed, &spec, warm.as_ref())?;
     let seconds = started.elapsed().as_secs_f64();
     let p = &sampled.posterior;
     let mut table = format!(
@@ -755,11 +795,14 @@ fn calibrate_posterior(
     posterior.notes.insert(
         0,
         format!(
-            "written by `carecascade calibrate {} --data {} --params {} --posterior {}` (carecascade {}) in {:.0} s",
+            "written by `carecascade calibrate {} --data {} --params {} --posterior {}{}` (carecascade {}) in {:.0} s",
             model_path.display(),
             data.display(),
             params.display(),
             output.display(),
+            start_from
+                .as_ref()
+                .map_or(String::new(), |p| format!(" --start-from {}", p.display())),
             env!("CARGO_PKG_VERSION"),
             seconds
         ),
@@ -802,6 +845,7 @@ fn parse_origins(text: &str) -> Result<Vec<i32>, Error> {
     Ok(out)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn backtest(
     model_path: PathBuf,
     data: PathBuf,
@@ -809,6 +853,9 @@ fn backtest(
     origins: &str,
     draws: usize,
     output: PathBuf,
+    posterior: PathBuf,
+    steps: Option<usize>,
+    accept_unconverged: bool,
 ) -> Result<ExitCode, Error> {
     use carecascade::backtest::{Settings, backtest, fingerprint, summary};
     use carecascade::calibrate::CalibrationSpec;
@@ -835,16 +882,29 @@ fn backtest(
     } else {
         carecascade::ENGLAND_TOML.to_string()
     };
+    let chains = match steps {
+        Some(s) if s < 8 => {
+            return Err(Error::Invalid {
+                what: format!("--steps {s}"),
+                message: "at least 8 steps are needed".into(),
+            });
+        }
+        Some(s) => Some((s, s / 2, (s / 2 / 150).max(1))),
+        None => None,
+    };
     let settings = Settings {
         origins,
         draws,
+        chains,
+        accept_unconverged,
         ..Settings::default()
     };
     let print = format!(
-        "carecascade backtest {} --data {} --params {} --origins {} --draws {} --output {}",
+        "carecascade backtest {} --data {} --params {} --posterior {} --origins {} --draws {}{}{} --output {}",
         model_path.display(),
         data.display(),
         params.display(),
+        posterior.display(),
         settings
             .origins
             .iter()
@@ -852,26 +912,53 @@ fn backtest(
             .collect::<Vec<_>>()
             .join(","),
         draws,
+        steps.map_or(String::new(), |s| format!(" --steps {s}")),
+        if accept_unconverged {
+            " --accept-unconverged"
+        } else {
+            ""
+        },
         output.display()
     );
-    let print_fingerprint = fingerprint(&[
-        &model_text,
-        &read(&data)?,
-        &read(&params)?,
-        &format!("{settings:?}"),
-    ]);
     let started = std::time::Instant::now();
-    let result = backtest(
+    let mut result = backtest(
         &model,
         &observed,
         &spec,
         &settings,
-        print_fingerprint,
+        String::new(),
         print,
         &mut |line| eprintln!("{line} ({:.0} s)", started.elapsed().as_secs_f64()),
     )?;
-    carecascade::engine::format::write_atomic(&json_path, result.to_json().as_bytes())?;
-    write_atomic(&output, result.to_markdown().as_bytes())?;
+    // The whole window's posterior is read last, so that it may be made
+    // while the origins are fitted.
+    let full = carecascade::calibrate::Posterior::load(&posterior)?;
+    if !full.converged && !accept_unconverged {
+        return Err(Error::Invalid {
+            what: format!("--posterior {}", posterior.display()),
+            message: "it is marked as not converged; sample it again with longer chains, or pass --accept-unconverged (the page then says so)".into(),
+        });
+    }
+    result.in_sample = carecascade::backtest::in_sample(&model, &observed, &spec, &full)?;
+    result.full_converged = full.converged;
+    result.fingerprint = fingerprint(&[
+        &model_text,
+        &read(&data)?,
+        &read(&params)?,
+        &read(&posterior)?,
+        &format!("{settings:?}"),
+    ]);
+    let chart_dir = output.with_extension("");
+    let chart_name = chart_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "backtest".into());
+    std::fs::create_dir_all(&chart_dir).map_err(|e| Error::io(&chart_dir, e))?;
+    for (name, svg) in result.charts(&observed)? {
+        write_atomic(chart_dir.join(name), &svg)?;
+    }
+    write_atomic(&json_path, result.to_json().as_bytes())?;
+    write_atomic(&output, result.to_markdown(Some(&chart_name)).as_bytes())?;
     let (ratio, c50, c90) = summary(&result);
     print_quietly(&format!(
         "mean error ratio to the last value {ratio:.2}; 50% intervals cover {:.0}%, 90% cover {:.0}%\n",

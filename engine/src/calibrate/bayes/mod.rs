@@ -460,6 +460,7 @@ impl Sampled {
 ///
 /// As [`LogPosterior::new`] and [`ensemble_sampler`]; [`Error::Invalid`]
 /// if the model cannot be run at its mode.
+#[allow(clippy::too_many_arguments)] // the low-level form of `posterior`, which takes a spec
 pub fn sample_posterior(
     problem: &Problem<'_>,
     priors: Option<Vec<Prior>>,
@@ -468,6 +469,7 @@ pub fn sample_posterior(
     mcmc: &Mcmc,
     keep: usize,
     start_data: Option<&StartData>,
+    warm_start: Option<&Posterior>,
 ) -> Result<Sampled> {
     let priors =
         priors.unwrap_or_else(|| problem.bounds.iter().map(|b| Prior::uniform(*b)).collect());
@@ -486,48 +488,10 @@ pub fn sample_posterior(
             message: "`keep` must be at least 1 draw".into(),
         });
     }
-    // The mode, from the model's own values and a Latin hypercube.
-    let own = problem.model_values();
-    let starts = multi_start(
-        |x| {
-            let lp = posterior.at_values(x);
-            if lp.is_finite() { -lp } else { f64::INFINITY }
-        },
-        &problem.bounds,
-        &own,
-        search,
-    )?;
-    let mode = starts[0].values.clone();
-    if !posterior.at_values(&mode).is_finite() {
-        return Err(Error::Invalid {
-            what: "posterior".into(),
-            message: "the model cannot be compared with the data anywhere the search looked (every run failed or gave a value that is not positive where one is observed)".into(),
-        });
-    }
-    let mut evaluations: usize = starts.iter().map(|s| s.evaluations).sum();
-    // Walkers in a small ball around the mode, in the unit cube.
-    let mut rng = ChaCha8Rng::seed_from_u64(mcmc.seed ^ 0x5EED_BA11);
-    let normal = rand_distr::StandardNormal;
-    let mut start = Vec::with_capacity(mcmc.walkers);
-    while start.len() < mcmc.walkers {
-        let y: Vec<f64> = mode
-            .iter()
-            .zip(&problem.bounds)
-            .map(|(x, b)| {
-                let z: f64 = normal.sample(&mut rng);
-                b.value((b.unit(*x) + 0.01 * z).clamp(0.0, 1.0))
-            })
-            .collect();
-        evaluations += 1;
-        if posterior.at_values(&y).is_finite() {
-            start.push(y);
-        } else if evaluations > 100 * mcmc.walkers + starts.len() * search.max_evaluations {
-            return Err(Error::Invalid {
-                what: "posterior".into(),
-                message: "could not place the walkers near the mode: the model fails to run or compare around it".into(),
-            });
-        }
-    }
+    let (mode, start, mut evaluations) = match warm_start {
+        Some(previous) => warm(&posterior, problem, previous, mcmc)?,
+        None => cold(&posterior, problem, search, mcmc)?,
+    };
     let chains = ensemble_sampler_batched(
         |points: &[Vec<f64>]| posterior.at_values_batch(points),
         LANES,
@@ -607,6 +571,106 @@ pub fn sample_posterior(
     })
 }
 
+/// The mode by Nelder-Mead from the model's own values and a Latin
+/// hypercube, and walkers in a small ball around it (in the unit cube).
+fn cold(
+    posterior: &LogPosterior<'_>,
+    problem: &Problem<'_>,
+    search: &Search,
+    mcmc: &Mcmc,
+) -> Result<(Vec<f64>, Vec<Vec<f64>>, usize)> {
+    // The mode, from the model's own values and a Latin hypercube.
+    let own = problem.model_values();
+    let starts = multi_start(
+        |x| {
+            let lp = posterior.at_values(x);
+            if lp.is_finite() { -lp } else { f64::INFINITY }
+        },
+        &problem.bounds,
+        &own,
+        search,
+    )?;
+    let mode = starts[0].values.clone();
+    if !posterior.at_values(&mode).is_finite() {
+        return Err(Error::Invalid {
+            what: "posterior".into(),
+            message: "the model cannot be compared with the data anywhere the search looked (every run failed or gave a value that is not positive where one is observed)".into(),
+        });
+    }
+    let mut evaluations: usize = starts.iter().map(|s| s.evaluations).sum();
+    // Walkers in a small ball around the mode, in the unit cube.
+    let mut rng = ChaCha8Rng::seed_from_u64(mcmc.seed ^ 0x5EED_BA11);
+    let normal = rand_distr::StandardNormal;
+    let mut start = Vec::with_capacity(mcmc.walkers);
+    while start.len() < mcmc.walkers {
+        let y: Vec<f64> = mode
+            .iter()
+            .zip(&problem.bounds)
+            .map(|(x, b)| {
+                let z: f64 = normal.sample(&mut rng);
+                b.value((b.unit(*x) + 0.01 * z).clamp(0.0, 1.0))
+            })
+            .collect();
+        evaluations += 1;
+        if posterior.at_values(&y).is_finite() {
+            start.push(y);
+        } else if evaluations > 100 * mcmc.walkers + starts.len() * search.max_evaluations {
+            return Err(Error::Invalid {
+                what: "posterior".into(),
+                message: "could not place the walkers near the mode: the model fails to run or compare around it".into(),
+            });
+        }
+    }
+    Ok((mode, start, evaluations))
+}
+
+/// Walkers started from evenly spaced draws of an earlier posterior of the
+/// same parameters (a warm start: the chains' convergence is judged on the
+/// new run as always); the mode is the best of them.
+fn warm(
+    posterior: &LogPosterior<'_>,
+    problem: &Problem<'_>,
+    previous: &Posterior,
+    mcmc: &Mcmc,
+) -> Result<(Vec<f64>, Vec<Vec<f64>>, usize)> {
+    let invalid = |message: String| Error::Invalid {
+        what: "warm start".into(),
+        message,
+    };
+    let columns: Vec<usize> = problem
+        .names
+        .iter()
+        .map(|n| {
+            previous
+                .parameter(n)
+                .ok_or_else(|| invalid(format!("the earlier posterior has no parameter `{n}`")))
+        })
+        .collect::<Result<_>>()?;
+    let n = previous.draws.len();
+    let start: Vec<Vec<f64>> = (0..mcmc.walkers)
+        .map(|w| {
+            let d = &previous.draws[w * n / mcmc.walkers];
+            columns.iter().map(|&c| d.values[c]).collect()
+        })
+        .collect();
+    let densities = posterior.at_values_batch(&start);
+    let Some(best) = (0..start.len())
+        .filter(|&i| densities[i].is_finite())
+        .max_by(|&a, &b| densities[a].total_cmp(&densities[b]))
+    else {
+        return Err(invalid(
+            "no draw of the earlier posterior has a finite density under this one".into(),
+        ));
+    };
+    if let Some(bad) = densities.iter().position(|d| !d.is_finite()) {
+        return Err(invalid(format!(
+            "draw {} of the earlier posterior is outside this one's support (bounds changed?)",
+            bad * n / mcmc.walkers
+        )));
+    }
+    Ok((start[best].clone(), start, mcmc.walkers))
+}
+
 /// Samples the posterior of `spec`'s parameters of `program` given
 /// `observed`: the problem as in [`crate::calibrate::calibrate`], the
 /// priors, observation model and sampler of the spec (its `[mcmc]`), the
@@ -614,7 +678,9 @@ pub fn sample_posterior(
 /// [`crate::Model::start_data`]) checks that restarts have data.
 ///
 /// The result is returned even when the chains have not converged; call
-/// [`Sampled::check`] to refuse it then.
+/// [`Sampled::check`] to refuse it then. With `warm_start` the walkers
+/// start from draws of an earlier posterior of the same parameters
+/// instead of around a fresh mode search.
 ///
 /// # Errors
 ///
@@ -626,6 +692,7 @@ pub fn posterior(
     observed: &super::Observations,
     spec: &super::CalibrationSpec,
     start_data: Option<&StartData>,
+    warm_start: Option<&Posterior>,
 ) -> Result<Sampled> {
     let problem = Problem::new(program, projector, periods, observed, spec)?;
     let priors = problem
@@ -641,5 +708,6 @@ pub fn posterior(
         &spec.mcmc,
         spec.keep,
         start_data,
+        warm_start,
     )
 }
