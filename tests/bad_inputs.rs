@@ -722,8 +722,24 @@ fn result_set(dir: &std::path::Path) -> Option<Vec<(String, Vec<u8>)>> {
     Some(files)
 }
 
+/// Kills `run` at pseudo-random points (a fixed sequence, so that a failure
+/// can be reproduced) and checks that the result folder always holds the
+/// old complete set or the new complete set, never a mixture and never
+/// nothing, and that nothing but the killed process's hidden temporary
+/// folder is left beside it, which the next complete run removes. Half the
+/// kills fall anywhere in the run, the other half in the write itself:
+/// after the temporary folder appears, within the time the write takes.
+///
+/// `CARECASCADE_KILL_RUNS` sets the number of kills (10 by default; the
+/// issue asks for 100 in a row: `CARECASCADE_KILL_RUNS=100 cargo test
+/// --test bad_inputs interrupted`).
 #[test]
 fn an_interrupted_run_leaves_the_old_results_or_the_new() {
+    use std::time::{Duration, Instant};
+    let kills: usize = std::env::var("CARECASCADE_KILL_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10);
     let dir = scratch("killed");
     let baseline = format!("{}/scenarios/baseline.toml", env!("CARGO_MANIFEST_DIR"));
     let out = dir.join("out");
@@ -736,51 +752,97 @@ fn an_interrupted_run_leaves_the_old_results_or_the_new() {
             .spawn()
             .unwrap()
     };
+    let others = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "out")
+            .collect();
+        names.sort();
+        names
+    };
     // The complete sets of the two seeds, and how long a run takes.
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     assert!(run("1").wait().unwrap().success());
     let took = started.elapsed();
     let one = result_set(&out).unwrap();
+    let started = Instant::now();
     assert!(run("2").wait().unwrap().success());
+    let took = took.max(started.elapsed());
     let two = result_set(&out).unwrap();
     assert_eq!(one.len(), 3);
     assert_ne!(one, two);
     let names = |set: &[(String, Vec<u8>)]| set.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
     assert_eq!(names(&one), ["quantiles.csv", "runs.csv", "summary.json"]);
-    // Kill runs at pseudo-random points (a fixed sequence, so that a
-    // failure can be reproduced) up to a little after they would end.
+    assert!(others().is_empty(), "{:?}", others());
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let budget = std::time::Instant::now();
-    let mut iterations = 0;
-    while iterations < 30 && budget.elapsed() < std::time::Duration::from_secs(15) {
-        iterations += 1;
+    let mut next = || {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let wait = took.mul_f64((x % 1000) as f64 / 800.0);
-        let seed = if iterations % 2 == 0 { "1" } else { "2" };
+        x
+    };
+    // What the folder held after each kill: (old, new, temporary folders left).
+    let (mut old, mut new, mut left) = (0, 0, 0);
+    let mut current = two.clone();
+    let mut killed = Vec::new();
+    for kill in 0..kills {
+        // This run writes the set that is not there now.
+        let (after, seed) = if current == one {
+            (&two, "2")
+        } else {
+            (&one, "1")
+        };
         let mut child = run(seed);
-        std::thread::sleep(wait);
+        let pid = child.id();
+        killed.push(format!(".out.{pid}."));
+        let wait = if next() % 2 == 0 {
+            // Anywhere from the start to a little after the end.
+            let wait = took.mul_f64((next() % 1000) as f64 / 800.0);
+            std::thread::sleep(wait);
+            wait
+        } else {
+            // Within 20 ms (about the time the write takes) of the
+            // temporary folder appearing.
+            let deadline = Instant::now() + took * 3;
+            let prefix = format!(".out.{pid}.");
+            while Instant::now() < deadline && !others().iter().any(|n| n.starts_with(&prefix)) {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            let wait = Duration::from_micros(next() % 20_000);
+            std::thread::sleep(wait);
+            wait
+        };
         let _ = child.kill();
         let _ = child.wait();
-        match result_set(&out) {
-            None => {}
-            Some(set) => assert!(
-                set == one || set == two,
-                "after a kill at {wait:?}: {:?}",
-                names(&set)
-            ),
+        let set = result_set(&out)
+            .unwrap_or_else(|| panic!("kill {kill} ({wait:?}): the result folder is missing"));
+        if set == current {
+            old += 1;
+        } else if &set == after {
+            new += 1;
+            current = set;
+        } else {
+            panic!("kill {kill} ({wait:?}): a mixed set: {:?}", names(&set));
+        }
+        // Only the hidden temporary folders of killed processes may be
+        // left (each run removes those of earlier ones when it writes).
+        let stray = others();
+        assert!(
+            stray
+                .iter()
+                .all(|n| killed.iter().any(|k| n.starts_with(k)) && n.ends_with(".tmp")),
+            "kill {kill} ({wait:?}): left {stray:?}"
+        );
+        if stray.iter().any(|n| n.starts_with(&format!(".out.{pid}."))) {
+            left += 1;
         }
     }
+    eprintln!("{kills} kills: old set {old}, new set {new}; a temporary folder left {left} times");
     // A complete run afterwards leaves no temporary folder of the killed ones.
     assert!(run("1").wait().unwrap().success());
     assert_eq!(result_set(&out).unwrap(), one);
-    let leftovers: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "out")
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(others().is_empty(), "{:?}", others());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
