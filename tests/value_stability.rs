@@ -586,15 +586,15 @@ fn baseline(runs: usize, horizon: usize, sampling: Sampling) -> Prepared {
 #[test]
 fn generator_is_the_ensembles() {
     let p = baseline(16, 2, Sampling::Random);
-    let sampler = Sampler::new(&p, 16);
+    let sampler = Sampler::new(&p, 16).unwrap();
     for run in 0..RUNS as usize {
         let expected: Vec<f64> = p
             .uncertain()
             .iter()
             .map(|(name, _, d)| d.sample(&mut generator(p.scenario().seed(), name, run as u64)))
             .collect();
-        assert_eq!(sampler.draws(run), expected, "run {run}");
-        assert_eq!(draws(&p, run, 16), expected, "run {run}");
+        assert_eq!(sampler.draws(run).unwrap(), expected, "run {run}");
+        assert_eq!(draws(&p, run, 16).unwrap(), expected, "run {run}");
     }
 }
 

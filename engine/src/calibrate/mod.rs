@@ -80,6 +80,6 @@ mod output;
 mod spec;
 
 pub use objective::{Fit, Observations, Problem, calibrate, mape};
-pub use optimise::{Bounds, Search, Start, multi_start, nelder_mead};
+pub use optimise::{Bounds, MAX_STARTS, Search, Start, multi_start, nelder_mead};
 pub use output::{fit_to_toml, update_model_file};
 pub use spec::CalibrationSpec;

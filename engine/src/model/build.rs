@@ -466,12 +466,11 @@ impl ModelBuilder {
             } else if elements.is_empty() {
                 Some("a dimension needs at least one element".to_string())
             } else {
-                elements.iter().enumerate().find_map(|(i, e)| {
-                    elements[..i]
-                        .iter()
-                        .any(|f| canonical_name(f) == canonical_name(e))
-                        .then(|| format!("element `{e}` appears twice"))
-                })
+                let mut seen = std::collections::HashSet::with_capacity(elements.len());
+                elements
+                    .iter()
+                    .find(|e| !seen.insert(canonical_name(e)))
+                    .map(|e| format!("element `{e}` appears twice"))
             };
             match problem {
                 Some(message) => errors.push(Error::Model {
@@ -479,10 +478,10 @@ impl ModelBuilder {
                     location: None,
                     message,
                 }),
-                None => dimensions.push(Dimension {
-                    name: name.trim().to_string(),
-                    elements: elements.iter().map(|e| e.trim().to_string()).collect(),
-                }),
+                None => dimensions.push(Dimension::new(
+                    name.trim().to_string(),
+                    elements.iter().map(|e| e.trim().to_string()).collect(),
+                )),
             }
         }
         let find_dimension = |name: &str| {

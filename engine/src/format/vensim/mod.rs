@@ -195,8 +195,13 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
             .push(def);
     }
     let mut shapes = HashMap::new();
+    // Each range's elements by canonical name, made once.
+    let element_sets: Vec<std::collections::HashSet<String>> = dimensions
+        .iter()
+        .map(|(_, elements)| elements.iter().map(|e| canonical_name(e)).collect())
+        .collect();
     for (key, defs) in &variables {
-        if let Some(shape) = reader.shape(defs, &dimensions) {
+        if let Some(shape) = reader.shape(defs, &dimensions, &element_sets) {
             shapes.insert(key.clone(), shape);
         }
     }

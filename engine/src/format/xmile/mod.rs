@@ -33,6 +33,7 @@ use crate::build::{Aux, Flow, Lookup, ModelBuilder, Source, Stock};
 use crate::error::{Error, Location, Result};
 use crate::expr::{Expr, ExprKind};
 use crate::format::{split_top_level, unquoted};
+use crate::limits::{Limits, too_many_dimension_elements};
 use crate::model::{Interpolation, Method, Model, TimeSettings};
 use crate::name::{canonical_name, closest, did_you_mean};
 use roxmltree::{Document, Node};
@@ -142,6 +143,8 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
     }
 
     if let Some(dimensions) = child(root, "dimensions") {
+        // The elements of the dimensions so far, against Limits::elements.
+        let mut dimension_elements = 0u64;
         for dim in children(dimensions, "dim") {
             let Some(name) = dim.attribute("name") else {
                 reader
@@ -155,8 +158,22 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
                 .collect();
             if elements.is_empty() {
                 // A dimension given by its size has elements 1, 2, ...
-                match dim.attribute("size").map(|s| s.trim().parse::<usize>()) {
-                    Some(Ok(n)) => elements = (1..=n).map(|i| i.to_string()).collect(),
+                match dim.attribute("size").map(|s| s.trim().parse::<u64>()) {
+                    Some(Ok(n)) => {
+                        if dimension_elements.saturating_add(n) > Limits::current().elements {
+                            reader.errors.push(reader.error(
+                                dim,
+                                format!(
+                                    "dimension `{name}` of size {n}: {}",
+                                    too_many_dimension_elements(
+                                        u128::from(dimension_elements) + u128::from(n)
+                                    )
+                                ),
+                            ));
+                            continue;
+                        }
+                        elements = (1..=n).map(|i| i.to_string()).collect();
+                    }
                     _ => {
                         reader.errors.push(reader.error(
                             dim,
@@ -168,6 +185,7 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
                     }
                 }
             }
+            dimension_elements += elements.len() as u64;
             reader
                 .dimension_elements
                 .insert(canonical_name(name), elements.clone());
@@ -237,8 +255,10 @@ fn declare_missing_prefixes(text: &str) -> std::borrow::Cow<'_, str> {
     for (i, _) in text.match_indices(':') {
         // A prefix is the name just before the colon, after `<`, `</` or whitespace.
         let start = text[..i]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-            .map_or(0, |j| j + 1);
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .map_or(0, |(j, c)| j + c.len_utf8());
         if start == i || start == 0 {
             continue;
         }
@@ -692,19 +712,20 @@ impl<'a> Reader<'a> {
             if parts.len() > 1 && parts.last().is_some_and(|(_, p)| p.trim().is_empty()) {
                 parts.pop();
             }
-            let tuples = self.element_tuples(&dims);
             if !dims.is_empty() && elements.is_empty() && parts.len() > 1 {
-                if parts.len() != tuples.len() {
+                let count = self.element_count(&dims);
+                if parts.len() as u128 != count {
                     self.errors.push(self.error(
                         node,
                         format!(
-                            "`{name}` lists {} values for its {} elements",
+                            "`{name}` lists {} values for its {count} elements",
                             parts.len(),
-                            tuples.len()
                         ),
                     ));
                     return;
                 }
+                // As many as the values listed.
+                let tuples = self.element_tuples(&dims);
                 for (tuple, (offset, part)) in tuples.into_iter().zip(parts) {
                     let origin = source
                         .origin
@@ -724,8 +745,8 @@ impl<'a> Reader<'a> {
         if eqn.is_none() && !elements.is_empty() {
             // Every element has its own equation: the first stands for the
             // variable, and must not be used for any other element.
-            let count = self.element_tuples(&dims).len();
-            if elements.len() == count {
+            let count = self.element_count(&dims);
+            if elements.len() as u128 == count {
                 eqn = Some(elements[0].1.clone());
             } else {
                 self.errors.push(self.error(
@@ -820,8 +841,8 @@ impl<'a> Reader<'a> {
                     .or_else(|| element_gfs.first().map(|(_, g)| *g))
                     .or((kind == "gf").then_some(node));
                 if own.is_none() && !element_gfs.is_empty() {
-                    let count = self.element_tuples(&dims).len();
-                    if element_gfs.len() != count {
+                    let count = self.element_count(&dims);
+                    if element_gfs.len() as u128 != count {
                         self.errors.push(self.error(
                             node,
                             format!("`{name}` gives graphical functions for {} of its {count} elements and none for the rest", element_gfs.len()),
@@ -882,7 +903,21 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Every element of these dimensions, as names, in row-major order.
+    /// The number of elements of an array over these dimensions, without
+    /// making them.
+    fn element_count(&self, dims: &[String]) -> u128 {
+        dims.iter().fold(1u128, |n, d| {
+            let size = self
+                .dimension_elements
+                .get(&canonical_name(d))
+                .map_or(0, Vec::len);
+            n.saturating_mul(size as u128)
+        })
+    }
+
+    /// Every element of these dimensions, as names, in row-major order
+    /// (only for arrays whose elements the file lists one by one, so
+    /// bounded by its size).
     fn element_tuples(&self, dims: &[String]) -> Vec<Vec<String>> {
         let mut all = vec![Vec::new()];
         for d in dims {
