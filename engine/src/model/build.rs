@@ -471,6 +471,13 @@ impl ModelBuilder {
                     .iter()
                     .find(|e| !seen.insert(canonical_name(e)))
                     .map(|e| format!("element `{e}` appears twice"))
+                    .or_else(|| {
+                        // Subscripts and element tuples are separated by
+                        // commas in every format.
+                        elements.iter().find(|e| e.contains(',')).map(|e| {
+                            format!("element `{e}`: an element name cannot contain a comma")
+                        })
+                    })
             };
             match problem {
                 Some(message) => errors.push(Error::Model {

@@ -448,7 +448,7 @@ impl<'a> Reader<'a> {
             .iter()
             .filter(|n| n.tag_name().name() == "stock")
             .flat_map(|n| children(*n, "inflow").chain(children(*n, "outflow")))
-            .map(|f| canonical_name(unquoted(trimmed_text(f))))
+            .map(|f| canonical_name(&unquoted(trimmed_text(f)).replace("\\n", " ")))
             .collect();
         let named = |tags: &[&str]| -> std::collections::HashSet<String> {
             nodes
@@ -800,11 +800,12 @@ impl<'a> Reader<'a> {
                     stock = stock.element(tuple, source);
                 }
                 for inflow in children(node, "inflow") {
-                    let flow = unquoted(trimmed_text(inflow));
+                    // `\n` in a name is a space, as in the name itself.
+                    let flow = unquoted(trimmed_text(inflow)).replace("\\n", " ");
                     stock = stock.inflow(format!("{}{flow}", scope.prefix));
                 }
                 for outflow in children(node, "outflow") {
-                    let flow = unquoted(trimmed_text(outflow));
+                    let flow = unquoted(trimmed_text(outflow)).replace("\\n", " ");
                     stock = stock.outflow(format!("{}{flow}", scope.prefix));
                 }
                 if let Some(u) = units {
