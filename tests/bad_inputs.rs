@@ -505,6 +505,71 @@ const REFUSALS: &[(&str, &[&str], &[&str])] = &[
         ],
     ),
     (
+        "an XMILE file of 356 bytes with two dimensions of 100,000",
+        &["check", "{dir}/dims.xmile"],
+        &[
+            "dims.xmile:1:241: `x`",
+            "too many values once its arrays are expanded",
+            "about 10,000,000,000, more than the limit of 500,000",
+            "--max-elements",
+        ],
+    ),
+    (
+        "a Vensim file of 107 bytes with two 100,000-element ranges",
+        &["check", "{dir}/ranges.mdl"],
+        &["ranges.mdl:6:1: `x`", "about 10,000,000,000"],
+    ),
+    (
+        "an XMILE dimension of a billion elements",
+        &["check", "{dir}/billion.xmile"],
+        &[
+            "billion.xmile:1:152: dimension `a` of size 1000000000",
+            "the model's dimensions have 1,000,000,000 elements together, more than the limit of 500,000",
+        ],
+    ),
+    (
+        "Vensim ranges past the limit together",
+        &["check", "{dir}/many.mdl"],
+        &[
+            "many.mdl:12:1: subscript range `e6`",
+            "600,000 elements together",
+        ],
+    ),
+    (
+        "equations of too many terms once arrays are expanded",
+        &["check", "{dir}/terms.xmile"],
+        &[
+            "terms.xmile:1:",
+            "too many terms once its arrays are expanded",
+            "about 5,200,000, more than the limit of 5,000,000",
+            "--max-terms",
+        ],
+    ),
+    (
+        "a limit lowered below the model",
+        &["check", "{root}/models/teacup.toml", "--max-elements", "3"],
+        &["more than the limit of 3"],
+    ),
+    (
+        "a run keeping more values than the limit",
+        &[
+            "simulate",
+            "{root}/models/teacup.toml",
+            "--max-values",
+            "10",
+        ],
+        &["keeps", "values, more than the limit of 10", "--max-values"],
+    ),
+    (
+        "DELAY FIXED buffers past the limit",
+        &["simulate", "{dir}/delay.toml", "--max-values", "1000"],
+        &[
+            "DELAY FIXED",
+            "a delay of 1000000 is 1,000,000 steps",
+            "more than the limit of 1,000",
+        ],
+    ),
+    (
         "a parent file names a missing model file",
         &["run", "{dir}/child.toml", "--runs", "2", "-o", "{dir}/out"],
         // (A parent's model path is relative to the parent: shown in full.)
@@ -539,6 +604,85 @@ const REFUSALS: &[(&str, &[&str], &[&str])] = &[
     ),
 ];
 
+/// Small files that describe huge models (the issue's, and their kin).
+fn huge_models() -> Vec<(&'static str, String)> {
+    let xmile = |dims: &str, variables: &str| {
+        format!(
+            "<xmile version=\"1.0\" xmlns=\"http://docs.oasis-open.org/xmile/ns/XMILE/v1.0\"><sim_specs><start>0</start><stop>1</stop><dt>1</dt></sim_specs><dimensions>{dims}</dimensions><model><variables>{variables}</variables></model></xmile>\n"
+        )
+    };
+    let two = "<dimensions><dim name=\"a\"/><dim name=\"b\"/></dimensions>";
+    let vensim_end = "INITIAL TIME=0\n~|\nFINAL TIME=1\n~|\nTIME STEP=1\n~|\n";
+    vec![
+        (
+            "dims.xmile",
+            xmile(
+                "<dim name=\"a\" size=\"100000\"/><dim name=\"b\" size=\"100000\"/>",
+                &format!("<aux name=\"x\">{two}<eqn>1</eqn></aux>"),
+            ),
+        ),
+        (
+            "billion.xmile",
+            xmile(
+                "<dim name=\"a\" size=\"1000000000\"/>",
+                "<aux name=\"x\"><dimensions><dim name=\"a\"/></dimensions><eqn>1</eqn></aux>",
+            ),
+        ),
+        (
+            // 400,000 elements (within the limit) of 13 terms each.
+            "terms.xmile",
+            xmile(
+                "<dim name=\"a\" size=\"1000\"/><dim name=\"b\" size=\"400\"/>",
+                &format!("<aux name=\"x\">{two}<eqn>{}</eqn></aux>", ["TIME"; 7].join("+")),
+            ),
+        ),
+        (
+            "ranges.mdl",
+            format!("{{UTF-8}}\na: (a1-a100000)\n~|\nb: (b1-b100000)\n~|\nx[a,b]=1\n~|\n{vensim_end}"),
+        ),
+        (
+            "many.mdl",
+            format!(
+                "{{UTF-8}}\n{}{vensim_end}",
+                (1..=8)
+                    .map(|i| format!("e{i}: (d1-d100000)\n~|\n"))
+                    .collect::<String>()
+            ),
+        ),
+        (
+            "delay.toml",
+            "[time]\nstop = 2\n[stocks.s]\ninitial = 0\ninflows = [\"f\"]\n[flows.f]\nequation = \"DELAY FIXED(1, 1000000, 0)\"\n".into(),
+        ),
+    ]
+}
+
+/// A model past the default limits reads, compiles and runs when they are
+/// raised.
+#[test]
+fn limits_can_be_raised() {
+    let dir = scratch("raised");
+    for (name, text) in huge_models() {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let d = dir.to_str().unwrap();
+    // 800,000 elements in eight ranges.
+    let (ok, out, err) = cli(&[
+        "check",
+        &format!("{d}/many.mdl"),
+        "--max-elements",
+        "1000000",
+    ]);
+    assert!(ok && out.contains("is valid"), "{err}");
+    let (ok, _, err) = cli(&[
+        "simulate",
+        &format!("{d}/delay.toml"),
+        "--max-values",
+        "2000000",
+    ]);
+    assert!(ok, "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn command_line_refusals() {
     let dir = scratch("refusals");
@@ -555,6 +699,9 @@ fn command_line_refusals() {
         ("grandchild.toml", "extends = \"middle.toml\"\n"),
     ];
     for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    for (name, text) in huge_models() {
         std::fs::write(dir.join(name), text).unwrap();
     }
     let root = env!("CARGO_MANIFEST_DIR");
