@@ -219,7 +219,9 @@ pub fn parse(text: &str, file: Option<&str>) -> Result<Model> {
 fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Result<Model> {
     let file: Option<Arc<str>> = file.map(Arc::from);
     let doc: ModelFile = toml::from_str(text).map_err(|e| toml_error(text, file.as_ref(), &e))?;
-    let at = |offset: usize| Location::of_offset(text, offset, Some(&start_of(file.as_ref())));
+    let lines = crate::error::LineIndex::new(text);
+    let origin = start_of(file.as_ref());
+    let at = |offset: usize| lines.location(text, offset, Some(&origin));
     let mut errors = Vec::new();
 
     let header = doc.model.unwrap_or_default();

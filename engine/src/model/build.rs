@@ -7,7 +7,7 @@ use super::{
     VariableKind,
 };
 use crate::error::{Error, Location, Result};
-use crate::name::{canonical_name, closest, did_you_mean};
+use crate::name::{canonical_name, closest_while, did_you_mean};
 use std::collections::HashMap;
 
 /// Equation text with an optional file position of its first character.
@@ -552,7 +552,8 @@ impl ModelBuilder {
                                 let canonical = canonical_name(flow);
                                 match index.get(&canonical).map(|&i| &self.elements[i]) {
                                     None => {
-                                        let suggestion = closest(
+                                        let suggestion = closest_while(
+                                            errors.len(),
                                             flow,
                                             self.elements
                                                 .iter()
@@ -649,7 +650,11 @@ impl ModelBuilder {
                         common,
                         format!(
                             "dimension `{d}` is not defined{}",
-                            did_you_mean(closest(d, dimensions.iter().map(|x| x.name())))
+                            did_you_mean(closest_while(
+                                errors.len(),
+                                d,
+                                dimensions.iter().map(|x| x.name())
+                            ))
                         ),
                     )),
                 }
@@ -780,7 +785,8 @@ fn resolve_tuple(
                 common,
                 format!(
                     "`{element_name}` is not an element of `{dim_name}`{}",
-                    did_you_mean(closest(
+                    did_you_mean(closest_while(
+                        errors.len(),
                         element_name,
                         dim.elements().iter().map(String::as_str)
                     ))

@@ -219,24 +219,34 @@ impl Reader<'_> {
             match element_sets.iter().position(holds) {
                 Some(i) => dims.push(i),
                 None => {
-                    let all: Vec<&str> = dimensions
+                    let unknown = used_names
                         .iter()
-                        .flat_map(|(_, es)| es.iter().map(String::as_str))
-                        .collect();
-                    let unknown = used
-                        .iter()
-                        .find(|u| !all.iter().any(|e| canonical_name(e) == canonical_name(u)))
-                        .unwrap_or(&used[0]);
+                        .position(|u| !element_sets.iter().any(|set| set.contains(u)))
+                        .map_or(used[0], |k| used[k]);
+                    // A suggestion from every element, unless there are so
+                    // many, or so many errors already, that looking would
+                    // take long.
+                    let all = dimensions.iter().map(|(_, es)| es.len()).sum::<usize>();
+                    let suggestion = if all <= 100_000 && self.errors.len() < 20 {
+                        closest(
+                            unknown,
+                            dimensions
+                                .iter()
+                                .flat_map(|(_, es)| es.iter().map(String::as_str)),
+                        )
+                    } else {
+                        None
+                    };
                     let d = defs
                         .iter()
-                        .find(|d| &d.subscripts[k] == *unknown)
+                        .find(|d| &d.subscripts[k] == unknown)
                         .unwrap_or(first);
                     self.errors.push(Error::Model {
                         variable: d.name.clone(),
                         location: Some(d.location.clone()),
                         message: format!(
                             "`{unknown}` is not an element of any subscript range{}",
-                            did_you_mean(closest(unknown, all.iter().copied()))
+                            did_you_mean(suggestion)
                         ),
                     });
                     return None;

@@ -35,7 +35,7 @@ use crate::expr::{Expr, ExprKind};
 use crate::format::{split_top_level, unquoted};
 use crate::limits::{Limits, too_many_dimension_elements};
 use crate::model::{Interpolation, Method, Model, TimeSettings};
-use crate::name::{canonical_name, closest, did_you_mean};
+use crate::name::{canonical_name, closest_while, did_you_mean};
 use roxmltree::{Document, Node};
 use std::path::Path;
 use std::sync::Arc;
@@ -64,6 +64,8 @@ pub fn parse(text: &str, file: Option<&str>) -> Result<Model> {
 struct Reader<'a> {
     file: Option<Arc<str>>,
     doc: &'a Document<'a>,
+    /// Where the lines of the document start, for locations.
+    lines: crate::error::LineIndex,
     errors: Vec<Error>,
     /// Elements and attributes ignored, for [`Model::warnings`].
     warnings: Vec<crate::program::Warning>,
@@ -92,6 +94,7 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
     let mut reader = Reader {
         file,
         doc: &doc,
+        lines: crate::error::LineIndex::new(doc.input_text()),
         errors: Vec::new(),
         warnings: Vec::new(),
         models: std::collections::HashMap::new(),
@@ -359,12 +362,12 @@ fn trimmed_text<'a>(node: Node<'a, '_>) -> &'a str {
 
 impl<'a> Reader<'a> {
     fn location(&self, offset: usize) -> Location {
-        let pos = self.doc.text_pos_at(offset);
-        Location {
-            file: self.file.clone(),
-            line: pos.row as usize,
-            column: pos.col as usize,
-        }
+        let origin = self.file.clone().map(|f| Location::in_file(f, 1, 1));
+        let mut location = self
+            .lines
+            .location(self.doc.input_text(), offset, origin.as_ref());
+        location.file = self.file.clone();
+        location
     }
 
     fn error(&self, node: Node, message: String) -> Error {
@@ -463,7 +466,8 @@ impl<'a> Reader<'a> {
         // An input connected to a variable this model does not have.
         for (input, source) in &scope.inputs {
             if !locals.contains(input) || modules.contains(input) {
-                let suggestion = closest(
+                let suggestion = closest_while(
+                    self.errors.len(),
                     input,
                     nodes
                         .iter()
@@ -521,7 +525,8 @@ impl<'a> Reader<'a> {
         // (as simlin writes) names it when they differ.
         let model_name = node.attribute("model").unwrap_or(&name).trim().to_string();
         let Some(&model) = self.models.get(&canonical_name(&model_name)) else {
-            let suggestion = closest(
+            let suggestion = closest_while(
+                self.errors.len(),
                 &model_name,
                 self.models.values().filter_map(|m| m.attribute("name")),
             );
