@@ -79,6 +79,28 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
     let file: Option<Arc<str>> = file.map(Arc::from);
     // XMILE files often start with a byte-order mark.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // The XML reader looks through every namespace in scope for each
+    // element: thousands of declarations would make reading quadratic.
+    let declarations = text
+        .match_indices("xmlns")
+        .filter(|&(i, _)| {
+            i > 0
+                && text.as_bytes()[i - 1].is_ascii_whitespace()
+                && matches!(text.as_bytes().get(i + 5), Some(b':' | b'='))
+        })
+        .count();
+    if declarations > MAX_NAMESPACES {
+        return Err(Error::File {
+            location: Location {
+                file: file.clone(),
+                line: 1,
+                column: 1,
+            },
+            message: format!(
+                "declares {declarations} XML namespaces; an XMILE file needs a few, and at most {MAX_NAMESPACES} are read"
+            ),
+        });
+    }
     let text = declare_missing_prefixes(text);
     let doc = Document::parse(&text).map_err(|e| {
         let pos = e.pos();
@@ -246,6 +268,12 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
 /// the prefix, which strict XML parsers reject. Declares every undeclared
 /// prefix on the root element (at the end of its start tag, so that line
 /// numbers do not move).
+/// The most XML namespace declarations a file may have.
+const MAX_NAMESPACES: usize = 1000;
+
+/// The most namespace prefixes [`declare_missing_prefixes`] declares.
+const MAX_UNDECLARED_PREFIXES: usize = 64;
+
 fn declare_missing_prefixes(text: &str) -> std::borrow::Cow<'_, str> {
     let Some(root_start) = text.find("<xmile") else {
         return text.into();
@@ -253,42 +281,57 @@ fn declare_missing_prefixes(text: &str) -> std::borrow::Cow<'_, str> {
     let Some(root_end) = text[root_start..].find('>').map(|i| root_start + i) else {
         return text.into();
     };
+    // In time proportional to the text: each colon looks only at the
+    // names beside it, and the prefixes are kept in sets.
+    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let declared: std::collections::HashSet<&str> = text
+        .match_indices("xmlns:")
+        .filter_map(|(i, _)| {
+            let rest = &text[i + 6..];
+            let len = rest.find(|c: char| !name_char(c)).unwrap_or(rest.len());
+            rest[len..].starts_with('=').then(|| &rest[..len])
+        })
+        .collect();
     let mut prefixes: Vec<&str> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let bytes = text.as_bytes();
     for (i, _) in text.match_indices(':') {
         // A prefix is the name just before the colon, after `<`, `</` or whitespace.
         let start = text[..i]
             .char_indices()
             .rev()
-            .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .find(|&(_, c)| !name_char(c))
             .map_or(0, |(j, c)| j + c.len_utf8());
         if start == i || start == 0 {
             continue;
         }
         let before = bytes[start - 1];
-        let after_ok = text[i + 1..].starts_with(|c: char| c.is_ascii_alphabetic());
+        let after = &text[i + 1..];
+        let after_ok = after.starts_with(|c: char| c.is_ascii_alphabetic());
         let is_tag = before == b'<' || (before == b'/' && start >= 2 && bytes[start - 2] == b'<');
-        let is_attribute = before.is_ascii_whitespace()
-            && text[i..].find('=').is_some_and(|eq| {
-                text[i + 1..i + eq]
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            });
+        // `prefix:name=`: only name characters between the colon and `=`.
+        let is_attribute = before.is_ascii_whitespace() && {
+            let len = after.find(|c: char| !name_char(c)).unwrap_or(after.len());
+            after[len..].starts_with('=')
+        };
         let prefix = &text[start..i];
         if after_ok
             && (is_tag || is_attribute)
             && prefix != "xmlns"
             && prefix != "xml"
-            && !prefixes.contains(&prefix)
+            && seen.insert(prefix)
         {
             prefixes.push(prefix);
         }
     }
     let missing: Vec<&str> = prefixes
         .into_iter()
-        .filter(|p| !text.contains(&format!("xmlns:{p}=")))
+        .filter(|p| !declared.contains(p))
         .collect();
-    if missing.is_empty() {
+    // Files use a few vendors' prefixes; declaring thousands would only
+    // slow the XML reader (which then looks through them for every
+    // element), and the file is refused as not well-formed instead.
+    if missing.is_empty() || missing.len() > MAX_UNDECLARED_PREFIXES {
         return text.into();
     }
     let declarations: String = missing
