@@ -659,17 +659,15 @@ impl ModelBuilder {
                     )),
                 }
             }
-            let mut element_equations = Vec::new();
+            let mut element_equations: Vec<(Vec<String>, Equation)> = Vec::new();
+            let mut defined = std::collections::HashSet::new();
             for (tuple, source) in &common.elements {
                 let Some(resolved) =
                     resolve_tuple(common, tuple, &var_dimensions, &dimensions, &mut errors)
                 else {
                     continue;
                 };
-                if element_equations
-                    .iter()
-                    .any(|(t, _): &(Vec<String>, Equation)| *t == resolved)
-                {
+                if !defined.insert(resolved.clone()) {
                     errors.push(model_error(
                         common,
                         format!("element [{}] is defined twice", resolved.join(", ")),
@@ -697,6 +695,7 @@ impl ModelBuilder {
             if let (Element::Lookup(lookup), Some(VariableKind::Lookup { element_tables, .. })) =
                 (element, kind.as_mut())
             {
+                let mut given = std::collections::HashSet::new();
                 for (tuple, points) in &lookup.element_tables {
                     let Some(resolved) =
                         resolve_tuple(common, tuple, &var_dimensions, &dimensions, &mut errors)
@@ -704,7 +703,7 @@ impl ModelBuilder {
                         continue;
                     };
                     match LookupTable::new(points.iter().copied(), lookup.interpolation) {
-                        Ok(table) if !element_tables.iter().any(|(t, _)| *t == resolved) => {
+                        Ok(table) if given.insert(resolved.clone()) => {
                             element_tables.push((resolved, table))
                         }
                         Ok(_) => errors.push(model_error(
