@@ -792,10 +792,15 @@ fn scenario(text: &str) -> Outcome {
     let Ok(prepared) = scenario.prepare() else {
         return Outcome::NotCompiled;
     };
-    // Run it only if that is quick: within MAX_STEPS steps.
-    let time = prepared.program().time();
-    if time.steps() > MAX_STEPS {
+    // Run it only if that is quick: within MAX_STEPS steps, with the
+    // scenario's step and periods (as a run sets them).
+    let mut state = prepared.program().state();
+    if prepared.configure(&mut state).is_err() {
         return Outcome::NotCompiled;
+    }
+    match prepared.periods().time_settings(state.time()) {
+        Ok((time, _)) if time.steps() <= MAX_STEPS => {}
+        _ => return Outcome::NotCompiled,
     }
     let _ = carecascade::engine::ensemble::run_scenarios(
         &[prepared],
