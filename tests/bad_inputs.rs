@@ -505,6 +505,79 @@ const REFUSALS: &[(&str, &[&str], &[&str])] = &[
         ],
     ),
     (
+        "an XMILE file of 356 bytes with two dimensions of 100,000",
+        &["check", "{dir}/dims.xmile"],
+        &[
+            "dims.xmile:1:241: `x`",
+            "too many values once its arrays are expanded",
+            "about 10,000,000,000, more than the limit of 500,000",
+            "--max-elements",
+        ],
+    ),
+    (
+        "a Vensim file of 107 bytes with two 100,000-element ranges",
+        &["check", "{dir}/ranges.mdl"],
+        &["ranges.mdl:6:1: `x`", "about 10,000,000,000"],
+    ),
+    (
+        "an XMILE dimension of a billion elements",
+        &["check", "{dir}/billion.xmile"],
+        &[
+            "billion.xmile:1:152: dimension `a` of size 1000000000",
+            "the model's dimensions have 1,000,000,000 elements together, more than the limit of 500,000",
+        ],
+    ),
+    (
+        "Vensim ranges past the limit together",
+        &["check", "{dir}/many.mdl"],
+        &[
+            "many.mdl:12:1: subscript range `e6`",
+            "600,000 elements together",
+        ],
+    ),
+    (
+        "equations of too many terms once arrays are expanded",
+        &["check", "{dir}/terms.xmile"],
+        &[
+            "terms.xmile:1:",
+            "too many terms once its arrays are expanded",
+            "about 5,200,000, more than the limit of 5,000,000",
+            "--max-terms",
+        ],
+    ),
+    (
+        "an XMILE file declaring thousands of namespaces",
+        &["check", "{dir}/namespaces.xmile"],
+        &[
+            "namespaces.xmile:1:1: declares 5001 XML namespaces",
+            "at most 1000",
+        ],
+    ),
+    (
+        "a limit lowered below the model",
+        &["check", "{root}/models/teacup.toml", "--max-elements", "3"],
+        &["more than the limit of 3"],
+    ),
+    (
+        "a run keeping more values than the limit",
+        &[
+            "simulate",
+            "{root}/models/teacup.toml",
+            "--max-values",
+            "10",
+        ],
+        &["keeps", "values, more than the limit of 10", "--max-values"],
+    ),
+    (
+        "DELAY FIXED buffers past the limit",
+        &["simulate", "{dir}/delay.toml", "--max-values", "1000"],
+        &[
+            "DELAY FIXED",
+            "a delay of 1000000 is 1,000,000 steps",
+            "more than the limit of 1,000",
+        ],
+    ),
+    (
         "a parent file names a missing model file",
         &["run", "{dir}/child.toml", "--runs", "2", "-o", "{dir}/out"],
         // (A parent's model path is relative to the parent: shown in full.)
@@ -648,6 +721,122 @@ const REFUSALS: &[(&str, &[&str], &[&str])] = &[
     ),
 ];
 
+/// Small files that describe huge models (the issue's, and their kin).
+fn huge_models() -> Vec<(&'static str, String)> {
+    let xmile = |dims: &str, variables: &str| {
+        format!(
+            "<xmile version=\"1.0\" xmlns=\"http://docs.oasis-open.org/xmile/ns/XMILE/v1.0\"><sim_specs><start>0</start><stop>1</stop><dt>1</dt></sim_specs><dimensions>{dims}</dimensions><model><variables>{variables}</variables></model></xmile>\n"
+        )
+    };
+    let two = "<dimensions><dim name=\"a\"/><dim name=\"b\"/></dimensions>";
+    let vensim_end = "INITIAL TIME=0\n~|\nFINAL TIME=1\n~|\nTIME STEP=1\n~|\n";
+    vec![
+        (
+            "dims.xmile",
+            xmile(
+                "<dim name=\"a\" size=\"100000\"/><dim name=\"b\" size=\"100000\"/>",
+                &format!("<aux name=\"x\">{two}<eqn>1</eqn></aux>"),
+            ),
+        ),
+        (
+            "billion.xmile",
+            xmile(
+                "<dim name=\"a\" size=\"1000000000\"/>",
+                "<aux name=\"x\"><dimensions><dim name=\"a\"/></dimensions><eqn>1</eqn></aux>",
+            ),
+        ),
+        (
+            // 400,000 elements (within the limit) of 13 terms each.
+            "terms.xmile",
+            xmile(
+                "<dim name=\"a\" size=\"1000\"/><dim name=\"b\" size=\"400\"/>",
+                &format!("<aux name=\"x\">{two}<eqn>{}</eqn></aux>", ["TIME"; 7].join("+")),
+            ),
+        ),
+        (
+            "ranges.mdl",
+            format!("{{UTF-8}}\na: (a1-a100000)\n~|\nb: (b1-b100000)\n~|\nx[a,b]=1\n~|\n{vensim_end}"),
+        ),
+        (
+            "many.mdl",
+            format!(
+                "{{UTF-8}}\n{}{vensim_end}",
+                (1..=8)
+                    .map(|i| format!("e{i}: (d1-d100000)\n~|\n"))
+                    .collect::<String>()
+            ),
+        ),
+        (
+            "namespaces.xmile",
+            format!(
+                "<xmile version=\"1.0\" xmlns=\"http://docs.oasis-open.org/xmile/ns/XMILE/v1.0\"{}><model/></xmile>",
+                (0..5000)
+                    .map(|i| format!(" xmlns:p{i}=\"u{i}\""))
+                    .collect::<String>()
+            ),
+        ),
+        (
+            // 400 KB of text in which every colon could start a prefix.
+            "colons.xmile",
+            xmile(
+                "<dim name=\"a\" size=\"2\"/>",
+                &format!(
+                    "<aux name=\"x\"><eqn>1</eqn><doc>{}</doc></aux>",
+                    " a:b".repeat(100_000)
+                ),
+            ),
+        ),
+        (
+            "delay.toml",
+            "[time]\nstop = 2\n[stocks.s]\ninitial = 0\ninflows = [\"f\"]\n[flows.f]\nequation = \"DELAY FIXED(1, 1000000, 0)\"\n".into(),
+        ),
+    ]
+}
+
+/// An XMILE file in which every colon could be a namespace prefix is read
+/// in time proportional to its size (each colon looked to the next `=`,
+/// and each prefix was looked for in the whole text: 12 s for 800 KB in a
+/// release build).
+#[test]
+fn xmile_prefixes_are_found_in_linear_time() {
+    let dir = scratch("colons");
+    for (name, text) in huge_models() {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let started = std::time::Instant::now();
+    let (ok, out, err) = cli(&["check", dir.join("colons.xmile").to_str().unwrap()]);
+    assert!(ok && out.contains("is valid"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A model past the default limits reads, compiles and runs when they are
+/// raised.
+#[test]
+fn limits_can_be_raised() {
+    let dir = scratch("raised");
+    for (name, text) in huge_models() {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let d = dir.to_str().unwrap();
+    // 800,000 elements in eight ranges.
+    let (ok, out, err) = cli(&[
+        "check",
+        &format!("{d}/many.mdl"),
+        "--max-elements",
+        "1000000",
+    ]);
+    assert!(ok && out.contains("is valid"), "{err}");
+    let (ok, _, err) = cli(&[
+        "simulate",
+        &format!("{d}/delay.toml"),
+        "--max-values",
+        "2000000",
+    ]);
+    assert!(ok, "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn command_line_refusals() {
     let dir = scratch("refusals");
@@ -664,6 +853,9 @@ fn command_line_refusals() {
         ("grandchild.toml", "extends = \"middle.toml\"\n"),
     ];
     for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    for (name, text) in huge_models() {
         std::fs::write(dir.join(name), text).unwrap();
     }
     let root = env!("CARGO_MANIFEST_DIR");
@@ -839,8 +1031,24 @@ fn result_set(dir: &std::path::Path) -> Option<Vec<(String, Vec<u8>)>> {
     Some(files)
 }
 
+/// Kills `run` at pseudo-random points (a fixed sequence, so that a failure
+/// can be reproduced) and checks that the result folder always holds the
+/// old complete set or the new complete set, never a mixture and never
+/// nothing, and that nothing but the killed process's hidden temporary
+/// folder is left beside it, which the next complete run removes. Half the
+/// kills fall anywhere in the run, the other half in the write itself:
+/// after the temporary folder appears, within the time the write takes.
+///
+/// `CARECASCADE_KILL_RUNS` sets the number of kills (10 by default; the
+/// issue asks for 100 in a row: `CARECASCADE_KILL_RUNS=100 cargo test
+/// --test bad_inputs interrupted`).
 #[test]
 fn an_interrupted_run_leaves_the_old_results_or_the_new() {
+    use std::time::{Duration, Instant};
+    let kills: usize = std::env::var("CARECASCADE_KILL_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10);
     let dir = scratch("killed");
     let baseline = format!("{}/scenarios/baseline.toml", env!("CARGO_MANIFEST_DIR"));
     let out = dir.join("out");
@@ -853,51 +1061,97 @@ fn an_interrupted_run_leaves_the_old_results_or_the_new() {
             .spawn()
             .unwrap()
     };
+    let others = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "out")
+            .collect();
+        names.sort();
+        names
+    };
     // The complete sets of the two seeds, and how long a run takes.
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     assert!(run("1").wait().unwrap().success());
     let took = started.elapsed();
     let one = result_set(&out).unwrap();
+    let started = Instant::now();
     assert!(run("2").wait().unwrap().success());
+    let took = took.max(started.elapsed());
     let two = result_set(&out).unwrap();
     assert_eq!(one.len(), 3);
     assert_ne!(one, two);
     let names = |set: &[(String, Vec<u8>)]| set.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
     assert_eq!(names(&one), ["quantiles.csv", "runs.csv", "summary.json"]);
-    // Kill runs at pseudo-random points (a fixed sequence, so that a
-    // failure can be reproduced) up to a little after they would end.
+    assert!(others().is_empty(), "{:?}", others());
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let budget = std::time::Instant::now();
-    let mut iterations = 0;
-    while iterations < 30 && budget.elapsed() < std::time::Duration::from_secs(15) {
-        iterations += 1;
+    let mut next = || {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let wait = took.mul_f64((x % 1000) as f64 / 800.0);
-        let seed = if iterations % 2 == 0 { "1" } else { "2" };
+        x
+    };
+    // What the folder held after each kill: (old, new, temporary folders left).
+    let (mut old, mut new, mut left) = (0, 0, 0);
+    let mut current = two.clone();
+    let mut killed = Vec::new();
+    for kill in 0..kills {
+        // This run writes the set that is not there now.
+        let (after, seed) = if current == one {
+            (&two, "2")
+        } else {
+            (&one, "1")
+        };
         let mut child = run(seed);
-        std::thread::sleep(wait);
+        let pid = child.id();
+        killed.push(format!(".out.{pid}."));
+        let wait = if next() % 2 == 0 {
+            // Anywhere from the start to a little after the end.
+            let wait = took.mul_f64((next() % 1000) as f64 / 800.0);
+            std::thread::sleep(wait);
+            wait
+        } else {
+            // Within 20 ms (about the time the write takes) of the
+            // temporary folder appearing.
+            let deadline = Instant::now() + took * 3;
+            let prefix = format!(".out.{pid}.");
+            while Instant::now() < deadline && !others().iter().any(|n| n.starts_with(&prefix)) {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            let wait = Duration::from_micros(next() % 20_000);
+            std::thread::sleep(wait);
+            wait
+        };
         let _ = child.kill();
         let _ = child.wait();
-        match result_set(&out) {
-            None => {}
-            Some(set) => assert!(
-                set == one || set == two,
-                "after a kill at {wait:?}: {:?}",
-                names(&set)
-            ),
+        let set = result_set(&out)
+            .unwrap_or_else(|| panic!("kill {kill} ({wait:?}): the result folder is missing"));
+        if set == current {
+            old += 1;
+        } else if &set == after {
+            new += 1;
+            current = set;
+        } else {
+            panic!("kill {kill} ({wait:?}): a mixed set: {:?}", names(&set));
+        }
+        // Only the hidden temporary folders of killed processes may be
+        // left (each run removes those of earlier ones when it writes).
+        let stray = others();
+        assert!(
+            stray
+                .iter()
+                .all(|n| killed.iter().any(|k| n.starts_with(k)) && n.ends_with(".tmp")),
+            "kill {kill} ({wait:?}): left {stray:?}"
+        );
+        if stray.iter().any(|n| n.starts_with(&format!(".out.{pid}."))) {
+            left += 1;
         }
     }
+    eprintln!("{kills} kills: old set {old}, new set {new}; a temporary folder left {left} times");
     // A complete run afterwards leaves no temporary folder of the killed ones.
     assert!(run("1").wait().unwrap().success());
     assert_eq!(result_set(&out).unwrap(), one);
-    let leftovers: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "out")
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(others().is_empty(), "{:?}", others());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -940,4 +1194,46 @@ fn the_command_line_handles_equations_nested_to_the_limit() {
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A file full of mistakes is reported in time proportional to its size:
+/// every one found and located, the first ones with a suggestion. (Locating each
+/// variable by counting lines from the start of the file, and looking for
+/// the closest name among all of them for every error, took quadratic
+/// time: 5.7 s for 3,000 typos in a release build, minutes for 20,000.)
+#[test]
+fn many_errors_are_reported_quickly() {
+    let dir = scratch("typos");
+    let n = 5000;
+    let mut text = String::from("[time]\nstop = 1\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "[auxiliaries.variable_{i}]\nequation = \"varaible_{i} + 1\"\n"
+        ));
+    }
+    let path = dir.join("typos.toml");
+    std::fs::write(&path, text).unwrap();
+    let started = std::time::Instant::now();
+    let (ok, _, err) = cli(&["check", path.to_str().unwrap()]);
+    let took = started.elapsed();
+    assert!(!ok);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("unknown variable"))
+        .collect();
+    // The command line shows the first 30 and counts the rest.
+    assert_eq!(lines.len(), 30, "{}", &err[..err.len().min(500)]);
+    assert!(
+        err.contains(&format!("... and {} more errors", n - 30)),
+        "{err}"
+    );
+    assert!(
+        lines[0].contains("typos.toml:4:13") && lines[0].contains("did you mean `variable_0`?"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].contains("typos.toml:6:13"), "{}", lines[1]);
+    // A debug build, on a busy machine (it took minutes).
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -25,7 +25,7 @@ fn assert_batch_matches_single_runs<const L: usize>(
     batch
         .run_observing(&mut |_, row| {
             for (lane, out) in rows.iter_mut().enumerate() {
-                out.extend((0..width).map(|i| row.get(i, lane)));
+                out.extend((0..width).map(|i| row.get(i, lane).unwrap()));
             }
         })
         .unwrap();

@@ -170,7 +170,11 @@ fn the_england_model_fits_the_published_statistics() {
     let state = program.state();
     for (name, value) in fit["fitted"].as_table().unwrap() {
         let id = program.parameter(name).unwrap();
-        assert_eq!(state.param(id), value.as_float().unwrap(), "{name}");
+        assert_eq!(
+            state.param(id).unwrap(),
+            value.as_float().unwrap(),
+            "{name}"
+        );
     }
 }
 

@@ -586,7 +586,7 @@ fn baseline(runs: usize, horizon: usize, sampling: Sampling) -> Prepared {
 #[test]
 fn generator_is_the_ensembles() {
     let p = baseline(16, 2, Sampling::Random);
-    let sampler = Sampler::new(&p, 16);
+    let sampler = Sampler::new(&p, 16).unwrap();
     for run in 0..RUNS as usize {
         let mut expected: Vec<f64> = p
             .uncertain()
@@ -598,8 +598,8 @@ fn generator_is_the_ensembles() {
         let row = generator(p.scenario().seed(), "posterior draw", run as u64)
             .random_range(0..posterior.rows.len());
         expected.extend_from_slice(&posterior.rows[row]);
-        assert_eq!(sampler.draws(run), expected, "run {run}");
-        assert_eq!(draws(&p, run, 16), expected, "run {run}");
+        assert_eq!(sampler.draws(run).unwrap(), expected, "run {run}");
+        assert_eq!(draws(&p, run, 16).unwrap(), expected, "run {run}");
     }
 }
 

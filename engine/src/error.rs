@@ -41,6 +41,12 @@ impl Location {
             Some(nl) => before[nl + 1..].chars().count(),
             None => before.chars().count(),
         };
+        Location::placed(line_in_text, column_in_line, origin)
+    }
+
+    /// The location `line_in_text` lines and `column_in_line` characters
+    /// into a text that starts at `origin`.
+    fn placed(line_in_text: usize, column_in_line: usize, origin: Option<&Location>) -> Location {
         match origin {
             Some(origin) if line_in_text == 0 => Location {
                 file: origin.file.clone(),
@@ -58,6 +64,41 @@ impl Location {
                 column: column_in_line + 1,
             },
         }
+    }
+}
+
+/// Where the lines of a text start, so that many byte offsets can be
+/// turned into locations each in time proportional to its line, not to the
+/// text ([`Location::of_offset`] counts from the start: a reader that
+/// located every variable of a large file that way took quadratic time).
+pub(crate) struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    /// The line starts of `text`.
+    pub(crate) fn new(text: &str) -> LineIndex {
+        LineIndex {
+            starts: std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect(),
+        }
+    }
+
+    /// As [`Location::of_offset`] for the text this index was made from.
+    pub(crate) fn location(
+        &self,
+        text: &str,
+        offset: usize,
+        origin: Option<&Location>,
+    ) -> Location {
+        let offset = floor_char_boundary(text, offset.min(text.len()));
+        let line = self
+            .starts
+            .partition_point(|&s| s <= offset)
+            .saturating_sub(1);
+        let start = self.starts.get(line).copied().unwrap_or(0).min(offset);
+        Location::placed(line, text[start..offset].chars().count(), origin)
     }
 }
 

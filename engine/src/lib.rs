@@ -98,6 +98,7 @@ pub mod ensemble;
 pub mod error;
 pub mod expr;
 pub mod format;
+pub mod limits;
 pub mod model;
 pub mod name;
 mod program;
@@ -110,6 +111,7 @@ pub mod sim;
 pub use ndarray;
 
 pub use error::{Error, Location, Result};
+pub use limits::Limits;
 pub use model::{
     Equation, Interpolation, LookupTable, Method, Model, StartData, TimeSettings, Units, Variable,
     VariableKind,

@@ -54,6 +54,26 @@ where
         .map(|(_, c)| c.to_string())
 }
 
+/// The most errors of one pass over a model (reading, building, compiling)
+/// that get a suggestion. Finding the closest name looks at every
+/// candidate, so suggesting for each of thousands of errors (a file full of
+/// typos) would take time quadratic in the file's size; past this many
+/// errors, the rest are reported without one.
+pub(crate) const MAX_SUGGESTIONS: usize = 100;
+
+/// As [`closest`], for a pass that has found `errors` errors so far: none
+/// once that is [`MAX_SUGGESTIONS`] or more.
+pub(crate) fn closest_while<'a, I>(errors: usize, name: &str, candidates: I) -> Option<String>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    if errors < MAX_SUGGESTIONS {
+        closest(name, candidates)
+    } else {
+        None
+    }
+}
+
 /// " did you mean `x`?" for an optional suggestion, or an empty string.
 pub fn did_you_mean(suggestion: Option<String>) -> String {
     suggestion

@@ -587,7 +587,7 @@ impl Projector {
             std::array::from_fn(|_| Rows::new(self, periods.count, per_period, time.dt()));
         batch.run_observing(&mut |t, row| {
             for (lane, so_far) in lanes.iter_mut().enumerate() {
-                so_far.push(|i| row.get(i, lane));
+                so_far.push(|i| row.at(i, lane));
             }
             observe(t, row);
         })?;

@@ -291,7 +291,7 @@ fn fitted_values_are_written_into_a_native_model_file() {
     );
     let program = Program::compile(&native::load(&path).unwrap()).unwrap();
     let state = program.state();
-    let value = |name| state.param(program.parameter(name).unwrap());
+    let value = |name| state.param(program.parameter(name).unwrap()).unwrap();
     assert_eq!(value("Contact Infectivity"), TRUE_INFECTIVITY);
     // Six significant figures, as the fit record has them.
     assert_eq!(value("Duration"), 3.5);

@@ -287,11 +287,11 @@ reduce = "final"
         assert!(end > room && end < 180.0, "{room} {end}");
     }
     // Latin hypercube: one draw in each of the 13 strata of each parameter.
-    let sampler = Sampler::new(&prepared, 13);
+    let sampler = Sampler::new(&prepared, 13).unwrap();
     let d = prepared.uncertain()[0].2;
     let mut strata: Vec<usize> = (0..13)
         .map(|r| {
-            let x = sampler.draws(r)[0];
+            let x = sampler.draws(r).unwrap()[0];
             // The triangular CDF on [5, 20] with mode 10.
             let cdf = if x <= 10.0 {
                 (x - 5.0).powi(2) / (15.0 * 5.0)

@@ -164,3 +164,62 @@ fn run_equations_at_the_limit() {
         }
     }
 }
+
+/// The small files that describe huge models are refused with the
+/// estimate, before anything of that size is allocated: two XMILE
+/// dimensions of 100,000, two Vensim ranges of 100,000 elements, an XMILE
+/// dimension of a billion.
+#[test]
+fn huge_arrays_from_small_files_are_refused_before_allocating() {
+    use carecascade_engine::Limits;
+    let limits = Limits::current();
+    let xmile_text = |dims: &str, dims_of_x: &str| {
+        format!(
+            "<xmile version=\"1.0\" xmlns=\"http://docs.oasis-open.org/xmile/ns/XMILE/v1.0\"><sim_specs><start>0</start><stop>1</stop><dt>1</dt></sim_specs><dimensions>{dims}</dimensions><model><variables><aux name=\"x\"><dimensions>{dims_of_x}</dimensions><eqn>1</eqn></aux></variables></model></xmile>"
+        )
+    };
+    let started = std::time::Instant::now();
+    let text = xmile_text(
+        "<dim name=\"a\" size=\"100000\"/><dim name=\"b\" size=\"100000\"/>",
+        "<dim name=\"a\"/><dim name=\"b\"/>",
+    );
+    assert!(text.len() < 400);
+    let model = xmile::parse(&text, Some("dims.xmile")).unwrap();
+    let message = Program::compile(&model).unwrap_err().to_string();
+    assert!(
+        message.contains("about 10,000,000,000")
+            && message.contains(&format!("limit of {}", thousands(limits.elements))),
+        "{message}"
+    );
+    let text = "{UTF-8}\na: (a1-a100000)\n~|\nb: (b1-b100000)\n~|\nx[a,b]=1\n~|\nINITIAL TIME=0\n~|\nFINAL TIME=1\n~|\nTIME STEP=1\n~|\n";
+    let model = vensim::parse(text, Some("ranges.mdl")).unwrap();
+    let message = Program::compile(&model).unwrap_err().to_string();
+    assert!(
+        message.contains("ranges.mdl:6:1") && message.contains("about 10,000,000,000"),
+        "{message}"
+    );
+    let text = xmile_text("<dim name=\"a\" size=\"1000000000\"/>", "<dim name=\"a\"/>");
+    let message = xmile::parse(&text, Some("big.xmile"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("dimension `a` of size 1000000000")
+            && message.contains("1,000,000,000 elements"),
+        "{message}"
+    );
+    // Each of these is refused at once (a debug build included).
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+/// A count with thousands separators, as the messages write it.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

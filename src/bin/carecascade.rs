@@ -1,5 +1,6 @@
 //! The carecascade command line: a thin shell over the library.
 
+use carecascade::engine::Limits;
 use carecascade::engine::ensemble::{RunOptions, Shard};
 use carecascade::engine::format::{save_model, write_atomic};
 use carecascade::load_model;
@@ -16,6 +17,18 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The most elements a model may have: its dimensions' elements
+    /// together, and its values once arrays are expanded (docs/limits.md).
+    #[arg(long, global = true, value_name = "N", default_value_t = Limits::DEFAULT.elements)]
+    max_elements: u64,
+    /// The most terms a model's equations may have once arrays are
+    /// expanded (docs/limits.md).
+    #[arg(long, global = true, value_name = "N", default_value_t = Limits::DEFAULT.terms)]
+    max_terms: u64,
+    /// The most values one run may keep: saved times x saved variables
+    /// (docs/limits.md).
+    #[arg(long, global = true, value_name = "N", default_value_t = Limits::DEFAULT.stored_values)]
+    max_values: u64,
 }
 
 #[derive(Subcommand)]
@@ -369,6 +382,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> ExitCode {
+    Limits {
+        elements: cli.max_elements,
+        terms: cli.max_terms,
+        stored_values: cli.max_values,
+    }
+    .set();
     let result = match cli.command {
         Command::Simulate {
             model,

@@ -86,6 +86,6 @@ pub use bayes::{
     sample_posterior, split_rhat,
 };
 pub use objective::{Fit, Observations, Problem, calibrate, mape};
-pub use optimise::{Bounds, Search, Start, multi_start, nelder_mead};
+pub use optimise::{Bounds, MAX_STARTS, Search, Start, multi_start, nelder_mead};
 pub use output::{fit_to_toml, update_model_file};
 pub use spec::CalibrationSpec;

@@ -322,7 +322,11 @@ impl<'a> Problem<'a> {
     /// The model's own values of the parameters.
     pub fn model_values(&self) -> Vec<f64> {
         let state = self.program.state();
-        self.ids.iter().map(|id| state.param(*id)).collect()
+        // The ids are this program's, so every one is found.
+        self.ids
+            .iter()
+            .map(|id| state.param(*id).unwrap_or(f64::NAN))
+            .collect()
     }
 
     /// The projection with the parameters at `values` (in the order of
@@ -330,8 +334,16 @@ impl<'a> Problem<'a> {
     ///
     /// # Errors
     ///
-    /// The value's and the run's errors.
+    /// [`Error::Invalid`](crate::Error::Invalid) for a number of values
+    /// other than the number of parameters; the value's and the run's
+    /// errors.
     pub fn projection(&self, values: &[f64]) -> Result<Projection> {
+        if values.len() != self.ids.len() {
+            return Err(crate::Error::Invalid {
+                what: "parameter values".into(),
+                message: format!("{} values for {} parameters", values.len(), self.ids.len()),
+            });
+        }
         let mut state = self.program.state();
         for (id, v) in self.ids.iter().zip(values) {
             state.set_param(*id, *v)?;

@@ -58,6 +58,9 @@ impl Bounds {
     }
 }
 
+/// The most starts a search may have.
+pub const MAX_STARTS: usize = 100_000;
+
 /// How hard to search.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Search {
@@ -122,7 +125,8 @@ pub struct Start {
 /// # Errors
 ///
 /// [`Error::Invalid`] if a bound is not finite with `min < max`, `initial`
-/// has not one value per bound, or `search.starts` is 0.
+/// has not one value per bound, or `search.starts` is 0 or more than
+/// [`MAX_STARTS`].
 pub fn multi_start<F>(
     objective: F,
     bounds: &[Bounds],
@@ -151,6 +155,12 @@ where
     }
     if search.starts == 0 {
         return Err(invalid("at least one start is needed".into()));
+    }
+    if search.starts > MAX_STARTS {
+        return Err(invalid(format!(
+            "{} starts: at most {MAX_STARTS} (each start is a whole Nelder-Mead search)",
+            search.starts
+        )));
     }
     let to_values = |u: &[f64]| -> Vec<f64> {
         u.iter()

@@ -15,6 +15,7 @@ mod layout;
 mod order;
 mod resolve;
 mod resolved;
+mod size;
 mod units;
 
 use crate::error::Result;
@@ -41,7 +42,11 @@ impl Program {
     /// arguments, loops among non-stock variables ([`Error::Cycle`](crate::Error::Cycle)), and a
     /// `DELAY N` or `SMOOTH N` whose order is not a constant whole number.
     /// Unit inconsistencies are not errors; see [`Program::warnings`].
+    /// [`Error::Invalid`](crate::Error::Invalid) with the estimate for a
+    /// model larger than the [`Limits`](crate::Limits) in force once its
+    /// arrays are expanded, before anything that size is allocated.
     pub fn compile(model: &Model) -> Result<Program> {
+        size::check(model)?;
         let resolved = resolve::resolve(model)?;
         let mut warnings = model.warnings().to_vec();
         warnings.extend(resolved.warnings.iter().cloned());
@@ -156,6 +161,7 @@ impl<'m> Compiler<'m> {
             slot_count,
         );
         Ok(Program {
+            id: crate::program::next_program_id(),
             fused_ops,
             name: self.model.name().to_string(),
             time: *self.model.time(),

@@ -87,7 +87,21 @@ const POSTERIOR_KEY: &str = "posterior draw";
 
 impl Sampler {
     /// The sampler of an ensemble of `runs` runs of a prepared scenario.
-    pub fn new(prepared: &Prepared, runs: usize) -> Sampler {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for 0 runs or more than
+    /// [`MAX_RUNS`](crate::scenario::MAX_RUNS).
+    pub fn new(prepared: &Prepared, runs: usize) -> Result<Sampler> {
+        if runs == 0 || runs > crate::scenario::MAX_RUNS {
+            return Err(Error::Invalid {
+                what: "ensemble".into(),
+                message: format!(
+                    "{runs} runs: an ensemble has 1 to {} runs",
+                    crate::scenario::MAX_RUNS
+                ),
+            });
+        }
         let s = prepared.scenario();
         let parameters = prepared
             .uncertain()
@@ -100,7 +114,7 @@ impl Sampler {
                 (name.clone(), *d, strata)
             })
             .collect();
-        Sampler {
+        Ok(Sampler {
             seed: s.seed(),
             runs,
             sampling: s.sampling(),
@@ -108,7 +122,7 @@ impl Sampler {
             posterior: prepared
                 .posterior()
                 .map(|p| std::sync::Arc::new(p.rows.clone())),
-        }
+        })
     }
 
     /// The row of the posterior run `run` takes (drawn uniformly from its
@@ -122,12 +136,25 @@ impl Sampler {
 
     /// The value of each uncertain parameter in run `run`, then the
     /// posterior's parameters of its row (see [`Prepared::drawn`]).
-    pub fn draws(&self, run: usize) -> Vec<f64> {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] unless `run` is below the sampler's runs.
+    pub fn draws(&self, run: usize) -> Result<Vec<f64>> {
+        if run >= self.runs {
+            return Err(Error::Invalid {
+                what: "ensemble".into(),
+                message: format!(
+                    "run {run} of an ensemble of {} (runs are numbered from 0)",
+                    self.runs
+                ),
+            });
+        }
         let mut out = self.uncertain_draws(run);
         if let (Some(rows), Some(row)) = (&self.posterior, self.posterior_row(run)) {
             out.extend_from_slice(&rows[row]);
         }
-        out
+        Ok(out)
     }
 
     fn uncertain_draws(&self, run: usize) -> Vec<f64> {
@@ -148,8 +175,12 @@ impl Sampler {
 
 /// The value of each uncertain parameter in run `run` of `runs` (for one
 /// run; an ensemble uses one [`Sampler`]).
-pub fn draws(prepared: &Prepared, run: usize, runs: usize) -> Vec<f64> {
-    Sampler::new(prepared, runs).draws(run)
+///
+/// # Errors
+///
+/// As [`Sampler::new`] and [`Sampler::draws`].
+pub fn draws(prepared: &Prepared, run: usize, runs: usize) -> Result<Vec<f64>> {
+    Sampler::new(prepared, runs)?.draws(run)
 }
 
 /// Each run's stratum for a parameter: a permutation of 0..runs drawn from
@@ -237,7 +268,7 @@ fn set_up(
     run: usize,
 ) -> Result<Vec<f64>> {
     prepared.configure(state)?;
-    let draws = sampler.draws(run);
+    let draws = sampler.draws(run)?;
     let ids = prepared
         .uncertain()
         .iter()
@@ -402,14 +433,14 @@ pub fn run_batch(
     let mut draws = Vec::with_capacity(L);
     for lane in 0..L {
         draws.push(set_up(prepared, sampler, state, first + lane)?);
-        batch.set_params_from(lane, state);
+        batch.set_params_from(lane, state)?;
     }
     batch.set_time(*state.time());
     let extremes = Extremes::new(prepared);
     let mut seen: [Vec<f64>; L] = std::array::from_fn(|_| extremes.start());
     let mut observe = |_, row: crate::BatchRow<'_, L>| {
         for (lane, seen) in seen.iter_mut().enumerate() {
-            extremes.observe(seen, |i| row.get(i, lane));
+            extremes.observe(seen, |i| row.at(i, lane));
         }
     };
     match prepared
@@ -441,7 +472,17 @@ pub fn run_range(
     total: usize,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<RunOutput>> {
-    let sampler = Sampler::new(prepared, total);
+    let sampler = Sampler::new(prepared, total)?;
+    if runs.end > total {
+        return Err(Error::Invalid {
+            what: "ensemble".into(),
+            message: format!(
+                "runs {} to {} of an ensemble of {total}",
+                runs.start,
+                runs.end - 1
+            ),
+        });
+    }
     let end = runs.end;
     let chunks: Vec<Result<Vec<RunOutput>>> = runs
         .clone()

@@ -26,7 +26,7 @@ impl Shard {
                 what: "shard".into(),
                 message: format!(
                     "shard {} of {count} does not exist: shards are numbered 1 to {count}",
-                    index + 1
+                    u128::from(index as u64) + 1
                 ),
             });
         }

@@ -151,10 +151,12 @@ fn extension(path: &Path) -> String {
 }
 
 /// Writes a file atomically: the bytes go to a new temporary file beside
-/// the target (created by `tempfile` with a random name, exclusively, so
-/// never through an existing file or link), which is flushed to disk and
-/// then renamed over the target. An interrupted run never leaves a
-/// half-written file, and a failed write leaves no temporary file behind.
+/// the target (`.NAME.PID.*.tmp`, created by `tempfile` with a random part,
+/// exclusively, so never through an existing file or link), which is
+/// flushed to disk and then renamed over the target. An interrupted run
+/// never leaves a half-written file, and a failed write leaves no temporary
+/// file behind; the temporary file of a process killed part way is removed
+/// by the next write of the same file (on Linux).
 ///
 /// Only a regular file is replaced. A target that exists and is anything
 /// else (a symbolic link, even to a regular file; a directory; a device such
@@ -196,11 +198,11 @@ fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let prefix = format!(
-        ".{}.",
-        path.file_name()
-            .map_or_else(|| "output".into(), |n| n.to_string_lossy())
-    );
+    let name = path
+        .file_name()
+        .map_or_else(|| "output".into(), |n| n.to_string_lossy());
+    remove_stale(dir, &format!(".{name}."));
+    let prefix = format!(".{name}.{}.", std::process::id());
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".tmp");
     #[cfg(unix)]
@@ -224,13 +226,19 @@ fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Writes a set of files as one folder `dir`, all or nothing: they are
 /// written into a fresh temporary folder beside `dir` (`.NAME.PID.*.tmp`),
-/// which is then renamed to `dir`. An existing `dir` is replaced only if it
-/// is a directory holding nothing but files of the set (an earlier result);
-/// it is first renamed aside, then removed. A process killed part way
-/// leaves `dir` as it was or complete with the new set, except in the
-/// moment between the two renames, when `dir` is absent (the old set is in
-/// the `.tmp` folder beside it); temporary folders left by processes that
-/// are no longer running are removed by the next write (on Linux).
+/// flushed to disk, and then put in place in one step. An existing `dir` is
+/// replaced only if it is a directory holding nothing but files of the set
+/// (an earlier result): on Linux the two folders are exchanged atomically
+/// (`renameat2` with `RENAME_EXCHANGE`), so that `dir` always holds either
+/// the old complete set or the new complete set and is never absent, and
+/// the old set, now in the temporary folder, is removed. (Where the
+/// exchange is not available, on other systems or file systems, the old
+/// folder is renamed aside first, so that `dir` is briefly absent.)
+///
+/// A process killed part way leaves `dir` as it was or complete with the
+/// new set. It can leave its hidden temporary folder beside `dir`; the next
+/// write of `dir` removes temporary folders whose process is no longer
+/// running (on Linux), and nothing reads them as results.
 ///
 /// A name may be a relative path in folders of the set (`E08000035/runs.csv`);
 /// [`SetWriter`] writes a set one file at a time.
@@ -433,13 +441,14 @@ impl SetWriter {
         Ok(())
     }
 
-    /// Renames the set into place (replacing an earlier one), and returns
-    /// the files written.
+    /// Puts the set in place (replacing an earlier one: exchanged in one
+    /// step where the system can, see [`write_set`]), and returns the files
+    /// written.
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if the folder cannot be renamed; the earlier set is
-    /// then put back.
+    /// [`Error::Io`] if the folder cannot be put in place; the earlier set
+    /// is then left (or put back) where it was.
     pub fn finish(self) -> Result<Vec<std::path::PathBuf>> {
         let SetWriter {
             dir,
@@ -450,23 +459,44 @@ impl SetWriter {
             written,
             ..
         } = self;
-        #[cfg(unix)]
-        if let Ok(d) = std::fs::File::open(temp.path()) {
-            let _ = d.sync_all();
+        sync_dir(temp.path());
+        let new = temp.keep();
+        if exists {
+            match exchange(&new, &dir) {
+                Ok(true) => {
+                    // `new` now holds the old set.
+                    sync_dir(&parent);
+                    let _ = std::fs::remove_dir_all(&new);
+                    return Ok(written);
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&new);
+                    return Err(Error::io(&dir, e));
+                }
+            }
         }
         let old = if exists {
-            let aside = tempfile::Builder::new()
+            let aside = match tempfile::Builder::new()
                 .prefix(&prefix)
                 .suffix(".old.tmp")
                 .tempdir_in(&parent)
-                .map_err(|e| Error::io(&parent, e))?;
+            {
+                Ok(aside) => aside,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&new);
+                    return Err(Error::io(&parent, e));
+                }
+            };
             // Renaming a folder over an empty one replaces it.
-            std::fs::rename(&dir, aside.path()).map_err(|e| Error::io(&dir, e))?;
+            if let Err(e) = std::fs::rename(&dir, aside.path()) {
+                let _ = std::fs::remove_dir_all(&new);
+                return Err(Error::io(&dir, e));
+            }
             Some(aside)
         } else {
             None
         };
-        let new = temp.keep();
         if let Err(e) = std::fs::rename(&new, &dir) {
             // Put the old set back, and leave nothing behind.
             if let Some(old) = &old {
@@ -476,17 +506,46 @@ impl SetWriter {
             return Err(Error::io(&dir, e));
         }
         drop(old);
-        #[cfg(unix)]
-        if let Ok(d) = std::fs::File::open(&parent) {
-            let _ = d.sync_all();
-        }
+        sync_dir(&parent);
         Ok(written)
     }
 }
 
-/// Removes the temporary folders `PREFIX.PID.*.tmp` in `parent` left by
-/// processes that are no longer running (checked on Linux through /proc;
-/// elsewhere nothing is removed).
+/// Flushes a folder's entries (a rename in it) to disk, where that is
+/// possible; a failure loses nothing written.
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// Exchanges the folders `a` and `b` in one step, returning `false` where
+/// the system or the file system cannot (the caller then renames).
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<bool> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    use rustix::io::Errno;
+    match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(true),
+        // An old kernel, or a file system without the exchange.
+        Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Exchanges the folders `a` and `b` in one step, returning `false` where
+/// the system or the file system cannot (the caller then renames).
+#[cfg(not(target_os = "linux"))]
+fn exchange(_a: &Path, _b: &Path) -> std::io::Result<bool> {
+    Ok(false)
+}
+
+/// Removes the temporary files and folders `PREFIX.PID.*.tmp` in `parent`
+/// left by processes that are no longer running (killed part way through a
+/// write; checked on Linux through /proc; elsewhere nothing is removed).
 fn remove_stale(parent: &Path, prefix: &str) {
     if !Path::new("/proc/self").exists() {
         return;
@@ -499,14 +558,21 @@ fn remove_stale(parent: &Path, prefix: &str) {
         let Some(rest) = name.strip_prefix(prefix) else {
             continue;
         };
-        if !name.ends_with(".tmp") || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if !name.ends_with(".tmp") || !(kind.is_dir() || kind.is_file()) {
             continue;
         }
         let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
         if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
+            let _ = if kind.is_dir() {
+                std::fs::remove_dir_all(entry.path())
+            } else {
+                std::fs::remove_file(entry.path())
+            };
         }
     }
 }
@@ -724,6 +790,41 @@ mod tests {
         assert!(replace_file(&target, b"new").is_err());
         assert_eq!(listing(dir.path()), ["busy"]);
         assert_eq!(listing(&target), ["inside"]);
+    }
+
+    /// The temporary file or folder of a process killed part way through a
+    /// write (here a process id that cannot be running) is removed by the
+    /// next write of the same target; other files are left alone.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_next_write_removes_what_a_killed_process_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = ".out.csv.999999999.aBc123.tmp";
+        std::fs::write(dir.path().join(dead), "half").unwrap();
+        std::fs::write(dir.path().join(".other.csv.999999999.x.tmp"), "").unwrap();
+        write_atomic(dir.path().join("out.csv"), b"whole").unwrap();
+        assert_eq!(
+            listing(dir.path()),
+            [".other.csv.999999999.x.tmp", "out.csv"]
+        );
+        let dead = dir.path().join(".results.999999999.aBc123.tmp");
+        std::fs::create_dir(&dead).unwrap();
+        std::fs::write(dead.join("summary.json"), "{").unwrap();
+        write_set(dir.path().join("results"), &[("summary.json", b"{}")]).unwrap();
+        assert_eq!(
+            listing(dir.path()),
+            [".other.csv.999999999.x.tmp", "out.csv", "results"]
+        );
+        // Replacing the folder exchanges it whole and removes the old set.
+        write_set(dir.path().join("results"), &[("summary.json", b"{ }")]).unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("results/summary.json")).unwrap(),
+            b"{ }"
+        );
+        assert_eq!(
+            listing(dir.path()),
+            [".other.csv.999999999.x.tmp", "out.csv", "results"]
+        );
     }
 
     #[test]

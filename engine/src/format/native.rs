@@ -45,6 +45,27 @@ use toml::Spanned;
 pub fn write(model: &Model) -> String {
     use std::fmt::Write as _;
     let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+    // A key is always one basic string: a value may be written as a
+    // multi-line string, which TOML does not allow as a key.
+    let key = |s: &str| {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if c.is_control() => {
+                    let _ = write!(out, "\\u{:04X}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    };
     let list = |items: &[String]| {
         format!(
             "[{}]",
@@ -62,7 +83,7 @@ pub fn write(model: &Model) -> String {
     if !model.dimensions().is_empty() {
         out.push_str("\n[dimensions]\n");
         for d in model.dimensions() {
-            let _ = writeln!(out, "{} = {}", q(d.name()), list(d.elements()));
+            let _ = writeln!(out, "{} = {}", key(d.name()), list(d.elements()));
         }
     }
     let time = model.time();
@@ -138,23 +159,23 @@ pub fn write(model: &Model) -> String {
         if !v.doc().is_empty() {
             let _ = writeln!(fields, "doc = {}", q(v.doc()));
         }
-        let _ = write!(out, "\n[{section}.{}]\n{fields}", q(v.name()));
+        let _ = write!(out, "\n[{section}.{}]\n{fields}", key(v.name()));
         if let VariableKind::Lookup { element_tables, .. } = v.kind()
             && !element_tables.is_empty()
         {
-            let _ = writeln!(out, "[{section}.{}.tables]", q(v.name()));
+            let _ = writeln!(out, "[{section}.{}.tables]", key(v.name()));
             for (element, table) in element_tables {
-                let _ = writeln!(out, "{} = {}", q(&element.join(", ")), points(table));
+                let _ = writeln!(out, "{} = {}", key(&element.join(", ")), points(table));
             }
         }
         if !v.element_equations().is_empty() {
-            let _ = writeln!(out, "[{section}.{}.elements]", q(v.name()));
+            let _ = writeln!(out, "[{section}.{}.elements]", key(v.name()));
             for (element, equation) in v.element_equations() {
                 let value = match v.kind() {
                     VariableKind::Constant { .. } => equation.text().to_string(),
                     _ => q(equation.text()),
                 };
-                let _ = writeln!(out, "{} = {value}", q(&element.join(", ")));
+                let _ = writeln!(out, "{} = {value}", key(&element.join(", ")));
             }
         }
     }
@@ -198,7 +219,9 @@ pub fn parse(text: &str, file: Option<&str>) -> Result<Model> {
 fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Result<Model> {
     let file: Option<Arc<str>> = file.map(Arc::from);
     let doc: ModelFile = toml::from_str(text).map_err(|e| toml_error(text, file.as_ref(), &e))?;
-    let at = |offset: usize| Location::of_offset(text, offset, Some(&start_of(file.as_ref())));
+    let lines = crate::error::LineIndex::new(text);
+    let origin = start_of(file.as_ref());
+    let at = |offset: usize| lines.location(text, offset, Some(&origin));
     let mut errors = Vec::new();
 
     let header = doc.model.unwrap_or_default();

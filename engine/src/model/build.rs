@@ -7,7 +7,7 @@ use super::{
     VariableKind,
 };
 use crate::error::{Error, Location, Result};
-use crate::name::{canonical_name, closest, did_you_mean};
+use crate::name::{canonical_name, closest_while, did_you_mean};
 use std::collections::HashMap;
 
 /// Equation text with an optional file position of its first character.
@@ -466,12 +466,18 @@ impl ModelBuilder {
             } else if elements.is_empty() {
                 Some("a dimension needs at least one element".to_string())
             } else {
-                elements.iter().enumerate().find_map(|(i, e)| {
-                    elements[..i]
-                        .iter()
-                        .any(|f| canonical_name(f) == canonical_name(e))
-                        .then(|| format!("element `{e}` appears twice"))
-                })
+                let mut seen = std::collections::HashSet::with_capacity(elements.len());
+                elements
+                    .iter()
+                    .find(|e| !seen.insert(canonical_name(e)))
+                    .map(|e| format!("element `{e}` appears twice"))
+                    .or_else(|| {
+                        // Subscripts and element tuples are separated by
+                        // commas in every format.
+                        elements.iter().find(|e| e.contains(',')).map(|e| {
+                            format!("element `{e}`: an element name cannot contain a comma")
+                        })
+                    })
             };
             match problem {
                 Some(message) => errors.push(Error::Model {
@@ -479,10 +485,10 @@ impl ModelBuilder {
                     location: None,
                     message,
                 }),
-                None => dimensions.push(Dimension {
-                    name: name.trim().to_string(),
-                    elements: elements.iter().map(|e| e.trim().to_string()).collect(),
-                }),
+                None => dimensions.push(Dimension::new(
+                    name.trim().to_string(),
+                    elements.iter().map(|e| e.trim().to_string()).collect(),
+                )),
             }
         }
         let find_dimension = |name: &str| {
@@ -546,7 +552,8 @@ impl ModelBuilder {
                                 let canonical = canonical_name(flow);
                                 match index.get(&canonical).map(|&i| &self.elements[i]) {
                                     None => {
-                                        let suggestion = closest(
+                                        let suggestion = closest_while(
+                                            errors.len(),
                                             flow,
                                             self.elements
                                                 .iter()
@@ -643,22 +650,24 @@ impl ModelBuilder {
                         common,
                         format!(
                             "dimension `{d}` is not defined{}",
-                            did_you_mean(closest(d, dimensions.iter().map(|x| x.name())))
+                            did_you_mean(closest_while(
+                                errors.len(),
+                                d,
+                                dimensions.iter().map(|x| x.name())
+                            ))
                         ),
                     )),
                 }
             }
-            let mut element_equations = Vec::new();
+            let mut element_equations: Vec<(Vec<String>, Equation)> = Vec::new();
+            let mut defined = std::collections::HashSet::new();
             for (tuple, source) in &common.elements {
                 let Some(resolved) =
                     resolve_tuple(common, tuple, &var_dimensions, &dimensions, &mut errors)
                 else {
                     continue;
                 };
-                if element_equations
-                    .iter()
-                    .any(|(t, _): &(Vec<String>, Equation)| *t == resolved)
-                {
+                if !defined.insert(resolved.clone()) {
                     errors.push(model_error(
                         common,
                         format!("element [{}] is defined twice", resolved.join(", ")),
@@ -686,6 +695,7 @@ impl ModelBuilder {
             if let (Element::Lookup(lookup), Some(VariableKind::Lookup { element_tables, .. })) =
                 (element, kind.as_mut())
             {
+                let mut given = std::collections::HashSet::new();
                 for (tuple, points) in &lookup.element_tables {
                     let Some(resolved) =
                         resolve_tuple(common, tuple, &var_dimensions, &dimensions, &mut errors)
@@ -693,7 +703,7 @@ impl ModelBuilder {
                         continue;
                     };
                     match LookupTable::new(points.iter().copied(), lookup.interpolation) {
-                        Ok(table) if !element_tables.iter().any(|(t, _)| *t == resolved) => {
+                        Ok(table) if given.insert(resolved.clone()) => {
                             element_tables.push((resolved, table))
                         }
                         Ok(_) => errors.push(model_error(
@@ -774,7 +784,8 @@ fn resolve_tuple(
                 common,
                 format!(
                     "`{element_name}` is not an element of `{dim_name}`{}",
-                    did_you_mean(closest(
+                    did_you_mean(closest_while(
+                        errors.len(),
                         element_name,
                         dim.elements().iter().map(String::as_str)
                     ))

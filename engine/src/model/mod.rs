@@ -255,6 +255,8 @@ pub struct Model {
 pub struct Dimension {
     name: String,
     elements: Vec<String>,
+    /// The position of each element by its canonical name.
+    positions: HashMap<String, usize>,
 }
 
 impl Dimension {
@@ -270,10 +272,22 @@ impl Dimension {
 
     /// The position of an element (in any spelling of its name).
     pub fn position(&self, element: &str) -> Option<usize> {
-        let wanted = canonical_name(element);
-        self.elements
+        self.positions.get(&canonical_name(element)).copied()
+    }
+
+    /// A dimension of elements whose canonical names are distinct (the
+    /// builder checks).
+    pub(crate) fn new(name: String, elements: Vec<String>) -> Dimension {
+        let positions = elements
             .iter()
-            .position(|e| canonical_name(e) == wanted)
+            .enumerate()
+            .map(|(i, e)| (canonical_name(e), i))
+            .collect();
+        Dimension {
+            name,
+            elements,
+            positions,
+        }
     }
 }
 

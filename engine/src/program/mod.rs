@@ -56,9 +56,17 @@ pub struct Parameter {
 }
 
 /// A handle to a parameter, for setting it in many runs without looking up
-/// its name each time.
+/// its name each time. It belongs to the program that made it (and its
+/// clones): runs of another program refuse it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ParamId(pub(crate) usize);
+pub struct ParamId(pub(crate) usize, pub(crate) u64);
+
+/// A number for each compiled program, so that a [`ParamId`] of one is
+/// not taken for a parameter of another.
+pub(crate) fn next_program_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
 
 /// How a stock is integrated: `flow_terms[first_in..first_out]` are its
 /// inflows and `flow_terms[first_out..end]` its outflows.
@@ -82,6 +90,8 @@ pub(crate) struct RingSpec {
 /// [`Program::state`] or [`Program::run`].
 #[derive(Debug, Clone)]
 pub struct Program {
+    /// This program's number (see [`ParamId`]).
+    pub(crate) id: u64,
     pub(crate) name: String,
     pub(crate) time: TimeSettings,
     pub(crate) base_slots: Vec<f64>,
@@ -174,7 +184,7 @@ impl Program {
                 reason: "it sets the order of a DELAY N or SMOOTH N, which is fixed when the model is compiled; change it in the model instead".into(),
                 suggestion: None,
             }),
-            Some(&i) => Ok(ParamId(i)),
+            Some(&i) => Ok(ParamId(i, self.id)),
             None => {
                 let reason = match self
                     .other_names

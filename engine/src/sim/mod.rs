@@ -67,7 +67,7 @@ pub struct State<'p> {
 ///     batch.set_param(lane, rate, 0.1 * (lane + 1) as f64)?;
 /// }
 /// let mut last = [0.0; 4];
-/// batch.run_observing(&mut |_, row| last = std::array::from_fn(|lane| row.get(x, lane)))?;
+/// batch.run_observing(&mut |_, row| last = std::array::from_fn(|lane| row.get(x, lane).unwrap()))?;
 /// assert!(last[0] > last[1] && last[1] > last[3]);
 /// // The same as a run on its own.
 /// let mut state = program.state();
@@ -116,14 +116,20 @@ pub struct BatchRow<'a, const L: usize> {
 
 impl<const L: usize> BatchRow<'_, L> {
     /// Output `output` (its position in [`Program::output_names`]) of the
-    /// run in `lane`.
-    ///
-    /// # Panics
-    ///
-    /// If `output` or `lane` is out of range.
+    /// run in `lane`; `None` if either is out of range.
     #[inline]
-    pub fn get(&self, output: usize, lane: usize) -> f64 {
-        assert!(lane < L, "lane {lane} of a batch of {L}");
+    pub fn get(&self, output: usize, lane: usize) -> Option<f64> {
+        if lane < L {
+            let at = output.checked_mul(L)? + lane;
+            self.outputs.get(at).copied()
+        } else {
+            None
+        }
+    }
+
+    /// As [`BatchRow::get`], for indices known to be in range.
+    #[inline]
+    pub(crate) fn at(&self, output: usize, lane: usize) -> f64 {
         self.outputs[output * L + lane]
     }
 }
@@ -181,8 +187,13 @@ impl<'p> State<'p> {
     }
 
     /// The current value of a parameter.
-    pub fn param(&self, id: ParamId) -> f64 {
-        self.lanes.params[id.0]
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for a parameter of another program.
+    pub fn param(&self, id: ParamId) -> Result<f64> {
+        self.lanes.check(0, id)?;
+        Ok(self.lanes.params[id.0])
     }
 
     /// Restores every parameter to the model's value.
@@ -206,8 +217,9 @@ impl<'p> State<'p> {
     /// # Errors
     ///
     /// [`Error::NonFinite`] naming the first variable that became NaN or
-    /// infinite and when; [`Error::Invalid`] if the results would not fit in
-    /// memory.
+    /// infinite and when; [`Error::Invalid`] if the results would keep
+    /// more values than [`Limits::stored_values`](crate::Limits) or would
+    /// not fit in memory.
     pub fn run(&mut self) -> Result<Results> {
         let program = self.lanes.program;
         let points = self.lanes.time.saved_points();
@@ -223,6 +235,17 @@ impl<'p> State<'p> {
             ),
         };
         points.checked_mul(width).ok_or(()).map_err(too_big)?;
+        let limit = crate::Limits::current().stored_values;
+        if (points as u128) * (width as u128) > u128::from(limit) {
+            return Err(Error::Invalid {
+                what: "time settings".into(),
+                message: format!(
+                    "saving {width} variables at {points} times keeps {} values, more than the limit of {} (save less often, shorten the run, or raise the limit with --max-values, or Limits::stored_values in the library)",
+                    crate::limits::thousands(points as u128 * width as u128),
+                    crate::limits::thousands(limit.into())
+                ),
+            });
+        }
         values
             .try_reserve_exact(points * width)
             .map_err(|_| too_big(()))?;
@@ -280,35 +303,45 @@ impl<'p, const L: usize> Batch<'p, L> {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] if the value is not finite.
-    ///
-    /// # Panics
-    ///
-    /// If `lane` is not below `L`.
+    /// [`Error::Invalid`] if the value is not finite, `lane` is not below
+    /// `L`, or the parameter is another program's.
     pub fn set_param(&mut self, lane: usize, id: ParamId, value: f64) -> Result<()> {
-        assert!(lane < L, "lane {lane} of a batch of {L}");
         self.lanes.set_param(lane, id, value)
     }
 
     /// Gives the run in `lane` every parameter value of `state`, e.g. one
     /// prepared with a scenario's settings.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If `lane` is not below `L`, or `state` runs another program.
-    pub fn set_params_from(&mut self, lane: usize, state: &State) {
-        assert!(lane < L, "lane {lane} of a batch of {L}");
-        assert!(
-            std::ptr::eq(state.program(), self.lanes.program),
-            "a state of another program"
-        );
+    /// [`Error::Invalid`] if `lane` is not below `L`, or `state` runs
+    /// another program.
+    pub fn set_params_from(&mut self, lane: usize, state: &State) -> Result<()> {
+        self.lanes.check_lane(lane)?;
+        if state.program().id != self.lanes.program.id {
+            return Err(Error::Invalid {
+                what: "batch".into(),
+                message: format!(
+                    "the parameters of a run of `{}` cannot be given to a batch of `{}`",
+                    state.program().name,
+                    self.lanes.program.name
+                ),
+            });
+        }
         let n = self.lanes.program.params.len();
         self.lanes.params[lane * n..(lane + 1) * n].copy_from_slice(&state.lanes.params);
+        Ok(())
     }
 
     /// The value of a parameter in the run in `lane`.
-    pub fn param(&self, lane: usize, id: ParamId) -> f64 {
-        self.lanes.params[lane * self.lanes.program.params.len() + id.0]
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] if `lane` is not below `L` or the parameter is
+    /// another program's.
+    pub fn param(&self, lane: usize, id: ParamId) -> Result<f64> {
+        self.lanes.check(lane, id)?;
+        Ok(self.lanes.params[lane * self.lanes.program.params.len() + id.0])
     }
 
     /// Restores every parameter of every run to the model's value.
@@ -385,7 +418,35 @@ impl<'p, const L: usize> Lanes<'p, L> {
         }
     }
 
+    /// Refuses a lane out of range.
+    fn check_lane(&self, lane: usize) -> Result<()> {
+        if lane < L {
+            Ok(())
+        } else {
+            Err(Error::Invalid {
+                what: "batch".into(),
+                message: format!("lane {lane} of a batch of {L} runs (lanes 0 to {})", L - 1),
+            })
+        }
+    }
+
+    /// Refuses a lane out of range or a parameter of another program.
+    fn check(&self, lane: usize, id: ParamId) -> Result<()> {
+        self.check_lane(lane)?;
+        if id.1 != self.program.id || id.0 >= self.program.params.len() {
+            return Err(Error::Invalid {
+                what: "parameter".into(),
+                message: format!(
+                    "a parameter of another program, not of `{}` (look it up with this program's Program::parameter)",
+                    self.program.name
+                ),
+            });
+        }
+        Ok(())
+    }
+
     fn set_param(&mut self, lane: usize, id: ParamId, value: f64) -> Result<()> {
+        self.check(lane, id)?;
         if !value.is_finite() {
             return Err(Error::Invalid {
                 what: format!("value for `{}`", self.program.params[id.0].name),
@@ -436,7 +497,9 @@ impl<'p, const L: usize> Lanes<'p, L> {
         self.check_finite(time.start())?;
 
         // DELAY FIXED: one slot per step of delay, filled with the initial
-        // value. The delay may differ between lanes.
+        // value. The delay may differ between lanes. All the buffers of a
+        // run together keep at most Limits::stored_values values.
+        let limit = crate::Limits::current().stored_values;
         for (lane, rings) in self.rings.iter_mut().enumerate() {
             rings.data.clear();
             rings.rings.clear();
@@ -458,6 +521,21 @@ impl<'p, const L: usize> Lanes<'p, L> {
                 // depends on the input of the same step.
                 let len = (steps as usize).max(1);
                 let start = rings.data.len();
+                if (start + len) as u64 > limit {
+                    return Err((
+                        lane,
+                        Error::Invalid {
+                            what: "DELAY FIXED delay time".into(),
+                            message: format!(
+                                "a delay of {delay} is {} steps of dt {}, and the run's DELAY FIXED buffers would keep {} values, more than the limit of {} (a larger dt, a shorter delay, or raise the limit with --max-values, or Limits::stored_values in the library)",
+                                crate::limits::thousands(len as u128),
+                                time.dt(),
+                                crate::limits::thousands((start + len) as u128),
+                                crate::limits::thousands(limit.into())
+                            ),
+                        },
+                    ));
+                }
                 let initial = self.slots[ring.initial as usize * L + lane];
                 rings.data.resize(start + len, initial);
                 rings.rings.push((start, len, 0));

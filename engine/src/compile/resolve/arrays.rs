@@ -7,7 +7,7 @@ use super::{Ctx, Resolver};
 use crate::compile::resolved::Node;
 use crate::error::{Error, Result};
 use crate::expr::{Expr, ExprKind, Index, IndexKind, Span};
-use crate::name::{canonical_name, closest, did_you_mean};
+use crate::name::{canonical_name, closest_while, did_you_mean};
 
 /// How one index of a subscript selects elements.
 enum Choice {
@@ -177,7 +177,7 @@ impl Resolver<'_> {
                         format!(
                             "`{n}` is not an element of `{}`{}",
                             dimension.name(),
-                            did_you_mean(closest(n, dimension.elements().iter().map(String::as_str)))
+                            did_you_mean(closest_while(self.errors.len(), n, dimension.elements().iter().map(String::as_str)))
                         ),
                     )),
                 }
@@ -250,7 +250,11 @@ impl Resolver<'_> {
     /// The model variable `name`, which must be arrayed with `count` dimensions.
     fn arrayed(&self, ctx: &Ctx, name: &str, span: &Span, count: usize) -> Result<usize> {
         let Some(&j) = self.index.get(&canonical_name(name)) else {
-            let suggestion = closest(name, self.model.variables().iter().map(|v| v.name()));
+            let suggestion = closest_while(
+                self.errors.len(),
+                name,
+                self.model.variables().iter().map(|v| v.name()),
+            );
             return Err(self.error(
                 ctx,
                 span,

@@ -12,7 +12,7 @@ use super::resolved::{CVar, Def, Node, Resolved, Special};
 use crate::error::{Error, Result};
 use crate::expr::{BinaryOp, Expr, ExprKind, Span, UnaryOp};
 use crate::model::{Equation, LookupTable, Model, VariableKind};
-use crate::name::{canonical_name, closest, did_you_mean};
+use crate::name::{canonical_name, closest_while, did_you_mean};
 use crate::program::ops::{Func1, Func2};
 use arrays::{combinations, row_major};
 use std::collections::HashMap;
@@ -334,7 +334,8 @@ impl Resolver<'_> {
                     "SAVEPER",
                     "PI",
                 ];
-                let suggestion = closest(
+                let suggestion = closest_while(
+                    self.errors.len(),
                     name,
                     self.model
                         .variables()
@@ -422,7 +423,11 @@ impl Resolver<'_> {
                 .iter()
                 .filter(|v| matches!(v.kind(), VariableKind::Lookup { .. }))
                 .map(|v| v.name());
-            let suggestion = closest(name, builtin_names().iter().copied().chain(lookups));
+            let suggestion = closest_while(
+                self.errors.len(),
+                name,
+                builtin_names().iter().copied().chain(lookups),
+            );
             return Err(self.error(
                 ctx,
                 name_span,

@@ -31,7 +31,11 @@ impl Reader<'_> {
             .iter()
             .map(|&i| dimensions[i].0.clone())
             .collect();
-        let tuples = element_tuples(shape.dims(), dimensions);
+        // The number of elements, without making them (a list of values
+        // makes them, as many as it lists).
+        let count = shape.dims().iter().fold(1u128, |n, &i| {
+            n.saturating_mul(dimensions[i].1.len() as u128)
+        });
         let mixed = |what: &str| Error::Model {
             variable: name.clone(),
             location: Some(first.location.clone()),
@@ -54,37 +58,33 @@ impl Reader<'_> {
             }};
         }
         // Per-element values in the order of `tuples`, for lists.
-        let list_elements =
-            |values: &[f64], reader: &mut Self| -> Option<Vec<(Vec<String>, Source)>> {
-                if values.len() != tuples.len() {
-                    reader.errors.push(Error::Model {
-                        variable: name.clone(),
-                        location: Some(first.location.clone()),
-                        message: format!(
-                            "lists {} values for its {} elements",
-                            values.len(),
-                            tuples.len()
-                        ),
-                    });
-                    return None;
-                }
-                Some(
-                    tuples
-                        .iter()
-                        .cloned()
-                        .zip(values.iter().map(|v| Source::from(*v)))
-                        .collect(),
-                )
-            };
+        let list_elements = |values: &[f64],
+                             reader: &mut Self|
+         -> Option<Vec<(Vec<String>, Source)>> {
+            if values.len() as u128 != count {
+                reader.errors.push(Error::Model {
+                    variable: name.clone(),
+                    location: Some(first.location.clone()),
+                    message: format!("lists {} values for its {} elements", values.len(), count),
+                });
+                return None;
+            }
+            Some(
+                element_tuples(shape.dims(), dimensions)
+                    .into_iter()
+                    .zip(values.iter().map(|v| Source::from(*v)))
+                    .collect(),
+            )
+        };
         let complete = |reader: &mut Self| {
-            if matches!(shape, Shape::Elements(_)) && defs.len() != tuples.len() {
+            if matches!(shape, Shape::Elements(_)) && defs.len() as u128 != count {
                 reader.errors.push(Error::Model {
                     variable: name.clone(),
                     location: Some(first.location.clone()),
                     message: format!(
                         "defines {} of its {} elements: every element needs an equation",
                         defs.len(),
-                        tuples.len()
+                        count
                     ),
                 });
                 return false;

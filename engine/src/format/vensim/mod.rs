@@ -100,6 +100,8 @@ struct Def {
 
 struct Reader<'t> {
     text: &'t str,
+    /// Where the lines of `text` start, for locations.
+    lines: crate::error::LineIndex,
     file: Option<Arc<str>>,
     errors: Vec<Error>,
     /// What was read with a reinterpretation (sorted lookup points, a
@@ -110,6 +112,7 @@ struct Reader<'t> {
 fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
     let mut reader = Reader {
         text,
+        lines: crate::error::LineIndex::new(text),
         file: file.map(Arc::from),
         errors: Vec::new(),
         warnings: Vec::new(),
@@ -195,8 +198,13 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
             .push(def);
     }
     let mut shapes = HashMap::new();
+    // Each range's elements by canonical name, made once.
+    let element_sets: Vec<std::collections::HashSet<String>> = dimensions
+        .iter()
+        .map(|(_, elements)| elements.iter().map(|e| canonical_name(e)).collect())
+        .collect();
     for (key, defs) in &variables {
-        if let Some(shape) = reader.shape(defs, &dimensions) {
+        if let Some(shape) = reader.shape(defs, &dimensions, &element_sets) {
             shapes.insert(key.clone(), shape);
         }
     }
@@ -224,7 +232,7 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
 impl Reader<'_> {
     fn location(&self, offset: usize) -> Location {
         let origin = self.file.clone().map(|f| Location::in_file(f, 1, 1));
-        Location::of_offset(self.text, offset, origin.as_ref())
+        self.lines.location(self.text, offset, origin.as_ref())
     }
 
     fn error_at(&self, offset: usize, message: String) -> Error {

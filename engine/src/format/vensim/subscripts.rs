@@ -6,6 +6,7 @@
 use super::{Def, Reader};
 use crate::error::Error;
 use crate::format::unquoted;
+use crate::limits::{Limits, too_many_dimension_elements};
 use crate::name::{canonical_name, closest, did_you_mean};
 use std::collections::{HashMap, HashSet};
 
@@ -23,23 +24,25 @@ impl Reader<'_> {
             .collect();
         let mut resolved: Vec<Option<Vec<String>>> = vec![None; raw.len()];
         let mut out = Vec::new();
+        // The elements made so far, against Limits::elements.
+        let mut total = 0u64;
         for i in 0..raw.len() {
-            match self.expand(i, raw, &names, &mut resolved, &mut Vec::new()) {
+            match self.expand(i, raw, &names, &mut resolved, &mut Vec::new(), &mut total) {
                 Some(elements) => out.push((raw[i].0.clone(), elements)),
                 None => continue,
             }
         }
         // A range whose elements all belong to another is a subrange.
         let mut refused = HashSet::new();
+        let sets: Vec<HashSet<String>> = out
+            .iter()
+            .map(|(_, elements)| elements.iter().map(|e| canonical_name(e)).collect())
+            .collect();
         for (i, (name, elements)) in out.iter().enumerate() {
             for (j, (other, others)) in out.iter().enumerate() {
                 if i != j
                     && elements.len() < others.len()
-                    && elements.iter().all(|e| {
-                        others
-                            .iter()
-                            .any(|o| canonical_name(o) == canonical_name(e))
-                    })
+                    && sets[i].iter().all(|e| sets[j].contains(e))
                 {
                     let at = raw.iter().find(|(n, _, _)| n == name).map_or(0, |r| r.2);
                     self.push_error(
@@ -67,9 +70,28 @@ impl Reader<'_> {
         names: &HashMap<String, usize>,
         resolved: &mut Vec<Option<Vec<String>>>,
         path: &mut Vec<usize>,
+        total: &mut u64,
     ) -> Option<Vec<String>> {
+        // Every element made counts against the limit, copies included.
+        let count = |this: &mut Self, total: &mut u64, n: u64| {
+            let within = total.saturating_add(n) <= Limits::current().elements;
+            if within {
+                *total += n;
+            } else {
+                this.push_error(
+                    raw[i].2,
+                    format!(
+                        "subscript range `{}`: {}",
+                        raw[i].0,
+                        too_many_dimension_elements(u128::from(*total) + u128::from(n))
+                    ),
+                );
+            }
+            within
+        };
         if let Some(done) = &resolved[i] {
-            return Some(done.clone());
+            let done = done.clone();
+            return count(self, total, done.len() as u64).then_some(done);
         }
         let (name, parts, at) = &raw[i];
         if path.contains(&i) {
@@ -84,7 +106,13 @@ impl Reader<'_> {
         for part in parts {
             if let Some(range) = part.strip_prefix('(').and_then(|p| p.strip_suffix(')')) {
                 match numbered_range(range) {
-                    Some(list) => elements.extend(list),
+                    Some((prefix, a, b)) => {
+                        if !count(self, total, b - a + 1) {
+                            path.pop();
+                            return None;
+                        }
+                        elements.extend((a..=b).map(|n| format!("{prefix}{n}")));
+                    }
                     None => {
                         self.push_error(
                             *at,
@@ -95,8 +123,16 @@ impl Reader<'_> {
                     }
                 }
             } else if let Some(&j) = names.get(&canonical_name(part)).filter(|&&j| j != i) {
-                elements.extend(self.expand(j, raw, names, resolved, path)?);
+                let Some(more) = self.expand(j, raw, names, resolved, path, total) else {
+                    path.pop();
+                    return None;
+                };
+                elements.extend(more);
             } else {
+                if !count(self, total, 1) {
+                    path.pop();
+                    return None;
+                }
                 elements.push(unquoted(part).to_string());
             }
         }
@@ -115,6 +151,7 @@ impl Reader<'_> {
         &mut self,
         defs: &[Def],
         dimensions: &[(String, Vec<String>)],
+        element_sets: &[HashSet<String>],
     ) -> Option<Shape> {
         let first = &defs[0];
         let dimension_of = |name: &str| {
@@ -177,34 +214,39 @@ impl Reader<'_> {
                 });
                 return None;
             }
-            let holds = |(_, elements): &(String, Vec<String>)| {
-                used.iter().all(|u| {
-                    elements
-                        .iter()
-                        .any(|e| canonical_name(e) == canonical_name(u))
-                })
-            };
-            match dimensions.iter().position(holds) {
+            let used_names: Vec<String> = used.iter().map(|u| canonical_name(u)).collect();
+            let holds = |names: &HashSet<String>| used_names.iter().all(|u| names.contains(u));
+            match element_sets.iter().position(holds) {
                 Some(i) => dims.push(i),
                 None => {
-                    let all: Vec<&str> = dimensions
+                    let unknown = used_names
                         .iter()
-                        .flat_map(|(_, es)| es.iter().map(String::as_str))
-                        .collect();
-                    let unknown = used
-                        .iter()
-                        .find(|u| !all.iter().any(|e| canonical_name(e) == canonical_name(u)))
-                        .unwrap_or(&used[0]);
+                        .position(|u| !element_sets.iter().any(|set| set.contains(u)))
+                        .map_or(used[0], |k| used[k]);
+                    // A suggestion from every element, unless there are so
+                    // many, or so many errors already, that looking would
+                    // take long.
+                    let all = dimensions.iter().map(|(_, es)| es.len()).sum::<usize>();
+                    let suggestion = if all <= 100_000 && self.errors.len() < 20 {
+                        closest(
+                            unknown,
+                            dimensions
+                                .iter()
+                                .flat_map(|(_, es)| es.iter().map(String::as_str)),
+                        )
+                    } else {
+                        None
+                    };
                     let d = defs
                         .iter()
-                        .find(|d| &d.subscripts[k] == *unknown)
+                        .find(|d| &d.subscripts[k] == unknown)
                         .unwrap_or(first);
                     self.errors.push(Error::Model {
                         variable: d.name.clone(),
                         location: Some(d.location.clone()),
                         message: format!(
                             "`{unknown}` is not an element of any subscript range{}",
-                            did_you_mean(closest(unknown, all.iter().copied()))
+                            did_you_mean(suggestion)
                         ),
                     });
                     return None;
@@ -256,7 +298,8 @@ pub(super) fn element_tuples(
 }
 
 /// `a1-a5` → `a1, a2, a3, a4, a5`.
-fn numbered_range(range: &str) -> Option<Vec<String>> {
+/// A numbered range `a1-a5` as its prefix and first and last numbers.
+fn numbered_range(range: &str) -> Option<(String, u64, u64)> {
     let (lo, hi) = range.split_once('-')?;
     let split = |s: &str| {
         let s = s.trim();
@@ -265,8 +308,8 @@ fn numbered_range(range: &str) -> Option<Vec<String>> {
         Some((prefix.to_string(), n.parse::<u64>().ok()?))
     };
     let ((prefix, a), (other, b)) = (split(lo)?, split(hi)?);
-    if canonical_name(&prefix) != canonical_name(&other) || a > b || b - a > 100_000 {
+    if canonical_name(&prefix) != canonical_name(&other) || a > b {
         return None;
     }
-    Some((a..=b).map(|n| format!("{prefix}{n}")).collect())
+    Some((prefix, a, b))
 }

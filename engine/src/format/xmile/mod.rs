@@ -33,8 +33,9 @@ use crate::build::{Aux, Flow, Lookup, ModelBuilder, Source, Stock};
 use crate::error::{Error, Location, Result};
 use crate::expr::{Expr, ExprKind};
 use crate::format::{split_top_level, unquoted};
+use crate::limits::{Limits, too_many_dimension_elements};
 use crate::model::{Interpolation, Method, Model, TimeSettings};
-use crate::name::{canonical_name, closest, did_you_mean};
+use crate::name::{canonical_name, closest_while, did_you_mean};
 use roxmltree::{Document, Node};
 use std::path::Path;
 use std::sync::Arc;
@@ -63,6 +64,8 @@ pub fn parse(text: &str, file: Option<&str>) -> Result<Model> {
 struct Reader<'a> {
     file: Option<Arc<str>>,
     doc: &'a Document<'a>,
+    /// Where the lines of the document start, for locations.
+    lines: crate::error::LineIndex,
     errors: Vec<Error>,
     /// Elements and attributes ignored, for [`Model::warnings`].
     warnings: Vec<crate::program::Warning>,
@@ -76,6 +79,28 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
     let file: Option<Arc<str>> = file.map(Arc::from);
     // XMILE files often start with a byte-order mark.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // The XML reader looks through every namespace in scope for each
+    // element: thousands of declarations would make reading quadratic.
+    let declarations = text
+        .match_indices("xmlns")
+        .filter(|&(i, _)| {
+            i > 0
+                && text.as_bytes()[i - 1].is_ascii_whitespace()
+                && matches!(text.as_bytes().get(i + 5), Some(b':' | b'='))
+        })
+        .count();
+    if declarations > MAX_NAMESPACES {
+        return Err(Error::File {
+            location: Location {
+                file: file.clone(),
+                line: 1,
+                column: 1,
+            },
+            message: format!(
+                "declares {declarations} XML namespaces; an XMILE file needs a few, and at most {MAX_NAMESPACES} are read"
+            ),
+        });
+    }
     let text = declare_missing_prefixes(text);
     let doc = Document::parse(&text).map_err(|e| {
         let pos = e.pos();
@@ -91,6 +116,7 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
     let mut reader = Reader {
         file,
         doc: &doc,
+        lines: crate::error::LineIndex::new(doc.input_text()),
         errors: Vec::new(),
         warnings: Vec::new(),
         models: std::collections::HashMap::new(),
@@ -142,6 +168,8 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
     }
 
     if let Some(dimensions) = child(root, "dimensions") {
+        // The elements of the dimensions so far, against Limits::elements.
+        let mut dimension_elements = 0u64;
         for dim in children(dimensions, "dim") {
             let Some(name) = dim.attribute("name") else {
                 reader
@@ -155,8 +183,22 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
                 .collect();
             if elements.is_empty() {
                 // A dimension given by its size has elements 1, 2, ...
-                match dim.attribute("size").map(|s| s.trim().parse::<usize>()) {
-                    Some(Ok(n)) => elements = (1..=n).map(|i| i.to_string()).collect(),
+                match dim.attribute("size").map(|s| s.trim().parse::<u64>()) {
+                    Some(Ok(n)) => {
+                        if dimension_elements.saturating_add(n) > Limits::current().elements {
+                            reader.errors.push(reader.error(
+                                dim,
+                                format!(
+                                    "dimension `{name}` of size {n}: {}",
+                                    too_many_dimension_elements(
+                                        u128::from(dimension_elements) + u128::from(n)
+                                    )
+                                ),
+                            ));
+                            continue;
+                        }
+                        elements = (1..=n).map(|i| i.to_string()).collect();
+                    }
                     _ => {
                         reader.errors.push(reader.error(
                             dim,
@@ -168,6 +210,7 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
                     }
                 }
             }
+            dimension_elements += elements.len() as u64;
             reader
                 .dimension_elements
                 .insert(canonical_name(name), elements.clone());
@@ -225,6 +268,12 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
 /// the prefix, which strict XML parsers reject. Declares every undeclared
 /// prefix on the root element (at the end of its start tag, so that line
 /// numbers do not move).
+/// The most XML namespace declarations a file may have.
+const MAX_NAMESPACES: usize = 1000;
+
+/// The most namespace prefixes [`declare_missing_prefixes`] declares.
+const MAX_UNDECLARED_PREFIXES: usize = 64;
+
 fn declare_missing_prefixes(text: &str) -> std::borrow::Cow<'_, str> {
     let Some(root_start) = text.find("<xmile") else {
         return text.into();
@@ -232,40 +281,57 @@ fn declare_missing_prefixes(text: &str) -> std::borrow::Cow<'_, str> {
     let Some(root_end) = text[root_start..].find('>').map(|i| root_start + i) else {
         return text.into();
     };
+    // In time proportional to the text: each colon looks only at the
+    // names beside it, and the prefixes are kept in sets.
+    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let declared: std::collections::HashSet<&str> = text
+        .match_indices("xmlns:")
+        .filter_map(|(i, _)| {
+            let rest = &text[i + 6..];
+            let len = rest.find(|c: char| !name_char(c)).unwrap_or(rest.len());
+            rest[len..].starts_with('=').then(|| &rest[..len])
+        })
+        .collect();
     let mut prefixes: Vec<&str> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let bytes = text.as_bytes();
     for (i, _) in text.match_indices(':') {
         // A prefix is the name just before the colon, after `<`, `</` or whitespace.
         let start = text[..i]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-            .map_or(0, |j| j + 1);
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !name_char(c))
+            .map_or(0, |(j, c)| j + c.len_utf8());
         if start == i || start == 0 {
             continue;
         }
         let before = bytes[start - 1];
-        let after_ok = text[i + 1..].starts_with(|c: char| c.is_ascii_alphabetic());
+        let after = &text[i + 1..];
+        let after_ok = after.starts_with(|c: char| c.is_ascii_alphabetic());
         let is_tag = before == b'<' || (before == b'/' && start >= 2 && bytes[start - 2] == b'<');
-        let is_attribute = before.is_ascii_whitespace()
-            && text[i..].find('=').is_some_and(|eq| {
-                text[i + 1..i + eq]
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            });
+        // `prefix:name=`: only name characters between the colon and `=`.
+        let is_attribute = before.is_ascii_whitespace() && {
+            let len = after.find(|c: char| !name_char(c)).unwrap_or(after.len());
+            after[len..].starts_with('=')
+        };
         let prefix = &text[start..i];
         if after_ok
             && (is_tag || is_attribute)
             && prefix != "xmlns"
             && prefix != "xml"
-            && !prefixes.contains(&prefix)
+            && seen.insert(prefix)
         {
             prefixes.push(prefix);
         }
     }
     let missing: Vec<&str> = prefixes
         .into_iter()
-        .filter(|p| !text.contains(&format!("xmlns:{p}=")))
+        .filter(|p| !declared.contains(p))
         .collect();
-    if missing.is_empty() {
+    // Files use a few vendors' prefixes; declaring thousands would only
+    // slow the XML reader (which then looks through them for every
+    // element), and the file is refused as not well-formed instead.
+    if missing.is_empty() || missing.len() > MAX_UNDECLARED_PREFIXES {
         return text.into();
     }
     let declarations: String = missing
@@ -339,12 +405,12 @@ fn trimmed_text<'a>(node: Node<'a, '_>) -> &'a str {
 
 impl<'a> Reader<'a> {
     fn location(&self, offset: usize) -> Location {
-        let pos = self.doc.text_pos_at(offset);
-        Location {
-            file: self.file.clone(),
-            line: pos.row as usize,
-            column: pos.col as usize,
-        }
+        let origin = self.file.clone().map(|f| Location::in_file(f, 1, 1));
+        let mut location = self
+            .lines
+            .location(self.doc.input_text(), offset, origin.as_ref());
+        location.file = self.file.clone();
+        location
     }
 
     fn error(&self, node: Node, message: String) -> Error {
@@ -428,7 +494,7 @@ impl<'a> Reader<'a> {
             .iter()
             .filter(|n| n.tag_name().name() == "stock")
             .flat_map(|n| children(*n, "inflow").chain(children(*n, "outflow")))
-            .map(|f| canonical_name(unquoted(trimmed_text(f))))
+            .map(|f| canonical_name(&unquoted(trimmed_text(f)).replace("\\n", " ")))
             .collect();
         let named = |tags: &[&str]| -> std::collections::HashSet<String> {
             nodes
@@ -443,7 +509,8 @@ impl<'a> Reader<'a> {
         // An input connected to a variable this model does not have.
         for (input, source) in &scope.inputs {
             if !locals.contains(input) || modules.contains(input) {
-                let suggestion = closest(
+                let suggestion = closest_while(
+                    self.errors.len(),
                     input,
                     nodes
                         .iter()
@@ -501,7 +568,8 @@ impl<'a> Reader<'a> {
         // (as simlin writes) names it when they differ.
         let model_name = node.attribute("model").unwrap_or(&name).trim().to_string();
         let Some(&model) = self.models.get(&canonical_name(&model_name)) else {
-            let suggestion = closest(
+            let suggestion = closest_while(
+                self.errors.len(),
                 &model_name,
                 self.models.values().filter_map(|m| m.attribute("name")),
             );
@@ -692,19 +760,20 @@ impl<'a> Reader<'a> {
             if parts.len() > 1 && parts.last().is_some_and(|(_, p)| p.trim().is_empty()) {
                 parts.pop();
             }
-            let tuples = self.element_tuples(&dims);
             if !dims.is_empty() && elements.is_empty() && parts.len() > 1 {
-                if parts.len() != tuples.len() {
+                let count = self.element_count(&dims);
+                if parts.len() as u128 != count {
                     self.errors.push(self.error(
                         node,
                         format!(
-                            "`{name}` lists {} values for its {} elements",
+                            "`{name}` lists {} values for its {count} elements",
                             parts.len(),
-                            tuples.len()
                         ),
                     ));
                     return;
                 }
+                // As many as the values listed.
+                let tuples = self.element_tuples(&dims);
                 for (tuple, (offset, part)) in tuples.into_iter().zip(parts) {
                     let origin = source
                         .origin
@@ -724,8 +793,8 @@ impl<'a> Reader<'a> {
         if eqn.is_none() && !elements.is_empty() {
             // Every element has its own equation: the first stands for the
             // variable, and must not be used for any other element.
-            let count = self.element_tuples(&dims).len();
-            if elements.len() == count {
+            let count = self.element_count(&dims);
+            if elements.len() as u128 == count {
                 eqn = Some(elements[0].1.clone());
             } else {
                 self.errors.push(self.error(
@@ -779,11 +848,12 @@ impl<'a> Reader<'a> {
                     stock = stock.element(tuple, source);
                 }
                 for inflow in children(node, "inflow") {
-                    let flow = unquoted(trimmed_text(inflow));
+                    // `\n` in a name is a space, as in the name itself.
+                    let flow = unquoted(trimmed_text(inflow)).replace("\\n", " ");
                     stock = stock.inflow(format!("{}{flow}", scope.prefix));
                 }
                 for outflow in children(node, "outflow") {
-                    let flow = unquoted(trimmed_text(outflow));
+                    let flow = unquoted(trimmed_text(outflow)).replace("\\n", " ");
                     stock = stock.outflow(format!("{}{flow}", scope.prefix));
                 }
                 if let Some(u) = units {
@@ -820,8 +890,8 @@ impl<'a> Reader<'a> {
                     .or_else(|| element_gfs.first().map(|(_, g)| *g))
                     .or((kind == "gf").then_some(node));
                 if own.is_none() && !element_gfs.is_empty() {
-                    let count = self.element_tuples(&dims).len();
-                    if element_gfs.len() != count {
+                    let count = self.element_count(&dims);
+                    if element_gfs.len() as u128 != count {
                         self.errors.push(self.error(
                             node,
                             format!("`{name}` gives graphical functions for {} of its {count} elements and none for the rest", element_gfs.len()),
@@ -882,7 +952,21 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Every element of these dimensions, as names, in row-major order.
+    /// The number of elements of an array over these dimensions, without
+    /// making them.
+    fn element_count(&self, dims: &[String]) -> u128 {
+        dims.iter().fold(1u128, |n, d| {
+            let size = self
+                .dimension_elements
+                .get(&canonical_name(d))
+                .map_or(0, Vec::len);
+            n.saturating_mul(size as u128)
+        })
+    }
+
+    /// Every element of these dimensions, as names, in row-major order
+    /// (only for arrays whose elements the file lists one by one, so
+    /// bounded by its size).
     fn element_tuples(&self, dims: &[String]) -> Vec<Vec<String>> {
         let mut all = vec![Vec::new()];
         for d in dims {

@@ -8,7 +8,6 @@
 //! equivalent `IF` expressions.
 
 use crate::expr::{BinaryOp, Expr, ExprKind, IndexKind, UnaryOp};
-use crate::format::escape_markup;
 use crate::model::{Equation, Interpolation, LookupTable, Method, Model, VariableKind};
 use crate::name::canonical_name;
 use std::fmt::Write;
@@ -58,7 +57,7 @@ pub fn write(model: &Model) -> String {
         out.push_str("  </dimensions>\n");
     }
     if !model.doc().is_empty() {
-        let _ = writeln!(out, "  <!-- {} -->", model.doc().replace("--", "- -"));
+        let _ = writeln!(out, "  <!-- {} -->", comment_text(model.doc()));
     }
     out.push_str("  <model>\n    <variables>\n");
     for v in model.variables() {
@@ -348,4 +347,51 @@ fn identifier_or_function(name: &str) -> String {
     } else {
         identifier(name)
     }
+}
+
+/// Escapes text for XML. Tabs, newlines and carriage returns are written
+/// as character references, which an XML reader keeps in attribute values
+/// too (it turns literal ones into spaces there, so that a name with a
+/// newline, which Vensim allows, would no longer match its uses). The
+/// characters XML 1.0 cannot hold at all, even as references (the other
+/// control characters, U+FFFE and U+FFFF), which a name or an equation
+/// read from another format may contain, become U+FFFD. A name is written
+/// the same way wherever it appears, so the model reads back whole.
+fn escape_markup(text: &str) -> String {
+    let special = |c: char| matches!(c, '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}');
+    let escaped = crate::format::escape_markup(text);
+    if !escaped.chars().any(special) {
+        return escaped;
+    }
+    let mut out = String::with_capacity(escaped.len() + 8);
+    for c in escaped.chars() {
+        match c {
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c if special(c) => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text for an XML comment, which may not hold `--`, end with `-` or hold
+/// the characters XML cannot.
+fn comment_text(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => '\u{FFFD}',
+            c => c,
+        })
+        .collect();
+    while out.contains("--") {
+        out = out.replace("--", "- -");
+    }
+    if out.ends_with('-') {
+        out.push(' ');
+    }
+    out
 }
