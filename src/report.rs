@@ -822,7 +822,7 @@ fn out_of_sample() -> String {
     let (ratio, c50, c90) = crate::backtest::summary(&backtest);
     let origins = &backtest.settings.origins;
     let mut h = format!(
-        "<p>Out of sample (docs/backtest.md): fitted only to the figures up to each year from {} to {} and forecasting one and two years ahead, the model's errors were {:.2} times those of simply repeating the last published figure (on average over the series below; below 1 is better); {:.0}% of outturns fell inside the 50% intervals and {:.0}% inside the 90% intervals (well calibrated: about 50% and 90%).</p><table><tr><th>series</th><th>years ahead</th><th>error vs last value</th><th>in 50%</th><th>in 90%</th></tr>",
+        "<p>Out of sample (docs/backtest.md): fitted only to the figures up to each year from {} to {} and forecasting one and two years ahead, the model's errors were {:.2} times those of simply repeating the last published figure (on average over the series below; below 1 is better); {:.0}% of outturns fell inside the 50% intervals and {:.0}% inside the 90% intervals (for a well-calibrated forecast, about 50% and 90%).</p><table><tr><th>series</th><th>years ahead</th><th>error vs last value</th><th>in 50%</th><th>in 90%</th></tr>",
         origins.first().copied().unwrap_or(0),
         origins.last().copied().unwrap_or(0),
         ratio,
