@@ -231,24 +231,45 @@ fn simulation_based_calibration_ranks_are_uniform() {
     );
 }
 
-/// The posterior file round-trips, and its header says how it was made.
-#[test]
-fn posterior_file_says_how_it_was_made() {
+/// The drain model projected by `columns` (`cases`, a level, and
+/// `closures`, a sum) over ten periods, and data made from its own values
+/// times `noise(period)`.
+fn drain_data(
+    columns: &[&str],
+    noise: impl Fn(usize) -> f64,
+) -> (Program, Projector, Periods, Observations) {
     let program = compile(DRAIN);
-    let projector = Projector::new(&program, &[Indicator::level("cases", "cases")]).unwrap();
+    let indicators: Vec<Indicator> = columns
+        .iter()
+        .map(|c| match *c {
+            "closures" => Indicator::sum("closures", "closures"),
+            other => Indicator::level(other, other),
+        })
+        .collect();
+    let projector = Projector::new(&program, &indicators).unwrap();
     let periods = Periods::new(0.0, 10).unwrap();
     let mut state = program.state();
     let made = projector.project(&mut state, &periods).unwrap();
     let mut observed = Observations::new("made");
-    observed.insert(
-        "cases",
-        (1..=10).map(|k| {
-            (
-                k as f64,
-                made.get("cases", k as f64).unwrap() * (1.0 + 0.01 * ((k * 7) % 5) as f64 - 0.02),
-            )
-        }),
-    );
+    for column in columns {
+        observed.insert(
+            *column,
+            (1..=10).map(|k| (k as f64, made.get(column, k as f64).unwrap() * noise(k))),
+        );
+    }
+    (program, projector, periods, observed)
+}
+
+/// Alternately 3% above and below.
+fn zigzag(k: usize) -> f64 {
+    if k % 2 == 0 { 1.03 } else { 0.97 }
+}
+
+/// The posterior file round-trips, and its header says how it was made.
+#[test]
+fn posterior_file_says_how_it_was_made() {
+    let (program, projector, periods, observed) =
+        drain_data(&["cases"], |k| 1.0 + 0.01 * ((k * 7) % 5) as f64 - 0.02);
     let spec = CalibrationSpec::parse(
         &DRAIN_SPEC.replace("closures = 1\n", "").replace(
             "[parameters.duration]",
@@ -273,21 +294,7 @@ fn posterior_file_says_how_it_was_made() {
 /// Chains that cannot have converged are refused with what to change.
 #[test]
 fn an_unconverged_posterior_is_refused() {
-    let program = compile(DRAIN);
-    let projector = Projector::new(&program, &[Indicator::level("cases", "cases")]).unwrap();
-    let periods = Periods::new(0.0, 10).unwrap();
-    let mut state = program.state();
-    let made = projector.project(&mut state, &periods).unwrap();
-    let mut observed = Observations::new("made");
-    observed.insert(
-        "cases",
-        (1..=10).map(|k| {
-            (
-                k as f64,
-                made.get("cases", k as f64).unwrap() * if k % 2 == 0 { 1.03 } else { 0.97 },
-            )
-        }),
-    );
+    let (program, projector, periods, observed) = drain_data(&["cases"], zigzag);
     let spec = CalibrationSpec::parse(
         &DRAIN_SPEC
             .replace("closures = 1\n", "")
@@ -603,30 +610,7 @@ fn batched_evaluations_equal_single_ones() {
 /// without every parameter.
 #[test]
 fn a_warm_start_continues_an_earlier_posterior() {
-    let program = compile(DRAIN);
-    let projector = Projector::new(
-        &program,
-        &[
-            Indicator::level("cases", "cases"),
-            Indicator::sum("closures", "closures"),
-        ],
-    )
-    .unwrap();
-    let periods = Periods::new(0.0, 10).unwrap();
-    let mut state = program.state();
-    let made = projector.project(&mut state, &periods).unwrap();
-    let mut observed = Observations::new("made");
-    for column in ["cases", "closures"] {
-        observed.insert(
-            column,
-            (1..=10).map(|k| {
-                (
-                    k as f64,
-                    made.get(column, k as f64).unwrap() * if k % 2 == 0 { 1.03 } else { 0.97 },
-                )
-            }),
-        );
-    }
+    let (program, projector, periods, observed) = drain_data(&["cases", "closures"], zigzag);
     let text = DRAIN_SPEC
         .replace("steps = 600", "steps = 1500")
         .replace("burn = 150", "burn = 300")

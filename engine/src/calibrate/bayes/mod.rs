@@ -229,7 +229,6 @@ impl<'a> LogPosterior<'a> {
     /// not positive and finite where one is observed.
     pub fn residuals(&self, values: &[f64]) -> Option<Vec<(usize, f64)>> {
         let problem = self.problem;
-        let horizons = self.horizons();
         let mut out = vec![(0usize, 0.0f64); self.scales.len()];
         let mut state = problem.program.state();
         for segment in &self.segments {
@@ -240,26 +239,39 @@ impl<'a> LogPosterior<'a> {
                 .projector
                 .project(&mut state, &segment.periods)
                 .ok()?;
-            for (t, target) in problem.targets.iter().enumerate() {
-                let model = p.column(&target.column)?;
-                for &(row, observed) in &target.points {
-                    if row <= segment.first_row || row > segment.first_row + segment.periods.count()
-                    {
-                        continue;
-                    }
-                    let h = row - segment.first_row;
-                    let m = model[h]?;
-                    if !(m.is_finite() && m > 0.0) || observed <= 0.0 {
-                        return None;
-                    }
-                    let e = observed.ln() - m.ln();
-                    let k = t * horizons + if self.likelihood.restart { h - 1 } else { 0 };
-                    out[k].0 += 1;
-                    out[k].1 += e * e;
-                }
-            }
+            self.accumulate(segment, &p, &mut out)?;
         }
         Some(out)
+    }
+
+    /// Adds one run's squared log errors to `out` (count and sum per
+    /// scale); `None` if a compared value is missing, not finite or not
+    /// positive.
+    fn accumulate(
+        &self,
+        segment: &Segment,
+        p: &crate::projection::Projection,
+        out: &mut [(usize, f64)],
+    ) -> Option<()> {
+        let horizons = self.horizons();
+        for (t, target) in self.problem.targets.iter().enumerate() {
+            let model = p.column(&target.column)?;
+            for &(row, observed) in &target.points {
+                if row <= segment.first_row || row > segment.first_row + segment.periods.count() {
+                    continue;
+                }
+                let h = row - segment.first_row;
+                let m = model[h]?;
+                if !(m.is_finite() && m > 0.0) || observed <= 0.0 {
+                    return None;
+                }
+                let e = observed.ln() - m.ln();
+                let k = t * horizons + if self.likelihood.restart { h - 1 } else { 0 };
+                out[k].0 += 1;
+                out[k].1 += e * e;
+            }
+        }
+        Some(())
     }
 
     /// [`LogPosterior::residuals`] for up to `LANES` (8) points at once, run
@@ -270,7 +282,6 @@ impl<'a> LogPosterior<'a> {
             return points.iter().map(|p| self.residuals(p)).collect();
         }
         let problem = self.problem;
-        let horizons = self.horizons();
         let mut out = vec![vec![(0usize, 0.0f64); self.scales.len()]; LANES];
         let mut batch = problem.program.batch::<LANES>();
         for segment in &self.segments {
@@ -289,30 +300,8 @@ impl<'a> LogPosterior<'a> {
                 return points.iter().map(|p| self.residuals(p)).collect();
             };
             for (lane, p) in projections.iter().enumerate() {
-                for (t, target) in problem.targets.iter().enumerate() {
-                    let Some(model) = p.column(&target.column) else {
-                        return points.iter().map(|p| self.residuals(p)).collect();
-                    };
-                    for &(row, observed) in &target.points {
-                        if row <= segment.first_row
-                            || row > segment.first_row + segment.periods.count()
-                        {
-                            continue;
-                        }
-                        let h = row - segment.first_row;
-                        match model[h] {
-                            Some(m) if m.is_finite() && m > 0.0 && observed > 0.0 => {
-                                let e = observed.ln() - m.ln();
-                                let k =
-                                    t * horizons + if self.likelihood.restart { h - 1 } else { 0 };
-                                out[lane][k].0 += 1;
-                                out[lane][k].1 += e * e;
-                            }
-                            _ => {
-                                return points.iter().map(|p| self.residuals(p)).collect();
-                            }
-                        }
-                    }
+                if self.accumulate(segment, p, &mut out[lane]).is_none() {
+                    return points.iter().map(|p| self.residuals(p)).collect();
                 }
             }
         }
