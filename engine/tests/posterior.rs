@@ -262,7 +262,7 @@ fn drain_data(
 
 /// Alternately 3% above and below.
 fn zigzag(k: usize) -> f64 {
-    if k % 2 == 0 { 1.03 } else { 0.97 }
+    if k.is_multiple_of(2) { 1.03 } else { 0.97 }
 }
 
 /// The posterior file round-trips, and its header says how it was made.
