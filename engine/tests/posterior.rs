@@ -158,15 +158,7 @@ const DRAIN_SPEC: &str = r#"
 /// intervals must cover about half and nine in ten of the truths.
 #[test]
 fn simulation_based_calibration_ranks_are_uniform() {
-    let program = compile(DRAIN);
-    let projector = Projector::new(
-        &program,
-        &[
-            Indicator::level("cases", "cases"),
-            Indicator::sum("closures", "closures"),
-        ],
-    )
-    .unwrap();
+    let (program, projector) = drain_projector(&["cases", "closures"]);
     let periods = Periods::new(0.0, 10).unwrap();
     let base = CalibrationSpec::parse(DRAIN_SPEC, None).unwrap();
     let fits = 30;
@@ -238,15 +230,7 @@ fn drain_data(
     columns: &[&str],
     noise: impl Fn(usize) -> f64,
 ) -> (Program, Projector, Periods, Observations) {
-    let program = compile(DRAIN);
-    let indicators: Vec<Indicator> = columns
-        .iter()
-        .map(|c| match *c {
-            "closures" => Indicator::sum("closures", "closures"),
-            other => Indicator::level(other, other),
-        })
-        .collect();
-    let projector = Projector::new(&program, &indicators).unwrap();
+    let (program, projector) = drain_projector(columns);
     let periods = Periods::new(0.0, 10).unwrap();
     let mut state = program.state();
     let made = projector.project(&mut state, &periods).unwrap();
@@ -258,6 +242,21 @@ fn drain_data(
         );
     }
     (program, projector, periods, observed)
+}
+
+/// The drain model and a projector of `columns`: `cases` (a level) and
+/// `closures` (a sum over each period).
+fn drain_projector(columns: &[&str]) -> (Program, Projector) {
+    let program = compile(DRAIN);
+    let indicators: Vec<Indicator> = columns
+        .iter()
+        .map(|c| match *c {
+            "closures" => Indicator::sum("closures", "closures"),
+            other => Indicator::level(other, other),
+        })
+        .collect();
+    let projector = Projector::new(&program, &indicators).unwrap();
+    (program, projector)
 }
 
 /// Alternately 3% above and below.
@@ -553,15 +552,7 @@ fn tempfile_dir() -> std::path::PathBuf {
 #[test]
 fn batched_evaluations_equal_single_ones() {
     use carecascade_engine::calibrate::{Likelihood, LogPosterior, Problem};
-    let program = compile(DRAIN);
-    let projector = Projector::new(
-        &program,
-        &[
-            Indicator::level("cases", "cases"),
-            Indicator::sum("closures", "closures"),
-        ],
-    )
-    .unwrap();
+    let (program, projector) = drain_projector(&["cases", "closures"]);
     let periods = Periods::new(0.0, 10).unwrap();
     let mut observed = Observations::new("made");
     observed.insert("cases", (1..=10).map(|k| (k as f64, 90.0 + k as f64)));
