@@ -311,7 +311,7 @@ pub fn backtest(
             s.mcmc.burn = burn;
             s.mcmc.thin = thin;
         }
-        let sampled = posterior_from(model, observed, &s, previous.as_ref())?;
+        let sampled = posterior_from(model, observed, &s, previous.as_ref(), &mut |_, _| {})?;
         if !settings.accept_unconverged {
             sampled.check().map_err(|e| crate::Error::Invalid {
                 what: format!("backtest origin {origin}"),
