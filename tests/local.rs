@@ -260,7 +260,7 @@ fn missing_start_figures_are_filled_as_stated() {
             published(code, "cin_awaiting_assessment", 2020).unwrap(),
             published(code, "cin_awaiting_assessment", 2022).unwrap(),
         );
-        assert_eq!((w.value - (a + b) / 2.0).abs() < 1e-9, true, "{w}");
+        assert!((w.value - (a + b) / 2.0).abs() < 1e-9, "{w}");
     }
 
     // Never published: Isles of Scilly's children looked after, at
