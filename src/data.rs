@@ -179,6 +179,10 @@ pub struct LocalAuthorities {
     year: usize,
     /// The columns that are not figures (year, code, name, region).
     text_columns: Vec<usize>,
+    /// See [`LocalAuthorities::latest_year`].
+    latest_year: i32,
+    /// See [`LocalAuthorities::current`].
+    current: Vec<Authority>,
 }
 
 impl LocalAuthorities {
@@ -193,14 +197,19 @@ impl LocalAuthorities {
         let name = records.column_index("la_name")?;
         let region = records.column_index("region")?;
         let year = records.column_index("year")?;
-        Ok(LocalAuthorities {
+        let mut table = LocalAuthorities {
             code,
             name,
             region,
             year,
             text_columns: vec![year, code, name, region],
             records,
-        })
+            latest_year: 0,
+            current: Vec::new(),
+        };
+        table.latest_year = table.find_latest_year();
+        table.current = table.find_current();
+        Ok(table)
     }
 
     /// Every authority that appears in any year: (code, name, region).
@@ -225,6 +234,10 @@ impl LocalAuthorities {
     /// The last reporting year in which any authority published a figure
     /// (2023).
     pub fn latest_year(&self) -> i32 {
+        self.latest_year
+    }
+
+    fn find_latest_year(&self) -> i32 {
         self.records
             .rows
             .iter()
@@ -275,7 +288,11 @@ impl LocalAuthorities {
     /// are 152 authorities; Cumberland and Westmorland and Furness, which
     /// replaced Cumbria on 1 April 2023, have no figures yet, so Cumbria is
     /// current.
-    pub fn current(&self) -> Vec<Authority> {
+    pub fn current(&self) -> &[Authority] {
+        &self.current
+    }
+
+    fn find_current(&self) -> Vec<Authority> {
         let latest = self.latest_year();
         let publishing: Vec<(String, String, String)> = self
             .list()
@@ -313,8 +330,7 @@ impl LocalAuthorities {
     /// hold its area), or an unknown one (naming the closest authority).
     pub fn current_authority(&self, code_or_name: &str) -> Result<Authority> {
         let wanted = canonical_name(code_or_name);
-        let current = self.current();
-        if let Some(a) = current.iter().find(|a| {
+        if let Some(a) = self.current.iter().find(|a| {
             canonical_name(&a.code) == wanted
                 || canonical_name(&a.name) == wanted
                 || a.earlier_codes.iter().any(|c| canonical_name(c) == wanted)
@@ -785,6 +801,87 @@ mod tests {
             assert!(
                 (sum / national - 1.0).abs() < 1e-4,
                 "{series} {year}: {sum} vs {national}"
+            );
+        }
+    }
+
+    /// The table of boundary changes says what the file shows: which codes
+    /// publish in which years, under which names.
+    #[test]
+    fn boundary_changes_match_the_file() {
+        let table = LocalAuthorities::load().unwrap();
+        let latest = table.latest_year();
+        assert_eq!(latest, 2023);
+        let list = table.list();
+        let name_of = |code: &str| {
+            list.iter()
+                .find(|(c, _, _)| c == code)
+                .map(|(_, n, _)| n.as_str())
+        };
+        let stocks = [
+            "population_0_17",
+            "cin_at_31_march",
+            "cpp_at_31_march",
+            "cla_at_31_march",
+            "cin_awaiting_assessment",
+        ];
+        for b in BOUNDARY_CHANGES {
+            for (code, name) in b.predecessors.iter().chain(b.successors) {
+                assert_eq!(name_of(code), Some(*name), "{code}");
+            }
+            if b.is_code_change() {
+                // One area under two codes: no stock or population is
+                // published under both for the same year.
+                let (old, new) = (b.predecessors[0].0, b.successors[0].0);
+                let (old, new) = (table.get(old).unwrap(), table.get(new).unwrap());
+                for column in stocks {
+                    let both: Vec<i32> = old
+                        .series(column)
+                        .unwrap()
+                        .observed()
+                        .filter(|(y, _)| new.series(column).unwrap().get(*y).is_some())
+                        .map(|(y, _)| y)
+                        .collect();
+                    assert!(both.is_empty(), "{b:?} {column}: {both:?}");
+                }
+                continue;
+            }
+            // A split or merger: the predecessors publish until the year
+            // before the successors' first, the successors from then.
+            for (code, _) in b.predecessors {
+                assert_eq!(
+                    table.published_years(code).last(),
+                    Some(&(b.first_year - 1).min(latest)),
+                    "{code}"
+                );
+            }
+            for (code, _) in b.successors {
+                let years = table.published_years(code);
+                if b.first_year > latest {
+                    assert!(years.is_empty(), "{code}: {years:?}");
+                } else {
+                    assert_eq!(years.first(), Some(&b.first_year), "{code}");
+                }
+            }
+        }
+        // Every code is a current authority, an earlier code of one, or in
+        // the table: 152 current and 11 others.
+        let current = table.current();
+        assert_eq!((list.len(), current.len()), (163, 152));
+        let others: Vec<&str> = list
+            .iter()
+            .map(|(c, _, _)| c.as_str())
+            .filter(|c| !current.iter().any(|a| a.code == *c))
+            .collect();
+        assert_eq!(others.len(), 11);
+        for code in others {
+            assert!(
+                BOUNDARY_CHANGES.iter().any(|b| b
+                    .predecessors
+                    .iter()
+                    .chain(b.successors)
+                    .any(|(c, _)| *c == code)),
+                "{code}"
             );
         }
     }

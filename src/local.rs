@@ -185,8 +185,8 @@ pub fn authorities(areas: &[String]) -> Result<Vec<(String, String)>> {
         }
         return Ok(table
             .current()
-            .into_iter()
-            .map(|a| (a.code, a.name))
+            .iter()
+            .map(|a| (a.code.clone(), a.name.clone()))
             .collect());
     }
     let mut out: Vec<(String, String)> = Vec::new();

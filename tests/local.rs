@@ -141,7 +141,7 @@ fn every_current_authority_has_start_figures() {
     assert_eq!(all.len(), 163);
     let mut by_kind: std::collections::BTreeMap<&str, usize> = Default::default();
     let mut filled_authorities = Vec::new();
-    for authority in &current {
+    for authority in current {
         let start = local::start_figures(&table, &authority.code, 2021).unwrap();
         assert_eq!(start.values.len(), local::START_SERIES.len());
         for (column, value) in &start.values {
