@@ -539,7 +539,9 @@ fn fill(
             .and_then(|o| o.series(column).ok().and_then(|s| s.get(y)))
     };
     for b in BOUNDARY_CHANGES {
+        // (A code change's figures are the authority's own: rule 1.)
         if b.predecessors.len() != 1
+            || b.is_code_change()
             || year >= b.first_year
             || !b.successors.iter().any(|(c, _)| *c == authority.code)
         {
