@@ -21,7 +21,7 @@
 //! Westmorland and Furness) or earlier codes of the same area (North
 //! Yorkshire's and Somerset's county codes, whose figures join the new
 //! codes'), as the table of boundary changes
-//! ([`BOUNDARY_CHANGES`](crate::data::BOUNDARY_CHANGES)) says.
+//! ([`BOUNDARY_CHANGES`]) says.
 //! 2. **Its own social workers**, from `data/workforce.csv` where the
 //!    authority is there; otherwise England's, in proportion to its children
 //!    in need.
@@ -160,7 +160,7 @@ pub fn check_localisable(model: &Model) -> Result<()> {
 /// same area, which names it), or `all` for every current authority
 /// ([`LocalAuthorities::current`]: the 152 that publish figures for 2023;
 /// predecessors of reorganised authorities are left out, see
-/// [`BOUNDARY_CHANGES`](crate::data::BOUNDARY_CHANGES)).
+/// [`BOUNDARY_CHANGES`]).
 ///
 /// # Errors
 ///
