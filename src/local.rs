@@ -58,6 +58,22 @@ pub const LOCAL_PARAMETERS: &[(&str, f64, f64)] = &[
     ("care exit scale", 0.33, 3.0),
 ];
 
+/// The series that tell each local parameter's value: a parameter none of
+/// whose series the authority published (other than 0) in the fitted years
+/// keeps England's value, and its doc says so (Isles of Scilly's care
+/// scales: it never published children looked after).
+pub const IDENTIFIED_BY: &[(&str, &[&str])] = &[
+    ("local referral scale", &["referrals"]),
+    (
+        "local protection scale",
+        &["cpp_started", "cpp_at_31_march"],
+    ),
+    ("local care scale", &["cla_started", "cla_at_31_march"]),
+    ("cin exit rate", &["cin_at_31_march"]),
+    ("cp exit rate", &["cpp_at_31_march"]),
+    ("care exit scale", &["cla_ceased", "cla_at_31_march"]),
+];
+
 /// The published series a local fit matches, with their weights.
 pub const LOCAL_SERIES: &[(&str, f64)] = &[
     ("referrals", 1.0),
@@ -615,6 +631,10 @@ pub struct Localised {
     /// The start figures that were filled in (also in the docs of the
     /// model's lookups): see [`start_figures`].
     pub warnings: Vec<LocalWarning>,
+    /// The local parameters not fitted, keeping England's value, because
+    /// the authority published none of the series that tell them
+    /// ([`IDENTIFIED_BY`]); their docs say so.
+    pub unfitted_parameters: Vec<String>,
 }
 
 /// Makes a local model of `area` (a current authority's ONS code, earlier
@@ -651,8 +671,30 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
     let (code, name) = (authority.code, authority.name);
     let source = format!("{name} ({code})");
     // The local rates.
+    // Only series with a published figure other than 0 in the fitted
+    // years (errors are relative): City of London's and Isles of Scilly's
+    // children on plans are suppressed or 0 in 2022-2023.
+    let series: IndexMap<String, f64> = LOCAL_SERIES
+        .iter()
+        .filter(|(c, _)| {
+            local
+                .series(c)
+                .is_ok_and(|s| s.observed().any(|(y, v)| y > from && y <= to && v != 0.0))
+        })
+        .map(|(c, w)| (c.to_string(), *w))
+        .collect();
+    // Only parameters some fitted series tells.
     let mut parameters = IndexMap::new();
+    let mut unfitted_parameters = Vec::new();
     for &(p, low, high) in LOCAL_PARAMETERS {
+        let told = IDENTIFIED_BY
+            .iter()
+            .find(|(q, _)| *q == p)
+            .is_none_or(|(_, by)| by.iter().any(|c| series.contains_key(*c)));
+        if !told {
+            unfitted_parameters.push(p.to_string());
+            continue;
+        }
         let national = constant_value(&m, p)?;
         parameters.insert(
             p.to_string(),
@@ -662,18 +704,6 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
             },
         );
     }
-    // Only series with a published figure other than 0 in the fitted
-    // years (errors are relative): City of London's and Isles of Scilly's
-    // children on plans are suppressed or 0 in 2022-2023.
-    let series = LOCAL_SERIES
-        .iter()
-        .filter(|(c, _)| {
-            local
-                .series(c)
-                .is_ok_and(|s| s.observed().any(|(y, v)| y > from && y <= to && v != 0.0))
-        })
-        .map(|(c, w)| (c.to_string(), *w))
-        .collect();
     let mut spec = CalibrationSpec::new(series, parameters)?;
     spec.from = Some(f64::from(from));
     spec.to = Some(f64::from(to));
@@ -699,6 +729,21 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
             ),
         )?;
     }
+    for p in &unfitted_parameters {
+        let by = IDENTIFIED_BY
+            .iter()
+            .find(|(q, _)| q == p)
+            .map_or(String::new(), |(_, by)| by.join(", "));
+        let value = constant_value(&local_model, p)?;
+        local_model = local_model.with_constant_value(
+            p,
+            value,
+            &format!(
+                "Local: England's value kept: {source} published no {by} (other than 0) in {}-{to} to fit it to.",
+                from + 1
+            ),
+        )?;
+    }
     let doc = format!(
         "{source}: the England model with this authority's children, cases and social workers, and its referral, protection, care and exit rates fitted to its figures for {}-{to} (carecascade localise). {}",
         from + 1,
@@ -712,6 +757,7 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
         population_share: share,
         fit,
         warnings,
+        unfitted_parameters,
     })
 }
 

@@ -372,6 +372,21 @@ fn predecessors_are_not_current_authorities() {
 #[test]
 fn an_authority_with_gaps_localises_and_projects() {
     let scilly = local::localise(&carecascade::england(), "Isles of Scilly", 2021).unwrap();
+    // Its rates of protection and care are not told by its figures (no
+    // children looked after, plans 0 or suppressed): England's are kept,
+    // and say so.
+    assert_eq!(
+        scilly.unfitted_parameters,
+        vec![
+            "local protection scale",
+            "local care scale",
+            "cp exit rate",
+            "care exit scale"
+        ]
+    );
+    let care = scilly.model.variable("local care scale").unwrap().doc();
+    assert!(care.contains("England's value kept"), "{care}");
+    assert!(!scilly.fit.values.contains_key("local care scale"));
     let kinds: Vec<&str> = scilly.warnings.iter().map(|w| w.filled.kind()).collect();
     assert_eq!(kinds, vec!["England rate", "nearest year"]);
     let cla = &scilly.warnings[0];

@@ -655,6 +655,12 @@ fn localise(
             .unwrap_or(f64::NAN);
         println!("{name:<28} {national:>12.4} {value:>12.4}");
     }
+    for name in &local.unfitted_parameters {
+        println!(
+            "{name:<28} {:>12} (kept: no figure other than 0 to fit it to)",
+            "England's"
+        );
+    }
     println!("\n{:<28} {:>12}", "series", "error");
     for (series, mape) in &local.fit.mape {
         println!("{series:<28} {mape:>11.1}%");
