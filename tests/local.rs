@@ -212,6 +212,7 @@ fn every_current_authority_has_start_figures() {
         ],
         "{filled_authorities:?}"
     );
+    assert_eq!(filled_authorities.len(), 10, "{filled_authorities:?}");
 }
 
 /// Each kind of gap gives its own warning, with the right figure.
