@@ -41,6 +41,133 @@ pub struct Observed {
     values: Vec<Vec<Option<f64>>>,
 }
 
+/// A reorganisation of local government in England that changed which ONS
+/// codes publish children's social care figures: the predecessor codes
+/// stopped, the successor codes started (see [`BOUNDARY_CHANGES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoundaryChange {
+    /// The day the successors took over (`1 April 2021`).
+    pub date: &'static str,
+    /// The first reporting year (ending 31 March) the successors publish
+    /// for: the year after `date`.
+    pub first_year: i32,
+    /// The codes (and names) that stopped: (ONS code, name).
+    pub predecessors: &'static [(&'static str, &'static str)],
+    /// The codes (and names) that took over: (ONS code, name).
+    pub successors: &'static [(&'static str, &'static str)],
+    /// What changed, in words.
+    pub note: &'static str,
+}
+
+impl BoundaryChange {
+    /// Whether the change only renamed one authority's code (one
+    /// predecessor, one successor, the same area for children's services):
+    /// the two codes' figures are then one authority's series.
+    pub fn is_code_change(&self) -> bool {
+        self.predecessors.len() == 1 && self.successors.len() == 1
+    }
+}
+
+/// Every boundary or code change behind the codes of
+/// `data/local_authorities.csv`, 2013-2023, checked against the file by
+/// the tests (which codes publish in which years):
+///
+/// | from (first year) | predecessors | successors | in the file |
+/// |---|---|---|---|
+/// | 1 April 2013 (2013) | Gateshead E08000020 | Gateshead E08000037 | the old code's rows 2013-2019 carry no stocks; the new code has every year |
+/// | 1 April 2013 (2013) | Northumberland E06000048 | Northumberland E06000057 | as Gateshead |
+/// | 1 April 2019 (2020) | Bournemouth E06000028, Poole E06000029, Dorset county E10000009 | Bournemouth, Christchurch and Poole E06000058, Dorset E06000059 | predecessors 2013-2019, successors 2020-2023 |
+/// | 1 April 2020 (2021) | Buckinghamshire county E10000002 | Buckinghamshire E06000060 | 2013-2020, then 2021-2023 |
+/// | 1 April 2021 (2022) | Northamptonshire E10000021 | North Northamptonshire E06000061, West Northamptonshire E06000062 | predecessor to 2021; successors 2022-2023 (their 2021 rows are empty) |
+/// | 1 April 2023 (2024) | Cumbria E10000006 | Cumberland E06000063, Westmorland and Furness E06000064 | Cumbria to 2023; the successors' rows are empty |
+/// | 1 April 2023 (2024) | North Yorkshire county E10000023 | North Yorkshire E06000065 | children looked after 2021-2023 under the new code, everything else under the old |
+/// | 1 April 2023 (2024) | Somerset county E10000027 | Somerset E06000066 | as North Yorkshire |
+pub const BOUNDARY_CHANGES: &[BoundaryChange] = &[
+    BoundaryChange {
+        date: "1 April 2013",
+        first_year: 2013,
+        predecessors: &[("E08000020", "Gateshead")],
+        successors: &[("E08000037", "Gateshead")],
+        note: "a new code after a small boundary change with Northumberland",
+    },
+    BoundaryChange {
+        date: "1 April 2013",
+        first_year: 2013,
+        predecessors: &[("E06000048", "Northumberland")],
+        successors: &[("E06000057", "Northumberland")],
+        note: "a new code after a small boundary change with Gateshead",
+    },
+    BoundaryChange {
+        date: "1 April 2019",
+        first_year: 2020,
+        predecessors: &[
+            ("E06000028", "Bournemouth"),
+            ("E06000029", "Poole"),
+            ("E10000009", "Dorset"),
+        ],
+        successors: &[
+            ("E06000058", "Bournemouth, Christchurch and Poole"),
+            ("E06000059", "Dorset"),
+        ],
+        note: "Bournemouth, Poole and Christchurch (from Dorset county) became one unitary authority; the rest of Dorset county became Dorset",
+    },
+    BoundaryChange {
+        date: "1 April 2020",
+        first_year: 2021,
+        predecessors: &[("E10000002", "Buckinghamshire")],
+        successors: &[("E06000060", "Buckinghamshire")],
+        note: "the county became a unitary authority over the same area",
+    },
+    BoundaryChange {
+        date: "1 April 2021",
+        first_year: 2022,
+        predecessors: &[("E10000021", "Northamptonshire")],
+        successors: &[
+            ("E06000061", "North Northamptonshire"),
+            ("E06000062", "West Northamptonshire"),
+        ],
+        note: "the county was split into two unitary authorities",
+    },
+    BoundaryChange {
+        date: "1 April 2023",
+        first_year: 2024,
+        predecessors: &[("E10000006", "Cumbria")],
+        successors: &[
+            ("E06000063", "Cumberland"),
+            ("E06000064", "Westmorland and Furness"),
+        ],
+        note: "the county was split into two unitary authorities",
+    },
+    BoundaryChange {
+        date: "1 April 2023",
+        first_year: 2024,
+        predecessors: &[("E10000023", "North Yorkshire")],
+        successors: &[("E06000065", "North Yorkshire")],
+        note: "the county became a unitary authority over the same area; DfE already publishes its children looked after 2021-2023 under the new code",
+    },
+    BoundaryChange {
+        date: "1 April 2023",
+        first_year: 2024,
+        predecessors: &[("E10000027", "Somerset")],
+        successors: &[("E06000066", "Somerset")],
+        note: "the county became a unitary authority over the same area; DfE already publishes its children looked after 2021-2023 under the new code",
+    },
+];
+
+/// A current local authority (see [`LocalAuthorities::current`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authority {
+    /// Its ONS code (the newest, after a code change).
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// Its region.
+    pub region: String,
+    /// Its earlier codes for the same area ([`BoundaryChange::is_code_change`]),
+    /// whose figures are its own.
+    pub earlier_codes: Vec<String>,
+}
+
 /// The local authority statistics (`data/local_authorities.csv`), read
 /// once.
 #[derive(Debug, Clone)]
@@ -49,6 +176,13 @@ pub struct LocalAuthorities {
     code: usize,
     name: usize,
     region: usize,
+    year: usize,
+    /// The columns that are not figures (year, code, name, region).
+    text_columns: Vec<usize>,
+    /// See [`LocalAuthorities::latest_year`].
+    latest_year: i32,
+    /// See [`LocalAuthorities::current`].
+    current: Vec<Authority>,
 }
 
 impl LocalAuthorities {
@@ -59,12 +193,23 @@ impl LocalAuthorities {
     /// None in practice: the file is embedded and tested.
     pub fn load() -> Result<LocalAuthorities> {
         let records = Records::parse(LOCAL_AUTHORITIES, Some("data/local_authorities.csv"))?;
-        Ok(LocalAuthorities {
-            code: records.column_index("la_code")?,
-            name: records.column_index("la_name")?,
-            region: records.column_index("region")?,
+        let code = records.column_index("la_code")?;
+        let name = records.column_index("la_name")?;
+        let region = records.column_index("region")?;
+        let year = records.column_index("year")?;
+        let mut table = LocalAuthorities {
+            code,
+            name,
+            region,
+            year,
+            text_columns: vec![year, code, name, region],
             records,
-        })
+            latest_year: 0,
+            current: Vec::new(),
+        };
+        table.latest_year = table.find_latest_year();
+        table.current = table.find_current();
+        Ok(table)
     }
 
     /// Every authority that appears in any year: (code, name, region).
@@ -84,6 +229,187 @@ impl LocalAuthorities {
             }
         }
         out
+    }
+
+    /// The last reporting year in which any authority published a figure
+    /// (2023).
+    pub fn latest_year(&self) -> i32 {
+        self.latest_year
+    }
+
+    fn find_latest_year(&self) -> i32 {
+        self.records
+            .rows
+            .iter()
+            .filter(|r| self.publishes_in(r))
+            .filter_map(|r| r.cells[self.year].parse::<i32>().ok())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Whether a row holds any published figure (the file has empty rows
+    /// for codes in years they did not publish).
+    fn publishes_in(&self, r: &Record) -> bool {
+        r.cells
+            .iter()
+            .enumerate()
+            .any(|(c, v)| !self.text_columns.contains(&c) && !v.trim().is_empty())
+    }
+
+    /// The first year in which any authority published `column`
+    /// (`cla_at_31_march`: 2021), or `None` for no such column or year.
+    pub fn first_published_year(&self, column: &str) -> Option<i32> {
+        let c = self.records.column_index(column).ok()?;
+        self.records
+            .rows
+            .iter()
+            .filter(|r| !r.cells[c].trim().is_empty())
+            .filter_map(|r| r.cells[self.year].parse::<i32>().ok())
+            .min()
+    }
+
+    /// The years in which `code` published any figure.
+    pub fn published_years(&self, code: &str) -> Vec<i32> {
+        self.records
+            .rows
+            .iter()
+            .filter(|r| r.cells[self.code] == code && self.publishes_in(r))
+            .filter_map(|r| r.cells[self.year].parse::<i32>().ok())
+            .collect()
+    }
+
+    /// The current authorities, in file order: every code that publishes a
+    /// figure in the [latest year](Self::latest_year), except the
+    /// predecessor of a code change ([`BOUNDARY_CHANGES`]) whose successor
+    /// also publishes then (North Yorkshire's and Somerset's county codes,
+    /// whose children looked after are already published under the new
+    /// codes): its figures are the successor's. Each authority's earlier
+    /// codes for the same area are listed with it. In the 2023 data these
+    /// are 152 authorities; Cumberland and Westmorland and Furness, which
+    /// replaced Cumbria on 1 April 2023, have no figures yet, so Cumbria is
+    /// current.
+    pub fn current(&self) -> &[Authority] {
+        &self.current
+    }
+
+    fn find_current(&self) -> Vec<Authority> {
+        let latest = self.latest_year();
+        let publishing: Vec<(String, String, String)> = self
+            .list()
+            .into_iter()
+            .filter(|(c, _, _)| self.published_years(c).contains(&latest))
+            .collect();
+        let publishes = |code: &str| publishing.iter().any(|(c, _, _)| c == code);
+        publishing
+            .iter()
+            .filter(|(c, _, _)| {
+                !BOUNDARY_CHANGES.iter().any(|b| {
+                    b.is_code_change()
+                        && b.predecessors[0].0 == c.as_str()
+                        && publishes(b.successors[0].0)
+                })
+            })
+            .map(|(c, n, r)| Authority {
+                code: c.clone(),
+                name: n.clone(),
+                region: r.clone(),
+                earlier_codes: earlier_codes(c),
+            })
+            .collect()
+    }
+
+    /// The current authority named by `code_or_name` (see
+    /// [`current`](Self::current)): by its code, an earlier code of the
+    /// same area, or its name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for a code that is not a current authority's:
+    /// a predecessor that was split or merged (naming its successors), an
+    /// authority with no figures yet (naming the authority whose figures
+    /// hold its area), or an unknown one (naming the closest authority).
+    pub fn current_authority(&self, code_or_name: &str) -> Result<Authority> {
+        let wanted = canonical_name(code_or_name);
+        if let Some(a) = self.current.iter().find(|a| {
+            canonical_name(&a.code) == wanted
+                || canonical_name(&a.name) == wanted
+                || a.earlier_codes.iter().any(|c| canonical_name(c) == wanted)
+        }) {
+            return Ok(a.clone());
+        }
+        let invalid = |message: String| Error::Invalid {
+            what: "local authority".into(),
+            message,
+        };
+        let named = |list: &[(&str, &str)]| {
+            list.iter()
+                .map(|(c, n)| format!("{n} ({c})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for b in BOUNDARY_CHANGES {
+            let is = |list: &[(&str, &str)]| {
+                list.iter()
+                    .find(|(c, n)| canonical_name(c) == wanted || canonical_name(n) == wanted)
+                    .map(|(c, n)| format!("{n} ({c})"))
+            };
+            if let Some(old) = is(b.predecessors) {
+                return Err(invalid(format!(
+                    "{old} is not a current authority: on {} {} and its figures end in {}; its area's authorities are {}",
+                    b.date,
+                    b.note,
+                    b.first_year - 1,
+                    named(b.successors)
+                )));
+            }
+            if let Some(new) = is(b.successors) {
+                return Err(invalid(format!(
+                    "{new} has no published figures in data/local_authorities.csv (to 31 March {}): it took over on {} ({}); until then its area's figures are {}'s",
+                    self.latest_year(),
+                    b.date,
+                    b.note,
+                    named(b.predecessors)
+                )));
+            }
+        }
+        // Unknown: the error names the closest authority.
+        self.get(code_or_name)?;
+        Err(invalid(format!(
+            "`{code_or_name}` is not a current local authority"
+        )))
+    }
+
+    /// One authority's figures by its exact ONS code, with the figures of
+    /// `earlier_codes` (the same area under an earlier code) where the code
+    /// has none: the current authority's series. Which cells came from an
+    /// earlier code is not recorded here; [`crate::local::start_figures`]
+    /// reports those it uses.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] if the file has no rows for `code`.
+    pub fn series_of(&self, authority: &Authority) -> Result<Observed> {
+        let one = |code: &str| -> Result<Observed> {
+            let keep = |_: &Records, r: &Record| r.cells[self.code] == code;
+            let observed = Observed::from_records(
+                &self.records,
+                "data/local_authorities.csv",
+                "year",
+                Some(&keep),
+            )?;
+            if observed.years().is_empty() {
+                return Err(Error::Invalid {
+                    what: "local authority".into(),
+                    message: format!("data/local_authorities.csv has no rows for `{code}`"),
+                });
+            }
+            Ok(observed)
+        };
+        let mut observed = one(&authority.code)?;
+        for earlier in &authority.earlier_codes {
+            observed = observed.filled_from(&one(earlier)?);
+        }
+        Ok(observed)
     }
 
     /// One authority's series, by ONS code or name.
@@ -121,6 +447,21 @@ impl LocalAuthorities {
             Some(&keep),
         )
     }
+}
+
+/// The earlier codes of the same area as `code` (code changes in
+/// [`BOUNDARY_CHANGES`]), most recent first.
+fn earlier_codes(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut at = code.to_string();
+    while let Some(b) = BOUNDARY_CHANGES
+        .iter()
+        .find(|b| b.is_code_change() && b.successors[0].0 == at)
+    {
+        at = b.predecessors[0].0.to_string();
+        out.push(at.clone());
+    }
+    out
 }
 
 /// One observed series.
@@ -314,6 +655,44 @@ impl Observed {
         })
     }
 
+    /// These series with `other`'s values in the cells (series and years)
+    /// where these have none: one place's figures published under two
+    /// codes. Years only in `other` are added, in order; series only in
+    /// `other` are left out.
+    pub fn filled_from(&self, other: &Observed) -> Observed {
+        let mut years = self.years.clone();
+        for y in &other.years {
+            if !years.contains(y) {
+                years.push(*y);
+            }
+        }
+        years.sort_unstable();
+        let values = self
+            .names
+            .iter()
+            .zip(&self.values)
+            .map(|(name, own)| {
+                let theirs = other.series(name).ok();
+                years
+                    .iter()
+                    .map(|&y| {
+                        self.years
+                            .iter()
+                            .position(|&o| o == y)
+                            .and_then(|i| own[i])
+                            .or_else(|| theirs.and_then(|s| s.get(y)))
+                    })
+                    .collect()
+            })
+            .collect();
+        Observed {
+            source: self.source.clone(),
+            years,
+            names: self.names.clone(),
+            values,
+        }
+    }
+
     /// Where the data came from.
     pub fn source(&self) -> &str {
         &self.source
@@ -422,6 +801,87 @@ mod tests {
             assert!(
                 (sum / national - 1.0).abs() < 1e-4,
                 "{series} {year}: {sum} vs {national}"
+            );
+        }
+    }
+
+    /// The table of boundary changes says what the file shows: which codes
+    /// publish in which years, under which names.
+    #[test]
+    fn boundary_changes_match_the_file() {
+        let table = LocalAuthorities::load().unwrap();
+        let latest = table.latest_year();
+        assert_eq!(latest, 2023);
+        let list = table.list();
+        let name_of = |code: &str| {
+            list.iter()
+                .find(|(c, _, _)| c == code)
+                .map(|(_, n, _)| n.as_str())
+        };
+        let stocks = [
+            "population_0_17",
+            "cin_at_31_march",
+            "cpp_at_31_march",
+            "cla_at_31_march",
+            "cin_awaiting_assessment",
+        ];
+        for b in BOUNDARY_CHANGES {
+            for (code, name) in b.predecessors.iter().chain(b.successors) {
+                assert_eq!(name_of(code), Some(*name), "{code}");
+            }
+            if b.is_code_change() {
+                // One area under two codes: no stock or population is
+                // published under both for the same year.
+                let (old, new) = (b.predecessors[0].0, b.successors[0].0);
+                let (old, new) = (table.get(old).unwrap(), table.get(new).unwrap());
+                for column in stocks {
+                    let both: Vec<i32> = old
+                        .series(column)
+                        .unwrap()
+                        .observed()
+                        .filter(|(y, _)| new.series(column).unwrap().get(*y).is_some())
+                        .map(|(y, _)| y)
+                        .collect();
+                    assert!(both.is_empty(), "{b:?} {column}: {both:?}");
+                }
+                continue;
+            }
+            // A split or merger: the predecessors publish until the year
+            // before the successors' first, the successors from then.
+            for (code, _) in b.predecessors {
+                assert_eq!(
+                    table.published_years(code).last(),
+                    Some(&(b.first_year - 1).min(latest)),
+                    "{code}"
+                );
+            }
+            for (code, _) in b.successors {
+                let years = table.published_years(code);
+                if b.first_year > latest {
+                    assert!(years.is_empty(), "{code}: {years:?}");
+                } else {
+                    assert_eq!(years.first(), Some(&b.first_year), "{code}");
+                }
+            }
+        }
+        // Every code is a current authority, an earlier code of one, or in
+        // the table: 152 current and 11 others.
+        let current = table.current();
+        assert_eq!((list.len(), current.len()), (163, 152));
+        let others: Vec<&str> = list
+            .iter()
+            .map(|(c, _, _)| c.as_str())
+            .filter(|c| !current.iter().any(|a| a.code == *c))
+            .collect();
+        assert_eq!(others.len(), 11);
+        for code in others {
+            assert!(
+                BOUNDARY_CHANGES.iter().any(|b| b
+                    .predecessors
+                    .iter()
+                    .chain(b.successors)
+                    .any(|(c, _)| *c == code)),
+                "{code}"
             );
         }
     }

@@ -7,7 +7,21 @@
 //!    stocks (children in need, on plans, looked after, awaiting assessment)
 //!    come from the authority's published figures (`data/local_authorities.csv`;
 //!    children looked after are published by authority from 2021, so a local
-//!    model starts in 2021 or later).
+//!    model starts in 2021 or later). A figure the authority did not
+//!    publish for the start year (suppressed, or the authority did not
+//!    exist yet) is filled in by a stated rule ([`start_figures`]) and
+//!    reported as a [`LocalWarning`] naming the authority, series and year;
+//!    the fit skips unpublished years.
+//!
+//! **Which authorities.** The current authorities
+//! ([`LocalAuthorities::current`]) are the 152 that publish figures for
+//! 2023, the file's latest year; the file's other 11 codes are
+//! predecessors of reorganised authorities (Bournemouth, Poole,
+//! Northamptonshire, ...), successors with no figures yet (Cumberland,
+//! Westmorland and Furness) or earlier codes of the same area (North
+//! Yorkshire's and Somerset's county codes, whose figures join the new
+//! codes'), as the table of boundary changes
+//! ([`BOUNDARY_CHANGES`]) says.
 //! 2. **Its own social workers**, from `data/workforce.csv` where the
 //!    authority is there; otherwise England's, in proportion to its children
 //!    in need.
@@ -28,7 +42,7 @@
 //! `model = "..."`. `carecascade localise` does all of this.
 
 use crate::calibrate::{Bounds, CalibrationSpec, Fit, calibrate};
-use crate::data::{LocalAuthorities, Observed};
+use crate::data::{Authority, BOUNDARY_CHANGES, LocalAuthorities, Observed};
 use crate::engine::error::{Error, Result};
 use crate::engine::model::Model;
 use indexmap::IndexMap;
@@ -42,6 +56,22 @@ pub const LOCAL_PARAMETERS: &[(&str, f64, f64)] = &[
     ("cin exit rate", 0.33, 3.0),
     ("cp exit rate", 0.33, 3.0),
     ("care exit scale", 0.33, 3.0),
+];
+
+/// The series that tell each local parameter's value: a parameter none of
+/// whose series the authority published (other than 0) in the fitted years
+/// keeps England's value, and its doc says so (Isles of Scilly's care
+/// scales: it never published children looked after).
+pub const IDENTIFIED_BY: &[(&str, &[&str])] = &[
+    ("local referral scale", &["referrals"]),
+    (
+        "local protection scale",
+        &["cpp_started", "cpp_at_31_march"],
+    ),
+    ("local care scale", &["cla_started", "cla_at_31_march"]),
+    ("cin exit rate", &["cin_at_31_march"]),
+    ("cp exit rate", &["cpp_at_31_march"]),
+    ("care exit scale", &["cla_ceased", "cla_at_31_march"]),
 ];
 
 /// The published series a local fit matches, with their weights.
@@ -142,16 +172,18 @@ pub fn check_localisable(model: &Model) -> Result<()> {
 }
 
 /// The authorities named by `areas`, as (ONS code, name), in order: each
-/// an ONS code or a name, or `all` for every authority in
-/// `data/local_authorities.csv` (every code that appears in any year,
-/// including authorities since reorganised, whose local models cannot be
-/// made from 2021 and which [`localise`] then refuses, saying why).
+/// an ONS code or a name of a current authority (or an earlier code of the
+/// same area, which names it), or `all` for every current authority
+/// ([`LocalAuthorities::current`]: the 152 that publish figures for 2023;
+/// predecessors of reorganised authorities are left out, see
+/// [`BOUNDARY_CHANGES`]).
 ///
 /// # Errors
 ///
 /// [`Error::Invalid`] for no areas, an unknown authority (with the closest
-/// name), a name shared by several codes (boundary changes: give the code),
-/// an authority given twice, or `all` with other areas.
+/// name), a predecessor that was split or merged (naming its successors),
+/// an authority with no published figures yet, an authority given twice,
+/// or `all` with other areas.
 pub fn authorities(areas: &[String]) -> Result<Vec<(String, String)>> {
     let invalid = |message: String| Error::Invalid {
         what: "--area".into(),
@@ -161,48 +193,426 @@ pub fn authorities(areas: &[String]) -> Result<Vec<(String, String)>> {
         return Err(invalid("no authorities given".into()));
     }
     let table = LocalAuthorities::load()?;
-    let list = table.list();
     if areas.iter().any(|a| a.trim().eq_ignore_ascii_case("all")) {
         if areas.len() > 1 {
             return Err(invalid(
                 "`all` is every authority: give it alone, or name the authorities".into(),
             ));
         }
-        return Ok(list.into_iter().map(|(c, n, _)| (c, n)).collect());
+        return Ok(table
+            .current()
+            .iter()
+            .map(|a| (a.code.clone(), a.name.clone()))
+            .collect());
     }
-    let canonical = crate::engine::name::canonical_name;
     let mut out: Vec<(String, String)> = Vec::new();
     for area in areas {
-        let wanted = canonical(area);
-        let matches: Vec<&(String, String, String)> = list
-            .iter()
-            .filter(|(c, n, _)| canonical(c) == wanted || canonical(n) == wanted)
-            .collect();
-        let (code, name) = match matches.as_slice() {
-            [] => {
-                // The table's own error names the closest authority.
-                table.get(area)?;
-                return Err(invalid(format!("no local authority `{area}`")));
-            }
-            [(c, n, _)] => (c.clone(), n.clone()),
-            several => {
-                return Err(invalid(format!(
-                    "`{area}` names {} codes after boundary changes ({}): give the code",
-                    several.len(),
-                    several
-                        .iter()
-                        .map(|(c, _, _)| c.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-        };
+        let Authority { code, name, .. } = table.current_authority(area).map_err(|e| match e {
+            Error::Invalid { message, .. } => invalid(message),
+            other => other,
+        })?;
         if out.iter().any(|(c, _)| *c == code) {
             return Err(invalid(format!("{name} ({code}) is given twice")));
         }
         out.push((code, name));
     }
     Ok(out)
+}
+
+/// The figures a local model starts from, one per column: the 0-17
+/// population and the stocks at 31 March.
+pub const START_SERIES: &[(&str, &str)] = &[
+    ("population_0_17", "0-17 population"),
+    ("cin_at_31_march", "children in need"),
+    ("cpp_at_31_march", "children on plans"),
+    ("cla_at_31_march", "children looked after"),
+    ("cin_awaiting_assessment", "children awaiting assessment"),
+];
+
+/// How a start figure the authority did not publish (under its own code)
+/// was filled in. Each rule is tried in this order.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Filled {
+    /// Published under the authority's earlier ONS code for the same area
+    /// (a code change, not an estimate).
+    EarlierCode {
+        /// The earlier code.
+        code: String,
+    },
+    /// The authority did not exist yet: its one predecessor's figure for
+    /// the year, times the authority's share of all its predecessor's
+    /// successors' figures for the same series in their first published
+    /// year (for the population, its share of the children).
+    Split {
+        /// The predecessor's code and name.
+        predecessor: (String, String),
+        /// The predecessor's figure for the year.
+        predecessor_value: f64,
+        /// The successors' first published year, whose figures give the share.
+        share_year: i32,
+        /// The authority's share.
+        share: f64,
+    },
+    /// Linear between the authority's nearest published years before and
+    /// after: (year, figure) each.
+    Interpolated {
+        /// The nearest earlier published year and its figure.
+        before: (i32, f64),
+        /// The nearest later published year and its figure.
+        after: (i32, f64),
+    },
+    /// The authority's nearest published year's figure (it published the
+    /// series only on one side of the year).
+    Nearest {
+        /// The year used.
+        year: i32,
+    },
+    /// Never published by the authority: England's figure per child in
+    /// the year times the authority's 0-17 population.
+    EnglandRate {
+        /// England's figure per child in the year.
+        rate: f64,
+        /// The authority's 0-17 population in the year.
+        population: f64,
+    },
+}
+
+impl Filled {
+    /// A short name for the rule (`earlier code`, `split`, `interpolated`,
+    /// `nearest year`, `England rate`), e.g. to count warnings by kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Filled::EarlierCode { .. } => "earlier code",
+            Filled::Split { .. } => "split",
+            Filled::Interpolated { .. } => "interpolated",
+            Filled::Nearest { .. } => "nearest year",
+            Filled::EnglandRate { .. } => "England rate",
+        }
+    }
+}
+
+/// A start figure that was filled in: which authority, series and year,
+/// the value used and how it was found. Shown as one line, e.g.
+/// `Hackney (E09000012): cin_at_31_march for 31 March 2021 not published;
+/// used 2912.7, linear between 2020 (3094) and 2023 (2550)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalWarning {
+    /// The authority's ONS code.
+    pub code: String,
+    /// The authority's name.
+    pub authority: String,
+    /// The series (column of `data/local_authorities.csv`).
+    pub series: String,
+    /// The reporting year (the figure at its 31 March).
+    pub year: i32,
+    /// The value used.
+    pub value: f64,
+    /// How it was found.
+    pub filled: Filled,
+}
+
+/// A figure as written in a warning: whole numbers without decimals.
+fn figure(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+impl LocalWarning {
+    /// The warning in a few words, without the authority (for a column of
+    /// a table): `cin_at_31_march 2912.7 (linear 2020-2023)`.
+    pub fn short(&self) -> String {
+        let how = match &self.filled {
+            Filled::EarlierCode { code } => format!("code {code}"),
+            Filled::Split {
+                predecessor: (pc, _),
+                share_year,
+                share,
+                ..
+            } => format!("{:.1}% of {pc}'s by {share_year} share", 100.0 * share),
+            Filled::Interpolated {
+                before: (y0, _),
+                after: (y1, _),
+            } => format!("linear {y0}-{y1}"),
+            Filled::Nearest { year } => format!("from {year}"),
+            Filled::EnglandRate { .. } => "England's rate per child".into(),
+        };
+        format!("{} {} ({how})", self.series, figure(self.value))
+    }
+}
+
+impl std::fmt::Display for LocalWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let LocalWarning {
+            code,
+            authority,
+            series,
+            year,
+            value,
+            filled,
+        } = self;
+        let value = figure(*value);
+        write!(f, "{authority} ({code}): {series} for 31 March {year} ")?;
+        match filled {
+            Filled::EarlierCode { code: earlier } => write!(
+                f,
+                "is published under its earlier code {earlier} (the same area); used {value}"
+            ),
+            Filled::Split {
+                predecessor: (pc, pn),
+                predecessor_value,
+                share_year,
+                share,
+            } => write!(
+                f,
+                "not published (the authority began later); used {value}, {pn} ({pc})'s {} times this authority's share of its successors' {series} in {share_year} ({:.1}%)",
+                figure(*predecessor_value),
+                100.0 * share
+            ),
+            Filled::Interpolated {
+                before: (y0, v0),
+                after: (y1, v1),
+            } => write!(
+                f,
+                "not published; used {value}, linear between {y0} ({}) and {y1} ({})",
+                figure(*v0),
+                figure(*v1)
+            ),
+            Filled::Nearest { year: near } => write!(
+                f,
+                "not published; used {value}, the authority's figure for {near} (its nearest published year)"
+            ),
+            Filled::EnglandRate { rate, population } => write!(
+                f,
+                "never published by the authority; used {value}, England's {:.6} per child in {year} times its {} children",
+                rate,
+                figure(*population)
+            ),
+        }
+    }
+}
+
+/// A current authority's published figures and the figures its local
+/// model starts from: the data side of [`localise`], without fitting
+/// (cheap: for checking every authority).
+#[derive(Debug, Clone)]
+pub struct StartFigures {
+    /// The authority.
+    pub authority: Authority,
+    /// Its figures, with those of its earlier codes where its own code has
+    /// none ([`LocalAuthorities::series_of`]).
+    pub observed: Observed,
+    /// The start year (figures at its 31 March).
+    pub from: i32,
+    /// The value of each of [`START_SERIES`] at 31 March `from`, in that
+    /// order, published or filled.
+    pub values: Vec<(String, f64)>,
+    /// The values that were filled in, and how.
+    pub warnings: Vec<LocalWarning>,
+}
+
+impl StartFigures {
+    /// The start value of a series of [`START_SERIES`].
+    pub fn value(&self, column: &str) -> Option<f64> {
+        self.values
+            .iter()
+            .find(|(c, _)| c == column)
+            .map(|(_, v)| *v)
+    }
+
+    /// The warning for a series, if its start value was filled in.
+    pub fn warning(&self, column: &str) -> Option<&LocalWarning> {
+        self.warnings.iter().find(|w| w.series == column)
+    }
+}
+
+/// The figures the local model of `area` (a current authority's code,
+/// earlier code or name; see [`LocalAuthorities::current_authority`])
+/// starts from at 31 March `from`. A figure the authority did not publish
+/// for `from` is filled in, by the first of these that the data allows,
+/// and reported as a [`LocalWarning`] ([`Filled`] says how):
+///
+/// 1. its earlier code's figure (same area);
+/// 2. for an authority that began after `from` (North and West
+///    Northamptonshire, 2022), its predecessor's figure split by its share
+///    of the successors' figures in their first year;
+/// 3. linear between its nearest published years before and after;
+/// 4. its nearest published year's;
+/// 5. for a series it never published (Isles of Scilly's children looked
+///    after), England's figure per child times its children.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] for an area that is not a current authority (see
+/// [`LocalAuthorities::current_authority`]), a start year before any
+/// authority published one of the series (children looked after are
+/// published by authority from 2021), or a population that can be found
+/// by none of the rules.
+pub fn start_figures(table: &LocalAuthorities, area: &str, from: i32) -> Result<StartFigures> {
+    let authority = table.current_authority(area)?;
+    let observed = table.series_of(&authority)?;
+    let own = table.series_of(&Authority {
+        earlier_codes: Vec::new(),
+        ..authority.clone()
+    })?;
+    let england = Observed::england()?;
+    let name = format!("{} ({})", authority.name, authority.code);
+    let mut values = Vec::new();
+    let mut warnings = Vec::new();
+    let mut population = None;
+    for &(column, what) in START_SERIES {
+        let first_anywhere = table.first_published_year(column);
+        if first_anywhere.is_none_or(|first| from < first) {
+            return Err(Error::Invalid {
+                what: format!("local model of {name}"),
+                message: format!(
+                    "{what} (`{column}`) are published by authority from {}: start in {} or later",
+                    first_anywhere.map_or("no year".into(), |y| y.to_string()),
+                    first_anywhere.unwrap_or(from + 1)
+                ),
+            });
+        }
+        let series = observed.series(column)?;
+        let (value, filled) = match (own.series(column)?.get(from), series.get(from)) {
+            (Some(v), _) => (v, None),
+            (None, Some(v)) => (
+                v,
+                authority
+                    .earlier_codes
+                    .iter()
+                    .find(|c| {
+                        table
+                            .series_of(&Authority {
+                                code: (*c).clone(),
+                                earlier_codes: Vec::new(),
+                                ..authority.clone()
+                            })
+                            .ok()
+                            .and_then(|o| o.series(column).ok().and_then(|s| s.get(from)))
+                            .is_some()
+                    })
+                    .map(|c| Filled::EarlierCode { code: c.clone() }),
+            ),
+            (None, None) => {
+                let (v, f) = fill(table, &authority, &series, column, from, &england, population)
+                    .ok_or_else(|| Error::Invalid {
+                        what: format!("local model of {name}"),
+                        message: format!(
+                            "{name} has published no {what} (`{column}`) in any year, and none can be estimated"
+                        ),
+                    })?;
+                (v, Some(f))
+            }
+        };
+        if column == "population_0_17" {
+            population = Some(value);
+        }
+        if let Some(filled) = filled {
+            warnings.push(LocalWarning {
+                code: authority.code.clone(),
+                authority: authority.name.clone(),
+                series: column.to_string(),
+                year: from,
+                value,
+                filled,
+            });
+        }
+        values.push((column.to_string(), value));
+    }
+    Ok(StartFigures {
+        authority,
+        observed,
+        from,
+        values,
+        warnings,
+    })
+}
+
+/// Fills `column` for `year` by rules 2-5 of [`start_figures`].
+fn fill(
+    table: &LocalAuthorities,
+    authority: &Authority,
+    series: &crate::data::Series<'_>,
+    column: &str,
+    year: i32,
+    england: &Observed,
+    population: Option<f64>,
+) -> Option<(f64, Filled)> {
+    // 2. A successor before its first year: its predecessor's figure,
+    //    split.
+    let figure_of = |code: &str, y: i32| {
+        table
+            .series_of(&Authority {
+                code: code.to_string(),
+                name: String::new(),
+                region: String::new(),
+                earlier_codes: Vec::new(),
+            })
+            .ok()
+            .and_then(|o| o.series(column).ok().and_then(|s| s.get(y)))
+    };
+    for b in BOUNDARY_CHANGES {
+        // (A code change's figures are the authority's own: rule 1.)
+        if b.predecessors.len() != 1
+            || b.is_code_change()
+            || year >= b.first_year
+            || !b.successors.iter().any(|(c, _)| *c == authority.code)
+        {
+            continue;
+        }
+        let (pc, pn) = b.predecessors[0];
+        // The successors' first year together.
+        let share_year = (b.first_year..=table.latest_year())
+            .find(|&y| b.successors.iter().all(|(c, _)| figure_of(c, y).is_some()));
+        if let (Some(predecessor_value), Some(share_year)) = (figure_of(pc, year), share_year) {
+            let total: f64 = b
+                .successors
+                .iter()
+                .filter_map(|(c, _)| figure_of(c, share_year))
+                .sum();
+            let own = figure_of(&authority.code, share_year)?;
+            if total > 0.0 {
+                let share = own / total;
+                return Some((
+                    predecessor_value * share,
+                    Filled::Split {
+                        predecessor: (pc.to_string(), pn.to_string()),
+                        predecessor_value,
+                        share_year,
+                        share,
+                    },
+                ));
+            }
+        }
+    }
+    // 3, 4. The authority's own nearest years.
+    let before = series.observed().filter(|(y, _)| *y < year).last();
+    let after = series.observed().find(|(y, _)| *y > year);
+    match (before, after) {
+        (Some((y0, v0)), Some((y1, v1))) => {
+            let t = f64::from(year - y0) / f64::from(y1 - y0);
+            return Some((
+                v0 + t * (v1 - v0),
+                Filled::Interpolated {
+                    before: (y0, v0),
+                    after: (y1, v1),
+                },
+            ));
+        }
+        (Some((y, v)), None) | (None, Some((y, v))) => {
+            return Some((v, Filled::Nearest { year: y }));
+        }
+        (None, None) => {}
+    }
+    // 5. England's rate.
+    let population = population?;
+    let national = england.series(column).ok()?.get(year)?;
+    let children = england.series("population_0_17").ok()?.get(year)?;
+    let rate = national / children;
+    Some((rate * population, Filled::EnglandRate { rate, population }))
 }
 
 /// A local model and how well it fits.
@@ -218,34 +628,168 @@ pub struct Localised {
     pub population_share: f64,
     /// The fit of the local rates (values, and the error per series).
     pub fit: Fit,
+    /// The start figures that were filled in (also in the docs of the
+    /// model's lookups): see [`start_figures`].
+    pub warnings: Vec<LocalWarning>,
+    /// The local parameters not fitted, keeping England's value, because
+    /// the authority published none of the series that tell them
+    /// ([`IDENTIFIED_BY`]); their docs say so.
+    pub unfitted_parameters: Vec<String>,
 }
 
-/// Makes a local model of `area` (an ONS code or a name) from `model` (the
-/// England model, or one with the same names), starting from the stocks of
-/// 31 March `from` and fitted to the authority's figures up to the last
-/// published year. See the module docs for what changes.
+/// Makes a local model of `area` (a current authority's ONS code, earlier
+/// code or name) from `model` (the England model, or one with the same
+/// names), starting from the stocks of 31 March `from` and fitted to the
+/// authority's figures up to the last published year. See the module docs
+/// for what changes. A start figure the authority did not publish is
+/// filled in as [`start_figures`] says and listed in
+/// [`Localised::warnings`] and in the doc of the model's lookup; the fit
+/// skips the years a series was not published.
 ///
 /// # Errors
 ///
-/// [`Error::Invalid`] naming the closest authority for an unknown one, or
-/// saying which figure the authority has not published for `from`; the
-/// errors of [`calibrate`] (for a model without the names above, with the
-/// closest name).
+/// The errors of [`start_figures`] (an unknown authority with the closest
+/// name, a predecessor of reorganised authorities naming its successors, a
+/// start before children looked after were published by authority); a
+/// start in the last published year (nothing to fit); the errors of
+/// [`calibrate`] (for a model without the names above, with the closest
+/// name).
 pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
-    let authorities = LocalAuthorities::load()?;
-    let local = authorities.get(area)?;
-    let (code, name) = authorities
-        .list()
-        .into_iter()
-        .find(|(c, n, _)| {
-            crate::engine::name::canonical_name(c) == crate::engine::name::canonical_name(area)
-                || crate::engine::name::canonical_name(n)
-                    == crate::engine::name::canonical_name(area)
+    let table = LocalAuthorities::load()?;
+    let start = start_figures(&table, area, from)?;
+    let Unfitted {
+        model: m,
+        share,
+        to,
+    } = unfitted(model, &start)?;
+    let StartFigures {
+        authority,
+        observed: local,
+        warnings,
+        ..
+    } = start;
+    let (code, name) = (authority.code, authority.name);
+    let source = format!("{name} ({code})");
+    // The local rates.
+    // Only series with a published figure other than 0 in the fitted
+    // years (errors are relative): City of London's and Isles of Scilly's
+    // children on plans are suppressed or 0 in 2022-2023.
+    let series: IndexMap<String, f64> = LOCAL_SERIES
+        .iter()
+        .filter(|(c, _)| {
+            local
+                .series(c)
+                .is_ok_and(|s| s.observed().any(|(y, v)| y > from && y <= to && v != 0.0))
         })
-        .map(|(c, n, _)| (c, n))
-        .unwrap_or_else(|| (area.to_string(), area.to_string()));
+        .map(|(c, w)| (c.to_string(), *w))
+        .collect();
+    // Only parameters some fitted series tells.
+    let mut parameters = IndexMap::new();
+    let mut unfitted_parameters = Vec::new();
+    for &(p, low, high) in LOCAL_PARAMETERS {
+        let told = IDENTIFIED_BY
+            .iter()
+            .find(|(q, _)| *q == p)
+            .is_none_or(|(_, by)| by.iter().any(|c| series.contains_key(*c)));
+        if !told {
+            unfitted_parameters.push(p.to_string());
+            continue;
+        }
+        let national = constant_value(&m, p)?;
+        parameters.insert(
+            p.to_string(),
+            Bounds {
+                min: national * low,
+                max: national * high,
+            },
+        );
+    }
+    let mut spec = CalibrationSpec::new(series, parameters)?;
+    spec.from = Some(f64::from(from));
+    spec.to = Some(f64::from(to));
+    spec.starts = 4;
+    spec.seed = u64::from(from.unsigned_abs());
+    spec.max_evaluations = 600;
+    spec.tolerance = 1e-9;
+    let fit = calibrate(&m, &local, &spec)?;
+    let errors: Vec<String> = fit
+        .mape
+        .iter()
+        .map(|(s, e)| format!("{s} {e:.1}%"))
+        .collect();
+    let mut local_model = m;
+    for (p, v) in &fit.values {
+        local_model = local_model.with_constant_value(
+            p,
+            *v,
+            &format!(
+                "Local: Calibrated to {source}, {}-{to} (mean absolute errors: {}).",
+                from + 1,
+                errors.join(", ")
+            ),
+        )?;
+    }
+    for p in &unfitted_parameters {
+        let by = IDENTIFIED_BY
+            .iter()
+            .find(|(q, _)| q == p)
+            .map_or(String::new(), |(_, by)| by.join(", "));
+        let value = constant_value(&local_model, p)?;
+        local_model = local_model.with_constant_value(
+            p,
+            value,
+            &format!(
+                "Local: England's value kept: {source} published no {by} (other than 0) in {}-{to} to fit it to.",
+                from + 1
+            ),
+        )?;
+    }
+    let doc = format!(
+        "{source}: the England model with this authority's children, cases and social workers, and its referral, protection, care and exit rates fitted to its figures for {}-{to} (carecascade localise). {}",
+        from + 1,
+        local_model.doc()
+    );
+    let local_model = local_model.with_name(format!("{LOCAL_PREFIX}{code} ({name})"), doc);
+    Ok(Localised {
+        model: local_model,
+        code,
+        name,
+        population_share: share,
+        fit,
+        warnings,
+        unfitted_parameters,
+    })
+}
+
+/// A local model before its rates are fitted.
+struct Unfitted {
+    /// The England model with the authority's figures.
+    model: Model,
+    /// Its share of England's 0-17 population in the start year.
+    share: f64,
+    /// The last year with a figure to fit.
+    to: i32,
+}
+
+/// The local model of `start`'s authority before its rates are fitted:
+/// steps 1-3 of the module docs.
+fn unfitted(model: &Model, start: &StartFigures) -> Result<Unfitted> {
+    let StartFigures {
+        authority,
+        observed: local,
+        values: start_values,
+        warnings,
+        from,
+    } = start;
+    let from = *from;
+    let (code, name) = (&authority.code, &authority.name);
+
     let england = Observed::england()?;
-    let to = *local.years().last().unwrap_or(&from);
+    let to = LOCAL_SERIES
+        .iter()
+        .filter_map(|(c, _)| local.series(c).ok()?.observed().last().map(|(y, _)| y))
+        .max()
+        .unwrap_or(from);
     if to <= from {
         return Err(Error::Invalid {
             what: format!("local model of {name}"),
@@ -257,34 +801,33 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
     let value = |observed: &Observed, column: &str, year: i32| {
         observed.series(column).ok().and_then(|s| s.get(year))
     };
-    let needed = |column: &str, what: &str| {
-        value(&local, column, from).ok_or_else(|| Error::Invalid {
-            what: format!("local model of {name}"),
-            message: format!(
-                "{name} has no published {what} (`{column}`) for 31 March {from}; children looked after are published by authority from 2021, so start in 2021 or later"
-            ),
-        })
+    let start_value = |column: &str| {
+        start_values
+            .iter()
+            .find(|(c, _)| c == column)
+            .map_or(f64::NAN, |(_, v)| *v)
     };
-    let population = needed("population_0_17", "0-17 population")?;
+    let population = start_value("population_0_17");
     let england_population =
         value(&england, "population_0_17", from).ok_or_else(|| Error::Invalid {
             what: "England figures".into(),
             message: format!("no 0-17 population for {from}"),
         })?;
     let share = population / england_population;
-    for (column, what) in [
-        ("cin_at_31_march", "children in need"),
-        ("cpp_at_31_march", "children on plans"),
-        ("cla_at_31_march", "children looked after"),
-        ("cin_awaiting_assessment", "children awaiting assessment"),
-    ] {
-        needed(column, what)?;
-    }
 
     let source = format!("{name} ({code})");
+    let codes = if authority.earlier_codes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (with its earlier code {}'s figures where {code} has none: the same area)",
+            authority.earlier_codes.join(", ")
+        )
+    };
     let mut m = model.clone();
     // The authority's own series, as the England model's lookups hold them:
-    // at each reporting year's 31 March.
+    // at each reporting year's 31 March, with the start figure if it was
+    // filled in.
     // A stock the authority stopped publishing holds its last figure for
     // later starts, and says so (the model's starting data, see
     // `Model::start_data`, then covers every year of the other stocks).
@@ -297,19 +840,28 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
     ];
     let mut all = Vec::new();
     for (lookup, column) in series {
-        let points: Vec<(f64, f64)> = local
+        let mut points: Vec<(f64, f64)> = local
             .series(column)?
             .observed()
             .map(|(y, v)| (f64::from(y) + 0.25, v))
             .collect();
-        all.push((lookup, column, points));
+        let warning = warnings.iter().find(|w| w.series == column);
+        if warning.is_some() && local.series(column)?.get(from).is_none() {
+            let x = f64::from(from) + 0.25;
+            let at = points.partition_point(|(px, _)| *px < x);
+            points.insert(at, (x, start_value(column)));
+        }
+        all.push((lookup, column, points, warning));
     }
     let latest = all
         .iter()
-        .filter_map(|(_, _, p)| p.last().map(|l| l.0))
+        .filter_map(|(_, _, p, _)| p.last().map(|l| l.0))
         .fold(f64::NEG_INFINITY, f64::max);
-    for (lookup, column, mut points) in all {
-        let mut doc = format!("Local: {source}, data/local_authorities.csv {column}.");
+    for (lookup, column, mut points, warning) in all {
+        let mut doc = format!("Local: {source}, data/local_authorities.csv {column}{codes}.");
+        if let Some(w) = warning {
+            doc.push_str(&format!(" Filled in (an estimate): {w}."));
+        }
         if let Some(&(x, v)) = points.last()
             && x < latest
         {
@@ -325,9 +877,13 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
     // hold their first and last figures over them (as England's do), so
     // that they do not limit the starts (see `Model::start_data`).
     let starts = m.start_data();
-    // Social workers: the authority's own where published.
-    let workforce = Observed::local_workforce(&code).ok();
-    let cin_share = value(&local, "cin_at_31_march", from).unwrap_or(0.0)
+    // Social workers: the authority's own where published (under its code
+    // or an earlier one).
+    let workforce = std::iter::once(code)
+        .chain(&authority.earlier_codes)
+        .filter_map(|c| Observed::local_workforce(c).ok())
+        .reduce(|own, earlier| own.filled_from(&earlier));
+    let cin_share = start_value("cin_at_31_march")
         / value(&england, "cin_at_31_march", from).unwrap_or(f64::NAN);
     for (lookup, column) in [
         ("observed social workers", "inpost_fte"),
@@ -378,69 +934,14 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
         m = m.with_constant_value(constant, national * share, &note)?;
     }
 
-    // The local rates.
-    let mut parameters = IndexMap::new();
-    for &(p, low, high) in LOCAL_PARAMETERS {
-        let national = constant_value(&m, p)?;
-        parameters.insert(
-            p.to_string(),
-            Bounds {
-                min: national * low,
-                max: national * high,
-            },
-        );
-    }
-    let series = LOCAL_SERIES
-        .iter()
-        .filter(|(c, _)| {
-            local
-                .series(c)
-                .is_ok_and(|s| s.observed().any(|(y, _)| y > from))
-        })
-        .map(|(c, w)| (c.to_string(), *w))
-        .collect();
-    let mut spec = CalibrationSpec::new(series, parameters)?;
-    spec.from = Some(f64::from(from));
-    spec.to = Some(f64::from(to));
-    spec.starts = 4;
-    spec.seed = u64::from(from.unsigned_abs());
-    spec.max_evaluations = 600;
-    spec.tolerance = 1e-9;
     let time = m
         .time()
         .with_start(f64::from(from) + 0.25)
         .and_then(|t| t.with_stop(f64::from(from) + 10.25))?;
-    let m = m.with_time(time);
-    let fit = calibrate(&m, &local, &spec)?;
-    let errors: Vec<String> = fit
-        .mape
-        .iter()
-        .map(|(s, e)| format!("{s} {e:.1}%"))
-        .collect();
-    let mut local_model = m;
-    for (p, v) in &fit.values {
-        local_model = local_model.with_constant_value(
-            p,
-            *v,
-            &format!(
-                "Local: Calibrated to {source}, {}-{to} (mean absolute errors: {}).",
-                from + 1,
-                errors.join(", ")
-            ),
-        )?;
-    }
-    let doc = format!(
-        "{source}: the England model with this authority's children, cases and social workers, and its referral, protection, care and exit rates fitted to its figures for {}-{to} (carecascade localise). {}",
-        from + 1,
-        local_model.doc()
-    );
-    let local_model = local_model.with_name(format!("{LOCAL_PREFIX}{code} ({name})"), doc);
-    Ok(Localised {
-        model: local_model,
-        code,
-        name,
-        population_share: share,
-        fit,
+    Ok(Unfitted {
+        model: m.with_time(time),
+        share,
+        to,
     })
 }
 
@@ -472,4 +973,74 @@ fn scale_lookup(model: &Model, name: &str, factor: f64, note: &str) -> Result<Mo
         }
     };
     model.with_lookup_points(name, &points, note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The local model of every kind of gap starts from the filled figure
+    /// (the lookup holds it at the start, not a neighbouring year's), and
+    /// its lookup's doc carries the warning. Without the fit: cheap.
+    #[test]
+    fn unfitted_local_models_start_from_the_filled_figures() {
+        let table = LocalAuthorities::load().unwrap();
+        let england = crate::england();
+        let mut kinds = Vec::new();
+        for area in [
+            "E09000012", // Hackney: suppressed, interpolated
+            "E09000001", // City of London: suppressed plans
+            "E06000053", // Isles of Scilly: never published, nearest year
+            "E06000061", // North Northamptonshire: new in 2021, split
+            "E06000066", // Somerset: code change
+        ] {
+            let start = start_figures(&table, area, 2021).unwrap();
+            assert!(!start.warnings.is_empty(), "{area}");
+            let Unfitted { model, .. } = unfitted(&england, &start).unwrap();
+            let p = crate::project::project(&model, 2021, 1).unwrap();
+            for w in &start.warnings {
+                kinds.push(w.filled.kind());
+                let lookup = match w.series.as_str() {
+                    "population_0_17" => "population 0 to 17",
+                    "cin_at_31_march" => "observed cin",
+                    "cpp_at_31_march" => "observed cp",
+                    "cla_at_31_march" => "observed cla",
+                    _ => "observed awaiting assessment",
+                };
+                let variable = model.variable(lookup).unwrap();
+                assert!(
+                    variable.doc().contains(&w.to_string()),
+                    "{area}: {}",
+                    variable.doc()
+                );
+                let crate::engine::model::VariableKind::Lookup { table, .. } = variable.kind()
+                else {
+                    panic!("{lookup}");
+                };
+                let at = table.xs().iter().position(|x| *x == 2021.25).unwrap();
+                assert_eq!(table.ys()[at], w.value, "{area} {lookup}");
+                if w.series != "population_0_17" && w.series != "cin_awaiting_assessment" {
+                    let started = p.get(&w.series, 2021).unwrap();
+                    assert!(
+                        (started - w.value).abs() <= 1e-6 * w.value.max(1.0),
+                        "{area} {}: starts at {started}, filled {}",
+                        w.series,
+                        w.value
+                    );
+                }
+            }
+        }
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(
+            kinds,
+            vec![
+                "England rate",
+                "earlier code",
+                "interpolated",
+                "nearest year",
+                "split"
+            ]
+        );
+    }
 }

@@ -18,9 +18,11 @@
 //! [`LOCAL_FROM`], by each task for the authorities it holds; each
 //! scenario is then prepared on it ([`Scenario::prepare_with`]), which is
 //! what a scenario file extending `baseline.toml` with `model = "local.toml"`
-//! runs. An authority whose model cannot be made (it has not published a
-//! figure the local model starts from; it was reorganised) or whose run
-//! fails is reported and skipped; the others are written. See
+//! runs. A start figure an authority did not publish is filled in and
+//! reported ([`crate::local::start_figures`]): in the plan's
+//! `filled_start_figures` column of `index.csv` and in
+//! [`Submission::warnings`]. An authority whose model cannot be made or
+//! whose run fails is reported and skipped; the others are written. See
 //! `docs/scaling-out.md`.
 
 use crate::engine::Model;
@@ -43,6 +45,8 @@ pub struct Submission {
     /// The model local models are made from.
     model: Option<Model>,
     plan: Plan,
+    /// The start figures filled in, for every authority.
+    warnings: Vec<crate::local::LocalWarning>,
 }
 
 /// A scenario's name as a folder: lower case letters and digits, with
@@ -108,6 +112,26 @@ impl Submission {
             crate::local::check_localisable(&model)?;
             Some(model)
         };
+        // The start figures each authority's model will fill in (the data
+        // side of localising: cheap), for index.csv and the warnings. An
+        // authority whose figures cannot be found fails when its pieces
+        // run, and says why there.
+        let table = crate::data::LocalAuthorities::load()?;
+        let mut warnings = Vec::new();
+        let mut filled = Vec::new();
+        for (code, _) in &authorities {
+            let found = crate::local::start_figures(&table, code, LOCAL_FROM)
+                .map(|s| s.warnings)
+                .unwrap_or_default();
+            filled.push(
+                found
+                    .iter()
+                    .map(crate::local::LocalWarning::short)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            );
+            warnings.extend(found);
+        }
         drop(prepared);
         let names: Vec<String> = scenarios.iter().map(|s| s.name().to_string()).collect();
         // The scenarios of each piece: all of them (a comparison) or one.
@@ -146,7 +170,7 @@ impl Submission {
             }
             vec!["scenarios".to_string()]
         } else {
-            for (code, name) in &authorities {
+            for ((code, name), filled) in authorities.iter().zip(&filled) {
                 for (folder, group) in &groups {
                     let folder = if groups.len() == 1 {
                         code.clone()
@@ -157,7 +181,7 @@ impl Submission {
                     pieces.push(Piece::new(
                         folder,
                         runs,
-                        vec![code.clone(), name.clone(), label(group)],
+                        vec![code.clone(), name.clone(), label(group), filled.clone()],
                     ));
                 }
             }
@@ -165,6 +189,7 @@ impl Submission {
                 "authority_code".to_string(),
                 "authority".to_string(),
                 "scenarios".to_string(),
+                "filled_start_figures".to_string(),
             ]
         };
         let plan = Plan::new(columns, pieces)?;
@@ -174,7 +199,14 @@ impl Submission {
             authorities,
             model,
             plan,
+            warnings,
         })
+    }
+
+    /// The start figures the authorities' local models fill in (see
+    /// [`crate::local::start_figures`]); none without authorities.
+    pub fn warnings(&self) -> &[crate::local::LocalWarning] {
+        &self.warnings
     }
 
     /// The plan: its pieces, their folders and runs.

@@ -160,7 +160,9 @@ enum Command {
     Localise {
         /// The model to localise (`england`, or a file with its names).
         model: PathBuf,
-        /// The authority: ONS code (`E08000035`) or name (`Leeds`).
+        /// The authority: ONS code (`E08000035`) or name (`Leeds`) of a
+        /// current authority (predecessors of reorganised authorities are
+        /// refused, naming their successors).
         #[arg(long)]
         area: String,
         /// Start from the stocks of 31 March of this year (2021 or later:
@@ -354,8 +356,11 @@ struct EnsembleArgs {
     /// Ask the question of a local authority's model (made from the
     /// scenarios' model as `carecascade localise` makes it, from 31 March
     /// 2021): an ONS code or a name, repeated for several, or `all` for
-    /// every authority. Each is its own ensemble, in DIR/CODE; authorities
-    /// whose model cannot be made are reported and skipped.
+    /// every current authority (the 152 publishing figures for 2023). Each
+    /// is its own ensemble, in DIR/CODE; start figures an authority did not
+    /// publish are filled in and listed (warnings, and index.csv's
+    /// filled_start_figures); authorities whose model cannot be made are
+    /// reported and skipped.
     #[arg(long, value_name = "NAME|CODE|all")]
     area: Vec<String>,
 }
@@ -628,6 +633,9 @@ fn localise(
     );
     let started = std::time::Instant::now();
     let local = carecascade::local::localise(&model, area, from)?;
+    for w in &local.warnings {
+        eprintln!("warning: {w} (filled in; the local model's lookup says so)");
+    }
     save_model(&local.model, &output)?;
     println!(
         "{} ({}): {:.2}% of England's children; fitted in {:.1} s",
@@ -646,6 +654,12 @@ fn localise(
             })
             .unwrap_or(f64::NAN);
         println!("{name:<28} {national:>12.4} {value:>12.4}");
+    }
+    for name in &local.unfitted_parameters {
+        println!(
+            "{name:<28} {:>12} (kept: no figure other than 0 to fit it to)",
+            "England's"
+        );
     }
     println!("\n{:<28} {:>12}", "series", "error");
     for (series, mape) in &local.fit.mape {
@@ -1296,6 +1310,15 @@ fn run_submission(
     use carecascade::submission::Submission;
     let scenarios = load_all(&files, args.runs, args.seed)?;
     let submission = Submission::new(scenarios, compare, &args.area)?;
+    if !submission.warnings().is_empty() {
+        eprintln!(
+            "warning: {} start figure(s) not published, filled in (index.csv's filled_start_figures and each local model's lookups say how):",
+            submission.warnings().len()
+        );
+        for w in submission.warnings() {
+            eprintln!("  {w}");
+        }
+    }
     let total = submission.runs_in(shard);
     let bar = progress_bar(total, "runs");
     let started = std::time::Instant::now();
