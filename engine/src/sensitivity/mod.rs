@@ -5,8 +5,10 @@
 //! - **Sobol indices** ([`SaltelliDesign`]): the share of the output's
 //!   variance each factor explains alone (first order, `S1`) and with its
 //!   interactions (total order, `ST`), by Saltelli's design on a randomised
-//!   Sobol sequence ([`SobolSequence`]) and Jansen's estimators, with
-//!   percentile bootstrap intervals. `N (k + 2)` runs for `k` factors and
+//!   Sobol sequence ([`SobolSequence`]), Jansen's total-order estimator and
+//!   Saltelli et al.'s (2010) first-order one (Jansen's first-order form
+//!   is available as [`FirstOrder::Jansen`]), with percentile bootstrap
+//!   intervals. `N (k + 2)` runs for `k` factors and
 //!   `N` base samples.
 //! - **Morris elementary effects** ([`MorrisDesign`]): a cheaper screening,
 //!   `r (k + 1)` runs, ranking factors by `mu*`, the mean absolute effect of
@@ -48,10 +50,10 @@ mod sobol;
 
 pub use morris::{MAX_LEVELS, MAX_TRAJECTORIES, MorrisDesign, MorrisEffects};
 pub use scenario::{
-    Analysis, Factor, Method, OutputResult, Settings, Target, default_outputs, run,
+    Analysis, Factor, Method, OutputResult, Settings, Target, default_outputs, run, runs_needed,
 };
 pub use sequence::{MAX_DIMENSIONS, SobolSequence};
-pub use sobol::{MAX_SAMPLES, SaltelliDesign, SobolIndices};
+pub use sobol::{FirstOrder, MAX_SAMPLES, SaltelliDesign, SobolIndices};
 
 use crate::error::{Error, Result};
 use rand::{RngExt, SeedableRng};

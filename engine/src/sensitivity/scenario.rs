@@ -319,6 +319,18 @@ fn factors(scenarios: &[&Prepared]) -> (Vec<Factor>, Vec<Mapping>) {
     (factors, mappings)
 }
 
+/// The runs [`run`] makes of each scenario: `N (k + 2)` (Sobol) or
+/// `r (k + 1)` (Morris) for the `k` factors of the scenarios together.
+pub fn runs_needed(scenario: &Prepared, against: Option<&Prepared>, method: Method) -> usize {
+    let mut scenarios = vec![scenario];
+    scenarios.extend(against);
+    let k = factors(&scenarios).0.len();
+    match method {
+        Method::Sobol { samples } => samples.saturating_mul(k + 2),
+        Method::Morris { trajectories, .. } => trajectories.saturating_mul(k + 1),
+    }
+}
+
 /// Runs a sensitivity analysis of `scenario`'s outputs (or of its paired
 /// difference from `against`) over its uncertain parameters.
 ///
@@ -510,6 +522,15 @@ fn figure(x: f64) -> String {
     if x < 0.0 { format!("-{text}") } else { text }
 }
 
+/// A count with thousands separated.
+fn count(n: usize) -> String {
+    if n < 1000 {
+        n.to_string()
+    } else {
+        figure(n as f64)
+    }
+}
+
 /// An index and its interval, as `0.62 [0.55, 0.69]`.
 fn index(e: &super::Estimate) -> String {
     if e.value.is_nan() {
@@ -548,11 +569,8 @@ impl Analysis {
             None => format!("`{}`", self.scenario),
         };
         let size = match self.levels {
-            None => format!("N = {} base samples", figure(self.samples as f64)),
-            Some(levels) => format!(
-                "{} trajectories, {levels} levels",
-                figure(self.samples as f64)
-            ),
+            None => format!("N = {} base samples", count(self.samples)),
+            Some(levels) => format!("{} trajectories, {levels} levels", count(self.samples)),
         };
         format!(
             "{} of {what}: {} factors, {size}, {} runs per scenario; {}; seed {}; {:.0}% bootstrap intervals ({} resamples)",
@@ -562,11 +580,11 @@ impl Analysis {
                 "Sobol indices"
             },
             self.factors.len(),
-            figure(self.runs as f64),
+            count(self.runs),
             self.design,
             self.seed,
             self.bootstrap.confidence * 100.0,
-            figure(self.bootstrap.resamples as f64)
+            count(self.bootstrap.resamples)
         )
     }
 
