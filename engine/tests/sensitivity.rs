@@ -150,7 +150,8 @@ fn sobol_indices_through_a_scenario() {
     assert!(z.mean.abs() - 1.0 < 0.05 && (z.sd - 3.0 * PI / 3f64.sqrt()).abs() < 0.05);
     // With gain 0, d is always 0: no variance, no indices.
     let d = analysis.output("peak_d").unwrap();
-    assert!(d.sobol.iter().all(|s| s.total.value.is_nan()));
+    assert!(!d.varies && d.sobol.iter().all(|s| s.total.value.is_nan()));
+    assert!(y.varies && z.varies);
     let table = analysis.table();
     assert!(table.contains("does not vary"), "{table}");
     let csv = analysis.to_csv();
@@ -177,7 +178,7 @@ fn paired_differences_use_the_same_design_point() {
     let names: Vec<&str> = analysis.outputs.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(names, ["peak_y", "peak_z", "peak_d"]);
     let y = analysis.output("peak_y").unwrap();
-    assert_eq!((y.mean, y.sd), (0.0, 0.0));
+    assert_eq!((y.mean, y.sd, y.varies), (0.0, 0.0, false));
     let d = analysis.output("peak_d").unwrap();
     for e in [d.sobol[2].first, d.sobol[2].total] {
         assert!(

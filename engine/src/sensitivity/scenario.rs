@@ -176,6 +176,12 @@ pub struct OutputResult {
     pub mean: f64,
     /// Its standard deviation over the design's runs.
     pub sd: f64,
+    /// Whether it varies: false when it is the same in every run up to
+    /// rounding (a standard deviation below 1e-9 of its typical size in
+    /// the scenario, such as a paired difference the policy does not
+    /// touch). Then it has no Sobol indices (NaN) and no elementary
+    /// effects (0).
+    pub varies: bool,
     /// Sobol indices by factor (Sobol only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sobol: Vec<SobolIndices>,
@@ -425,6 +431,9 @@ pub fn run(
     }
     // Each scenario's outputs, row by row.
     let mut values: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
+    // The typical size of each output in the scenario, to tell a paired
+    // difference from rounding.
+    let mut scales = vec![0.0; targets.len()];
     for (s, (p, mapping)) in scenarios.iter().zip(&mappings).enumerate() {
         let draws: Vec<Vec<f64>> = rows.iter().map(|r| mapping.draws(p, r)).collect();
         let runs = run_draws(p, draws, progress)?;
@@ -432,6 +441,8 @@ pub fn run(
             let these = runs.iter().map(|r| target[s].of(r));
             if s == 0 {
                 values[t] = these.collect();
+                scales[t] =
+                    values[t].iter().map(|v| v.abs()).sum::<f64>() / values[t].len().max(1) as f64;
             } else {
                 // The scenario minus the base, row by row.
                 for (v, b) in values[t].iter_mut().zip(these) {
@@ -441,10 +452,20 @@ pub fn run(
         }
     }
     let mut outputs = Vec::new();
-    for (name, y) in names.iter().zip(&values) {
+    for ((name, y), scale) in names.iter().zip(&values).zip(&scales) {
         let n = y.len() as f64;
         let mean = y.iter().sum::<f64>() / n;
         let sd = (y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+        // Differences of a few units in the last place (sums of weekly
+        // flows taken in another order) are not variation to apportion.
+        let varies = sd > 1e-9 * scale;
+        let constant;
+        let y = if varies {
+            y
+        } else {
+            constant = vec![mean; y.len()];
+            &constant
+        };
         let in_context = |e: Error| Error::Invalid {
             what: format!("output `{name}`"),
             message: e.to_string(),
@@ -463,6 +484,7 @@ pub fn run(
             name: name.clone(),
             mean,
             sd,
+            varies,
             sobol,
             morris,
         });
@@ -536,7 +558,16 @@ fn index(e: &super::Estimate) -> String {
     if e.value.is_nan() {
         return "n/a".into();
     }
-    format!("{:.3} [{:.3}, {:.3}]", e.value, e.low, e.high)
+    // Rounded to three places, with no "-0.000".
+    let show = |x: f64| {
+        let text = format!("{x:.3}");
+        if text == "-0.000" {
+            "0.000".into()
+        } else {
+            text
+        }
+    };
+    format!("{} [{}, {}]", show(e.value), show(e.low), show(e.high))
 }
 
 /// A CSV field, quoted where it must be.
@@ -607,11 +638,14 @@ impl Analysis {
                 figure(o.mean),
                 figure(o.sd)
             ));
+            if !o.varies || (!o.sobol.is_empty() && o.sobol.iter().all(|s| s.total.value.is_nan()))
+            {
+                out.push_str(
+                    "  does not vary over the design (beyond rounding): nothing to apportion\n",
+                );
+                continue;
+            }
             if !o.sobol.is_empty() {
-                if o.sobol.iter().all(|s| s.total.value.is_nan()) {
-                    out.push_str("  does not vary over the design: no indices\n");
-                    continue;
-                }
                 out.push_str(&format!(
                     "  {:width$}  {:26}  {:26}\n",
                     "parameter", "S1 (alone) [interval]", "ST (total) [interval]"
