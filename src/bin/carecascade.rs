@@ -253,6 +253,11 @@ enum Command {
         /// Seed (overrides the scenario files).
         #[arg(long)]
         seed: Option<u64>,
+        /// Base samples of the Sobol analyses behind "What drives this
+        /// answer" (N (k + 2) runs per scenario for k uncertain
+        /// parameters); 0 leaves the section out.
+        #[arg(long, default_value_t = carecascade::drivers::DEFAULT_SAMPLES)]
+        drivers: usize,
         /// The HTML file to write.
         #[arg(long, short, default_value = "report.html")]
         output: PathBuf,
@@ -485,8 +490,9 @@ fn run(cli: Cli) -> ExitCode {
             scenarios,
             runs,
             seed,
+            drivers,
             output,
-        } => html_report(scenarios, runs, seed, output),
+        } => html_report(scenarios, runs, seed, drivers, output),
         Command::Describe {
             model,
             format,
@@ -1277,11 +1283,36 @@ fn html_report(
     files: Vec<PathBuf>,
     runs: Option<usize>,
     seed: Option<u64>,
+    drivers: usize,
     output: PathBuf,
 ) -> Result<ExitCode, Error> {
     let prepared = prepare_all(&files, runs, seed)?;
     let (outcome, total, seconds) = run_with_progress(&prepared, None)?;
-    let html = carecascade::report::report(&outcome, &prepared)?;
+    let analyses = if drivers == 0 {
+        Vec::new()
+    } else {
+        let started = std::time::Instant::now();
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        let progress = || bar.inc(1);
+        let analyses = carecascade::drivers::analyse(
+            &prepared,
+            drivers,
+            prepared[0].scenario().seed(),
+            &progress,
+        )?;
+        bar.finish_and_clear();
+        eprintln!(
+            "what drives the answers: {} runs in {:.1} s",
+            analyses
+                .iter()
+                .map(|a| a.runs * if a.against.is_some() { 2 } else { 1 })
+                .sum::<usize>(),
+            started.elapsed().as_secs_f64()
+        );
+        analyses
+    };
+    let html = carecascade::report::report_with_drivers(&outcome, &prepared, &analyses)?;
     write_atomic(&output, html.as_bytes())?;
     eprintln!(
         "{total} runs in {seconds:.1} s; wrote {} ({} KB)",
