@@ -111,10 +111,23 @@ fn label(output: &str, paired: bool) -> String {
 }
 
 /// The CSS the section needs, to add to the report's.
-pub const STYLE: &str = ".drivers td{vertical-align:middle}.bar{position:relative;width:340px;height:16px;background:#f1f1f1}
+pub const STYLE: &str = ".drivers td{vertical-align:middle}.drivers td:nth-child(2),.drivers th:nth-child(2){text-align:left}.bar{position:relative;width:340px;height:16px;background:#f1f1f1}
 .bar .st{position:absolute;left:0;top:0;height:100%;background:#a6c8e0}.bar .s1{position:absolute;left:0;top:4px;height:8px;background:#2b6a99}
 .bar .ci{position:absolute;top:7px;height:2px;background:#111}.bar .ci:before,.bar .ci:after{content:'';position:absolute;top:-4px;width:1px;height:10px;background:#111}
 .bar .ci:before{left:0}.bar .ci:after{right:0}.key span{display:inline-block;width:1.4em;height:.8em;margin:0 .3em 0 .8em;vertical-align:middle}";
+
+/// A count with thousands separated by commas.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// Per cent of the bar's width, clipped to it.
 fn percent(x: f64) -> f64 {
@@ -133,9 +146,9 @@ pub fn section(analyses: &[Analysis]) -> String {
     let a0 = &analyses[0];
     let _ = writeln!(
         h,
-        "<p class=\"note\">Sobol sensitivity indices over the uncertain parameters: the <b>total index</b> (ST) is the share of the answer's spread across runs that would go if that parameter alone were known exactly (its interactions included); the <b>first-order index</b> (S1) is the share it explains by itself. A comparison is analysed as the paired difference, the same draws run in both scenarios. N = {} base samples ({} runs per scenario), {} ; {:.0}% bootstrap intervals. <span class=\"key\"><span style=\"background:#a6c8e0\"></span>ST<span style=\"background:#2b6a99\"></span>S1<span style=\"height:2px;background:#111\"></span>interval of ST</span></p>",
-        a0.samples,
-        a0.runs,
+        "<p class=\"note\">Sobol sensitivity indices over the uncertain parameters: the <b>total index</b> (ST) is the share of the answer's spread across runs that would go if that parameter alone were known exactly (its interactions included); the <b>first-order index</b> (S1) is the share it explains by itself. A comparison is analysed as the paired difference, the same draws run in both scenarios. N = {} base samples ({} runs per scenario), {}; {:.0}% bootstrap intervals. <span class=\"key\"><span style=\"background:#a6c8e0\"></span>ST<span style=\"background:#2b6a99\"></span>S1<span style=\"height:2px;background:#111\"></span>interval of ST</span></p>",
+        grouped(a0.samples),
+        grouped(a0.runs),
         esc(&a0.design),
         100.0 * a0.bootstrap.confidence
     );
@@ -258,5 +271,7 @@ mod tests {
         );
         assert!(html.contains("class=\"bar\""));
         assert!(section(&[]).is_empty());
+        assert_eq!(grouped(12_288), "12,288");
+        assert_eq!(grouped(256), "256");
     }
 }
