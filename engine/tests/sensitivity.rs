@@ -261,3 +261,87 @@ fn bad_outputs_name_the_closest() {
     .to_string();
     assert!(e.contains("levels must be an even number"), "{e}");
 }
+
+/// A posterior's parameters vary together as one factor, `posterior draw`:
+/// an output they determine gets all of its variance, one they do not
+/// touch none.
+#[test]
+fn a_posterior_is_one_factor() {
+    use carecascade_engine::calibrate::{Basis, Draw, Posterior};
+    let dir = std::env::temp_dir().join(format!(
+        "carecascade-sensitivity-posterior-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ishigami.toml"), MODEL).unwrap();
+    let posterior = Posterior {
+        parameters: vec!["gain".into(), "x3".into()],
+        scales: vec![],
+        draws: (0..5)
+            .map(|k| Draw {
+                values: vec![k as f64, 2.0],
+                scales: vec![],
+                log_posterior: -1.0,
+            })
+            .collect(),
+        converged: true,
+        notes: vec![],
+        priors: vec![("uniform".into(), Basis::Assumption, None); 2],
+    };
+    std::fs::write(dir.join("post.csv"), posterior.to_csv()).unwrap();
+    let text = format!(
+        r#"
+model = "ishigami.toml"
+[time]
+horizon = 1
+[report]
+indicators = ["z", "d"]
+[report.scalars.peak_z]
+variable = "z"
+reduce = "max"
+[report.scalars.peak_d]
+variable = "d"
+reduce = "max"
+[uncertain.x1]
+distribution = "uniform"
+min = {lo}
+max = {hi}
+[posterior]
+file = "post.csv"
+"#,
+        lo = -PI,
+        hi = PI
+    );
+    std::fs::write(dir.join("s.toml"), text).unwrap();
+    let prepared = Scenario::load(dir.join("s.toml"))
+        .unwrap()
+        .prepare()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let analysis = sensitivity::run(
+        &prepared,
+        None,
+        &settings(Method::Sobol { samples: 256 }, &[]),
+        &|| {},
+    )
+    .unwrap();
+    let names: Vec<&str> = analysis.factors.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["x1", "posterior draw"]);
+    assert!(
+        analysis.factors[1]
+            .distribution
+            .contains("one of 5 draws of 2")
+    );
+    // d = gain x 2: the posterior's draw decides it.
+    let d = analysis.output("peak_d").unwrap();
+    assert_eq!(d.sobol[0].total.value, 0.0);
+    let st = d.sobol[1].total;
+    assert!(
+        (st.value - 1.0).abs() < 0.05 && st.low <= 1.0 && 1.0 <= st.high,
+        "{st:?}"
+    );
+    // Every draw is used about equally often.
+    assert!((d.mean - 4.0).abs() < 0.05, "{}", d.mean);
+    let z = analysis.output("peak_z").unwrap();
+    assert_eq!(z.sobol[1].total.value, 0.0);
+}
