@@ -14,8 +14,8 @@ use rand_chacha::ChaCha8Rng;
 /// Bits per coordinate.
 const BITS: usize = 32;
 
-/// The most dimensions the sequence has: the first, plus one per primitive
-/// polynomial of degree 1 to 8 in [`DIRECTIONS`].
+/// The most dimensions the sequence has (53): the first, plus one per
+/// primitive polynomial of degree 1 to 8 in Joe and Kuo's table.
 pub const MAX_DIMENSIONS: usize = 1 + DIRECTIONS.len();
 
 /// For each dimension after the first: the degree `s` of its primitive
