@@ -216,3 +216,59 @@ fn check_outputs(outputs: &[f64], rows: usize) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seeded designs and bootstrap intervals are part of what a published
+    /// analysis reproduces: these values change only on purpose (and then
+    /// in docs/changelog.md).
+    #[test]
+    fn seeded_designs_and_intervals_are_pinned() {
+        let sobol = SaltelliDesign::new(2, 4, 7).unwrap();
+        let morris = MorrisDesign::new(2, 2, 4, 7).unwrap();
+        let y: Vec<f64> = sobol.rows().iter().map(|x| x[0] + x[1] * x[1]).collect();
+        let indices = sobol.analyse(&y, &Bootstrap::default()).unwrap();
+        // The same on one thread as on several.
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| sobol.analyse(&y, &Bootstrap::default()).unwrap());
+        assert_eq!(one, indices);
+        assert_eq!(
+            &sobol.rows()[..2],
+            [
+                [0.14000342681538314, 0.15779609710443765],
+                [0.6400034268153831, 0.6577960971044376]
+            ]
+        );
+        assert_eq!(
+            morris.rows(),
+            [
+                [0.125, 0.125],
+                [0.125, 0.625],
+                [0.625, 0.625],
+                [0.125, 0.375],
+                [0.625, 0.375],
+                [0.625, 0.875]
+            ]
+        );
+        assert_eq!(
+            indices[0],
+            SobolIndices {
+                first: Estimate {
+                    value: 0.4969582571353369,
+                    low: -0.1933830626766201,
+                    high: 1.7400761200732533
+                },
+                total: Estimate {
+                    value: 0.21411568055377517,
+                    low: 0.004928798278559841,
+                    high: 1.3361770248693348
+                }
+            }
+        );
+    }
+}
