@@ -254,7 +254,9 @@ impl Mapping {
             .zip(&self.uncertain)
             .map(|((_, _, d), &f)| d.at_quantile(row[f]))
             .collect();
-        if let (Some(p), Some(f)) = (prepared.posterior(), self.posterior) {
+        if let (Some(p), Some(f)) = (prepared.posterior(), self.posterior)
+            && !p.rows.is_empty()
+        {
             let n = p.rows.len();
             let k = ((row[f] * n as f64) as usize).min(n - 1);
             out.extend_from_slice(&p.rows[k]);
