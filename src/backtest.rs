@@ -4,8 +4,9 @@
 //!
 //! For each origin year (2016 to 2021 by default) the posterior is sampled
 //! using only the published figures up to that year (the spec's priors,
-//! observation model and sampler, with `to` set to the origin). The
-//! forecast then starts from the origin's published stocks, as the
+//! observation model and sampler, with `to` set to the origin; the
+//! walkers of each origin after the first start from the previous
+//! origin's draws, which used only earlier data). The forecast then starts from the origin's published stocks, as the
 //! shipped scenarios start from 2023's, and goes one and two years ahead
 //! for a sample of posterior draws; each draw's forecast of a published
 //! figure is the model's value times `exp(sigma * z)`, with `sigma` that
@@ -24,7 +25,7 @@
 //! forward; and whether the central 50% and 90% intervals covered it.
 //! [`Backtest::to_markdown`] writes the tables of `docs/backtest.md`.
 
-use crate::calibrate::{CalibrationSpec, Posterior, posterior as sample};
+use crate::calibrate::{CalibrationSpec, Posterior, posterior_from};
 use crate::data::Observed;
 use crate::engine::{Model, Program, Result};
 use rand::SeedableRng;
@@ -298,6 +299,10 @@ pub fn backtest(
 ) -> Result<Backtest> {
     let mut fits = Vec::new();
     let mut forecasts = Vec::new();
+    // Each origin's walkers start from the previous origin's draws, which
+    // used only data published before it (as a forecaster updating a fit
+    // each year would); the first origin's start around a mode search.
+    let mut previous: Option<Posterior> = None;
     for &origin in &settings.origins {
         let mut s = spec.clone();
         s.to = Some(f64::from(origin));
@@ -306,7 +311,7 @@ pub fn backtest(
             s.mcmc.burn = burn;
             s.mcmc.thin = thin;
         }
-        let sampled = sample(model, observed, &s)?;
+        let sampled = posterior_from(model, observed, &s, previous.as_ref(), &mut |_, _| {})?;
         if !settings.accept_unconverged {
             sampled.check().map_err(|e| crate::Error::Invalid {
                 what: format!("backtest origin {origin}"),
@@ -343,6 +348,7 @@ pub fn backtest(
             settings.draws,
             settings.seed,
         )?);
+        previous = Some(sampled.posterior);
     }
     Ok(Backtest {
         settings: settings.clone(),
@@ -621,7 +627,7 @@ impl Backtest {
         }
         let _ = writeln!(
             md,
-            "For each origin year from {} to {}, the England model's posterior was sampled using only the published figures up to that year (`models/england.calibrate.toml`: flat priors within the stated bounds, log-normal errors with each series' scale estimated, runs restarting from every year's published stocks and going two years ahead). The forecast starts from the origin's published stocks at 31 March, as the shipped scenarios start from 2023's, and goes one and two years ahead with {} posterior draws, each with its observation noise. Outturns are the published figures in `data/england_national.csv` (to 2023).\n",
+            "For each origin year from {} to {}, the England model's posterior was sampled using only the published figures up to that year (`models/england.calibrate.toml`: flat priors within the stated bounds, log-normal errors with each series' scale estimated, runs restarting from every year's published stocks and going two years ahead); the walkers of each origin after the first started from the previous origin's draws, which used only data published before it. The forecast starts from the origin's published stocks at 31 March, as the shipped scenarios start from 2023's, and goes one and two years ahead with {} posterior draws, each with its observation noise. Outturns are the published figures in `data/england_national.csv` (to 2023).\n",
             origins.first().copied().unwrap_or(0),
             origins.last().copied().unwrap_or(0),
             self.settings.draws

@@ -125,11 +125,12 @@ pub fn calibrate(model: &Model, observed: &Observed, spec: &CalibrationSpec) -> 
 /// As [`calibrate`] and the engine's `posterior`. The result is returned
 /// even if the chains have not converged: see `Sampled::check`.
 pub fn posterior(model: &Model, observed: &Observed, spec: &CalibrationSpec) -> Result<Sampled> {
-    posterior_from(model, observed, spec, None)
+    posterior_from(model, observed, spec, None, &mut |_, _| {})
 }
 
 /// [`posterior`] with the walkers started from draws of an earlier
-/// posterior (`warm_start`) rather than around a fresh mode search.
+/// posterior (`warm_start`) rather than around a fresh mode search, and
+/// `progress(done, steps)` called after every sampler step.
 ///
 /// # Errors
 ///
@@ -140,6 +141,7 @@ pub fn posterior_from(
     observed: &Observed,
     spec: &CalibrationSpec,
     warm_start: Option<&Posterior>,
+    progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Sampled> {
     let program = Program::compile(model)?;
     let projector = crate::project::projector(&program);
@@ -149,8 +151,11 @@ pub fn posterior_from(
         &default_years()?,
         &observations(observed),
         spec,
-        model.start_data().as_ref(),
-        warm_start,
+        general::Sampling {
+            start_data: model.start_data().as_ref(),
+            warm_start,
+            progress: Some(progress),
+        },
     )
 }
 

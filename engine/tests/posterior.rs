@@ -7,7 +7,9 @@
 //! fails these.
 
 use carecascade_engine::Program;
-use carecascade_engine::calibrate::{CalibrationSpec, Observations, Posterior, posterior};
+use carecascade_engine::calibrate::{
+    CalibrationSpec, Observations, Posterior, Sampling, posterior,
+};
 use carecascade_engine::format::native;
 use carecascade_engine::projection::{Indicator, Periods, Projector};
 use rand::{RngExt, SeedableRng};
@@ -76,7 +78,15 @@ fn conjugate_posterior_matches_the_analytic_one() {
         None,
     )
     .unwrap();
-    let sampled = posterior(&program, &projector, &periods, &observed, &spec, None, None).unwrap();
+    let sampled = posterior(
+        &program,
+        &projector,
+        &periods,
+        &observed,
+        &spec,
+        Sampling::default(),
+    )
+    .unwrap();
     sampled.check().unwrap();
     let n = logs.len() as f64;
     let (ybar, s) = mean_sd(&logs);
@@ -188,8 +198,15 @@ fn simulation_based_calibration_ranks_are_uniform() {
         let mut spec = base.clone();
         spec.mcmc.seed = 100 + fit as u64;
         spec.seed = 100 + fit as u64;
-        let sampled =
-            posterior(&program, &projector, &periods, &observed, &spec, None, None).unwrap();
+        let sampled = posterior(
+            &program,
+            &projector,
+            &periods,
+            &observed,
+            &spec,
+            Sampling::default(),
+        )
+        .unwrap();
         for (i, t) in truth.iter().enumerate() {
             let draws = sampled.posterior.column(i);
             let rank = draws.iter().filter(|d| *d < t).count();
@@ -277,7 +294,15 @@ fn posterior_file_says_how_it_was_made() {
         None,
     )
     .unwrap();
-    let sampled = posterior(&program, &projector, &periods, &observed, &spec, None, None).unwrap();
+    let sampled = posterior(
+        &program,
+        &projector,
+        &periods,
+        &observed,
+        &spec,
+        Sampling::default(),
+    )
+    .unwrap();
     let csv = sampled.posterior.to_csv();
     assert!(
         csv.contains("# prior `duration`: uniform 0.5 to 5 (source): a study"),
@@ -304,7 +329,15 @@ fn an_unconverged_posterior_is_refused() {
         None,
     )
     .unwrap();
-    let sampled = posterior(&program, &projector, &periods, &observed, &spec, None, None).unwrap();
+    let sampled = posterior(
+        &program,
+        &projector,
+        &periods,
+        &observed,
+        &spec,
+        Sampling::default(),
+    )
+    .unwrap();
     let e = sampled.check().unwrap_err().to_string();
     assert!(e.contains("have not converged"), "{e}");
     assert!(e.contains("effective sample size"), "{e}");
@@ -397,7 +430,15 @@ fn uninformed_parameters_keep_their_priors() {
         None,
     )
     .unwrap();
-    let sampled = posterior(&program, &projector, &periods, &observed, &spec, None, None).unwrap();
+    let sampled = posterior(
+        &program,
+        &projector,
+        &periods,
+        &observed,
+        &spec,
+        Sampling::default(),
+    )
+    .unwrap();
     sampled.check().unwrap();
     let (mb, sb) = mean_sd(&sampled.posterior.column(1));
     let (mc, sc) = mean_sd(&sampled.posterior.column(2));
@@ -607,7 +648,15 @@ fn a_warm_start_continues_an_earlier_posterior() {
         .replace("burn = 150", "burn = 300")
         .replace("thin = 5", "thin = 10");
     let spec = CalibrationSpec::parse(&text, None).unwrap();
-    let first = posterior(&program, &projector, &periods, &observed, &spec, None, None).unwrap();
+    let first = posterior(
+        &program,
+        &projector,
+        &periods,
+        &observed,
+        &spec,
+        Sampling::default(),
+    )
+    .unwrap();
     first.check().unwrap();
     let short = CalibrationSpec::parse(
         &text
@@ -623,8 +672,10 @@ fn a_warm_start_continues_an_earlier_posterior() {
         &periods,
         &observed,
         &short,
-        None,
-        Some(&first.posterior),
+        Sampling {
+            warm_start: Some(&first.posterior),
+            ..Sampling::default()
+        },
     )
     .unwrap();
     assert_eq!(
@@ -644,8 +695,10 @@ fn a_warm_start_continues_an_earlier_posterior() {
         &periods,
         &observed,
         &short,
-        None,
-        Some(&other),
+        Sampling {
+            warm_start: Some(&other),
+            ..Sampling::default()
+        },
     )
     .unwrap_err()
     .to_string();

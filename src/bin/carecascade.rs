@@ -839,7 +839,12 @@ fn calibrate_posterior(
     );
     let started = std::time::Instant::now();
     let warm = start_from.as_ref().map(Posterior::load).transpose()?;
-    let sampled = posterior_from(&model, &observed, &spec, warm.as_ref())?;
+    let bar = progress_bar(m.steps, "steps");
+    let sampled = posterior_from(&model, &observed, &spec, warm.as_ref(), &mut |done, _| {
+        bar.set_position(done as u64)
+    });
+    bar.finish_and_clear();
+    let sampled = sampled?;
     let seconds = started.elapsed().as_secs_f64();
     let p = &sampled.posterior;
     let mut table = format!(
@@ -1251,7 +1256,7 @@ fn run_with_progress(
 ) -> Result<(carecascade::engine::ensemble::Outcome, usize, f64), Error> {
     let runs = prepared.first().map_or(0, |p| p.scenario().runs());
     let total = shard.map_or(runs, |s| s.runs(runs).len()) * prepared.len();
-    let bar = progress_bar(total);
+    let bar = progress_bar(total, "runs");
     let started = std::time::Instant::now();
     let progress = || bar.inc(1);
     let outcome = carecascade::engine::ensemble::run_scenarios(
@@ -1265,16 +1270,18 @@ fn run_with_progress(
     Ok((outcome, total, started.elapsed().as_secs_f64()))
 }
 
-/// A progress bar of `total` runs on stderr (hidden when stderr is not a
-/// terminal).
-fn progress_bar(total: usize) -> indicatif::ProgressBar {
+/// A progress bar of `total` `what` (runs, steps) on stderr (hidden when
+/// stderr is not a terminal).
+fn progress_bar(total: usize, what: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(total as u64),
         indicatif::ProgressDrawTarget::stderr(),
     );
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {per_sec}, {eta} left")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {what}, {{per_sec}}, {{eta}} left"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
 }
@@ -1390,7 +1397,7 @@ fn run_submission(
     let scenarios = load_all(&files, args.runs, args.seed)?;
     let submission = Submission::new(scenarios, compare, &args.area)?;
     let total = submission.runs_in(shard);
-    let bar = progress_bar(total);
+    let bar = progress_bar(total, "runs");
     let started = std::time::Instant::now();
     let progress = || bar.inc(1);
     let report = submission.run(shard, &args.output, &progress)?;

@@ -174,6 +174,7 @@ where
         1,
         start,
         settings,
+        &mut |_, _| {},
     )
 }
 
@@ -181,7 +182,8 @@ where
 /// time (for a model run as a batch of lanes): `log_density(points)`
 /// returns one value per point. Chunks run in parallel; the result is the
 /// same as [`ensemble_sampler`]'s with the same density, on any number of
-/// threads and for any `chunk`.
+/// threads and for any `chunk`. After every step `progress(done, steps)`
+/// is called (on the calling thread), for a progress bar.
 ///
 /// # Errors
 ///
@@ -191,6 +193,7 @@ pub fn ensemble_sampler_batched<F>(
     chunk: usize,
     start: &[Vec<f64>],
     settings: &Mcmc,
+    progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Chains>
 where
     F: Fn(&[Vec<f64>]) -> Vec<f64> + Sync,
@@ -322,6 +325,7 @@ where
             positions.push(walkers.iter().map(|w| w.position.clone()).collect());
             densities.push(walkers.iter().map(|w| w.log_density).collect());
         }
+        progress(step + 1, settings.steps);
     }
     let accepted: usize = walkers.iter().map(|w| w.accepted).sum();
     Ok(Chains {
@@ -579,13 +583,19 @@ mod tests {
             .unwrap()
             .install(|| ensemble_sampler(f, &start, &s).unwrap());
         assert_eq!(many, one);
+        let mut steps_seen = 0;
         let batched = ensemble_sampler_batched(
             |points: &[Vec<f64>]| points.iter().map(|p| f(p)).collect(),
             3,
             &start,
             &s,
+            &mut |done, total| {
+                assert_eq!(total, s.steps);
+                steps_seen = done;
+            },
         )
         .unwrap();
+        assert_eq!(steps_seen, s.steps);
         assert_eq!(many, batched);
         assert!(ensemble_sampler(f, &start[..9], &s).is_err());
     }

@@ -440,6 +440,22 @@ impl Sampled {
     }
 }
 
+/// What a posterior run may be given besides its problem and spec: all
+/// optional ([`Default`] gives none).
+#[derive(Default)]
+pub struct Sampling<'a> {
+    /// The data at each restart time (from [`crate::Model::start_data`]),
+    /// to check that restarts have data.
+    pub start_data: Option<&'a StartData>,
+    /// An earlier posterior of the same parameters: the walkers start from
+    /// its draws instead of around a fresh mode search (convergence is
+    /// judged on the new run as always).
+    pub warm_start: Option<&'a Posterior>,
+    /// Called with `(done, steps)` after every sampler step, for a
+    /// progress bar.
+    pub progress: Option<&'a mut dyn FnMut(usize, usize)>,
+}
+
 /// Samples the posterior of `problem`'s parameters: priors from `priors`
 /// (the problem's bounds as uniform priors where `None`), the observation
 /// model `likelihood`, the mode searched with `search`, then `mcmc`; and
@@ -457,9 +473,13 @@ pub fn sample_posterior(
     search: &Search,
     mcmc: &Mcmc,
     keep: usize,
-    start_data: Option<&StartData>,
-    warm_start: Option<&Posterior>,
+    sampling: Sampling<'_>,
 ) -> Result<Sampled> {
+    let Sampling {
+        start_data,
+        warm_start,
+        progress,
+    } = sampling;
     let priors =
         priors.unwrap_or_else(|| problem.bounds.iter().map(|b| Prior::uniform(*b)).collect());
     let posterior = LogPosterior::new(problem, priors, likelihood, start_data)?;
@@ -486,6 +506,7 @@ pub fn sample_posterior(
         LANES,
         &start,
         mcmc,
+        progress.unwrap_or(&mut |_, _| {}),
     )?;
     evaluations += chains.evaluations;
     let diagnostics = Diagnostics::of(&chains);
@@ -663,13 +684,11 @@ fn warm(
 /// Samples the posterior of `spec`'s parameters of `program` given
 /// `observed`: the problem as in [`crate::calibrate::calibrate`], the
 /// priors, observation model and sampler of the spec (its `[mcmc]`), the
-/// mode searched with its Nelder-Mead settings. `start_data` (from
-/// [`crate::Model::start_data`]) checks that restarts have data.
+/// mode searched with its Nelder-Mead settings; `sampling` gives the
+/// start data, a warm start and a progress callback if wanted.
 ///
 /// The result is returned even when the chains have not converged; call
-/// [`Sampled::check`] to refuse it then. With `warm_start` the walkers
-/// start from draws of an earlier posterior of the same parameters
-/// instead of around a fresh mode search.
+/// [`Sampled::check`] to refuse it then.
 ///
 /// # Errors
 ///
@@ -680,8 +699,7 @@ pub fn posterior(
     periods: &Periods,
     observed: &super::Observations,
     spec: &super::CalibrationSpec,
-    start_data: Option<&StartData>,
-    warm_start: Option<&Posterior>,
+    sampling: Sampling<'_>,
 ) -> Result<Sampled> {
     let problem = Problem::new(program, projector, periods, observed, spec)?;
     let priors = problem
@@ -696,7 +714,6 @@ pub fn posterior(
         &spec.search(),
         &spec.mcmc,
         spec.keep,
-        start_data,
-        warm_start,
+        sampling,
     )
 }
