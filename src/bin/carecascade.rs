@@ -1613,7 +1613,7 @@ fn sensitivity(args: SensitivityArgs) -> Result<ExitCode, Error> {
         outputs: args.outputs,
     };
     let total = sensitivity::runs_needed(scenario, against, method) * prepared.len();
-    let bar = progress_bar(total);
+    let bar = progress_bar(total, "runs");
     let started = std::time::Instant::now();
     let progress = || bar.inc(1);
     let analysis = sensitivity::run(scenario, against, &settings, &progress)?;
