@@ -1,7 +1,7 @@
 //! # What does the caseload cap's answer depend on?
 //!
 //! The caseload-cap scenario says whether hiring to hold caseloads at 15
-//! saves money. Its answer varies across the Monte Carlo runs because ten
+//! saves money. Its answer varies across the Monte Carlo runs because twelve
 //! parameters are uncertain; this example asks which of them the answer
 //! hangs on. It runs a Morris screening of the paired difference (the cap
 //! minus the baseline, each design point run in both scenarios) for the
@@ -32,7 +32,7 @@ fn main() -> Result<(), carecascade::Error> {
         bootstrap: Bootstrap::default(),
         outputs: vec!["npv_m".into()],
     };
-    // Screening: ten parameters in 8 x 11 runs of each scenario.
+    // Screening: k parameters in 8 x (k + 1) runs of each scenario.
     let screening = sensitivity::run(&cap, Some(&base), &settings, &|| {})?;
     println!("{}", screening.table());
     // Variance shares of the same answer.

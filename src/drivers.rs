@@ -18,7 +18,7 @@ use std::fmt::Write;
 pub const DRIVER_OUTPUTS: &[&str] = &["npv_m", "entered_care"];
 
 /// The base samples a report's analyses use by default: `N (k + 2)` runs
-/// per scenario, about 3,000 for the England baseline's 10 parameters.
+/// per scenario, 3,584 for the England baseline's 12 parameters.
 pub const DEFAULT_SAMPLES: usize = 256;
 
 /// A factor counts as a driver in the opening sentence when its total
