@@ -82,6 +82,7 @@ pub use carecascade_engine::{
 pub mod backtest;
 pub mod calibrate;
 pub mod data;
+pub mod drivers;
 mod england;
 pub mod local;
 pub mod project;

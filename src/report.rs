@@ -181,6 +181,20 @@ ul.assumptions li{margin:.2em 0}";
 ///
 /// A chart that cannot be drawn; the validation run's errors.
 pub fn report(outcome: &Outcome, prepared: &[Prepared]) -> Result<String> {
+    report_with_drivers(outcome, prepared, &[])
+}
+
+/// As [`report`], with a "What drives this answer" section after the key
+/// figures showing `drivers` (see [`crate::drivers`]).
+///
+/// # Errors
+///
+/// As [`report`].
+pub fn report_with_drivers(
+    outcome: &Outcome,
+    prepared: &[Prepared],
+    drivers: &[crate::engine::sensitivity::Analysis],
+) -> Result<String> {
     let mut h = String::new();
     let names: Vec<&str> = outcome
         .ensembles
@@ -194,8 +208,9 @@ pub fn report(outcome: &Outcome, prepared: &[Prepared]) -> Result<String> {
     );
     let _ = write!(
         h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n",
-        esc(&names.join(" vs "))
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}\n{}</style></head><body>\n",
+        esc(&names.join(" vs ")),
+        crate::drivers::STYLE
     );
     let title = match names.as_slice() {
         [one] => format!("Scenario: {one}"),
@@ -397,6 +412,8 @@ pub fn report(outcome: &Outcome, prepared: &[Prepared]) -> Result<String> {
         }
         h.push_str("</table>\n<p class=\"note\">Negative extra spend is a saving. Breaking even means the alternative's cumulative spend falls below the base's and stays below to the horizon.</p>\n");
     }
+
+    h.push_str(&crate::drivers::section(drivers));
 
     // Fan charts: the England indicators where the scenarios have them,
     // otherwise each indicator the scenarios report.

@@ -719,6 +719,55 @@ const REFUSALS: &[(&str, &[&str], &[&str])] = &[
             "nowhere.toml",
         ],
     ),
+    (
+        "sensitivity of a misspelt output",
+        &[
+            "sensitivity",
+            "{root}/scenarios/baseline.toml",
+            "--output",
+            "npv",
+            "--samples",
+            "4",
+        ],
+        &["output `npv`", "did you mean `npv_m`?"],
+    ),
+    (
+        "sensitivity of an indicator in a year the scenario does not have",
+        &[
+            "sensitivity",
+            "{root}/scenarios/baseline.toml",
+            "--output",
+            "cla_at_31_march@2050",
+        ],
+        &["`2050` is not a year of scenario `baseline` (2023 to 2033)"],
+    ),
+    (
+        "sensitivity written to a file of no known format",
+        &[
+            "sensitivity",
+            "{root}/scenarios/baseline.toml",
+            "-o",
+            "{dir}/out.txt",
+        ],
+        &["writes `.csv` or `.json` by the file's extension, not `txt`"],
+    ),
+    (
+        "sensitivity of a scenario with nothing uncertain",
+        &["sensitivity", "{dir}/sir_scenario.toml", "--samples", "4"],
+        &["has no [uncertain] parameters"],
+    ),
+    (
+        "morris with an odd number of levels",
+        &[
+            "sensitivity",
+            "{root}/scenarios/baseline.toml",
+            "--method",
+            "morris",
+            "--levels",
+            "3",
+        ],
+        &["levels must be an even number"],
+    ),
 ];
 
 /// Small files that describe huge models (the issue's, and their kin).

@@ -439,6 +439,12 @@ reduce = "max"
     assert!(html.contains("The model `SIR`, day 0 to 30"), "intro");
     assert!(html.contains("<td>Infectious, day 30</td>"), "key figures");
     assert!(html.contains("No published figures are attached to the model `SIR`"));
+    // What drives the difference: the one uncertain parameter, by default.
+    assert!(
+        html.contains("<h3>closed against open: peak, difference</h3>")
+            && html.contains("It depends most on <b>Contact Infectivity</b>"),
+        "drivers"
+    );
     for care in ["Children looked after", "31 March", "£"] {
         assert!(!html.contains(care), "{care}");
     }

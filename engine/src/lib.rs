@@ -68,6 +68,10 @@
 //!   built-in models and profiles of a [`scenario::Library`];
 //! - [`ensemble`]: Monte Carlo ensembles in parallel on common random
 //!   numbers, statistics, paired comparisons, shards, and a query API;
+//! - [`sensitivity`]: global sensitivity analysis of any scalar output
+//!   over a scenario's uncertain parameters (Sobol indices with bootstrap
+//!   intervals, Morris elementary effects), alone or as a paired
+//!   difference from a base;
 //! - [`calibrate`]: fitting constants to observed series (bounded
 //!   Nelder-Mead from several starts, in parallel, reproducible);
 //! - `chart` (feature `charts`): fan charts and histograms.
@@ -104,6 +108,7 @@ pub mod name;
 mod program;
 pub mod projection;
 pub mod scenario;
+pub mod sensitivity;
 pub mod sim;
 
 /// The `ndarray` crate, whose types [`Results`] uses: depend on this

@@ -255,9 +255,52 @@ enum Command {
         /// Seed (overrides the scenario files).
         #[arg(long)]
         seed: Option<u64>,
+        /// Base samples of the Sobol analyses behind "What drives this
+        /// answer" (N (k + 2) runs per scenario for k uncertain
+        /// parameters); 0 leaves the section out.
+        #[arg(long, default_value_t = carecascade::drivers::DEFAULT_SAMPLES)]
+        drivers: usize,
         /// The HTML file to write.
         #[arg(long, short, default_value = "report.html")]
         output: PathBuf,
+    },
+    /// Global sensitivity analysis: which of a scenario's uncertain
+    /// parameters its outputs depend on (Sobol indices with bootstrap
+    /// intervals, or Morris screening), or, with --against, its paired
+    /// difference from a base (the same design point run in both). Prints
+    /// a table per output, most influential first (docs/sensitivity.md).
+    Sensitivity {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// A base scenario: analyse SCENARIO minus BASE, row by row.
+        #[arg(long, value_name = "BASE")]
+        against: Option<PathBuf>,
+        /// `sobol` (first- and total-order indices) or `morris` (screening).
+        #[arg(long, value_enum, default_value_t = SensitivityMethod::Sobol)]
+        method: SensitivityMethod,
+        /// Base samples N for Sobol (N (k + 2) runs per scenario for k
+        /// parameters; default 1024) or trajectories for Morris (r (k + 1)
+        /// runs; default 50).
+        #[arg(long)]
+        samples: Option<usize>,
+        /// Morris's grid levels (even).
+        #[arg(long, default_value_t = 4)]
+        levels: usize,
+        /// The design's seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// An output to analyse: a scalar of the scenario (`npv_m`), or
+        /// INDICATOR@PERIOD (`cla_at_31_march@2033`); repeat for several.
+        /// Default: the scenario's scalars.
+        #[arg(long = "output", value_name = "NAME")]
+        outputs: Vec<String>,
+        /// Bootstrap resamples for the intervals (0 for none).
+        #[arg(long, default_value_t = 1000)]
+        bootstrap: usize,
+        /// Write the results to FILE: `.csv` (one row per output and
+        /// parameter) or `.json` (everything); repeat for both.
+        #[arg(short = 'o', long = "write", value_name = "FILE")]
+        files: Vec<PathBuf>,
     },
     /// Combine the partial results of sharded runs (`--shard I/N`) into
     /// exactly what one machine would have written.
@@ -318,6 +361,16 @@ enum ChartFormat {
     Svg,
     /// PNG bitmaps.
     Png,
+}
+
+/// Sensitivity methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum SensitivityMethod {
+    /// Sobol first- and total-order indices (Saltelli design, Jansen
+    /// estimators).
+    Sobol,
+    /// Morris elementary effects (screening).
+    Morris,
 }
 
 /// What `describe` writes.
@@ -417,12 +470,34 @@ fn run(cli: Cli) -> ExitCode {
             run_ensemble(all, true, ensemble)
         }
         Command::Merge { partials, output } => merge(partials, output),
+        Command::Sensitivity {
+            scenario,
+            against,
+            method,
+            samples,
+            levels,
+            seed,
+            outputs,
+            bootstrap,
+            files,
+        } => sensitivity(SensitivityArgs {
+            scenario,
+            against,
+            method,
+            samples,
+            levels,
+            seed,
+            outputs,
+            bootstrap,
+            files,
+        }),
         Command::Report {
             scenarios,
             runs,
             seed,
+            drivers,
             output,
-        } => html_report(scenarios, runs, seed, output),
+        } => html_report(scenarios, runs, seed, drivers, output),
         Command::Describe {
             model,
             format,
@@ -1229,11 +1304,36 @@ fn html_report(
     files: Vec<PathBuf>,
     runs: Option<usize>,
     seed: Option<u64>,
+    drivers: usize,
     output: PathBuf,
 ) -> Result<ExitCode, Error> {
     let prepared = prepare_all(&files, runs, seed)?;
     let (outcome, total, seconds) = run_with_progress(&prepared, None)?;
-    let html = carecascade::report::report(&outcome, &prepared)?;
+    let analyses = if drivers == 0 {
+        Vec::new()
+    } else {
+        let started = std::time::Instant::now();
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        let progress = || bar.inc(1);
+        let analyses = carecascade::drivers::analyse(
+            &prepared,
+            drivers,
+            prepared[0].scenario().seed(),
+            &progress,
+        )?;
+        bar.finish_and_clear();
+        eprintln!(
+            "what drives the answers: {} runs in {:.1} s",
+            analyses
+                .iter()
+                .map(|a| a.runs * if a.against.is_some() { 2 } else { 1 })
+                .sum::<usize>(),
+            started.elapsed().as_secs_f64()
+        );
+        analyses
+    };
+    let html = carecascade::report::report_with_drivers(&outcome, &prepared, &analyses)?;
     write_atomic(&output, html.as_bytes())?;
     eprintln!(
         "{total} runs in {seconds:.1} s; wrote {} ({} KB)",
@@ -1468,6 +1568,103 @@ fn merge(partials: Vec<PathBuf>, output: PathBuf) -> Result<ExitCode, Error> {
             .join(", ")
     );
     print_quietly(&carecascade::report::table(&outcome));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The arguments of `sensitivity`.
+struct SensitivityArgs {
+    scenario: PathBuf,
+    against: Option<PathBuf>,
+    method: SensitivityMethod,
+    samples: Option<usize>,
+    levels: usize,
+    seed: Option<u64>,
+    outputs: Vec<String>,
+    bootstrap: usize,
+    files: Vec<PathBuf>,
+}
+
+/// The formats `sensitivity -o` writes, by extension.
+const SENSITIVITY_FORMATS: &[&str] = &["csv", "json"];
+
+fn sensitivity(args: SensitivityArgs) -> Result<ExitCode, Error> {
+    use carecascade::engine::sensitivity::{self, Bootstrap, Method, Settings};
+    // Refuse files that could not be written before running.
+    for file in &args.files {
+        let extension = file
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if !SENSITIVITY_FORMATS.contains(&extension.as_str()) {
+            return Err(Error::Invalid {
+                what: format!("-o {}", file.display()),
+                message: format!(
+                    "writes `.csv` or `.json` by the file's extension, not `{extension}`{}",
+                    carecascade::engine::name::did_you_mean(carecascade::engine::closest(
+                        &extension,
+                        SENSITIVITY_FORMATS.iter().copied()
+                    ))
+                ),
+            });
+        }
+        check_output_target(file)?;
+    }
+    let mut files = vec![args.scenario.clone()];
+    files.extend(args.against.clone());
+    let prepared = prepare_all(&files, None, None)?;
+    let scenario = &prepared[0];
+    let against = prepared.get(1);
+    let method = match args.method {
+        SensitivityMethod::Sobol => Method::Sobol {
+            samples: args.samples.unwrap_or(1024),
+        },
+        SensitivityMethod::Morris => Method::Morris {
+            trajectories: args.samples.unwrap_or(50),
+            levels: args.levels,
+        },
+    };
+    let seed = args.seed.unwrap_or(scenario.scenario().seed());
+    let settings = Settings {
+        method,
+        seed,
+        bootstrap: Bootstrap {
+            resamples: args.bootstrap,
+            confidence: 0.95,
+            // Its own generator, apart from the design's.
+            seed: seed ^ 0x9e37_79b9_7f4a_7c15,
+        },
+        outputs: args.outputs,
+    };
+    let total = sensitivity::runs_needed(scenario, against, method) * prepared.len();
+    let bar = progress_bar(total, "runs");
+    let started = std::time::Instant::now();
+    let progress = || bar.inc(1);
+    let analysis = sensitivity::run(scenario, against, &settings, &progress)?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let mut written = Vec::new();
+    for file in &args.files {
+        let text = if file
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            analysis.to_json()
+        } else {
+            analysis.to_csv()
+        };
+        write_atomic(file, text.as_bytes())?;
+        written.push(file.display().to_string());
+    }
+    eprintln!(
+        "{total} runs in {seconds:.1} s ({:.0} runs/s){}",
+        total as f64 / seconds.max(1e-9),
+        if written.is_empty() {
+            String::new()
+        } else {
+            format!("; wrote {}", written.join(", "))
+        }
+    );
+    print_quietly(&analysis.table());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -80,6 +80,8 @@ pub struct Sampler {
     parameters: Vec<(String, crate::scenario::Distribution, Vec<usize>)>,
     /// The posterior's rows, if the scenario draws from one.
     posterior: Option<std::sync::Arc<Vec<Vec<f64>>>>,
+    /// Given draws, one row per run, instead of drawing (a design).
+    fixed: Option<std::sync::Arc<Vec<Vec<f64>>>>,
 }
 
 /// The name whose generator picks a run's posterior draw.
@@ -122,7 +124,36 @@ impl Sampler {
             posterior: prepared
                 .posterior()
                 .map(|p| std::sync::Arc::new(p.rows.clone())),
+            fixed: None,
         })
+    }
+
+    /// A sampler that draws nothing: run `i` takes `rows[i]`, the values of
+    /// [`Prepared::drawn`] in that order (for example the points of a
+    /// sensitivity design).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for no rows, more than
+    /// [`MAX_RUNS`](crate::scenario::MAX_RUNS), or a row whose length is not
+    /// the number of drawn parameters.
+    pub fn fixed(prepared: &Prepared, rows: Vec<Vec<f64>>) -> Result<Sampler> {
+        let mut sampler = Sampler::new(prepared, rows.len())?;
+        let width = prepared.drawn().len();
+        if let Some(k) = rows.iter().position(|r| r.len() != width) {
+            return Err(Error::Invalid {
+                what: "ensemble".into(),
+                message: format!(
+                    "row {k} of the given draws has {} values but scenario `{}` draws {width}",
+                    rows[k].len(),
+                    prepared.scenario().name()
+                ),
+            });
+        }
+        sampler.parameters.clear();
+        sampler.posterior = None;
+        sampler.fixed = Some(std::sync::Arc::new(rows));
+        Ok(sampler)
     }
 
     /// The row of the posterior run `run` takes (drawn uniformly from its
@@ -149,6 +180,9 @@ impl Sampler {
                     self.runs
                 ),
             });
+        }
+        if let Some(rows) = &self.fixed {
+            return Ok(rows[run].clone());
         }
         let mut out = self.uncertain_draws(run);
         if let (Some(rows), Some(row)) = (&self.posterior, self.posterior_row(run)) {
@@ -473,6 +507,34 @@ pub fn run_range(
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<RunOutput>> {
     let sampler = Sampler::new(prepared, total)?;
+    run_sampled(prepared, &sampler, runs, total, progress)
+}
+
+/// Runs one member per row of `draws` (the values of [`Prepared::drawn`],
+/// in that order) instead of drawing them: in parallel, in batches of
+/// [`BATCH_LANES`], in row order, exactly as ensemble runs go. This is how
+/// a sensitivity design is run. `progress` is called after each run.
+///
+/// # Errors
+///
+/// As [`Sampler::fixed`]; the error of the lowest-numbered run that failed.
+pub fn run_draws(
+    prepared: &Prepared,
+    draws: Vec<Vec<f64>>,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<RunOutput>> {
+    let total = draws.len();
+    let sampler = Sampler::fixed(prepared, draws)?;
+    run_sampled(prepared, &sampler, 0..total, total, progress)
+}
+
+fn run_sampled(
+    prepared: &Prepared,
+    sampler: &Sampler,
+    runs: std::ops::Range<usize>,
+    total: usize,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<RunOutput>> {
     if runs.end > total {
         return Err(Error::Invalid {
             what: "ensemble".into(),
@@ -493,10 +555,10 @@ pub fn run_range(
             || prepared.program().state(),
             |state, first| {
                 let out = if first + BATCH_LANES <= end {
-                    run_batch(prepared, &sampler, state, first)
+                    run_batch(prepared, sampler, state, first)
                 } else {
                     (first..end)
-                        .map(|run| run_one(prepared, &sampler, state, run))
+                        .map(|run| run_one(prepared, sampler, state, run))
                         .collect()
                 };
                 for _ in first..(first + BATCH_LANES).min(end) {

@@ -472,6 +472,43 @@ impl Distribution {
     }
 }
 
+impl std::fmt::Display for Distribution {
+    /// The shape and its parameters as a scenario file could give them,
+    /// e.g. `triangular(min 0.4, mode 0.8, max 1.2)`, with any truncation.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.shape {
+            Shape::Normal { mean, sd } => write!(f, "normal(mean {mean}, sd {sd})"),
+            Shape::LogNormal { mu, sigma } => {
+                write!(f, "lognormal(mu {mu:.4}, sigma {sigma:.4})")
+            }
+            Shape::Beta {
+                alpha,
+                beta,
+                min,
+                max,
+            } => write!(
+                f,
+                "beta(alpha {alpha:.4}, beta {beta:.4}) on [{min}, {max}]"
+            ),
+            Shape::Gamma { shape, scale } => write!(f, "gamma(shape {shape:.4}, scale {scale:.4})"),
+            Shape::Uniform { min, max } => write!(f, "uniform(min {min}, max {max})"),
+            Shape::Triangular { min, mode, max } => {
+                write!(f, "triangular(min {min}, mode {mode}, max {max})")
+            }
+            Shape::Pert { min, mode, max } => write!(f, "pert(min {min}, mode {mode}, max {max})"),
+        }?;
+        match (self.lower, self.upper) {
+            (None, None) => Ok(()),
+            (lo, hi) => write!(
+                f,
+                " truncated to [{}, {}]",
+                lo.unwrap_or(f64::NEG_INFINITY),
+                hi.unwrap_or(f64::INFINITY)
+            ),
+        }
+    }
+}
+
 fn pert_shapes(min: f64, mode: f64, max: f64) -> (f64, f64) {
     let r = max - min;
     (1.0 + 4.0 * (mode - min) / r, 1.0 + 4.0 * (max - mode) / r)
@@ -534,6 +571,52 @@ mod tests {
         let d = spec("distribution = \"lognormal\"\np5 = 2\np95 = 8").unwrap();
         assert!(
             (d.at_quantile(0.05) - 2.0).abs() < 1e-9 && (d.at_quantile(0.95) - 8.0).abs() < 1e-9
+        );
+    }
+
+    /// The inverse distribution function inverts the distribution
+    /// function for every shape, truncated or not: how sensitivity designs
+    /// map unit-cube points to values.
+    #[test]
+    fn at_quantile_inverts_the_distribution_function() {
+        let cases = [
+            "distribution = \"normal\"\nmean = 2\nsd = 0.5",
+            "distribution = \"lognormal\"\np5 = 2\np95 = 8",
+            "distribution = \"beta\"\nalpha = 2\nbeta = 6\nmin = 10\nmax = 18",
+            "distribution = \"gamma\"\nmean = 4\nsd = 2",
+            "distribution = \"uniform\"\nmin = 0\nmax = 0.08",
+            "distribution = \"triangular\"\nmin = 3\nmode = 4\nmax = 8",
+            "distribution = \"pert\"\nmin = 0\nmode = 0.32\nmax = 0.5",
+            "distribution = \"normal\"\nmean = 0\nsd = 1\nlower = -0.5\nupper = 2",
+        ];
+        for text in cases {
+            let d = spec(text).unwrap();
+            let (lo, hi) = (
+                d.cdf(d.lower.unwrap_or(f64::NEG_INFINITY)),
+                d.cdf(d.upper.unwrap_or(f64::INFINITY)),
+            );
+            let mut previous = f64::NEG_INFINITY;
+            for k in 1..100 {
+                let u = k as f64 / 100.0;
+                let x = d.at_quantile(u);
+                assert!(x.is_finite() && x > previous, "{text}: u = {u}: {x}");
+                previous = x;
+                let back = (d.cdf(x) - lo) / (hi - lo);
+                assert!(
+                    (back - u).abs() < 1e-6,
+                    "{text}: u = {u}, x = {x}, back {back}"
+                );
+            }
+        }
+        assert_eq!(
+            spec(cases[5]).unwrap().to_string(),
+            "triangular(min 3, mode 4, max 8)"
+        );
+        assert!(
+            spec(cases[7])
+                .unwrap()
+                .to_string()
+                .ends_with("truncated to [-0.5, 2]")
         );
     }
 
