@@ -18,17 +18,23 @@
 //! # Ok::<(), carecascade_engine::Error>(())
 //! ```
 
+mod backend;
 mod exec;
 mod results;
 
 pub use crate::program::Columns;
+pub(crate) use backend::JitCache;
+pub use backend::{Backend, Fallback};
+pub(crate) use exec::Rings;
+#[cfg(feature = "jit")]
+pub(crate) use exec::{func1, func2, time_func};
 pub use results::Results;
 
 use crate::error::{Error, Result};
 use crate::model::{Method, TimeSettings};
-use crate::program::ops::{self, Code};
+use crate::program::ops;
 use crate::program::{ParamId, Program};
-use exec::{Rings, exec};
+use exec::exec;
 use ndarray::Array2;
 
 /// Runs per batch in ensembles: wide enough to pay an operation's dispatch
@@ -211,6 +217,31 @@ impl<'p> State<'p> {
         &self.lanes.time
     }
 
+    /// Chooses the back end of the following runs (by default
+    /// [`Backend::process_default`]). Both give the same results bit for
+    /// bit.
+    pub fn set_backend(&mut self, backend: Backend) {
+        self.lanes.set_backend(backend);
+    }
+
+    /// The back end asked for.
+    pub fn backend(&self) -> Backend {
+        self.lanes.backend
+    }
+
+    /// Runs with `kernels` (for tests that compile with special options).
+    #[cfg(all(test, feature = "jit"))]
+    pub(crate) fn use_kernels(&mut self, kernels: std::sync::Arc<crate::jit::Kernels>) {
+        self.lanes.backend = Backend::Compiled;
+        self.lanes.kernels = Some(kernels);
+    }
+
+    /// Why the last run, asked to run compiled, ran interpreted (`None` if
+    /// it ran compiled, was asked to interpret, or nothing has run yet).
+    pub fn fallback(&self) -> Option<&Fallback> {
+        self.lanes.fallback.as_ref()
+    }
+
     /// Runs the model from its initial values and returns every output at
     /// every save time.
     ///
@@ -359,6 +390,23 @@ impl<'p, const L: usize> Batch<'p, L> {
         &self.lanes.time
     }
 
+    /// Chooses the back end of the following runs, as
+    /// [`State::set_backend`].
+    pub fn set_backend(&mut self, backend: Backend) {
+        self.lanes.set_backend(backend);
+    }
+
+    /// The back end asked for.
+    pub fn backend(&self) -> Backend {
+        self.lanes.backend
+    }
+
+    /// Why the last run, asked to run compiled, ran interpreted, as
+    /// [`State::fallback`].
+    pub fn fallback(&self) -> Option<&Fallback> {
+        self.lanes.fallback.as_ref()
+    }
+
     /// Runs all `L` runs and hands each save time's outputs to `observe`,
     /// as [`State::run_observing`] does for one run.
     ///
@@ -400,6 +448,23 @@ struct Lanes<'p, const L: usize> {
     rings: Vec<Rings>,
     stock_start: Vec<f64>,
     flow_sum: Vec<f64>,
+    /// The back end asked for.
+    backend: Backend,
+    /// Why the compiled back end was asked for and not used.
+    fallback: Option<Fallback>,
+    /// The compiled code in use, if any.
+    #[cfg(feature = "jit")]
+    kernels: Option<std::sync::Arc<crate::jit::Kernels>>,
+}
+
+/// The operation lists of a program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Init,
+    Step,
+    Derivative,
+    /// `Step` then `Derivative`.
+    Fused,
 }
 
 type LaneResult<T> = std::result::Result<T, (usize, Error)>;
@@ -415,6 +480,10 @@ impl<'p, const L: usize> Lanes<'p, L> {
             rings: vec![Rings::default(); L],
             stock_start: vec![0.0; program.integrated.len() * L],
             flow_sum: vec![0.0; program.flows.len() * L],
+            backend: Backend::process_default(),
+            fallback: None,
+            #[cfg(feature = "jit")]
+            kernels: None,
         }
     }
 
@@ -470,10 +539,67 @@ impl<'p, const L: usize> Lanes<'p, L> {
         self.slots[slot * L..(slot + 1) * L].fill(value);
     }
 
-    /// Runs compiled operations over every lane's slots.
+    /// Runs one of the program's operation lists over every lane's slots,
+    /// compiled or interpreted.
     #[inline]
-    fn exec(&mut self, code: &Code) {
-        exec::<L>(code, &mut self.slots, &self.program.tables, &self.rings);
+    fn exec(&mut self, part: Part) {
+        #[cfg(feature = "jit")]
+        if let Some(kernels) = &self.kernels {
+            let tables = &self.program.tables;
+            let (slots, rings) = (&mut self.slots, &self.rings);
+            match part {
+                Part::Init => kernels.run(crate::jit::Part::Init, slots, tables, rings),
+                Part::Step => kernels.run(crate::jit::Part::Step, slots, tables, rings),
+                Part::Derivative => kernels.run(crate::jit::Part::Derivative, slots, tables, rings),
+                Part::Fused => {
+                    kernels.run(crate::jit::Part::Step, slots, tables, rings);
+                    kernels.run(crate::jit::Part::Derivative, slots, tables, rings);
+                }
+            }
+            return;
+        }
+        let program = self.program;
+        let code = match part {
+            Part::Init => &program.init_ops,
+            Part::Step => &program.step_ops,
+            Part::Derivative => &program.derivative_ops,
+            Part::Fused => &program.fused_ops,
+        };
+        exec::<L>(code, &mut self.slots, &program.tables, &self.rings);
+    }
+
+    /// Picks the back end for the next run: the compiled code for `L`
+    /// lanes when asked for and available, else the interpreter with the
+    /// reason kept.
+    fn prepare_backend(&mut self) {
+        #[cfg(feature = "jit")]
+        {
+            let wanted = self.backend == Backend::Compiled;
+            let have = self.kernels.as_ref().is_some_and(|k| k.lanes() == L);
+            if wanted && !have && self.fallback.is_none() {
+                match self.program.jit.get(self.program, L) {
+                    Ok(kernels) => self.kernels = Some(kernels),
+                    Err(fallback) => self.fallback = Some(fallback),
+                }
+            } else if !wanted {
+                self.kernels = None;
+            }
+        }
+        #[cfg(not(feature = "jit"))]
+        if self.backend == Backend::Compiled && self.fallback.is_none() {
+            self.fallback = self.program.native_code().err();
+        }
+    }
+
+    fn set_backend(&mut self, backend: Backend) {
+        if backend != self.backend {
+            self.backend = backend;
+            self.fallback = None;
+            #[cfg(feature = "jit")]
+            {
+                self.kernels = None;
+            }
+        }
     }
 
     fn initialise(&mut self) -> LaneResult<()> {
@@ -493,7 +619,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
         self.set_all(ops::INITIAL_TIME, time.start());
         self.set_all(ops::FINAL_TIME, time.stop());
         self.set_all(ops::SAVE_INTERVAL, time.save_interval());
-        self.exec(&program.init_ops);
+        self.exec(Part::Init);
         self.check_finite(time.start())?;
 
         // DELAY FIXED: one slot per step of delay, filled with the initial
@@ -545,6 +671,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
     }
 
     fn simulate(&mut self, record: &mut impl FnMut(f64, &[f64])) -> LaneResult<()> {
+        self.prepare_backend();
         self.initialise()?;
         let program = self.program;
         let time = self.time;
@@ -559,11 +686,11 @@ impl<'p, const L: usize> Lanes<'p, L> {
             let t = time.time_at(step);
             self.set_all(ops::TIME, t);
             if limit {
-                self.exec(&program.step_ops);
+                self.exec(Part::Step);
                 self.limit_outflows(dt);
-                self.exec(&program.derivative_ops);
+                self.exec(Part::Derivative);
             } else {
-                self.exec(&program.fused_ops);
+                self.exec(Part::Fused);
             }
             self.check_finite(t)?;
             if until_save == 0 || step == steps {
@@ -712,7 +839,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
             // Stocks at this stage: start + advance * (net flows of the last stage).
             self.advance_from_start(advance);
             self.set_all(ops::TIME, stage_time);
-            self.exec(&program.fused_ops);
+            self.exec(Part::Fused);
             for (k, &f) in program.flows.iter().enumerate() {
                 let f = f as usize * L;
                 for (sum, v) in self.flow_sum[k * L..(k + 1) * L]
@@ -736,7 +863,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
         if !program.non_negative.is_empty() {
             self.limit_outflows(dt);
         }
-        self.exec(&program.derivative_ops);
+        self.exec(Part::Derivative);
         self.integrate(dt);
     }
 

@@ -1,0 +1,158 @@
+//! The only `unsafe` of the engine outside the interpreter's unchecked slot
+//! access: turning generated machine code into callable functions, calling
+//! them, and the two helpers that compiled code calls with pointers.
+//!
+//! # Invariants
+//!
+//! 1. **The code lives as long as its pointers.** The function pointers are
+//!    kept only inside [`Kernels`], next to the module that owns their
+//!    memory; the memory is freed in `Drop`, when no pointer can be used
+//!    any more.
+//! 2. **Every access the code makes is in bounds.** A function compiled for
+//!    `L` lanes over `slots` slots loads and stores only `f64`s at byte
+//!    offsets `8 * (i * L + l)` with `i < slots` (checked by `Code::new`
+//!    for every operation) and `l < L`. [`Kernels::run`] checks that the
+//!    slot buffer holds at least `slots * L` values before calling, and
+//!    the buffer is borrowed mutably for the call, so nothing else reads or
+//!    writes it meanwhile.
+//! 3. **Helpers are handed what they expect.** The lookup helper gets the
+//!    program's tables and an index below their number (checked when
+//!    compiling, and [`Kernels::run`] checks the count); the delay helper
+//!    gets the `L` lanes' ring buffers and a lane below `L` (checked by
+//!    [`Kernels::run`]), and reads a ring through checked indexing that
+//!    gives NaN, never a panic, for a ring that is not there. Neither
+//!    panics: a panic cannot unwind through generated code.
+//! 4. **Signatures match.** Each function is generated with the signature
+//!    `extern "C" fn(*mut f64, *const LookupTable, *const Rings)` in the
+//!    host's C calling convention; each helper is declared to the code with
+//!    exactly its Rust signature.
+//! 5. **Sharing is safe.** After `finalize_definitions` the module is never
+//!    changed, and the code keeps no state of its own (everything is in its
+//!    arguments), so [`Kernels`] is `Send` and `Sync`.
+
+#![allow(unsafe_code)]
+
+use super::Part;
+use crate::model::LookupTable;
+use crate::sim::Rings;
+use cranelift_jit::JITModule;
+use cranelift_module::FuncId;
+
+/// A compiled operation list: `(slots, tables, rings)`.
+type Entry = unsafe extern "C" fn(*mut f64, *const LookupTable, *const Rings);
+
+/// A table's value, for compiled code.
+extern "C" fn lookup_helper(tables: *const LookupTable, index: u64, x: f64) -> f64 {
+    // SAFETY: invariant 3: `tables` points at the program's tables and
+    // `index` is below their number.
+    let table = unsafe { &*tables.add(index as usize) };
+    table.eval(x)
+}
+
+/// The front of a lane's `DELAY FIXED` ring, for compiled code.
+extern "C" fn delay_helper(rings: *const Rings, lane: u64, ring: u64) -> f64 {
+    // SAFETY: invariant 3: `rings` points at `L` buffers and `lane < L`.
+    let rings = unsafe { &*rings.add(lane as usize) };
+    rings.front_or_nan(ring as usize)
+}
+
+/// The address compiled code calls for a lookup.
+pub(super) const LOOKUP_HELPER: extern "C" fn(*const LookupTable, u64, f64) -> f64 = lookup_helper;
+/// The address compiled code calls for a `DELAY FIXED`.
+pub(super) const DELAY_HELPER: extern "C" fn(*const Rings, u64, u64) -> f64 = delay_helper;
+
+/// A program's operation lists compiled for `lanes` lanes.
+pub(crate) struct Kernels {
+    module: Option<JITModule>,
+    entries: [Entry; 3],
+    lanes: usize,
+    slots: usize,
+    tables: usize,
+    rings: usize,
+}
+
+// SAFETY: invariant 5: the module is not changed after it is finalised and
+// the code keeps no state.
+unsafe impl Send for Kernels {}
+// SAFETY: as for Send.
+unsafe impl Sync for Kernels {}
+
+impl std::fmt::Debug for Kernels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernels")
+            .field("lanes", &self.lanes)
+            .field("slots", &self.slots)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kernels {
+    /// Takes a finalised module and its functions for `Init`, `Step` and
+    /// `Derivative`, compiled for `lanes` lanes over `slots` slots with
+    /// `tables` lookup tables and `rings` delay rings.
+    pub(super) fn new(
+        module: JITModule,
+        ids: [FuncId; 3],
+        lanes: usize,
+        slots: usize,
+        tables: usize,
+        rings: usize,
+    ) -> Kernels {
+        let entries = ids.map(|id| {
+            let pointer = module.get_finalized_function(id);
+            // SAFETY: invariant 4: the function was generated with this
+            // signature, and the module is finalised.
+            unsafe { std::mem::transmute::<*const u8, Entry>(pointer) }
+        });
+        Kernels {
+            module: Some(module),
+            entries,
+            lanes,
+            slots,
+            tables,
+            rings,
+        }
+    }
+
+    /// The number of lanes the code advances together.
+    pub(crate) fn lanes(&self) -> usize {
+        self.lanes
+    }
+
+    /// Applies one operation list to every lane of `slots`.
+    ///
+    /// # Panics
+    ///
+    /// If the buffers do not fit the program the code was compiled from.
+    pub(crate) fn run(
+        &self,
+        part: Part,
+        slots: &mut [f64],
+        tables: &[LookupTable],
+        rings: &[Rings],
+    ) {
+        assert!(
+            slots.len() >= self.slots * self.lanes
+                && tables.len() == self.tables
+                && rings.len() == self.lanes,
+            "buffers that do not fit the compiled program"
+        );
+        debug_assert!(
+            part == Part::Init || rings.iter().all(|r| r.rings.len() == self.rings),
+            "delay buffers not set up"
+        );
+        let entry = self.entries[part as usize];
+        // SAFETY: invariants 2 and 3, checked just above.
+        unsafe { entry(slots.as_mut_ptr(), tables.as_ptr(), rings.as_ptr()) }
+    }
+}
+
+impl Drop for Kernels {
+    fn drop(&mut self) {
+        if let Some(module) = self.module.take() {
+            // SAFETY: invariant 1: the entries die with `self`, so no code
+            // of this module runs after this.
+            unsafe { module.free_memory() }
+        }
+    }
+}

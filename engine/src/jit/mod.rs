@@ -1,0 +1,550 @@
+//! The compiled back end: a program's operation lists translated to machine
+//! code with Cranelift at run time.
+//!
+//! Each list (initial values, the step's auxiliaries and flows, the stocks'
+//! net flows) becomes one straight-line function over the same slot array
+//! the interpreter uses, `L` lanes interleaved (slot `i` of lane `l` at
+//! `i * L + l`), so the integrators, non-negative limiting, `DELAY FIXED`
+//! buffers and the NaN/infinity check around it are the interpreter's own
+//! code and the two back ends cannot drift apart there.
+//!
+//! Bit-identical results: every operation is lowered to the same IEEE
+//! operations in the same order as the interpreter (`+ - * /`, `sqrt`,
+//! `floor`, `trunc`, `abs`, negation and comparisons are correctly rounded
+//! or exact in both), Cranelift neither fuses multiply-adds nor reassociates,
+//! and everything else (`exp`, `ln`, powers, `MIN`/`MAX`, rounding, lookups,
+//! time functions, `DELAY FIXED`) calls the interpreter's Rust functions.
+//! A value read twice in one function is loaded once and kept in a register.
+//!
+//! Anything the translation does not know (an operation or function added
+//! to the instruction set later) makes [`compile`] return a [`Fallback`]:
+//! that program runs interpreted, never wrongly.
+//!
+//! All `unsafe` is in [`code`]: making the function pointers and calling
+//! them, and the helpers that read lookup tables and delay buffers through
+//! pointers.
+
+mod code;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use code::Kernels;
+
+use crate::program::Program;
+use crate::program::ops::{Code, DT, Func1, Func2, Op, TIME, TimeFunc};
+use crate::sim::Fallback;
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{self, AbiParam, InstBuilder, MemFlags, Value, types};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_module::{FuncId, Linkage, Module};
+
+/// The lists of operations compiled, one function each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    Init,
+    Step,
+    Derivative,
+}
+
+/// Choices for tests: what to refuse and what to get wrong on purpose.
+#[derive(Default)]
+pub(crate) struct Options {
+    /// Treats these operations as unknown, to exercise the fallback.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub refuse: Option<fn(&Op) -> bool>,
+    /// Compiles `a * b` as `a * b * (1 + 2^-52)`, about one unit in the
+    /// last place off, to show that the tests comparing back ends notice.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub sabotage: bool,
+}
+
+/// The functions of one value by number, as the compiled code names them to
+/// [`func1_helper`]. A function missing here is not compiled.
+const FUNC1: [Func1; 21] = [
+    Func1::Neg,
+    Func1::Not,
+    Func1::Abs,
+    Func1::Exp,
+    Func1::Ln,
+    Func1::Log10,
+    Func1::Sqrt,
+    Func1::Sin,
+    Func1::Cos,
+    Func1::Tan,
+    Func1::Asin,
+    Func1::Acos,
+    Func1::Atan,
+    Func1::Sinh,
+    Func1::Cosh,
+    Func1::Tanh,
+    Func1::Integer,
+    Func1::Floor,
+    Func1::Round,
+    Func1::Sign,
+    Func1::ClampNonNegative,
+];
+
+/// The functions of two values by number (see [`FUNC1`]).
+const FUNC2: [Func2; 19] = [
+    Func2::Add,
+    Func2::Sub,
+    Func2::Mul,
+    Func2::Div,
+    Func2::Pow,
+    Func2::Mod,
+    Func2::Rem,
+    Func2::Lt,
+    Func2::Le,
+    Func2::Gt,
+    Func2::Ge,
+    Func2::Eq,
+    Func2::Ne,
+    Func2::And,
+    Func2::Or,
+    Func2::Min,
+    Func2::Max,
+    Func2::Zidz,
+    Func2::LogBase,
+];
+
+/// The functions of time by number (see [`FUNC1`]).
+const TIME_FUNCS: [TimeFunc; 4] = [
+    TimeFunc::Step,
+    TimeFunc::Pulse,
+    TimeFunc::PulseTrain,
+    TimeFunc::Ramp,
+];
+
+/// The interpreter's function of one value, for compiled code.
+extern "C" fn func1_helper(f: u32, a: f64) -> f64 {
+    match FUNC1.get(f as usize) {
+        Some(&f) => crate::sim::func1(f, a),
+        None => f64::NAN,
+    }
+}
+
+/// The interpreter's function of two values, for compiled code.
+extern "C" fn func2_helper(f: u32, a: f64, b: f64) -> f64 {
+    match FUNC2.get(f as usize) {
+        Some(&f) => crate::sim::func2(f, a, b),
+        None => f64::NAN,
+    }
+}
+
+/// The interpreter's function of time, for compiled code.
+extern "C" fn time_helper(f: u32, t: f64, dt: f64, a: f64, b: f64, c: f64, d: f64) -> f64 {
+    match TIME_FUNCS.get(f as usize) {
+        Some(&f) => crate::sim::time_func(f, t, dt, [a, b, c, d]),
+        None => f64::NAN,
+    }
+}
+
+/// Compiles `program`'s operation lists for `lanes` lanes.
+///
+/// # Errors
+///
+/// A [`Fallback`] naming the first operation that cannot be compiled, or
+/// Cranelift's complaint.
+pub(crate) fn compile(
+    program: &Program,
+    lanes: usize,
+    options: &Options,
+) -> Result<Kernels, Fallback> {
+    let slots = program.step_ops.slots();
+    // Loads and stores use 32-bit offsets from the start of the slots.
+    if slots
+        .checked_mul(lanes)
+        .and_then(|n| n.checked_mul(8))
+        .is_none_or(|bytes| bytes > i32::MAX as usize)
+    {
+        return Err(Fallback::new(format!(
+            "{slots} slots in {lanes} lanes are too many for 32-bit offsets"
+        )));
+    }
+    let parts = [
+        (Part::Init, &program.init_ops),
+        (Part::Step, &program.step_ops),
+        (Part::Derivative, &program.derivative_ops),
+    ];
+    // Refuse before spending time on code generation.
+    for (_, code) in parts {
+        for op in code.ops() {
+            supported(op, program, options)?;
+        }
+    }
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        Fallback::new(format!("the code generator failed ({what}): {e}"))
+    };
+    let mut flags = settings::builder();
+    for (name, value) in [
+        ("opt_level", "speed"),
+        ("use_colocated_libcalls", "false"),
+        ("is_pic", "false"),
+        (
+            "enable_verifier",
+            if cfg!(debug_assertions) {
+                "true"
+            } else {
+                "false"
+            },
+        ),
+    ] {
+        flags.set(name, value).map_err(|e| fail("flags", &e))?;
+    }
+    let isa = cranelift_native::builder()
+        .map_err(|e| fail("this machine", &e))?
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| fail("this machine", &e))?;
+    let mut module = cranelift_jit::JITModule::new(cranelift_jit::JITBuilder::with_isa(
+        isa,
+        cranelift_module::default_libcall_names(),
+    ));
+    let pointer = module.target_config().pointer_type();
+    let mut signature = module.make_signature();
+    for _ in 0..3 {
+        signature.params.push(AbiParam::new(pointer));
+    }
+    let mut context = module.make_context();
+    let mut builder_context = FunctionBuilderContext::new();
+    let mut ids: Vec<FuncId> = Vec::new();
+    for (k, (part, code)) in parts.into_iter().enumerate() {
+        let name = format!("{part:?}");
+        let id = module
+            .declare_function(&name, Linkage::Local, &signature)
+            .map_err(|e| fail("declaring", &e))?;
+        context.func.signature = signature.clone();
+        context.func.name = ir::UserFuncName::user(0, k as u32);
+        let builder = FunctionBuilder::new(&mut context.func, &mut builder_context);
+        lower(builder, code, lanes, pointer, options)?;
+        module
+            .define_function(id, &mut context)
+            .map_err(|e| fail(&name, &e))?;
+        module.clear_context(&mut context);
+        ids.push(id);
+    }
+    module
+        .finalize_definitions()
+        .map_err(|e| fail("finishing", &e))?;
+    Ok(Kernels::new(
+        module,
+        [ids[0], ids[1], ids[2]],
+        lanes,
+        slots,
+        program.tables.len(),
+        program.rings.len(),
+    ))
+}
+
+/// Whether the translation knows `op` (and everything it names exists).
+fn supported(op: &Op, program: &Program, options: &Options) -> Result<(), Fallback> {
+    let refuse = |what: String| {
+        Err(Fallback::new(format!(
+            "the compiled back end has no translation for {what}"
+        )))
+    };
+    if options.refuse.is_some_and(|refuse| refuse(op)) {
+        return refuse(format!("{op:?} (refused for a test)"));
+    }
+    #[allow(unreachable_patterns)]
+    match *op {
+        Op::Copy { .. }
+        | Op::Add { .. }
+        | Op::Sub { .. }
+        | Op::Mul { .. }
+        | Op::Div { .. }
+        | Op::Select { .. }
+        | Op::Xidz { .. } => Ok(()),
+        Op::F1 { f, .. } if FUNC1.contains(&f) => Ok(()),
+        Op::F2 { f, .. } if FUNC2.contains(&f) => Ok(()),
+        Op::Time { f, .. } if TIME_FUNCS.contains(&f) => Ok(()),
+        Op::Lookup { table, .. } if (table as usize) < program.tables.len() => Ok(()),
+        Op::DelayFixed { ring, .. } if (ring as usize) < program.rings.len() => Ok(()),
+        _ => refuse(format!("the operation {op:?}")),
+    }
+}
+
+/// The position of `f` in `list`, as the compiled code passes it.
+fn index_of<T: PartialEq>(list: &[T], f: &T) -> i64 {
+    list.iter()
+        .position(|g| g == f)
+        .expect("checked by supported") as i64
+}
+
+/// Builds one function `fn(slots, tables, rings)` that applies `code` to
+/// every lane.
+fn lower(
+    mut b: FunctionBuilder,
+    code: &Code,
+    lanes: usize,
+    pointer: ir::Type,
+    options: &Options,
+) -> Result<(), Fallback> {
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    b.seal_block(block);
+    let params = b.block_params(block).to_vec();
+    let call_conv = b.func.signature.call_conv;
+    let signature = |params: &[ir::Type]| {
+        let mut s = ir::Signature::new(call_conv);
+        s.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+        s.returns.push(AbiParam::new(types::F64));
+        s
+    };
+    let f64_ = types::F64;
+    let sigs = Signatures {
+        func1: b.import_signature(signature(&[types::I32, f64_])),
+        func2: b.import_signature(signature(&[types::I32, f64_, f64_])),
+        time: b.import_signature(signature(&[types::I32, f64_, f64_, f64_, f64_, f64_, f64_])),
+        lookup: b.import_signature(signature(&[pointer, types::I64, f64_])),
+        delay: b.import_signature(signature(&[pointer, types::I64, types::I64])),
+    };
+    let mut l = Lowering {
+        b,
+        slots: params[0],
+        tables: params[1],
+        rings: params[2],
+        lanes,
+        pointer,
+        cache: vec![None; code.slots() * lanes],
+        sigs,
+        sabotage: options.sabotage,
+    };
+    for op in code.ops() {
+        for lane in 0..lanes {
+            l.op(op, lane);
+        }
+    }
+    l.b.ins().return_(&[]);
+    l.b.finalize();
+    Ok(())
+}
+
+struct Signatures {
+    func1: ir::SigRef,
+    func2: ir::SigRef,
+    time: ir::SigRef,
+    lookup: ir::SigRef,
+    delay: ir::SigRef,
+}
+
+struct Lowering<'a> {
+    b: FunctionBuilder<'a>,
+    slots: Value,
+    tables: Value,
+    rings: Value,
+    lanes: usize,
+    pointer: ir::Type,
+    /// The value of each slot of each lane once loaded or computed.
+    cache: Vec<Option<Value>>,
+    sigs: Signatures,
+    sabotage: bool,
+}
+
+impl Lowering<'_> {
+    fn offset(&self, slot: u32, lane: usize) -> (usize, i32) {
+        let at = slot as usize * self.lanes + lane;
+        // In range: checked against i32::MAX in `compile`.
+        (at, (at * 8) as i32)
+    }
+
+    fn get(&mut self, slot: u32, lane: usize) -> Value {
+        let (at, offset) = self.offset(slot, lane);
+        if let Some(v) = self.cache[at] {
+            return v;
+        }
+        let v = self
+            .b
+            .ins()
+            .load(types::F64, MemFlags::trusted(), self.slots, offset);
+        self.cache[at] = Some(v);
+        v
+    }
+
+    fn set(&mut self, slot: u32, lane: usize, v: Value) {
+        let (at, offset) = self.offset(slot, lane);
+        self.b
+            .ins()
+            .store(MemFlags::trusted(), v, self.slots, offset);
+        self.cache[at] = Some(v);
+    }
+
+    fn constant(&mut self, x: f64) -> Value {
+        self.b.ins().f64const(x)
+    }
+
+    /// 1.0 where `cond` holds, else 0.0.
+    fn boolean(&mut self, cond: Value) -> Value {
+        let (one, zero) = (self.constant(1.0), self.constant(0.0));
+        self.b.ins().select(cond, one, zero)
+    }
+
+    fn compare(&mut self, cc: FloatCC, a: Value, b: Value) -> Value {
+        self.b.ins().fcmp(cc, a, b)
+    }
+
+    fn call(&mut self, sig: ir::SigRef, address: usize, args: &[Value]) -> Value {
+        let callee = self.b.ins().iconst(self.pointer, address as i64);
+        let call = self.b.ins().call_indirect(sig, callee, args);
+        self.b.inst_results(call)[0]
+    }
+
+    fn op(&mut self, op: &Op, lane: usize) {
+        let v = match *op {
+            Op::Copy { dst, a } => {
+                let v = self.get(a, lane);
+                return self.set(dst, lane, v);
+            }
+            Op::Add { dst, a, b } => (dst, self.func2(Func2::Add, a, b, lane)),
+            Op::Sub { dst, a, b } => (dst, self.func2(Func2::Sub, a, b, lane)),
+            Op::Mul { dst, a, b } => (dst, self.func2(Func2::Mul, a, b, lane)),
+            Op::Div { dst, a, b } => (dst, self.func2(Func2::Div, a, b, lane)),
+            Op::F1 { dst, f, a } => {
+                let a = self.get(a, lane);
+                (dst, self.func1(f, a))
+            }
+            Op::F2 { dst, f, a, b } => (dst, self.func2(f, a, b, lane)),
+            Op::Select { dst, c, a, b } => {
+                let (c, a, b) = (self.get(c, lane), self.get(a, lane), self.get(b, lane));
+                let zero = self.constant(0.0);
+                let cond = self.compare(FloatCC::NotEqual, c, zero);
+                (dst, self.b.ins().select(cond, a, b))
+            }
+            Op::Xidz { dst, a, b, x } => {
+                let (a, b, x) = (self.get(a, lane), self.get(b, lane), self.get(x, lane));
+                let zero = self.constant(0.0);
+                let quotient = self.b.ins().fdiv(a, b);
+                let cond = self.compare(FloatCC::Equal, b, zero);
+                (dst, self.b.ins().select(cond, x, quotient))
+            }
+            Op::Lookup { dst, table, a } => {
+                let a = self.get(a, lane);
+                let index = self.b.ins().iconst(types::I64, i64::from(table));
+                let tables = self.tables;
+                (
+                    dst,
+                    self.call(
+                        self.sigs.lookup,
+                        code::LOOKUP_HELPER as usize,
+                        &[tables, index, a],
+                    ),
+                )
+            }
+            Op::Time { dst, f, args } => {
+                let number = index_of(&TIME_FUNCS, &f);
+                let mut values = vec![self.b.ins().iconst(types::I32, number)];
+                values.push(self.get(TIME as u32, lane));
+                values.push(self.get(DT as u32, lane));
+                for arg in args {
+                    values.push(self.get(arg, lane));
+                }
+                let helper: extern "C" fn(u32, f64, f64, f64, f64, f64, f64) -> f64 = time_helper;
+                (dst, self.call(self.sigs.time, helper as usize, &values))
+            }
+            Op::DelayFixed { dst, ring } => {
+                let lane_number = self.b.ins().iconst(types::I64, lane as i64);
+                let ring = self.b.ins().iconst(types::I64, i64::from(ring));
+                let rings = self.rings;
+                (
+                    dst,
+                    self.call(
+                        self.sigs.delay,
+                        code::DELAY_HELPER as usize,
+                        &[rings, lane_number, ring],
+                    ),
+                )
+            }
+        };
+        self.set(v.0, lane, v.1);
+    }
+
+    fn func1(&mut self, f: Func1, a: Value) -> Value {
+        let zero = self.constant(0.0);
+        match f {
+            Func1::Neg => self.b.ins().fneg(a),
+            Func1::Abs => self.b.ins().fabs(a),
+            Func1::Sqrt => self.b.ins().sqrt(a),
+            Func1::Integer => self.b.ins().trunc(a),
+            Func1::Floor => self.b.ins().floor(a),
+            Func1::Not => {
+                let c = self.compare(FloatCC::Equal, a, zero);
+                self.boolean(c)
+            }
+            Func1::ClampNonNegative => {
+                let c = self.compare(FloatCC::LessThan, a, zero);
+                self.b.ins().select(c, zero, a)
+            }
+            Func1::Sign => {
+                let (one, minus_one) = (self.constant(1.0), self.constant(-1.0));
+                let negative = self.compare(FloatCC::LessThan, a, zero);
+                let below = self.b.ins().select(negative, minus_one, a);
+                let positive = self.compare(FloatCC::GreaterThan, a, zero);
+                self.b.ins().select(positive, one, below)
+            }
+            _ => {
+                let number = self.b.ins().iconst(types::I32, index_of(&FUNC1, &f));
+                let helper: extern "C" fn(u32, f64) -> f64 = func1_helper;
+                self.call(self.sigs.func1, helper as usize, &[number, a])
+            }
+        }
+    }
+
+    fn func2(&mut self, f: Func2, a: u32, b: u32, lane: usize) -> Value {
+        let (a, b) = (self.get(a, lane), self.get(b, lane));
+        let compare = |l: &mut Self, cc| {
+            let c = l.compare(cc, a, b);
+            l.boolean(c)
+        };
+        match f {
+            Func2::Add => self.b.ins().fadd(a, b),
+            Func2::Sub => self.b.ins().fsub(a, b),
+            Func2::Mul => {
+                let product = self.b.ins().fmul(a, b);
+                if self.sabotage {
+                    // One unit in the last place, more or less.
+                    let nudge = self.constant(1.0 + f64::EPSILON);
+                    self.b.ins().fmul(product, nudge)
+                } else {
+                    product
+                }
+            }
+            Func2::Div => self.b.ins().fdiv(a, b),
+            Func2::Lt => compare(self, FloatCC::LessThan),
+            Func2::Le => compare(self, FloatCC::LessThanOrEqual),
+            Func2::Gt => compare(self, FloatCC::GreaterThan),
+            Func2::Ge => compare(self, FloatCC::GreaterThanOrEqual),
+            Func2::Eq => compare(self, FloatCC::Equal),
+            Func2::Ne => compare(self, FloatCC::NotEqual),
+            Func2::And | Func2::Or => {
+                let zero = self.constant(0.0);
+                let x = self.compare(FloatCC::NotEqual, a, zero);
+                let y = self.compare(FloatCC::NotEqual, b, zero);
+                let c = if f == Func2::And {
+                    self.b.ins().band(x, y)
+                } else {
+                    self.b.ins().bor(x, y)
+                };
+                self.boolean(c)
+            }
+            Func2::Zidz => {
+                let zero = self.constant(0.0);
+                let quotient = self.b.ins().fdiv(a, b);
+                let c = self.compare(FloatCC::Equal, b, zero);
+                self.b.ins().select(c, zero, quotient)
+            }
+            Func2::Mod => {
+                // a - b * floor(a / b), as the interpreter computes it.
+                let quotient = self.b.ins().fdiv(a, b);
+                let floor = self.b.ins().floor(quotient);
+                let product = self.b.ins().fmul(b, floor);
+                self.b.ins().fsub(a, product)
+            }
+            _ => {
+                let number = self.b.ins().iconst(types::I32, index_of(&FUNC2, &f));
+                let helper: extern "C" fn(u32, f64, f64) -> f64 = func2_helper;
+                self.call(self.sigs.func2, helper as usize, &[number, a, b])
+            }
+        }
+    }
+}
