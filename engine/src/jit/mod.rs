@@ -223,17 +223,70 @@ pub(crate) fn compile(
         module.clear_context(&mut context);
         ids.push(id);
     }
+    // The whole Euler step loop, when the stocks are only written by
+    // integration and (with non-negative stocks) limiting can be called
+    // for this lane count.
+    let limiting = !program.non_negative.is_empty();
+    let limit_helper = code::limit_helper(lanes);
+    let writes_stock = parts.iter().any(|(_, code)| {
+        code.ops()
+            .iter()
+            .any(|op| program.integrated.contains(&(destination(op) as usize)))
+    });
+    let advance = if writes_stock || (limiting && limit_helper.is_none()) {
+        None
+    } else {
+        let mut advance_signature = module.make_signature();
+        for _ in 0..4 {
+            advance_signature.params.push(AbiParam::new(pointer));
+        }
+        advance_signature.params.push(AbiParam::new(types::I64));
+        advance_signature.params.push(AbiParam::new(types::I64));
+        advance_signature.params.push(AbiParam::new(types::F64));
+        advance_signature.params.push(AbiParam::new(types::F64));
+        advance_signature.returns.push(AbiParam::new(types::I64));
+        let id = module
+            .declare_function("Advance", Linkage::Local, &advance_signature)
+            .map_err(|e| fail("declaring", &e))?;
+        context.func.signature = advance_signature;
+        context.func.name = ir::UserFuncName::user(0, 3);
+        let builder = FunctionBuilder::new(&mut context.func, &mut builder_context);
+        lower_advance(builder, program, lanes, pointer, options, limit_helper);
+        module
+            .define_function(id, &mut context)
+            .map_err(|e| fail("Advance", &e))?;
+        module.clear_context(&mut context);
+        Some(id)
+    };
     module
         .finalize_definitions()
         .map_err(|e| fail("finishing", &e))?;
     Ok(Kernels::new(
         module,
         [ids[0], ids[1], ids[2]],
+        advance,
+        program,
         lanes,
         slots,
-        program.tables.len(),
-        program.rings.len(),
     ))
+}
+
+/// The slot an operation writes.
+fn destination(op: &Op) -> u32 {
+    match *op {
+        Op::Copy { dst, .. }
+        | Op::Add { dst, .. }
+        | Op::Sub { dst, .. }
+        | Op::Mul { dst, .. }
+        | Op::Div { dst, .. }
+        | Op::F1 { dst, .. }
+        | Op::F2 { dst, .. }
+        | Op::Select { dst, .. }
+        | Op::Xidz { dst, .. }
+        | Op::Lookup { dst, .. }
+        | Op::Time { dst, .. }
+        | Op::DelayFixed { dst, .. } => dst,
+    }
 }
 
 /// Whether the translation knows `op` (and everything it names exists).
@@ -274,43 +327,13 @@ fn index_of<T: PartialEq>(list: &[T], f: &T) -> i64 {
 /// Builds one function `fn(slots, tables, rings)` that applies `code` to
 /// every lane.
 fn lower(
-    mut b: FunctionBuilder,
+    b: FunctionBuilder,
     code: &Code,
     lanes: usize,
     pointer: ir::Type,
     options: &Options,
 ) -> Result<(), Fallback> {
-    let block = b.create_block();
-    b.append_block_params_for_function_params(block);
-    b.switch_to_block(block);
-    b.seal_block(block);
-    let params = b.block_params(block).to_vec();
-    let call_conv = b.func.signature.call_conv;
-    let signature = |params: &[ir::Type]| {
-        let mut s = ir::Signature::new(call_conv);
-        s.params.extend(params.iter().map(|&t| AbiParam::new(t)));
-        s.returns.push(AbiParam::new(types::F64));
-        s
-    };
-    let f64_ = types::F64;
-    let sigs = Signatures {
-        func1: b.import_signature(signature(&[types::I32, f64_])),
-        func2: b.import_signature(signature(&[types::I32, f64_, f64_])),
-        time: b.import_signature(signature(&[types::I32, f64_, f64_, f64_, f64_, f64_, f64_])),
-        lookup: b.import_signature(signature(&[pointer, types::I64, f64_])),
-        delay: b.import_signature(signature(&[pointer, types::I64, types::I64])),
-    };
-    let mut l = Lowering {
-        b,
-        slots: params[0],
-        tables: params[1],
-        rings: params[2],
-        lanes,
-        pointer,
-        cache: vec![None; code.slots() * lanes],
-        sigs,
-        sabotage: options.sabotage,
-    };
+    let mut l = Lowering::new(b, code.slots(), lanes, pointer, options);
     for op in code.ops() {
         for lane in 0..lanes {
             l.op(op, lane);
@@ -321,12 +344,250 @@ fn lower(
     Ok(())
 }
 
+/// Builds `fn(slots, tables, rings, program, first, n, start, dt) -> i64`:
+/// `n` Euler steps after step `first` (whose values are in `slots`), each
+/// as the interpreter takes it: push the `DELAY FIXED` inputs, integrate
+/// (`stock += dt * net flow`, non-negative stocks floored), set the time,
+/// evaluate the flows (limited by `limit_helper` for non-negative stocks)
+/// and net flows, and check for NaN and infinity. The stocks stay in
+/// registers from step to step (and are stored for the caller). Returns 0,
+/// or `k` if step `first + k` has a value that is not finite.
+fn lower_advance(
+    b: FunctionBuilder,
+    program: &Program,
+    lanes: usize,
+    pointer: ir::Type,
+    options: &Options,
+    limit_helper: Option<usize>,
+) {
+    let slots = program.step_ops.slots();
+    let mut l = Lowering::new(b, slots, lanes, pointer, options);
+    let params = l.params.clone();
+    let (program_pointer, first, count, start, dt) =
+        (params[3], params[4], params[5], params[6], params[7]);
+    let integrated = program.integrated.clone();
+    let stock_slots: Vec<u32> = integrated.clone().map(|s| s as u32).collect();
+    let non_negative: Vec<u32> = program
+        .non_negative
+        .iter()
+        .map(|&i| program.stocks[i].slot)
+        .collect();
+    let limiting = !non_negative.is_empty();
+
+    // The stocks as the caller left them.
+    let mut initial = Vec::new();
+    for &slot in &stock_slots {
+        for lane in 0..lanes {
+            initial.push(ir::BlockArg::Value(l.get(slot, lane)));
+        }
+    }
+    let zero_k = l.b.ins().iconst(types::I64, 0);
+    let header = l.b.create_block();
+    let body = l.b.create_block();
+    let done = l.b.create_block();
+    let failed = l.b.create_block();
+    l.b.append_block_param(header, types::I64);
+    for _ in 0..initial.len() {
+        l.b.append_block_param(header, types::F64);
+    }
+    l.b.append_block_param(failed, types::I64);
+    let mut args = vec![ir::BlockArg::Value(zero_k)];
+    args.extend(initial);
+    l.b.ins().jump(header, &args);
+
+    l.b.switch_to_block(header);
+    let header_params = l.b.block_params(header).to_vec();
+    let k = header_params[0];
+    let finished =
+        l.b.ins()
+            .icmp(ir::condcodes::IntCC::SignedGreaterThanOrEqual, k, count);
+    l.b.ins().brif(finished, done, &[], body, &[]);
+
+    l.b.switch_to_block(body);
+    l.cache.iter_mut().for_each(|v| *v = None);
+    for (j, &slot) in stock_slots.iter().enumerate() {
+        for lane in 0..lanes {
+            l.cache[slot as usize * lanes + lane] = Some(header_params[1 + j * lanes + lane]);
+        }
+    }
+    // DELAY FIXED: this step's inputs go in.
+    for (i, ring) in program.rings.iter().enumerate() {
+        for lane in 0..lanes {
+            let value = l.get(ring.input, lane);
+            let lane_number = l.b.ins().iconst(types::I64, lane as i64);
+            let ring_number = l.b.ins().iconst(types::I64, i as i64);
+            let callee = l.b.ins().iconst(pointer, code::PUSH_HELPER as usize as i64);
+            let rings = l.rings;
+            l.b.ins().call_indirect(
+                l.sigs.push,
+                callee,
+                &[rings, lane_number, ring_number, value],
+            );
+        }
+    }
+    // Integrate: stock + dt * net flow, then floor the non-negative ones
+    // at min(before, 0) as the interpreter does.
+    let mut next = Vec::new();
+    for (j, &slot) in stock_slots.iter().enumerate() {
+        let derivative = (program.derivatives + j) as u32;
+        for lane in 0..lanes {
+            let before = l.get(slot, lane);
+            let d = l.get(derivative, lane);
+            let change = l.b.ins().fmul(dt, d);
+            let mut value = l.b.ins().fadd(before, change);
+            if non_negative.contains(&slot) {
+                value = l.floor_stock(before, value);
+            }
+            l.set(slot, lane, value);
+            next.push(value);
+        }
+    }
+    // The time of this step: start + step * dt.
+    let one = l.b.ins().iadd_imm(k, 1);
+    let step = l.b.ins().iadd(first, one);
+    let step = l.b.ins().fcvt_from_uint(types::F64, step);
+    let offset = l.b.ins().fmul(step, dt);
+    let time = l.b.ins().fadd(start, offset);
+    for lane in 0..lanes {
+        l.set(TIME as u32, lane, time);
+    }
+    if limiting {
+        for op in program.step_ops.ops() {
+            for lane in 0..lanes {
+                l.op(op, lane);
+            }
+        }
+        // Limiting changes flows in memory: forget all but the stocks.
+        let callee = l.b.ins().iconst(pointer, limit_helper.unwrap_or(0) as i64);
+        let slot_buffer = l.slots;
+        let length = l.b.ins().iconst(pointer, (slots * lanes) as i64);
+        l.b.ins().call_indirect(
+            l.sigs.limit,
+            callee,
+            &[program_pointer, slot_buffer, length, dt],
+        );
+        l.cache.iter_mut().for_each(|v| *v = None);
+        for (j, &slot) in stock_slots.iter().enumerate() {
+            for lane in 0..lanes {
+                l.cache[slot as usize * lanes + lane] = Some(next[j * lanes + lane]);
+            }
+        }
+        for lane in 0..lanes {
+            l.cache[TIME * lanes + lane] = Some(time);
+        }
+    } else {
+        for op in program.step_ops.ops() {
+            for lane in 0..lanes {
+                l.op(op, lane);
+            }
+        }
+    }
+    for op in program.derivative_ops.ops() {
+        for lane in 0..lanes {
+            l.op(op, lane);
+        }
+    }
+    // NaN and infinity: x - x is 0 for a finite x and NaN otherwise; a
+    // sum of those is NaN if any is. Four sums, so that they overlap.
+    let mut sums: Vec<Value> = Vec::new();
+    let mut n = 0;
+    for slot in program.checked.clone() {
+        for lane in 0..lanes {
+            let x = l.get(slot as u32, lane);
+            let zero_or_nan = l.b.ins().fsub(x, x);
+            if sums.len() < 4 {
+                sums.push(zero_or_nan);
+            } else {
+                sums[n % 4] = l.b.ins().fadd(sums[n % 4], zero_or_nan);
+            }
+            n += 1;
+        }
+    }
+    let mut total = l.constant(0.0);
+    for sum in sums {
+        total = l.b.ins().fadd(total, sum);
+    }
+    let bad = l.compare(FloatCC::Unordered, total, total);
+    let mut args = vec![ir::BlockArg::Value(one)];
+    args.extend(next.iter().map(|&v| ir::BlockArg::Value(v)));
+    l.b.ins()
+        .brif(bad, failed, &[ir::BlockArg::Value(one)], header, &args);
+
+    l.b.switch_to_block(done);
+    let zero = l.b.ins().iconst(types::I64, 0);
+    l.b.ins().return_(&[zero]);
+    l.b.switch_to_block(failed);
+    let at = l.b.block_params(failed)[0];
+    l.b.ins().return_(&[at]);
+    l.b.seal_all_blocks();
+    l.b.finalize();
+}
+
+impl<'a> Lowering<'a> {
+    fn new(
+        mut b: FunctionBuilder<'a>,
+        slots: usize,
+        lanes: usize,
+        pointer: ir::Type,
+        options: &Options,
+    ) -> Lowering<'a> {
+        let block = b.create_block();
+        b.append_block_params_for_function_params(block);
+        b.switch_to_block(block);
+        b.seal_block(block);
+        let params = b.block_params(block).to_vec();
+        let call_conv = b.func.signature.call_conv;
+        let signature = |params: &[ir::Type]| {
+            let mut s = ir::Signature::new(call_conv);
+            s.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+            s.returns.push(AbiParam::new(types::F64));
+            s
+        };
+        let f64_ = types::F64;
+        let sigs = Signatures {
+            func1: b.import_signature(signature(&[types::I32, f64_])),
+            func2: b.import_signature(signature(&[types::I32, f64_, f64_])),
+            time: b.import_signature(signature(&[types::I32, f64_, f64_, f64_, f64_, f64_, f64_])),
+            lookup: b.import_signature(signature(&[pointer, types::I64, f64_])),
+            delay: b.import_signature(signature(&[pointer, types::I64, types::I64])),
+            push: b.import_signature({
+                let mut s = ir::Signature::new(call_conv);
+                for t in [pointer, types::I64, types::I64, f64_] {
+                    s.params.push(AbiParam::new(t));
+                }
+                s
+            }),
+            limit: b.import_signature({
+                let mut s = ir::Signature::new(call_conv);
+                for t in [pointer, pointer, pointer, f64_] {
+                    s.params.push(AbiParam::new(t));
+                }
+                s
+            }),
+        };
+        Lowering {
+            b,
+            slots: params[0],
+            tables: params[1],
+            rings: params[2],
+            params,
+            lanes,
+            pointer,
+            cache: vec![None; slots * lanes],
+            sigs,
+            sabotage: options.sabotage,
+        }
+    }
+}
+
 struct Signatures {
     func1: ir::SigRef,
     func2: ir::SigRef,
     time: ir::SigRef,
     lookup: ir::SigRef,
     delay: ir::SigRef,
+    push: ir::SigRef,
+    limit: ir::SigRef,
 }
 
 struct Lowering<'a> {
@@ -334,6 +595,8 @@ struct Lowering<'a> {
     slots: Value,
     tables: Value,
     rings: Value,
+    /// The function's parameters.
+    params: Vec<Value>,
     lanes: usize,
     pointer: ir::Type,
     /// The value of each slot of each lane once loaded or computed.
@@ -388,6 +651,17 @@ impl Lowering<'_> {
         let callee = self.b.ins().iconst(self.pointer, address as i64);
         let call = self.b.ins().call_indirect(sig, callee, args);
         self.b.inst_results(call)[0]
+    }
+
+    /// A non-negative stock after integration: `value`, or the floor
+    /// (`before` if below zero, else zero) if `value` is below it, as the
+    /// interpreter's `integrate`.
+    fn floor_stock(&mut self, before: Value, value: Value) -> Value {
+        let zero = self.constant(0.0);
+        let negative = self.compare(FloatCC::LessThan, before, zero);
+        let floor = self.b.ins().select(negative, before, zero);
+        let below = self.compare(FloatCC::LessThan, value, floor);
+        self.b.ins().select(below, floor, value)
     }
 
     fn op(&mut self, op: &Op, lane: usize) {

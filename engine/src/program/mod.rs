@@ -129,6 +129,7 @@ pub struct Program {
     pub(crate) warnings: Vec<Warning>,
     pub(crate) other_names: Vec<(String, &'static str)>,
     /// The compiled code, made on first use.
+    #[cfg_attr(not(feature = "jit"), allow(dead_code))]
     pub(crate) jit: crate::sim::JitCache,
 }
 

@@ -672,6 +672,82 @@ impl<'p, const L: usize> Lanes<'p, L> {
 
     fn simulate(&mut self, record: &mut impl FnMut(f64, &[f64])) -> LaneResult<()> {
         self.prepare_backend();
+        #[cfg(feature = "jit")]
+        if let Some(kernels) = self.kernels.clone()
+            && kernels.has_advance()
+            && self.time.method() == Method::Euler
+        {
+            return self.simulate_compiled(&kernels, record);
+        }
+        self.simulate_steps(record)
+    }
+
+    /// Runs under Euler with the compiled step loop: from one save time to
+    /// the next in one call, the stocks kept in registers. A NaN or
+    /// infinity stops the loop, and the run is replayed in the interpreter
+    /// to name the variable as it would.
+    #[cfg(feature = "jit")]
+    fn simulate_compiled(
+        &mut self,
+        kernels: &crate::jit::Kernels,
+        record: &mut impl FnMut(f64, &[f64]),
+    ) -> LaneResult<()> {
+        self.initialise()?;
+        let program = self.program;
+        let time = self.time;
+        let (steps, every, dt) = (time.steps(), time.save_every(), time.dt());
+        self.set_all(ops::TIME, time.start());
+        if program.non_negative.is_empty() {
+            self.exec(Part::Fused);
+        } else {
+            self.exec(Part::Step);
+            self.limit_outflows(dt);
+            self.exec(Part::Derivative);
+        }
+        self.check_finite(time.start())?;
+        record(time.start(), &self.slots);
+        let mut step = 0;
+        while step < steps {
+            let n = every.min(steps - step);
+            let failed = kernels.advance(
+                program,
+                &mut self.slots,
+                &mut self.rings,
+                step,
+                n,
+                time.start(),
+                dt,
+            );
+            if failed != 0 {
+                return Err(self.replay());
+            }
+            step += n;
+            record(time.time_at(step), &self.slots);
+        }
+        Ok(())
+    }
+
+    /// The error of a run that the compiled loop stopped: the interpreter
+    /// runs it again to the same step and names the variable.
+    #[cfg(feature = "jit")]
+    fn replay(&mut self) -> (usize, Error) {
+        let kernels = self.kernels.take();
+        let result = self.simulate_steps(&mut |_, _| {});
+        self.kernels = kernels;
+        match result {
+            Err(e) => e,
+            Ok(()) => (
+                0,
+                Error::Invalid {
+                    what: "compiled run".into(),
+                    message: "the compiled code found a NaN or infinity that the interpreter did not (a bug: please report it, and use --backend interpreter meanwhile)".into(),
+                },
+            ),
+        }
+    }
+
+    /// Runs step by step, each list of operations compiled or interpreted.
+    fn simulate_steps(&mut self, record: &mut impl FnMut(f64, &[f64])) -> LaneResult<()> {
         self.initialise()?;
         let program = self.program;
         let time = self.time;
@@ -741,7 +817,9 @@ impl<'p, const L: usize> Lanes<'p, L> {
                 .iter_mut()
                 .zip(&self.stock_start[at..at + L])
             {
-                let floor = before.min(0.0);
+                // Not `before.min(0.0)`, which may give either zero for
+                // -0.0: the compiled code must know which.
+                let floor = if *before < 0.0 { *before } else { 0.0 };
                 if *value < floor {
                     *value = floor;
                 }
@@ -759,63 +837,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
     /// the passes have not settled, a last pass counts only supply that no
     /// limit can reduce, which is safe for every stock at once.
     fn limit_outflows(&mut self, dt: f64) {
-        const PASSES: usize = 16;
-        let program = self.program;
-        if program.non_negative.is_empty() {
-            return;
-        }
-        let slots = &mut self.slots;
-        let terms = &program.flow_terms;
-        for lane in 0..L {
-            let at = |slot: u32| slot as usize * L + lane;
-            for pass in 0..=PASSES {
-                let certain_only = pass == PASSES;
-                let mut changed = false;
-                for &i in &program.non_negative {
-                    let stock = program.stocks[i];
-                    let inflows = &terms[stock.first_in as usize..stock.first_out as usize];
-                    let outflows = &terms[stock.first_out as usize..stock.end as usize];
-                    let counts =
-                        |f: u32| !certain_only || program.limited.binary_search(&f).is_err();
-                    // Supply: positive inflows and negative outflows; demand: the rest.
-                    let (mut supply, mut demand) = (0.0, 0.0);
-                    for &f in inflows {
-                        let v = slots[at(f)];
-                        if v < 0.0 {
-                            demand -= v;
-                        } else if counts(f) {
-                            supply += v;
-                        }
-                    }
-                    for &f in outflows {
-                        let v = slots[at(f)];
-                        if v > 0.0 {
-                            demand += v;
-                        } else if counts(f) {
-                            supply -= v;
-                        }
-                    }
-                    let available = slots[at(stock.slot)] + dt * supply;
-                    if demand > 0.0 && dt * demand > available {
-                        let scale = (available / (dt * demand)).max(0.0);
-                        for &f in inflows {
-                            if slots[at(f)] < 0.0 {
-                                slots[at(f)] *= scale;
-                            }
-                        }
-                        for &f in outflows {
-                            if slots[at(f)] > 0.0 {
-                                slots[at(f)] *= scale;
-                            }
-                        }
-                        changed = true;
-                    }
-                }
-                if !changed {
-                    break;
-                }
-            }
-        }
+        limit_outflows::<L>(self.program, &mut self.slots, dt);
     }
 
     /// One classical Runge-Kutta step. The flows of the four stages are
@@ -920,5 +942,65 @@ impl<'p, const L: usize> Lanes<'p, L> {
             }
         }
         Ok(())
+    }
+}
+
+/// Scales down the outflows of non-negative stocks in `L` lanes' slots so
+/// that none removes more than the stock holds plus what flows in during
+/// the step (see `Lanes::limit_outflows`); also called by compiled code.
+pub(crate) fn limit_outflows<const L: usize>(program: &Program, slots: &mut [f64], dt: f64) {
+    const PASSES: usize = 16;
+    if program.non_negative.is_empty() {
+        return;
+    }
+    let terms = &program.flow_terms;
+    for lane in 0..L {
+        let at = |slot: u32| slot as usize * L + lane;
+        for pass in 0..=PASSES {
+            let certain_only = pass == PASSES;
+            let mut changed = false;
+            for &i in &program.non_negative {
+                let stock = program.stocks[i];
+                let inflows = &terms[stock.first_in as usize..stock.first_out as usize];
+                let outflows = &terms[stock.first_out as usize..stock.end as usize];
+                let counts = |f: u32| !certain_only || program.limited.binary_search(&f).is_err();
+                // Supply: positive inflows and negative outflows; demand: the rest.
+                let (mut supply, mut demand) = (0.0, 0.0);
+                for &f in inflows {
+                    let v = slots[at(f)];
+                    if v < 0.0 {
+                        demand -= v;
+                    } else if counts(f) {
+                        supply += v;
+                    }
+                }
+                for &f in outflows {
+                    let v = slots[at(f)];
+                    if v > 0.0 {
+                        demand += v;
+                    } else if counts(f) {
+                        supply -= v;
+                    }
+                }
+                let available = slots[at(stock.slot)] + dt * supply;
+                if demand > 0.0 && dt * demand > available {
+                    let scale = (available / (dt * demand)).max(0.0);
+                    for &f in inflows {
+                        if slots[at(f)] < 0.0 {
+                            slots[at(f)] *= scale;
+                        }
+                    }
+                    for &f in outflows {
+                        if slots[at(f)] > 0.0 {
+                            slots[at(f)] *= scale;
+                        }
+                    }
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
     }
 }
