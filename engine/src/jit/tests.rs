@@ -48,6 +48,7 @@ fn the_compiled_code_agrees_and_a_wrong_translation_would_not() {
     let reference = bits(&interpreted(&program));
 
     let right = Arc::new(compile(&program, 1, &Options::default()).unwrap());
+    assert!(right.has_advance(), "the Euler loop is compiled");
     let mut state = program.state();
     state.use_kernels(right);
     assert!(bits(&state.run().unwrap()) == reference);
