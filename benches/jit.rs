@@ -333,7 +333,7 @@ fn ensemble(c: &mut Criterion) {
     for &runs in counts {
         let scenario = Scenario::load_with(path, &carecascade::library()).unwrap();
         let prepared = scenario.with_runs(runs).unwrap().prepare().unwrap();
-        let mut time = |backend: Backend| {
+        let time = |backend: Backend| {
             backend.set_process_default();
             let start = Instant::now();
             black_box(

@@ -228,7 +228,7 @@ pub(crate) fn compile(
     // for this lane count.
     let limiting = !program.non_negative.is_empty();
     let limit_helper = code::limit_helper(lanes);
-    let writes_stock = parts.iter().any(|(_, code)| {
+    let writes_stock = parts[1..].iter().any(|(_, code)| {
         code.ops()
             .iter()
             .any(|op| program.integrated.contains(&(destination(op) as usize)))
@@ -335,8 +335,8 @@ fn lower(
 ) -> Result<(), Fallback> {
     let mut l = Lowering::new(b, code.slots(), lanes, pointer, options);
     for op in code.ops() {
-        for lane in 0..lanes {
-            l.op(op, lane);
+        for group in 0..l.groups() {
+            l.op(op, group);
         }
     }
     l.b.ins().return_(&[]);
@@ -373,12 +373,15 @@ fn lower_advance(
         .map(|&i| program.stocks[i].slot)
         .collect();
     let limiting = !non_negative.is_empty();
+    let groups = l.groups();
+    let dt_scalar = dt;
+    let dt = l.splat(dt_scalar);
 
     // The stocks as the caller left them.
     let mut initial = Vec::new();
     for &slot in &stock_slots {
-        for lane in 0..lanes {
-            initial.push(ir::BlockArg::Value(l.get(slot, lane)));
+        for group in 0..groups {
+            initial.push(ir::BlockArg::Value(l.get(slot, group)));
         }
     }
     let zero_k = l.b.ins().iconst(types::I64, 0);
@@ -388,7 +391,7 @@ fn lower_advance(
     let failed = l.b.create_block();
     l.b.append_block_param(header, types::I64);
     for _ in 0..initial.len() {
-        l.b.append_block_param(header, types::F64);
+        l.b.append_block_param(header, l.ty);
     }
     l.b.append_block_param(failed, types::I64);
     let mut args = vec![ir::BlockArg::Value(zero_k)];
@@ -406,14 +409,19 @@ fn lower_advance(
     l.b.switch_to_block(body);
     l.cache.iter_mut().for_each(|v| *v = None);
     for (j, &slot) in stock_slots.iter().enumerate() {
-        for lane in 0..lanes {
-            l.cache[slot as usize * lanes + lane] = Some(header_params[1 + j * lanes + lane]);
+        for group in 0..groups {
+            l.cache[slot as usize * groups + group] = Some(header_params[1 + j * groups + group]);
         }
     }
     // DELAY FIXED: this step's inputs go in.
     for (i, ring) in program.rings.iter().enumerate() {
         for lane in 0..lanes {
-            let value = l.get(ring.input, lane);
+            let group_value = l.get(ring.input, lane / l.width);
+            let value = if l.width == 1 {
+                group_value
+            } else {
+                l.b.ins().extractlane(group_value, (lane % l.width) as u8)
+            };
             let lane_number = l.b.ins().iconst(types::I64, lane as i64);
             let ring_number = l.b.ins().iconst(types::I64, i as i64);
             let callee = l.b.ins().iconst(pointer, code::PUSH_HELPER as usize as i64);
@@ -430,15 +438,15 @@ fn lower_advance(
     let mut next = Vec::new();
     for (j, &slot) in stock_slots.iter().enumerate() {
         let derivative = (program.derivatives + j) as u32;
-        for lane in 0..lanes {
-            let before = l.get(slot, lane);
-            let d = l.get(derivative, lane);
+        for group in 0..groups {
+            let before = l.get(slot, group);
+            let d = l.get(derivative, group);
             let change = l.b.ins().fmul(dt, d);
             let mut value = l.b.ins().fadd(before, change);
             if non_negative.contains(&slot) {
                 value = l.floor_stock(before, value);
             }
-            l.set(slot, lane, value);
+            l.set(slot, group, value);
             next.push(value);
         }
     }
@@ -446,15 +454,16 @@ fn lower_advance(
     let one = l.b.ins().iadd_imm(k, 1);
     let step = l.b.ins().iadd(first, one);
     let step = l.b.ins().fcvt_from_uint(types::F64, step);
-    let offset = l.b.ins().fmul(step, dt);
+    let offset = l.b.ins().fmul(step, dt_scalar);
     let time = l.b.ins().fadd(start, offset);
-    for lane in 0..lanes {
-        l.set(TIME as u32, lane, time);
+    let time = l.splat(time);
+    for group in 0..groups {
+        l.set(TIME as u32, group, time);
     }
     if limiting {
         for op in program.step_ops.ops() {
-            for lane in 0..lanes {
-                l.op(op, lane);
+            for group in 0..groups {
+                l.op(op, group);
             }
         }
         // Limiting changes flows in memory: forget all but the stocks.
@@ -464,27 +473,27 @@ fn lower_advance(
         l.b.ins().call_indirect(
             l.sigs.limit,
             callee,
-            &[program_pointer, slot_buffer, length, dt],
+            &[program_pointer, slot_buffer, length, dt_scalar],
         );
         l.cache.iter_mut().for_each(|v| *v = None);
         for (j, &slot) in stock_slots.iter().enumerate() {
-            for lane in 0..lanes {
-                l.cache[slot as usize * lanes + lane] = Some(next[j * lanes + lane]);
+            for group in 0..groups {
+                l.cache[slot as usize * groups + group] = Some(next[j * groups + group]);
             }
         }
-        for lane in 0..lanes {
-            l.cache[TIME * lanes + lane] = Some(time);
+        for group in 0..groups {
+            l.cache[TIME * groups + group] = Some(time);
         }
     } else {
         for op in program.step_ops.ops() {
-            for lane in 0..lanes {
-                l.op(op, lane);
+            for group in 0..groups {
+                l.op(op, group);
             }
         }
     }
     for op in program.derivative_ops.ops() {
-        for lane in 0..lanes {
-            l.op(op, lane);
+        for group in 0..groups {
+            l.op(op, group);
         }
     }
     // NaN and infinity: x - x is 0 for a finite x and NaN otherwise; a
@@ -492,8 +501,8 @@ fn lower_advance(
     let mut sums: Vec<Value> = Vec::new();
     let mut n = 0;
     for slot in program.checked.clone() {
-        for lane in 0..lanes {
-            let x = l.get(slot as u32, lane);
+        for group in 0..groups {
+            let x = l.get(slot as u32, group);
             let zero_or_nan = l.b.ins().fsub(x, x);
             if sums.len() < 4 {
                 sums.push(zero_or_nan);
@@ -507,7 +516,10 @@ fn lower_advance(
     for sum in sums {
         total = l.b.ins().fadd(total, sum);
     }
-    let bad = l.compare(FloatCC::Unordered, total, total);
+    let mut bad = l.compare(FloatCC::Unordered, total, total);
+    if l.width > 1 {
+        bad = l.b.ins().vany_true(bad);
+    }
     let mut args = vec![ir::BlockArg::Value(one)];
     args.extend(next.iter().map(|&v| ir::BlockArg::Value(v)));
     l.b.ins()
@@ -531,6 +543,8 @@ impl<'a> Lowering<'a> {
         pointer: ir::Type,
         options: &Options,
     ) -> Lowering<'a> {
+        // Pairs of lanes in vector registers where the lanes pair up.
+        let width = if lanes % 2 == 0 { 2 } else { 1 };
         let block = b.create_block();
         b.append_block_params_for_function_params(block);
         b.switch_to_block(block);
@@ -572,8 +586,10 @@ impl<'a> Lowering<'a> {
             rings: params[2],
             params,
             lanes,
+            width,
+            ty: if width == 2 { types::F64X2 } else { types::F64 },
             pointer,
-            cache: vec![None; slots * lanes],
+            cache: vec![None; slots * (lanes / width)],
             sigs,
             sabotage: options.sabotage,
         }
@@ -598,49 +614,118 @@ struct Lowering<'a> {
     /// The function's parameters.
     params: Vec<Value>,
     lanes: usize,
+    /// Lanes per value: 1 (scalar `f64`) or 2 (vector `f64x2`).
+    width: usize,
+    /// `F64` or `F64X2`.
+    ty: ir::Type,
     pointer: ir::Type,
-    /// The value of each slot of each lane once loaded or computed.
+    /// The value of each slot of each group of `width` lanes once loaded
+    /// or computed.
     cache: Vec<Option<Value>>,
     sigs: Signatures,
     sabotage: bool,
 }
 
 impl Lowering<'_> {
-    fn offset(&self, slot: u32, lane: usize) -> (usize, i32) {
-        let at = slot as usize * self.lanes + lane;
-        // In range: checked against i32::MAX in `compile`.
-        (at, (at * 8) as i32)
+    /// The groups of `width` lanes.
+    fn groups(&self) -> usize {
+        self.lanes / self.width
     }
 
-    fn get(&mut self, slot: u32, lane: usize) -> Value {
-        let (at, offset) = self.offset(slot, lane);
+    /// Where slot `slot` of group `group` is cached, and its byte offset.
+    fn offset(&self, slot: u32, group: usize) -> (usize, i32) {
+        let at = slot as usize * self.groups() + group;
+        let lane = slot as usize * self.lanes + group * self.width;
+        // In range: checked against i32::MAX in `compile`.
+        (at, (lane * 8) as i32)
+    }
+
+    /// Aligned for one `f64`; a pair of lanes may not be aligned for two.
+    fn flags(&self) -> MemFlags {
+        if self.width == 1 {
+            MemFlags::trusted()
+        } else {
+            MemFlags::new().with_notrap()
+        }
+    }
+
+    fn get(&mut self, slot: u32, group: usize) -> Value {
+        let (at, offset) = self.offset(slot, group);
         if let Some(v) = self.cache[at] {
             return v;
         }
-        let v = self
-            .b
-            .ins()
-            .load(types::F64, MemFlags::trusted(), self.slots, offset);
+        let flags = self.flags();
+        let v = self.b.ins().load(self.ty, flags, self.slots, offset);
         self.cache[at] = Some(v);
         v
     }
 
-    fn set(&mut self, slot: u32, lane: usize, v: Value) {
-        let (at, offset) = self.offset(slot, lane);
-        self.b
-            .ins()
-            .store(MemFlags::trusted(), v, self.slots, offset);
+    fn set(&mut self, slot: u32, group: usize, v: Value) {
+        let (at, offset) = self.offset(slot, group);
+        let flags = self.flags();
+        self.b.ins().store(flags, v, self.slots, offset);
         self.cache[at] = Some(v);
     }
 
     fn constant(&mut self, x: f64) -> Value {
-        self.b.ins().f64const(x)
+        let c = self.b.ins().f64const(x);
+        self.splat(c)
+    }
+
+    /// A scalar in every lane of a value.
+    fn splat(&mut self, x: Value) -> Value {
+        if self.width == 1 {
+            x
+        } else {
+            self.b.ins().splat(self.ty, x)
+        }
+    }
+
+    /// `a` where `mask` (of [`Lowering::compare`]) holds, else `b`.
+    fn choose(&mut self, mask: Value, a: Value, b: Value) -> Value {
+        if self.width == 1 {
+            self.b.ins().select(mask, a, b)
+        } else {
+            let mask = self.b.ins().bitcast(self.ty, MemFlags::new(), mask);
+            self.b.ins().bitselect(mask, a, b)
+        }
     }
 
     /// 1.0 where `cond` holds, else 0.0.
     fn boolean(&mut self, cond: Value) -> Value {
         let (one, zero) = (self.constant(1.0), self.constant(0.0));
-        self.b.ins().select(cond, one, zero)
+        self.choose(cond, one, zero)
+    }
+
+    /// Calls a helper once per lane of group `group`: `args(lowering,
+    /// lane, lane values of vector_args)` gives each call's arguments.
+    fn call_lanes(
+        &mut self,
+        sig: ir::SigRef,
+        address: usize,
+        group: usize,
+        vector_args: &[Value],
+        args: &dyn Fn(&mut Self, usize, &[Value]) -> Vec<Value>,
+    ) -> Value {
+        let mut results = Vec::with_capacity(self.width);
+        for k in 0..self.width {
+            let scalars: Vec<Value> = if self.width == 1 {
+                vector_args.to_vec()
+            } else {
+                vector_args
+                    .iter()
+                    .map(|&v| self.b.ins().extractlane(v, k as u8))
+                    .collect()
+            };
+            let call_args = args(self, group * self.width + k, &scalars);
+            results.push(self.call(sig, address, &call_args));
+        }
+        if self.width == 1 {
+            results[0]
+        } else {
+            let v = self.b.ins().scalar_to_vector(self.ty, results[0]);
+            self.b.ins().insertlane(v, results[1], 1)
+        }
     }
 
     fn compare(&mut self, cc: FloatCC, a: Value, b: Value) -> Value {
@@ -659,9 +744,9 @@ impl Lowering<'_> {
     fn floor_stock(&mut self, before: Value, value: Value) -> Value {
         let zero = self.constant(0.0);
         let negative = self.compare(FloatCC::LessThan, before, zero);
-        let floor = self.b.ins().select(negative, before, zero);
+        let floor = self.choose(negative, before, zero);
         let below = self.compare(FloatCC::LessThan, value, floor);
-        self.b.ins().select(below, floor, value)
+        self.choose(below, floor, value)
     }
 
     fn op(&mut self, op: &Op, lane: usize) {
@@ -683,50 +768,55 @@ impl Lowering<'_> {
                 let (c, a, b) = (self.get(c, lane), self.get(a, lane), self.get(b, lane));
                 let zero = self.constant(0.0);
                 let cond = self.compare(FloatCC::NotEqual, c, zero);
-                (dst, self.b.ins().select(cond, a, b))
+                (dst, self.choose(cond, a, b))
             }
             Op::Xidz { dst, a, b, x } => {
                 let (a, b, x) = (self.get(a, lane), self.get(b, lane), self.get(x, lane));
                 let zero = self.constant(0.0);
                 let quotient = self.b.ins().fdiv(a, b);
                 let cond = self.compare(FloatCC::Equal, b, zero);
-                (dst, self.b.ins().select(cond, x, quotient))
+                (dst, self.choose(cond, x, quotient))
             }
             Op::Lookup { dst, table, a } => {
                 let a = self.get(a, lane);
-                let index = self.b.ins().iconst(types::I64, i64::from(table));
-                let tables = self.tables;
+                let lookup = move |l: &mut Self, _: usize, x: &[Value]| {
+                    let index = l.b.ins().iconst(types::I64, i64::from(table));
+                    vec![l.tables, index, x[0]]
+                };
+                let sig = self.sigs.lookup;
                 (
                     dst,
-                    self.call(
-                        self.sigs.lookup,
-                        code::LOOKUP_HELPER as usize,
-                        &[tables, index, a],
-                    ),
+                    self.call_lanes(sig, code::LOOKUP_HELPER as usize, lane, &[a], &lookup),
                 )
             }
             Op::Time { dst, f, args } => {
                 let number = index_of(&TIME_FUNCS, &f);
-                let mut values = vec![self.b.ins().iconst(types::I32, number)];
-                values.push(self.get(TIME as u32, lane));
-                values.push(self.get(DT as u32, lane));
+                let mut values = vec![self.get(TIME as u32, lane), self.get(DT as u32, lane)];
                 for arg in args {
                     values.push(self.get(arg, lane));
                 }
+                let time = move |l: &mut Self, _: usize, x: &[Value]| {
+                    let mut all = vec![l.b.ins().iconst(types::I32, number)];
+                    all.extend_from_slice(x);
+                    all
+                };
                 let helper: extern "C" fn(u32, f64, f64, f64, f64, f64, f64) -> f64 = time_helper;
-                (dst, self.call(self.sigs.time, helper as usize, &values))
-            }
-            Op::DelayFixed { dst, ring } => {
-                let lane_number = self.b.ins().iconst(types::I64, lane as i64);
-                let ring = self.b.ins().iconst(types::I64, i64::from(ring));
-                let rings = self.rings;
+                let sig = self.sigs.time;
                 (
                     dst,
-                    self.call(
-                        self.sigs.delay,
-                        code::DELAY_HELPER as usize,
-                        &[rings, lane_number, ring],
-                    ),
+                    self.call_lanes(sig, helper as usize, lane, &values, &time),
+                )
+            }
+            Op::DelayFixed { dst, ring } => {
+                let delay = move |l: &mut Self, lane: usize, _: &[Value]| {
+                    let lane_number = l.b.ins().iconst(types::I64, lane as i64);
+                    let ring = l.b.ins().iconst(types::I64, i64::from(ring));
+                    vec![l.rings, lane_number, ring]
+                };
+                let sig = self.sigs.delay;
+                (
+                    dst,
+                    self.call_lanes(sig, code::DELAY_HELPER as usize, lane, &[], &delay),
                 )
             }
         };
@@ -747,19 +837,24 @@ impl Lowering<'_> {
             }
             Func1::ClampNonNegative => {
                 let c = self.compare(FloatCC::LessThan, a, zero);
-                self.b.ins().select(c, zero, a)
+                self.choose(c, zero, a)
             }
             Func1::Sign => {
                 let (one, minus_one) = (self.constant(1.0), self.constant(-1.0));
                 let negative = self.compare(FloatCC::LessThan, a, zero);
-                let below = self.b.ins().select(negative, minus_one, a);
+                let below = self.choose(negative, minus_one, a);
                 let positive = self.compare(FloatCC::GreaterThan, a, zero);
-                self.b.ins().select(positive, one, below)
+                self.choose(positive, one, below)
             }
             _ => {
-                let number = self.b.ins().iconst(types::I32, index_of(&FUNC1, &f));
+                let number = index_of(&FUNC1, &f);
                 let helper: extern "C" fn(u32, f64) -> f64 = func1_helper;
-                self.call(self.sigs.func1, helper as usize, &[number, a])
+                let sig = self.sigs.func1;
+                let args = move |l: &mut Self, _: usize, x: &[Value]| {
+                    vec![l.b.ins().iconst(types::I32, number), x[0]]
+                };
+                // The group does not matter: no argument depends on the lane.
+                self.call_lanes(sig, helper as usize, 0, &[a], &args)
             }
         }
     }
@@ -805,7 +900,7 @@ impl Lowering<'_> {
                 let zero = self.constant(0.0);
                 let quotient = self.b.ins().fdiv(a, b);
                 let c = self.compare(FloatCC::Equal, b, zero);
-                self.b.ins().select(c, zero, quotient)
+                self.choose(c, zero, quotient)
             }
             Func2::Mod => {
                 // a - b * floor(a / b), as the interpreter computes it.
@@ -815,9 +910,13 @@ impl Lowering<'_> {
                 self.b.ins().fsub(a, product)
             }
             _ => {
-                let number = self.b.ins().iconst(types::I32, index_of(&FUNC2, &f));
+                let number = index_of(&FUNC2, &f);
                 let helper: extern "C" fn(u32, f64, f64) -> f64 = func2_helper;
-                self.call(self.sigs.func2, helper as usize, &[number, a, b])
+                let sig = self.sigs.func2;
+                let args = move |l: &mut Self, _: usize, x: &[Value]| {
+                    vec![l.b.ins().iconst(types::I32, number), x[0], x[1]]
+                };
+                self.call_lanes(sig, helper as usize, 0, &[a, b], &args)
             }
         }
     }

@@ -49,6 +49,8 @@ fn the_compiled_code_agrees_and_a_wrong_translation_would_not() {
 
     let right = Arc::new(compile(&program, 1, &Options::default()).unwrap());
     assert!(right.has_advance(), "the Euler loop is compiled");
+    let eight = compile(&program, 8, &Options::default()).unwrap();
+    assert!(eight.has_advance(), "and for lanes of 8");
     let mut state = program.state();
     state.use_kernels(right);
     assert!(bits(&state.run().unwrap()) == reference);
