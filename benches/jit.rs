@@ -191,11 +191,7 @@ fn sir(c: &mut Criterion) {
         let mut at = 0;
         batch
             .run_observing(&mut |_, row| {
-                for c in 0..WIDTH {
-                    for l in 0..8 {
-                        out[at + c * 8 + l] = row.get(c, l).unwrap_or(0.0);
-                    }
-                }
+                out[at..at + WIDTH * 8].copy_from_slice(row.values());
                 at += WIDTH * 8;
             })
             .unwrap();

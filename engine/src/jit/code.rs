@@ -1,6 +1,7 @@
 //! The only `unsafe` of the engine outside the interpreter's unchecked slot
 //! access: turning generated machine code into callable functions, calling
-//! them, and the two helpers that compiled code calls with pointers.
+//! them, and the helpers that compiled code calls with pointers (lookups,
+//! `DELAY FIXED` rings, non-negative limiting).
 //!
 //! # Invariants
 //!
@@ -9,9 +10,10 @@
 //!    memory; the memory is freed in `Drop`, when no pointer can be used
 //!    any more.
 //! 2. **Every access the code makes is in bounds.** A function compiled for
-//!    `L` lanes over `slots` slots loads and stores only `f64`s at byte
-//!    offsets `8 * (i * L + l)` with `i < slots` (checked by `Code::new`
-//!    for every operation) and `l < L`. [`Kernels::run`] checks that the
+//!    `L` lanes over `slots` slots loads and stores only `f64`s (or pairs
+//!    of them, `f64x2` without an alignment promise) at byte offsets
+//!    `8 * (i * L + l)` with `i < slots` (checked by `Code::new` for every
+//!    operation) and `l < L` (`l + 1 < L` for a pair). [`Kernels::run`] checks that the
 //!    slot buffer holds at least `slots * L` values before calling, and
 //!    the buffer is borrowed mutably for the call, so nothing else reads or
 //!    writes it meanwhile.
@@ -24,17 +26,18 @@
 //!    panics: a panic cannot unwind through generated code.
 //! 4. **Signatures match.** Each function is generated with the signature
 //!    `extern "C" fn(*mut f64, *const LookupTable, *const Rings)` in the
-//!    host's C calling convention; each helper is declared to the code with
-//!    exactly its Rust signature.
+//!    host's C calling convention, and the Euler loop with that of
+//!    `Advance`; each helper is declared to the code with exactly its Rust
+//!    signature.
+//! 5. **Sharing is safe.** After `finalize_definitions` the module is never
+//!    changed, and the code keeps no state of its own (everything is in its
+//!    arguments), so [`Kernels`] is `Send` and `Sync`.
 //! 6. **The loop's helpers get the run's own buffers.** The compiled Euler
 //!    loop is handed the program it was compiled from (checked by its id;
 //!    clones share the id and the operations) and exactly its `slots * L`
 //!    slots, which limiting reads and writes as a slice while the loop
 //!    waits for it; the loop pushes `DELAY FIXED` inputs through the
 //!    rings' mutable pointer with checked indexing.
-//! 5. **Sharing is safe.** After `finalize_definitions` the module is never
-//!    changed, and the code keeps no state of its own (everything is in its
-//!    arguments), so [`Kernels`] is `Send` and `Sync`.
 
 #![allow(unsafe_code)]
 

@@ -133,6 +133,13 @@ impl<const L: usize> BatchRow<'_, L> {
         }
     }
 
+    /// Every output of every run: output `c` of lane `l` at `c * L + l`
+    /// (lanes innermost), for copying a row out at once.
+    #[inline]
+    pub fn values(&self) -> &[f64] {
+        self.outputs
+    }
+
     /// As [`BatchRow::get`], for indices known to be in range.
     #[inline]
     pub(crate) fn at(&self, output: usize, lane: usize) -> f64 {
