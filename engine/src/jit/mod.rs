@@ -431,6 +431,7 @@ fn lower_advance(
                 callee,
                 &[rings, lane_number, ring_number, value],
             );
+            l.forget();
         }
     }
     // Integrate: stock + dt * net flow, then floor the non-negative ones
@@ -735,7 +736,16 @@ impl Lowering<'_> {
     fn call(&mut self, sig: ir::SigRef, address: usize, args: &[Value]) -> Value {
         let callee = self.b.ins().iconst(self.pointer, address as i64);
         let call = self.b.ins().call_indirect(sig, callee, args);
+        self.forget();
         self.b.inst_results(call)[0]
+    }
+
+    /// Forgets the values kept in registers, after a call: a call clobbers
+    /// every vector register, so a value kept across it would be spilled
+    /// to the stack and reloaded; every value is in the slots already, so
+    /// reloading it from there costs less.
+    fn forget(&mut self) {
+        self.cache.iter_mut().for_each(|v| *v = None);
     }
 
     /// A non-negative stock after integration: `value`, or the floor
