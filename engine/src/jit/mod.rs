@@ -545,7 +545,7 @@ impl<'a> Lowering<'a> {
         options: &Options,
     ) -> Lowering<'a> {
         // Pairs of lanes in vector registers where the lanes pair up.
-        let width = if lanes % 2 == 0 { 2 } else { 1 };
+        let width = if lanes.is_multiple_of(2) { 2 } else { 1 };
         let block = b.create_block();
         b.append_block_params_for_function_params(block);
         b.switch_to_block(block);
@@ -700,6 +700,7 @@ impl Lowering<'_> {
 
     /// Calls a helper once per lane of group `group`: `args(lowering,
     /// lane, lane values of vector_args)` gives each call's arguments.
+    #[allow(clippy::type_complexity)]
     fn call_lanes(
         &mut self,
         sig: ir::SigRef,
