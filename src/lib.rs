@@ -76,7 +76,7 @@
 
 pub use carecascade_engine as engine;
 pub use carecascade_engine::{
-    Error, Method, Model, Program, Result, Results, State, TimeSettings, build,
+    Backend, Batch, Error, Method, Model, Program, Result, Results, State, TimeSettings, build,
 };
 
 pub mod backtest;

@@ -102,6 +102,8 @@ pub mod ensemble;
 pub mod error;
 pub mod expr;
 pub mod format;
+#[cfg(feature = "jit")]
+mod jit;
 pub mod limits;
 pub mod model;
 pub mod name;
@@ -123,4 +125,4 @@ pub use model::{
 };
 pub use name::{canonical_name, closest};
 pub use program::{ParamId, Parameter, Program, Warning};
-pub use sim::{BATCH_LANES, Batch, BatchRow, LaneError, Results, State};
+pub use sim::{BATCH_LANES, Backend, Batch, BatchRow, Fallback, LaneError, Results, State};

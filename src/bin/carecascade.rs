@@ -29,6 +29,12 @@ struct Cli {
     /// (docs/limits.md).
     #[arg(long, global = true, value_name = "N", default_value_t = Limits::DEFAULT.stored_values)]
     max_values: u64,
+    /// How runs evaluate the model: `compiled` (machine code generated at
+    /// start-up, the default) or `interpreter` (the reference). Both give
+    /// the same numbers bit for bit; a model the compiler cannot handle runs
+    /// interpreted.
+    #[arg(long, global = true, value_name = "BACKEND", default_value = "compiled", value_parser = ["compiled", "interpreter"])]
+    backend: String,
 }
 
 #[derive(Subcommand)]
@@ -446,6 +452,13 @@ fn run(cli: Cli) -> ExitCode {
         stored_values: cli.max_values,
     }
     .set();
+    match cli.backend.parse::<carecascade::Backend>() {
+        Ok(backend) => backend.set_process_default(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let result = match cli.command {
         Command::Simulate {
             model,
@@ -628,6 +641,9 @@ fn simulate(
     state.set_time(time);
     apply_sets(&mut state, sets)?;
     let results = state.run()?;
+    if let Some(fallback) = state.fallback() {
+        eprintln!("note: {fallback}");
+    }
     write_output(output, |out| results.write_csv(out))
 }
 

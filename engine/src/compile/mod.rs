@@ -186,6 +186,7 @@ impl<'m> Compiler<'m> {
             check_order,
             warnings,
             other_names,
+            jit: Default::default(),
         })
     }
 }

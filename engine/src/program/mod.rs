@@ -128,6 +128,9 @@ pub struct Program {
     pub(crate) check_order: Vec<(u32, String)>,
     pub(crate) warnings: Vec<Warning>,
     pub(crate) other_names: Vec<(String, &'static str)>,
+    /// The compiled code, made on first use.
+    #[cfg_attr(not(feature = "jit"), allow(dead_code))]
+    pub(crate) jit: crate::sim::JitCache,
 }
 
 impl Program {

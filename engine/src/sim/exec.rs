@@ -22,6 +22,34 @@ impl Rings {
         self.data[start + head]
     }
 
+    /// The front of a ring, or NaN for a ring that is not there (for
+    /// compiled code, which must not panic).
+    #[cfg(feature = "jit")]
+    #[inline]
+    pub fn front_or_nan(&self, ring: usize) -> f64 {
+        self.rings
+            .get(ring)
+            .and_then(|&(start, _, head)| self.data.get(start + head))
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+
+    /// As [`Rings::push`], doing nothing for a ring that is not there (for
+    /// compiled code, which must not panic).
+    #[cfg(feature = "jit")]
+    #[inline]
+    pub fn push_checked(&mut self, ring: usize, value: f64) {
+        if let Some((start, len, head)) = self.rings.get_mut(ring)
+            && let Some(slot) = self.data.get_mut(*start + *head)
+        {
+            *slot = value;
+            *head += 1;
+            if *head == *len {
+                *head = 0;
+            }
+        }
+    }
+
     /// Stores this step's input and moves on one step.
     #[inline]
     pub fn push(&mut self, ring: usize, value: f64) {

@@ -18,17 +18,23 @@
 //! # Ok::<(), carecascade_engine::Error>(())
 //! ```
 
+mod backend;
 mod exec;
 mod results;
 
 pub use crate::program::Columns;
+pub(crate) use backend::JitCache;
+pub use backend::{Backend, Fallback};
+pub(crate) use exec::Rings;
+#[cfg(feature = "jit")]
+pub(crate) use exec::{func1, func2, time_func};
 pub use results::Results;
 
 use crate::error::{Error, Result};
 use crate::model::{Method, TimeSettings};
-use crate::program::ops::{self, Code};
+use crate::program::ops;
 use crate::program::{ParamId, Program};
-use exec::{Rings, exec};
+use exec::exec;
 use ndarray::Array2;
 
 /// Runs per batch in ensembles: wide enough to pay an operation's dispatch
@@ -127,6 +133,13 @@ impl<const L: usize> BatchRow<'_, L> {
         }
     }
 
+    /// Every output of every run: output `c` of lane `l` at `c * L + l`
+    /// (lanes innermost), for copying a row out at once.
+    #[inline]
+    pub fn values(&self) -> &[f64] {
+        self.outputs
+    }
+
     /// As [`BatchRow::get`], for indices known to be in range.
     #[inline]
     pub(crate) fn at(&self, output: usize, lane: usize) -> f64 {
@@ -209,6 +222,31 @@ impl<'p> State<'p> {
     /// The time settings used by the next run.
     pub fn time(&self) -> &TimeSettings {
         &self.lanes.time
+    }
+
+    /// Chooses the back end of the following runs (by default
+    /// [`Backend::process_default`]). Both give the same results bit for
+    /// bit.
+    pub fn set_backend(&mut self, backend: Backend) {
+        self.lanes.set_backend(backend);
+    }
+
+    /// The back end asked for.
+    pub fn backend(&self) -> Backend {
+        self.lanes.backend
+    }
+
+    /// Runs with `kernels` (for tests that compile with special options).
+    #[cfg(all(test, feature = "jit"))]
+    pub(crate) fn use_kernels(&mut self, kernels: std::sync::Arc<crate::jit::Kernels>) {
+        self.lanes.backend = Backend::Compiled;
+        self.lanes.kernels = Some(kernels);
+    }
+
+    /// Why the last run, asked to run compiled, ran interpreted (`None` if
+    /// it ran compiled, was asked to interpret, or nothing has run yet).
+    pub fn fallback(&self) -> Option<&Fallback> {
+        self.lanes.fallback.as_ref()
     }
 
     /// Runs the model from its initial values and returns every output at
@@ -359,6 +397,23 @@ impl<'p, const L: usize> Batch<'p, L> {
         &self.lanes.time
     }
 
+    /// Chooses the back end of the following runs, as
+    /// [`State::set_backend`].
+    pub fn set_backend(&mut self, backend: Backend) {
+        self.lanes.set_backend(backend);
+    }
+
+    /// The back end asked for.
+    pub fn backend(&self) -> Backend {
+        self.lanes.backend
+    }
+
+    /// Why the last run, asked to run compiled, ran interpreted, as
+    /// [`State::fallback`].
+    pub fn fallback(&self) -> Option<&Fallback> {
+        self.lanes.fallback.as_ref()
+    }
+
     /// Runs all `L` runs and hands each save time's outputs to `observe`,
     /// as [`State::run_observing`] does for one run.
     ///
@@ -400,6 +455,23 @@ struct Lanes<'p, const L: usize> {
     rings: Vec<Rings>,
     stock_start: Vec<f64>,
     flow_sum: Vec<f64>,
+    /// The back end asked for.
+    backend: Backend,
+    /// Why the compiled back end was asked for and not used.
+    fallback: Option<Fallback>,
+    /// The compiled code in use, if any.
+    #[cfg(feature = "jit")]
+    kernels: Option<std::sync::Arc<crate::jit::Kernels>>,
+}
+
+/// The operation lists of a program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Init,
+    Step,
+    Derivative,
+    /// `Step` then `Derivative`.
+    Fused,
 }
 
 type LaneResult<T> = std::result::Result<T, (usize, Error)>;
@@ -415,6 +487,10 @@ impl<'p, const L: usize> Lanes<'p, L> {
             rings: vec![Rings::default(); L],
             stock_start: vec![0.0; program.integrated.len() * L],
             flow_sum: vec![0.0; program.flows.len() * L],
+            backend: Backend::process_default(),
+            fallback: None,
+            #[cfg(feature = "jit")]
+            kernels: None,
         }
     }
 
@@ -470,10 +546,67 @@ impl<'p, const L: usize> Lanes<'p, L> {
         self.slots[slot * L..(slot + 1) * L].fill(value);
     }
 
-    /// Runs compiled operations over every lane's slots.
+    /// Runs one of the program's operation lists over every lane's slots,
+    /// compiled or interpreted.
     #[inline]
-    fn exec(&mut self, code: &Code) {
-        exec::<L>(code, &mut self.slots, &self.program.tables, &self.rings);
+    fn exec(&mut self, part: Part) {
+        #[cfg(feature = "jit")]
+        if let Some(kernels) = &self.kernels {
+            let tables = &self.program.tables;
+            let (slots, rings) = (&mut self.slots, &self.rings);
+            match part {
+                Part::Init => kernels.run(crate::jit::Part::Init, slots, tables, rings),
+                Part::Step => kernels.run(crate::jit::Part::Step, slots, tables, rings),
+                Part::Derivative => kernels.run(crate::jit::Part::Derivative, slots, tables, rings),
+                Part::Fused => {
+                    kernels.run(crate::jit::Part::Step, slots, tables, rings);
+                    kernels.run(crate::jit::Part::Derivative, slots, tables, rings);
+                }
+            }
+            return;
+        }
+        let program = self.program;
+        let code = match part {
+            Part::Init => &program.init_ops,
+            Part::Step => &program.step_ops,
+            Part::Derivative => &program.derivative_ops,
+            Part::Fused => &program.fused_ops,
+        };
+        exec::<L>(code, &mut self.slots, &program.tables, &self.rings);
+    }
+
+    /// Picks the back end for the next run: the compiled code for `L`
+    /// lanes when asked for and available, else the interpreter with the
+    /// reason kept.
+    fn prepare_backend(&mut self) {
+        #[cfg(feature = "jit")]
+        {
+            let wanted = self.backend == Backend::Compiled;
+            let have = self.kernels.as_ref().is_some_and(|k| k.lanes() == L);
+            if wanted && !have && self.fallback.is_none() {
+                match self.program.jit.get(self.program, L) {
+                    Ok(kernels) => self.kernels = Some(kernels),
+                    Err(fallback) => self.fallback = Some(fallback),
+                }
+            } else if !wanted {
+                self.kernels = None;
+            }
+        }
+        #[cfg(not(feature = "jit"))]
+        if self.backend == Backend::Compiled && self.fallback.is_none() {
+            self.fallback = self.program.native_code().err();
+        }
+    }
+
+    fn set_backend(&mut self, backend: Backend) {
+        if backend != self.backend {
+            self.backend = backend;
+            self.fallback = None;
+            #[cfg(feature = "jit")]
+            {
+                self.kernels = None;
+            }
+        }
     }
 
     fn initialise(&mut self) -> LaneResult<()> {
@@ -493,7 +626,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
         self.set_all(ops::INITIAL_TIME, time.start());
         self.set_all(ops::FINAL_TIME, time.stop());
         self.set_all(ops::SAVE_INTERVAL, time.save_interval());
-        self.exec(&program.init_ops);
+        self.exec(Part::Init);
         self.check_finite(time.start())?;
 
         // DELAY FIXED: one slot per step of delay, filled with the initial
@@ -545,6 +678,83 @@ impl<'p, const L: usize> Lanes<'p, L> {
     }
 
     fn simulate(&mut self, record: &mut impl FnMut(f64, &[f64])) -> LaneResult<()> {
+        self.prepare_backend();
+        #[cfg(feature = "jit")]
+        if let Some(kernels) = self.kernels.clone()
+            && kernels.has_advance()
+            && self.time.method() == Method::Euler
+        {
+            return self.simulate_compiled(&kernels, record);
+        }
+        self.simulate_steps(record)
+    }
+
+    /// Runs under Euler with the compiled step loop: from one save time to
+    /// the next in one call, the stocks kept in registers. A NaN or
+    /// infinity stops the loop, and the run is replayed in the interpreter
+    /// to name the variable as it would.
+    #[cfg(feature = "jit")]
+    fn simulate_compiled(
+        &mut self,
+        kernels: &crate::jit::Kernels,
+        record: &mut impl FnMut(f64, &[f64]),
+    ) -> LaneResult<()> {
+        self.initialise()?;
+        let program = self.program;
+        let time = self.time;
+        let (steps, every, dt) = (time.steps(), time.save_every(), time.dt());
+        self.set_all(ops::TIME, time.start());
+        if program.non_negative.is_empty() {
+            self.exec(Part::Fused);
+        } else {
+            self.exec(Part::Step);
+            self.limit_outflows(dt);
+            self.exec(Part::Derivative);
+        }
+        self.check_finite(time.start())?;
+        record(time.start(), &self.slots);
+        let mut step = 0;
+        while step < steps {
+            let n = every.min(steps - step);
+            let failed = kernels.advance(
+                program,
+                &mut self.slots,
+                &mut self.rings,
+                step,
+                n,
+                time.start(),
+                dt,
+            );
+            if failed != 0 {
+                return Err(self.replay());
+            }
+            step += n;
+            record(time.time_at(step), &self.slots);
+        }
+        Ok(())
+    }
+
+    /// The error of a run that the compiled loop stopped: the interpreter
+    /// runs it again to the same step and names the variable.
+    #[cfg(feature = "jit")]
+    fn replay(&mut self) -> (usize, Error) {
+        let kernels = self.kernels.take();
+        let result = self.simulate_steps(&mut |_, _| {});
+        self.kernels = kernels;
+        match result {
+            Err(e) => e,
+            Ok(()) => (
+                0,
+                Error::Invalid {
+                    what: "compiled run".into(),
+                    message: "the compiled code found a NaN or infinity that the interpreter did not (a bug: please report it, and use --backend interpreter meanwhile)".into(),
+                },
+            ),
+        }
+    }
+
+    /// Runs step by step, each list of operations compiled or interpreted.
+    fn simulate_steps(&mut self, record: &mut impl FnMut(f64, &[f64])) -> LaneResult<()> {
         self.initialise()?;
         let program = self.program;
         let time = self.time;
@@ -559,11 +769,11 @@ impl<'p, const L: usize> Lanes<'p, L> {
             let t = time.time_at(step);
             self.set_all(ops::TIME, t);
             if limit {
-                self.exec(&program.step_ops);
+                self.exec(Part::Step);
                 self.limit_outflows(dt);
-                self.exec(&program.derivative_ops);
+                self.exec(Part::Derivative);
             } else {
-                self.exec(&program.fused_ops);
+                self.exec(Part::Fused);
             }
             self.check_finite(t)?;
             if until_save == 0 || step == steps {
@@ -614,7 +824,9 @@ impl<'p, const L: usize> Lanes<'p, L> {
                 .iter_mut()
                 .zip(&self.stock_start[at..at + L])
             {
-                let floor = before.min(0.0);
+                // Not `before.min(0.0)`, which may give either zero for
+                // -0.0: the compiled code must know which.
+                let floor = if *before < 0.0 { *before } else { 0.0 };
                 if *value < floor {
                     *value = floor;
                 }
@@ -632,63 +844,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
     /// the passes have not settled, a last pass counts only supply that no
     /// limit can reduce, which is safe for every stock at once.
     fn limit_outflows(&mut self, dt: f64) {
-        const PASSES: usize = 16;
-        let program = self.program;
-        if program.non_negative.is_empty() {
-            return;
-        }
-        let slots = &mut self.slots;
-        let terms = &program.flow_terms;
-        for lane in 0..L {
-            let at = |slot: u32| slot as usize * L + lane;
-            for pass in 0..=PASSES {
-                let certain_only = pass == PASSES;
-                let mut changed = false;
-                for &i in &program.non_negative {
-                    let stock = program.stocks[i];
-                    let inflows = &terms[stock.first_in as usize..stock.first_out as usize];
-                    let outflows = &terms[stock.first_out as usize..stock.end as usize];
-                    let counts =
-                        |f: u32| !certain_only || program.limited.binary_search(&f).is_err();
-                    // Supply: positive inflows and negative outflows; demand: the rest.
-                    let (mut supply, mut demand) = (0.0, 0.0);
-                    for &f in inflows {
-                        let v = slots[at(f)];
-                        if v < 0.0 {
-                            demand -= v;
-                        } else if counts(f) {
-                            supply += v;
-                        }
-                    }
-                    for &f in outflows {
-                        let v = slots[at(f)];
-                        if v > 0.0 {
-                            demand += v;
-                        } else if counts(f) {
-                            supply -= v;
-                        }
-                    }
-                    let available = slots[at(stock.slot)] + dt * supply;
-                    if demand > 0.0 && dt * demand > available {
-                        let scale = (available / (dt * demand)).max(0.0);
-                        for &f in inflows {
-                            if slots[at(f)] < 0.0 {
-                                slots[at(f)] *= scale;
-                            }
-                        }
-                        for &f in outflows {
-                            if slots[at(f)] > 0.0 {
-                                slots[at(f)] *= scale;
-                            }
-                        }
-                        changed = true;
-                    }
-                }
-                if !changed {
-                    break;
-                }
-            }
-        }
+        limit_outflows::<L>(self.program, &mut self.slots, dt);
     }
 
     /// One classical Runge-Kutta step. The flows of the four stages are
@@ -712,7 +868,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
             // Stocks at this stage: start + advance * (net flows of the last stage).
             self.advance_from_start(advance);
             self.set_all(ops::TIME, stage_time);
-            self.exec(&program.fused_ops);
+            self.exec(Part::Fused);
             for (k, &f) in program.flows.iter().enumerate() {
                 let f = f as usize * L;
                 for (sum, v) in self.flow_sum[k * L..(k + 1) * L]
@@ -736,7 +892,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
         if !program.non_negative.is_empty() {
             self.limit_outflows(dt);
         }
-        self.exec(&program.derivative_ops);
+        self.exec(Part::Derivative);
         self.integrate(dt);
     }
 
@@ -793,5 +949,65 @@ impl<'p, const L: usize> Lanes<'p, L> {
             }
         }
         Ok(())
+    }
+}
+
+/// Scales down the outflows of non-negative stocks in `L` lanes' slots so
+/// that none removes more than the stock holds plus what flows in during
+/// the step (see `Lanes::limit_outflows`); also called by compiled code.
+pub(crate) fn limit_outflows<const L: usize>(program: &Program, slots: &mut [f64], dt: f64) {
+    const PASSES: usize = 16;
+    if program.non_negative.is_empty() {
+        return;
+    }
+    let terms = &program.flow_terms;
+    for lane in 0..L {
+        let at = |slot: u32| slot as usize * L + lane;
+        for pass in 0..=PASSES {
+            let certain_only = pass == PASSES;
+            let mut changed = false;
+            for &i in &program.non_negative {
+                let stock = program.stocks[i];
+                let inflows = &terms[stock.first_in as usize..stock.first_out as usize];
+                let outflows = &terms[stock.first_out as usize..stock.end as usize];
+                let counts = |f: u32| !certain_only || program.limited.binary_search(&f).is_err();
+                // Supply: positive inflows and negative outflows; demand: the rest.
+                let (mut supply, mut demand) = (0.0, 0.0);
+                for &f in inflows {
+                    let v = slots[at(f)];
+                    if v < 0.0 {
+                        demand -= v;
+                    } else if counts(f) {
+                        supply += v;
+                    }
+                }
+                for &f in outflows {
+                    let v = slots[at(f)];
+                    if v > 0.0 {
+                        demand += v;
+                    } else if counts(f) {
+                        supply -= v;
+                    }
+                }
+                let available = slots[at(stock.slot)] + dt * supply;
+                if demand > 0.0 && dt * demand > available {
+                    let scale = (available / (dt * demand)).max(0.0);
+                    for &f in inflows {
+                        if slots[at(f)] < 0.0 {
+                            slots[at(f)] *= scale;
+                        }
+                    }
+                    for &f in outflows {
+                        if slots[at(f)] > 0.0 {
+                            slots[at(f)] *= scale;
+                        }
+                    }
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
     }
 }

@@ -1,0 +1,377 @@
+//! The compiled back end against the interpreter and against hand-written
+//! Rust, measured in the same run and printed as ratios:
+//!
+//! - SIR, 3,200 Euler steps, one run, every step's eight values kept in a
+//!   buffer allocated once (no allocation per run, for the engine or the
+//!   hand-written loop);
+//! - SIR in lanes of 8 runs, per run, against a hand-written 8-lane loop;
+//! - England, a 10-year weekly run (520 steps), compiled and interpreted;
+//! - code generation time per model (compile + native code, less compile);
+//! - the baseline ensemble (England, 10 years weekly, Latin hypercube) at
+//!   1,000 and 10,000 runs on every thread, compiled and interpreted.
+//!
+//! The ratios are medians of alternating timings (printed as `ratio:`
+//! lines); criterion's own figures follow for the record. Run with
+//! `cargo bench --bench jit`; `JIT_BENCH_QUICK=1` skips the 10,000-run
+//! ensembles.
+
+// criterion_group! defines undocumented public functions.
+#![allow(missing_docs)]
+
+use carecascade::engine::ensemble::{RunOptions, run_scenarios};
+use carecascade::engine::format::native;
+use carecascade::engine::scenario::Scenario;
+use carecascade::{Backend, Program};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const SIR: &str = include_str!("../models/sir.toml");
+const SIR_STEPS: usize = 3200;
+const WIDTH: usize = 8;
+
+/// The SIR model by hand, writing every step's eight values into `out`
+/// (allocated by the caller once).
+fn hand_written_sir(contact_infectivity: f64, out: &mut [f64]) {
+    let (total, duration, dt) = (1000.0, 5.0, 1.0 / 32.0);
+    let (mut s, mut i, mut r) = (total, 5.0, 0.0);
+    for (step, row) in out.chunks_exact_mut(WIDTH).enumerate() {
+        let succumbing = s * i / total * contact_infectivity;
+        let recovering = i / duration;
+        row.copy_from_slice(&[
+            s,
+            i,
+            r,
+            succumbing,
+            recovering,
+            total,
+            duration,
+            contact_infectivity,
+        ]);
+        if step == SIR_STEPS {
+            break;
+        }
+        s -= dt * succumbing;
+        i += dt * (succumbing - recovering);
+        r += dt * recovering;
+    }
+}
+
+/// Eight SIR runs side by side, lanes innermost, every step's values of
+/// every lane into `out`.
+fn hand_written_sir_lanes(contact: [f64; 8], out: &mut [f64]) {
+    let (total, duration, dt) = (1000.0, 5.0, 1.0 / 32.0);
+    let (mut s, mut i, mut r) = ([total; 8], [5.0; 8], [0.0; 8]);
+    for (step, row) in out.chunks_exact_mut(WIDTH * 8).enumerate() {
+        let mut succumbing = [0.0; 8];
+        let mut recovering = [0.0; 8];
+        for l in 0..8 {
+            succumbing[l] = s[l] * i[l] / total * contact[l];
+            recovering[l] = i[l] / duration;
+        }
+        row[0..8].copy_from_slice(&s);
+        row[8..16].copy_from_slice(&i);
+        row[16..24].copy_from_slice(&r);
+        row[24..32].copy_from_slice(&succumbing);
+        row[32..40].copy_from_slice(&recovering);
+        row[40..48].fill(total);
+        row[48..56].fill(duration);
+        row[56..64].copy_from_slice(&contact);
+        if step == SIR_STEPS {
+            break;
+        }
+        for l in 0..8 {
+            s[l] -= dt * succumbing[l];
+            i[l] += dt * (succumbing[l] - recovering[l]);
+            r[l] += dt * recovering[l];
+        }
+    }
+}
+
+/// The median time of `f` over `samples` timings of `reps` calls each.
+fn median(samples: usize, reps: usize, f: &mut dyn FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..samples)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..reps {
+                f();
+            }
+            start.elapsed() / reps as u32
+        })
+        .collect();
+    times.sort();
+    times[samples / 2]
+}
+
+/// Times each of `cases` alternately and prints each median and its ratio
+/// to the first (the reference): `reference time / case time`, so above
+/// 1 is faster than the reference.
+fn ratios(title: &str, reps: usize, cases: &mut [(&str, &mut dyn FnMut())]) {
+    let mut times = vec![Vec::new(); cases.len()];
+    for _ in 0..15 {
+        for (k, (_, f)) in cases.iter_mut().enumerate() {
+            times[k].push(median(1, reps, *f));
+        }
+    }
+    let medians: Vec<Duration> = times
+        .into_iter()
+        .map(|mut t| {
+            t.sort();
+            t[t.len() / 2]
+        })
+        .collect();
+    println!("{title}");
+    for (k, (name, _)) in cases.iter().enumerate() {
+        println!(
+            "  {name}: {:.2?}, ratio: {:.2} of {}",
+            medians[k],
+            medians[0].as_secs_f64() / medians[k].as_secs_f64(),
+            cases[0].0
+        );
+    }
+}
+
+fn sir(c: &mut Criterion) {
+    let program = Program::compile(&native::parse(SIR, None).unwrap()).unwrap();
+    program.native_code().unwrap();
+    assert_eq!(program.output_names().len(), WIDTH);
+    assert_eq!(program.time().steps(), SIR_STEPS);
+    let rows = SIR_STEPS + 1;
+
+    let mut hand = vec![0.0; rows * WIDTH];
+    let mut engine_buffer = vec![0.0; rows * WIDTH];
+    let mut interpreter_buffer = vec![0.0; rows * WIDTH];
+    let mut compiled = program.state();
+    compiled.set_backend(Backend::Compiled);
+    let mut interpreted = program.state();
+    interpreted.set_backend(Backend::Interpreter);
+    fn run_into(state: &mut carecascade::State, out: &mut [f64]) {
+        let mut at = 0;
+        state
+            .run_observing(&mut |_, row| {
+                out[at..at + WIDTH].copy_from_slice(row);
+                at += WIDTH;
+            })
+            .unwrap();
+    }
+    // Like for like: the same numbers.
+    hand_written_sir(0.3, &mut hand);
+    run_into(&mut compiled, &mut engine_buffer);
+    assert!((hand[SIR_STEPS * WIDTH] - engine_buffer[SIR_STEPS * WIDTH]).abs() < 1e-9);
+    ratios(
+        "SIR, 3,200 Euler steps, one run, trajectory kept without allocation",
+        20,
+        &mut [
+            ("hand-written", &mut || {
+                hand_written_sir(black_box(0.3), &mut hand)
+            }),
+            ("compiled", &mut || {
+                run_into(&mut compiled, &mut engine_buffer)
+            }),
+            ("interpreter", &mut || {
+                run_into(&mut interpreted, &mut interpreter_buffer)
+            }),
+        ],
+    );
+
+    let contact = program.parameter("Contact Infectivity").unwrap();
+    let rates: [f64; 8] = std::array::from_fn(|l| 0.2 + 0.02 * l as f64);
+    let mut hand_lanes = vec![0.0; rows * WIDTH * 8];
+    let mut lanes_buffer = vec![0.0; rows * WIDTH * 8];
+    let mut interpreted_lanes_buffer = vec![0.0; rows * WIDTH * 8];
+    let mut batch_compiled = program.batch::<8>();
+    batch_compiled.set_backend(Backend::Compiled);
+    let mut batch_interpreted = program.batch::<8>();
+    batch_interpreted.set_backend(Backend::Interpreter);
+    for (lane, &rate) in rates.iter().enumerate() {
+        batch_compiled.set_param(lane, contact, rate).unwrap();
+        batch_interpreted.set_param(lane, contact, rate).unwrap();
+    }
+    fn run_batch_into(batch: &mut carecascade::Batch<8>, out: &mut [f64]) {
+        let mut at = 0;
+        batch
+            .run_observing(&mut |_, row| {
+                out[at..at + WIDTH * 8].copy_from_slice(row.values());
+                at += WIDTH * 8;
+            })
+            .unwrap();
+    }
+    hand_written_sir_lanes(rates, &mut hand_lanes);
+    run_batch_into(&mut batch_compiled, &mut lanes_buffer);
+    assert!(
+        (hand_lanes[SIR_STEPS * WIDTH * 8 + 7] - lanes_buffer[SIR_STEPS * WIDTH * 8 + 7]).abs()
+            < 1e-9
+    );
+    ratios(
+        "SIR, 3,200 Euler steps, 8 runs in lanes (time per 8 runs)",
+        5,
+        &mut [
+            ("hand-written 8 lanes", &mut || {
+                hand_written_sir_lanes(black_box(rates), &mut hand_lanes)
+            }),
+            ("compiled batch of 8", &mut || {
+                run_batch_into(&mut batch_compiled, &mut lanes_buffer)
+            }),
+            ("interpreted batch of 8", &mut || {
+                run_batch_into(&mut batch_interpreted, &mut interpreted_lanes_buffer)
+            }),
+        ],
+    );
+
+    let mut group = c.benchmark_group("jit SIR 3,200 steps");
+    group.throughput(Throughput::Elements(SIR_STEPS as u64));
+    group.bench_function("hand-written", |b| {
+        b.iter(|| hand_written_sir(black_box(0.3), &mut hand))
+    });
+    group.bench_function("compiled", |b| {
+        b.iter(|| run_into(&mut compiled, &mut engine_buffer))
+    });
+    group.bench_function("interpreter", |b| {
+        b.iter(|| run_into(&mut interpreted, &mut interpreter_buffer))
+    });
+    group.throughput(Throughput::Elements(8 * SIR_STEPS as u64));
+    group.bench_function("hand-written 8 lanes", |b| {
+        b.iter(|| hand_written_sir_lanes(black_box(rates), &mut hand_lanes))
+    });
+    group.bench_function("compiled batch of 8", |b| {
+        b.iter(|| run_batch_into(&mut batch_compiled, &mut lanes_buffer))
+    });
+    group.finish();
+}
+
+fn england(c: &mut Criterion) {
+    let model = carecascade::england();
+    let program = Program::compile(&model).unwrap();
+    let time = program
+        .time()
+        .with_start(2023.25)
+        .and_then(|t| t.with_stop(2033.25))
+        .unwrap();
+    let width = program.output_names().len();
+    let mut buffer = vec![0.0; (time.saved_points() + 1) * width];
+    let mut interpreter_buffer = buffer.clone();
+    fn run_into(state: &mut carecascade::State, out: &mut [f64], width: usize) {
+        let mut at = 0;
+        state
+            .run_observing(&mut |_, row| {
+                out[at..at + width].copy_from_slice(row);
+                at += width;
+            })
+            .unwrap();
+    }
+    let mut compiled = program.state();
+    compiled.set_time(time);
+    compiled.set_backend(Backend::Compiled);
+    let mut interpreted = program.state();
+    interpreted.set_time(time);
+    interpreted.set_backend(Backend::Interpreter);
+    run_into(&mut compiled, &mut buffer, width);
+    assert!(compiled.fallback().is_none(), "{:?}", compiled.fallback());
+    ratios(
+        &format!(
+            "England, 10-year weekly run ({} steps, {} ops per step), values kept without allocation",
+            time.steps(),
+            program.ops_per_step()
+        ),
+        5,
+        &mut [
+            ("interpreter", &mut || {
+                run_into(&mut interpreted, &mut interpreter_buffer, width)
+            }),
+            ("compiled", &mut || {
+                run_into(&mut compiled, &mut buffer, width)
+            }),
+        ],
+    );
+
+    // Code generation: compile, and compile then generate machine code.
+    let codegen = median(11, 1, &mut || {
+        let program = Program::compile(black_box(&model)).unwrap();
+        program.native_code().unwrap();
+    });
+    let compile = median(11, 1, &mut || {
+        black_box(Program::compile(black_box(&model)).unwrap());
+    });
+    println!(
+        "England code generation: compile {compile:.2?}, compile + machine code {codegen:.2?}, machine code alone about {:.2?}",
+        codegen.saturating_sub(compile)
+    );
+    let sir_model = native::parse(SIR, None).unwrap();
+    let sir_codegen = median(21, 1, &mut || {
+        Program::compile(&sir_model).unwrap().native_code().unwrap();
+    });
+    let sir_compile = median(21, 1, &mut || {
+        black_box(Program::compile(&sir_model).unwrap());
+    });
+    println!(
+        "SIR code generation: about {:.2?}",
+        sir_codegen.saturating_sub(sir_compile)
+    );
+
+    let mut group = c.benchmark_group("jit England 10-year weekly run");
+    group.throughput(Throughput::Elements(time.steps() as u64));
+    group.bench_function("compiled", |b| {
+        b.iter(|| run_into(&mut compiled, &mut buffer, width))
+    });
+    group.bench_function("interpreter", |b| {
+        b.iter(|| run_into(&mut interpreted, &mut interpreter_buffer, width))
+    });
+    group.finish();
+    c.bench_function("jit England compile + machine code", |b| {
+        b.iter(|| Program::compile(&model).unwrap().native_code().unwrap())
+    });
+}
+
+fn ensemble(c: &mut Criterion) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/baseline.toml");
+    let quick = std::env::var_os("JIT_BENCH_QUICK").is_some();
+    let counts: &[usize] = if quick { &[1000] } else { &[1000, 10_000] };
+    for &runs in counts {
+        let scenario = Scenario::load_with(path, &carecascade::library()).unwrap();
+        let prepared = scenario.with_runs(runs).unwrap().prepare().unwrap();
+        let time = |backend: Backend| {
+            backend.set_process_default();
+            let start = Instant::now();
+            black_box(
+                run_scenarios(std::slice::from_ref(&prepared), &RunOptions::default()).unwrap(),
+            );
+            start.elapsed()
+        };
+        let mut compiled = Vec::new();
+        let mut interpreted = Vec::new();
+        for _ in 0..if runs > 1000 { 1 } else { 3 } {
+            interpreted.push(time(Backend::Interpreter));
+            compiled.push(time(Backend::Compiled));
+        }
+        compiled.sort();
+        interpreted.sort();
+        let (c_time, i_time) = (
+            compiled[compiled.len() / 2],
+            interpreted[interpreted.len() / 2],
+        );
+        println!(
+            "baseline ensemble, {runs} runs on {} threads: interpreter {i_time:.2?}, compiled {c_time:.2?}, ratio: {:.2}",
+            rayon_threads(),
+            i_time.as_secs_f64() / c_time.as_secs_f64()
+        );
+    }
+    Backend::Compiled.set_process_default();
+    let scenario = Scenario::load_with(path, &carecascade::library()).unwrap();
+    let prepared = scenario.with_runs(1000).unwrap().prepare().unwrap();
+    let mut group = c.benchmark_group("jit baseline ensemble");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .throughput(Throughput::Elements(1000));
+    group.bench_function("1000 runs compiled", |b| {
+        b.iter(|| run_scenarios(std::slice::from_ref(&prepared), &RunOptions::default()).unwrap())
+    });
+    group.finish();
+}
+
+fn rayon_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+criterion_group!(benches, sir, england, ensemble);
+criterion_main!(benches);

@@ -1,0 +1,277 @@
+//! The only `unsafe` of the engine outside the interpreter's unchecked slot
+//! access: turning generated machine code into callable functions, calling
+//! them, and the helpers that compiled code calls with pointers (lookups,
+//! `DELAY FIXED` rings, non-negative limiting).
+//!
+//! # Invariants
+//!
+//! 1. **The code lives as long as its pointers.** The function pointers are
+//!    kept only inside [`Kernels`], next to the module that owns their
+//!    memory; the memory is freed in `Drop`, when no pointer can be used
+//!    any more.
+//! 2. **Every access the code makes is in bounds.** A function compiled for
+//!    `L` lanes over `slots` slots loads and stores only `f64`s (or pairs
+//!    of them, `f64x2` without an alignment promise) at byte offsets
+//!    `8 * (i * L + l)` with `i < slots` (checked by `Code::new` for every
+//!    operation) and `l < L` (`l + 1 < L` for a pair). [`Kernels::run`] checks that the
+//!    slot buffer holds at least `slots * L` values before calling, and
+//!    the buffer is borrowed mutably for the call, so nothing else reads or
+//!    writes it meanwhile.
+//! 3. **Helpers are handed what they expect.** The lookup helper gets the
+//!    program's tables and an index below their number (checked when
+//!    compiling, and [`Kernels::run`] checks the count); the delay helper
+//!    gets the `L` lanes' ring buffers and a lane below `L` (checked by
+//!    [`Kernels::run`]), and reads a ring through checked indexing that
+//!    gives NaN, never a panic, for a ring that is not there. Neither
+//!    panics: a panic cannot unwind through generated code.
+//! 4. **Signatures match.** Each function is generated with the signature
+//!    `extern "C" fn(*mut f64, *const LookupTable, *const Rings)` in the
+//!    host's C calling convention, and the Euler loop with that of
+//!    `Advance`; each helper is declared to the code with exactly its Rust
+//!    signature.
+//! 5. **Sharing is safe.** After `finalize_definitions` the module is never
+//!    changed, and the code keeps no state of its own (everything is in its
+//!    arguments), so [`Kernels`] is `Send` and `Sync`.
+//! 6. **The loop's helpers get the run's own buffers.** The compiled Euler
+//!    loop is handed the program it was compiled from (checked by its id;
+//!    clones share the id and the operations) and exactly its `slots * L`
+//!    slots, which limiting reads and writes as a slice while the loop
+//!    waits for it; the loop pushes `DELAY FIXED` inputs through the
+//!    rings' mutable pointer with checked indexing.
+
+#![allow(unsafe_code)]
+
+use super::Part;
+use crate::model::LookupTable;
+use crate::program::Program;
+use crate::sim::Rings;
+use cranelift_jit::JITModule;
+use cranelift_module::FuncId;
+
+/// A compiled operation list: `(slots, tables, rings)`.
+type Entry = unsafe extern "C" fn(*mut f64, *const LookupTable, *const Rings);
+
+/// The compiled Euler loop: `(slots, tables, rings, program, first step,
+/// steps, start, dt) -> 0 or the failed step`.
+type Advance = unsafe extern "C" fn(
+    *mut f64,
+    *const LookupTable,
+    *mut Rings,
+    *const Program,
+    i64,
+    i64,
+    f64,
+    f64,
+) -> i64;
+
+/// A table's value, for compiled code.
+extern "C" fn lookup_helper(tables: *const LookupTable, index: u64, x: f64) -> f64 {
+    // SAFETY: invariant 3: `tables` points at the program's tables and
+    // `index` is below their number.
+    let table = unsafe { &*tables.add(index as usize) };
+    table.eval(x)
+}
+
+/// The front of a lane's `DELAY FIXED` ring, for compiled code.
+extern "C" fn delay_helper(rings: *const Rings, lane: u64, ring: u64) -> f64 {
+    // SAFETY: invariant 3: `rings` points at `L` buffers and `lane < L`.
+    let rings = unsafe { &*rings.add(lane as usize) };
+    rings.front_or_nan(ring as usize)
+}
+
+/// Stores a `DELAY FIXED` input in a lane's ring, for compiled code.
+extern "C" fn push_helper(rings: *mut Rings, lane: u64, ring: u64, value: f64) {
+    // SAFETY: invariant 3: `rings` points at `L` buffers borrowed mutably
+    // for the call and `lane < L`.
+    let rings = unsafe { &mut *rings.add(lane as usize) };
+    rings.push_checked(ring as usize, value);
+}
+
+/// Non-negative limiting of `L` lanes, for compiled code.
+extern "C" fn limit_lanes<const L: usize>(
+    program: *const Program,
+    slots: *mut f64,
+    length: usize,
+    dt: f64,
+) {
+    // SAFETY: invariant 6: `program` is the program the code was compiled
+    // from, and `slots` its `length` slots, borrowed mutably for the call
+    // (the compiled code does not touch them while this runs).
+    let (program, slots) = unsafe { (&*program, std::slice::from_raw_parts_mut(slots, length)) };
+    crate::sim::limit_outflows::<L>(program, slots, dt);
+}
+
+/// The limiting helper for `lanes` lanes, if there is one.
+pub(super) fn limit_helper(lanes: usize) -> Option<usize> {
+    let helper: extern "C" fn(*const Program, *mut f64, usize, f64) = match lanes {
+        1 => limit_lanes::<1>,
+        2 => limit_lanes::<2>,
+        4 => limit_lanes::<4>,
+        8 => limit_lanes::<8>,
+        16 => limit_lanes::<16>,
+        _ => return None,
+    };
+    Some(helper as usize)
+}
+
+/// The address compiled code calls to store a `DELAY FIXED` input.
+pub(super) const PUSH_HELPER: extern "C" fn(*mut Rings, u64, u64, f64) = push_helper;
+/// The address compiled code calls for a lookup.
+pub(super) const LOOKUP_HELPER: extern "C" fn(*const LookupTable, u64, f64) -> f64 = lookup_helper;
+/// The address compiled code calls for a `DELAY FIXED`.
+pub(super) const DELAY_HELPER: extern "C" fn(*const Rings, u64, u64) -> f64 = delay_helper;
+
+/// A program's operation lists compiled for `lanes` lanes.
+pub(crate) struct Kernels {
+    module: Option<JITModule>,
+    entries: [Entry; 3],
+    advance: Option<Advance>,
+    /// The program compiled ([`Program::id`]).
+    program: u64,
+    lanes: usize,
+    slots: usize,
+    tables: usize,
+    rings: usize,
+}
+
+// SAFETY: invariant 5: the module is not changed after it is finalised and
+// the code keeps no state.
+unsafe impl Send for Kernels {}
+// SAFETY: as for Send.
+unsafe impl Sync for Kernels {}
+
+impl std::fmt::Debug for Kernels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernels")
+            .field("lanes", &self.lanes)
+            .field("slots", &self.slots)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kernels {
+    /// Takes a finalised module and its functions for `Init`, `Step` and
+    /// `Derivative`, compiled for `lanes` lanes over `slots` slots with
+    /// `tables` lookup tables and `rings` delay rings.
+    pub(super) fn new(
+        module: JITModule,
+        ids: [FuncId; 3],
+        advance: Option<FuncId>,
+        program: &Program,
+        lanes: usize,
+        slots: usize,
+    ) -> Kernels {
+        let entries = ids.map(|id| {
+            let pointer = module.get_finalized_function(id);
+            // SAFETY: invariant 4: the function was generated with this
+            // signature, and the module is finalised.
+            unsafe { std::mem::transmute::<*const u8, Entry>(pointer) }
+        });
+        let advance = advance.map(|id| {
+            let pointer = module.get_finalized_function(id);
+            // SAFETY: as above.
+            unsafe { std::mem::transmute::<*const u8, Advance>(pointer) }
+        });
+        Kernels {
+            module: Some(module),
+            entries,
+            advance,
+            program: program.id,
+            lanes,
+            slots,
+            tables: program.tables.len(),
+            rings: program.rings.len(),
+        }
+    }
+
+    /// Whether the whole Euler step loop is compiled.
+    pub(crate) fn has_advance(&self) -> bool {
+        self.advance.is_some()
+    }
+
+    /// Takes `steps` Euler steps after step `first` (whose values are in
+    /// `slots`): 0 if all went well, or `k` if step `first + k` has a NaN or
+    /// infinity (the slots then hold that step's values, partly).
+    ///
+    /// # Panics
+    ///
+    /// If the buffers do not fit the program the code was compiled from,
+    /// its delay buffers are not set up, or there is no compiled loop.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn advance(
+        &self,
+        program: &Program,
+        slots: &mut [f64],
+        rings: &mut [Rings],
+        first: usize,
+        steps: usize,
+        start: f64,
+        dt: f64,
+    ) -> usize {
+        let advance = self.advance.expect("a compiled loop");
+        assert!(
+            program.id == self.program
+                && slots.len() == self.slots * self.lanes
+                && program.tables.len() == self.tables
+                && rings.len() == self.lanes
+                && rings.iter().all(|r| r.rings.len() == self.rings),
+            "buffers that do not fit the compiled program"
+        );
+        // SAFETY: invariants 2, 3 and 6, checked just above.
+        let failed = unsafe {
+            advance(
+                slots.as_mut_ptr(),
+                program.tables.as_ptr(),
+                rings.as_mut_ptr(),
+                program,
+                first as i64,
+                steps as i64,
+                start,
+                dt,
+            )
+        };
+        failed as usize
+    }
+
+    /// The number of lanes the code advances together.
+    pub(crate) fn lanes(&self) -> usize {
+        self.lanes
+    }
+
+    /// Applies one operation list to every lane of `slots`.
+    ///
+    /// # Panics
+    ///
+    /// If the buffers do not fit the program the code was compiled from.
+    pub(crate) fn run(
+        &self,
+        part: Part,
+        slots: &mut [f64],
+        tables: &[LookupTable],
+        rings: &[Rings],
+    ) {
+        assert!(
+            slots.len() >= self.slots * self.lanes
+                && tables.len() == self.tables
+                && rings.len() == self.lanes,
+            "buffers that do not fit the compiled program"
+        );
+        debug_assert!(
+            part == Part::Init || rings.iter().all(|r| r.rings.len() == self.rings),
+            "delay buffers not set up"
+        );
+        let entry = self.entries[part as usize];
+        // SAFETY: invariants 2 and 3, checked just above.
+        unsafe { entry(slots.as_mut_ptr(), tables.as_ptr(), rings.as_ptr()) }
+    }
+}
+
+impl Drop for Kernels {
+    fn drop(&mut self) {
+        if let Some(module) = self.module.take() {
+            // SAFETY: invariant 1: the entries die with `self`, so no code
+            // of this module runs after this.
+            unsafe { module.free_memory() }
+        }
+    }
+}

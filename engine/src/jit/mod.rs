@@ -1,0 +1,934 @@
+//! The compiled back end: a program's operation lists translated to machine
+//! code with Cranelift at run time.
+//!
+//! Each list (initial values, the step's auxiliaries and flows, the stocks'
+//! net flows) becomes one straight-line function over the same slot array
+//! the interpreter uses, `L` lanes interleaved (slot `i` of lane `l` at
+//! `i * L + l`), so the integrators, non-negative limiting, `DELAY FIXED`
+//! buffers and the NaN/infinity check around it are the interpreter's own
+//! code and the two back ends cannot drift apart there.
+//!
+//! Bit-identical results: every operation is lowered to the same IEEE
+//! operations in the same order as the interpreter (`+ - * /`, `sqrt`,
+//! `floor`, `trunc`, `abs`, negation and comparisons are correctly rounded
+//! or exact in both), Cranelift neither fuses multiply-adds nor reassociates,
+//! and everything else (`exp`, `ln`, powers, `MIN`/`MAX`, rounding, lookups,
+//! time functions, `DELAY FIXED`) calls the interpreter's Rust functions.
+//! A value read twice in one function is loaded once and kept in a register.
+//!
+//! Anything the translation does not know (an operation or function added
+//! to the instruction set later) makes [`compile`] return a [`Fallback`]:
+//! that program runs interpreted, never wrongly.
+//!
+//! All `unsafe` is in [`code`]: making the function pointers and calling
+//! them, and the helpers that read lookup tables and delay buffers through
+//! pointers.
+
+mod code;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use code::Kernels;
+
+use crate::program::Program;
+use crate::program::ops::{Code, DT, Func1, Func2, Op, TIME, TimeFunc};
+use crate::sim::Fallback;
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{self, AbiParam, InstBuilder, MemFlags, Value, types};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_module::{FuncId, Linkage, Module};
+
+/// The lists of operations compiled, one function each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    Init,
+    Step,
+    Derivative,
+}
+
+/// Choices for tests: what to refuse and what to get wrong on purpose.
+#[derive(Default)]
+pub(crate) struct Options {
+    /// Treats these operations as unknown, to exercise the fallback.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub refuse: Option<fn(&Op) -> bool>,
+    /// Compiles `a * b` as `a * b * (1 + 2^-52)`, about one unit in the
+    /// last place off, to show that the tests comparing back ends notice.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub sabotage: bool,
+}
+
+/// The functions of one value by number, as the compiled code names them to
+/// [`func1_helper`]. A function missing here is not compiled.
+const FUNC1: [Func1; 21] = [
+    Func1::Neg,
+    Func1::Not,
+    Func1::Abs,
+    Func1::Exp,
+    Func1::Ln,
+    Func1::Log10,
+    Func1::Sqrt,
+    Func1::Sin,
+    Func1::Cos,
+    Func1::Tan,
+    Func1::Asin,
+    Func1::Acos,
+    Func1::Atan,
+    Func1::Sinh,
+    Func1::Cosh,
+    Func1::Tanh,
+    Func1::Integer,
+    Func1::Floor,
+    Func1::Round,
+    Func1::Sign,
+    Func1::ClampNonNegative,
+];
+
+/// The functions of two values by number (see [`FUNC1`]).
+const FUNC2: [Func2; 19] = [
+    Func2::Add,
+    Func2::Sub,
+    Func2::Mul,
+    Func2::Div,
+    Func2::Pow,
+    Func2::Mod,
+    Func2::Rem,
+    Func2::Lt,
+    Func2::Le,
+    Func2::Gt,
+    Func2::Ge,
+    Func2::Eq,
+    Func2::Ne,
+    Func2::And,
+    Func2::Or,
+    Func2::Min,
+    Func2::Max,
+    Func2::Zidz,
+    Func2::LogBase,
+];
+
+/// The functions of time by number (see [`FUNC1`]).
+const TIME_FUNCS: [TimeFunc; 4] = [
+    TimeFunc::Step,
+    TimeFunc::Pulse,
+    TimeFunc::PulseTrain,
+    TimeFunc::Ramp,
+];
+
+/// The interpreter's function of one value, for compiled code.
+extern "C" fn func1_helper(f: u32, a: f64) -> f64 {
+    match FUNC1.get(f as usize) {
+        Some(&f) => crate::sim::func1(f, a),
+        None => f64::NAN,
+    }
+}
+
+/// The interpreter's function of two values, for compiled code.
+extern "C" fn func2_helper(f: u32, a: f64, b: f64) -> f64 {
+    match FUNC2.get(f as usize) {
+        Some(&f) => crate::sim::func2(f, a, b),
+        None => f64::NAN,
+    }
+}
+
+/// The interpreter's function of time, for compiled code.
+extern "C" fn time_helper(f: u32, t: f64, dt: f64, a: f64, b: f64, c: f64, d: f64) -> f64 {
+    match TIME_FUNCS.get(f as usize) {
+        Some(&f) => crate::sim::time_func(f, t, dt, [a, b, c, d]),
+        None => f64::NAN,
+    }
+}
+
+/// Compiles `program`'s operation lists for `lanes` lanes.
+///
+/// # Errors
+///
+/// A [`Fallback`] naming the first operation that cannot be compiled, or
+/// Cranelift's complaint.
+pub(crate) fn compile(
+    program: &Program,
+    lanes: usize,
+    options: &Options,
+) -> Result<Kernels, Fallback> {
+    let slots = program.step_ops.slots();
+    // Loads and stores use 32-bit offsets from the start of the slots.
+    if slots
+        .checked_mul(lanes)
+        .and_then(|n| n.checked_mul(8))
+        .is_none_or(|bytes| bytes > i32::MAX as usize)
+    {
+        return Err(Fallback::new(format!(
+            "{slots} slots in {lanes} lanes are too many for 32-bit offsets"
+        )));
+    }
+    let parts = [
+        (Part::Init, &program.init_ops),
+        (Part::Step, &program.step_ops),
+        (Part::Derivative, &program.derivative_ops),
+    ];
+    // Refuse before spending time on code generation.
+    for (_, code) in parts {
+        for op in code.ops() {
+            supported(op, program, options)?;
+        }
+    }
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        Fallback::new(format!("the code generator failed ({what}): {e}"))
+    };
+    let mut flags = settings::builder();
+    for (name, value) in [
+        ("opt_level", "speed"),
+        ("use_colocated_libcalls", "false"),
+        ("is_pic", "false"),
+        (
+            "enable_verifier",
+            if cfg!(debug_assertions) {
+                "true"
+            } else {
+                "false"
+            },
+        ),
+    ] {
+        flags.set(name, value).map_err(|e| fail("flags", &e))?;
+    }
+    let isa = cranelift_native::builder()
+        .map_err(|e| fail("this machine", &e))?
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| fail("this machine", &e))?;
+    let mut module = cranelift_jit::JITModule::new(cranelift_jit::JITBuilder::with_isa(
+        isa,
+        cranelift_module::default_libcall_names(),
+    ));
+    let pointer = module.target_config().pointer_type();
+    let mut signature = module.make_signature();
+    for _ in 0..3 {
+        signature.params.push(AbiParam::new(pointer));
+    }
+    let mut context = module.make_context();
+    let mut builder_context = FunctionBuilderContext::new();
+    let mut ids: Vec<FuncId> = Vec::new();
+    for (k, (part, code)) in parts.into_iter().enumerate() {
+        let name = format!("{part:?}");
+        let id = module
+            .declare_function(&name, Linkage::Local, &signature)
+            .map_err(|e| fail("declaring", &e))?;
+        context.func.signature = signature.clone();
+        context.func.name = ir::UserFuncName::user(0, k as u32);
+        let builder = FunctionBuilder::new(&mut context.func, &mut builder_context);
+        lower(builder, code, lanes, pointer, options)?;
+        module
+            .define_function(id, &mut context)
+            .map_err(|e| fail(&name, &e))?;
+        module.clear_context(&mut context);
+        ids.push(id);
+    }
+    // The whole Euler step loop, when the stocks are only written by
+    // integration and (with non-negative stocks) limiting can be called
+    // for this lane count.
+    let limiting = !program.non_negative.is_empty();
+    let limit_helper = code::limit_helper(lanes);
+    let writes_stock = parts[1..].iter().any(|(_, code)| {
+        code.ops()
+            .iter()
+            .any(|op| program.integrated.contains(&(destination(op) as usize)))
+    });
+    let advance = if writes_stock || (limiting && limit_helper.is_none()) {
+        None
+    } else {
+        let mut advance_signature = module.make_signature();
+        for _ in 0..4 {
+            advance_signature.params.push(AbiParam::new(pointer));
+        }
+        advance_signature.params.push(AbiParam::new(types::I64));
+        advance_signature.params.push(AbiParam::new(types::I64));
+        advance_signature.params.push(AbiParam::new(types::F64));
+        advance_signature.params.push(AbiParam::new(types::F64));
+        advance_signature.returns.push(AbiParam::new(types::I64));
+        let id = module
+            .declare_function("Advance", Linkage::Local, &advance_signature)
+            .map_err(|e| fail("declaring", &e))?;
+        context.func.signature = advance_signature;
+        context.func.name = ir::UserFuncName::user(0, 3);
+        let builder = FunctionBuilder::new(&mut context.func, &mut builder_context);
+        lower_advance(builder, program, lanes, pointer, options, limit_helper);
+        module
+            .define_function(id, &mut context)
+            .map_err(|e| fail("Advance", &e))?;
+        module.clear_context(&mut context);
+        Some(id)
+    };
+    module
+        .finalize_definitions()
+        .map_err(|e| fail("finishing", &e))?;
+    Ok(Kernels::new(
+        module,
+        [ids[0], ids[1], ids[2]],
+        advance,
+        program,
+        lanes,
+        slots,
+    ))
+}
+
+/// The slot an operation writes.
+fn destination(op: &Op) -> u32 {
+    match *op {
+        Op::Copy { dst, .. }
+        | Op::Add { dst, .. }
+        | Op::Sub { dst, .. }
+        | Op::Mul { dst, .. }
+        | Op::Div { dst, .. }
+        | Op::F1 { dst, .. }
+        | Op::F2 { dst, .. }
+        | Op::Select { dst, .. }
+        | Op::Xidz { dst, .. }
+        | Op::Lookup { dst, .. }
+        | Op::Time { dst, .. }
+        | Op::DelayFixed { dst, .. } => dst,
+    }
+}
+
+/// Whether the translation knows `op` (and everything it names exists).
+fn supported(op: &Op, program: &Program, options: &Options) -> Result<(), Fallback> {
+    let refuse = |what: String| {
+        Err(Fallback::new(format!(
+            "the compiled back end has no translation for {what}"
+        )))
+    };
+    if options.refuse.is_some_and(|refuse| refuse(op)) {
+        return refuse(format!("{op:?} (refused for a test)"));
+    }
+    #[allow(unreachable_patterns)]
+    match *op {
+        Op::Copy { .. }
+        | Op::Add { .. }
+        | Op::Sub { .. }
+        | Op::Mul { .. }
+        | Op::Div { .. }
+        | Op::Select { .. }
+        | Op::Xidz { .. } => Ok(()),
+        Op::F1 { f, .. } if FUNC1.contains(&f) => Ok(()),
+        Op::F2 { f, .. } if FUNC2.contains(&f) => Ok(()),
+        Op::Time { f, .. } if TIME_FUNCS.contains(&f) => Ok(()),
+        Op::Lookup { table, .. } if (table as usize) < program.tables.len() => Ok(()),
+        Op::DelayFixed { ring, .. } if (ring as usize) < program.rings.len() => Ok(()),
+        _ => refuse(format!("the operation {op:?}")),
+    }
+}
+
+/// The position of `f` in `list`, as the compiled code passes it.
+fn index_of<T: PartialEq>(list: &[T], f: &T) -> i64 {
+    list.iter()
+        .position(|g| g == f)
+        .expect("checked by supported") as i64
+}
+
+/// Builds one function `fn(slots, tables, rings)` that applies `code` to
+/// every lane.
+fn lower(
+    b: FunctionBuilder,
+    code: &Code,
+    lanes: usize,
+    pointer: ir::Type,
+    options: &Options,
+) -> Result<(), Fallback> {
+    let mut l = Lowering::new(b, code.slots(), lanes, pointer, options);
+    for op in code.ops() {
+        for group in 0..l.groups() {
+            l.op(op, group);
+        }
+    }
+    l.b.ins().return_(&[]);
+    l.b.finalize();
+    Ok(())
+}
+
+/// Builds `fn(slots, tables, rings, program, first, n, start, dt) -> i64`:
+/// `n` Euler steps after step `first` (whose values are in `slots`), each
+/// as the interpreter takes it: push the `DELAY FIXED` inputs, integrate
+/// (`stock += dt * net flow`, non-negative stocks floored), set the time,
+/// evaluate the flows (limited by `limit_helper` for non-negative stocks)
+/// and net flows, and check for NaN and infinity. The stocks stay in
+/// registers from step to step (and are stored for the caller). Returns 0,
+/// or `k` if step `first + k` has a value that is not finite.
+fn lower_advance(
+    b: FunctionBuilder,
+    program: &Program,
+    lanes: usize,
+    pointer: ir::Type,
+    options: &Options,
+    limit_helper: Option<usize>,
+) {
+    let slots = program.step_ops.slots();
+    let mut l = Lowering::new(b, slots, lanes, pointer, options);
+    let params = l.params.clone();
+    let (program_pointer, first, count, start, dt) =
+        (params[3], params[4], params[5], params[6], params[7]);
+    let integrated = program.integrated.clone();
+    let stock_slots: Vec<u32> = integrated.clone().map(|s| s as u32).collect();
+    let non_negative: Vec<u32> = program
+        .non_negative
+        .iter()
+        .map(|&i| program.stocks[i].slot)
+        .collect();
+    let limiting = !non_negative.is_empty();
+    let groups = l.groups();
+    let dt_scalar = dt;
+    let dt = l.splat(dt_scalar);
+
+    // The stocks as the caller left them.
+    let mut initial = Vec::new();
+    for &slot in &stock_slots {
+        for group in 0..groups {
+            initial.push(ir::BlockArg::Value(l.get(slot, group)));
+        }
+    }
+    let zero_k = l.b.ins().iconst(types::I64, 0);
+    let header = l.b.create_block();
+    let body = l.b.create_block();
+    let done = l.b.create_block();
+    let failed = l.b.create_block();
+    l.b.append_block_param(header, types::I64);
+    for _ in 0..initial.len() {
+        l.b.append_block_param(header, l.ty);
+    }
+    l.b.append_block_param(failed, types::I64);
+    let mut args = vec![ir::BlockArg::Value(zero_k)];
+    args.extend(initial);
+    l.b.ins().jump(header, &args);
+
+    l.b.switch_to_block(header);
+    let header_params = l.b.block_params(header).to_vec();
+    let k = header_params[0];
+    let finished =
+        l.b.ins()
+            .icmp(ir::condcodes::IntCC::SignedGreaterThanOrEqual, k, count);
+    l.b.ins().brif(finished, done, &[], body, &[]);
+
+    l.b.switch_to_block(body);
+    l.cache.iter_mut().for_each(|v| *v = None);
+    for (j, &slot) in stock_slots.iter().enumerate() {
+        for group in 0..groups {
+            l.cache[slot as usize * groups + group] = Some(header_params[1 + j * groups + group]);
+        }
+    }
+    // DELAY FIXED: this step's inputs go in.
+    for (i, ring) in program.rings.iter().enumerate() {
+        for lane in 0..lanes {
+            let group_value = l.get(ring.input, lane / l.width);
+            let value = if l.width == 1 {
+                group_value
+            } else {
+                l.b.ins().extractlane(group_value, (lane % l.width) as u8)
+            };
+            let lane_number = l.b.ins().iconst(types::I64, lane as i64);
+            let ring_number = l.b.ins().iconst(types::I64, i as i64);
+            let callee = l.b.ins().iconst(pointer, code::PUSH_HELPER as usize as i64);
+            let rings = l.rings;
+            l.b.ins().call_indirect(
+                l.sigs.push,
+                callee,
+                &[rings, lane_number, ring_number, value],
+            );
+            l.forget();
+        }
+    }
+    // Integrate: stock + dt * net flow, then floor the non-negative ones
+    // at min(before, 0) as the interpreter does.
+    let mut next = Vec::new();
+    for (j, &slot) in stock_slots.iter().enumerate() {
+        let derivative = (program.derivatives + j) as u32;
+        for group in 0..groups {
+            let before = l.get(slot, group);
+            let d = l.get(derivative, group);
+            let change = l.b.ins().fmul(dt, d);
+            let mut value = l.b.ins().fadd(before, change);
+            if non_negative.contains(&slot) {
+                value = l.floor_stock(before, value);
+            }
+            l.set(slot, group, value);
+            next.push(value);
+        }
+    }
+    // The time of this step: start + step * dt.
+    let one = l.b.ins().iadd_imm(k, 1);
+    let step = l.b.ins().iadd(first, one);
+    let step = l.b.ins().fcvt_from_uint(types::F64, step);
+    let offset = l.b.ins().fmul(step, dt_scalar);
+    let time = l.b.ins().fadd(start, offset);
+    let time = l.splat(time);
+    for group in 0..groups {
+        l.set(TIME as u32, group, time);
+    }
+    if limiting {
+        for op in program.step_ops.ops() {
+            for group in 0..groups {
+                l.op(op, group);
+            }
+        }
+        // Limiting changes flows in memory: forget all but the stocks.
+        let callee = l.b.ins().iconst(pointer, limit_helper.unwrap_or(0) as i64);
+        let slot_buffer = l.slots;
+        let length = l.b.ins().iconst(pointer, (slots * lanes) as i64);
+        l.b.ins().call_indirect(
+            l.sigs.limit,
+            callee,
+            &[program_pointer, slot_buffer, length, dt_scalar],
+        );
+        l.cache.iter_mut().for_each(|v| *v = None);
+        for (j, &slot) in stock_slots.iter().enumerate() {
+            for group in 0..groups {
+                l.cache[slot as usize * groups + group] = Some(next[j * groups + group]);
+            }
+        }
+        for group in 0..groups {
+            l.cache[TIME * groups + group] = Some(time);
+        }
+    } else {
+        for op in program.step_ops.ops() {
+            for group in 0..groups {
+                l.op(op, group);
+            }
+        }
+    }
+    for op in program.derivative_ops.ops() {
+        for group in 0..groups {
+            l.op(op, group);
+        }
+    }
+    // NaN and infinity: x - x is 0 for a finite x and NaN otherwise; a
+    // sum of those is NaN if any is. Four sums, so that they overlap.
+    let mut sums: Vec<Value> = Vec::new();
+    let mut n = 0;
+    for slot in program.checked.clone() {
+        for group in 0..groups {
+            let x = l.get(slot as u32, group);
+            let zero_or_nan = l.b.ins().fsub(x, x);
+            if sums.len() < 4 {
+                sums.push(zero_or_nan);
+            } else {
+                sums[n % 4] = l.b.ins().fadd(sums[n % 4], zero_or_nan);
+            }
+            n += 1;
+        }
+    }
+    let mut total = l.constant(0.0);
+    for sum in sums {
+        total = l.b.ins().fadd(total, sum);
+    }
+    let mut bad = l.compare(FloatCC::Unordered, total, total);
+    if l.width > 1 {
+        bad = l.b.ins().vany_true(bad);
+    }
+    let mut args = vec![ir::BlockArg::Value(one)];
+    args.extend(next.iter().map(|&v| ir::BlockArg::Value(v)));
+    l.b.ins()
+        .brif(bad, failed, &[ir::BlockArg::Value(one)], header, &args);
+
+    l.b.switch_to_block(done);
+    let zero = l.b.ins().iconst(types::I64, 0);
+    l.b.ins().return_(&[zero]);
+    l.b.switch_to_block(failed);
+    let at = l.b.block_params(failed)[0];
+    l.b.ins().return_(&[at]);
+    l.b.seal_all_blocks();
+    l.b.finalize();
+}
+
+impl<'a> Lowering<'a> {
+    fn new(
+        mut b: FunctionBuilder<'a>,
+        slots: usize,
+        lanes: usize,
+        pointer: ir::Type,
+        options: &Options,
+    ) -> Lowering<'a> {
+        // Pairs of lanes in vector registers where the lanes pair up.
+        let width = if lanes.is_multiple_of(2) { 2 } else { 1 };
+        let block = b.create_block();
+        b.append_block_params_for_function_params(block);
+        b.switch_to_block(block);
+        b.seal_block(block);
+        let params = b.block_params(block).to_vec();
+        let call_conv = b.func.signature.call_conv;
+        let signature = |params: &[ir::Type]| {
+            let mut s = ir::Signature::new(call_conv);
+            s.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+            s.returns.push(AbiParam::new(types::F64));
+            s
+        };
+        let f64_ = types::F64;
+        let sigs = Signatures {
+            func1: b.import_signature(signature(&[types::I32, f64_])),
+            func2: b.import_signature(signature(&[types::I32, f64_, f64_])),
+            time: b.import_signature(signature(&[types::I32, f64_, f64_, f64_, f64_, f64_, f64_])),
+            lookup: b.import_signature(signature(&[pointer, types::I64, f64_])),
+            delay: b.import_signature(signature(&[pointer, types::I64, types::I64])),
+            push: b.import_signature({
+                let mut s = ir::Signature::new(call_conv);
+                for t in [pointer, types::I64, types::I64, f64_] {
+                    s.params.push(AbiParam::new(t));
+                }
+                s
+            }),
+            limit: b.import_signature({
+                let mut s = ir::Signature::new(call_conv);
+                for t in [pointer, pointer, pointer, f64_] {
+                    s.params.push(AbiParam::new(t));
+                }
+                s
+            }),
+        };
+        Lowering {
+            b,
+            slots: params[0],
+            tables: params[1],
+            rings: params[2],
+            params,
+            lanes,
+            width,
+            ty: if width == 2 { types::F64X2 } else { types::F64 },
+            pointer,
+            cache: vec![None; slots * (lanes / width)],
+            sigs,
+            sabotage: options.sabotage,
+        }
+    }
+}
+
+struct Signatures {
+    func1: ir::SigRef,
+    func2: ir::SigRef,
+    time: ir::SigRef,
+    lookup: ir::SigRef,
+    delay: ir::SigRef,
+    push: ir::SigRef,
+    limit: ir::SigRef,
+}
+
+struct Lowering<'a> {
+    b: FunctionBuilder<'a>,
+    slots: Value,
+    tables: Value,
+    rings: Value,
+    /// The function's parameters.
+    params: Vec<Value>,
+    lanes: usize,
+    /// Lanes per value: 1 (scalar `f64`) or 2 (vector `f64x2`).
+    width: usize,
+    /// `F64` or `F64X2`.
+    ty: ir::Type,
+    pointer: ir::Type,
+    /// The value of each slot of each group of `width` lanes once loaded
+    /// or computed.
+    cache: Vec<Option<Value>>,
+    sigs: Signatures,
+    sabotage: bool,
+}
+
+impl Lowering<'_> {
+    /// The groups of `width` lanes.
+    fn groups(&self) -> usize {
+        self.lanes / self.width
+    }
+
+    /// Where slot `slot` of group `group` is cached, and its byte offset.
+    fn offset(&self, slot: u32, group: usize) -> (usize, i32) {
+        let at = slot as usize * self.groups() + group;
+        let lane = slot as usize * self.lanes + group * self.width;
+        // In range: checked against i32::MAX in `compile`.
+        (at, (lane * 8) as i32)
+    }
+
+    /// Aligned for one `f64`; a pair of lanes may not be aligned for two.
+    fn flags(&self) -> MemFlags {
+        if self.width == 1 {
+            MemFlags::trusted()
+        } else {
+            MemFlags::new().with_notrap()
+        }
+    }
+
+    fn get(&mut self, slot: u32, group: usize) -> Value {
+        let (at, offset) = self.offset(slot, group);
+        if let Some(v) = self.cache[at] {
+            return v;
+        }
+        let flags = self.flags();
+        let v = self.b.ins().load(self.ty, flags, self.slots, offset);
+        self.cache[at] = Some(v);
+        v
+    }
+
+    fn set(&mut self, slot: u32, group: usize, v: Value) {
+        let (at, offset) = self.offset(slot, group);
+        let flags = self.flags();
+        self.b.ins().store(flags, v, self.slots, offset);
+        self.cache[at] = Some(v);
+    }
+
+    fn constant(&mut self, x: f64) -> Value {
+        let c = self.b.ins().f64const(x);
+        self.splat(c)
+    }
+
+    /// A scalar in every lane of a value.
+    fn splat(&mut self, x: Value) -> Value {
+        if self.width == 1 {
+            x
+        } else {
+            self.b.ins().splat(self.ty, x)
+        }
+    }
+
+    /// `a` where `mask` (of [`Lowering::compare`]) holds, else `b`.
+    fn choose(&mut self, mask: Value, a: Value, b: Value) -> Value {
+        if self.width == 1 {
+            self.b.ins().select(mask, a, b)
+        } else {
+            let mask = self.b.ins().bitcast(self.ty, MemFlags::new(), mask);
+            self.b.ins().bitselect(mask, a, b)
+        }
+    }
+
+    /// 1.0 where `cond` holds, else 0.0.
+    fn boolean(&mut self, cond: Value) -> Value {
+        let (one, zero) = (self.constant(1.0), self.constant(0.0));
+        self.choose(cond, one, zero)
+    }
+
+    /// Calls a helper once per lane of group `group`: `args(lowering,
+    /// lane, lane values of vector_args)` gives each call's arguments.
+    #[allow(clippy::type_complexity)]
+    fn call_lanes(
+        &mut self,
+        sig: ir::SigRef,
+        address: usize,
+        group: usize,
+        vector_args: &[Value],
+        args: &dyn Fn(&mut Self, usize, &[Value]) -> Vec<Value>,
+    ) -> Value {
+        let mut results = Vec::with_capacity(self.width);
+        for k in 0..self.width {
+            let scalars: Vec<Value> = if self.width == 1 {
+                vector_args.to_vec()
+            } else {
+                vector_args
+                    .iter()
+                    .map(|&v| self.b.ins().extractlane(v, k as u8))
+                    .collect()
+            };
+            let call_args = args(self, group * self.width + k, &scalars);
+            results.push(self.call(sig, address, &call_args));
+        }
+        if self.width == 1 {
+            results[0]
+        } else {
+            let v = self.b.ins().scalar_to_vector(self.ty, results[0]);
+            self.b.ins().insertlane(v, results[1], 1)
+        }
+    }
+
+    fn compare(&mut self, cc: FloatCC, a: Value, b: Value) -> Value {
+        self.b.ins().fcmp(cc, a, b)
+    }
+
+    fn call(&mut self, sig: ir::SigRef, address: usize, args: &[Value]) -> Value {
+        let callee = self.b.ins().iconst(self.pointer, address as i64);
+        let call = self.b.ins().call_indirect(sig, callee, args);
+        self.forget();
+        self.b.inst_results(call)[0]
+    }
+
+    /// Forgets the values kept in registers, after a call: a call clobbers
+    /// every vector register, so a value kept across it would be spilled
+    /// to the stack and reloaded; every value is in the slots already, so
+    /// reloading it from there costs less.
+    fn forget(&mut self) {
+        self.cache.iter_mut().for_each(|v| *v = None);
+    }
+
+    /// A non-negative stock after integration: `value`, or the floor
+    /// (`before` if below zero, else zero) if `value` is below it, as the
+    /// interpreter's `integrate`.
+    fn floor_stock(&mut self, before: Value, value: Value) -> Value {
+        let zero = self.constant(0.0);
+        let negative = self.compare(FloatCC::LessThan, before, zero);
+        let floor = self.choose(negative, before, zero);
+        let below = self.compare(FloatCC::LessThan, value, floor);
+        self.choose(below, floor, value)
+    }
+
+    fn op(&mut self, op: &Op, lane: usize) {
+        let v = match *op {
+            Op::Copy { dst, a } => {
+                let v = self.get(a, lane);
+                return self.set(dst, lane, v);
+            }
+            Op::Add { dst, a, b } => (dst, self.func2(Func2::Add, a, b, lane)),
+            Op::Sub { dst, a, b } => (dst, self.func2(Func2::Sub, a, b, lane)),
+            Op::Mul { dst, a, b } => (dst, self.func2(Func2::Mul, a, b, lane)),
+            Op::Div { dst, a, b } => (dst, self.func2(Func2::Div, a, b, lane)),
+            Op::F1 { dst, f, a } => {
+                let a = self.get(a, lane);
+                (dst, self.func1(f, a))
+            }
+            Op::F2 { dst, f, a, b } => (dst, self.func2(f, a, b, lane)),
+            Op::Select { dst, c, a, b } => {
+                let (c, a, b) = (self.get(c, lane), self.get(a, lane), self.get(b, lane));
+                let zero = self.constant(0.0);
+                let cond = self.compare(FloatCC::NotEqual, c, zero);
+                (dst, self.choose(cond, a, b))
+            }
+            Op::Xidz { dst, a, b, x } => {
+                let (a, b, x) = (self.get(a, lane), self.get(b, lane), self.get(x, lane));
+                let zero = self.constant(0.0);
+                let quotient = self.b.ins().fdiv(a, b);
+                let cond = self.compare(FloatCC::Equal, b, zero);
+                (dst, self.choose(cond, x, quotient))
+            }
+            Op::Lookup { dst, table, a } => {
+                let a = self.get(a, lane);
+                let lookup = move |l: &mut Self, _: usize, x: &[Value]| {
+                    let index = l.b.ins().iconst(types::I64, i64::from(table));
+                    vec![l.tables, index, x[0]]
+                };
+                let sig = self.sigs.lookup;
+                (
+                    dst,
+                    self.call_lanes(sig, code::LOOKUP_HELPER as usize, lane, &[a], &lookup),
+                )
+            }
+            Op::Time { dst, f, args } => {
+                let number = index_of(&TIME_FUNCS, &f);
+                let mut values = vec![self.get(TIME as u32, lane), self.get(DT as u32, lane)];
+                for arg in args {
+                    values.push(self.get(arg, lane));
+                }
+                let time = move |l: &mut Self, _: usize, x: &[Value]| {
+                    let mut all = vec![l.b.ins().iconst(types::I32, number)];
+                    all.extend_from_slice(x);
+                    all
+                };
+                let helper: extern "C" fn(u32, f64, f64, f64, f64, f64, f64) -> f64 = time_helper;
+                let sig = self.sigs.time;
+                (
+                    dst,
+                    self.call_lanes(sig, helper as usize, lane, &values, &time),
+                )
+            }
+            Op::DelayFixed { dst, ring } => {
+                let delay = move |l: &mut Self, lane: usize, _: &[Value]| {
+                    let lane_number = l.b.ins().iconst(types::I64, lane as i64);
+                    let ring = l.b.ins().iconst(types::I64, i64::from(ring));
+                    vec![l.rings, lane_number, ring]
+                };
+                let sig = self.sigs.delay;
+                (
+                    dst,
+                    self.call_lanes(sig, code::DELAY_HELPER as usize, lane, &[], &delay),
+                )
+            }
+        };
+        self.set(v.0, lane, v.1);
+    }
+
+    fn func1(&mut self, f: Func1, a: Value) -> Value {
+        let zero = self.constant(0.0);
+        match f {
+            Func1::Neg => self.b.ins().fneg(a),
+            Func1::Abs => self.b.ins().fabs(a),
+            Func1::Sqrt => self.b.ins().sqrt(a),
+            Func1::Integer => self.b.ins().trunc(a),
+            Func1::Floor => self.b.ins().floor(a),
+            Func1::Not => {
+                let c = self.compare(FloatCC::Equal, a, zero);
+                self.boolean(c)
+            }
+            Func1::ClampNonNegative => {
+                let c = self.compare(FloatCC::LessThan, a, zero);
+                self.choose(c, zero, a)
+            }
+            Func1::Sign => {
+                let (one, minus_one) = (self.constant(1.0), self.constant(-1.0));
+                let negative = self.compare(FloatCC::LessThan, a, zero);
+                let below = self.choose(negative, minus_one, a);
+                let positive = self.compare(FloatCC::GreaterThan, a, zero);
+                self.choose(positive, one, below)
+            }
+            _ => {
+                let number = index_of(&FUNC1, &f);
+                let helper: extern "C" fn(u32, f64) -> f64 = func1_helper;
+                let sig = self.sigs.func1;
+                let args = move |l: &mut Self, _: usize, x: &[Value]| {
+                    vec![l.b.ins().iconst(types::I32, number), x[0]]
+                };
+                // The group does not matter: no argument depends on the lane.
+                self.call_lanes(sig, helper as usize, 0, &[a], &args)
+            }
+        }
+    }
+
+    fn func2(&mut self, f: Func2, a: u32, b: u32, lane: usize) -> Value {
+        let (a, b) = (self.get(a, lane), self.get(b, lane));
+        let compare = |l: &mut Self, cc| {
+            let c = l.compare(cc, a, b);
+            l.boolean(c)
+        };
+        match f {
+            Func2::Add => self.b.ins().fadd(a, b),
+            Func2::Sub => self.b.ins().fsub(a, b),
+            Func2::Mul => {
+                let product = self.b.ins().fmul(a, b);
+                if self.sabotage {
+                    // One unit in the last place, more or less.
+                    let nudge = self.constant(1.0 + f64::EPSILON);
+                    self.b.ins().fmul(product, nudge)
+                } else {
+                    product
+                }
+            }
+            Func2::Div => self.b.ins().fdiv(a, b),
+            Func2::Lt => compare(self, FloatCC::LessThan),
+            Func2::Le => compare(self, FloatCC::LessThanOrEqual),
+            Func2::Gt => compare(self, FloatCC::GreaterThan),
+            Func2::Ge => compare(self, FloatCC::GreaterThanOrEqual),
+            Func2::Eq => compare(self, FloatCC::Equal),
+            Func2::Ne => compare(self, FloatCC::NotEqual),
+            Func2::And | Func2::Or => {
+                let zero = self.constant(0.0);
+                let x = self.compare(FloatCC::NotEqual, a, zero);
+                let y = self.compare(FloatCC::NotEqual, b, zero);
+                let c = if f == Func2::And {
+                    self.b.ins().band(x, y)
+                } else {
+                    self.b.ins().bor(x, y)
+                };
+                self.boolean(c)
+            }
+            Func2::Zidz => {
+                let zero = self.constant(0.0);
+                let quotient = self.b.ins().fdiv(a, b);
+                let c = self.compare(FloatCC::Equal, b, zero);
+                self.choose(c, zero, quotient)
+            }
+            Func2::Mod => {
+                // a - b * floor(a / b), as the interpreter computes it.
+                let quotient = self.b.ins().fdiv(a, b);
+                let floor = self.b.ins().floor(quotient);
+                let product = self.b.ins().fmul(b, floor);
+                self.b.ins().fsub(a, product)
+            }
+            _ => {
+                let number = index_of(&FUNC2, &f);
+                let helper: extern "C" fn(u32, f64, f64) -> f64 = func2_helper;
+                let sig = self.sigs.func2;
+                let args = move |l: &mut Self, _: usize, x: &[Value]| {
+                    vec![l.b.ins().iconst(types::I32, number), x[0], x[1]]
+                };
+                self.call_lanes(sig, helper as usize, 0, &[a, b], &args)
+            }
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Which back end runs a program: the interpreter (the reference) or
+//! machine code compiled from the same operations at run time (the `jit`
+//! feature, on by default).
+//!
+//! The compiled code applies the same operations in the same order with the
+//! same IEEE arithmetic (no fused multiply-add, no reassociation), and the
+//! functions it does not inline call the interpreter's own Rust functions,
+//! so a compiled run gives bit for bit what an interpreted run gives. A
+//! program with an operation the compiler does not know runs interpreted,
+//! and [`Program::native_code`] says why.
+
+use crate::program::Program;
+use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// How runs evaluate a program's operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Walk the operation list: the reference, always available.
+    Interpreter,
+    /// Machine code generated from the operation list the first time a
+    /// program runs this way, shared by every run of the program and its
+    /// clones. Falls back to the interpreter (see [`Program::native_code`])
+    /// when built without the `jit` feature, on a machine Cranelift does not
+    /// support, or for a program with an operation it cannot compile.
+    Compiled,
+}
+
+impl Backend {
+    /// The back end new runs use unless told otherwise: [`Backend::Compiled`]
+    /// unless changed with [`Backend::set_process_default`].
+    pub fn process_default() -> Backend {
+        match DEFAULT.load(Ordering::Relaxed) {
+            0 => Backend::Interpreter,
+            _ => Backend::Compiled,
+        }
+    }
+
+    /// Makes this the back end of every [`State`](crate::State) and
+    /// [`Batch`](crate::Batch) created from now on, in every thread (the
+    /// command line's `--backend`): ensembles, calibration and projections
+    /// all follow it.
+    pub fn set_process_default(self) {
+        DEFAULT.store(
+            match self {
+                Backend::Interpreter => 0,
+                Backend::Compiled => 1,
+            },
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The name used on the command line: `interpreter` or `compiled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Interpreter => "interpreter",
+            Backend::Compiled => "compiled",
+        }
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> crate::Result<Backend> {
+        match s {
+            "interpreter" => Ok(Backend::Interpreter),
+            "compiled" => Ok(Backend::Compiled),
+            _ => Err(crate::Error::Invalid {
+                what: "backend".into(),
+                message: format!("expected `interpreter` or `compiled`, not `{s}`"),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+static DEFAULT: AtomicU8 = AtomicU8::new(1);
+
+/// Why a program asked to run compiled runs interpreted instead. Its
+/// results are the same; only the speed differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fallback {
+    reason: String,
+}
+
+impl Fallback {
+    pub(crate) fn new(reason: impl Into<String>) -> Fallback {
+        Fallback {
+            reason: reason.into(),
+        }
+    }
+
+    /// Why, in words.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for Fallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "running interpreted: {}", self.reason)
+    }
+}
+
+impl std::error::Error for Fallback {}
+
+/// A program's compiled code, one set per lane count, made on first use and
+/// shared by the program's clones.
+#[cfg(feature = "jit")]
+#[derive(Clone, Default)]
+pub(crate) struct JitCache {
+    #[allow(clippy::type_complexity)]
+    entries: std::sync::Arc<
+        std::sync::Mutex<Vec<(usize, Result<std::sync::Arc<crate::jit::Kernels>, Fallback>)>>,
+    >,
+}
+
+#[cfg(feature = "jit")]
+impl JitCache {
+    /// The compiled code of `program` for `lanes` lanes, compiling it on
+    /// first use.
+    pub(crate) fn get(
+        &self,
+        program: &Program,
+        lanes: usize,
+    ) -> Result<std::sync::Arc<crate::jit::Kernels>, Fallback> {
+        // A panic while compiling in another thread leaves the list as it
+        // was: still usable.
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, entry)) = entries.iter().find(|(l, _)| *l == lanes) {
+            return entry.clone();
+        }
+        let entry =
+            crate::jit::compile(program, lanes, &crate::jit::Options::default()).map(Into::into);
+        entries.push((lanes, entry.clone()));
+        entry
+    }
+
+    /// Makes `entry` the compiled code for `lanes` lanes (for tests).
+    #[cfg(test)]
+    pub(crate) fn insert(
+        &self,
+        lanes: usize,
+        entry: Result<std::sync::Arc<crate::jit::Kernels>, Fallback>,
+    ) {
+        let mut entries = self.entries.lock().unwrap();
+        entries.retain(|(l, _)| *l != lanes);
+        entries.push((lanes, entry));
+    }
+}
+
+/// Without the `jit` feature there is nothing to keep.
+#[cfg(not(feature = "jit"))]
+#[derive(Clone, Default)]
+pub(crate) struct JitCache;
+
+impl fmt::Debug for JitCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JitCache")
+    }
+}
+
+impl Program {
+    /// Compiles the program to machine code for single runs (once; later
+    /// calls and runs reuse it), or says why its runs with
+    /// [`Backend::Compiled`] are interpreted instead.
+    ///
+    /// ```
+    /// # use carecascade_engine::{Model, Program};
+    /// # use carecascade_engine::build::{Flow, Stock};
+    /// # let model = Model::builder("m").add(Stock::new("x", "1").inflow("f")).add(Flow::new("f", "1")).build()?;
+    /// let program = Program::compile(&model)?;
+    /// if let Err(fallback) = program.native_code() {
+    ///     eprintln!("{fallback}");
+    /// }
+    /// # Ok::<(), carecascade_engine::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`Fallback`] with the reason: built without the `jit` feature, a
+    /// machine Cranelift does not support, or an operation it cannot
+    /// compile.
+    pub fn native_code(&self) -> Result<(), Fallback> {
+        #[cfg(feature = "jit")]
+        {
+            self.jit.get(self, 1).map(|_| ())
+        }
+        #[cfg(not(feature = "jit"))]
+        {
+            Err(Fallback::new(
+                "the engine was built without the `jit` feature",
+            ))
+        }
+    }
+}
