@@ -30,11 +30,12 @@ struct Cli {
     #[arg(long, global = true, value_name = "N", default_value_t = Limits::DEFAULT.stored_values)]
     max_values: u64,
     /// How runs evaluate the model: `compiled` (machine code generated at
-    /// start-up, the default) or `interpreter` (the reference). Both give
+    /// start-up) or `interpreter` (the reference), for every run. Both give
     /// the same numbers bit for bit; a model the compiler cannot handle runs
-    /// interpreted.
-    #[arg(long, global = true, value_name = "BACKEND", default_value = "compiled", value_parser = ["compiled", "interpreter"])]
-    backend: String,
+    /// interpreted. Without it, single runs are compiled and ensembles and
+    /// calibration (batches of lanes) interpreted, the faster choice today.
+    #[arg(long, global = true, value_name = "BACKEND", value_parser = ["compiled", "interpreter"])]
+    backend: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -452,9 +453,14 @@ fn run(cli: Cli) -> ExitCode {
         stored_values: cli.max_values,
     }
     .set();
-    match cli.backend.parse::<carecascade::Backend>() {
-        Ok(backend) => backend.set_process_default(),
-        Err(e) => {
+    match cli
+        .backend
+        .as_deref()
+        .map(str::parse::<carecascade::Backend>)
+    {
+        None => {}
+        Some(Ok(backend)) => backend.set_process_default(),
+        Some(Err(e)) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }

@@ -487,7 +487,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
             rings: vec![Rings::default(); L],
             stock_start: vec![0.0; program.integrated.len() * L],
             flow_sum: vec![0.0; program.flows.len() * L],
-            backend: Backend::process_default(),
+            backend: Backend::default_for_lanes(L),
             fallback: None,
             #[cfg(feature = "jit")]
             kernels: None,
