@@ -178,7 +178,6 @@ fn huge_arrays_from_small_files_are_refused_before_allocating() {
             "<xmile version=\"1.0\" xmlns=\"http://docs.oasis-open.org/xmile/ns/XMILE/v1.0\"><sim_specs><start>0</start><stop>1</stop><dt>1</dt></sim_specs><dimensions>{dims}</dimensions><model><variables><aux name=\"x\"><dimensions>{dims_of_x}</dimensions><eqn>1</eqn></aux></variables></model></xmile>"
         )
     };
-    let started = std::time::Instant::now();
     let text = xmile_text(
         "<dim name=\"a\" size=\"100000\"/><dim name=\"b\" size=\"100000\"/>",
         "<dim name=\"a\"/><dim name=\"b\"/>",
@@ -207,8 +206,9 @@ fn huge_arrays_from_small_files_are_refused_before_allocating() {
             && message.contains("1,000,000,000 elements"),
         "{message}"
     );
-    // Each of these is refused at once (a debug build included).
-    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // Refused from the sizes alone: allocating any of these would need
+    // 80 GB or more, which this test could not survive. (No timing
+    // assertion: speed is measured by benchmarks, not tests.)
 }
 
 /// A count with thousands separators, as the messages write it.
