@@ -7,6 +7,9 @@
 //! Every case that passes must also survive a round trip: export to XMILE
 //! and to the native format, import again, and get identical results.
 //!
+//! `CONFORMANCE_SHOW=folder cargo test --test conformance -- --nocapture`
+//! prints the whole error of the cases whose name contains `folder`.
+//!
 //! Folders this version cannot run are listed in `EXCEPTIONS` with the
 //! reason; an exception that starts passing fails the test so that the list
 //! stays honest.
@@ -30,25 +33,12 @@ const EXCEPTIONS: &[(&str, &str)] = &[
         "refused: subranges and `ALLOCATE BY PRIORITY` are not supported",
     ),
     (
-        "conditional_subscripts",
-        "refused: subranges and definitions over slices are not supported",
-    ),
-    (
         "control_vars",
         "refused: control variables that change over time are not supported",
     ),
     (
         "dynamic_final_time",
         "refused: a FINAL TIME that changes over time is not supported",
-    ),
-    (
-        "elm_count",
-        "refused: subranges and `ELMCOUNT` are not supported",
-    ),
-    ("except", "refused: `:EXCEPT:` is not supported"),
-    (
-        "except_subranges",
-        "refused: `:EXCEPT:`, subranges and equivalences are not supported",
     ),
     (
         "get_constants_subranges",
@@ -97,39 +87,6 @@ const EXCEPTIONS: &[(&str, &str)] = &[
     (
         "special_characters",
         "WRONG: a name with escaped quotes and backslashes is not matched to its output column",
-    ),
-    (
-        "subscript_3d_arrays",
-        "refused: definitions over slices are not supported",
-    ),
-    (
-        "subscript_definition",
-        "refused: subranges and equivalences are not supported",
-    ),
-    (
-        "subscript_individually_defined_1_of_2d_arrays",
-        "refused: definitions over slices are not supported",
-    ),
-    (
-        "subscript_individually_defined_stocks",
-        "refused: definitions over slices are not supported",
-    ),
-    ("subscript_logicals", "refused: subranges are not supported"),
-    (
-        "subscript_mapping_vensim",
-        "refused: subranges and mappings between ranges are not supported",
-    ),
-    (
-        "subscript_mixed_assembly",
-        "refused: definitions over slices are not supported",
-    ),
-    (
-        "subscript_transposition",
-        "refused: transposition (`x[sector!, sector1]`) is not supported",
-    ),
-    (
-        "unchangeable_constant",
-        "refused: unchangeable constants (`==`) are not supported",
     ),
     (
         "vector_order",
@@ -294,6 +251,13 @@ fn conformance_suite() {
                 .map(|(_, why)| *why);
             let method = METHOD_OVERRIDES.iter().find(|(case, _, _)| *case == name);
             let outcome = run_case(&model, &expected, method.map(|(_, m, _)| *m));
+            // `CONFORMANCE_SHOW=folder` prints a case's whole error.
+            if let Ok(show) = std::env::var("CONFORMANCE_SHOW")
+                && name.contains(&show)
+                && let Outcome::Refused(e) | Outcome::Wrong(e) = &outcome
+            {
+                println!("{name}:\n{e}");
+            }
             let format = format_of(&model).unwrap_or("XMILE");
             if let Some((_, tally)) = tallies.iter_mut().find(|(f, _)| *f == format) {
                 tally.run += 1;

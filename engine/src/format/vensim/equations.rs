@@ -11,10 +11,29 @@ use crate::format::{split_top_level, unquoted};
 use crate::model::Units;
 use crate::name::canonical_name;
 
-/// Splits `name[a, b]` into the name and its subscripts.
-fn name_and_subscripts(lhs: &str) -> (String, Vec<String>) {
+/// Splits `name[a, b] :EXCEPT: [a, c], [b, c]` into the name, its
+/// subscripts and the exceptions.
+fn name_and_subscripts(lhs: &str) -> (String, Vec<String>, Vec<Vec<String>>) {
     let lhs = lhs.trim();
-    match lhs.find('[') {
+    let (lhs, except) = match super::blocks::find_ci(lhs, ":EXCEPT:") {
+        Some(at) => {
+            let rest = &lhs[at + ":EXCEPT:".len()..];
+            let lists = split_top_level(rest, &[','])
+                .into_iter()
+                .map(|(_, p)| p.trim())
+                .collect::<Vec<_>>()
+                .join(",");
+            // `[a, c], [b, c]`: split at the brackets.
+            let mut excepts = Vec::new();
+            for part in lists.split('[').skip(1) {
+                let inner = part.split(']').next().unwrap_or("");
+                excepts.push(inner.split(',').map(unescaped).collect());
+            }
+            (lhs[..at].trim(), excepts)
+        }
+        None => (lhs, Vec::new()),
+    };
+    let (name, subscripts) = match lhs.find('[') {
         Some(open) if lhs.ends_with(']') => (
             unescaped(&lhs[..open]),
             lhs[open + 1..lhs.len() - 1]
@@ -23,7 +42,8 @@ fn name_and_subscripts(lhs: &str) -> (String, Vec<String>) {
                 .collect(),
         ),
         _ => (unescaped(lhs), Vec::new()),
-    }
+    };
+    (name, subscripts, except)
 }
 
 /// A name without its quotes, and a quoted name's escaped quotes (`\"`)
@@ -65,7 +85,7 @@ impl Reader<'_> {
         (rhs, rhs_offset): (&str, usize),
         lookup: bool,
     ) -> Option<Def> {
-        let (name, subscripts) = name_and_subscripts(lhs);
+        let (name, subscripts, except) = name_and_subscripts(lhs);
         let lead = lhs.len() - lhs.trim_start().len();
         let location = self.location(block.start + lead);
         if name.is_empty() {
@@ -177,6 +197,7 @@ impl Reader<'_> {
         Some(Def {
             name,
             subscripts,
+            except,
             rhs,
             units,
             doc,

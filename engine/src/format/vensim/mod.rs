@@ -34,6 +34,7 @@ mod blocks;
 mod control;
 mod elements;
 mod equations;
+mod expand;
 mod subscripts;
 
 use crate::build::{ModelBuilder, Source};
@@ -48,6 +49,7 @@ use indexmap::IndexMap;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use subscripts::Shape;
 
 /// Reads a Vensim `.mdl` file.
 ///
@@ -72,6 +74,7 @@ pub fn parse(text: &str, file: Option<&str>) -> Result<Model> {
 }
 
 /// The right-hand side of an equation.
+#[derive(Clone)]
 enum Rhs {
     Integ {
         rate: Source,
@@ -92,6 +95,8 @@ enum Rhs {
 struct Def {
     name: String,
     subscripts: Vec<String>,
+    /// `:EXCEPT:` lists: element tuples (or ranges) left out.
+    except: Vec<Vec<String>>,
     rhs: Rhs,
     units: Option<String>,
     doc: String,
@@ -132,6 +137,7 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
 
     // Subscript ranges first: equations may use them before they are defined.
     let mut raw_dimensions: Vec<(String, Vec<String>, usize)> = Vec::new();
+    let mut mappings: HashMap<String, Vec<String>> = HashMap::new();
     let mut defs = Vec::new();
     for block in &blocks {
         let eq = block.equation.as_str();
@@ -148,8 +154,21 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
             continue;
         }
         match split_lhs(eq) {
-            Lhs::Dimension { name, elements } => {
+            Lhs::Dimension {
+                name,
+                elements,
+                mapping,
+            } => {
+                mappings.insert(canonical_name(unquoted(name)), mapping);
                 raw_dimensions.push((unquoted(name).to_string(), elements, block.start + lead));
+            }
+            Lhs::RealityCheck(at) => {
+                let location = reader.location(block.start + at);
+                reader.warn(
+                    "",
+                    location,
+                    "a reality check (`THE CONDITION:` or `TEST INPUT:`) was skipped: reality checks are not run".into(),
+                );
             }
             Lhs::Unsupported(at, what) => reader.push_error(block.start + at, what),
             Lhs::Lookup { lhs, body } => {
@@ -168,12 +187,22 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
             ),
         }
     }
-    let dimensions = reader.dimensions(&raw_dimensions);
+    let resolved = reader.dimensions(&raw_dimensions);
+    let resolved = resolved
+        .into_iter()
+        .map(|(name, elements)| {
+            let key = canonical_name(&name);
+            let at = raw_dimensions
+                .iter()
+                .find(|(n, ..)| canonical_name(n) == key)
+                .map_or(0, |r| r.2);
+            let mapping = mappings.remove(&key).unwrap_or_default();
+            (name, elements, mapping, at)
+        })
+        .collect();
+    let mut ranges = expand::Ranges::new(&mut reader, resolved);
 
     let mut builder = ModelBuilder::new(stem);
-    for (name, elements) in &dimensions {
-        builder = builder.dimension(name.clone(), elements.clone());
-    }
 
     // Control variables become the time settings.
     let (controls, defs): (Vec<Def>, Vec<Def>) = defs.into_iter().partition(|d| {
@@ -197,16 +226,57 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
             .or_default()
             .push(def);
     }
-    let mut shapes = HashMap::new();
-    // Each range's elements by canonical name, made once.
-    let element_sets: Vec<std::collections::HashSet<String>> = dimensions
-        .iter()
-        .map(|(_, elements)| elements.iter().map(|e| canonical_name(e)).collect())
-        .collect();
+    ranges.set_variables(variables.keys().cloned().collect());
+    // Each variable's dimensions; definitions the engine cannot take as
+    // they are are written out element by element.
+    let mut variable_dims: HashMap<String, Vec<usize>> = HashMap::new();
     for (key, defs) in &variables {
-        if let Some(shape) = reader.shape(defs, &dimensions, &element_sets) {
-            shapes.insert(key.clone(), shape);
+        if defs[0].subscripts.is_empty() && defs.len() > 1 {
+            reader.errors.push(Error::Model {
+                variable: defs[0].name.clone(),
+                location: Some(defs[1].location.clone()),
+                message: "defined twice".into(),
+            });
+            continue;
         }
+        if let Some(dims) = ranges.variable_dimensions(&mut reader, defs) {
+            variable_dims.insert(key.clone(), dims);
+        }
+    }
+    for (key, defs) in variables.iter_mut() {
+        let Some(dims) = variable_dims.get(key) else {
+            continue;
+        };
+        if ranges.is_plain(defs, dims, &variable_dims) {
+            continue;
+        }
+        match ranges.expand(&mut reader, defs, dims) {
+            Some(expanded) => *defs = expanded,
+            None => {
+                variable_dims.remove(key);
+            }
+        }
+    }
+    let (dimensions, positions) =
+        ranges.dimensions(variables.keys().filter_map(|k| variable_dims.get(k)));
+    for (name, elements) in &dimensions {
+        builder = builder.dimension(name.clone(), elements.clone());
+    }
+    let mut shapes = HashMap::new();
+    for (key, defs) in &variables {
+        let Some(dims) = variable_dims.get(key) else {
+            continue;
+        };
+        let dims: Vec<usize> = dims.iter().map(|r| positions[r]).collect();
+        let whole = defs.len() == 1 && defs[0].subscripts.iter().all(|s| ranges.find(s).is_some());
+        let shape = if dims.is_empty() {
+            Shape::Scalar
+        } else if whole {
+            Shape::Whole(dims)
+        } else {
+            Shape::Elements(dims)
+        };
+        shapes.insert(key.clone(), shape);
     }
     let flows = stock_flows(&variables, &shapes);
     for (key, defs) in &variables {
@@ -325,6 +395,59 @@ mod tests {
     }
 
     #[test]
+    fn subranges_mappings_slices_and_except_are_written_out_element_by_element() {
+        let m = model(
+            "age: infant, child, teen, old ~~|\nolder: child, teen, old ~~|\n\
+             younger: infant, child, teen -> older ~~|\n\
+             pop[infant] = INTEG(10 - aging[infant], 100) ~~|\n\
+             pop[older] = INTEG(aging[younger] - aging[older], 100) ~~|\n\
+             aging[age] = pop[age] / 10 ~~|\n\
+             grid[age, older] :EXCEPT: [infant, older], [old, old] = 1 ~~|\n\
+             grid[infant, older] = older ~~|\n\
+             adults = SUM(pop[older!]) ~~|\nn = ELMCOUNT(older) ~~|\n\
+             biggest = VMAX(pop[age!]) + PROD(grid[teen, older!]) ~~|\n\
+             pos[age] = IF THEN ELSE(age = teen, 1, 0) ~~|",
+        )
+        .unwrap();
+        let r = Program::compile(&m).unwrap().run().unwrap();
+        let at = |name: &str| {
+            r.value_at(name, 1.0)
+                .unwrap_or_else(|| panic!("no `{name}` in {:?}", r.names()))
+        };
+        // Each cohort passes a tenth on to the next one: child gets infant's.
+        assert_eq!(at("pop[infant]"), 100.0 + 10.0 - 10.0);
+        assert_eq!(at("pop[child]"), 100.0 + 10.0 - 10.0);
+        assert_eq!(at("pop[old]"), 100.0 + 10.0 - 10.0);
+        assert_eq!(r.value_at("adults", 0.0), Some(300.0));
+        assert_eq!(at("n"), 3.0);
+        // A range as a value is the element's position in its family:
+        // child is the second of `age`.
+        assert_eq!(at("grid[infant,child]"), 2.0);
+        assert_eq!(at("grid[teen,old]"), 1.0);
+        // Left out by :EXCEPT: and by no other equation: zero.
+        assert_eq!(at("grid[old,old]"), 0.0);
+        assert_eq!(at("pos[teen]") + at("pos[old]"), 1.0);
+        assert_eq!(r.value_at("biggest", 0.0), Some(101.0));
+        assert!(
+            m.warnings()
+                .iter()
+                .any(|w| w.variable == "grid" && w.message.contains("[old, old]")),
+            "{:?}",
+            m.warnings()
+        );
+        // Equivalences and transposition: the same elements, another range.
+        let m = model(
+            "s: x, y ~~|\nt <-> s ~~|\nio[s, t] = 1, 2; 3, 4 ~~|\nv[s] = 1, 10 ~~|\n\
+             rows[t] = SUM(v[s!] * io[s!, t]) ~~|\ncols[s] = SUM(io[s, t!]) ~~|",
+        )
+        .unwrap();
+        let r = Program::compile(&m).unwrap().run().unwrap();
+        assert_eq!(r.value_at("rows[x]", 0.0), Some(1.0 + 30.0));
+        assert_eq!(r.value_at("rows[y]", 0.0), Some(2.0 + 40.0));
+        assert_eq!(r.value_at("cols[y]", 0.0), Some(7.0));
+    }
+
+    #[test]
     fn lookups_with_and_without_ranges() {
         let m = model(
             "f(\n\t[(0,0)-(10,10)],(0,0),(10,5)\\\n\t\t,(20,5)) ~~|\ng((0,1),(4,3)) ~~|\n\
@@ -349,28 +472,34 @@ mod tests {
             e.contains("m.mdl:2:3") && e.contains("data equations"),
             "{e}"
         );
-        let e = err("big: a, b, c ~~|\nsmall: a, b ~~|\nx[small] = 1 ~~|");
-        assert!(
-            e.contains("m.mdl:3:1") && e.contains("subrange of `big`"),
-            "{e}"
-        );
         let e = err("x = A FUNCTION OF(y) ~~|\ny = 1 ~~|");
         assert!(e.contains("m.mdl:2:5") && e.contains("placeholder"), "{e}");
         let e = err("f((0,0),(1,x)) ~~|");
         assert!(e.contains("m.mdl:2:9") && e.contains("`(1,x)`"), "{e}");
-        // A range made of ranges holds them as subranges.
-        let e = err("part: (p1-p3) ~~|\nall: part, extra ~~|\nx[all] = 1 ~~|");
-        assert!(
-            e.contains("m.mdl:2:1") && e.contains("`part` is a subrange of `all`"),
-            "{e}"
-        );
         let e = err("d: a, b ~~|\nx[a] = 1 ~~|\nx[bb] = 2 ~~|");
         assert!(
             e.contains("`bb` is not an element") && e.contains("`b`"),
             "{e}"
         );
-        let e = err("d: a, b ~~|\nx[a] = 1 ~~|");
-        assert!(e.contains("defines 1 of its 2 elements"), "{e}");
+        let e = err("d: a, b ~~|\nx[a] = 1 ~~|\nx[d] = 2 ~~|");
+        assert!(
+            e.contains("m.mdl:4:1") && e.contains("[a] is defined twice"),
+            "{e}"
+        );
+        let unknown = model("d: a, b ~~|\ny[d] = 1 ~~|\nx[d] = y[e] ~~|").unwrap();
+        let e = Program::compile(&unknown).unwrap_err().to_string();
+        assert!(e.contains("m.mdl:4:10") && e.contains("`e`"), "{e}");
+        let e = err("d: a, b ~~|\ns: a ~~|\nx[d] = s ~~|");
+        assert!(
+            e.contains("m.mdl:4:1")
+                && e.contains("`s` is used in the equation but stands for no element"),
+            "{e}"
+        );
+        let e = err("d: a, b -> nowhere ~~|\nx[d] = 1 ~~|");
+        assert!(
+            e.contains("m.mdl:2:1") && e.contains("maps to `nowhere`"),
+            "{e}"
+        );
         let e = err("d: a, b ~~|\nx[d] = 1, 2, 3 ~~|");
         assert!(e.contains("lists 3 values for its 2 elements"), "{e}");
         let typo = model("stock = INTEG(\n\tflow, 1) ~~|\nflow = stok * 2 ~~|").unwrap();
