@@ -65,14 +65,6 @@ const EXCEPTIONS: &[(&str, &str)] = &[
         "refused: definitions over slices and `INVERT MATRIX` are not supported",
     ),
     (
-        "macro_cross_reference",
-        "refused: Vensim macros are not supported",
-    ),
-    (
-        "macro_trailing_definition",
-        "refused: Vensim macros are not supported",
-    ),
-    (
         "partial_range_definitions",
         "refused: external data (`GET DIRECT DATA`) is not supported",
     ),

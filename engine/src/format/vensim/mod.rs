@@ -35,6 +35,7 @@ mod control;
 mod elements;
 mod equations;
 mod expand;
+mod macros;
 mod subscripts;
 
 use crate::build::{ModelBuilder, Source};
@@ -43,7 +44,7 @@ use crate::format::unquoted;
 use crate::model::Model;
 use crate::name::canonical_name;
 use crate::program::Warning;
-use blocks::{Lhs, find_ci, split_lhs};
+use blocks::{Lhs, split_lhs};
 use elements::stock_flows;
 use indexmap::IndexMap;
 use std::collections::HashMap;
@@ -126,7 +127,8 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
     let end = text
         .find("---///")
         .map_or(text.len(), |at| text[..at].trim_end_matches('\\').len());
-    let blocks = reader.blocks(&text[..end]);
+    let (masked, macros) = macros::extract(&mut reader, &text[..end]);
+    let blocks = reader.blocks(&masked);
     if blocks.iter().all(|b| b.equation.trim().is_empty()) {
         return Err(reader.error_at(
             0,
@@ -146,13 +148,6 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
             continue; // a group heading such as `.Control`
         }
         let lead = eq.len() - trimmed.len();
-        if let Some(at) = find_ci(eq, ":MACRO:") {
-            reader.push_error(
-                block.start + at,
-                "Vensim macros are not supported: expand the macro in the model".into(),
-            );
-            continue;
-        }
         match split_lhs(eq) {
             Lhs::Dimension {
                 name,
@@ -203,6 +198,8 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
     let mut ranges = expand::Ranges::new(&mut reader, resolved);
 
     let mut builder = ModelBuilder::new(stem);
+
+    macros::expand_calls(&mut reader, &mut defs, &macros);
 
     // Control variables become the time settings.
     let (controls, defs): (Vec<Def>, Vec<Def>) = defs.into_iter().partition(|d| {
@@ -448,6 +445,22 @@ mod tests {
     }
 
     #[test]
+    fn macros_with_stocks_nesting_and_a_definition_after_use() {
+        let m = model(
+            "twice = ACCUMULATE(2, 0) + ACCUMULATE(TIME, 10) ~~|\n\
+             :MACRO: ACCUMULATE(rate, start)\n\
+             ACCUMULATE = INTEG(in, start) ~~|\nin = HALF(rate) * 2 ~~|\n:END OF MACRO:\n\
+             :MACRO: HALF(x)\nHALF = x / 2 ~~|\n:END OF MACRO:\n",
+        )
+        .unwrap();
+        let r = Program::compile(&m).unwrap().run().unwrap();
+        // Each call has its own stock: 2 a month, and 0 + 1 + 2 + 3 over
+        // four months on top of 10.
+        assert_eq!(r.value_at("twice", 0.0), Some(10.0));
+        assert_eq!(r.value_at("twice", 4.0), Some(8.0 + 16.0));
+    }
+
+    #[test]
     fn lookups_with_and_without_ranges() {
         let m = model(
             "f(\n\t[(0,0)-(10,10)],(0,0),(10,5)\\\n\t\t,(20,5)) ~~|\ng((0,1),(4,3)) ~~|\n\
@@ -462,11 +475,18 @@ mod tests {
 
     #[test]
     fn refused_features_and_mistakes_are_located() {
-        let e = err("x = 1 ~~|\n:MACRO: m(a)\nm = a ~~|\n:END OF MACRO:\n");
+        let e = err("x = 1 ~~|\n:MACRO: m(a : b)\nm = a ~~|\n:END OF MACRO:\n");
         assert!(
-            e.contains("m.mdl:3:1") && e.contains("macros are not supported"),
+            e.contains("m.mdl:3:1") && e.contains("several outputs"),
             "{e}"
         );
+        let e = err("x = m(1, 2) ~~|\n:MACRO: m(a)\nm = a ~~|\n:END OF MACRO:\n");
+        assert!(
+            e.contains("m.mdl:2:1") && e.contains("takes 1 input(s) (a), got 2"),
+            "{e}"
+        );
+        let e = err("x = m(1) ~~|\n:MACRO: m(a)\nm = m(a) ~~|\n:END OF MACRO:\n");
+        assert!(e.contains("call itself"), "{e}");
         let e = err("x := 1 ~~|");
         assert!(
             e.contains("m.mdl:2:3") && e.contains("data equations"),
