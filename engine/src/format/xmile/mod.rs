@@ -494,14 +494,14 @@ impl<'a> Reader<'a> {
             .iter()
             .filter(|n| n.tag_name().name() == "stock")
             .flat_map(|n| children(*n, "inflow").chain(children(*n, "outflow")))
-            .map(|f| canonical_name(&unquoted(trimmed_text(f)).replace("\\n", " ")))
+            .map(|f| canonical_name(&name_text(unquoted(trimmed_text(f)))))
             .collect();
         let named = |tags: &[&str]| -> std::collections::HashSet<String> {
             nodes
                 .iter()
                 .filter(|n| tags.contains(&n.tag_name().name()))
                 .filter_map(|n| n.attribute("name"))
-                .map(|n| canonical_name(&n.replace("\\n", " ")))
+                .map(|n| canonical_name(&name_text(n)))
                 .collect()
         };
         let modules = named(&["module"]);
@@ -556,7 +556,7 @@ impl<'a> Reader<'a> {
                 .push(self.error(node, "<module> has no name attribute".into()));
             return;
         };
-        let name = name.trim().replace("\\n", " ");
+        let name = name_text(name.trim());
         if let Some(resource) = node.attribute("resource") {
             self.errors.push(self.error(
                 node,
@@ -697,7 +697,7 @@ impl<'a> Reader<'a> {
                 .push(self.error(node, format!("<{kind}> has no name attribute")));
             return;
         };
-        let local = name.trim().replace("\\n", " ");
+        let local = name_text(name.trim());
         if kind == "aux" && child(node, "gf").is_none() && flows.contains(&canonical_name(&local)) {
             kind = "flow";
         }
@@ -849,11 +849,11 @@ impl<'a> Reader<'a> {
                 }
                 for inflow in children(node, "inflow") {
                     // `\n` in a name is a space, as in the name itself.
-                    let flow = unquoted(trimmed_text(inflow)).replace("\\n", " ");
+                    let flow = name_text(unquoted(trimmed_text(inflow)));
                     stock = stock.inflow(format!("{}{flow}", scope.prefix));
                 }
                 for outflow in children(node, "outflow") {
-                    let flow = unquoted(trimmed_text(outflow)).replace("\\n", " ");
+                    let flow = name_text(unquoted(trimmed_text(outflow)));
                     stock = stock.outflow(format!("{}{flow}", scope.prefix));
                 }
                 if let Some(u) = units {
@@ -1138,6 +1138,27 @@ impl<'a> Reader<'a> {
         }
         Some((xs.into_iter().zip(ys).collect(), interpolation))
     }
+}
+
+/// A name as XMILE writes it: `\n` is a line break (read as a space, as
+/// names read spaces) and `\\` a backslash.
+fn name_text(written: &str) -> String {
+    let mut out = String::with_capacity(written.len());
+    let mut chars = written.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('\\', Some('n')) => {
+                chars.next();
+                out.push(' ');
+            }
+            ('\\', Some('\\')) => {
+                chars.next();
+                out.push('\\');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -61,7 +61,8 @@ pub fn write(model: &Model) -> String {
     }
     out.push_str("  <model>\n    <variables>\n");
     for v in model.variables() {
-        let name = escape_markup(v.name());
+        // A backslash in a name is written `\\`: `\n` means a line break.
+        let name = escape_markup(&v.name().replace('\\', "\\\\"));
         let mut body = String::new();
         if !v.dimensions().is_empty() {
             body.push_str("        <dimensions>\n");
