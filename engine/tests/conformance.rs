@@ -73,10 +73,6 @@ const EXCEPTIONS: &[(&str, &str)] = &[
         "refused: Vensim reality checks (`THE CONDITION:`, `TEST INPUT:`) are not supported",
     ),
     (
-        "smooth",
-        "refused: `SMOOTH N` with an order that is not a constant is not supported",
-    ),
-    (
         "vector_order",
         "refused: external data and `VECTOR SORT ORDER` are not supported",
     ),

@@ -253,14 +253,14 @@ fn vensim_constructs_not_understood_are_located_errors() {
     let text = |eq: &str| format!("{eq}\n{CONTROL}");
     for (eq, place, what) in [
         (
-            "x = 1 ~~|\n:MACRO: m(a)\nm = a ~~|\n:END OF MACRO:",
+            "x = 1 ~~|\n:MACRO: m(a : b)\nm = a ~~|\n:END OF MACRO:",
             "m.mdl:2:1",
-            "macros",
+            "several outputs",
         ),
         (
-            "d: a, b ~~|\nx[d] :EXCEPT: [a] = 1 ~~|",
+            "d: a, b ~~|\nx[d] :INTERPOLATE::= 1 ~~|",
             "m.mdl:2:6",
-            ":EXCEPT:",
+            "data equations",
         ),
         ("x := 1 ~~|", "m.mdl:1:3", "data equations"),
         (
@@ -274,9 +274,9 @@ fn vensim_constructs_not_understood_are_located_errors() {
             "placeholder",
         ),
         (
-            "d: a, b ~~|\ne: c, f ~~|\nd <-> e ~~|",
-            "m.mdl:3:3",
-            "equivalences",
+            "d: a, b -> e ~~|\nx[d] = 1 ~~|",
+            "m.mdl:1:1",
+            "maps to `e`, which is not a subscript range",
         ),
         (
             "x = 1 ~~|\ny = VECTOR SELECT(x, x, x, 0, 0) ~~|",
@@ -355,4 +355,53 @@ equation = "-7 MOD 3"
     let xmile = carecascade_engine::format::xmile::write(&model);
     let back = carecascade_engine::format::xmile::parse(&xmile, Some("back.xmile")).unwrap();
     assert_eq!(values(&back), [-2.0, -3.0, -1.0, 2.0], "{xmile}");
+}
+
+#[test]
+fn smooth_n_and_delay_n_read_an_order_that_changes_at_the_initial_time() {
+    // The order is 2 at the start and 3 from time 2: the run keeps 2
+    // stages, as Vensim does, and says so where the order is.
+    let m = mdl("order = 2 + STEP(1, 2) ~~|\nx = 10 + STEP(10, 1) ~~|\n\
+         s = SMOOTH N(x, 2, 10, order) ~~|\nt = SMOOTH N(x, 2, 10, 2) ~~|");
+    let r = run(&m);
+    for time in [0.0, 1.0, 2.0, 3.0, 4.0] {
+        assert_eq!(r.value_at("s", time), r.value_at("t", time), "at {time}");
+    }
+    let w = warnings(&m);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("m.mdl:4:24") && w.contains("at the initial time (2)")),
+        "{w:?}"
+    );
+    // An order that is not a whole number of stages at the start is refused.
+    let m = mdl("order = 0.2 + TIME ~~|\nx = 1 ~~|\ns = SMOOTH N(x, 2, 10, order) ~~|");
+    let e = Program::compile(&m).unwrap_err().to_string();
+    assert!(
+        e.contains("m.mdl:4:24") && e.contains("at the initial time"),
+        "{e}"
+    );
+}
+
+#[test]
+fn vensim_subscripts_mapped_to_a_subrange_shift_a_cohort_chain() {
+    // Each cohort ages into the next: `aging[younger]` feeds `pop[older]`
+    // element by element through the mapping.
+    let m = mdl(
+        "age: a0, a1, a2 ~~|\nolder: a1, a2 ~~|\nyounger: a0, a1 -> older ~~|\n\
+         pop[a0] = INTEG(5 - aging[a0], 10) ~~|\n\
+         pop[older] = INTEG(aging[younger] - aging[older], 0) ~~|\n\
+         aging[age] = pop[age] / 2 ~~|\ntotal = SUM(pop[age!]) ~~|",
+    );
+    let r = run(&m);
+    // Month 1: a0 = 10 + 5 - 5, a1 = 5, a2 = 0.
+    assert_eq!(r.value_at("pop[a0]", 1.0), Some(10.0));
+    assert_eq!(r.value_at("pop[a1]", 1.0), Some(5.0));
+    assert_eq!(r.value_at("pop[a2]", 1.0), Some(0.0));
+    // Month 2: a2 gets half of a1 and loses half of nothing.
+    assert_eq!(r.value_at("pop[a2]", 2.0), Some(2.5));
+    // Mass: 10 at the start plus 5 a month in, minus what a2 ages out.
+    let out: f64 = (0..4)
+        .map(|t| r.value_at("pop[a2]", f64::from(t)).unwrap() / 2.0)
+        .sum();
+    assert!((r.value_at("total", 4.0).unwrap() - (10.0 + 20.0 - out)).abs() < 1e-9);
 }

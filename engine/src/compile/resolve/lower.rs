@@ -268,17 +268,133 @@ impl Resolver<'_> {
             Some(v) => Err(self.error(
                 ctx,
                 &expr.span,
-                format!("the order of {} must be a whole number from 1 to 1000, not {v}", builtin.spelling()),
-            )),
-            None => Err(self.error(
-                ctx,
-                &expr.span,
                 format!(
-                    "the order of {} must be a number or constants only: it fixes the number of stages when the model is compiled",
+                    "the order of {} must be a whole number from 1 to 1000, not {v}",
                     builtin.spelling()
                 ),
             )),
+            None => {
+                // Vensim fixes the order when the run starts: an order that
+                // changes later is read at the initial time, and said so.
+                let mut params = Vec::new();
+                match self.value_at_start(expr, 0, &mut params) {
+                    Some(v) if (1.0..=1000.0).contains(&v.round()) => {
+                        self.structural.extend(params);
+                        let order = v.round() as usize;
+                        self.warnings.push(crate::program::Warning {
+                            variable: ctx.owner.to_string(),
+                            location: Some(ctx.equation.location(&expr.span)),
+                            message: format!(
+                                "the order of {} is not a constant: it is read once, at the initial time ({order}), and kept for the whole run, as Vensim does",
+                                builtin.spelling()
+                            ),
+                        });
+                        Ok(order)
+                    }
+                    _ => Err(self.error(
+                        ctx,
+                        &expr.span,
+                        format!(
+                            "the order of {} must be a whole number from 1 to 1000 at the initial time, computed from numbers, constants, TIME and STEP: it fixes the number of stages",
+                            builtin.spelling()
+                        ),
+                    )),
+                }
+            }
         }
+    }
+
+    /// The value of an equation at the initial time, when it depends only
+    /// on numbers, scalar constants, scalar auxiliaries of the same kind,
+    /// `TIME`, `STEP`, `MIN`, `MAX`, `INTEGER` and `IF THEN ELSE`. The
+    /// constants read are added to `params`.
+    fn value_at_start(&self, expr: &Expr, depth: usize, params: &mut Vec<usize>) -> Option<f64> {
+        use crate::expr::{BinaryOp, ExprKind, UnaryOp};
+        use crate::model::VariableKind;
+        if depth > 50 {
+            return None;
+        }
+        let time = self.model.time();
+        Some(match &expr.kind {
+            ExprKind::Number(v) => *v,
+            ExprKind::Name(n) => {
+                let key = crate::name::canonical_name(n);
+                match key.as_str() {
+                    "time" | "initial_time" | "starttime" => time.start(),
+                    "time_step" | "dt" => time.dt(),
+                    "final_time" | "stoptime" => time.stop(),
+                    _ => {
+                        let &i = self.index.get(&key)?;
+                        let v = &self.model.variables()[i];
+                        if !v.dimensions().is_empty() {
+                            return None;
+                        }
+                        match v.kind() {
+                            VariableKind::Constant { value } => {
+                                params.push(self.base[i]);
+                                *value
+                            }
+                            VariableKind::Auxiliary { equation } => {
+                                self.value_at_start(equation.expr(), depth + 1, params)?
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+            }
+            ExprKind::Unary(UnaryOp::Neg, a) => -self.value_at_start(a, depth + 1, params)?,
+            ExprKind::Unary(UnaryOp::Plus, a) => self.value_at_start(a, depth + 1, params)?,
+            ExprKind::Binary(op, a, b) => {
+                let a = self.value_at_start(a, depth + 1, params)?;
+                let b = self.value_at_start(b, depth + 1, params)?;
+                let truth = |c: bool| if c { 1.0 } else { 0.0 };
+                match op {
+                    BinaryOp::Add => a + b,
+                    BinaryOp::Sub => a - b,
+                    BinaryOp::Mul => a * b,
+                    BinaryOp::Div => a / b,
+                    BinaryOp::Pow => a.powf(b),
+                    BinaryOp::Lt => truth(a < b),
+                    BinaryOp::Le => truth(a <= b),
+                    BinaryOp::Gt => truth(a > b),
+                    BinaryOp::Ge => truth(a >= b),
+                    BinaryOp::Eq => truth(a == b),
+                    BinaryOp::Ne => truth(a != b),
+                    _ => return None,
+                }
+            }
+            ExprKind::If(c, a, b) => {
+                if self.value_at_start(c, depth + 1, params)? != 0.0 {
+                    self.value_at_start(a, depth + 1, params)?
+                } else {
+                    self.value_at_start(b, depth + 1, params)?
+                }
+            }
+            ExprKind::Call { name, args, .. } => {
+                let mut values = Vec::with_capacity(args.len());
+                for a in args {
+                    values.push(self.value_at_start(a, depth + 1, params)?);
+                }
+                match (
+                    crate::name::canonical_name(name).as_str(),
+                    values.as_slice(),
+                ) {
+                    // As the engine's STEP: h once TIME + DT/2 > t0.
+                    ("step", [h, t0]) => {
+                        if time.start() + time.dt() / 2.0 > *t0 {
+                            *h
+                        } else {
+                            0.0
+                        }
+                    }
+                    ("min", [a, b]) => a.min(*b),
+                    ("max", [a, b]) => a.max(*b),
+                    ("integer", [a]) => a.trunc(),
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        })
     }
 
     /// A material delay whose stages each hold less than one step (delay
