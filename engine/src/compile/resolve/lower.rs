@@ -193,6 +193,83 @@ impl Resolver<'_> {
                 let time = a[1].clone();
                 self.smooth(ctx, builtin.spelling(), a.remove(0), time, initial, order)
             }
+            B::Game => a.remove(0),
+            B::Quantum => {
+                // Vensim: q * INTEGER(x / q), and x itself when q <= 0.
+                let x = self.materialize(ctx, a.remove(0), "QUANTUM input");
+                let q = self.materialize(ctx, a.remove(0), "QUANTUM quantum");
+                let rounded = Node::binary(
+                    Func2::Mul,
+                    q.clone(),
+                    Node::Unary(
+                        Func1::Integer,
+                        Box::new(Node::binary(Func2::Div, x.clone(), q.clone())),
+                    ),
+                );
+                Node::If(
+                    Box::new(Node::binary(Func2::Le, q, Node::Const(0.0))),
+                    Box::new(x),
+                    Box::new(rounded),
+                )
+            }
+            B::SampleIfTrue => {
+                // A stock holds the last value sampled: it moves to the
+                // output in one step, so that under Euler it equals the
+                // input of the last step the condition was true.
+                let condition = self.materialize(ctx, a.remove(0), "SAMPLE IF TRUE condition");
+                let input = self.materialize(ctx, a.remove(0), "SAMPLE IF TRUE input");
+                let initial = a.remove(0);
+                let held = self.add_hidden(ctx, "SAMPLE IF TRUE held".into(), Def::Pending);
+                let output = Node::If(
+                    Box::new(condition),
+                    Box::new(input),
+                    Box::new(Node::Var(held)),
+                );
+                let output =
+                    self.add_hidden(ctx, "SAMPLE IF TRUE".into(), Def::Aux { equation: output });
+                let change = self.add_hidden(
+                    ctx,
+                    "SAMPLE IF TRUE change".into(),
+                    Def::Flow {
+                        equation: Node::binary(
+                            Func2::Div,
+                            Node::binary(Func2::Sub, Node::Var(output), Node::Var(held)),
+                            Node::Special(crate::compile::resolved::Special::Dt),
+                        ),
+                        non_negative: false,
+                    },
+                );
+                self.vars[held].def = Def::Stock {
+                    initial,
+                    inflows: vec![change],
+                    outflows: vec![],
+                    non_negative: false,
+                };
+                Node::Var(output)
+            }
+            B::Forecast => {
+                // Vensim: input * (1 + TREND(input, average time, 0) * horizon).
+                let input = self.materialize(ctx, a.remove(0), "FORECAST input");
+                let time = a.remove(0);
+                let horizon = a.remove(0);
+                let trend = self.lower(
+                    ctx,
+                    B::Trend,
+                    vec![input.clone(), time, Node::Const(0.0)],
+                    exprs,
+                    span,
+                )?;
+                let forecast = Node::binary(
+                    Func2::Mul,
+                    input,
+                    Node::binary(
+                        Func2::Add,
+                        Node::Const(1.0),
+                        Node::binary(Func2::Mul, trend, horizon),
+                    ),
+                );
+                Node::Var(self.add_hidden(ctx, "FORECAST".into(), Def::Aux { equation: forecast }))
+            }
             B::Trend => {
                 let input = self.materialize(ctx, a.remove(0), "TREND input");
                 let time = self.materialize(ctx, a.remove(0), "TREND time");

@@ -37,11 +37,20 @@ pub(super) struct Range {
     pub(super) elements: Vec<String>,
     /// The elements' canonical names.
     keys: Vec<String>,
+    /// The position of each element (by canonical name).
+    positions: HashMap<String, usize>,
     /// The ranges this one maps to, by position (`-> other`).
     mapping: Vec<usize>,
     /// The family: the range (an index into `ranges`) that holds this one
     /// and is part of no larger one; itself for a family.
     family: usize,
+}
+
+impl Range {
+    /// The position of the element with canonical name `key`.
+    fn position(&self, key: &str) -> Option<usize> {
+        self.positions.get(key).copied()
+    }
 }
 
 /// Every range of a file, with its family.
@@ -100,9 +109,15 @@ impl Ranges {
                     }
                 }
             }
+            let keys: Vec<String> = elements.iter().map(|e| canonical_name(e)).collect();
             ranges.push(Range {
                 name: name.clone(),
-                keys: elements.iter().map(|e| canonical_name(e)).collect(),
+                positions: keys
+                    .iter()
+                    .enumerate()
+                    .map(|(p, k)| (k.clone(), p))
+                    .collect(),
+                keys,
                 elements: elements.clone(),
                 mapping: maps,
                 family,
@@ -133,7 +148,7 @@ impl Ranges {
         }
         self.families
             .iter()
-            .find_map(|&f| self.ranges[f].keys.iter().position(|k| *k == key))
+            .find_map(|&f| self.ranges[f].position(&key))
     }
 
     /// The model's dimensions: the families, then the other ranges that
@@ -203,7 +218,7 @@ impl Ranges {
                     }
                     None => {
                         let key = canonical_name(s);
-                        if !self.ranges.iter().any(|r| r.keys.contains(&key)) {
+                        if !self.ranges.iter().any(|r| r.positions.contains_key(&key)) {
                             let suggestion = closest(
                                 s,
                                 self.ranges
@@ -225,7 +240,10 @@ impl Ranges {
                     }
                 }
             }
-            let holds = |r: usize| keys.iter().all(|k| self.ranges[r].keys.contains(k));
+            let holds = |r: usize| {
+                keys.iter()
+                    .all(|k| self.ranges[r].positions.contains_key(k))
+            };
             // The family of the first range written, or of the elements.
             let family = written
                 .map(|r| self.ranges[r].family)
@@ -393,7 +411,7 @@ impl Ranges {
                     Some(r) => {
                         let mut here = Vec::new();
                         for key in &self.ranges[r].keys {
-                            match self.ranges[family].keys.iter().position(|f| f == key) {
+                            match self.ranges[family].position(key) {
                                 Some(e) => here.push((Some(r), e)),
                                 None => {
                                     error(
@@ -412,7 +430,7 @@ impl Ranges {
                     }
                     None => {
                         let key = canonical_name(s);
-                        match self.ranges[family].keys.iter().position(|f| *f == key) {
+                        match self.ranges[family].position(&key) {
                             Some(e) => choices.push(vec![(None, e)]),
                             None => {
                                 error(
@@ -453,7 +471,7 @@ impl Ranges {
                     };
                     let mut here = Vec::new();
                     for key in keys {
-                        match self.ranges[family].keys.iter().position(|f| *f == key) {
+                        match self.ranges[family].position(&key) {
                             Some(e) => here.push(e),
                             None => {
                                 error(
@@ -670,11 +688,11 @@ impl Scope<'_> {
         let family = range.family;
         let in_range = |b: &Bound, of: usize| {
             let key = &ranges[b.dim].keys[b.element];
-            ranges[of].keys.iter().position(|k| k == key)
+            ranges[of].position(key)
         };
         let in_family = |i: usize| {
             let key = &range.keys[i];
-            ranges[family].keys.iter().position(|k| k == key)
+            ranges[family].position(key)
         };
         // Bound directly.
         if let Some(b) = self.bound.iter().rev().find(|b| b.range == Some(r)) {
@@ -808,11 +826,7 @@ impl Scope<'_> {
                             for (&r, &i) in free.iter().zip(&tuple) {
                                 let family = ranges[r].family;
                                 let key = &ranges[r].keys[i];
-                                let element = ranges[family]
-                                    .keys
-                                    .iter()
-                                    .position(|k| k == key)
-                                    .unwrap_or(0);
+                                let element = ranges[family].position(key).unwrap_or(0);
                                 bound.push(Bound {
                                     range: Some(r),
                                     dim: family,
