@@ -255,7 +255,7 @@ fn vensim_constructs_not_understood_are_located_errors() {
         (
             "x = 1 ~~|\n:MACRO: m(a : b)\nm = a ~~|\n:END OF MACRO:",
             "m.mdl:2:1",
-            "several outputs",
+            "lists the output `b` but has no equation",
         ),
         (
             "d: a, b ~~|\nx[d] :INTERPOLATE::= 1 ~~|",

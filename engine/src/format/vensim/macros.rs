@@ -6,10 +6,12 @@
 //! like the macro; the copy's inputs are variables equal to the arguments
 //! as written (so an argument is computed once), and every other variable
 //! of the macro, its stocks included, gets a copy of its own, named
-//! `NAME n variable` (n counting the calls in the model). Macros may call
-//! macros, and may be defined before or after their use. Macros with
-//! several outputs (`NAME(a : out1, out2)`) and subscripted equations in
-//! macros are refused with their place.
+//! `NAME n variable` (n counting the calls in the model). A macro with
+//! more outputs, `:MACRO: NAME(a : out1, out2)`, called as `NAME(x : p,
+//! q)`, also defines the caller's variables `p` and `q` as the copy's
+//! `out1` and `out2`. Macros may call macros, and may be defined before or
+//! after their use. Subscripted equations in macros are refused with their
+//! place.
 
 use super::blocks::{Lhs, find_ci, split_lhs};
 use super::{Def, Reader, Rhs};
@@ -23,6 +25,8 @@ use std::collections::HashMap;
 pub(super) struct Macro {
     name: String,
     inputs: Vec<String>,
+    /// The outputs after `:` in the header, besides the macro's own value.
+    outputs: Vec<String>,
     defs: Vec<Def>,
 }
 
@@ -58,17 +62,9 @@ pub(super) fn extract(reader: &mut Reader<'_>, text: &str) -> (String, Vec<Macro
         };
         let name = text[header_start..header_start + open].trim().to_string();
         let params = &text[header_start + open + 1..header_start + open + close];
-        let inputs = match params.split_once(':') {
-            Some(_) => {
-                reader.push_error(
-                    start,
-                    format!(
-                        "macro `{name}` has several outputs (`:` in its header): not supported yet"
-                    ),
-                );
-                continue;
-            }
-            None => names(params),
+        let (inputs, outputs) = match params.split_once(':') {
+            Some((i, o)) => (names(i), names(o)),
+            None => (names(params), Vec::new()),
         };
         let body_start = header_start + open + close + 1;
         let body_end = start + end_at;
@@ -129,7 +125,23 @@ pub(super) fn extract(reader: &mut Reader<'_>, text: &str) -> (String, Vec<Macro
             );
             continue;
         }
-        macros.push(Macro { name, inputs, defs });
+        if let Some(missing) = outputs.iter().find(|o| {
+            !defs
+                .iter()
+                .any(|d| canonical_name(&d.name) == canonical_name(o))
+        }) {
+            reader.push_error(
+                start,
+                format!("macro `{name}` lists the output `{missing}` but has no equation for it"),
+            );
+            continue;
+        }
+        macros.push(Macro {
+            name,
+            inputs,
+            outputs,
+            defs,
+        });
     }
     (masked, macros)
 }
@@ -180,6 +192,13 @@ pub(super) fn expand_calls(reader: &mut Reader<'_>, defs: &mut Vec<Def>, macros:
         let owner = defs[i].name.clone();
         let mut failed = None;
         let mut rewrite = |s: &Source, extra: &mut Vec<Def>| -> Source {
+            // `NAME(a : p, q)`: the caller's names for the outputs, by the
+            // place of the call, taken out so that the call parses.
+            let (stripped, receivers) = strip_outputs(&s.text, &by_name);
+            let s = &Source {
+                text: stripped,
+                origin: s.origin.clone(),
+            };
             let Ok(expr) = crate::expr::parse(&s.text) else {
                 return s.clone();
             };
@@ -275,6 +294,35 @@ pub(super) fn expand_calls(reader: &mut Reader<'_>, defs: &mut Vec<Def>, macros:
                         location: d.location.clone(),
                     });
                 }
+                let receiving = receivers
+                    .iter()
+                    .find(|(at, _)| *at == call.span.start)
+                    .map(|(_, names)| names.clone())
+                    .unwrap_or_default();
+                if receiving.len() > m.outputs.len() {
+                    failed = Some(format!(
+                        "macro `{}` has {} output(s) after `:`, the call names {}",
+                        m.name,
+                        m.outputs.len(),
+                        receiving.len()
+                    ));
+                    return s.clone();
+                }
+                for (output, receiver) in m.outputs.iter().zip(receiving) {
+                    taken.insert(canonical_name(&receiver));
+                    extra.push(Def {
+                        name: receiver,
+                        subscripts: Vec::new(),
+                        except: Vec::new(),
+                        rhs: Rhs::Expression(Source {
+                            text: quoted(&renames[&canonical_name(output)]),
+                            origin: s.origin.clone(),
+                        }),
+                        units: None,
+                        doc: format!("Output `{output}` of a call of macro `{}`.", m.name),
+                        location: location.clone(),
+                    });
+                }
                 text.replace_range(call.span.clone(), &quoted(&prefix));
             }
             Source {
@@ -309,6 +357,60 @@ pub(super) fn expand_calls(reader: &mut Reader<'_>, defs: &mut Vec<Def>, macros:
         defs.extend(extra);
         i += 1;
     }
+}
+
+/// Takes `: p, q` out of the calls of macros in `text`: the text without
+/// them, and for each such call the place of its name and the names.
+fn strip_outputs(
+    text: &str,
+    macros: &HashMap<String, &Macro>,
+) -> (String, Vec<(usize, Vec<String>)>) {
+    let mut out = text.to_string();
+    let mut found = Vec::new();
+    // From the last `(` back, so that earlier places stay right.
+    let opens: Vec<usize> = text.match_indices('(').map(|(i, _)| i).collect();
+    for &open in opens.iter().rev() {
+        let before = &out[..open];
+        let name_start = before
+            .trim_end()
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == ' ' || c == '"'))
+            .map_or(0, |i| i + 1);
+        let written = out[name_start..open].trim();
+        if written.is_empty() || !macros.contains_key(&canonical_name(written.trim_matches('"'))) {
+            continue;
+        }
+        // The matching `)` and a `:` at the call's own level.
+        let mut depth = 0usize;
+        let mut colon = None;
+        let mut close = None;
+        for (i, c) in out[open..].char_indices() {
+            match c {
+                '(' | '[' => depth += 1,
+                ')' | ']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(open + i);
+                        break;
+                    }
+                }
+                ':' if depth == 1 => colon = Some(open + i),
+                _ => {}
+            }
+        }
+        let (Some(colon), Some(close)) = (colon, close) else {
+            continue;
+        };
+        let receivers = names(&out[colon + 1..close]);
+        out.replace_range(colon..close, "");
+        for (at, _) in &mut found {
+            if *at > colon {
+                *at -= close - colon;
+            }
+        }
+        let lead = out[name_start..].len() - out[name_start..].trim_start().len();
+        found.push((name_start + lead, receivers));
+    }
+    (out, found)
 }
 
 /// The calls of macros in `e` that are not inside another macro call's

@@ -450,7 +450,10 @@ mod tests {
             "twice = ACCUMULATE(2, 0) + ACCUMULATE(TIME, 10) ~~|\n\
              :MACRO: ACCUMULATE(rate, start)\n\
              ACCUMULATE = INTEG(in, start) ~~|\nin = HALF(rate) * 2 ~~|\n:END OF MACRO:\n\
-             :MACRO: HALF(x)\nHALF = x / 2 ~~|\n:END OF MACRO:\n",
+             :MACRO: HALF(x)\nHALF = x / 2 ~~|\n:END OF MACRO:\n\
+             both = SPLIT(TIME : lower, upper) + SPLIT(1 : one, two) ~~|\n\
+             :MACRO: SPLIT(x : low, high)\nSPLIT = x ~~|\nlow = x - 1 ~~|\nhigh = x + 1 ~~|\n\
+             :END OF MACRO:\n",
         )
         .unwrap();
         let r = Program::compile(&m).unwrap().run().unwrap();
@@ -458,6 +461,11 @@ mod tests {
         // four months on top of 10.
         assert_eq!(r.value_at("twice", 0.0), Some(10.0));
         assert_eq!(r.value_at("twice", 4.0), Some(8.0 + 16.0));
+        // Several outputs: the caller names them after `:`.
+        assert_eq!(r.value_at("both", 3.0), Some(4.0));
+        assert_eq!(r.value_at("lower", 3.0), Some(2.0));
+        assert_eq!(r.value_at("upper", 3.0), Some(4.0));
+        assert_eq!(r.value_at("two", 3.0), Some(2.0));
     }
 
     #[test]
@@ -477,7 +485,7 @@ mod tests {
     fn refused_features_and_mistakes_are_located() {
         let e = err("x = 1 ~~|\n:MACRO: m(a : b)\nm = a ~~|\n:END OF MACRO:\n");
         assert!(
-            e.contains("m.mdl:3:1") && e.contains("several outputs"),
+            e.contains("m.mdl:3:1") && e.contains("lists the output `b` but has no equation"),
             "{e}"
         );
         let e = err("x = m(1, 2) ~~|\n:MACRO: m(a)\nm = a ~~|\n:END OF MACRO:\n");
