@@ -41,32 +41,8 @@ const EXCEPTIONS: &[(&str, &str)] = &[
         "refused: a FINAL TIME that changes over time is not supported",
     ),
     (
-        "get_constants_subranges",
-        "refused: external data (`GET DIRECT CONSTANTS`) is not supported",
-    ),
-    (
-        "get_data_args_3d_xls",
-        "refused: external data (`GET XLS DATA`) is not supported",
-    ),
-    (
-        "get_lookups_data_3d_xls",
-        "refused: external data (`GET XLS LOOKUPS`) is not supported",
-    ),
-    (
-        "get_mixed_definitions",
-        "refused: external data (`GET DIRECT ...`) and data equations are not supported",
-    ),
-    (
-        "get_values_order",
-        "refused: subranges and external data are not supported",
-    ),
-    (
         "invert_matrix",
         "refused: definitions over slices and `INVERT MATRIX` are not supported",
-    ),
-    (
-        "partial_range_definitions",
-        "refused: external data (`GET DIRECT DATA`) is not supported",
     ),
     (
         "reality_checks",

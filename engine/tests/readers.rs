@@ -257,16 +257,16 @@ fn vensim_constructs_not_understood_are_located_errors() {
             "m.mdl:2:1",
             "lists the output `b` but has no equation",
         ),
+        ("d: a, b ~~|\nx[d] :RAW::= 1 ~~|", "m.mdl:2:6", "`:RAW:`"),
         (
-            "d: a, b ~~|\nx[d] :INTERPOLATE::= 1 ~~|",
-            "m.mdl:2:6",
-            "data equations",
+            "x = GET DIRECT SUBSCRIPT('a.xlsx', 'b', 'A1', 'A3', '') ~~|",
+            "m.mdl:1:5",
+            "GET DIRECT SUBSCRIPT",
         ),
-        ("x := 1 ~~|", "m.mdl:1:3", "data equations"),
         (
             "x = GET XLS DATA('a.xls', 'b', 'c', 'd') ~~|",
-            "m.mdl:1:5",
-            "GET XLS",
+            "m.mdl:1:1",
+            "relative to the model file",
         ),
         (
             "x = A FUNCTION OF(y) ~~|\ny = 1 ~~|",
@@ -404,4 +404,53 @@ fn vensim_subscripts_mapped_to_a_subrange_shift_a_cohort_chain() {
         .map(|t| r.value_at("pop[a2]", f64::from(t)).unwrap() / 2.0)
         .sum();
     assert!((r.value_at("total", 4.0).unwrap() - (10.0 + 20.0 - out)).abs() < 1e-9);
+}
+
+#[test]
+fn vensim_external_data_is_read_relative_to_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    // Constants from B2 along the row; a series with times in row 1.
+    std::fs::write(
+        dir.path().join("inputs.csv"),
+        "time,0,2,4\nconst,1.5,2.5,3.5\nseries a,10,20,30\nseries b,1,2,3\n",
+    )
+    .unwrap();
+    let model = format!(
+        "{{UTF-8}}\nd: a, b, c ~~|\ne: a, b ~~|\n\
+         k[d] = GET DIRECT CONSTANTS('inputs.csv', 'x', 'B2') ~~|\n\
+         s[e] := GET DIRECT DATA('inputs.csv', 'x', '1', 'B3') ~~|\n\
+         h[e] :HOLD BACKWARD::= GET DIRECT DATA('inputs.csv', 'x', '1', 'B3') ~~|\n\
+         f[e] = GET DIRECT LOOKUPS('inputs.csv', 'x', '1', 'B3') ~~|\n\
+         y = f[b](3) ~~|\n{CONTROL}\\\\\\---/// Sketch\n"
+    );
+    let path = dir.path().join("m.mdl");
+    std::fs::write(&path, model).unwrap();
+    let m = vensim::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let r = run(&m);
+    assert_eq!(r.value_at("k[c]", 0.0), Some(3.5));
+    // Interpolated at 1 and 3; held after the last time.
+    assert_eq!(r.value_at("s[a]", 1.0), Some(15.0));
+    assert_eq!(r.value_at("s[b]", 3.0), Some(2.5));
+    assert_eq!(r.value_at("s[b]", 4.0), Some(3.0));
+    // Held from each point to the next.
+    assert_eq!(r.value_at("h[a]", 3.0), Some(20.0));
+    assert_eq!(r.value_at("y", 0.0), Some(2.5));
+    // A cell with nothing in it is a located error naming the cell.
+    std::fs::write(
+        &path,
+        format!("{{UTF-8}}\nk = GET DIRECT CONSTANTS('inputs.csv', 'x', 'Z9') ~~|\n{CONTROL}"),
+    )
+    .unwrap();
+    let e = vensim::load(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("m.mdl:2:1") && e.contains("no number in cell Z9"),
+        "{e}"
+    );
+    std::fs::write(
+        &path,
+        format!("{{UTF-8}}\nk = GET DIRECT CONSTANTS('missing.xlsx', 'x', 'A1') ~~|\n{CONTROL}"),
+    )
+    .unwrap();
+    let e = vensim::load(&path).unwrap_err().to_string();
+    assert!(e.contains("m.mdl:2:1") && e.contains("missing.xlsx"), "{e}");
 }

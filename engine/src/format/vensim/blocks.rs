@@ -36,6 +36,12 @@ pub(super) enum Lhs<'a> {
         /// The ranges this one maps to (`-> other, ...`).
         mapping: Vec<String>,
     },
+    /// A data equation `name :INTERPOLATE::= ...` (or `:=`).
+    Data {
+        lhs: (&'a str, usize),
+        rhs: (&'a str, usize),
+        mode: super::data::DataMode,
+    },
     /// A reality check (`THE CONDITION:`, `TEST INPUT:`): not part of a
     /// simulation.
     RealityCheck(usize),
@@ -89,28 +95,40 @@ pub(super) fn split_lhs(eq: &str) -> Lhs<'_> {
                 let rest = &eq[i..];
                 let upper = rest.to_ascii_uppercase();
                 if rest.starts_with(":=") {
-                    return Lhs::Unsupported(
-                        i,
-                        "data equations (`:=`) are not supported: give the values as a lookup over time".into(),
-                    );
+                    return Lhs::Data {
+                        lhs: (&eq[..i], 0),
+                        rhs: (&eq[i + 2..], i + 2),
+                        mode: super::data::DataMode::Interpolate,
+                    };
                 }
                 if upper.starts_with(":EXCEPT:") {
                     skip_to = i + ":EXCEPT:".len();
                     continue;
                 }
-                for keyword in [
-                    ":INTERPOLATE:",
-                    ":RAW:",
-                    ":HOLD BACKWARD:",
-                    ":LOOK FORWARD:",
+                use super::data::DataMode;
+                for (keyword, mode) in [
+                    (":INTERPOLATE:", Some(DataMode::Interpolate)),
+                    (":HOLD BACKWARD:", Some(DataMode::HoldBackward)),
+                    (":LOOK FORWARD:", Some(DataMode::LookForward)),
+                    (":RAW:", None),
                 ] {
                     if upper.starts_with(keyword) {
-                        return Lhs::Unsupported(
-                            i,
-                            format!(
-                                "data equations (`{keyword}:=`) are not supported: give the values as a lookup over time"
-                            ),
-                        );
+                        let after = i + keyword.len();
+                        let Some(assign) = eq[after..].trim_start().strip_prefix(":=") else {
+                            return Lhs::Unsupported(i, format!("expected `:=` after `{keyword}`"));
+                        };
+                        let Some(mode) = mode else {
+                            return Lhs::Unsupported(
+                                i,
+                                "`:RAW:` data (no value between the points) is not supported: use `:INTERPOLATE:` or `:HOLD BACKWARD:`".into(),
+                            );
+                        };
+                        let at = eq.len() - assign.len();
+                        return Lhs::Data {
+                            lhs: (&eq[..i], 0),
+                            rhs: (&eq[at..], at),
+                            mode,
+                        };
                     }
                 }
                 let name = &eq[..i];

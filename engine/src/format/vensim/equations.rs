@@ -104,12 +104,38 @@ impl Reader<'_> {
                 origin: Some(reader.location(rhs_start + offset + lead)),
             }
         };
-        let rhs = if lookup {
+        // `name(GET XLS LOOKUPS(...))`: a lookup read from a file.
+        let external_lookup = lookup
+            .then(|| {
+                let body = rhs.trim();
+                body.strip_prefix('(')
+                    .and_then(|b| b.strip_suffix(')'))
+                    .and_then(super::data::parse_call)
+            })
+            .flatten();
+        let rhs = if let Some(external) = external_lookup {
+            match external {
+                Ok(external) => Rhs::External(external),
+                Err(message) => {
+                    self.push_error(rhs_start, message);
+                    return None;
+                }
+            }
+        } else if lookup {
             Rhs::Table(self.points(&name, rhs, rhs_start)?)
         } else if let Some(v) = number(rhs) {
             Rhs::Number(v)
         } else if let Some(values) = self.list(rhs, !subscripts.is_empty()) {
             Rhs::List(values)
+        } else if let Some(external) = super::data::parse_call(rhs) {
+            match external {
+                Ok(external) => Rhs::External(external),
+                Err(message) => {
+                    let lead = rhs.len() - rhs.trim_start().len();
+                    self.push_error(rhs_start + lead, message);
+                    return None;
+                }
+            }
         } else if let Some((input, table)) = with_lookup(rhs) {
             Rhs::WithLookup {
                 input: source(self, &crate::expr::quote_vensim_names(input.0), input.1),
@@ -121,14 +147,6 @@ impl Reader<'_> {
                 (
                     "A FUNCTION OF",
                     "`A FUNCTION OF` is Vensim's placeholder for an equation not written yet: write the equation",
-                ),
-                (
-                    "GET XLS",
-                    "external data (`GET XLS ...`) is not supported: give the values as a lookup",
-                ),
-                (
-                    "GET DIRECT",
-                    "external data (`GET DIRECT ...`) is not supported: give the values as a lookup",
                 ),
                 (
                     "GET DATA",
@@ -199,6 +217,7 @@ impl Reader<'_> {
             subscripts,
             except,
             rhs,
+            data: None,
             units,
             doc,
             location,

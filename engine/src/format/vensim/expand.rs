@@ -293,7 +293,10 @@ impl Ranges {
         dims: &[usize],
         all_dims: &HashMap<String, Vec<usize>>,
     ) -> bool {
-        if defs.iter().any(|d| !d.except.is_empty()) {
+        if defs
+            .iter()
+            .any(|d| !d.except.is_empty() || matches!(d.rhs, Rhs::External(_)))
+        {
             return false;
         }
         let whole = defs.len() == 1
@@ -561,12 +564,64 @@ impl Ranges {
                         input: render(reader, input)?,
                         points: points.clone(),
                     },
+                    Rhs::External(external) => {
+                        // The element's place along the ranges written on
+                        // the left-hand side, in the order written.
+                        let mut along = Vec::new();
+                        let mut rest = n;
+                        let mut places = vec![0usize; choices.len()];
+                        for k in (0..choices.len()).rev() {
+                            places[k] = rest % choices[k].len();
+                            rest /= choices[k].len();
+                        }
+                        for (k, s) in d.subscripts.iter().enumerate() {
+                            if self.find(s).is_some() {
+                                along.push(places[k] as u32);
+                            }
+                        }
+                        let read = match external.kind {
+                            super::data::Kind::Constants if along.len() <= 2 => reader
+                                .external_constant(
+                                    external,
+                                    (
+                                        along.first().copied().unwrap_or(0),
+                                        along.get(1).copied().unwrap_or(0),
+                                    ),
+                                    along.len(),
+                                )
+                                .map(Rhs::Number),
+                            super::data::Kind::Data if along.len() <= 1 => reader
+                                .external_series(external, along.first().copied().unwrap_or(0))
+                                .map(|points| Rhs::WithLookup {
+                                    input: Source::from("TIME"),
+                                    points: super::data::data_points(
+                                        points,
+                                        d.data.unwrap_or(super::data::DataMode::Interpolate),
+                                    ),
+                                }),
+                            super::data::Kind::Lookups if along.len() <= 1 => reader
+                                .external_series(external, along.first().copied().unwrap_or(0))
+                                .map(Rhs::Table),
+                            _ => Err(format!(
+                                "external data over {} ranges is not supported: define it one range at a time",
+                                along.len()
+                            )),
+                        };
+                        match read {
+                            Ok(rhs) => rhs,
+                            Err(message) => {
+                                error(reader, d, message);
+                                return None;
+                            }
+                        }
+                    }
                 };
                 out.push(Def {
                     name: d.name.clone(),
                     subscripts: names,
                     except: Vec::new(),
                     rhs,
+                    data: d.data,
                     units: d.units.clone(),
                     doc: d.doc.clone(),
                     location: d.location.clone(),
@@ -591,12 +646,17 @@ impl Ranges {
                     continue;
                 }
                 missing.push(format!("[{}]", names.join(", ")));
-                let rhs = match &first.rhs {
-                    Rhs::Integ { .. } => Rhs::Integ {
+                // The kind of the first definition written out.
+                let rhs = match out.first().map(|d| &d.rhs) {
+                    Some(Rhs::Integ { .. }) => Rhs::Integ {
                         rate: Source::from("0"),
                         initial: Source::from("0"),
                     },
-                    Rhs::Table(_) => Rhs::Table(vec![(0.0, 0.0)]),
+                    Some(Rhs::Table(_)) => Rhs::Table(vec![(0.0, 0.0)]),
+                    Some(Rhs::WithLookup { .. }) => Rhs::WithLookup {
+                        input: Source::from("TIME"),
+                        points: vec![(0.0, 0.0)],
+                    },
                     _ => Rhs::Number(0.0),
                 };
                 out.push(Def {
@@ -604,6 +664,7 @@ impl Ranges {
                     subscripts: names,
                     except: Vec::new(),
                     rhs,
+                    data: first.data,
                     units: first.units.clone(),
                     doc: first.doc.clone(),
                     location: first.location.clone(),
@@ -630,7 +691,7 @@ fn sources(rhs: &Rhs) -> Vec<&Source> {
         Rhs::Expression(s) => vec![s],
         Rhs::Integ { rate, initial } => vec![rate, initial],
         Rhs::WithLookup { input, .. } => vec![input],
-        Rhs::Number(_) | Rhs::List(_) | Rhs::Table(_) => Vec::new(),
+        Rhs::Number(_) | Rhs::List(_) | Rhs::Table(_) | Rhs::External(_) => Vec::new(),
     }
 }
 

@@ -32,6 +32,7 @@
 
 mod blocks;
 mod control;
+mod data;
 mod elements;
 mod equations;
 mod expand;
@@ -59,7 +60,18 @@ use subscripts::Shape;
 /// [`Error::Io`] if the file cannot be read; otherwise as [`parse`].
 pub fn load(path: impl AsRef<Path>) -> Result<Model> {
     let source = crate::format::SourceFile::read(path.as_ref())?;
-    parse_named(&source.text, Some(&source.name), &source.stem)
+    let dir = path
+        .as_ref()
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .map(Path::to_path_buf);
+    parse_named(&source.text, Some(&source.name), &source.stem, dir)
 }
 
 /// Parses the text of a Vensim `.mdl` file. `file` names the source in
@@ -71,7 +83,7 @@ pub fn load(path: impl AsRef<Path>) -> Result<Model> {
 /// listed as refused in the module docs, with the line and column;
 /// otherwise the errors of [`ModelBuilder::build`] for the equations.
 pub fn parse(text: &str, file: Option<&str>) -> Result<Model> {
-    parse_named(text, file, "model")
+    parse_named(text, file, "model", None)
 }
 
 /// The right-hand side of an equation.
@@ -90,6 +102,9 @@ enum Rhs {
         points: Vec<(f64, f64)>,
     },
     Table(Vec<(f64, f64)>),
+    /// `GET DIRECT ...` and `GET XLS ...`: read when the definition is
+    /// written out element by element.
+    External(data::External),
 }
 
 /// One definition: a whole variable or some of its elements.
@@ -99,6 +114,8 @@ struct Def {
     /// `:EXCEPT:` lists: element tuples (or ranges) left out.
     except: Vec<Vec<String>>,
     rhs: Rhs,
+    /// A data equation (`:=`), and how it reads between its points.
+    data: Option<data::DataMode>,
     units: Option<String>,
     doc: String,
     location: Location,
@@ -113,15 +130,26 @@ struct Reader<'t> {
     /// What was read with a reinterpretation (sorted lookup points, a
     /// rounded SAVEPER), for [`Model::warnings`].
     warnings: Vec<Warning>,
+    /// The model file's folder, where external data is found.
+    dir: Option<std::path::PathBuf>,
+    /// The spreadsheets and text files read so far.
+    workbooks: data::Workbooks,
 }
 
-fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
+fn parse_named(
+    text: &str,
+    file: Option<&str>,
+    stem: &str,
+    dir: Option<std::path::PathBuf>,
+) -> Result<Model> {
     let mut reader = Reader {
         text,
         lines: crate::error::LineIndex::new(text),
         file: file.map(Arc::from),
         errors: Vec::new(),
         warnings: Vec::new(),
+        dir,
+        workbooks: data::Workbooks::default(),
     };
     // The sketch starts at `\\\---///` (some tools write fewer backslashes).
     let end = text
@@ -173,6 +201,12 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
             }
             Lhs::Equation { lhs, rhs } => {
                 if let Some(def) = reader.definition(block, lhs, rhs, false) {
+                    defs.push(def);
+                }
+            }
+            Lhs::Data { lhs, rhs, mode } => {
+                if let Some(mut def) = reader.definition(block, lhs, rhs, false) {
+                    def.data = Some(mode);
                     defs.push(def);
                 }
             }
@@ -495,9 +529,11 @@ mod tests {
         );
         let e = err("x = m(1) ~~|\n:MACRO: m(a)\nm = m(a) ~~|\n:END OF MACRO:\n");
         assert!(e.contains("call itself"), "{e}");
-        let e = err("x := 1 ~~|");
+        let e = err("x :RAW::= 1 ~~|");
+        assert!(e.contains("m.mdl:2:3") && e.contains("`:RAW:`"), "{e}");
+        let e = err("x = GET DIRECT CONSTANTS('a.csv', 'b', 'A1') ~~|");
         assert!(
-            e.contains("m.mdl:2:3") && e.contains("data equations"),
+            e.contains("m.mdl:2:1") && e.contains("relative to the model file"),
             "{e}"
         );
         let e = err("x = A FUNCTION OF(y) ~~|\ny = 1 ~~|");
