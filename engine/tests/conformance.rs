@@ -45,10 +45,6 @@ const EXCEPTIONS: &[(&str, &str)] = &[
         "refused: definitions over slices and `INVERT MATRIX` are not supported",
     ),
     (
-        "reality_checks",
-        "refused: Vensim reality checks (`THE CONDITION:`, `TEST INPUT:`) are not supported",
-    ),
-    (
         "vector_order",
         "refused: external data and `VECTOR SORT ORDER` are not supported",
     ),

@@ -274,6 +274,11 @@ fn vensim_constructs_not_understood_are_located_errors() {
             "placeholder",
         ),
         (
+            "d: a, b ~~|\nx[d]: a, b ~~|",
+            "m.mdl:2:5",
+            "unexpected `:` after a subscripted name",
+        ),
+        (
             "d: a, b -> e ~~|\nx[d] = 1 ~~|",
             "m.mdl:1:1",
             "maps to `e`, which is not a subscript range",
@@ -453,4 +458,20 @@ fn vensim_external_data_is_read_relative_to_the_model() {
     .unwrap();
     let e = vensim::load(&path).unwrap_err().to_string();
     assert!(e.contains("m.mdl:2:1") && e.contains("missing.xlsx"), "{e}");
+}
+
+#[test]
+fn vensim_reality_checks_are_skipped_with_a_warning() {
+    let m = mdl(
+        "d: a, b ~~|\nx[d] = 1 ~~|\ncheck[d]:THE CONDITION:\n x[d] = 0 :IMPLIES: x[d] = 1 ~~|\n\
+         input:TEST INPUT: x[a] = 0 ~~|",
+    );
+    assert_eq!(run(&m).value_at("x[b]", 0.0), Some(1.0));
+    let w: Vec<String> = m.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        w.iter().filter(|w| w.contains("reality check")).count(),
+        2,
+        "{w:?}"
+    );
+    assert!(w.iter().any(|w| w.contains("m.mdl:4:1")), "{w:?}");
 }

@@ -133,8 +133,19 @@ pub(super) fn split_lhs(eq: &str) -> Lhs<'_> {
                 }
                 let name = &eq[..i];
                 let upper_name = name.trim().to_ascii_uppercase();
-                if upper_name == "THE CONDITION" || upper_name == "TEST INPUT" {
+                if upper_name == "THE CONDITION"
+                    || upper_name == "TEST INPUT"
+                    || upper.starts_with(":THE CONDITION:")
+                    || upper.starts_with(":TEST INPUT:")
+                {
                     return Lhs::RealityCheck(eq.len() - eq.trim_start().len());
+                }
+                if name.contains('[') {
+                    return Lhs::Unsupported(
+                        i,
+                        "unexpected `:` after a subscripted name (expected `=`, `:=` or `:EXCEPT:`)"
+                            .into(),
+                    );
                 }
                 let mut definition = &eq[i + 1..];
                 let mut mapping = Vec::new();
