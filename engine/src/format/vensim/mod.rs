@@ -11,23 +11,32 @@
 //! - lookups, `name([(xmin,ymin)-(xmax,ymax)], (x,y), ...)`, called as
 //!   `name(x)`, and `WITH LOOKUP(input, (table))`;
 //! - subscript ranges `dim: a, b, c` (also `(a1-a5)` and ranges built from
-//!   other ranges), arrayed equations `x[dim] = ...`, per-element equations
-//!   `x[a] = ...`, and constant lists `x[dim] = 1, 2, 3` (rows separated by
-//!   `;` for two dimensions);
+//!   other ranges), subranges, mappings (`-> other`) and equivalences
+//!   (`<->`), arrayed equations `x[dim] = ...`, per-element equations
+//!   `x[a] = ...`, definitions in slices and with `:EXCEPT:`, and constant
+//!   lists `x[dim] = 1, 2, 3` (rows separated by `;` for two dimensions);
+//!   what the engine cannot take as written is written out element by
+//!   element (see `expand`);
+//! - macros (`:MACRO:` ... `:END OF MACRO:`), written out for each call
+//!   (see `macros`);
+//! - external data (`GET DIRECT ...`, `GET XLS ...`) and data equations
+//!   (`:=`), read from files next to the model (see `data`);
 //! - the control variables `INITIAL TIME`, `FINAL TIME`, `TIME STEP` and
 //!   `SAVEPER` as the time settings (numbers, or expressions of numbers and
 //!   each other), and the units of `TIME STEP` as the time units.
 //!
-//! What is refused, with the line and column: macros, data equations
-//! (`:=`), `:EXCEPT:`, subscript equivalences and subranges (a range whose
-//! elements belong to another range), external data (`GET XLS ...`) and
-//! the placeholder `A FUNCTION OF`. Vensim has no non-negative stocks, so
-//! none are made. Vensim's integration method is not in the equations: the
-//! model runs with Euler unless told otherwise.
+//! What is refused, with the line and column: `:RAW:` data, `GET DIRECT
+//! SUBSCRIPT`, `TABBED ARRAY`, the placeholder `A FUNCTION OF`, subscripted
+//! equations in macros, and unknown functions. Reality checks are skipped
+//! with a warning. Vensim has no non-negative stocks, so none are made.
+//! Vensim's integration method is not in the equations: the model runs
+//! with Euler unless told otherwise.
 //!
 //! The reader is in parts: `blocks` splits the file into equations, units
-//! and comments; `control` reads the time settings; `subscripts` the ranges
-//! and each variable's shape; `equations` each equation's right-hand side;
+//! and comments; `macros` takes the macros out; `control` reads the time
+//! settings; `subscripts` the ranges and each variable's shape; `expand`
+//! subranges and families, and writes definitions out element by element;
+//! `equations` each equation's right-hand side; `data` external files;
 //! `elements` makes each variable's model element.
 
 mod blocks;
