@@ -475,3 +475,35 @@ fn vensim_reality_checks_are_skipped_with_a_warning() {
     );
     assert!(w.iter().any(|w| w.contains("m.mdl:4:1")), "{w:?}");
 }
+
+#[test]
+fn xmile_macros_of_an_equation_are_written_out_and_others_refused() {
+    let text = |macros: &str, equation: &str| {
+        format!(
+            "<xmile><sim_specs><start>0</start><stop>4</stop><dt>1</dt></sim_specs>\n{macros}\n\
+             <model><variables><aux name=\"y\"><eqn>{equation}</eqn></aux>\
+             <aux name=\"a\"><eqn>TIME + 1</eqn></aux></variables></model></xmile>"
+        )
+    };
+    let macros = "<macro name=\"double\"><parm>x</parm><eqn>x * 2</eqn></macro>\n\
+                  <macro name=\"quad\"><parm>x</parm><eqn>double(double(x))</eqn></macro>";
+    let m = xmile::parse(&text(macros, "quad(a) + double(1)"), Some("m.xmile")).unwrap();
+    // At 3: 4 * 4 + 2.
+    assert_eq!(run(&m).value_at("y", 3.0), Some(18.0));
+    let e = xmile::parse(&text(macros, "double(a, 2)"), Some("m.xmile"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("m.xmile:") && e.contains("takes 1 argument(s), got 2"),
+        "{e}"
+    );
+    let with_variables = "<macro name=\"acc\"><parm>x</parm><eqn>s</eqn>\
+                          <variables><stock name=\"s\"><eqn>0</eqn></stock></variables></macro>";
+    let e = xmile::parse(&text(with_variables, "acc(1)"), Some("m.xmile"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("m.xmile:2:") && e.contains("macros with their own variables"),
+        "{e}"
+    );
+}

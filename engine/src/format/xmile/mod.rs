@@ -25,6 +25,7 @@
 //! [`write()`] exports any model as XMILE.
 
 mod known;
+mod macros;
 mod write;
 
 pub use write::write;
@@ -73,6 +74,8 @@ struct Reader<'a> {
     models: std::collections::HashMap<String, Node<'a, 'a>>,
     /// The elements of each dimension, by canonical name.
     dimension_elements: std::collections::HashMap<String, Vec<String>>,
+    /// The macros made of an equation, by canonical name.
+    macros: std::collections::HashMap<String, macros::Macro>,
 }
 
 fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Result<Model> {
@@ -121,8 +124,36 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         warnings: Vec::new(),
         models: std::collections::HashMap::new(),
         dimension_elements: std::collections::HashMap::new(),
+        macros: std::collections::HashMap::new(),
     };
     let root = doc.root_element();
+    for node in root
+        .children()
+        .filter(|n| n.is_element() && n.tag_name().name() == "macro")
+    {
+        let Some(name) = node.attribute("name") else {
+            reader
+                .errors
+                .push(reader.error(node, "<macro> has no name attribute".into()));
+            continue;
+        };
+        let Some(eqn) = children(node, "eqn").next() else {
+            reader
+                .errors
+                .push(reader.error(node, format!("macro `{name}` has no <eqn>")));
+            continue;
+        };
+        let parameters = children(node, "parm")
+            .map(|p| canonical_name(trimmed_text(p)))
+            .collect();
+        reader.macros.insert(
+            canonical_name(name),
+            macros::Macro {
+                parameters,
+                equation: trimmed_text(eqn).to_string(),
+            },
+        );
+    }
     if root.tag_name().name() != "xmile" {
         return Err(reader.error(
             root,
@@ -664,16 +695,29 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// An equation's text and where its first character is.
-    fn equation(&self, eqn: Node) -> Source {
+    /// An equation's text and where its first character is, with calls
+    /// of macros written out.
+    fn equation(&mut self, eqn: Node) -> Source {
         let text = eqn.text().unwrap_or("");
         let leading = text.len() - text.trim_start().len();
         let offset = eqn
             .first_child()
             .map_or(eqn.range().start, |t| t.range().start)
             + leading;
+        let text = if self.macros.is_empty() {
+            text.trim().to_string()
+        } else {
+            match macros::inline(text.trim(), &self.macros) {
+                Ok(text) => text,
+                Err(message) => {
+                    let e = self.error(eqn, message);
+                    self.errors.push(e);
+                    text.trim().to_string()
+                }
+            }
+        };
         Source {
-            text: text.trim().to_string(),
+            text,
             origin: Some(self.location(offset)),
         }
     }
