@@ -507,3 +507,18 @@ fn xmile_macros_of_an_equation_are_written_out_and_others_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn vensim_sums_too_long_to_write_out_are_refused_at_once() {
+    let started = std::time::Instant::now();
+    let text = format!(
+        "{{UTF-8}}\nd: (a1-a4000) ~~|\ne: (b1-b4000) ~~|\nx[d] = 1 ~~|\nz[e] = 2 ~~|\n\
+         y = SUM(x[d!] * z[e!]) ~~|\n{CONTROL}"
+    );
+    let e = vensim::parse(&text, Some("m.mdl")).unwrap_err().to_string();
+    assert!(
+        e.contains("m.mdl:6:1") && e.contains("more than 10000000 terms"),
+        "{e}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

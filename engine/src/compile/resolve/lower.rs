@@ -354,7 +354,7 @@ impl Resolver<'_> {
                 // Vensim fixes the order when the run starts: an order that
                 // changes later is read at the initial time, and said so.
                 let mut params = Vec::new();
-                match self.value_at_start(expr, 0, &mut params) {
+                match self.value_at_start(expr, 0, &mut params, &mut 0) {
                     Some(v) if (1.0..=1000.0).contains(&v.round()) => {
                         self.structural.extend(params);
                         let order = v.round() as usize;
@@ -385,10 +385,19 @@ impl Resolver<'_> {
     /// on numbers, scalar constants, scalar auxiliaries of the same kind,
     /// `TIME`, `STEP`, `MIN`, `MAX`, `INTEGER` and `IF THEN ELSE`. The
     /// constants read are added to `params`.
-    fn value_at_start(&self, expr: &Expr, depth: usize, params: &mut Vec<usize>) -> Option<f64> {
+    /// `steps` counts the nodes visited: a chain of auxiliaries that each
+    /// read the next twice would otherwise take exponential time.
+    fn value_at_start(
+        &self,
+        expr: &Expr,
+        depth: usize,
+        params: &mut Vec<usize>,
+        steps: &mut usize,
+    ) -> Option<f64> {
         use crate::expr::{BinaryOp, ExprKind, UnaryOp};
         use crate::model::VariableKind;
-        if depth > 50 {
+        *steps += 1;
+        if depth > 50 || *steps > 10_000 {
             return None;
         }
         let time = self.model.time();
@@ -412,18 +421,22 @@ impl Resolver<'_> {
                                 *value
                             }
                             VariableKind::Auxiliary { equation } => {
-                                self.value_at_start(equation.expr(), depth + 1, params)?
+                                self.value_at_start(equation.expr(), depth + 1, params, steps)?
                             }
                             _ => return None,
                         }
                     }
                 }
             }
-            ExprKind::Unary(UnaryOp::Neg, a) => -self.value_at_start(a, depth + 1, params)?,
-            ExprKind::Unary(UnaryOp::Plus, a) => self.value_at_start(a, depth + 1, params)?,
+            ExprKind::Unary(UnaryOp::Neg, a) => {
+                -self.value_at_start(a, depth + 1, params, steps)?
+            }
+            ExprKind::Unary(UnaryOp::Plus, a) => {
+                self.value_at_start(a, depth + 1, params, steps)?
+            }
             ExprKind::Binary(op, a, b) => {
-                let a = self.value_at_start(a, depth + 1, params)?;
-                let b = self.value_at_start(b, depth + 1, params)?;
+                let a = self.value_at_start(a, depth + 1, params, steps)?;
+                let b = self.value_at_start(b, depth + 1, params, steps)?;
                 let truth = |c: bool| if c { 1.0 } else { 0.0 };
                 match op {
                     BinaryOp::Add => a + b,
@@ -441,16 +454,16 @@ impl Resolver<'_> {
                 }
             }
             ExprKind::If(c, a, b) => {
-                if self.value_at_start(c, depth + 1, params)? != 0.0 {
-                    self.value_at_start(a, depth + 1, params)?
+                if self.value_at_start(c, depth + 1, params, steps)? != 0.0 {
+                    self.value_at_start(a, depth + 1, params, steps)?
                 } else {
-                    self.value_at_start(b, depth + 1, params)?
+                    self.value_at_start(b, depth + 1, params, steps)?
                 }
             }
             ExprKind::Call { name, args, .. } => {
                 let mut values = Vec::with_capacity(args.len());
                 for a in args {
-                    values.push(self.value_at_start(a, depth + 1, params)?);
+                    values.push(self.value_at_start(a, depth + 1, params, steps)?);
                 }
                 match (
                     crate::name::canonical_name(name).as_str(),

@@ -62,7 +62,12 @@ pub(super) struct Ranges {
     /// The model's variables (canonical names): a name that is an element
     /// and not a variable is the element's value.
     variables: HashSet<String>,
+    /// The terms of sums written out so far, against [`MAX_TERMS`].
+    terms: std::cell::Cell<usize>,
 }
+
+/// How many terms the sums over ranges of one model may write out.
+const MAX_TERMS: usize = 10_000_000;
 
 impl Ranges {
     /// Works out each range's family and its mappings; an unknown range
@@ -131,6 +136,7 @@ impl Ranges {
             by_name,
             families,
             variables: HashSet::new(),
+            terms: std::cell::Cell::new(0),
         }
     }
 
@@ -877,6 +883,16 @@ impl Scope<'_> {
                         if free.is_empty() {
                             return self.splice(e, text);
                         }
+                        let count = free
+                            .iter()
+                            .fold(1usize, |n, &r| n.saturating_mul(ranges[r].keys.len()));
+                        let written = self.ranges.terms.get().saturating_add(count);
+                        if written > MAX_TERMS {
+                            return Err(format!(
+                                "the sums of this model would write out more than {MAX_TERMS} terms"
+                            ));
+                        }
+                        self.ranges.terms.set(written);
                         let choices: Vec<Vec<usize>> = free
                             .iter()
                             .map(|&r| (0..ranges[r].keys.len()).collect())

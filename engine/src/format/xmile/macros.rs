@@ -12,6 +12,11 @@ use std::collections::HashMap;
 /// How deep macros may call macros: deeper means a macro calls itself.
 const MAX_NESTING: usize = 50;
 
+/// How many calls one equation may write out, nested ones included: a
+/// macro that calls another twice, which calls another twice, ... doubles
+/// the text at each level.
+const MAX_CALLS: usize = 10_000;
+
 /// A macro: its parameters (canonical names) and its equation.
 pub(super) struct Macro {
     pub(super) parameters: Vec<String>,
@@ -21,10 +26,15 @@ pub(super) struct Macro {
 /// `text` with every call of a macro written out; `Err` for a call with
 /// the wrong number of arguments or macros nested too deep.
 pub(super) fn inline(text: &str, macros: &HashMap<String, Macro>) -> Result<String, String> {
-    inline_at(text, macros, 0)
+    inline_at(text, macros, 0, &mut 0)
 }
 
-fn inline_at(text: &str, macros: &HashMap<String, Macro>, depth: usize) -> Result<String, String> {
+fn inline_at(
+    text: &str,
+    macros: &HashMap<String, Macro>,
+    depth: usize,
+    calls: &mut usize,
+) -> Result<String, String> {
     if depth > MAX_NESTING {
         return Err(format!(
             "macros nested more than {MAX_NESTING} deep: does a macro call itself?"
@@ -33,18 +43,18 @@ fn inline_at(text: &str, macros: &HashMap<String, Macro>, depth: usize) -> Resul
     let Ok(expr) = crate::expr::parse(text) else {
         return Ok(text.to_string()); // the builder reports it, with its place
     };
-    let mut calls = false;
+    let mut has_calls = false;
     expr.walk(&mut |e| {
         if let ExprKind::Call { name, .. } = &e.kind
             && macros.contains_key(&canonical_name(name))
         {
-            calls = true;
+            has_calls = true;
         }
     });
-    if !calls {
+    if !has_calls {
         return Ok(text.to_string());
     }
-    render(&expr, text, macros, depth)
+    render(&expr, text, macros, depth, calls)
 }
 
 fn render(
@@ -52,10 +62,17 @@ fn render(
     text: &str,
     macros: &HashMap<String, Macro>,
     depth: usize,
+    calls: &mut usize,
 ) -> Result<String, String> {
     if let ExprKind::Call { name, args, .. } = &e.kind
         && let Some(m) = macros.get(&canonical_name(name))
     {
+        *calls += 1;
+        if *calls > MAX_CALLS {
+            return Err(format!(
+                "more than {MAX_CALLS} macro calls written out for one equation"
+            ));
+        }
         if args.len() != m.parameters.len() {
             return Err(format!(
                 "macro `{name}` takes {} argument(s), got {}",
@@ -67,11 +84,11 @@ fn render(
         for (parameter, arg) in m.parameters.iter().zip(args) {
             values.insert(
                 parameter.clone(),
-                format!("({})", render(arg, text, macros, depth)?),
+                format!("({})", render(arg, text, macros, depth, calls)?),
             );
         }
         let body = substitute(&m.equation, &values);
-        return Ok(format!("({})", inline_at(&body, macros, depth + 1)?));
+        return Ok(format!("({})", inline_at(&body, macros, depth + 1, calls)?));
     }
     let mut children: Vec<&Expr> = match &e.kind {
         ExprKind::Unary(_, a) => vec![a],
@@ -88,7 +105,7 @@ fn render(
             return Ok(text[e.span.clone()].to_string());
         }
         out.push_str(&text[at..child.span.start]);
-        out.push_str(&render(child, text, macros, depth)?);
+        out.push_str(&render(child, text, macros, depth, calls)?);
         at = child.span.end;
     }
     out.push_str(&text[at..e.span.end]);
