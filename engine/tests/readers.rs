@@ -274,6 +274,11 @@ fn vensim_constructs_not_understood_are_located_errors() {
             "placeholder",
         ),
         (
+            "d: a, b ~~|\nd: a, b, c ~~|\nx[d] = 1 ~~|",
+            "m.mdl:2:1",
+            "subscript range `d` is defined twice",
+        ),
+        (
             "d: a, b ~~|\nx[d]: a, b ~~|",
             "m.mdl:2:5",
             "unexpected `:` after a subscripted name",

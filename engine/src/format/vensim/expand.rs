@@ -64,6 +64,8 @@ pub(super) struct Ranges {
     variables: HashSet<String>,
     /// The terms of sums written out so far, against [`MAX_TERMS`].
     terms: std::cell::Cell<usize>,
+    /// The equations parsed while writing out, by text.
+    parsed: std::cell::RefCell<HashMap<String, Option<std::rc::Rc<Expr>>>>,
 }
 
 /// How many terms the sums over ranges of one model may write out.
@@ -81,20 +83,40 @@ impl Ranges {
             .enumerate()
             .map(|(i, (n, ..))| (canonical_name(n), i))
             .collect();
-        let sets: Vec<HashSet<String>> = resolved
+        let keys_of: Vec<Vec<String>> = resolved
             .iter()
             .map(|(_, e, ..)| e.iter().map(|e| canonical_name(e)).collect())
             .collect();
+        let key_sets: Vec<HashSet<&str>> = keys_of
+            .iter()
+            .map(|keys| keys.iter().map(String::as_str).collect())
+            .collect();
+        // The ranges that hold each element: a range's larger ranges all
+        // hold its first element.
+        let mut holding: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, keys) in key_sets.iter().enumerate() {
+            for key in keys {
+                holding.entry(key).or_default().push(i);
+            }
+        }
         let mut ranges = Vec::with_capacity(resolved.len());
         for (i, (name, elements, mapping, at)) in resolved.iter().enumerate() {
             // The largest range that holds this one; of ranges with the
             // same elements, the first in the file (as the value of `d`,
             // an element's position is in its family).
             let mut family = i;
-            for (j, set) in sets.iter().enumerate() {
-                let better = set.len() > sets[family].len()
-                    || (set.len() == sets[family].len() && j < family);
-                if j != i && better && sets[i].iter().all(|e| set.contains(e)) {
+            let candidates = keys_of[i]
+                .first()
+                .and_then(|k| holding.get(k.as_str()))
+                .map_or(&[][..], Vec::as_slice);
+            for &j in candidates {
+                let (size, best) = (key_sets[j].len(), key_sets[family].len());
+                let better = size > best || (size == best && j < family);
+                if j != i
+                    && better
+                    && size >= key_sets[i].len()
+                    && key_sets[i].iter().all(|e| key_sets[j].contains(e))
+                {
                     family = j;
                 }
             }
@@ -137,6 +159,7 @@ impl Ranges {
             families,
             variables: HashSet::new(),
             terms: std::cell::Cell::new(0),
+            parsed: std::cell::RefCell::new(HashMap::new()),
         }
     }
 
@@ -210,9 +233,9 @@ impl Ranges {
                 return None;
             }
         }
-        let mut dims: Vec<usize> = Vec::with_capacity(rank);
+        // The elements written at each position, and the first range.
+        let mut written_at: Vec<(Vec<String>, Option<usize>)> = Vec::with_capacity(rank);
         for k in 0..rank {
-            // The elements written at this position.
             let mut keys: Vec<String> = Vec::new();
             let mut written: Option<usize> = None;
             for d in defs {
@@ -225,13 +248,21 @@ impl Ranges {
                     None => {
                         let key = canonical_name(s);
                         if !self.ranges.iter().any(|r| r.positions.contains_key(&key)) {
-                            let suggestion = closest(
-                                s,
-                                self.ranges
-                                    .iter()
-                                    .flat_map(|r| r.elements.iter().map(String::as_str))
-                                    .chain(self.ranges.iter().map(|r| r.name.as_str())),
-                            );
+                            // A suggestion from every element, unless there
+                            // are so many, or so many errors already, that
+                            // looking would take long.
+                            let all: usize = self.ranges.iter().map(|r| r.elements.len()).sum();
+                            let suggestion = (all <= 100_000 && reader.errors.len() < 20)
+                                .then(|| {
+                                    closest(
+                                        s,
+                                        self.ranges
+                                            .iter()
+                                            .flat_map(|r| r.elements.iter().map(String::as_str))
+                                            .chain(self.ranges.iter().map(|r| r.name.as_str())),
+                                    )
+                                })
+                                .flatten();
                             reader.errors.push(Error::Model {
                                 variable: d.name.clone(),
                                 location: Some(d.location.clone()),
@@ -246,6 +277,19 @@ impl Ranges {
                     }
                 }
             }
+            written_at.push((keys, written));
+        }
+        // Positions where a family itself is written choose first, so that
+        // `x[sub, family]` gives `family` to the second position.
+        let mut order: Vec<usize> = (0..rank)
+            .filter(|&k| written_at[k].1.is_some_and(|r| self.ranges[r].family == r))
+            .collect();
+        let rest: Vec<usize> = (0..rank).filter(|k| !order.contains(k)).collect();
+        order.extend(rest);
+        let mut chosen_at: Vec<Option<usize>> = vec![None; rank];
+        for k in order {
+            let (keys, written) = &written_at[k];
+            let taken = |r: usize| chosen_at.contains(&Some(r));
             let holds = |r: usize| {
                 keys.iter()
                     .all(|k| self.ranges[r].positions.contains_key(k))
@@ -256,13 +300,13 @@ impl Ranges {
                 .filter(|&f| holds(f))
                 .or_else(|| self.families.iter().copied().find(|&f| holds(f)));
             let chosen = match family {
-                Some(f) if !dims.contains(&f) => Some(f),
+                Some(f) if !taken(f) => Some(f),
                 _ => {
                     // Another range that holds them: the smallest, the
                     // first of equal size.
                     let mut best: Option<usize> = None;
                     for r in 0..self.ranges.len() {
-                        if !dims.contains(&r)
+                        if !taken(r)
                             && holds(r)
                             && best.is_none_or(|b| {
                                 self.ranges[r].keys.len() < self.ranges[b].keys.len()
@@ -275,7 +319,7 @@ impl Ranges {
                 }
             };
             match chosen {
-                Some(r) => dims.push(r),
+                Some(r) => chosen_at[k] = Some(r),
                 None => {
                     reader.errors.push(Error::Model {
                         variable: first.name.clone(),
@@ -289,6 +333,7 @@ impl Ranges {
                 }
             }
         }
+        let dims: Vec<usize> = chosen_at.into_iter().flatten().collect();
         Some(dims)
     }
 
@@ -348,10 +393,7 @@ impl Ranges {
                 plain = false
             }
             ExprKind::Call { name, .. }
-                if matches!(
-                    canonical_name(name).as_str(),
-                    "elmcount" | "prod" | "vmin" | "vmax"
-                ) =>
+                if matches!(canonical_name(name).as_str(), "prod" | "vmin" | "vmax") =>
             {
                 plain = false
             }
@@ -377,6 +419,45 @@ impl Ranges {
             _ => {}
         });
         plain
+    }
+
+    /// Replaces `ELMCOUNT(range)` by the number of elements in definitions
+    /// that are otherwise left as they are.
+    pub(super) fn count_elements(&self, defs: &mut [Def]) {
+        let count = |s: &mut Source| {
+            if !s.text.to_ascii_uppercase().contains("ELMCOUNT") {
+                return;
+            }
+            let Ok(expr) = crate::expr::parse(&s.text) else {
+                return;
+            };
+            let mut edits = Vec::new();
+            expr.walk(&mut |e| {
+                if let ExprKind::Call { name, args, .. } = &e.kind
+                    && canonical_name(name) == "elmcount"
+                    && let [arg] = args.as_slice()
+                    && let ExprKind::Name(n) = &arg.kind
+                    && let Some(r) = self.find(n)
+                {
+                    edits.push((e.span.clone(), self.ranges[r].keys.len().to_string()));
+                }
+            });
+            edits.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
+            for (span, value) in edits {
+                s.text.replace_range(span, &value);
+            }
+        };
+        for d in defs {
+            match &mut d.rhs {
+                Rhs::Expression(s) => count(s),
+                Rhs::Integ { rate, initial } => {
+                    count(rate);
+                    count(initial);
+                }
+                Rhs::WithLookup { input, .. } => count(input),
+                _ => {}
+            }
+        }
     }
 
     /// Writes out the definitions of a variable over dimensions `dims`
@@ -739,7 +820,15 @@ struct Scope<'r> {
 
 impl Scope<'_> {
     fn source(&self, s: &Source) -> Result<Source, String> {
-        let Ok(expr) = crate::expr::parse(&s.text) else {
+        // Each equation is parsed once, however many elements it stands for.
+        let parsed = {
+            let mut cache = self.ranges.parsed.borrow_mut();
+            cache
+                .entry(s.text.clone())
+                .or_insert_with(|| crate::expr::parse(&s.text).ok().map(std::rc::Rc::new))
+                .clone()
+        };
+        let Some(expr) = parsed else {
             return Ok(s.clone()); // the builder reports it, with its place
         };
         Ok(Source {

@@ -177,6 +177,7 @@ fn parse_named(
     // Subscript ranges first: equations may use them before they are defined.
     let mut raw_dimensions: Vec<(String, Vec<String>, usize)> = Vec::new();
     let mut mappings: HashMap<String, Vec<String>> = HashMap::new();
+    let mut range_names: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut defs = Vec::new();
     for block in &blocks {
         let eq = block.equation.as_str();
@@ -191,7 +192,15 @@ fn parse_named(
                 elements,
                 mapping,
             } => {
-                mappings.insert(canonical_name(unquoted(name)), mapping);
+                let key = canonical_name(unquoted(name));
+                if !range_names.insert(key.clone()) {
+                    reader.push_error(
+                        block.start + lead,
+                        format!("subscript range `{}` is defined twice", unquoted(name)),
+                    );
+                    continue;
+                }
+                mappings.insert(key, mapping);
                 raw_dimensions.push((unquoted(name).to_string(), elements, block.start + lead));
             }
             Lhs::RealityCheck(at) => {
@@ -288,6 +297,7 @@ fn parse_named(
             continue;
         };
         if ranges.is_plain(defs, dims, &variable_dims) {
+            ranges.count_elements(defs);
             continue;
         }
         match ranges.expand(&mut reader, defs, dims) {
@@ -475,6 +485,10 @@ mod tests {
             "{:?}",
             m.warnings()
         );
+        // A subrange before its family: the family goes where it is written.
+        let m = model("fam: a, b, c ~~|\nsub: a, b ~~|\nm[sub, fam] = sub * 10 + fam ~~|").unwrap();
+        let r = Program::compile(&m).unwrap().run().unwrap();
+        assert_eq!(r.value_at("m[b,c]", 0.0), Some(23.0));
         // Equivalences and transposition: the same elements, another range.
         let m = model(
             "s: x, y ~~|\nt <-> s ~~|\nio[s, t] = 1, 2; 3, 4 ~~|\nv[s] = 1, 10 ~~|\n\
