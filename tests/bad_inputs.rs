@@ -150,7 +150,7 @@ const TABLE: &[(&str, &str, &[&str])] = &[
         "[auxiliaries.y]\nequation = \"DELAY N(1, 2, 0, TIME)\"\n",
         &[
             "model.toml:8:30",
-            "the order of DELAY N must be a number or constants only",
+            "the order of DELAY N must be a whole number from 1 to 1000 at the initial time",
         ],
     ),
     (

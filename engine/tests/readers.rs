@@ -253,20 +253,20 @@ fn vensim_constructs_not_understood_are_located_errors() {
     let text = |eq: &str| format!("{eq}\n{CONTROL}");
     for (eq, place, what) in [
         (
-            "x = 1 ~~|\n:MACRO: m(a)\nm = a ~~|\n:END OF MACRO:",
+            "x = 1 ~~|\n:MACRO: m(a : b)\nm = a ~~|\n:END OF MACRO:",
             "m.mdl:2:1",
-            "macros",
+            "lists the output `b` but has no equation",
         ),
+        ("d: a, b ~~|\nx[d] :RAW::= 1 ~~|", "m.mdl:2:6", "`:RAW:`"),
         (
-            "d: a, b ~~|\nx[d] :EXCEPT: [a] = 1 ~~|",
-            "m.mdl:2:6",
-            ":EXCEPT:",
+            "x = GET DIRECT SUBSCRIPT('a.xlsx', 'b', 'A1', 'A3', '') ~~|",
+            "m.mdl:1:5",
+            "GET DIRECT SUBSCRIPT",
         ),
-        ("x := 1 ~~|", "m.mdl:1:3", "data equations"),
         (
             "x = GET XLS DATA('a.xls', 'b', 'c', 'd') ~~|",
-            "m.mdl:1:5",
-            "GET XLS",
+            "m.mdl:1:1",
+            "relative to the model file",
         ),
         (
             "x = A FUNCTION OF(y) ~~|\ny = 1 ~~|",
@@ -274,9 +274,19 @@ fn vensim_constructs_not_understood_are_located_errors() {
             "placeholder",
         ),
         (
-            "d: a, b ~~|\ne: c, f ~~|\nd <-> e ~~|",
-            "m.mdl:3:3",
-            "equivalences",
+            "d: a, b ~~|\nd: a, b, c ~~|\nx[d] = 1 ~~|",
+            "m.mdl:2:1",
+            "subscript range `d` is defined twice",
+        ),
+        (
+            "d: a, b ~~|\nx[d]: a, b ~~|",
+            "m.mdl:2:5",
+            "unexpected `:` after a subscripted name",
+        ),
+        (
+            "d: a, b -> e ~~|\nx[d] = 1 ~~|",
+            "m.mdl:1:1",
+            "maps to `e`, which is not a subscript range",
         ),
         (
             "x = 1 ~~|\ny = VECTOR SELECT(x, x, x, 0, 0) ~~|",
@@ -355,4 +365,165 @@ equation = "-7 MOD 3"
     let xmile = carecascade_engine::format::xmile::write(&model);
     let back = carecascade_engine::format::xmile::parse(&xmile, Some("back.xmile")).unwrap();
     assert_eq!(values(&back), [-2.0, -3.0, -1.0, 2.0], "{xmile}");
+}
+
+#[test]
+fn smooth_n_and_delay_n_read_an_order_that_changes_at_the_initial_time() {
+    // The order is 2 at the start and 3 from time 2: the run keeps 2
+    // stages, as Vensim does, and says so where the order is.
+    let m = mdl("order = 2 + STEP(1, 2) ~~|\nx = 10 + STEP(10, 1) ~~|\n\
+         s = SMOOTH N(x, 2, 10, order) ~~|\nt = SMOOTH N(x, 2, 10, 2) ~~|");
+    let r = run(&m);
+    for time in [0.0, 1.0, 2.0, 3.0, 4.0] {
+        assert_eq!(r.value_at("s", time), r.value_at("t", time), "at {time}");
+    }
+    let w = warnings(&m);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("m.mdl:4:24") && w.contains("at the initial time (2)")),
+        "{w:?}"
+    );
+    // An order that is not a whole number of stages at the start is refused.
+    let m = mdl("order = 0.2 + TIME ~~|\nx = 1 ~~|\ns = SMOOTH N(x, 2, 10, order) ~~|");
+    let e = Program::compile(&m).unwrap_err().to_string();
+    assert!(
+        e.contains("m.mdl:4:24") && e.contains("at the initial time"),
+        "{e}"
+    );
+}
+
+#[test]
+fn vensim_subscripts_mapped_to_a_subrange_shift_a_cohort_chain() {
+    // Each cohort ages into the next: `aging[younger]` feeds `pop[older]`
+    // element by element through the mapping.
+    let m = mdl(
+        "age: a0, a1, a2 ~~|\nolder: a1, a2 ~~|\nyounger: a0, a1 -> older ~~|\n\
+         pop[a0] = INTEG(5 - aging[a0], 10) ~~|\n\
+         pop[older] = INTEG(aging[younger] - aging[older], 0) ~~|\n\
+         aging[age] = pop[age] / 2 ~~|\ntotal = SUM(pop[age!]) ~~|",
+    );
+    let r = run(&m);
+    // Month 1: a0 = 10 + 5 - 5, a1 = 5, a2 = 0.
+    assert_eq!(r.value_at("pop[a0]", 1.0), Some(10.0));
+    assert_eq!(r.value_at("pop[a1]", 1.0), Some(5.0));
+    assert_eq!(r.value_at("pop[a2]", 1.0), Some(0.0));
+    // Month 2: a2 gets half of a1 and loses half of nothing.
+    assert_eq!(r.value_at("pop[a2]", 2.0), Some(2.5));
+    // Mass: 10 at the start plus 5 a month in, minus what a2 ages out.
+    let out: f64 = (0..4)
+        .map(|t| r.value_at("pop[a2]", f64::from(t)).unwrap() / 2.0)
+        .sum();
+    assert!((r.value_at("total", 4.0).unwrap() - (10.0 + 20.0 - out)).abs() < 1e-9);
+}
+
+#[test]
+fn vensim_external_data_is_read_relative_to_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    // Constants from B2 along the row; a series with times in row 1.
+    std::fs::write(
+        dir.path().join("inputs.csv"),
+        "time,0,2,4\nconst,1.5,2.5,3.5\nseries a,10,20,30\nseries b,1,2,3\n",
+    )
+    .unwrap();
+    let model = format!(
+        "{{UTF-8}}\nd: a, b, c ~~|\ne: a, b ~~|\n\
+         k[d] = GET DIRECT CONSTANTS('inputs.csv', 'x', 'B2') ~~|\n\
+         s[e] := GET DIRECT DATA('inputs.csv', 'x', '1', 'B3') ~~|\n\
+         h[e] :HOLD BACKWARD::= GET DIRECT DATA('inputs.csv', 'x', '1', 'B3') ~~|\n\
+         f[e] = GET DIRECT LOOKUPS('inputs.csv', 'x', '1', 'B3') ~~|\n\
+         y = f[b](3) ~~|\n{CONTROL}\\\\\\---/// Sketch\n"
+    );
+    let path = dir.path().join("m.mdl");
+    std::fs::write(&path, model).unwrap();
+    let m = vensim::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let r = run(&m);
+    assert_eq!(r.value_at("k[c]", 0.0), Some(3.5));
+    // Interpolated at 1 and 3; held after the last time.
+    assert_eq!(r.value_at("s[a]", 1.0), Some(15.0));
+    assert_eq!(r.value_at("s[b]", 3.0), Some(2.5));
+    assert_eq!(r.value_at("s[b]", 4.0), Some(3.0));
+    // Held from each point to the next.
+    assert_eq!(r.value_at("h[a]", 3.0), Some(20.0));
+    assert_eq!(r.value_at("y", 0.0), Some(2.5));
+    // A cell with nothing in it is a located error naming the cell.
+    std::fs::write(
+        &path,
+        format!("{{UTF-8}}\nk = GET DIRECT CONSTANTS('inputs.csv', 'x', 'Z9') ~~|\n{CONTROL}"),
+    )
+    .unwrap();
+    let e = vensim::load(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("m.mdl:2:1") && e.contains("no number in cell Z9"),
+        "{e}"
+    );
+    std::fs::write(
+        &path,
+        format!("{{UTF-8}}\nk = GET DIRECT CONSTANTS('missing.xlsx', 'x', 'A1') ~~|\n{CONTROL}"),
+    )
+    .unwrap();
+    let e = vensim::load(&path).unwrap_err().to_string();
+    assert!(e.contains("m.mdl:2:1") && e.contains("missing.xlsx"), "{e}");
+}
+
+#[test]
+fn vensim_reality_checks_are_skipped_with_a_warning() {
+    let m = mdl(
+        "d: a, b ~~|\nx[d] = 1 ~~|\ncheck[d]:THE CONDITION:\n x[d] = 0 :IMPLIES: x[d] = 1 ~~|\n\
+         input:TEST INPUT: x[a] = 0 ~~|",
+    );
+    assert_eq!(run(&m).value_at("x[b]", 0.0), Some(1.0));
+    let w: Vec<String> = m.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        w.iter().filter(|w| w.contains("reality check")).count(),
+        2,
+        "{w:?}"
+    );
+    assert!(w.iter().any(|w| w.contains("m.mdl:4:1")), "{w:?}");
+}
+
+#[test]
+fn xmile_macros_of_an_equation_are_written_out_and_others_refused() {
+    let text = |macros: &str, equation: &str| {
+        format!(
+            "<xmile><sim_specs><start>0</start><stop>4</stop><dt>1</dt></sim_specs>\n{macros}\n\
+             <model><variables><aux name=\"y\"><eqn>{equation}</eqn></aux>\
+             <aux name=\"a\"><eqn>TIME + 1</eqn></aux></variables></model></xmile>"
+        )
+    };
+    let macros = "<macro name=\"double\"><parm>x</parm><eqn>x * 2</eqn></macro>\n\
+                  <macro name=\"quad\"><parm>x</parm><eqn>double(double(x))</eqn></macro>";
+    let m = xmile::parse(&text(macros, "quad(a) + double(1)"), Some("m.xmile")).unwrap();
+    // At 3: 4 * 4 + 2.
+    assert_eq!(run(&m).value_at("y", 3.0), Some(18.0));
+    let e = xmile::parse(&text(macros, "double(a, 2)"), Some("m.xmile"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("m.xmile:") && e.contains("takes 1 argument(s), got 2"),
+        "{e}"
+    );
+    let with_variables = "<macro name=\"acc\"><parm>x</parm><eqn>s</eqn>\
+                          <variables><stock name=\"s\"><eqn>0</eqn></stock></variables></macro>";
+    let e = xmile::parse(&text(with_variables, "acc(1)"), Some("m.xmile"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("m.xmile:2:") && e.contains("macros with their own variables"),
+        "{e}"
+    );
+}
+
+#[test]
+fn vensim_sums_too_long_to_write_out_are_refused_at_once() {
+    let started = std::time::Instant::now();
+    let text = format!(
+        "{{UTF-8}}\nd: (a1-a4000) ~~|\ne: (b1-b4000) ~~|\nx[d] = 1 ~~|\nz[e] = 2 ~~|\n\
+         y = SUM(x[d!] * z[e!]) ~~|\n{CONTROL}"
+    );
+    let e = vensim::parse(&text, Some("m.mdl")).unwrap_err().to_string();
+    assert!(
+        e.contains("m.mdl:6:1") && e.contains("more than 10000000 terms"),
+        "{e}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }

@@ -210,3 +210,43 @@ fn a_variable_named_like_an_operator_or_a_function() {
         constant(27.0)
     );
 }
+
+#[test]
+fn quantum_rounds_towards_zero_to_a_multiple_and_passes_x_when_q_is_not_positive() {
+    let m = mdl("QUANTUM(TIME * 1.5 - 7, 2) + 100 * QUANTUM(3.7, 0)", &[]);
+    let y = series(&m);
+    // TIME 0: -7 -> -6 (towards zero); 1: -5.5 -> -4; 5: 0.5 -> 0;
+    // 10: 8 -> 8; and QUANTUM(3.7, 0) is 3.7.
+    assert_eq!(y[0], -6.0 + 370.0);
+    assert_eq!(y[1], -4.0 + 370.0);
+    assert_eq!(y[5], 0.0 + 370.0);
+    assert_eq!(y[10], 8.0 + 370.0);
+}
+
+#[test]
+fn sample_if_true_holds_the_last_sample() {
+    // Sampled at even times: TIME 0 -> 0, 1 -> held 0, 2 -> 2, 3 -> 2 ...
+    let m = mdl("SAMPLE IF TRUE(MODULO(TIME, 2) = 0, TIME * 10, -1)", &[]);
+    let y = series(&m);
+    assert_eq!(y[..6], [0.0, 0.0, 20.0, 20.0, 40.0, 40.0]);
+    // Never true: the initial value throughout.
+    let m = mdl("SAMPLE IF TRUE(TIME > 100, TIME, 7) + GAME(1)", &[]);
+    assert_eq!(series(&m), constant(8.0));
+}
+
+#[test]
+fn forecast_is_the_input_extended_by_its_trend_and_na_is_vensims_number() {
+    // A constant input has no trend: its forecast is itself.
+    let m = mdl("FORECAST(5, 3, 10)", &[]);
+    assert_eq!(series(&m), constant(5.0));
+    // A growing input is forecast above itself, by TREND * horizon.
+    let m = mdl(
+        "FORECAST(x, 2, 4) - x * (1 + TREND(x, 2, 0) * 4)",
+        &[("x", "10 + TIME")],
+    );
+    assert!(series(&m).iter().all(|v| v.abs() < 1e-9));
+    let m = mdl("FORECAST(x, 2, 4) - x", &[("x", "10 + TIME")]);
+    assert!(series(&m)[5] > 0.0);
+    let m = mdl("IF THEN ELSE(x = :NA:, 1, 0)", &[("x", "-1.298074e33")]);
+    assert_eq!(series(&m), constant(1.0));
+}

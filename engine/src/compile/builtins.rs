@@ -54,6 +54,15 @@ pub(crate) enum Builtin {
     SmoothN,
     SmoothNXmile,
     Trend,
+    /// Vensim's `FORECAST(input, average time, horizon)`.
+    Forecast,
+    /// Vensim's `QUANTUM(x, q)`: x rounded down (towards zero) to a
+    /// multiple of q.
+    Quantum,
+    /// Vensim's `SAMPLE IF TRUE(condition, input, initial)`.
+    SampleIfTrue,
+    /// Vensim's `GAME(x)`: x, outside a game.
+    Game,
     Lookup,
 }
 
@@ -114,6 +123,10 @@ const TABLE: &[(&str, Builtin)] = &[
     ("smooth_n", Builtin::SmoothN),
     ("smthn", Builtin::SmoothNXmile),
     ("trend", Builtin::Trend),
+    ("forecast", Builtin::Forecast),
+    ("quantum", Builtin::Quantum),
+    ("sample_if_true", Builtin::SampleIfTrue),
+    ("game", Builtin::Game),
     ("lookup", Builtin::Lookup),
 ];
 
@@ -188,9 +201,12 @@ impl Builtin {
             Abs | Exp | Ln | Log10 | Sqrt | Sin | Cos | Tan | Arcsin | Arccos | Arctan | Sinh
             | Cosh | Tanh | Integer | Int | Round | Sign | Initial | Sum | Mean => (1, 1),
             Log => (1, 2),
-            Modulo | Power | Zidz | Step | Pulse | Lookup => (2, 2),
+            Modulo | Power | Zidz | Step | Pulse | Lookup | Quantum => (2, 2),
+            Game => (1, 1),
             Min | Max => (1, usize::MAX),
-            Xidz | Delay1I | Delay3I | SmoothI | Smooth3I | Trend => (3, 3),
+            Xidz | Delay1I | Delay3I | SmoothI | Smooth3I | Trend | Forecast | SampleIfTrue => {
+                (3, 3)
+            }
             Ramp | SafeDiv => (2, 3),
             Delay1 | Delay3 | Smooth | Smooth3 | DelayXmile => (2, 3),
             DelayFixed => (3, 3),
@@ -252,6 +268,10 @@ impl Builtin {
             SmoothN => "SMOOTH N",
             SmoothNXmile => "SMTHN",
             Trend => "TREND",
+            Forecast => "FORECAST",
+            Quantum => "QUANTUM",
+            SampleIfTrue => "SAMPLE IF TRUE",
+            Game => "GAME",
             Lookup => "LOOKUP",
         }
     }
@@ -286,6 +306,10 @@ impl Builtin {
             SmoothN => "input, smoothing time, initial value, order",
             SmoothNXmile => "input, smoothing time, order[, initial value]",
             Trend => "input, averaging time, initial trend",
+            Forecast => "input, averaging time, horizon",
+            Quantum => "x, quantum",
+            SampleIfTrue => "condition, input, initial value",
+            Game => "x",
             Lookup => "lookup name, input",
         }
     }

@@ -230,7 +230,21 @@ impl Checker<'_> {
         use Builtin as B;
         let arg = |i: usize| units.get(i).cloned().unwrap_or(U::Unknown);
         match builtin {
-            B::Abs | B::Integer | B::Int | B::Round | B::Modulo | B::Initial | B::Sum | B::Mean => {
+            B::Abs
+            | B::Integer
+            | B::Int
+            | B::Round
+            | B::Modulo
+            | B::Initial
+            | B::Sum
+            | B::Mean
+            | B::Quantum
+            | B::Game => arg(0),
+            B::SampleIfTrue => arg(1),
+            B::Forecast => {
+                if let Some(t) = args.get(1) {
+                    self.check_time(owner, eq, t, &arg(1), "averaging time");
+                }
                 arg(0)
             }
             B::Exp

@@ -2,6 +2,9 @@
 
 use super::Span;
 
+/// Vensim's `:NA:`, the value it gives a missing number.
+pub(crate) const VENSIM_NA: f64 = -1.298074e33;
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Token {
     Number(f64),
@@ -295,7 +298,8 @@ impl Lexer<'_> {
         Ok(Token::Name(name))
     }
 
-    /// Vensim's `:AND:`, `:OR:`, `:NOT:`.
+    /// Vensim's `:AND:`, `:OR:`, `:NOT:`, and `:NA:`, its missing value
+    /// (-1.298074e33, the number Vensim uses).
     fn colon_operator(&mut self) -> Result<Token, SyntaxError> {
         let start = self.pos;
         let rest = &self.text[self.pos..];
@@ -303,6 +307,7 @@ impl Lexer<'_> {
             (":AND:", Token::And),
             (":OR:", Token::Or),
             (":NOT:", Token::Not),
+            (":NA:", Token::Number(VENSIM_NA)),
         ] {
             if rest.len() >= spelling.len()
                 && rest.is_char_boundary(spelling.len())
@@ -314,7 +319,7 @@ impl Lexer<'_> {
         }
         Err(SyntaxError {
             span: start..start + 1,
-            message: "unexpected `:` (expected `:AND:`, `:OR:` or `:NOT:`)".into(),
+            message: "unexpected `:` (expected `:AND:`, `:OR:`, `:NOT:` or `:NA:`)".into(),
         })
     }
 
@@ -372,6 +377,18 @@ impl Lexer<'_> {
             }
             let word = self.word().to_string();
             if keyword(&word, self.vensim).is_some() {
+                // Vensim's `SAMPLE IF TRUE(` is a function name.
+                if name.eq_ignore_ascii_case("sample") && word.eq_ignore_ascii_case("if") {
+                    let after_if = self.pos;
+                    let words = self.following_words(1);
+                    if words.len() == 1 && words[0].eq_ignore_ascii_case("true") {
+                        self.skip_inline_space();
+                        if self.peek() == Some('(') {
+                            return Token::Name("SAMPLE IF TRUE".into());
+                        }
+                    }
+                    self.pos = after_if;
+                }
                 self.pos = save;
                 break;
             }
@@ -437,6 +454,16 @@ mod tests {
             ]
         );
         assert_eq!(kinds("2 * a")[0], Token::Number(2.0));
+    }
+
+    #[test]
+    fn sample_if_true_is_a_function_name() {
+        assert_eq!(
+            kinds("SAMPLE IF TRUE(a, b, c)")[0],
+            Token::Name("SAMPLE IF TRUE".into())
+        );
+        // Without `(`, `IF` still ends the name.
+        assert_eq!(kinds("sample IF x")[0], Token::Name("sample".into()));
     }
 
     #[test]

@@ -31,7 +31,16 @@ pub fn compare(results: &Results, expected: &Table) -> Vec<String> {
             _ => None,
         };
         let constant;
-        let series = match (results.series(name), control) {
+        // Vensim writes a quoted name as in its equations, with its
+        // quotes escaped: `"a \"b\" c"` is the variable `a "b" c`.
+        let unescaped = name
+            .strip_prefix('"')
+            .and_then(|n| n.strip_suffix('"'))
+            .map(|n| n.replace("\\\"", "\""));
+        let found = results
+            .series(name)
+            .or_else(|| unescaped.as_deref().and_then(|n| results.series(n)));
+        let series = match (found, control) {
             (Some(series), _) => series,
             (None, Some(value)) => {
                 constant = carecascade_engine::ndarray::Array1::from_elem(times.len(), value);

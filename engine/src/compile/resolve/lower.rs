@@ -193,6 +193,83 @@ impl Resolver<'_> {
                 let time = a[1].clone();
                 self.smooth(ctx, builtin.spelling(), a.remove(0), time, initial, order)
             }
+            B::Game => a.remove(0),
+            B::Quantum => {
+                // Vensim: q * INTEGER(x / q), and x itself when q <= 0.
+                let x = self.materialize(ctx, a.remove(0), "QUANTUM input");
+                let q = self.materialize(ctx, a.remove(0), "QUANTUM quantum");
+                let rounded = Node::binary(
+                    Func2::Mul,
+                    q.clone(),
+                    Node::Unary(
+                        Func1::Integer,
+                        Box::new(Node::binary(Func2::Div, x.clone(), q.clone())),
+                    ),
+                );
+                Node::If(
+                    Box::new(Node::binary(Func2::Le, q, Node::Const(0.0))),
+                    Box::new(x),
+                    Box::new(rounded),
+                )
+            }
+            B::SampleIfTrue => {
+                // A stock holds the last value sampled: it moves to the
+                // output in one step, so that under Euler it equals the
+                // input of the last step the condition was true.
+                let condition = self.materialize(ctx, a.remove(0), "SAMPLE IF TRUE condition");
+                let input = self.materialize(ctx, a.remove(0), "SAMPLE IF TRUE input");
+                let initial = a.remove(0);
+                let held = self.add_hidden(ctx, "SAMPLE IF TRUE held".into(), Def::Pending);
+                let output = Node::If(
+                    Box::new(condition),
+                    Box::new(input),
+                    Box::new(Node::Var(held)),
+                );
+                let output =
+                    self.add_hidden(ctx, "SAMPLE IF TRUE".into(), Def::Aux { equation: output });
+                let change = self.add_hidden(
+                    ctx,
+                    "SAMPLE IF TRUE change".into(),
+                    Def::Flow {
+                        equation: Node::binary(
+                            Func2::Div,
+                            Node::binary(Func2::Sub, Node::Var(output), Node::Var(held)),
+                            Node::Special(crate::compile::resolved::Special::Dt),
+                        ),
+                        non_negative: false,
+                    },
+                );
+                self.vars[held].def = Def::Stock {
+                    initial,
+                    inflows: vec![change],
+                    outflows: vec![],
+                    non_negative: false,
+                };
+                Node::Var(output)
+            }
+            B::Forecast => {
+                // Vensim: input * (1 + TREND(input, average time, 0) * horizon).
+                let input = self.materialize(ctx, a.remove(0), "FORECAST input");
+                let time = a.remove(0);
+                let horizon = a.remove(0);
+                let trend = self.lower(
+                    ctx,
+                    B::Trend,
+                    vec![input.clone(), time, Node::Const(0.0)],
+                    exprs,
+                    span,
+                )?;
+                let forecast = Node::binary(
+                    Func2::Mul,
+                    input,
+                    Node::binary(
+                        Func2::Add,
+                        Node::Const(1.0),
+                        Node::binary(Func2::Mul, trend, horizon),
+                    ),
+                );
+                Node::Var(self.add_hidden(ctx, "FORECAST".into(), Def::Aux { equation: forecast }))
+            }
             B::Trend => {
                 let input = self.materialize(ctx, a.remove(0), "TREND input");
                 let time = self.materialize(ctx, a.remove(0), "TREND time");
@@ -268,17 +345,146 @@ impl Resolver<'_> {
             Some(v) => Err(self.error(
                 ctx,
                 &expr.span,
-                format!("the order of {} must be a whole number from 1 to 1000, not {v}", builtin.spelling()),
-            )),
-            None => Err(self.error(
-                ctx,
-                &expr.span,
                 format!(
-                    "the order of {} must be a number or constants only: it fixes the number of stages when the model is compiled",
+                    "the order of {} must be a whole number from 1 to 1000, not {v}",
                     builtin.spelling()
                 ),
             )),
+            None => {
+                // Vensim fixes the order when the run starts: an order that
+                // changes later is read at the initial time, and said so.
+                let mut params = Vec::new();
+                match self.value_at_start(expr, 0, &mut params, &mut 0) {
+                    Some(v) if (1.0..=1000.0).contains(&v.round()) => {
+                        self.structural.extend(params);
+                        let order = v.round() as usize;
+                        self.warnings.push(crate::program::Warning {
+                            variable: ctx.owner.to_string(),
+                            location: Some(ctx.equation.location(&expr.span)),
+                            message: format!(
+                                "the order of {} is not a constant: it is read once, at the initial time ({order}), and kept for the whole run, as Vensim does",
+                                builtin.spelling()
+                            ),
+                        });
+                        Ok(order)
+                    }
+                    _ => Err(self.error(
+                        ctx,
+                        &expr.span,
+                        format!(
+                            "the order of {} must be a whole number from 1 to 1000 at the initial time, computed from numbers, constants, TIME and STEP: it fixes the number of stages",
+                            builtin.spelling()
+                        ),
+                    )),
+                }
+            }
         }
+    }
+
+    /// The value of an equation at the initial time, when it depends only
+    /// on numbers, scalar constants, scalar auxiliaries of the same kind,
+    /// `TIME`, `STEP`, `MIN`, `MAX`, `INTEGER` and `IF THEN ELSE`. The
+    /// constants read are added to `params`.
+    /// `steps` counts the nodes visited: a chain of auxiliaries that each
+    /// read the next twice would otherwise take exponential time.
+    fn value_at_start(
+        &self,
+        expr: &Expr,
+        depth: usize,
+        params: &mut Vec<usize>,
+        steps: &mut usize,
+    ) -> Option<f64> {
+        use crate::expr::{BinaryOp, ExprKind, UnaryOp};
+        use crate::model::VariableKind;
+        *steps += 1;
+        if depth > 50 || *steps > 10_000 {
+            return None;
+        }
+        let time = self.model.time();
+        Some(match &expr.kind {
+            ExprKind::Number(v) => *v,
+            ExprKind::Name(n) => {
+                let key = crate::name::canonical_name(n);
+                match key.as_str() {
+                    "time" | "initial_time" | "starttime" => time.start(),
+                    "time_step" | "dt" => time.dt(),
+                    "final_time" | "stoptime" => time.stop(),
+                    _ => {
+                        let &i = self.index.get(&key)?;
+                        let v = &self.model.variables()[i];
+                        if !v.dimensions().is_empty() {
+                            return None;
+                        }
+                        match v.kind() {
+                            VariableKind::Constant { value } => {
+                                params.push(self.base[i]);
+                                *value
+                            }
+                            VariableKind::Auxiliary { equation } => {
+                                self.value_at_start(equation.expr(), depth + 1, params, steps)?
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+            }
+            ExprKind::Unary(UnaryOp::Neg, a) => {
+                -self.value_at_start(a, depth + 1, params, steps)?
+            }
+            ExprKind::Unary(UnaryOp::Plus, a) => {
+                self.value_at_start(a, depth + 1, params, steps)?
+            }
+            ExprKind::Binary(op, a, b) => {
+                let a = self.value_at_start(a, depth + 1, params, steps)?;
+                let b = self.value_at_start(b, depth + 1, params, steps)?;
+                let truth = |c: bool| if c { 1.0 } else { 0.0 };
+                match op {
+                    BinaryOp::Add => a + b,
+                    BinaryOp::Sub => a - b,
+                    BinaryOp::Mul => a * b,
+                    BinaryOp::Div => a / b,
+                    BinaryOp::Pow => a.powf(b),
+                    BinaryOp::Lt => truth(a < b),
+                    BinaryOp::Le => truth(a <= b),
+                    BinaryOp::Gt => truth(a > b),
+                    BinaryOp::Ge => truth(a >= b),
+                    BinaryOp::Eq => truth(a == b),
+                    BinaryOp::Ne => truth(a != b),
+                    _ => return None,
+                }
+            }
+            ExprKind::If(c, a, b) => {
+                if self.value_at_start(c, depth + 1, params, steps)? != 0.0 {
+                    self.value_at_start(a, depth + 1, params, steps)?
+                } else {
+                    self.value_at_start(b, depth + 1, params, steps)?
+                }
+            }
+            ExprKind::Call { name, args, .. } => {
+                let mut values = Vec::with_capacity(args.len());
+                for a in args {
+                    values.push(self.value_at_start(a, depth + 1, params, steps)?);
+                }
+                match (
+                    crate::name::canonical_name(name).as_str(),
+                    values.as_slice(),
+                ) {
+                    // As the engine's STEP: h once TIME + DT/2 > t0.
+                    ("step", [h, t0]) => {
+                        if time.start() + time.dt() / 2.0 > *t0 {
+                            *h
+                        } else {
+                            0.0
+                        }
+                    }
+                    ("min", [a, b]) => a.min(*b),
+                    ("max", [a, b]) => a.max(*b),
+                    ("integer", [a]) => a.trunc(),
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        })
     }
 
     /// A material delay whose stages each hold less than one step (delay

@@ -27,10 +27,24 @@ pub(super) enum Lhs<'a> {
         lhs: (&'a str, usize),
         body: (&'a str, usize),
     },
+    /// A subscript range `name: a, b -> other`; an equivalence `name <->
+    /// other` is read as `name: other -> other` (the same elements, mapped
+    /// one to one).
     Dimension {
         name: &'a str,
         elements: Vec<String>,
+        /// The ranges this one maps to (`-> other, ...`).
+        mapping: Vec<String>,
     },
+    /// A data equation `name :INTERPOLATE::= ...` (or `:=`).
+    Data {
+        lhs: (&'a str, usize),
+        rhs: (&'a str, usize),
+        mode: super::data::DataMode,
+    },
+    /// A reality check (`THE CONDITION:`, `TEST INPUT:`): not part of a
+    /// simulation.
+    RealityCheck(usize),
     Unsupported(usize, String),
     Nothing,
 }
@@ -42,8 +56,11 @@ pub(super) fn split_lhs(eq: &str) -> Lhs<'_> {
     let mut depth = 0usize;
     let mut quoted = false;
     let mut escaped = false;
+    // `:EXCEPT:` is part of the left-hand side: read past it.
+    let mut skip_to = 0;
     for (i, c) in eq.char_indices() {
         match c {
+            _ if i < skip_to => {}
             _ if escaped => escaped = false,
             '\\' if quoted => escaped = true,
             '"' => quoted = !quoted,
@@ -52,9 +69,12 @@ pub(super) fn split_lhs(eq: &str) -> Lhs<'_> {
             ']' => depth = depth.saturating_sub(1),
             _ if depth > 0 => {}
             '=' => {
+                // `x == 5`: an unchangeable constant, for a simulation the
+                // same as `x = 5`.
+                let skip = if eq[i + 1..].starts_with('=') { 2 } else { 1 };
                 return Lhs::Equation {
                     lhs: (&eq[..i], 0),
-                    rhs: (&eq[i + 1..], i + 1),
+                    rhs: (&eq[i + skip..], i + skip),
                 };
             }
             '(' => {
@@ -64,29 +84,77 @@ pub(super) fn split_lhs(eq: &str) -> Lhs<'_> {
                 };
             }
             '<' if eq[i..].starts_with("<->") => {
-                return Lhs::Unsupported(
-                    i,
-                    "subscript equivalences (`<->`) are not supported: use one range name".into(),
-                );
+                let other = eq[i + 3..].trim();
+                return Lhs::Dimension {
+                    name: eq[..i].trim(),
+                    elements: vec![other.to_string()],
+                    mapping: vec![other.to_string()],
+                };
             }
             ':' => {
                 let rest = &eq[i..];
+                let upper = rest.to_ascii_uppercase();
                 if rest.starts_with(":=") {
-                    return Lhs::Unsupported(
-                        i,
-                        "data equations (`:=`) are not supported: give the values as a lookup over time".into(),
-                    );
+                    return Lhs::Data {
+                        lhs: (&eq[..i], 0),
+                        rhs: (&eq[i + 2..], i + 2),
+                        mode: super::data::DataMode::Interpolate,
+                    };
                 }
-                if rest.to_ascii_uppercase().starts_with(":EXCEPT:") {
-                    return Lhs::Unsupported(
-                        i,
-                        "`:EXCEPT:` is not supported: define the elements one by one".into(),
-                    );
+                if upper.starts_with(":EXCEPT:") {
+                    skip_to = i + ":EXCEPT:".len();
+                    continue;
+                }
+                use super::data::DataMode;
+                for (keyword, mode) in [
+                    (":INTERPOLATE:", Some(DataMode::Interpolate)),
+                    (":HOLD BACKWARD:", Some(DataMode::HoldBackward)),
+                    (":LOOK FORWARD:", Some(DataMode::LookForward)),
+                    (":RAW:", None),
+                ] {
+                    if upper.starts_with(keyword) {
+                        let after = i + keyword.len();
+                        let Some(assign) = eq[after..].trim_start().strip_prefix(":=") else {
+                            return Lhs::Unsupported(i, format!("expected `:=` after `{keyword}`"));
+                        };
+                        let Some(mode) = mode else {
+                            return Lhs::Unsupported(
+                                i,
+                                "`:RAW:` data (no value between the points) is not supported: use `:INTERPOLATE:` or `:HOLD BACKWARD:`".into(),
+                            );
+                        };
+                        let at = eq.len() - assign.len();
+                        return Lhs::Data {
+                            lhs: (&eq[..i], 0),
+                            rhs: (&eq[at..], at),
+                            mode,
+                        };
+                    }
                 }
                 let name = &eq[..i];
+                let upper_name = name.trim().to_ascii_uppercase();
+                if upper_name == "THE CONDITION"
+                    || upper_name == "TEST INPUT"
+                    || upper.starts_with(":THE CONDITION:")
+                    || upper.starts_with(":TEST INPUT:")
+                {
+                    return Lhs::RealityCheck(eq.len() - eq.trim_start().len());
+                }
+                if name.contains('[') {
+                    return Lhs::Unsupported(
+                        i,
+                        "unexpected `:` after a subscripted name (expected `=`, `:=` or `:EXCEPT:`)"
+                            .into(),
+                    );
+                }
                 let mut definition = &eq[i + 1..];
-                // A mapping to another range is positional here anyway.
+                let mut mapping = Vec::new();
                 if let Some(arrow) = definition.find("->") {
+                    mapping = split_top_level(&definition[arrow + 2..], &[','])
+                        .into_iter()
+                        .map(|(_, e)| e.trim().to_string())
+                        .filter(|e| !e.is_empty())
+                        .collect();
                     definition = &definition[..arrow];
                 }
                 return Lhs::Dimension {
@@ -96,6 +164,7 @@ pub(super) fn split_lhs(eq: &str) -> Lhs<'_> {
                         .map(|(_, e)| e.trim().to_string())
                         .filter(|e| !e.is_empty())
                         .collect(),
+                    mapping,
                 };
             }
             _ => {}

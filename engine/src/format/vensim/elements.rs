@@ -3,12 +3,14 @@
 //! flow of its own), a flow, a lookup, a constant or an auxiliary, whole or
 //! element by element.
 
+use super::data::DataMode;
 use super::equations::number;
 use super::subscripts::{Shape, element_tuples};
 use super::{Def, Reader, Rhs};
 use crate::build::{Aux, Constant, Flow, Lookup, Source, Stock};
 use crate::error::Error;
 use crate::expr::{Expr, ExprKind, IndexKind, UnaryOp};
+use crate::model::Interpolation;
 use crate::name::canonical_name;
 use indexmap::IndexMap;
 use std::collections::{HashMap, HashSet};
@@ -164,6 +166,12 @@ impl Reader<'_> {
             }
             return finish!(lookup);
         }
+        // Data variables (`:=`, GET ... DATA) hold or look forward between
+        // their points; other lookups interpolate.
+        let interpolation = match defs.iter().find_map(|d| d.data) {
+            Some(DataMode::HoldBackward | DataMode::LookForward) => Interpolation::Discrete,
+            _ => Interpolation::Continuous,
+        };
         if let [
             Def {
                 rhs: Rhs::WithLookup { input, points },
@@ -171,7 +179,43 @@ impl Reader<'_> {
             },
         ] = defs
         {
-            return finish!(Lookup::new(name.clone(), points.clone()).input(input.clone()));
+            return finish!(
+                Lookup::new(name.clone(), points.clone())
+                    .input(input.clone())
+                    .interpolation(interpolation)
+            );
+        }
+        // One table per element over the same input (data read element by
+        // element).
+        // Elements given as numbers among them are one-point tables.
+        let data_input = defs.iter().find_map(|d| match &d.rhs {
+            Rhs::WithLookup { input, .. } => Some(input.clone()),
+            _ => None,
+        });
+        if defs.len() > 1
+            && let Some(input) = data_input
+            && defs.iter().all(|d| match &d.rhs {
+                Rhs::WithLookup { input: i, .. } => i.text == input.text,
+                Rhs::Number(_) => true,
+                _ => false,
+            })
+        {
+            let table = |d: &Def| match &d.rhs {
+                Rhs::WithLookup { points, .. } => points.clone(),
+                Rhs::Number(v) => vec![(0.0, *v)],
+                _ => Vec::new(),
+            };
+            let points = table(first);
+            if !complete(self) {
+                return None;
+            }
+            let mut lookup = Lookup::new(name.clone(), points.clone())
+                .input(input.clone())
+                .interpolation(interpolation);
+            for d in defs {
+                lookup = lookup.element_points(d.subscripts.clone(), table(d));
+            }
+            return finish!(lookup);
         }
         if defs
             .iter()
@@ -202,7 +246,14 @@ impl Reader<'_> {
                             });
                             return None;
                         }
-                        _ => unreachable!("other kinds are handled above"),
+                        _ => {
+                            self.errors.push(Error::Model {
+                                variable: name.clone(),
+                                location: Some(d.location.clone()),
+                                message: "mixes kinds of definition (equations, lookups, data) across its elements".into(),
+                            });
+                            return None;
+                        }
                     };
                     out.push((d.subscripts.clone(), source));
                 }

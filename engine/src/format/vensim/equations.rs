@@ -11,10 +11,29 @@ use crate::format::{split_top_level, unquoted};
 use crate::model::Units;
 use crate::name::canonical_name;
 
-/// Splits `name[a, b]` into the name and its subscripts.
-fn name_and_subscripts(lhs: &str) -> (String, Vec<String>) {
+/// Splits `name[a, b] :EXCEPT: [a, c], [b, c]` into the name, its
+/// subscripts and the exceptions.
+fn name_and_subscripts(lhs: &str) -> (String, Vec<String>, Vec<Vec<String>>) {
     let lhs = lhs.trim();
-    match lhs.find('[') {
+    let (lhs, except) = match super::blocks::find_ci(lhs, ":EXCEPT:") {
+        Some(at) => {
+            let rest = &lhs[at + ":EXCEPT:".len()..];
+            let lists = split_top_level(rest, &[','])
+                .into_iter()
+                .map(|(_, p)| p.trim())
+                .collect::<Vec<_>>()
+                .join(",");
+            // `[a, c], [b, c]`: split at the brackets.
+            let mut excepts = Vec::new();
+            for part in lists.split('[').skip(1) {
+                let inner = part.split(']').next().unwrap_or("");
+                excepts.push(inner.split(',').map(unescaped).collect());
+            }
+            (lhs[..at].trim(), excepts)
+        }
+        None => (lhs, Vec::new()),
+    };
+    let (name, subscripts) = match lhs.find('[') {
         Some(open) if lhs.ends_with(']') => (
             unescaped(&lhs[..open]),
             lhs[open + 1..lhs.len() - 1]
@@ -23,7 +42,8 @@ fn name_and_subscripts(lhs: &str) -> (String, Vec<String>) {
                 .collect(),
         ),
         _ => (unescaped(lhs), Vec::new()),
-    }
+    };
+    (name, subscripts, except)
 }
 
 /// A name without its quotes, and a quoted name's escaped quotes (`\"`)
@@ -65,7 +85,7 @@ impl Reader<'_> {
         (rhs, rhs_offset): (&str, usize),
         lookup: bool,
     ) -> Option<Def> {
-        let (name, subscripts) = name_and_subscripts(lhs);
+        let (name, subscripts, except) = name_and_subscripts(lhs);
         let lead = lhs.len() - lhs.trim_start().len();
         let location = self.location(block.start + lead);
         if name.is_empty() {
@@ -84,12 +104,38 @@ impl Reader<'_> {
                 origin: Some(reader.location(rhs_start + offset + lead)),
             }
         };
-        let rhs = if lookup {
+        // `name(GET XLS LOOKUPS(...))`: a lookup read from a file.
+        let external_lookup = lookup
+            .then(|| {
+                let body = rhs.trim();
+                body.strip_prefix('(')
+                    .and_then(|b| b.strip_suffix(')'))
+                    .and_then(super::data::parse_call)
+            })
+            .flatten();
+        let rhs = if let Some(external) = external_lookup {
+            match external {
+                Ok(external) => Rhs::External(external),
+                Err(message) => {
+                    self.push_error(rhs_start, message);
+                    return None;
+                }
+            }
+        } else if lookup {
             Rhs::Table(self.points(&name, rhs, rhs_start)?)
         } else if let Some(v) = number(rhs) {
             Rhs::Number(v)
         } else if let Some(values) = self.list(rhs, !subscripts.is_empty()) {
             Rhs::List(values)
+        } else if let Some(external) = super::data::parse_call(rhs) {
+            match external {
+                Ok(external) => Rhs::External(external),
+                Err(message) => {
+                    let lead = rhs.len() - rhs.trim_start().len();
+                    self.push_error(rhs_start + lead, message);
+                    return None;
+                }
+            }
         } else if let Some((input, table)) = with_lookup(rhs) {
             Rhs::WithLookup {
                 input: source(self, &crate::expr::quote_vensim_names(input.0), input.1),
@@ -101,14 +147,6 @@ impl Reader<'_> {
                 (
                     "A FUNCTION OF",
                     "`A FUNCTION OF` is Vensim's placeholder for an equation not written yet: write the equation",
-                ),
-                (
-                    "GET XLS",
-                    "external data (`GET XLS ...`) is not supported: give the values as a lookup",
-                ),
-                (
-                    "GET DIRECT",
-                    "external data (`GET DIRECT ...`) is not supported: give the values as a lookup",
                 ),
                 (
                     "GET DATA",
@@ -177,7 +215,9 @@ impl Reader<'_> {
         Some(Def {
             name,
             subscripts,
+            except,
             rhs,
+            data: None,
             units,
             doc,
             location,

@@ -11,29 +11,41 @@
 //! - lookups, `name([(xmin,ymin)-(xmax,ymax)], (x,y), ...)`, called as
 //!   `name(x)`, and `WITH LOOKUP(input, (table))`;
 //! - subscript ranges `dim: a, b, c` (also `(a1-a5)` and ranges built from
-//!   other ranges), arrayed equations `x[dim] = ...`, per-element equations
-//!   `x[a] = ...`, and constant lists `x[dim] = 1, 2, 3` (rows separated by
-//!   `;` for two dimensions);
+//!   other ranges), subranges, mappings (`-> other`) and equivalences
+//!   (`<->`), arrayed equations `x[dim] = ...`, per-element equations
+//!   `x[a] = ...`, definitions in slices and with `:EXCEPT:`, and constant
+//!   lists `x[dim] = 1, 2, 3` (rows separated by `;` for two dimensions);
+//!   what the engine cannot take as written is written out element by
+//!   element (see `expand`);
+//! - macros (`:MACRO:` ... `:END OF MACRO:`), written out for each call
+//!   (see `macros`);
+//! - external data (`GET DIRECT ...`, `GET XLS ...`) and data equations
+//!   (`:=`), read from files next to the model (see `data`);
 //! - the control variables `INITIAL TIME`, `FINAL TIME`, `TIME STEP` and
 //!   `SAVEPER` as the time settings (numbers, or expressions of numbers and
 //!   each other), and the units of `TIME STEP` as the time units.
 //!
-//! What is refused, with the line and column: macros, data equations
-//! (`:=`), `:EXCEPT:`, subscript equivalences and subranges (a range whose
-//! elements belong to another range), external data (`GET XLS ...`) and
-//! the placeholder `A FUNCTION OF`. Vensim has no non-negative stocks, so
-//! none are made. Vensim's integration method is not in the equations: the
-//! model runs with Euler unless told otherwise.
+//! What is refused, with the line and column: `:RAW:` data, `GET DIRECT
+//! SUBSCRIPT`, `TABBED ARRAY`, the placeholder `A FUNCTION OF`, subscripted
+//! equations in macros, and unknown functions. Reality checks are skipped
+//! with a warning. Vensim has no non-negative stocks, so none are made.
+//! Vensim's integration method is not in the equations: the model runs
+//! with Euler unless told otherwise.
 //!
 //! The reader is in parts: `blocks` splits the file into equations, units
-//! and comments; `control` reads the time settings; `subscripts` the ranges
-//! and each variable's shape; `equations` each equation's right-hand side;
+//! and comments; `macros` takes the macros out; `control` reads the time
+//! settings; `subscripts` the ranges and each variable's shape; `expand`
+//! subranges and families, and writes definitions out element by element;
+//! `equations` each equation's right-hand side; `data` external files;
 //! `elements` makes each variable's model element.
 
 mod blocks;
 mod control;
+mod data;
 mod elements;
 mod equations;
+mod expand;
+mod macros;
 mod subscripts;
 
 use crate::build::{ModelBuilder, Source};
@@ -42,12 +54,13 @@ use crate::format::unquoted;
 use crate::model::Model;
 use crate::name::canonical_name;
 use crate::program::Warning;
-use blocks::{Lhs, find_ci, split_lhs};
+use blocks::{Lhs, split_lhs};
 use elements::stock_flows;
 use indexmap::IndexMap;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use subscripts::Shape;
 
 /// Reads a Vensim `.mdl` file.
 ///
@@ -56,7 +69,18 @@ use std::sync::Arc;
 /// [`Error::Io`] if the file cannot be read; otherwise as [`parse`].
 pub fn load(path: impl AsRef<Path>) -> Result<Model> {
     let source = crate::format::SourceFile::read(path.as_ref())?;
-    parse_named(&source.text, Some(&source.name), &source.stem)
+    let dir = path
+        .as_ref()
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .map(Path::to_path_buf);
+    parse_named(&source.text, Some(&source.name), &source.stem, dir)
 }
 
 /// Parses the text of a Vensim `.mdl` file. `file` names the source in
@@ -68,10 +92,11 @@ pub fn load(path: impl AsRef<Path>) -> Result<Model> {
 /// listed as refused in the module docs, with the line and column;
 /// otherwise the errors of [`ModelBuilder::build`] for the equations.
 pub fn parse(text: &str, file: Option<&str>) -> Result<Model> {
-    parse_named(text, file, "model")
+    parse_named(text, file, "model", None)
 }
 
 /// The right-hand side of an equation.
+#[derive(Clone)]
 enum Rhs {
     Integ {
         rate: Source,
@@ -86,13 +111,20 @@ enum Rhs {
         points: Vec<(f64, f64)>,
     },
     Table(Vec<(f64, f64)>),
+    /// `GET DIRECT ...` and `GET XLS ...`: read when the definition is
+    /// written out element by element.
+    External(data::External),
 }
 
 /// One definition: a whole variable or some of its elements.
 struct Def {
     name: String,
     subscripts: Vec<String>,
+    /// `:EXCEPT:` lists: element tuples (or ranges) left out.
+    except: Vec<Vec<String>>,
     rhs: Rhs,
+    /// A data equation (`:=`), and how it reads between its points.
+    data: Option<data::DataMode>,
     units: Option<String>,
     doc: String,
     location: Location,
@@ -107,21 +139,33 @@ struct Reader<'t> {
     /// What was read with a reinterpretation (sorted lookup points, a
     /// rounded SAVEPER), for [`Model::warnings`].
     warnings: Vec<Warning>,
+    /// The model file's folder, where external data is found.
+    dir: Option<std::path::PathBuf>,
+    /// The spreadsheets and text files read so far.
+    workbooks: data::Workbooks,
 }
 
-fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
+fn parse_named(
+    text: &str,
+    file: Option<&str>,
+    stem: &str,
+    dir: Option<std::path::PathBuf>,
+) -> Result<Model> {
     let mut reader = Reader {
         text,
         lines: crate::error::LineIndex::new(text),
         file: file.map(Arc::from),
         errors: Vec::new(),
         warnings: Vec::new(),
+        dir,
+        workbooks: data::Workbooks::default(),
     };
     // The sketch starts at `\\\---///` (some tools write fewer backslashes).
     let end = text
         .find("---///")
         .map_or(text.len(), |at| text[..at].trim_end_matches('\\').len());
-    let blocks = reader.blocks(&text[..end]);
+    let (masked, macros) = macros::extract(&mut reader, &text[..end]);
+    let blocks = reader.blocks(&masked);
     if blocks.iter().all(|b| b.equation.trim().is_empty()) {
         return Err(reader.error_at(
             0,
@@ -132,6 +176,8 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
 
     // Subscript ranges first: equations may use them before they are defined.
     let mut raw_dimensions: Vec<(String, Vec<String>, usize)> = Vec::new();
+    let mut mappings: HashMap<String, Vec<String>> = HashMap::new();
+    let mut range_names: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut defs = Vec::new();
     for block in &blocks {
         let eq = block.equation.as_str();
@@ -140,16 +186,30 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
             continue; // a group heading such as `.Control`
         }
         let lead = eq.len() - trimmed.len();
-        if let Some(at) = find_ci(eq, ":MACRO:") {
-            reader.push_error(
-                block.start + at,
-                "Vensim macros are not supported: expand the macro in the model".into(),
-            );
-            continue;
-        }
         match split_lhs(eq) {
-            Lhs::Dimension { name, elements } => {
+            Lhs::Dimension {
+                name,
+                elements,
+                mapping,
+            } => {
+                let key = canonical_name(unquoted(name));
+                if !range_names.insert(key.clone()) {
+                    reader.push_error(
+                        block.start + lead,
+                        format!("subscript range `{}` is defined twice", unquoted(name)),
+                    );
+                    continue;
+                }
+                mappings.insert(key, mapping);
                 raw_dimensions.push((unquoted(name).to_string(), elements, block.start + lead));
+            }
+            Lhs::RealityCheck(at) => {
+                let location = reader.location(block.start + at);
+                reader.warn(
+                    "",
+                    location,
+                    "a reality check (`THE CONDITION:` or `TEST INPUT:`) was skipped: reality checks are not run".into(),
+                );
             }
             Lhs::Unsupported(at, what) => reader.push_error(block.start + at, what),
             Lhs::Lookup { lhs, body } => {
@@ -162,18 +222,36 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
                     defs.push(def);
                 }
             }
+            Lhs::Data { lhs, rhs, mode } => {
+                if let Some(mut def) = reader.definition(block, lhs, rhs, false) {
+                    def.data = Some(mode);
+                    defs.push(def);
+                }
+            }
             Lhs::Nothing => reader.push_error(
                 block.start + lead,
                 "expected an equation `name = expression`, a lookup `name((x,y), ...)` or a subscript range `name: a, b, c`".into(),
             ),
         }
     }
-    let dimensions = reader.dimensions(&raw_dimensions);
+    let resolved = reader.dimensions(&raw_dimensions);
+    let resolved = resolved
+        .into_iter()
+        .map(|(name, elements)| {
+            let key = canonical_name(&name);
+            let at = raw_dimensions
+                .iter()
+                .find(|(n, ..)| canonical_name(n) == key)
+                .map_or(0, |r| r.2);
+            let mapping = mappings.remove(&key).unwrap_or_default();
+            (name, elements, mapping, at)
+        })
+        .collect();
+    let mut ranges = expand::Ranges::new(&mut reader, resolved);
 
     let mut builder = ModelBuilder::new(stem);
-    for (name, elements) in &dimensions {
-        builder = builder.dimension(name.clone(), elements.clone());
-    }
+
+    macros::expand_calls(&mut reader, &mut defs, &macros);
 
     // Control variables become the time settings.
     let (controls, defs): (Vec<Def>, Vec<Def>) = defs.into_iter().partition(|d| {
@@ -197,16 +275,58 @@ fn parse_named(text: &str, file: Option<&str>, stem: &str) -> Result<Model> {
             .or_default()
             .push(def);
     }
-    let mut shapes = HashMap::new();
-    // Each range's elements by canonical name, made once.
-    let element_sets: Vec<std::collections::HashSet<String>> = dimensions
-        .iter()
-        .map(|(_, elements)| elements.iter().map(|e| canonical_name(e)).collect())
-        .collect();
+    ranges.set_variables(variables.keys().cloned().collect());
+    // Each variable's dimensions; definitions the engine cannot take as
+    // they are are written out element by element.
+    let mut variable_dims: HashMap<String, Vec<usize>> = HashMap::new();
     for (key, defs) in &variables {
-        if let Some(shape) = reader.shape(defs, &dimensions, &element_sets) {
-            shapes.insert(key.clone(), shape);
+        if defs[0].subscripts.is_empty() && defs.len() > 1 {
+            reader.errors.push(Error::Model {
+                variable: defs[0].name.clone(),
+                location: Some(defs[1].location.clone()),
+                message: "defined twice".into(),
+            });
+            continue;
         }
+        if let Some(dims) = ranges.variable_dimensions(&mut reader, defs) {
+            variable_dims.insert(key.clone(), dims);
+        }
+    }
+    for (key, defs) in variables.iter_mut() {
+        let Some(dims) = variable_dims.get(key) else {
+            continue;
+        };
+        if ranges.is_plain(defs, dims, &variable_dims) {
+            ranges.count_elements(defs);
+            continue;
+        }
+        match ranges.expand(&mut reader, defs, dims) {
+            Some(expanded) => *defs = expanded,
+            None => {
+                variable_dims.remove(key);
+            }
+        }
+    }
+    let (dimensions, positions) =
+        ranges.dimensions(variables.keys().filter_map(|k| variable_dims.get(k)));
+    for (name, elements) in &dimensions {
+        builder = builder.dimension(name.clone(), elements.clone());
+    }
+    let mut shapes = HashMap::new();
+    for (key, defs) in &variables {
+        let Some(dims) = variable_dims.get(key) else {
+            continue;
+        };
+        let dims: Vec<usize> = dims.iter().map(|r| positions[r]).collect();
+        let whole = defs.len() == 1 && defs[0].subscripts.iter().all(|s| ranges.find(s).is_some());
+        let shape = if dims.is_empty() {
+            Shape::Scalar
+        } else if whole {
+            Shape::Whole(dims)
+        } else {
+            Shape::Elements(dims)
+        };
+        shapes.insert(key.clone(), shape);
     }
     let flows = stock_flows(&variables, &shapes);
     for (key, defs) in &variables {
@@ -325,6 +445,87 @@ mod tests {
     }
 
     #[test]
+    fn subranges_mappings_slices_and_except_are_written_out_element_by_element() {
+        let m = model(
+            "age: infant, child, teen, old ~~|\nolder: child, teen, old ~~|\n\
+             younger: infant, child, teen -> older ~~|\n\
+             pop[infant] = INTEG(10 - aging[infant], 100) ~~|\n\
+             pop[older] = INTEG(aging[younger] - aging[older], 100) ~~|\n\
+             aging[age] = pop[age] / 10 ~~|\n\
+             grid[age, older] :EXCEPT: [infant, older], [old, old] = 1 ~~|\n\
+             grid[infant, older] = older ~~|\n\
+             adults = SUM(pop[older!]) ~~|\nn = ELMCOUNT(older) ~~|\n\
+             biggest = VMAX(pop[age!]) + PROD(grid[teen, older!]) ~~|\n\
+             pos[age] = IF THEN ELSE(age = teen, 1, 0) ~~|",
+        )
+        .unwrap();
+        let r = Program::compile(&m).unwrap().run().unwrap();
+        let at = |name: &str| {
+            r.value_at(name, 1.0)
+                .unwrap_or_else(|| panic!("no `{name}` in {:?}", r.names()))
+        };
+        // Each cohort passes a tenth on to the next one: child gets infant's.
+        assert_eq!(at("pop[infant]"), 100.0 + 10.0 - 10.0);
+        assert_eq!(at("pop[child]"), 100.0 + 10.0 - 10.0);
+        assert_eq!(at("pop[old]"), 100.0 + 10.0 - 10.0);
+        assert_eq!(r.value_at("adults", 0.0), Some(300.0));
+        assert_eq!(at("n"), 3.0);
+        // A range as a value is the element's position in its family:
+        // child is the second of `age`.
+        assert_eq!(at("grid[infant,child]"), 2.0);
+        assert_eq!(at("grid[teen,old]"), 1.0);
+        // Left out by :EXCEPT: and by no other equation: zero.
+        assert_eq!(at("grid[old,old]"), 0.0);
+        assert_eq!(at("pos[teen]") + at("pos[old]"), 1.0);
+        assert_eq!(r.value_at("biggest", 0.0), Some(101.0));
+        assert!(
+            m.warnings()
+                .iter()
+                .any(|w| w.variable == "grid" && w.message.contains("[old, old]")),
+            "{:?}",
+            m.warnings()
+        );
+        // A subrange before its family: the family goes where it is written.
+        let m = model("fam: a, b, c ~~|\nsub: a, b ~~|\nm[sub, fam] = sub * 10 + fam ~~|").unwrap();
+        let r = Program::compile(&m).unwrap().run().unwrap();
+        assert_eq!(r.value_at("m[b,c]", 0.0), Some(23.0));
+        // Equivalences and transposition: the same elements, another range.
+        let m = model(
+            "s: x, y ~~|\nt <-> s ~~|\nio[s, t] = 1, 2; 3, 4 ~~|\nv[s] = 1, 10 ~~|\n\
+             rows[t] = SUM(v[s!] * io[s!, t]) ~~|\ncols[s] = SUM(io[s, t!]) ~~|",
+        )
+        .unwrap();
+        let r = Program::compile(&m).unwrap().run().unwrap();
+        assert_eq!(r.value_at("rows[x]", 0.0), Some(1.0 + 30.0));
+        assert_eq!(r.value_at("rows[y]", 0.0), Some(2.0 + 40.0));
+        assert_eq!(r.value_at("cols[y]", 0.0), Some(7.0));
+    }
+
+    #[test]
+    fn macros_with_stocks_nesting_and_a_definition_after_use() {
+        let m = model(
+            "twice = ACCUMULATE(2, 0) + ACCUMULATE(TIME, 10) ~~|\n\
+             :MACRO: ACCUMULATE(rate, start)\n\
+             ACCUMULATE = INTEG(in, start) ~~|\nin = HALF(rate) * 2 ~~|\n:END OF MACRO:\n\
+             :MACRO: HALF(x)\nHALF = x / 2 ~~|\n:END OF MACRO:\n\
+             both = SPLIT(TIME : lower, upper) + SPLIT(1 : one, two) ~~|\n\
+             :MACRO: SPLIT(x : low, high)\nSPLIT = x ~~|\nlow = x - 1 ~~|\nhigh = x + 1 ~~|\n\
+             :END OF MACRO:\n",
+        )
+        .unwrap();
+        let r = Program::compile(&m).unwrap().run().unwrap();
+        // Each call has its own stock: 2 a month, and 0 + 1 + 2 + 3 over
+        // four months on top of 10.
+        assert_eq!(r.value_at("twice", 0.0), Some(10.0));
+        assert_eq!(r.value_at("twice", 4.0), Some(8.0 + 16.0));
+        // Several outputs: the caller names them after `:`.
+        assert_eq!(r.value_at("both", 3.0), Some(4.0));
+        assert_eq!(r.value_at("lower", 3.0), Some(2.0));
+        assert_eq!(r.value_at("upper", 3.0), Some(4.0));
+        assert_eq!(r.value_at("two", 3.0), Some(2.0));
+    }
+
+    #[test]
     fn lookups_with_and_without_ranges() {
         let m = model(
             "f(\n\t[(0,0)-(10,10)],(0,0),(10,5)\\\n\t\t,(20,5)) ~~|\ng((0,1),(4,3)) ~~|\n\
@@ -339,38 +540,53 @@ mod tests {
 
     #[test]
     fn refused_features_and_mistakes_are_located() {
-        let e = err("x = 1 ~~|\n:MACRO: m(a)\nm = a ~~|\n:END OF MACRO:\n");
+        let e = err("x = 1 ~~|\n:MACRO: m(a : b)\nm = a ~~|\n:END OF MACRO:\n");
         assert!(
-            e.contains("m.mdl:3:1") && e.contains("macros are not supported"),
+            e.contains("m.mdl:3:1") && e.contains("lists the output `b` but has no equation"),
             "{e}"
         );
-        let e = err("x := 1 ~~|");
+        let e = err("x = m(1, 2) ~~|\n:MACRO: m(a)\nm = a ~~|\n:END OF MACRO:\n");
         assert!(
-            e.contains("m.mdl:2:3") && e.contains("data equations"),
+            e.contains("m.mdl:2:1") && e.contains("takes 1 input(s) (a), got 2"),
             "{e}"
         );
-        let e = err("big: a, b, c ~~|\nsmall: a, b ~~|\nx[small] = 1 ~~|");
+        let e = err("x = m(1) ~~|\n:MACRO: m(a)\nm = m(a) ~~|\n:END OF MACRO:\n");
+        assert!(e.contains("call itself"), "{e}");
+        let e = err("x :RAW::= 1 ~~|");
+        assert!(e.contains("m.mdl:2:3") && e.contains("`:RAW:`"), "{e}");
+        let e = err("x = GET DIRECT CONSTANTS('a.csv', 'b', 'A1') ~~|");
         assert!(
-            e.contains("m.mdl:3:1") && e.contains("subrange of `big`"),
+            e.contains("m.mdl:2:1") && e.contains("relative to the model file"),
             "{e}"
         );
         let e = err("x = A FUNCTION OF(y) ~~|\ny = 1 ~~|");
         assert!(e.contains("m.mdl:2:5") && e.contains("placeholder"), "{e}");
         let e = err("f((0,0),(1,x)) ~~|");
         assert!(e.contains("m.mdl:2:9") && e.contains("`(1,x)`"), "{e}");
-        // A range made of ranges holds them as subranges.
-        let e = err("part: (p1-p3) ~~|\nall: part, extra ~~|\nx[all] = 1 ~~|");
-        assert!(
-            e.contains("m.mdl:2:1") && e.contains("`part` is a subrange of `all`"),
-            "{e}"
-        );
         let e = err("d: a, b ~~|\nx[a] = 1 ~~|\nx[bb] = 2 ~~|");
         assert!(
             e.contains("`bb` is not an element") && e.contains("`b`"),
             "{e}"
         );
-        let e = err("d: a, b ~~|\nx[a] = 1 ~~|");
-        assert!(e.contains("defines 1 of its 2 elements"), "{e}");
+        let e = err("d: a, b ~~|\nx[a] = 1 ~~|\nx[d] = 2 ~~|");
+        assert!(
+            e.contains("m.mdl:4:1") && e.contains("[a] is defined twice"),
+            "{e}"
+        );
+        let unknown = model("d: a, b ~~|\ny[d] = 1 ~~|\nx[d] = y[e] ~~|").unwrap();
+        let e = Program::compile(&unknown).unwrap_err().to_string();
+        assert!(e.contains("m.mdl:4:10") && e.contains("`e`"), "{e}");
+        let e = err("d: a, b ~~|\ns: a ~~|\nx[d] = s ~~|");
+        assert!(
+            e.contains("m.mdl:4:1")
+                && e.contains("`s` is used in the equation but stands for no element"),
+            "{e}"
+        );
+        let e = err("d: a, b -> nowhere ~~|\nx[d] = 1 ~~|");
+        assert!(
+            e.contains("m.mdl:2:1") && e.contains("maps to `nowhere`"),
+            "{e}"
+        );
         let e = err("d: a, b ~~|\nx[d] = 1, 2, 3 ~~|");
         assert!(e.contains("lists 3 values for its 2 elements"), "{e}");
         let typo = model("stock = INTEG(\n\tflow, 1) ~~|\nflow = stok * 2 ~~|").unwrap();

@@ -1,18 +1,17 @@
 //! Subscripts: the ranges (lists of elements, `(a1-a5)` sequences, ranges
-//! made of other ranges; a mapping `-> other` is positional), and the shape
-//! of each variable: scalar, defined over whole ranges, or element by
-//! element.
+//! made of other ranges), and the shape of each variable: scalar, defined
+//! over whole ranges, or element by element.
 
-use super::{Def, Reader};
-use crate::error::Error;
+use super::Reader;
 use crate::format::unquoted;
 use crate::limits::{Limits, too_many_dimension_elements};
-use crate::name::{canonical_name, closest, did_you_mean};
-use std::collections::{HashMap, HashSet};
+use crate::name::canonical_name;
+use std::collections::HashMap;
 
 impl Reader<'_> {
     /// Resolves the subscript ranges: elements, `(a1-a5)` sequences and
-    /// ranges made of other ranges. Subranges are refused.
+    /// ranges made of other ranges (subranges are sorted out by
+    /// [`super::expand::Ranges`]).
     pub(super) fn dimensions(
         &mut self,
         raw: &[(String, Vec<String>, usize)],
@@ -32,35 +31,7 @@ impl Reader<'_> {
                 None => continue,
             }
         }
-        // A range whose elements all belong to another is a subrange.
-        let mut refused = HashSet::new();
-        let sets: Vec<HashSet<String>> = out
-            .iter()
-            .map(|(_, elements)| elements.iter().map(|e| canonical_name(e)).collect())
-            .collect();
-        for (i, (name, elements)) in out.iter().enumerate() {
-            for (j, (other, others)) in out.iter().enumerate() {
-                if i != j
-                    && elements.len() < others.len()
-                    && sets[i].iter().all(|e| sets[j].contains(e))
-                {
-                    let at = raw.iter().find(|(n, _, _)| n == name).map_or(0, |r| r.2);
-                    self.push_error(
-                        at,
-                        format!(
-                            "`{name}` is a subrange of `{other}`: subranges are not supported yet"
-                        ),
-                    );
-                    refused.insert(i);
-                    break;
-                }
-            }
-        }
-        out.into_iter()
-            .enumerate()
-            .filter(|(i, _)| !refused.contains(i))
-            .map(|(_, d)| d)
-            .collect()
+        out
     }
 
     fn expand(
@@ -143,117 +114,6 @@ impl Reader<'_> {
         }
         resolved[i] = Some(elements.clone());
         Some(elements)
-    }
-
-    /// Works out a variable's dimensions and which elements each
-    /// definition covers.
-    pub(super) fn shape(
-        &mut self,
-        defs: &[Def],
-        dimensions: &[(String, Vec<String>)],
-        element_sets: &[HashSet<String>],
-    ) -> Option<Shape> {
-        let first = &defs[0];
-        let dimension_of = |name: &str| {
-            dimensions
-                .iter()
-                .position(|(d, _)| canonical_name(d) == canonical_name(name))
-        };
-        if first.subscripts.is_empty() {
-            if defs.len() > 1 {
-                self.errors.push(Error::Model {
-                    variable: first.name.clone(),
-                    location: Some(defs[1].location.clone()),
-                    message: "defined twice".into(),
-                });
-                return None;
-            }
-            return Some(Shape::Scalar);
-        }
-        let rank = first.subscripts.len();
-        // Whole-range definitions: `x[dim] = ...`.
-        if defs.len() == 1 && first.subscripts.iter().all(|s| dimension_of(s).is_some()) {
-            let dims = first
-                .subscripts
-                .iter()
-                .filter_map(|s| dimension_of(s))
-                .collect();
-            return Some(Shape::Whole(dims));
-        }
-        // Element by element: each position's range is the first that holds
-        // every element used there.
-        let mut dims = Vec::with_capacity(rank);
-        for k in 0..rank {
-            let mut used = Vec::new();
-            for d in defs {
-                if d.subscripts.len() != rank {
-                    self.errors.push(Error::Model {
-                        variable: d.name.clone(),
-                        location: Some(d.location.clone()),
-                        message: format!(
-                            "has {} subscripts here and {rank} elsewhere",
-                            d.subscripts.len()
-                        ),
-                    });
-                    return None;
-                }
-                used.push(&d.subscripts[k]);
-            }
-            if let Some(s) = used.iter().find(|s| dimension_of(s).is_some()) {
-                let d = defs
-                    .iter()
-                    .find(|d| &d.subscripts[k] == *s)
-                    .unwrap_or(first);
-                self.errors.push(Error::Model {
-                    variable: d.name.clone(),
-                    location: Some(d.location.clone()),
-                    message: format!(
-                        "mixes the whole range `{s}` with single elements: define every element of `{}` one by one, or the whole range once",
-                        d.name
-                    ),
-                });
-                return None;
-            }
-            let used_names: Vec<String> = used.iter().map(|u| canonical_name(u)).collect();
-            let holds = |names: &HashSet<String>| used_names.iter().all(|u| names.contains(u));
-            match element_sets.iter().position(holds) {
-                Some(i) => dims.push(i),
-                None => {
-                    let unknown = used_names
-                        .iter()
-                        .position(|u| !element_sets.iter().any(|set| set.contains(u)))
-                        .map_or(used[0], |k| used[k]);
-                    // A suggestion from every element, unless there are so
-                    // many, or so many errors already, that looking would
-                    // take long.
-                    let all = dimensions.iter().map(|(_, es)| es.len()).sum::<usize>();
-                    let suggestion = if all <= 100_000 && self.errors.len() < 20 {
-                        closest(
-                            unknown,
-                            dimensions
-                                .iter()
-                                .flat_map(|(_, es)| es.iter().map(String::as_str)),
-                        )
-                    } else {
-                        None
-                    };
-                    let d = defs
-                        .iter()
-                        .find(|d| &d.subscripts[k] == unknown)
-                        .unwrap_or(first);
-                    self.errors.push(Error::Model {
-                        variable: d.name.clone(),
-                        location: Some(d.location.clone()),
-                        message: format!(
-                            "`{unknown}` is not an element of any subscript range{}",
-                            did_you_mean(suggestion)
-                        ),
-                    });
-                    return None;
-                }
-            }
-        }
-        Some(Shape::Elements(dims))
     }
 }
 

@@ -12,8 +12,8 @@
 //!   `isee:instantaneous_flows="true"`, which changes the numbers and is
 //!   warned about;
 //! - not supported and changing the numbers (`<conveyor>`, `<queue>`,
-//!   `<behavior>`, `<macro>`, `<data>`, a flow's `<leak>`...): a located
-//!   error;
+//!   `<behavior>`, a `<macro>` with variables, `<data>`, a flow's
+//!   `<leak>`...): a located error;
 //! - anything else: a located warning that it was ignored.
 
 use super::Reader;
@@ -76,9 +76,12 @@ fn kind(context: &str, tag: &str) -> Option<Kind> {
         ("xmile", "behavior") | ("model", "behavior") => Unsupported(
             "<behavior> (defaults such as non-negative for every stock) is not supported: mark each stock or flow <non_negative/>",
         ),
-        ("xmile", "macro") => {
-            Unsupported("XMILE macros are not supported: expand the macro in the model")
-        }
+        ("xmile", "macro") => Read("macro"),
+        ("macro", "parm" | "eqn" | "doc" | "units") => Leaf,
+        ("macro", "format") => Display,
+        ("macro", "variables" | "sim_specs" | "views") => Unsupported(
+            "XMILE macros with their own variables are not supported: only a macro that is an <eqn> of its <parm>s",
+        ),
         ("xmile", "data") => Unsupported(
             "<data> (imported and exported data) is not supported: give the values as graphical functions",
         ),
@@ -126,6 +129,7 @@ fn known_attribute(context: &str, attribute: &str) -> bool {
             | ("dim", "name" | "size")
             | ("elem", "name")
             | ("model", "name")
+            | ("macro", "name")
             | (
                 "stock" | "flow" | "aux" | "module",
                 "name" | "access" | "autoexport"

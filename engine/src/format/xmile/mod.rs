@@ -25,6 +25,7 @@
 //! [`write()`] exports any model as XMILE.
 
 mod known;
+mod macros;
 mod write;
 
 pub use write::write;
@@ -73,6 +74,8 @@ struct Reader<'a> {
     models: std::collections::HashMap<String, Node<'a, 'a>>,
     /// The elements of each dimension, by canonical name.
     dimension_elements: std::collections::HashMap<String, Vec<String>>,
+    /// The macros made of an equation, by canonical name.
+    macros: std::collections::HashMap<String, macros::Macro>,
 }
 
 fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Result<Model> {
@@ -121,8 +124,36 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         warnings: Vec::new(),
         models: std::collections::HashMap::new(),
         dimension_elements: std::collections::HashMap::new(),
+        macros: std::collections::HashMap::new(),
     };
     let root = doc.root_element();
+    for node in root
+        .children()
+        .filter(|n| n.is_element() && n.tag_name().name() == "macro")
+    {
+        let Some(name) = node.attribute("name") else {
+            reader
+                .errors
+                .push(reader.error(node, "<macro> has no name attribute".into()));
+            continue;
+        };
+        let Some(eqn) = children(node, "eqn").next() else {
+            reader
+                .errors
+                .push(reader.error(node, format!("macro `{name}` has no <eqn>")));
+            continue;
+        };
+        let parameters = children(node, "parm")
+            .map(|p| canonical_name(trimmed_text(p)))
+            .collect();
+        reader.macros.insert(
+            canonical_name(name),
+            macros::Macro {
+                parameters,
+                equation: trimmed_text(eqn).to_string(),
+            },
+        );
+    }
     if root.tag_name().name() != "xmile" {
         return Err(reader.error(
             root,
@@ -494,14 +525,14 @@ impl<'a> Reader<'a> {
             .iter()
             .filter(|n| n.tag_name().name() == "stock")
             .flat_map(|n| children(*n, "inflow").chain(children(*n, "outflow")))
-            .map(|f| canonical_name(&unquoted(trimmed_text(f)).replace("\\n", " ")))
+            .map(|f| canonical_name(&name_text(unquoted(trimmed_text(f)))))
             .collect();
         let named = |tags: &[&str]| -> std::collections::HashSet<String> {
             nodes
                 .iter()
                 .filter(|n| tags.contains(&n.tag_name().name()))
                 .filter_map(|n| n.attribute("name"))
-                .map(|n| canonical_name(&n.replace("\\n", " ")))
+                .map(|n| canonical_name(&name_text(n)))
                 .collect()
         };
         let modules = named(&["module"]);
@@ -556,7 +587,7 @@ impl<'a> Reader<'a> {
                 .push(self.error(node, "<module> has no name attribute".into()));
             return;
         };
-        let name = name.trim().replace("\\n", " ");
+        let name = name_text(name.trim());
         if let Some(resource) = node.attribute("resource") {
             self.errors.push(self.error(
                 node,
@@ -664,16 +695,29 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// An equation's text and where its first character is.
-    fn equation(&self, eqn: Node) -> Source {
+    /// An equation's text and where its first character is, with calls
+    /// of macros written out.
+    fn equation(&mut self, eqn: Node) -> Source {
         let text = eqn.text().unwrap_or("");
         let leading = text.len() - text.trim_start().len();
         let offset = eqn
             .first_child()
             .map_or(eqn.range().start, |t| t.range().start)
             + leading;
+        let text = if self.macros.is_empty() {
+            text.trim().to_string()
+        } else {
+            match macros::inline(text.trim(), &self.macros) {
+                Ok(text) => text,
+                Err(message) => {
+                    let e = self.error(eqn, message);
+                    self.errors.push(e);
+                    text.trim().to_string()
+                }
+            }
+        };
         Source {
-            text: text.trim().to_string(),
+            text,
             origin: Some(self.location(offset)),
         }
     }
@@ -697,7 +741,7 @@ impl<'a> Reader<'a> {
                 .push(self.error(node, format!("<{kind}> has no name attribute")));
             return;
         };
-        let local = name.trim().replace("\\n", " ");
+        let local = name_text(name.trim());
         if kind == "aux" && child(node, "gf").is_none() && flows.contains(&canonical_name(&local)) {
             kind = "flow";
         }
@@ -849,11 +893,11 @@ impl<'a> Reader<'a> {
                 }
                 for inflow in children(node, "inflow") {
                     // `\n` in a name is a space, as in the name itself.
-                    let flow = unquoted(trimmed_text(inflow)).replace("\\n", " ");
+                    let flow = name_text(unquoted(trimmed_text(inflow)));
                     stock = stock.inflow(format!("{}{flow}", scope.prefix));
                 }
                 for outflow in children(node, "outflow") {
-                    let flow = unquoted(trimmed_text(outflow)).replace("\\n", " ");
+                    let flow = name_text(unquoted(trimmed_text(outflow)));
                     stock = stock.outflow(format!("{}{flow}", scope.prefix));
                 }
                 if let Some(u) = units {
@@ -1138,6 +1182,27 @@ impl<'a> Reader<'a> {
         }
         Some((xs.into_iter().zip(ys).collect(), interpolation))
     }
+}
+
+/// A name as XMILE writes it: `\n` is a line break (read as a space, as
+/// names read spaces) and `\\` a backslash.
+fn name_text(written: &str) -> String {
+    let mut out = String::with_capacity(written.len());
+    let mut chars = written.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('\\', Some('n')) => {
+                chars.next();
+                out.push(' ');
+            }
+            ('\\', Some('\\')) => {
+                chars.next();
+                out.push('\\');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -61,7 +61,8 @@ pub fn write(model: &Model) -> String {
     }
     out.push_str("  <model>\n    <variables>\n");
     for v in model.variables() {
-        let name = escape_markup(v.name());
+        // A backslash in a name is written `\\`: `\n` means a line break.
+        let name = escape_markup(&v.name().replace('\\', "\\\\"));
         let mut body = String::new();
         if !v.dimensions().is_empty() {
             body.push_str("        <dimensions>\n");
@@ -326,6 +327,9 @@ fn call(name: &str, a: &[String]) -> String {
         ("log", [x]) => format!("LOG10({x})"),
         ("log", [x, base]) => format!("(LN({x}) / LN({base}))"),
         ("pi", []) => "PI".to_string(),
+        // Not XMILE: kept for this engine, one word so that `IF` stays
+        // part of the name.
+        ("sample_if_true", items) => f("SAMPLE_IF_TRUE", items),
         // Vensim's PULSE: 1 from start for width (one DT when width is 0).
         ("pulse", [start, width]) => format!(
             "(IF TIME + DT / 2 > ({start}) AND TIME + DT / 2 < ({start}) + (IF ({width}) > 0 THEN ({width}) ELSE DT) THEN 1 ELSE 0)"
