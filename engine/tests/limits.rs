@@ -211,6 +211,30 @@ fn huge_arrays_from_small_files_are_refused_before_allocating() {
     // assertion: speed is measured by benchmarks, not tests.)
 }
 
+/// A Vensim model whose equations would be written out element by element
+/// more than 100,000 times is refused at the equation that passes it (a
+/// fuzzed model took 13 s to read before), and a smaller one is read.
+#[test]
+fn vensim_writing_out_is_bounded() {
+    let model = |n: usize| {
+        format!(
+            "{{UTF-8}}\nd: (d1-d{n})\n~|\ny[d]=1\n~|\nx[d]=d\n~|\nINITIAL TIME=0\n~|\nFINAL TIME=1\n~|\nTIME STEP=1\n~|\n"
+        )
+    };
+    let message = vensim::parse(&model(100_001), Some("wide.mdl"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("wide.mdl:6:1")
+            && message.contains("100001 elements")
+            && message.contains("past 100000 written-out element equations"),
+        "{message}"
+    );
+    let small = vensim::parse(&model(1000), Some("small.mdl")).unwrap();
+    let results = Program::compile(&small).unwrap().state().run().unwrap();
+    assert_eq!(results.series("x[d1000]").unwrap()[0], 1000.0);
+}
+
 /// A count with thousands separators, as the messages write it.
 fn thousands(n: u64) -> String {
     let digits = n.to_string();

@@ -64,12 +64,19 @@ pub(super) struct Ranges {
     variables: HashSet<String>,
     /// The terms of sums written out so far, against [`MAX_TERMS`].
     terms: std::cell::Cell<usize>,
+    /// The element equations written out so far, against [`MAX_WRITTEN`].
+    written: std::cell::Cell<usize>,
     /// The equations parsed while writing out, by text.
     parsed: std::cell::RefCell<HashMap<String, Option<std::rc::Rc<Expr>>>>,
 }
 
 /// How many terms the sums over ranges of one model may write out.
 const MAX_TERMS: usize = 10_000_000;
+
+/// How many element equations one model may have written out (each is
+/// written as text and parsed again, some microseconds each: this keeps a
+/// model's reading to about a second).
+const MAX_WRITTEN: usize = 100_000;
 
 impl Ranges {
     /// Works out each range's family and its mappings; an unknown range
@@ -159,6 +166,7 @@ impl Ranges {
             families,
             variables: HashSet::new(),
             terms: std::cell::Cell::new(0),
+            written: std::cell::Cell::new(0),
             parsed: std::cell::RefCell::new(HashMap::new()),
         }
     }
@@ -582,6 +590,21 @@ impl Ranges {
                     excluded.insert(tuple);
                 }
             }
+            let count = choices
+                .iter()
+                .fold(1usize, |n, c| n.saturating_mul(c.len()));
+            let written = self.written.get().saturating_add(count);
+            if written > MAX_WRITTEN {
+                error(
+                    reader,
+                    d,
+                    format!(
+                        "writing this equation out element by element ({count} elements) would take the model past {MAX_WRITTEN} written-out element equations, more than the Vensim reader writes out"
+                    ),
+                );
+                return None;
+            }
+            self.written.set(written);
             let tuples = product(&choices);
             if let Rhs::List(values) = &d.rhs
                 && (values.len() != tuples.len() || !excluded.is_empty())
