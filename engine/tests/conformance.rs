@@ -30,7 +30,7 @@ const EXCEPTIONS: &[(&str, &str)] = &[
     ),
     (
         "allocate_by_priority",
-        "refused: subranges and `ALLOCATE BY PRIORITY` are not supported",
+        "refused: `ALLOCATE BY PRIORITY` is not supported",
     ),
     (
         "control_vars",
@@ -42,11 +42,11 @@ const EXCEPTIONS: &[(&str, &str)] = &[
     ),
     (
         "invert_matrix",
-        "refused: definitions over slices and `INVERT MATRIX` are not supported",
+        "refused: `INVERT MATRIX` is not supported",
     ),
     (
         "vector_order",
-        "refused: external data and `VECTOR SORT ORDER` are not supported",
+        "refused: `:RAW:` data and `VECTOR SORT ORDER` are not supported",
     ),
     ("vector_select", "refused: `VECTOR SELECT` is not supported"),
 ];
