@@ -40,10 +40,7 @@ const EXCEPTIONS: &[(&str, &str)] = &[
         "dynamic_final_time",
         "refused: a FINAL TIME that changes over time is not supported",
     ),
-    (
-        "invert_matrix",
-        "refused: `INVERT MATRIX` is not supported",
-    ),
+    ("invert_matrix", "refused: `INVERT MATRIX` is not supported"),
     (
         "vector_order",
         "refused: `:RAW:` data and `VECTOR SORT ORDER` are not supported",
