@@ -276,39 +276,7 @@ enum Command {
     /// intervals, or Morris screening), or, with --against, its paired
     /// difference from a base (the same design point run in both). Prints
     /// a table per output, most influential first (docs/sensitivity.md).
-    Sensitivity {
-        /// The scenario file (TOML).
-        scenario: PathBuf,
-        /// A base scenario: analyse SCENARIO minus BASE, row by row.
-        #[arg(long, value_name = "BASE")]
-        against: Option<PathBuf>,
-        /// `sobol` (first- and total-order indices) or `morris` (screening).
-        #[arg(long, value_enum, default_value_t = SensitivityMethod::Sobol)]
-        method: SensitivityMethod,
-        /// Base samples N for Sobol (N (k + 2) runs per scenario for k
-        /// parameters; default 1024) or trajectories for Morris (r (k + 1)
-        /// runs; default 50).
-        #[arg(long)]
-        samples: Option<usize>,
-        /// Morris's grid levels (even).
-        #[arg(long, default_value_t = 4)]
-        levels: usize,
-        /// The design's seed (default: the scenario's).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// An output to analyse: a scalar of the scenario (`npv_m`), or
-        /// INDICATOR@PERIOD (`cla_at_31_march@2033`); repeat for several.
-        /// Default: the scenario's scalars.
-        #[arg(long = "output", value_name = "NAME")]
-        outputs: Vec<String>,
-        /// Bootstrap resamples for the intervals (0 for none).
-        #[arg(long, default_value_t = 1000)]
-        bootstrap: usize,
-        /// Write the results to FILE: `.csv` (one row per output and
-        /// parameter) or `.json` (everything); repeat for both.
-        #[arg(short = 'o', long = "write", value_name = "FILE")]
-        files: Vec<PathBuf>,
-    },
+    Sensitivity(SensitivityArgs),
     /// Combine the partial results of sharded runs (`--shard I/N`) into
     /// exactly what one machine would have written.
     Merge {
@@ -373,8 +341,8 @@ enum ChartFormat {
 /// Sensitivity methods.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum SensitivityMethod {
-    /// Sobol first- and total-order indices (Saltelli design, Jansen
-    /// estimators).
+    /// Sobol first- and total-order indices (Saltelli design; Saltelli
+    /// et al. 2010 first-order and Jansen total-order estimators).
     Sobol,
     /// Morris elementary effects (screening).
     Morris,
@@ -489,27 +457,7 @@ fn run(cli: Cli) -> ExitCode {
             run_ensemble(all, true, ensemble)
         }
         Command::Merge { partials, output } => merge(partials, output),
-        Command::Sensitivity {
-            scenario,
-            against,
-            method,
-            samples,
-            levels,
-            seed,
-            outputs,
-            bootstrap,
-            files,
-        } => sensitivity(SensitivityArgs {
-            scenario,
-            against,
-            method,
-            samples,
-            levels,
-            seed,
-            outputs,
-            bootstrap,
-            files,
-        }),
+        Command::Sensitivity(args) => sensitivity(args),
         Command::Report {
             scenarios,
             runs,
@@ -1594,15 +1542,38 @@ fn merge(partials: Vec<PathBuf>, output: PathBuf) -> Result<ExitCode, Error> {
 }
 
 /// The arguments of `sensitivity`.
+#[derive(clap::Args)]
 struct SensitivityArgs {
+    /// The scenario file (TOML).
     scenario: PathBuf,
+    /// A base scenario: analyse SCENARIO minus BASE, row by row.
+    #[arg(long, value_name = "BASE")]
     against: Option<PathBuf>,
+    /// `sobol` (first- and total-order indices) or `morris` (screening).
+    #[arg(long, value_enum, default_value_t = SensitivityMethod::Sobol)]
     method: SensitivityMethod,
+    /// Base samples N for Sobol (N (k + 2) runs per scenario for k
+    /// parameters; default 1024) or trajectories for Morris (r (k + 1)
+    /// runs; default 50).
+    #[arg(long)]
     samples: Option<usize>,
+    /// Morris's grid levels (even).
+    #[arg(long, default_value_t = 4)]
     levels: usize,
+    /// The design's seed (default: the scenario's).
+    #[arg(long)]
     seed: Option<u64>,
+    /// An output to analyse: a scalar of the scenario (`npv_m`), or
+    /// INDICATOR@PERIOD (`cla_at_31_march@2033`); repeat for several.
+    /// Default: the scenario's scalars.
+    #[arg(long = "output", value_name = "NAME")]
     outputs: Vec<String>,
+    /// Bootstrap resamples for the intervals (0 for none).
+    #[arg(long, default_value_t = 1000)]
     bootstrap: usize,
+    /// Write the results to FILE: `.csv` (one row per output and
+    /// parameter) or `.json` (everything); repeat for both.
+    #[arg(short = 'o', long = "write", value_name = "FILE")]
     files: Vec<PathBuf>,
 }
 
