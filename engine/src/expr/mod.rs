@@ -76,6 +76,37 @@ pub fn quote_vensim_names(text: &str) -> Cow<'_, str> {
     quoted.map_or(Cow::Borrowed(text), Cow::Owned)
 }
 
+/// `e`'s text (from `text`, which it was parsed from) with each direct
+/// child replaced by `render(child)`: the operators, parentheses and
+/// spacing between children stay as written. Children not nested as
+/// written (which parsing does not make) leave the text as it is.
+pub(crate) fn splice_children<E>(
+    e: &Expr,
+    text: &str,
+    mut render: impl FnMut(&Expr) -> Result<String, E>,
+) -> Result<String, E> {
+    let mut children: Vec<&Expr> = match &e.kind {
+        ExprKind::Unary(_, a) => vec![a],
+        ExprKind::Binary(_, a, b) => vec![a, b],
+        ExprKind::If(c, a, b) => vec![c, a, b],
+        ExprKind::Call { args, .. } => args.iter().collect(),
+        _ => Vec::new(),
+    };
+    children.sort_by_key(|c| c.span.start);
+    let mut out = String::new();
+    let mut at = e.span.start;
+    for child in children {
+        if child.span.start < at || child.span.end > e.span.end {
+            return Ok(text[e.span.clone()].to_string());
+        }
+        out.push_str(&text[at..child.span.start]);
+        out.push_str(&render(child)?);
+        at = child.span.end;
+    }
+    out.push_str(&text[at..e.span.end]);
+    Ok(out)
+}
+
 /// A byte range in the equation text.
 pub type Span = Range<usize>;
 

@@ -1045,28 +1045,7 @@ impl Scope<'_> {
 
     /// The expression's text with each child written out.
     fn splice(&self, e: &Expr, text: &str) -> Result<String, String> {
-        let mut children: Vec<&Expr> = match &e.kind {
-            ExprKind::Unary(_, a) => vec![a],
-            ExprKind::Binary(_, a, b) => vec![a, b],
-            ExprKind::If(c, a, b) => vec![c, a, b],
-            ExprKind::Call { args, .. } => args.iter().collect(),
-            _ => Vec::new(),
-        };
-        children.sort_by_key(|c| c.span.start);
-        let mut out = String::new();
-        let mut at = e.span.start;
-        for child in children {
-            if child.span.start < at || child.span.end > e.span.end {
-                // Not nested as written (cannot happen for parsed text):
-                // keep the text as it is.
-                return Ok(text[e.span.clone()].to_string());
-            }
-            out.push_str(&text[at..child.span.start]);
-            out.push_str(&self.render(child, text)?);
-            at = child.span.end;
-        }
-        out.push_str(&text[at..e.span.end]);
-        Ok(out)
+        crate::expr::splice_children(e, text, |child| self.render(child, text))
     }
 }
 

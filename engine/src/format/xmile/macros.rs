@@ -90,26 +90,7 @@ fn render(
         let body = substitute(&m.equation, &values);
         return Ok(format!("({})", inline_at(&body, macros, depth + 1, calls)?));
     }
-    let mut children: Vec<&Expr> = match &e.kind {
-        ExprKind::Unary(_, a) => vec![a],
-        ExprKind::Binary(_, a, b) => vec![a, b],
-        ExprKind::If(c, a, b) => vec![c, a, b],
-        ExprKind::Call { args, .. } => args.iter().collect(),
-        _ => Vec::new(),
-    };
-    children.sort_by_key(|c| c.span.start);
-    let mut out = String::new();
-    let mut at = e.span.start;
-    for child in children {
-        if child.span.start < at || child.span.end > e.span.end {
-            return Ok(text[e.span.clone()].to_string());
-        }
-        out.push_str(&text[at..child.span.start]);
-        out.push_str(&render(child, text, macros, depth, calls)?);
-        at = child.span.end;
-    }
-    out.push_str(&text[at..e.span.end]);
-    Ok(out)
+    crate::expr::splice_children(e, text, |child| render(child, text, macros, depth, calls))
 }
 
 /// The macro's equation with each parameter name replaced.
