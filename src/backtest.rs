@@ -153,10 +153,6 @@ pub struct Backtest {
     /// Whether the whole window's posterior (for the in-sample fit) had
     /// converged.
     pub full_converged: bool,
-    /// Whether the observation model let errors persist, so that each
-    /// forecast carries the origin year's one-year-ahead error forward.
-    #[serde(default)]
-    pub persistence: bool,
 }
 
 /// Scores of one series at one horizon, over the origins.
@@ -233,45 +229,16 @@ pub fn forecast(
     let n = draws.min(posterior.draws.len()).max(1);
     let picked: Vec<usize> = (0..n).map(|k| k * posterior.draws.len() / n).collect();
     let mut samples: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); HORIZONS]; SERIES.len()];
-    // With persistent errors, each draw's one-year-ahead error for the
-    // origin year (from the year before's published stocks) carries into
-    // the forecast.
-    let persistent = posterior.has_persistence();
-    let before = if persistent {
-        crate::project::check_from(model, origin - 1)?;
-        Some(crate::project::reporting_years(origin - 1, 1)?)
-    } else {
-        None
-    };
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (origin as u64).wrapping_mul(0x9E37));
     for &i in &picked {
         let draw = &posterior.draws[i];
         let mut state = program.state();
-        let set = |state: &mut crate::engine::State<'_>| -> Result<()> {
-            for (id, v) in ids.iter().zip(&draw.values) {
-                state.set_param(*id, *v)?;
-            }
-            if let Some(id) = known_until {
-                state.set_param(id, f64::from(origin) + 0.25)?;
-            }
-            Ok(())
-        };
-        let mut last_error = vec![0.0; SERIES.len()];
-        if let Some(before) = &before {
-            set(&mut state)?;
-            let p = projector.project(&mut state, before)?;
-            for (s, (name, _, _)) in SERIES.iter().enumerate() {
-                let m = p.get(name, f64::from(origin)).unwrap_or(f64::NAN);
-                if let Some(o) = observed.series(name)?.get(origin)
-                    && o > 0.0
-                    && m.is_finite()
-                    && m > 0.0
-                {
-                    last_error[s] = o.ln() - m.ln();
-                }
-            }
+        for (id, v) in ids.iter().zip(&draw.values) {
+            state.set_param(*id, *v)?;
         }
-        set(&mut state)?;
+        if let Some(id) = known_until {
+            state.set_param(id, f64::from(origin) + 0.25)?;
+        }
         let p = projector.project(&mut state, &periods)?;
         for (s, (name, _, _)) in SERIES.iter().enumerate() {
             for h in 1..=HORIZONS {
@@ -285,8 +252,7 @@ pub fn forecast(
                     .get(name, f64::from(origin + h as i32))
                     .unwrap_or(f64::NAN);
                 let z: f64 = StandardNormal.sample(&mut rng);
-                let carried = draw.persistence.get(scale).copied().unwrap_or(0.0) * last_error[s];
-                samples[s][h - 1].push(m * (carried + draw.scales[scale] * z).exp());
+                samples[s][h - 1].push(m * (draw.scales[scale] * z).exp());
             }
         }
     }
@@ -392,7 +358,6 @@ pub fn backtest(
         forecasts,
         in_sample: Vec::new(),
         full_converged: false,
-        persistence: spec.likelihood.persistence,
     })
 }
 
@@ -662,20 +627,10 @@ impl Backtest {
         }
         let _ = writeln!(
             md,
-            "For each origin year from {} to {}, the England model's posterior was sampled using only the published figures up to that year (`models/england.calibrate.toml`: flat priors within the stated bounds, log-normal errors with each series' scale estimated{}, runs restarting from every year's published stocks and going two years ahead); the walkers of each origin after the first started from the previous origin's draws, which used only data published before it. The forecast starts from the origin's published stocks at 31 March, as the shipped scenarios start from 2023's, and goes one and two years ahead with {} posterior draws, each with its observation noise{}. Outturns are the published figures in `data/england_national.csv` (to 2023).\n",
+            "For each origin year from {} to {}, the England model's posterior was sampled using only the published figures up to that year (`models/england.calibrate.toml`: flat priors within the stated bounds, log-normal errors with each series' scale estimated, runs restarting from every year's published stocks and going two years ahead); the walkers of each origin after the first started from the previous origin's draws, which used only data published before it. The forecast starts from the origin's published stocks at 31 March, as the shipped scenarios start from 2023's, and goes one and two years ahead with {} posterior draws, each with its observation noise. Outturns are the published figures in `data/england_national.csv` (to 2023).\n",
             origins.first().copied().unwrap_or(0),
             origins.last().copied().unwrap_or(0),
-            if self.persistence {
-                " and allowed to persist from one year's forecast to the next"
-            } else {
-                ""
-            },
-            self.settings.draws,
-            if self.persistence {
-                " and the origin year's own one-year-ahead error (from the year before's stocks) carried forward by each series' fitted persistence: a model that has been running high keeps part of that bias in its forecast"
-            } else {
-                ""
-            }
+            self.settings.draws
         );
         let _ = writeln!(md, "## Summary\n");
         let _ = writeln!(

@@ -74,7 +74,6 @@ fn scores_are_what_they_say() {
         ],
         in_sample: vec![],
         full_converged: true,
-        persistence: false,
     };
     let s = &backtest.scores()[4];
     assert_eq!(

@@ -471,7 +471,6 @@ fn scenarios_draw_jointly_from_a_posterior_file() {
                 .map(|k| carecascade_engine::calibrate::Draw {
                     values: vec![30.0 + 10.0 * k as f64, 1.0 + 0.5 * k as f64],
                     scales: vec![],
-                    persistence: vec![],
                     log_posterior: -1.0,
                 })
                 .collect(),
@@ -609,12 +608,6 @@ fn batched_evaluations_equal_single_ones() {
         Likelihood {
             restart: true,
             horizon: 3,
-            persistence: false,
-        },
-        Likelihood {
-            restart: true,
-            horizon: 3,
-            persistence: true,
         },
     ] {
         let post = LogPosterior::new(

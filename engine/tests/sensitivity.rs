@@ -281,7 +281,6 @@ fn a_posterior_is_one_factor() {
             .map(|k| Draw {
                 values: vec![k as f64, 2.0],
                 scales: vec![],
-                persistence: vec![],
                 log_posterior: -1.0,
             })
             .collect(),

@@ -81,9 +81,9 @@ mod output;
 mod spec;
 
 pub use bayes::{
-    Basis, Chains, Diagnostics, Draw, Likelihood, LogPosterior, Mcmc, Posterior, Prior,
-    ResidualSums, Sampled, Sampling, Scale, Shape, autocorrelation_time, ensemble_sampler,
-    ensemble_sampler_batched, posterior, sample_posterior, split_rhat,
+    Basis, Chains, Diagnostics, Draw, Likelihood, LogPosterior, Mcmc, Posterior, Prior, Sampled,
+    Sampling, Scale, Shape, autocorrelation_time, ensemble_sampler, ensemble_sampler_batched,
+    posterior, sample_posterior, split_rhat,
 };
 pub use objective::{Fit, Observations, Problem, calibrate, mape};
 pub use optimise::{Bounds, MAX_STARTS, Search, Start, multi_start, nelder_mead};

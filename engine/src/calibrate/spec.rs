@@ -55,7 +55,6 @@ use std::sync::Arc;
 /// error = "lognormal"    # the observation model (the only one so far)
 /// restart = "none"       # or "each period": runs start from every fitted period's data
 /// horizon = 1            # with restarts, periods each run goes ahead
-/// persistence = false    # with restarts: errors carry over from one restart to the next
 ///
 /// [mcmc]
 /// walkers = 32
@@ -168,7 +167,6 @@ struct RawLikelihood {
     error: Option<ErrorModel>,
     restart: Option<Restart>,
     horizon: Option<usize>,
-    persistence: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -394,7 +392,6 @@ impl CalibrationSpec {
         let likelihood = Likelihood {
             restart: raw.likelihood.restart == Some(Restart::EachPeriod),
             horizon: raw.likelihood.horizon.unwrap_or(1),
-            persistence: raw.likelihood.persistence.unwrap_or(false),
         };
         let spec = CalibrationSpec {
             from: settings.from,
@@ -498,12 +495,6 @@ impl CalibrationSpec {
             problems.push((
                 Key::Likelihood,
                 "[likelihood] `horizon` applies only with `restart = \"each period\"`".into(),
-            ));
-        }
-        if !self.likelihood.restart && self.likelihood.persistence {
-            problems.push((
-                Key::Likelihood,
-                "[likelihood] `persistence` applies only with `restart = \"each period\"` (errors persist from one restart to the next)".into(),
             ));
         }
         if !(self.tolerance.is_finite() && self.tolerance >= 0.0) {

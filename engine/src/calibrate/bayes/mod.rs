@@ -22,17 +22,6 @@
 //!   then appears in up to `horizon` runs, so each run's term is weighted
 //!   by `1 / horizon` to count the data once. The model must start from
 //!   data at each of those times (see [`crate::Model::start_data`]).
-//! - **Persistent errors** (`persistence = true`, with restarts): a model
-//!   that is off one year is usually off the same way the next. The error
-//!   `h` periods ahead of a restart is then `phi_h * x + e`, where `x` is
-//!   the series' one-period-ahead error from the restart before (0 where
-//!   it is not published) and `e` is as above. With a flat prior on
-//!   `phi_h`, it is integrated out with the scale in closed form, leaving
-//!   `-((n-1)/2) ln SS(phi^) - (1/2) ln(sum of x^2)` per series and
-//!   horizon, with `phi^` the least-squares coefficient; given the
-//!   parameters `sigma^2 = SS(phi^) / chi^2_(n-1)` and
-//!   `phi ~ N(phi^, sigma^2 / sum of x^2)`, drawn for every kept draw so
-//!   that forecasts carry the last seen error forward.
 //! - **The sampler** is the affine-invariant ensemble sampler
 //!   ([`ensemble_sampler`], stretch and optionally differential-evolution
 //!   moves) on the parameters themselves: being affine invariant it follows
@@ -66,7 +55,7 @@ use crate::model::StartData;
 use crate::projection::Periods;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{ChiSquared, Distribution, StandardNormal};
+use rand_distr::{ChiSquared, Distribution};
 use rayon::prelude::*;
 
 /// Lanes of the batches the posterior's runs go in.
@@ -80,13 +69,6 @@ pub struct Likelihood {
     pub restart: bool,
     /// With restarts: how many periods each run goes ahead.
     pub horizon: usize,
-    /// With restarts: whether the log errors persist from one restart to
-    /// the next (first-order autoregressive errors). The error of a series
-    /// `h` periods ahead of a restart is then `phi_h` times the error of its
-    /// one-period-ahead run from the restart before (what was last seen to
-    /// go wrong) plus independent noise; each `phi_h` has a flat prior and
-    /// is integrated out with its scale, and forecasts use it.
-    pub persistence: bool,
 }
 
 impl Default for Likelihood {
@@ -95,7 +77,6 @@ impl Default for Likelihood {
         Likelihood {
             restart: false,
             horizon: 1,
-            persistence: false,
         }
     }
 }
@@ -111,55 +92,7 @@ impl Likelihood {
         } else {
             "one run over the window".to_string()
         };
-        let persistence = if self.persistence {
-            "; errors persist: each is phi times the one-period-ahead error of the restart before plus noise, phi per series and horizon (flat prior) integrated out"
-        } else {
-            ""
-        };
-        format!(
-            "log-normal errors with a scale per series integrated out (prior 1/sigma); {runs}{persistence}"
-        )
-    }
-}
-
-/// The sufficient statistics of one observation scale's log errors at
-/// some parameter values: what [`LogPosterior::residuals`] returns.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ResidualSums {
-    /// How many errors.
-    pub count: usize,
-    /// Their sum of squares.
-    pub squares: f64,
-    /// With persistent errors: the sum of each error times the series'
-    /// one-period-ahead error from the restart before.
-    pub cross: f64,
-    /// With persistent errors: the sum of squares of those earlier errors.
-    pub lagged: f64,
-}
-
-impl ResidualSums {
-    /// The least-squares persistence coefficient and the sum of squares
-    /// left: `None` when there is nothing to regress on (then the errors
-    /// are taken as independent).
-    fn regression(&self) -> Option<(f64, f64)> {
-        if self.count < 2 || self.lagged <= 0.0 {
-            return None;
-        }
-        let phi = self.cross / self.lagged;
-        let left = (self.squares - phi * self.cross).max(self.squares * 1e-12);
-        Some((phi, left))
-    }
-}
-
-/// The log likelihood of one scale's errors with the scale (and, with
-/// `persistence`, the persistence coefficient under a flat prior)
-/// integrated out, up to a constant that depends only on the count:
-/// `-(n/2) ln SS`, or `-((n-1)/2) ln SS(phi^) - (1/2) ln(sum of x^2)`.
-fn log_marginal(sums: &ResidualSums, persistence: bool) -> f64 {
-    let n = sums.count as f64;
-    match sums.regression().filter(|_| persistence) {
-        Some((_, left)) => -0.5 * (n - 1.0) * left.max(1e-300).ln() - 0.5 * sums.lagged.ln(),
-        None => -0.5 * n * sums.squares.max(1e-300).ln(),
+        format!("log-normal errors with a scale per series integrated out (prior 1/sigma); {runs}")
     }
 }
 
@@ -220,11 +153,6 @@ impl<'a> LogPosterior<'a> {
         }
         if likelihood.horizon == 0 {
             return Err(invalid("`horizon` must be at least 1".into()));
-        }
-        if likelihood.persistence && !likelihood.restart {
-            return Err(invalid(
-                "persistent errors need runs that restart from every period's data (`restart = \"each period\"`): errors persist from one restart to the next".into(),
-            ));
         }
         let periods = problem.periods;
         let count = periods.count();
@@ -296,13 +224,12 @@ impl<'a> LogPosterior<'a> {
         self.scales.len() / self.problem.targets.len().max(1)
     }
 
-    /// For each scale, the sufficient statistics of its log errors at
+    /// For each scale, the number of residuals and their sum of squares at
     /// parameter `values`; `None` if a run fails or gives a value that is
     /// not positive and finite where one is observed.
-    pub fn residuals(&self, values: &[f64]) -> Option<Vec<ResidualSums>> {
+    pub fn residuals(&self, values: &[f64]) -> Option<Vec<(usize, f64)>> {
         let problem = self.problem;
-        let mut out = vec![ResidualSums::default(); self.scales.len()];
-        let mut lag = self.lag_table();
+        let mut out = vec![(0usize, 0.0f64); self.scales.len()];
         let mut state = problem.program.state();
         for segment in &self.segments {
             for (id, v) in problem.ids.iter().zip(values) {
@@ -312,39 +239,23 @@ impl<'a> LogPosterior<'a> {
                 .projector
                 .project(&mut state, &segment.periods)
                 .ok()?;
-            self.accumulate(segment, &p, &mut out, &mut lag)?;
+            self.accumulate(segment, &p, &mut out)?;
         }
         Some(out)
     }
 
-    /// Per target, per row: the one-period-ahead log error seen there
-    /// (filled in as the restarts are compared, in order).
-    fn lag_table(&self) -> Vec<Vec<Option<f64>>> {
-        if self.likelihood.persistence {
-            vec![vec![None; self.problem.periods.count() + 1]; self.problem.targets.len()]
-        } else {
-            Vec::new()
-        }
-    }
-
-    /// Adds one run's log errors to `out`; `None` if a compared value is
-    /// missing, not finite or not positive. With persistent errors `lag`
-    /// holds the one-period-ahead errors of the earlier restarts and gets
-    /// this run's.
+    /// Adds one run's squared log errors to `out` (count and sum per
+    /// scale); `None` if a compared value is missing, not finite or not
+    /// positive.
     fn accumulate(
         &self,
         segment: &Segment,
         p: &crate::projection::Projection,
-        out: &mut [ResidualSums],
-        lag: &mut [Vec<Option<f64>>],
+        out: &mut [(usize, f64)],
     ) -> Option<()> {
         let horizons = self.horizons();
         for (t, target) in self.problem.targets.iter().enumerate() {
             let model = p.column(&target.column)?;
-            let x = lag
-                .get(t)
-                .and_then(|row| row.get(segment.first_row).copied().flatten())
-                .unwrap_or(0.0);
             for &(row, observed) in &target.points {
                 if row <= segment.first_row || row > segment.first_row + segment.periods.count() {
                     continue;
@@ -356,16 +267,8 @@ impl<'a> LogPosterior<'a> {
                 }
                 let e = observed.ln() - m.ln();
                 let k = t * horizons + if self.likelihood.restart { h - 1 } else { 0 };
-                let sums = &mut out[k];
-                sums.count += 1;
-                sums.squares += e * e;
-                sums.cross += e * x;
-                sums.lagged += x * x;
-                if h == 1
-                    && let Some(slot) = lag.get_mut(t).and_then(|r| r.get_mut(row))
-                {
-                    *slot = Some(e);
-                }
+                out[k].0 += 1;
+                out[k].1 += e * e;
             }
         }
         Some(())
@@ -374,13 +277,12 @@ impl<'a> LogPosterior<'a> {
     /// [`LogPosterior::residuals`] for up to `LANES` (8) points at once, run
     /// as one batch of lanes (each lane exactly its own run); a batch in
     /// which a run fails is run point by point.
-    pub fn residuals_batch(&self, points: &[Vec<f64>]) -> Vec<Option<Vec<ResidualSums>>> {
+    pub fn residuals_batch(&self, points: &[Vec<f64>]) -> Vec<Option<Vec<(usize, f64)>>> {
         if points.len() != LANES {
             return points.iter().map(|p| self.residuals(p)).collect();
         }
         let problem = self.problem;
-        let mut out = vec![vec![ResidualSums::default(); self.scales.len()]; LANES];
-        let mut lags = vec![self.lag_table(); LANES];
+        let mut out = vec![vec![(0usize, 0.0f64); self.scales.len()]; LANES];
         let mut batch = problem.program.batch::<LANES>();
         for segment in &self.segments {
             for (lane, values) in points.iter().enumerate() {
@@ -398,10 +300,7 @@ impl<'a> LogPosterior<'a> {
                 return points.iter().map(|p| self.residuals(p)).collect();
             };
             for (lane, p) in projections.iter().enumerate() {
-                if self
-                    .accumulate(segment, p, &mut out[lane], &mut lags[lane])
-                    .is_none()
-                {
+                if self.accumulate(segment, p, &mut out[lane]).is_none() {
                     return points.iter().map(|p| self.residuals(p)).collect();
                 }
             }
@@ -410,7 +309,7 @@ impl<'a> LogPosterior<'a> {
     }
 
     /// The log likelihood given residuals (see [`LogPosterior::residuals`]).
-    fn likelihood_of(&self, residuals: Option<Vec<ResidualSums>>) -> f64 {
+    fn likelihood_of(&self, residuals: Option<Vec<(usize, f64)>>) -> f64 {
         let Some(residuals) = residuals else {
             return f64::NEG_INFINITY;
         };
@@ -421,19 +320,9 @@ impl<'a> LogPosterior<'a> {
         };
         residuals
             .iter()
-            .filter(|s| s.count > 0)
-            .map(|s| weight * log_marginal(s, self.likelihood.persistence))
+            .filter(|(n, _)| *n > 0)
+            .map(|&(n, ss)| -weight * 0.5 * n as f64 * ss.max(1e-300).ln())
             .sum()
-    }
-
-    /// The persistence regression of a scale's errors, when errors persist
-    /// and there is something to regress on.
-    fn persistent(&self, sums: &ResidualSums) -> Option<(f64, f64)> {
-        if self.likelihood.persistence {
-            sums.regression()
-        } else {
-            None
-        }
     }
 
     /// The log likelihood at parameter `values`, the scales integrated
@@ -490,46 +379,25 @@ impl<'a> LogPosterior<'a> {
     }
 
     /// Draws each observation scale from its posterior given the
-    /// parameters, `sigma^2 = SS / chi^2_n`, and with persistent errors
-    /// each persistence coefficient too (`sigma^2 = SS(phi^) /
-    /// chi^2_(n-1)`, `phi ~ N(phi^, sigma^2 / sum of x^2)`; 0 where there
-    /// is nothing to regress on); the persistence is empty otherwise.
-    /// `None` where the model cannot be compared.
-    pub fn draw_scales(
-        &self,
-        values: &[f64],
-        rng: &mut ChaCha8Rng,
-    ) -> Option<(Vec<f64>, Vec<f64>)> {
+    /// parameters: `sigma^2 = SS / chi^2_n`. `None` where the model cannot
+    /// be compared.
+    pub fn draw_scales(&self, values: &[f64], rng: &mut ChaCha8Rng) -> Option<Vec<f64>> {
         let residuals = self.residuals(values)?;
-        let mut scales = Vec::with_capacity(residuals.len());
-        let mut persistence = Vec::new();
-        for s in &residuals {
-            if s.count == 0 {
-                scales.push(f64::NAN);
-                if self.likelihood.persistence {
-                    persistence.push(0.0);
-                }
-                continue;
-            }
-            let chi = |df: f64, rng: &mut ChaCha8Rng| {
-                ChiSquared::new(df).map(|d| d.sample(rng)).unwrap_or(1.0)
-            };
-            match self.persistent(s) {
-                Some((phi, left)) => {
-                    let sigma = (left / chi(s.count as f64 - 1.0, rng)).sqrt();
-                    let z: f64 = StandardNormal.sample(rng);
-                    scales.push(sigma);
-                    persistence.push(phi + sigma * z / s.lagged.sqrt());
-                }
-                None => {
-                    scales.push((s.squares / chi(s.count as f64, rng)).sqrt());
-                    if self.likelihood.persistence {
-                        persistence.push(0.0);
+        Some(
+            residuals
+                .iter()
+                .map(|&(n, ss)| {
+                    if n == 0 {
+                        f64::NAN
+                    } else {
+                        let chi = ChiSquared::new(n as f64)
+                            .map(|d| d.sample(rng))
+                            .unwrap_or(1.0);
+                        (ss / chi).sqrt()
                     }
-                }
-            }
-        }
-        Some((scales, persistence))
+                })
+                .collect(),
+        )
     }
 }
 
@@ -658,22 +526,13 @@ pub fn sample_posterior(
             let (values, _) = all[i];
             let values = values.clone();
             let mut rng = ChaCha8Rng::seed_from_u64(mcmc.seed.wrapping_add(i as u64));
-            let (scales, persistence) =
-                posterior.draw_scales(&values, &mut rng).unwrap_or_else(|| {
-                    (
-                        vec![f64::NAN; posterior.scales.len()],
-                        if likelihood.persistence {
-                            vec![f64::NAN; posterior.scales.len()]
-                        } else {
-                            Vec::new()
-                        },
-                    )
-                });
+            let scales = posterior
+                .draw_scales(&values, &mut rng)
+                .unwrap_or_else(|| vec![f64::NAN; posterior.scales.len()]);
             let log_posterior = posterior.at_values(&values);
             Draw {
                 values,
                 scales,
-                persistence,
                 log_posterior,
             }
         })
@@ -857,57 +716,4 @@ pub fn posterior(
         spec.keep,
         sampling,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The integral over sigma (prior 1/sigma) and phi (flat) of the
-    /// likelihood of errors `e` given earlier errors `x`, by quadrature.
-    fn integrated(e: &[f64], x: &[f64]) -> f64 {
-        let mut total = 0.0;
-        let (phis, sigmas) = (4000, 1500);
-        for i in 0..phis {
-            let phi = -4.0 + 8.0 * (i as f64 + 0.5) / phis as f64;
-            let ss: f64 = e.iter().zip(x).map(|(e, x)| (e - phi * x).powi(2)).sum();
-            for j in 0..sigmas {
-                let sigma = 0.002 + 1.5 * (j as f64 + 0.5) / sigmas as f64;
-                let n = e.len() as f64;
-                total += sigma.powf(-n - 1.0) * (-ss / (2.0 * sigma * sigma)).exp();
-            }
-        }
-        total
-    }
-
-    fn sums(e: &[f64], x: &[f64]) -> ResidualSums {
-        ResidualSums {
-            count: e.len(),
-            squares: e.iter().map(|e| e * e).sum(),
-            cross: e.iter().zip(x).map(|(e, x)| e * x).sum(),
-            lagged: x.iter().map(|x| x * x).sum(),
-        }
-    }
-
-    /// The closed form integrates the persistence coefficient out
-    /// correctly: its differences between two data sets of the same size
-    /// equal those of the numerical integral (a wrong power of SS or a
-    /// missing `sum of x^2` term fails this).
-    #[test]
-    fn persistence_is_integrated_out_exactly() {
-        let x1 = [0.1, -0.05, 0.2, 0.0, 0.15];
-        let e1 = [0.08, -0.02, 0.1, 0.05, 0.09];
-        let x2 = [0.3, 0.1, -0.2, 0.25, 0.05];
-        let e2 = [0.1, 0.12, -0.15, 0.2, -0.03];
-        let closed = log_marginal(&sums(&e1, &x1), true) - log_marginal(&sums(&e2, &x2), true);
-        let numeric = integrated(&e1, &x1).ln() - integrated(&e2, &x2).ln();
-        assert!((closed - numeric).abs() < 0.01, "{closed} vs {numeric}");
-        // Independent errors: -(n/2) ln SS.
-        let plain = log_marginal(&sums(&e1, &x1), false) - log_marginal(&sums(&e2, &x2), false);
-        let expected = -2.5 * (sums(&e1, &x1).squares / sums(&e2, &x2).squares).ln();
-        assert!((plain - expected).abs() < 1e-12);
-        // Nothing to regress on: the plain form.
-        let none = sums(&e1, &[0.0; 5]);
-        assert_eq!(log_marginal(&none, true), log_marginal(&none, false));
-    }
 }

@@ -10,8 +10,6 @@ use std::path::Path;
 const MAGIC: &str = "# carecascade posterior, format 1";
 /// The prefix of an observation scale's column.
 const SCALE_PREFIX: &str = "scale:";
-/// The prefix of a persistence coefficient's column.
-const PERSISTENCE_PREFIX: &str = "persistence:";
 
 /// An observation scale: the standard deviation of the log error of a
 /// series, at a horizon when runs restart (0 for a single run).
@@ -25,23 +23,15 @@ pub struct Scale {
 
 impl Scale {
     fn column(&self) -> String {
-        self.column_with(SCALE_PREFIX)
-    }
-
-    fn column_with(&self, prefix: &str) -> String {
         if self.horizon == 0 {
-            format!("{prefix}{}", self.series)
+            format!("{SCALE_PREFIX}{}", self.series)
         } else {
-            format!("{prefix}{}:{}", self.series, self.horizon)
+            format!("{SCALE_PREFIX}{}:{}", self.series, self.horizon)
         }
     }
 
     fn parse(column: &str) -> Option<Scale> {
-        Scale::parse_with(column, SCALE_PREFIX)
-    }
-
-    fn parse_with(column: &str, prefix: &str) -> Option<Scale> {
-        let rest = column.strip_prefix(prefix)?;
+        let rest = column.strip_prefix(SCALE_PREFIX)?;
         match rest.rsplit_once(':') {
             Some((series, h)) if h.parse::<usize>().is_ok() => Some(Scale {
                 series: series.to_string(),
@@ -62,10 +52,6 @@ pub struct Draw {
     pub values: Vec<f64>,
     /// The observation scales, in the order of [`Posterior::scales`].
     pub scales: Vec<f64>,
-    /// With persistent errors, each scale's persistence coefficient (how
-    /// much of the last seen one-period-ahead error carries into the
-    /// forecast), in the same order; empty otherwise.
-    pub persistence: Vec<f64>,
     /// The log posterior there, up to a constant.
     pub log_posterior: f64,
 }
@@ -77,8 +63,7 @@ pub struct Draw {
 /// The CSV form has `#` header lines (the notes, the priors and whether the
 /// chains converged) and then one row per draw: `draw`, `log_posterior`,
 /// the parameters, then each scale as `scale:SERIES` or
-/// `scale:SERIES:HORIZON`, then (with persistent errors) each scale's
-/// persistence coefficient as `persistence:SERIES:HORIZON`.
+/// `scale:SERIES:HORIZON`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Posterior {
     /// The parameters, as named in the model.
@@ -109,14 +94,6 @@ impl Posterior {
             .position(|s| s.series == series && s.horizon == horizon)
     }
 
-    /// Whether the draws carry persistence coefficients (the posterior of
-    /// a likelihood with persistent errors).
-    pub fn has_persistence(&self) -> bool {
-        self.draws
-            .first()
-            .is_some_and(|d| d.persistence.len() == self.scales.len() && !self.scales.is_empty())
-    }
-
     /// The values of parameter `i` over the draws.
     pub fn column(&self, i: usize) -> Vec<f64> {
         self.draws.iter().map(|d| d.values[i]).collect()
@@ -145,22 +122,11 @@ impl Posterior {
         let mut header = vec!["draw".to_string(), "log_posterior".to_string()];
         header.extend(self.parameters.iter().cloned());
         header.extend(self.scales.iter().map(Scale::column));
-        let persistence = self.has_persistence();
-        if persistence {
-            header.extend(
-                self.scales
-                    .iter()
-                    .map(|s| s.column_with(PERSISTENCE_PREFIX)),
-            );
-        }
         let _ = w.write_record(&header);
         for (k, d) in self.draws.iter().enumerate() {
             let mut row = vec![k.to_string(), format!("{}", d.log_posterior)];
             row.extend(d.values.iter().map(|v| format!("{v}")));
             row.extend(d.scales.iter().map(|v| format!("{v}")));
-            if persistence {
-                row.extend(d.persistence.iter().map(|v| format!("{v}")));
-            }
             let _ = w.write_record(&row);
         }
         out.push_str(&String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default());
@@ -239,18 +205,7 @@ impl Posterior {
         }
         let mut parameters = Vec::new();
         let mut scales = Vec::new();
-        let mut persistent = Vec::new();
         for column in &header[2..] {
-            if let Some(s) = Scale::parse_with(column, PERSISTENCE_PREFIX) {
-                persistent.push(s);
-                continue;
-            }
-            if !persistent.is_empty() {
-                return Err(bad(
-                    first_body_line,
-                    format!("column `{column}` comes after the persistence coefficients"),
-                ));
-            }
             match Scale::parse(column) {
                 Some(s) => scales.push(s),
                 None if scales.is_empty() => parameters.push(column.clone()),
@@ -262,13 +217,6 @@ impl Posterior {
                 }
             }
         }
-        if !persistent.is_empty() && persistent != scales {
-            return Err(bad(
-                first_body_line,
-                "the persistence columns must name the same series and horizons as the scale columns, in the same order".into(),
-            ));
-        }
-        let n_scales = scales.len();
         let mut draws = Vec::new();
         for (k, record) in reader.records().enumerate() {
             let line = first_body_line + 1 + k;
@@ -299,12 +247,10 @@ impl Posterior {
                 }
                 numbers.push(v);
             }
-            let first_scale = 1 + parameters.len();
             draws.push(Draw {
                 log_posterior: numbers[0],
-                values: numbers[1..first_scale].to_vec(),
-                scales: numbers[first_scale..first_scale + n_scales].to_vec(),
-                persistence: numbers[first_scale + n_scales..].to_vec(),
+                values: numbers[1..1 + parameters.len()].to_vec(),
+                scales: numbers[1 + parameters.len()..].to_vec(),
             });
         }
         if draws.is_empty() {
@@ -393,13 +339,11 @@ mod tests {
                 Draw {
                     values: vec![1.0, 0.1 + 0.2],
                     scales: vec![0.01, f64::NAN],
-                    persistence: Vec::new(),
                     log_posterior: -3.5,
                 },
                 Draw {
                     values: vec![2.0, 1e-300],
                     scales: vec![0.02, 0.5],
-                    persistence: Vec::new(),
                     log_posterior: -4.0,
                 },
             ],
@@ -425,26 +369,6 @@ mod tests {
         assert_eq!(back.priors[0].1, Basis::Source);
         assert_eq!(back.parameter("A"), Some(0));
         assert_eq!(back.scale("x", 1), Some(0));
-    }
-
-    #[test]
-    fn persistence_round_trips_and_must_match_the_scales() {
-        let mut p = sample();
-        p.draws[0].persistence = vec![0.5, f64::NAN];
-        p.draws[1].persistence = vec![-0.25, 1.5];
-        let text = p.to_csv();
-        assert!(text.contains("persistence:x:1,persistence:y"), "{text}");
-        let back = Posterior::parse(&text, "p.csv").unwrap();
-        assert!(back.has_persistence());
-        assert_eq!(back.draws[1].persistence, vec![-0.25, 1.5]);
-        assert!(back.draws[0].persistence[1].is_nan());
-        assert!(!sample().has_persistence());
-        let swapped = text.replace(
-            "persistence:x:1,persistence:y",
-            "persistence:y,persistence:x:1",
-        );
-        let e = Posterior::parse(&swapped, "p.csv").unwrap_err().to_string();
-        assert!(e.contains("same series and horizons"), "{e}");
     }
 
     #[test]
