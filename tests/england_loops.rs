@@ -95,7 +95,10 @@ fn high_caseloads_escalate_cases_and_drive_staff_away() {
 #[test]
 fn closed_cases_come_back() {
     let base = projection(&[]);
-    let more = projection(&[("rereferral fraction", 0.35), ("repeat plan rate", 1.2)]);
+    let more = projection(&[
+        ("rereferral fraction", 0.35),
+        ("returning plan share", 0.26),
+    ]);
     assert!(get(&more, "rereferrals_12m", 2025) > get(&base, "rereferrals_12m", 2025));
     assert!(
         get(&more, "cpp_second_or_subsequent", 2025) > get(&base, "cpp_second_or_subsequent", 2025)
