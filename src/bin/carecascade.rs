@@ -207,6 +207,27 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ChartFormat::Svg)]
         charts: ChartFormat,
     },
+    /// Run the evaluations the model cites (Supporting Families, Family
+    /// Safeguarding, Bennett et al., Webb) through it, with the evaluated
+    /// design and a group like the evaluated one, and compare the model's
+    /// effects with the published effects and intervals.
+    Evaluate {
+        /// The model (`england`, or a file with the England model's stages).
+        #[arg(default_value = "england")]
+        model: PathBuf,
+        /// The scenario whose uncertain parameters give the model's 90%
+        /// ranges.
+        #[arg(long, default_value = "scenarios/baseline.toml")]
+        uncertain: PathBuf,
+        /// Draws of the uncertain parameters.
+        #[arg(long, default_value_t = carecascade::evaluations::Settings::default().draws)]
+        draws: usize,
+        /// Replace the evaluations section of this Markdown file (e.g.
+        /// `docs/validation.md`, between its markers; appended if it has
+        /// none) instead of printing it.
+        #[arg(long)]
+        update: Option<PathBuf>,
+    },
     /// Describe a model for people: its stock-and-flow diagram and tables
     /// of stocks, flows and parameters with their sources, generated from
     /// the model itself.
@@ -471,6 +492,12 @@ fn run(cli: Cli) -> ExitCode {
             update,
             output,
         } => describe(model, format, update, output),
+        Command::Evaluate {
+            model,
+            uncertain,
+            draws,
+            update,
+        } => evaluate(model, uncertain, draws, update),
         Command::Validate {
             model,
             data,
@@ -1127,18 +1154,50 @@ fn validate(
     if charts != ChartFormat::Svg {
         let _ = write!(command, " --charts {extension}");
     }
-    write_atomic(
-        &output,
-        validation
-            .to_markdown(&stem, extension, &command)
-            .as_bytes(),
-    )?;
+    let mut text = validation.to_markdown(&stem, extension, &command);
+    // The evaluations the model cites, for a model with the England
+    // model's stages (src/evaluations.rs says which).
+    {
+        use carecascade::evaluations::{Settings, evaluate, replace_section, uncertain_of};
+        match uncertain_of("scenarios/baseline.toml")
+            .and_then(|u| evaluate(&model, &u, &Settings::default()))
+        {
+            Ok(e) => text = replace_section(&text, &e.to_markdown()),
+            Err(e) => eprintln!("the report has no evaluations: {e}"),
+        }
+    }
+    write_atomic(&output, text.as_bytes())?;
     eprintln!(
         "wrote {} and {} charts in {}",
         output.display(),
         validation.series.len(),
         chart_dir.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn evaluate(
+    model_path: PathBuf,
+    uncertain: PathBuf,
+    draws: usize,
+    update: Option<PathBuf>,
+) -> Result<ExitCode, Error> {
+    use carecascade::evaluations::{Settings, evaluate, replace_section, uncertain_of};
+    let model = load_model(&model_path)?;
+    let uncertain = uncertain_of(&uncertain)?;
+    let settings = Settings {
+        draws,
+        ..Settings::default()
+    };
+    let section = evaluate(&model, &uncertain, &settings)?.to_markdown();
+    match update {
+        Some(path) => {
+            let document = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            write_atomic(&path, replace_section(&document, &section).as_bytes())?;
+            eprintln!("updated the evaluations in {}", path.display());
+        }
+        None => print_quietly(&section),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
