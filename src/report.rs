@@ -149,8 +149,15 @@ pub fn headline(
     horizon: i32,
     drivers: Option<&[String]>,
 ) -> Option<String> {
-    let first = c.periods.first()?.cost.as_ref()?;
     let last = c.periods.last()?.cost.as_ref()?;
+    // The first year in which the spend differs (a policy may start later
+    // than the scenarios do).
+    let first = c
+        .periods
+        .iter()
+        .filter_map(|p| p.cost.as_ref())
+        .find(|p| p.difference.quantiles[2].abs() > 1e-9)
+        .unwrap_or(last);
     let never = c.never_breaks_even?;
     let npv = &last.cumulative_discounted.quantiles;
     let value = format!(
@@ -197,8 +204,11 @@ pub fn headline(
         )
     };
     if let Some(a) = avoided {
-        let q = &a.quantiles;
-        if q[2] >= 0.0 {
+        // Whole children: a fraction of a child is no difference.
+        let q: Vec<f64> = a.quantiles.iter().map(|v| v.round()).collect();
+        if q.iter().all(|v| *v == 0.0) {
+            out.push_str(" It does not change entries to care.");
+        } else if q[2] >= 0.0 {
             let _ = write!(
                 out,
                 " It avoids {} entries to care (90% range {} to {}).",
@@ -217,7 +227,17 @@ pub fn headline(
         }
     }
     out.push_str(&depends_on(drivers));
-    Some(out)
+    Some(capitalised(&out))
+}
+
+/// The text with its first letter in upper case (scenario names are often
+/// lower case, but they open the sentence).
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// The report's opening answers: one per comparison ([`headline`]), or
@@ -733,7 +753,7 @@ pub fn report_with_drivers(
         let chart = svg(fan_chart(Format::Svg, title, unit, &fans, *money, false)?);
         let _ = writeln!(h, "<figure>{chart}</figure>");
     }
-    h.push_str("<p class=\"note\">Dark bands hold the middle half of the runs, light bands 90%; the line is the median.</p>\n");
+    h.push_str("<p class=\"note\">Each chart's legend says what its bands are: the shaded band holds the middle half of the runs and the line is the median; the 90% range is a lighter band for one scenario and two thin lines in the scenario's colour where scenarios share a chart.</p>\n");
 
     // Differences of any other model's indicators, run by run.
     if !care_scalars {
@@ -1169,7 +1189,7 @@ mod tests {
         }
     }
 
-    /// A comparison whose first-year extra spend has median `first`, whose
+    /// A comparison whose second-year extra spend has median `first`, whose
     /// present value at the horizon (2033) has the quantiles `npv`, with
     /// the given share of runs breaking even in each year.
     fn comparison(
@@ -1188,8 +1208,9 @@ mod tests {
             }),
             cumulative: Default::default(),
         };
-        let mut periods = vec![period(2024.0, first)];
-        periods.extend((2025..=2033).map(|y| period(f64::from(y), 0.0)));
+        // The policy starts in the second year: the first differs by nothing.
+        let mut periods = vec![period(2024.0, 0.0), period(2025.0, first)];
+        periods.extend((2026..=2033).map(|y| period(f64::from(y), 0.0)));
         Comparison {
             base: "baseline".into(),
             alternative: "early help investment".into(),
@@ -1224,7 +1245,7 @@ mod tests {
         let s = headline(&c, Some(&avoided), 1000, 2033, Some(&drivers)).unwrap();
         assert_eq!(
             s,
-            "early help investment pays back by 31 March 2033 in 62% of runs (half of all runs have paid back by 31 March 2031); in present value it costs £1.20bn more than baseline over the period (90% range £300m less to £2.10bn more). It avoids 1,234 entries to care (90% range -50 to 3,000). The answer depends most on early help effect at maturity and maturation time."
+            "Early help investment pays back by 31 March 2033 in 62% of runs (half of all runs have paid back by 31 March 2031); in present value it costs £1.20bn more than baseline over the period (90% range £300m less to £2.10bn more). It avoids 1,234 entries to care (90% range -50 to 3,000). The answer depends most on early help effect at maturity and maturation time."
         );
         // Fewer runs paying back than half: no "half of all runs".
         let c = comparison(
@@ -1235,13 +1256,17 @@ mod tests {
         );
         let s = headline(&c, None, 1000, 2033, None).unwrap();
         assert!(
-            s.starts_with("early help investment pays back by 31 March 2033 in 30% of runs;"),
+            s.starts_with("Early help investment pays back by 31 March 2033 in 30% of runs;"),
             "{s}"
         );
+        // No child's difference: said in words, never "-0".
+        let none = stats([-0.2, -0.1, 0.0, 0.1, 0.3]);
+        let s = headline(&c, Some(&none), 1000, 2033, None).unwrap();
+        assert!(s.ends_with(" It does not change entries to care."), "{s}");
         // Never: in words, with the run count formatted.
         let c = comparison(500.0, [900.0, 1000.0, 1100.0, 1200.0, 1300.0], &[], 0.0);
         let s = headline(&c, None, 1000, 2033, Some(&[])).unwrap();
-        assert!(s.starts_with("early help investment does not pay back by 31 March 2033 in any of the 1,000 runs: in present value it costs £1.10bn more"), "{s}");
+        assert!(s.starts_with("Early help investment does not pay back by 31 March 2033 in any of the 1,000 runs: in present value it costs £1.10bn more"), "{s}");
         assert!(
             s.ends_with("No single uncertain parameter explains a tenth of its spread."),
             "{s}"
@@ -1254,7 +1279,7 @@ mod tests {
             0.93,
         );
         let s = headline(&c, None, 1000, 2033, None).unwrap();
-        assert!(s.contains("costs less than baseline over the period to 31 March 2033 in 93% of runs: in present value £500m less than baseline"), "{s}");
+        assert!(s.contains("Early help investment costs less than baseline over the period to 31 March 2033 in 93% of runs: in present value £500m less than baseline"), "{s}");
         // Shares never round to all or nothing unless they are.
         assert_eq!(share_of_runs(0.999, 1000), "99% of runs");
         assert_eq!(share_of_runs(0.001, 1000), "1% of runs");

@@ -1,6 +1,7 @@
 //! The carecascade command line: a thin shell over the library.
 
 use carecascade::engine::Limits;
+use carecascade::engine::chart::thousands;
 use carecascade::engine::ensemble::{RunOptions, Shard};
 use carecascade::engine::format::{save_model, write_atomic};
 use carecascade::load_model;
@@ -1354,10 +1355,12 @@ fn html_report(
         bar.finish_and_clear();
         eprintln!(
             "what drives the answers: {} runs in {:.1} s",
-            analyses
-                .iter()
-                .map(|a| a.runs * if a.against.is_some() { 2 } else { 1 })
-                .sum::<usize>(),
+            thousands(
+                analyses
+                    .iter()
+                    .map(|a| a.runs * if a.against.is_some() { 2 } else { 1 })
+                    .sum::<usize>() as f64
+            ),
             started.elapsed().as_secs_f64()
         );
         analyses
@@ -1365,7 +1368,8 @@ fn html_report(
     let html = carecascade::report::report_with_drivers(&outcome, &prepared, &analyses)?;
     write_atomic(&output, html.as_bytes())?;
     eprintln!(
-        "{total} runs in {seconds:.1} s; wrote {} ({} KB)",
+        "{} runs in {seconds:.1} s; wrote {} ({} KB)",
+        thousands(total as f64),
         output.display(),
         html.len() / 1024
     );
@@ -1414,7 +1418,8 @@ fn run_ensemble(files: Vec<PathBuf>, compare: bool, args: EnsembleArgs) -> Resul
     let (outcome, total, seconds) = run_with_progress(&prepared, shard)?;
     let written = outcome.write(&args.output)?;
     eprintln!(
-        "{total} runs in {seconds:.1} s ({:.0} runs/s); wrote {}",
+        "{} runs in {seconds:.1} s ({:.0} runs/s); wrote {}",
+        thousands(total as f64),
         total as f64 / seconds.max(1e-9),
         written
             .iter()
@@ -1708,7 +1713,8 @@ fn sensitivity(args: SensitivityArgs) -> Result<ExitCode, Error> {
         written.push(file.display().to_string());
     }
     eprintln!(
-        "{total} runs in {seconds:.1} s ({:.0} runs/s){}",
+        "{} runs in {seconds:.1} s ({:.0} runs/s){}",
+        thousands(total as f64),
         total as f64 / seconds.max(1e-9),
         if written.is_empty() {
             String::new()
