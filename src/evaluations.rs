@@ -59,13 +59,16 @@ const WEBB_START: f64 = 2014.25;
 /// The runs end here (the longest window is five years from 2016).
 const STOP: f64 = 2022.25;
 
+/// A flow of a followed stock and the tracer flow that follows it, if any.
+type Followed = (&'static str, Option<&'static str>);
+
 /// The model's stocks the cohort follows, every flow in or out of each, and
 /// what the tracer does with it: `Some(tracer flow)` follows it, `None`
 /// says it brings in children who are not the cohort's (new needs, acute
 /// referrals, moves within care, arrivals through a followed flow's
 /// auxiliary). [`with_cohort`] refuses a model whose stocks have other
 /// flows, so a change of structure is noticed rather than ignored.
-const FOLLOWED: &[(&str, &[(&str, Option<&str>)])] = &[
+const FOLLOWED: &[(&str, &[Followed])] = &[
     (
         "unmet need",
         &[
@@ -540,6 +543,18 @@ pub fn with_cohort(model: &Model) -> Result<Model> {
         &format!("{text}\n{COHORT_TOML}"),
         Some("the model with the evaluations' cohort"),
     )?;
+    // Every followed flow has its tracer flow.
+    for (stock, flows) in FOLLOWED {
+        for (flow, tracer) in *flows {
+            if let Some(tracer) = tracer
+                && extended.variable(tracer).is_none()
+            {
+                return Err(structure(format!(
+                    "the cohort has no flow `{tracer}` following `{flow}` out of `{stock}`"
+                )));
+            }
+        }
+    }
     extended.with_constant_varying(
         "unemployment change",
         "unemployment change before evaluation",
@@ -566,7 +581,7 @@ pub fn uncertain_of(path: impl AsRef<std::path::Path>) -> Result<Vec<(String, Di
     Ok(scenario
         .uncertain()
         .iter()
-        .map(|(n, d)| (n.clone(), d.clone()))
+        .map(|(n, d)| (n.clone(), *d))
         .collect())
 }
 
@@ -606,8 +621,8 @@ struct Figures {
     /// five years after.
     webb: [f64; 2],
     /// Extra entries to care per 100,000 children in the year after a rise
-    /// of one point in unemployment.
-    unemployment: f64,
+    /// of one point in unemployment, and in the fifth year.
+    unemployment: [f64; 2],
 }
 
 /// The levers of one arm.
@@ -754,10 +769,12 @@ fn figures(state: &mut State, risk: f64) -> Result<Figures> {
             ..base
         },
     )?;
-    let (a, b) = (PANEL_START + 1.0, PANEL_START + 2.0);
-    f.unemployment = 1e5
-        * (mean(&jobless, "cla starts", a, b)? - mean(&comparison, "cla starts", a, b)?)
-        / mean(&comparison, "children 0 to 17", a, b)?;
+    for (k, year) in [2.0, 5.0].into_iter().enumerate() {
+        let (a, b) = (PANEL_START + year - 1.0, PANEL_START + year);
+        f.unemployment[k] = 1e5
+            * (mean(&jobless, "cla starts", a, b)? - mean(&comparison, "cla starts", a, b)?)
+            / mean(&comparison, "children 0 to 17", a, b)?;
+    }
     Ok(f)
 }
 
@@ -878,10 +895,12 @@ pub fn evaluate(
     settings: &Settings,
 ) -> Result<Evaluations> {
     let unemployment_coefficient = constant(model, "need per unemployment point")?;
+    let detection = constant(model, "detection fraction")?;
+    let effect = constant(model, "early help effect at maturity")?;
     let escalation_hazard =
         constant(model, "escalation fraction")? / constant(model, "time in unmet need")?;
     let program_model = with_cohort(model)?;
-    let time = program_model.time().clone().with_stop(STOP)?;
+    let time = program_model.time().with_stop(STOP)?;
     let program = Program::compile(&program_model.clone().with_time(time))?;
     let mut state = program.state();
     let central = figures(&mut state, 1.0)?;
@@ -898,7 +917,6 @@ pub fn evaluate(
     let matched_risk = match_risk(&mut state, 2.5)?;
     state.reset_params();
     let mut implied = Vec::new();
-    let effect = constant(&program_model, "early help effect at maturity")?;
     if let Some(e) = effect_for(&mut state, -32.0)? {
         implied.push(Implied {
             parameter: "early help effect at maturity".into(),
@@ -908,13 +926,13 @@ pub fn evaluate(
         });
     }
     state.reset_params();
-    if central.unemployment > 0.0 {
+    if central.unemployment[0] > 0.0 {
         // The rise in entries is proportional to the coefficient (need
         // is linear in it and the model's flows are linear in need).
         implied.push(Implied {
             parameter: "need per unemployment point".into(),
             value: unemployment_coefficient,
-            implied: unemployment_coefficient * 9.0 / central.unemployment,
+            implied: unemployment_coefficient * 9.0 / central.unemployment[0],
             reproduces: "+9 entries to care per 100,000 children in the year after a one-point rise (about linear in the coefficient)".into(),
         });
     }
@@ -981,7 +999,12 @@ pub fn evaluate(
         why: if plans.central > 0.0 {
             "early help uncovers needs (`detection fraction`), so more of the programme group reach a plan early on".into()
         } else {
-            "the model's detection of needs by early help is too weak to outweigh the fall in escalation in this window".into()
+            format!(
+                "early help refers {:.0}% of the children it starts with (`detection fraction`, twice that at 0-4), fewer than the referrals it prevents: unhelped needs escalate at {:.0}% a year, helped ones {:.0}% less",
+                100.0 * detection,
+                100.0 * escalation_hazard,
+                100.0 * effect
+            )
         },
         model: Some(plans),
     });
@@ -1044,16 +1067,17 @@ pub fn evaluate(
         "Bennett et al. 2020/2022 (unemployment)",
         "extra entries to care per 100,000 children in the year after unemployment rises one point",
         interval(9.0, 6.0, 11.0, "+9 (95% CI 6 to 11)"),
-        figure(&|f| f.unemployment),
+        figure(&|f| f.unemployment[0]),
         |m| {
             format!(
-                "a point of unemployment raises emerging need by `need per unemployment point` ({:.0}%), which reaches care only through escalation, assessment and plans: {}",
+                "a point of unemployment raises emerging need by `need per unemployment point` ({:.0}%), which reaches care only through escalation, assessment and plans: {} (the model's figure in the fifth year is {})",
                 100.0 * unemployment_coefficient,
                 if m.central < 6.0 {
                     "too little, and too slowly for the next year"
                 } else {
                     "more than the study found"
-                }
+                },
+                number(central.unemployment[1])
             )
         },
     ));
@@ -1218,7 +1242,7 @@ impl Evaluations {
         out.push_str("## Evaluations reproduced\n\n");
         let _ = writeln!(
             out,
-            "Each evaluation the model cites, run through the model with the evaluated design (`carecascade evaluate`, src/evaluations.rs). Supporting Families is a cohort design: a marked cohort with the ages of children starting early help joins early help in April 2016 (the programme group) or stays with the same needs and no help (the comparison group, which may be offered early help later), and is followed at the model's own rates per child, without changing the model; the published outcome is the share looked after in months 19-24 after joining, taken here as the mean share over those months. The panel studies are run as the change they estimate, made in the whole model from April {} (Webb: April {}), against a run without it, over the study's lag. *Model* is the figure at the model's own values, with the 90% range over {} draws of the baseline scenario's uncertain parameters ({}). A figure is reproduced when the model's central value lies inside the published interval or, where only a point is published, within {:.0}% of it.\n",
+            "Each evaluation the model cites, run through the model with the evaluated design (`carecascade evaluate`, src/evaluations.rs). Supporting Families is a cohort design: a marked cohort with the ages of children starting early help joins early help in April 2016 (the programme group) or stays with the same needs and no help (the comparison group, which may be offered early help later), and is followed at the model's own rates per child, without changing the model; the published outcomes are the shares looked after in months 19-24 and on a child protection plan in months 7-18 after joining, taken here as the mean share over those months. The panel studies are run as the change they estimate, made in the whole model from April {} (Webb: April {}), against a run without it, over the study's lag. *Model* is the figure at the model's own values, with the 90% range over {} draws of the baseline scenario's uncertain parameters ({}). A figure is reproduced when the model's central value lies inside the published interval or, where only a point is published, within {:.0}% of it.\n",
             PANEL_START as i32,
             WEBB_START as i32,
             self.settings.draws,
@@ -1378,7 +1402,7 @@ mod tests {
     #[test]
     fn the_cohort_follows_the_model_without_changing_it() {
         let model = with_cohort(&crate::england()).unwrap();
-        let time = model.time().clone().with_stop(2018.25).unwrap();
+        let time = model.time().with_stop(2018.25).unwrap();
         let program = Program::compile(&model.with_time(time)).unwrap();
         let mut state = program.state();
         let without = state.run().unwrap();
