@@ -1224,7 +1224,9 @@ fn match_risk(state: &mut State, target: f64) -> Result<Option<(f64, f64, f64)>>
     Ok(Some((hi, p, c)))
 }
 
-fn number(x: f64) -> String {
+/// A figure as the tables show it: three significant digits or so
+/// (`0.380`, `1.40`, `-21.7`).
+pub fn number(x: f64) -> String {
     if x.abs() >= 10.0 {
         format!("{x:.1}")
     } else if x.abs() >= 1.0 {

@@ -868,6 +868,18 @@ pub fn report_with_drivers(
             h.push_str("</table>\n");
             if prepared[0].model().name() == crate::ENGLAND_NAME {
                 h.push_str(&out_of_sample());
+                // A base scenario whose policies turn the levers the
+                // evaluations use into time paths cannot be evaluated.
+                match evaluations(prepared[0].model()) {
+                    Ok(table) => h.push_str(&table),
+                    Err(e) => {
+                        let _ = writeln!(
+                            h,
+                            "<p class=\"note\">The evaluations the model cites could not be run on the base scenario's model ({}); docs/validation.md has them for the shipped model.</p>",
+                            esc(&e.to_string())
+                        );
+                    }
+                }
             }
             // Every series in the table above: the fitted ones (with
             // targets) for a model that has them, else all.
@@ -1156,6 +1168,44 @@ fn out_of_sample() -> String {
     h
 }
 
+/// The evaluations the model cites, run through it at its central values
+/// (docs/validation.md has the ranges): does it reproduce the effects its
+/// policies rest on?
+fn evaluations(model: &crate::engine::Model) -> Result<String> {
+    use crate::evaluations::{Settings, Verdict, evaluate};
+    let e = evaluate(
+        model,
+        &[],
+        &Settings {
+            draws: 0,
+            ..Settings::default()
+        },
+    )?;
+    let count = |v: Verdict| e.checks.iter().filter(|c| c.verdict == v).count();
+    let mut h = format!(
+        "<h3>Does it reproduce the evaluations its policies rest on?</h3><p>Each evaluation the model cites, run through the model with the evaluated design for a group like the evaluated one (docs/validation.md, \"Evaluations reproduced\", has the designs, ranges and reasons): of {} published figures it reproduces {}, does not reproduce {}, and cannot express {}. Read the answers on prevention with this beside them.</p><table><tr><th>evaluation</th><th style=\"text-align:left\">measure</th><th>published</th><th>model</th><th>verdict</th></tr>",
+        e.checks.len(),
+        count(Verdict::Reproduced),
+        count(Verdict::NotReproduced),
+        count(Verdict::CannotExpress)
+    );
+    for c in &e.checks {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td style=\"text-align:left\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&c.evaluation),
+            esc(&c.measure),
+            esc(&c.published.text),
+            c.model
+                .as_ref()
+                .map_or("-".to_string(), |m| crate::evaluations::number(m.central)),
+            esc(c.verdict.label().trim_matches('*'))
+        );
+    }
+    h.push_str("</table>\n");
+    Ok(h)
+}
+
 fn past(p: &Prepared) -> Result<Option<(String, crate::validate::Validation)>> {
     let model = p.model();
     let (what, observed) = match crate::local::authority_code(model) {
@@ -1350,6 +1400,9 @@ mod tests {
         assert!(opening.contains(&words), "{words} in {opening}");
         // The base's sources once, although the alternative repeats them.
         assert_eq!(html.matches("<li>DfE</li>").count(), 1);
+        // The evaluations the model cites, with their verdicts.
+        assert!(html.contains("Does it reproduce the evaluations its policies rest on?"));
+        assert!(html.contains("Supporting Families 2015-20"));
         // Every fitted series is charted.
         assert!(
             html.contains("Child protection plans starting")

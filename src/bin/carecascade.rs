@@ -183,7 +183,8 @@ enum Command {
     },
     /// Compare a model with every published series it produces and write
     /// a Markdown report with charts (SVG, in a folder named after the
-    /// report).
+    /// report), ending with the evaluations it cites run through it (as
+    /// `evaluate`, with scenarios/baseline.toml's uncertain parameters).
     Validate {
         /// The model (`england`, or a file).
         #[arg(default_value = "england")]
