@@ -199,6 +199,10 @@ doc = "Evaluation: the marked cohort, as one child (so its stocks are shares)."
 value = 1
 doc = "Evaluation: how many times as often the cohort's needs escalate to a referral as the average family's, with and without early help."
 
+[constants."cohort care risk"]
+value = 1
+doc = "Evaluation: how many times as often the cohort enters care from assessment, a child in need plan or a protection plan as the average child there."
+
 [constants."evaluation unemployment step"]
 value = 0
 doc = "Evaluation: a rise in unemployment, percentage points, from `evaluation unemployment start`."
@@ -304,7 +308,7 @@ units = "children/year"
 
 [flows."cohort care from assessment"]
 dimensions = ["age"]
-equation = "cohort awaiting assessment * ZIDZ(care entries from assessment, awaiting assessment)"
+equation = "cohort awaiting assessment * ZIDZ(care entries from assessment, awaiting assessment) * cohort care risk"
 units = "children/year"
 
 [stocks."cohort recently closed"]
@@ -352,7 +356,7 @@ units = "children/year"
 
 [flows."cohort cin to care"]
 dimensions = ["age"]
-equation = "cohort child in need * ZIDZ(cin to care, child in need)"
+equation = "cohort child in need * ZIDZ(cin to care, child in need) * cohort care risk"
 units = "children/year"
 
 [flows."cohort cin ageing out"]
@@ -390,7 +394,7 @@ units = "children/year"
 
 [flows."cohort cp to care"]
 dimensions = ["age"]
-equation = "cohort child protection * ZIDZ(cp to care, child protection)"
+equation = "cohort child protection * ZIDZ(cp to care, child protection) * cohort care risk"
 units = "children/year"
 
 [flows."cohort cp ageing out"]
@@ -851,6 +855,10 @@ pub struct Evaluations {
     /// must escalate for the comparison arm to have the evaluated 2.5%
     /// risk, and that cohort's programme and comparison risks (percent).
     pub matched_risk: Option<(f64, f64, f64)>,
+    /// The same with the extra risk placed after referral: the multiplier
+    /// of the cohort's chance of entering care from assessment, a child in
+    /// need plan or a protection plan, and the two arms' risks then.
+    pub matched_care_risk: Option<(f64, f64, f64)>,
     /// The average family's hazard of a need escalating to a referral, a
     /// year.
     pub escalation_hazard: f64,
@@ -915,6 +923,7 @@ pub fn evaluate(
     }
     state.reset_params();
     let matched_risk = match_risk(&mut state, 2.5)?;
+    let matched_care_risk = match_care_risk(&mut state, 2.5)?;
     state.reset_params();
     let mut implied = Vec::new();
     if let Some(e) = effect_for(&mut state, -32.0)? {
@@ -1098,6 +1107,7 @@ pub fn evaluate(
         drawn: uncertain.iter().map(|(n, _)| n.clone()).collect(),
         checks,
         matched_risk,
+        matched_care_risk,
         escalation_hazard,
         implied,
     })
@@ -1207,7 +1217,29 @@ fn sf_arms(state: &mut State, risk: f64) -> Result<[f64; 2]> {
 /// arm has `target` percent looked after at 19-24 months, with the two
 /// arms' risks then; `None` if no multiplier up to 100 reaches it.
 fn match_risk(state: &mut State, target: f64) -> Result<Option<(f64, f64, f64)>> {
-    let arms = sf_arms;
+    match_by(state, target, sf_arms)
+}
+
+/// The multiplier of the cohort's risk of entering care once it is known
+/// to children's social care at which the Supporting Families comparison
+/// arm has `target` percent looked after at 19-24 months, with the two
+/// arms' risks then; `None` if no multiplier up to 100 reaches it.
+fn match_care_risk(state: &mut State, target: f64) -> Result<Option<(f64, f64, f64)>> {
+    let found = match_by(state, target, |state, m| {
+        state.set("cohort care risk", m)?;
+        sf_arms(state, 1.0)
+    });
+    state.set("cohort care risk", 1.0)?;
+    found
+}
+
+/// Bisects a multiplier from 1 to 100 (on a log scale) until `arms`'s
+/// comparison arm reaches `target`.
+fn match_by(
+    state: &mut State,
+    target: f64,
+    arms: impl Fn(&mut State, f64) -> Result<[f64; 2]>,
+) -> Result<Option<(f64, f64, f64)>> {
     let (mut lo, mut hi) = (1.0_f64, 100.0_f64);
     if arms(state, hi)?[1] < target {
         return Ok(None);
@@ -1296,6 +1328,21 @@ impl Evaluations {
                 );
             }
             None => out.push_str("\nNo cohort in the model reaches the evaluated 2.5% comparison risk by escalating faster (up to 100 times the average), so the model cannot represent Supporting Families' families.\n"),
+        }
+        if let Some((m, p, c)) = self.matched_care_risk {
+            let relative = 100.0 * (p / c - 1.0);
+            let _ = writeln!(
+                out,
+                "\nPlacing the evaluated risk after referral instead (the cohort enters care from assessment, a child in need plan or a protection plan {} times as often as the average child there), the comparison group has 2.5%, the programme group {}%, a relative change of {:+.0}% ({}).",
+                number(m),
+                number(p),
+                relative,
+                if (relative + 32.0).abs() <= POINT_TOLERANCE * 32.0 {
+                    "reproduced"
+                } else {
+                    "not reproduced"
+                }
+            );
         }
         if !self.implied.is_empty() {
             out.push_str("\nParameters against the evaluations they cite (what would reproduce the published figure with everything else as it is; a finding, not a change to the model):\n\n| parameter | in the model | would reproduce it | the figure |\n|---|---:|---:|---|\n");
