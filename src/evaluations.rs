@@ -936,13 +936,21 @@ pub fn evaluate(
     }
     state.reset_params();
     if central.unemployment[0] > 0.0 {
-        // The rise in entries is proportional to the coefficient (need
-        // is linear in it and the model's flows are linear in need).
+        // The rise in entries is nearly proportional to the coefficient
+        // (need is linear in it; caseloads bend the rest a little): scale
+        // it once, and say what the scaled value gives.
+        let scaled = unemployment_coefficient * 9.0 / central.unemployment[0];
+        state.set("need per unemployment point", scaled)?;
+        let gives = figures(&mut state, 1.0)?.unemployment[0];
+        state.reset_params();
         implied.push(Implied {
             parameter: "need per unemployment point".into(),
             value: unemployment_coefficient,
-            implied: unemployment_coefficient * 9.0 / central.unemployment[0],
-            reproduces: "+9 entries to care per 100,000 children in the year after a one-point rise (about linear in the coefficient)".into(),
+            implied: scaled,
+            reproduces: format!(
+                "+9 entries to care per 100,000 children in the year after a one-point rise (scaled in proportion; it gives {})",
+                number(gives)
+            ),
         });
     }
 
