@@ -16,7 +16,7 @@
 //!   `unmet need`), where it may still be offered early help later, as
 //!   matched comparison families could be. Both arms have the age profile
 //!   of children starting early help.
-//! - **Panel designs** (Bennett et al., Webb): the change the study
+//! - **Panel designs** (Bennett et al., Webb; Sure Start by age): the change the study
 //!   estimated (prevention spend, unemployment) is made in the whole model
 //!   from a date inside the study's window, and the outcome is compared
 //!   with a run without it, over the study's lag.
@@ -488,6 +488,14 @@ units = "children/year"
 equation = "population[age 16 to 17]"
 units = "children"
 
+[auxiliaries."evaluation entries 5 to 9"]
+equation = "entries to care[age 5 to 9]"
+units = "children/year"
+
+[auxiliaries."evaluation population 5 to 9"]
+equation = "population[age 5 to 9]"
+units = "children"
+
 [auxiliaries."evaluation entries 0 to 4"]
 equation = "entries to care[age 0 to 4]"
 units = "children/year"
@@ -621,6 +629,9 @@ struct Figures {
     bennett_16_17: [f64; 2],
     /// The same at 0-4.
     bennett_0_4: f64,
+    /// Sure Start: extra entries to care a year per 100,000 children at
+    /// 0-4 and at 5-9 over five years of £10 a child more.
+    sure_start: [f64; 2],
     /// Webb: percent fewer children in need a year after 1% more spend, and
     /// five years after.
     webb: [f64; 2],
@@ -741,6 +752,26 @@ fn figures(state: &mut State, risk: f64) -> Result<Figures> {
         "evaluation population 0 to 4",
         2.0,
     )?;
+
+    // Sure Start: more early help (£10 a child) from PANEL_START, entries
+    // by age over the next five years.
+    let more = run_arm(
+        state,
+        Arm {
+            extra_prevention: 10.0 * children / 1e6,
+            extra_prevention_start: PANEL_START,
+            ..base
+        },
+    )?;
+    for (k, band) in ["0 to 4", "5 to 9"].into_iter().enumerate() {
+        let (entries, population) = (
+            format!("evaluation entries {band}"),
+            format!("evaluation population {band}"),
+        );
+        let (a, b) = (PANEL_START, PANEL_START + 5.0);
+        f.sure_start[k] = 1e5 * (mean(&more, &entries, a, b)? - mean(&comparison, &entries, a, b)?)
+            / mean(&comparison, &population, a, b)?;
+    }
 
     // Webb: 1% more prevention spend from WEBB_START.
     let spend = mean(
@@ -1063,6 +1094,41 @@ pub fn evaluate(
         figure(&|f| f.bennett_0_4),
         |_| "larger than the study allows: detection and the 0-4 effect are assumptions".into(),
     ));
+    for (k, (band, published, up)) in [
+        ("0-4", "higher (early help uncovers need)", true),
+        ("5-9", "lower", false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let m = figure(&|f| f.sure_start[k]);
+        let agrees = if up { m.central > 0.0 } else { m.central < 0.0 };
+        checks.push(Check {
+            evaluation: "Sure Start children's centres".into(),
+            measure: format!(
+                "change in entries to care at {band} a year per 100,000 children of that age over five years of more early help (£10 a child; the model has no children's-centre lever, so early help stands in)"
+            ),
+            published: Published {
+                value: None,
+                interval: None,
+                text: published.into(),
+            },
+            verdict: if agrees {
+                Verdict::Reproduced
+            } else {
+                Verdict::NotReproduced
+            },
+            why: match (agrees, up) {
+                (true, _) => String::new(),
+                (false, true) => format!(
+                    "early help's detection at 0-4 (`detection fraction` {:.0}%, doubled) is smaller than the escalations it prevents there",
+                    100.0 * detection
+                ),
+                (false, false) => "the fewer escalations at 5-9 do not outweigh the needs early help uncovers".into(),
+            },
+            model: Some(m),
+        });
+    }
     checks.push(judge(
         "Webb 2021",
         "fewer children in need a year after 1% more preventative spend, %",
@@ -1284,7 +1350,7 @@ impl Evaluations {
         out.push_str("## Evaluations reproduced\n\n");
         let _ = writeln!(
             out,
-            "Each evaluation the model cites, run through the model with the evaluated design (`carecascade evaluate`, src/evaluations.rs). Supporting Families is a cohort design: a marked cohort with the ages of children starting early help joins early help in April 2016 (the programme group) or stays with the same needs and no help (the comparison group, which may be offered early help later), and is followed at the model's own rates per child, without changing the model; the published outcomes are the shares looked after in months 19-24 and on a child protection plan in months 7-18 after joining, taken here as the mean share over those months. The panel studies are run as the change they estimate, made in the whole model from April {} (Webb: April {}), against a run without it, over the study's lag. *Model* is the figure at the model's own values, with the 90% range over {} draws of the baseline scenario's uncertain parameters ({}). A figure is reproduced when the model's central value lies inside the published interval or, where only a point is published, within {:.0}% of it.\n",
+            "Each evaluation the model cites, run through the model with the evaluated design (`carecascade evaluate`, src/evaluations.rs). Supporting Families is a cohort design: a marked cohort with the ages of children starting early help joins early help in April 2016 (the programme group) or stays with the same needs and no help (the comparison group, which may be offered early help later), and is followed at the model's own rates per child, without changing the model; the published outcomes are the shares looked after in months 19-24 and on a child protection plan in months 7-18 after joining, taken here as the mean share over those months. The panel studies are run as the change they estimate, made in the whole model from April {} (Webb: April {}), against a run without it, over the study's lag; Sure Start's direction of effect by age, as £10 a child more early help over five years. *Model* is the figure at the model's own values, with the 90% range over {} draws of the baseline scenario's uncertain parameters ({}). A figure is reproduced when the model's central value lies inside the published interval or, where only a point is published, within {:.0}% of it.\n",
             PANEL_START as i32,
             WEBB_START as i32,
             self.settings.draws,
@@ -1365,7 +1431,7 @@ impl Evaluations {
                 );
             }
         }
-        out.push_str("\nCited by the model but not run here: Sure Start children's centres (care entry up at 0-4, down at 5-9: the model has no children's-centre lever, only early help's age profile) and the Independent Review's 2032 projection (a projection, not an evaluation).\n");
+        out.push_str("\nCited by the model but not run here: the Independent Review's 2032 projection (a projection, not an evaluation).\n");
         let _ = writeln!(out, "\n{}", MARKERS.1);
         out
     }

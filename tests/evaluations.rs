@@ -26,6 +26,7 @@ fn docs_validation_has_the_evaluations_as_the_model_makes_them() {
     for name in [
         "Supporting Families",
         "Family Safeguarding",
+        "Sure Start",
         "Bennett et al. 2022 (prevention spend)",
         "Webb 2021",
         "(unemployment)",
