@@ -240,17 +240,17 @@ fn capitalised(text: &str) -> String {
     }
 }
 
-/// The report's opening answers: one per comparison ([`headline`]), or
-/// for a single scenario on the England profile, where children looked
-/// after and spend are heading.
+/// The report's opening answers, each with the scenario it is about: one
+/// per comparison ([`headline`]), or for a single scenario on the England
+/// profile, where children looked after and spend are heading.
 fn answers(
     outcome: &Outcome,
     comparisons: &[(Comparison, Option<Vec<Stats>>)],
     drivers: &[crate::engine::sensitivity::Analysis],
     horizon: i32,
-) -> Vec<String> {
+) -> Vec<(String, String)> {
     let runs = outcome.ensembles.first().map_or(0, |e| e.runs.len());
-    let mut out: Vec<String> = comparisons
+    let mut out: Vec<(String, String)> = comparisons
         .iter()
         .filter_map(|(c, avoided)| {
             let d = crate::drivers::main_drivers(drivers, &c.alternative, Some(&c.base), "npv_m");
@@ -261,6 +261,7 @@ fn answers(
                 horizon,
                 d.as_deref(),
             )
+            .map(|a| (c.alternative.clone(), a))
         })
         .collect();
     if out.is_empty()
@@ -272,7 +273,7 @@ fn answers(
     {
         let (cla, spend) = (Stats::of(cla, &BANDS), Stats::of(spend, &BANDS));
         let d = crate::drivers::main_drivers(drivers, &e.scenario, None, "npv_m");
-        out.push(format!(
+        out.push((e.scenario.clone(), format!(
             "On 31 March {horizon}, in {}, {} children are looked after (median of {} runs; 90% range {} to {}) and children's social care costs {} a year (90% range {} to {}).{}",
             e.scenario,
             thousands(cla.quantiles[2]),
@@ -283,7 +284,7 @@ fn answers(
             money_m(spend.quantiles[0]),
             money_m(spend.quantiles[4]),
             depends_on(d.as_deref())
-        ));
+        )));
     }
     out
 }
@@ -527,11 +528,26 @@ pub fn report_with_drivers(
         })
         .collect();
 
+    // The evaluations the England model cites (for the answers' caveat and
+    // the fit section).
+    let evaluated = (prepared[0].model().name() == crate::ENGLAND_NAME)
+        .then(|| run_evaluations(prepared[0].model()));
+
     // The answers first, computed from the numbers below.
-    let answers = answers(outcome, &comparisons, drivers, y1);
+    let mut answers = answers(outcome, &comparisons, drivers, y1);
+    if let Some(Ok(e)) = &evaluated {
+        for (scenario, answer) in answers.iter_mut() {
+            let alt = prepared
+                .iter()
+                .find(|p| p.scenario().name() == scenario.as_str());
+            if alt.is_some_and(turns_prevention_levers) {
+                answer.push_str(&prevention_caveat(e));
+            }
+        }
+    }
     if !answers.is_empty() {
         h.push_str("<h2>The answer</h2>\n");
-        for a in &answers {
+        for (_, a) in &answers {
             let _ = writeln!(h, "<p class=\"answer\">{}</p>", esc(a));
         }
     }
@@ -870,9 +886,10 @@ pub fn report_with_drivers(
                 h.push_str(&out_of_sample());
                 // A base scenario whose policies turn the levers the
                 // evaluations use into time paths cannot be evaluated.
-                match evaluations(prepared[0].model()) {
-                    Ok(table) => h.push_str(&table),
-                    Err(e) => {
+                match &evaluated {
+                    Some(Ok(e)) => h.push_str(&evaluation_table(e)),
+                    None => {}
+                    Some(Err(e)) => {
                         let _ = writeln!(
                             h,
                             "<p class=\"note\">The evaluations the model cites could not be run on the base scenario's model ({}); docs/validation.md has them for the shipped model.</p>",
@@ -1171,16 +1188,69 @@ fn out_of_sample() -> String {
 /// The evaluations the model cites, run through it at its central values
 /// (docs/validation.md has the ranges): does it reproduce the effects its
 /// policies rest on?
-fn evaluations(model: &crate::engine::Model) -> Result<String> {
-    use crate::evaluations::{Settings, Verdict, evaluate};
-    let e = evaluate(
+fn run_evaluations(model: &crate::engine::Model) -> Result<crate::evaluations::Evaluations> {
+    use crate::evaluations::{Settings, evaluate};
+    evaluate(
         model,
         &[],
         &Settings {
             draws: 0,
             ..Settings::default()
         },
-    )?;
+    )
+}
+
+/// The levers whose effect runs through early help.
+const PREVENTION_LEVERS: &[&str] = &["extra prevention spend", "prevention scale", "budget mode"];
+
+/// Whether a scenario sets or moves a lever whose effect runs through
+/// early help.
+fn turns_prevention_levers(p: &Prepared) -> bool {
+    let s = p.scenario();
+    let named = |name: &str| {
+        let base = crate::engine::canonical_name(name.split('[').next().unwrap_or(name));
+        PREVENTION_LEVERS
+            .iter()
+            .any(|l| crate::engine::canonical_name(l) == base)
+    };
+    s.parameters().keys().any(|n| named(n)) || s.policies().iter().any(|p| named(p.parameter()))
+}
+
+/// The caveat on an answer about prevention: how many of the early-help
+/// evaluations' figures the model does not reproduce (empty if none).
+fn prevention_caveat(e: &crate::evaluations::Evaluations) -> String {
+    use crate::evaluations::Verdict;
+    let early_help: Vec<_> = e
+        .checks
+        .iter()
+        .filter(|c| c.model.is_some())
+        .filter(|c| {
+            [
+                "Supporting Families",
+                "Sure Start",
+                "prevention spend",
+                "Webb",
+            ]
+            .iter()
+            .any(|k| c.evaluation.contains(k))
+        })
+        .collect();
+    let missed = early_help
+        .iter()
+        .filter(|c| c.verdict == Verdict::NotReproduced)
+        .count();
+    if missed == 0 {
+        return String::new();
+    }
+    format!(
+        " It rests on the model's early-help effects, which do not reproduce {missed} of the {} figures of the evaluations they cite (see \"Does it reproduce the evaluations its policies rest on?\").",
+        early_help.len()
+    )
+}
+
+/// The table of the evaluations the model cites, with verdicts.
+fn evaluation_table(e: &crate::evaluations::Evaluations) -> String {
+    use crate::evaluations::Verdict;
     let count = |v: Verdict| e.checks.iter().filter(|c| c.verdict == v).count();
     let mut h = format!(
         "<h3>Does it reproduce the evaluations its policies rest on?</h3><p>Each evaluation the model cites, run through the model with the evaluated design for a group like the evaluated one (docs/validation.md, \"Evaluations reproduced\", has the designs, ranges and reasons): of {} published figures it reproduces {}, does not reproduce {}, and cannot express {}. Read the answers on prevention with this beside them.</p><table><tr><th>evaluation</th><th style=\"text-align:left\">measure</th><th>published</th><th>model</th><th>verdict</th></tr>",
@@ -1203,7 +1273,7 @@ fn evaluations(model: &crate::engine::Model) -> Result<String> {
         );
     }
     h.push_str("</table>\n");
-    Ok(h)
+    h
 }
 
 fn past(p: &Prepared) -> Result<Option<(String, crate::validate::Validation)>> {
@@ -1398,6 +1468,18 @@ mod tests {
         let words = share_of_runs(share, 6);
         let opening = &html[answer..html.find("<h2>The scenarios</h2>").unwrap()];
         assert!(opening.contains(&words), "{words} in {opening}");
+        // Kinship is not a prevention lever: no caveat on early help.
+        assert!(!turns_prevention_levers(&prepared[1]));
+        assert!(!opening.contains("early-help effects"), "{opening}");
+        let invest = Scenario::parse_with(
+            &format!("{base}[parameters]\n\"extra prevention spend\" = 500\n"),
+            "invest.toml",
+            &crate::library(),
+        )
+        .unwrap()
+        .prepare()
+        .unwrap();
+        assert!(turns_prevention_levers(&invest));
         // The base's sources once, although the alternative repeats them.
         assert_eq!(html.matches("<li>DfE</li>").count(), 1);
         // The evaluations the model cites, with their verdicts.
