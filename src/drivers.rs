@@ -98,6 +98,33 @@ fn outputs_of(scenarios: &[&Prepared]) -> Vec<String> {
         .collect()
 }
 
+/// The parameters an answer depends on most, most influential first: those
+/// whose total Sobol index for `output` is at least a tenth, in the analysis
+/// of `scenario` (against `against`, for a comparison). `None` when no
+/// analysis of it is given; empty when no single parameter explains a
+/// tenth of the spread.
+pub fn main_drivers(
+    analyses: &[Analysis],
+    scenario: &str,
+    against: Option<&str>,
+    output: &str,
+) -> Option<Vec<String>> {
+    let a = analyses
+        .iter()
+        .find(|a| a.scenario == scenario && a.against.as_deref() == against)?;
+    let o = a.outputs.iter().find(|o| o.name == output)?;
+    if !o.varies {
+        return Some(Vec::new());
+    }
+    Some(
+        o.ranked()
+            .into_iter()
+            .filter(|&i| o.sobol[i].total.value >= MAIN_DRIVER)
+            .map(|i| a.factors[i].name.clone())
+            .collect(),
+    )
+}
+
 /// A reader's name for an output.
 fn label(output: &str, paired: bool) -> String {
     match (output, paired) {
@@ -271,6 +298,11 @@ mod tests {
         );
         assert!(html.contains("class=\"bar\""));
         assert!(section(&[]).is_empty());
+        assert_eq!(
+            main_drivers(&analyses, "edge", Some("base"), "entered_care"),
+            Some(vec!["edge of care effect".to_string()])
+        );
+        assert_eq!(main_drivers(&analyses, "base", None, "entered_care"), None);
         assert_eq!(grouped(12_288), "12,288");
         assert_eq!(grouped(256), "256");
     }

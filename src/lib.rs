@@ -21,6 +21,9 @@
 //! - [`project`] turns a run into reporting years with DfE's column names;
 //! - [`data`] reads the published statistics; [`calibrate`] fits
 //!   parameters to them and [`validate`] reports the fit;
+//! - [`evaluations`] runs the evaluations the model cites through it, for
+//!   groups like the evaluated ones, and sets the model's effects beside
+//!   the published ones;
 //! - [`local`] fits the model to one local authority;
 //! - [`submission`] spreads many scenarios and authorities over one array
 //!   job's tasks;
@@ -84,6 +87,7 @@ pub mod calibrate;
 pub mod data;
 pub mod drivers;
 mod england;
+pub mod evaluations;
 pub mod local;
 pub mod project;
 pub mod report;

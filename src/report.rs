@@ -93,6 +93,202 @@ fn fan(e: &Ensemble, indicator: &str) -> Option<Fan> {
     })
 }
 
+/// "£120m more" or "£120m less" (money in £ million).
+fn more_or_less(v: f64) -> String {
+    if v < 0.0 {
+        format!("{} less", money_m(-v))
+    } else {
+        format!("{} more", money_m(v))
+    }
+}
+
+/// A share of runs in words: "every run", "none of the 1,000 runs",
+/// "62% of runs".
+fn share_of_runs(p: f64, runs: usize) -> String {
+    if p >= 1.0 {
+        "every run".to_string()
+    } else if p <= 0.0 {
+        format!("none of the {} runs", thousands(runs as f64))
+    } else {
+        // Never round a share that is not all or nothing to 0% or 100%.
+        let pct = (100.0 * p).round().clamp(1.0, 99.0);
+        format!("{pct:.0}% of runs")
+    }
+}
+
+/// "It depends most on X and Y." from the main drivers, most influential
+/// first (empty when `drivers` is `None`, i.e. not analysed).
+fn depends_on(drivers: Option<&[String]>) -> String {
+    match drivers {
+        None => String::new(),
+        Some([]) => " No single uncertain parameter explains a tenth of its spread.".to_string(),
+        Some([one]) => format!(" The answer depends most on {one}."),
+        Some([first, second]) => format!(" The answer depends most on {first} and {second}."),
+        Some([first, rest @ .., last]) => format!(
+            " The answer depends most on {first}, {} and {last}.",
+            rest.join(", ")
+        ),
+    }
+}
+
+/// The opening answer for a comparison, in plain words and computed from
+/// its numbers: whether the alternative pays back by 31 March `horizon`
+/// (its spend, summed from the start, falls below the base's and stays
+/// there) and in what share of runs, with the median year; its extra spend
+/// in present value with the 90% range; the entries to care it avoids
+/// (`avoided`, cumulative to the horizon); and what the answer depends on
+/// most (`drivers`, from [`crate::drivers::main_drivers`]). An alternative
+/// that spends less from the first year is described by the chance that it
+/// costs less over the period instead. Statistics must be computed with
+/// the quantiles 5%, 25%, 50%, 75%, 95%. `None` if the comparison has no
+/// cost.
+pub fn headline(
+    c: &Comparison,
+    avoided: Option<&Stats>,
+    runs: usize,
+    horizon: i32,
+    drivers: Option<&[String]>,
+) -> Option<String> {
+    let last = c.periods.last()?.cost.as_ref()?;
+    // The first year in which the spend differs (a policy may start later
+    // than the scenarios do).
+    let first = c
+        .periods
+        .iter()
+        .filter_map(|p| p.cost.as_ref())
+        .find(|p| p.difference.quantiles[2].abs() > 1e-9)
+        .unwrap_or(last);
+    let never = c.never_breaks_even?;
+    let npv = &last.cumulative_discounted.quantiles;
+    let value = format!(
+        "in present value it costs {} than {} over the period (90% range {} to {})",
+        more_or_less(npv[2]),
+        c.base,
+        more_or_less(npv[0]),
+        more_or_less(npv[4])
+    );
+    let invests = first.difference.quantiles[2] > 0.0;
+    let mut out = if invests {
+        let pays = 1.0 - never;
+        let mut cumulative = 0.0;
+        let half = c.break_even.iter().find_map(|(y, p)| {
+            cumulative += p;
+            (cumulative >= 0.5).then_some(year(*y))
+        });
+        let when = match half {
+            Some(y) if pays < 1.0 || y < horizon => {
+                format!(" (half of all runs have paid back by 31 March {y})")
+            }
+            _ => String::new(),
+        };
+        if pays <= 0.0 {
+            format!(
+                "{} does not pay back by 31 March {horizon} in any of the {} runs: {value}.",
+                c.alternative,
+                thousands(runs as f64)
+            )
+        } else {
+            format!(
+                "{} pays back by 31 March {horizon} in {}{when}; {value}.",
+                c.alternative,
+                share_of_runs(pays, runs)
+            )
+        }
+    } else {
+        format!(
+            "{} costs less than {} over the period to 31 March {horizon} in {}: {}.",
+            c.alternative,
+            c.base,
+            share_of_runs(last.probability_alt_costs_less, runs),
+            value.replacen("in present value it costs", "in present value", 1)
+        )
+    };
+    if let Some(a) = avoided {
+        // Whole children: a fraction of a child is no difference.
+        let q: Vec<f64> = a.quantiles.iter().map(|v| v.round()).collect();
+        if q.iter().all(|v| *v == 0.0) {
+            out.push_str(" It does not change entries to care.");
+        } else if q[2] >= 0.0 {
+            let _ = write!(
+                out,
+                " It avoids {} entries to care (90% range {} to {}).",
+                thousands(q[2]),
+                thousands(q[0]),
+                thousands(q[4])
+            );
+        } else {
+            let _ = write!(
+                out,
+                " It adds {} entries to care (90% range {} to {}).",
+                thousands(-q[2]),
+                thousands(-q[4]),
+                thousands(-q[0])
+            );
+        }
+    }
+    out.push_str(&depends_on(drivers));
+    Some(capitalised(&out))
+}
+
+/// The text with its first letter in upper case (scenario names are often
+/// lower case, but they open the sentence).
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// The report's opening answers, each with the scenario it is about: one
+/// per comparison ([`headline`]), or for a single scenario on the England
+/// profile, where children looked after and spend are heading.
+fn answers(
+    outcome: &Outcome,
+    comparisons: &[(Comparison, Option<Vec<Stats>>)],
+    drivers: &[crate::engine::sensitivity::Analysis],
+    horizon: i32,
+) -> Vec<(String, String)> {
+    let runs = outcome.ensembles.first().map_or(0, |e| e.runs.len());
+    let mut out: Vec<(String, String)> = comparisons
+        .iter()
+        .filter_map(|(c, avoided)| {
+            let d = crate::drivers::main_drivers(drivers, &c.alternative, Some(&c.base), "npv_m");
+            headline(
+                c,
+                avoided.as_ref().and_then(|a| a.last()),
+                runs,
+                horizon,
+                d.as_deref(),
+            )
+            .map(|a| (c.alternative.clone(), a))
+        })
+        .collect();
+    if out.is_empty()
+        && let [e] = outcome.ensembles.as_slice()
+        && let (Ok(cla), Ok(spend)) = (
+            e.values("cla_at_31_march", e.periods[e.periods.len() - 1]),
+            e.values("spend_total_m", e.periods[e.periods.len() - 1]),
+        )
+    {
+        let (cla, spend) = (Stats::of(cla, &BANDS), Stats::of(spend, &BANDS));
+        let d = crate::drivers::main_drivers(drivers, &e.scenario, None, "npv_m");
+        out.push((e.scenario.clone(), format!(
+            "On 31 March {horizon}, in {}, {} children are looked after (median of {} runs; 90% range {} to {}) and children's social care costs {} a year (90% range {} to {}).{}",
+            e.scenario,
+            thousands(cla.quantiles[2]),
+            thousands(runs as f64),
+            thousands(cla.quantiles[0]),
+            thousands(cla.quantiles[4]),
+            money_m(spend.quantiles[2]),
+            money_m(spend.quantiles[0]),
+            money_m(spend.quantiles[4]),
+            depends_on(d.as_deref())
+        )));
+    }
+    out
+}
+
 /// "median (P5 to P95)" of stats computed with [`BANDS`].
 fn interval(s: &Stats, f: &dyn Fn(f64) -> String) -> String {
     format!(
@@ -103,27 +299,73 @@ fn interval(s: &Stats, f: &dyn Fn(f64) -> String) -> String {
     )
 }
 
+/// A model time as a date: `2025.25` (31 March 2025, the model's year
+/// starting in January) is "April 2025"; whole years are "January YEAR".
+pub fn date(t: f64) -> String {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let year = t.floor();
+    let month = ((t - year) * 12.0).round() as usize;
+    if month >= 12 {
+        format!("January {}", year as i64 + 1)
+    } else {
+        format!("{} {}", MONTHS[month], year as i64)
+    }
+}
+
+/// A parameter's value with its units in words: a point in time (units
+/// `year`, from 1900) as a date, a number of years as "3 years", money and
+/// others as the model writes them.
+fn with_units(value: f64, units: Option<&str>) -> String {
+    let number = if value.fract() == 0.0 || value.abs() >= 100.0 {
+        thousands(value)
+    } else {
+        format!("{value}")
+    };
+    match units.map(str::trim) {
+        Some("year") | Some("years") if value >= 1900.0 => date(value),
+        Some("year") | Some("years") => {
+            format!("{number} {}", if value == 1.0 { "year" } else { "years" })
+        }
+        Some("£m/year") => format!("{} a year", money_m(value)),
+        Some(u) if !u.is_empty() => format!("{number} {u}"),
+        _ => number,
+    }
+}
+
 fn describe_policy(p: &crate::engine::scenario::Policy) -> String {
     let what = match p.shape() {
         PolicyShape::Step { start, end, value } => {
             let until = if *end < 1e8 {
-                format!(" until {end}")
+                format!(" until {}", date(*end))
             } else {
                 String::new()
             };
-            format!("{value} from {start}{until}")
+            format!("{value} from {}{until}", date(*start))
         }
         PolicyShape::Ramp {
             start,
             years,
             value,
             ..
-        } => format!("rising to {value} over {years} years from {start}"),
+        } => format!("rising to {value} over {years} years from {}", date(*start)),
         PolicyShape::Pulse {
             start,
             years,
             value,
-        } => format!("{value} for {years} years from {start}"),
+        } => format!("{value} for {years} years from {}", date(*start)),
         PolicyShape::Series { points } => format!(
             "the series {}",
             points
@@ -171,7 +413,7 @@ const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-se
 h1{font-size:1.7em}h2{margin-top:2em;border-bottom:1px solid #ccc;padding-bottom:.2em}
 table{border-collapse:collapse;margin:1em 0;font-size:.92em}td,th{border:1px solid #ddd;padding:.35em .6em;text-align:right;vertical-align:top}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}.range{color:#666;font-size:.9em}
-.question{font-size:1.1em;font-style:italic}.note{color:#555;font-size:.9em}figure{margin:1.5em 0}svg{max-width:100%;height:auto}
+.question{font-size:1.1em;font-style:italic}.answer{font-size:1.15em;border-left:4px solid #1f5ea8;padding-left:.7em}.note{color:#555;font-size:.9em}figure{margin:1.5em 0}svg{max-width:100%;height:auto}
 ul.assumptions li{margin:.2em 0}";
 
 /// Builds the report. `prepared` are the scenarios in the outcome's order
@@ -250,11 +492,65 @@ pub fn report_with_drivers(
         "<p class=\"note\">{}, {}. {} Monte Carlo runs per scenario ({} sampling, seed {}); every scenario is run on the same draws of the uncertain parameters it shares with the others, so differences are paired run by run. Figures are medians with the 5th to 95th percentile range in brackets{money}. Made by carecascade {}.</p>",
         esc(&place(prepared)),
         esc(&window),
-        outcome.total_runs,
+        thousands(outcome.total_runs as f64),
         outcome.sampling.replace('_', " "),
         outcome.seed,
         esc(&outcome.version)
     );
+
+    // The England rows where the scenarios have the England profile's
+    // scalars; otherwise each scenario's own scalars and indicators.
+    let care_scalars = outcome
+        .ensembles
+        .iter()
+        .all(|e| SCALARS.iter().all(|s| e.scalars.iter().any(|x| x == s)));
+    // The England comparison (spend, entries to care, break-even) for
+    // scenarios with the England profile's scalars.
+    let alternatives = if care_scalars {
+        &outcome.ensembles[1..]
+    } else {
+        &[]
+    };
+    let comparisons: Vec<(Comparison, Option<Vec<Stats>>)> = alternatives
+        .iter()
+        .map(|alt| {
+            (
+                compare(
+                    first,
+                    alt,
+                    &BANDS,
+                    Some("spend_total_m"),
+                    DISCOUNT_RATE,
+                    &[],
+                ),
+                avoided(first, alt, "cla_started"),
+            )
+        })
+        .collect();
+
+    // The evaluations the England model cites (for the answers' caveat and
+    // the fit section).
+    let evaluated = (prepared[0].model().name() == crate::ENGLAND_NAME)
+        .then(|| run_evaluations(prepared[0].model()));
+
+    // The answers first, computed from the numbers below.
+    let mut answers = answers(outcome, &comparisons, drivers, y1);
+    if let Some(Ok(e)) = &evaluated {
+        for (scenario, answer) in answers.iter_mut() {
+            let alt = prepared
+                .iter()
+                .find(|p| p.scenario().name() == scenario.as_str());
+            if alt.is_some_and(turns_prevention_levers) {
+                answer.push_str(&prevention_caveat(e));
+            }
+        }
+    }
+    if !answers.is_empty() {
+        h.push_str("<h2>The answer</h2>\n");
+        for (_, a) in &answers {
+            let _ = writeln!(h, "<p class=\"answer\">{}</p>", esc(a));
+        }
+    }
 
     // Questions and assumptions.
     h.push_str("<h2>The scenarios</h2>\n");
@@ -271,9 +567,13 @@ pub fn report_with_drivers(
                 .model()
                 .variable(base)
                 .or_else(|| p.model().variable(&format!("{base} before policies")))
-                .and_then(|v| v.units_text())
-                .map_or(String::new(), |u| format!(" {u}"));
-            let _ = write!(h, "<li><b>{}</b> = {value}{}</li>", esc(name), esc(&units));
+                .and_then(|v| v.units_text());
+            let _ = write!(
+                h,
+                "<li><b>{}</b> = {}</li>",
+                esc(name),
+                esc(&with_units(*value, units))
+            );
         }
         for policy in s.policies() {
             let _ = write!(h, "<li>{}</li>", describe_policy(policy));
@@ -290,12 +590,6 @@ pub fn report_with_drivers(
         let _ = write!(h, "<th>{}</th>", esc(n));
     }
     h.push_str("</tr>\n");
-    // The England rows where the scenarios have the England profile's
-    // scalars; otherwise each scenario's own scalars and indicators.
-    let care_scalars = outcome
-        .ensembles
-        .iter()
-        .all(|e| SCALARS.iter().all(|s| e.scalars.iter().any(|x| x == s)));
     let cell = |h: &mut String, values: Result<Vec<f64>>, f: fn(f64) -> String| match values {
         Ok(values) => {
             let _ = write!(h, "<td>{}</td>", interval(&Stats::of(values, &BANDS), &f));
@@ -304,10 +598,22 @@ pub fn report_with_drivers(
     };
     if care_scalars {
         let scalar_rows: [Row; 4] = [
-            ("Spend, cash", SCALARS[0], money_m),
-            ("Spend, present value (3.5%)", SCALARS[1], money_m),
-            ("Children entering care", SCALARS[2], thousands),
-            ("Highest caseload", SCALARS[3], thousands),
+            ("Spend over the period, cash (£)", SCALARS[0], money_m),
+            (
+                "Spend over the period, present value at 3.5% (£)",
+                SCALARS[1],
+                money_m,
+            ),
+            (
+                "Children entering care over the period",
+                SCALARS[2],
+                thousands,
+            ),
+            (
+                "Highest caseload (cases per case-holding social worker)",
+                SCALARS[3],
+                thousands,
+            ),
         ];
         for (label, name, f) in scalar_rows {
             let _ = write!(h, "<tr><td>{label}</td>");
@@ -317,12 +623,15 @@ pub fn report_with_drivers(
             h.push_str("</tr>\n");
         }
         for (indicator, label) in [
-            ("cla_at_31_march", "Children looked after"),
-            ("cpp_at_31_march", "Children on a protection plan"),
-            ("cin_at_31_march", "Children in need"),
-            ("spend_total_m", "Spend in the year"),
+            ("cla_at_31_march", "Children looked after on 31 March"),
+            (
+                "cpp_at_31_march",
+                "Children on a protection plan on 31 March",
+            ),
+            ("cin_at_31_march", "Children in need on 31 March"),
+            ("spend_total_m", "Spend in the year to 31 March"),
         ] {
-            let _ = write!(h, "<tr><td>{label}, {y1}</td>");
+            let _ = write!(h, "<tr><td>{label} {y1}</td>");
             let f: fn(f64) -> String = if indicator.ends_with("_m") {
                 money_m
             } else {
@@ -358,29 +667,6 @@ pub fn report_with_drivers(
     }
     h.push_str("</table>\n");
 
-    // The England comparison (spend, entries to care, break-even) for
-    // scenarios with the England profile's scalars.
-    let alternatives = if care_scalars {
-        &outcome.ensembles[1..]
-    } else {
-        &[]
-    };
-    let comparisons: Vec<(Comparison, Option<Vec<Stats>>)> = alternatives
-        .iter()
-        .map(|alt| {
-            (
-                compare(
-                    first,
-                    alt,
-                    &BANDS,
-                    Some("spend_total_m"),
-                    DISCOUNT_RATE,
-                    &[],
-                ),
-                avoided(first, alt, "cla_started"),
-            )
-        })
-        .collect();
     if !comparisons.is_empty() {
         let _ = writeln!(
             h,
@@ -442,7 +728,7 @@ pub fn report_with_drivers(
         (
             "caseload",
             "Caseload per case-holding social worker",
-            "cases",
+            "cases per case-holding social worker",
             false,
         ),
         (
@@ -483,7 +769,7 @@ pub fn report_with_drivers(
         let chart = svg(fan_chart(Format::Svg, title, unit, &fans, *money, false)?);
         let _ = writeln!(h, "<figure>{chart}</figure>");
     }
-    h.push_str("<p class=\"note\">Dark bands hold the middle half of the runs, light bands 90%; the line is the median.</p>\n");
+    h.push_str("<p class=\"note\">Each chart's legend says what its bands are: the shaded band holds the middle half of the runs and the line is the median; the 90% range is a lighter band for one scenario and two thin lines in the scenario's colour where scenarios share a chart.</p>\n");
 
     // Differences of any other model's indicators, run by run.
     if !care_scalars {
@@ -598,12 +884,29 @@ pub fn report_with_drivers(
             h.push_str("</table>\n");
             if prepared[0].model().name() == crate::ENGLAND_NAME {
                 h.push_str(&out_of_sample());
-            }
-            for column in ["cla_at_31_march", "referrals"] {
-                if let Some(s) = validation.series.iter().find(|s| s.column == column) {
-                    let chart = model_vs_observed(&s.title, &s.line, &s.dots, false)?;
-                    let _ = writeln!(h, "<figure>{chart}</figure>");
+                // A base scenario whose policies turn the levers the
+                // evaluations use into time paths cannot be evaluated.
+                match &evaluated {
+                    Some(Ok(e)) => h.push_str(&evaluation_table(e)),
+                    None => {}
+                    Some(Err(e)) => {
+                        let _ = writeln!(
+                            h,
+                            "<p class=\"note\">The evaluations the model cites could not be run on the base scenario's model ({}); docs/validation.md has them for the shipped model.</p>",
+                            esc(&e.to_string())
+                        );
+                    }
                 }
+            }
+            // Every series in the table above: the fitted ones (with
+            // targets) for a model that has them, else all.
+            for s in validation
+                .series
+                .iter()
+                .filter(|s| s.mape.is_some() && (!headline || s.target.is_some()))
+            {
+                let chart = model_vs_observed(&s.title, &s.line, &s.dots, false)?;
+                let _ = writeln!(h, "<figure>{chart}</figure>");
             }
         }
         None => {
@@ -664,11 +967,14 @@ pub fn report_with_drivers(
         }
     }
     h.push_str("</table>\n");
-    let mut sources: Vec<&String> = prepared
-        .iter()
-        .flat_map(|p| p.scenario().sources().iter())
-        .collect();
-    sources.dedup();
+    // Once each, however many scenarios name it (one that extends another
+    // inherits its sources).
+    let mut sources: Vec<&String> = Vec::new();
+    for source in prepared.iter().flat_map(|p| p.scenario().sources().iter()) {
+        if !sources.contains(&source) {
+            sources.push(source);
+        }
+    }
     if !sources.is_empty() {
         h.push_str("<h3>Sources named by the scenarios</h3><ul>");
         for s in sources {
@@ -699,7 +1005,9 @@ pub fn table(outcome: &Outcome) -> String {
     let _ = writeln!(
         out,
         "{} runs, seed {}, {} sampling; median [5th to 95th percentile]",
-        outcome.total_runs, outcome.seed, outcome.sampling
+        thousands(outcome.total_runs as f64),
+        outcome.seed,
+        outcome.sampling
     );
     for e in &outcome.ensembles {
         let last = e.periods.len() - 1;
@@ -717,7 +1025,7 @@ pub fn table(outcome: &Outcome) -> String {
             ("spend over the horizon", money_m as fn(f64) -> String),
             ("net present value (3.5%)", money_m),
             ("children entering care", thousands),
-            ("peak caseload", thousands),
+            ("peak caseload (cases per worker)", thousands),
         ];
         for ((label, f), name) in labels.iter().zip(SCALARS) {
             let s = Stats::of(e.scalar(name).unwrap_or_default(), &outcome.quantiles);
@@ -752,6 +1060,18 @@ pub fn table(outcome: &Outcome) -> String {
         );
         let avoided = avoided_with(base, alt, "cla_started", &outcome.quantiles);
         let _ = writeln!(out, "\n{} minus {} (paired runs)", c.alternative, c.base);
+        // The plain-words answer needs the report's quantiles.
+        let plain = compare(base, alt, &BANDS, Some("spend_total_m"), DISCOUNT_RATE, &[]);
+        let plain_avoided = avoided_with(base, alt, "cla_started", &BANDS);
+        if let Some(sentence) = headline(
+            &plain,
+            plain_avoided.as_ref().and_then(|a| a.last()),
+            base.runs.len(),
+            year(base.periods[base.periods.len() - 1]),
+            None,
+        ) {
+            let _ = writeln!(out, "  {sentence}");
+        }
         let _ = writeln!(
             out,
             "  {:<6} {:>30} {:>30} {:>22} {:>10}",
@@ -865,6 +1185,97 @@ fn out_of_sample() -> String {
     h
 }
 
+/// The evaluations the model cites, run through it at its central values
+/// (docs/validation.md has the ranges): does it reproduce the effects its
+/// policies rest on?
+fn run_evaluations(model: &crate::engine::Model) -> Result<crate::evaluations::Evaluations> {
+    use crate::evaluations::{Settings, evaluate};
+    evaluate(
+        model,
+        &[],
+        &Settings {
+            draws: 0,
+            ..Settings::default()
+        },
+    )
+}
+
+/// The levers whose effect runs through early help.
+const PREVENTION_LEVERS: &[&str] = &["extra prevention spend", "prevention scale", "budget mode"];
+
+/// Whether a scenario sets or moves a lever whose effect runs through
+/// early help.
+fn turns_prevention_levers(p: &Prepared) -> bool {
+    let s = p.scenario();
+    let named = |name: &str| {
+        let base = crate::engine::canonical_name(name.split('[').next().unwrap_or(name));
+        PREVENTION_LEVERS
+            .iter()
+            .any(|l| crate::engine::canonical_name(l) == base)
+    };
+    s.parameters().keys().any(|n| named(n)) || s.policies().iter().any(|p| named(p.parameter()))
+}
+
+/// The caveat on an answer about prevention: how many of the early-help
+/// evaluations' figures the model does not reproduce (empty if none).
+fn prevention_caveat(e: &crate::evaluations::Evaluations) -> String {
+    use crate::evaluations::Verdict;
+    let early_help: Vec<_> = e
+        .checks
+        .iter()
+        .filter(|c| c.model.is_some())
+        .filter(|c| {
+            [
+                "Supporting Families",
+                "Sure Start",
+                "prevention spend",
+                "Webb",
+            ]
+            .iter()
+            .any(|k| c.evaluation.contains(k))
+        })
+        .collect();
+    let missed = early_help
+        .iter()
+        .filter(|c| c.verdict == Verdict::NotReproduced)
+        .count();
+    if missed == 0 {
+        return String::new();
+    }
+    format!(
+        " It rests on the model's early-help effects, which do not reproduce {missed} of the {} figures of the evaluations they cite (see \"Does it reproduce the evaluations its policies rest on?\").",
+        early_help.len()
+    )
+}
+
+/// The table of the evaluations the model cites, with verdicts.
+fn evaluation_table(e: &crate::evaluations::Evaluations) -> String {
+    use crate::evaluations::Verdict;
+    let count = |v: Verdict| e.checks.iter().filter(|c| c.verdict == v).count();
+    let mut h = format!(
+        "<h3>Does it reproduce the evaluations its policies rest on?</h3><p>Each evaluation the model cites, run through the model with the evaluated design for a group like the evaluated one (docs/validation.md, \"Evaluations reproduced\", has the designs, ranges and reasons): of {} published figures it reproduces {}, does not reproduce {}, and cannot express {}. Read the answers on prevention with this beside them.</p><table><tr><th>evaluation</th><th style=\"text-align:left\">measure</th><th>published</th><th>model</th><th>verdict</th></tr>",
+        e.checks.len(),
+        count(Verdict::Reproduced),
+        count(Verdict::NotReproduced),
+        count(Verdict::CannotExpress)
+    );
+    for c in &e.checks {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td style=\"text-align:left\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&c.evaluation),
+            esc(&c.measure),
+            esc(&c.published.text),
+            c.model
+                .as_ref()
+                .map_or("-".to_string(), |m| crate::evaluations::number(m.central)),
+            esc(c.verdict.label().trim_matches('*'))
+        );
+    }
+    h.push_str("</table>\n");
+    h
+}
+
 fn past(p: &Prepared) -> Result<Option<(String, crate::validate::Validation)>> {
     let model = p.model();
     let (what, observed) = match crate::local::authority_code(model) {
@@ -890,9 +1301,124 @@ mod tests {
     use super::*;
     use crate::engine::scenario::Scenario;
 
+    fn stats(q: [f64; 5]) -> Stats {
+        Stats {
+            n: 1000,
+            mean: q[2],
+            quantiles: q.to_vec(),
+        }
+    }
+
+    /// A comparison whose second-year extra spend has median `first`, whose
+    /// present value at the horizon (2033) has the quantiles `npv`, with
+    /// the given share of runs breaking even in each year.
+    fn comparison(
+        first: f64,
+        npv: [f64; 5],
+        break_even: &[(f64, f64)],
+        costs_less: f64,
+    ) -> Comparison {
+        let period = |p: f64, d: f64| crate::engine::ensemble::PeriodComparison {
+            period: p,
+            cost: Some(crate::engine::ensemble::CostComparison {
+                difference: stats([d; 5]),
+                cumulative: stats(npv),
+                cumulative_discounted: stats(npv),
+                probability_alt_costs_less: costs_less,
+            }),
+            cumulative: Default::default(),
+        };
+        // The policy starts in the second year: the first differs by nothing.
+        let mut periods = vec![period(2024.0, 0.0), period(2025.0, first)];
+        periods.extend((2026..=2033).map(|y| period(f64::from(y), 0.0)));
+        Comparison {
+            base: "baseline".into(),
+            alternative: "early help investment".into(),
+            periods,
+            break_even: (2024..=2033)
+                .map(|y| {
+                    let y = f64::from(y);
+                    (y, break_even.iter().find(|b| b.0 == y).map_or(0.0, |b| b.1))
+                })
+                .collect(),
+            never_breaks_even: Some(1.0 - break_even.iter().map(|b| b.1).sum::<f64>()),
+        }
+    }
+
+    /// The opening sentence says what the numbers say: the share paying
+    /// back, the year half the runs have, the present value and its range,
+    /// entries avoided, and the drivers; an investment that never pays back
+    /// says so in words.
+    #[test]
+    fn the_answer_says_what_the_numbers_say() {
+        let c = comparison(
+            500.0,
+            [-300.0, 100.0, 1200.0, 1500.0, 2100.0],
+            &[(2030.0, 0.1), (2031.0, 0.45), (2032.0, 0.07)],
+            0.2,
+        );
+        let avoided = stats([-50.0, 400.0, 1234.0, 2000.0, 3000.0]);
+        let drivers = vec![
+            "early help effect at maturity".to_string(),
+            "maturation time".to_string(),
+        ];
+        let s = headline(&c, Some(&avoided), 1000, 2033, Some(&drivers)).unwrap();
+        assert_eq!(
+            s,
+            "Early help investment pays back by 31 March 2033 in 62% of runs (half of all runs have paid back by 31 March 2031); in present value it costs £1.20bn more than baseline over the period (90% range £300m less to £2.10bn more). It avoids 1,234 entries to care (90% range -50 to 3,000). The answer depends most on early help effect at maturity and maturation time."
+        );
+        // Fewer runs paying back than half: no "half of all runs".
+        let c = comparison(
+            500.0,
+            [900.0, 1000.0, 1100.0, 1200.0, 1300.0],
+            &[(2033.0, 0.3)],
+            0.3,
+        );
+        let s = headline(&c, None, 1000, 2033, None).unwrap();
+        assert!(
+            s.starts_with("Early help investment pays back by 31 March 2033 in 30% of runs;"),
+            "{s}"
+        );
+        // No child's difference: said in words, never "-0".
+        let none = stats([-0.2, -0.1, 0.0, 0.1, 0.3]);
+        let s = headline(&c, Some(&none), 1000, 2033, None).unwrap();
+        assert!(s.ends_with(" It does not change entries to care."), "{s}");
+        // Never: in words, with the run count formatted.
+        let c = comparison(500.0, [900.0, 1000.0, 1100.0, 1200.0, 1300.0], &[], 0.0);
+        let s = headline(&c, None, 1000, 2033, Some(&[])).unwrap();
+        assert!(s.starts_with("Early help investment does not pay back by 31 March 2033 in any of the 1,000 runs: in present value it costs £1.10bn more"), "{s}");
+        assert!(
+            s.ends_with("No single uncertain parameter explains a tenth of its spread."),
+            "{s}"
+        );
+        // A scenario that spends less from the start: the chance it costs less.
+        let c = comparison(
+            -200.0,
+            [-900.0, -700.0, -500.0, -100.0, 50.0],
+            &[(2024.0, 0.9)],
+            0.93,
+        );
+        let s = headline(&c, None, 1000, 2033, None).unwrap();
+        assert!(s.contains("Early help investment costs less than baseline over the period to 31 March 2033 in 93% of runs: in present value £500m less than baseline"), "{s}");
+        // Shares never round to all or nothing unless they are.
+        assert_eq!(share_of_runs(0.999, 1000), "99% of runs");
+        assert_eq!(share_of_runs(0.001, 1000), "1% of runs");
+        assert_eq!(share_of_runs(1.0, 1000), "every run");
+    }
+
+    #[test]
+    fn dates_and_units_read_as_words() {
+        assert_eq!(date(2025.25), "April 2025");
+        assert_eq!(date(2024.0), "January 2024");
+        assert_eq!(with_units(2025.25, Some("year")), "April 2025");
+        assert_eq!(with_units(3.0, Some("year")), "3 years");
+        assert_eq!(with_units(500.0, Some("£m/year")), "£500m a year");
+        assert_eq!(with_units(0.2, None), "0.2");
+    }
+
     #[test]
     fn the_report_is_one_self_contained_page() {
-        let base = "[scenario]\nname = \"base\"\nquestion = \"What if nothing changes?\"\nsources = [\"DfE\"]\n[time]\nhorizon = 3\n[monte_carlo]\nruns = 6\n[uncertain.\"detection fraction\"]\ndistribution = \"uniform\"\nmin = 0\nmax = 0.08\n";
+        let base = "[scenario]\nname = \"base\"\nquestion = \"What if nothing changes?\"\nsources = [\"DfE\", \"RO3\"]\n[time]\nhorizon = 3\n[monte_carlo]\nruns = 6\n[uncertain.\"detection fraction\"]\ndistribution = \"uniform\"\nmin = 0\nmax = 0.08\n";
         let alt = format!("{base}[parameters]\n\"kinship shift\" = 0.2\n")
             .replace("name = \"base\"", "name = \"kin\"");
         let prepared = vec![
@@ -916,6 +1442,54 @@ mod tests {
         assert!(html.contains("<b>kinship shift</b> = 0.2"));
         assert!(html.contains("Break-even year") && html.contains("<svg"));
         assert!(html.contains("uniform 0 to 0.08"));
+        // The answer comes first and says what the comparison's numbers say.
+        let answer = html.find("<h2>The answer</h2>").expect("an answer section");
+        assert!(answer < html.find("<h2>The scenarios</h2>").unwrap());
+        let c = compare(
+            &outcome.ensembles[0],
+            &outcome.ensembles[1],
+            &BANDS,
+            Some("spend_total_m"),
+            DISCOUNT_RATE,
+            &[],
+        );
+        let share = match c.periods[0].cost.as_ref().unwrap().difference.quantiles[2] > 0.0 {
+            true => 1.0 - c.never_breaks_even.unwrap(),
+            false => {
+                c.periods
+                    .last()
+                    .unwrap()
+                    .cost
+                    .as_ref()
+                    .unwrap()
+                    .probability_alt_costs_less
+            }
+        };
+        let words = share_of_runs(share, 6);
+        let opening = &html[answer..html.find("<h2>The scenarios</h2>").unwrap()];
+        assert!(opening.contains(&words), "{words} in {opening}");
+        // Kinship is not a prevention lever: no caveat on early help.
+        assert!(!turns_prevention_levers(&prepared[1]));
+        assert!(!opening.contains("early-help effects"), "{opening}");
+        let invest = Scenario::parse_with(
+            &format!("{base}[parameters]\n\"extra prevention spend\" = 500\n"),
+            "invest.toml",
+            &crate::library(),
+        )
+        .unwrap()
+        .prepare()
+        .unwrap();
+        assert!(turns_prevention_levers(&invest));
+        // The base's sources once, although the alternative repeats them.
+        assert_eq!(html.matches("<li>DfE</li>").count(), 1);
+        // The evaluations the model cites, with their verdicts.
+        assert!(html.contains("Does it reproduce the evaluations its policies rest on?"));
+        assert!(html.contains("Supporting Families 2015-20"));
+        // Every fitted series is charted.
+        assert!(
+            html.contains("Child protection plans starting")
+                && html.contains("Ceasing to be looked after")
+        );
         // Nothing outside the file: no scripts, stylesheets or images to fetch.
         for external in ["src=", "href=", "url(", "@import", "https://", "<script"] {
             assert!(!html.contains(external), "{external}");

@@ -224,7 +224,7 @@ pub fn validate(
                 mape: Some(100.0 * error),
                 holdout_mape: None,
                 target: None,
-                title: (*label).to_string(),
+                title: format!("{label} ({})", unit(column)),
                 line,
                 dots,
                 points,
@@ -243,8 +243,27 @@ pub fn validate(
     })
 }
 
-/// A chart title for a published column.
+/// The unit a published column counts in, for chart titles.
+fn unit(column: &str) -> &'static str {
+    match column {
+        "referrals" | "rereferrals_12m" | "referrals_nfa" => "referrals a year",
+        "referrals_not_in_need" | "assessments" => "assessments a year",
+        "cin_started" | "cin_ended" => "episodes a year",
+        "cpp_started" | "cpp_second_or_subsequent" | "cpp_ended" => "plans a year",
+        "cla_started" | "cla_started_uasc" | "cla_ceased" => "children a year",
+        "inpost_fte" | "agency_fte" | "vacancy_fte" => "full-time equivalents",
+        "caseload_fte" => "cases per case-holding social worker",
+        _ => "children",
+    }
+}
+
+/// A chart title for a published column, with its unit.
 fn title(column: &str) -> String {
+    format!("{} ({})", plain_title(column), unit(column))
+}
+
+/// A chart title for a published column.
+fn plain_title(column: &str) -> String {
     let t = match column {
         "referrals" => "Referrals in the year",
         "rereferrals_12m" => "Re-referrals within 12 months",
@@ -451,7 +470,10 @@ mod tests {
             .unwrap();
         assert_eq!(cla.points.len(), 11);
         let svg = String::from_utf8(cla.chart(Format::Svg).unwrap()).unwrap();
-        assert!(svg.contains("Looked after at 31 March"));
+        assert!(
+            svg.contains("Looked after at 31 March (children)"),
+            "the unit is in the title"
+        );
         assert!(cla.chart(Format::Png).unwrap().starts_with(b"\x89PNG"));
     }
 }

@@ -261,7 +261,10 @@ const PALETTE: [RGBColor; 6] = [
 ];
 
 /// A fan chart of one indicator for one or more scenarios: P5-P95 and
-/// P25-P75 bands and the median line, by year. With `zero_line` a
+/// P25-P75 bands and the median line, by year, with a legend for the bands.
+/// One scenario's bands are shaded; with several, only the middle half is
+/// shaded and the 90% band is drawn as thin lines in the scenario's colour,
+/// so that overlapping fans stay distinguishable. With `zero_line` a
 /// horizontal line marks zero (for a paired difference, ALT minus BASE).
 ///
 /// # Errors
@@ -275,7 +278,7 @@ pub fn fan_chart(
     money: bool,
     zero_line: bool,
 ) -> Result<Vec<u8>> {
-    fans_and_points(format, title, y_label, fans, &[], money, zero_line)
+    fans_and_points(format, title, y_label, fans, &[], money, zero_line, true)
 }
 
 /// Forecasts against what happened: a fan per forecast (e.g. one per
@@ -292,9 +295,10 @@ pub fn forecasts_against_outturns(
     fans: &[Fan],
     observed: &[(f64, f64)],
 ) -> Result<Vec<u8>> {
-    fans_and_points(format, title, y_label, fans, observed, false, false)
+    fans_and_points(format, title, y_label, fans, observed, false, false, false)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fans_and_points(
     format: Format,
     title: &str,
@@ -303,6 +307,7 @@ fn fans_and_points(
     dots: &[(f64, f64)],
     money: bool,
     zero_line: bool,
+    band_legend: bool,
 ) -> Result<Vec<u8>> {
     let as_quantiles: Vec<(f64, [f64; 5])> = dots.iter().map(|&(x, y)| (x, [y; 5])).collect();
     let all = fans
@@ -349,6 +354,7 @@ fn fans_and_points(
             dots,
             money,
             zero_line,
+            band_legend,
             x: (x0.floor(), x1.ceil()),
             y: (y0, y1),
         },
@@ -362,6 +368,9 @@ struct DrawFans<'a> {
     dots: &'a [(f64, f64)],
     money: bool,
     zero_line: bool,
+    /// Say what the bands are in the legend, and draw several fans' outer
+    /// bands as lines (see [`fan_chart`]).
+    band_legend: bool,
     x: (f64, f64),
     y: (f64, f64),
 }
@@ -400,6 +409,9 @@ impl Drawing for DrawFans<'_> {
                 ))
                 .map_err(chart_error)?;
         }
+        // Several fans overlap: shading all their 90% bands would blend
+        // them into one colour, so their outer bands are lines instead.
+        let outlined = self.band_legend && self.fans.len() > 1;
         for (k, fan) in self.fans.iter().enumerate() {
             let colour = PALETTE[k % PALETTE.len()];
             let band = |lo: usize, hi: usize| -> Vec<(f64, f64)> {
@@ -408,16 +420,27 @@ impl Drawing for DrawFans<'_> {
                 poly.extend(fan.points.iter().rev().map(|(x, q)| (*x, q[lo])));
                 poly
             };
-            chart
-                .draw_series(std::iter::once(Polygon::new(
-                    band(0, 4),
-                    colour.mix(0.15).filled(),
-                )))
-                .map_err(chart_error)?;
+            if outlined {
+                for q in [0, 4] {
+                    chart
+                        .draw_series(LineSeries::new(
+                            fan.points.iter().map(|(x, v)| (*x, v[q])),
+                            colour.mix(0.8).stroke_width(1),
+                        ))
+                        .map_err(chart_error)?;
+                }
+            } else {
+                chart
+                    .draw_series(std::iter::once(Polygon::new(
+                        band(0, 4),
+                        colour.mix(0.15).filled(),
+                    )))
+                    .map_err(chart_error)?;
+            }
             chart
                 .draw_series(std::iter::once(Polygon::new(
                     band(1, 3),
-                    colour.mix(0.3).filled(),
+                    colour.mix(if outlined { 0.22 } else { 0.3 }).filled(),
                 )))
                 .map_err(chart_error)?;
             chart
@@ -426,10 +449,51 @@ impl Drawing for DrawFans<'_> {
                     colour.stroke_width(2),
                 ))
                 .map_err(chart_error)?
-                .label(fan.label.as_str())
+                .label(if self.band_legend {
+                    format!("{}, median", fan.label)
+                } else {
+                    fan.label.clone()
+                })
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
                 });
+        }
+        if self.band_legend {
+            // What the bands are, in the first scenario's colour (one fan)
+            // or in grey (several).
+            let key = if outlined {
+                RGBColor(110, 110, 110)
+            } else {
+                PALETTE[0]
+            };
+            let none = std::iter::empty::<Circle<(f64, f64), i32>>;
+            chart
+                .draw_series(none())
+                .map_err(chart_error)?
+                .label("middle 50% of runs")
+                .legend(move |(x, y)| {
+                    Rectangle::new(
+                        [(x, y - 5), (x + 18, y + 5)],
+                        key.mix(if outlined { 0.22 } else { 0.3 }).filled(),
+                    )
+                });
+            if outlined {
+                chart
+                    .draw_series(none())
+                    .map_err(chart_error)?
+                    .label("90% of runs (thin lines)")
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], key.stroke_width(1))
+                    });
+            } else {
+                chart
+                    .draw_series(none())
+                    .map_err(chart_error)?
+                    .label("90% of runs")
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 5), (x + 18, y + 5)], key.mix(0.15).filled())
+                    });
+            }
         }
         if !self.dots.is_empty() {
             chart
@@ -580,6 +644,40 @@ mod tests {
                 .unwrap();
         assert!(svg.contains("never") && svg.contains("80%"), "{svg}");
         assert!(fan_chart(Format::Svg, "none", "", &[], false, false).is_err());
+    }
+
+    /// Every fan chart says what its bands are; several fans keep their
+    /// 90% bands as lines, so that only the middle halves are shaded.
+    #[test]
+    fn fan_charts_have_a_band_legend_and_overlaps_stay_apart() {
+        let fan = |label: &str, shift: f64| Fan {
+            label: label.into(),
+            points: (2023..=2026)
+                .map(|y| {
+                    let m = f64::from(y - 2000) * 100.0 + shift;
+                    (
+                        f64::from(y),
+                        [m - 300.0, m - 100.0, m, m + 100.0, m + 300.0],
+                    )
+                })
+                .collect(),
+        };
+        let draw = |fans: &[Fan]| {
+            String::from_utf8(fan_chart(Format::Svg, "Spend", "£m", fans, true, false).unwrap())
+                .unwrap()
+        };
+        let one = draw(&[fan("baseline", 0.0)]);
+        assert!(one.contains("middle 50% of runs") && one.contains("90% of runs"));
+        assert!(one.contains("baseline, median"));
+        assert!(!one.contains("thin lines"));
+        let two = draw(&[fan("baseline", 0.0), fan("invest", 50.0)]);
+        assert!(two.contains("90% of runs (thin lines)"), "{two}");
+        // The middle halves are the only shaded areas: one polygon per fan.
+        assert_eq!(
+            two.matches("<polygon").count(),
+            one.matches("<polygon").count(),
+            "one: {one}\ntwo: {two}"
+        );
     }
 
     #[test]

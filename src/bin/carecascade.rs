@@ -1,6 +1,7 @@
 //! The carecascade command line: a thin shell over the library.
 
 use carecascade::engine::Limits;
+use carecascade::engine::chart::thousands;
 use carecascade::engine::ensemble::{RunOptions, Shard};
 use carecascade::engine::format::{save_model, write_atomic};
 use carecascade::load_model;
@@ -182,7 +183,8 @@ enum Command {
     },
     /// Compare a model with every published series it produces and write
     /// a Markdown report with charts (SVG, in a folder named after the
-    /// report).
+    /// report), ending with the evaluations it cites run through it (as
+    /// `evaluate`, with scenarios/baseline.toml's uncertain parameters).
     Validate {
         /// The model (`england`, or a file).
         #[arg(default_value = "england")]
@@ -206,6 +208,27 @@ enum Command {
         /// Chart format.
         #[arg(long, value_enum, default_value_t = ChartFormat::Svg)]
         charts: ChartFormat,
+    },
+    /// Run the evaluations the model cites (Supporting Families, Family
+    /// Safeguarding, Bennett et al., Webb) through it, with the evaluated
+    /// design and a group like the evaluated one, and compare the model's
+    /// effects with the published effects and intervals.
+    Evaluate {
+        /// The model (`england`, or a file with the England model's stages).
+        #[arg(default_value = "england")]
+        model: PathBuf,
+        /// The scenario whose uncertain parameters give the model's 90%
+        /// ranges.
+        #[arg(long, default_value = "scenarios/baseline.toml")]
+        uncertain: PathBuf,
+        /// Draws of the uncertain parameters.
+        #[arg(long, default_value_t = carecascade::evaluations::Settings::default().draws)]
+        draws: usize,
+        /// Replace the evaluations section of this Markdown file (e.g.
+        /// `docs/validation.md`, between its markers; appended if it has
+        /// none) instead of printing it.
+        #[arg(long)]
+        update: Option<PathBuf>,
     },
     /// Describe a model for people: its stock-and-flow diagram and tables
     /// of stocks, flows and parameters with their sources, generated from
@@ -471,6 +494,12 @@ fn run(cli: Cli) -> ExitCode {
             update,
             output,
         } => describe(model, format, update, output),
+        Command::Evaluate {
+            model,
+            uncertain,
+            draws,
+            update,
+        } => evaluate(model, uncertain, draws, update),
         Command::Validate {
             model,
             data,
@@ -1127,18 +1156,50 @@ fn validate(
     if charts != ChartFormat::Svg {
         let _ = write!(command, " --charts {extension}");
     }
-    write_atomic(
-        &output,
-        validation
-            .to_markdown(&stem, extension, &command)
-            .as_bytes(),
-    )?;
+    let mut text = validation.to_markdown(&stem, extension, &command);
+    // The evaluations the model cites, for a model with the England
+    // model's stages (src/evaluations.rs says which).
+    {
+        use carecascade::evaluations::{Settings, evaluate, replace_section, uncertain_of};
+        match uncertain_of("scenarios/baseline.toml")
+            .and_then(|u| evaluate(&model, &u, &Settings::default()))
+        {
+            Ok(e) => text = replace_section(&text, &e.to_markdown()),
+            Err(e) => eprintln!("the report has no evaluations: {e}"),
+        }
+    }
+    write_atomic(&output, text.as_bytes())?;
     eprintln!(
         "wrote {} and {} charts in {}",
         output.display(),
         validation.series.len(),
         chart_dir.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn evaluate(
+    model_path: PathBuf,
+    uncertain: PathBuf,
+    draws: usize,
+    update: Option<PathBuf>,
+) -> Result<ExitCode, Error> {
+    use carecascade::evaluations::{Settings, evaluate, replace_section, uncertain_of};
+    let model = load_model(&model_path)?;
+    let uncertain = uncertain_of(&uncertain)?;
+    let settings = Settings {
+        draws,
+        ..Settings::default()
+    };
+    let section = evaluate(&model, &uncertain, &settings)?.to_markdown();
+    match update {
+        Some(path) => {
+            let document = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            write_atomic(&path, replace_section(&document, &section).as_bytes())?;
+            eprintln!("updated the evaluations in {}", path.display());
+        }
+        None => print_quietly(&section),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -1295,10 +1356,12 @@ fn html_report(
         bar.finish_and_clear();
         eprintln!(
             "what drives the answers: {} runs in {:.1} s",
-            analyses
-                .iter()
-                .map(|a| a.runs * if a.against.is_some() { 2 } else { 1 })
-                .sum::<usize>(),
+            thousands(
+                analyses
+                    .iter()
+                    .map(|a| a.runs * if a.against.is_some() { 2 } else { 1 })
+                    .sum::<usize>() as f64
+            ),
             started.elapsed().as_secs_f64()
         );
         analyses
@@ -1306,7 +1369,8 @@ fn html_report(
     let html = carecascade::report::report_with_drivers(&outcome, &prepared, &analyses)?;
     write_atomic(&output, html.as_bytes())?;
     eprintln!(
-        "{total} runs in {seconds:.1} s; wrote {} ({} KB)",
+        "{} runs in {seconds:.1} s; wrote {} ({} KB)",
+        thousands(total as f64),
         output.display(),
         html.len() / 1024
     );
@@ -1355,7 +1419,8 @@ fn run_ensemble(files: Vec<PathBuf>, compare: bool, args: EnsembleArgs) -> Resul
     let (outcome, total, seconds) = run_with_progress(&prepared, shard)?;
     let written = outcome.write(&args.output)?;
     eprintln!(
-        "{total} runs in {seconds:.1} s ({:.0} runs/s); wrote {}",
+        "{} runs in {seconds:.1} s ({:.0} runs/s); wrote {}",
+        thousands(total as f64),
         total as f64 / seconds.max(1e-9),
         written
             .iter()
@@ -1649,7 +1714,8 @@ fn sensitivity(args: SensitivityArgs) -> Result<ExitCode, Error> {
         written.push(file.display().to_string());
     }
     eprintln!(
-        "{total} runs in {seconds:.1} s ({:.0} runs/s){}",
+        "{} runs in {seconds:.1} s ({:.0} runs/s){}",
+        thousands(total as f64),
         total as f64 / seconds.max(1e-9),
         if written.is_empty() {
             String::new()
