@@ -500,7 +500,8 @@ const REFUSALS: &[(&str, &[&str], &[&str])] = &[
             "{dir}/out",
         ],
         &[
-            "10000000 runs of 1 scenario(s) would keep about 12.9 GB in memory",
+            "10000000 runs of 1 scenario(s) would keep about ",
+            " GB in memory",
             "more than the limit of 4.3 GB",
         ],
     ),
