@@ -79,11 +79,20 @@ pub struct Settings {
     /// Forecast from fits whose chains have not converged (each is flagged
     /// in the results) instead of refusing.
     pub accept_unconverged: bool,
+    /// Sampling rounds an origin may take: a fit whose chains have not
+    /// converged is sampled again, the walkers starting from its own draws,
+    /// until they converge or this many rounds have run.
+    #[serde(default = "one")]
+    pub rounds: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for Settings {
-    /// [`ORIGINS`], 400 draws, seed 1, the spec's chains, refusing
-    /// unconverged fits.
+    /// [`ORIGINS`], 400 draws, seed 1, the spec's chains, up to two
+    /// sampling rounds per origin, refusing unconverged fits.
     fn default() -> Settings {
         Settings {
             origins: ORIGINS.to_vec(),
@@ -91,6 +100,7 @@ impl Default for Settings {
             seed: 1,
             chains: None,
             accept_unconverged: false,
+            rounds: 2,
         }
     }
 }
@@ -128,8 +138,11 @@ pub struct OriginFit {
     pub max_rhat: f64,
     /// The smallest effective sample size.
     pub min_ess: f64,
-    /// Model evaluations.
+    /// Model evaluations, over all rounds.
     pub evaluations: usize,
+    /// Sampling rounds run (see [`Settings::rounds`]).
+    #[serde(default = "one")]
+    pub rounds: usize,
 }
 
 /// A backtest's results: every forecast, every fit, and the in-sample fit
@@ -311,7 +324,19 @@ pub fn backtest(
             s.mcmc.burn = burn;
             s.mcmc.thin = thin;
         }
-        let sampled = posterior_from(model, observed, &s, previous.as_ref(), &mut |_, _| {})?;
+        let mut sampled = posterior_from(model, observed, &s, previous.as_ref(), &mut |_, _| {})?;
+        let mut evaluations = sampled.evaluations;
+        let mut rounds = 1;
+        while !sampled.failures.is_empty() && rounds < settings.rounds {
+            progress(&format!(
+                "origin {origin}: not converged after round {rounds}; sampling again from its draws"
+            ));
+            let again =
+                posterior_from(model, observed, &s, Some(&sampled.posterior), &mut |_, _| {})?;
+            evaluations += again.evaluations;
+            rounds += 1;
+            sampled = again;
+        }
         if !settings.accept_unconverged {
             sampled.check().map_err(|e| crate::Error::Invalid {
                 what: format!("backtest origin {origin}"),
@@ -326,7 +351,8 @@ pub fn backtest(
             converged: sampled.failures.is_empty(),
             max_rhat: d.rhat.iter().copied().fold(f64::NAN, f64::max),
             min_ess: d.ess.iter().copied().fold(f64::NAN, f64::min),
-            evaluations: sampled.evaluations,
+            evaluations,
+            rounds,
         };
         progress(&format!(
             "origin {origin}: {} (largest R-hat {:.3}, smallest ESS {:.0}), {} evaluations",
@@ -740,19 +766,25 @@ impl Backtest {
         let _ = writeln!(md, "\n## The fits\n");
         let _ = writeln!(
             md,
-            "| origin | converged | largest split R-hat | smallest effective sample size | model evaluations |\n|---|---|---|---|---|"
+            "| origin | converged | largest split R-hat | smallest effective sample size | sampling rounds | model evaluations |\n|---|---|---|---|---|---|"
         );
         for f in &self.fits {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} |",
                 f.origin,
                 if f.converged { "yes" } else { "**no**" },
                 num(f.max_rhat, 3),
                 num(f.min_ess, 0),
+                f.rounds,
                 f.evaluations
             );
         }
+        let _ = writeln!(
+            md,
+            "\nA fit whose chains had not converged was sampled again, its walkers starting from its own draws, up to {} round(s) in all; the split R-hat and effective sample size are the last round's.",
+            self.settings.rounds
+        );
         md
     }
 }

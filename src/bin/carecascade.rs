@@ -156,6 +156,11 @@ enum Command {
         /// (the burn-in is half, thinned to keep 150 steps per walker).
         #[arg(long)]
         steps: Option<usize>,
+        /// Sampling rounds per origin: a fit whose chains have not
+        /// converged is sampled again from its own draws, up to this many
+        /// rounds in all.
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
         /// Forecast from fits whose chains have not converged, flagging
         /// each in the results, instead of refusing.
         #[arg(long)]
@@ -548,6 +553,7 @@ fn run(cli: Cli) -> ExitCode {
             output,
             posterior,
             steps,
+            rounds,
             accept_unconverged,
         } => backtest(
             model,
@@ -558,6 +564,7 @@ fn run(cli: Cli) -> ExitCode {
             output,
             posterior,
             steps,
+            rounds,
             accept_unconverged,
         ),
         Command::Project {
@@ -967,9 +974,16 @@ fn backtest(
     output: PathBuf,
     posterior: PathBuf,
     steps: Option<usize>,
+    rounds: usize,
     accept_unconverged: bool,
 ) -> Result<ExitCode, Error> {
     use carecascade::backtest::{Settings, backtest, fingerprint, summary};
+    if rounds == 0 {
+        return Err(Error::Invalid {
+            what: "--rounds 0".into(),
+            message: "each origin needs at least one sampling round".into(),
+        });
+    }
     use carecascade::calibrate::CalibrationSpec;
     use carecascade::data::Observed;
     let origins = parse_origins(origins)?;
@@ -1009,10 +1023,11 @@ fn backtest(
         draws,
         chains,
         accept_unconverged,
+        rounds,
         ..Settings::default()
     };
     let print = format!(
-        "carecascade backtest {} --data {} --params {} --posterior {} --origins {} --draws {}{}{} --output {}",
+        "carecascade backtest {} --data {} --params {} --posterior {} --origins {} --draws {}{} --rounds {}{} --output {}",
         model_path.display(),
         data.display(),
         params.display(),
@@ -1025,6 +1040,7 @@ fn backtest(
             .join(","),
         draws,
         steps.map_or(String::new(), |s| format!(" --steps {s}")),
+        rounds,
         if accept_unconverged {
             " --accept-unconverged"
         } else {
