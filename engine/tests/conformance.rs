@@ -29,10 +29,6 @@ const EXCEPTIONS: &[(&str, &str)] = &[
         "the file writes `IF false_input not THEN` (a postfix NOT left by a translator), which is not XMILE; test_logicals.xmile, the same model, passes",
     ),
     (
-        "allocate_by_priority",
-        "refused: `ALLOCATE BY PRIORITY` is not supported",
-    ),
-    (
         "control_vars",
         "refused: control variables that change over time are not supported",
     ),
@@ -40,12 +36,6 @@ const EXCEPTIONS: &[(&str, &str)] = &[
         "dynamic_final_time",
         "refused: a FINAL TIME that changes over time is not supported",
     ),
-    ("invert_matrix", "refused: `INVERT MATRIX` is not supported"),
-    (
-        "vector_order",
-        "refused: `:RAW:` data and `VECTOR SORT ORDER` are not supported",
-    ),
-    ("vector_select", "refused: `VECTOR SELECT` is not supported"),
 ];
 
 /// Cases whose file declares a method other than the one its expected

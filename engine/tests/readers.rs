@@ -466,6 +466,34 @@ fn vensim_external_data_is_read_relative_to_the_model() {
 }
 
 #[test]
+fn vensim_raw_data_holds_each_point_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("inputs.csv"),
+        "time,0,2,4\nseries,10,20,30\n",
+    )
+    .unwrap();
+    let model = format!(
+        "{{UTF-8}}\nr :RAW::= GET DIRECT DATA('inputs.csv', 'x', '1', 'B2') ~~|\n{CONTROL}\\\\\\---/// Sketch\n"
+    );
+    let path = dir.path().join("m.mdl");
+    std::fs::write(&path, model).unwrap();
+    let m = vensim::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let r = run(&m);
+    // The points themselves, and between them the last point held.
+    assert_eq!(r.value_at("r", 0.0), Some(10.0));
+    assert_eq!(r.value_at("r", 1.0), Some(10.0));
+    assert_eq!(r.value_at("r", 2.0), Some(20.0));
+    assert_eq!(r.value_at("r", 3.0), Some(20.0));
+    let w: Vec<String> = m.warnings().iter().map(ToString::to_string).collect();
+    assert!(
+        w.iter()
+            .any(|w| w.contains("m.mdl:2:1") && w.contains("`:RAW:`")),
+        "{w:?}"
+    );
+}
+
+#[test]
 fn vensim_reality_checks_are_skipped_with_a_warning() {
     let m = mdl(
         "d: a, b ~~|\nx[d] = 1 ~~|\ncheck[d]:THE CONDITION:\n x[d] = 0 :IMPLIES: x[d] = 1 ~~|\n\

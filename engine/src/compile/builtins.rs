@@ -64,6 +64,20 @@ pub(crate) enum Builtin {
     /// Vensim's `GAME(x)`: x, outside a game.
     Game,
     Lookup,
+    /// Vensim's `VECTOR SELECT(selection, expression, missing, action, error)`.
+    VectorSelect,
+    /// Vensim's `VECTOR SORT ORDER(vector, direction)`.
+    VectorSortOrder,
+    /// Vensim's `VECTOR RANK(vector, direction)`.
+    VectorRank,
+    /// Vensim's `VECTOR REORDER(vector, order)`.
+    VectorReorder,
+    /// Vensim's `VECTOR ELM MAP(vector[base], offset)`.
+    VectorElmMap,
+    /// Vensim's `ALLOCATE BY PRIORITY(request, priority, size, width, supply)`.
+    AllocateByPriority,
+    /// Vensim's `INVERT MATRIX(matrix, size)`.
+    InvertMatrix,
 }
 
 /// (canonical spelling, builtin). Several spellings may share a builtin.
@@ -128,6 +142,13 @@ const TABLE: &[(&str, Builtin)] = &[
     ("sample_if_true", Builtin::SampleIfTrue),
     ("game", Builtin::Game),
     ("lookup", Builtin::Lookup),
+    ("vector_select", Builtin::VectorSelect),
+    ("vector_sort_order", Builtin::VectorSortOrder),
+    ("vector_rank", Builtin::VectorRank),
+    ("vector_reorder", Builtin::VectorReorder),
+    ("vector_elm_map", Builtin::VectorElmMap),
+    ("allocate_by_priority", Builtin::AllocateByPriority),
+    ("invert_matrix", Builtin::InvertMatrix),
 ];
 
 pub(crate) fn lookup_builtin(canonical: &str) -> Option<Builtin> {
@@ -188,6 +209,13 @@ pub(crate) fn builtin_names() -> &'static [&'static str] {
         "SMTHN",
         "TREND",
         "LOOKUP",
+        "VECTOR SELECT",
+        "VECTOR SORT ORDER",
+        "VECTOR RANK",
+        "VECTOR REORDER",
+        "VECTOR ELM MAP",
+        "ALLOCATE BY PRIORITY",
+        "INVERT MATRIX",
     ];
     NAMES
 }
@@ -212,6 +240,8 @@ impl Builtin {
             DelayFixed => (3, 3),
             PulseTrain | DelayN | SmoothN => (4, 4),
             DelayNXmile | SmoothNXmile => (3, 4),
+            VectorSortOrder | VectorRank | VectorReorder | VectorElmMap | InvertMatrix => (2, 2),
+            VectorSelect | AllocateByPriority => (5, 5),
         }
     }
 
@@ -273,6 +303,13 @@ impl Builtin {
             SampleIfTrue => "SAMPLE IF TRUE",
             Game => "GAME",
             Lookup => "LOOKUP",
+            VectorSelect => "VECTOR SELECT",
+            VectorSortOrder => "VECTOR SORT ORDER",
+            VectorRank => "VECTOR RANK",
+            VectorReorder => "VECTOR REORDER",
+            VectorElmMap => "VECTOR ELM MAP",
+            AllocateByPriority => "ALLOCATE BY PRIORITY",
+            InvertMatrix => "INVERT MATRIX",
         }
     }
 
@@ -311,6 +348,30 @@ impl Builtin {
             SampleIfTrue => "condition, input, initial value",
             Game => "x",
             Lookup => "lookup name, input",
+            VectorSelect => {
+                "selection[d!], expression[d!], missing value, numerical action, error action"
+            }
+            VectorSortOrder | VectorRank => "vector[d], direction",
+            VectorReorder => "vector[d], order[d]",
+            VectorElmMap => "vector[base element], offset",
+            AllocateByPriority => "request[d], priority[d], size, width, supply",
+            InvertMatrix => "matrix[d1, d2], size",
         }
+    }
+
+    /// Whether the function works on whole vectors (its array arguments
+    /// are read as arrays, not element by element).
+    pub(crate) fn is_vector(self) -> bool {
+        use Builtin::*;
+        matches!(
+            self,
+            VectorSelect
+                | VectorSortOrder
+                | VectorRank
+                | VectorReorder
+                | VectorElmMap
+                | AllocateByPriority
+                | InvertMatrix
+        )
     }
 }

@@ -240,7 +240,10 @@ impl Checker<'_> {
             | B::Mean
             | B::Quantum
             | B::Game => arg(0),
-            B::SampleIfTrue => arg(1),
+            B::SampleIfTrue | B::VectorSelect => arg(1),
+            B::VectorElmMap | B::VectorReorder | B::AllocateByPriority => arg(0),
+            B::VectorSortOrder | B::VectorRank => U::Literal,
+            B::InvertMatrix => U::Unknown,
             B::Forecast => {
                 if let Some(t) = args.get(1) {
                     self.check_time(owner, eq, t, &arg(1), "averaging time");

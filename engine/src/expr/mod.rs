@@ -35,6 +35,7 @@
 mod lexer;
 mod parser;
 
+pub(crate) use lexer::VENSIM_NA;
 pub use parser::parse;
 
 use std::borrow::Cow;

@@ -10,7 +10,7 @@ use crate::expr::{Expr, ExprKind, Index, IndexKind, Span};
 use crate::name::{canonical_name, closest_while, did_you_mean};
 
 /// How one index of a subscript selects elements.
-enum Choice {
+pub(super) enum Choice {
     One(usize),
     Each,
 }
@@ -94,7 +94,7 @@ impl Resolver<'_> {
 
     /// How one index of a subscript of `name` selects an element of
     /// dimension `d`.
-    fn choice(
+    pub(super) fn choice(
         &self,
         ctx: &Ctx,
         name: &str,
@@ -189,6 +189,16 @@ impl Resolver<'_> {
     /// arrayed `x` over dimensions the owner does not range over. `None`
     /// when the expression is not an array.
     pub(super) fn array_elements(&mut self, ctx: &Ctx, e: &Expr) -> Result<Option<Vec<Node>>> {
+        Ok(self.array_each(ctx, e)?.map(|(_, nodes)| nodes))
+    }
+
+    /// As [`Resolver::array_elements`], with the dimensions that vary (in
+    /// the variable's order): the nodes are in row-major order over them.
+    pub(super) fn array_each(
+        &mut self,
+        ctx: &Ctx,
+        e: &Expr,
+    ) -> Result<Option<(Vec<usize>, Vec<Node>)>> {
         let (j, choices) = match &e.kind {
             ExprKind::Subscript {
                 name,
@@ -230,6 +240,12 @@ impl Resolver<'_> {
                 Choice::One(_) => 1,
             })
             .collect();
+        let each: Vec<usize> = self.var_dims[j]
+            .iter()
+            .zip(&choices)
+            .filter(|(_, c)| matches!(c, Choice::Each))
+            .map(|(&d, _)| d)
+            .collect();
         let nodes = combinations(&sizes)
             .into_iter()
             .map(|combo| {
@@ -244,11 +260,17 @@ impl Resolver<'_> {
                 Node::Var(self.base[j] + self.offset(j, &elements))
             })
             .collect();
-        Ok(Some(nodes))
+        Ok(Some((each, nodes)))
     }
 
     /// The model variable `name`, which must be arrayed with `count` dimensions.
-    fn arrayed(&self, ctx: &Ctx, name: &str, span: &Span, count: usize) -> Result<usize> {
+    pub(super) fn arrayed(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        span: &Span,
+        count: usize,
+    ) -> Result<usize> {
         let Some(&j) = self.index.get(&canonical_name(name)) else {
             let suggestion = closest_while(
                 self.errors.len(),

@@ -19,7 +19,7 @@ use crate::expr::{Expr, Span};
 use crate::program::ops::{Func1, Func2, TimeFunc};
 
 impl Resolver<'_> {
-    fn add_hidden(&mut self, ctx: &Ctx, label: String, def: Def) -> usize {
+    pub(super) fn add_hidden(&mut self, ctx: &Ctx, label: String, def: Def) -> usize {
         self.vars.push(CVar {
             name: format!("{} ({label})", ctx.owner),
             visible: false,
@@ -30,7 +30,7 @@ impl Resolver<'_> {
 
     /// A node that is cheap to read several times: a constant or a variable.
     /// Anything else becomes a hidden auxiliary.
-    fn materialize(&mut self, ctx: &Ctx, node: Node, label: &str) -> Node {
+    pub(super) fn materialize(&mut self, ctx: &Ctx, node: Node, label: &str) -> Node {
         match node {
             Node::Const(_) | Node::Var(_) | Node::Special(_) => node,
             other => {
@@ -194,6 +194,13 @@ impl Resolver<'_> {
                 self.smooth(ctx, builtin.spelling(), a.remove(0), time, initial, order)
             }
             B::Game => a.remove(0),
+            B::VectorSelect
+            | B::VectorSortOrder
+            | B::VectorRank
+            | B::VectorReorder
+            | B::VectorElmMap
+            | B::AllocateByPriority
+            | B::InvertMatrix => unreachable!("vector functions are resolved by vector_call"),
             B::Quantum => {
                 // Vensim: q * INTEGER(x / q), and x itself when q <= 0.
                 let x = self.materialize(ctx, a.remove(0), "QUANTUM input");

@@ -6,6 +6,7 @@
 
 mod arrays;
 mod lower;
+mod vector;
 
 use super::builtins::{Builtin, builtin_names, lookup_builtin};
 use super::resolved::{CVar, Def, Node, Resolved, Special};
@@ -36,6 +37,9 @@ struct Resolver<'m> {
     errors: Vec<Error>,
     /// Problems that do not stop the model (a delay too short for dt).
     warnings: Vec<crate::program::Warning>,
+    /// The results of vector functions already written out, by their
+    /// function and arguments, so that the elements of one call share them.
+    vector_cache: HashMap<String, Vec<Node>>,
 }
 
 /// The context of the equation being resolved, for error messages, names
@@ -66,6 +70,7 @@ pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
         structural: Vec::new(),
         errors: Vec::new(),
         warnings: Vec::new(),
+        vector_cache: HashMap::new(),
     };
     // First pass: one compiled variable per element; constants get their values.
     let mut chosen: Vec<Vec<Option<&Equation>>> = Vec::new();
@@ -454,6 +459,9 @@ impl Resolver<'_> {
                     args.len()
                 ),
             ));
+        }
+        if builtin.is_vector() {
+            return self.vector_call(ctx, builtin, args, span);
         }
         // LOOKUP(table, x) names a lookup in its first argument.
         if builtin == Builtin::Lookup {

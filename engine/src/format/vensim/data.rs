@@ -51,6 +51,9 @@ pub(super) enum DataMode {
     Interpolate,
     HoldBackward,
     LookForward,
+    /// `:RAW:`: the points as given; between them Vensim has no value,
+    /// and the previous point is held here (with a warning).
+    Raw,
 }
 
 /// Reads `GET DIRECT CONSTANTS('f', 's', 'c')` and its kin; `None` when
@@ -380,7 +383,7 @@ fn cell_name(row: u32, column: u32) -> String {
 /// `TIME` with the given interpolation.
 pub(super) fn data_points(points: Vec<(f64, f64)>, mode: DataMode) -> Vec<(f64, f64)> {
     match mode {
-        DataMode::Interpolate | DataMode::HoldBackward => points,
+        DataMode::Interpolate | DataMode::HoldBackward | DataMode::Raw => points,
         // The next value from just after each point: a step function
         // whose steps start a hair after the points.
         DataMode::LookForward => {

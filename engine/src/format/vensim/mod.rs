@@ -552,8 +552,8 @@ mod tests {
         );
         let e = err("x = m(1) ~~|\n:MACRO: m(a)\nm = m(a) ~~|\n:END OF MACRO:\n");
         assert!(e.contains("call itself"), "{e}");
-        let e = err("x :RAW::= 1 ~~|");
-        assert!(e.contains("m.mdl:2:3") && e.contains("`:RAW:`"), "{e}");
+        let e = err("x :RAW: 1 ~~|");
+        assert!(e.contains("m.mdl:2:3") && e.contains("`:=`"), "{e}");
         let e = err("x = GET DIRECT CONSTANTS('a.csv', 'b', 'A1') ~~|");
         assert!(
             e.contains("m.mdl:2:1") && e.contains("relative to the model file"),

@@ -347,7 +347,7 @@ fn call(name: &str, a: &[String]) -> String {
 fn identifier_or_function(name: &str) -> String {
     let upper = name.to_ascii_uppercase();
     if crate::compile::is_builtin(&canonical_name(name)) {
-        upper.split_whitespace().collect::<Vec<_>>().join("")
+        upper.split_whitespace().collect::<Vec<_>>().join("_")
     } else {
         identifier(name)
     }
