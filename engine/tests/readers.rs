@@ -257,7 +257,6 @@ fn vensim_constructs_not_understood_are_located_errors() {
             "m.mdl:2:1",
             "lists the output `b` but has no equation",
         ),
-        ("d: a, b ~~|\nx[d] :RAW::= 1 ~~|", "m.mdl:2:6", "`:RAW:`"),
         (
             "x = GET DIRECT SUBSCRIPT('a.xlsx', 'b', 'A1', 'A3', '') ~~|",
             "m.mdl:1:5",
@@ -554,4 +553,69 @@ fn vensim_sums_too_long_to_write_out_are_refused_at_once() {
         "{e}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+/// A model with its own control section (the shared `CONTROL` is not
+/// appended).
+fn mdl_with_control(text: &str) -> Model {
+    vensim::parse(
+        &format!("{{UTF-8}}\n{text}\n\\\\\\---/// Sketch\n"),
+        Some("m.mdl"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn vensim_final_time_computed_during_the_run_ends_it_when_the_condition_holds() {
+    // stock = Time; the run ends at the first step where stock > 5.
+    let m = mdl_with_control(
+        "stock = INTEG(1, 0) ~~|\nINITIAL TIME = 0 ~~|\n\
+         FINAL TIME = IF THEN ELSE(stock > 5, Time, 100) ~~|\n\
+         TIME STEP = 1 ~~|\nSAVEPER = TIME STEP ~~|",
+    );
+    assert_eq!(
+        m.control_variables().final_time.as_deref(),
+        Some("FINAL TIME")
+    );
+    let r = run(&m);
+    assert_eq!(r.times().last().copied(), Some(6.0));
+    assert_eq!(r.times().len(), 7);
+    assert_eq!(r.value_at("FINAL TIME", 0.0), Some(100.0));
+    assert_eq!(r.value_at("FINAL TIME", 6.0), Some(6.0));
+}
+
+#[test]
+fn vensim_time_step_and_saveper_computed_during_the_run() {
+    // Steps of 1 until time 2, then of 0.5; saves every step until 2.5,
+    // then every 1 (the save after 2.5 is 3.5).
+    let m = mdl_with_control(
+        "stock = INTEG(1, 0) ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 4 ~~|\n\
+         TIME STEP = IF THEN ELSE(Time < 2, 1, 0.5) ~~|\n\
+         SAVEPER = IF THEN ELSE(Time < 2.5, TIME STEP, 1) ~~|",
+    );
+    let r = run(&m);
+    assert_eq!(r.times().to_vec(), [0.0, 1.0, 2.0, 2.5, 3.5, 4.0]);
+    // The stock gains 1 per unit of time whatever the step.
+    for &t in r.times().iter() {
+        assert_eq!(r.value_at("stock", t), Some(t));
+    }
+    assert_eq!(r.value_at("TIME STEP", 1.0), Some(1.0));
+    assert_eq!(r.value_at("TIME STEP", 3.5), Some(0.5));
+}
+
+#[test]
+fn vensim_control_variables_computed_during_the_run_are_checked() {
+    let m = mdl_with_control(
+        "INITIAL TIME = 0 ~~|\nFINAL TIME = 4 ~~|\nTIME STEP = 1 - Time ~~|\nSAVEPER = 1 ~~|",
+    );
+    let e = Program::compile(&m).unwrap().run().unwrap_err().to_string();
+    assert!(e.contains("TIME STEP is 0 at time 1"), "{e}");
+    let m = mdl_with_control(
+        "x = Time ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = IF THEN ELSE(x > 3, Time, 10) ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|",
+    );
+    let program = Program::compile(&m).unwrap();
+    let mut state = program.state();
+    state.set_time(program.time().with_method(carecascade_engine::Method::Rk4));
+    let e = state.run().unwrap_err().to_string();
+    assert!(e.contains("need Euler"), "{e}");
 }

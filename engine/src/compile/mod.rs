@@ -153,6 +153,7 @@ impl<'m> Compiler<'m> {
             })
             .collect();
 
+        let control = self.control_slots()?;
         let mut base_slots = self.base_slots;
         base_slots.resize((self.temp_base + self.temp_max) as usize, 0.0);
         let slot_count = base_slots.len();
@@ -186,7 +187,36 @@ impl<'m> Compiler<'m> {
             check_order,
             warnings,
             other_names,
+            control,
             jit: Default::default(),
         })
+    }
+
+    /// The slots of the variables that compute control settings during
+    /// the run.
+    fn control_slots(&self) -> Result<Option<crate::program::ControlSlots>> {
+        let control = self.model.control_variables();
+        if control.is_empty() {
+            return Ok(None);
+        }
+        let slot = |name: &Option<String>| -> Result<Option<u32>> {
+            let Some(name) = name else { return Ok(None) };
+            let key = crate::name::canonical_name(name);
+            self.vars
+                .iter()
+                .position(|v| v.visible && crate::name::canonical_name(&v.name) == key)
+                .map(|v| Some(self.slot_of[v]))
+                .ok_or_else(|| crate::Error::Model {
+                    variable: name.clone(),
+                    location: None,
+                    message: "is named as a control variable but is not a variable of the model"
+                        .into(),
+                })
+        };
+        Ok(Some(crate::program::ControlSlots {
+            final_time: slot(&control.final_time)?,
+            time_step: slot(&control.time_step)?,
+            saveper: slot(&control.saveper)?,
+        }))
     }
 }

@@ -96,6 +96,24 @@ pub fn write(model: &Model) -> String {
         time.save_interval(),
         q(time.method().as_str())
     );
+    let control = model.control_variables();
+    if !control.is_empty() {
+        let _ = writeln!(
+            out,
+            "# Control settings computed during the run, by the variables that compute them."
+        );
+        let _ = writeln!(out, "[time.computed]");
+        for (field, name) in [
+            ("initial_time", &control.initial_time),
+            ("final_time", &control.final_time),
+            ("time_step", &control.time_step),
+            ("saveper", &control.saveper),
+        ] {
+            if let Some(name) = name {
+                let _ = writeln!(out, "{field} = {}", q(name));
+            }
+        }
+    }
     for v in model.variables() {
         let mut fields = String::new();
         let section = match v.kind() {
@@ -237,6 +255,14 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         match time_settings(&time, &at) {
             Ok(t) => builder = builder.time(t),
             Err(e) => errors.push(e),
+        }
+        if let Some(c) = time.computed {
+            builder = builder.control_variables(crate::ControlVariables {
+                initial_time: c.initial_time,
+                final_time: c.final_time,
+                time_step: c.time_step,
+                saveper: c.saveper,
+            });
         }
     }
 
@@ -544,6 +570,19 @@ struct TimeTable {
     dt: Option<Spanned<EquationValue>>,
     save_interval: Option<Spanned<f64>>,
     method: Option<Spanned<String>>,
+    /// Variables computing control settings during the run.
+    computed: Option<ComputedTable>,
+}
+
+/// `[time.computed]`: the variables that compute control settings during
+/// the run (see [`crate::ControlVariables`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComputedTable {
+    initial_time: Option<String>,
+    final_time: Option<String>,
+    time_step: Option<String>,
+    saveper: Option<String>,
 }
 
 /// An equation field: a string holding an expression, or a number.

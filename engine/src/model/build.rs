@@ -354,6 +354,7 @@ pub struct ModelBuilder {
     time_units: Option<String>,
     elements: Vec<Element>,
     warnings: Vec<crate::program::Warning>,
+    control: super::ControlVariables,
 }
 
 impl ModelBuilder {
@@ -367,6 +368,7 @@ impl ModelBuilder {
             time_units: None,
             elements: Vec::new(),
             warnings: Vec::new(),
+            control: super::ControlVariables::default(),
         }
     }
 
@@ -408,6 +410,14 @@ impl ModelBuilder {
     {
         self.dimensions
             .push((name.into(), elements.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// Names the variables that compute control settings during the run
+    /// (see [`ControlVariables`](super::ControlVariables)); each must be an
+    /// auxiliary of the model.
+    pub fn control_variables(mut self, control: super::ControlVariables) -> Self {
+        self.control = control;
         self
     }
 
@@ -748,6 +758,7 @@ impl ModelBuilder {
             variables,
             index,
             warnings: self.warnings,
+            control: self.control,
         })
     }
 }

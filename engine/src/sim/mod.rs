@@ -679,6 +679,9 @@ impl<'p, const L: usize> Lanes<'p, L> {
 
     fn simulate(&mut self, record: &mut impl FnMut(f64, &[f64])) -> LaneResult<()> {
         self.prepare_backend();
+        if let Some(control) = self.program.control {
+            return self.simulate_controlled(control, record);
+        }
         #[cfg(feature = "jit")]
         if let Some(kernels) = self.kernels.clone()
             && kernels.has_advance()
@@ -795,6 +798,97 @@ impl<'p, const L: usize> Lanes<'p, L> {
             }
         }
         Ok(())
+    }
+
+    /// Runs a model whose control settings are computed during the run:
+    /// after each evaluation the step reads `TIME STEP`, `SAVEPER` and
+    /// `FINAL TIME` from their variables (Euler only; every lane must
+    /// agree on them).
+    fn simulate_controlled(
+        &mut self,
+        control: crate::program::ControlSlots,
+        record: &mut impl FnMut(f64, &[f64]),
+    ) -> LaneResult<()> {
+        let invalid = |message: String| {
+            (
+                0,
+                Error::Invalid {
+                    what: "control variables".into(),
+                    message,
+                },
+            )
+        };
+        if self.time.method() != Method::Euler {
+            return Err(invalid(
+                "control settings computed during the run (TIME STEP, SAVEPER or FINAL TIME as equations) need Euler integration".into(),
+            ));
+        }
+        if control.time_step.is_some() && !self.program.rings.is_empty() {
+            return Err(invalid(
+                "DELAY FIXED needs a TIME STEP that stays the same during the run".into(),
+            ));
+        }
+        self.initialise()?;
+        let program = self.program;
+        let time = self.time;
+        let mut t = time.start();
+        let mut next_save = t;
+        let mut steps: u64 = 0;
+        loop {
+            self.set_all(ops::TIME, t);
+            self.exec(Part::Step);
+            self.check_finite(t)?;
+            let read = |lanes: &Self, slot: Option<u32>, fixed: f64, what: &str| {
+                let Some(slot) = slot else { return Ok(fixed) };
+                let values = &lanes.slots[slot as usize * L..(slot as usize + 1) * L];
+                if values.iter().any(|v| v.to_bits() != values[0].to_bits()) {
+                    return Err(invalid(format!(
+                        "the runs of a batch have different values of {what} at time {t} ({values:?}); run them one at a time"
+                    )));
+                }
+                Ok(values[0])
+            };
+            let dt = read(self, control.time_step, time.dt(), "TIME STEP")?;
+            let save = read(self, control.saveper, time.save_interval(), "SAVEPER")?;
+            let stop = read(self, control.final_time, time.stop(), "FINAL TIME")?;
+            if !(dt > 0.0 && dt.is_finite()) {
+                return Err(invalid(format!(
+                    "TIME STEP is {dt} at time {t}; it must be a positive number"
+                )));
+            }
+            if !(save > 0.0 && save.is_finite()) {
+                return Err(invalid(format!(
+                    "SAVEPER is {save} at time {t}; it must be a positive number"
+                )));
+            }
+            self.set_all(ops::DT, dt);
+            self.set_all(ops::SAVE_INTERVAL, save);
+            self.set_all(ops::FINAL_TIME, stop);
+            if !program.non_negative.is_empty() {
+                self.limit_outflows(dt);
+            }
+            self.exec(Part::Derivative);
+            // Times that are sums of steps are not exact in binary: a
+            // millionth of a step is "reached".
+            let tolerance = dt * 1e-6;
+            let last = t + tolerance >= stop;
+            if t + tolerance >= next_save || last {
+                record(t, &self.slots);
+                next_save = t + save;
+            }
+            if last {
+                return Ok(());
+            }
+            steps += 1;
+            if steps > crate::model::MAX_STEPS {
+                return Err(invalid(format!(
+                    "the run took {} steps without reaching FINAL TIME ({stop} at time {t})",
+                    crate::model::MAX_STEPS
+                )));
+            }
+            self.integrate(dt);
+            t += dt;
+        }
     }
 
     /// `stock += dt * net flow`, with the net flows in their slots.

@@ -117,6 +117,7 @@ enum Rhs {
 }
 
 /// One definition: a whole variable or some of its elements.
+#[derive(Clone)]
 struct Def {
     name: String,
     subscripts: Vec<String>,
@@ -254,17 +255,20 @@ fn parse_named(
     macros::expand_calls(&mut reader, &mut defs, &macros);
 
     // Control variables become the time settings.
-    let (controls, defs): (Vec<Def>, Vec<Def>) = defs.into_iter().partition(|d| {
+    let (controls, mut defs): (Vec<Def>, Vec<Def>) = defs.into_iter().partition(|d| {
         matches!(
             canonical_name(&d.name).as_str(),
             "initial_time" | "final_time" | "time_step" | "saveper"
         )
     });
-    if let Some(time) = reader.time_settings(&controls, &defs) {
-        builder = builder.time(time.0);
-        if let Some(units) = time.1 {
+    if let Some((time, units, dynamic, control)) = reader.time_settings(&controls, &defs) {
+        builder = builder.time(time);
+        if let Some(units) = units {
             builder = builder.time_units(units);
         }
+        // Control variables computed during the run are auxiliaries.
+        defs.extend(dynamic);
+        builder = builder.control_variables(control);
     }
 
     // Definitions by variable, in the order of the file.

@@ -45,6 +45,24 @@ pub fn write(model: &Model) -> String {
         let _ = writeln!(out, "    <savestep>{:?}</savestep>", time.save_interval());
     }
     out.push_str("  </sim_specs>\n");
+    let control = model.control_variables();
+    if !control.is_empty() {
+        let names: Vec<&str> = [
+            &control.initial_time,
+            &control.final_time,
+            &control.time_step,
+            &control.saveper,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+        let _ = writeln!(
+            out,
+            "  <!-- {} computed during the run in the original model: XMILE has no way to say so, and this file runs with the settings at the start -->",
+            escape_markup(&names.join(", ")).replace("--", "- -")
+        );
+    }
     if !model.dimensions().is_empty() {
         out.push_str("  <dimensions>\n");
         for d in model.dimensions() {
