@@ -78,6 +78,32 @@ pub(crate) enum Builtin {
     AllocateByPriority,
     /// Vensim's `INVERT MATRIX(matrix, size)`.
     InvertMatrix,
+    /// Vensim's `RANDOM UNIFORM(min, max, seed)`.
+    RandomUniform,
+    /// Vensim's `RANDOM NORMAL(min, max, mean, sd, seed)`.
+    RandomNormal,
+    /// Vensim's `RANDOM EXPONENTIAL(min, max, shift, stretch, seed)`.
+    RandomExponential,
+    /// Vensim's `RANDOM POISSON(min, max, mean, shift, stretch, seed)`.
+    RandomPoisson,
+    /// Vensim's `RANDOM GAMMA(min, max, order, shift, stretch, seed)`.
+    RandomGamma,
+    /// Vensim's `RANDOM BETA(min, max, alpha, beta, shift, stretch, seed)`.
+    RandomBeta,
+    /// Vensim's `RANDOM BINOMIAL(min, max, p, n, shift, stretch, seed)`.
+    RandomBinomial,
+    /// Vensim's `RANDOM WEIBULL(min, max, shape, shift, stretch, seed)`.
+    RandomWeibull,
+    /// Vensim's `RANDOM 0 1()`.
+    Random01,
+    /// XMILE's `RANDOM(min, max[, seed])`.
+    RandomXmile,
+    /// XMILE's `NORMAL(mean, sd[, seed])`.
+    NormalXmile,
+    /// Stella's `POISSON(mean[, seed])`.
+    PoissonXmile,
+    /// Stella's `EXPRND(mean[, seed])`.
+    ExpRndXmile,
 }
 
 /// (canonical spelling, builtin). Several spellings may share a builtin.
@@ -149,6 +175,19 @@ const TABLE: &[(&str, Builtin)] = &[
     ("vector_elm_map", Builtin::VectorElmMap),
     ("allocate_by_priority", Builtin::AllocateByPriority),
     ("invert_matrix", Builtin::InvertMatrix),
+    ("random_uniform", Builtin::RandomUniform),
+    ("random_normal", Builtin::RandomNormal),
+    ("random_exponential", Builtin::RandomExponential),
+    ("random_poisson", Builtin::RandomPoisson),
+    ("random_gamma", Builtin::RandomGamma),
+    ("random_beta", Builtin::RandomBeta),
+    ("random_binomial", Builtin::RandomBinomial),
+    ("random_weibull", Builtin::RandomWeibull),
+    ("random_0_1", Builtin::Random01),
+    ("random", Builtin::RandomXmile),
+    ("normal", Builtin::NormalXmile),
+    ("poisson", Builtin::PoissonXmile),
+    ("exprnd", Builtin::ExpRndXmile),
 ];
 
 pub(crate) fn lookup_builtin(canonical: &str) -> Option<Builtin> {
@@ -216,6 +255,19 @@ pub(crate) fn builtin_names() -> &'static [&'static str] {
         "VECTOR ELM MAP",
         "ALLOCATE BY PRIORITY",
         "INVERT MATRIX",
+        "RANDOM UNIFORM",
+        "RANDOM NORMAL",
+        "RANDOM EXPONENTIAL",
+        "RANDOM POISSON",
+        "RANDOM GAMMA",
+        "RANDOM BETA",
+        "RANDOM BINOMIAL",
+        "RANDOM WEIBULL",
+        "RANDOM 0 1",
+        "RANDOM",
+        "NORMAL",
+        "POISSON",
+        "EXPRND",
     ];
     NAMES
 }
@@ -241,7 +293,13 @@ impl Builtin {
             PulseTrain | DelayN | SmoothN => (4, 4),
             DelayNXmile | SmoothNXmile => (3, 4),
             VectorSortOrder | VectorRank | VectorReorder | VectorElmMap | InvertMatrix => (2, 2),
-            VectorSelect | AllocateByPriority => (5, 5),
+            VectorSelect | AllocateByPriority | RandomNormal | RandomExponential => (5, 5),
+            RandomUniform => (3, 3),
+            RandomPoisson | RandomGamma | RandomWeibull => (6, 6),
+            RandomBeta | RandomBinomial => (7, 7),
+            Random01 => (0, 0),
+            RandomXmile | NormalXmile => (2, 3),
+            PoissonXmile | ExpRndXmile => (1, 2),
         }
     }
 
@@ -310,6 +368,19 @@ impl Builtin {
             VectorElmMap => "VECTOR ELM MAP",
             AllocateByPriority => "ALLOCATE BY PRIORITY",
             InvertMatrix => "INVERT MATRIX",
+            RandomUniform => "RANDOM UNIFORM",
+            RandomNormal => "RANDOM NORMAL",
+            RandomExponential => "RANDOM EXPONENTIAL",
+            RandomPoisson => "RANDOM POISSON",
+            RandomGamma => "RANDOM GAMMA",
+            RandomBeta => "RANDOM BETA",
+            RandomBinomial => "RANDOM BINOMIAL",
+            RandomWeibull => "RANDOM WEIBULL",
+            Random01 => "RANDOM 0 1",
+            RandomXmile => "RANDOM",
+            NormalXmile => "NORMAL",
+            PoissonXmile => "POISSON",
+            ExpRndXmile => "EXPRND",
         }
     }
 
@@ -356,6 +427,18 @@ impl Builtin {
             VectorElmMap => "vector[base element], offset",
             AllocateByPriority => "request[d], priority[d], size, width, supply",
             InvertMatrix => "matrix[d1, d2], size",
+            RandomUniform => "min, max, seed",
+            RandomNormal => "min, max, mean, standard deviation, seed",
+            RandomExponential => "min, max, shift, stretch, seed",
+            RandomPoisson => "min, max, mean, shift, stretch, seed",
+            RandomGamma => "min, max, order, shift, stretch, seed",
+            RandomBeta => "min, max, alpha, beta, shift, stretch, seed",
+            RandomBinomial => "min, max, probability, trials, shift, stretch, seed",
+            RandomWeibull => "min, max, shape, shift, stretch, seed",
+            Random01 => "no arguments",
+            RandomXmile => "min, max[, seed]",
+            NormalXmile => "mean, standard deviation[, seed]",
+            PoissonXmile | ExpRndXmile => "mean[, seed]",
         }
     }
 

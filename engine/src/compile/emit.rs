@@ -260,6 +260,20 @@ impl Compiler<'_> {
                 });
                 dst
             }
+            Node::Random(f, args, stream) => {
+                let mut slots = [0u32; 4];
+                for (i, a) in args.iter().enumerate().take(4) {
+                    slots[i] = self.emit(a, None, out);
+                }
+                let dst = dst.unwrap_or_else(|| self.temp());
+                out.push(Op::Random {
+                    dst,
+                    f: *f,
+                    stream: u16::try_from(*stream).unwrap_or(u16::MAX),
+                    args: slots,
+                });
+                dst
+            }
             Node::Const(_) | Node::Var(_) | Node::Special(_) => {
                 unreachable!("leaves handled above")
             }

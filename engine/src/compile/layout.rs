@@ -195,7 +195,9 @@ fn collect_literals(def: &Def, out: &mut Vec<f64>) {
                 walk(b, out);
                 walk(c, out);
             }
-            Node::Time(_, args) => args.iter().for_each(|a| walk(a, out)),
+            Node::Time(_, args) | Node::Random(_, args, _) => {
+                args.iter().for_each(|a| walk(a, out))
+            }
         }
     }
     match def {

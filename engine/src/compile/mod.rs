@@ -60,6 +60,7 @@ struct Compiler<'m> {
     vars: Vec<CVar>,
     tables: Vec<LookupTable>,
     structural: Vec<usize>,
+    random_streams: Vec<u64>,
     slot_of: Vec<u32>,
     literal_slots: HashMap<u64, u32>,
     base_slots: Vec<f64>,
@@ -76,6 +77,7 @@ impl<'m> Compiler<'m> {
             vars: resolved.vars,
             tables: resolved.tables,
             structural: resolved.structural,
+            random_streams: resolved.random_streams,
             literal_slots: HashMap::new(),
             base_slots: vec![0.0; ops::FIXED_SLOTS],
             temp_base: 0,
@@ -187,6 +189,7 @@ impl<'m> Compiler<'m> {
             check_order,
             warnings,
             other_names,
+            random_streams: self.random_streams,
             control,
             jit: Default::default(),
         })

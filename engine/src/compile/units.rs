@@ -244,6 +244,17 @@ impl Checker<'_> {
             B::VectorElmMap | B::VectorReorder | B::AllocateByPriority => arg(0),
             B::VectorSortOrder | B::VectorRank => U::Literal,
             B::InvertMatrix => U::Unknown,
+            B::RandomUniform
+            | B::RandomNormal
+            | B::RandomExponential
+            | B::RandomPoisson
+            | B::RandomGamma
+            | B::RandomBeta
+            | B::RandomBinomial
+            | B::RandomWeibull
+            | B::RandomXmile => arg(0),
+            B::NormalXmile | B::PoissonXmile | B::ExpRndXmile => arg(0),
+            B::Random01 => U::Literal,
             B::Forecast => {
                 if let Some(t) = args.get(1) {
                     self.check_time(owner, eq, t, &arg(1), "averaging time");

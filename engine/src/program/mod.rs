@@ -137,6 +137,9 @@ pub struct Program {
     pub(crate) check_order: Vec<(u32, String)>,
     pub(crate) warnings: Vec<Warning>,
     pub(crate) other_names: Vec<(String, &'static str)>,
+    /// The key of each random stream: stream `i` of a run seeded `s` is
+    /// ChaCha8 seeded with `s`, on stream `random_streams[i]`.
+    pub(crate) random_streams: Vec<u64>,
     /// Control settings computed during the run, if the model has any.
     pub(crate) control: Option<ControlSlots>,
     /// The compiled code, made on first use.

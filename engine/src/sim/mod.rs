@@ -219,6 +219,20 @@ impl<'p> State<'p> {
         self.lanes.time = time;
     }
 
+    /// Sets the seed of the random functions (`RANDOM NORMAL`, ...) for
+    /// the following runs; 0 unless set. A run with the same seed draws
+    /// the same numbers (each call of a random function in the model has
+    /// its own ChaCha8 stream of this seed), on any machine and with any
+    /// number of threads; they are not Vensim's or Stella's numbers.
+    pub fn set_seed(&mut self, seed: u64) {
+        self.lanes.seeds[0] = seed;
+    }
+
+    /// The seed of the random functions for the next run.
+    pub fn seed(&self) -> u64 {
+        self.lanes.seeds[0]
+    }
+
     /// The time settings used by the next run.
     pub fn time(&self) -> &TimeSettings {
         &self.lanes.time
@@ -347,6 +361,18 @@ impl<'p, const L: usize> Batch<'p, L> {
         self.lanes.set_param(lane, id, value)
     }
 
+    /// Sets the seed of the random functions of the run in `lane` (see
+    /// [`State::set_seed`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] if `lane` is not below `L`.
+    pub fn set_seed(&mut self, lane: usize, seed: u64) -> Result<()> {
+        self.lanes.check_lane(lane)?;
+        self.lanes.seeds[lane] = seed;
+        Ok(())
+    }
+
     /// Gives the run in `lane` every parameter value of `state`, e.g. one
     /// prepared with a scenario's settings.
     ///
@@ -356,6 +382,7 @@ impl<'p, const L: usize> Batch<'p, L> {
     /// another program.
     pub fn set_params_from(&mut self, lane: usize, state: &State) -> Result<()> {
         self.lanes.check_lane(lane)?;
+        self.lanes.seeds[lane] = state.seed();
         if state.program().id != self.lanes.program.id {
             return Err(Error::Invalid {
                 what: "batch".into(),
@@ -451,8 +478,10 @@ struct Lanes<'p, const L: usize> {
     /// `params[lane * n + k]`: parameter `k` of lane `lane`.
     params: Vec<f64>,
     time: TimeSettings,
-    /// Each lane's `DELAY FIXED` buffers.
+    /// Each lane's `DELAY FIXED` buffers and random streams.
     rings: Vec<Rings>,
+    /// Each lane's seed for its random functions.
+    seeds: [u64; L],
     stock_start: Vec<f64>,
     flow_sum: Vec<f64>,
     /// The back end asked for.
@@ -485,6 +514,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
             params: defaults.repeat(L),
             time: program.time,
             rings: vec![Rings::default(); L],
+            seeds: [0; L],
             stock_start: vec![0.0; program.integrated.len() * L],
             flow_sum: vec![0.0; program.flows.len() * L],
             backend: Backend::default_for_lanes(L),
@@ -572,7 +602,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
             Part::Derivative => &program.derivative_ops,
             Part::Fused => &program.fused_ops,
         };
-        exec::<L>(code, &mut self.slots, &program.tables, &self.rings);
+        exec::<L>(code, &mut self.slots, &program.tables, &mut self.rings);
     }
 
     /// Picks the back end for the next run: the compiled code for `L`
@@ -626,6 +656,19 @@ impl<'p, const L: usize> Lanes<'p, L> {
         self.set_all(ops::INITIAL_TIME, time.start());
         self.set_all(ops::FINAL_TIME, time.stop());
         self.set_all(ops::SAVE_INTERVAL, time.save_interval());
+        // Every run starts each random stream afresh from its seed, so that
+        // a run is the same whenever it is made.
+        for (rings, &seed) in self.rings.iter_mut().zip(&self.seeds) {
+            rings.random.clear();
+            rings
+                .random
+                .extend(program.random_streams.iter().map(|&key| {
+                    let mut rng =
+                        <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
+                    rng.set_stream(key);
+                    rng
+                }));
+        }
         self.exec(Part::Init);
         self.check_finite(time.start())?;
 

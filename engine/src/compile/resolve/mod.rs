@@ -40,6 +40,10 @@ struct Resolver<'m> {
     /// The results of vector functions already written out, by their
     /// function and arguments, so that the elements of one call share them.
     vector_cache: HashMap<String, Vec<Node>>,
+    /// The key of each random stream made so far.
+    random_streams: Vec<u64>,
+    /// Random calls resolved so far in each variable's equations.
+    random_calls: HashMap<String, usize>,
 }
 
 /// The context of the equation being resolved, for error messages, names
@@ -71,6 +75,8 @@ pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
         errors: Vec::new(),
         warnings: Vec::new(),
         vector_cache: HashMap::new(),
+        random_streams: Vec::new(),
+        random_calls: HashMap::new(),
     };
     // First pass: one compiled variable per element; constants get their values.
     let mut chosen: Vec<Vec<Option<&Equation>>> = Vec::new();
@@ -214,6 +220,7 @@ pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
         tables: r.tables,
         structural: r.structural,
         warnings: r.warnings,
+        random_streams: r.random_streams,
     })
 }
 
