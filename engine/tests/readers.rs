@@ -619,3 +619,29 @@ fn vensim_control_variables_computed_during_the_run_are_checked() {
     let e = state.run().unwrap_err().to_string();
     assert!(e.contains("need Euler"), "{e}");
 }
+
+#[test]
+fn vensim_active_initial_starts_stocks_from_its_initial_value() {
+    // capacity's initial value needs output, which needs capacity: ACTIVE
+    // INITIAL breaks the loop at the start (output = 10 then).
+    let m = mdl("capacity = INTEG(growth, output * 2) ~~|\ngrowth = 1 ~~|\n\
+         output = ACTIVE INITIAL(capacity * 0.5, 10) ~~|\n\
+         later = GET TIME VALUE(0, 2, 0) ~~|");
+    let r = run(&m);
+    assert_eq!(r.value_at("capacity", 0.0), Some(20.0));
+    // At every step, the active equation: half the capacity.
+    assert_eq!(r.value_at("output", 0.0), Some(10.0));
+    assert_eq!(r.value_at("output", 2.0), Some(11.0));
+    assert_eq!(r.value_at("later", 3.0), Some(5.0));
+    let e = Program::compile(&mdl("x = GET TIME VALUE(2, 0, 0) ~~|"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("m.mdl:2:") && e.contains("computer's clock"),
+        "{e}"
+    );
+    let e = Program::compile(&mdl("x = GET TIME VALUE(0, 0, 1) ~~|"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("calendar"), "{e}");
+}

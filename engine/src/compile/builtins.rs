@@ -78,6 +78,10 @@ pub(crate) enum Builtin {
     AllocateByPriority,
     /// Vensim's `INVERT MATRIX(matrix, size)`.
     InvertMatrix,
+    /// Vensim's `ACTIVE INITIAL(active, initial)`.
+    ActiveInitial,
+    /// Vensim's `GET TIME VALUE(relative to, offset, measure)`.
+    GetTimeValue,
     /// Vensim's `RANDOM UNIFORM(min, max, seed)`.
     RandomUniform,
     /// Vensim's `RANDOM NORMAL(min, max, mean, sd, seed)`.
@@ -175,6 +179,8 @@ const TABLE: &[(&str, Builtin)] = &[
     ("vector_elm_map", Builtin::VectorElmMap),
     ("allocate_by_priority", Builtin::AllocateByPriority),
     ("invert_matrix", Builtin::InvertMatrix),
+    ("active_initial", Builtin::ActiveInitial),
+    ("get_time_value", Builtin::GetTimeValue),
     ("random_uniform", Builtin::RandomUniform),
     ("random_normal", Builtin::RandomNormal),
     ("random_exponential", Builtin::RandomExponential),
@@ -255,6 +261,8 @@ pub(crate) fn builtin_names() -> &'static [&'static str] {
         "VECTOR ELM MAP",
         "ALLOCATE BY PRIORITY",
         "INVERT MATRIX",
+        "ACTIVE INITIAL",
+        "GET TIME VALUE",
         "RANDOM UNIFORM",
         "RANDOM NORMAL",
         "RANDOM EXPONENTIAL",
@@ -294,7 +302,8 @@ impl Builtin {
             DelayNXmile | SmoothNXmile => (3, 4),
             VectorSortOrder | VectorRank | VectorReorder | VectorElmMap | InvertMatrix => (2, 2),
             VectorSelect | AllocateByPriority | RandomNormal | RandomExponential => (5, 5),
-            RandomUniform => (3, 3),
+            RandomUniform | GetTimeValue => (3, 3),
+            ActiveInitial => (2, 2),
             RandomPoisson | RandomGamma | RandomWeibull => (6, 6),
             RandomBeta | RandomBinomial => (7, 7),
             Random01 => (0, 0),
@@ -368,6 +377,8 @@ impl Builtin {
             VectorElmMap => "VECTOR ELM MAP",
             AllocateByPriority => "ALLOCATE BY PRIORITY",
             InvertMatrix => "INVERT MATRIX",
+            ActiveInitial => "ACTIVE INITIAL",
+            GetTimeValue => "GET TIME VALUE",
             RandomUniform => "RANDOM UNIFORM",
             RandomNormal => "RANDOM NORMAL",
             RandomExponential => "RANDOM EXPONENTIAL",
@@ -427,6 +438,8 @@ impl Builtin {
             VectorElmMap => "vector[base element], offset",
             AllocateByPriority => "request[d], priority[d], size, width, supply",
             InvertMatrix => "matrix[d1, d2], size",
+            ActiveInitial => "active value, initial value",
+            GetTimeValue => "relative to, offset, measure",
             RandomUniform => "min, max, seed",
             RandomNormal => "min, max, mean, standard deviation, seed",
             RandomExponential => "min, max, shift, stretch, seed",

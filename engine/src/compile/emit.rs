@@ -146,6 +146,10 @@ impl Compiler<'_> {
             Def::Aux { equation } | Def::Initial { equation } => {
                 self.emit(&equation, Some(dst), out);
             }
+            Def::Active { active, initial } => {
+                let equation = if init { initial } else { active };
+                self.emit(&equation, Some(dst), out);
+            }
             Def::Flow {
                 equation,
                 non_negative,

@@ -98,6 +98,12 @@ pub(crate) enum Def {
     Initial {
         equation: Node,
     },
+    /// Vensim's `ACTIVE INITIAL(active, initial)`: `initial` when the run
+    /// starts (stocks' initial values read it), `active` at every step.
+    Active {
+        active: Node,
+        initial: Node,
+    },
     /// The output of a `DELAY FIXED`.
     DelayFixed {
         input: Node,

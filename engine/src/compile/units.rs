@@ -255,6 +255,11 @@ impl Checker<'_> {
             | B::RandomXmile => arg(0),
             B::NormalXmile | B::PoissonXmile | B::ExpRndXmile => arg(0),
             B::Random01 => U::Literal,
+            B::ActiveInitial => {
+                let parts = [(&args[0], arg(0)), (&args[1], arg(1))];
+                self.same(owner, eq, "ACTIVE INITIAL's values are", &parts)
+            }
+            B::GetTimeValue => self.time.clone().map_or(U::Unknown, U::Known),
             B::Forecast => {
                 if let Some(t) = args.get(1) {
                     self.check_time(owner, eq, t, &arg(1), "averaging time");

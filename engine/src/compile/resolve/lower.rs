@@ -424,6 +424,41 @@ impl Resolver<'_> {
             | B::VectorElmMap
             | B::AllocateByPriority
             | B::InvertMatrix => unreachable!("vector functions are resolved by vector_call"),
+            B::ActiveInitial => {
+                let initial = a.remove(1);
+                let active = a.remove(0);
+                Node::Var(self.add_hidden(
+                    ctx,
+                    "ACTIVE INITIAL".into(),
+                    Def::Active { active, initial },
+                ))
+            }
+            B::GetTimeValue => {
+                // Vensim: relative to 0 is the simulated time, and measure
+                // 0 gives it in the model's units of time: TIME + offset.
+                // The calendar measures (year, month, day ...) need dates
+                // the model does not have, and the computer's clock (2)
+                // would make runs unrepeatable.
+                if !matches!(a[0], Node::Const(r) if r == 0.0) {
+                    return Err(self.error(
+                        ctx,
+                        &exprs[0].span,
+                        "GET TIME VALUE is supported relative to the simulated time (first argument 0), not to the start or the computer's clock",
+                    ));
+                }
+                if !matches!(a[2], Node::Const(m) if m == 0.0) {
+                    return Err(self.error(
+                        ctx,
+                        &exprs[2].span,
+                        "GET TIME VALUE is supported with measure 0 (the model's units of time), not calendar measures",
+                    ));
+                }
+                Node::binary(
+                    Func2::Add,
+                    Node::Special(crate::compile::resolved::Special::Time),
+                    a.remove(1),
+                )
+            }
             B::RandomUniform
             | B::RandomNormal
             | B::RandomExponential
