@@ -197,7 +197,11 @@ fn stella_architect_modules_connect_outputs_inputs_and_placeholders() {
     let mut inventory = 10.0;
     for t in 0..=4 {
         let t = f64::from(t);
-        assert_eq!(r.value_at("inventory", t), Some(inventory), "inventory at {t}");
+        assert_eq!(
+            r.value_at("inventory", t),
+            Some(inventory),
+            "inventory at {t}"
+        );
         let production = (20.0 - inventory) / 2.0;
         assert_eq!(r.value_at("production signal", t), Some(production));
         assert_eq!(r.value_at("factory.stock level", t), Some(inventory));

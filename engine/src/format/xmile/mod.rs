@@ -685,7 +685,13 @@ impl<'a> Reader<'a> {
             };
             // `from` is a name in the enclosing model; a leading dot makes
             // it absolute (from the main model).
+            // An element of an array (`from="need[r1]"`) keeps its
+            // subscript after the qualified name.
             let from = from.trim();
+            let (from, subscript) = match from.find('[') {
+                Some(i) => (from[..i].trim(), &from[i..]),
+                None => (from, ""),
+            };
             let flat = match from.strip_prefix('.') {
                 Some(absolute) => absolute.to_string(),
                 None => scope
@@ -695,7 +701,7 @@ impl<'a> Reader<'a> {
             inputs.insert(
                 canonical_name(to),
                 Source {
-                    text: quoted(&flat),
+                    text: format!("{}{subscript}", quoted(&flat)),
                     origin: Some(self.location(connect.range().start)),
                 },
             );
