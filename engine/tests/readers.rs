@@ -645,3 +645,21 @@ fn vensim_active_initial_starts_stocks_from_its_initial_value() {
         .to_string();
     assert!(e.contains("calendar"), "{e}");
 }
+
+#[test]
+fn xmile_non_negative_stock_with_several_outflows_is_warned_about() {
+    let m = xmile_model(
+        "<stock name=\"s\"><eqn>1</eqn><outflow>a</outflow><outflow>b</outflow><non_negative/></stock>\n\
+         <flow name=\"a\"><eqn>1</eqn></flow><flow name=\"b\"><eqn>1</eqn></flow>",
+    );
+    let w: Vec<String> = m.warnings().iter().map(ToString::to_string).collect();
+    assert!(
+        w.iter()
+            .any(|w| w.contains("m.xmile:") && w.contains("in the order listed")),
+        "{w:?}"
+    );
+    // Limited in proportion: each outflow takes half of what the stock holds.
+    let r = run(&m);
+    assert_eq!(r.value_at("s", 1.0), Some(0.0));
+    assert_eq!(r.value_at("a", 0.0), Some(0.5));
+}

@@ -946,6 +946,13 @@ impl<'a> Reader<'a> {
                 let Some(initial) = eqn else {
                     return needs_eqn(self);
                 };
+                if non_negative && children(node, "outflow").nth(1).is_some() {
+                    self.warnings.push(crate::program::Warning {
+                        variable: name.clone(),
+                        location: Some(location.clone()),
+                        message: "a non-negative stock with several outflows: when together they would take more than it holds, carecascade scales them all down in proportion, where Stella serves them in the order listed; the numbers differ only while the stock is limited".into(),
+                    });
+                }
                 let mut stock = Stock::new(name.clone(), initial)
                     .doc(doc)
                     .non_negative(non_negative)
