@@ -663,3 +663,20 @@ fn xmile_non_negative_stock_with_several_outflows_is_warned_about() {
     assert_eq!(r.value_at("s", 1.0), Some(0.0));
     assert_eq!(r.value_at("a", 0.0), Some(0.5));
 }
+
+#[test]
+fn xmile_rank_gives_the_index_of_the_element_with_a_rank() {
+    let m = xmile_model(
+        "<aux name=\"v\"><dimensions><dim name=\"d\"/></dimensions><eqn>3, 1</eqn></aux>\n\
+         <aux name=\"smallest\"><eqn>RANK(v[*], 1)</eqn></aux>\n\
+         <aux name=\"largest\"><eqn>RANK(v, 2)</eqn></aux>\n\
+         <aux name=\"w\"><dimensions><dim name=\"d\"/></dimensions><element subscript=\"a\"><eqn>TIME</eqn></element><element subscript=\"b\"><eqn>2.5</eqn></element></aux>\n\
+         <aux name=\"first\"><eqn>RANK(w[*], 1)</eqn></aux>",
+    );
+    let r = run(&m);
+    assert_eq!(r.value_at("smallest", 0.0), Some(2.0));
+    assert_eq!(r.value_at("largest", 0.0), Some(1.0));
+    // w[a] = TIME passes w[b] = 2.5 at time 3.
+    assert_eq!(r.value_at("first", 2.0), Some(1.0));
+    assert_eq!(r.value_at("first", 3.0), Some(2.0));
+}

@@ -78,6 +78,9 @@ pub(crate) enum Builtin {
     AllocateByPriority,
     /// Vensim's `INVERT MATRIX(matrix, size)`.
     InvertMatrix,
+    /// Stella's `RANK(array, rank)`: the index (from 1) of the element with
+    /// that rank, 1 the smallest.
+    RankXmile,
     /// Vensim's `ACTIVE INITIAL(active, initial)`.
     ActiveInitial,
     /// Vensim's `GET TIME VALUE(relative to, offset, measure)`.
@@ -179,6 +182,7 @@ const TABLE: &[(&str, Builtin)] = &[
     ("vector_elm_map", Builtin::VectorElmMap),
     ("allocate_by_priority", Builtin::AllocateByPriority),
     ("invert_matrix", Builtin::InvertMatrix),
+    ("rank", Builtin::RankXmile),
     ("active_initial", Builtin::ActiveInitial),
     ("get_time_value", Builtin::GetTimeValue),
     ("random_uniform", Builtin::RandomUniform),
@@ -261,6 +265,7 @@ pub(crate) fn builtin_names() -> &'static [&'static str] {
         "VECTOR ELM MAP",
         "ALLOCATE BY PRIORITY",
         "INVERT MATRIX",
+        "RANK",
         "ACTIVE INITIAL",
         "GET TIME VALUE",
         "RANDOM UNIFORM",
@@ -304,6 +309,7 @@ impl Builtin {
             VectorSelect | AllocateByPriority | RandomNormal | RandomExponential => (5, 5),
             RandomUniform | GetTimeValue => (3, 3),
             ActiveInitial => (2, 2),
+            RankXmile => (2, 3),
             RandomPoisson | RandomGamma | RandomWeibull => (6, 6),
             RandomBeta | RandomBinomial => (7, 7),
             Random01 => (0, 0),
@@ -377,6 +383,7 @@ impl Builtin {
             VectorElmMap => "VECTOR ELM MAP",
             AllocateByPriority => "ALLOCATE BY PRIORITY",
             InvertMatrix => "INVERT MATRIX",
+            RankXmile => "RANK",
             ActiveInitial => "ACTIVE INITIAL",
             GetTimeValue => "GET TIME VALUE",
             RandomUniform => "RANDOM UNIFORM",
@@ -438,6 +445,7 @@ impl Builtin {
             VectorElmMap => "vector[base element], offset",
             AllocateByPriority => "request[d], priority[d], size, width, supply",
             InvertMatrix => "matrix[d1, d2], size",
+            RankXmile => "array, rank",
             ActiveInitial => "active value, initial value",
             GetTimeValue => "relative to, offset, measure",
             RandomUniform => "min, max, seed",
@@ -468,6 +476,7 @@ impl Builtin {
                 | VectorElmMap
                 | AllocateByPriority
                 | InvertMatrix
+                | RankXmile
         )
     }
 }

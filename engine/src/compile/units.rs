@@ -244,6 +244,7 @@ impl Checker<'_> {
             B::VectorElmMap | B::VectorReorder | B::AllocateByPriority => arg(0),
             B::VectorSortOrder | B::VectorRank => U::Literal,
             B::InvertMatrix => U::Unknown,
+            B::RankXmile => U::Literal,
             B::RandomUniform
             | B::RandomNormal
             | B::RandomExponential

@@ -423,7 +423,8 @@ impl Resolver<'_> {
             | B::VectorReorder
             | B::VectorElmMap
             | B::AllocateByPriority
-            | B::InvertMatrix => unreachable!("vector functions are resolved by vector_call"),
+            | B::InvertMatrix
+            | B::RankXmile => unreachable!("vector functions are resolved by vector_call"),
             B::ActiveInitial => {
                 let initial = a.remove(1);
                 let active = a.remove(0);

@@ -7,7 +7,8 @@
 //! * `VECTOR SORT ORDER(v, direction)`, `VECTOR RANK(v, direction)`,
 //!   `VECTOR REORDER(v, order)`, `VECTOR ELM MAP(v[base], offset)`;
 //! * `ALLOCATE BY PRIORITY(request, priority, size, width, supply)`;
-//! * `INVERT MATRIX(m, size)`.
+//! * `INVERT MATRIX(m, size)`;
+//! * Stella's `RANK(array, rank)`.
 //!
 //! The vector of the functions other than `VECTOR SELECT` is the last
 //! dimension of their array arguments (the last two for `INVERT MATRIX`),
@@ -152,6 +153,41 @@ impl Resolver<'_> {
                     })
                     .unwrap_or(0);
                 Ok(self.element_at(&v.nodes, offset, base))
+            }
+            B::RankXmile => {
+                if args.len() > 2 {
+                    return Err(self.error(
+                        ctx,
+                        &args[2].span,
+                        "RANK's tiebreaker array is not supported: ties keep the order of the elements",
+                    ));
+                }
+                let v = self.slice(ctx, &args[0], 1, builtin)?;
+                let rank = self.expr(ctx, &args[1])?;
+                let key = format!("RANK{:?}", v.nodes);
+                let ranks = match self.vector_cache.get(&key) {
+                    Some(r) => r.clone(),
+                    None => {
+                        let r = self.ranks(ctx, &v.nodes, Node::Const(1.0))?;
+                        self.vector_cache.insert(key, r.clone());
+                        r
+                    }
+                };
+                // The index (from 1) of the element ranked `rank`.
+                let wanted = Node::Unary(Func1::Round, Box::new(rank));
+                let wanted = self.materialize(ctx, wanted, "RANK rank");
+                let terms: Vec<Node> = ranks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        bin(
+                            Func2::Mul,
+                            Node::Const(i as f64 + 1.0),
+                            bin(Func2::Eq, r.clone(), wanted.clone()),
+                        )
+                    })
+                    .collect();
+                Ok(fold(Func2::Add, &terms, 0.0))
             }
             B::AllocateByPriority => self.allocate_by_priority(ctx, args, span),
             B::InvertMatrix => self.invert_matrix(ctx, args, span),
