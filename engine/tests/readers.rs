@@ -680,3 +680,41 @@ fn xmile_rank_gives_the_index_of_the_element_with_a_rank() {
     assert_eq!(r.value_at("first", 2.0), Some(1.0));
     assert_eq!(r.value_at("first", 3.0), Some(2.0));
 }
+
+#[test]
+fn xmile_computed_subscripts_pick_an_element_during_the_run() {
+    let m = xmile_model(
+        "<aux name=\"v\"><dimensions><dim name=\"d\"/></dimensions><eqn>10, 20</eqn></aux>\n\
+         <aux name=\"i\"><eqn>1 + (TIME &gt;= 2)</eqn></aux>\n\
+         <aux name=\"picked\"><eqn>v[i]</eqn></aux>\n\
+         <aux name=\"next\"><dimensions><dim name=\"d\"/></dimensions><element subscript=\"a\"><eqn>v[MIN(i + 1, 2)]</eqn></element><element subscript=\"b\"><eqn>0</eqn></element></aux>\n\
+         <aux name=\"m\"><dimensions><dim name=\"d\"/><dim name=\"e\"/></dimensions><eqn>1, 2; 3, 4</eqn></aux>\n\
+         <aux name=\"corner\"><eqn>m[3 - i, i]</eqn></aux>",
+    );
+    let r = run(&m);
+    assert_eq!(r.value_at("picked", 1.0), Some(10.0));
+    assert_eq!(r.value_at("picked", 2.0), Some(20.0));
+    assert_eq!(r.value_at("next[a]", 1.0), Some(20.0));
+    // m[2, 1] = 3 before time 2, m[1, 2] = 2 after.
+    assert_eq!(r.value_at("corner", 0.0), Some(3.0));
+    assert_eq!(r.value_at("corner", 3.0), Some(2.0));
+    // v[3] does not exist: the run stops at time 2, naming `next`.
+    let m = xmile_model(
+        "<aux name=\"v\"><dimensions><dim name=\"d\"/></dimensions><eqn>10, 20</eqn></aux>\n\
+         <aux name=\"i\"><eqn>1 + (TIME &gt;= 2)</eqn></aux>\n\
+         <aux name=\"next\"><eqn>v[i + 1]</eqn></aux>",
+    );
+    let e = Program::compile(&m).unwrap().run();
+    let e = e.unwrap_err().to_string();
+    assert!(e.contains("`next`") && e.contains("time 2"), "{e}");
+    // Computed subscripts cannot stand where every element is meant.
+    let m = xmile_model(
+        "<aux name=\"v\"><dimensions><dim name=\"d\"/></dimensions><eqn>1, 2</eqn></aux>\n\
+         <aux name=\"s\"><eqn>SUM(v[1 + 0])</eqn></aux>",
+    );
+    let e = Program::compile(&m).map(|_| ()).unwrap_err().to_string();
+    assert!(
+        e.contains("m.xmile:") && e.contains("computed subscript"),
+        "{e}"
+    );
+}

@@ -116,6 +116,11 @@ impl Resolver<'_> {
             }
         };
         match &index.kind {
+            IndexKind::Computed(_) => Err(self.error(
+                ctx,
+                &index.span,
+                format!("a computed subscript picks one element of `{name}` during the run; it cannot stand here (in SUM and its kin, or for a lookup's table)"),
+            )),
             IndexKind::Wildcard => each(),
             IndexKind::All(n) if canonical_name(n) == canonical_name(dimension.name()) => each(),
             IndexKind::All(n) => Err(self.error(
@@ -310,13 +315,71 @@ impl Resolver<'_> {
         let j = self.arrayed(ctx, name, name_span, indices.len())?;
         let dims = self.var_dims[j].clone();
         let mut elements = Vec::new();
-        for (index, &d) in indices.iter().zip(&dims) {
+        // Computed subscripts: (position among the indices, the element's
+        // position from 1 as computed).
+        let mut computed = Vec::new();
+        for (p, (index, &d)) in indices.iter().zip(&dims).enumerate() {
+            if let IndexKind::Computed(e) = &index.kind {
+                let at = self.expr(ctx, e)?;
+                computed.push((p, self.materialize(ctx, at, "computed subscript")));
+                elements.push(0);
+                continue;
+            }
+            // A variable's name that is no element or dimension: its value
+            // is the position (Stella's `v[i]`).
+            if let IndexKind::Name(n) = &index.kind {
+                let dimensions = self.model.dimensions();
+                let key = canonical_name(n);
+                if dimensions[d].position(n).is_none()
+                    && !dimensions.iter().any(|x| canonical_name(x.name()) == key)
+                    && self.index.contains_key(&key)
+                {
+                    let at = self.name(ctx, n, &index.span)?;
+                    computed.push((p, at));
+                    elements.push(0);
+                    continue;
+                }
+            }
             match self.choice(ctx, name, d, index, false)? {
                 Choice::One(e) => elements.push(e),
                 Choice::Each => unreachable!("only aggregates select every element"),
             }
         }
-        Ok(Node::Var(self.base[j] + self.offset(j, &elements)))
+        Ok(self.computed_element(j, &dims, &mut elements, &computed))
+    }
+
+    /// The element of variable `j` at `elements`, where the positions
+    /// listed in `computed` are chosen during the run: a choice among the
+    /// dimension's elements by the computed position (from 1, rounded);
+    /// a position outside the dimension is NaN, which stops the run and
+    /// names the variable and the time.
+    fn computed_element(
+        &self,
+        j: usize,
+        dims: &[usize],
+        elements: &mut Vec<usize>,
+        computed: &[(usize, Node)],
+    ) -> Node {
+        let Some(((p, at), rest)) = computed.split_first() else {
+            return Node::Var(self.base[j] + self.offset(j, elements));
+        };
+        let size = self.model.dimensions()[dims[*p]].elements().len();
+        let position = Node::Unary(crate::program::ops::Func1::Round, Box::new(at.clone()));
+        let mut out = Node::Const(f64::NAN);
+        for k in (0..size).rev() {
+            elements[*p] = k;
+            let value = self.computed_element(j, dims, elements, rest);
+            out = Node::If(
+                Box::new(Node::binary(
+                    crate::program::ops::Func2::Eq,
+                    position.clone(),
+                    Node::Const(k as f64 + 1.0),
+                )),
+                Box::new(value),
+                Box::new(out),
+            );
+        }
+        out
     }
 
     /// The table of lookup `j` to use here: for an arrayed lookup, the

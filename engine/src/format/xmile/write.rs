@@ -296,6 +296,7 @@ pub(crate) fn render(e: &Expr, model: &Model) -> String {
                     IndexKind::Wildcard => "*".to_string(),
                     // XMILE has no `dimension!`; `*` means the same in SUM and its kin.
                     IndexKind::All(_) => "*".to_string(),
+                    IndexKind::Computed(e) => render(e, model),
                 })
                 .collect();
             format!("{}[{}]", identifier(name), indices.join(", "))
