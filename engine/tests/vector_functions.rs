@@ -192,3 +192,9 @@ fn vector_functions_refuse_what_they_cannot_take_with_the_place() {
     );
     assert!(e.contains("0 to 10"), "{e}");
 }
+
+#[test]
+fn vectors_too_long_to_write_out_are_refused_at_once() {
+    let e = compile_error("d: (d1-d3000) ~~|\nv[d] = 1 ~~|\nr[d] = VECTOR RANK(v[d], 1) ~~|");
+    assert!(e.contains("m.mdl:4:") && e.contains("at most 2000"), "{e}");
+}

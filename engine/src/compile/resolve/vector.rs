@@ -52,6 +52,14 @@ struct Slice {
 /// printed precision for any other.
 const BISECTION_STEPS: usize = 64;
 
+/// The most elements a vector may have for the functions written out with
+/// about n² operations (ranks, sorting, reordering, mapping): 2,000 give
+/// four million.
+const MAX_VECTOR: usize = 2_000;
+
+/// The largest matrix `INVERT MATRIX` writes out (about 2 n³ operations).
+const MAX_MATRIX: usize = 100;
+
 fn bin(f: Func2, a: Node, b: Node) -> Node {
     Node::binary(f, a, b)
 }
@@ -82,6 +90,31 @@ impl Resolver<'_> {
         span: &Span,
     ) -> Result<Node> {
         use Builtin as B;
+        let too_long = |this: &Self, n: usize, limit: usize, what: &str| {
+            Err(this.error(
+                ctx,
+                span,
+                format!(
+                    "{} over {n} elements would be written out as about {what} operations; carecascade takes at most {limit} elements here",
+                    builtin.spelling()
+                ),
+            ))
+        };
+        if matches!(
+            builtin,
+            B::VectorSortOrder | B::VectorRank | B::VectorReorder | B::VectorElmMap | B::RankXmile
+        ) {
+            let v = self.slice(ctx, &args[0], 1, builtin)?;
+            if v.nodes.len() > MAX_VECTOR {
+                return too_long(self, v.nodes.len(), MAX_VECTOR, "n²");
+            }
+        }
+        if builtin == B::InvertMatrix {
+            let m = self.slice(ctx, &args[0], 2, builtin)?;
+            if m.sizes[0] > MAX_MATRIX {
+                return too_long(self, m.sizes[0], MAX_MATRIX, "2 n³");
+            }
+        }
         match builtin {
             B::VectorSelect => self.vector_select(ctx, args, span),
             B::VectorSortOrder | B::VectorRank => {
@@ -464,7 +497,7 @@ impl Resolver<'_> {
                     }
                 }
             };
-            match k {
+            match k.filter(|&k| k < v.sizes[t]) {
                 Some(k) => position.push(k),
                 None => {
                     return Err(self.error(
