@@ -718,3 +718,41 @@ fn xmile_computed_subscripts_pick_an_element_during_the_run() {
         "{e}"
     );
 }
+
+#[test]
+fn vensim_subscript_ranges_read_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("names.csv"),
+        "name,0,5,10\nnorth,1,2,3\nsouth,4,5,6\neast,7,8,9\n",
+    )
+    .unwrap();
+    let model = format!(
+        "{{UTF-8}}\nregion: GET DIRECT SUBSCRIPT('names.csv', 'x', 'A2', 'A4', '') ~~|\n\
+         band: GET DIRECT SUBSCRIPT('names.csv', 'x', 'B1', '', 'age ') ~~|\n\
+         pop[region] = 1, 2, 3 ~~|\nwidth[band] = 5 ~~|\n\
+         total = SUM(pop[region!]) + SUM(width[band!]) ~~|\n{CONTROL}\\\\\\---/// Sketch\n"
+    );
+    let path = dir.path().join("m.mdl");
+    std::fs::write(&path, model).unwrap();
+    let m = vensim::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        m.dimension("region").unwrap().elements(),
+        ["north", "south", "east"]
+    );
+    assert_eq!(
+        m.dimension("band").unwrap().elements(),
+        ["age 0", "age 5", "age 10"]
+    );
+    let r = run(&m);
+    assert_eq!(r.value_at("pop[east]", 0.0), Some(3.0));
+    assert_eq!(r.value_at("total", 0.0), Some(21.0));
+    // An empty cell in the range is a located error naming the cell.
+    std::fs::write(
+        &path,
+        format!("{{UTF-8}}\nregion: GET DIRECT SUBSCRIPT('names.csv', 'x', 'A2', 'A9', '') ~~|\n{CONTROL}"),
+    )
+    .unwrap();
+    let e = vensim::load(&path).unwrap_err().to_string();
+    assert!(e.contains("m.mdl:2:1") && e.contains("cell A5"), "{e}");
+}

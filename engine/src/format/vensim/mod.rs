@@ -193,6 +193,24 @@ fn parse_named(
                 elements,
                 mapping,
             } => {
+                // `GET DIRECT SUBSCRIPT(...)`: the elements from a file.
+                let elements = match elements.as_slice() {
+                    [one] => match data::subscript_call(one) {
+                        Some(Ok(args)) => match reader.subscript_elements(&args) {
+                            Ok(elements) => elements,
+                            Err(message) => {
+                                reader.push_error(block.start + lead, message);
+                                continue;
+                            }
+                        },
+                        Some(Err(message)) => {
+                            reader.push_error(block.start + lead, message);
+                            continue;
+                        }
+                        None => elements,
+                    },
+                    _ => elements,
+                };
                 let key = canonical_name(unquoted(name));
                 if !range_names.insert(key.clone()) {
                     reader.push_error(
