@@ -756,3 +756,22 @@ fn vensim_subscript_ranges_read_from_a_file() {
     let e = vensim::load(&path).unwrap_err().to_string();
     assert!(e.contains("m.mdl:2:1") && e.contains("cell A5"), "{e}");
 }
+
+#[test]
+fn vensim_tabbed_array_lists_values_by_row() {
+    let m = mdl("row: r1, r2 ~~|\ncol: c1, c2, c3 ~~|\n\
+         m[row, col] = TABBED ARRAY(\n\t1\t2\t3\n\t4\t5\t6) ~~|");
+    let r = run(&m);
+    assert_eq!(r.value_at("m[r1,c3]", 0.0), Some(3.0));
+    assert_eq!(r.value_at("m[r2,c1]", 0.0), Some(4.0));
+    let e = vensim::parse(
+        &format!("{{UTF-8}}\nd: a, b ~~|\nx[d] = TABBED ARRAY(1 two) ~~|\n{CONTROL}"),
+        Some("m.mdl"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("m.mdl:3:23") && e.contains("TABBED ARRAY"),
+        "{e}"
+    );
+}

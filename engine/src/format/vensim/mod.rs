@@ -23,11 +23,15 @@
 //!   (`:=`), read from files next to the model (see `data`);
 //! - the control variables `INITIAL TIME`, `FINAL TIME`, `TIME STEP` and
 //!   `SAVEPER` as the time settings (numbers, or expressions of numbers and
-//!   each other), and the units of `TIME STEP` as the time units.
+//!   each other), and the units of `TIME STEP` as the time units; control
+//!   variables written as equations of `Time` or other variables become
+//!   auxiliaries computed during the run ([`crate::ControlVariables`]);
+//! - `TABBED ARRAY` lists, `:RAW:` data (each point held, with a warning)
+//!   and subscript ranges read by `GET DIRECT SUBSCRIPT`.
 //!
-//! What is refused, with the line and column: `:RAW:` data, `GET DIRECT
-//! SUBSCRIPT`, `TABBED ARRAY`, the placeholder `A FUNCTION OF`, subscripted
-//! equations in macros, and unknown functions. Reality checks are skipped
+//! What is refused, with the line and column: the placeholder `A FUNCTION
+//! OF`, `GET DATA ...`, subscripted equations in macros, and unknown
+//! functions. Reality checks are skipped
 //! with a warning. Vensim has no non-negative stocks, so none are made.
 //! Vensim's integration method is not in the equations: the model runs
 //! with Euler unless told otherwise.
