@@ -775,3 +775,40 @@ fn vensim_tabbed_array_lists_values_by_row() {
         "{e}"
     );
 }
+
+#[test]
+fn vensim_get_data_at_first_and_last_time() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("d.csv"), "time,1,3\nseries,10,30\n").unwrap();
+    let model = format!(
+        "{{UTF-8}}\ns := GET DIRECT DATA('d.csv', 'x', '1', 'B2') ~~|\n\
+         ahead = GET DATA AT TIME(s, Time + 1) ~~|\n\
+         first = GET DATA FIRST TIME(s) ~~|\nlast = GET DATA LAST TIME(s) ~~|\n\
+         {CONTROL}\\\\\\---/// Sketch\n"
+    );
+    let path = dir.path().join("m.mdl");
+    std::fs::write(&path, model).unwrap();
+    let m = vensim::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let r = run(&m);
+    // s interpolates 10 at 1 to 30 at 3: at time 1 + 1 it is 20.
+    assert_eq!(r.value_at("ahead", 1.0), Some(20.0));
+    assert_eq!(r.value_at("first", 0.0), Some(1.0));
+    assert_eq!(r.value_at("last", 0.0), Some(3.0));
+    let e = vensim::parse(
+        &format!("{{UTF-8}}\nx = 1 ~~|\ny = GET DATA MAX(x, 0, 1) ~~|\n{CONTROL}"),
+        Some("m.mdl"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("m.mdl:3:5") && e.contains("GET DATA AT TIME"),
+        "{e}"
+    );
+    let e = Program::compile(&mdl("x = 1 ~~|\ny = GET DATA AT TIME(x, 2) ~~|"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("m.mdl:3:22") && e.contains("data variable"),
+        "{e}"
+    );
+}

@@ -83,6 +83,13 @@ pub(crate) enum Builtin {
     RankXmile,
     /// Vensim's `ACTIVE INITIAL(active, initial)`.
     ActiveInitial,
+    /// Vensim's `GET DATA AT TIME(data, time)`: a data variable's value at
+    /// another time.
+    GetDataAtTime,
+    /// Vensim's `GET DATA FIRST TIME(data)`.
+    GetDataFirstTime,
+    /// Vensim's `GET DATA LAST TIME(data)`.
+    GetDataLastTime,
     /// Vensim's `GET TIME VALUE(relative to, offset, measure)`.
     GetTimeValue,
     /// Vensim's `RANDOM UNIFORM(min, max, seed)`.
@@ -184,6 +191,9 @@ const TABLE: &[(&str, Builtin)] = &[
     ("invert_matrix", Builtin::InvertMatrix),
     ("rank", Builtin::RankXmile),
     ("active_initial", Builtin::ActiveInitial),
+    ("get_data_at_time", Builtin::GetDataAtTime),
+    ("get_data_first_time", Builtin::GetDataFirstTime),
+    ("get_data_last_time", Builtin::GetDataLastTime),
     ("get_time_value", Builtin::GetTimeValue),
     ("random_uniform", Builtin::RandomUniform),
     ("random_normal", Builtin::RandomNormal),
@@ -267,6 +277,9 @@ pub(crate) fn builtin_names() -> &'static [&'static str] {
         "INVERT MATRIX",
         "RANK",
         "ACTIVE INITIAL",
+        "GET DATA AT TIME",
+        "GET DATA FIRST TIME",
+        "GET DATA LAST TIME",
         "GET TIME VALUE",
         "RANDOM UNIFORM",
         "RANDOM NORMAL",
@@ -308,7 +321,8 @@ impl Builtin {
             VectorSortOrder | VectorRank | VectorReorder | VectorElmMap | InvertMatrix => (2, 2),
             VectorSelect | AllocateByPriority | RandomNormal | RandomExponential => (5, 5),
             RandomUniform | GetTimeValue => (3, 3),
-            ActiveInitial => (2, 2),
+            ActiveInitial | GetDataAtTime => (2, 2),
+            GetDataFirstTime | GetDataLastTime => (1, 1),
             RankXmile => (2, 3),
             RandomPoisson | RandomGamma | RandomWeibull => (6, 6),
             RandomBeta | RandomBinomial => (7, 7),
@@ -385,6 +399,9 @@ impl Builtin {
             InvertMatrix => "INVERT MATRIX",
             RankXmile => "RANK",
             ActiveInitial => "ACTIVE INITIAL",
+            GetDataAtTime => "GET DATA AT TIME",
+            GetDataFirstTime => "GET DATA FIRST TIME",
+            GetDataLastTime => "GET DATA LAST TIME",
             GetTimeValue => "GET TIME VALUE",
             RandomUniform => "RANDOM UNIFORM",
             RandomNormal => "RANDOM NORMAL",
@@ -447,6 +464,8 @@ impl Builtin {
             InvertMatrix => "matrix[d1, d2], size",
             RankXmile => "array, rank",
             ActiveInitial => "active value, initial value",
+            GetDataAtTime => "data variable, time",
+            GetDataFirstTime | GetDataLastTime => "data variable",
             GetTimeValue => "relative to, offset, measure",
             RandomUniform => "min, max, seed",
             RandomNormal => "min, max, mean, standard deviation, seed",

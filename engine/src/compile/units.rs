@@ -256,6 +256,10 @@ impl Checker<'_> {
             | B::RandomXmile => arg(0),
             B::NormalXmile | B::PoissonXmile | B::ExpRndXmile => arg(0),
             B::Random01 => U::Literal,
+            B::GetDataAtTime => arg(0),
+            B::GetDataFirstTime | B::GetDataLastTime => {
+                self.time.clone().map_or(U::Unknown, U::Known)
+            }
             B::ActiveInitial => {
                 let parts = [(&args[0], arg(0)), (&args[1], arg(1))];
                 self.same(owner, eq, "ACTIVE INITIAL's values are", &parts)

@@ -425,6 +425,9 @@ impl Resolver<'_> {
             | B::AllocateByPriority
             | B::InvertMatrix
             | B::RankXmile => unreachable!("vector functions are resolved by vector_call"),
+            B::GetDataAtTime | B::GetDataFirstTime | B::GetDataLastTime => {
+                unreachable!("resolved with the data variable's table in call")
+            }
             B::ActiveInitial => {
                 let initial = a.remove(1);
                 let active = a.remove(0);

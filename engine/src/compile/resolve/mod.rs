@@ -470,6 +470,41 @@ impl Resolver<'_> {
         if builtin.is_vector() {
             return self.vector_call(ctx, builtin, args, span);
         }
+        // GET DATA AT/FIRST/LAST TIME name a data variable (a lookup over
+        // TIME) in their first argument.
+        if matches!(
+            builtin,
+            Builtin::GetDataAtTime | Builtin::GetDataFirstTime | Builtin::GetDataLastTime
+        ) {
+            let data = match &args[0].kind {
+                ExprKind::Name(n) => self.index.get(&canonical_name(n)).copied(),
+                _ => None,
+            };
+            let Some(table) = data.and_then(|i| match self.model.variables()[i].kind() {
+                VariableKind::Lookup { input: Some(_), .. } if self.var_dims[i].is_empty() => {
+                    self.table_of.get(&i).copied()
+                }
+                _ => None,
+            }) else {
+                return Err(self.error(
+                    ctx,
+                    &args[0].span,
+                    format!(
+                        "the first argument of {} must be the name of a data variable (`x := ...` or GET ... DATA) without subscripts",
+                        builtin.spelling()
+                    ),
+                ));
+            };
+            let xs = self.tables[table].xs();
+            return Ok(match builtin {
+                Builtin::GetDataFirstTime => Node::Const(xs.first().copied().unwrap_or(f64::NAN)),
+                Builtin::GetDataLastTime => Node::Const(xs.last().copied().unwrap_or(f64::NAN)),
+                _ => {
+                    let t = self.expr(ctx, &args[1])?;
+                    Node::Lookup(table, Box::new(t))
+                }
+            });
+        }
         // LOOKUP(table, x) names a lookup in its first argument.
         if builtin == Builtin::Lookup {
             let target = match &args[0].kind {

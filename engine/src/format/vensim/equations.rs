@@ -154,7 +154,16 @@ impl Reader<'_> {
                 points: self.points(&name, table.0, rhs_start + table.1)?,
             }
         } else {
-            let upper = rhs.to_ascii_uppercase();
+            // The supported GET DATA functions are hidden from the search
+            // for unsupported ones (same length, so offsets hold).
+            let mut upper = rhs.to_ascii_uppercase();
+            for supported in [
+                "GET DATA AT TIME",
+                "GET DATA FIRST TIME",
+                "GET DATA LAST TIME",
+            ] {
+                upper = upper.replace(supported, &"_".repeat(supported.len()));
+            }
             for (what, why) in [
                 (
                     "A FUNCTION OF",
@@ -162,7 +171,7 @@ impl Reader<'_> {
                 ),
                 (
                     "GET DATA",
-                    "external data (`GET DATA ...`) is not supported: give the values as a lookup",
+                    "of the `GET DATA ...` functions only `GET DATA AT TIME`, `GET DATA FIRST TIME` and `GET DATA LAST TIME` are supported",
                 ),
             ] {
                 if let Some(at) = upper.find(what) {
