@@ -647,21 +647,46 @@ fn vensim_active_initial_starts_stocks_from_its_initial_value() {
 }
 
 #[test]
-fn xmile_non_negative_stock_with_several_outflows_is_warned_about() {
-    let m = xmile_model(
-        "<stock name=\"s\"><eqn>1</eqn><outflow>a</outflow><outflow>b</outflow><non_negative/></stock>\n\
-         <flow name=\"a\"><eqn>1</eqn></flow><flow name=\"b\"><eqn>1</eqn></flow>",
+fn xmile_non_negative_stock_serves_its_outflows_in_order() {
+    // s holds 1; a and b each ask 1 a step: a, listed first, takes it all.
+    let text = "<stock name=\"s\"><eqn>1</eqn><inflow>in</inflow><outflow>a</outflow><outflow>b</outflow><non_negative/></stock>\n\
+         <flow name=\"in\"><eqn>0.5</eqn></flow><flow name=\"a\"><eqn>1</eqn></flow><flow name=\"b\"><eqn>1</eqn></flow>";
+    let m = xmile_model(text);
+    assert_eq!(
+        m.outflow_limiting(),
+        carecascade_engine::OutflowLimiting::InOrder
     );
-    let w: Vec<String> = m.warnings().iter().map(ToString::to_string).collect();
-    assert!(
-        w.iter()
-            .any(|w| w.contains("m.xmile:") && w.contains("in the order listed")),
-        "{w:?}"
-    );
-    // Limited in proportion: each outflow takes half of what the stock holds.
     let r = run(&m);
+    assert_eq!(r.value_at("a", 0.0), Some(1.0));
+    assert_eq!(r.value_at("b", 0.0), Some(0.5));
     assert_eq!(r.value_at("s", 1.0), Some(0.0));
-    assert_eq!(r.value_at("a", 0.0), Some(0.5));
+    // Then only the inflow is there to share: a takes it, b gets nothing.
+    assert_eq!(r.value_at("a", 1.0), Some(0.5));
+    assert_eq!(r.value_at("b", 1.0), Some(0.0));
+    // Written as XMILE or TOML and read again, it still limits in order.
+    for again in [
+        xmile::parse(&xmile::write(&m), Some("again.xmile")).unwrap(),
+        carecascade_engine::format::native::parse(
+            &carecascade_engine::format::native::write(&m),
+            Some("again.toml"),
+        )
+        .unwrap(),
+    ] {
+        assert_eq!(run(&again).series("b"), r.series("b"));
+    }
+    // A model limiting in proportion keeps that through XMILE.
+    let proportional = carecascade_engine::format::native::parse(
+        &carecascade_engine::format::native::write(&m)
+            .replace("outflow_limiting = \"in_order\"\n", ""),
+        Some("p.toml"),
+    )
+    .unwrap();
+    let through = xmile::parse(&xmile::write(&proportional), Some("p.xmile")).unwrap();
+    assert_eq!(
+        through.outflow_limiting(),
+        carecascade_engine::OutflowLimiting::Proportional
+    );
+    assert_eq!(run(&through).value_at("a", 0.0), Some(0.75));
 }
 
 #[test]

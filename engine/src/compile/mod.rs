@@ -190,6 +190,7 @@ impl<'m> Compiler<'m> {
             warnings,
             other_names,
             random_streams: self.random_streams,
+            outflows_in_order: self.model.outflow_limiting() == crate::OutflowLimiting::InOrder,
             control,
             jit: Default::default(),
         })

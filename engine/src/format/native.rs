@@ -80,6 +80,9 @@ pub fn write(model: &Model) -> String {
     if let Some(units) = model.time_units() {
         let _ = writeln!(out, "time_units = {}", q(units));
     }
+    if model.outflow_limiting() == crate::OutflowLimiting::InOrder {
+        let _ = writeln!(out, "outflow_limiting = \"in_order\"");
+    }
     if !model.dimensions().is_empty() {
         out.push_str("\n[dimensions]\n");
         for d in model.dimensions() {
@@ -250,6 +253,16 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
     let mut builder = ModelBuilder::new(name).doc(header.doc);
     if let Some(units) = header.time_units {
         builder = builder.time_units(units);
+    }
+    match header.outflow_limiting.as_deref().map(str::trim) {
+        None | Some("proportional") => {}
+        Some("in_order") => builder = builder.outflow_limiting(crate::OutflowLimiting::InOrder),
+        Some(other) => errors.push(Error::Invalid {
+            what: "[model] outflow_limiting".into(),
+            message: format!(
+                "`{other}` is not a way to limit outflows; expected `proportional` or `in_order`"
+            ),
+        }),
     }
     if let Some(time) = doc.time {
         match time_settings(&time, &at) {
@@ -560,6 +573,8 @@ struct Header {
     #[serde(default)]
     doc: String,
     time_units: Option<String>,
+    /// `proportional` (the default) or `in_order`.
+    outflow_limiting: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -355,6 +355,7 @@ pub struct ModelBuilder {
     elements: Vec<Element>,
     warnings: Vec<crate::program::Warning>,
     control: super::ControlVariables,
+    outflows: super::OutflowLimiting,
 }
 
 impl ModelBuilder {
@@ -369,6 +370,7 @@ impl ModelBuilder {
             elements: Vec::new(),
             warnings: Vec::new(),
             control: super::ControlVariables::default(),
+            outflows: super::OutflowLimiting::default(),
         }
     }
 
@@ -410,6 +412,13 @@ impl ModelBuilder {
     {
         self.dimensions
             .push((name.into(), elements.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// Sets how non-negative stocks limit their outflows (proportionally
+    /// unless set).
+    pub fn outflow_limiting(mut self, limiting: super::OutflowLimiting) -> Self {
+        self.outflows = limiting;
         self
     }
 
@@ -759,6 +768,7 @@ impl ModelBuilder {
             index,
             warnings: self.warnings,
             control: self.control,
+            outflows: self.outflows,
         })
     }
 }

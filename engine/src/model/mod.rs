@@ -248,6 +248,20 @@ pub struct Model {
     /// reinterpretation.
     warnings: Vec<crate::program::Warning>,
     control: ControlVariables,
+    outflows: OutflowLimiting,
+}
+
+/// How a non-negative stock limits its outflows when together they would
+/// take more than it holds (plus what flows in during the step).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutflowLimiting {
+    /// Every outflow is scaled down in the same proportion (carecascade's
+    /// native models).
+    #[default]
+    Proportional,
+    /// The outflows are served in the order the stock lists them, each
+    /// taking what it asks for while the stock lasts (XMILE and Stella).
+    InOrder,
 }
 
 /// Control settings computed during the run, as Vensim allows: `TIME
@@ -478,6 +492,11 @@ impl Model {
     /// The default time settings.
     pub fn time(&self) -> &TimeSettings {
         &self.time
+    }
+
+    /// How non-negative stocks limit their outflows.
+    pub fn outflow_limiting(&self) -> OutflowLimiting {
+        self.outflows
     }
 
     /// The control settings computed during the run (empty for most

@@ -140,6 +140,9 @@ pub struct Program {
     /// The key of each random stream: stream `i` of a run seeded `s` is
     /// ChaCha8 seeded with `s`, on stream `random_streams[i]`.
     pub(crate) random_streams: Vec<u64>,
+    /// Whether non-negative stocks serve their outflows in order (else
+    /// in proportion).
+    pub(crate) outflows_in_order: bool,
     /// Control settings computed during the run, if the model has any.
     pub(crate) control: Option<ControlSlots>,
     /// The compiled code, made on first use.

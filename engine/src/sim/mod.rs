@@ -1127,7 +1127,29 @@ pub(crate) fn limit_outflows<const L: usize>(program: &Program, slots: &mut [f64
                     }
                 }
                 let available = slots[at(stock.slot)] + dt * supply;
-                if demand > 0.0 && dt * demand > available {
+                if demand > 0.0 && dt * demand > available && program.outflows_in_order {
+                    // XMILE: the outflows in the order listed (then any
+                    // negative inflows), each taking what it asks while
+                    // the stock lasts.
+                    let mut left = available.max(0.0);
+                    for &f in outflows {
+                        let v = slots[at(f)];
+                        if v > 0.0 {
+                            let take = (dt * v).min(left);
+                            left -= take;
+                            slots[at(f)] = take / dt;
+                        }
+                    }
+                    for &f in inflows {
+                        let v = slots[at(f)];
+                        if v < 0.0 {
+                            let take = (-dt * v).min(left);
+                            left -= take;
+                            slots[at(f)] = -take / dt;
+                        }
+                    }
+                    changed = true;
+                } else if demand > 0.0 && dt * demand > available {
                     let scale = (available / (dt * demand)).max(0.0);
                     for &f in inflows {
                         if slots[at(f)] < 0.0 {

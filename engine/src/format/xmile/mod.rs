@@ -197,6 +197,16 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
             Err(e) => reader.errors.push(e),
         }
     }
+    // XMILE serves a non-negative stock's outflows in the order listed;
+    // carecascade's own export may say they are limited in proportion.
+    let proportional = specs
+        .and_then(|s| s.attribute((CARECASCADE_NAMESPACE, "outflow_limiting")))
+        .is_some_and(|v| v.trim() == "proportional");
+    builder = builder.outflow_limiting(if proportional {
+        crate::OutflowLimiting::Proportional
+    } else {
+        crate::OutflowLimiting::InOrder
+    });
 
     if let Some(dimensions) = child(root, "dimensions") {
         // The elements of the dimensions so far, against Limits::elements.
@@ -426,6 +436,9 @@ fn output_of<'t>(module: &str, to: &str, from: &'t str) -> Option<&'t str> {
         _ => None,
     }
 }
+
+/// The namespace of carecascade's own XMILE attributes.
+pub(crate) const CARECASCADE_NAMESPACE: &str = "https://github.com/carecascade/xmile";
 
 /// A name as a quoted equation name.
 fn quoted(name: &str) -> String {
@@ -946,13 +959,6 @@ impl<'a> Reader<'a> {
                 let Some(initial) = eqn else {
                     return needs_eqn(self);
                 };
-                if non_negative && children(node, "outflow").nth(1).is_some() {
-                    self.warnings.push(crate::program::Warning {
-                        variable: name.clone(),
-                        location: Some(location.clone()),
-                        message: "a non-negative stock with several outflows: when together they would take more than it holds, carecascade scales them all down in proportion, where Stella serves them in the order listed; the numbers differ only while the stock is limited".into(),
-                    });
-                }
                 let mut stock = Stock::new(name.clone(), initial)
                     .doc(doc)
                     .non_negative(non_negative)

@@ -17,8 +17,10 @@ pub fn write(model: &Model) -> String {
     let mut out = String::new();
     let time = model.time();
     out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
-    out.push_str(
-        "<xmile version=\"1.0\" xmlns=\"http://docs.oasis-open.org/xmile/ns/XMILE/v1.0\">\n",
+    let _ = writeln!(
+        out,
+        "<xmile version=\"1.0\" xmlns=\"http://docs.oasis-open.org/xmile/ns/XMILE/v1.0\" xmlns:carecascade=\"{}\">",
+        super::CARECASCADE_NAMESPACE
     );
     out.push_str("  <header>\n");
     let _ = writeln!(out, "    <name>{}</name>", escape_markup(model.name()));
@@ -36,6 +38,20 @@ pub fn write(model: &Model) -> String {
     let _ = write!(out, "  <sim_specs method=\"{method}\"");
     if let Some(units) = model.time_units() {
         let _ = write!(out, " time_units=\"{}\"", escape_markup(units));
+    }
+    // XMILE limits non-negative stocks' outflows in order; a model that
+    // limits them in proportion says so in carecascade's namespace.
+    let has_non_negative = model.variables().iter().any(|v| {
+        matches!(
+            v.kind(),
+            VariableKind::Stock {
+                non_negative: true,
+                ..
+            }
+        )
+    });
+    if has_non_negative && model.outflow_limiting() == crate::OutflowLimiting::Proportional {
+        out.push_str(" carecascade:outflow_limiting=\"proportional\"");
     }
     out.push_str(">\n");
     let _ = writeln!(out, "    <start>{:?}</start>", time.start());
