@@ -837,3 +837,17 @@ fn vensim_get_data_at_first_and_last_time() {
         "{e}"
     );
 }
+
+#[test]
+fn vensim_delay_fixed_with_a_final_time_computed_during_the_run() {
+    // The input is Time; delayed by 2 (0 until then); the run ends at 5.
+    let m = mdl_with_control(
+        "late = DELAY FIXED(Time, 2, 0) ~~|\nINITIAL TIME = 0 ~~|\n\
+         FINAL TIME = IF THEN ELSE(Time >= 5, Time, 100) ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|",
+    );
+    let r = run(&m);
+    assert_eq!(r.times().to_vec(), [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    assert_eq!(r.value_at("late", 1.0), Some(0.0));
+    assert_eq!(r.value_at("late", 4.0), Some(2.0));
+    assert_eq!(r.value_at("late", 5.0), Some(3.0));
+}

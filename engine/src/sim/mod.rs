@@ -929,6 +929,11 @@ impl<'p, const L: usize> Lanes<'p, L> {
                     crate::model::MAX_STEPS
                 )));
             }
+            for (lane, rings) in self.rings.iter_mut().enumerate() {
+                for (i, ring) in program.rings.iter().enumerate() {
+                    rings.push(i, self.slots[ring.input as usize * L + lane]);
+                }
+            }
             self.integrate(dt);
             t += dt;
         }
