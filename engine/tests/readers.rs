@@ -851,3 +851,25 @@ fn vensim_delay_fixed_with_a_final_time_computed_during_the_run() {
     assert_eq!(r.value_at("late", 4.0), Some(2.0));
     assert_eq!(r.value_at("late", 5.0), Some(3.0));
 }
+
+#[test]
+fn vensim_computed_control_settings_in_a_batch_must_agree() {
+    let m = mdl_with_control(
+        "limit = 3 ~~|\nINITIAL TIME = 0 ~~|\n\
+         FINAL TIME = IF THEN ELSE(Time >= limit, Time, 10) ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|",
+    );
+    let program = Program::compile(&m).unwrap();
+    let limit = program.parameter("limit").unwrap();
+    let mut batch = program.batch::<2>();
+    // The same settings in both lanes: the batch runs as each run alone.
+    let mut times = Vec::new();
+    batch.run_observing(&mut |t, _| times.push(t)).unwrap();
+    assert_eq!(times, [0.0, 1.0, 2.0, 3.0]);
+    // Lanes that would end at different times are refused, not mixed.
+    batch.set_param(1, limit, 5.0).unwrap();
+    let e = batch.run_observing(&mut |_, _| {}).unwrap_err().to_string();
+    assert!(
+        e.contains("FINAL TIME") && e.contains("one at a time"),
+        "{e}"
+    );
+}
