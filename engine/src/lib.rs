@@ -120,8 +120,8 @@ pub use ndarray;
 pub use error::{Error, Location, Result};
 pub use limits::Limits;
 pub use model::{
-    Equation, Interpolation, LookupTable, Method, Model, StartData, TimeSettings, Units, Variable,
-    VariableKind,
+    ControlVariables, Equation, Interpolation, LookupTable, Method, Model, OutflowLimiting,
+    StartData, TimeSettings, Units, Variable, VariableKind,
 };
 pub use name::{canonical_name, closest};
 pub use program::{ParamId, Parameter, Program, Warning};

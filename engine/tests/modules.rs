@@ -129,7 +129,8 @@ fn module_mistakes_are_located_with_suggestions() {
 </variables></model>
 <model name="smoother"><variables>
   <aux name="input" access="input"><eqn>0</eqn></aux>
-  <stock name="level"><eqn>input</eqn></stock>
+  <stock name="level"><eqn>input</eqn><inflow>fill</inflow></stock>
+  <flow name="fill"><eqn>1</eqn></flow>
 </variables></model>
 <model name="loop"><variables>
   <module name="again" model="loop"/>
@@ -139,9 +140,9 @@ fn module_mistakes_are_located_with_suggestions() {
     for expected in [
         "modules.xmile:4:37: <connect> names `inptu`, which is not a variable of module `a`; did you mean `input`?",
         "modules.xmile:5:3: module `b` needs a <model name=\"smoothr\">, and the file has none; did you mean `smoother`?",
-        "modules.xmile:15:3: module `again` contains model `loop`, which contains itself",
+        "modules.xmile:16:3: module `again` contains model `loop`, which contains itself",
         "modules.xmile:7:3: module `d` refers to the external file `other.xmile`",
-        "modules.xmile:8:37: <connect> feeds `e.level`, a stock; a module input must be an auxiliary or a flow",
+        "modules.xmile:8:37: <connect> feeds `e.level`, a stock with flows",
     ] {
         assert!(err.contains(expected), "missing `{expected}` in:\n{err}");
     }
@@ -149,4 +150,77 @@ fn module_mistakes_are_located_with_suggestions() {
         "<xmile><model name=\"a\"><variables/></model><model name=\"b\"><variables/></model></xmile>",
     );
     assert!(err.contains("none is the main model"), "{err}");
+}
+
+/// As Stella Architect writes modules: `<connect>`s qualified with module
+/// names on both ends (one module's output into another's input), a
+/// placeholder stock and a placeholder graphical function as module
+/// inputs, a module output fed back into the main model, and a flow that
+/// drains one stock into another.
+const ARCHITECT: &str = r#"<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+<sim_specs method="Euler"><start>0</start><stop>4</stop><dt>1</dt></sim_specs>
+<model>
+  <variables>
+    <stock name="inventory"><eqn>10</eqn><inflow>production</inflow><outflow>shipments</outflow><outflow>transfer</outflow></stock>
+    <stock name="backlog"><eqn>0</eqn><inflow>transfer</inflow></stock>
+    <flow name="production"><eqn>production_signal</eqn></flow>
+    <flow name="shipments"><eqn>3</eqn></flow>
+    <flow name="transfer"><eqn>1</eqn></flow>
+    <aux name="production signal"><eqn>0</eqn></aux>
+    <module name="planner"/>
+    <module name="factory">
+      <connect to="factory.stock_level" from="inventory"/>
+      <connect to="factory.goal" from="planner.target_out"/>
+      <connect to="production_signal" from="factory.production_rate"/>
+    </module>
+  </variables>
+</model>
+<model name="planner">
+  <variables>
+    <aux name="target out" access="output"><eqn>20</eqn></aux>
+  </variables>
+</model>
+<model name="factory">
+  <variables>
+    <stock name="stock level" access="input"><eqn>0</eqn></stock>
+    <aux name="goal" access="input"><eqn>TIME</eqn><gf><xscale min="0" max="1"/><ypts>0,1</ypts></gf></aux>
+    <aux name="adjust time"><eqn>2</eqn></aux>
+    <aux name="production rate" access="output"><eqn>(goal - stock_level) / adjust_time</eqn></aux>
+  </variables>
+</model>
+</xmile>"#;
+
+#[test]
+fn stella_architect_modules_connect_outputs_inputs_and_placeholders() {
+    let r = run(ARCHITECT);
+    // production = (20 - inventory) / 2; inventory gains production - 3 - 1.
+    let mut inventory = 10.0;
+    for t in 0..=4 {
+        let t = f64::from(t);
+        assert_eq!(
+            r.value_at("inventory", t),
+            Some(inventory),
+            "inventory at {t}"
+        );
+        let production = (20.0 - inventory) / 2.0;
+        assert_eq!(r.value_at("production signal", t), Some(production));
+        assert_eq!(r.value_at("factory.stock level", t), Some(inventory));
+        assert_eq!(r.value_at("factory.goal", t), Some(20.0));
+        // The transfer moves one a step from inventory to backlog.
+        assert_eq!(r.value_at("backlog", t), Some(t));
+        inventory += production - 3.0 - 1.0;
+    }
+}
+
+#[test]
+fn a_stock_with_flows_cannot_be_a_module_input() {
+    let text = ARCHITECT.replace(
+        r#"<stock name="stock level" access="input"><eqn>0</eqn></stock>"#,
+        r#"<stock name="stock level" access="input"><eqn>0</eqn><inflow>leak</inflow></stock><flow name="leak"><eqn>1</eqn></flow>"#,
+    );
+    let e = error(&text);
+    assert!(
+        e.contains("modules.xmile:") && e.contains("a stock with flows"),
+        "{e}"
+    );
 }

@@ -257,7 +257,6 @@ fn vensim_constructs_not_understood_are_located_errors() {
             "m.mdl:2:1",
             "lists the output `b` but has no equation",
         ),
-        ("d: a, b ~~|\nx[d] :RAW::= 1 ~~|", "m.mdl:2:6", "`:RAW:`"),
         (
             "x = GET DIRECT SUBSCRIPT('a.xlsx', 'b', 'A1', 'A3', '') ~~|",
             "m.mdl:1:5",
@@ -466,6 +465,34 @@ fn vensim_external_data_is_read_relative_to_the_model() {
 }
 
 #[test]
+fn vensim_raw_data_holds_each_point_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("inputs.csv"),
+        "time,0,2,4\nseries,10,20,30\n",
+    )
+    .unwrap();
+    let model = format!(
+        "{{UTF-8}}\nr :RAW::= GET DIRECT DATA('inputs.csv', 'x', '1', 'B2') ~~|\n{CONTROL}\\\\\\---/// Sketch\n"
+    );
+    let path = dir.path().join("m.mdl");
+    std::fs::write(&path, model).unwrap();
+    let m = vensim::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let r = run(&m);
+    // The points themselves, and between them the last point held.
+    assert_eq!(r.value_at("r", 0.0), Some(10.0));
+    assert_eq!(r.value_at("r", 1.0), Some(10.0));
+    assert_eq!(r.value_at("r", 2.0), Some(20.0));
+    assert_eq!(r.value_at("r", 3.0), Some(20.0));
+    let w: Vec<String> = m.warnings().iter().map(ToString::to_string).collect();
+    assert!(
+        w.iter()
+            .any(|w| w.contains("m.mdl:2:1") && w.contains("`:RAW:`")),
+        "{w:?}"
+    );
+}
+
+#[test]
 fn vensim_reality_checks_are_skipped_with_a_warning() {
     let m = mdl(
         "d: a, b ~~|\nx[d] = 1 ~~|\ncheck[d]:THE CONDITION:\n x[d] = 0 :IMPLIES: x[d] = 1 ~~|\n\
@@ -526,4 +553,323 @@ fn vensim_sums_too_long_to_write_out_are_refused_at_once() {
         "{e}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+/// A model with its own control section (the shared `CONTROL` is not
+/// appended).
+fn mdl_with_control(text: &str) -> Model {
+    vensim::parse(
+        &format!("{{UTF-8}}\n{text}\n\\\\\\---/// Sketch\n"),
+        Some("m.mdl"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn vensim_final_time_computed_during_the_run_ends_it_when_the_condition_holds() {
+    // stock = Time; the run ends at the first step where stock > 5.
+    let m = mdl_with_control(
+        "stock = INTEG(1, 0) ~~|\nINITIAL TIME = 0 ~~|\n\
+         FINAL TIME = IF THEN ELSE(stock > 5, Time, 100) ~~|\n\
+         TIME STEP = 1 ~~|\nSAVEPER = TIME STEP ~~|",
+    );
+    assert_eq!(
+        m.control_variables().final_time.as_deref(),
+        Some("FINAL TIME")
+    );
+    let r = run(&m);
+    assert_eq!(r.times().last().copied(), Some(6.0));
+    assert_eq!(r.times().len(), 7);
+    assert_eq!(r.value_at("FINAL TIME", 0.0), Some(100.0));
+    assert_eq!(r.value_at("FINAL TIME", 6.0), Some(6.0));
+}
+
+#[test]
+fn vensim_time_step_and_saveper_computed_during_the_run() {
+    // Steps of 1 until time 2, then of 0.5; saves every step until 2.5,
+    // then every 1 (the save after 2.5 is 3.5).
+    let m = mdl_with_control(
+        "stock = INTEG(1, 0) ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 4 ~~|\n\
+         TIME STEP = IF THEN ELSE(Time < 2, 1, 0.5) ~~|\n\
+         SAVEPER = IF THEN ELSE(Time < 2.5, TIME STEP, 1) ~~|",
+    );
+    let r = run(&m);
+    assert_eq!(r.times().to_vec(), [0.0, 1.0, 2.0, 2.5, 3.5, 4.0]);
+    // The stock gains 1 per unit of time whatever the step.
+    for &t in r.times().iter() {
+        assert_eq!(r.value_at("stock", t), Some(t));
+    }
+    assert_eq!(r.value_at("TIME STEP", 1.0), Some(1.0));
+    assert_eq!(r.value_at("TIME STEP", 3.5), Some(0.5));
+}
+
+#[test]
+fn vensim_control_variables_computed_during_the_run_are_checked() {
+    let m = mdl_with_control(
+        "INITIAL TIME = 0 ~~|\nFINAL TIME = 4 ~~|\nTIME STEP = 1 - Time ~~|\nSAVEPER = 1 ~~|",
+    );
+    let e = Program::compile(&m).unwrap().run().unwrap_err().to_string();
+    assert!(e.contains("TIME STEP is 0 at time 1"), "{e}");
+    let m = mdl_with_control(
+        "x = Time ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = IF THEN ELSE(x > 3, Time, 10) ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|",
+    );
+    let program = Program::compile(&m).unwrap();
+    let mut state = program.state();
+    state.set_time(program.time().with_method(carecascade_engine::Method::Rk4));
+    let e = state.run().unwrap_err().to_string();
+    assert!(e.contains("need Euler"), "{e}");
+}
+
+#[test]
+fn vensim_active_initial_starts_stocks_from_its_initial_value() {
+    // capacity's initial value needs output, which needs capacity: ACTIVE
+    // INITIAL breaks the loop at the start (output = 10 then).
+    let m = mdl("capacity = INTEG(growth, output * 2) ~~|\ngrowth = 1 ~~|\n\
+         output = ACTIVE INITIAL(capacity * 0.5, 10) ~~|\n\
+         later = GET TIME VALUE(0, 2, 0) ~~|");
+    let r = run(&m);
+    assert_eq!(r.value_at("capacity", 0.0), Some(20.0));
+    // At every step, the active equation: half the capacity.
+    assert_eq!(r.value_at("output", 0.0), Some(10.0));
+    assert_eq!(r.value_at("output", 2.0), Some(11.0));
+    assert_eq!(r.value_at("later", 3.0), Some(5.0));
+    let e = Program::compile(&mdl("x = GET TIME VALUE(2, 0, 0) ~~|"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("m.mdl:2:") && e.contains("computer's clock"),
+        "{e}"
+    );
+    let e = Program::compile(&mdl("x = GET TIME VALUE(0, 0, 1) ~~|"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("calendar"), "{e}");
+}
+
+#[test]
+fn xmile_non_negative_stock_serves_its_outflows_in_order() {
+    // s holds 1; a and b each ask 1 a step: a, listed first, takes it all.
+    let text = "<stock name=\"s\"><eqn>1</eqn><inflow>in</inflow><outflow>a</outflow><outflow>b</outflow><non_negative/></stock>\n\
+         <flow name=\"in\"><eqn>0.5</eqn></flow><flow name=\"a\"><eqn>1</eqn></flow><flow name=\"b\"><eqn>1</eqn></flow>";
+    let m = xmile_model(text);
+    assert_eq!(
+        m.outflow_limiting(),
+        carecascade_engine::OutflowLimiting::InOrder
+    );
+    let r = run(&m);
+    assert_eq!(r.value_at("a", 0.0), Some(1.0));
+    assert_eq!(r.value_at("b", 0.0), Some(0.5));
+    assert_eq!(r.value_at("s", 1.0), Some(0.0));
+    // Then only the inflow is there to share: a takes it, b gets nothing.
+    assert_eq!(r.value_at("a", 1.0), Some(0.5));
+    assert_eq!(r.value_at("b", 1.0), Some(0.0));
+    // Written as XMILE or TOML and read again, it still limits in order.
+    for again in [
+        xmile::parse(&xmile::write(&m), Some("again.xmile")).unwrap(),
+        carecascade_engine::format::native::parse(
+            &carecascade_engine::format::native::write(&m),
+            Some("again.toml"),
+        )
+        .unwrap(),
+    ] {
+        assert_eq!(run(&again).series("b"), r.series("b"));
+    }
+    // A model limiting in proportion keeps that through XMILE.
+    let proportional = carecascade_engine::format::native::parse(
+        &carecascade_engine::format::native::write(&m)
+            .replace("outflow_limiting = \"in_order\"\n", ""),
+        Some("p.toml"),
+    )
+    .unwrap();
+    let through = xmile::parse(&xmile::write(&proportional), Some("p.xmile")).unwrap();
+    assert_eq!(
+        through.outflow_limiting(),
+        carecascade_engine::OutflowLimiting::Proportional
+    );
+    assert_eq!(run(&through).value_at("a", 0.0), Some(0.75));
+}
+
+#[test]
+fn xmile_rank_gives_the_index_of_the_element_with_a_rank() {
+    let m = xmile_model(
+        "<aux name=\"v\"><dimensions><dim name=\"d\"/></dimensions><eqn>3, 1</eqn></aux>\n\
+         <aux name=\"smallest\"><eqn>RANK(v[*], 1)</eqn></aux>\n\
+         <aux name=\"largest\"><eqn>RANK(v, 2)</eqn></aux>\n\
+         <aux name=\"w\"><dimensions><dim name=\"d\"/></dimensions><element subscript=\"a\"><eqn>TIME</eqn></element><element subscript=\"b\"><eqn>2.5</eqn></element></aux>\n\
+         <aux name=\"first\"><eqn>RANK(w[*], 1)</eqn></aux>",
+    );
+    let r = run(&m);
+    assert_eq!(r.value_at("smallest", 0.0), Some(2.0));
+    assert_eq!(r.value_at("largest", 0.0), Some(1.0));
+    // w[a] = TIME passes w[b] = 2.5 at time 3.
+    assert_eq!(r.value_at("first", 2.0), Some(1.0));
+    assert_eq!(r.value_at("first", 3.0), Some(2.0));
+}
+
+#[test]
+fn xmile_computed_subscripts_pick_an_element_during_the_run() {
+    let m = xmile_model(
+        "<aux name=\"v\"><dimensions><dim name=\"d\"/></dimensions><eqn>10, 20</eqn></aux>\n\
+         <aux name=\"i\"><eqn>1 + (TIME &gt;= 2)</eqn></aux>\n\
+         <aux name=\"picked\"><eqn>v[i]</eqn></aux>\n\
+         <aux name=\"next\"><dimensions><dim name=\"d\"/></dimensions><element subscript=\"a\"><eqn>v[MIN(i + 1, 2)]</eqn></element><element subscript=\"b\"><eqn>0</eqn></element></aux>\n\
+         <aux name=\"m\"><dimensions><dim name=\"d\"/><dim name=\"e\"/></dimensions><eqn>1, 2; 3, 4</eqn></aux>\n\
+         <aux name=\"corner\"><eqn>m[3 - i, i]</eqn></aux>",
+    );
+    let r = run(&m);
+    assert_eq!(r.value_at("picked", 1.0), Some(10.0));
+    assert_eq!(r.value_at("picked", 2.0), Some(20.0));
+    assert_eq!(r.value_at("next[a]", 1.0), Some(20.0));
+    // m[2, 1] = 3 before time 2, m[1, 2] = 2 after.
+    assert_eq!(r.value_at("corner", 0.0), Some(3.0));
+    assert_eq!(r.value_at("corner", 3.0), Some(2.0));
+    // v[3] does not exist: the run stops at time 2, naming `next`.
+    let m = xmile_model(
+        "<aux name=\"v\"><dimensions><dim name=\"d\"/></dimensions><eqn>10, 20</eqn></aux>\n\
+         <aux name=\"i\"><eqn>1 + (TIME &gt;= 2)</eqn></aux>\n\
+         <aux name=\"next\"><eqn>v[i + 1]</eqn></aux>",
+    );
+    let e = Program::compile(&m).unwrap().run();
+    let e = e.unwrap_err().to_string();
+    assert!(e.contains("`next`") && e.contains("time 2"), "{e}");
+    // Computed subscripts cannot stand where every element is meant.
+    let m = xmile_model(
+        "<aux name=\"v\"><dimensions><dim name=\"d\"/></dimensions><eqn>1, 2</eqn></aux>\n\
+         <aux name=\"s\"><eqn>SUM(v[1 + 0])</eqn></aux>",
+    );
+    let e = Program::compile(&m).map(|_| ()).unwrap_err().to_string();
+    assert!(
+        e.contains("m.xmile:") && e.contains("computed subscript"),
+        "{e}"
+    );
+}
+
+#[test]
+fn vensim_subscript_ranges_read_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("names.csv"),
+        "name,0,5,10\nnorth,1,2,3\nsouth,4,5,6\neast,7,8,9\n",
+    )
+    .unwrap();
+    let model = format!(
+        "{{UTF-8}}\nregion: GET DIRECT SUBSCRIPT('names.csv', 'x', 'A2', 'A4', '') ~~|\n\
+         band: GET DIRECT SUBSCRIPT('names.csv', 'x', 'B1', '', 'age ') ~~|\n\
+         pop[region] = 1, 2, 3 ~~|\nwidth[band] = 5 ~~|\n\
+         total = SUM(pop[region!]) + SUM(width[band!]) ~~|\n{CONTROL}\\\\\\---/// Sketch\n"
+    );
+    let path = dir.path().join("m.mdl");
+    std::fs::write(&path, model).unwrap();
+    let m = vensim::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        m.dimension("region").unwrap().elements(),
+        ["north", "south", "east"]
+    );
+    assert_eq!(
+        m.dimension("band").unwrap().elements(),
+        ["age 0", "age 5", "age 10"]
+    );
+    let r = run(&m);
+    assert_eq!(r.value_at("pop[east]", 0.0), Some(3.0));
+    assert_eq!(r.value_at("total", 0.0), Some(21.0));
+    // An empty cell in the range is a located error naming the cell.
+    std::fs::write(
+        &path,
+        format!("{{UTF-8}}\nregion: GET DIRECT SUBSCRIPT('names.csv', 'x', 'A2', 'A9', '') ~~|\n{CONTROL}"),
+    )
+    .unwrap();
+    let e = vensim::load(&path).unwrap_err().to_string();
+    assert!(e.contains("m.mdl:2:1") && e.contains("cell A5"), "{e}");
+}
+
+#[test]
+fn vensim_tabbed_array_lists_values_by_row() {
+    let m = mdl("row: r1, r2 ~~|\ncol: c1, c2, c3 ~~|\n\
+         m[row, col] = TABBED ARRAY(\n\t1\t2\t3\n\t4\t5\t6) ~~|");
+    let r = run(&m);
+    assert_eq!(r.value_at("m[r1,c3]", 0.0), Some(3.0));
+    assert_eq!(r.value_at("m[r2,c1]", 0.0), Some(4.0));
+    let e = vensim::parse(
+        &format!("{{UTF-8}}\nd: a, b ~~|\nx[d] = TABBED ARRAY(1 two) ~~|\n{CONTROL}"),
+        Some("m.mdl"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("m.mdl:3:23") && e.contains("TABBED ARRAY"),
+        "{e}"
+    );
+}
+
+#[test]
+fn vensim_get_data_at_first_and_last_time() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("d.csv"), "time,1,3\nseries,10,30\n").unwrap();
+    let model = format!(
+        "{{UTF-8}}\ns := GET DIRECT DATA('d.csv', 'x', '1', 'B2') ~~|\n\
+         ahead = GET DATA AT TIME(s, Time + 1) ~~|\n\
+         first = GET DATA FIRST TIME(s) ~~|\nlast = GET DATA LAST TIME(s) ~~|\n\
+         {CONTROL}\\\\\\---/// Sketch\n"
+    );
+    let path = dir.path().join("m.mdl");
+    std::fs::write(&path, model).unwrap();
+    let m = vensim::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let r = run(&m);
+    // s interpolates 10 at 1 to 30 at 3: at time 1 + 1 it is 20.
+    assert_eq!(r.value_at("ahead", 1.0), Some(20.0));
+    assert_eq!(r.value_at("first", 0.0), Some(1.0));
+    assert_eq!(r.value_at("last", 0.0), Some(3.0));
+    let e = vensim::parse(
+        &format!("{{UTF-8}}\nx = 1 ~~|\ny = GET DATA MAX(x, 0, 1) ~~|\n{CONTROL}"),
+        Some("m.mdl"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("m.mdl:3:5") && e.contains("GET DATA AT TIME"),
+        "{e}"
+    );
+    let e = Program::compile(&mdl("x = 1 ~~|\ny = GET DATA AT TIME(x, 2) ~~|"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("m.mdl:3:22") && e.contains("data variable"),
+        "{e}"
+    );
+}
+
+#[test]
+fn vensim_delay_fixed_with_a_final_time_computed_during_the_run() {
+    // The input is Time; delayed by 2 (0 until then); the run ends at 5.
+    let m = mdl_with_control(
+        "late = DELAY FIXED(Time, 2, 0) ~~|\nINITIAL TIME = 0 ~~|\n\
+         FINAL TIME = IF THEN ELSE(Time >= 5, Time, 100) ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|",
+    );
+    let r = run(&m);
+    assert_eq!(r.times().to_vec(), [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    assert_eq!(r.value_at("late", 1.0), Some(0.0));
+    assert_eq!(r.value_at("late", 4.0), Some(2.0));
+    assert_eq!(r.value_at("late", 5.0), Some(3.0));
+}
+
+#[test]
+fn vensim_computed_control_settings_in_a_batch_must_agree() {
+    let m = mdl_with_control(
+        "limit = 3 ~~|\nINITIAL TIME = 0 ~~|\n\
+         FINAL TIME = IF THEN ELSE(Time >= limit, Time, 10) ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|",
+    );
+    let program = Program::compile(&m).unwrap();
+    let limit = program.parameter("limit").unwrap();
+    let mut batch = program.batch::<2>();
+    // The same settings in both lanes: the batch runs as each run alone.
+    let mut times = Vec::new();
+    batch.run_observing(&mut |t, _| times.push(t)).unwrap();
+    assert_eq!(times, [0.0, 1.0, 2.0, 3.0]);
+    // Lanes that would end at different times are refused, not mixed.
+    batch.set_param(1, limit, 5.0).unwrap();
+    let e = batch.run_observing(&mut |_, _| {}).unwrap_err().to_string();
+    assert!(
+        e.contains("FINAL TIME") && e.contains("one at a time"),
+        "{e}"
+    );
 }

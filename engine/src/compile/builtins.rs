@@ -64,6 +64,60 @@ pub(crate) enum Builtin {
     /// Vensim's `GAME(x)`: x, outside a game.
     Game,
     Lookup,
+    /// Vensim's `VECTOR SELECT(selection, expression, missing, action, error)`.
+    VectorSelect,
+    /// Vensim's `VECTOR SORT ORDER(vector, direction)`.
+    VectorSortOrder,
+    /// Vensim's `VECTOR RANK(vector, direction)`.
+    VectorRank,
+    /// Vensim's `VECTOR REORDER(vector, order)`.
+    VectorReorder,
+    /// Vensim's `VECTOR ELM MAP(vector[base], offset)`.
+    VectorElmMap,
+    /// Vensim's `ALLOCATE BY PRIORITY(request, priority, size, width, supply)`.
+    AllocateByPriority,
+    /// Vensim's `INVERT MATRIX(matrix, size)`.
+    InvertMatrix,
+    /// Stella's `RANK(array, rank)`: the index (from 1) of the element with
+    /// that rank, 1 the smallest.
+    RankXmile,
+    /// Vensim's `ACTIVE INITIAL(active, initial)`.
+    ActiveInitial,
+    /// Vensim's `GET DATA AT TIME(data, time)`: a data variable's value at
+    /// another time.
+    GetDataAtTime,
+    /// Vensim's `GET DATA FIRST TIME(data)`.
+    GetDataFirstTime,
+    /// Vensim's `GET DATA LAST TIME(data)`.
+    GetDataLastTime,
+    /// Vensim's `GET TIME VALUE(relative to, offset, measure)`.
+    GetTimeValue,
+    /// Vensim's `RANDOM UNIFORM(min, max, seed)`.
+    RandomUniform,
+    /// Vensim's `RANDOM NORMAL(min, max, mean, sd, seed)`.
+    RandomNormal,
+    /// Vensim's `RANDOM EXPONENTIAL(min, max, shift, stretch, seed)`.
+    RandomExponential,
+    /// Vensim's `RANDOM POISSON(min, max, mean, shift, stretch, seed)`.
+    RandomPoisson,
+    /// Vensim's `RANDOM GAMMA(min, max, order, shift, stretch, seed)`.
+    RandomGamma,
+    /// Vensim's `RANDOM BETA(min, max, alpha, beta, shift, stretch, seed)`.
+    RandomBeta,
+    /// Vensim's `RANDOM BINOMIAL(min, max, p, n, shift, stretch, seed)`.
+    RandomBinomial,
+    /// Vensim's `RANDOM WEIBULL(min, max, shape, shift, stretch, seed)`.
+    RandomWeibull,
+    /// Vensim's `RANDOM 0 1()`.
+    Random01,
+    /// XMILE's `RANDOM(min, max[, seed])`.
+    RandomXmile,
+    /// XMILE's `NORMAL(mean, sd[, seed])`.
+    NormalXmile,
+    /// Stella's `POISSON(mean[, seed])`.
+    PoissonXmile,
+    /// Stella's `EXPRND(mean[, seed])`.
+    ExpRndXmile,
 }
 
 /// (canonical spelling, builtin). Several spellings may share a builtin.
@@ -128,6 +182,32 @@ const TABLE: &[(&str, Builtin)] = &[
     ("sample_if_true", Builtin::SampleIfTrue),
     ("game", Builtin::Game),
     ("lookup", Builtin::Lookup),
+    ("vector_select", Builtin::VectorSelect),
+    ("vector_sort_order", Builtin::VectorSortOrder),
+    ("vector_rank", Builtin::VectorRank),
+    ("vector_reorder", Builtin::VectorReorder),
+    ("vector_elm_map", Builtin::VectorElmMap),
+    ("allocate_by_priority", Builtin::AllocateByPriority),
+    ("invert_matrix", Builtin::InvertMatrix),
+    ("rank", Builtin::RankXmile),
+    ("active_initial", Builtin::ActiveInitial),
+    ("get_data_at_time", Builtin::GetDataAtTime),
+    ("get_data_first_time", Builtin::GetDataFirstTime),
+    ("get_data_last_time", Builtin::GetDataLastTime),
+    ("get_time_value", Builtin::GetTimeValue),
+    ("random_uniform", Builtin::RandomUniform),
+    ("random_normal", Builtin::RandomNormal),
+    ("random_exponential", Builtin::RandomExponential),
+    ("random_poisson", Builtin::RandomPoisson),
+    ("random_gamma", Builtin::RandomGamma),
+    ("random_beta", Builtin::RandomBeta),
+    ("random_binomial", Builtin::RandomBinomial),
+    ("random_weibull", Builtin::RandomWeibull),
+    ("random_0_1", Builtin::Random01),
+    ("random", Builtin::RandomXmile),
+    ("normal", Builtin::NormalXmile),
+    ("poisson", Builtin::PoissonXmile),
+    ("exprnd", Builtin::ExpRndXmile),
 ];
 
 pub(crate) fn lookup_builtin(canonical: &str) -> Option<Builtin> {
@@ -188,6 +268,32 @@ pub(crate) fn builtin_names() -> &'static [&'static str] {
         "SMTHN",
         "TREND",
         "LOOKUP",
+        "VECTOR SELECT",
+        "VECTOR SORT ORDER",
+        "VECTOR RANK",
+        "VECTOR REORDER",
+        "VECTOR ELM MAP",
+        "ALLOCATE BY PRIORITY",
+        "INVERT MATRIX",
+        "RANK",
+        "ACTIVE INITIAL",
+        "GET DATA AT TIME",
+        "GET DATA FIRST TIME",
+        "GET DATA LAST TIME",
+        "GET TIME VALUE",
+        "RANDOM UNIFORM",
+        "RANDOM NORMAL",
+        "RANDOM EXPONENTIAL",
+        "RANDOM POISSON",
+        "RANDOM GAMMA",
+        "RANDOM BETA",
+        "RANDOM BINOMIAL",
+        "RANDOM WEIBULL",
+        "RANDOM 0 1",
+        "RANDOM",
+        "NORMAL",
+        "POISSON",
+        "EXPRND",
     ];
     NAMES
 }
@@ -212,6 +318,17 @@ impl Builtin {
             DelayFixed => (3, 3),
             PulseTrain | DelayN | SmoothN => (4, 4),
             DelayNXmile | SmoothNXmile => (3, 4),
+            VectorSortOrder | VectorRank | VectorReorder | VectorElmMap | InvertMatrix => (2, 2),
+            VectorSelect | AllocateByPriority | RandomNormal | RandomExponential => (5, 5),
+            RandomUniform | GetTimeValue => (3, 3),
+            ActiveInitial | GetDataAtTime => (2, 2),
+            GetDataFirstTime | GetDataLastTime => (1, 1),
+            RankXmile => (2, 3),
+            RandomPoisson | RandomGamma | RandomWeibull => (6, 6),
+            RandomBeta | RandomBinomial => (7, 7),
+            Random01 => (0, 0),
+            RandomXmile | NormalXmile => (2, 3),
+            PoissonXmile | ExpRndXmile => (1, 2),
         }
     }
 
@@ -273,6 +390,32 @@ impl Builtin {
             SampleIfTrue => "SAMPLE IF TRUE",
             Game => "GAME",
             Lookup => "LOOKUP",
+            VectorSelect => "VECTOR SELECT",
+            VectorSortOrder => "VECTOR SORT ORDER",
+            VectorRank => "VECTOR RANK",
+            VectorReorder => "VECTOR REORDER",
+            VectorElmMap => "VECTOR ELM MAP",
+            AllocateByPriority => "ALLOCATE BY PRIORITY",
+            InvertMatrix => "INVERT MATRIX",
+            RankXmile => "RANK",
+            ActiveInitial => "ACTIVE INITIAL",
+            GetDataAtTime => "GET DATA AT TIME",
+            GetDataFirstTime => "GET DATA FIRST TIME",
+            GetDataLastTime => "GET DATA LAST TIME",
+            GetTimeValue => "GET TIME VALUE",
+            RandomUniform => "RANDOM UNIFORM",
+            RandomNormal => "RANDOM NORMAL",
+            RandomExponential => "RANDOM EXPONENTIAL",
+            RandomPoisson => "RANDOM POISSON",
+            RandomGamma => "RANDOM GAMMA",
+            RandomBeta => "RANDOM BETA",
+            RandomBinomial => "RANDOM BINOMIAL",
+            RandomWeibull => "RANDOM WEIBULL",
+            Random01 => "RANDOM 0 1",
+            RandomXmile => "RANDOM",
+            NormalXmile => "NORMAL",
+            PoissonXmile => "POISSON",
+            ExpRndXmile => "EXPRND",
         }
     }
 
@@ -311,6 +454,48 @@ impl Builtin {
             SampleIfTrue => "condition, input, initial value",
             Game => "x",
             Lookup => "lookup name, input",
+            VectorSelect => {
+                "selection[d!], expression[d!], missing value, numerical action, error action"
+            }
+            VectorSortOrder | VectorRank => "vector[d], direction",
+            VectorReorder => "vector[d], order[d]",
+            VectorElmMap => "vector[base element], offset",
+            AllocateByPriority => "request[d], priority[d], size, width, supply",
+            InvertMatrix => "matrix[d1, d2], size",
+            RankXmile => "array, rank",
+            ActiveInitial => "active value, initial value",
+            GetDataAtTime => "data variable, time",
+            GetDataFirstTime | GetDataLastTime => "data variable",
+            GetTimeValue => "relative to, offset, measure",
+            RandomUniform => "min, max, seed",
+            RandomNormal => "min, max, mean, standard deviation, seed",
+            RandomExponential => "min, max, shift, stretch, seed",
+            RandomPoisson => "min, max, mean, shift, stretch, seed",
+            RandomGamma => "min, max, order, shift, stretch, seed",
+            RandomBeta => "min, max, alpha, beta, shift, stretch, seed",
+            RandomBinomial => "min, max, probability, trials, shift, stretch, seed",
+            RandomWeibull => "min, max, shape, shift, stretch, seed",
+            Random01 => "no arguments",
+            RandomXmile => "min, max[, seed]",
+            NormalXmile => "mean, standard deviation[, seed]",
+            PoissonXmile | ExpRndXmile => "mean[, seed]",
         }
+    }
+
+    /// Whether the function works on whole vectors (its array arguments
+    /// are read as arrays, not element by element).
+    pub(crate) fn is_vector(self) -> bool {
+        use Builtin::*;
+        matches!(
+            self,
+            VectorSelect
+                | VectorSortOrder
+                | VectorRank
+                | VectorReorder
+                | VectorElmMap
+                | AllocateByPriority
+                | InvertMatrix
+                | RankXmile
+        )
     }
 }

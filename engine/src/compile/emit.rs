@@ -146,6 +146,10 @@ impl Compiler<'_> {
             Def::Aux { equation } | Def::Initial { equation } => {
                 self.emit(&equation, Some(dst), out);
             }
+            Def::Active { active, initial } => {
+                let equation = if init { initial } else { active };
+                self.emit(&equation, Some(dst), out);
+            }
             Def::Flow {
                 equation,
                 non_negative,
@@ -256,6 +260,20 @@ impl Compiler<'_> {
                 out.push(Op::Time {
                     dst,
                     f: *f,
+                    args: slots,
+                });
+                dst
+            }
+            Node::Random(f, args, stream) => {
+                let mut slots = [0u32; 4];
+                for (i, a) in args.iter().enumerate().take(4) {
+                    slots[i] = self.emit(a, None, out);
+                }
+                let dst = dst.unwrap_or_else(|| self.temp());
+                out.push(Op::Random {
+                    dst,
+                    f: *f,
+                    stream: u16::try_from(*stream).unwrap_or(u16::MAX),
                     args: slots,
                 });
                 dst

@@ -54,9 +54,11 @@ impl Compiler<'_> {
         self.literal(0.0);
         // 0: values, 1: stocks without flows, 2: stocks with flows.
         let category = |d: &Def| match d {
-            Def::Aux { .. } | Def::Flow { .. } | Def::Initial { .. } | Def::DelayFixed { .. } => {
-                Some(0)
-            }
+            Def::Aux { .. }
+            | Def::Flow { .. }
+            | Def::Initial { .. }
+            | Def::DelayFixed { .. }
+            | Def::Active { .. } => Some(0),
             Def::Stock {
                 inflows, outflows, ..
             } if inflows.is_empty() && outflows.is_empty() => Some(1),
@@ -195,7 +197,9 @@ fn collect_literals(def: &Def, out: &mut Vec<f64>) {
                 walk(b, out);
                 walk(c, out);
             }
-            Node::Time(_, args) => args.iter().for_each(|a| walk(a, out)),
+            Node::Time(_, args) | Node::Random(_, args, _) => {
+                args.iter().for_each(|a| walk(a, out))
+            }
         }
     }
     match def {
@@ -204,6 +208,10 @@ fn collect_literals(def: &Def, out: &mut Vec<f64>) {
             walk(equation, out)
         }
         Def::DelayFixed { input, .. } => walk(input, out),
+        Def::Active { active, initial } => {
+            walk(active, out);
+            walk(initial, out);
+        }
         Def::Param { .. } | Def::LookupFunction | Def::Pending => {}
     }
 }

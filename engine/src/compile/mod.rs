@@ -60,6 +60,7 @@ struct Compiler<'m> {
     vars: Vec<CVar>,
     tables: Vec<LookupTable>,
     structural: Vec<usize>,
+    random_streams: Vec<u64>,
     slot_of: Vec<u32>,
     literal_slots: HashMap<u64, u32>,
     base_slots: Vec<f64>,
@@ -76,6 +77,7 @@ impl<'m> Compiler<'m> {
             vars: resolved.vars,
             tables: resolved.tables,
             structural: resolved.structural,
+            random_streams: resolved.random_streams,
             literal_slots: HashMap::new(),
             base_slots: vec![0.0; ops::FIXED_SLOTS],
             temp_base: 0,
@@ -153,6 +155,7 @@ impl<'m> Compiler<'m> {
             })
             .collect();
 
+        let control = self.control_slots()?;
         let mut base_slots = self.base_slots;
         base_slots.resize((self.temp_base + self.temp_max) as usize, 0.0);
         let slot_count = base_slots.len();
@@ -186,7 +189,38 @@ impl<'m> Compiler<'m> {
             check_order,
             warnings,
             other_names,
+            random_streams: self.random_streams,
+            outflows_in_order: self.model.outflow_limiting() == crate::OutflowLimiting::InOrder,
+            control,
             jit: Default::default(),
         })
+    }
+
+    /// The slots of the variables that compute control settings during
+    /// the run.
+    fn control_slots(&self) -> Result<Option<crate::program::ControlSlots>> {
+        let control = self.model.control_variables();
+        if control.is_empty() {
+            return Ok(None);
+        }
+        let slot = |name: &Option<String>| -> Result<Option<u32>> {
+            let Some(name) = name else { return Ok(None) };
+            let key = crate::name::canonical_name(name);
+            self.vars
+                .iter()
+                .position(|v| v.visible && crate::name::canonical_name(&v.name) == key)
+                .map(|v| Some(self.slot_of[v]))
+                .ok_or_else(|| crate::Error::Model {
+                    variable: name.clone(),
+                    location: None,
+                    message: "is named as a control variable but is not a variable of the model"
+                        .into(),
+                })
+        };
+        Ok(Some(crate::program::ControlSlots {
+            final_time: slot(&control.final_time)?,
+            time_step: slot(&control.time_step)?,
+            saveper: slot(&control.saveper)?,
+        }))
     }
 }

@@ -27,7 +27,7 @@ impl Compiler<'_> {
         let is_step_var = |d: &Def| {
             matches!(
                 d,
-                Def::Aux { .. } | Def::Flow { .. } | Def::DelayFixed { .. }
+                Def::Aux { .. } | Def::Flow { .. } | Def::DelayFixed { .. } | Def::Active { .. }
             )
         };
 
@@ -36,6 +36,11 @@ impl Compiler<'_> {
             (0..n).filter(|&v| is_step_var(&self.vars[v].def)).collect();
         let step_deps = |v: usize| match &self.vars[v].def {
             Def::DelayFixed { .. } => Vec::new(),
+            Def::Active { active, .. } => {
+                let mut out = Vec::new();
+                active.for_each_var(&mut |i| out.push(i));
+                out
+            }
             _ => self.deps(v),
         };
         let full_step_order =
@@ -84,6 +89,7 @@ impl Compiler<'_> {
                 equation.for_each_var(&mut push)
             }
             Def::DelayFixed { initial, .. } => push(*initial),
+            Def::Active { initial, .. } => initial.for_each_var(&mut push),
             Def::Param { .. } | Def::LookupFunction | Def::Pending => {}
         }
         out

@@ -4,7 +4,7 @@
 //! emission read it.
 
 use crate::model::LookupTable;
-use crate::program::ops::{Func1, Func2, TimeFunc};
+use crate::program::ops::{Func1, Func2, RandomFunc, TimeFunc};
 
 /// Values the simulator keeps in fixed slots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,8 @@ pub(crate) enum Node {
     Xidz(Box<Node>, Box<Node>, Box<Node>),
     Lookup(usize, Box<Node>),
     Time(TimeFunc, Vec<Node>),
+    /// A draw from random stream `.2` with arguments `[low, high, p1, p2]`.
+    Random(RandomFunc, Vec<Node>, usize),
 }
 
 impl Node {
@@ -50,14 +52,17 @@ impl Node {
                 b.for_each_var(visit);
                 c.for_each_var(visit);
             }
-            Node::Time(_, args) => args.iter().for_each(|a| a.for_each_var(visit)),
+            Node::Time(_, args) | Node::Random(_, args, _) => {
+                args.iter().for_each(|a| a.for_each_var(visit))
+            }
         }
     }
 
     /// Whether the value depends on the simulated time directly.
     pub(crate) fn reads_time(&self) -> bool {
         match self {
-            Node::Special(Special::Time) | Node::Time(..) => true,
+            // A random draw changes at every step, as time does.
+            Node::Special(Special::Time) | Node::Time(..) | Node::Random(..) => true,
             Node::Const(_) | Node::Var(_) | Node::Special(_) => false,
             Node::Unary(_, a) | Node::Lookup(_, a) => a.reads_time(),
             Node::Binary(_, a, b) => a.reads_time() || b.reads_time(),
@@ -93,6 +98,12 @@ pub(crate) enum Def {
     Initial {
         equation: Node,
     },
+    /// Vensim's `ACTIVE INITIAL(active, initial)`: `initial` when the run
+    /// starts (stocks' initial values read it), `active` at every step.
+    Active {
+        active: Node,
+        initial: Node,
+    },
     /// The output of a `DELAY FIXED`.
     DelayFixed {
         input: Node,
@@ -125,4 +136,6 @@ pub(crate) struct Resolved {
     pub structural: Vec<usize>,
     /// Problems that do not stop the model, found while resolving.
     pub warnings: Vec<crate::program::Warning>,
+    /// The key of each random stream (from its call's place and seed).
+    pub random_streams: Vec<u64>,
 }

@@ -240,7 +240,31 @@ impl Checker<'_> {
             | B::Mean
             | B::Quantum
             | B::Game => arg(0),
-            B::SampleIfTrue => arg(1),
+            B::SampleIfTrue | B::VectorSelect => arg(1),
+            B::VectorElmMap | B::VectorReorder | B::AllocateByPriority => arg(0),
+            B::VectorSortOrder | B::VectorRank => U::Literal,
+            B::InvertMatrix => U::Unknown,
+            B::RankXmile => U::Literal,
+            B::RandomUniform
+            | B::RandomNormal
+            | B::RandomExponential
+            | B::RandomPoisson
+            | B::RandomGamma
+            | B::RandomBeta
+            | B::RandomBinomial
+            | B::RandomWeibull
+            | B::RandomXmile => arg(0),
+            B::NormalXmile | B::PoissonXmile | B::ExpRndXmile => arg(0),
+            B::Random01 => U::Literal,
+            B::GetDataAtTime => arg(0),
+            B::GetDataFirstTime | B::GetDataLastTime => {
+                self.time.clone().map_or(U::Unknown, U::Known)
+            }
+            B::ActiveInitial => {
+                let parts = [(&args[0], arg(0)), (&args[1], arg(1))];
+                self.same(owner, eq, "ACTIVE INITIAL's values are", &parts)
+            }
+            B::GetTimeValue => self.time.clone().map_or(U::Unknown, U::Known),
             B::Forecast => {
                 if let Some(t) = args.get(1) {
                     self.check_time(owner, eq, t, &arg(1), "averaging time");

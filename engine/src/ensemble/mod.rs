@@ -62,6 +62,9 @@ fn key(name: &str) -> u64 {
     h
 }
 
+/// The key of the seeds of the model's own random functions.
+const MODEL_NOISE_KEY: &str = "\u{0}model random functions";
+
 fn generator(seed: u64, name: &str, stream: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ key(name));
     rng.set_stream(stream);
@@ -302,6 +305,10 @@ fn set_up(
     run: usize,
 ) -> Result<Vec<f64>> {
     prepared.configure(state)?;
+    // The model's own random functions (RANDOM NORMAL, ...): one seed per
+    // run from the scenario's seed, the same in every scenario of that
+    // seed, so that comparisons share their noise.
+    state.set_seed(generator(sampler.seed, MODEL_NOISE_KEY, run as u64).random::<u64>());
     let draws = sampler.draws(run)?;
     let ids = prepared
         .uncertain()

@@ -35,6 +35,7 @@
 mod lexer;
 mod parser;
 
+pub(crate) use lexer::VENSIM_NA;
 pub use parser::parse;
 
 use std::borrow::Cow;
@@ -176,6 +177,9 @@ pub enum IndexKind {
     Wildcard,
     /// `dim!`: every element of a dimension (Vensim), for `SUM` and its kin.
     All(String),
+    /// An expression computed during the run (Stella's `x[i + 1]`): the
+    /// position of the element, from 1.
+    Computed(Box<Expr>),
 }
 
 /// Unary operators.
@@ -251,7 +255,14 @@ impl Expr {
     pub fn walk<'a>(&'a self, visit: &mut impl FnMut(&'a Expr)) {
         visit(self);
         match &self.kind {
-            ExprKind::Number(_) | ExprKind::Name(_) | ExprKind::Subscript { .. } => {}
+            ExprKind::Number(_) | ExprKind::Name(_) => {}
+            ExprKind::Subscript { indices, .. } => {
+                for index in indices {
+                    if let IndexKind::Computed(e) = &index.kind {
+                        e.walk(visit);
+                    }
+                }
+            }
             ExprKind::Unary(_, a) => a.walk(visit),
             ExprKind::Binary(_, a, b) => {
                 a.walk(visit);

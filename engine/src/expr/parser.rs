@@ -424,9 +424,45 @@ impl Parser<'_> {
     }
 
     fn subscript(&mut self, name: String, name_span: Span) -> Result<Parsed, SyntaxError> {
-        self.advance(); // `[`
+        let open = self.advance().1; // `[`
         let mut indices = Vec::new();
+        let mut height = 1;
         loop {
+            // Anything but a lone element, dimension, `*` or `dim!` is an
+            // expression giving the element's position.
+            let start = self.pos;
+            let simple = matches!(
+                self.peek(),
+                Token::Star | Token::Number(_) | Token::Name(_) | Token::Mod
+            ) && {
+                let next = self.tokens.get(self.pos + 1).map(|t| &t.0);
+                matches!(next, Some(Token::Comma | Token::RBracket | Token::Bang))
+            };
+            if !simple && !matches!(self.peek(), Token::Comma | Token::RBracket | Token::End) {
+                self.open(&open)?;
+                let (expr, h) = self.expression()?;
+                self.close();
+                height = height.max(h + 1);
+                let span = self.tokens[start].1.start..expr.span.end;
+                indices.push(Index {
+                    kind: IndexKind::Computed(Box::new(expr)),
+                    span,
+                });
+                match self.peek() {
+                    Token::Comma => {
+                        self.advance();
+                        continue;
+                    }
+                    Token::RBracket => break,
+                    other => {
+                        let message = format!(
+                            "expected `,` or `]` in the subscript of `{name}`, found {}",
+                            other.describe()
+                        );
+                        return Err(self.error_here(message));
+                    }
+                }
+            }
             let (token, span) = self.advance();
             let kind = match token {
                 Token::Star => IndexKind::Wildcard,
@@ -472,7 +508,7 @@ impl Parser<'_> {
                     indices,
                 },
             },
-            1,
+            height,
         ))
     }
 
@@ -574,11 +610,16 @@ mod tests {
         );
         let (_, message) = parse("a[b c").unwrap_err();
         assert!(message.contains("expected `,` or `]`"), "{message}");
+        // Anything else is an expression computing the position.
         let (_, message) = parse("a[+]").unwrap_err();
-        assert!(
-            message.contains("expected an element, a dimension"),
-            "{message}"
-        );
+        assert!(message.contains("expected a value"), "{message}");
+        let e = parse("a[i + 1, 2]").unwrap();
+        let ExprKind::Subscript { indices, .. } = &e.kind else {
+            panic!("{e:?}")
+        };
+        assert!(matches!(indices[0].kind, IndexKind::Computed(_)));
+        assert_eq!(indices[1].kind, IndexKind::Number(2.0));
+        assert_eq!(indices[0].span, 2..7);
     }
 
     fn p(text: &str) -> String {

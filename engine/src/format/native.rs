@@ -80,6 +80,9 @@ pub fn write(model: &Model) -> String {
     if let Some(units) = model.time_units() {
         let _ = writeln!(out, "time_units = {}", q(units));
     }
+    if model.outflow_limiting() == crate::OutflowLimiting::InOrder {
+        let _ = writeln!(out, "outflow_limiting = \"in_order\"");
+    }
     if !model.dimensions().is_empty() {
         out.push_str("\n[dimensions]\n");
         for d in model.dimensions() {
@@ -96,6 +99,24 @@ pub fn write(model: &Model) -> String {
         time.save_interval(),
         q(time.method().as_str())
     );
+    let control = model.control_variables();
+    if !control.is_empty() {
+        let _ = writeln!(
+            out,
+            "# Control settings computed during the run, by the variables that compute them."
+        );
+        let _ = writeln!(out, "[time.computed]");
+        for (field, name) in [
+            ("initial_time", &control.initial_time),
+            ("final_time", &control.final_time),
+            ("time_step", &control.time_step),
+            ("saveper", &control.saveper),
+        ] {
+            if let Some(name) = name {
+                let _ = writeln!(out, "{field} = {}", q(name));
+            }
+        }
+    }
     for v in model.variables() {
         let mut fields = String::new();
         let section = match v.kind() {
@@ -233,10 +254,28 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
     if let Some(units) = header.time_units {
         builder = builder.time_units(units);
     }
+    match header.outflow_limiting.as_deref().map(str::trim) {
+        None | Some("proportional") => {}
+        Some("in_order") => builder = builder.outflow_limiting(crate::OutflowLimiting::InOrder),
+        Some(other) => errors.push(Error::Invalid {
+            what: "[model] outflow_limiting".into(),
+            message: format!(
+                "`{other}` is not a way to limit outflows; expected `proportional` or `in_order`"
+            ),
+        }),
+    }
     if let Some(time) = doc.time {
         match time_settings(&time, &at) {
             Ok(t) => builder = builder.time(t),
             Err(e) => errors.push(e),
+        }
+        if let Some(c) = time.computed {
+            builder = builder.control_variables(crate::ControlVariables {
+                initial_time: c.initial_time,
+                final_time: c.final_time,
+                time_step: c.time_step,
+                saveper: c.saveper,
+            });
         }
     }
 
@@ -534,6 +573,8 @@ struct Header {
     #[serde(default)]
     doc: String,
     time_units: Option<String>,
+    /// `proportional` (the default) or `in_order`.
+    outflow_limiting: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -544,6 +585,19 @@ struct TimeTable {
     dt: Option<Spanned<EquationValue>>,
     save_interval: Option<Spanned<f64>>,
     method: Option<Spanned<String>>,
+    /// Variables computing control settings during the run.
+    computed: Option<ComputedTable>,
+}
+
+/// `[time.computed]`: the variables that compute control settings during
+/// the run (see [`crate::ControlVariables`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComputedTable {
+    initial_time: Option<String>,
+    final_time: Option<String>,
+    time_step: Option<String>,
+    saveper: Option<String>,
 }
 
 /// An equation field: a string holding an expression, or a number.

@@ -285,7 +285,8 @@ fn destination(op: &Op) -> u32 {
         | Op::Xidz { dst, .. }
         | Op::Lookup { dst, .. }
         | Op::Time { dst, .. }
-        | Op::DelayFixed { dst, .. } => dst,
+        | Op::DelayFixed { dst, .. }
+        | Op::Random { dst, .. } => dst,
     }
 }
 
@@ -830,6 +831,9 @@ impl Lowering<'_> {
                     self.call_lanes(sig, code::DELAY_HELPER as usize, lane, &[], &delay),
                 )
             }
+            // Random draws mutate the run's generators: programs with them
+            // run interpreted (refused by `supported`).
+            Op::Random { .. } => unreachable!("refused by supported"),
         };
         self.set(v.0, lane, v.1);
     }

@@ -354,6 +354,8 @@ pub struct ModelBuilder {
     time_units: Option<String>,
     elements: Vec<Element>,
     warnings: Vec<crate::program::Warning>,
+    control: super::ControlVariables,
+    outflows: super::OutflowLimiting,
 }
 
 impl ModelBuilder {
@@ -367,6 +369,8 @@ impl ModelBuilder {
             time_units: None,
             elements: Vec::new(),
             warnings: Vec::new(),
+            control: super::ControlVariables::default(),
+            outflows: super::OutflowLimiting::default(),
         }
     }
 
@@ -408,6 +412,21 @@ impl ModelBuilder {
     {
         self.dimensions
             .push((name.into(), elements.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// Sets how non-negative stocks limit their outflows (proportionally
+    /// unless set).
+    pub fn outflow_limiting(mut self, limiting: super::OutflowLimiting) -> Self {
+        self.outflows = limiting;
+        self
+    }
+
+    /// Names the variables that compute control settings during the run
+    /// (see [`ControlVariables`](super::ControlVariables)); each must be an
+    /// auxiliary of the model.
+    pub fn control_variables(mut self, control: super::ControlVariables) -> Self {
+        self.control = control;
         self
     }
 
@@ -748,6 +767,8 @@ impl ModelBuilder {
             variables,
             index,
             warnings: self.warnings,
+            control: self.control,
+            outflows: self.outflows,
         })
     }
 }

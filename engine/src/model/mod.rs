@@ -247,6 +247,56 @@ pub struct Model {
     /// What the reader of the model's file read with a default or a
     /// reinterpretation.
     warnings: Vec<crate::program::Warning>,
+    control: ControlVariables,
+    outflows: OutflowLimiting,
+}
+
+/// How a non-negative stock limits its outflows when together they would
+/// take more than it holds (plus what flows in during the step).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutflowLimiting {
+    /// Every outflow is scaled down in the same proportion (carecascade's
+    /// native models).
+    #[default]
+    Proportional,
+    /// The outflows are served in the order the stock lists them, each
+    /// taking what it asks for while the stock lasts (XMILE and Stella).
+    InOrder,
+}
+
+/// Control settings computed during the run, as Vensim allows: `TIME
+/// STEP`, `SAVEPER` and `FINAL TIME` (and `INITIAL TIME`, which is then
+/// only reported) written as equations of `Time` or of other variables,
+/// such as a `FINAL TIME` that ends the run when a condition holds. Each
+/// names the auxiliary that computes it; the model's
+/// [`TimeSettings`] hold the values at the start where they are known.
+///
+/// Each step the run reads them after evaluating the model: the step
+/// integrates with that `TIME STEP`, a value is saved when `Time` has
+/// reached the last save time plus `SAVEPER`, and the run stops after the
+/// step at which `Time` has reached `FINAL TIME`. Such runs are Euler
+/// runs, interpreted, and lanes of a batch must agree on the settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ControlVariables {
+    /// The variable computing `INITIAL TIME` (reported; the run starts at
+    /// its value at time 0).
+    pub initial_time: Option<String>,
+    /// The variable computing `FINAL TIME`.
+    pub final_time: Option<String>,
+    /// The variable computing `TIME STEP`.
+    pub time_step: Option<String>,
+    /// The variable computing `SAVEPER`.
+    pub saveper: Option<String>,
+}
+
+impl ControlVariables {
+    /// Whether no control setting is computed during the run.
+    pub fn is_empty(&self) -> bool {
+        self.initial_time.is_none()
+            && self.final_time.is_none()
+            && self.time_step.is_none()
+            && self.saveper.is_none()
+    }
 }
 
 /// A named dimension (a Vensim subscript range) and its elements, such as
@@ -442,6 +492,17 @@ impl Model {
     /// The default time settings.
     pub fn time(&self) -> &TimeSettings {
         &self.time
+    }
+
+    /// How non-negative stocks limit their outflows.
+    pub fn outflow_limiting(&self) -> OutflowLimiting {
+        self.outflows
+    }
+
+    /// The control settings computed during the run (empty for most
+    /// models: see [`ControlVariables`]).
+    pub fn control_variables(&self) -> &ControlVariables {
+        &self.control
     }
 
     /// What the reader of the model's file could read only with a default

@@ -86,6 +86,15 @@ pub(crate) struct RingSpec {
     pub initial: u32,
 }
 
+/// The slots of the control variables a model computes during the run
+/// (see [`crate::ControlVariables`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ControlSlots {
+    pub final_time: Option<u32>,
+    pub time_step: Option<u32>,
+    pub saveper: Option<u32>,
+}
+
 /// A compiled model: immutable, shareable across threads, run with
 /// [`Program::state`] or [`Program::run`].
 #[derive(Debug, Clone)]
@@ -128,6 +137,14 @@ pub struct Program {
     pub(crate) check_order: Vec<(u32, String)>,
     pub(crate) warnings: Vec<Warning>,
     pub(crate) other_names: Vec<(String, &'static str)>,
+    /// The key of each random stream: stream `i` of a run seeded `s` is
+    /// ChaCha8 seeded with `s`, on stream `random_streams[i]`.
+    pub(crate) random_streams: Vec<u64>,
+    /// Whether non-negative stocks serve their outflows in order (else
+    /// in proportion).
+    pub(crate) outflows_in_order: bool,
+    /// Control settings computed during the run, if the model has any.
+    pub(crate) control: Option<ControlSlots>,
     /// The compiled code, made on first use.
     #[cfg_attr(not(feature = "jit"), allow(dead_code))]
     pub(crate) jit: crate::sim::JitCache,

@@ -88,6 +88,29 @@ pub(crate) enum TimeFunc {
     Ramp,
 }
 
+/// Random draws, each from its own stream (see `Op::Random`): a value of
+/// the distribution with parameters `p1`, `p2`, kept within `[low, high]`
+/// by drawing again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RandomFunc {
+    /// Uniform on `[low, high)`.
+    Uniform,
+    /// Normal with mean `p1` and standard deviation `p2`.
+    Normal,
+    /// Exponential with mean 1.
+    Exponential,
+    /// Poisson with mean `p1`.
+    Poisson,
+    /// Gamma with shape `p1` and scale 1.
+    Gamma,
+    /// Beta with shapes `p1` and `p2`.
+    Beta,
+    /// Binomial: successes in `p2` trials of probability `p1`.
+    Binomial,
+    /// Weibull with shape `p1` and scale 1.
+    Weibull,
+}
+
 /// One operation over slots. Arithmetic has its own variants because it is
 /// most of what models do.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -153,6 +176,14 @@ pub(crate) enum Op {
         dst: u32,
         ring: u32,
     },
+    /// A draw from random stream `stream` of the run; `args` are `[low,
+    /// high, p1, p2]` (see [`RandomFunc`]).
+    Random {
+        dst: u32,
+        f: RandomFunc,
+        stream: u16,
+        args: [u32; 4],
+    },
 }
 
 /// A list of operations whose slot indices have all been checked against a
@@ -184,7 +215,9 @@ impl Code {
                 | Op::F2 { dst, a, b, .. } => dst.max(a).max(b),
                 Op::Select { dst, c, a, b } => dst.max(c).max(a).max(b),
                 Op::Xidz { dst, a, b, x } => dst.max(a).max(b).max(x),
-                Op::Time { dst, args, .. } => args.into_iter().fold(dst, u32::max),
+                Op::Time { dst, args, .. } | Op::Random { dst, args, .. } => {
+                    args.into_iter().fold(dst, u32::max)
+                }
                 Op::DelayFixed { dst, .. } => dst,
             };
             assert!(

@@ -5,14 +5,19 @@
 //! hashing, no strings and no dynamic dispatch in the step loop.
 
 use crate::model::LookupTable;
-use crate::program::ops::{Code, DT, Func1, Func2, Op, TIME, TimeFunc};
+use crate::program::ops::{Code, DT, Func1, Func2, Op, RandomFunc, TIME, TimeFunc};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
 
-/// The ring buffers of `DELAY FIXED`, sized when a run starts.
+/// A lane's state beside its slots: the ring buffers of `DELAY FIXED`,
+/// sized when a run starts, and the streams of its random functions.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Rings {
     pub data: Vec<f64>,
     /// (start in `data`, length, head) per ring.
     pub rings: Vec<(usize, usize, usize)>,
+    /// One generator per random function call, seeded when the run starts.
+    pub random: Vec<ChaCha8Rng>,
 }
 
 impl Rings {
@@ -79,7 +84,7 @@ pub(crate) fn exec<const L: usize>(
     code: &Code,
     s: &mut [f64],
     tables: &[LookupTable],
-    rings: &[Rings],
+    rings: &mut [Rings],
 ) {
     // Every index in `code` is below `code.slots` (checked by `Code::new`),
     // so after this one check every `i * L + l` is in bounds of `s`.
@@ -125,7 +130,7 @@ pub(crate) fn exec<const L: usize>(
 
 /// One of the rarer operations, in every lane.
 #[inline(never)]
-fn exec_other<const L: usize>(op: &Op, s: &mut [f64], tables: &[LookupTable], rings: &[Rings]) {
+fn exec_other<const L: usize>(op: &Op, s: &mut [f64], tables: &[LookupTable], rings: &mut [Rings]) {
     let at = |i: u32, lane: usize| i as usize * L + lane;
     match *op {
         Op::F1 { dst, f, a } => {
@@ -166,6 +171,20 @@ fn exec_other<const L: usize>(op: &Op, s: &mut [f64], tables: &[LookupTable], ri
                 s[at(dst, l)] = rings.front(ring as usize);
             }
         }
+        Op::Random {
+            dst,
+            f,
+            stream,
+            args,
+        } => {
+            for (l, lane) in rings.iter_mut().enumerate() {
+                let [low, high, p1, p2] = args.map(|i| s[at(i, l)]);
+                s[at(dst, l)] = match lane.random.get_mut(stream as usize) {
+                    Some(rng) => random(f, rng, low, high, p1, p2),
+                    None => f64::NAN,
+                };
+            }
+        }
         Op::Copy { .. }
         | Op::Add { .. }
         | Op::Sub { .. }
@@ -175,6 +194,78 @@ fn exec_other<const L: usize>(op: &Op, s: &mut [f64], tables: &[LookupTable], ri
             unreachable!("handled inline by exec")
         }
     }
+}
+
+/// How many draws a truncated distribution may take to land within its
+/// bounds before the value is NaN (which stops the run, naming the
+/// variable): bounds that keep less than about a thousandth of the
+/// distribution are almost always a mistake.
+const MAX_DRAWS: usize = 10_000;
+
+/// One draw of `f` with parameters `p1`, `p2`, within `[low, high]`: NaN
+/// for parameters that make no distribution or bounds that exclude it.
+pub(crate) fn random(
+    f: RandomFunc,
+    rng: &mut ChaCha8Rng,
+    low: f64,
+    high: f64,
+    p1: f64,
+    p2: f64,
+) -> f64 {
+    use rand_distr::{Beta, Binomial, Distribution, Exp1, Gamma, Normal, Poisson, Weibull};
+    if low.is_nan() || high.is_nan() || low > high {
+        return f64::NAN;
+    }
+    if f == RandomFunc::Uniform {
+        if low == high {
+            return low;
+        }
+        let u: f64 = rng.random();
+        return low + (high - low) * u;
+    }
+    let mut draw: Box<dyn FnMut(&mut ChaCha8Rng) -> f64> = match f {
+        RandomFunc::Uniform => unreachable!("handled above"),
+        RandomFunc::Normal => match Normal::new(p1, p2) {
+            Ok(d) => Box::new(move |r| d.sample(r)),
+            Err(_) => return f64::NAN,
+        },
+        RandomFunc::Exponential => Box::new(|r| Exp1.sample(r)),
+        RandomFunc::Poisson => match Poisson::new(p1) {
+            Ok(d) => Box::new(move |r| d.sample(r)),
+            // A mean of 0 gives 0.
+            Err(_) if p1 == 0.0 => Box::new(|_| 0.0),
+            Err(_) => return f64::NAN,
+        },
+        RandomFunc::Gamma => match Gamma::new(p1, 1.0) {
+            Ok(d) => Box::new(move |r| d.sample(r)),
+            Err(_) => return f64::NAN,
+        },
+        RandomFunc::Beta => match Beta::new(p1, p2) {
+            Ok(d) => Box::new(move |r| d.sample(r)),
+            Err(_) => return f64::NAN,
+        },
+        RandomFunc::Binomial => {
+            let trials = p2.round();
+            if !(0.0..=1e15).contains(&trials) {
+                return f64::NAN;
+            }
+            match Binomial::new(trials as u64, p1) {
+                Ok(d) => Box::new(move |r| d.sample(r) as f64),
+                Err(_) => return f64::NAN,
+            }
+        }
+        RandomFunc::Weibull => match Weibull::new(1.0, p1) {
+            Ok(d) => Box::new(move |r| d.sample(r)),
+            Err(_) => return f64::NAN,
+        },
+    };
+    for _ in 0..MAX_DRAWS {
+        let x = draw(rng);
+        if x >= low && x <= high {
+            return x;
+        }
+    }
+    f64::NAN
 }
 
 #[inline]

@@ -219,6 +219,20 @@ impl<'p> State<'p> {
         self.lanes.time = time;
     }
 
+    /// Sets the seed of the random functions (`RANDOM NORMAL`, ...) for
+    /// the following runs; 0 unless set. A run with the same seed draws
+    /// the same numbers (each call of a random function in the model has
+    /// its own ChaCha8 stream of this seed), on any machine and with any
+    /// number of threads; they are not Vensim's or Stella's numbers.
+    pub fn set_seed(&mut self, seed: u64) {
+        self.lanes.seeds[0] = seed;
+    }
+
+    /// The seed of the random functions for the next run.
+    pub fn seed(&self) -> u64 {
+        self.lanes.seeds[0]
+    }
+
     /// The time settings used by the next run.
     pub fn time(&self) -> &TimeSettings {
         &self.lanes.time
@@ -347,6 +361,18 @@ impl<'p, const L: usize> Batch<'p, L> {
         self.lanes.set_param(lane, id, value)
     }
 
+    /// Sets the seed of the random functions of the run in `lane` (see
+    /// [`State::set_seed`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] if `lane` is not below `L`.
+    pub fn set_seed(&mut self, lane: usize, seed: u64) -> Result<()> {
+        self.lanes.check_lane(lane)?;
+        self.lanes.seeds[lane] = seed;
+        Ok(())
+    }
+
     /// Gives the run in `lane` every parameter value of `state`, e.g. one
     /// prepared with a scenario's settings.
     ///
@@ -356,6 +382,7 @@ impl<'p, const L: usize> Batch<'p, L> {
     /// another program.
     pub fn set_params_from(&mut self, lane: usize, state: &State) -> Result<()> {
         self.lanes.check_lane(lane)?;
+        self.lanes.seeds[lane] = state.seed();
         if state.program().id != self.lanes.program.id {
             return Err(Error::Invalid {
                 what: "batch".into(),
@@ -451,8 +478,10 @@ struct Lanes<'p, const L: usize> {
     /// `params[lane * n + k]`: parameter `k` of lane `lane`.
     params: Vec<f64>,
     time: TimeSettings,
-    /// Each lane's `DELAY FIXED` buffers.
+    /// Each lane's `DELAY FIXED` buffers and random streams.
     rings: Vec<Rings>,
+    /// Each lane's seed for its random functions.
+    seeds: [u64; L],
     stock_start: Vec<f64>,
     flow_sum: Vec<f64>,
     /// The back end asked for.
@@ -485,6 +514,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
             params: defaults.repeat(L),
             time: program.time,
             rings: vec![Rings::default(); L],
+            seeds: [0; L],
             stock_start: vec![0.0; program.integrated.len() * L],
             flow_sum: vec![0.0; program.flows.len() * L],
             backend: Backend::default_for_lanes(L),
@@ -572,7 +602,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
             Part::Derivative => &program.derivative_ops,
             Part::Fused => &program.fused_ops,
         };
-        exec::<L>(code, &mut self.slots, &program.tables, &self.rings);
+        exec::<L>(code, &mut self.slots, &program.tables, &mut self.rings);
     }
 
     /// Picks the back end for the next run: the compiled code for `L`
@@ -626,6 +656,19 @@ impl<'p, const L: usize> Lanes<'p, L> {
         self.set_all(ops::INITIAL_TIME, time.start());
         self.set_all(ops::FINAL_TIME, time.stop());
         self.set_all(ops::SAVE_INTERVAL, time.save_interval());
+        // Every run starts each random stream afresh from its seed, so that
+        // a run is the same whenever it is made.
+        for (rings, &seed) in self.rings.iter_mut().zip(&self.seeds) {
+            rings.random.clear();
+            rings
+                .random
+                .extend(program.random_streams.iter().map(|&key| {
+                    let mut rng =
+                        <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
+                    rng.set_stream(key);
+                    rng
+                }));
+        }
         self.exec(Part::Init);
         self.check_finite(time.start())?;
 
@@ -679,6 +722,9 @@ impl<'p, const L: usize> Lanes<'p, L> {
 
     fn simulate(&mut self, record: &mut impl FnMut(f64, &[f64])) -> LaneResult<()> {
         self.prepare_backend();
+        if let Some(control) = self.program.control {
+            return self.simulate_controlled(control, record);
+        }
         #[cfg(feature = "jit")]
         if let Some(kernels) = self.kernels.clone()
             && kernels.has_advance()
@@ -795,6 +841,102 @@ impl<'p, const L: usize> Lanes<'p, L> {
             }
         }
         Ok(())
+    }
+
+    /// Runs a model whose control settings are computed during the run:
+    /// after each evaluation the step reads `TIME STEP`, `SAVEPER` and
+    /// `FINAL TIME` from their variables (Euler only; every lane must
+    /// agree on them).
+    fn simulate_controlled(
+        &mut self,
+        control: crate::program::ControlSlots,
+        record: &mut impl FnMut(f64, &[f64]),
+    ) -> LaneResult<()> {
+        let invalid = |message: String| {
+            (
+                0,
+                Error::Invalid {
+                    what: "control variables".into(),
+                    message,
+                },
+            )
+        };
+        if self.time.method() != Method::Euler {
+            return Err(invalid(
+                "control settings computed during the run (TIME STEP, SAVEPER or FINAL TIME as equations) need Euler integration".into(),
+            ));
+        }
+        if control.time_step.is_some() && !self.program.rings.is_empty() {
+            return Err(invalid(
+                "DELAY FIXED needs a TIME STEP that stays the same during the run".into(),
+            ));
+        }
+        self.initialise()?;
+        let program = self.program;
+        let time = self.time;
+        let mut t = time.start();
+        let mut next_save = t;
+        let mut steps: u64 = 0;
+        loop {
+            self.set_all(ops::TIME, t);
+            self.exec(Part::Step);
+            self.check_finite(t)?;
+            let read = |lanes: &Self, slot: Option<u32>, fixed: f64, what: &str| {
+                let Some(slot) = slot else { return Ok(fixed) };
+                let values = &lanes.slots[slot as usize * L..(slot as usize + 1) * L];
+                if values.iter().any(|v| v.to_bits() != values[0].to_bits()) {
+                    return Err(invalid(format!(
+                        "the runs of a batch have different values of {what} at time {t} ({values:?}); run them one at a time"
+                    )));
+                }
+                Ok(values[0])
+            };
+            let dt = read(self, control.time_step, time.dt(), "TIME STEP")?;
+            let save = read(self, control.saveper, time.save_interval(), "SAVEPER")?;
+            let stop = read(self, control.final_time, time.stop(), "FINAL TIME")?;
+            if !(dt > 0.0 && dt.is_finite()) {
+                return Err(invalid(format!(
+                    "TIME STEP is {dt} at time {t}; it must be a positive number"
+                )));
+            }
+            if !(save > 0.0 && save.is_finite()) {
+                return Err(invalid(format!(
+                    "SAVEPER is {save} at time {t}; it must be a positive number"
+                )));
+            }
+            self.set_all(ops::DT, dt);
+            self.set_all(ops::SAVE_INTERVAL, save);
+            self.set_all(ops::FINAL_TIME, stop);
+            if !program.non_negative.is_empty() {
+                self.limit_outflows(dt);
+            }
+            self.exec(Part::Derivative);
+            // Times that are sums of steps are not exact in binary: a
+            // millionth of a step is "reached".
+            let tolerance = dt * 1e-6;
+            let last = t + tolerance >= stop;
+            if t + tolerance >= next_save || last {
+                record(t, &self.slots);
+                next_save = t + save;
+            }
+            if last {
+                return Ok(());
+            }
+            steps += 1;
+            if steps > crate::model::MAX_STEPS {
+                return Err(invalid(format!(
+                    "the run took {} steps without reaching FINAL TIME ({stop} at time {t})",
+                    crate::model::MAX_STEPS
+                )));
+            }
+            for (lane, rings) in self.rings.iter_mut().enumerate() {
+                for (i, ring) in program.rings.iter().enumerate() {
+                    rings.push(i, self.slots[ring.input as usize * L + lane]);
+                }
+            }
+            self.integrate(dt);
+            t += dt;
+        }
     }
 
     /// `stock += dt * net flow`, with the net flows in their slots.
@@ -990,7 +1132,29 @@ pub(crate) fn limit_outflows<const L: usize>(program: &Program, slots: &mut [f64
                     }
                 }
                 let available = slots[at(stock.slot)] + dt * supply;
-                if demand > 0.0 && dt * demand > available {
+                if demand > 0.0 && dt * demand > available && program.outflows_in_order {
+                    // XMILE: the outflows in the order listed (then any
+                    // negative inflows), each taking what it asks while
+                    // the stock lasts.
+                    let mut left = available.max(0.0);
+                    for &f in outflows {
+                        let v = slots[at(f)];
+                        if v > 0.0 {
+                            let take = (dt * v).min(left);
+                            left -= take;
+                            slots[at(f)] = take / dt;
+                        }
+                    }
+                    for &f in inflows {
+                        let v = slots[at(f)];
+                        if v < 0.0 {
+                            let take = (-dt * v).min(left);
+                            left -= take;
+                            slots[at(f)] = -take / dt;
+                        }
+                    }
+                    changed = true;
+                } else if demand > 0.0 && dt * demand > available {
                     let scale = (available / (dt * demand)).max(0.0);
                     for &f in inflows {
                         if slots[at(f)] < 0.0 {

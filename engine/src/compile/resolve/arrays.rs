@@ -10,7 +10,7 @@ use crate::expr::{Expr, ExprKind, Index, IndexKind, Span};
 use crate::name::{canonical_name, closest_while, did_you_mean};
 
 /// How one index of a subscript selects elements.
-enum Choice {
+pub(super) enum Choice {
     One(usize),
     Each,
 }
@@ -94,7 +94,7 @@ impl Resolver<'_> {
 
     /// How one index of a subscript of `name` selects an element of
     /// dimension `d`.
-    fn choice(
+    pub(super) fn choice(
         &self,
         ctx: &Ctx,
         name: &str,
@@ -116,6 +116,11 @@ impl Resolver<'_> {
             }
         };
         match &index.kind {
+            IndexKind::Computed(_) => Err(self.error(
+                ctx,
+                &index.span,
+                format!("a computed subscript picks one element of `{name}` during the run; it cannot stand here (in SUM and its kin, or for a lookup's table)"),
+            )),
             IndexKind::Wildcard => each(),
             IndexKind::All(n) if canonical_name(n) == canonical_name(dimension.name()) => each(),
             IndexKind::All(n) => Err(self.error(
@@ -189,6 +194,16 @@ impl Resolver<'_> {
     /// arrayed `x` over dimensions the owner does not range over. `None`
     /// when the expression is not an array.
     pub(super) fn array_elements(&mut self, ctx: &Ctx, e: &Expr) -> Result<Option<Vec<Node>>> {
+        Ok(self.array_each(ctx, e)?.map(|(_, nodes)| nodes))
+    }
+
+    /// As [`Resolver::array_elements`], with the dimensions that vary (in
+    /// the variable's order): the nodes are in row-major order over them.
+    pub(super) fn array_each(
+        &mut self,
+        ctx: &Ctx,
+        e: &Expr,
+    ) -> Result<Option<(Vec<usize>, Vec<Node>)>> {
         let (j, choices) = match &e.kind {
             ExprKind::Subscript {
                 name,
@@ -230,6 +245,12 @@ impl Resolver<'_> {
                 Choice::One(_) => 1,
             })
             .collect();
+        let each: Vec<usize> = self.var_dims[j]
+            .iter()
+            .zip(&choices)
+            .filter(|(_, c)| matches!(c, Choice::Each))
+            .map(|(&d, _)| d)
+            .collect();
         let nodes = combinations(&sizes)
             .into_iter()
             .map(|combo| {
@@ -244,11 +265,17 @@ impl Resolver<'_> {
                 Node::Var(self.base[j] + self.offset(j, &elements))
             })
             .collect();
-        Ok(Some(nodes))
+        Ok(Some((each, nodes)))
     }
 
     /// The model variable `name`, which must be arrayed with `count` dimensions.
-    fn arrayed(&self, ctx: &Ctx, name: &str, span: &Span, count: usize) -> Result<usize> {
+    pub(super) fn arrayed(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        span: &Span,
+        count: usize,
+    ) -> Result<usize> {
         let Some(&j) = self.index.get(&canonical_name(name)) else {
             let suggestion = closest_while(
                 self.errors.len(),
@@ -288,13 +315,71 @@ impl Resolver<'_> {
         let j = self.arrayed(ctx, name, name_span, indices.len())?;
         let dims = self.var_dims[j].clone();
         let mut elements = Vec::new();
-        for (index, &d) in indices.iter().zip(&dims) {
+        // Computed subscripts: (position among the indices, the element's
+        // position from 1 as computed).
+        let mut computed = Vec::new();
+        for (p, (index, &d)) in indices.iter().zip(&dims).enumerate() {
+            if let IndexKind::Computed(e) = &index.kind {
+                let at = self.expr(ctx, e)?;
+                computed.push((p, self.materialize(ctx, at, "computed subscript")));
+                elements.push(0);
+                continue;
+            }
+            // A variable's name that is no element or dimension: its value
+            // is the position (Stella's `v[i]`).
+            if let IndexKind::Name(n) = &index.kind {
+                let dimensions = self.model.dimensions();
+                let key = canonical_name(n);
+                if dimensions[d].position(n).is_none()
+                    && !dimensions.iter().any(|x| canonical_name(x.name()) == key)
+                    && self.index.contains_key(&key)
+                {
+                    let at = self.name(ctx, n, &index.span)?;
+                    computed.push((p, at));
+                    elements.push(0);
+                    continue;
+                }
+            }
             match self.choice(ctx, name, d, index, false)? {
                 Choice::One(e) => elements.push(e),
                 Choice::Each => unreachable!("only aggregates select every element"),
             }
         }
-        Ok(Node::Var(self.base[j] + self.offset(j, &elements)))
+        Ok(self.computed_element(j, &dims, &mut elements, &computed))
+    }
+
+    /// The element of variable `j` at `elements`, where the positions
+    /// listed in `computed` are chosen during the run: a choice among the
+    /// dimension's elements by the computed position (from 1, rounded);
+    /// a position outside the dimension is NaN, which stops the run and
+    /// names the variable and the time.
+    fn computed_element(
+        &self,
+        j: usize,
+        dims: &[usize],
+        elements: &mut Vec<usize>,
+        computed: &[(usize, Node)],
+    ) -> Node {
+        let Some(((p, at), rest)) = computed.split_first() else {
+            return Node::Var(self.base[j] + self.offset(j, elements));
+        };
+        let size = self.model.dimensions()[dims[*p]].elements().len();
+        let position = Node::Unary(crate::program::ops::Func1::Round, Box::new(at.clone()));
+        let mut out = Node::Const(f64::NAN);
+        for k in (0..size).rev() {
+            elements[*p] = k;
+            let value = self.computed_element(j, dims, elements, rest);
+            out = Node::If(
+                Box::new(Node::binary(
+                    crate::program::ops::Func2::Eq,
+                    position.clone(),
+                    Node::Const(k as f64 + 1.0),
+                )),
+                Box::new(value),
+                Box::new(out),
+            );
+        }
+        out
     }
 
     /// The table of lookup `j` to use here: for an arrayed lookup, the

@@ -19,7 +19,230 @@ use crate::expr::{Expr, Span};
 use crate::program::ops::{Func1, Func2, TimeFunc};
 
 impl Resolver<'_> {
-    fn add_hidden(&mut self, ctx: &Ctx, label: String, def: Def) -> usize {
+    /// A random draw: Vensim's `RANDOM ...` functions and XMILE's. Each
+    /// call (each element of an arrayed variable) has its own stream, keyed
+    /// by its place among the model's random calls and its seed argument.
+    fn random(
+        &mut self,
+        ctx: &Ctx,
+        builtin: Builtin,
+        mut a: Vec<Node>,
+        exprs: &[Expr],
+    ) -> Result<Node> {
+        use crate::program::ops::RandomFunc as R;
+        use Builtin as B;
+        // The seed: the last argument of Vensim's functions, optional in
+        // XMILE's; a number, fixed when the model is compiled.
+        let has_seed = match builtin {
+            B::Random01 => false,
+            B::RandomXmile | B::NormalXmile => a.len() == 3,
+            B::PoissonXmile | B::ExpRndXmile => a.len() == 2,
+            _ => true,
+        };
+        let seed = if has_seed {
+            let at = a.len() - 1;
+            match a.remove(at) {
+                Node::Const(seed) => seed,
+                _ => {
+                    return Err(self.error(
+                        ctx,
+                        &exprs[at].span,
+                        format!("the seed of {} must be a number", builtin.spelling()),
+                    ));
+                }
+            }
+        } else {
+            0.0
+        };
+        let stream = self.random_streams.len();
+        if stream > usize::from(u16::MAX) {
+            return Err(self.error(
+                ctx,
+                &exprs.first().map_or(0..0, |e| e.span.clone()),
+                format!(
+                    "a model may call random functions at most {} times (counting each element)",
+                    u16::MAX
+                ),
+            ));
+        }
+        // Stream keys differ for every call and seed, and name the call by
+        // its variable (element) and its place in the equation, not by the
+        // order of the file: a model written out in another order or
+        // format draws the same numbers. (SplitMix64 mixes; FNV-1a hashes
+        // the name.)
+        let mix = |mut z: u64| {
+            z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        let owner = crate::name::canonical_name(ctx.owner);
+        let place = self.random_calls.entry(owner.clone()).or_insert(0);
+        let name_hash = owner.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        self.random_streams.push(
+            mix(name_hash)
+                ^ mix(*place as u64).rotate_left(29)
+                ^ mix(seed.to_bits()).rotate_left(17),
+        );
+        *place += 1;
+        let inf = || Node::Const(f64::INFINITY);
+        let draw = |f: R, args: Vec<Node>| Node::Random(f, args, stream);
+        let shifted = |this: &mut Self,
+                       f: R,
+                       min: Node,
+                       max: Node,
+                       p1: Node,
+                       p2: Node,
+                       shift: Node,
+                       stretch: Node| {
+            // shift + stretch * X within [min, max]: X within the bounds
+            // taken back through the shift and stretch.
+            let shift = this.materialize(ctx, shift, "RANDOM shift");
+            let stretch = this.materialize(ctx, stretch, "RANDOM stretch");
+            let back = |bound: Node| {
+                Node::binary(
+                    Func2::Div,
+                    Node::binary(Func2::Sub, bound, shift.clone()),
+                    stretch.clone(),
+                )
+            };
+            let (low, high) = (back(min), back(max));
+            let (low, high) = (
+                this.materialize(ctx, low, "RANDOM bound"),
+                this.materialize(ctx, high, "RANDOM bound"),
+            );
+            let x = draw(
+                f,
+                vec![
+                    Node::binary(Func2::Min, low.clone(), high.clone()),
+                    Node::binary(Func2::Max, low, high),
+                    p1,
+                    p2,
+                ],
+            );
+            Node::binary(Func2::Add, shift, Node::binary(Func2::Mul, stretch, x))
+        };
+        let mut next = a.into_iter();
+        let mut arg = || next.next().unwrap_or(Node::Const(0.0));
+        Ok(match builtin {
+            B::RandomUniform => {
+                let (min, max) = (arg(), arg());
+                draw(
+                    R::Uniform,
+                    vec![min, max, Node::Const(0.0), Node::Const(0.0)],
+                )
+            }
+            B::Random01 => draw(
+                R::Uniform,
+                vec![
+                    Node::Const(0.0),
+                    Node::Const(1.0),
+                    Node::Const(0.0),
+                    Node::Const(0.0),
+                ],
+            ),
+            B::RandomXmile => {
+                let (min, max) = (arg(), arg());
+                draw(
+                    R::Uniform,
+                    vec![min, max, Node::Const(0.0), Node::Const(0.0)],
+                )
+            }
+            B::RandomNormal => {
+                let (min, max, mean, sd) = (arg(), arg(), arg(), arg());
+                draw(R::Normal, vec![min, max, mean, sd])
+            }
+            B::NormalXmile => {
+                let (mean, sd) = (arg(), arg());
+                let neg = Node::Const(f64::NEG_INFINITY);
+                draw(R::Normal, vec![neg, inf(), mean, sd])
+            }
+            B::RandomExponential => {
+                let (min, max, shift, stretch) = (arg(), arg(), arg(), arg());
+                shifted(
+                    self,
+                    R::Exponential,
+                    min,
+                    max,
+                    Node::Const(0.0),
+                    Node::Const(0.0),
+                    shift,
+                    stretch,
+                )
+            }
+            B::ExpRndXmile => {
+                let mean = arg();
+                Node::binary(
+                    Func2::Mul,
+                    mean,
+                    draw(
+                        R::Exponential,
+                        vec![Node::Const(0.0), inf(), Node::Const(0.0), Node::Const(0.0)],
+                    ),
+                )
+            }
+            B::RandomPoisson => {
+                let (min, max, mean, shift, stretch) = (arg(), arg(), arg(), arg(), arg());
+                shifted(
+                    self,
+                    R::Poisson,
+                    min,
+                    max,
+                    mean,
+                    Node::Const(0.0),
+                    shift,
+                    stretch,
+                )
+            }
+            B::PoissonXmile => {
+                let mean = arg();
+                draw(
+                    R::Poisson,
+                    vec![Node::Const(0.0), inf(), mean, Node::Const(0.0)],
+                )
+            }
+            B::RandomGamma => {
+                let (min, max, order, shift, stretch) = (arg(), arg(), arg(), arg(), arg());
+                shifted(
+                    self,
+                    R::Gamma,
+                    min,
+                    max,
+                    order,
+                    Node::Const(0.0),
+                    shift,
+                    stretch,
+                )
+            }
+            B::RandomWeibull => {
+                let (min, max, shape, shift, stretch) = (arg(), arg(), arg(), arg(), arg());
+                shifted(
+                    self,
+                    R::Weibull,
+                    min,
+                    max,
+                    shape,
+                    Node::Const(0.0),
+                    shift,
+                    stretch,
+                )
+            }
+            B::RandomBeta => {
+                let (min, max, alpha, beta, shift, stretch) =
+                    (arg(), arg(), arg(), arg(), arg(), arg());
+                shifted(self, R::Beta, min, max, alpha, beta, shift, stretch)
+            }
+            B::RandomBinomial => {
+                let (min, max, p, n, shift, stretch) = (arg(), arg(), arg(), arg(), arg(), arg());
+                shifted(self, R::Binomial, min, max, p, n, shift, stretch)
+            }
+            _ => unreachable!("not a random function: {builtin:?}"),
+        })
+    }
+
+    pub(super) fn add_hidden(&mut self, ctx: &Ctx, label: String, def: Def) -> usize {
         self.vars.push(CVar {
             name: format!("{} ({label})", ctx.owner),
             visible: false,
@@ -30,7 +253,7 @@ impl Resolver<'_> {
 
     /// A node that is cheap to read several times: a constant or a variable.
     /// Anything else becomes a hidden auxiliary.
-    fn materialize(&mut self, ctx: &Ctx, node: Node, label: &str) -> Node {
+    pub(super) fn materialize(&mut self, ctx: &Ctx, node: Node, label: &str) -> Node {
         match node {
             Node::Const(_) | Node::Var(_) | Node::Special(_) => node,
             other => {
@@ -194,6 +417,65 @@ impl Resolver<'_> {
                 self.smooth(ctx, builtin.spelling(), a.remove(0), time, initial, order)
             }
             B::Game => a.remove(0),
+            B::VectorSelect
+            | B::VectorSortOrder
+            | B::VectorRank
+            | B::VectorReorder
+            | B::VectorElmMap
+            | B::AllocateByPriority
+            | B::InvertMatrix
+            | B::RankXmile => unreachable!("vector functions are resolved by vector_call"),
+            B::GetDataAtTime | B::GetDataFirstTime | B::GetDataLastTime => {
+                unreachable!("resolved with the data variable's table in call")
+            }
+            B::ActiveInitial => {
+                let initial = a.remove(1);
+                let active = a.remove(0);
+                Node::Var(self.add_hidden(
+                    ctx,
+                    "ACTIVE INITIAL".into(),
+                    Def::Active { active, initial },
+                ))
+            }
+            B::GetTimeValue => {
+                // Vensim: relative to 0 is the simulated time, and measure
+                // 0 gives it in the model's units of time: TIME + offset.
+                // The calendar measures (year, month, day ...) need dates
+                // the model does not have, and the computer's clock (2)
+                // would make runs unrepeatable.
+                if !matches!(a[0], Node::Const(r) if r == 0.0) {
+                    return Err(self.error(
+                        ctx,
+                        &exprs[0].span,
+                        "GET TIME VALUE is supported relative to the simulated time (first argument 0), not to the start or the computer's clock",
+                    ));
+                }
+                if !matches!(a[2], Node::Const(m) if m == 0.0) {
+                    return Err(self.error(
+                        ctx,
+                        &exprs[2].span,
+                        "GET TIME VALUE is supported with measure 0 (the model's units of time), not calendar measures",
+                    ));
+                }
+                Node::binary(
+                    Func2::Add,
+                    Node::Special(crate::compile::resolved::Special::Time),
+                    a.remove(1),
+                )
+            }
+            B::RandomUniform
+            | B::RandomNormal
+            | B::RandomExponential
+            | B::RandomPoisson
+            | B::RandomGamma
+            | B::RandomBeta
+            | B::RandomBinomial
+            | B::RandomWeibull
+            | B::Random01
+            | B::RandomXmile
+            | B::NormalXmile
+            | B::PoissonXmile
+            | B::ExpRndXmile => self.random(ctx, builtin, a, exprs)?,
             B::Quantum => {
                 // Vensim: q * INTEGER(x / q), and x itself when q <= 0.
                 let x = self.materialize(ctx, a.remove(0), "QUANTUM input");

@@ -6,6 +6,7 @@
 
 mod arrays;
 mod lower;
+mod vector;
 
 use super::builtins::{Builtin, builtin_names, lookup_builtin};
 use super::resolved::{CVar, Def, Node, Resolved, Special};
@@ -36,6 +37,13 @@ struct Resolver<'m> {
     errors: Vec<Error>,
     /// Problems that do not stop the model (a delay too short for dt).
     warnings: Vec<crate::program::Warning>,
+    /// The results of vector functions already written out, by their
+    /// function and arguments, so that the elements of one call share them.
+    vector_cache: HashMap<String, Vec<Node>>,
+    /// The key of each random stream made so far.
+    random_streams: Vec<u64>,
+    /// Random calls resolved so far in each variable's equations.
+    random_calls: HashMap<String, usize>,
 }
 
 /// The context of the equation being resolved, for error messages, names
@@ -66,6 +74,9 @@ pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
         structural: Vec::new(),
         errors: Vec::new(),
         warnings: Vec::new(),
+        vector_cache: HashMap::new(),
+        random_streams: Vec::new(),
+        random_calls: HashMap::new(),
     };
     // First pass: one compiled variable per element; constants get their values.
     let mut chosen: Vec<Vec<Option<&Equation>>> = Vec::new();
@@ -209,6 +220,7 @@ pub(crate) fn resolve(model: &Model) -> Result<Resolved> {
         tables: r.tables,
         structural: r.structural,
         warnings: r.warnings,
+        random_streams: r.random_streams,
     })
 }
 
@@ -454,6 +466,44 @@ impl Resolver<'_> {
                     args.len()
                 ),
             ));
+        }
+        if builtin.is_vector() {
+            return self.vector_call(ctx, builtin, args, span);
+        }
+        // GET DATA AT/FIRST/LAST TIME name a data variable (a lookup over
+        // TIME) in their first argument.
+        if matches!(
+            builtin,
+            Builtin::GetDataAtTime | Builtin::GetDataFirstTime | Builtin::GetDataLastTime
+        ) {
+            let data = match &args[0].kind {
+                ExprKind::Name(n) => self.index.get(&canonical_name(n)).copied(),
+                _ => None,
+            };
+            let Some(table) = data.and_then(|i| match self.model.variables()[i].kind() {
+                VariableKind::Lookup { input: Some(_), .. } if self.var_dims[i].is_empty() => {
+                    self.table_of.get(&i).copied()
+                }
+                _ => None,
+            }) else {
+                return Err(self.error(
+                    ctx,
+                    &args[0].span,
+                    format!(
+                        "the first argument of {} must be the name of a data variable (`x := ...` or GET ... DATA) without subscripts",
+                        builtin.spelling()
+                    ),
+                ));
+            };
+            let xs = self.tables[table].xs();
+            return Ok(match builtin {
+                Builtin::GetDataFirstTime => Node::Const(xs.first().copied().unwrap_or(f64::NAN)),
+                Builtin::GetDataLastTime => Node::Const(xs.last().copied().unwrap_or(f64::NAN)),
+                _ => {
+                    let t = self.expr(ctx, &args[1])?;
+                    Node::Lookup(table, Box::new(t))
+                }
+            });
         }
         // LOOKUP(table, x) names a lookup in its first argument.
         if builtin == Builtin::Lookup {

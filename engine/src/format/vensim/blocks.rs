@@ -110,7 +110,7 @@ pub(super) fn split_lhs(eq: &str) -> Lhs<'_> {
                     (":INTERPOLATE:", Some(DataMode::Interpolate)),
                     (":HOLD BACKWARD:", Some(DataMode::HoldBackward)),
                     (":LOOK FORWARD:", Some(DataMode::LookForward)),
-                    (":RAW:", None),
+                    (":RAW:", Some(DataMode::Raw)),
                 ] {
                     if upper.starts_with(keyword) {
                         let after = i + keyword.len();
@@ -118,10 +118,7 @@ pub(super) fn split_lhs(eq: &str) -> Lhs<'_> {
                             return Lhs::Unsupported(i, format!("expected `:=` after `{keyword}`"));
                         };
                         let Some(mode) = mode else {
-                            return Lhs::Unsupported(
-                                i,
-                                "`:RAW:` data (no value between the points) is not supported: use `:INTERPOLATE:` or `:HOLD BACKWARD:`".into(),
-                            );
+                            return Lhs::Unsupported(i, format!("`{keyword}` is not supported"));
                         };
                         let at = eq.len() - assign.len();
                         return Lhs::Data {

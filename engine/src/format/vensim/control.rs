@@ -5,17 +5,24 @@
 use super::{Def, Reader, Rhs};
 use crate::error::Error;
 use crate::expr::{Expr, ExprKind, UnaryOp};
-use crate::model::TimeSettings;
+use crate::model::{ControlVariables, TimeSettings};
 use crate::name::canonical_name;
 use std::collections::HashMap;
 
 impl Reader<'_> {
     /// The time settings from the control variables, and the time units.
+    ///
+    /// A control variable that is not an expression of numbers and other
+    /// control variables (`FINAL TIME = IF THEN ELSE(x > 50, Time, 100)`)
+    /// is computed during the run: it is returned as a definition of an
+    /// auxiliary, named in the [`ControlVariables`], and the time settings
+    /// hold its value at the start where that is known without running
+    /// the model.
     pub(super) fn time_settings(
         &mut self,
         controls: &[Def],
         defs: &[Def],
-    ) -> Option<(TimeSettings, Option<String>)> {
+    ) -> Option<(TimeSettings, Option<String>, Vec<Def>, ControlVariables)> {
         let mut values: HashMap<String, f64> = defs
             .iter()
             .filter(|d| d.subscripts.is_empty())
@@ -45,14 +52,73 @@ impl Reader<'_> {
                 }
             });
         }
-        for d in pending {
-            self.errors.push(Error::File {
-                location: d.location.clone(),
-                message: format!(
-                    "`{}` must be a number or an expression of numbers and other control variables",
-                    d.name
-                ),
-            });
+        // The others change during the run: each becomes an auxiliary,
+        // and its value at the start, where the numbers say it, stands in
+        // the time settings.
+        let mut dynamic = Vec::new();
+        let mut control = ControlVariables::default();
+        let mut start_values = values.clone();
+        start_values.insert("time".into(), 0.0);
+        let mut order: Vec<&Def> = pending.clone();
+        order.sort_by_key(|d| canonical_name(&d.name) != "initial_time");
+        for d in order {
+            if !matches!(d.rhs, Rhs::Expression(_)) || !d.subscripts.is_empty() {
+                self.errors.push(Error::File {
+                    location: d.location.clone(),
+                    message: format!(
+                        "`{}` must be a number or an expression (of `Time`, numbers and other variables)",
+                        d.name
+                    ),
+                });
+                continue;
+            }
+            let key = canonical_name(&d.name);
+            let at_start = match &d.rhs {
+                Rhs::Expression(s) => crate::expr::parse(&s.text)
+                    .ok()
+                    .and_then(|e| evaluate(&e, &start_values)),
+                _ => None,
+            };
+            if let Some(v) = at_start {
+                start_values.insert(key.clone(), v);
+                if key == "initial_time" {
+                    start_values.insert("time".into(), v);
+                }
+            }
+            let slot = match key.as_str() {
+                "initial_time" => &mut control.initial_time,
+                "final_time" => &mut control.final_time,
+                "time_step" => &mut control.time_step,
+                _ => &mut control.saveper,
+            };
+            *slot = Some(d.name.clone());
+            dynamic.push(d.clone());
+        }
+        if !dynamic.is_empty() {
+            for (key, fallback) in [("initial_time", 0.0), ("time_step", 1.0)] {
+                if !values.contains_key(key) {
+                    values.insert(
+                        key.into(),
+                        start_values.get(key).copied().unwrap_or(fallback),
+                    );
+                }
+            }
+            let start = values["initial_time"];
+            let dt = values["time_step"];
+            if !values.contains_key("final_time") {
+                let stop = start_values
+                    .get("final_time")
+                    .copied()
+                    .filter(|&v| v >= start)
+                    .unwrap_or(start + dt);
+                values.insert("final_time".into(), stop);
+            }
+            if !values.contains_key("saveper") {
+                values.insert(
+                    "saveper".into(),
+                    start_values.get("saveper").copied().unwrap_or(dt),
+                );
+            }
         }
         let get = |key: &str| values.get(key).copied();
         let at = |key: &str| {
@@ -141,7 +207,7 @@ impl Reader<'_> {
             .iter()
             .find(|d| canonical_name(&d.name) == "time_step")
             .and_then(|d| d.units.clone());
-        Some((time, units))
+        Some((time, units, dynamic, control))
     }
 }
 
@@ -161,7 +227,20 @@ fn evaluate(e: &Expr, values: &HashMap<String, f64>) -> Option<f64> {
                 BinaryOp::Mul => Some(a * b),
                 BinaryOp::Div => Some(a / b),
                 BinaryOp::Pow => Some(a.powf(b)),
+                BinaryOp::Lt => Some(f64::from(a < b)),
+                BinaryOp::Le => Some(f64::from(a <= b)),
+                BinaryOp::Gt => Some(f64::from(a > b)),
+                BinaryOp::Ge => Some(f64::from(a >= b)),
+                BinaryOp::Eq => Some(f64::from(a == b)),
+                BinaryOp::Ne => Some(f64::from(a != b)),
                 _ => None,
+            }
+        }
+        ExprKind::If(c, a, b) => {
+            if evaluate(c, values)? != 0.0 {
+                evaluate(a, values)
+            } else {
+                evaluate(b, values)
             }
         }
         _ => None,

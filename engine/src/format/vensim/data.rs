@@ -15,8 +15,9 @@
 //!
 //! A data variable is a lookup over `TIME`: `:INTERPOLATE:` (the default)
 //! interpolates linearly, `:HOLD BACKWARD:` holds each value until the
-//! next, `:LOOK FORWARD:` takes the next value; both ends hold. `:RAW:` and
-//! `GET DIRECT SUBSCRIPT` are refused with their place.
+//! next, `:LOOK FORWARD:` takes the next value; both ends hold; `:RAW:`
+//! holds each point (with a warning). `GET DIRECT SUBSCRIPT` defines a
+//! subscript range from cells' text.
 
 use super::Reader;
 use calamine::{DataType, Reader as _};
@@ -51,6 +52,9 @@ pub(super) enum DataMode {
     Interpolate,
     HoldBackward,
     LookForward,
+    /// `:RAW:`: the points as given; between them Vensim has no value,
+    /// and the previous point is held here (with a warning).
+    Raw,
 }
 
 /// Reads `GET DIRECT CONSTANTS('f', 's', 'c')` and its kin; `None` when
@@ -165,7 +169,132 @@ fn column_number(letters: &str) -> Option<u32> {
     n.checked_sub(1)
 }
 
+/// The arguments of `GET DIRECT SUBSCRIPT('file', 'sheet', 'first',
+/// 'last', 'prefix')` (or `GET XLS SUBSCRIPT`); `None` for any other text.
+pub(super) fn subscript_call(text: &str) -> Option<Result<[String; 5], String>> {
+    let text = text.trim();
+    let open = text.find('(')?;
+    let name = crate::name::canonical_name(&text[..open]);
+    if name != "get_direct_subscript" && name != "get_xls_subscript" {
+        return None;
+    }
+    let Some(inner) = text[open + 1..].trim_end().strip_suffix(')') else {
+        return Some(Err("expected `)` at the end of the call".into()));
+    };
+    let args: Vec<String> = inner
+        .split(',')
+        .map(|a| a.trim().trim_matches('\'').trim_matches('"').to_string())
+        .collect();
+    match <[String; 5]>::try_from(args) {
+        Ok(args) => Some(Ok(args)),
+        Err(args) => Some(Err(format!(
+            "`{}` takes 5 arguments ('file', 'sheet', 'first cell', 'last cell', 'prefix'), got {}",
+            text[..open].trim(),
+            args.len()
+        ))),
+    }
+}
+
 impl Reader<'_> {
+    /// The elements of a subscript range read from a file by `GET DIRECT
+    /// SUBSCRIPT`: the text of each cell from the first cell to the last
+    /// (a row, a column or a block, row by row), after the prefix. A blank
+    /// last cell reads on from the first cell, along its row if the cell to
+    /// its right holds text, else down its column, to the first empty cell.
+    pub(super) fn subscript_elements(&mut self, args: &[String; 5]) -> Result<Vec<String>, String> {
+        let [file, sheet, first, last, prefix] = args;
+        let Some(dir) = self.dir.clone() else {
+            return Err(format!(
+                "external data (`{file}`) is read relative to the model file: load the model from its file"
+            ));
+        };
+        let path = dir.join(file);
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        let mut cells: HashMap<(u32, u32), String> = HashMap::new();
+        match extension.as_str() {
+            "csv" | "tab" | "txt" => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+                let separator = if extension == "csv" { ',' } else { '\t' };
+                for (row, line) in text.lines().enumerate() {
+                    for (column, cell) in line.split(separator).enumerate() {
+                        let cell = cell.trim().trim_matches('"').trim();
+                        if !cell.is_empty() {
+                            cells.insert((row as u32, column as u32), cell.to_string());
+                        }
+                    }
+                }
+            }
+            _ => {
+                let mut workbook = calamine::open_workbook_auto(&path)
+                    .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+                let range = workbook.worksheet_range(sheet).map_err(|e| {
+                    format!("cannot read sheet `{sheet}` of `{}`: {e}", path.display())
+                })?;
+                let (r0, c0) = range.start().unwrap_or((0, 0));
+                for (row, column, value) in range.used_cells() {
+                    let text = match value.as_f64() {
+                        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{}", v as i64),
+                        _ => value.to_string(),
+                    };
+                    let text = text.trim().to_string();
+                    if !text.is_empty() {
+                        cells.insert((r0 + row as u32, c0 + column as u32), text);
+                    }
+                }
+            }
+        }
+        let start = cell_position(first)
+            .ok_or_else(|| format!("`{first}` is not a cell (such as `B2`)"))?;
+        let end = if last.trim().is_empty() {
+            let along_row = cells.contains_key(&(start.0, start.1 + 1));
+            let mut at = start;
+            loop {
+                let next = if along_row {
+                    (at.0, at.1 + 1)
+                } else {
+                    (at.0 + 1, at.1)
+                };
+                if !cells.contains_key(&next) {
+                    break at;
+                }
+                at = next;
+            }
+        } else {
+            cell_position(last).ok_or_else(|| format!("`{last}` is not a cell (such as `B2`)"))?
+        };
+        if end.0 < start.0 || end.1 < start.1 {
+            return Err(format!(
+                "the last cell `{last}` comes before the first, `{first}`"
+            ));
+        }
+        let count = u64::from(end.0 - start.0 + 1) * u64::from(end.1 - start.1 + 1);
+        if count > 1_000_000 {
+            return Err(format!(
+                "`{first}` to `{last}` is {count} cells: too many elements"
+            ));
+        }
+        let mut elements = Vec::new();
+        for row in start.0..=end.0 {
+            for column in start.1..=end.1 {
+                match cells.get(&(row, column)) {
+                    Some(text) => elements.push(format!("{prefix}{text}")),
+                    None => {
+                        return Err(format!(
+                            "cell {} of sheet `{sheet}` of `{file}` is empty: a subscript element needs a name",
+                            cell_name(row, column)
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(elements)
+    }
+
     /// The sheet `sheet` of `file` (relative to the model), read once.
     fn grid(&mut self, file: &str, sheet: &str) -> Result<(PathBuf, String), String> {
         let Some(dir) = self.dir.clone() else {
@@ -380,7 +509,7 @@ fn cell_name(row: u32, column: u32) -> String {
 /// `TIME` with the given interpolation.
 pub(super) fn data_points(points: Vec<(f64, f64)>, mode: DataMode) -> Vec<(f64, f64)> {
     match mode {
-        DataMode::Interpolate | DataMode::HoldBackward => points,
+        DataMode::Interpolate | DataMode::HoldBackward | DataMode::Raw => points,
         // The next value from just after each point: a step function
         // whose steps start a hair after the points.
         DataMode::LookForward => {

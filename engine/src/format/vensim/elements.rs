@@ -168,8 +168,18 @@ impl Reader<'_> {
         }
         // Data variables (`:=`, GET ... DATA) hold or look forward between
         // their points; other lookups interpolate.
+        if let Some(raw) = defs.iter().find(|d| d.data == Some(DataMode::Raw)) {
+            let location = raw.location.clone();
+            self.warn(
+                &name,
+                location,
+                "`:RAW:` data: Vensim has no value between the data points; here each point is held until the next (as `:HOLD BACKWARD:`)".into(),
+            );
+        }
         let interpolation = match defs.iter().find_map(|d| d.data) {
-            Some(DataMode::HoldBackward | DataMode::LookForward) => Interpolation::Discrete,
+            Some(DataMode::HoldBackward | DataMode::LookForward | DataMode::Raw) => {
+                Interpolation::Discrete
+            }
             _ => Interpolation::Continuous,
         };
         if let [

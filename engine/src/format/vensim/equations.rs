@@ -127,6 +127,18 @@ impl Reader<'_> {
             Rhs::Number(v)
         } else if let Some(values) = self.list(rhs, !subscripts.is_empty()) {
             Rhs::List(values)
+        } else if let Some(values) = tabbed_array(rhs) {
+            match values {
+                Ok(values) => Rhs::List(values),
+                Err(at) => {
+                    self.push_error(
+                        rhs_start + at,
+                        "`TABBED ARRAY` holds numbers separated by spaces, tabs and line breaks"
+                            .into(),
+                    );
+                    return None;
+                }
+            }
         } else if let Some(external) = super::data::parse_call(rhs) {
             match external {
                 Ok(external) => Rhs::External(external),
@@ -142,7 +154,16 @@ impl Reader<'_> {
                 points: self.points(&name, table.0, rhs_start + table.1)?,
             }
         } else {
-            let upper = rhs.to_ascii_uppercase();
+            // The supported GET DATA functions are hidden from the search
+            // for unsupported ones (same length, so offsets hold).
+            let mut upper = rhs.to_ascii_uppercase();
+            for supported in [
+                "GET DATA AT TIME",
+                "GET DATA FIRST TIME",
+                "GET DATA LAST TIME",
+            ] {
+                upper = upper.replace(supported, &"_".repeat(supported.len()));
+            }
             for (what, why) in [
                 (
                     "A FUNCTION OF",
@@ -150,11 +171,7 @@ impl Reader<'_> {
                 ),
                 (
                     "GET DATA",
-                    "external data (`GET DATA ...`) is not supported: give the values as a lookup",
-                ),
-                (
-                    "TABBED ARRAY",
-                    "`TABBED ARRAY` is not supported: list the values separated by commas",
+                    "of the `GET DATA ...` functions only `GET DATA AT TIME`, `GET DATA FIRST TIME` and `GET DATA LAST TIME` are supported",
                 ),
             ] {
                 if let Some(at) = upper.find(what) {
@@ -313,4 +330,35 @@ fn with_lookup(rhs: &str) -> Option<((&str, usize), (&str, usize))> {
 fn strip_range(units: &str) -> Option<String> {
     let units = units.split('[').next().unwrap_or("").trim();
     (!units.is_empty()).then(|| units.to_string())
+}
+
+/// `TABBED ARRAY(1 2 3 \n 4 5 6)`: the numbers in row-major order (rows on
+/// lines, values separated by spaces or tabs); `None` for any other text,
+/// `Err(offset)` at a value that is not a number.
+fn tabbed_array(rhs: &str) -> Option<Result<Vec<f64>, usize>> {
+    let trimmed = rhs.trim_start();
+    let lead = rhs.len() - trimmed.len();
+    let open = trimmed.find('(')?;
+    if crate::name::canonical_name(&trimmed[..open]) != "tabbed_array" {
+        return None;
+    }
+    let inner = trimmed[open + 1..].trim_end();
+    let Some(inner) = inner.strip_suffix(')') else {
+        return Some(Err(lead + open));
+    };
+    let base = lead + open + 1;
+    let mut values = Vec::new();
+    let mut at = 0;
+    for word in inner.split(|c: char| c.is_whitespace() || c == '\\') {
+        let offset = base + at;
+        at += word.len() + 1;
+        if word.is_empty() {
+            continue;
+        }
+        match word.parse::<f64>() {
+            Ok(v) => values.push(v),
+            Err(_) => return Some(Err(offset)),
+        }
+    }
+    Some(Ok(values))
 }

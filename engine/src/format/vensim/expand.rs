@@ -1036,11 +1036,109 @@ impl Scope<'_> {
                             _ => format!("({})", terms[0]),
                         })
                     }
+                    "vector_select"
+                    | "vector_sort_order"
+                    | "vector_rank"
+                    | "vector_reorder"
+                    | "allocate_by_priority"
+                    | "invert_matrix" => {
+                        // Their array arguments stay arrays: `d!` and the
+                        // vector's own (last) dimension are kept as whole
+                        // dimensions, the other subscripts bound.
+                        let (arrays, trailing) = match function.as_str() {
+                            "vector_select" => (2, 0),
+                            "vector_sort_order" | "vector_rank" => (1, 1),
+                            "invert_matrix" => (1, 2),
+                            _ => (2, 1),
+                        };
+                        crate::expr::splice_children(e, text, |child| {
+                            let position = args.iter().position(|a| std::ptr::eq(a, child));
+                            match (position, &child.kind) {
+                                (Some(p), ExprKind::Subscript { .. }) if p < arrays => {
+                                    self.render_vector(child, text, trailing)
+                                }
+                                _ => self.render(child, text),
+                            }
+                        })
+                    }
                     _ => self.splice(e, text),
                 }
             }
             _ => self.splice(e, text),
         }
+    }
+
+    /// An array argument of a vector function: `d!` and the last
+    /// `trailing` subscripts, when they are ranges, become the whole
+    /// dimension (`family!`); the others are bound as anywhere else.
+    fn render_vector(&self, e: &Expr, text: &str, trailing: usize) -> Result<String, String> {
+        let ranges = &self.ranges.ranges;
+        let ExprKind::Subscript {
+            name_span, indices, ..
+        } = &e.kind
+        else {
+            return self.render(e, text);
+        };
+        let mut out = text[name_span.clone()].to_string();
+        out.push('[');
+        // The positions in its family of a subrange the vector runs over.
+        let mut subrange: Option<Vec<usize>> = None;
+        for (i, index) in indices.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            let whole = match &index.kind {
+                IndexKind::All(n) => self.ranges.find(n),
+                IndexKind::Name(n) if i + trailing >= indices.len() => self.ranges.find(n),
+                _ => None,
+            };
+            match whole {
+                Some(r) if ranges[r].family == r => {
+                    out.push_str(&quoted(&ranges[r].name));
+                    out.push('!');
+                }
+                Some(r) if trailing == 1 && matches!(index.kind, IndexKind::Name(_)) => {
+                    // The whole family, and which of its elements the
+                    // subrange keeps.
+                    let family = &ranges[ranges[r].family];
+                    out.push_str(&quoted(&family.name));
+                    out.push('!');
+                    subrange = Some(
+                        ranges[r]
+                            .keys
+                            .iter()
+                            .filter_map(|k| family.position(k))
+                            .collect(),
+                    );
+                }
+                Some(r) => {
+                    return Err(format!(
+                        "this vector function over the subrange `{}` is not supported: use the whole range `{}`",
+                        ranges[r].name, ranges[ranges[r].family].name
+                    ));
+                }
+                None => {
+                    let one = Expr {
+                        kind: ExprKind::Subscript {
+                            name: String::new(),
+                            name_span: 0..0,
+                            indices: vec![index.clone()],
+                        },
+                        span: e.span.clone(),
+                    };
+                    let rendered = self.render(&one, text)?;
+                    out.push_str(&rendered[1..rendered.len() - 1]);
+                }
+            }
+        }
+        out.push(']');
+        Ok(match subrange {
+            Some(positions) => {
+                let positions: Vec<String> = positions.iter().map(|p| p.to_string()).collect();
+                format!("VECTOR_ELEMENTS({out}, {})", positions.join(", "))
+            }
+            None => out,
+        })
     }
 
     /// The expression's text with each child written out.

@@ -23,11 +23,15 @@
 //!   (`:=`), read from files next to the model (see `data`);
 //! - the control variables `INITIAL TIME`, `FINAL TIME`, `TIME STEP` and
 //!   `SAVEPER` as the time settings (numbers, or expressions of numbers and
-//!   each other), and the units of `TIME STEP` as the time units.
+//!   each other), and the units of `TIME STEP` as the time units; control
+//!   variables written as equations of `Time` or other variables become
+//!   auxiliaries computed during the run ([`crate::ControlVariables`]);
+//! - `TABBED ARRAY` lists, `:RAW:` data (each point held, with a warning)
+//!   and subscript ranges read by `GET DIRECT SUBSCRIPT`.
 //!
-//! What is refused, with the line and column: `:RAW:` data, `GET DIRECT
-//! SUBSCRIPT`, `TABBED ARRAY`, the placeholder `A FUNCTION OF`, subscripted
-//! equations in macros, and unknown functions. Reality checks are skipped
+//! What is refused, with the line and column: the placeholder `A FUNCTION
+//! OF`, `GET DATA ...`, subscripted equations in macros, and unknown
+//! functions. Reality checks are skipped
 //! with a warning. Vensim has no non-negative stocks, so none are made.
 //! Vensim's integration method is not in the equations: the model runs
 //! with Euler unless told otherwise.
@@ -117,6 +121,7 @@ enum Rhs {
 }
 
 /// One definition: a whole variable or some of its elements.
+#[derive(Clone)]
 struct Def {
     name: String,
     subscripts: Vec<String>,
@@ -192,6 +197,24 @@ fn parse_named(
                 elements,
                 mapping,
             } => {
+                // `GET DIRECT SUBSCRIPT(...)`: the elements from a file.
+                let elements = match elements.as_slice() {
+                    [one] => match data::subscript_call(one) {
+                        Some(Ok(args)) => match reader.subscript_elements(&args) {
+                            Ok(elements) => elements,
+                            Err(message) => {
+                                reader.push_error(block.start + lead, message);
+                                continue;
+                            }
+                        },
+                        Some(Err(message)) => {
+                            reader.push_error(block.start + lead, message);
+                            continue;
+                        }
+                        None => elements,
+                    },
+                    _ => elements,
+                };
                 let key = canonical_name(unquoted(name));
                 if !range_names.insert(key.clone()) {
                     reader.push_error(
@@ -254,17 +277,20 @@ fn parse_named(
     macros::expand_calls(&mut reader, &mut defs, &macros);
 
     // Control variables become the time settings.
-    let (controls, defs): (Vec<Def>, Vec<Def>) = defs.into_iter().partition(|d| {
+    let (controls, mut defs): (Vec<Def>, Vec<Def>) = defs.into_iter().partition(|d| {
         matches!(
             canonical_name(&d.name).as_str(),
             "initial_time" | "final_time" | "time_step" | "saveper"
         )
     });
-    if let Some(time) = reader.time_settings(&controls, &defs) {
-        builder = builder.time(time.0);
-        if let Some(units) = time.1 {
+    if let Some((time, units, dynamic, control)) = reader.time_settings(&controls, &defs) {
+        builder = builder.time(time);
+        if let Some(units) = units {
             builder = builder.time_units(units);
         }
+        // Control variables computed during the run are auxiliaries.
+        defs.extend(dynamic);
+        builder = builder.control_variables(control);
     }
 
     // Definitions by variable, in the order of the file.
@@ -552,8 +578,8 @@ mod tests {
         );
         let e = err("x = m(1) ~~|\n:MACRO: m(a)\nm = m(a) ~~|\n:END OF MACRO:\n");
         assert!(e.contains("call itself"), "{e}");
-        let e = err("x :RAW::= 1 ~~|");
-        assert!(e.contains("m.mdl:2:3") && e.contains("`:RAW:`"), "{e}");
+        let e = err("x :RAW: 1 ~~|");
+        assert!(e.contains("m.mdl:2:3") && e.contains("`:=`"), "{e}");
         let e = err("x = GET DIRECT CONSTANTS('a.csv', 'b', 'A1') ~~|");
         assert!(
             e.contains("m.mdl:2:1") && e.contains("relative to the model file"),

@@ -197,6 +197,16 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
             Err(e) => reader.errors.push(e),
         }
     }
+    // XMILE serves a non-negative stock's outflows in the order listed;
+    // carecascade's own export may say they are limited in proportion.
+    let proportional = specs
+        .and_then(|s| s.attribute((CARECASCADE_NAMESPACE, "outflow_limiting")))
+        .is_some_and(|v| v.trim() == "proportional");
+    builder = builder.outflow_limiting(if proportional {
+        crate::OutflowLimiting::Proportional
+    } else {
+        crate::OutflowLimiting::InOrder
+    });
 
     if let Some(dimensions) = child(root, "dimensions") {
         // The elements of the dimensions so far, against Limits::elements.
@@ -411,6 +421,25 @@ impl Scope {
     }
 }
 
+/// For a `<connect>` of module `module`: the module's variable it reads
+/// when it feeds the enclosing model (`from="module.x"` and a `to` that is
+/// not the module's), else `None` (an input of the module).
+fn output_of<'t>(module: &str, to: &str, from: &'t str) -> Option<&'t str> {
+    fn of_module<'n>(module: &str, name: &'n str) -> Option<&'n str> {
+        name.trim()
+            .split_once('.')
+            .filter(|(m, _)| canonical_name(&name_text(m)) == canonical_name(module))
+            .map(|(_, rest)| rest)
+    }
+    match (of_module(module, to), of_module(module, from)) {
+        (None, Some(output)) => Some(output.trim()),
+        _ => None,
+    }
+}
+
+/// The namespace of carecascade's own XMILE attributes.
+pub(crate) const CARECASCADE_NAMESPACE: &str = "https://github.com/carecascade/xmile";
+
 /// A name as a quoted equation name.
 fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\\\""))
@@ -558,11 +587,36 @@ impl<'a> Reader<'a> {
                 });
             }
         }
+        // A <connect> whose `from` is the module's own variable
+        // (`m.output`) and whose `to` is a variable of this model feeds
+        // that variable from the module (Stella writes module outputs so).
+        let mut inputs = scope.inputs.clone();
+        for module in nodes.iter().filter(|n| n.tag_name().name() == "module") {
+            let Some(module_name) = module.attribute("name").map(|n| name_text(n.trim())) else {
+                continue;
+            };
+            for connect in children(*module, "connect") {
+                let (Some(to), Some(from)) = (connect.attribute("to"), connect.attribute("from"))
+                else {
+                    continue;
+                };
+                if let Some(output) = output_of(&module_name, to, from) {
+                    let to = to.trim().trim_start_matches('.');
+                    inputs.insert(
+                        canonical_name(&name_text(to)),
+                        Source {
+                            text: quoted(&format!("{}{module_name}.{output}", scope.prefix)),
+                            origin: Some(self.location(connect.range().start)),
+                        },
+                    );
+                }
+            }
+        }
         let inner = Scope {
             prefix: scope.prefix.clone(),
             locals,
             modules,
-            inputs: scope.inputs.clone(),
+            inputs,
         };
         for node in nodes {
             if node.tag_name().name() == "module" {
@@ -631,6 +685,11 @@ impl<'a> Reader<'a> {
                 ));
                 continue;
             };
+            // An output (from the module to this model) was taken by the
+            // enclosing model.
+            if output_of(&name, to, from).is_some() {
+                continue;
+            }
             // `to` is the module's variable, with or without the module's name.
             let to = to.trim();
             let to = match to.split_once('.') {
@@ -639,7 +698,13 @@ impl<'a> Reader<'a> {
             };
             // `from` is a name in the enclosing model; a leading dot makes
             // it absolute (from the main model).
+            // An element of an array (`from="need[r1]"`) keeps its
+            // subscript after the qualified name.
             let from = from.trim();
+            let (from, subscript) = match from.find('[') {
+                Some(i) => (from[..i].trim(), &from[i..]),
+                None => (from, ""),
+            };
             let flat = match from.strip_prefix('.') {
                 Some(absolute) => absolute.to_string(),
                 None => scope
@@ -649,7 +714,7 @@ impl<'a> Reader<'a> {
             inputs.insert(
                 canonical_name(to),
                 Source {
-                    text: quoted(&flat),
+                    text: format!("{}{subscript}", quoted(&flat)),
                     origin: Some(self.location(connect.range().start)),
                 },
             );
@@ -856,16 +921,27 @@ impl<'a> Reader<'a> {
         for (_, source) in elements.iter_mut() {
             self.qualify(scope, source);
         }
+        // Stella's placeholders: a stock without flows or a graphical
+        // function that a <connect> feeds stands for what feeds it, as an
+        // auxiliary (its own initial value or table is not used).
+        let mut placeholder = false;
         if let Some(input) = scope.inputs.get(&canonical_name(&local)) {
-            if !matches!(kind, "aux" | "flow") || child(node, "gf").is_some() {
+            let has_flows = children(node, "inflow").next().is_some()
+                || children(node, "outflow").next().is_some();
+            if kind == "stock" && has_flows {
                 self.errors.push(Error::File {
                     location: input.origin.clone().unwrap_or_else(|| self.location(0)),
-                    message: format!("<connect> feeds `{name}`, a {}; a module input must be an auxiliary or a flow", if kind == "aux" { "graphical function" } else { kind }),
+                    message: format!("<connect> feeds `{name}`, a stock with flows; a module input must be an auxiliary, a flow, a graphical function or a stock without flows (a placeholder)"),
                 });
                 return;
             }
+            if kind != "flow" {
+                placeholder = kind != "aux" || child(node, "gf").is_some();
+                kind = "aux";
+            }
             eqn = Some(input.clone());
             elements.clear();
+            element_gfs.clear();
         }
         // XMILE's PULSE is an impulse, not Vensim's PULSE: rewrite it.
         if let Some(source) = eqn.as_mut() {
@@ -925,7 +1001,9 @@ impl<'a> Reader<'a> {
             "aux" | "gf" => {
                 // The variable's table: its own <gf>, or, when every element
                 // has one, the first element's (each element keeps its own).
-                let own = if kind == "gf" {
+                let own = if placeholder {
+                    None
+                } else if kind == "gf" {
                     child(node, "ypts").map(|_| node)
                 } else {
                     child(node, "gf")

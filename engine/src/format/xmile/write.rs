@@ -17,8 +17,10 @@ pub fn write(model: &Model) -> String {
     let mut out = String::new();
     let time = model.time();
     out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
-    out.push_str(
-        "<xmile version=\"1.0\" xmlns=\"http://docs.oasis-open.org/xmile/ns/XMILE/v1.0\">\n",
+    let _ = writeln!(
+        out,
+        "<xmile version=\"1.0\" xmlns=\"http://docs.oasis-open.org/xmile/ns/XMILE/v1.0\" xmlns:carecascade=\"{}\">",
+        super::CARECASCADE_NAMESPACE
     );
     out.push_str("  <header>\n");
     let _ = writeln!(out, "    <name>{}</name>", escape_markup(model.name()));
@@ -37,6 +39,20 @@ pub fn write(model: &Model) -> String {
     if let Some(units) = model.time_units() {
         let _ = write!(out, " time_units=\"{}\"", escape_markup(units));
     }
+    // XMILE limits non-negative stocks' outflows in order; a model that
+    // limits them in proportion says so in carecascade's namespace.
+    let has_non_negative = model.variables().iter().any(|v| {
+        matches!(
+            v.kind(),
+            VariableKind::Stock {
+                non_negative: true,
+                ..
+            }
+        )
+    });
+    if has_non_negative && model.outflow_limiting() == crate::OutflowLimiting::Proportional {
+        out.push_str(" carecascade:outflow_limiting=\"proportional\"");
+    }
     out.push_str(">\n");
     let _ = writeln!(out, "    <start>{:?}</start>", time.start());
     let _ = writeln!(out, "    <stop>{:?}</stop>", time.stop());
@@ -45,6 +61,24 @@ pub fn write(model: &Model) -> String {
         let _ = writeln!(out, "    <savestep>{:?}</savestep>", time.save_interval());
     }
     out.push_str("  </sim_specs>\n");
+    let control = model.control_variables();
+    if !control.is_empty() {
+        let names: Vec<&str> = [
+            &control.initial_time,
+            &control.final_time,
+            &control.time_step,
+            &control.saveper,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+        let _ = writeln!(
+            out,
+            "  <!-- {} computed during the run in the original model: XMILE has no way to say so, and this file runs with the settings at the start -->",
+            escape_markup(&names.join(", ")).replace("--", "- -")
+        );
+    }
     if !model.dimensions().is_empty() {
         out.push_str("  <dimensions>\n");
         for d in model.dimensions() {
@@ -278,6 +312,7 @@ pub(crate) fn render(e: &Expr, model: &Model) -> String {
                     IndexKind::Wildcard => "*".to_string(),
                     // XMILE has no `dimension!`; `*` means the same in SUM and its kin.
                     IndexKind::All(_) => "*".to_string(),
+                    IndexKind::Computed(e) => render(e, model),
                 })
                 .collect();
             format!("{}[{}]", identifier(name), indices.join(", "))
@@ -347,7 +382,7 @@ fn call(name: &str, a: &[String]) -> String {
 fn identifier_or_function(name: &str) -> String {
     let upper = name.to_ascii_uppercase();
     if crate::compile::is_builtin(&canonical_name(name)) {
-        upper.split_whitespace().collect::<Vec<_>>().join("")
+        upper.split_whitespace().collect::<Vec<_>>().join("_")
     } else {
         identifier(name)
     }

@@ -1,0 +1,200 @@
+//! Vensim's vector functions (`VECTOR SELECT`, `VECTOR SORT ORDER`,
+//! `VECTOR RANK`, `VECTOR REORDER`, `VECTOR ELM MAP`, `ALLOCATE BY
+//! PRIORITY`, `INVERT MATRIX`) against values computed by hand.
+
+use carecascade_engine::format::vensim;
+use carecascade_engine::{Model, Program, Results};
+
+const CONTROL: &str = "INITIAL TIME = 0 ~ Month ~|\nFINAL TIME = 10 ~ Month ~|\nTIME STEP = 1 ~ Month ~|\nSAVEPER = TIME STEP ~ Month ~|\n";
+
+fn parse(equations: &str) -> Result<Model, String> {
+    vensim::parse(
+        &format!("{{UTF-8}}\n{equations}\n{CONTROL}\\\\\\---/// Sketch\n"),
+        Some("m.mdl"),
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn run(equations: &str) -> Results {
+    let model = parse(equations).unwrap_or_else(|e| panic!("{e}"));
+    Program::compile(&model)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .run()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn compile_error(equations: &str) -> String {
+    match parse(equations) {
+        Err(e) => e,
+        Ok(model) => Program::compile(&model).unwrap_err().to_string(),
+    }
+}
+
+fn values(r: &Results, name: &str, elements: &[&str], t: f64) -> Vec<f64> {
+    elements
+        .iter()
+        .map(|e| {
+            r.value_at(&format!("{name}[{e}]"), t)
+                .unwrap_or_else(|| panic!("no {name}[{e}]"))
+        })
+        .collect()
+}
+
+fn close(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9)
+}
+
+#[test]
+fn sort_order_rank_reorder_and_elm_map() {
+    // v = 3, 1, 3, 2: ties keep the order of the elements.
+    let r = run("d: (d1-d4) ~~|\n\
+         v[d] = 3, 1, 3, 2 ~~|\n\
+         up order[d] = VECTOR SORT ORDER(v[d], 1) ~~|\n\
+         down order[d] = VECTOR SORT ORDER(v[d], 0) ~~|\n\
+         up rank[d] = VECTOR RANK(v[d], 1) ~~|\n\
+         down rank[d] = VECTOR RANK(v[d], -1) ~~|\n\
+         sorted[d] = VECTOR REORDER(v[d], up order[d]) ~~|\n\
+         next[d] = VECTOR ELM MAP(v[d], 1) ~~|\n\
+         third = VECTOR ELM MAP(v[d1], 2) ~~|");
+    let all = ["d1", "d2", "d3", "d4"];
+    // Offsets from 0 of the smallest, next, ...: 1 (the 1), 3 (the 2), 0, 2.
+    assert_eq!(values(&r, "up order", &all, 0.0), [1.0, 3.0, 0.0, 2.0]);
+    assert_eq!(values(&r, "down order", &all, 0.0), [0.0, 2.0, 3.0, 1.0]);
+    // Ranks from 1.
+    assert_eq!(values(&r, "up rank", &all, 0.0), [3.0, 1.0, 4.0, 2.0]);
+    assert_eq!(values(&r, "down rank", &all, 0.0), [1.0, 4.0, 2.0, 3.0]);
+    assert_eq!(values(&r, "sorted", &all, 0.0), [1.0, 2.0, 3.0, 3.0]);
+    // One along from each element; past the end is :NA:.
+    let next = values(&r, "next", &all, 0.0);
+    assert_eq!(&next[..3], [1.0, 3.0, 2.0]);
+    assert!(next[3] < -1e30, "{next:?}");
+    assert_eq!(r.value_at("third", 0.0), Some(3.0));
+}
+
+#[test]
+fn sort_order_follows_values_that_change() {
+    // a rises past b at time 3 (a = t, b = 2.5).
+    let r = run("d: a, b ~~|\nv[a] = Time ~~|\nv[b] = 2.5 ~~|\n\
+         order[d] = VECTOR SORT ORDER(v[d], 1) ~~|");
+    assert_eq!(values(&r, "order", &["a", "b"], 2.0), [0.0, 1.0]);
+    assert_eq!(values(&r, "order", &["a", "b"], 3.0), [1.0, 0.0]);
+}
+
+#[test]
+fn vector_select_every_numerical_action() {
+    // Selection 1, 0, 2 of 4, 5, 6.
+    let mut equations =
+        String::from("d: (d1-d3) ~~|\ns[d] = 1, 0, 2 ~~|\nx[d] = 4, 5, 6 ~~|\nnone[d] = 0 ~~|\n");
+    for action in 0..=10 {
+        equations.push_str(&format!(
+            "a{action} = VECTOR SELECT(s[d!], x[d!], -1, {action}, 0) ~~|\n"
+        ));
+    }
+    equations.push_str("by time = VECTOR SELECT(s[d!], x[d!], -1, Time, 0) ~~|\n");
+    equations.push_str("missing = VECTOR SELECT(none[d!], x[d!], -7, 0, 0) ~~|\n");
+    let r = run(&equations);
+    // Of s * x over the selected (4, 12): sum, product, min, max, mean;
+    // the product of x ^ s (4 * 36); of x over the selected (4, 6): sum,
+    // product, min, max, mean.
+    let expected = [16.0, 48.0, 4.0, 12.0, 8.0, 144.0, 10.0, 24.0, 4.0, 6.0, 5.0];
+    for (action, want) in expected.iter().enumerate() {
+        assert_eq!(
+            r.value_at(&format!("a{action}"), 0.0),
+            Some(*want),
+            "action {action}"
+        );
+        assert_eq!(r.value_at("by time", action as f64), Some(*want));
+    }
+    assert_eq!(r.value_at("missing", 0.0), Some(-7.0));
+}
+
+#[test]
+fn vector_select_error_action_stops_the_run_when_nothing_is_selected() {
+    let model = parse(
+        "d: (d1-d3) ~~|\nnone[d] = 0 ~~|\nx[d] = 4, 5, 6 ~~|\n\
+         y = VECTOR SELECT(none[d!], x[d!], 0, 0, 1) ~~|",
+    )
+    .unwrap();
+    let e = Program::compile(&model)
+        .unwrap()
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`y`"), "{e}");
+}
+
+#[test]
+fn allocate_by_priority_shares_by_rectangular_profiles() {
+    // Requests 10, 6, 3 at priorities 2, 4, 3, width 3: supply = Time.
+    let r = run(
+        "d: a, b, c ~~|\nrequest[d] = 10, 6, 3 ~~|\npriority[d] = 2, 4, 3 ~~|\n\
+         supply = Time * 2 ~~|\n\
+         shares[d] = ALLOCATE BY PRIORITY(request[d], priority[d], ELMCOUNT(d), 3, supply) ~~|\n\
+         total = SUM(shares[d!]) ~~|",
+    );
+    let all = ["a", "b", "c"];
+    assert_eq!(values(&r, "shares", &all, 0.0), [0.0, 0.0, 0.0]);
+    // Supply 2 goes to b alone: 6 (5.5 - p) / 3 = 2 at p = 4.5.
+    assert!(close(&values(&r, "shares", &all, 1.0), &[0.0, 2.0, 0.0]));
+    // Supply 6: 10 (3.5 - p)/3 + 6 (5.5 - p)/3 + 3 (4.5 - p)/3 = 6 at
+    // p = 63.5 / 19.
+    let p = 63.5 / 19.0;
+    let want = [
+        10.0 * (3.5 - p) / 3.0,
+        6.0 * (5.5 - p) / 3.0,
+        3.0 * (4.5 - p) / 3.0,
+    ];
+    assert!(close(&values(&r, "shares", &all, 3.0), &want));
+    for t in 0..=10 {
+        let total = r.value_at("total", f64::from(t)).unwrap();
+        assert!(
+            (total - (2.0 * f64::from(t)).min(19.0)).abs() < 1e-9,
+            "{t}: {total}"
+        );
+    }
+    // Supply 20 covers every request.
+    assert_eq!(values(&r, "shares", &all, 10.0), [10.0, 6.0, 3.0]);
+}
+
+#[test]
+fn invert_matrix_with_pivoting() {
+    let r = run("r: r1, r2, r3 ~~|\nc: c1, c2, c3 ~~|\n\
+         m[r, c] = 0, 1, 2; 1, 0, 3; 4, -3, 8; ~~|\n\
+         inverse[r, c] = INVERT MATRIX(m[r, c], 3) ~~|");
+    // The inverse of [[0,1,2],[1,0,3],[4,-3,8]] (determinant -2):
+    // [[-4.5, 7, -1.5], [-2, 4, -1], [1.5, -2, 0.5]].
+    let rows = [
+        ("r1", [-4.5, 7.0, -1.5]),
+        ("r2", [-2.0, 4.0, -1.0]),
+        ("r3", [1.5, -2.0, 0.5]),
+    ];
+    for (row, want) in rows {
+        let got: Vec<f64> = ["c1", "c2", "c3"]
+            .iter()
+            .map(|c| r.value_at(&format!("inverse[{row},{c}]"), 0.0).unwrap())
+            .collect();
+        assert!(close(&got, &want), "{row}: {got:?}");
+    }
+}
+
+#[test]
+fn vector_functions_refuse_what_they_cannot_take_with_the_place() {
+    let e = compile_error(
+        "d: a, b ~~|\ne: x, y, z ~~|\nm[d, e] = 1 ~~|\ni[d, e] = INVERT MATRIX(m[d, e], 2) ~~|",
+    );
+    assert!(e.contains("m.mdl:") && e.contains("square"), "{e}");
+    let e = compile_error("x = 1 ~~|\ny = VECTOR SELECT(x, x, 0, 0, 0) ~~|");
+    assert!(e.contains("m.mdl:") && e.contains("marked `!`"), "{e}");
+    let e = compile_error("d: a, b ~~|\nv[d] = 1, 2 ~~|\ny = VECTOR RANK(v[d], 1) ~~|");
+    assert!(e.contains("m.mdl:") && e.contains("VECTOR RANK"), "{e}");
+    let e = compile_error(
+        "d: a, b ~~|\nv[d] = 1, 2 ~~|\ny[d] = VECTOR SELECT(v[d!], v[d!], 0, 11, 0) ~~|",
+    );
+    assert!(e.contains("0 to 10"), "{e}");
+}
+
+#[test]
+fn vectors_too_long_to_write_out_are_refused_at_once() {
+    let e = compile_error("d: (d1-d3000) ~~|\nv[d] = 1 ~~|\nr[d] = VECTOR RANK(v[d], 1) ~~|");
+    assert!(e.contains("m.mdl:4:") && e.contains("at most 2000"), "{e}");
+}
