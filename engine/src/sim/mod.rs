@@ -552,19 +552,33 @@ impl<'p, const L: usize> Lanes<'p, L> {
     fn exec(&mut self, part: Part) {
         #[cfg(feature = "jit")]
         if let Some(kernels) = &self.kernels {
-            let tables = &self.program.tables;
+            let program = self.program;
             let (slots, rings) = (&mut self.slots, &self.rings);
-            match part {
-                Part::Init => kernels.run(crate::jit::Part::Init, slots, tables, rings),
-                Part::Step => kernels.run(crate::jit::Part::Step, slots, tables, rings),
-                Part::Derivative => kernels.run(crate::jit::Part::Derivative, slots, tables, rings),
-                Part::Fused => {
-                    kernels.run(crate::jit::Part::Step, slots, tables, rings);
-                    kernels.run(crate::jit::Part::Derivative, slots, tables, rings);
+            use crate::jit::Part as Jit;
+            let done = match part {
+                Part::Init => kernels.run(Jit::Init, program, slots, rings),
+                Part::Step => kernels.run(Jit::Step, program, slots, rings),
+                Part::Derivative => kernels.run(Jit::Derivative, program, slots, rings),
+                Part::Fused => kernels
+                    .run(Jit::Step, program, slots, rings)
+                    .and_then(|()| kernels.run(Jit::Derivative, program, slots, rings)),
+            };
+            match done {
+                Ok(()) => return,
+                // The lists could not be compiled (nothing ran): this and
+                // the following runs are interpreted.
+                Err(fallback) => {
+                    self.fallback = Some(fallback);
+                    self.kernels = None;
                 }
             }
-            return;
         }
+        self.interpret(part);
+    }
+
+    /// Runs one of the program's operation lists in the interpreter.
+    #[inline]
+    fn interpret(&mut self, part: Part) {
         let program = self.program;
         let code = match part {
             Part::Init => &program.init_ops,
@@ -610,6 +624,11 @@ impl<'p, const L: usize> Lanes<'p, L> {
     }
 
     fn initialise(&mut self) -> LaneResult<()> {
+        self.initialise_with(Self::exec)
+    }
+
+    /// As [`Lanes::initialise`], the initial values evaluated by `exec`.
+    fn initialise_with(&mut self, exec: fn(&mut Self, Part)) -> LaneResult<()> {
         let program = self.program;
         for (i, &value) in program.base_slots.iter().enumerate() {
             self.set_all(i, value);
@@ -626,7 +645,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
         self.set_all(ops::INITIAL_TIME, time.start());
         self.set_all(ops::FINAL_TIME, time.stop());
         self.set_all(ops::SAVE_INTERVAL, time.save_interval());
-        self.exec(Part::Init);
+        exec(self, Part::Init);
         self.check_finite(time.start())?;
 
         // DELAY FIXED: one slot per step of delay, filled with the initial
@@ -699,17 +718,20 @@ impl<'p, const L: usize> Lanes<'p, L> {
         kernels: &crate::jit::Kernels,
         record: &mut impl FnMut(f64, &[f64]),
     ) -> LaneResult<()> {
-        self.initialise()?;
+        // The initial values and the first evaluation, once per run, are
+        // interpreted (bit for bit the same), so that only the loop is
+        // compiled.
+        self.initialise_with(Self::interpret)?;
         let program = self.program;
         let time = self.time;
         let (steps, every, dt) = (time.steps(), time.save_every(), time.dt());
         self.set_all(ops::TIME, time.start());
         if program.non_negative.is_empty() {
-            self.exec(Part::Fused);
+            self.interpret(Part::Fused);
         } else {
-            self.exec(Part::Step);
+            self.interpret(Part::Step);
             self.limit_outflows(dt);
-            self.exec(Part::Derivative);
+            self.interpret(Part::Derivative);
         }
         self.check_finite(time.start())?;
         record(time.start(), &self.slots);
@@ -844,7 +866,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
     /// the passes have not settled, a last pass counts only supply that no
     /// limit can reduce, which is safe for every stock at once.
     fn limit_outflows(&mut self, dt: f64) {
-        limit_outflows::<L>(self.program, &mut self.slots, dt);
+        limit_outflows::<L>(self.program, &mut self.slots, dt, 0..L);
     }
 
     /// One classical Runge-Kutta step. The flows of the four stages are
@@ -954,14 +976,20 @@ impl<'p, const L: usize> Lanes<'p, L> {
 
 /// Scales down the outflows of non-negative stocks in `L` lanes' slots so
 /// that none removes more than the stock holds plus what flows in during
-/// the step (see `Lanes::limit_outflows`); also called by compiled code.
-pub(crate) fn limit_outflows<const L: usize>(program: &Program, slots: &mut [f64], dt: f64) {
+/// the step (see `Lanes::limit_outflows`), in `lanes`; also called by
+/// compiled code.
+pub(crate) fn limit_outflows<const L: usize>(
+    program: &Program,
+    slots: &mut [f64],
+    dt: f64,
+    lanes: std::ops::Range<usize>,
+) {
     const PASSES: usize = 16;
     if program.non_negative.is_empty() {
         return;
     }
     let terms = &program.flow_terms;
-    for lane in 0..L {
+    for lane in lanes {
         let at = |slot: u32| slot as usize * L + lane;
         for pass in 0..=PASSES {
             let certain_only = pass == PASSES;
