@@ -735,6 +735,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
         }
         self.check_finite(time.start())?;
         record(time.start(), &self.slots);
+        let mut recorded = 1;
         let mut step = 0;
         while step < steps {
             let n = every.min(steps - step);
@@ -748,31 +749,33 @@ impl<'p, const L: usize> Lanes<'p, L> {
                 dt,
             );
             if failed != 0 {
-                return Err(self.replay());
+                return self.replay(record, recorded);
             }
             step += n;
             record(time.time_at(step), &self.slots);
+            recorded += 1;
         }
         Ok(())
     }
 
-    /// The error of a run that the compiled loop stopped: the interpreter
-    /// runs it again to the same step and names the variable.
+    /// A run that the compiled loop stopped, after it recorded `recorded`
+    /// rows: the interpreter runs it again from the start and names the
+    /// variable and time of the first NaN or infinity as it always does,
+    /// or, if the compiled test gave a false alarm (a sum of tested values
+    /// that overflowed), finishes the run, recording the rows not yet
+    /// recorded.
     #[cfg(feature = "jit")]
-    fn replay(&mut self) -> (usize, Error) {
+    fn replay(&mut self, record: &mut impl FnMut(f64, &[f64]), recorded: usize) -> LaneResult<()> {
         let kernels = self.kernels.take();
-        let result = self.simulate_steps(&mut |_, _| {});
+        let mut seen = 0;
+        let result = self.simulate_steps(&mut |time, slots| {
+            if seen >= recorded {
+                record(time, slots);
+            }
+            seen += 1;
+        });
         self.kernels = kernels;
-        match result {
-            Err(e) => e,
-            Ok(()) => (
-                0,
-                Error::Invalid {
-                    what: "compiled run".into(),
-                    message: "the compiled code found a NaN or infinity that the interpreter did not (a bug: please report it, and use --backend interpreter meanwhile)".into(),
-                },
-            ),
-        }
+        result
     }
 
     /// Runs step by step, each list of operations compiled or interpreted.
