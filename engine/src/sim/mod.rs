@@ -408,6 +408,13 @@ impl<'p, const L: usize> Batch<'p, L> {
         self.lanes.backend
     }
 
+    /// Runs with `kernels` (for tests that compile with special options).
+    #[cfg(all(test, feature = "jit"))]
+    pub(crate) fn use_kernels(&mut self, kernels: std::sync::Arc<crate::jit::Kernels>) {
+        self.lanes.backend = Backend::Compiled;
+        self.lanes.kernels = Some(kernels);
+    }
+
     /// Why the last run, asked to run compiled, ran interpreted, as
     /// [`State::fallback`].
     pub fn fallback(&self) -> Option<&Fallback> {
