@@ -13,7 +13,10 @@
 //!    `L` lanes over `slots` slots loads and stores only `f64`s (or pairs
 //!    of them, `f64x2` without an alignment promise) at byte offsets
 //!    `8 * (i * L + l)` with `i < slots` (checked by `Code::new` for every
-//!    operation) and `l < L` (`l + 1 < L` for a pair). [`Kernels::run`] checks that the
+//!    operation) and `l < L` (`l + 1 < L` for a pair); the compiled loop,
+//!    running one group of `w` lanes at a time, adds `8 * g * w` to the
+//!    slots' address for group `g < L / w` and then uses the offsets of
+//!    lanes `0..w`, which comes to the same addresses. [`Kernels::run`] checks that the
 //!    slot buffer holds at least `slots * L` values before calling, and
 //!    the buffer is borrowed mutably for the call, so nothing else reads or
 //!    writes it meanwhile.
@@ -36,7 +39,7 @@
 //!    loop is handed the program it was compiled from (checked by its id;
 //!    clones share the id and the operations) and exactly its `slots * L`
 //!    slots, which limiting reads and writes as a slice while the loop
-//!    waits for it; the loop pushes `DELAY FIXED` inputs through the
+//!    waits for it (for the lanes it names, clamped to `0..L`); the loop pushes `DELAY FIXED` inputs through the
 //!    rings' mutable pointer with checked indexing.
 
 #![allow(unsafe_code)]

@@ -1,12 +1,21 @@
 //! The compiled back end: a program's operation lists translated to machine
 //! code with Cranelift at run time.
 //!
-//! Each list (initial values, the step's auxiliaries and flows, the stocks'
-//! net flows) becomes one straight-line function over the same slot array
-//! the interpreter uses, `L` lanes interleaved (slot `i` of lane `l` at
-//! `i * L + l`), so the integrators, non-negative limiting, `DELAY FIXED`
-//! buffers and the NaN/infinity check around it are the interpreter's own
-//! code and the two back ends cannot drift apart there.
+//! Under Euler the whole step loop is one function (`Advance`) over the
+//! slot array the interpreter uses, `L` lanes interleaved (slot `i` of lane
+//! `l` at `i * L + l`), run from one save time to the next: it integrates,
+//! evaluates, tests the interpreter's first pass of non-negative limiting
+//! inline (calling the interpreter's limiting only when some stock would
+//! be limited) and tests for NaN and infinity with running sums of the
+//! values no later operation carries on ([`slots_to_check`]); a failed
+//! test makes the interpreter replay the run, so errors name the variable
+//! and time exactly as before. A large program runs one group of two
+//! lanes at a time (its code does not grow with `L`), a small one every
+//! group in one step. For RK4 (and a program whose loop cannot be
+//! compiled) each operation list (initial values, the step's auxiliaries
+//! and flows, the stocks' net flows) becomes one straight-line function,
+//! compiled when first needed, and the interpreter's integrators drive
+//! them.
 //!
 //! Bit-identical results: every operation is lowered to the same IEEE
 //! operations in the same order as the interpreter (`+ - * /`, `sqrt`,
@@ -495,9 +504,9 @@ fn lower(
 /// as the interpreter takes it: push the `DELAY FIXED` inputs, integrate
 /// (`stock += dt * net flow`, non-negative stocks floored), set the time,
 /// evaluate the flows (limited by `limit_helper` for non-negative stocks)
-/// and net flows, and check for NaN and infinity. The stocks stay in
+/// and net flows, and check for NaN and infinity. A few stocks stay in
 /// registers from step to step (and are stored for the caller). Returns 0,
-/// or `k` if step `first + k` has a value that is not finite.
+/// or `k` if step `first + k` of some group of lanes failed the test.
 fn lower_advance(
     b: FunctionBuilder,
     program: &Program,
