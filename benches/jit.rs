@@ -8,7 +8,9 @@
 //! - England, a 10-year weekly run (520 steps), compiled and interpreted;
 //! - code generation time per model (compile + native code, less compile);
 //! - the baseline ensemble (England, 10 years weekly, Latin hypercube) at
-//!   1,000 and 10,000 runs on every thread, compiled and interpreted.
+//!   1,000 and 10,000 runs on every thread, compiled and interpreted, and
+//!   100,000 compiled with `JIT_BENCH_FULL=1`; each with runs per second
+//!   and the peak resident memory so far.
 //!
 //! The ratios are medians of alternating timings (printed as `ratio:`
 //! lines); criterion's own figures follow for the record. Run with
@@ -325,7 +327,14 @@ fn england(c: &mut Criterion) {
 fn ensemble(c: &mut Criterion) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/baseline.toml");
     let quick = std::env::var_os("JIT_BENCH_QUICK").is_some();
-    let counts: &[usize] = if quick { &[1000] } else { &[1000, 10_000] };
+    let full = std::env::var_os("JIT_BENCH_FULL").is_some();
+    let counts: &[usize] = if quick {
+        &[1000]
+    } else if full {
+        &[1000, 10_000, 100_000]
+    } else {
+        &[1000, 10_000]
+    };
     for &runs in counts {
         let scenario = Scenario::load_with(path, &carecascade::library()).unwrap();
         let prepared = scenario.with_runs(runs).unwrap().prepare().unwrap();
@@ -340,8 +349,21 @@ fn ensemble(c: &mut Criterion) {
         let mut compiled = Vec::new();
         let mut interpreted = Vec::new();
         for _ in 0..if runs > 1000 { 1 } else { 3 } {
-            interpreted.push(time(Backend::Interpreter));
+            // 100,000 runs only compiled: the interpreter would take minutes.
+            if runs <= 10_000 {
+                interpreted.push(time(Backend::Interpreter));
+            }
             compiled.push(time(Backend::Compiled));
+        }
+        if interpreted.is_empty() {
+            let c_time = compiled[0];
+            println!(
+                "baseline ensemble, {runs} runs on {} threads: compiled {c_time:.2?} ({:.0} runs/s), peak resident so far {}",
+                rayon_threads(),
+                runs as f64 / c_time.as_secs_f64(),
+                peak_resident()
+            );
+            continue;
         }
         compiled.sort();
         interpreted.sort();
@@ -350,9 +372,11 @@ fn ensemble(c: &mut Criterion) {
             interpreted[interpreted.len() / 2],
         );
         println!(
-            "baseline ensemble, {runs} runs on {} threads: interpreter {i_time:.2?}, compiled {c_time:.2?}, ratio: {:.2}",
+            "baseline ensemble, {runs} runs on {} threads: interpreter {i_time:.2?}, compiled {c_time:.2?} ({:.0} runs/s), ratio: {:.2}, peak resident so far {}",
             rayon_threads(),
-            i_time.as_secs_f64() / c_time.as_secs_f64()
+            runs as f64 / c_time.as_secs_f64(),
+            i_time.as_secs_f64() / c_time.as_secs_f64(),
+            peak_resident()
         );
     }
     Backend::Compiled.set_process_default();
@@ -367,6 +391,20 @@ fn ensemble(c: &mut Criterion) {
         b.iter(|| run_scenarios(std::slice::from_ref(&prepared), &RunOptions::default()).unwrap())
     });
     group.finish();
+}
+
+/// The process's peak resident memory (`VmHWM`, Linux), which only grows:
+/// printed after 1,000, then 10,000, then 100,000 runs it shows whether
+/// memory grows with the number of runs.
+fn peak_resident() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l["VmHWM:".len()..].trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn rayon_threads() -> usize {

@@ -331,8 +331,13 @@ pub fn backtest(
             progress(&format!(
                 "origin {origin}: not converged after round {rounds}; sampling again from its draws"
             ));
-            let again =
-                posterior_from(model, observed, &s, Some(&sampled.posterior), &mut |_, _| {})?;
+            let again = posterior_from(
+                model,
+                observed,
+                &s,
+                Some(&sampled.posterior),
+                &mut |_, _| {},
+            )?;
             evaluations += again.evaluations;
             rounds += 1;
             sampled = again;

@@ -243,3 +243,51 @@ fn non_finite_values_are_named_alike() {
         assert_eq!(interpreted, compiled, "{method:?}");
     }
 }
+
+/// The compiled loop tests only the values no later operation carries on
+/// (a NaN in `inner` makes `outer` NaN) and sums them: an infinity that a
+/// division hides (`1 / hidden` is 0) is still found, a NaN carried on is
+/// found at the same step, and a sum that overflows although every value
+/// is finite is a false alarm after which the run goes on, interpreted,
+/// with the same results.
+#[test]
+fn the_pruned_and_summed_test_finds_what_the_interpreter_finds() {
+    let build = |hidden: &str, inner: &str, spare: &str| {
+        Model::builder("tests")
+            .add(Stock::new("x", "1").inflow("growth"))
+            .add(Flow::new("growth", "shown + outer"))
+            .add(Aux::new("hidden", hidden))
+            .add(Aux::new("shown", "1 / hidden"))
+            .add(Aux::new("inner", inner))
+            .add(Aux::new("outer", "inner * 2 + 1"))
+            .add(Aux::new("spare", spare))
+            .time(carecascade_engine::TimeSettings::new(0.0, 10.0, 0.5).unwrap())
+            .build()
+            .unwrap()
+    };
+    let run = |model: &Model, backend| {
+        let program = Program::compile(model).unwrap();
+        let mut state = program.state();
+        state.set_backend(backend);
+        let result = state.run().map_err(|e| e.to_string());
+        assert!(state.fallback().is_none());
+        result
+    };
+    // An infinity in `hidden` at TIME 5 that no later value shows.
+    let model = build("1 / (TIME - 5)", "TIME", "0");
+    let interpreted = run(&model, Backend::Interpreter).unwrap_err();
+    assert!(interpreted.contains("hidden"), "{interpreted}");
+    assert_eq!(run(&model, Backend::Compiled).unwrap_err(), interpreted);
+    // A NaN in `inner` carried on into `outer`.
+    let model = build("1 + TIME", "SQRT(5 - TIME) - SQRT(5 - TIME)", "0");
+    let interpreted = run(&model, Backend::Interpreter).unwrap_err();
+    assert!(interpreted.contains("inner"), "{interpreted}");
+    assert_eq!(run(&model, Backend::Compiled).unwrap_err(), interpreted);
+    // Values near the largest double: every one finite, their sum not.
+    let model = build("1e308 + TIME", "TIME", "1.7e308 - TIME");
+    let (interpreted, compiled) = (
+        run(&model, Backend::Interpreter).unwrap(),
+        run(&model, Backend::Compiled).unwrap(),
+    );
+    assert_identical(&interpreted, &compiled, "a false alarm");
+}

@@ -7,13 +7,16 @@
 //!
 //! 1. **The code lives as long as its pointers.** The function pointers are
 //!    kept only inside [`Kernels`], next to the module that owns their
-//!    memory; the memory is freed in `Drop`, when no pointer can be used
-//!    any more.
+//!    memory (in the same struct or tuple); the memory is freed when that
+//!    is dropped, when no pointer can be used any more.
 //! 2. **Every access the code makes is in bounds.** A function compiled for
 //!    `L` lanes over `slots` slots loads and stores only `f64`s (or pairs
 //!    of them, `f64x2` without an alignment promise) at byte offsets
 //!    `8 * (i * L + l)` with `i < slots` (checked by `Code::new` for every
-//!    operation) and `l < L` (`l + 1 < L` for a pair). [`Kernels::run`] checks that the
+//!    operation) and `l < L` (`l + 1 < L` for a pair); the compiled loop,
+//!    running one group of `w` lanes at a time, adds `8 * g * w` to the
+//!    slots' address for group `g < L / w` and then uses the offsets of
+//!    lanes `0..w`, which comes to the same addresses. [`Kernels::run`] checks that the
 //!    slot buffer holds at least `slots * L` values before calling, and
 //!    the buffer is borrowed mutably for the call, so nothing else reads or
 //!    writes it meanwhile.
@@ -36,14 +39,15 @@
 //!    loop is handed the program it was compiled from (checked by its id;
 //!    clones share the id and the operations) and exactly its `slots * L`
 //!    slots, which limiting reads and writes as a slice while the loop
-//!    waits for it; the loop pushes `DELAY FIXED` inputs through the
+//!    waits for it (for the lanes it names, clamped to `0..L`); the loop pushes `DELAY FIXED` inputs through the
 //!    rings' mutable pointer with checked indexing.
 
 #![allow(unsafe_code)]
 
-use super::Part;
+use super::{Options, Part};
 use crate::model::LookupTable;
 use crate::program::Program;
+use crate::sim::Fallback;
 use crate::sim::Rings;
 use cranelift_jit::JITModule;
 use cranelift_module::FuncId;
@@ -87,23 +91,29 @@ extern "C" fn push_helper(rings: *mut Rings, lane: u64, ring: u64, value: f64) {
     rings.push_checked(ring as usize, value);
 }
 
-/// Non-negative limiting of `L` lanes, for compiled code.
+/// Non-negative limiting of lanes `first..first + count` of `L`, for
+/// compiled code.
 extern "C" fn limit_lanes<const L: usize>(
     program: *const Program,
     slots: *mut f64,
     length: usize,
+    first: u64,
+    count: u64,
     dt: f64,
 ) {
     // SAFETY: invariant 6: `program` is the program the code was compiled
     // from, and `slots` its `length` slots, borrowed mutably for the call
     // (the compiled code does not touch them while this runs).
     let (program, slots) = unsafe { (&*program, std::slice::from_raw_parts_mut(slots, length)) };
-    crate::sim::limit_outflows::<L>(program, slots, dt);
+    // Checked: a panic cannot unwind through generated code.
+    let lanes = (first as usize).min(L)..((first + count) as usize).min(L);
+    crate::sim::limit_outflows::<L>(program, slots, dt, lanes);
 }
 
 /// The limiting helper for `lanes` lanes, if there is one.
 pub(super) fn limit_helper(lanes: usize) -> Option<usize> {
-    let helper: extern "C" fn(*const Program, *mut f64, usize, f64) = match lanes {
+    type Helper = extern "C" fn(*const Program, *mut f64, usize, u64, u64, f64);
+    let helper: Helper = match lanes {
         1 => limit_lanes::<1>,
         2 => limit_lanes::<2>,
         4 => limit_lanes::<4>,
@@ -121,11 +131,33 @@ pub(super) const LOOKUP_HELPER: extern "C" fn(*const LookupTable, u64, f64) -> f
 /// The address compiled code calls for a `DELAY FIXED`.
 pub(super) const DELAY_HELPER: extern "C" fn(*const Rings, u64, u64) -> f64 = delay_helper;
 
-/// A program's operation lists compiled for `lanes` lanes.
-pub(crate) struct Kernels {
-    module: Option<JITModule>,
+/// A finalised module, its memory freed when dropped.
+struct Owned(Option<JITModule>);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        if let Some(module) = self.0.take() {
+            // SAFETY: invariant 1: the function pointers into this module
+            // are kept next to it and die with it, so no code of this
+            // module runs after this.
+            unsafe { module.free_memory() }
+        }
+    }
+}
+
+/// The operation lists compiled, one function each.
+struct Lists {
+    _module: Owned,
     entries: [Entry; 3],
-    advance: Option<Advance>,
+}
+
+/// A program's code compiled for `lanes` lanes: the Euler step loop, and
+/// the operation lists when first needed.
+pub(crate) struct Kernels {
+    advance: Option<(Owned, Advance)>,
+    lists: std::sync::OnceLock<Result<Lists, Fallback>>,
+    /// What the lists are compiled with.
+    options: Options,
     /// The program compiled ([`Program::id`]).
     program: u64,
     lanes: usize,
@@ -134,8 +166,9 @@ pub(crate) struct Kernels {
     rings: usize,
 }
 
-// SAFETY: invariant 5: the module is not changed after it is finalised and
-// the code keeps no state.
+// SAFETY: invariant 5: the modules are not changed after they are
+// finalised (the lists' module is made once, behind a `OnceLock`) and the
+// code keeps no state.
 unsafe impl Send for Kernels {}
 // SAFETY: as for Send.
 unsafe impl Sync for Kernels {}
@@ -150,38 +183,52 @@ impl std::fmt::Debug for Kernels {
 }
 
 impl Kernels {
-    /// Takes a finalised module and its functions for `Init`, `Step` and
-    /// `Derivative`, compiled for `lanes` lanes over `slots` slots with
-    /// `tables` lookup tables and `rings` delay rings.
+    /// Takes the finalised module of the Euler loop (if compiled), for
+    /// `program` in `lanes` lanes over `slots` slots; the lists are
+    /// compiled with `options` when first run.
     pub(super) fn new(
-        module: JITModule,
-        ids: [FuncId; 3],
-        advance: Option<FuncId>,
+        advance: Option<(JITModule, FuncId)>,
         program: &Program,
         lanes: usize,
         slots: usize,
+        options: Options,
     ) -> Kernels {
-        let entries = ids.map(|id| {
+        let advance = advance.map(|(module, id)| {
             let pointer = module.get_finalized_function(id);
             // SAFETY: invariant 4: the function was generated with this
             // signature, and the module is finalised.
-            unsafe { std::mem::transmute::<*const u8, Entry>(pointer) }
-        });
-        let advance = advance.map(|id| {
-            let pointer = module.get_finalized_function(id);
-            // SAFETY: as above.
-            unsafe { std::mem::transmute::<*const u8, Advance>(pointer) }
+            let advance = unsafe { std::mem::transmute::<*const u8, Advance>(pointer) };
+            (Owned(Some(module)), advance)
         });
         Kernels {
-            module: Some(module),
-            entries,
             advance,
+            lists: std::sync::OnceLock::new(),
+            options,
             program: program.id,
             lanes,
             slots,
             tables: program.tables.len(),
             rings: program.rings.len(),
         }
+    }
+
+    /// The compiled operation lists, compiling them on first use.
+    fn lists(&self, program: &Program) -> Result<&Lists, &Fallback> {
+        self.lists
+            .get_or_init(|| {
+                let (module, ids) = super::compile_lists(program, self.lanes, &self.options)?;
+                let entries = ids.map(|id| {
+                    let pointer = module.get_finalized_function(id);
+                    // SAFETY: invariant 4: the function was generated with
+                    // this signature, and the module is finalised.
+                    unsafe { std::mem::transmute::<*const u8, Entry>(pointer) }
+                });
+                Ok(Lists {
+                    _module: Owned(Some(module)),
+                    entries,
+                })
+            })
+            .as_ref()
     }
 
     /// Whether the whole Euler step loop is compiled.
@@ -208,7 +255,7 @@ impl Kernels {
         start: f64,
         dt: f64,
     ) -> usize {
-        let advance = self.advance.expect("a compiled loop");
+        let advance = self.advance.as_ref().expect("a compiled loop").1;
         assert!(
             program.id == self.program
                 && slots.len() == self.slots * self.lanes
@@ -238,7 +285,12 @@ impl Kernels {
         self.lanes
     }
 
-    /// Applies one operation list to every lane of `slots`.
+    /// Applies one operation list to every lane of `slots`, compiling the
+    /// lists first if need be.
+    ///
+    /// # Errors
+    ///
+    /// Why the lists could not be compiled (nothing is run).
     ///
     /// # Panics
     ///
@@ -246,12 +298,14 @@ impl Kernels {
     pub(crate) fn run(
         &self,
         part: Part,
+        program: &Program,
         slots: &mut [f64],
-        tables: &[LookupTable],
         rings: &[Rings],
-    ) {
+    ) -> Result<(), Fallback> {
+        let tables = &program.tables;
         assert!(
-            slots.len() >= self.slots * self.lanes
+            program.id == self.program
+                && slots.len() >= self.slots * self.lanes
                 && tables.len() == self.tables
                 && rings.len() == self.lanes,
             "buffers that do not fit the compiled program"
@@ -260,18 +314,9 @@ impl Kernels {
             part == Part::Init || rings.iter().all(|r| r.rings.len() == self.rings),
             "delay buffers not set up"
         );
-        let entry = self.entries[part as usize];
+        let entry = self.lists(program).map_err(Clone::clone)?.entries[part as usize];
         // SAFETY: invariants 2 and 3, checked just above.
-        unsafe { entry(slots.as_mut_ptr(), tables.as_ptr(), rings.as_ptr()) }
-    }
-}
-
-impl Drop for Kernels {
-    fn drop(&mut self) {
-        if let Some(module) = self.module.take() {
-            // SAFETY: invariant 1: the entries die with `self`, so no code
-            // of this module runs after this.
-            unsafe { module.free_memory() }
-        }
+        unsafe { entry(slots.as_mut_ptr(), tables.as_ptr(), rings.as_ptr()) };
+        Ok(())
     }
 }

@@ -1,12 +1,21 @@
 //! The compiled back end: a program's operation lists translated to machine
 //! code with Cranelift at run time.
 //!
-//! Each list (initial values, the step's auxiliaries and flows, the stocks'
-//! net flows) becomes one straight-line function over the same slot array
-//! the interpreter uses, `L` lanes interleaved (slot `i` of lane `l` at
-//! `i * L + l`), so the integrators, non-negative limiting, `DELAY FIXED`
-//! buffers and the NaN/infinity check around it are the interpreter's own
-//! code and the two back ends cannot drift apart there.
+//! Under Euler the whole step loop is one function (`Advance`) over the
+//! slot array the interpreter uses, `L` lanes interleaved (slot `i` of lane
+//! `l` at `i * L + l`), run from one save time to the next: it integrates,
+//! evaluates, tests the interpreter's first pass of non-negative limiting
+//! inline (calling the interpreter's limiting only when some stock would
+//! be limited) and tests for NaN and infinity with running sums of the
+//! values no later operation carries on ([`slots_to_check`]); a failed
+//! test makes the interpreter replay the run, so errors name the variable
+//! and time exactly as before. A large program runs one group of two
+//! lanes at a time (its code does not grow with `L`), a small one every
+//! group in one step. For RK4 (and a program whose loop cannot be
+//! compiled) each operation list (initial values, the step's auxiliaries
+//! and flows, the stocks' net flows) becomes one straight-line function,
+//! compiled when first needed, and the interpreter's integrators drive
+//! them.
 //!
 //! Bit-identical results: every operation is lowered to the same IEEE
 //! operations in the same order as the interpreter (`+ - * /`, `sqrt`,
@@ -48,7 +57,7 @@ pub(crate) enum Part {
 }
 
 /// Choices for tests: what to refuse and what to get wrong on purpose.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 pub(crate) struct Options {
     /// Treats these operations as unknown, to exercise the fallback.
     #[cfg_attr(not(test), allow(dead_code))]
@@ -57,6 +66,10 @@ pub(crate) struct Options {
     /// last place off, to show that the tests comparing back ends notice.
     #[cfg_attr(not(test), allow(dead_code))]
     pub sabotage: bool,
+    /// Whether the loop is unrolled over every group of lanes, instead of
+    /// deciding by the size of the program ([`small`]).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub unroll: Option<bool>,
 }
 
 /// The functions of one value by number, as the compiled code names them to
@@ -140,7 +153,10 @@ extern "C" fn time_helper(f: u32, t: f64, dt: f64, a: f64, b: f64, c: f64, d: f6
     }
 }
 
-/// Compiles `program`'s operation lists for `lanes` lanes.
+/// Compiles `program` for `lanes` lanes: the whole Euler step loop now
+/// (when it can be compiled), the operation lists one function each when
+/// first needed (RK4, or a program whose loop is not compiled), so that a
+/// model run under Euler spends no time generating code it never calls.
 ///
 /// # Errors
 ///
@@ -162,23 +178,38 @@ pub(crate) fn compile(
             "{slots} slots in {lanes} lanes are too many for 32-bit offsets"
         )));
     }
-    let parts = [
-        (Part::Init, &program.init_ops),
-        (Part::Step, &program.step_ops),
-        (Part::Derivative, &program.derivative_ops),
-    ];
     // Refuse before spending time on code generation.
-    for (_, code) in parts {
+    for code in [
+        &program.init_ops,
+        &program.step_ops,
+        &program.derivative_ops,
+    ] {
         for op in code.ops() {
             supported(op, program, options)?;
         }
     }
-    let fail = |what: &str, e: &dyn std::fmt::Display| {
-        Fallback::new(format!("the code generator failed ({what}): {e}"))
-    };
+    let advance = compile_advance(program, lanes, options)?;
+    Ok(Kernels::new(advance, program, lanes, slots, *options))
+}
+
+fn fail(what: &str, e: &dyn std::fmt::Display) -> Fallback {
+    Fallback::new(format!("the code generator failed ({what}): {e}"))
+}
+
+/// A fresh module for this machine, its code optimised by Cranelift if
+/// `optimise` (see the comment on `opt_level`).
+fn new_module(optimise: bool) -> Result<cranelift_jit::JITModule, Fallback> {
     let mut flags = settings::builder();
     for (name, value) in [
-        ("opt_level", "speed"),
+        // The code is generated already optimised (each value loaded once
+        // and reused, temporaries in registers); Cranelift's "speed"
+        // rewriting moved the running NaN sums to the end of the step,
+        // keeping every tested value alive and spilled to the stack, and
+        // took twice as long: measured on England, "none" generates code
+        // in 12 ms instead of 26-30 ms that runs a fifth faster. A small
+        // program (SIR) gains from it (0.76x a hand-written loop instead
+        // of 0.63x) and takes well under a millisecond either way.
+        ("opt_level", if optimise { "speed" } else { "none" }),
         ("use_colocated_libcalls", "false"),
         ("is_pic", "false"),
         (
@@ -196,10 +227,24 @@ pub(crate) fn compile(
         .map_err(|e| fail("this machine", &e))?
         .finish(settings::Flags::new(flags))
         .map_err(|e| fail("this machine", &e))?;
-    let mut module = cranelift_jit::JITModule::new(cranelift_jit::JITBuilder::with_isa(
-        isa,
-        cranelift_module::default_libcall_names(),
-    ));
+    Ok(cranelift_jit::JITModule::new(
+        cranelift_jit::JITBuilder::with_isa(isa, cranelift_module::default_libcall_names()),
+    ))
+}
+
+/// The operation lists (`Init`, `Step`, `Derivative`) as one function
+/// each, in a finalised module.
+pub(crate) fn compile_lists(
+    program: &Program,
+    lanes: usize,
+    options: &Options,
+) -> Result<(cranelift_jit::JITModule, [FuncId; 3]), Fallback> {
+    let parts = [
+        (Part::Init, &program.init_ops),
+        (Part::Step, &program.step_ops),
+        (Part::Derivative, &program.derivative_ops),
+    ];
+    let mut module = new_module(small(program, lanes))?;
     let pointer = module.target_config().pointer_type();
     let mut signature = module.make_signature();
     for _ in 0..3 {
@@ -223,52 +268,68 @@ pub(crate) fn compile(
         module.clear_context(&mut context);
         ids.push(id);
     }
-    // The whole Euler step loop, when the stocks are only written by
-    // integration and (with non-negative stocks) limiting can be called
-    // for this lane count.
-    let limiting = !program.non_negative.is_empty();
-    let limit_helper = code::limit_helper(lanes);
-    let writes_stock = parts[1..].iter().any(|(_, code)| {
-        code.ops()
-            .iter()
-            .any(|op| program.integrated.contains(&(destination(op) as usize)))
-    });
-    let advance = if writes_stock || (limiting && limit_helper.is_none()) {
-        None
-    } else {
-        let mut advance_signature = module.make_signature();
-        for _ in 0..4 {
-            advance_signature.params.push(AbiParam::new(pointer));
-        }
-        advance_signature.params.push(AbiParam::new(types::I64));
-        advance_signature.params.push(AbiParam::new(types::I64));
-        advance_signature.params.push(AbiParam::new(types::F64));
-        advance_signature.params.push(AbiParam::new(types::F64));
-        advance_signature.returns.push(AbiParam::new(types::I64));
-        let id = module
-            .declare_function("Advance", Linkage::Local, &advance_signature)
-            .map_err(|e| fail("declaring", &e))?;
-        context.func.signature = advance_signature;
-        context.func.name = ir::UserFuncName::user(0, 3);
-        let builder = FunctionBuilder::new(&mut context.func, &mut builder_context);
-        lower_advance(builder, program, lanes, pointer, options, limit_helper);
-        module
-            .define_function(id, &mut context)
-            .map_err(|e| fail("Advance", &e))?;
-        module.clear_context(&mut context);
-        Some(id)
-    };
     module
         .finalize_definitions()
         .map_err(|e| fail("finishing", &e))?;
-    Ok(Kernels::new(
-        module,
-        [ids[0], ids[1], ids[2]],
-        advance,
-        program,
-        lanes,
-        slots,
-    ))
+    Ok((module, [ids[0], ids[1], ids[2]]))
+}
+
+/// The whole Euler step loop in a finalised module, when the stocks are
+/// only written by integration and (with non-negative stocks) limiting can
+/// be called for this lane count; `None` otherwise.
+fn compile_advance(
+    program: &Program,
+    lanes: usize,
+    options: &Options,
+) -> Result<Option<(cranelift_jit::JITModule, FuncId)>, Fallback> {
+    let limiting = !program.non_negative.is_empty();
+    let limit_helper = code::limit_helper(lanes);
+    let writes_stock = [&program.step_ops, &program.derivative_ops]
+        .iter()
+        .any(|code| {
+            code.ops()
+                .iter()
+                .any(|op| program.integrated.contains(&(destination(op) as usize)))
+        });
+    if writes_stock || (limiting && limit_helper.is_none()) {
+        return Ok(None);
+    }
+    let mut module = new_module(small(program, lanes))?;
+    let pointer = module.target_config().pointer_type();
+    let mut context = module.make_context();
+    let mut builder_context = FunctionBuilderContext::new();
+    let mut advance_signature = module.make_signature();
+    for _ in 0..4 {
+        advance_signature.params.push(AbiParam::new(pointer));
+    }
+    advance_signature.params.push(AbiParam::new(types::I64));
+    advance_signature.params.push(AbiParam::new(types::I64));
+    advance_signature.params.push(AbiParam::new(types::F64));
+    advance_signature.params.push(AbiParam::new(types::F64));
+    advance_signature.returns.push(AbiParam::new(types::I64));
+    let id = module
+        .declare_function("Advance", Linkage::Local, &advance_signature)
+        .map_err(|e| fail("declaring", &e))?;
+    context.func.signature = advance_signature;
+    context.func.name = ir::UserFuncName::user(0, 3);
+    let builder = FunctionBuilder::new(&mut context.func, &mut builder_context);
+    lower_advance(builder, program, lanes, pointer, options, limit_helper);
+    module
+        .define_function(id, &mut context)
+        .map_err(|e| fail("Advance", &e))?;
+    module.clear_context(&mut context);
+    module
+        .finalize_definitions()
+        .map_err(|e| fail("finishing", &e))?;
+    Ok(Some((module, id)))
+}
+
+/// Whether a step of `program` in `lanes` lanes is small: a few hundred
+/// operations of `f64` pairs or fewer. Its loop is unrolled over every
+/// group of lanes and optimised by Cranelift.
+fn small(program: &Program, lanes: usize) -> bool {
+    let ops = program.step_ops.ops().len() + program.derivative_ops.ops().len();
+    ops * lanes.div_ceil(2) <= 256
 }
 
 /// The slot an operation writes.
@@ -288,6 +349,100 @@ fn destination(op: &Op) -> u32 {
         | Op::DelayFixed { dst, .. }
         | Op::Random { dst, .. } => dst,
     }
+}
+
+/// The operands of `op` whose NaN or infinity always makes its result NaN
+/// or infinite: both sides of `+ - *`, the numerator of `/` (`x / inf` is
+/// 0), a copy, and negation, `ABS`, `SQRT`, `INTEGER`, `FLOOR`.
+fn spreading(op: &Op) -> ([u32; 2], usize) {
+    match *op {
+        Op::Copy { a, .. } => ([a, a], 1),
+        Op::Add { a, b, .. } | Op::Sub { a, b, .. } | Op::Mul { a, b, .. } => ([a, b], 2),
+        Op::F2 {
+            f: Func2::Add | Func2::Sub | Func2::Mul,
+            a,
+            b,
+            ..
+        } => ([a, b], 2),
+        Op::Div { a, .. }
+        | Op::F2 {
+            f: Func2::Div, a, ..
+        } => ([a, a], 1),
+        Op::F1 {
+            f: Func1::Neg | Func1::Abs | Func1::Sqrt | Func1::Integer | Func1::Floor,
+            a,
+            ..
+        } => ([a, a], 1),
+        _ => ([0, 0], 0),
+    }
+}
+
+/// The slots the compiled Euler loop tests for NaN and infinity after each
+/// step: those of `program.checked` that a step can change, less those
+/// whose NaN or infinity is certain to reach a tested slot in the same
+/// step (through [`spreading`] operations into slots written once, after
+/// the value is final). The loop then fails at exactly the steps at which
+/// the interpreter's test of every checked slot fails; the interpreter,
+/// replaying the run, names the variable.
+///
+/// Limiting keeps this true: it multiplies flows by a finite factor in
+/// [0, 1), which keeps a finite flow finite and makes an infinite one
+/// infinite or NaN.
+pub(crate) fn slots_to_check(program: &Program) -> Vec<u32> {
+    let ops: Vec<&Op> = program
+        .step_ops
+        .ops()
+        .iter()
+        .chain(program.derivative_ops.ops())
+        .collect();
+    let slots = program.step_ops.slots().max(program.derivative_ops.slots());
+    let mut writes = vec![0u32; slots];
+    // The position of each slot's last write; stocks are written by
+    // integration before every operation.
+    let mut last_write = vec![None::<usize>; slots];
+    for (k, op) in ops.iter().enumerate() {
+        let d = destination(op) as usize;
+        writes[d] += 1;
+        last_write[d] = Some(k);
+    }
+    let checked = |s: usize| program.checked.contains(&s);
+    // `detected[s]`: a NaN or infinity left in `s` at the end of a step
+    // makes some tested slot NaN or infinite.
+    let mut detected = vec![false; slots];
+    let mut tested = vec![false; slots];
+    // `reaches[s]`: the position of a later operation that spreads `s`
+    // into a detected slot written once.
+    let mut reaches: Vec<Vec<usize>> = vec![Vec::new(); slots];
+    // Marks `s` detected, and tested unless a later operation covers it.
+    let decide = |s: usize, reaches: &[Vec<usize>], detected: &mut [bool], tested: &mut [bool]| {
+        let after = last_write[s];
+        if reaches[s].iter().any(|&k| after.is_none_or(|w| k > w)) {
+            detected[s] = true;
+        } else if checked(s) {
+            detected[s] = true;
+            tested[s] = true;
+        }
+    };
+    for k in (0..ops.len()).rev() {
+        let op = ops[k];
+        let d = destination(op) as usize;
+        if last_write[d] == Some(k) {
+            decide(d, &reaches, &mut detected, &mut tested);
+        }
+        if writes[d] == 1 && detected[d] {
+            let (operands, n) = spreading(op);
+            for &a in &operands[..n] {
+                reaches[a as usize].push(k);
+            }
+        }
+    }
+    for s in program.integrated.clone() {
+        decide(s, &reaches, &mut detected, &mut tested);
+    }
+    (0..slots)
+        .filter(|&s| tested[s])
+        .map(|s| s as u32)
+        .collect()
 }
 
 /// Whether the translation knows `op` (and everything it names exists).
@@ -350,9 +505,9 @@ fn lower(
 /// as the interpreter takes it: push the `DELAY FIXED` inputs, integrate
 /// (`stock += dt * net flow`, non-negative stocks floored), set the time,
 /// evaluate the flows (limited by `limit_helper` for non-negative stocks)
-/// and net flows, and check for NaN and infinity. The stocks stay in
+/// and net flows, and check for NaN and infinity. A few stocks stay in
 /// registers from step to step (and are stored for the caller). Returns 0,
-/// or `k` if step `first + k` has a value that is not finite.
+/// or `k` if step `first + k` of some group of lanes failed the test.
 fn lower_advance(
     b: FunctionBuilder,
     program: &Program,
@@ -374,13 +529,73 @@ fn lower_advance(
         .map(|&i| program.stocks[i].slot)
         .collect();
     let limiting = !non_negative.is_empty();
-    let groups = l.groups();
     let dt_scalar = dt;
     let dt = l.splat(dt_scalar);
+    let all_slots = l.slots;
+
+    // One group of `width` lanes after another, each all `count` steps
+    // (the lanes are independent runs): the code of one step is that of
+    // one group, however many lanes, so it stays small.
+    let all_groups = l.groups();
+    // A small step is kept unrolled over every group: the groups' chains
+    // of dependent operations then overlap, which is what a small model
+    // (SIR) is limited by; a large one (England) has overlap enough in
+    // one group and would only grow.
+    let unroll = options.unroll.unwrap_or_else(|| small(program, lanes));
+    let loop_groups = if unroll { 1 } else { all_groups };
+    if !unroll {
+        l.unrolled = 1;
+    }
+    // Temporaries are written and read within one step's evaluation (the
+    // interpreter replaying a failed run recomputes them); a `DELAY FIXED`
+    // input is read at the start of the next step, so it is stored.
+    let temporaries = program.derivatives + program.integrated.len();
+    l.in_registers = (0..slots).map(|s| s >= temporaries).collect();
+    for ring in &program.rings {
+        l.in_registers[ring.input as usize] = false;
+    }
+    let groups = l.groups();
+    l.tested = vec![false; slots];
+    for slot in slots_to_check(program) {
+        l.tested[slot as usize] = true;
+    }
+    // A few stocks stay in registers from step to step; many would only
+    // be spilled, and are loaded from their slots instead.
+    let carried: Vec<u32> = if stock_slots.len() * groups <= 12 {
+        stock_slots.clone()
+    } else {
+        Vec::new()
+    };
+    let group_header = l.b.create_block();
+    let group_start = l.b.create_block();
+    let all_done = l.b.create_block();
+    l.b.append_block_param(group_header, types::I64);
+    let zero_g = l.b.ins().iconst(types::I64, 0);
+    l.b.ins().jump(group_header, &[ir::BlockArg::Value(zero_g)]);
+    l.b.switch_to_block(group_header);
+    let g = l.b.block_params(group_header)[0];
+    let groups_done = l.b.ins().icmp_imm(
+        ir::condcodes::IntCC::SignedGreaterThanOrEqual,
+        g,
+        loop_groups as i64,
+    );
+    l.b.ins().brif(groups_done, all_done, &[], group_start, &[]);
+    l.b.switch_to_block(group_start);
+    // This group's slots start `width` values further on per group, and
+    // its first lane is `g * width`.
+    let bytes = l.b.ins().imul_imm(g, (l.width * 8) as i64);
+    let bytes = if pointer == types::I64 {
+        bytes
+    } else {
+        l.b.ins().ireduce(pointer, bytes)
+    };
+    l.slots = l.b.ins().iadd(all_slots, bytes);
+    l.lane_base = Some(l.b.ins().imul_imm(g, l.width as i64));
+    l.cache.iter_mut().for_each(|v| *v = None);
 
     // The stocks as the caller left them.
     let mut initial = Vec::new();
-    for &slot in &stock_slots {
+    for &slot in &carried {
         for group in 0..groups {
             initial.push(ir::BlockArg::Value(l.get(slot, group)));
         }
@@ -409,21 +624,24 @@ fn lower_advance(
 
     l.b.switch_to_block(body);
     l.cache.iter_mut().for_each(|v| *v = None);
-    for (j, &slot) in stock_slots.iter().enumerate() {
+    l.check_sums.clear();
+    l.check_count = 0;
+    for (j, &slot) in carried.iter().enumerate() {
         for group in 0..groups {
             l.cache[slot as usize * groups + group] = Some(header_params[1 + j * groups + group]);
+            l.cached_at[slot as usize * groups + group] = l.clock;
         }
     }
     // DELAY FIXED: this step's inputs go in.
     for (i, ring) in program.rings.iter().enumerate() {
-        for lane in 0..lanes {
+        for lane in 0..groups * l.width {
             let group_value = l.get(ring.input, lane / l.width);
             let value = if l.width == 1 {
                 group_value
             } else {
                 l.b.ins().extractlane(group_value, (lane % l.width) as u8)
             };
-            let lane_number = l.b.ins().iconst(types::I64, lane as i64);
+            let lane_number = l.lane_number(lane);
             let ring_number = l.b.ins().iconst(types::I64, i as i64);
             let callee = l.b.ins().iconst(pointer, code::PUSH_HELPER as usize as i64);
             let rings = l.rings;
@@ -468,19 +686,42 @@ fn lower_advance(
                 l.op(op, group);
             }
         }
-        // Limiting changes flows in memory: forget all but the stocks.
+        // The fast path: the interpreter's first pass of limiting, every
+        // non-negative stock in every lane at once, without scaling. When
+        // no stock would be limited in any lane that pass changes nothing
+        // and the interpreter stops there; otherwise the interpreter's
+        // limiting runs on the slots (all lanes, exactly as it would).
+        let any = l.limit_needed(program, dt);
+        let slow = l.b.create_block();
+        let join = l.b.create_block();
+        l.b.set_cold_block(slow);
+        l.b.ins().brif(any, slow, &[], join, &[]);
+        l.b.switch_to_block(slow);
         let callee = l.b.ins().iconst(pointer, limit_helper.unwrap_or(0) as i64);
-        let slot_buffer = l.slots;
         let length = l.b.ins().iconst(pointer, (slots * lanes) as i64);
+        let first_lane = l.lane_number(0);
+        let width = l.b.ins().iconst(types::I64, (groups * l.width) as i64);
         l.b.ins().call_indirect(
             l.sigs.limit,
             callee,
-            &[program_pointer, slot_buffer, length, dt_scalar],
+            &[
+                program_pointer,
+                all_slots,
+                length,
+                first_lane,
+                width,
+                dt_scalar,
+            ],
         );
-        l.cache.iter_mut().for_each(|v| *v = None);
+        l.b.ins().jump(join, &[]);
+        l.b.switch_to_block(join);
+        // Limiting may have changed flows in memory: forget all but the
+        // stocks, the time and the values kept only in registers.
+        l.forget();
         for (j, &slot) in stock_slots.iter().enumerate() {
             for group in 0..groups {
                 l.cache[slot as usize * groups + group] = Some(next[j * groups + group]);
+                l.cached_at[slot as usize * groups + group] = l.clock;
             }
         }
         for group in 0..groups {
@@ -498,36 +739,38 @@ fn lower_advance(
             l.op(op, group);
         }
     }
-    // NaN and infinity: x - x is 0 for a finite x and NaN otherwise; a
-    // sum of those is NaN if any is. Four sums, so that they overlap.
-    let mut sums: Vec<Value> = Vec::new();
-    let mut n = 0;
-    for slot in program.checked.clone() {
-        for group in 0..groups {
-            let x = l.get(slot as u32, group);
-            let zero_or_nan = l.b.ins().fsub(x, x);
-            if sums.len() < 4 {
-                sums.push(zero_or_nan);
-            } else {
-                sums[n % 4] = l.b.ins().fadd(sums[n % 4], zero_or_nan);
-            }
-            n += 1;
-        }
-    }
+    // NaN and infinity: the sum of the tested values (added as they were
+    // set) is NaN or infinite if any is (or, for values near the largest
+    // double, if the sum overflows: a false alarm, which the
+    // interpreter's replay of the run finds and goes on from).
     let mut total = l.constant(0.0);
-    for sum in sums {
+    for sum in std::mem::take(&mut l.check_sums) {
         total = l.b.ins().fadd(total, sum);
     }
+    // Zero for a finite sum, NaN otherwise.
+    let total = l.b.ins().fsub(total, total);
     let mut bad = l.compare(FloatCC::Unordered, total, total);
     if l.width > 1 {
         bad = l.b.ins().vany_true(bad);
     }
     let mut args = vec![ir::BlockArg::Value(one)];
-    args.extend(next.iter().map(|&v| ir::BlockArg::Value(v)));
+    for &slot in &carried {
+        let j = stock_slots
+            .iter()
+            .position(|&s| s == slot)
+            .expect("a stock");
+        for group in 0..groups {
+            args.push(ir::BlockArg::Value(next[j * groups + group]));
+        }
+    }
     l.b.ins()
         .brif(bad, failed, &[ir::BlockArg::Value(one)], header, &args);
 
     l.b.switch_to_block(done);
+    let next_group = l.b.ins().iadd_imm(g, 1);
+    l.b.ins()
+        .jump(group_header, &[ir::BlockArg::Value(next_group)]);
+    l.b.switch_to_block(all_done);
     let zero = l.b.ins().iconst(types::I64, 0);
     l.b.ins().return_(&[zero]);
     l.b.switch_to_block(failed);
@@ -575,7 +818,7 @@ impl<'a> Lowering<'a> {
             }),
             limit: b.import_signature({
                 let mut s = ir::Signature::new(call_conv);
-                for t in [pointer, pointer, pointer, f64_] {
+                for t in [pointer, pointer, pointer, types::I64, types::I64, f64_] {
                     s.params.push(AbiParam::new(t));
                 }
                 s
@@ -592,6 +835,14 @@ impl<'a> Lowering<'a> {
             ty: if width == 2 { types::F64X2 } else { types::F64 },
             pointer,
             cache: vec![None; slots * (lanes / width)],
+            unrolled: lanes / width,
+            lane_base: None,
+            in_registers: Vec::new(),
+            clock: 0,
+            cached_at: vec![0; slots * (lanes / width)],
+            tested: Vec::new(),
+            check_sums: Vec::new(),
+            check_count: 0,
             sigs,
             sabotage: options.sabotage,
         }
@@ -624,14 +875,47 @@ struct Lowering<'a> {
     /// The value of each slot of each group of `width` lanes once loaded
     /// or computed.
     cache: Vec<Option<Value>>,
+    /// The groups of `width` lanes in the code: all of them, or one (the
+    /// compiled loop, which runs the groups in turn).
+    unrolled: usize,
+    /// The first lane of the group being run, when the code runs one
+    /// group at a time (an `I64`).
+    lane_base: Option<Value>,
+    /// The slots (by number) whose values are never stored, only kept in
+    /// registers: in the compiled loop, the temporaries of expressions,
+    /// which nothing outside one step's evaluation reads. Empty elsewhere.
+    in_registers: Vec<bool>,
+    /// The operations lowered so far, and when each cached value was
+    /// loaded or computed.
+    clock: usize,
+    cached_at: Vec<usize>,
+    /// The slots (by number) tested for NaN and infinity as they are set,
+    /// the running sums ([`Lowering::add_to_check`]) and how many values
+    /// they have had.
+    tested: Vec<bool>,
+    check_sums: Vec<Value>,
+    check_count: usize,
     sigs: Signatures,
     sabotage: bool,
 }
 
 impl Lowering<'_> {
-    /// The groups of `width` lanes.
+    /// How many operations a value stays in a register for reuse before it
+    /// is loaded again.
+    const WINDOW: usize = 24;
+
+    /// The groups of `width` lanes in the code.
     fn groups(&self) -> usize {
-        self.lanes / self.width
+        self.unrolled
+    }
+
+    /// Lane `lane` of the code (`group * width + k` for lane `k` of group
+    /// `group`), as an `I64`.
+    fn lane_number(&mut self, lane: usize) -> Value {
+        match self.lane_base {
+            None => self.b.ins().iconst(types::I64, lane as i64),
+            Some(base) => self.b.ins().iadd_imm(base, lane as i64),
+        }
     }
 
     /// Where slot `slot` of group `group` is cached, and its byte offset.
@@ -654,19 +938,55 @@ impl Lowering<'_> {
     fn get(&mut self, slot: u32, group: usize) -> Value {
         let (at, offset) = self.offset(slot, group);
         if let Some(v) = self.cache[at] {
-            return v;
+            // A value in memory read again long after it was loaded or
+            // computed is loaded again: keeping it in a register all that
+            // time would only make the register allocator spill it (a
+            // store and a load on the stack instead of one load).
+            let in_registers = self
+                .in_registers
+                .get(slot as usize)
+                .copied()
+                .unwrap_or(false);
+            if in_registers || self.clock - self.cached_at[at] <= Self::WINDOW {
+                return v;
+            }
         }
         let flags = self.flags();
         let v = self.b.ins().load(self.ty, flags, self.slots, offset);
         self.cache[at] = Some(v);
+        self.cached_at[at] = self.clock;
         v
     }
 
     fn set(&mut self, slot: u32, group: usize, v: Value) {
         let (at, offset) = self.offset(slot, group);
-        let flags = self.flags();
-        self.b.ins().store(flags, v, self.slots, offset);
+        if !self
+            .in_registers
+            .get(slot as usize)
+            .copied()
+            .unwrap_or(false)
+        {
+            let flags = self.flags();
+            self.b.ins().store(flags, v, self.slots, offset);
+        }
         self.cache[at] = Some(v);
+        self.cached_at[at] = self.clock;
+        if self.tested.get(slot as usize).copied().unwrap_or(false) {
+            self.add_to_check(v);
+        }
+    }
+
+    /// Adds a tested value to one of the running sums of the NaN and
+    /// infinity test, when it is computed (so it need not stay in a
+    /// register to the end of the step).
+    fn add_to_check(&mut self, v: Value) {
+        let k = self.check_count % 4;
+        self.check_count += 1;
+        if k < self.check_sums.len() {
+            self.check_sums[k] = self.b.ins().fadd(self.check_sums[k], v);
+        } else {
+            self.check_sums.push(v);
+        }
     }
 
     fn constant(&mut self, x: f64) -> Value {
@@ -746,8 +1066,20 @@ impl Lowering<'_> {
     /// every vector register, so a value kept across it would be spilled
     /// to the stack and reloaded; every value is in the slots already, so
     /// reloading it from there costs less.
+    ///
+    /// Values kept only in registers ([`Lowering::in_registers`]) are not
+    /// forgotten: the register allocator keeps them across the call.
     fn forget(&mut self) {
-        self.cache.iter_mut().for_each(|v| *v = None);
+        if self.in_registers.is_empty() {
+            self.cache.iter_mut().for_each(|v| *v = None);
+        } else {
+            let groups = self.groups();
+            for (at, v) in self.cache.iter_mut().enumerate() {
+                if !self.in_registers.get(at / groups).copied().unwrap_or(false) {
+                    *v = None;
+                }
+            }
+        }
     }
 
     /// A non-negative stock after integration: `value`, or the floor
@@ -761,7 +1093,62 @@ impl Lowering<'_> {
         self.choose(below, floor, value)
     }
 
+    /// Whether the interpreter's limiting would scale any flow in any
+    /// lane: its first pass (every flow counted) computed for every
+    /// non-negative stock, with the flows and stocks as they are now. The
+    /// sums add the same values in the same order
+    /// as the interpreter (a term that does not count adds zero, which
+    /// changes no sum), so the test decides exactly as it does.
+    fn limit_needed(&mut self, program: &Program, dt: Value) -> Value {
+        let terms = &program.flow_terms;
+        let groups = self.groups();
+        let zero = self.constant(0.0);
+        let mut any: Option<Value> = None;
+        for &i in &program.non_negative {
+            let stock = program.stocks[i];
+            let inflows = &terms[stock.first_in as usize..stock.first_out as usize];
+            let outflows = &terms[stock.first_out as usize..stock.end as usize];
+            for group in 0..groups {
+                let (mut supply, mut demand) = (zero, zero);
+                for &f in inflows {
+                    let v = self.get(f, group);
+                    let negative = self.compare(FloatCC::LessThan, v, zero);
+                    let taken = self.choose(negative, v, zero);
+                    demand = self.b.ins().fsub(demand, taken);
+                    let given = self.choose(negative, zero, v);
+                    supply = self.b.ins().fadd(supply, given);
+                }
+                for &f in outflows {
+                    let v = self.get(f, group);
+                    let positive = self.compare(FloatCC::GreaterThan, v, zero);
+                    let taken = self.choose(positive, v, zero);
+                    demand = self.b.ins().fadd(demand, taken);
+                    let given = self.choose(positive, zero, v);
+                    supply = self.b.ins().fsub(supply, given);
+                }
+                let inflow = self.b.ins().fmul(dt, supply);
+                let stock_value = self.get(stock.slot, group);
+                let available = self.b.ins().fadd(stock_value, inflow);
+                let wanted = self.b.ins().fmul(dt, demand);
+                let some = self.compare(FloatCC::GreaterThan, demand, zero);
+                let too_much = self.compare(FloatCC::GreaterThan, wanted, available);
+                let limited = self.b.ins().band(some, too_much);
+                any = Some(match any {
+                    None => limited,
+                    Some(a) => self.b.ins().bor(a, limited),
+                });
+            }
+        }
+        let any = any.expect("limiting only with non-negative stocks");
+        if self.width > 1 {
+            self.b.ins().vany_true(any)
+        } else {
+            any
+        }
+    }
+
     fn op(&mut self, op: &Op, lane: usize) {
+        self.clock += 1;
         let v = match *op {
             Op::Copy { dst, a } => {
                 let v = self.get(a, lane);
@@ -821,7 +1208,7 @@ impl Lowering<'_> {
             }
             Op::DelayFixed { dst, ring } => {
                 let delay = move |l: &mut Self, lane: usize, _: &[Value]| {
-                    let lane_number = l.b.ins().iconst(types::I64, lane as i64);
+                    let lane_number = l.lane_number(lane);
                     let ring = l.b.ins().iconst(types::I64, i64::from(ring));
                     vec![l.rings, lane_number, ring]
                 };

@@ -89,3 +89,52 @@ fn an_operation_the_compiler_does_not_know_falls_back_with_the_reason() {
     state.run().unwrap();
     assert_eq!(state.fallback(), None);
 }
+
+/// The compiled loop over lanes both ways (every group of lanes unrolled in
+/// one step, and one group after another), with limiting that scales flows
+/// in some lanes and not others, a lookup and a `DELAY FIXED`: each lane
+/// as an interpreted batch gives it.
+#[test]
+fn batches_agree_unrolled_or_one_group_at_a_time() {
+    let model = Model::builder("draining")
+        .add(
+            Stock::new("tank", "5")
+                .outflow("drain")
+                .inflow("fill")
+                .non_negative(true),
+        )
+        .add(Stock::new("sink", "0").inflow("drain"))
+        .add(Flow::new("drain", "rate * 10 + effect(TIME)"))
+        .add(Flow::new("fill", "DELAY FIXED(drain, 2, 1) * 0.5"))
+        .add(Lookup::new("effect", [(0.0, 0.0), (10.0, 3.0)]))
+        .add(Constant::new("rate", 0.1))
+        .time(crate::TimeSettings::new(0.0, 20.0, 0.25).unwrap())
+        .build()
+        .unwrap();
+    let program = Program::compile(&model).unwrap();
+    let rate = program.parameter("rate").unwrap();
+    let run = |batch: &mut crate::Batch<8>| {
+        for lane in 0..8 {
+            batch.set_param(lane, rate, 0.05 * lane as f64).unwrap();
+        }
+        let mut rows = Vec::new();
+        batch
+            .run_observing(&mut |_, row| rows.extend(row.values().iter().map(|v| v.to_bits())))
+            .unwrap();
+        rows
+    };
+    let mut interpreted = program.batch::<8>();
+    interpreted.set_backend(Backend::Interpreter);
+    let reference = run(&mut interpreted);
+    for unroll in [true, false] {
+        let options = Options {
+            unroll: Some(unroll),
+            ..Options::default()
+        };
+        let kernels = Arc::new(compile(&program, 8, &options).unwrap());
+        assert!(kernels.has_advance());
+        let mut batch = program.batch::<8>();
+        batch.use_kernels(kernels);
+        assert!(run(&mut batch) == reference, "unrolled: {unroll}");
+    }
+}

@@ -35,20 +35,18 @@ impl Backend {
     }
 
     /// The back end new runs of `lanes` lanes use unless told otherwise:
-    /// what [`Backend::set_process_default`] set, or else compiled for
-    /// single runs and the interpreter for batches of lanes
-    /// ([`Batch`](crate::Batch)): measured on the England model on two
-    /// cores, compiled single runs are 3.4-3.5x faster, but compiled
-    /// batches ran 0.78-1.03x the interpreter's already vectorised loops
-    /// (non-negative limiting is still one lane at a time), so batches,
-    /// and with them ensembles and calibration, stay interpreted until
-    /// the compiled lanes are faster.
+    /// what [`Backend::set_process_default`] set, or else
+    /// [`Backend::Compiled`], for single runs and batches alike
+    /// ([`Batch`](crate::Batch)), and with them ensembles, calibration,
+    /// sensitivity designs and backtests. Measured on the England model
+    /// on two shared cores (ratios in the same run): a compiled single run
+    /// 3-4x faster than the interpreter, a compiled batch of 8 about 2x
+    /// faster than the interpreter's vectorised batch.
     pub fn default_for_lanes(lanes: usize) -> Backend {
+        let _ = lanes;
         match DEFAULT.load(Ordering::Relaxed) {
             0 => Backend::Interpreter,
-            1 => Backend::Compiled,
-            _ if lanes == 1 => Backend::Compiled,
-            _ => Backend::Interpreter,
+            _ => Backend::Compiled,
         }
     }
 
@@ -96,8 +94,7 @@ impl fmt::Display for Backend {
     }
 }
 
-/// 0 interpreter, 1 compiled, 2 (not set) compiled for single runs and
-/// interpreted for batches.
+/// 0 interpreter, 1 compiled, 2 not set (compiled).
 static DEFAULT: AtomicU8 = AtomicU8::new(2);
 
 /// Why a program asked to run compiled runs interpreted instead. Its

@@ -435,6 +435,13 @@ impl<'p, const L: usize> Batch<'p, L> {
         self.lanes.backend
     }
 
+    /// Runs with `kernels` (for tests that compile with special options).
+    #[cfg(all(test, feature = "jit"))]
+    pub(crate) fn use_kernels(&mut self, kernels: std::sync::Arc<crate::jit::Kernels>) {
+        self.lanes.backend = Backend::Compiled;
+        self.lanes.kernels = Some(kernels);
+    }
+
     /// Why the last run, asked to run compiled, ran interpreted, as
     /// [`State::fallback`].
     pub fn fallback(&self) -> Option<&Fallback> {
@@ -582,19 +589,33 @@ impl<'p, const L: usize> Lanes<'p, L> {
     fn exec(&mut self, part: Part) {
         #[cfg(feature = "jit")]
         if let Some(kernels) = &self.kernels {
-            let tables = &self.program.tables;
+            let program = self.program;
             let (slots, rings) = (&mut self.slots, &self.rings);
-            match part {
-                Part::Init => kernels.run(crate::jit::Part::Init, slots, tables, rings),
-                Part::Step => kernels.run(crate::jit::Part::Step, slots, tables, rings),
-                Part::Derivative => kernels.run(crate::jit::Part::Derivative, slots, tables, rings),
-                Part::Fused => {
-                    kernels.run(crate::jit::Part::Step, slots, tables, rings);
-                    kernels.run(crate::jit::Part::Derivative, slots, tables, rings);
+            use crate::jit::Part as Jit;
+            let done = match part {
+                Part::Init => kernels.run(Jit::Init, program, slots, rings),
+                Part::Step => kernels.run(Jit::Step, program, slots, rings),
+                Part::Derivative => kernels.run(Jit::Derivative, program, slots, rings),
+                Part::Fused => kernels
+                    .run(Jit::Step, program, slots, rings)
+                    .and_then(|()| kernels.run(Jit::Derivative, program, slots, rings)),
+            };
+            match done {
+                Ok(()) => return,
+                // The lists could not be compiled (nothing ran): this and
+                // the following runs are interpreted.
+                Err(fallback) => {
+                    self.fallback = Some(fallback);
+                    self.kernels = None;
                 }
             }
-            return;
         }
+        self.interpret(part);
+    }
+
+    /// Runs one of the program's operation lists in the interpreter.
+    #[inline]
+    fn interpret(&mut self, part: Part) {
         let program = self.program;
         let code = match part {
             Part::Init => &program.init_ops,
@@ -640,6 +661,11 @@ impl<'p, const L: usize> Lanes<'p, L> {
     }
 
     fn initialise(&mut self) -> LaneResult<()> {
+        self.initialise_with(Self::exec)
+    }
+
+    /// As [`Lanes::initialise`], the initial values evaluated by `exec`.
+    fn initialise_with(&mut self, exec: fn(&mut Self, Part)) -> LaneResult<()> {
         let program = self.program;
         for (i, &value) in program.base_slots.iter().enumerate() {
             self.set_all(i, value);
@@ -669,7 +695,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
                     rng
                 }));
         }
-        self.exec(Part::Init);
+        exec(self, Part::Init);
         self.check_finite(time.start())?;
 
         // DELAY FIXED: one slot per step of delay, filled with the initial
@@ -745,20 +771,24 @@ impl<'p, const L: usize> Lanes<'p, L> {
         kernels: &crate::jit::Kernels,
         record: &mut impl FnMut(f64, &[f64]),
     ) -> LaneResult<()> {
-        self.initialise()?;
+        // The initial values and the first evaluation, once per run, are
+        // interpreted (bit for bit the same), so that only the loop is
+        // compiled.
+        self.initialise_with(Self::interpret)?;
         let program = self.program;
         let time = self.time;
         let (steps, every, dt) = (time.steps(), time.save_every(), time.dt());
         self.set_all(ops::TIME, time.start());
         if program.non_negative.is_empty() {
-            self.exec(Part::Fused);
+            self.interpret(Part::Fused);
         } else {
-            self.exec(Part::Step);
+            self.interpret(Part::Step);
             self.limit_outflows(dt);
-            self.exec(Part::Derivative);
+            self.interpret(Part::Derivative);
         }
         self.check_finite(time.start())?;
         record(time.start(), &self.slots);
+        let mut recorded = 1;
         let mut step = 0;
         while step < steps {
             let n = every.min(steps - step);
@@ -772,31 +802,33 @@ impl<'p, const L: usize> Lanes<'p, L> {
                 dt,
             );
             if failed != 0 {
-                return Err(self.replay());
+                return self.replay(record, recorded);
             }
             step += n;
             record(time.time_at(step), &self.slots);
+            recorded += 1;
         }
         Ok(())
     }
 
-    /// The error of a run that the compiled loop stopped: the interpreter
-    /// runs it again to the same step and names the variable.
+    /// A run that the compiled loop stopped, after it recorded `recorded`
+    /// rows: the interpreter runs it again from the start and names the
+    /// variable and time of the first NaN or infinity as it always does,
+    /// or, if the compiled test gave a false alarm (a sum of tested values
+    /// that overflowed), finishes the run, recording the rows not yet
+    /// recorded.
     #[cfg(feature = "jit")]
-    fn replay(&mut self) -> (usize, Error) {
+    fn replay(&mut self, record: &mut impl FnMut(f64, &[f64]), recorded: usize) -> LaneResult<()> {
         let kernels = self.kernels.take();
-        let result = self.simulate_steps(&mut |_, _| {});
+        let mut seen = 0;
+        let result = self.simulate_steps(&mut |time, slots| {
+            if seen >= recorded {
+                record(time, slots);
+            }
+            seen += 1;
+        });
         self.kernels = kernels;
-        match result {
-            Err(e) => e,
-            Ok(()) => (
-                0,
-                Error::Invalid {
-                    what: "compiled run".into(),
-                    message: "the compiled code found a NaN or infinity that the interpreter did not (a bug: please report it, and use --backend interpreter meanwhile)".into(),
-                },
-            ),
-        }
+        result
     }
 
     /// Runs step by step, each list of operations compiled or interpreted.
@@ -986,7 +1018,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
     /// the passes have not settled, a last pass counts only supply that no
     /// limit can reduce, which is safe for every stock at once.
     fn limit_outflows(&mut self, dt: f64) {
-        limit_outflows::<L>(self.program, &mut self.slots, dt);
+        limit_outflows::<L>(self.program, &mut self.slots, dt, 0..L);
     }
 
     /// One classical Runge-Kutta step. The flows of the four stages are
@@ -1096,14 +1128,20 @@ impl<'p, const L: usize> Lanes<'p, L> {
 
 /// Scales down the outflows of non-negative stocks in `L` lanes' slots so
 /// that none removes more than the stock holds plus what flows in during
-/// the step (see `Lanes::limit_outflows`); also called by compiled code.
-pub(crate) fn limit_outflows<const L: usize>(program: &Program, slots: &mut [f64], dt: f64) {
+/// the step (see `Lanes::limit_outflows`), in `lanes`; also called by
+/// compiled code.
+pub(crate) fn limit_outflows<const L: usize>(
+    program: &Program,
+    slots: &mut [f64],
+    dt: f64,
+    lanes: std::ops::Range<usize>,
+) {
     const PASSES: usize = 16;
     if program.non_negative.is_empty() {
         return;
     }
     let terms = &program.flow_terms;
-    for lane in 0..L {
+    for lane in lanes {
         let at = |slot: u32| slot as usize * L + lane;
         for pass in 0..=PASSES {
             let certain_only = pass == PASSES;
