@@ -262,7 +262,7 @@ fn bad_outputs_name_the_closest() {
     assert!(e.contains("levels must be an even number"), "{e}");
 }
 
-/// A posterior's parameters vary together as one factor, `posterior draw`:
+/// A posterior's parameters vary together as one factor, `calibrated parameters (posterior draw)`:
 /// an output they determine gets all of its variance, one they do not
 /// touch none.
 #[test]
@@ -313,11 +313,45 @@ file = "post.csv"
         hi = PI
     );
     std::fs::write(dir.join("s.toml"), text).unwrap();
-    let prepared = Scenario::load(dir.join("s.toml"))
+    std::fs::write(
+        dir.join("alt.toml"),
+        "extends = \"s.toml\"\n[scenario]\nname = \"alt\"\n",
+    )
+    .unwrap();
+    // The base is named by a path relative to the working directory, the
+    // alternative by an absolute one, as `carecascade sensitivity
+    // scenarios/alt.toml --against scenarios/base.toml` does: the same
+    // posterior file reached by two spellings of its path is still one
+    // factor, and a paired difference takes the same draw in both.
+    let cwd = std::env::current_dir().unwrap();
+    let up: std::path::PathBuf = cwd.components().skip(1).map(|_| "..").collect();
+    let relative = up.join(dir.strip_prefix("/").unwrap());
+    let prepared = Scenario::load(relative.join("s.toml"))
+        .unwrap()
+        .prepare()
+        .unwrap();
+    let alt = Scenario::load(dir.join("alt.toml"))
         .unwrap()
         .prepare()
         .unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
+    let paired = sensitivity::run(
+        &alt,
+        Some(&prepared),
+        &settings(
+            Method::Morris {
+                trajectories: 20,
+                levels: 4,
+            },
+            &[],
+        ),
+        &|| {},
+    )
+    .unwrap();
+    let names: Vec<&str> = paired.factors.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["x1", "calibrated parameters (posterior draw)"]);
+    let d = paired.output("peak_d").unwrap();
+    assert_eq!((d.mean, d.sd), (0.0, 0.0), "the same draw in both");
     let analysis = sensitivity::run(
         &prepared,
         None,
@@ -326,7 +360,7 @@ file = "post.csv"
     )
     .unwrap();
     let names: Vec<&str> = analysis.factors.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["x1", "posterior draw"]);
+    assert_eq!(names, ["x1", "calibrated parameters (posterior draw)"]);
     assert!(
         analysis.factors[1]
             .distribution

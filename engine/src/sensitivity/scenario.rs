@@ -159,7 +159,7 @@ pub fn default_outputs(prepared: &Prepared) -> Vec<String> {
 /// An uncertain input varied by the analysis.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Factor {
-    /// The parameter's name, or `posterior draw` for a posterior's draws
+    /// The parameter's name, or `calibrated parameters (posterior draw)` for a posterior's draws
     /// varied together as one factor.
     pub name: String,
     /// Its distribution, as the scenario gives it (with the base's if it
@@ -304,13 +304,18 @@ fn factors(scenarios: &[&Prepared]) -> (Vec<Factor>, Vec<Mapping>) {
     }
     for (p, mapping) in scenarios.iter().zip(&mut mappings) {
         if let Some(posterior) = p.posterior() {
-            let key = format!("posterior:{}", posterior.file.display());
+            // The same file however its path is spelled (a scenario and
+            // the file it extends may name it relative to different
+            // places): one factor, so that a paired difference takes the
+            // same draw in both.
+            let file = same_file_key(&posterior.file);
+            let key = format!("posterior:{}", file.display());
             let f = match keys.iter().position(|k| *k == key) {
                 Some(f) => f,
                 None => {
                     keys.push(key);
                     factors.push(Factor {
-                        name: "posterior draw".into(),
+                        name: "calibrated parameters (posterior draw)".into(),
                         distribution: format!(
                             "one of {} draws of {} calibrated parameters together ({})",
                             posterior.rows.len(),
@@ -325,6 +330,30 @@ fn factors(scenarios: &[&Prepared]) -> (Vec<Factor>, Vec<Mapping>) {
         }
     }
     (factors, mappings)
+}
+
+/// A path that names the same file however it was spelled: the canonical
+/// path, or, for a file that cannot be reached now, the absolute path with
+/// `.` and `..` resolved by their names.
+fn same_file_key(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    if let Ok(canonical) = std::fs::canonicalize(path) {
+        return canonical;
+    }
+    let absolute = std::env::current_dir()
+        .map(|cwd| cwd.join(path))
+        .unwrap_or_else(|_| path.to_path_buf());
+    let mut out = std::path::PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The runs [`run`] makes of each scenario: `N (k + 2)` (Sobol) or
