@@ -78,6 +78,7 @@ mod bayes;
 mod objective;
 mod optimise;
 mod output;
+mod pooled;
 mod spec;
 
 pub use bayes::{
@@ -88,4 +89,8 @@ pub use bayes::{
 pub use objective::{Fit, Observations, Problem, calibrate, mape};
 pub use optimise::{Bounds, MAX_STARTS, Search, Start, multi_start, nelder_mead};
 pub use output::{fit_to_toml, update_model_file};
+pub use pooled::{
+    CHAINS, Group, Pooled, PooledDiagnostics, PooledDraw, PooledParameter, PooledSettings,
+    negative_binomial_ln, sample_pooled,
+};
 pub use spec::CalibrationSpec;
