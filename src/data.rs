@@ -24,9 +24,12 @@ use crate::engine::format::table::{Record, Records};
 use crate::engine::name::{canonical_name, closest, did_you_mean};
 use std::path::Path;
 
-const ENGLAND: &str = include_str!("../data/england_national.csv");
-const LOCAL_AUTHORITIES: &str = include_str!("../data/local_authorities.csv");
-const WORKFORCE: &str = include_str!("../data/workforce.csv");
+/// `data/england_national.csv`, embedded.
+pub const ENGLAND: &str = include_str!("../data/england_national.csv");
+/// `data/local_authorities.csv`, embedded.
+pub const LOCAL_AUTHORITIES: &str = include_str!("../data/local_authorities.csv");
+/// `data/workforce.csv`, embedded.
+pub const WORKFORCE: &str = include_str!("../data/workforce.csv");
 
 /// Keeps the rows of a file that belong to one place.
 type RowFilter<'a> = &'a dyn Fn(&Records, &Record) -> bool;
@@ -690,6 +693,24 @@ impl Observed {
             years,
             names: self.names.clone(),
             values,
+        }
+    }
+
+    /// These series without the years after `year` (as known at the end
+    /// of reporting year `year`, e.g. a backtest's origin).
+    pub fn until(&self, year: i32) -> Observed {
+        let keep: Vec<usize> = (0..self.years.len())
+            .filter(|&i| self.years[i] <= year)
+            .collect();
+        Observed {
+            source: self.source.clone(),
+            years: keep.iter().map(|&i| self.years[i]).collect(),
+            names: self.names.clone(),
+            values: self
+                .values
+                .iter()
+                .map(|v| keep.iter().map(|&i| v[i]).collect())
+                .collect(),
         }
     }
 

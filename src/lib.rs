@@ -89,6 +89,8 @@ pub mod drivers;
 mod england;
 pub mod evaluations;
 pub mod local;
+pub mod local_backtest;
+pub mod pooled;
 pub mod project;
 pub mod report;
 pub mod submission;

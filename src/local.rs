@@ -276,6 +276,19 @@ pub enum Filled {
         /// The authority's 0-17 population in the year.
         population: f64,
     },
+    /// A year before any authority published the series (children looked
+    /// after are published by authority from 2021): the authority's figure
+    /// per child in its first published year, times England's change in
+    /// the figure per child since the year, times its children in the year.
+    Backcast {
+        /// The authority's first published year of the series and its
+        /// figure.
+        first: (i32, f64),
+        /// England's figure per child in the year over that in `first`'s.
+        england_ratio: f64,
+        /// The authority's 0-17 population in the year.
+        population: f64,
+    },
 }
 
 impl Filled {
@@ -288,6 +301,7 @@ impl Filled {
             Filled::Interpolated { .. } => "interpolated",
             Filled::Nearest { .. } => "nearest year",
             Filled::EnglandRate { .. } => "England rate",
+            Filled::Backcast { .. } => "back-cast",
         }
     }
 }
@@ -339,6 +353,9 @@ impl LocalWarning {
             } => format!("linear {y0}-{y1}"),
             Filled::Nearest { year } => format!("from {year}"),
             Filled::EnglandRate { .. } => "England's rate per child".into(),
+            Filled::Backcast { first: (y, _), .. } => {
+                format!("from {y} by England's trend per child")
+            }
         };
         format!("{} {} ({how})", self.series, figure(self.value))
     }
@@ -389,6 +406,16 @@ impl std::fmt::Display for LocalWarning {
                 f,
                 "never published by the authority; used {value}, England's {:.6} per child in {year} times its {} children",
                 rate,
+                figure(*population)
+            ),
+            Filled::Backcast {
+                first: (y, v),
+                england_ratio,
+                population,
+            } => write!(
+                f,
+                "is before any authority published it; used {value}, back-cast from its {y} figure ({}) by England's change in the figure per child ({england_ratio:.3} times) and its {} children",
+                figure(*v),
                 figure(*population)
             ),
         }
@@ -532,7 +559,7 @@ pub fn start_figures(table: &LocalAuthorities, area: &str, from: i32) -> Result<
 }
 
 /// Fills `column` for `year` by rules 2-5 of [`start_figures`].
-fn fill(
+pub(crate) fn fill(
     table: &LocalAuthorities,
     authority: &Authority,
     series: &crate::data::Series<'_>,
@@ -762,18 +789,18 @@ pub fn localise(model: &Model, area: &str, from: i32) -> Result<Localised> {
 }
 
 /// A local model before its rates are fitted.
-struct Unfitted {
+pub(crate) struct Unfitted {
     /// The England model with the authority's figures.
-    model: Model,
+    pub(crate) model: Model,
     /// Its share of England's 0-17 population in the start year.
-    share: f64,
+    pub(crate) share: f64,
     /// The last year with a figure to fit.
-    to: i32,
+    pub(crate) to: i32,
 }
 
 /// The local model of `start`'s authority before its rates are fitted:
 /// steps 1-3 of the module docs.
-fn unfitted(model: &Model, start: &StartFigures) -> Result<Unfitted> {
+pub(crate) fn unfitted(model: &Model, start: &StartFigures) -> Result<Unfitted> {
     let StartFigures {
         authority,
         observed: local,
@@ -879,10 +906,14 @@ fn unfitted(model: &Model, start: &StartFigures) -> Result<Unfitted> {
     let starts = m.start_data();
     // Social workers: the authority's own where published (under its code
     // or an earlier one).
+    // Only the figures published by the authority's last observed year's
+    // 31 March (a history cut at a backtest's origin does not see later
+    // ones).
     let workforce = std::iter::once(code)
         .chain(&authority.earlier_codes)
         .filter_map(|c| Observed::local_workforce(c).ok())
-        .reduce(|own, earlier| own.filled_from(&earlier));
+        .reduce(|own, earlier| own.filled_from(&earlier))
+        .map(|w| w.until(to - 1));
     let cin_share = start_value("cin_at_31_march")
         / value(&england, "cin_at_31_march", from).unwrap_or(f64::NAN);
     for (lookup, column) in [

@@ -47,6 +47,12 @@ pub struct Submission {
     plan: Plan,
     /// The start figures filled in, for every authority.
     warnings: Vec<crate::local::LocalWarning>,
+    /// Per scenario, what its local runs draw their calibrated parameters
+    /// from.
+    local_draws: Vec<LocalRates>,
+    /// What the user should know about the calibrated parameters local
+    /// runs draw.
+    notes: Vec<String>,
 }
 
 /// A scenario's name as a folder: lower case letters and digits, with
@@ -93,6 +99,20 @@ impl Submission {
                 message: "a run needs a scenario and a comparison a base and an alternative".into(),
             });
         }
+        // A scenario whose model is already a local authority's (made by
+        // `localise`) draws that authority's rates too.
+        let mut notes = Vec::new();
+        let scenarios = if areas.is_empty() {
+            let mut out = Vec::new();
+            for s in scenarios {
+                let (s, n) = on_local_model(s)?;
+                out.push(s);
+                notes.extend(n);
+            }
+            out
+        } else {
+            scenarios
+        };
         let prepared = scenarios
             .iter()
             .map(Scenario::prepare)
@@ -112,6 +132,12 @@ impl Submission {
             crate::local::check_localisable(&model)?;
             Some(model)
         };
+        let (local_draws, rate_notes) = if authorities.is_empty() {
+            (vec![LocalRates::None; scenarios.len()], Vec::new())
+        } else {
+            local_posteriors(&scenarios, &authorities)?
+        };
+        notes.extend(rate_notes);
         // The start figures each authority's model will fill in (the data
         // side of localising: cheap), for index.csv and the warnings. An
         // authority whose figures cannot be found fails when its pieces
@@ -200,6 +226,8 @@ impl Submission {
             model,
             plan,
             warnings,
+            local_draws,
+            notes,
         })
     }
 
@@ -207,6 +235,13 @@ impl Submission {
     /// [`crate::local::start_figures`]); none without authorities.
     pub fn warnings(&self) -> &[crate::local::LocalWarning] {
         &self.warnings
+    }
+
+    /// Notes on the calibrated parameters local runs draw: a scenario that
+    /// draws England's posterior with no posterior by authority keeps each
+    /// authority's own fitted rates (see `[posterior] groups`).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// The plan: its pieces, their folders and runs.
@@ -259,7 +294,21 @@ impl Submission {
             let result = match &made {
                 Ok(model) => scenarios
                     .iter()
-                    .map(|s| s.prepare_with(model.clone()))
+                    .map(|s| {
+                        let i = self
+                            .scenarios
+                            .iter()
+                            .position(|t| std::ptr::eq(t, *s))
+                            .unwrap_or(0);
+                        let code = &self.authorities[a].0;
+                        match self.local_draws[i].for_authority(code)? {
+                            Some((posterior, what)) => (*s)
+                                .clone()
+                                .with_posterior_draws(posterior, what)
+                                .prepare_with(model.clone()),
+                            None => s.prepare_with(model.clone()),
+                        }
+                    })
                     .collect(),
                 Err(e) => Err(same_error(e)),
             };
@@ -278,6 +327,197 @@ impl Submission {
             .map(|(k, runs)| runs.len() * self.scenarios_of(*k).len())
             .sum()
     }
+}
+
+/// What a scenario's runs on a local authority's model draw their
+/// calibrated parameters from.
+#[derive(Debug, Clone)]
+enum LocalRates {
+    /// Nothing: the scenario draws no posterior.
+    None,
+    /// The authorities' pooled posterior (`[posterior] groups`): each
+    /// authority's own draws of its local rates, with the file's path.
+    Pooled(String, std::sync::Arc<crate::pooled::LocalDraws>),
+    /// England's posterior without the local rates (the scenario names no
+    /// posterior by authority): the other calibrated parameters are drawn,
+    /// and the authority's rates keep its own fit.
+    National(crate::engine::calibrate::Posterior, String),
+}
+
+impl LocalRates {
+    /// The draws for `code`'s runs, with what they are.
+    fn for_authority(
+        &self,
+        code: &str,
+    ) -> Result<Option<(crate::engine::calibrate::Posterior, String)>> {
+        Ok(match self {
+            LocalRates::None => None,
+            LocalRates::Pooled(file, draws) => Some((
+                authority_posterior(draws, file, code)?,
+                format!("{file} ({code})"),
+            )),
+            LocalRates::National(posterior, what) => Some((posterior.clone(), what.clone())),
+        })
+    }
+}
+
+/// What each scenario's local runs draw their calibrated parameters from
+/// ([`LocalRates`]): its `[posterior] groups` file, read once per file and
+/// checked (converged, every authority in it); or, for a scenario that
+/// draws England's calibrated parameters (`[posterior] file`) without a
+/// posterior by authority, England's draws without the local rates, so
+/// that they never replace the authority's own (each such scenario is
+/// named in the returned warnings).
+fn local_posteriors(
+    scenarios: &[Scenario],
+    authorities: &[(String, String)],
+) -> Result<(Vec<LocalRates>, Vec<String>)> {
+    let mut read: Vec<(std::path::PathBuf, std::sync::Arc<crate::pooled::LocalDraws>)> =
+        Vec::new();
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    for s in scenarios {
+        let Some(path) = s.group_posterior() else {
+            let Some(national) = s.posterior() else {
+                out.push(LocalRates::None);
+                continue;
+            };
+            let mut posterior = crate::engine::calibrate::Posterior::load(&national)?;
+            let local: Vec<usize> = crate::local::LOCAL_PARAMETERS
+                .iter()
+                .filter_map(|(p, _, _)| posterior.parameter(p))
+                .collect();
+            let keep: Vec<usize> = (0..posterior.parameters.len())
+                .filter(|i| !local.contains(i))
+                .collect();
+            let dropped: Vec<String> = local
+                .iter()
+                .map(|&i| format!("`{}`", posterior.parameters[i]))
+                .collect();
+            posterior.parameters = keep.iter().map(|&i| posterior.parameters[i].clone()).collect();
+            posterior.priors = keep
+                .iter()
+                .filter_map(|&i| posterior.priors.get(i).cloned())
+                .collect();
+            for d in &mut posterior.draws {
+                d.values = keep.iter().map(|&i| d.values[i]).collect();
+            }
+            if !dropped.is_empty() {
+                warnings.push(format!(
+                    "scenario `{}` draws England's calibrated parameters from `{}` and names no posterior by authority ([posterior] groups, written by `carecascade calibrate-local`): each authority's {} keep its own fit, and the other calibrated parameters are drawn from England's posterior",
+                    s.name(),
+                    national.display(),
+                    dropped.join(", ")
+                ));
+            }
+            let what = format!("{} (without the local rates)", national.display());
+            out.push(LocalRates::National(posterior, what));
+            continue;
+        };
+        let draws = match read.iter().find(|(p, _)| *p == path) {
+            Some((_, d)) => d.clone(),
+            None => {
+                if !path.is_file() {
+                    return Err(Error::Invalid {
+                        what: format!("scenario `{}`", s.name()),
+                        message: format!(
+                            "[posterior] groups: no file `{}` (write it with `carecascade calibrate-local --output {}`)",
+                            path.display(),
+                            path.display()
+                        ),
+                    });
+                }
+                let d = std::sync::Arc::new(crate::pooled::LocalDraws::load(&path)?);
+                if !d.converged {
+                    return Err(Error::Invalid {
+                        what: format!("scenario `{}`", s.name()),
+                        message: format!(
+                            "[posterior] groups `{}` is marked as not converged: its draws do not represent the posterior. Run `carecascade calibrate-local` again with more --sweeps",
+                            path.display()
+                        ),
+                    });
+                }
+                let missing: Vec<String> = authorities
+                    .iter()
+                    .filter(|(code, _)| !d.draws.contains_key(code))
+                    .map(|(code, name)| format!("{name} ({code})"))
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(Error::Invalid {
+                        what: format!("scenario `{}`", s.name()),
+                        message: format!(
+                            "[posterior] groups `{}` has no draws for {}: run `carecascade calibrate-local` with them",
+                            path.display(),
+                            missing.join(", ")
+                        ),
+                    });
+                }
+                read.push((path.clone(), d.clone()));
+                d
+            }
+        };
+        out.push(LocalRates::Pooled(path.display().to_string(), draws));
+    }
+    Ok((out, warnings))
+}
+
+/// `scenario` as it runs on its own model: if that is a local authority's
+/// model (made by `localise`) and the scenario draws calibrated
+/// parameters, the authority's own draws of its rates
+/// ([`local_posteriors`]).
+fn on_local_model(scenario: Scenario) -> Result<(Scenario, Vec<String>)> {
+    if scenario.posterior().is_none() && scenario.group_posterior().is_none() {
+        return Ok((scenario, Vec::new()));
+    }
+    let model = scenario.load_model()?;
+    let Some(code) = crate::local::authority_code(&model).map(str::to_string) else {
+        return Ok((scenario, Vec::new()));
+    };
+    let (found, notes) =
+        local_posteriors(std::slice::from_ref(&scenario), &[(code.clone(), code.clone())])?;
+    match found.first().map(|r| r.for_authority(&code)).transpose()?.flatten() {
+        Some((posterior, what)) => Ok((scenario.with_posterior_draws(posterior, what), notes)),
+        None => Ok((scenario, notes)),
+    }
+}
+
+/// One authority's draws of its local rates, as a posterior a scenario's
+/// runs draw from (one row per run, in turn).
+fn authority_posterior(
+    draws: &crate::pooled::LocalDraws,
+    file: &str,
+    code: &str,
+) -> Result<crate::engine::calibrate::Posterior> {
+    use crate::engine::calibrate::{Basis, Draw, Posterior};
+    let rows = draws.draws.get(code).ok_or_else(|| Error::Invalid {
+        what: format!("local posterior {file}"),
+        message: format!("no draws for {code}"),
+    })?;
+    Ok(Posterior {
+        parameters: draws.parameters.clone(),
+        scales: Vec::new(),
+        draws: rows
+            .iter()
+            .map(|values| Draw {
+                values: values.clone(),
+                scales: Vec::new(),
+                log_posterior: 0.0,
+            })
+            .collect(),
+        converged: draws.converged,
+        notes: vec![format!("{code}'s draws of {file}")],
+        priors: draws
+            .parameters
+            .iter()
+            .map(|_| {
+                (
+                    "partially pooled across authorities".to_string(),
+                    Basis::Assumption,
+                    Some("carecascade calibrate-local".to_string()),
+                )
+            })
+            .collect(),
+    })
 }
 
 /// An error that reads as `e` does (errors are not `Clone`): each piece of

@@ -186,6 +186,66 @@ enum Command {
         #[arg(long, short)]
         output: PathBuf,
     },
+    /// Calibrate every local authority's rates together (partially pooled
+    /// Bayesian calibration, see `carecascade::pooled`) and write their
+    /// draws, which local ensembles (`run`/`compare --area`) draw from.
+    CalibrateLocal {
+        /// The model to localise (`england`, or a file with its names).
+        #[arg(default_value = "england")]
+        model: PathBuf,
+        /// Authorities: ONS codes or names, or `all` (the default: every
+        /// current authority). Pooling learns from many: fit them together.
+        #[arg(long, default_values_t = ["all".to_string()])]
+        area: Vec<String>,
+        /// The last reporting year fitted (hold later years out).
+        #[arg(long, default_value_t = carecascade::pooled::HISTORY_TO)]
+        to: i32,
+        /// Sweeps of the sampler, burn-in included.
+        #[arg(long, default_value_t = 1000)]
+        sweeps: usize,
+        /// Burn-in sweeps (proposals adapt during them).
+        #[arg(long, default_value_t = 400)]
+        burn: usize,
+        /// Draws kept (over all chains).
+        #[arg(long, default_value_t = 200)]
+        keep: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 20_230_331)]
+        seed: u64,
+        /// Write the draws even if the chains have not converged (the file
+        /// says so, and scenarios refuse it).
+        #[arg(long)]
+        accept_unconverged: bool,
+        /// Where to write the draws (CSV); the population's draws go beside
+        /// it, with `.population.csv` for `.csv`.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Rolling-origin backtest of every local authority: for each origin,
+    /// calibrate all authorities together on the figures up to it and
+    /// forecast each one's stocks one and two years ahead; score against
+    /// each authority's last published figure and write the tables
+    /// (Markdown) and the results (JSON beside them).
+    BacktestLocal {
+        /// The model (`england`, or a file with its names).
+        #[arg(default_value = "england")]
+        model: PathBuf,
+        /// Origins (last year fitted), e.g. `2018-2021`.
+        #[arg(long, default_value = "2018-2021")]
+        origins: String,
+        /// Sweeps of each origin's calibration, burn-in included.
+        #[arg(long, default_value_t = 1000)]
+        sweeps: usize,
+        /// Burn-in sweeps.
+        #[arg(long, default_value_t = 400)]
+        burn: usize,
+        /// Draws kept, each forecast using all of them.
+        #[arg(long, default_value_t = 200)]
+        keep: usize,
+        /// The Markdown file to write; the results go beside it as `.json`.
+        #[arg(long, short, default_value = "docs/local-validation.md")]
+        output: PathBuf,
+    },
     /// Compare a model with every published series it produces and write
     /// a Markdown report with charts (SVG, in a folder named after the
     /// report), ending with the evaluations it cites run through it (as
@@ -519,6 +579,37 @@ fn run(cli: Cli) -> ExitCode {
             from,
             output,
         } => localise(model, &area, from, output),
+        Command::BacktestLocal {
+            model,
+            origins,
+            sweeps,
+            burn,
+            keep,
+            output,
+        } => backtest_local(model, &origins, sweeps, burn, keep, output),
+        Command::CalibrateLocal {
+            model,
+            area,
+            to,
+            sweeps,
+            burn,
+            keep,
+            seed,
+            accept_unconverged,
+            output,
+        } => calibrate_local(
+            model,
+            &area,
+            carecascade::pooled::PoolSettings {
+                to,
+                sweeps,
+                burn,
+                keep,
+                seed,
+            },
+            accept_unconverged,
+            output,
+        ),
         Command::Calibrate {
             model,
             data,
@@ -699,6 +790,189 @@ fn project(
     let projection = carecascade::project::project_state(&mut state, from, years)?;
     let csv = projection.to_csv("year");
     write_output(output, |out| out.write_all(csv.as_bytes()))
+}
+
+fn backtest_local(
+    model_path: PathBuf,
+    origins: &str,
+    sweeps: usize,
+    burn: usize,
+    keep: usize,
+    output: PathBuf,
+) -> Result<ExitCode, Error> {
+    use carecascade::local_backtest::{LocalSettings, local_backtest};
+    let origins = parse_origins(origins)?;
+    let model = load_model(&model_path)?;
+    carecascade::local::check_localisable(&model)?;
+    let json_path = output.with_extension("json");
+    check_output_target(&output)?;
+    check_output_target(&json_path)?;
+    let table = carecascade::data::LocalAuthorities::load()?;
+    let authorities = table.current().to_vec();
+    let settings = LocalSettings {
+        origins,
+        sweeps,
+        burn,
+        keep,
+        ..LocalSettings::default()
+    };
+    let model_text = if model_path.is_file() {
+        std::fs::read_to_string(&model_path).map_err(|e| Error::io(&model_path, e))?
+    } else {
+        carecascade::ENGLAND_TOML.to_string()
+    };
+    let fingerprint = carecascade::local_backtest::fingerprint_of(&model_text, &settings);
+    let mut command = "carecascade backtest-local".to_string();
+    let defaults = LocalSettings::default();
+    if settings.origins != defaults.origins {
+        command.push_str(&format!(" --origins {}", settings.origins.iter().map(i32::to_string).collect::<Vec<_>>().join(",")));
+    }
+    for (flag, value, default) in [
+        ("--sweeps", sweeps, defaults.sweeps),
+        ("--burn", burn, defaults.burn),
+        ("--keep", keep, defaults.keep),
+    ] {
+        if value != default {
+            command.push_str(&format!(" {flag} {value}"));
+        }
+    }
+    let started = std::time::Instant::now();
+    let bar = progress_bar(settings.origins.len() * sweeps, "sweeps");
+    let first = settings.origins.first().copied().unwrap_or_default();
+    let result = local_backtest(
+        &model,
+        &authorities,
+        &settings,
+        fingerprint,
+        command,
+        &mut |origin, done, _| {
+            let k = settings.origins.iter().position(|o| *o == origin).unwrap_or(0);
+            bar.set_position((k * sweeps + done) as u64);
+            let _ = first;
+        },
+    )?;
+    bar.finish_and_clear();
+    write_atomic(&json_path, result.to_json()?.as_bytes())?;
+    write_atomic(&output, result.to_markdown().as_bytes())?;
+    for f in &result.fits {
+        println!("origin {}: {} authorities; converged: {}; {}", f.origin, f.authorities, if f.converged { "yes" } else { "no" }, f.diagnostics);
+    }
+    for s in result.scores() {
+        println!(
+            "{:<18} {} year(s): median error ratio {:.2} over {} authorities ({:.0}% better than naive), pooled {:.2}",
+            s.series, s.horizon, s.median_ratio, s.authorities, 100.0 * s.share_better, s.pooled_ratio
+        );
+    }
+    for c in result.coverage() {
+        println!(
+            "{:<26} {} authorities, {} forecasts: 50% interval {:.0}%, 90% interval {:.0}%",
+            c.band, c.authorities, c.forecasts, 100.0 * c.within_50, 100.0 * c.within_90
+        );
+    }
+    println!(
+        "wrote {} and {} in {:.0} s",
+        output.display(),
+        json_path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn calibrate_local(
+    model_path: PathBuf,
+    areas: &[String],
+    settings: carecascade::pooled::PoolSettings,
+    accept_unconverged: bool,
+    output: PathBuf,
+) -> Result<ExitCode, Error> {
+    use carecascade::pooled::{calibrate_all, parameters};
+    let model = load_model(&model_path)?;
+    carecascade::local::check_localisable(&model)?;
+    let table = carecascade::data::LocalAuthorities::load()?;
+    let codes = carecascade::local::authorities(areas)?;
+    let authorities: Vec<_> = codes
+        .iter()
+        .map(|(code, _)| table.current_authority(code))
+        .collect::<Result<_, _>>()?;
+    let population = output.with_extension("population.csv");
+    // Refuse an output that is not a regular file before the sampling,
+    // not after it (write_atomic refuses it too).
+    check_output_target(&output)?;
+    check_output_target(&population)?;
+    eprintln!(
+        "calibrating {} authorities together, {}-{} ({} sweeps, {} burn-in) ...",
+        authorities.len(),
+        carecascade::pooled::HISTORY_FROM + 1,
+        settings.to,
+        settings.sweeps,
+        settings.burn
+    );
+    let bar = progress_bar(settings.sweeps, "sweeps");
+    let local = calibrate_all(&model, &authorities, &settings, &mut |done, _| {
+        bar.set_position(done as u64)
+    })?;
+    bar.finish_and_clear();
+    for w in &local.warnings {
+        eprintln!("warning: {w}");
+    }
+    for m in &local.missing {
+        eprintln!("warning: {m}");
+    }
+    for (a, why) in &local.skipped {
+        eprintln!("warning: {} ({}) skipped: {why}", a.name, a.code);
+    }
+    let pooled = &local.pooled;
+    println!(
+        "{} authorities fitted ({} skipped); {} start figures filled in, {} figures not published left out",
+        pooled.groups.len(),
+        local.skipped.len(),
+        local.warnings.len(),
+        local.missing.len()
+    );
+    println!("{}", local.describe_convergence());
+    println!(
+        "\n{:<24} {:>14} {:>16} {:>24}",
+        "rate", "national", "spread (x/÷)", "authorities (5-95%)"
+    );
+    let draws = pooled.draws.len() as f64;
+    for (k, p) in parameters().iter().enumerate() {
+        let mean = pooled.draws.iter().map(|d| d.mean[k]).sum::<f64>() / draws;
+        let spread = pooled.draws.iter().map(|d| d.spread[k]).sum::<f64>() / draws;
+        let mut medians: Vec<f64> = (0..pooled.groups.len())
+            .map(|g| {
+                let mut v: Vec<f64> = pooled
+                    .draws
+                    .iter()
+                    .map(|d| d.values[g][k] / pooled.references[g][k])
+                    .collect();
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            })
+            .collect();
+        medians.sort_by(f64::total_cmp);
+        let q = |p: f64| medians[((medians.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "{:<24} {:>13.3}x {:>15.3}x {:>12.2}x-{:.2}x",
+            p.name,
+            mean.exp(),
+            spread.exp(),
+            q(0.05),
+            q(0.95)
+        );
+    }
+    if !local.converged() && !accept_unconverged {
+        return Err(Error::Invalid {
+            what: "local calibration".into(),
+            message: format!(
+                "the chains have not converged ({}): raise --sweeps, or pass --accept-unconverged to write the draws marked as unconverged",
+                local.describe_convergence()
+            ),
+        });
+    }
+    write_atomic(&output, local.to_csv().as_bytes())?;
+    write_atomic(&population, local.population_csv().as_bytes())?;
+    println!("\nwrote {} and {}", output.display(), population.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn localise(
@@ -1461,6 +1735,9 @@ fn run_submission(
     use carecascade::submission::Submission;
     let scenarios = load_all(&files, args.runs, args.seed)?;
     let submission = Submission::new(scenarios, compare, &args.area)?;
+    for note in submission.notes() {
+        eprintln!("warning: {note}");
+    }
     if !submission.warnings().is_empty() {
         eprintln!(
             "warning: {} start figure(s) not published, filled in (index.csv's filled_start_figures and each local model's lookups say how):",

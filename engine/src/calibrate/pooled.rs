@@ -18,7 +18,9 @@
 //!   value `m` and a dispersion `phi[s]` per series shared by all groups:
 //!   variance `m + m^2 / phi`, so small groups' figures are noisier in
 //!   proportion (Poisson) and large groups' within a relative error of
-//!   about `1 / sqrt(phi)`; `ln phi[s]` is uniform on `[ln 1, ln 10^5]`.
+//!   about `1 / sqrt(phi)`; each series has a dispersion per horizon (runs
+//!   go further from their restart at horizon 2 and stray further), and
+//!   `ln phi` is uniform on `[ln 1, ln 10^5]`.
 //!   Counts need not be whole numbers (published figures rounded to 10
 //!   are used as they are).
 //! - Runs restart from each group's data at every fitted period and run
@@ -45,6 +47,13 @@
 //! 2. `mu[k]` from its normal full conditional;
 //! 3. `tau[k]` and `ln phi[s]` by random-walk Metropolis on the logarithm,
 //!    from the kept model values (no runs).
+//!
+//! Random-walk updates of each group are slow where a group's rates trade
+//! off along a ridge, and where a spread is small (the funnel between
+//! `tau` and tightly clustered groups): check the diagnostics, and run
+//! more sweeps. (A joint non-centred move of the population and every
+//! group, one parameter a sweep, was tried on the England local
+//! authorities and mixed worse; it is not used.)
 //!
 //! Convergence is judged as for [`posterior`](super::posterior): split
 //! R-hat and effective sample size for every group's every parameter and
@@ -170,7 +179,8 @@ pub struct PooledDraw {
     pub mean: Vec<f64>,
     /// The population's spread per parameter, as a log factor (`tau`).
     pub spread: Vec<f64>,
-    /// The dispersion of each series (`phi`).
+    /// The dispersion of each series at each horizon (`phi`), in the
+    /// order of [`Pooled::dispersion_index`].
     pub dispersion: Vec<f64>,
 }
 
@@ -230,8 +240,11 @@ impl PooledDiagnostics {
 pub struct Pooled {
     /// The parameters, in order.
     pub parameters: Vec<PooledParameter>,
-    /// The series, in order of [`PooledDraw::dispersion`].
+    /// The series fitted.
     pub series: Vec<String>,
+    /// Horizons each series has its own dispersion for (runs go this many
+    /// periods ahead from each restart).
+    pub horizons: usize,
     /// The groups' names, in order.
     pub groups: Vec<String>,
     /// Each group's reference values (its program's own), per parameter.
@@ -263,6 +276,13 @@ impl Pooled {
     pub fn series_index(&self, name: &str) -> Option<usize> {
         self.series.iter().position(|s| s == name)
     }
+
+    /// The index in [`PooledDraw::dispersion`] of `series`'s dispersion
+    /// `horizon` (1, 2, ...) periods after a restart.
+    pub fn dispersion_index(&self, series: &str, horizon: usize) -> Option<usize> {
+        let s = self.series_index(series)?;
+        (horizon >= 1 && horizon <= self.horizons).then(|| s * self.horizons + horizon - 1)
+    }
 }
 
 /// Log density of the negative binomial with mean `m` and dispersion
@@ -291,6 +311,8 @@ struct Prepared<'a> {
     /// Per series: its index in the settings' series, its column, and
     /// its (row, observed) points.
     targets: Vec<(usize, String, Vec<(usize, f64)>)>,
+    /// Horizons each series has a dispersion for.
+    horizons: usize,
 }
 
 /// The sampler's state of one group.
@@ -422,6 +444,7 @@ impl<'a> Prepared<'a> {
             ids,
             references,
             targets,
+            horizons: settings.horizon.min(settings.periods.count()).max(1),
         })
     }
 
@@ -497,6 +520,7 @@ impl<'a> Prepared<'a> {
         pairs: &mut Vec<Pair>,
     ) -> Option<()> {
         let n = segment.periods.count();
+        let horizons = self.horizons;
         for (s, name, points) in &self.targets {
             let column = p.column(name)?;
             for &(row, y) in points {
@@ -507,7 +531,8 @@ impl<'a> Prepared<'a> {
                 if !(m.is_finite() && m >= 0.0) {
                     return None;
                 }
-                pairs.push((*s, y, m, weight));
+                let h = row - segment.first_row;
+                pairs.push((*s * horizons + h - 1, y, m, weight));
             }
         }
         Some(())
@@ -631,7 +656,8 @@ pub fn sample_pooled(
     let k = parameters.len();
     let bounds = log_bounds(parameters);
     let inside = |x: &[f64]| x.iter().zip(&bounds).all(|(x, (lo, hi))| x > lo && x < hi);
-    let s_count = settings.series.len();
+    let horizons = settings.horizon.min(settings.periods.count()).max(1);
+    let s_count = settings.series.len() * horizons;
 
     // Starting points: scattered around the reference values.
     let mut states = prepared
@@ -821,6 +847,7 @@ pub fn sample_pooled(
     let mut pooled = Pooled {
         parameters: parameters.to_vec(),
         series: settings.series.clone(),
+        horizons,
         groups: groups.iter().map(|g| g.name.to_string()).collect(),
         references: prepared.iter().map(|p| p.references.clone()).collect(),
         draws,
@@ -834,7 +861,7 @@ pub fn sample_pooled(
             evaluations,
         },
         method: format!(
-            "partially pooled: log factors of each group's own values Normal(mu, tau) within the bounds, mu ~ Normal(0, 1), tau ~ HalfNormal(1); negative binomial counts with a dispersion per series (ln phi uniform on [0, ln 1e5]); runs restarting from the data of every fitted period, {} period(s) ahead, weighted 1/{}; Metropolis within Gibbs, {CHAINS} chains, {} sweeps ({} burn-in, adaptive proposals), every {}th kept, {} move(s) per group and sweep, seed {}",
+            "partially pooled: log factors of each group's own values Normal(mu, tau) within the bounds, mu ~ Normal(0, 1), tau ~ HalfNormal(1); negative binomial counts with a dispersion per series and horizon (ln phi uniform on [0, ln 1e5]); runs restarting from the data of every fitted period, {} period(s) ahead, weighted 1/{}; Metropolis within Gibbs, {CHAINS} chains, {} sweeps ({} burn-in, adaptive proposals), every {}th kept, {} move(s) per group and sweep, seed {}",
             settings.horizon,
             settings.horizon,
             settings.sweeps,
@@ -946,7 +973,7 @@ fn diagnose(pooled: &Pooled, states: &[GroupState]) -> PooledDiagnostics {
     for i in 0..k {
         push(&|d| d.spread[i]);
     }
-    for s in 0..pooled.series.len() {
+    for s in 0..pooled.series.len() * pooled.horizons {
         push(&|d| d.dispersion[s]);
     }
     let (accepted, proposed) = states

@@ -85,6 +85,12 @@ pub struct TimeSpec {
 pub struct PosteriorSpec {
     /// The posterior file, relative to the scenario file that names it.
     pub file: String,
+    /// A posterior by group (e.g. every local authority's rates, as
+    /// `carecascade calibrate-local` writes them), relative to the
+    /// scenario file: when the scenario is asked of one group's model, its
+    /// runs draw that group's rows instead of `file`'s. The engine keeps
+    /// the path; the program that runs groups reads it.
+    pub groups: Option<String>,
 }
 
 /// `[monte_carlo]`.
@@ -311,11 +317,12 @@ pub(crate) fn load_chain(
     }
     // So is a posterior file.
     if let Some(posterior) = &mut base.posterior {
-        let file = Path::new(&posterior.file);
-        if file.is_relative() {
-            let dir = parent_path.parent().unwrap_or(Path::new(""));
-            let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-            posterior.file = dir.join(file).display().to_string();
+        let dir = parent_path.parent().unwrap_or(Path::new(""));
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        for file in std::iter::once(&mut posterior.file).chain(posterior.groups.as_mut()) {
+            if Path::new(file.as_str()).is_relative() {
+                *file = dir.join(file.as_str()).display().to_string();
+            }
         }
     }
     sources.insert(0, source);

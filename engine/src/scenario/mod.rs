@@ -187,6 +187,11 @@ pub struct Scenario {
     posterior: Option<PathBuf>,
     /// The file of the chain that names the posterior (for errors).
     posterior_source: Option<Source>,
+    /// A posterior by group (`[posterior] groups`), as `posterior`.
+    group_posterior: Option<PathBuf>,
+    /// Draws given in place of the posterior file (one group's, see
+    /// [`Scenario::with_posterior_draws`]), with what they are.
+    posterior_draws: Option<(crate::calibrate::Posterior, String)>,
     /// Named indicators, and whether their measure is to come from the
     /// variable's kind (none was written).
     outputs: Vec<(Indicator, bool)>,
@@ -496,6 +501,10 @@ impl Scenario {
         }
         Error::from_list(errors)?;
         let posterior = file.posterior.as_ref().map(|p| PathBuf::from(&p.file));
+        let group_posterior = file
+            .posterior
+            .as_ref()
+            .and_then(|p| p.groups.as_ref().map(PathBuf::from));
         Ok(Scenario {
             name,
             question: header.question.unwrap_or_default(),
@@ -517,6 +526,8 @@ impl Scenario {
             policies,
             uncertain,
             posterior,
+            group_posterior,
+            posterior_draws: None,
             posterior_source: sources
                 .iter()
                 .find(|s| s.table_error("posterior", String::new()).is_some())
@@ -621,6 +632,30 @@ impl Scenario {
     /// The posterior file its runs draw parameters from, if any.
     pub fn posterior(&self) -> Option<PathBuf> {
         self.posterior.as_ref().map(|p| self.base_dir.join(p))
+    }
+
+    /// The posterior by group (`[posterior] groups`), if any.
+    pub fn group_posterior(&self) -> Option<PathBuf> {
+        self.group_posterior.as_ref().map(|p| self.base_dir.join(p))
+    }
+
+    /// Whether the runs draw from draws given by
+    /// [`Scenario::with_posterior_draws`] rather than the file.
+    pub fn has_posterior_draws(&self) -> bool {
+        self.posterior_draws.is_some()
+    }
+
+    /// The scenario with its runs drawing from `posterior` instead of its
+    /// posterior file (e.g. one group's draws of a posterior by group),
+    /// `what` naming them in messages and outputs. The draws are checked
+    /// as a file's are when the scenario is prepared.
+    pub fn with_posterior_draws(
+        mut self,
+        posterior: crate::calibrate::Posterior,
+        what: impl Into<String>,
+    ) -> Scenario {
+        self.posterior_draws = Some((posterior, what.into()));
+        self
     }
 
     /// The uncertain parameters and their distributions.

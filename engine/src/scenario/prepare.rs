@@ -173,7 +173,12 @@ impl Scenario {
         groups: &Groups<'_>,
         uncertain: &[(String, ParamId, Distribution)],
     ) -> Result<Option<PosteriorDraws>> {
-        let Some(path) = self.posterior() else {
+        let given = self.posterior_draws.clone();
+        let Some(path) = given
+            .as_ref()
+            .map(|(_, what)| PathBuf::from(what))
+            .or_else(|| self.posterior())
+        else {
             return Ok(None);
         };
         let path = &path;
@@ -186,13 +191,16 @@ impl Scenario {
                     message,
                 })
         };
-        if !path.is_file() {
+        if given.is_none() && !path.is_file() {
             return Err(at(format!(
                 "[posterior] file: no posterior file `{}` (write one with `carecascade calibrate MODEL --data DATA --params SPEC --posterior FILE`)",
                 path.display()
             )));
         }
-        let posterior = crate::calibrate::Posterior::load(path)?;
+        let posterior = match given {
+            Some((posterior, _)) => posterior,
+            None => crate::calibrate::Posterior::load(path)?,
+        };
         let shown = path.display().to_string();
         if !posterior.converged {
             return Err(at(format!(

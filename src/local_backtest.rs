@@ -1,0 +1,600 @@
+//! Rolling-origin backtests of every local authority: how well the pooled
+//! local models forecast years they were not fitted to, against the
+//! authority's own last published figure.
+//!
+//! For each origin year (2018 to 2021 by default) every authority's rates
+//! are calibrated together ([`calibrate_all`]) using only the figures
+//! published up to the origin (the histories are cut there, workforce
+//! included). Each authority's forecast then starts from its published
+//! stocks at the origin (children looked after, published by authority
+//! from 2021, are back-cast for earlier origins: see [`crate::pooled`])
+//! and goes one and two years ahead for a sample of its posterior draws,
+//! with exogenous series held at their level at the origin (the model's
+//! `data known until`). Each draw's forecast of a published count is
+//! negative binomial around the model's value with that draw's dispersion
+//! for the series, so the intervals carry the rates' uncertainty and the
+//! published figures' noise.
+//!
+//! Scores, for children in need, on plans and looked after at 31 March:
+//!
+//! - per authority, series and horizon, the **error ratio**: the mean
+//!   absolute error of the forecast's median over the origins, over that
+//!   of the authority's last published figure (the naive forecast) at the
+//!   same origins; below 1 is better than the naive forecast (a relative
+//!   mean absolute error, the scaled error the issue calls MASE with the
+//!   naive forecast at the same points as the scale). Reported as the
+//!   median over authorities, and pooled (the sum of absolute errors over
+//!   that of the naive forecast, dominated by large authorities);
+//! - whether the central 50% and 90% intervals covered the outturn, by
+//!   size band of the authority's children.
+
+use crate::data::{Authority, LocalAuthorities};
+use crate::engine::error::{Error, Result};
+use crate::engine::{Model, Program};
+use crate::pooled::{LocalPosterior, PoolSettings, calibrate_all, history};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Gamma, Poisson};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// The local backtest as `carecascade backtest-local` last wrote it
+/// (`docs/local-backtest.json`; a test checks that it is up to date).
+pub const LOCAL_BACKTEST_JSON: &str = include_str!("../docs/local-backtest.json");
+
+/// The series scored: the stocks at 31 March.
+pub const SCORED: &[(&str, &str)] = &[
+    ("cin_at_31_march", "children in need"),
+    ("cpp_at_31_march", "on child protection plans"),
+    ("cla_at_31_march", "looked after"),
+];
+
+/// Years ahead.
+pub const HORIZONS: usize = 2;
+
+/// Size bands by children aged 0-17 in the origin year: (label, from, to).
+pub const SIZE_BANDS: &[(&str, f64, f64)] = &[
+    ("under 50,000 children", 0.0, 50_000.0),
+    ("50,000-100,000 children", 50_000.0, 100_000.0),
+    ("100,000 children or more", 100_000.0, f64::INFINITY),
+];
+
+/// How the local backtest is run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalSettings {
+    /// The origins (last year fitted).
+    pub origins: Vec<i32>,
+    /// Sweeps of each origin's calibration.
+    pub sweeps: usize,
+    /// Burn-in sweeps.
+    pub burn: usize,
+    /// Draws kept, and used by each forecast.
+    pub keep: usize,
+    /// Seed of the sampler and of the forecasts' noise.
+    pub seed: u64,
+}
+
+impl Default for LocalSettings {
+    fn default() -> LocalSettings {
+        let pool = PoolSettings::default();
+        LocalSettings {
+            origins: vec![2018, 2019, 2020, 2021],
+            sweeps: pool.sweeps,
+            burn: pool.burn,
+            keep: pool.keep,
+            seed: pool.seed,
+        }
+    }
+}
+
+/// One forecast of one authority's series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalForecast {
+    /// The authority's ONS code.
+    pub code: String,
+    /// Its children aged 0-17 at the origin.
+    pub children: f64,
+    /// The origin (last year fitted).
+    pub origin: i32,
+    /// The series.
+    pub series: String,
+    /// Years ahead.
+    pub horizon: usize,
+    /// The published figure, if any.
+    pub outturn: Option<f64>,
+    /// The authority's published figure at the origin (the naive forecast).
+    pub last_value: Option<f64>,
+    /// The 5%, 25%, 50%, 75% and 95% quantiles of the forecast.
+    pub quantiles: [f64; 5],
+}
+
+/// One origin's calibration in brief.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OriginFit {
+    /// The origin.
+    pub origin: i32,
+    /// Authorities fitted.
+    pub authorities: usize,
+    /// Whether the chains converged.
+    pub converged: bool,
+    /// The diagnostics in words.
+    pub diagnostics: String,
+}
+
+/// A local backtest's forecasts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalBacktest {
+    /// How it was run.
+    pub settings: LocalSettings,
+    /// A fingerprint of the model, data and settings.
+    pub fingerprint: String,
+    /// The command that made it.
+    pub command: String,
+    /// Each origin's calibration.
+    pub fits: Vec<OriginFit>,
+    /// Every forecast.
+    pub forecasts: Vec<LocalForecast>,
+}
+
+/// Quantile of sorted values, linear between order statistics.
+fn quantile(sorted: &[f64], p: f64) -> f64 {
+    let x = (sorted.len() - 1) as f64 * p;
+    let (lo, hi) = (x.floor() as usize, x.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (x - lo as f64)
+}
+
+/// A negative binomial draw with mean `m` and dispersion `phi` (a gamma
+/// mixture of Poissons).
+fn negative_binomial(m: f64, phi: f64, rng: &mut ChaCha8Rng) -> f64 {
+    if !(m > 0.0) {
+        return 0.0;
+    }
+    let lambda = Gamma::new(phi, m / phi).map_or(m, |g| g.sample(rng));
+    Poisson::new(lambda.max(1e-12)).map_or(lambda, |p| p.sample(rng))
+}
+
+/// The forecasts from `origin` for every authority of `posterior` (fitted
+/// to `origin`), with its draws.
+///
+/// # Errors
+///
+/// The errors of making and running the authorities' models.
+pub fn forecasts(
+    model: &Model,
+    posterior: &LocalPosterior,
+    seed: u64,
+) -> Result<Vec<LocalForecast>> {
+    let table = LocalAuthorities::load()?;
+    let origin = posterior.to;
+    let pooled = &posterior.pooled;
+    // The dispersion of each scored series at each horizon.
+    let scored: Vec<Vec<usize>> = SCORED
+        .iter()
+        .map(|(s, _)| {
+            (1..=HORIZONS)
+                .map(|h| {
+                    pooled.dispersion_index(s, h).ok_or_else(|| Error::Invalid {
+                        what: "local backtest".into(),
+                        message: format!(
+                            "the calibration has no dispersion of `{s}` {h} year(s) ahead (fit it with runs {HORIZONS} years ahead)"
+                        ),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<_>>()?;
+    let out: Vec<Vec<LocalForecast>> = posterior
+        .authorities
+        .par_iter()
+        .enumerate()
+        .map(|(g, authority)| -> Result<Vec<LocalForecast>> {
+            let h = history(model, &table, authority, origin)?;
+            let program = Program::compile(&h.model)?;
+            let projector = crate::project::projector(&program);
+            let periods = crate::project::reporting_years(origin, HORIZONS)?;
+            let ids: Vec<_> = pooled
+                .parameters
+                .iter()
+                .map(|p| program.parameter(&p.name))
+                .collect::<Result<_>>()?;
+            let known = program.parameter(crate::backtest::KNOWN_UNTIL)?;
+            let mut rng = ChaCha8Rng::seed_from_u64(
+                seed ^ (origin as u64).wrapping_mul(0x9E37_79B9) ^ (g as u64).wrapping_mul(0x85EB_CA6B),
+            );
+            let mut samples = vec![vec![Vec::new(); HORIZONS]; SCORED.len()];
+            for d in &pooled.draws {
+                let mut state = program.state();
+                for (id, v) in ids.iter().zip(&d.values[g]) {
+                    state.set_param(*id, *v)?;
+                }
+                state.set_param(known, f64::from(origin) + 0.25)?;
+                let p = projector.project(&mut state, &periods)?;
+                for (k, (name, _)) in SCORED.iter().enumerate() {
+                    for step in 1..=HORIZONS {
+                        let m = p
+                            .get(name, f64::from(origin + step as i32))
+                            .unwrap_or(f64::NAN);
+                        samples[k][step - 1].push(negative_binomial(
+                            m,
+                            d.dispersion[scored[k][step - 1]],
+                            &mut rng,
+                        ));
+                    }
+                }
+            }
+            let full = table.series_of(authority)?;
+            let children = h
+                .observed
+                .series("population_0_17")
+                .ok()
+                .and_then(|s| s.observed().last().map(|(_, v)| v))
+                .unwrap_or(f64::NAN);
+            let mut out = Vec::new();
+            for (k, (name, _)) in SCORED.iter().enumerate() {
+                let series = full.series(name)?;
+                for step in 1..=HORIZONS {
+                    let mut xs = samples[k][step - 1].clone();
+                    if xs.iter().any(|x| !x.is_finite()) {
+                        return Err(Error::Invalid {
+                            what: format!("local backtest of {} ({})", authority.name, authority.code),
+                            message: format!("the forecast of `{name}` from {origin} is not finite"),
+                        });
+                    }
+                    xs.sort_by(f64::total_cmp);
+                    out.push(LocalForecast {
+                        code: authority.code.clone(),
+                        children,
+                        origin,
+                        series: name.to_string(),
+                        horizon: step,
+                        outturn: series.get(origin + step as i32),
+                        last_value: series.get(origin),
+                        quantiles: [0.05, 0.25, 0.5, 0.75, 0.95].map(|q| quantile(&xs, q)),
+                    });
+                }
+            }
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
+    Ok(out.into_iter().flatten().collect())
+}
+
+/// Runs the local backtest of `authorities` (see the [module
+/// documentation](self)); `progress(origin, done, sweeps)` is told about
+/// each origin's sweeps.
+///
+/// # Errors
+///
+/// The errors of [`calibrate_all`] and [`forecasts`].
+pub fn local_backtest(
+    model: &Model,
+    authorities: &[Authority],
+    settings: &LocalSettings,
+    fingerprint: String,
+    command: String,
+    progress: &mut dyn FnMut(i32, usize, usize),
+) -> Result<LocalBacktest> {
+    let mut fits = Vec::new();
+    let mut all = Vec::new();
+    for &origin in &settings.origins {
+        let pool = PoolSettings {
+            to: origin,
+            sweeps: settings.sweeps,
+            burn: settings.burn,
+            keep: settings.keep,
+            seed: settings.seed,
+        };
+        let posterior = calibrate_all(model, authorities, &pool, &mut |d, n| progress(origin, d, n))?;
+        fits.push(OriginFit {
+            origin,
+            authorities: posterior.authorities.len(),
+            converged: posterior.converged(),
+            diagnostics: posterior.describe_convergence(),
+        });
+        all.extend(forecasts(model, &posterior, settings.seed)?);
+    }
+    Ok(LocalBacktest {
+        settings: settings.clone(),
+        fingerprint,
+        command,
+        fits,
+        forecasts: all,
+    })
+}
+
+/// The scores of one series and horizon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalScore {
+    /// The series.
+    pub series: String,
+    /// Years ahead.
+    pub horizon: usize,
+    /// Authorities scored (with an outturn and a naive forecast whose
+    /// errors are not all 0).
+    pub authorities: usize,
+    /// The median over authorities of the error ratio.
+    pub median_ratio: f64,
+    /// The share of authorities whose ratio is below 1.
+    pub share_better: f64,
+    /// Sum of absolute errors over that of the naive forecast.
+    pub pooled_ratio: f64,
+    /// The median over authorities of the mean absolute percentage error
+    /// of the forecast's median.
+    pub median_ape: f64,
+    /// And of the naive forecast.
+    pub naive_ape: f64,
+    /// Forecasts scored.
+    pub forecasts: usize,
+}
+
+/// Coverage in one size band.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BandCoverage {
+    /// The band's label.
+    pub band: String,
+    /// Authorities in it (at any origin).
+    pub authorities: usize,
+    /// Forecasts scored.
+    pub forecasts: usize,
+    /// Share inside the central 50% interval.
+    pub within_50: f64,
+    /// Share inside the central 90% interval.
+    pub within_90: f64,
+    /// The median over authorities of the error ratio (every series and
+    /// horizon).
+    pub median_ratio: f64,
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(f64::total_cmp);
+    quantile(&xs, 0.5)
+}
+
+impl LocalBacktest {
+    /// The forecasts that can be scored: with an outturn and a naive
+    /// forecast.
+    fn scored(&self) -> impl Iterator<Item = &LocalForecast> {
+        self.forecasts
+            .iter()
+            .filter(|f| f.outturn.is_some() && f.last_value.is_some())
+    }
+
+    /// Error ratios per authority over `forecasts` (mean absolute error of
+    /// the median over that of the last value); authorities whose naive
+    /// errors are all 0 are left out.
+    fn ratios<'a>(forecasts: impl Iterator<Item = &'a LocalForecast>) -> Vec<f64> {
+        let mut by: indexmap::IndexMap<&str, (f64, f64)> = indexmap::IndexMap::new();
+        for f in forecasts {
+            let (o, l) = (f.outturn.unwrap_or(f64::NAN), f.last_value.unwrap_or(f64::NAN));
+            let e = by.entry(f.code.as_str()).or_default();
+            e.0 += (f.quantiles[2] - o).abs();
+            e.1 += (l - o).abs();
+        }
+        by.values()
+            .filter(|(_, naive)| *naive > 0.0)
+            .map(|(model, naive)| model / naive)
+            .collect()
+    }
+
+    /// The scores per series and horizon.
+    pub fn scores(&self) -> Vec<LocalScore> {
+        let mut out = Vec::new();
+        for (series, _) in SCORED {
+            for h in 1..=HORIZONS {
+                let these: Vec<&LocalForecast> = self
+                    .scored()
+                    .filter(|f| f.series == *series && f.horizon == h)
+                    .collect();
+                if these.is_empty() {
+                    continue;
+                }
+                let ratios = Self::ratios(these.iter().copied());
+                let (mut model, mut naive) = (0.0, 0.0);
+                let mut ape: indexmap::IndexMap<&str, (f64, f64, usize)> = indexmap::IndexMap::new();
+                for f in &these {
+                    let o = f.outturn.unwrap_or(f64::NAN);
+                    let l = f.last_value.unwrap_or(f64::NAN);
+                    model += (f.quantiles[2] - o).abs();
+                    naive += (l - o).abs();
+                    if o > 0.0 {
+                        let e = ape.entry(f.code.as_str()).or_default();
+                        e.0 += (f.quantiles[2] - o).abs() / o;
+                        e.1 += (l - o).abs() / o;
+                        e.2 += 1;
+                    }
+                }
+                out.push(LocalScore {
+                    series: series.to_string(),
+                    horizon: h,
+                    authorities: ratios.len(),
+                    share_better: ratios.iter().filter(|r| **r < 1.0).count() as f64
+                        / ratios.len().max(1) as f64,
+                    median_ratio: median(ratios),
+                    pooled_ratio: model / naive,
+                    median_ape: 100.0 * median(ape.values().map(|e| e.0 / e.2 as f64).collect()),
+                    naive_ape: 100.0 * median(ape.values().map(|e| e.1 / e.2 as f64).collect()),
+                    forecasts: these.len(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Interval coverage and error ratios by size band.
+    pub fn coverage(&self) -> Vec<BandCoverage> {
+        SIZE_BANDS
+            .iter()
+            .map(|(label, lo, hi)| {
+                let these: Vec<&LocalForecast> = self
+                    .scored()
+                    .filter(|f| f.children >= *lo && f.children < *hi)
+                    .collect();
+                let n = these.len().max(1) as f64;
+                let inside = |a: usize, b: usize| {
+                    these
+                        .iter()
+                        .filter(|f| {
+                            let o = f.outturn.unwrap_or(f64::NAN);
+                            o >= f.quantiles[a] && o <= f.quantiles[b]
+                        })
+                        .count() as f64
+                        / n
+                };
+                let mut codes: Vec<&str> = these.iter().map(|f| f.code.as_str()).collect();
+                codes.sort_unstable();
+                codes.dedup();
+                // Ratios per authority, series and horizon.
+                let mut ratios = Vec::new();
+                for (series, _) in SCORED {
+                    for h in 1..=HORIZONS {
+                        ratios.extend(Self::ratios(
+                            these
+                                .iter()
+                                .copied()
+                                .filter(|f| f.series == *series && f.horizon == h),
+                        ));
+                    }
+                }
+                BandCoverage {
+                    band: label.to_string(),
+                    authorities: codes.len(),
+                    forecasts: these.len(),
+                    within_50: inside(1, 3),
+                    within_90: inside(0, 4),
+                    median_ratio: median(ratios),
+                }
+            })
+            .collect()
+    }
+
+    /// The results as JSON.
+    ///
+    /// # Errors
+    ///
+    /// None in practice (every value serialises).
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| Error::Invalid {
+            what: "local backtest".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads results written by [`LocalBacktest::to_json`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] if the JSON is not a local backtest.
+    pub fn from_json(text: &str) -> Result<LocalBacktest> {
+        serde_json::from_str(text).map_err(|e| Error::Invalid {
+            what: "local backtest JSON".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// `docs/local-validation.md`: what was run, the scores against the
+    /// targets, coverage by size band, and each origin's calibration.
+    pub fn to_markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "<!-- Generated by `{}`; fingerprint {} (model, data and settings). Do not edit: rerun the command. -->\n",
+            self.command, self.fingerprint
+        );
+        let _ = writeln!(out, "# Local validation: every authority's forecasts, out of sample\n");
+        let scores = self.scores();
+        let coverage = self.coverage();
+        let all_ratios: Vec<f64> = scores.iter().map(|s| s.median_ratio).collect();
+        let met_ratio = all_ratios.iter().all(|r| *r < 1.0);
+        let met_cover = coverage
+            .iter()
+            .filter(|c| c.forecasts > 0)
+            .all(|c| (0.80..=0.97).contains(&c.within_90));
+        let _ = writeln!(
+            out,
+            "Each origin year, every authority's rates were calibrated together on the figures published up to it (`carecascade calibrate-local --to ORIGIN`), and each authority's model forecast its children in need, on protection plans and looked after one and two years ahead from its published stocks. The forecasts are scored against what the authority then published, and against its last published figure (the naive forecast). **Median error ratio below 1 for every series and horizon: {}. 90% intervals covering 80-97% of outturns in every size band: {}.**\n",
+            if met_ratio { "met" } else { "missed" },
+            if met_cover { "met" } else { "missed" }
+        );
+        let _ = writeln!(
+            out,
+            "Origins {}; children looked after are published by authority from 2021, so they are scored from the 2021 origin only. Error ratio: an authority's mean absolute error of the forecast's median over the origins, divided by that of its last published figure at the same origins (below 1 beats the naive forecast; authorities whose figure never changed are left out). Pooled: the sum of every authority's absolute errors over the naive forecast's (weighted to large authorities).\n",
+            self.settings
+                .origins
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let _ = writeln!(out, "## Errors against the last published figure\n");
+        let _ = writeln!(
+            out,
+            "| series | years ahead | authorities | median error ratio | authorities better than naive | pooled ratio | median error, model | median error, naive |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+        for s in &scores {
+            let label = SCORED
+                .iter()
+                .find(|(c, _)| *c == s.series)
+                .map_or(s.series.as_str(), |(_, l)| l);
+            let _ = writeln!(
+                out,
+                "| {label} | {} | {} | {:.2} | {:.0}% | {:.2} | {:.1}% | {:.1}% |",
+                s.horizon,
+                s.authorities,
+                s.median_ratio,
+                100.0 * s.share_better,
+                s.pooled_ratio,
+                s.median_ape,
+                s.naive_ape
+            );
+        }
+        let _ = writeln!(out, "\n## Interval coverage by size band\n");
+        let _ = writeln!(
+            out,
+            "| authorities by children aged 0-17 | authorities | forecasts | within 50% interval | within 90% interval | median error ratio |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        for c in &coverage {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.0}% | {:.0}% | {:.2} |",
+                c.band,
+                c.authorities,
+                c.forecasts,
+                100.0 * c.within_50,
+                100.0 * c.within_90,
+                c.median_ratio
+            );
+        }
+        let _ = writeln!(out, "\n## The calibrations\n");
+        let _ = writeln!(out, "| origin | authorities | converged | diagnostics |");
+        let _ = writeln!(out, "|---|---|---|---|");
+        for f in &self.fits {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                f.origin,
+                f.authorities,
+                if f.converged { "yes" } else { "no" },
+                f.diagnostics
+            );
+        }
+        out
+    }
+}
+
+/// The fingerprint of a local backtest's inputs: the model's text, the
+/// local data (and workforce) and the settings.
+pub fn fingerprint_of(model_text: &str, settings: &LocalSettings) -> String {
+    crate::backtest::fingerprint(&[
+        model_text,
+        crate::data::LOCAL_AUTHORITIES,
+        crate::data::WORKFORCE,
+        crate::data::ENGLAND,
+        &format!("{settings:?}"),
+    ])
+}
