@@ -76,6 +76,8 @@ pub(crate) enum Builtin {
     VectorElmMap,
     /// Vensim's `ALLOCATE BY PRIORITY(request, priority, size, width, supply)`.
     AllocateByPriority,
+    /// Vensim's `ALLOCATE AVAILABLE(request, priority profiles, available)`.
+    AllocateAvailable,
     /// Vensim's `INVERT MATRIX(matrix, size)`.
     InvertMatrix,
     /// Stella's `RANK(array, rank)`: the index (from 1) of the element with
@@ -188,6 +190,7 @@ const TABLE: &[(&str, Builtin)] = &[
     ("vector_reorder", Builtin::VectorReorder),
     ("vector_elm_map", Builtin::VectorElmMap),
     ("allocate_by_priority", Builtin::AllocateByPriority),
+    ("allocate_available", Builtin::AllocateAvailable),
     ("invert_matrix", Builtin::InvertMatrix),
     ("rank", Builtin::RankXmile),
     ("active_initial", Builtin::ActiveInitial),
@@ -274,6 +277,7 @@ pub(crate) fn builtin_names() -> &'static [&'static str] {
         "VECTOR REORDER",
         "VECTOR ELM MAP",
         "ALLOCATE BY PRIORITY",
+        "ALLOCATE AVAILABLE",
         "INVERT MATRIX",
         "RANK",
         "ACTIVE INITIAL",
@@ -320,7 +324,7 @@ impl Builtin {
             DelayNXmile | SmoothNXmile => (3, 4),
             VectorSortOrder | VectorRank | VectorReorder | VectorElmMap | InvertMatrix => (2, 2),
             VectorSelect | AllocateByPriority | RandomNormal | RandomExponential => (5, 5),
-            RandomUniform | GetTimeValue => (3, 3),
+            RandomUniform | GetTimeValue | AllocateAvailable => (3, 3),
             ActiveInitial | GetDataAtTime => (2, 2),
             GetDataFirstTime | GetDataLastTime => (1, 1),
             RankXmile => (2, 3),
@@ -396,6 +400,7 @@ impl Builtin {
             VectorReorder => "VECTOR REORDER",
             VectorElmMap => "VECTOR ELM MAP",
             AllocateByPriority => "ALLOCATE BY PRIORITY",
+            AllocateAvailable => "ALLOCATE AVAILABLE",
             InvertMatrix => "INVERT MATRIX",
             RankXmile => "RANK",
             ActiveInitial => "ACTIVE INITIAL",
@@ -461,6 +466,7 @@ impl Builtin {
             VectorReorder => "vector[d], order[d]",
             VectorElmMap => "vector[base element], offset",
             AllocateByPriority => "request[d], priority[d], size, width, supply",
+            AllocateAvailable => "request[d], priority profiles[d, pprofile], available",
             InvertMatrix => "matrix[d1, d2], size",
             RankXmile => "array, rank",
             ActiveInitial => "active value, initial value",
@@ -494,6 +500,7 @@ impl Builtin {
                 | VectorReorder
                 | VectorElmMap
                 | AllocateByPriority
+                | AllocateAvailable
                 | InvertMatrix
                 | RankXmile
         )

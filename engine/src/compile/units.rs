@@ -241,7 +241,9 @@ impl Checker<'_> {
             | B::Quantum
             | B::Game => arg(0),
             B::SampleIfTrue | B::VectorSelect => arg(1),
-            B::VectorElmMap | B::VectorReorder | B::AllocateByPriority => arg(0),
+            B::VectorElmMap | B::VectorReorder | B::AllocateByPriority | B::AllocateAvailable => {
+                arg(0)
+            }
             B::VectorSortOrder | B::VectorRank => U::Literal,
             B::InvertMatrix => U::Unknown,
             B::RankXmile => U::Literal,

@@ -46,6 +46,9 @@ pub(crate) enum Func1 {
     Sign,
     /// `max(x, 0)`: non-negative flows.
     ClampNonNegative,
+    /// The complementary error function, `1 - erf(x)` (the normal priority
+    /// profile of `ALLOCATE AVAILABLE`).
+    Erfc,
 }
 
 /// Functions of two values.

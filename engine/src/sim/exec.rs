@@ -307,6 +307,7 @@ pub(crate) fn func1(f: Func1, a: f64) -> f64 {
                 a
             }
         }
+        Func1::Erfc => statrs::function::erf::erfc(a),
     }
 }
 

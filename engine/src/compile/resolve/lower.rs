@@ -423,6 +423,7 @@ impl Resolver<'_> {
             | B::VectorReorder
             | B::VectorElmMap
             | B::AllocateByPriority
+            | B::AllocateAvailable
             | B::InvertMatrix
             | B::RankXmile => unreachable!("vector functions are resolved by vector_call"),
             B::GetDataAtTime | B::GetDataFirstTime | B::GetDataLastTime => {
@@ -802,7 +803,7 @@ impl Resolver<'_> {
     }
 
     /// Evaluates a node made only of numbers and constants.
-    fn constant_value(&self, node: &Node, params: &mut Vec<usize>) -> Option<f64> {
+    pub(super) fn constant_value(&self, node: &Node, params: &mut Vec<usize>) -> Option<f64> {
         match node {
             Node::Const(v) => Some(*v),
             Node::Var(i) => match self.vars.get(*i).map(|v| &v.def) {
