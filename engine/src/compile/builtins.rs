@@ -110,6 +110,10 @@ pub(crate) enum Builtin {
     RandomBinomial,
     /// Vensim's `RANDOM WEIBULL(min, max, shape, shift, stretch, seed)`.
     RandomWeibull,
+    /// Vensim's `RANDOM TRIANGULAR(min, max, start, peak, end, seed)`.
+    RandomTriangular,
+    /// Vensim's `RANDOM PINK NOISE(mean, sdev, correlation time, seed)`.
+    RandomPinkNoise,
     /// Vensim's `RANDOM 0 1()`.
     Random01,
     /// XMILE's `RANDOM(min, max[, seed])`.
@@ -206,12 +210,35 @@ const TABLE: &[(&str, Builtin)] = &[
     ("random_beta", Builtin::RandomBeta),
     ("random_binomial", Builtin::RandomBinomial),
     ("random_weibull", Builtin::RandomWeibull),
+    ("random_triangular", Builtin::RandomTriangular),
+    ("random_pink_noise", Builtin::RandomPinkNoise),
     ("random_0_1", Builtin::Random01),
     ("random", Builtin::RandomXmile),
     ("normal", Builtin::NormalXmile),
     ("poisson", Builtin::PoissonXmile),
     ("exprnd", Builtin::ExpRndXmile),
 ];
+
+/// Functions of Vensim and Stella that carecascade knows but does not
+/// take, by canonical name, with the reason (said where they are called).
+const REFUSED: &[(&str, &str)] = &[
+    (
+        "delay_conveyor",
+        "DELAY CONVEYOR is not supported: a conveyor carries each unit of input with its own exit time, and leaks, while its transit time may change; carecascade has no such pipeline, and Vensim's reference does not say enough (how material already in transit responds to a new delay time, how the initial contents are spread) to build one that gives Vensim's numbers. For a transit time fixed when the run starts, DELAY FIXED(input, delay time, initial value) is a pipeline delay",
+    ),
+    (
+        "delay_material",
+        "DELAY MATERIAL is not supported: it is a pipeline delay that keeps the material in transit when its delay time changes, and Vensim's reference does not say how that material is moved to its new exit times; carecascade will not guess. For a delay time fixed when the run starts, DELAY FIXED(input, delay time, initial value) is a pipeline delay; DELAY N is a material delay whose stages follow a changing delay time",
+    ),
+];
+
+/// Why a function carecascade knows of is refused, if it is one.
+pub(crate) fn refused_function(canonical: &str) -> Option<&'static str> {
+    REFUSED
+        .iter()
+        .find(|(n, _)| *n == canonical)
+        .map(|(_, why)| *why)
+}
 
 pub(crate) fn lookup_builtin(canonical: &str) -> Option<Builtin> {
     TABLE.iter().find(|(n, _)| *n == canonical).map(|(_, b)| *b)
@@ -293,6 +320,8 @@ pub(crate) fn builtin_names() -> &'static [&'static str] {
         "RANDOM BETA",
         "RANDOM BINOMIAL",
         "RANDOM WEIBULL",
+        "RANDOM TRIANGULAR",
+        "RANDOM PINK NOISE",
         "RANDOM 0 1",
         "RANDOM",
         "NORMAL",
@@ -328,7 +357,8 @@ impl Builtin {
             ActiveInitial | GetDataAtTime => (2, 2),
             GetDataFirstTime | GetDataLastTime => (1, 1),
             RankXmile => (2, 3),
-            RandomPoisson | RandomGamma | RandomWeibull => (6, 6),
+            RandomPoisson | RandomGamma | RandomWeibull | RandomTriangular => (6, 6),
+            RandomPinkNoise => (4, 4),
             RandomBeta | RandomBinomial => (7, 7),
             Random01 => (0, 0),
             RandomXmile | NormalXmile => (2, 3),
@@ -416,6 +446,8 @@ impl Builtin {
             RandomBeta => "RANDOM BETA",
             RandomBinomial => "RANDOM BINOMIAL",
             RandomWeibull => "RANDOM WEIBULL",
+            RandomTriangular => "RANDOM TRIANGULAR",
+            RandomPinkNoise => "RANDOM PINK NOISE",
             Random01 => "RANDOM 0 1",
             RandomXmile => "RANDOM",
             NormalXmile => "NORMAL",
@@ -481,6 +513,8 @@ impl Builtin {
             RandomBeta => "min, max, alpha, beta, shift, stretch, seed",
             RandomBinomial => "min, max, probability, trials, shift, stretch, seed",
             RandomWeibull => "min, max, shape, shift, stretch, seed",
+            RandomTriangular => "min, max, start, peak, end, seed",
+            RandomPinkNoise => "mean, standard deviation, correlation time, seed",
             Random01 => "no arguments",
             RandomXmile => "min, max[, seed]",
             NormalXmile => "mean, standard deviation[, seed]",

@@ -255,6 +255,8 @@ impl Checker<'_> {
             | B::RandomBeta
             | B::RandomBinomial
             | B::RandomWeibull
+            | B::RandomTriangular
+            | B::RandomPinkNoise
             | B::RandomXmile => arg(0),
             B::NormalXmile | B::PoissonXmile | B::ExpRndXmile => arg(0),
             B::Random01 => U::Literal,

@@ -112,6 +112,8 @@ pub(crate) enum RandomFunc {
     Binomial,
     /// Weibull with shape `p1` and scale 1.
     Weibull,
+    /// Triangular on `[0, 1]` with its peak at `p1`.
+    Triangular,
 }
 
 /// One operation over slots. Arithmetic has its own variants because it is

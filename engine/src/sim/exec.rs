@@ -212,7 +212,9 @@ pub(crate) fn random(
     p1: f64,
     p2: f64,
 ) -> f64 {
-    use rand_distr::{Beta, Binomial, Distribution, Exp1, Gamma, Normal, Poisson, Weibull};
+    use rand_distr::{
+        Beta, Binomial, Distribution, Exp1, Gamma, Normal, Poisson, Triangular, Weibull,
+    };
     if low.is_nan() || high.is_nan() || low > high {
         return f64::NAN;
     }
@@ -255,6 +257,10 @@ pub(crate) fn random(
             }
         }
         RandomFunc::Weibull => match Weibull::new(1.0, p1) {
+            Ok(d) => Box::new(move |r| d.sample(r)),
+            Err(_) => return f64::NAN,
+        },
+        RandomFunc::Triangular => match Triangular::new(0.0, 1.0, p1) {
             Ok(d) => Box::new(move |r| d.sample(r)),
             Err(_) => return f64::NAN,
         },
