@@ -227,6 +227,10 @@ const REFUSED: &[(&str, &str)] = &[
         "DELAY CONVEYOR is not supported: a conveyor carries each unit of input with its own exit time, and leaks, while its transit time may change; carecascade has no such pipeline, and Vensim's reference does not say enough (how material already in transit responds to a new delay time, how the initial contents are spread) to build one that gives Vensim's numbers. For a transit time fixed when the run starts, DELAY FIXED(input, delay time, initial value) is a pipeline delay",
     ),
     (
+        "random_lookup",
+        "RANDOM LOOKUP is not supported: how Vensim turns the lookup into a distribution (a density between its points, or a cumulative one, and how it is interpolated and cut at min and max) could not be established, and carecascade will not guess. Draw from the inverse of your cumulative distribution instead: `inverse cdf(RANDOM UNIFORM(0, 1, seed))`, with `inverse cdf` a lookup",
+    ),
+    (
         "delay_material",
         "DELAY MATERIAL is not supported: it is a pipeline delay that keeps the material in transit when its delay time changes, and Vensim's reference does not say how that material is moved to its new exit times; carecascade will not guess. For a delay time fixed when the run starts, DELAY FIXED(input, delay time, initial value) is a pipeline delay; DELAY N is a material delay whose stages follow a changing delay time",
     ),

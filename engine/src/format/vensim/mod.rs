@@ -592,6 +592,7 @@ mod tests {
                 "DELAY CONVEYOR(1, 2, 0, 0, 0, 0)",
                 "DELAY CONVEYOR is not supported",
             ),
+            ("DELAY CONVEYOR(1, 2, 0, 0, 0, 0)", "DELAY FIXED"),
             (
                 "DELAY MATERIAL(1, 2, 0, 0)",
                 "DELAY MATERIAL is not supported",
@@ -599,10 +600,7 @@ mod tests {
         ] {
             let m = model(&format!("y = 1 ~~|\nx = y + {call} ~~|")).unwrap();
             let e = Program::compile(&m).unwrap_err().to_string();
-            assert!(
-                e.contains("m.mdl:3:9") && e.contains(why) && e.contains("DELAY FIXED"),
-                "{e}"
-            );
+            assert!(e.contains("m.mdl:3:9") && e.contains(why), "{e}");
         }
         let e = err("f((0,0),(1,x)) ~~|");
         assert!(e.contains("m.mdl:2:9") && e.contains("`(1,x)`"), "{e}");
