@@ -12,7 +12,7 @@
 //!   `isee:instantaneous_flows="true"`, which changes the numbers and is
 //!   warned about;
 //! - not supported and changing the numbers (`<conveyor>`, `<queue>`,
-//!   `<behavior>`, a `<macro>` with variables, `<data>`, a flow's
+//!   `<behavior>`, a `<macro>`'s own `<sim_specs>`, `<data>`, a flow's
 //!   `<leak>`...): a located error;
 //! - anything else: a located warning that it was ignored.
 
@@ -78,9 +78,10 @@ fn kind(context: &str, tag: &str) -> Option<Kind> {
         ),
         ("xmile", "macro") => Read("macro"),
         ("macro", "parm" | "eqn" | "doc" | "units") => Leaf,
-        ("macro", "format") => Display,
-        ("macro", "variables" | "sim_specs" | "views") => Unsupported(
-            "XMILE macros with their own variables are not supported: only a macro that is an <eqn> of its <parm>s",
+        ("macro", "format" | "views") => Display,
+        ("macro", "variables") => Read("variables"),
+        ("macro", "sim_specs") => Unsupported(
+            "a macro's own <sim_specs> (its own time step or method) is not supported: its variables are integrated with the model's",
         ),
         ("xmile", "data") => Unsupported(
             "<data> (imported and exported data) is not supported: give the values as graphical functions",
@@ -141,6 +142,7 @@ fn known_attribute(context: &str, attribute: &str) -> bool {
             | ("xscale", "min" | "max")
             | ("module", "resource" | "model")
             | ("connect", "to" | "from")
+            | ("parm", "default")
             | (
                 "start" | "stop" | "savestep" | "save_interval",
                 "reciprocal"
@@ -194,6 +196,7 @@ impl<'a> Reader<'a> {
                         "xscale" => "xscale",
                         "connect" => "connect",
                         "dim" => "var_dimensions",
+                        "parm" => "parm",
                         "start" => "start",
                         "stop" => "stop",
                         "savestep" => "savestep",
