@@ -325,20 +325,25 @@ fn allocate_available_refuses_what_it_does_not_take() {
     assert!(e.contains("constant elasticity"), "{e}");
     let e = compile_error(&equations("1, 1, 1, 0", "Time"));
     assert!(e.contains("must be constants"), "{e}");
-    // A width of 0 stops the run once the profiles are needed.
-    let model = parse(&equations("1, 1, 0, 0", "1")).unwrap();
-    let e = Program::compile(&model)
-        .unwrap()
-        .run()
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("shares"), "{e}");
+    // A width of 0 stops the run once the profiles are needed, a negative
+    // request at once.
+    let stops = |equations: &str| {
+        let model = parse(equations).unwrap();
+        let e = Program::compile(&model)
+            .unwrap()
+            .run()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("shares"), "{e}");
+    };
+    stops(&equations("1, 1, 0, 0", "1"));
+    stops(&equations("1, 1, 1, 0", "1").replace("request[d] = 1, 2", "request[d] = -1, 2"));
 }
 
 /// The cumulative standard normal.
 fn phi(x: f64) -> f64 {
-    // Φ by bisection-free series: 1/2 (1 + erf(x/√2)), erf by its Taylor
-    // series (enough terms for |x| < 6).
+    // 1/2 (1 + erf(x/√2)), erf by its Taylor series (enough terms for
+    // |x| < 6).
     let z = x / std::f64::consts::SQRT_2;
     let (mut term, mut sum, mut k) = (z, z, 0.0f64);
     while term.abs() > 1e-17 * sum.abs().max(1e-300) && k < 400.0 {

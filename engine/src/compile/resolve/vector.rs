@@ -864,7 +864,9 @@ impl Resolver<'_> {
     ///
     /// Types 0 (fixed quantity) and 5 (constant elasticity) are refused.
     /// A supply at least the total request gives every requester its
-    /// request; no supply gives nothing; a width not above 0 stops the run.
+    /// request; no supply gives nothing; a width not above 0 stops the run
+    /// when the profiles are needed, and a negative request (which
+    /// Vensim's profiles do not define) always.
     fn allocate_available(&mut self, ctx: &Ctx, args: &[Expr]) -> Result<Node> {
         let f = Builtin::AllocateAvailable;
         let request = self.slice(ctx, &args[0], 1, f)?;
@@ -1074,6 +1076,16 @@ impl Resolver<'_> {
             shares,
             Some(invalid),
         );
+        let smallest = fold(Func2::Min, &request, f64::INFINITY);
+        let negative = self.materialize(
+            ctx,
+            bin(Func2::Lt, smallest, Node::Const(0.0)),
+            &format!("{label} negative request"),
+        );
+        let out: Vec<Node> = out
+            .into_iter()
+            .map(|o| select(negative.clone(), Node::Const(f64::NAN), o))
+            .collect();
         self.vector_cache.insert(key, out.clone());
         Ok(out[k].clone())
     }
