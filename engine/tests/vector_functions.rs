@@ -236,6 +236,43 @@ fn allocate_available_rectangular_profiles_are_allocate_by_priority() {
 }
 
 #[test]
+fn allocate_available_over_the_last_dimension_of_two() {
+    // Each region allocates its own supply over the items: with
+    // rectangular profiles, as ALLOCATE BY PRIORITY does.
+    let r = run("region: north, south ~~|\nitem: i1, i2, i3 ~~|\n\
+         pprofile: ptype, ppriority, pwidth, pextra ~~|\n\
+         request[region, item] = 4, 2, 6; 1, 5, 3 ~~|\n\
+         priority[item] = 3, 1, 2 ~~|\n\
+         pp[item, ptype] = 1 ~~|\npp[item, ppriority] = priority[item] ~~|\n\
+         pp[item, pwidth] = 2 ~~|\npp[item, pextra] = 0 ~~|\n\
+         supply[north] = Time ~~|\nsupply[south] = Time / 2 ~~|\n\
+         by profile[region, item] = ALLOCATE AVAILABLE(request[region, item], pp[item, ptype], supply[region]) ~~|\n\
+         by priority[region, item] = ALLOCATE BY PRIORITY(request[region, item], priority[item], ELMCOUNT(item), 2, supply[region]) ~~|");
+    let mut checked = 0;
+    for region in ["north", "south"] {
+        for item in ["i1", "i2", "i3"] {
+            for t in 0..=10 {
+                let t = f64::from(t);
+                let a = r
+                    .value_at(&format!("by profile[{region},{item}]"), t)
+                    .unwrap();
+                let b = r
+                    .value_at(&format!("by priority[{region},{item}]"), t)
+                    .unwrap();
+                assert!((a - b).abs() < 1e-9, "{region} {item} {t}: {a} {b}");
+                checked += usize::from(a > 0.0 && a < b + 1.0);
+            }
+        }
+    }
+    assert!(checked > 20, "{checked}");
+    // North's supply of 5 at time 5 puts the level at 2.4: i1 gets 4 (4 -
+    // 2.4) / 2, i3 6 (3 - 2.4) / 2 and i2 (whose profile ends at 2)
+    // nothing.
+    let north = values(&r, "by profile", &["north,i1", "north,i2", "north,i3"], 5.0);
+    assert!(close(&north, &[3.2, 0.0, 1.8]), "{north:?}");
+}
+
+#[test]
 fn allocate_available_triangular_profiles() {
     // Triangles of base 4: a over [3, 7] peaking at 5, b over [0, 4]
     // peaking at 2, 10 requested each.

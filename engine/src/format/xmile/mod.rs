@@ -867,7 +867,7 @@ impl<'a> Reader<'a> {
             return;
         }
         let location = source.origin.clone();
-        match self.render_macro_calls(&expr, &source.text, node, prefix, &location, builder) {
+        match self.render_macro_calls(&expr, &source.text, prefix, &location, builder) {
             Ok(text) => source.text = text,
             Err(message) => self.errors.push(Error::File {
                 location: location.unwrap_or_else(|| self.location(node.range().start)),
@@ -880,7 +880,6 @@ impl<'a> Reader<'a> {
         &mut self,
         e: &Expr,
         text: &str,
-        node: Node,
         prefix: &str,
         location: &Option<Location>,
         builder: &mut ModelBuilder,
@@ -917,7 +916,7 @@ impl<'a> Reader<'a> {
             }
             let mut values = Vec::with_capacity(args.len());
             for a in args {
-                values.push(self.render_macro_calls(a, text, node, prefix, location, builder)?);
+                values.push(self.render_macro_calls(a, text, prefix, location, builder)?);
             }
             let count = self.macro_calls.entry(key.clone()).or_insert(0);
             *count += 1;
@@ -928,7 +927,7 @@ impl<'a> Reader<'a> {
             return Ok(format!("({output})"));
         }
         crate::expr::splice_children(e, text, |child| {
-            self.render_macro_calls(child, text, node, prefix, location, builder)
+            self.render_macro_calls(child, text, prefix, location, builder)
         })
     }
 
