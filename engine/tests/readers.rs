@@ -587,6 +587,23 @@ fn xmile_macros_with_variables_get_a_copy_per_call() {
     let first = series("SMOOTHER 1.Smooth of Input");
     let second = series("SMOOTHER 2.Smooth of Input");
     assert_ne!(first, second);
+    // Called inside a module, the copy is the module's and the arguments
+    // are the module's names.
+    let m = xmile::parse(
+        &format!(
+            "<xmile><sim_specs><start>0</start><stop>10</stop><dt>0.25</dt></sim_specs>\n\
+             {SMOOTHER}\n<model><variables><module name=\"m\"/>\
+             <aux name=\"x\"><eqn>5</eqn></aux></variables></model>\n\
+             <model name=\"m\"><variables><aux name=\"x\"><eqn>STEP(10, 1)</eqn></aux>\
+             <aux name=\"y\"><eqn>SMOOTHER(x, 2)</eqn></aux>\
+             <aux name=\"y ref\"><eqn>SMTH1(x, 2)</eqn></aux></variables></model></xmile>"
+        ),
+        Some("m.xmile"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let r = run(&m);
+    assert_eq!(r.series("m.y").unwrap(), r.series("m.y ref").unwrap());
+    assert!(r.series("m.SMOOTHER 1.Smooth of Input").is_some());
 }
 
 #[test]
