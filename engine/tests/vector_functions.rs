@@ -360,8 +360,22 @@ fn allocate_available_refuses_what_it_does_not_take() {
     assert!(e.contains("m.mdl:") && e.contains("fixed quantity"), "{e}");
     let e = compile_error(&equations("5, 1, 1, 0", "1"));
     assert!(e.contains("constant elasticity"), "{e}");
-    let e = compile_error(&equations("1, 1, 1, 0", "Time"));
-    assert!(e.contains("must be constants"), "{e}");
+    // A type computed during the run picks its shape at each step (a
+    // normal profile for b here); one that is not a type stops the run
+    // (below).
+    let r = run(
+        &equations("3, 1, 1, 0", "IF THEN ELSE(Time < 50, 3, 7)").replace(
+            "ALLOCATE AVAILABLE(request[d], pp[d, ptype], Time)",
+            "ALLOCATE AVAILABLE(request[d], pp[d, ptype], 1.5)",
+        ),
+    );
+    let (a, b) = (
+        r.value_at("shares[a]", 4.0).unwrap(),
+        r.value_at("shares[b]", 4.0).unwrap(),
+    );
+    // Same priority and width: a and b keep the same part of their
+    // requests, 1.5 / 3.
+    assert!((a - 0.5).abs() < 1e-9 && (b - 1.0).abs() < 1e-9, "{a} {b}");
     // A width of 0 stops the run once the profiles are needed, a negative
     // request at once.
     let stops = |equations: &str| {
@@ -374,6 +388,12 @@ fn allocate_available_refuses_what_it_does_not_take() {
         assert!(e.contains("shares"), "{e}");
     };
     stops(&equations("1, 1, 0, 0", "1"));
+    stops(
+        &equations("3, 1, 1, 0", "IF THEN ELSE(Time < 5, 3, 7)").replace(
+            "ALLOCATE AVAILABLE(request[d], pp[d, ptype], Time)",
+            "ALLOCATE AVAILABLE(request[d], pp[d, ptype], 1.5)",
+        ),
+    );
     stops(&equations("1, 1, 1, 0", "1").replace("request[d] = 1, 2", "request[d] = -1, 2"));
 }
 

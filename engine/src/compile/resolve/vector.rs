@@ -862,7 +862,9 @@ impl Resolver<'_> {
     /// * 4, exponential (Laplace, `exp(-|x - priority| / width) / 2`):
     ///   `1 - exp(z) / 2` below the priority, `exp(-z) / 2` above.
     ///
-    /// Types 0 (fixed quantity) and 5 (constant elasticity) are refused.
+    /// Types 0 (fixed quantity) and 5 (constant elasticity) are refused; a
+    /// type that is not a number or constant is read at every step, and
+    /// one other than 1 to 4 stops the run.
     /// A supply at least the total request gives every requester its
     /// request; no supply gives nothing; a width not above 0 stops the run
     /// when the profiles are needed, and a negative request (which
@@ -898,12 +900,15 @@ impl Resolver<'_> {
         if let Some(out) = self.vector_cache.get(&key) {
             return Ok(out[k].clone());
         }
-        // The type of each profile fixes its shape: a constant.
-        let mut kinds = Vec::with_capacity(n);
+        // The type of each profile fixes its shape: a number or constant
+        // is read when the model is compiled; any other type is read at
+        // every step (each shape is computed and the type picks one, a type
+        // other than 1 to 4 stopping the run).
+        let mut kinds: Vec<Option<u8>> = Vec::with_capacity(n);
         for i in 0..n {
             let mut params = Vec::new();
             let kind = match self.constant_value(&profiles.nodes[i * columns], &mut params) {
-                Some(t) if t == 1.0 || t == 2.0 || t == 3.0 || t == 4.0 => t as u8,
+                Some(t) if t == 1.0 || t == 2.0 || t == 3.0 || t == 4.0 => Some(t as u8),
                 Some(t) => {
                     let why = if t == 0.0 {
                         "type 0 (fixed quantity) is not supported"
@@ -921,18 +926,21 @@ impl Resolver<'_> {
                         ),
                     ));
                 }
-                None => {
-                    return Err(self.error(
-                        ctx,
-                        &args[1].span,
-                        "ALLOCATE AVAILABLE's priority types (ptype, the first element of each profile) must be constants: they fix the shape of the profiles",
-                    ));
-                }
+                None => None,
             };
             self.structural.extend(params);
             kinds.push(kind);
         }
         let label = "ALLOCATE AVAILABLE";
+        let types: Vec<Node> = (0..n)
+            .map(|i| match kinds[i] {
+                Some(kind) => Node::Const(f64::from(kind)),
+                None => {
+                    let t = profiles.nodes[i * columns].clone();
+                    self.materialize(ctx, t, &format!("{label} type"))
+                }
+            })
+            .collect();
         let available = self.materialize(ctx, available, &format!("{label} available"));
         let request: Vec<Node> = request
             .nodes
@@ -956,9 +964,9 @@ impl Resolver<'_> {
         // normal's tail beyond 9 standard deviations (1e-19) and the
         // exponential's beyond 40 widths (2e-18) are below a double's
         // precision.
-        let reach = |kind: u8| match kind {
-            1 | 2 => 0.5,
-            3 => 9.0,
+        let reach = |kind: Option<u8>| match kind {
+            Some(1 | 2) => 0.5,
+            Some(3) => 9.0,
             _ => 40.0,
         };
         let lows: Vec<Node> = (0..n)
@@ -981,18 +989,11 @@ impl Resolver<'_> {
             .collect();
         let low = fold(Func2::Min, &lows, 0.0);
         let high = fold(Func2::Max, &highs, 0.0);
-        let share = |this: &mut Self, level: &Node, i: usize| -> Node {
-            let z = this.materialize(
-                ctx,
-                bin(
-                    Func2::Div,
-                    bin(Func2::Sub, level.clone(), priority[i].clone()),
-                    width[i].clone(),
-                ),
-                &format!("{label} profile"),
-            );
+        // The part of a profile of type `kind` above the level, at `z`.
+        let shape = |this: &mut Self, z: &Node, kind: u8| -> Node {
+            let z = z.clone();
             let half = || Node::Const(0.5);
-            let above = match kinds[i] {
+            match kind {
                 1 => bin(
                     Func2::Min,
                     bin(Func2::Max, bin(Func2::Sub, half(), z), Node::Const(0.0)),
@@ -1057,6 +1058,28 @@ impl Resolver<'_> {
                         tail,
                     )
                 }
+            }
+        };
+        let share = |this: &mut Self, level: &Node, i: usize| -> Node {
+            let z = this.materialize(
+                ctx,
+                bin(
+                    Func2::Div,
+                    bin(Func2::Sub, level.clone(), priority[i].clone()),
+                    width[i].clone(),
+                ),
+                &format!("{label} profile"),
+            );
+            let above = match kinds[i] {
+                Some(kind) => shape(this, &z, kind),
+                None => (1..=4).rev().fold(Node::Const(f64::NAN), |other, kind| {
+                    let this_kind = shape(this, &z, kind);
+                    select(
+                        bin(Func2::Eq, types[i].clone(), Node::Const(f64::from(kind))),
+                        this_kind,
+                        other,
+                    )
+                }),
             };
             bin(Func2::Mul, request[i].clone(), above)
         };
