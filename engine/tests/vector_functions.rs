@@ -2,7 +2,7 @@
 //! `VECTOR RANK`, `VECTOR REORDER`, `VECTOR ELM MAP`, `ALLOCATE BY
 //! PRIORITY`, `INVERT MATRIX`) against values computed by hand.
 
-use carecascade_engine::format::vensim;
+use carecascade_engine::format::{native, vensim, xmile};
 use carecascade_engine::{Model, Program, Results};
 
 const CONTROL: &str = "INITIAL TIME = 0 ~ Month ~|\nFINAL TIME = 10 ~ Month ~|\nTIME STEP = 1 ~ Month ~|\nSAVEPER = TIME STEP ~ Month ~|\n";
@@ -239,7 +239,7 @@ fn allocate_available_rectangular_profiles_are_allocate_by_priority() {
 fn allocate_available_over_the_last_dimension_of_two() {
     // Each region allocates its own supply over the items: with
     // rectangular profiles, as ALLOCATE BY PRIORITY does.
-    let r = run("region: north, south ~~|\nitem: i1, i2, i3 ~~|\n\
+    let equations = "region: north, south ~~|\nitem: i1, i2, i3 ~~|\n\
          pprofile: ptype, ppriority, pwidth, pextra ~~|\n\
          request[region, item] = 4, 2, 6; 1, 5, 3 ~~|\n\
          priority[item] = 3, 1, 2 ~~|\n\
@@ -247,7 +247,8 @@ fn allocate_available_over_the_last_dimension_of_two() {
          pp[item, pwidth] = 2 ~~|\npp[item, pextra] = 0 ~~|\n\
          supply[north] = Time ~~|\nsupply[south] = Time / 2 ~~|\n\
          by profile[region, item] = ALLOCATE AVAILABLE(request[region, item], pp[item, ptype], supply[region]) ~~|\n\
-         by priority[region, item] = ALLOCATE BY PRIORITY(request[region, item], priority[item], ELMCOUNT(item), 2, supply[region]) ~~|");
+         by priority[region, item] = ALLOCATE BY PRIORITY(request[region, item], priority[item], ELMCOUNT(item), 2, supply[region]) ~~|";
+    let r = run(equations);
     let mut checked = 0;
     for region in ["north", "south"] {
         for item in ["i1", "i2", "i3"] {
@@ -270,6 +271,16 @@ fn allocate_available_over_the_last_dimension_of_two() {
     // nothing.
     let north = values(&r, "by profile", &["north,i1", "north,i2", "north,i3"], 5.0);
     assert!(close(&north, &[3.2, 0.0, 1.8]), "{north:?}");
+    // The same numbers after export to XMILE and the native format.
+    let model = parse(equations).unwrap();
+    let column = |m: &Model| -> Vec<f64> {
+        let r = Program::compile(m).unwrap().run().unwrap();
+        r.series("by profile[south,i3]").unwrap().to_vec()
+    };
+    let xmile = xmile::parse(&xmile::write(&model), Some("m.xmile")).unwrap();
+    assert_eq!(column(&xmile), column(&model));
+    let native = native::parse(&native::write(&model), Some("m.toml")).unwrap();
+    assert_eq!(column(&native), column(&model));
 }
 
 #[test]
