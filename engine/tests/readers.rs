@@ -965,3 +965,79 @@ fn vensim_computed_control_settings_in_a_batch_must_agree() {
         "{e}"
     );
 }
+
+/// A stock of 3 drained by `out = 5` and fed by `in = -2`, with `behavior`
+/// in the file and `stock` and `flow` added to the stock's and the
+/// inflow's elements.
+fn with_behavior(behavior: &str, stock: &str, flow: &str) -> Result<Model, String> {
+    xmile::parse(
+        &format!(
+            "<xmile><sim_specs><start>0</start><stop>2</stop><dt>1</dt></sim_specs>\n{behavior}\n\
+             <model><variables>\n\
+             <stock name=\"s\"><eqn>3</eqn><inflow>in</inflow><outflow>out</outflow>{stock}</stock>\n\
+             <flow name=\"in\"><eqn>-2</eqn>{flow}</flow>\n\
+             <flow name=\"out\"><eqn>5</eqn></flow>\n\
+             </variables></model></xmile>"
+        ),
+        Some("m.xmile"),
+    )
+    .map_err(|e| e.to_string())
+}
+
+#[test]
+fn xmile_behavior_sets_non_negative_defaults_that_entities_override() {
+    let at_1 = |m: &Model| {
+        let r = run(m);
+        [
+            r.value_at("s", 1.0).unwrap(),
+            r.value_at("in", 0.0).unwrap(),
+            r.value_at("out", 0.0).unwrap(),
+        ]
+    };
+    // Nothing non-negative: 3 - 2 - 5.
+    let plain = with_behavior("", "", "").unwrap();
+    assert_eq!(at_1(&plain), [-4.0, -2.0, 5.0]);
+    // Every stock and flow: `in` is 0, and `out` takes only the 3.
+    let all = with_behavior("<behavior><non_negative/></behavior>", "", "").unwrap();
+    assert_eq!(at_1(&all), [0.0, 0.0, 3.0]);
+    // Stocks only: the stock limits what leaves it, the negative inflow
+    // first (it is listed first), then `out`.
+    let stocks = with_behavior(
+        "<behavior><stock><non_negative/></stock></behavior>",
+        "",
+        "",
+    )
+    .unwrap();
+    assert_eq!(at_1(&stocks), [0.0, 0.0, 3.0]);
+    // Flows only.
+    let flows = with_behavior("<behavior><flow><non_negative/></flow></behavior>", "", "").unwrap();
+    assert_eq!(at_1(&flows), [-2.0, 0.0, 5.0]);
+    // An entity's own `false` turns the default off, and `true` on.
+    let stock_off = with_behavior(
+        "<behavior><non_negative/></behavior>",
+        "<non_negative>false</non_negative>",
+        "",
+    )
+    .unwrap();
+    assert_eq!(at_1(&stock_off), [-2.0, 0.0, 5.0]);
+    let stock_on = with_behavior("", "<non_negative>true</non_negative>", "").unwrap();
+    assert_eq!(at_1(&stock_on), [0.0, 0.0, 3.0]);
+    let flow_on = with_behavior("", "", "<non_negative>true</non_negative>").unwrap();
+    assert_eq!(at_1(&flow_on), [-2.0, 0.0, 5.0]);
+    let flow_off = with_behavior(
+        "<behavior><flow><non_negative/></flow></behavior>",
+        "",
+        "<non_negative>false</non_negative>",
+    )
+    .unwrap();
+    assert_eq!(at_1(&flow_off), [-4.0, -2.0, 5.0]);
+    // `<non_negative>false</non_negative>` without a default was read as
+    // true before: it is false.
+    let off = with_behavior("", "<non_negative>false</non_negative>", "").unwrap();
+    assert_eq!(at_1(&off), [-4.0, -2.0, 5.0]);
+    // What it cannot read is refused with the place.
+    let e = with_behavior("", "<non_negative>maybe</non_negative>", "").unwrap_err();
+    assert!(e.contains("m.xmile:4:") && e.contains("`maybe`"), "{e}");
+    let e = with_behavior("<behavior><stock><queue/></stock></behavior>", "", "").unwrap_err();
+    assert!(e.contains("m.xmile:2:") && e.contains("<behavior>"), "{e}");
+}

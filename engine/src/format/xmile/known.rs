@@ -12,7 +12,8 @@
 //!   `isee:instantaneous_flows="true"`, which changes the numbers and is
 //!   warned about;
 //! - not supported and changing the numbers (`<conveyor>`, `<queue>`,
-//!   `<behavior>`, a `<macro>`'s own `<sim_specs>`, `<data>`, a flow's
+//!   `<behavior>` other than non-negativity, a `<macro>`'s own
+//!   `<sim_specs>`, `<data>`, a flow's
 //!   `<leak>`...): a located error;
 //! - anything else: a located warning that it was ignored.
 
@@ -73,8 +74,11 @@ fn kind(context: &str, tag: &str) -> Option<Kind> {
         ("xmile", "dimensions") => Read("dimensions"),
         ("xmile", "model") => Read("model"),
         ("xmile", "style") => Display,
-        ("xmile", "behavior") | ("model", "behavior") => Unsupported(
-            "<behavior> (defaults such as non-negative for every stock) is not supported: mark each stock or flow <non_negative/>",
+        ("xmile", "behavior") | ("model", "behavior") => Read("behavior"),
+        ("behavior", "non_negative") | ("behavior_entity", "non_negative") => Leaf,
+        ("behavior", "stock" | "flow") => Read("behavior_entity"),
+        ("behavior" | "behavior_entity", _) => Unsupported(
+            "of <behavior>, carecascade reads only <non_negative> (for every stock and flow, or inside <stock> or <flow>)",
         ),
         ("xmile", "macro") => Read("macro"),
         ("macro", "parm" | "eqn" | "doc" | "units") => Leaf,

@@ -82,6 +82,17 @@ struct Reader<'a> {
     macro_calls: std::collections::HashMap<String, usize>,
     /// The macros with variables being written out, outermost first.
     macro_stack: Vec<String>,
+    /// Which stocks and flows are non-negative unless they say otherwise:
+    /// the file's `<behavior>`.
+    behavior: NonNegative,
+}
+
+/// XMILE's `<behavior>` defaults: whether stocks and flows are
+/// non-negative when they have no `<non_negative>` of their own.
+#[derive(Clone, Copy, Default)]
+struct NonNegative {
+    stocks: bool,
+    flows: bool,
 }
 
 /// An XMILE `<macro>` with variables of its own: every call gets its own
@@ -147,6 +158,7 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         variable_macros: std::collections::HashMap::new(),
         macro_calls: std::collections::HashMap::new(),
         macro_stack: Vec::new(),
+        behavior: NonNegative::default(),
     };
     let root = doc.root_element();
     for node in root
@@ -300,6 +312,9 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
             builder = builder.dimension(name.trim(), elements);
         }
     }
+    if let Some(behavior) = child(root, "behavior") {
+        reader.behavior = reader.read_behavior(behavior, NonNegative::default());
+    }
     let models: Vec<Node> = children(root, "model").collect();
     // The main model has no name; the others are the models of modules.
     let unnamed: Vec<Node> = models
@@ -449,6 +464,8 @@ struct Scope {
     /// Connected inputs: canonical variable name, the expression (a name in
     /// the flat model) and the `<connect>` that made it.
     inputs: std::collections::HashMap<String, Source>,
+    /// The model's `<behavior>` (else the file's).
+    non_negative: NonNegative,
 }
 
 impl Scope {
@@ -654,11 +671,16 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+        let non_negative = match child(model, "behavior") {
+            Some(behavior) => self.read_behavior(behavior, self.behavior),
+            None => self.behavior,
+        };
         let inner = Scope {
             prefix: scope.prefix.clone(),
             locals,
             modules,
             inputs,
+            non_negative,
         };
         for node in nodes {
             if node.tag_name().name() == "module" {
@@ -969,6 +991,7 @@ impl<'a> Reader<'a> {
         let scope = Scope {
             prefix: prefix.to_string(),
             locals,
+            non_negative: self.behavior,
             ..Scope::default()
         };
         let mut values = values.into_iter();
@@ -1015,6 +1038,56 @@ impl<'a> Reader<'a> {
         let owner = format!("{}{}", prefix, m.name);
         self.expand_macros(&owner, false, eqn, prefix, &mut output, builder);
         output.text
+    }
+
+    /// A `<non_negative>`: empty or `true` is true, `false` false; anything
+    /// else is an error (and `None`).
+    fn flag(&mut self, node: Node) -> Option<bool> {
+        match trimmed_text(node).to_ascii_lowercase().as_str() {
+            "" | "true" => Some(true),
+            "false" => Some(false),
+            other => {
+                let e = self.error(
+                    node,
+                    format!(
+                        "<non_negative> holds `{other}`; write <non_negative/> (or true) or false"
+                    ),
+                );
+                self.errors.push(e);
+                None
+            }
+        }
+    }
+
+    /// XMILE's `<behavior>`: `<non_negative/>` for every stock and flow,
+    /// `<stock><non_negative/></stock>` or `<flow>...` for one kind, over
+    /// the defaults `base`. (Anything else in it is refused by the check
+    /// of known elements.)
+    fn read_behavior(&mut self, behavior: Node, base: NonNegative) -> NonNegative {
+        let mut out = base;
+        for item in behavior.children().filter(Node::is_element) {
+            match item.tag_name().name() {
+                "non_negative" => {
+                    if let Some(yes) = self.flag(item) {
+                        out = NonNegative {
+                            stocks: yes,
+                            flows: yes,
+                        };
+                    }
+                }
+                kind @ ("stock" | "flow") => {
+                    if let Some(yes) = child(item, "non_negative").and_then(|f| self.flag(f)) {
+                        if kind == "stock" {
+                            out.stocks = yes;
+                        } else {
+                            out.flows = yes;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     fn variable(
@@ -1087,7 +1160,17 @@ impl<'a> Reader<'a> {
             .map(trimmed_text)
             .filter(|u| !u.is_empty())
             .map(str::to_string);
-        let non_negative = child(node, "non_negative").is_some();
+        // `<non_negative/>` (or `true`) marks it; `false` turns off a
+        // <behavior> default; without one, the default.
+        let default = match kind {
+            "stock" => scope.non_negative.stocks,
+            "flow" => scope.non_negative.flows,
+            _ => false,
+        };
+        let non_negative = match child(node, "non_negative") {
+            Some(flag) => self.flag(flag).unwrap_or(default),
+            None => default,
+        };
         // An empty <eqn/> beside per-element equations says nothing.
         let mut eqn = child(node, "eqn")
             .map(|e| self.equation(e))
