@@ -2,8 +2,8 @@
 //! `<macro name="double"><parm>x</parm><eqn>x * 2</eqn></macro>`: every
 //! call is replaced by the macro's equation with each parameter replaced by
 //! its argument in parentheses. Macros may call macros (to a depth of
-//! [`MAX_NESTING`]). Macros with their own variables are refused with their
-//! place by the reader.
+//! [`MAX_NESTING`]). Macros with variables of their own are written out by
+//! the reader, which gives each call its own copy of them.
 
 use crate::expr::{Expr, ExprKind};
 use crate::name::canonical_name;

@@ -11,9 +11,12 @@
 //! XMILE's `PULSE(magnitude, first[, interval])`, an impulse, is rewritten
 //! into the Vensim functions the engine follows. Modules (`<module>`,
 //! several `<model>`s, `<connect>`) are flattened: a module's variables are
-//! named `module.variable`. Anything not supported (a module in an external
-//! file) is an error naming the element and its line, never a silent wrong
-//! answer.
+//! named `module.variable`. Macros (`<macro>`) are written out at each
+//! call: one made of an `<eqn>` as that equation, one with `<variables>`
+//! as a copy of its variables per call (`MACRO k.variable`). `<behavior>`
+//! sets which stocks and flows are non-negative by default. Anything not
+//! supported (a module in an external file) is an error naming the element
+//! and its line, never a silent wrong answer.
 //!
 //! Every element and attribute is read, ignored as display only, or
 //! refused with its line; anything else is a located warning in
