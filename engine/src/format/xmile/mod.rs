@@ -203,10 +203,18 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         let parameters = children(node, "parm")
             .map(|p| canonical_name(trimmed_text(p)))
             .collect();
+        let defaults = children(node, "parm")
+            .map(|p| {
+                p.attribute("default")
+                    .map(|d| d.trim().to_string())
+                    .filter(|d| !d.is_empty())
+            })
+            .collect();
         reader.macros.insert(
             canonical_name(name),
             macros::Macro {
                 parameters,
+                defaults,
                 equation: trimmed_text(eqn).to_string(),
             },
         );
