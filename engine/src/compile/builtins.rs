@@ -224,7 +224,7 @@ const TABLE: &[(&str, Builtin)] = &[
 const REFUSED: &[(&str, &str)] = &[
     (
         "delay_conveyor",
-        "DELAY CONVEYOR is not supported: a conveyor carries each unit of input with its own exit time, and leaks, while its transit time may change; carecascade has no such pipeline, and Vensim's reference does not say enough (how material already in transit responds to a new delay time, how the initial contents are spread) to build one that gives Vensim's numbers. For a transit time fixed when the run starts, DELAY FIXED(input, delay time, initial value) is a pipeline delay",
+        "DELAY CONVEYOR is not supported: a conveyor carries each unit of input with its own exit time, and leaks, while its transit time may change; carecascade has no such pipeline, and how Vensim moves material already in transit when the delay time changes, and spreads the initial contents, could not be established well enough to give Vensim's numbers; carecascade will not guess. For a transit time fixed when the run starts, DELAY FIXED(input, delay time, initial value) is a pipeline delay",
     ),
     (
         "random_lookup",
@@ -232,7 +232,7 @@ const REFUSED: &[(&str, &str)] = &[
     ),
     (
         "delay_material",
-        "DELAY MATERIAL is not supported: it is a pipeline delay that keeps the material in transit when its delay time changes, and Vensim's reference does not say how that material is moved to its new exit times; carecascade will not guess. For a delay time fixed when the run starts, DELAY FIXED(input, delay time, initial value) is a pipeline delay; DELAY N is a material delay whose stages follow a changing delay time",
+        "DELAY MATERIAL is not supported: it is a pipeline delay that keeps the material in transit when its delay time changes, and how Vensim moves that material to its new exit times could not be established; carecascade will not guess. For a delay time fixed when the run starts, DELAY FIXED(input, delay time, initial value) is a pipeline delay; DELAY N is a material delay whose stages follow a changing delay time",
     ),
 ];
 
