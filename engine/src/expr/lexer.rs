@@ -156,11 +156,11 @@ fn tokenize_dialect(text: &str, vensim: bool) -> Result<Vec<(Token, Span)>, Synt
                     ('/', Some('/')) => {
                         // Stella's integer division: not in XMILE 1.0 nor
                         // Vensim, and its rounding of a negative quotient
-                        // is not documented, so it is not guessed.
+                        // could not be established, so it is not guessed.
                         lexer.bump();
                         return Err(SyntaxError {
                             span: start..lexer.pos,
-                            message: "`//` (Stella's integer division) is not supported: it is not part of XMILE 1.0 or Vensim, and whether it rounds a negative quotient down or towards zero is not documented; write INT(a / b) to round down (XMILE) or INTEGER(a / b) to round towards zero (Vensim)".into(),
+                            message: "`//` (Stella's integer division) is not supported: it is not an operator of XMILE 1.0 or Vensim, and whether Stella rounds a negative quotient down or towards zero could not be established; write INT(a / b) to round down (XMILE) or INTEGER(a / b) to round towards zero (Vensim)".into(),
                         });
                     }
                     ('/', _) => (Token::Slash, false),
