@@ -95,6 +95,62 @@ fn poisson_gamma_beta_binomial_and_weibull_have_their_moments() {
 }
 
 #[test]
+fn triangular_has_its_moments_peak_and_bounds() {
+    let m = mdl("t = RANDOM TRIANGULAR(0, 100, 1, 2, 5, 1) ~~|\n\
+         cut = RANDOM TRIANGULAR(2, 4, 1, 2, 5, 1) ~~|");
+    let t = draws(&m, "t", 2);
+    assert!(t.iter().all(|&x| (1.0..=5.0).contains(&x)));
+    // Start 1, peak 2, end 5: mean 8/3, variance (1 + 4 + 25 - 2 - 5 -
+    // 10) / 18, and a quarter of the draws below the peak.
+    check_moments(&t, 8.0 / 3.0, 13.0 / 18.0, "triangular");
+    let below = t.iter().filter(|&&x| x < 2.0).count() as f64 / t.len() as f64;
+    assert!((below - 0.25).abs() < 0.015, "{below}");
+    let cut = draws(&m, "cut", 2);
+    assert!(cut.iter().all(|&x| (2.0..=4.0).contains(&x)));
+    // Between 2 and 4 the density falls linearly from its peak to 1/3 of
+    // it: mean 2 + (2/3) (1 + 2 (1/3)) / (1 + 1/3) = 2 + 5/6.
+    check_moments(
+        &cut,
+        2.0 + 5.0 / 6.0,
+        mean_and_variance(&cut).1,
+        "truncated triangular",
+    );
+    // A peak beyond the end stops the run, naming the variable.
+    let m = mdl("bad = RANDOM TRIANGULAR(0, 10, 1, 7, 5, 1) ~~|");
+    let e = Program::compile(&m).unwrap().run().unwrap_err().to_string();
+    assert!(e.contains("`bad`"), "{e}");
+}
+
+#[test]
+fn pink_noise_has_its_mean_standard_deviation_and_correlation_time() {
+    // Correlation time 2 with TIME STEP 1: each step keeps 1 - 1/2 of the
+    // last value, so the lag-k autocorrelation is 0.5^k.
+    let m = mdl("p = RANDOM PINK NOISE(10, 2, 2, 1) ~~|\n\
+         q = RANDOM PINK NOISE(10, 2, 2, 1) ~~|");
+    let p = draws(&m, "p", 4);
+    assert_eq!(p[0], 10.0, "the noise starts at its mean");
+    let (mean, variance) = mean_and_variance(&p);
+    // The standard error of the mean of an AR(1) series with lag-1
+    // correlation 0.5: sqrt(4 / n * 1.5 / 0.5).
+    let se = (4.0 / p.len() as f64 * 3.0).sqrt();
+    assert!((mean - 10.0).abs() < 5.0 * se, "mean {mean}");
+    assert!((variance - 4.0).abs() < 0.25, "variance {variance}");
+    let lag = |k: usize| {
+        let pairs = p.len() - k;
+        (0..pairs)
+            .map(|i| (p[i] - mean) * (p[i + k] - mean))
+            .sum::<f64>()
+            / pairs as f64
+            / variance
+    };
+    assert!((lag(1) - 0.5).abs() < 0.03, "lag 1: {}", lag(1));
+    assert!((lag(2) - 0.25).abs() < 0.03, "lag 2: {}", lag(2));
+    assert!(lag(6).abs() < 0.03, "lag 6: {}", lag(6));
+    // Each call has its own stream.
+    assert_ne!(p, draws(&m, "q", 4));
+}
+
+#[test]
 fn streams_repeat_for_a_seed_and_differ_between_seeds_calls_and_elements() {
     let m = mdl(
         "a = RANDOM UNIFORM(0, 1, 1) ~~|\nb = RANDOM UNIFORM(0, 1, 1) ~~|\n\
@@ -161,7 +217,8 @@ fn random_draws_survive_export_and_run_interpreted_under_the_compiled_back_end()
     use carecascade_engine::Backend;
     use carecascade_engine::format::native;
     let m = mdl(
-        "b = RANDOM NORMAL(-5, 5, 0, 1, 3) + a ~~|\na = RANDOM UNIFORM(0, 1, 1) ~~|\n\
+        "b = RANDOM NORMAL(-5, 5, 0, 1, 3) + a + c + p ~~|\na = RANDOM UNIFORM(0, 1, 1) ~~|\n\
+         c = RANDOM TRIANGULAR(0, 3, 0, 1, 3, 5) ~~|\np = RANDOM PINK NOISE(0, 1, 4, 2) ~~|\n\
          s = INTEG(a, 0) ~~|",
     );
     let first = draws(&m, "b", 9);

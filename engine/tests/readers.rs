@@ -509,7 +509,7 @@ fn vensim_reality_checks_are_skipped_with_a_warning() {
 }
 
 #[test]
-fn xmile_macros_of_an_equation_are_written_out_and_others_refused() {
+fn xmile_macros_of_an_equation_are_written_out() {
     let text = |macros: &str, equation: &str| {
         format!(
             "<xmile><sim_specs><start>0</start><stop>4</stop><dt>1</dt></sim_specs>\n{macros}\n\
@@ -529,13 +529,105 @@ fn xmile_macros_of_an_equation_are_written_out_and_others_refused() {
         e.contains("m.xmile:") && e.contains("takes 1 argument(s), got 2"),
         "{e}"
     );
-    let with_variables = "<macro name=\"acc\"><parm>x</parm><eqn>s</eqn>\
-                          <variables><stock name=\"s\"><eqn>0</eqn></stock></variables></macro>";
-    let e = xmile::parse(&text(with_variables, "acc(1)"), Some("m.xmile"))
-        .unwrap_err()
-        .to_string();
+}
+
+/// The XMILE 1.0 standard's own example of a macro with variables: a
+/// first-order smooth, its initial value defaulting to the input.
+const SMOOTHER: &str = "<macro name=\"SMOOTHER\">\
+    <parm>input</parm><parm>averaging time</parm><parm default=\"input\">initial</parm>\
+    <eqn>Smooth_of_Input</eqn>\
+    <variables>\
+      <stock name=\"Smooth of Input\"><inflow>change_in_smooth</inflow><eqn>initial</eqn></stock>\
+      <flow name=\"Change in Smooth\"><eqn>(input - Smooth_of_Input) / averaging_time</eqn></flow>\
+    </variables></macro>";
+
+fn with_macros(macros: &str, variables: &str) -> Result<Model, String> {
+    xmile::parse(
+        &format!(
+            "<xmile><sim_specs><start>0</start><stop>10</stop><dt>0.25</dt></sim_specs>\n\
+             <dimensions><dim name=\"d\"><elem name=\"a\"/><elem name=\"b\"/></dim></dimensions>\n\
+             {macros}\n<model><variables>\n{variables}\n</variables></model></xmile>"
+        ),
+        Some("m.xmile"),
+    )
+    .map_err(|e| e.to_string())
+}
+
+#[test]
+fn xmile_macros_with_variables_get_a_copy_per_call() {
+    // A macro whose variables call a macro with variables, and a macro of
+    // an equation that calls one.
+    let macros = format!(
+        "{SMOOTHER}\n\
+         <macro name=\"lag2\"><parm>input</parm><parm>t</parm><eqn>SMOOTHER(first, t / 2)</eqn>\
+           <variables><aux name=\"first\"><eqn>SMOOTHER(input, t / 2)</eqn></aux></variables></macro>\n\
+         <macro name=\"twice\"><parm>x</parm><parm>t</parm><eqn>SMOOTHER(SMOOTHER(x, t / 2), t / 2)</eqn></macro>"
+    );
+    let m = with_macros(
+        &macros,
+        "<aux name=\"x\"><eqn>STEP(10, 1)</eqn></aux>\
+         <aux name=\"y\"><eqn>SMOOTHER(x, 2)</eqn></aux>\
+         <aux name=\"y ref\"><eqn>SMTH1(x, 2)</eqn></aux>\
+         <aux name=\"z\"><eqn>1 + SMOOTHER(x * 2, 2, 5)</eqn></aux>\
+         <aux name=\"z ref\"><eqn>1 + SMTH1(x * 2, 2, 5)</eqn></aux>\
+         <aux name=\"w\"><eqn>lag2(x, 4)</eqn></aux>\
+         <aux name=\"v\"><eqn>twice(x, 4)</eqn></aux>\
+         <aux name=\"w ref\"><eqn>SMTH1(SMTH1(x, 2), 2)</eqn></aux>",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let r = run(&m);
+    let series = |name: &str| r.series(name).unwrap().to_vec();
+    assert_eq!(series("y"), series("y ref"));
+    assert_eq!(series("z"), series("z ref"));
+    assert_eq!(r.value_at("z", 0.0), Some(6.0), "the initial value given");
+    assert_eq!(series("w"), series("w ref"));
+    assert_eq!(series("v"), series("w ref"));
+    assert!(r.value_at("y", 10.0).unwrap() > 9.0);
+    // Each call has its own stock: the two of `y` and `z` differ.
+    let first = series("SMOOTHER 1.Smooth of Input");
+    let second = series("SMOOTHER 2.Smooth of Input");
+    assert_ne!(first, second);
+    // Called inside a module, the copy is the module's and the arguments
+    // are the module's names.
+    let m = xmile::parse(
+        &format!(
+            "<xmile><sim_specs><start>0</start><stop>10</stop><dt>0.25</dt></sim_specs>\n\
+             {SMOOTHER}\n<model><variables><module name=\"m\"/>\
+             <aux name=\"x\"><eqn>5</eqn></aux></variables></model>\n\
+             <model name=\"m\"><variables><aux name=\"x\"><eqn>STEP(10, 1)</eqn></aux>\
+             <aux name=\"y\"><eqn>SMOOTHER(x, 2)</eqn></aux>\
+             <aux name=\"y ref\"><eqn>SMTH1(x, 2)</eqn></aux></variables></model></xmile>"
+        ),
+        Some("m.xmile"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let r = run(&m);
+    assert_eq!(r.series("m.y").unwrap(), r.series("m.y ref").unwrap());
+    assert!(r.series("m.SMOOTHER 1.Smooth of Input").is_some());
+}
+
+#[test]
+fn xmile_macros_with_variables_refuse_what_they_cannot_take_with_the_place() {
+    let err = |macros: &str, variables: &str| with_macros(macros, variables).unwrap_err();
+    let e = err(SMOOTHER, "<aux name=\"y\"><eqn>SMOOTHER(1)</eqn></aux>");
     assert!(
-        e.contains("m.xmile:2:") && e.contains("macros with their own variables"),
+        e.contains("m.xmile:5:20") && e.contains("takes 2 to 3 argument(s)"),
+        "{e}"
+    );
+    let e = err(
+        SMOOTHER,
+        "<aux name=\"y\"><dimensions><dim name=\"d\"/></dimensions><eqn>SMOOTHER(1, 2)</eqn></aux>",
+    );
+    assert!(e.contains("m.xmile:5:1") && e.contains("is arrayed"), "{e}");
+    let forever = "<macro name=\"forever\"><parm>x</parm><eqn>s</eqn><variables>\
+                   <aux name=\"s\"><eqn>forever(x)</eqn></aux></variables></macro>";
+    let e = err(forever, "<aux name=\"y\"><eqn>forever(1)</eqn></aux>");
+    assert!(e.contains("calls itself"), "{e}");
+    let own_time = "<macro name=\"m\"><parm>x</parm><eqn>x</eqn><sim_specs><dt>0.5</dt></sim_specs>\
+                    <variables><aux name=\"s\"><eqn>x</eqn></aux></variables></macro>";
+    let e = err(own_time, "<aux name=\"y\"><eqn>m(1)</eqn></aux>");
+    assert!(
+        e.contains("m.xmile:3:") && e.contains("own <sim_specs>"),
         "{e}"
     );
 }
@@ -872,4 +964,80 @@ fn vensim_computed_control_settings_in_a_batch_must_agree() {
         e.contains("FINAL TIME") && e.contains("one at a time"),
         "{e}"
     );
+}
+
+/// A stock of 3 drained by `out = 5` and fed by `in = -2`, with `behavior`
+/// in the file and `stock` and `flow` added to the stock's and the
+/// inflow's elements.
+fn with_behavior(behavior: &str, stock: &str, flow: &str) -> Result<Model, String> {
+    xmile::parse(
+        &format!(
+            "<xmile><sim_specs><start>0</start><stop>2</stop><dt>1</dt></sim_specs>\n{behavior}\n\
+             <model><variables>\n\
+             <stock name=\"s\"><eqn>3</eqn><inflow>in</inflow><outflow>out</outflow>{stock}</stock>\n\
+             <flow name=\"in\"><eqn>-2</eqn>{flow}</flow>\n\
+             <flow name=\"out\"><eqn>5</eqn></flow>\n\
+             </variables></model></xmile>"
+        ),
+        Some("m.xmile"),
+    )
+    .map_err(|e| e.to_string())
+}
+
+#[test]
+fn xmile_behavior_sets_non_negative_defaults_that_entities_override() {
+    let at_1 = |m: &Model| {
+        let r = run(m);
+        [
+            r.value_at("s", 1.0).unwrap(),
+            r.value_at("in", 0.0).unwrap(),
+            r.value_at("out", 0.0).unwrap(),
+        ]
+    };
+    // Nothing non-negative: 3 - 2 - 5.
+    let plain = with_behavior("", "", "").unwrap();
+    assert_eq!(at_1(&plain), [-4.0, -2.0, 5.0]);
+    // Every stock and flow: `in` is 0, and `out` takes only the 3.
+    let all = with_behavior("<behavior><non_negative/></behavior>", "", "").unwrap();
+    assert_eq!(at_1(&all), [0.0, 0.0, 3.0]);
+    // Stocks only: the stock limits what leaves it, the negative inflow
+    // first (it is listed first), then `out`.
+    let stocks = with_behavior(
+        "<behavior><stock><non_negative/></stock></behavior>",
+        "",
+        "",
+    )
+    .unwrap();
+    assert_eq!(at_1(&stocks), [0.0, 0.0, 3.0]);
+    // Flows only.
+    let flows = with_behavior("<behavior><flow><non_negative/></flow></behavior>", "", "").unwrap();
+    assert_eq!(at_1(&flows), [-2.0, 0.0, 5.0]);
+    // An entity's own `false` turns the default off, and `true` on.
+    let stock_off = with_behavior(
+        "<behavior><non_negative/></behavior>",
+        "<non_negative>false</non_negative>",
+        "",
+    )
+    .unwrap();
+    assert_eq!(at_1(&stock_off), [-2.0, 0.0, 5.0]);
+    let stock_on = with_behavior("", "<non_negative>true</non_negative>", "").unwrap();
+    assert_eq!(at_1(&stock_on), [0.0, 0.0, 3.0]);
+    let flow_on = with_behavior("", "", "<non_negative>true</non_negative>").unwrap();
+    assert_eq!(at_1(&flow_on), [-2.0, 0.0, 5.0]);
+    let flow_off = with_behavior(
+        "<behavior><flow><non_negative/></flow></behavior>",
+        "",
+        "<non_negative>false</non_negative>",
+    )
+    .unwrap();
+    assert_eq!(at_1(&flow_off), [-4.0, -2.0, 5.0]);
+    // `<non_negative>false</non_negative>` without a default was read as
+    // true before: it is false.
+    let off = with_behavior("", "<non_negative>false</non_negative>", "").unwrap();
+    assert_eq!(at_1(&off), [-4.0, -2.0, 5.0]);
+    // What it cannot read is refused with the place.
+    let e = with_behavior("", "<non_negative>maybe</non_negative>", "").unwrap_err();
+    assert!(e.contains("m.xmile:4:") && e.contains("`maybe`"), "{e}");
+    let e = with_behavior("<behavior><stock><queue/></stock></behavior>", "", "").unwrap_err();
+    assert!(e.contains("m.xmile:2:") && e.contains("<behavior>"), "{e}");
 }

@@ -76,6 +76,8 @@ pub(crate) enum Builtin {
     VectorElmMap,
     /// Vensim's `ALLOCATE BY PRIORITY(request, priority, size, width, supply)`.
     AllocateByPriority,
+    /// Vensim's `ALLOCATE AVAILABLE(request, priority profiles, available)`.
+    AllocateAvailable,
     /// Vensim's `INVERT MATRIX(matrix, size)`.
     InvertMatrix,
     /// Stella's `RANK(array, rank)`: the index (from 1) of the element with
@@ -108,6 +110,10 @@ pub(crate) enum Builtin {
     RandomBinomial,
     /// Vensim's `RANDOM WEIBULL(min, max, shape, shift, stretch, seed)`.
     RandomWeibull,
+    /// Vensim's `RANDOM TRIANGULAR(min, max, start, peak, end, seed)`.
+    RandomTriangular,
+    /// Vensim's `RANDOM PINK NOISE(mean, sdev, correlation time, seed)`.
+    RandomPinkNoise,
     /// Vensim's `RANDOM 0 1()`.
     Random01,
     /// XMILE's `RANDOM(min, max[, seed])`.
@@ -188,6 +194,7 @@ const TABLE: &[(&str, Builtin)] = &[
     ("vector_reorder", Builtin::VectorReorder),
     ("vector_elm_map", Builtin::VectorElmMap),
     ("allocate_by_priority", Builtin::AllocateByPriority),
+    ("allocate_available", Builtin::AllocateAvailable),
     ("invert_matrix", Builtin::InvertMatrix),
     ("rank", Builtin::RankXmile),
     ("active_initial", Builtin::ActiveInitial),
@@ -203,12 +210,39 @@ const TABLE: &[(&str, Builtin)] = &[
     ("random_beta", Builtin::RandomBeta),
     ("random_binomial", Builtin::RandomBinomial),
     ("random_weibull", Builtin::RandomWeibull),
+    ("random_triangular", Builtin::RandomTriangular),
+    ("random_pink_noise", Builtin::RandomPinkNoise),
     ("random_0_1", Builtin::Random01),
     ("random", Builtin::RandomXmile),
     ("normal", Builtin::NormalXmile),
     ("poisson", Builtin::PoissonXmile),
     ("exprnd", Builtin::ExpRndXmile),
 ];
+
+/// Functions of Vensim and Stella that carecascade knows but does not
+/// take, by canonical name, with the reason (said where they are called).
+const REFUSED: &[(&str, &str)] = &[
+    (
+        "delay_conveyor",
+        "DELAY CONVEYOR is not supported: a conveyor carries each unit of input with its own exit time, and leaks, while its transit time may change; carecascade has no such pipeline, and how Vensim moves material already in transit when the delay time changes, and spreads the initial contents, could not be established well enough to give Vensim's numbers; carecascade will not guess. For a transit time fixed when the run starts, DELAY FIXED(input, delay time, initial value) is a pipeline delay",
+    ),
+    (
+        "random_lookup",
+        "RANDOM LOOKUP is not supported: how Vensim turns the lookup into a distribution (a density between its points, or a cumulative one, and how it is interpolated and cut at min and max) could not be established, and carecascade will not guess. Draw from the inverse of your cumulative distribution instead: `inverse cdf(RANDOM UNIFORM(0, 1, seed))`, with `inverse cdf` a lookup",
+    ),
+    (
+        "delay_material",
+        "DELAY MATERIAL is not supported: it is a pipeline delay that keeps the material in transit when its delay time changes, and how Vensim moves that material to its new exit times could not be established; carecascade will not guess. For a delay time fixed when the run starts, DELAY FIXED(input, delay time, initial value) is a pipeline delay; DELAY N is a material delay whose stages follow a changing delay time",
+    ),
+];
+
+/// Why a function carecascade knows of is refused, if it is one.
+pub(crate) fn refused_function(canonical: &str) -> Option<&'static str> {
+    REFUSED
+        .iter()
+        .find(|(n, _)| *n == canonical)
+        .map(|(_, why)| *why)
+}
 
 pub(crate) fn lookup_builtin(canonical: &str) -> Option<Builtin> {
     TABLE.iter().find(|(n, _)| *n == canonical).map(|(_, b)| *b)
@@ -274,6 +308,7 @@ pub(crate) fn builtin_names() -> &'static [&'static str] {
         "VECTOR REORDER",
         "VECTOR ELM MAP",
         "ALLOCATE BY PRIORITY",
+        "ALLOCATE AVAILABLE",
         "INVERT MATRIX",
         "RANK",
         "ACTIVE INITIAL",
@@ -289,6 +324,8 @@ pub(crate) fn builtin_names() -> &'static [&'static str] {
         "RANDOM BETA",
         "RANDOM BINOMIAL",
         "RANDOM WEIBULL",
+        "RANDOM TRIANGULAR",
+        "RANDOM PINK NOISE",
         "RANDOM 0 1",
         "RANDOM",
         "NORMAL",
@@ -320,11 +357,12 @@ impl Builtin {
             DelayNXmile | SmoothNXmile => (3, 4),
             VectorSortOrder | VectorRank | VectorReorder | VectorElmMap | InvertMatrix => (2, 2),
             VectorSelect | AllocateByPriority | RandomNormal | RandomExponential => (5, 5),
-            RandomUniform | GetTimeValue => (3, 3),
+            RandomUniform | GetTimeValue | AllocateAvailable => (3, 3),
             ActiveInitial | GetDataAtTime => (2, 2),
             GetDataFirstTime | GetDataLastTime => (1, 1),
             RankXmile => (2, 3),
-            RandomPoisson | RandomGamma | RandomWeibull => (6, 6),
+            RandomPoisson | RandomGamma | RandomWeibull | RandomTriangular => (6, 6),
+            RandomPinkNoise => (4, 4),
             RandomBeta | RandomBinomial => (7, 7),
             Random01 => (0, 0),
             RandomXmile | NormalXmile => (2, 3),
@@ -396,6 +434,7 @@ impl Builtin {
             VectorReorder => "VECTOR REORDER",
             VectorElmMap => "VECTOR ELM MAP",
             AllocateByPriority => "ALLOCATE BY PRIORITY",
+            AllocateAvailable => "ALLOCATE AVAILABLE",
             InvertMatrix => "INVERT MATRIX",
             RankXmile => "RANK",
             ActiveInitial => "ACTIVE INITIAL",
@@ -411,6 +450,8 @@ impl Builtin {
             RandomBeta => "RANDOM BETA",
             RandomBinomial => "RANDOM BINOMIAL",
             RandomWeibull => "RANDOM WEIBULL",
+            RandomTriangular => "RANDOM TRIANGULAR",
+            RandomPinkNoise => "RANDOM PINK NOISE",
             Random01 => "RANDOM 0 1",
             RandomXmile => "RANDOM",
             NormalXmile => "NORMAL",
@@ -461,6 +502,7 @@ impl Builtin {
             VectorReorder => "vector[d], order[d]",
             VectorElmMap => "vector[base element], offset",
             AllocateByPriority => "request[d], priority[d], size, width, supply",
+            AllocateAvailable => "request[d], priority profiles[d, pprofile], available",
             InvertMatrix => "matrix[d1, d2], size",
             RankXmile => "array, rank",
             ActiveInitial => "active value, initial value",
@@ -475,6 +517,8 @@ impl Builtin {
             RandomBeta => "min, max, alpha, beta, shift, stretch, seed",
             RandomBinomial => "min, max, probability, trials, shift, stretch, seed",
             RandomWeibull => "min, max, shape, shift, stretch, seed",
+            RandomTriangular => "min, max, start, peak, end, seed",
+            RandomPinkNoise => "mean, standard deviation, correlation time, seed",
             Random01 => "no arguments",
             RandomXmile => "min, max[, seed]",
             NormalXmile => "mean, standard deviation[, seed]",
@@ -494,6 +538,7 @@ impl Builtin {
                 | VectorReorder
                 | VectorElmMap
                 | AllocateByPriority
+                | AllocateAvailable
                 | InvertMatrix
                 | RankXmile
         )

@@ -241,7 +241,9 @@ impl Checker<'_> {
             | B::Quantum
             | B::Game => arg(0),
             B::SampleIfTrue | B::VectorSelect => arg(1),
-            B::VectorElmMap | B::VectorReorder | B::AllocateByPriority => arg(0),
+            B::VectorElmMap | B::VectorReorder | B::AllocateByPriority | B::AllocateAvailable => {
+                arg(0)
+            }
             B::VectorSortOrder | B::VectorRank => U::Literal,
             B::InvertMatrix => U::Unknown,
             B::RankXmile => U::Literal,
@@ -253,6 +255,8 @@ impl Checker<'_> {
             | B::RandomBeta
             | B::RandomBinomial
             | B::RandomWeibull
+            | B::RandomTriangular
+            | B::RandomPinkNoise
             | B::RandomXmile => arg(0),
             B::NormalXmile | B::PoissonXmile | B::ExpRndXmile => arg(0),
             B::Random01 => U::Literal,

@@ -46,6 +46,9 @@ pub(crate) enum Func1 {
     Sign,
     /// `max(x, 0)`: non-negative flows.
     ClampNonNegative,
+    /// The complementary error function, `1 - erf(x)` (the normal priority
+    /// profile of `ALLOCATE AVAILABLE`).
+    Erfc,
 }
 
 /// Functions of two values.
@@ -109,6 +112,8 @@ pub(crate) enum RandomFunc {
     Binomial,
     /// Weibull with shape `p1` and scale 1.
     Weibull,
+    /// Triangular on `[0, 1]` with its peak at `p1`.
+    Triangular,
 }
 
 /// One operation over slots. Arithmetic has its own variants because it is

@@ -212,7 +212,9 @@ pub(crate) fn random(
     p1: f64,
     p2: f64,
 ) -> f64 {
-    use rand_distr::{Beta, Binomial, Distribution, Exp1, Gamma, Normal, Poisson, Weibull};
+    use rand_distr::{
+        Beta, Binomial, Distribution, Exp1, Gamma, Normal, Poisson, Triangular, Weibull,
+    };
     if low.is_nan() || high.is_nan() || low > high {
         return f64::NAN;
     }
@@ -223,44 +225,56 @@ pub(crate) fn random(
         let u: f64 = rng.random();
         return low + (high - low) * u;
     }
-    let mut draw: Box<dyn FnMut(&mut ChaCha8Rng) -> f64> = match f {
+    // The distribution, made once per call (no allocation: a value of
+    // each kind), then drawn from until a value lands within the bounds.
+    enum Made {
+        Normal(Normal<f64>),
+        Exponential,
+        Poisson(Poisson<f64>),
+        Zero,
+        Gamma(Gamma<f64>),
+        Beta(Beta<f64>),
+        Binomial(Binomial),
+        Weibull(Weibull<f64>),
+        Triangular(Triangular<f64>),
+    }
+    let made = match f {
         RandomFunc::Uniform => unreachable!("handled above"),
-        RandomFunc::Normal => match Normal::new(p1, p2) {
-            Ok(d) => Box::new(move |r| d.sample(r)),
-            Err(_) => return f64::NAN,
-        },
-        RandomFunc::Exponential => Box::new(|r| Exp1.sample(r)),
+        RandomFunc::Normal => Normal::new(p1, p2).map(Made::Normal).ok(),
+        RandomFunc::Exponential => Some(Made::Exponential),
         RandomFunc::Poisson => match Poisson::new(p1) {
-            Ok(d) => Box::new(move |r| d.sample(r)),
+            Ok(d) => Some(Made::Poisson(d)),
             // A mean of 0 gives 0.
-            Err(_) if p1 == 0.0 => Box::new(|_| 0.0),
-            Err(_) => return f64::NAN,
+            Err(_) if p1 == 0.0 => Some(Made::Zero),
+            Err(_) => None,
         },
-        RandomFunc::Gamma => match Gamma::new(p1, 1.0) {
-            Ok(d) => Box::new(move |r| d.sample(r)),
-            Err(_) => return f64::NAN,
-        },
-        RandomFunc::Beta => match Beta::new(p1, p2) {
-            Ok(d) => Box::new(move |r| d.sample(r)),
-            Err(_) => return f64::NAN,
-        },
+        RandomFunc::Gamma => Gamma::new(p1, 1.0).map(Made::Gamma).ok(),
+        RandomFunc::Beta => Beta::new(p1, p2).map(Made::Beta).ok(),
         RandomFunc::Binomial => {
             let trials = p2.round();
             if !(0.0..=1e15).contains(&trials) {
                 return f64::NAN;
             }
-            match Binomial::new(trials as u64, p1) {
-                Ok(d) => Box::new(move |r| d.sample(r) as f64),
-                Err(_) => return f64::NAN,
-            }
+            Binomial::new(trials as u64, p1).map(Made::Binomial).ok()
         }
-        RandomFunc::Weibull => match Weibull::new(1.0, p1) {
-            Ok(d) => Box::new(move |r| d.sample(r)),
-            Err(_) => return f64::NAN,
-        },
+        RandomFunc::Weibull => Weibull::new(1.0, p1).map(Made::Weibull).ok(),
+        RandomFunc::Triangular => Triangular::new(0.0, 1.0, p1).map(Made::Triangular).ok(),
+    };
+    let Some(made) = made else {
+        return f64::NAN;
     };
     for _ in 0..MAX_DRAWS {
-        let x = draw(rng);
+        let x = match &made {
+            Made::Normal(d) => d.sample(rng),
+            Made::Exponential => Exp1.sample(rng),
+            Made::Poisson(d) => d.sample(rng),
+            Made::Zero => 0.0,
+            Made::Gamma(d) => d.sample(rng),
+            Made::Beta(d) => d.sample(rng),
+            Made::Binomial(d) => d.sample(rng) as f64,
+            Made::Weibull(d) => d.sample(rng),
+            Made::Triangular(d) => d.sample(rng),
+        };
         if x >= low && x <= high {
             return x;
         }
@@ -307,6 +321,7 @@ pub(crate) fn func1(f: Func1, a: f64) -> f64 {
                 a
             }
         }
+        Func1::Erfc => statrs::function::erf::erfc(a),
     }
 }
 

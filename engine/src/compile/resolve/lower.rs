@@ -238,6 +238,75 @@ impl Resolver<'_> {
                 let (min, max, p, n, shift, stretch) = (arg(), arg(), arg(), arg(), arg(), arg());
                 shifted(self, R::Binomial, min, max, p, n, shift, stretch)
             }
+            B::RandomTriangular => {
+                // start + (end - start) * X, X triangular on [0, 1] with
+                // its peak at (peak - start) / (end - start).
+                let (min, max, start, peak, end) = (arg(), arg(), arg(), arg(), arg());
+                let start = self.materialize(ctx, start, "RANDOM TRIANGULAR start");
+                let stretch = self.materialize(
+                    ctx,
+                    Node::binary(Func2::Sub, end, start.clone()),
+                    "RANDOM TRIANGULAR width",
+                );
+                let mode = Node::binary(
+                    Func2::Div,
+                    Node::binary(Func2::Sub, peak, start.clone()),
+                    stretch.clone(),
+                );
+                shifted(
+                    self,
+                    R::Triangular,
+                    min,
+                    max,
+                    mode,
+                    Node::Const(0.0),
+                    start,
+                    stretch,
+                )
+            }
+            B::RandomPinkNoise => {
+                // White noise smoothed over the correlation time, its
+                // standard deviation chosen so that the smoothed noise has
+                // `sdev` under Euler: the first-order smooth of a step a =
+                // dt / tcorr keeps a / (2 - a) of the white noise's
+                // variance.
+                let (mean, sdev, tcorr) = (arg(), arg(), arg());
+                let mean = self.materialize(ctx, mean, "RANDOM PINK NOISE mean");
+                let tcorr = self.materialize(ctx, tcorr, "RANDOM PINK NOISE correlation time");
+                let a = Node::binary(
+                    Func2::Div,
+                    Node::Special(crate::compile::resolved::Special::Dt),
+                    tcorr.clone(),
+                );
+                let a = self.materialize(ctx, a, "RANDOM PINK NOISE step");
+                let scale = Node::binary(
+                    Func2::Mul,
+                    sdev,
+                    Node::Unary(
+                        Func1::Sqrt,
+                        Box::new(Node::binary(
+                            Func2::Div,
+                            Node::binary(Func2::Sub, Node::Const(2.0), a.clone()),
+                            a,
+                        )),
+                    ),
+                );
+                let unit = draw(
+                    R::Normal,
+                    vec![
+                        Node::Const(f64::NEG_INFINITY),
+                        inf(),
+                        Node::Const(0.0),
+                        Node::Const(1.0),
+                    ],
+                );
+                let white = Node::binary(
+                    Func2::Add,
+                    mean.clone(),
+                    Node::binary(Func2::Mul, scale, unit),
+                );
+                self.smooth(ctx, "RANDOM PINK NOISE", white, tcorr, Some(mean), 1)
+            }
             _ => unreachable!("not a random function: {builtin:?}"),
         })
     }
@@ -423,6 +492,7 @@ impl Resolver<'_> {
             | B::VectorReorder
             | B::VectorElmMap
             | B::AllocateByPriority
+            | B::AllocateAvailable
             | B::InvertMatrix
             | B::RankXmile => unreachable!("vector functions are resolved by vector_call"),
             B::GetDataAtTime | B::GetDataFirstTime | B::GetDataLastTime => {
@@ -471,6 +541,8 @@ impl Resolver<'_> {
             | B::RandomBeta
             | B::RandomBinomial
             | B::RandomWeibull
+            | B::RandomTriangular
+            | B::RandomPinkNoise
             | B::Random01
             | B::RandomXmile
             | B::NormalXmile
@@ -802,7 +874,7 @@ impl Resolver<'_> {
     }
 
     /// Evaluates a node made only of numbers and constants.
-    fn constant_value(&self, node: &Node, params: &mut Vec<usize>) -> Option<f64> {
+    pub(super) fn constant_value(&self, node: &Node, params: &mut Vec<usize>) -> Option<f64> {
         match node {
             Node::Const(v) => Some(*v),
             Node::Var(i) => match self.vars.get(*i).map(|v| &v.def) {

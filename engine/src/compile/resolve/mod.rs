@@ -8,7 +8,7 @@ mod arrays;
 mod lower;
 mod vector;
 
-use super::builtins::{Builtin, builtin_names, lookup_builtin};
+use super::builtins::{Builtin, builtin_names, lookup_builtin, refused_function};
 use super::resolved::{CVar, Def, Node, Resolved, Special};
 use crate::error::{Error, Result};
 use crate::expr::{BinaryOp, Expr, ExprKind, Span, UnaryOp};
@@ -427,6 +427,9 @@ impl Resolver<'_> {
             } else {
                 folded
             });
+        }
+        if let Some(why) = refused_function(&canonical) {
+            return Err(self.error(ctx, name_span, why));
         }
         let Some(builtin) = lookup_builtin(&canonical) else {
             let lookups = self

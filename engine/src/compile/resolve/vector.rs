@@ -7,6 +7,7 @@
 //! * `VECTOR SORT ORDER(v, direction)`, `VECTOR RANK(v, direction)`,
 //!   `VECTOR REORDER(v, order)`, `VECTOR ELM MAP(v[base], offset)`;
 //! * `ALLOCATE BY PRIORITY(request, priority, size, width, supply)`;
+//! * `ALLOCATE AVAILABLE(request, priority profiles, available)`;
 //! * `INVERT MATRIX(m, size)`;
 //! * Stella's `RANK(array, rank)`.
 //!
@@ -223,6 +224,7 @@ impl Resolver<'_> {
                 Ok(fold(Func2::Add, &terms, 0.0))
             }
             B::AllocateByPriority => self.allocate_by_priority(ctx, args, span),
+            B::AllocateAvailable => self.allocate_available(ctx, args),
             B::InvertMatrix => self.invert_matrix(ctx, args, span),
             _ => unreachable!("not a vector function: {builtin:?}"),
         }
@@ -747,11 +749,34 @@ impl Resolver<'_> {
             bin(Func2::Mul, request[i].clone(), clamped)
         };
         let total = fold(Func2::Add, &request, 0.0);
-        let total = self.materialize(ctx, total, "ALLOCATE BY PRIORITY total");
-        let mut low = bin(Func2::Sub, fold(Func2::Min, &priority, 0.0), width.clone());
-        let mut high = bin(Func2::Add, fold(Func2::Max, &priority, 0.0), width.clone());
-        low = self.materialize(ctx, low, "ALLOCATE BY PRIORITY level");
-        high = self.materialize(ctx, high, "ALLOCATE BY PRIORITY level");
+        let low = bin(Func2::Sub, fold(Func2::Min, &priority, 0.0), width.clone());
+        let high = bin(Func2::Add, fold(Func2::Max, &priority, 0.0), width.clone());
+        let label = "ALLOCATE BY PRIORITY";
+        let level = self.bisect_level(ctx, label, low, high, &supply, |_, p| {
+            (0..request.len()).map(|i| share(p, i)).collect()
+        });
+        let shares: Vec<Node> = (0..request.len()).map(|i| share(&level, i)).collect();
+        let out = self.allocated(ctx, label, &request, total, &supply, shares, None);
+        self.vector_cache.insert(key, out.clone());
+        Ok(out[k].clone())
+    }
+
+    /// The common priority level at which the allocations `shares(level)`
+    /// (which fall as the level rises) add up to `supply`, by bisection
+    /// between `low` and `high`: each step halves the interval, so that
+    /// [`BISECTION_STEPS`] take it to the last bit of a double.
+    fn bisect_level(
+        &mut self,
+        ctx: &Ctx,
+        label: &str,
+        low: Node,
+        high: Node,
+        supply: &Node,
+        shares: impl Fn(&mut Self, &Node) -> Vec<Node>,
+    ) -> Node {
+        let level_label = format!("{label} level");
+        let mut low = self.materialize(ctx, low, &level_label);
+        let mut high = self.materialize(ctx, high, &level_label);
         for _ in 0..BISECTION_STEPS {
             let middle = self.materialize(
                 ctx,
@@ -760,43 +785,329 @@ impl Resolver<'_> {
                     bin(Func2::Add, low.clone(), high.clone()),
                     Node::Const(0.5),
                 ),
-                "ALLOCATE BY PRIORITY level",
+                &level_label,
             );
-            let shares: Vec<Node> = (0..request.len()).map(|i| share(&middle, i)).collect();
-            let allocated = fold(Func2::Add, &shares, 0.0);
+            let allocated = fold(Func2::Add, &shares(self, &middle), 0.0);
             let too_much = self.materialize(
                 ctx,
                 bin(Func2::Gt, allocated, supply.clone()),
-                "ALLOCATE BY PRIORITY bisection",
+                &format!("{label} bisection"),
             );
             low = self.materialize(
                 ctx,
                 select(too_much.clone(), middle.clone(), low),
-                "ALLOCATE BY PRIORITY level",
+                &level_label,
             );
-            high = self.materialize(
-                ctx,
-                select(too_much, high, middle),
-                "ALLOCATE BY PRIORITY level",
-            );
+            high = self.materialize(ctx, select(too_much, high, middle), &level_label);
         }
-        let level = self.materialize(
+        self.materialize(
             ctx,
             bin(Func2::Mul, bin(Func2::Add, low, high), Node::Const(0.5)),
-            "ALLOCATE BY PRIORITY level",
-        );
-        let out: Vec<Node> = (0..request.len())
-            .map(|i| {
+            &level_label,
+        )
+    }
+
+    /// What each requester gets: its request when the supply covers the
+    /// total, nothing when there is no supply, else its share at the
+    /// common level (or NaN, which stops the run, when `invalid` holds).
+    #[allow(clippy::too_many_arguments)]
+    fn allocated(
+        &mut self,
+        ctx: &Ctx,
+        label: &str,
+        request: &[Node],
+        total: Node,
+        supply: &Node,
+        shares: Vec<Node>,
+        invalid: Option<Node>,
+    ) -> Vec<Node> {
+        let total = self.materialize(ctx, total, &format!("{label} total"));
+        shares
+            .into_iter()
+            .zip(request)
+            .map(|(share, request)| {
+                let share = match &invalid {
+                    Some(invalid) => select(invalid.clone(), Node::Const(f64::NAN), share),
+                    None => share,
+                };
                 select(
                     bin(Func2::Ge, supply.clone(), total.clone()),
-                    request[i].clone(),
+                    request.clone(),
                     select(
                         bin(Func2::Le, supply.clone(), Node::Const(0.0)),
                         Node::Const(0.0),
-                        share(&level, i),
+                        share,
                     ),
                 )
             })
+            .collect()
+    }
+
+    /// `ALLOCATE AVAILABLE(request, pp, available)`, as Vensim documents
+    /// it: each requester's priority profile (the row `pp[i, *]`: type,
+    /// priority, width and an extra parameter, by position) is a
+    /// distribution of its request over a priority axis, and supply goes
+    /// to the highest priorities first: requester i gets `request_i *
+    /// S_i(p)`, the part of its profile above the common level `p` at
+    /// which the allocations add up to the supply (found by bisection).
+    /// With `z = (p - priority_i) / width_i`, `S` is, by type:
+    ///
+    /// * 1, rectangular: `clamp(1/2 - z, 0, 1)` (the profile of `ALLOCATE
+    ///   BY PRIORITY`);
+    /// * 2, triangular (a triangle of base `width` peaking at the
+    ///   priority): `1 - 2 (z + 1/2)²` below the peak, `2 (1/2 - z)²`
+    ///   above it, 1 and 0 outside;
+    /// * 3, normal (standard deviation `width`): `erfc(z / √2) / 2`, one
+    ///   minus the cumulative normal;
+    /// * 4, exponential (Laplace, `exp(-|x - priority| / width) / 2`):
+    ///   `1 - exp(z) / 2` below the priority, `exp(-z) / 2` above.
+    ///
+    /// Types 0 (fixed quantity) and 5 (constant elasticity) are refused; a
+    /// type that is not a number or constant is read at every step, and
+    /// one other than 1 to 4 stops the run.
+    /// A supply at least the total request gives every requester its
+    /// request; no supply gives nothing; a width not above 0 stops the run
+    /// when the profiles are needed, and a negative request (which
+    /// Vensim's profiles do not define) always.
+    fn allocate_available(&mut self, ctx: &Ctx, args: &[Expr]) -> Result<Node> {
+        let f = Builtin::AllocateAvailable;
+        let request = self.slice(ctx, &args[0], 1, f)?;
+        let profiles = self.slice(ctx, &args[1], 2, f)?;
+        let n = request.nodes.len();
+        if profiles.sizes[0] != n {
+            return Err(self.error(
+                ctx,
+                &args[1].span,
+                format!(
+                    "ALLOCATE AVAILABLE: {n} requests but priority profiles for {}",
+                    profiles.sizes[0]
+                ),
+            ));
+        }
+        let columns = profiles.sizes[1];
+        if columns < 3 {
+            return Err(self.error(
+                ctx,
+                &args[1].span,
+                format!(
+                    "ALLOCATE AVAILABLE's priority profiles need at least 3 elements in their last dimension (ptype, ppriority, pwidth, pextra), not {columns}"
+                ),
+            ));
+        }
+        let k = self.out_position(ctx, &request, &args[0], f)?;
+        let available = self.expr(ctx, &args[2])?;
+        let key = format!("AA{:?}{:?}{available:?}", request.nodes, profiles.nodes);
+        if let Some(out) = self.vector_cache.get(&key) {
+            return Ok(out[k].clone());
+        }
+        // The type of each profile fixes its shape: a number or constant
+        // is read when the model is compiled; any other type is read at
+        // every step (each shape is computed and the type picks one, a type
+        // other than 1 to 4 stopping the run).
+        let mut kinds: Vec<Option<u8>> = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut params = Vec::new();
+            let kind = match self.constant_value(&profiles.nodes[i * columns], &mut params) {
+                Some(t) if t == 1.0 || t == 2.0 || t == 3.0 || t == 4.0 => Some(t as u8),
+                Some(t) => {
+                    let why = if t == 0.0 {
+                        "type 0 (fixed quantity) is not supported"
+                    } else if t == 5.0 {
+                        "type 5 (constant elasticity) is not supported"
+                    } else {
+                        "Vensim's types are 0 to 5"
+                    };
+                    return Err(self.error(
+                        ctx,
+                        &args[1].span,
+                        format!(
+                            "ALLOCATE AVAILABLE: the priority type (ptype) of requester {} is {t}; {why}: carecascade takes 1 (rectangular), 2 (triangular), 3 (normal) and 4 (exponential)",
+                            i + 1
+                        ),
+                    ));
+                }
+                None => None,
+            };
+            self.structural.extend(params);
+            kinds.push(kind);
+        }
+        let label = "ALLOCATE AVAILABLE";
+        let types: Vec<Node> = (0..n)
+            .map(|i| match kinds[i] {
+                Some(kind) => Node::Const(f64::from(kind)),
+                None => {
+                    let t = profiles.nodes[i * columns].clone();
+                    self.materialize(ctx, t, &format!("{label} type"))
+                }
+            })
+            .collect();
+        let available = self.materialize(ctx, available, &format!("{label} available"));
+        let request: Vec<Node> = request
+            .nodes
+            .into_iter()
+            .map(|r| self.materialize(ctx, r, &format!("{label} request")))
+            .collect();
+        let priority: Vec<Node> = (0..n)
+            .map(|i| {
+                let p = profiles.nodes[i * columns + 1].clone();
+                self.materialize(ctx, p, &format!("{label} priority"))
+            })
+            .collect();
+        let width: Vec<Node> = (0..n)
+            .map(|i| {
+                let w = profiles.nodes[i * columns + 2].clone();
+                self.materialize(ctx, w, &format!("{label} width"))
+            })
+            .collect();
+        // Where each profile is (to the last bit) all below or all above a
+        // level: half the width either side for the bounded shapes; the
+        // normal's tail beyond 9 standard deviations (1e-19) and the
+        // exponential's beyond 40 widths (2e-18) are below a double's
+        // precision.
+        let reach = |kind: Option<u8>| match kind {
+            Some(1 | 2) => 0.5,
+            Some(3) => 9.0,
+            _ => 40.0,
+        };
+        let lows: Vec<Node> = (0..n)
+            .map(|i| {
+                bin(
+                    Func2::Sub,
+                    priority[i].clone(),
+                    bin(Func2::Mul, Node::Const(reach(kinds[i])), width[i].clone()),
+                )
+            })
+            .collect();
+        let highs: Vec<Node> = (0..n)
+            .map(|i| {
+                bin(
+                    Func2::Add,
+                    priority[i].clone(),
+                    bin(Func2::Mul, Node::Const(reach(kinds[i])), width[i].clone()),
+                )
+            })
+            .collect();
+        let low = fold(Func2::Min, &lows, 0.0);
+        let high = fold(Func2::Max, &highs, 0.0);
+        // The part of a profile of type `kind` above the level, at `z`.
+        let shape = |this: &mut Self, z: &Node, kind: u8| -> Node {
+            let z = z.clone();
+            let half = || Node::Const(0.5);
+            match kind {
+                1 => bin(
+                    Func2::Min,
+                    bin(Func2::Max, bin(Func2::Sub, half(), z), Node::Const(0.0)),
+                    Node::Const(1.0),
+                ),
+                2 => {
+                    let u = this.materialize(
+                        ctx,
+                        bin(Func2::Min, bin(Func2::Max, z, Node::Const(-0.5)), half()),
+                        &format!("{label} profile"),
+                    );
+                    let square = |x: Node| bin(Func2::Mul, x.clone(), x);
+                    select(
+                        bin(Func2::Lt, u.clone(), Node::Const(0.0)),
+                        bin(
+                            Func2::Sub,
+                            Node::Const(1.0),
+                            bin(
+                                Func2::Mul,
+                                Node::Const(2.0),
+                                square(bin(Func2::Add, u.clone(), half())),
+                            ),
+                        ),
+                        bin(
+                            Func2::Mul,
+                            Node::Const(2.0),
+                            square(bin(Func2::Sub, half(), u)),
+                        ),
+                    )
+                }
+                3 => bin(
+                    Func2::Mul,
+                    half(),
+                    Node::Unary(
+                        Func1::Erfc,
+                        Box::new(bin(
+                            Func2::Mul,
+                            z,
+                            Node::Const(std::f64::consts::FRAC_1_SQRT_2),
+                        )),
+                    ),
+                ),
+                _ => {
+                    let tail = this.materialize(
+                        ctx,
+                        bin(
+                            Func2::Mul,
+                            half(),
+                            Node::Unary(
+                                Func1::Exp,
+                                Box::new(Node::Unary(
+                                    Func1::Neg,
+                                    Box::new(Node::Unary(Func1::Abs, Box::new(z.clone()))),
+                                )),
+                            ),
+                        ),
+                        &format!("{label} profile"),
+                    );
+                    select(
+                        bin(Func2::Lt, z, Node::Const(0.0)),
+                        bin(Func2::Sub, Node::Const(1.0), tail.clone()),
+                        tail,
+                    )
+                }
+            }
+        };
+        let share = |this: &mut Self, level: &Node, i: usize| -> Node {
+            let z = this.materialize(
+                ctx,
+                bin(
+                    Func2::Div,
+                    bin(Func2::Sub, level.clone(), priority[i].clone()),
+                    width[i].clone(),
+                ),
+                &format!("{label} profile"),
+            );
+            let above = match kinds[i] {
+                Some(kind) => shape(this, &z, kind),
+                None => (1..=4).rev().fold(Node::Const(f64::NAN), |other, kind| {
+                    let this_kind = shape(this, &z, kind);
+                    select(
+                        bin(Func2::Eq, types[i].clone(), Node::Const(f64::from(kind))),
+                        this_kind,
+                        other,
+                    )
+                }),
+            };
+            bin(Func2::Mul, request[i].clone(), above)
+        };
+        let level = self.bisect_level(ctx, label, low, high, &available, |this, p| {
+            (0..n).map(|i| share(this, p, i)).collect()
+        });
+        let shares: Vec<Node> = (0..n).map(|i| share(self, &level, i)).collect();
+        let total = fold(Func2::Add, &request, 0.0);
+        let narrowest = fold(Func2::Min, &width, f64::INFINITY);
+        let invalid = bin(Func2::Le, narrowest, Node::Const(0.0));
+        let out = self.allocated(
+            ctx,
+            label,
+            &request,
+            total,
+            &available,
+            shares,
+            Some(invalid),
+        );
+        let smallest = fold(Func2::Min, &request, f64::INFINITY);
+        let negative = self.materialize(
+            ctx,
+            bin(Func2::Lt, smallest, Node::Const(0.0)),
+            &format!("{label} negative request"),
+        );
+        let out: Vec<Node> = out
+            .into_iter()
+            .map(|o| select(negative.clone(), Node::Const(f64::NAN), o))
             .collect();
         self.vector_cache.insert(key, out.clone());
         Ok(out[k].clone())

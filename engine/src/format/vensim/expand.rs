@@ -1041,21 +1041,26 @@ impl Scope<'_> {
                     | "vector_rank"
                     | "vector_reorder"
                     | "allocate_by_priority"
+                    | "allocate_available"
                     | "invert_matrix" => {
                         // Their array arguments stay arrays: `d!` and the
-                        // vector's own (last) dimension are kept as whole
-                        // dimensions, the other subscripts bound.
-                        let (arrays, trailing) = match function.as_str() {
-                            "vector_select" => (2, 0),
-                            "vector_sort_order" | "vector_rank" => (1, 1),
-                            "invert_matrix" => (1, 2),
-                            _ => (2, 1),
+                        // vector's own (last) dimensions are kept as whole
+                        // dimensions, the other subscripts bound. The
+                        // trailing dimensions of each array argument:
+                        let trailing: &[usize] = match function.as_str() {
+                            "vector_select" => &[0, 0],
+                            "vector_sort_order" | "vector_rank" => &[1],
+                            "invert_matrix" => &[2],
+                            // The requests, and the priority profiles
+                            // (requester and pprofile).
+                            "allocate_available" => &[1, 2],
+                            _ => &[1, 1],
                         };
                         crate::expr::splice_children(e, text, |child| {
                             let position = args.iter().position(|a| std::ptr::eq(a, child));
                             match (position, &child.kind) {
-                                (Some(p), ExprKind::Subscript { .. }) if p < arrays => {
-                                    self.render_vector(child, text, trailing)
+                                (Some(p), ExprKind::Subscript { .. }) if p < trailing.len() => {
+                                    self.render_vector(child, text, trailing[p])
                                 }
                                 _ => self.render(child, text),
                             }

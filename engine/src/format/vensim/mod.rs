@@ -587,6 +587,21 @@ mod tests {
         );
         let e = err("x = A FUNCTION OF(y) ~~|\ny = 1 ~~|");
         assert!(e.contains("m.mdl:2:5") && e.contains("placeholder"), "{e}");
+        for (call, why) in [
+            (
+                "DELAY CONVEYOR(1, 2, 0, 0, 0, 0)",
+                "DELAY CONVEYOR is not supported",
+            ),
+            ("DELAY CONVEYOR(1, 2, 0, 0, 0, 0)", "DELAY FIXED"),
+            (
+                "DELAY MATERIAL(1, 2, 0, 0)",
+                "DELAY MATERIAL is not supported",
+            ),
+        ] {
+            let m = model(&format!("y = 1 ~~|\nx = y + {call} ~~|")).unwrap();
+            let e = Program::compile(&m).unwrap_err().to_string();
+            assert!(e.contains("m.mdl:3:9") && e.contains(why), "{e}");
+        }
         let e = err("f((0,0),(1,x)) ~~|");
         assert!(e.contains("m.mdl:2:9") && e.contains("`(1,x)`"), "{e}");
         let e = err("d: a, b ~~|\nx[a] = 1 ~~|\nx[bb] = 2 ~~|");

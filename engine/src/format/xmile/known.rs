@@ -12,7 +12,8 @@
 //!   `isee:instantaneous_flows="true"`, which changes the numbers and is
 //!   warned about;
 //! - not supported and changing the numbers (`<conveyor>`, `<queue>`,
-//!   `<behavior>`, a `<macro>` with variables, `<data>`, a flow's
+//!   `<behavior>` other than non-negativity, a `<macro>`'s own
+//!   `<sim_specs>`, `<data>`, a flow's
 //!   `<leak>`...): a located error;
 //! - anything else: a located warning that it was ignored.
 
@@ -73,14 +74,18 @@ fn kind(context: &str, tag: &str) -> Option<Kind> {
         ("xmile", "dimensions") => Read("dimensions"),
         ("xmile", "model") => Read("model"),
         ("xmile", "style") => Display,
-        ("xmile", "behavior") | ("model", "behavior") => Unsupported(
-            "<behavior> (defaults such as non-negative for every stock) is not supported: mark each stock or flow <non_negative/>",
+        ("xmile", "behavior") | ("model", "behavior") => Read("behavior"),
+        ("behavior", "non_negative") | ("behavior_entity", "non_negative") => Leaf,
+        ("behavior", "stock" | "flow") => Read("behavior_entity"),
+        ("behavior" | "behavior_entity", _) => Unsupported(
+            "of <behavior>, carecascade reads only <non_negative> (for every stock and flow, or inside <stock> or <flow>)",
         ),
         ("xmile", "macro") => Read("macro"),
         ("macro", "parm" | "eqn" | "doc" | "units") => Leaf,
-        ("macro", "format") => Display,
-        ("macro", "variables" | "sim_specs" | "views") => Unsupported(
-            "XMILE macros with their own variables are not supported: only a macro that is an <eqn> of its <parm>s",
+        ("macro", "format" | "views") => Display,
+        ("macro", "variables") => Read("variables"),
+        ("macro", "sim_specs") => Unsupported(
+            "a macro's own <sim_specs> (its own time step or method) is not supported: its variables are integrated with the model's",
         ),
         ("xmile", "data") => Unsupported(
             "<data> (imported and exported data) is not supported: give the values as graphical functions",
@@ -141,6 +146,7 @@ fn known_attribute(context: &str, attribute: &str) -> bool {
             | ("xscale", "min" | "max")
             | ("module", "resource" | "model")
             | ("connect", "to" | "from")
+            | ("parm", "default")
             | (
                 "start" | "stop" | "savestep" | "save_interval",
                 "reciprocal"
@@ -194,6 +200,7 @@ impl<'a> Reader<'a> {
                         "xscale" => "xscale",
                         "connect" => "connect",
                         "dim" => "var_dimensions",
+                        "parm" => "parm",
                         "start" => "start",
                         "stop" => "stop",
                         "savestep" => "savestep",

@@ -2,8 +2,8 @@
 //! `<macro name="double"><parm>x</parm><eqn>x * 2</eqn></macro>`: every
 //! call is replaced by the macro's equation with each parameter replaced by
 //! its argument in parentheses. Macros may call macros (to a depth of
-//! [`MAX_NESTING`]). Macros with their own variables are refused with their
-//! place by the reader.
+//! [`MAX_NESTING`]). Macros with variables of their own are written out by
+//! the reader, which gives each call its own copy of them.
 
 use crate::expr::{Expr, ExprKind};
 use crate::name::canonical_name;
@@ -17,9 +17,11 @@ const MAX_NESTING: usize = 50;
 /// the text at each level.
 const MAX_CALLS: usize = 10_000;
 
-/// A macro: its parameters (canonical names) and its equation.
+/// A macro: its parameters (canonical names), their defaults (equations
+/// of the parameters before them) and its equation.
 pub(super) struct Macro {
     pub(super) parameters: Vec<String>,
+    pub(super) defaults: Vec<Option<String>>,
     pub(super) equation: String,
 }
 
@@ -73,19 +75,31 @@ fn render(
                 "more than {MAX_CALLS} macro calls written out for one equation"
             ));
         }
-        if args.len() != m.parameters.len() {
+        // Parameters after the last one without a default may be left out.
+        let required = m
+            .defaults
+            .iter()
+            .rposition(Option::is_none)
+            .map_or(0, |i| i + 1);
+        if args.len() < required || args.len() > m.parameters.len() {
+            let count = if required == m.parameters.len() {
+                required.to_string()
+            } else {
+                format!("{required} to {}", m.parameters.len())
+            };
             return Err(format!(
-                "macro `{name}` takes {} argument(s), got {}",
-                m.parameters.len(),
+                "macro `{name}` takes {count} argument(s), got {}",
                 args.len()
             ));
         }
         let mut values = HashMap::new();
-        for (parameter, arg) in m.parameters.iter().zip(args) {
-            values.insert(
-                parameter.clone(),
-                format!("({})", render(arg, text, macros, depth, calls)?),
-            );
+        for (k, parameter) in m.parameters.iter().enumerate() {
+            let value = match args.get(k) {
+                Some(arg) => render(arg, text, macros, depth, calls)?,
+                // A default, in terms of the parameters before it.
+                None => substitute(m.defaults[k].as_deref().unwrap_or("0"), &values),
+            };
+            values.insert(parameter.clone(), format!("({value})"));
         }
         let body = substitute(&m.equation, &values);
         return Ok(format!("({})", inline_at(&body, macros, depth + 1, calls)?));
@@ -125,6 +139,7 @@ mod tests {
             "double".to_string(),
             Macro {
                 parameters: vec!["x".into()],
+                defaults: vec![None],
                 equation: "x * 2".into(),
             },
         );
@@ -132,6 +147,7 @@ mod tests {
             "quad".to_string(),
             Macro {
                 parameters: vec!["y".into()],
+                defaults: vec![None],
                 equation: "double(double(y))".into(),
             },
         );
@@ -146,10 +162,28 @@ mod tests {
                 .unwrap_err()
                 .contains("takes 1")
         );
+        // A parameter left out takes its default, which may read the
+        // parameters before it.
+        macros.insert(
+            "scale".to_string(),
+            Macro {
+                parameters: vec!["x".into(), "by".into()],
+                defaults: vec![None, Some("x + 1".into())],
+                equation: "x * by".into(),
+            },
+        );
+        assert_eq!(inline("scale(a, 3)", &macros).unwrap(), "((a) * (3))");
+        assert_eq!(inline("scale(a)", &macros).unwrap(), "((a) * ((a) + 1))");
+        assert!(
+            inline("scale()", &macros)
+                .unwrap_err()
+                .contains("takes 1 to 2 argument(s), got 0")
+        );
         macros.insert(
             "forever".to_string(),
             Macro {
                 parameters: vec!["x".into()],
+                defaults: vec![None],
                 equation: "forever(x)".into(),
             },
         );

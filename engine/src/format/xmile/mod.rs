@@ -11,9 +11,12 @@
 //! XMILE's `PULSE(magnitude, first[, interval])`, an impulse, is rewritten
 //! into the Vensim functions the engine follows. Modules (`<module>`,
 //! several `<model>`s, `<connect>`) are flattened: a module's variables are
-//! named `module.variable`. Anything not supported (a module in an external
-//! file) is an error naming the element and its line, never a silent wrong
-//! answer.
+//! named `module.variable`. Macros (`<macro>`) are written out at each
+//! call: one made of an `<eqn>` as that equation, one with `<variables>`
+//! as a copy of its variables per call (`MACRO k.variable`). `<behavior>`
+//! sets which stocks and flows are non-negative by default. Anything not
+//! supported (a module in an external file) is an error naming the element
+//! and its line, never a silent wrong answer.
 //!
 //! Every element and attribute is read, ignored as display only, or
 //! refused with its line; anything else is a located warning in
@@ -76,6 +79,36 @@ struct Reader<'a> {
     dimension_elements: std::collections::HashMap<String, Vec<String>>,
     /// The macros made of an equation, by canonical name.
     macros: std::collections::HashMap<String, macros::Macro>,
+    /// The macros with variables of their own, by canonical name.
+    variable_macros: std::collections::HashMap<String, VariableMacro<'a>>,
+    /// The calls of each macro with variables written out so far.
+    macro_calls: std::collections::HashMap<String, usize>,
+    /// The macros with variables being written out, outermost first.
+    macro_stack: Vec<String>,
+    /// Which stocks and flows are non-negative unless they say otherwise:
+    /// the file's `<behavior>`.
+    behavior: NonNegative,
+}
+
+/// XMILE's `<behavior>` defaults: whether stocks and flows are
+/// non-negative when they have no `<non_negative>` of their own.
+#[derive(Clone, Copy, Default)]
+struct NonNegative {
+    stocks: bool,
+    flows: bool,
+}
+
+/// An XMILE `<macro>` with variables of its own: every call gets its own
+/// copy of them.
+#[derive(Clone)]
+struct VariableMacro<'a> {
+    /// The macro's name as written.
+    name: String,
+    /// The `<macro>` element.
+    node: Node<'a, 'a>,
+    /// Each `<parm>`: its name and its default (an equation in the
+    /// macro's names), with the element.
+    parameters: Vec<(String, Option<String>, Node<'a, 'a>)>,
 }
 
 fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Result<Model> {
@@ -125,6 +158,10 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         models: std::collections::HashMap::new(),
         dimension_elements: std::collections::HashMap::new(),
         macros: std::collections::HashMap::new(),
+        variable_macros: std::collections::HashMap::new(),
+        macro_calls: std::collections::HashMap::new(),
+        macro_stack: Vec::new(),
+        behavior: NonNegative::default(),
     };
     let root = doc.root_element();
     for node in root
@@ -143,13 +180,41 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
                 .push(reader.error(node, format!("macro `{name}` has no <eqn>")));
             continue;
         };
+        if child(node, "variables").is_some() {
+            let parameters = children(node, "parm")
+                .map(|p| {
+                    let default = p
+                        .attribute("default")
+                        .map(|d| d.trim().to_string())
+                        .filter(|d| !d.is_empty());
+                    (name_text(trimmed_text(p)), default, p)
+                })
+                .collect();
+            reader.variable_macros.insert(
+                canonical_name(name),
+                VariableMacro {
+                    name: name_text(name.trim()),
+                    node,
+                    parameters,
+                },
+            );
+            continue;
+        }
         let parameters = children(node, "parm")
             .map(|p| canonical_name(trimmed_text(p)))
+            .collect();
+        let defaults = children(node, "parm")
+            .map(|p| {
+                p.attribute("default")
+                    .map(|d| d.trim().to_string())
+                    .filter(|d| !d.is_empty())
+            })
             .collect();
         reader.macros.insert(
             canonical_name(name),
             macros::Macro {
                 parameters,
+                defaults,
                 equation: trimmed_text(eqn).to_string(),
             },
         );
@@ -257,6 +322,9 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
                 .insert(canonical_name(name), elements.clone());
             builder = builder.dimension(name.trim(), elements);
         }
+    }
+    if let Some(behavior) = child(root, "behavior") {
+        reader.behavior = reader.read_behavior(behavior, NonNegative::default());
     }
     let models: Vec<Node> = children(root, "model").collect();
     // The main model has no name; the others are the models of modules.
@@ -407,6 +475,8 @@ struct Scope {
     /// Connected inputs: canonical variable name, the expression (a name in
     /// the flat model) and the `<connect>` that made it.
     inputs: std::collections::HashMap<String, Source>,
+    /// The model's `<behavior>` (else the file's).
+    non_negative: NonNegative,
 }
 
 impl Scope {
@@ -612,11 +682,16 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+        let non_negative = match child(model, "behavior") {
+            Some(behavior) => self.read_behavior(behavior, self.behavior),
+            None => self.behavior,
+        };
         let inner = Scope {
             prefix: scope.prefix.clone(),
             locals,
             modules,
             inputs,
+            non_negative,
         };
         for node in nodes {
             if node.tag_name().name() == "module" {
@@ -787,6 +862,245 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Writes out the calls, in `source` (an equation of `owner` already
+    /// in the flat model's names), of the macros with variables of their
+    /// own: each call gets its own copy of the macro's variables, named
+    /// `MACRO k.variable` (k counting the macro's calls from 1, under the
+    /// caller's module), an auxiliary `MACRO k.parameter` for each
+    /// parameter, equal to the argument (or the parameter's default), and
+    /// the call becomes the macro's `<eqn>` in those names.
+    fn expand_macros(
+        &mut self,
+        owner: &str,
+        arrayed: bool,
+        node: Node,
+        prefix: &str,
+        source: &mut Source,
+        builder: &mut ModelBuilder,
+    ) {
+        let Ok(expr) = crate::expr::parse(&source.text) else {
+            return; // the builder reports it, with its place
+        };
+        let mut calls = false;
+        expr.walk(&mut |e| {
+            if let ExprKind::Call { name, .. } = &e.kind
+                && self.variable_macros.contains_key(&canonical_name(name))
+            {
+                calls = true;
+            }
+        });
+        if !calls {
+            return;
+        }
+        if arrayed {
+            self.errors.push(self.error(
+                node,
+                format!("`{owner}` is arrayed and calls a macro with variables of its own, which is not supported: each element would need its own copy of the macro's variables; call the macro from a variable that is not arrayed"),
+            ));
+            return;
+        }
+        let location = source.origin.clone();
+        match self.render_macro_calls(&expr, &source.text, prefix, &location, builder) {
+            Ok(text) => source.text = text,
+            Err(message) => self.errors.push(Error::File {
+                location: location.unwrap_or_else(|| self.location(node.range().start)),
+                message: format!("`{owner}`: {message}"),
+            }),
+        }
+    }
+
+    fn render_macro_calls(
+        &mut self,
+        e: &Expr,
+        text: &str,
+        prefix: &str,
+        location: &Option<Location>,
+        builder: &mut ModelBuilder,
+    ) -> std::result::Result<String, String> {
+        if let ExprKind::Call { name, args, .. } = &e.kind
+            && let Some(m) = self.variable_macros.get(&canonical_name(name)).cloned()
+        {
+            let key = canonical_name(name);
+            if self.macro_stack.contains(&key) {
+                return Err(format!(
+                    "macro `{}` calls itself (through {}), which would need copies without end",
+                    m.name,
+                    self.macro_stack.join(", ")
+                ));
+            }
+            let required = m
+                .parameters
+                .iter()
+                .rposition(|(_, default, _)| default.is_none())
+                .map_or(0, |i| i + 1);
+            if args.len() < required || args.len() > m.parameters.len() {
+                let names: Vec<&str> = m.parameters.iter().map(|(n, _, _)| n.as_str()).collect();
+                return Err(format!(
+                    "macro `{}` takes {} argument(s) ({}), got {}",
+                    m.name,
+                    if required == m.parameters.len() {
+                        required.to_string()
+                    } else {
+                        format!("{required} to {}", m.parameters.len())
+                    },
+                    names.join(", "),
+                    args.len()
+                ));
+            }
+            let mut values = Vec::with_capacity(args.len());
+            for a in args {
+                values.push(self.render_macro_calls(a, text, prefix, location, builder)?);
+            }
+            let count = self.macro_calls.entry(key.clone()).or_insert(0);
+            *count += 1;
+            let instance = format!("{prefix}{} {count}.", m.name);
+            self.macro_stack.push(key);
+            let output = self.instantiate(&m, &instance, values, location, builder);
+            self.macro_stack.pop();
+            return Ok(format!("({output})"));
+        }
+        crate::expr::splice_children(e, text, |child| {
+            self.render_macro_calls(child, text, prefix, location, builder)
+        })
+    }
+
+    /// One copy of a macro's variables under `prefix`, its parameters
+    /// equal to `values` (or their defaults); returns the macro's `<eqn>`
+    /// in the copy's names.
+    fn instantiate(
+        &mut self,
+        m: &VariableMacro<'a>,
+        prefix: &str,
+        values: Vec<String>,
+        location: &Option<Location>,
+        builder: &mut ModelBuilder,
+    ) -> String {
+        let holder = child(m.node, "variables").unwrap_or(m.node);
+        let nodes: Vec<Node<'a, 'a>> = holder.children().filter(Node::is_element).collect();
+        let flows: std::collections::HashSet<String> = nodes
+            .iter()
+            .filter(|n| n.tag_name().name() == "stock")
+            .flat_map(|n| children(*n, "inflow").chain(children(*n, "outflow")))
+            .map(|f| canonical_name(&name_text(unquoted(trimmed_text(f)))))
+            .collect();
+        let mut locals: std::collections::HashSet<String> = nodes
+            .iter()
+            .filter_map(|n| n.attribute("name"))
+            .map(|n| canonical_name(&name_text(n)))
+            .collect();
+        for (parameter, _, parm) in &m.parameters {
+            if !locals.insert(canonical_name(parameter)) {
+                self.errors.push(self.error(
+                    *parm,
+                    format!(
+                        "macro `{}` has a parameter and a variable both named `{parameter}`",
+                        m.name
+                    ),
+                ));
+            }
+        }
+        let scope = Scope {
+            prefix: prefix.to_string(),
+            locals,
+            non_negative: self.behavior,
+            ..Scope::default()
+        };
+        let mut values = values.into_iter();
+        for (parameter, default, parm) in &m.parameters {
+            let source = match values.next() {
+                Some(text) => Source {
+                    text,
+                    origin: location.clone(),
+                },
+                None => {
+                    let mut source = Source {
+                        text: default.clone().unwrap_or_default(),
+                        origin: Some(self.location(parm.range().start)),
+                    };
+                    self.qualify(&scope, &mut source);
+                    source
+                }
+            };
+            let aux = Aux::new(format!("{prefix}{parameter}"), source).doc(format!(
+                "parameter `{parameter}` of a call of macro `{}`",
+                m.name
+            ));
+            builder.push(aux);
+        }
+        for node in nodes {
+            match node.tag_name().name() {
+                "module" => self.errors.push(self.error(
+                    node,
+                    format!(
+                        "macro `{}` holds a module, which is not supported: a macro's variables are stocks, flows, auxiliaries and graphical functions",
+                        m.name
+                    ),
+                )),
+                _ => self.variable(node, &flows, &scope, builder),
+            }
+        }
+        let Some(eqn) = child(m.node, "eqn") else {
+            self.errors
+                .push(self.error(m.node, format!("macro `{}` has no <eqn>", m.name)));
+            return "0".into();
+        };
+        let mut output = self.equation(eqn);
+        self.qualify(&scope, &mut output);
+        let owner = format!("{}{}", prefix, m.name);
+        self.expand_macros(&owner, false, eqn, prefix, &mut output, builder);
+        output.text
+    }
+
+    /// A `<non_negative>`: empty or `true` is true, `false` false; anything
+    /// else is an error (and `None`).
+    fn flag(&mut self, node: Node) -> Option<bool> {
+        match trimmed_text(node).to_ascii_lowercase().as_str() {
+            "" | "true" => Some(true),
+            "false" => Some(false),
+            other => {
+                let e = self.error(
+                    node,
+                    format!(
+                        "<non_negative> holds `{other}`; write <non_negative/> (or true) or false"
+                    ),
+                );
+                self.errors.push(e);
+                None
+            }
+        }
+    }
+
+    /// XMILE's `<behavior>`: `<non_negative/>` for every stock and flow,
+    /// `<stock><non_negative/></stock>` or `<flow>...` for one kind, over
+    /// the defaults `base`. (Anything else in it is refused by the check
+    /// of known elements.)
+    fn read_behavior(&mut self, behavior: Node, base: NonNegative) -> NonNegative {
+        let mut out = base;
+        for item in behavior.children().filter(Node::is_element) {
+            match item.tag_name().name() {
+                "non_negative" => {
+                    if let Some(yes) = self.flag(item) {
+                        out = NonNegative {
+                            stocks: yes,
+                            flows: yes,
+                        };
+                    }
+                }
+                kind @ ("stock" | "flow") => {
+                    if let Some(yes) = child(item, "non_negative").and_then(|f| self.flag(f)) {
+                        if kind == "stock" {
+                            out.stocks = yes;
+                        } else {
+                            out.flows = yes;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     fn variable(
         &mut self,
         node: Node,
@@ -857,7 +1171,17 @@ impl<'a> Reader<'a> {
             .map(trimmed_text)
             .filter(|u| !u.is_empty())
             .map(str::to_string);
-        let non_negative = child(node, "non_negative").is_some();
+        // `<non_negative/>` (or `true`) marks it; `false` turns off a
+        // <behavior> default; without one, the default.
+        let default = match kind {
+            "stock" => scope.non_negative.stocks,
+            "flow" => scope.non_negative.flows,
+            _ => false,
+        };
+        let non_negative = match child(node, "non_negative") {
+            Some(flag) => self.flag(flag).unwrap_or(default),
+            None => default,
+        };
         // An empty <eqn/> beside per-element equations says nothing.
         let mut eqn = child(node, "eqn")
             .map(|e| self.equation(e))
@@ -942,6 +1266,24 @@ impl<'a> Reader<'a> {
             eqn = Some(input.clone());
             elements.clear();
             element_gfs.clear();
+        }
+        // Calls of macros with variables of their own get their copies.
+        if !self.variable_macros.is_empty() {
+            if let Some(source) = eqn.as_mut() {
+                self.expand_macros(
+                    &name,
+                    !dims.is_empty(),
+                    node,
+                    &scope.prefix,
+                    source,
+                    builder,
+                );
+            }
+            if !dims.is_empty() {
+                for (_, source) in elements.iter_mut() {
+                    self.expand_macros(&name, true, node, &scope.prefix, source, builder);
+                }
+            }
         }
         // XMILE's PULSE is an impulse, not Vensim's PULSE: rewrite it.
         if let Some(source) = eqn.as_mut() {
@@ -1358,6 +1700,14 @@ mod tests {
             err.contains(
                 "x.xmile:6:1: module `m` needs a <model name=\"m\">, and the file has none"
             ),
+            "{err}"
+        );
+        // Stella's integer division, at its place in the equation.
+        let text = "<xmile>\n<model><variables>\n<aux name=\"q\"><eqn>7 // 2</eqn></aux>\n</variables></model></xmile>";
+        let err = parse(text, Some("x.xmile")).unwrap_err().to_string();
+        assert!(
+            err.contains("x.xmile:3:22: `//` (Stella's integer division) is not supported")
+                && err.contains("INT(a / b)"),
             "{err}"
         );
         let err = parse("<xmile>\n<model></xmile>", Some("y.xmile"))
