@@ -328,7 +328,7 @@ pub fn date(t: f64) -> String {
 /// A parameter's value with its units in words: a point in time (units
 /// `year`, from 1900) as a date, a number of years as "3 years", money and
 /// others as the model writes them.
-fn with_units(value: f64, units: Option<&str>) -> String {
+pub(crate) fn with_units(value: f64, units: Option<&str>) -> String {
     let number = if value.fract() == 0.0 || value.abs() >= 100.0 {
         thousands(value)
     } else {
@@ -345,7 +345,7 @@ fn with_units(value: f64, units: Option<&str>) -> String {
     }
 }
 
-fn describe_policy(p: &crate::engine::scenario::Policy) -> String {
+pub(crate) fn describe_policy(p: &crate::engine::scenario::Policy) -> String {
     let what = match p.shape() {
         PolicyShape::Step { start, end, value } => {
             let until = if *end < 1e8 {
