@@ -658,7 +658,12 @@ fn ranked_stats(outcome: &Outcome, output: &Output, children: f64) -> Result<Vec
             .collect(),
         OutputKind::Difference => e[1..]
             .iter()
-            .map(|alt| Ok(Stats::of(output.values(&e[0], Some(alt), children)?, &BANDS)))
+            .map(|alt| {
+                Ok(Stats::of(
+                    output.values(&e[0], Some(alt), children)?,
+                    &BANDS,
+                ))
+            })
             .collect(),
     }
 }
@@ -761,7 +766,11 @@ fn year(label: f64) -> i32 {
 
 /// The published series a page shows by year: column, heading, unit.
 pub const PUBLISHED: &[(&str, &str, &str)] = &[
-    ("cin_at_31_march", "children in need at 31 March", "children"),
+    (
+        "cin_at_31_march",
+        "children in need at 31 March",
+        "children",
+    ),
     (
         "cpp_at_31_march",
         "children on a protection plan at 31 March",
@@ -791,6 +800,9 @@ fn break_even_year(c: &Comparison, q: f64) -> Option<i32> {
     })
 }
 
+/// A row of the projection table: label, indicator, factor, format.
+type ProjectionRow<'a> = (&'a str, &'a str, f64, &'a dyn Fn(f64) -> String);
+
 /// An authority's page.
 fn page(
     authority: &Authority,
@@ -802,7 +814,10 @@ fn page(
     let e = &outcome.ensembles;
     let base = &e[0];
     let children = authority.children.1;
-    let (y0, y1) = (year(base.periods[0]), year(base.periods[base.periods.len() - 1]));
+    let (y0, y1) = (
+        year(base.periods[0]),
+        year(base.periods[base.periods.len() - 1]),
+    );
     let runs = base.runs.len();
     let place = format!("{} ({})", authority.name, authority.code);
     let title = match e.len() {
@@ -835,14 +850,7 @@ fn page(
     let comparisons: Vec<(Comparison, Vec<f64>)> = e[1..]
         .iter()
         .map(|alt| {
-            let c = compare(
-                base,
-                alt,
-                &BANDS,
-                Some("spend_total_m"),
-                DISCOUNT_RATE,
-                &[],
-            );
+            let c = compare(base, alt, &BANDS, Some("spend_total_m"), DISCOUNT_RATE, &[]);
             let avoided = avoided(base, alt, "cla_started").unwrap_or_default();
             (c, avoided)
         })
@@ -897,9 +905,8 @@ fn page(
             let per_child = Stats::of(per_child.values(base, Some(alt), children)?, &BANDS);
             let avoided_stats = Stats::of(avoided.iter().copied(), &BANDS);
             let per_10k = Stats::of(avoided.iter().map(|v| v * 1e4 / children), &BANDS);
-            let when = |q: f64| {
-                break_even_year(c, q).map_or(format!("not by {y1}"), |y| y.to_string())
-            };
+            let when =
+                |q: f64| break_even_year(c, q).map_or(format!("not by {y1}"), |y| y.to_string());
             let break_even = if never >= 1.0 {
                 format!("not by {y1} in any run")
             } else {
@@ -996,7 +1003,7 @@ fn page(
             .collect::<String>()
     );
     let last = base.periods[base.periods.len() - 1];
-    let rows: [(&str, &str, f64, &dyn Fn(f64) -> String); 6] = [
+    let rows: [ProjectionRow<'_>; 6] = [
         (
             "children looked after (children)",
             "cla_at_31_march",
@@ -1244,12 +1251,7 @@ fn fit_section(authority: &Authority, prepared: &[Prepared]) -> Result<String> {
         .filter(|(c, _, _)| authority.observed.series(c).is_ok())
         .collect();
     for (_, title, unit) in &shown {
-        let _ = write!(
-            h,
-            "<th colspan=\"2\">{} ({})</th>",
-            esc(title),
-            esc(unit)
-        );
+        let _ = write!(h, "<th colspan=\"2\">{} ({})</th>", esc(title), esc(unit));
     }
     h.push_str("</tr><tr>");
     for _ in &shown {
@@ -1292,7 +1294,7 @@ fn fit_section(authority: &Authority, prepared: &[Prepared]) -> Result<String> {
 /// its children aged 0-17 on the right. Plain SVG (self-contained).
 fn ranking_chart(ranking: &Ranking) -> String {
     const ROW: f64 = 15.0;
-    const LEFT: f64 = 210.0;
+    const LEFT: f64 = 270.0;
     const RIGHT: f64 = 110.0;
     const WIDTH: f64 = 960.0;
     const TOP: f64 = 58.0;
@@ -1336,9 +1338,9 @@ fn ranking_chart(ranking: &Ranking) -> String {
     let bottom = TOP + ROW * rows.len() as f64;
     for t in &ticks {
         let tx = x(*t);
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<line x1=\"{tx:.1}\" y1=\"{:.1}\" x2=\"{tx:.1}\" y2=\"{bottom:.1}\" stroke=\"{}\" stroke-width=\"1\"/><text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text><text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n",
+            "<line x1=\"{tx:.1}\" y1=\"{:.1}\" x2=\"{tx:.1}\" y2=\"{bottom:.1}\" stroke=\"{}\" stroke-width=\"1\"/><text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text><text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
             TOP - 6.0,
             if *t == 0.0 { "#888" } else { "#e6e6e6" },
             TOP - 9.0,
@@ -1347,9 +1349,9 @@ fn ranking_chart(ranking: &Ranking) -> String {
             esc(&output.number(*t))
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#555\">children 0-17</text>\n",
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#555\">children 0-17</text>",
         WIDTH - 4.0,
         TOP - 9.0
     );
@@ -1370,7 +1372,7 @@ fn ranking_chart(ranking: &Ranking) -> String {
             LEFT - 8.0,
             y + 4.0,
             k + 1,
-            esc(&r.name),
+            esc(&short_name(&r.name)),
             WIDTH - 4.0,
             y + 4.0,
             thousands(r.children)
@@ -1398,6 +1400,17 @@ fn ranking_chart(ranking: &Ranking) -> String {
     }
     s.push_str("</svg>");
     s
+}
+
+/// A name short enough for the chart's labels (the table has it whole).
+fn short_name(name: &str) -> String {
+    const MOST: usize = 36;
+    if name.chars().count() <= MOST {
+        name.to_string()
+    } else {
+        let cut: String = name.chars().take(MOST - 1).collect();
+        format!("{}…", cut.trim_end())
+    }
 }
 
 /// About `n` round tick values covering `lo..hi`.
@@ -1537,7 +1550,13 @@ mod tests {
         Stats {
             n: 10,
             mean: median,
-            quantiles: vec![median - 2.0, median - 1.0, median, median + 1.0, median + 2.0],
+            quantiles: vec![
+                median - 2.0,
+                median - 1.0,
+                median,
+                median + 1.0,
+                median + 2.0,
+            ],
         }
     }
 
@@ -1601,7 +1620,10 @@ mod tests {
         assert!(t.contains(&0.0), "{t:?}");
         assert_eq!(t[1] - t[0], 50.0);
         let t = nice_ticks(0.2, 0.9, 5);
-        assert!(t.iter().all(|v| (v * 10.0).round() == v * 10.0 || v * 10.0 % 1.0 < 1e-9));
+        assert!(
+            t.iter()
+                .all(|v| (v * 10.0).round() == v * 10.0 || v * 10.0 % 1.0 < 1e-9)
+        );
     }
 
     #[test]

@@ -1454,11 +1454,7 @@ fn council_report(
         Some(name) => Output::named(name, comparing)?,
         None => Output::default_for(comparing),
     };
-    let scenarios = load_all(
-        &files,
-        Some(runs.unwrap_or(council::DEFAULT_RUNS)),
-        seed,
-    )?;
+    let scenarios = load_all(&files, Some(runs.unwrap_or(council::DEFAULT_RUNS)), seed)?;
     let submission = Submission::new(scenarios, comparing, areas)?;
     // Refuse an output folder it may not replace before running.
     let names = council::possible_files(submission.authorities());
