@@ -301,7 +301,7 @@ impl Output {
     /// `67.3 per 10,000 children`.
     pub fn show(&self, v: f64) -> String {
         match self.units {
-            Units::MoneyM => money_m(v),
+            Units::MoneyM => money(v),
             Units::PoundsPerChild => format!("{} per child", pounds(v)),
             Units::Count(noun) => format!("{} {noun}", thousands(v)),
             Units::Per10k => format!("{} per 10,000 children", rate(v)),
@@ -311,7 +311,7 @@ impl Output {
     /// The value alone, for a column whose heading gives the unit.
     pub fn number(&self, v: f64) -> String {
         match self.units {
-            Units::MoneyM => money_m(v),
+            Units::MoneyM => money(v),
             Units::PoundsPerChild => pounds(v),
             Units::Count(_) => thousands(v),
             Units::Per10k => rate(v),
@@ -393,6 +393,21 @@ fn avoided(base: &Ensemble, alt: &Ensemble, indicator: &str) -> Result<Vec<f64>>
                 .sum()
         })
         .collect())
+}
+
+/// Money given in £ million, for an authority's amounts: below £1m in
+/// thousands (`£120k`, `-£4k`), then as [`money_m`] (`£2.5m`, `£1.20bn`).
+pub fn money(v: f64) -> String {
+    if v.is_finite() && v.abs() < 1.0 {
+        let k = (v * 1000.0).round();
+        if k < 0.0 {
+            format!("-£{}k", thousands(-k))
+        } else {
+            format!("£{}k", thousands(k))
+        }
+    } else {
+        money_m(v)
+    }
 }
 
 /// Whole pounds with separators: `£1,234`, `-£56`.
@@ -861,7 +876,9 @@ fn page(
         .all(|x| SCALARS.iter().all(|s| x.scalars.iter().any(|n| n == s)));
     for (c, avoided) in &comparisons {
         let stats = (!avoided.is_empty()).then(|| Stats::of(avoided.iter().copied(), &BANDS));
-        if let Some(sentence) = crate::report::headline(c, stats.as_ref(), runs, y1, None) {
+        if let Some(sentence) =
+            crate::report::headline_with(c, stats.as_ref(), runs, y1, None, money)
+        {
             let _ = writeln!(h, "<p class=\"answer\">{}</p>", esc(&sentence));
         }
     }
@@ -882,9 +899,9 @@ fn page(
                 thousands(q(&cla, 0)),
                 thousands(q(&cla, 4)),
                 rate(q(&cla, 2) * 1e4 / children),
-                money_m(q(&spend, 2)),
-                money_m(q(&spend, 0)),
-                money_m(q(&spend, 4))
+                money(q(&spend, 2)),
+                money(q(&spend, 0)),
+                money(q(&spend, 4))
             );
         }
     }
@@ -922,8 +939,8 @@ fn page(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}%</td><td>{}</td></tr>",
                 esc(&c.alternative),
-                interval(&cost.cumulative, &money_m),
-                interval(&cost.cumulative_discounted, &money_m),
+                interval(&cost.cumulative, &money),
+                interval(&cost.cumulative_discounted, &money),
                 interval(&per_child, &pounds),
                 interval(&avoided_stats, &|v| thousands(v.round())),
                 interval(&per_10k, &rate),
@@ -1032,7 +1049,7 @@ fn page(
             "spend in the year to 31 March (£ a year)",
             "spend_total_m",
             1.0,
-            &money_m,
+            &money,
         ),
         (
             "caseload (cases per case-holding social worker)",
@@ -1128,7 +1145,7 @@ fn page(
 /// scaled to its size.
 fn assumptions(authority: &Authority, prepared: &[Prepared]) -> Result<String> {
     let mut h = String::from("<h2>The scenarios</h2>\n<ul>");
-    let mut money = Vec::new();
+    let mut amounts = Vec::new();
     for p in prepared {
         let s = p.scenario();
         let units = |name: &str| {
@@ -1143,7 +1160,7 @@ fn assumptions(authority: &Authority, prepared: &[Prepared]) -> Result<String> {
         for (name, value) in s.parameters() {
             let u = units(name);
             if u.as_deref().is_some_and(|u| u.contains("£m")) && *value != 0.0 {
-                money.push((name.clone(), *value));
+                amounts.push((name.clone(), *value));
             }
             said.push(format!(
                 "<b>{}</b> = {}",
@@ -1153,7 +1170,7 @@ fn assumptions(authority: &Authority, prepared: &[Prepared]) -> Result<String> {
         }
         for policy in s.policies() {
             if units(policy.parameter()).is_some_and(|u| u.contains("£m")) {
-                money.push((policy.parameter().to_string(), f64::NAN));
+                amounts.push((policy.parameter().to_string(), f64::NAN));
             }
             said.push(crate::report::describe_policy(policy));
         }
@@ -1174,7 +1191,7 @@ fn assumptions(authority: &Authority, prepared: &[Prepared]) -> Result<String> {
         );
     }
     h.push_str("</ul>\n");
-    if !money.is_empty() {
+    if !amounts.is_empty() {
         let england = crate::data::Observed::england()?;
         let national = england
             .series("population_0_17")?
@@ -1189,21 +1206,21 @@ fn assumptions(authority: &Authority, prepared: &[Prepared]) -> Result<String> {
             })
             .unwrap_or(f64::NAN);
         let share = authority.children.1 / national;
-        let example = money
+        let example = amounts
             .iter()
             .find(|(_, v)| v.is_finite())
             .map_or(String::new(), |(name, v)| {
                 format!(
                     " For example, {} of {} a year in proportion to its children would be {} a year.",
                     esc(name),
-                    money_m(*v),
-                    money_m(v * share)
+                    money(*v),
+                    money(v * share)
                 )
             });
         let _ = writeln!(
             h,
             "<p class=\"warn\">Amounts of money set by the scenarios ({}) apply to {} as written: they are not scaled to its size. It has {:.2}% of England's children aged 0-17 ({}); a national amount is far larger than its own budget would be.{example} Write a scenario with the authority's own amount (docs/scenarios.md) for its answer.</p>",
-            money
+            amounts
                 .iter()
                 .map(|(n, _)| esc(n))
                 .collect::<Vec<_>>()
@@ -1637,5 +1654,9 @@ mod tests {
         assert_eq!(n.show(1234.0), "1,234 children");
         let m = Output::named("extra_npv_m", true).unwrap();
         assert_eq!(m.show(12.0), "£12m");
+        // An authority's small sums in thousands, never "£0.0m".
+        assert_eq!(m.show(0.123), "£123k");
+        assert_eq!(m.show(-0.0041), "-£4k");
+        assert_eq!(m.show(2.5), "£2.5m");
     }
 }
