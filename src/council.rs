@@ -1397,7 +1397,7 @@ fn ranking_chart(ranking: &Ranking) -> String {
         if q.iter().all(|v| v.is_finite()) {
             let _ = writeln!(
                 s,
-                "<title>{}</title><line x1=\"{:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#1f5ea8\" stroke-opacity=\"0.55\" stroke-width=\"1.5\"/><line x1=\"{:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#1f5ea8\" stroke-opacity=\"0.7\" stroke-width=\"5\"/><circle cx=\"{:.1}\" cy=\"{y:.1}\" r=\"3.2\" fill=\"#d6601c\"/>",
+                "<g><title>{}</title><line x1=\"{:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#1f5ea8\" stroke-opacity=\"0.55\" stroke-width=\"1.5\"/><line x1=\"{:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#1f5ea8\" stroke-opacity=\"0.7\" stroke-width=\"5\"/><circle cx=\"{:.1}\" cy=\"{y:.1}\" r=\"3.2\" fill=\"#d6601c\"/></g>",
                 esc(&format!(
                     "{}: {} (90% range {} to {})",
                     r.name,
@@ -1628,6 +1628,72 @@ mod tests {
         }
         assert_eq!(Output::default_for(true).kind, OutputKind::Difference);
         assert_eq!(Output::default_for(false).kind, OutputKind::Level);
+    }
+
+    /// The chart draws each row where its statistics say, in the
+    /// ranking's order, and the table lists the same order and figures.
+    #[test]
+    fn the_chart_and_table_show_the_rankings_statistics_in_order() {
+        let rank_by = Output::named("entries_avoided", true).unwrap();
+        let mut rows = vec![ranked("a", 3.0), ranked("b", 30.0), ranked("c", -10.0)];
+        sort(&mut rows, Order::HighFirst);
+        let ranking = Ranking {
+            output: rank_by,
+            subject: "alt minus base".into(),
+            rows,
+        };
+        let svg = ranking_chart(&ranking);
+        let numbers = |tag: &str, attribute: &str| -> Vec<f64> {
+            svg.split(tag)
+                .skip(1)
+                .map(|t| {
+                    let at = t.find(&format!("{attribute}=\"")).unwrap() + attribute.len() + 2;
+                    t[at..at + t[at..].find('"').unwrap()].parse().unwrap()
+                })
+                .collect()
+        };
+        let dots = numbers("<circle", "cx");
+        assert_eq!(dots.len(), 3);
+        assert!(dots[0] > dots[1] && dots[1] > dots[2], "{dots:?}");
+        // Each row's thin bar spans P5-P95 around its dot, the thick one P25-P75.
+        for (k, r) in ranking.rows.iter().enumerate() {
+            let row = svg
+                .split("<g><title>")
+                .nth(k + 1)
+                .unwrap_or_else(|| panic!("row {k}"));
+            assert!(row.starts_with(&title_start(&r.name)), "{row}");
+            let x = |attr: &str, n: usize| -> f64 {
+                let t = row.split("<line").nth(n).unwrap();
+                let at = t.find(&format!("{attr}=\"")).unwrap() + attr.len() + 2;
+                t[at..at + t[at..].find('"').unwrap()].parse().unwrap()
+            };
+            let (p5, p95, p25, p75) = (x("x1", 1), x("x2", 1), x("x1", 2), x("x2", 2));
+            assert!(
+                p5 < p25 && p25 < dots[k] && dots[k] < p75 && p75 < p95,
+                "{row}"
+            );
+        }
+        let html =
+            ranking_page(&[ranking.clone()], &[], &[], Order::HighFirst, 10, 1, &[]).unwrap();
+        let positions: Vec<usize> = ["b", "a", "c"]
+            .iter()
+            .map(|n| {
+                html.find(&format!(
+                    "<td>{}</td><td class=\"text\"><a href=\"E0{n}.html\">",
+                    ["b", "a", "c"].iter().position(|m| m == n).unwrap() + 1
+                ))
+                .unwrap()
+            })
+            .collect();
+        assert!(positions[0] < positions[1] && positions[1] < positions[2]);
+        assert!(
+            html.contains("<td><b>30</b></td><td>28</td><td>29</td><td>31</td><td>32</td>"),
+            "the table's percentiles"
+        );
+    }
+
+    fn title_start(name: &str) -> String {
+        format!("{name}: ")
     }
 
     #[test]
