@@ -1673,8 +1673,16 @@ mod tests {
                 "{row}"
             );
         }
-        let html =
-            ranking_page(&[ranking.clone()], &[], &[], Order::HighFirst, 10, 1, &[]).unwrap();
+        let html = ranking_page(
+            std::slice::from_ref(&ranking),
+            &[],
+            &[],
+            Order::HighFirst,
+            10,
+            1,
+            &[],
+        )
+        .unwrap();
         let positions: Vec<usize> = ["b", "a", "c"]
             .iter()
             .map(|n| {
