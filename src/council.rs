@@ -47,6 +47,13 @@ pub const DEFAULT_RUNS: usize = 500;
 /// The quantiles computed everywhere: 5%, 25%, 50%, 75%, 95%.
 const BANDS: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
 
+/// An authority's page, its statistics for each ranking, and what the
+/// ranking says of it.
+type Reported = (String, Vec<Stats>, Authority);
+
+/// The stack of each worker thread (see [`run`]).
+const WORKER_STACK: usize = 256 << 20;
+
 /// The ranking page's file name in the output folder.
 pub const INDEX: &str = "index.html";
 
@@ -592,22 +599,65 @@ pub fn run(
     .collect();
     let mut pages = Vec::new();
     let mut failures = Vec::new();
-    for (a, (code, name)) in authorities.iter().enumerate() {
-        let one = || -> Result<(String, Vec<Stats>, Authority)> {
-            let authority = about(&table, code, submission.warnings())?;
-            let prepared = submission.local_scenarios(a)?;
-            let outcome = crate::engine::ensemble::run_scenarios(
-                &prepared,
-                &RunOptions {
-                    shard: None,
-                    progress: Some(progress),
-                },
-            )?;
-            let stats = ranked_stats(&outcome, settings.rank_by, authority.children.1)?;
-            let html = page(&authority, &prepared, &outcome, settings.rank_by, &stats)?;
-            Ok((html, stats, authority))
-        };
-        match one() {
+    // One authority's page and statistics.
+    let one = |a: usize| -> Result<Reported> {
+        let authority = about(&table, &authorities[a].0, submission.warnings())?;
+        let prepared = submission.local_scenarios(a)?;
+        let outcome = crate::engine::ensemble::run_scenarios(
+            &prepared,
+            &RunOptions {
+                shard: None,
+                progress: Some(progress),
+            },
+        )?;
+        let stats = ranked_stats(&outcome, settings.rank_by, authority.children.1)?;
+        let html = page(&authority, &prepared, &outcome, settings.rank_by, &stats)?;
+        Ok((html, stats, authority))
+    };
+    // Authorities side by side, one per core: making a local model, its
+    // fit and its page are mostly serial, its runs parallel. Each result
+    // goes to its authority's slot, so the order (and every number) is the
+    // same on any number of cores.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(authorities.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<Result<Reported>>>> =
+        authorities.iter().map(|_| Default::default()).collect();
+    let work = || {
+        loop {
+            let a = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(slot) = slots.get(a) else { break };
+            let result = one(a);
+            if let Ok(mut slot) = slot.lock() {
+                *slot = Some(result);
+            }
+        }
+    };
+    std::thread::scope(|scope| -> Result<()> {
+        for k in 1..workers {
+            std::thread::Builder::new()
+                .name(format!("council-{k}"))
+                // Models are read and compiled here too: as deep a stack as
+                // the command line's worker.
+                .stack_size(WORKER_STACK)
+                .spawn_scoped(scope, work)
+                .map_err(|e| Error::Invalid {
+                    what: "council report".into(),
+                    message: format!("cannot start a worker thread: {e}"),
+                })?;
+        }
+        work();
+        Ok(())
+    })?;
+    for ((code, name), slot) in authorities.iter().zip(slots) {
+        let result = slot.into_inner().ok().flatten().unwrap_or_else(|| {
+            Err(Error::Invalid {
+                what: "council report".into(),
+                message: "a worker thread stopped before reporting this authority".into(),
+            })
+        });
+        match result {
             Ok((html, stats, authority)) => {
                 for (ranking, stats) in rankings.iter_mut().zip(stats) {
                     ranking.rows.push(Ranked {
