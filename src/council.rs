@@ -40,7 +40,7 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 /// Runs per scenario and authority when the command line does not say:
-/// all 152 authorities with two scenarios took 136 seconds of CPU (4.5
+/// all 152 authorities with two scenarios took 132 seconds of CPU (4
 /// minutes on two shared cores; docs/reading-the-outputs.md).
 pub const DEFAULT_RUNS: usize = 500;
 
