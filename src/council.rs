@@ -417,19 +417,21 @@ pub fn money(v: f64) -> String {
     }
 }
 
-/// Whole pounds with separators: `£1,234`, `-£56`.
+/// Whole pounds with separators: `£1,234`, `-£56`; never `-£0`.
 fn pounds(v: f64) -> String {
+    let v = v.round();
     if v < 0.0 {
-        format!("-£{}", thousands(-v.round()))
+        format!("-£{}", thousands(-v))
     } else {
-        format!("£{}", thousands(v.round()))
+        format!("£{}", thousands(v.abs()))
     }
 }
 
-/// A rate with one decimal: `67.3`.
+/// A rate with one decimal: `67.3`; never `-0.0`.
 fn rate(v: f64) -> String {
     if v.is_finite() && v.abs() < 1000.0 {
-        format!("{v:.1}")
+        let v = (v * 10.0).round() / 10.0;
+        format!("{:.1}", if v == 0.0 { 0.0 } else { v })
     } else {
         thousands(v)
     }
@@ -1222,7 +1224,13 @@ fn assumptions(authority: &Authority, prepared: &[Prepared]) -> Result<String> {
             if units(policy.parameter()).is_some_and(|u| u.contains("£m")) {
                 amounts.push((policy.parameter().to_string(), f64::NAN));
             }
-            said.push(crate::report::describe_policy(policy));
+            let described = crate::report::describe_policy(policy);
+            said.push(match units(policy.parameter()) {
+                Some(u) if !u.trim().is_empty() && u.trim() != "1" && u.trim() != "dmnl" => {
+                    format!("{described} (in {})", esc(u.trim()))
+                }
+                _ => described,
+            });
         }
         let what = if said.is_empty() {
             "the local model as it stands: no policy changes".to_string()
@@ -1772,6 +1780,9 @@ mod tests {
         let per_child = Output::named("extra_cost_per_child", true).unwrap();
         assert_eq!(per_child.show(1234.4), "£1,234 per child");
         assert_eq!(per_child.show(-56.0), "-£56 per child");
+        assert_eq!(per_child.show(-0.3), "£0 per child");
+        assert_eq!(rate(-0.0001), "0.0");
+        assert_eq!(rate(-0.06), "-0.1");
         let rate = Output::named("cla_per_10k", false).unwrap();
         assert_eq!(rate.show(67.34), "67.3 per 10,000 children");
         let n = Output::named("entries_avoided", true).unwrap();
