@@ -57,6 +57,9 @@ const WORKER_STACK: usize = 256 << 20;
 /// The ranking page's file name in the output folder.
 pub const INDEX: &str = "index.html";
 
+/// The ranking as CSV, beside the pages ([`Council::ranking_csv`]).
+pub const RANKING_CSV: &str = "ranking.csv";
+
 /// Whether an [`Output`] is a level of one scenario or a paired difference
 /// between an alternative and the base.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -512,25 +515,73 @@ pub struct Council {
 }
 
 impl Council {
-    /// The files [`Council::write`] writes: `index.html` and `CODE.html`
-    /// for each authority reported.
+    /// The files [`Council::write`] writes: `index.html`, `ranking.csv` and
+    /// `CODE.html` for each authority reported.
     pub fn file_names(&self) -> Vec<String> {
-        std::iter::once(INDEX.to_string())
+        [INDEX, RANKING_CSV]
+            .into_iter()
+            .map(str::to_string)
             .chain(self.pages.iter().map(|(code, _)| format!("{code}.html")))
             .collect()
     }
 
-    /// Writes the folder `dir`: `index.html` and a page per authority, all
-    /// or nothing; an existing `dir` is replaced only if it holds nothing
-    /// but such pages (see [`crate::engine::format::write_set`]).
+    /// The rankings as CSV, one row per ranking and authority in rank
+    /// order: `subject, rank, code, authority, region, children_0_17,
+    /// output, unit, p5, p25, p50, p75, p95` (for a spreadsheet).
+    pub fn ranking_csv(&self) -> String {
+        use crate::engine::format::csv_table::{Cell, csv_string};
+        let rows = self.rankings.iter().flat_map(|ranking| {
+            ranking.rows.iter().enumerate().map(move |(k, r)| {
+                let mut row: Vec<Cell<'_>> = vec![
+                    Cell::from(ranking.subject.as_str()),
+                    Cell::from(k + 1),
+                    Cell::from(r.code.as_str()),
+                    Cell::from(r.name.as_str()),
+                    Cell::from(r.region.as_str()),
+                    Cell::from(r.children),
+                    Cell::from(ranking.output.name),
+                    Cell::from(ranking.output.unit()),
+                ];
+                row.extend(r.stats.quantiles.iter().map(|q| Cell::from(*q)));
+                row
+            })
+        });
+        csv_string(
+            [
+                "subject",
+                "rank",
+                "code",
+                "authority",
+                "region",
+                "children_0_17",
+                "output",
+                "unit",
+                "p5",
+                "p25",
+                "p50",
+                "p75",
+                "p95",
+            ],
+            rows,
+        )
+    }
+
+    /// Writes the folder `dir`: `index.html`, `ranking.csv` and a page per
+    /// authority, all or nothing; an existing `dir` is replaced only if it
+    /// holds nothing but such files (see
+    /// [`crate::engine::format::write_set`]).
     ///
     /// # Errors
     ///
     /// As [`crate::engine::format::write_set`].
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         let names = self.file_names();
-        let mut files: Vec<(&str, &[u8])> = vec![(INDEX, self.index.as_bytes())];
-        for ((_, html), name) in self.pages.iter().zip(names.iter().skip(1)) {
+        let csv = self.ranking_csv();
+        let mut files: Vec<(&str, &[u8])> = vec![
+            (INDEX, self.index.as_bytes()),
+            (RANKING_CSV, csv.as_bytes()),
+        ];
+        for ((_, html), name) in self.pages.iter().zip(names.iter().skip(2)) {
             files.push((name.as_str(), html.as_bytes()));
         }
         crate::engine::format::write_set(dir, &files)
@@ -541,7 +592,9 @@ impl Council {
 /// hold: for checking the folder before running
 /// ([`crate::engine::format::check_set`]).
 pub fn possible_files(codes: &[(String, String)]) -> Vec<String> {
-    std::iter::once(INDEX.to_string())
+    [INDEX, RANKING_CSV]
+        .into_iter()
+        .map(str::to_string)
         .chain(codes.iter().map(|(code, _)| format!("{code}.html")))
         .collect()
 }

@@ -178,6 +178,16 @@ fn rankings_are_each_authoritys_own_statistics_in_order() {
         assert!(made.index.contains(&format!("href=\"{}.html\"", row.code)));
         assert!(made.index.contains(&rank_by.number(row.stats.quantiles[2])));
     }
+    // The CSV has the same figures in the same order.
+    let csv = made.ranking_csv();
+    for (k, (line, row)) in csv.lines().skip(1).zip(&ranking.rows).enumerate() {
+        // (The unit holds a comma, quoted: count the percentiles from the end.)
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[1], (k + 1).to_string());
+        assert_eq!(cells[2], row.code);
+        let p50: f64 = cells[cells.len() - 3].parse().unwrap();
+        assert_eq!(p50, row.stats.quantiles[2]);
+    }
     let files = made.file_names();
     for link in made.index.split("href=\"").skip(1) {
         let target = &link[..link.find('"').unwrap()];
@@ -293,7 +303,12 @@ fn carecascade_report_with_areas_writes_a_folder_of_pages() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files, ["E06000017.html", "index.html"]);
+    assert_eq!(files, ["E06000017.html", "index.html", "ranking.csv"]);
+    let csv = std::fs::read_to_string(out.join("ranking.csv")).unwrap();
+    assert!(
+        csv.starts_with("subject,rank,code,authority,region,children_0_17,output,unit,p5,p25,p50,p75,p95\nkin minus base,1,E06000017,Rutland,East Midlands,"),
+        "{csv}"
+    );
     let index = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(
         index.contains("extra spend per child"),

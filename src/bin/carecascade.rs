@@ -314,7 +314,8 @@ enum Command {
         #[arg(long, requires = "area")]
         lowest_first: bool,
         /// The HTML file to write (default report.html); with --area, the
-        /// folder (default reports): index.html and CODE.html per authority.
+        /// folder (default reports): index.html, ranking.csv and CODE.html
+        /// per authority.
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
@@ -1486,11 +1487,11 @@ fn council_report(
     let seconds = started.elapsed().as_secs_f64();
     let written = made.write(&output)?;
     eprintln!(
-        "{} authorities, {} runs in {seconds:.1} s; wrote {} ({} pages and index.html, ranked by {})",
+        "{} authorities, {} runs in {seconds:.1} s; wrote {} ({} pages, index.html and ranking.csv, ranked by {})",
         made.pages.len(),
         thousands(bar.position() as f64),
         output.display(),
-        written.len() - 1,
+        written.len().saturating_sub(2),
         rank_by.name
     );
     let mut table = String::new();
