@@ -567,36 +567,58 @@ impl Council {
     }
 
     /// Writes the folder `dir`: `index.html`, `ranking.csv` and a page per
-    /// authority, all or nothing; an existing `dir` is replaced only if it
-    /// holds nothing but such files (see
-    /// [`crate::engine::format::write_set`]).
+    /// authority, all or nothing (see
+    /// [`crate::engine::format::write_set`]). An existing `dir` is replaced
+    /// whole, and only if it holds nothing but the files of such a report
+    /// ([`possible_files`]: an earlier report, for any authorities).
     ///
     /// # Errors
     ///
     /// As [`crate::engine::format::write_set`].
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let names = self.file_names();
-        let csv = self.ranking_csv();
-        let mut files: Vec<(&str, &[u8])> = vec![
-            (INDEX, self.index.as_bytes()),
-            (RANKING_CSV, csv.as_bytes()),
-        ];
-        for ((_, html), name) in self.pages.iter().zip(names.iter().skip(2)) {
-            files.push((name.as_str(), html.as_bytes()));
+        let codes: Vec<(String, String)> = self
+            .pages
+            .iter()
+            .map(|(code, _)| (code.clone(), String::new()))
+            .collect();
+        let allowed = possible_files(&codes)?;
+        let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+        let mut set = crate::engine::format::SetWriter::new(dir, &allowed)?;
+        set.add(INDEX, self.index.as_bytes())?;
+        set.add(RANKING_CSV, self.ranking_csv().as_bytes())?;
+        for (code, html) in &self.pages {
+            set.add(&format!("{code}.html"), html.as_bytes())?;
         }
-        crate::engine::format::write_set(dir, &files)
+        set.finish()
     }
 }
 
-/// The names of the files an output folder of the authorities `codes` may
-/// hold: for checking the folder before running
-/// ([`crate::engine::format::check_set`]).
-pub fn possible_files(codes: &[(String, String)]) -> Vec<String> {
-    [INDEX, RANKING_CSV]
+/// Every file a report folder may hold: `index.html`, `ranking.csv`, and
+/// the page of each current authority and of each of `codes` (ONS code,
+/// name). An existing folder holding nothing else may be replaced: check
+/// it with [`crate::engine::format::check_set`] before running.
+///
+/// # Errors
+///
+/// None in practice: the authorities' table is embedded.
+pub fn possible_files(codes: &[(String, String)]) -> Result<Vec<String>> {
+    let table = crate::data::LocalAuthorities::load()?;
+    let mut names: Vec<String> = [INDEX, RANKING_CSV]
         .into_iter()
         .map(str::to_string)
-        .chain(codes.iter().map(|(code, _)| format!("{code}.html")))
-        .collect()
+        .collect();
+    for code in table
+        .current()
+        .iter()
+        .map(|a| &a.code)
+        .chain(codes.iter().map(|(code, _)| code))
+    {
+        let page = format!("{code}.html");
+        if !names.contains(&page) {
+            names.push(page);
+        }
+    }
+    Ok(names)
 }
 
 /// What a page says about its authority beyond the runs.

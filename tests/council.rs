@@ -317,6 +317,10 @@ fn carecascade_report_with_areas_writes_a_folder_of_pages() {
     // Again: an earlier report is replaced.
     let (ok, err) = cli(&["report", b, a, "--area", "Rutland", "-o", o]);
     assert!(ok, "{err}");
+    // An earlier report of other authorities is replaced whole.
+    let (ok, err) = cli(&["report", b, a, "--area", "Hackney", "-o", o]);
+    assert!(ok, "{err}");
+    assert!(out.join("E09000012.html").is_file() && !out.join("E06000017.html").exists());
     // A folder holding anything else is refused before running.
     std::fs::write(out.join("notes.txt"), "mine").unwrap();
     let (ok, err) = cli(&["report", b, a, "--area", "Rutland", "-o", o]);

@@ -1458,7 +1458,7 @@ fn council_report(
     let scenarios = load_all(&files, Some(runs.unwrap_or(council::DEFAULT_RUNS)), seed)?;
     let submission = Submission::new(scenarios, comparing, areas)?;
     // Refuse an output folder it may not replace before running.
-    let names = council::possible_files(submission.authorities());
+    let names = council::possible_files(submission.authorities())?;
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     carecascade::engine::format::check_set(&output, &names)?;
     if !submission.warnings().is_empty() {
