@@ -27,7 +27,8 @@
 //! - [`local`] fits the model to one local authority;
 //! - [`submission`] spreads many scenarios and authorities over one array
 //!   job's tasks;
-//! - [`report`] makes the HTML report of scenarios.
+//! - [`report`] makes the HTML report of scenarios, and [`council`] a
+//!   page per local authority and a ranking of them.
 //!
 //! The most used engine types are re-exported here ([`Model`], [`Program`],
 //! [`State`], [`Error`], ...); everything else is under [`engine`]. See
@@ -84,6 +85,7 @@ pub use carecascade_engine::{
 
 pub mod backtest;
 pub mod calibrate;
+pub mod council;
 pub mod data;
 pub mod drivers;
 mod england;

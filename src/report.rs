@@ -93,12 +93,12 @@ fn fan(e: &Ensemble, indicator: &str) -> Option<Fan> {
     })
 }
 
-/// "£120m more" or "£120m less" (money in £ million).
-fn more_or_less(v: f64) -> String {
+/// "£120m more" or "£120m less" (money in £ million, written by `money`).
+fn more_or_less(v: f64, money: fn(f64) -> String) -> String {
     if v < 0.0 {
-        format!("{} less", money_m(-v))
+        format!("{} less", money(-v))
     } else {
-        format!("{} more", money_m(v))
+        format!("{} more", money(v))
     }
 }
 
@@ -149,6 +149,19 @@ pub fn headline(
     horizon: i32,
     drivers: Option<&[String]>,
 ) -> Option<String> {
+    headline_with(c, avoided, runs, horizon, drivers, money_m)
+}
+
+/// [`headline`] with money (given in £ million) written by `money`: e.g.
+/// in £ thousands for a small authority.
+pub fn headline_with(
+    c: &Comparison,
+    avoided: Option<&Stats>,
+    runs: usize,
+    horizon: i32,
+    drivers: Option<&[String]>,
+    money: fn(f64) -> String,
+) -> Option<String> {
     let last = c.periods.last()?.cost.as_ref()?;
     // The first year in which the spend differs (a policy may start later
     // than the scenarios do).
@@ -162,10 +175,10 @@ pub fn headline(
     let npv = &last.cumulative_discounted.quantiles;
     let value = format!(
         "in present value it costs {} than {} over the period (90% range {} to {})",
-        more_or_less(npv[2]),
+        more_or_less(npv[2], money),
         c.base,
-        more_or_less(npv[0]),
-        more_or_less(npv[4])
+        more_or_less(npv[0], money),
+        more_or_less(npv[4], money)
     );
     let invests = first.difference.quantiles[2] > 0.0;
     let mut out = if invests {
@@ -328,7 +341,7 @@ pub fn date(t: f64) -> String {
 /// A parameter's value with its units in words: a point in time (units
 /// `year`, from 1900) as a date, a number of years as "3 years", money and
 /// others as the model writes them.
-fn with_units(value: f64, units: Option<&str>) -> String {
+pub(crate) fn with_units(value: f64, units: Option<&str>) -> String {
     let number = if value.fract() == 0.0 || value.abs() >= 100.0 {
         thousands(value)
     } else {
@@ -345,7 +358,7 @@ fn with_units(value: f64, units: Option<&str>) -> String {
     }
 }
 
-fn describe_policy(p: &crate::engine::scenario::Policy) -> String {
+pub(crate) fn describe_policy(p: &crate::engine::scenario::Policy) -> String {
     let what = match p.shape() {
         PolicyShape::Step { start, end, value } => {
             let until = if *end < 1e8 {

@@ -249,6 +249,64 @@ impl Submission {
         &self.plan
     }
 
+    /// The scenarios, in the order given (for a comparison, the base first).
+    pub fn scenarios(&self) -> &[Scenario] {
+        &self.scenarios
+    }
+
+    /// The authorities asked about, as (ONS code, name), in order; none
+    /// without areas.
+    pub fn authorities(&self) -> &[(String, String)] {
+        &self.authorities
+    }
+
+    /// Every scenario prepared on the model of authority `a` (an index into
+    /// [`Submission::authorities`]), in order: what the authority's pieces
+    /// run. Without authorities, each scenario on its own model.
+    ///
+    /// # Errors
+    ///
+    /// An index out of range; the errors of making the authority's model
+    /// ([`crate::local::localise`]) or of preparing a scenario on it.
+    pub fn local_scenarios(&self, a: usize) -> Result<Vec<Prepared>> {
+        if self.authorities.is_empty() {
+            return self.scenarios.iter().map(Scenario::prepare).collect();
+        }
+        let model = self.local_model(a)?;
+        (0..self.scenarios.len())
+            .map(|i| self.prepare_local(i, a, &model))
+            .collect()
+    }
+
+    /// Scenario `i` prepared on `model`, authority `a`'s, drawing the
+    /// calibrated parameters its local runs draw ([`LocalRates`]).
+    fn prepare_local(&self, i: usize, a: usize, model: &Model) -> Result<Prepared> {
+        let s = &self.scenarios[i];
+        let code = &self.authorities[a].0;
+        match self.local_draws[i].for_authority(code)? {
+            Some((posterior, what)) => s
+                .clone()
+                .with_posterior_draws(posterior, what)
+                .prepare_with(model.clone()),
+            None => s.prepare_with(model.clone()),
+        }
+    }
+
+    /// The model of authority `a`, made from the scenarios' model: the one
+    /// place local models are made for a submission.
+    fn local_model(&self, a: usize) -> Result<Model> {
+        let (Some(england), Some((code, _))) = (&self.model, self.authorities.get(a)) else {
+            return Err(Error::Invalid {
+                what: "submission".into(),
+                message: format!(
+                    "has {} authorities: there is no authority {a}",
+                    self.authorities.len()
+                ),
+            });
+        };
+        crate::local::localise(england, code, LOCAL_FROM).map(|l| l.model)
+    }
+
     /// The scenarios of piece `k`, in the order they run.
     fn scenarios_of(&self, k: usize) -> Vec<&Scenario> {
         if self.compare {
@@ -282,14 +340,13 @@ impl Submission {
         };
         let mut prepare = |k: usize| -> Result<Vec<Prepared>> {
             let scenarios = self.scenarios_of(k);
-            let Some(england) = &self.model else {
+            if self.model.is_none() {
                 return scenarios.iter().map(|s| s.prepare()).collect();
-            };
+            }
             let a = k / per_authority;
             let made = match local.take() {
                 Some((b, made)) if b == a => made,
-                _ => crate::local::localise(england, &self.authorities[a].0, LOCAL_FROM)
-                    .map(|l| l.model),
+                _ => self.local_model(a),
             };
             let result = match &made {
                 Ok(model) => scenarios
@@ -300,14 +357,7 @@ impl Submission {
                             .iter()
                             .position(|t| std::ptr::eq(t, *s))
                             .unwrap_or(0);
-                        let code = &self.authorities[a].0;
-                        match self.local_draws[i].for_authority(code)? {
-                            Some((posterior, what)) => (*s)
-                                .clone()
-                                .with_posterior_draws(posterior, what)
-                                .prepare_with(model.clone()),
-                            None => s.prepare_with(model.clone()),
-                        }
+                        self.prepare_local(i, a, model)
                     })
                     .collect(),
                 Err(e) => Err(same_error(e)),

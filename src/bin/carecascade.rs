@@ -339,12 +339,16 @@ enum Command {
     /// Run scenarios (the first is the base) and write one self-contained
     /// HTML report: questions and assumptions, key figures with intervals,
     /// fan charts, differences from the base, the break-even year, the fit
-    /// to the past and the sources of the parameters.
+    /// to the past and the sources of the parameters. With --area, a page
+    /// per local authority (its fit to its own figures, its projection and
+    /// the scenarios' answer for it) in DIR/CODE.html, and DIR/index.html
+    /// ranking the authorities by --rank-by with intervals.
     Report {
         /// Scenario files; the first is the base the others are compared with.
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
-        /// Runs (overrides the scenario files).
+        /// Runs (overrides the scenario files; with --area, default 500 per
+        /// scenario and authority).
         #[arg(long)]
         runs: Option<usize>,
         /// Seed (overrides the scenario files).
@@ -352,12 +356,28 @@ enum Command {
         seed: Option<u64>,
         /// Base samples of the Sobol analyses behind "What drives this
         /// answer" (N (k + 2) runs per scenario for k uncertain
-        /// parameters); 0 leaves the section out.
-        #[arg(long, default_value_t = carecascade::drivers::DEFAULT_SAMPLES)]
-        drivers: usize,
-        /// The HTML file to write.
-        #[arg(long, short, default_value = "report.html")]
-        output: PathBuf,
+        /// parameters); 0 leaves the section out. Not with --area.
+        #[arg(long, conflicts_with = "area")]
+        drivers: Option<usize>,
+        /// A page for each local authority (as `compare --area`): an ONS
+        /// code or a name, repeated for several, or `all` for every current
+        /// authority (the 152 publishing figures for 2023).
+        #[arg(long, value_name = "NAME|CODE|all")]
+        area: Vec<String>,
+        /// With --area: the output the authorities are ranked by on
+        /// index.html, e.g. extra_cost_per_child (the default for a
+        /// comparison), entries_avoided_per_10k, cla_per_10k (the default
+        /// for one scenario); docs/reading-the-outputs.md lists them all.
+        #[arg(long, value_name = "OUTPUT", requires = "area")]
+        rank_by: Option<String>,
+        /// With --area: rank the lowest median first instead of the highest.
+        #[arg(long, requires = "area")]
+        lowest_first: bool,
+        /// The HTML file to write (default report.html); with --area, the
+        /// folder (default reports): index.html, ranking.csv and CODE.html
+        /// per authority.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
     /// Global sensitivity analysis: which of a scenario's uncertain
     /// parameters its outputs depend on (Sobol indices with bootstrap
@@ -551,8 +571,31 @@ fn run(cli: Cli) -> ExitCode {
             runs,
             seed,
             drivers,
+            area,
+            rank_by,
+            lowest_first,
             output,
-        } => html_report(scenarios, runs, seed, drivers, output),
+        } => {
+            if area.is_empty() {
+                html_report(
+                    scenarios,
+                    runs,
+                    seed,
+                    drivers.unwrap_or(carecascade::drivers::DEFAULT_SAMPLES),
+                    output.unwrap_or_else(|| "report.html".into()),
+                )
+            } else {
+                council_report(
+                    scenarios,
+                    runs,
+                    seed,
+                    &area,
+                    rank_by.as_deref(),
+                    lowest_first,
+                    output.unwrap_or_else(|| "reports".into()),
+                )
+            }
+        }
         Command::Describe {
             model,
             format,
@@ -1665,6 +1708,101 @@ fn html_report(
         html.len() / 1024
     );
     print_quietly(&carecascade::report::table(&outcome));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A page per local authority and the ranking (see `carecascade::council`).
+fn council_report(
+    files: Vec<PathBuf>,
+    runs: Option<usize>,
+    seed: Option<u64>,
+    areas: &[String],
+    rank_by: Option<&str>,
+    lowest_first: bool,
+    output: PathBuf,
+) -> Result<ExitCode, Error> {
+    use carecascade::council::{self, Order, Output, Settings};
+    use carecascade::submission::Submission;
+    let comparing = files.len() > 1;
+    // Mistakes first: the output ranked, then the scenarios and areas.
+    let rank_by = match rank_by {
+        Some(name) => Output::named(name, comparing)?,
+        None => Output::default_for(comparing),
+    };
+    let scenarios = load_all(&files, Some(runs.unwrap_or(council::DEFAULT_RUNS)), seed)?;
+    let submission = Submission::new(scenarios, comparing, areas)?;
+    for note in submission.notes() {
+        eprintln!("warning: {note}");
+    }
+    // Refuse an output folder it may not replace before running.
+    let names = council::possible_files(submission.authorities())?;
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    carecascade::engine::format::check_set(&output, &names)?;
+    if !submission.warnings().is_empty() {
+        eprintln!(
+            "warning: {} start figure(s) not published, filled in (each authority's page says how):",
+            submission.warnings().len()
+        );
+        for w in submission.warnings() {
+            eprintln!("  {w}");
+        }
+    }
+    let total = submission.runs_in(None);
+    let bar = progress_bar(total, "runs");
+    let started = std::time::Instant::now();
+    let progress = || bar.inc(1);
+    let settings = Settings {
+        rank_by,
+        order: if lowest_first {
+            Order::LowFirst
+        } else {
+            Order::HighFirst
+        },
+    };
+    let made = council::run(&submission, &settings, &progress)?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let written = made.write(&output)?;
+    eprintln!(
+        "{} authorities, {} runs in {seconds:.1} s; wrote {} ({} pages, index.html and ranking.csv, ranked by {})",
+        made.pages.len(),
+        thousands(bar.position() as f64),
+        output.display(),
+        written.len().saturating_sub(2),
+        rank_by.name
+    );
+    let mut table = String::new();
+    for ranking in &made.rankings {
+        let _ = writeln!(
+            table,
+            "{}: {} ({}), median [5th to 95th percentile]",
+            ranking.subject,
+            rank_by.title,
+            rank_by.unit()
+        );
+        for (k, r) in ranking.rows.iter().enumerate() {
+            let q = &r.stats.quantiles;
+            let _ = writeln!(
+                table,
+                "{:>4}. {:<36} {:>12} [{} to {}]",
+                k + 1,
+                format!("{} ({})", r.name, r.code),
+                rank_by.show(q[2]),
+                rank_by.number(q[0]),
+                rank_by.number(q[4])
+            );
+        }
+    }
+    print_quietly(&table);
+    if !made.failures.is_empty() {
+        eprintln!(
+            "warning: skipped {} authorit(ies) that failed (index.html lists them):",
+            made.failures.len()
+        );
+        for f in &made.failures {
+            eprintln!("  {} ({}): {}", f.name, f.code, f.message);
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
