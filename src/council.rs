@@ -1267,9 +1267,9 @@ fn page(
     Ok(h)
 }
 
-/// The scenarios' questions and assumptions, with a caution on amounts of
-/// money a scenario sets: they apply to this authority as written, not
-/// scaled to its size.
+/// The scenarios' questions and assumptions, with a note on amounts of
+/// money a scenario sets for England: they are asked of this authority at
+/// its share of England's children (the submission scales them).
 fn assumptions(authority: &Authority, prepared: &[Prepared]) -> Result<String> {
     let mut h = String::from("<h2>The scenarios</h2>\n<ul>");
     let mut amounts = Vec::new();
@@ -1339,20 +1339,9 @@ fn assumptions(authority: &Authority, prepared: &[Prepared]) -> Result<String> {
             })
             .unwrap_or(f64::NAN);
         let share = authority.children.1 / national;
-        let example = amounts
-            .iter()
-            .find(|(_, v)| v.is_finite())
-            .map_or(String::new(), |(name, v)| {
-                format!(
-                    " For example, {} of {} a year in proportion to its children would be {} a year.",
-                    esc(name),
-                    money(*v),
-                    money(v * share)
-                )
-            });
         let _ = writeln!(
             h,
-            "<p class=\"warn\">Amounts of money set by the scenarios ({}) apply to {} as written: they are not scaled to its size. It has {:.2}% of England's children aged 0-17 ({}); a national amount is far larger than its own budget would be.{example} Write a scenario with the authority's own amount (docs/scenarios.md) for its answer.</p>",
+            "<p class=\"note\">Amounts of money the scenarios set for England ({}) are asked of {} at its share of England's children aged 0-17 ({:.2}% in {}): the values above are its share. Write a scenario on its own model (docs/scenarios.md) to ask about another amount.</p>",
             amounts
                 .iter()
                 .map(|(n, _)| esc(n))

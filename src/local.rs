@@ -90,6 +90,13 @@ pub const LOCAL_SERIES: &[(&str, f64)] = &[
 const SCALED_LOOKUPS: &[&str] = &["prevention spend history", "uasc entries history"];
 const SCALED_CONSTANTS: &[&str] = &["minimum prevention spend"];
 
+/// The England model's constants that are amounts of money for England
+/// (policy levers in £m a year): a scenario asked of a local authority
+/// (`--area`) has its values for them multiplied by the authority's share
+/// of England's children, so that a national policy is asked of each
+/// authority at its share (£500m for England is about £7m for Leeds).
+pub const NATIONAL_AMOUNTS: &[&str] = &["extra prevention spend", "edge of care spend"];
+
 /// How a local model's name starts: `local authority E08000035 (Leeds)`.
 pub const LOCAL_PREFIX: &str = "local authority ";
 

@@ -40,8 +40,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
 /// The local backtest as `carecascade backtest-local` last wrote it
-/// (`docs/local-backtest.json`; a test checks that it is up to date).
-pub const LOCAL_BACKTEST_JSON: &str = include_str!("../docs/local-backtest.json");
+/// (`docs/local-validation.json`; a test checks that it is up to date).
+pub const LOCAL_BACKTEST_JSON: &str = include_str!("../docs/local-validation.json");
 
 /// The series scored: the stocks at 31 March.
 pub const SCORED: &[(&str, &str)] = &[
@@ -571,6 +571,14 @@ impl LocalBacktest {
             );
         }
         let _ = writeln!(out, "\n## The calibrations\n");
+        if self.fits.iter().any(|f| !f.converged) {
+            let _ = writeln!(
+                out,
+                "**Not every calibration converged** (split R-hat at most {} for every authority's rates and the population's, and an effective sample size of at least {}): the forecasts use draws whose chains still disagree, so their bands may be too narrow or misplaced for the authorities named below. The sampler's random-walk updates of each authority mix slowly where its rates trade off along a ridge and where a rate's spread across authorities is small; more sweeps than this run had are needed.\n",
+                crate::pooled::MAX_RHAT,
+                crate::pooled::MIN_ESS
+            );
+        }
         let _ = writeln!(out, "| origin | authorities | converged | diagnostics |");
         let _ = writeln!(out, "|---|---|---|---|");
         for f in &self.fits {

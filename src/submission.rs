@@ -138,6 +138,24 @@ impl Submission {
             local_posteriors(&scenarios, &authorities)?
         };
         notes.extend(rate_notes);
+        if !authorities.is_empty() {
+            for s in &scenarios {
+                let mut set = Vec::new();
+                for name in crate::local::NATIONAL_AMOUNTS {
+                    let (_, found) = s.clone().with_parameter_scaled(name, 1.0)?;
+                    if found {
+                        set.push(format!("`{name}`"));
+                    }
+                }
+                if !set.is_empty() {
+                    notes.push(format!(
+                        "scenario `{}` sets {} in £m for England: each authority is asked the question at its share of England's children (the amount times the share; each local model's lookups say its share)",
+                        s.name(),
+                        set.join(" and ")
+                    ));
+                }
+            }
+        }
         // The start figures each authority's model will fill in (the data
         // side of localising: cheap), for index.csv and the warnings. An
         // authority whose figures cannot be found fails when its pieces
@@ -278,23 +296,35 @@ impl Submission {
             .collect()
     }
 
+    /// The scenarios as asked of a local authority with `share` of
+    /// England's children: the national amounts of money they set
+    /// ([`crate::local::NATIONAL_AMOUNTS`]) scaled to it.
+    fn at_share(scenario: &Scenario, share: f64) -> Result<Scenario> {
+        let mut s = scenario.clone();
+        for name in crate::local::NATIONAL_AMOUNTS {
+            s = s.with_parameter_scaled(name, share)?.0;
+        }
+        Ok(s)
+    }
+
     /// Scenario `i` prepared on `model`, authority `a`'s, drawing the
     /// calibrated parameters its local runs draw ([`LocalRates`]).
-    fn prepare_local(&self, i: usize, a: usize, model: &Model) -> Result<Prepared> {
-        let s = &self.scenarios[i];
+    fn prepare_local(&self, i: usize, a: usize, model: &(Model, f64)) -> Result<Prepared> {
+        let (model, share) = model;
+        let s = Self::at_share(&self.scenarios[i], *share)?;
         let code = &self.authorities[a].0;
         match self.local_draws[i].for_authority(code)? {
             Some((posterior, what)) => s
-                .clone()
                 .with_posterior_draws(posterior, what)
                 .prepare_with(model.clone()),
             None => s.prepare_with(model.clone()),
         }
     }
 
-    /// The model of authority `a`, made from the scenarios' model: the one
-    /// place local models are made for a submission.
-    fn local_model(&self, a: usize) -> Result<Model> {
+    /// The model of authority `a`, made from the scenarios' model, and its
+    /// share of England's children: the one place local models are made
+    /// for a submission.
+    fn local_model(&self, a: usize) -> Result<(Model, f64)> {
         let (Some(england), Some((code, _))) = (&self.model, self.authorities.get(a)) else {
             return Err(Error::Invalid {
                 what: "submission".into(),
@@ -304,7 +334,7 @@ impl Submission {
                 ),
             });
         };
-        crate::local::localise(england, code, LOCAL_FROM).map(|l| l.model)
+        crate::local::localise(england, code, LOCAL_FROM).map(|l| (l.model, l.population_share))
     }
 
     /// The scenarios of piece `k`, in the order they run.
@@ -332,7 +362,7 @@ impl Submission {
     ) -> Result<PlanReport> {
         // The last authority localised: pieces of one authority are
         // consecutive.
-        let mut local: Option<(usize, Result<Model>)> = None;
+        let mut local: Option<(usize, Result<(Model, f64)>)> = None;
         let per_authority = if self.compare {
             1
         } else {

@@ -159,8 +159,9 @@ fn rankings_are_each_authoritys_own_statistics_in_order() {
                 assert!(html.contains(&text), "{name}: {text}");
             }
         }
-        // The scenario's money is not scaled to the authority: said.
-        assert!(html.contains("not scaled to its size"), "{name}");
+        // The scenario's money for England is asked at the authority's
+        // share: said.
+        assert!(html.contains("at its share of England's children"), "{name}");
         // Sources once.
         assert_eq!(html.matches("<li>Test source</li>").count(), 1, "{name}");
         // Self-contained: links only to the set's pages.

@@ -245,6 +245,10 @@ enum Command {
         /// The Markdown file to write; the results go beside it as `.json`.
         #[arg(long, short, default_value = "docs/local-validation.md")]
         output: PathBuf,
+        /// Write the Markdown again from the results already beside it
+        /// (`.json`), without running anything.
+        #[arg(long)]
+        render: bool,
     },
     /// Compare a model with every published series it produces and write
     /// a Markdown report with charts (SVG, in a folder named after the
@@ -629,7 +633,14 @@ fn run(cli: Cli) -> ExitCode {
             burn,
             keep,
             output,
-        } => backtest_local(model, &origins, sweeps, burn, keep, output),
+            render,
+        } => {
+            if render {
+                render_local_backtest(output)
+            } else {
+                backtest_local(model, &origins, sweeps, burn, keep, output)
+            }
+        }
         Command::CalibrateLocal {
             model,
             area,
@@ -833,6 +844,16 @@ fn project(
     let projection = carecascade::project::project_state(&mut state, from, years)?;
     let csv = projection.to_csv("year");
     write_output(output, |out| out.write_all(csv.as_bytes()))
+}
+
+fn render_local_backtest(output: PathBuf) -> Result<ExitCode, Error> {
+    let json_path = output.with_extension("json");
+    let text = std::fs::read_to_string(&json_path).map_err(|e| Error::io(&json_path, e))?;
+    let result = carecascade::local_backtest::LocalBacktest::from_json(&text)?;
+    check_output_target(&output)?;
+    write_atomic(&output, result.to_markdown().as_bytes())?;
+    println!("wrote {} from {}", output.display(), json_path.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn backtest_local(

@@ -658,6 +658,50 @@ impl Scenario {
         self
     }
 
+    /// The scenario with what it sets constant `name` to multiplied by
+    /// `factor`: its value in `[parameters]` and the size of every policy
+    /// that adds to it (policies that multiply it are relative and stay).
+    /// For asking a question written in national amounts of money of one
+    /// place: `factor` is the place's share. Returns the scenario and
+    /// whether it sets `name` at all.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] if `factor` is not finite and positive, or `name`
+    /// is uncertain (a distribution is not scaled: give the place's own).
+    pub fn with_parameter_scaled(mut self, name: &str, factor: f64) -> Result<(Scenario, bool)> {
+        if !(factor.is_finite() && factor > 0.0) {
+            return Err(Error::Invalid {
+                what: format!("scenario `{}`", self.name),
+                message: format!("cannot scale `{name}` by {factor}"),
+            });
+        }
+        let c = crate::name::canonical_name(name);
+        let same = |p: &str| crate::name::canonical_name(p) == c;
+        if self.uncertain.keys().any(|k| same(k)) {
+            return Err(Error::Invalid {
+                what: format!("scenario `{}`", self.name),
+                message: format!(
+                    "`{name}` is an amount for England and uncertain: it cannot be scaled to a local authority; give the authority's own distribution in a scenario on its model"
+                ),
+            });
+        }
+        let mut found = false;
+        for (k, v) in self.parameters.iter_mut() {
+            if same(k) {
+                *v *= factor;
+                found = true;
+            }
+        }
+        for p in &mut self.policies {
+            if same(p.parameter()) {
+                *p = p.scaled(factor);
+                found = true;
+            }
+        }
+        Ok((self, found))
+    }
+
     /// The uncertain parameters and their distributions.
     pub fn uncertain(&self) -> &IndexMap<String, Distribution> {
         &self.uncertain

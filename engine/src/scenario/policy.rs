@@ -79,6 +79,26 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The policy with its size multiplied by `factor` if it adds to the
+    /// constant (a policy that multiplies the constant is relative and
+    /// stays as it is).
+    pub(crate) fn scaled(&self, factor: f64) -> Policy {
+        let mut p = self.clone();
+        if p.effect == Effect::Add {
+            match &mut p.shape {
+                PolicyShape::Step { value, .. }
+                | PolicyShape::Ramp { value, .. }
+                | PolicyShape::Pulse { value, .. } => *value *= factor,
+                PolicyShape::Series { points } => {
+                    for (_, v) in points {
+                        *v *= factor;
+                    }
+                }
+            }
+        }
+        p
+    }
+
     /// The constant it changes.
     pub fn parameter(&self) -> &str {
         &self.parameter
