@@ -184,9 +184,7 @@ fn start_points(
         )
         .ok_or_else(|| Error::Invalid {
             what: format!("local history of {} ({})", authority.name, authority.code),
-            message: format!(
-                "`{column}` for {year} is not published and cannot be estimated"
-            ),
+            message: format!("`{column}` for {year} is not published and cannot be estimated"),
         })?;
         out.push((year, v, Some(filled)));
     }
@@ -219,7 +217,10 @@ pub fn history(
     if !published_any {
         return Err(Error::Invalid {
             what: format!("local history of {name}"),
-            message: format!("{name} published no figures from {} to {to}", HISTORY_FROM + 1),
+            message: format!(
+                "{name} published no figures from {} to {to}",
+                HISTORY_FROM + 1
+            ),
         });
     }
     // The population first: the other fills need it.
@@ -338,7 +339,10 @@ pub fn history(
             if xy.last().is_none_or(|p| p.0 < last) {
                 xy.push((last, at(last)));
             }
-            let doc = m.variable(lookup).map(|v| v.doc().to_string()).unwrap_or_default();
+            let doc = m
+                .variable(lookup)
+                .map(|v| v.doc().to_string())
+                .unwrap_or_default();
             m = m.with_lookup_points(lookup, &xy, &doc)?;
         }
     }
@@ -507,7 +511,8 @@ pub fn calibrate_all(
             start_data: starts[i].as_ref(),
         })
         .collect();
-    let periods = crate::project::reporting_years(HISTORY_FROM, (settings.to - HISTORY_FROM) as usize)?;
+    let periods =
+        crate::project::reporting_years(HISTORY_FROM, (settings.to - HISTORY_FROM) as usize)?;
     let mut pooled_settings = PooledSettings::new(
         periods,
         LOCAL_SERIES.iter().map(|(c, _)| c.to_string()).collect(),
@@ -515,7 +520,8 @@ pub fn calibrate_all(
     );
     pooled_settings.sweeps = settings.sweeps;
     pooled_settings.burn = settings.burn;
-    pooled_settings.thin = ((settings.sweeps - settings.burn) * CHAINS / settings.keep.max(1)).max(1);
+    pooled_settings.thin =
+        ((settings.sweeps - settings.burn) * CHAINS / settings.keep.max(1)).max(1);
     pooled_settings.seed = settings.seed;
     pooled_settings.moves = 1;
     let started = std::time::Instant::now();
@@ -564,7 +570,10 @@ impl LocalPosterior {
             "split R-hat <= {MAX_RHAT} for {:.1}% of authority rates (worst {r:.3}: {} `{}`), population parameters' worst {pop:.3}; smallest effective sample size {:.0}; acceptance {:.2} (lowest authority {:.2}); {} model evaluations in {:.0} s",
             100.0 * d.share_below(MAX_RHAT),
             self.pooled.groups.get(g).map_or("", String::as_str),
-            self.pooled.parameters.get(k).map_or("", |p| p.name.as_str()),
+            self.pooled
+                .parameters
+                .get(k)
+                .map_or("", |p| p.name.as_str()),
             d.min_ess(),
             d.acceptance,
             d.min_group_acceptance,
@@ -729,7 +738,11 @@ impl LocalDraws {
             if cells.len() != columns.len() + 3 {
                 return Err(bad(
                     n,
-                    format!("{} values where the header has {}", cells.len(), columns.len() + 3),
+                    format!(
+                        "{} values where the header has {}",
+                        cells.len(),
+                        columns.len() + 3
+                    ),
                 ));
             }
             let mut row = Vec::with_capacity(columns.len());
@@ -744,7 +757,10 @@ impl LocalDraws {
                     }
                 }
             }
-            draws.entry(cells[2].trim().to_string()).or_default().push(row);
+            draws
+                .entry(cells[2].trim().to_string())
+                .or_default()
+                .push(row);
         }
         let Some(parameters) = header else {
             return Err(bad(1, "no header line `draw,chain,code,...`".into()));

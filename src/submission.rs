@@ -452,8 +452,10 @@ fn local_posteriors(
     scenarios: &[Scenario],
     authorities: &[(String, String)],
 ) -> Result<(Vec<LocalRates>, Vec<String>)> {
-    let mut read: Vec<(std::path::PathBuf, std::sync::Arc<crate::pooled::LocalDraws>)> =
-        Vec::new();
+    let mut read: Vec<(
+        std::path::PathBuf,
+        std::sync::Arc<crate::pooled::LocalDraws>,
+    )> = Vec::new();
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     for s in scenarios {
@@ -474,7 +476,10 @@ fn local_posteriors(
                 .iter()
                 .map(|&i| format!("`{}`", posterior.parameters[i]))
                 .collect();
-            posterior.parameters = keep.iter().map(|&i| posterior.parameters[i].clone()).collect();
+            posterior.parameters = keep
+                .iter()
+                .map(|&i| posterior.parameters[i].clone())
+                .collect();
             posterior.priors = keep
                 .iter()
                 .filter_map(|&i| posterior.priors.get(i).cloned())
@@ -553,9 +558,16 @@ fn on_local_model(scenario: Scenario) -> Result<(Scenario, Vec<String>)> {
     let Some(code) = crate::local::authority_code(&model).map(str::to_string) else {
         return Ok((scenario, Vec::new()));
     };
-    let (found, notes) =
-        local_posteriors(std::slice::from_ref(&scenario), &[(code.clone(), code.clone())])?;
-    match found.first().map(|r| r.for_authority(&code)).transpose()?.flatten() {
+    let (found, notes) = local_posteriors(
+        std::slice::from_ref(&scenario),
+        &[(code.clone(), code.clone())],
+    )?;
+    match found
+        .first()
+        .map(|r| r.for_authority(&code))
+        .transpose()?
+        .flatten()
+    {
         Some((posterior, what)) => Ok((scenario.with_posterior_draws(posterior, what), notes)),
         None => Ok((scenario, notes)),
     }

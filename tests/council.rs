@@ -161,7 +161,10 @@ fn rankings_are_each_authoritys_own_statistics_in_order() {
         }
         // The scenario's money for England is asked at the authority's
         // share: said.
-        assert!(html.contains("at its share of England's children"), "{name}");
+        assert!(
+            html.contains("at its share of England's children"),
+            "{name}"
+        );
         // Sources once.
         assert_eq!(html.matches("<li>Test source</li>").count(), 1, "{name}");
         // Self-contained: links only to the set's pages.

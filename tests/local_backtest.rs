@@ -48,7 +48,13 @@ fn local_scores_are_what_they_say() {
         horizon: 1,
         outturn: Some(outturn),
         last_value: Some(last),
-        quantiles: [median - 20.0, median - 5.0, median, median + 5.0, median + 20.0],
+        quantiles: [
+            median - 20.0,
+            median - 5.0,
+            median,
+            median + 5.0,
+            median + 20.0,
+        ],
     };
     let b = LocalBacktest {
         settings: LocalSettings::default(),
@@ -66,8 +72,14 @@ fn local_scores_are_what_they_say() {
         ],
     };
     let s = &b.scores()[0];
-    assert_eq!((s.series.as_str(), s.horizon, s.authorities), ("cpp_at_31_march", 1, 2));
-    assert!((s.median_ratio - (12.0 / 14.0 + 3.0) / 2.0).abs() < 1e-12, "{s:?}");
+    assert_eq!(
+        (s.series.as_str(), s.horizon, s.authorities),
+        ("cpp_at_31_march", 1, 2)
+    );
+    assert!(
+        (s.median_ratio - (12.0 / 14.0 + 3.0) / 2.0).abs() < 1e-12,
+        "{s:?}"
+    );
     assert!((s.share_better - 0.5).abs() < 1e-12);
     assert!((s.pooled_ratio - 43.0 / 24.0).abs() < 1e-12, "{s:?}");
     let c = &b.coverage()[0];

@@ -58,10 +58,13 @@ fn a_history_starts_from_every_published_year_and_backcasts_care() {
             / o.series("population_0_17").unwrap().get(y).unwrap()
     };
     let leeds_pop = |y: i32| published.series("population_0_17").unwrap().get(y).unwrap();
-    let expected = per_child(&published, 2021) * per_child(&e, 2015) / per_child(&e, 2021)
-        * leeds_pop(2015);
+    let expected =
+        per_child(&published, 2021) * per_child(&e, 2015) / per_child(&e, 2021) * leeds_pop(2015);
     let got = lookup_at(&h.model, "observed cla", 2015.25);
-    assert!((got - expected).abs() < 1e-6 * expected, "{got} vs {expected}");
+    assert!(
+        (got - expected).abs() < 1e-6 * expected,
+        "{got} vs {expected}"
+    );
     assert!(
         h.model
             .variable("observed cla")
@@ -92,17 +95,19 @@ fn a_history_cut_at_an_origin_sees_nothing_later() {
         "observed social workers",
     ] {
         let xs = lookup_xs(&h.model, lookup);
-        assert!(
-            xs.iter().all(|x| *x <= 2019.25 + 1e-9),
-            "{lookup}: {xs:?}"
-        );
+        assert!(xs.iter().all(|x| *x <= 2019.25 + 1e-9), "{lookup}: {xs:?}");
     }
     // Before 2021 no authority published children looked after: at a 2019
     // origin the history starts from England's rate per child.
     let e = Observed::england().unwrap();
     let rate = e.series("cla_at_31_march").unwrap().get(2019).unwrap()
         / e.series("population_0_17").unwrap().get(2019).unwrap();
-    let pop = h.observed.series("population_0_17").unwrap().get(2019).unwrap();
+    let pop = h
+        .observed
+        .series("population_0_17")
+        .unwrap()
+        .get(2019)
+        .unwrap();
     let got = lookup_at(&h.model, "observed cla", 2019.25);
     assert!((got - rate * pop).abs() < 1e-6 * got, "{got}");
 }
@@ -170,9 +175,17 @@ fn pooled_draws_round_trip_and_bad_files_are_located() {
     // Mistakes name the file and line.
     let bad = csv.replacen(",E09000012,", ",E09000012,x", 1);
     let e = LocalDraws::parse(&bad, "x.csv").unwrap_err().to_string();
-    assert!(e.contains("x.csv:") && e.contains("positive finite number"), "{e}");
-    let e = LocalDraws::parse("draw,chain,code,a\n", "y.csv").unwrap_err().to_string();
-    assert!(e.contains("y.csv:1") && e.contains("calibrate-local"), "{e}");
+    assert!(
+        e.contains("x.csv:") && e.contains("positive finite number"),
+        "{e}"
+    );
+    let e = LocalDraws::parse("draw,chain,code,a\n", "y.csv")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("y.csv:1") && e.contains("calibrate-local"),
+        "{e}"
+    );
 }
 
 /// Scenarios asked of a local authority draw the authority's own rates
@@ -203,7 +216,7 @@ fn local_ensembles_draw_the_authoritys_own_rates() {
     let scenario = |name: &str, groups: Option<&str>| {
         let groups = groups.map_or(String::new(), |g| format!("groups = \"{g}\"\n"));
         let text = format!(
-            "[scenario]\nname = \"{name}\"\nmodel = \"england.toml\"\nprofile = \"england\"\n[time]\nstart = 2021\nhorizon = 2\n[monte_carlo]\nruns = 4\nseed = 1\n[posterior]\nfile = \"{national}\"\n{groups}"
+            "model = \"england.toml\"\nprofile = \"england\"\n[scenario]\nname = \"{name}\"\n[time]\nstart = 2021\nhorizon = 2\n[monte_carlo]\nruns = 4\nseed = 1\n[posterior]\nfile = \"{national}\"\n{groups}"
         );
         let path = d.join(format!("{name}.toml"));
         std::fs::write(&path, text).unwrap();
@@ -228,7 +241,11 @@ fn local_ensembles_draw_the_authoritys_own_rates() {
     assert!(err.contains("[posterior] groups"), "{err}");
     for (name, file) in [("slow", "slow.csv"), ("fast", "fast.csv")] {
         let out = run(&scenario(name, Some(file)), name);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     // Faster exits from care leave fewer children looked after.
     let looked_after = |name: &str| -> f64 {

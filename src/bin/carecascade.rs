@@ -889,7 +889,15 @@ fn backtest_local(
     let mut command = "carecascade backtest-local".to_string();
     let defaults = LocalSettings::default();
     if settings.origins != defaults.origins {
-        command.push_str(&format!(" --origins {}", settings.origins.iter().map(i32::to_string).collect::<Vec<_>>().join(",")));
+        command.push_str(&format!(
+            " --origins {}",
+            settings
+                .origins
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
     }
     for (flag, value, default) in [
         ("--sweeps", sweeps, defaults.sweeps),
@@ -910,7 +918,11 @@ fn backtest_local(
         fingerprint,
         command,
         &mut |origin, done, _| {
-            let k = settings.origins.iter().position(|o| *o == origin).unwrap_or(0);
+            let k = settings
+                .origins
+                .iter()
+                .position(|o| *o == origin)
+                .unwrap_or(0);
             bar.set_position((k * sweeps + done) as u64);
             let _ = first;
         },
@@ -919,18 +931,33 @@ fn backtest_local(
     write_atomic(&json_path, result.to_json()?.as_bytes())?;
     write_atomic(&output, result.to_markdown().as_bytes())?;
     for f in &result.fits {
-        println!("origin {}: {} authorities; converged: {}; {}", f.origin, f.authorities, if f.converged { "yes" } else { "no" }, f.diagnostics);
+        println!(
+            "origin {}: {} authorities; converged: {}; {}",
+            f.origin,
+            f.authorities,
+            if f.converged { "yes" } else { "no" },
+            f.diagnostics
+        );
     }
     for s in result.scores() {
         println!(
             "{:<18} {} year(s): median error ratio {:.2} over {} authorities ({:.0}% better than naive), pooled {:.2}",
-            s.series, s.horizon, s.median_ratio, s.authorities, 100.0 * s.share_better, s.pooled_ratio
+            s.series,
+            s.horizon,
+            s.median_ratio,
+            s.authorities,
+            100.0 * s.share_better,
+            s.pooled_ratio
         );
     }
     for c in result.coverage() {
         println!(
             "{:<26} {} authorities, {} forecasts: 50% interval {:.0}%, 90% interval {:.0}%",
-            c.band, c.authorities, c.forecasts, 100.0 * c.within_50, 100.0 * c.within_90
+            c.band,
+            c.authorities,
+            c.forecasts,
+            100.0 * c.within_50,
+            100.0 * c.within_90
         );
     }
     println!(
