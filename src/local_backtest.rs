@@ -147,8 +147,10 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
 /// A negative binomial draw with mean `m` and dispersion `phi` (a gamma
 /// mixture of Poissons).
 fn negative_binomial(m: f64, phi: f64, rng: &mut ChaCha8Rng) -> f64 {
-    if !(m > 0.0) {
-        return 0.0;
+    // A model value that is not a number stays one, for the caller's
+    // check; 0 or below gives 0.
+    if m.is_nan() || m <= 0.0 {
+        return if m.is_nan() { f64::NAN } else { 0.0 };
     }
     let lambda = Gamma::new(phi, m / phi).map_or(m, |g| g.sample(rng));
     Poisson::new(lambda.max(1e-12)).map_or(lambda, |p| p.sample(rng))

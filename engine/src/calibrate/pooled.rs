@@ -303,6 +303,10 @@ struct Segment {
     first_row: usize,
 }
 
+/// A fitted series of a group: its index in the settings' series, its
+/// column, and its (row, observed) points.
+type Target = (usize, String, Vec<(usize, f64)>);
+
 /// A group prepared for sampling.
 struct Prepared<'a> {
     group: Group<'a>,
@@ -310,7 +314,7 @@ struct Prepared<'a> {
     references: Vec<f64>,
     /// Per series: its index in the settings' series, its column, and
     /// its (row, observed) points.
-    targets: Vec<(usize, String, Vec<(usize, f64)>)>,
+    targets: Vec<Target>,
     /// Horizons each series has a dispersion for.
     horizons: usize,
 }
@@ -611,8 +615,10 @@ pub fn sample_pooled(
         return Err(invalid("no groups or no parameters".into()));
     }
     for p in parameters {
-        if !(p.min_factor > 0.0 && p.min_factor < 1.0 && p.max_factor > 1.0)
-            || !p.max_factor.is_finite()
+        if !(p.min_factor > 0.0
+            && p.min_factor < 1.0
+            && p.max_factor > 1.0
+            && p.max_factor.is_finite())
         {
             return Err(invalid(format!(
                 "`{}`: the factors must satisfy 0 < min_factor < 1 < max_factor (got {} and {})",
@@ -821,7 +827,7 @@ pub fn sample_pooled(
                 }
             }
         });
-        if sweep >= kept_from && (sweep - kept_from) % settings.thin == 0 {
+        if sweep >= kept_from && (sweep - kept_from).is_multiple_of(settings.thin) {
             for (c, h) in hypers.iter().enumerate() {
                 draws.push(PooledDraw {
                     chain: c,
@@ -884,7 +890,7 @@ impl GroupState {
         for c in 0..CHAINS {
             self.history.push(self.x[c].clone());
         }
-        if (sweep + 1) % 50 != 0 || sweep + 1 >= burn {
+        if !(sweep + 1).is_multiple_of(50) || sweep + 1 >= burn {
             if sweep + 1 >= burn {
                 self.history = Vec::new();
             }
