@@ -78,7 +78,7 @@ mod bayes;
 mod objective;
 mod optimise;
 mod output;
-mod pooled;
+pub mod pooled;
 mod spec;
 
 pub use bayes::{
