@@ -676,7 +676,7 @@ impl LocalDraws {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`](crate::Error::Io) if it cannot be read; as
+    /// [`Error::Io`] if it cannot be read; as
     /// [`LocalDraws::parse`].
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<LocalDraws> {
         let path = path.as_ref();
