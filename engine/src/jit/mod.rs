@@ -498,6 +498,7 @@ fn lower(
         }
     }
     l.b.ins().return_(&[]);
+    l.b.seal_all_blocks();
     l.b.finalize();
     Ok(())
 }
@@ -1277,6 +1278,42 @@ impl Lowering<'_> {
         }
     }
 
+    /// `a ^ b` by the interpreter's `powf` (C's `pow`), skipping the call
+    /// when every lane has `a` equal to 1 or `b` equal to 0 (or -0): there
+    /// `pow` gives exactly 1 whatever the other operand, NaN included
+    /// (C99 Annex F, IEEE 754 `pow`), as the interpreter's call does. Such
+    /// powers are common: a price index `(1 + market * growth) ^ years`
+    /// of a placement not bought at market prices, or a growth factor
+    /// before the year it starts.
+    fn pow(&mut self, a: Value, b: Value) -> Value {
+        let (one, zero) = (self.constant(1.0), self.constant(0.0));
+        let base_one = self.compare(FloatCC::Equal, a, one);
+        let exponent_zero = self.compare(FloatCC::Equal, b, zero);
+        let trivial = self.b.ins().bor(base_one, exponent_zero);
+        let all_trivial = if self.width > 1 {
+            self.b.ins().vall_true(trivial)
+        } else {
+            trivial
+        };
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        self.b.append_block_param(join, self.ty);
+        self.b
+            .ins()
+            .brif(all_trivial, join, &[ir::BlockArg::Value(one)], slow, &[]);
+        self.b.switch_to_block(slow);
+        let number = index_of(&FUNC2, &Func2::Pow);
+        let helper: extern "C" fn(u32, f64, f64) -> f64 = func2_helper;
+        let sig = self.sigs.func2;
+        let args = move |l: &mut Self, _: usize, x: &[Value]| {
+            vec![l.b.ins().iconst(types::I32, number), x[0], x[1]]
+        };
+        let power = self.call_lanes(sig, helper as usize, 0, &[a, b], &args);
+        self.b.ins().jump(join, &[ir::BlockArg::Value(power)]);
+        self.b.switch_to_block(join);
+        self.b.block_params(join)[0]
+    }
+
     /// Tables of at most this many points are lowered inline, as a chain
     /// of comparisons and choices; larger ones call the interpreter's
     /// [`LookupTable::eval`].
@@ -1397,6 +1434,7 @@ impl Lowering<'_> {
                 let c = self.compare(FloatCC::Equal, b, zero);
                 self.choose(c, zero, quotient)
             }
+            Func2::Pow => self.pow(a, b),
             Func2::Min | Func2::Max => {
                 // As the interpreter's `func2`: NaN if either is NaN, else
                 // `b` if it is strictly smaller (larger), else `a`.

@@ -141,7 +141,8 @@ fn batches_agree_unrolled_or_one_group_at_a_time() {
 
 /// Lookups lowered inline (each kind of interpolation, with the input
 /// below, at, between and beyond the points), a table too large to inline,
-/// and MIN and MAX (ties of 0 and -0 included): the same bits as the
+/// MIN and MAX (ties of 0 and -0 included) and powers whose call is
+/// skipped in all, some or none of a pair of lanes: the same bits as the
 /// interpreter, one run and a batch of lanes.
 #[test]
 fn inline_lookups_min_and_max_agree_bit_for_bit() {
@@ -154,7 +155,7 @@ fn inline_lookups_min_and_max_agree_bit_for_bit() {
         .add(Stock::new("level", "0").inflow("rise"))
         .add(Flow::new(
             "rise",
-            "continuous(x) + extrapolated(x) + discrete(x) + large(x) + single(x) + MIN(x, 5) - MAX(x, 3)",
+            "continuous(x) + extrapolated(x) + discrete(x) + large(x) + single(x) + MIN(x, 5) - MAX(x, 3) + (1 + zero) ^ x + x ^ zero + shape ^ x + (x * x / 4 + 1) ^ (shape - 1)",
         ))
         .add(crate::build::Aux::new("x", "TIME * shape - 1"))
         .add(crate::build::Aux::new("low", "MIN(zero, -zero)"))
