@@ -1322,8 +1322,9 @@ impl Lowering<'_> {
     /// A lookup in a table known when compiling, lowered to the
     /// interpreter's arithmetic in the same order ([`LookupTable::eval`]):
     /// NaN for NaN; the end values beyond the ends (or the end segments
-    /// extended, for `Extrapolate`); else `y0 + (x - x0) * (y1 - y0) / (x1
-    /// - x0)` on the segment where `x0 <= x < x1` (`y0` for `Discrete`).
+    /// extended, for `Extrapolate`); else
+    /// `y0 + (x - x0) * (y1 - y0) / (x1 - x0)` on the segment where
+    /// `x0 <= x < x1` (`y0` for `Discrete`).
     /// The differences `y1 - y0` and `x1 - x0` of constants are computed
     /// here by the same IEEE subtraction, so every value is the same bits.
     fn lookup(&mut self, table: &LookupTable, x: Value) -> Value {
