@@ -4,7 +4,9 @@
 //!
 //! The generated program does what one interpreted run does under Euler
 //! with the model's own constants: initial values, then each step the
-//! flows, non-negative limiting (the interpreter's algorithm, copied), the
+//! flows, non-negative limiting (the interpreter's first pass written out
+//! with constant slots, then its algorithm, copied, when some stock would
+//! be limited, as the compiled loop does), the
 //! net flows, the NaN and infinity test of every checked value, the saved
 //! rows and the integration, every operation as the same IEEE operations
 //! in the same order. So its saved values are the interpreter's, bit for
@@ -288,7 +290,11 @@ fn run(s: &mut [f64; SLOTS], start: &mut [f64; STOCKS], out: &mut [f64]) -> Opti
         s[TIME_SLOT] = t;
         if LIMITING {
             flows(s);
-            limit(s, DT_VALUE);
+            // The interpreter's first pass, written out: when no stock
+            // would be limited, limiting changes nothing.
+            if limit_needed(s, DT_VALUE) {
+                limit(s, DT_VALUE);
+            }
             net_flows(s);
         } else {
             flows(s);
@@ -465,6 +471,38 @@ static BASE: [f64; SLOTS] = [{}];",
             );
         }
         out.push('\n');
+        // The first pass of limiting with every slot a constant (as the
+        // compiled loop tests it): true if some stock would be limited.
+        let _ = writeln!(
+            out,
+            "#[inline(always)]\nfn limit_needed(s: &[f64; SLOTS], dt: f64) -> bool {{"
+        );
+        for &i in &self.non_negative {
+            let stock = self.stocks[i];
+            let terms = &self.flow_terms;
+            let _ = writeln!(
+                out,
+                "    {{\n        let (mut supply, mut demand) = (0.0, 0.0);"
+            );
+            for &f in &terms[stock.first_in as usize..stock.first_out as usize] {
+                let _ = writeln!(
+                    out,
+                    "        let v = s[{f}]; if v < 0.0 {{ demand -= v; }} else {{ supply += v; }}"
+                );
+            }
+            for &f in &terms[stock.first_out as usize..stock.end as usize] {
+                let _ = writeln!(
+                    out,
+                    "        let v = s[{f}]; if v > 0.0 {{ demand += v; }} else {{ supply -= v; }}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "        if demand > 0.0 && dt * demand > s[{}] + dt * supply {{ return true; }}\n    }}",
+                stock.slot
+            );
+        }
+        let _ = writeln!(out, "    false\n}}\n");
         function(&mut out, "init", &self.init_ops)?;
         function(&mut out, "flows", &self.step_ops)?;
         function(&mut out, "net_flows", &self.derivative_ops)?;
