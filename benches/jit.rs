@@ -5,7 +5,10 @@
 //!   buffer allocated once (no allocation per run, for the engine or the
 //!   hand-written loop);
 //! - SIR in lanes of 8 runs, per run, against a hand-written 8-lane loop;
-//! - England, a 10-year weekly run (520 steps), compiled and interpreted;
+//! - England, a 10-year weekly run (520 steps), compiled and interpreted,
+//!   and against Rust generated from the same operation lists
+//!   ([`carecascade::Program::reference_rust`], compiled by `rustc -O` in
+//!   its own process, which must give the same bits);
 //! - code generation time per model (compile + native code, less compile);
 //! - the baseline ensemble (England, 10 years weekly, Latin hypercube) at
 //!   1,000 and 10,000 runs on every thread, compiled and interpreted, and
@@ -285,6 +288,58 @@ fn england(c: &mut Criterion) {
             }),
         ],
     );
+
+    // The generated-Rust reference: the same operation lists written out
+    // as Rust with every slot index a constant, compiled by rustc -O and
+    // run in its own process (timed there, alternating with the engine's
+    // timings here); its last saved row must be the engine's, bit for bit.
+    match program.reference_rust(&time) {
+        Err(e) => println!("England generated-Rust reference: not generated ({e})"),
+        Ok(source) => match carecascade::engine::CompiledReference::build(&source) {
+            Ok(None) => println!("England generated-Rust reference: no rustc to compile it"),
+            Err(e) => println!("England generated-Rust reference: rustc failed: {e}"),
+            Ok(Some(reference)) => {
+                const RUNS: usize = 20;
+                let mut last_row = Vec::new();
+                compiled
+                    .run_observing(&mut |_, row| {
+                        last_row.clear();
+                        last_row.extend_from_slice(row);
+                    })
+                    .unwrap();
+                let expected: Vec<String> = last_row
+                    .iter()
+                    .map(|v| format!("{:x}", v.to_bits()))
+                    .collect();
+                let mut reference_times = Vec::new();
+                let mut compiled_times = Vec::new();
+                for _ in 0..7 {
+                    let printed = reference.run(RUNS).unwrap();
+                    let row = printed
+                        .lines()
+                        .find_map(|l| l.strip_prefix("last row: "))
+                        .unwrap_or_else(|| panic!("{printed}"));
+                    assert_eq!(row, expected.join(" "), "the reference's numbers differ");
+                    let ns: u64 = printed
+                        .lines()
+                        .find_map(|l| l.strip_prefix("ns per run: "))
+                        .and_then(|n| n.parse().ok())
+                        .unwrap();
+                    reference_times.push(Duration::from_nanos(ns));
+                    compiled_times.push(median(15, RUNS, &mut || {
+                        run_into(&mut compiled, &mut buffer, width)
+                    }));
+                }
+                reference_times.sort();
+                compiled_times.sort();
+                let (r, c) = (reference_times[3], compiled_times[3]);
+                println!(
+                    "England, generated-Rust reference (rustc -O, same operations, same bits): reference {r:.2?}, compiled {c:.2?}, ratio: {:.2} of the reference",
+                    r.as_secs_f64() / c.as_secs_f64()
+                );
+            }
+        },
+    }
 
     // Code generation: compile, and compile then generate machine code.
     let codegen = median(11, 1, &mut || {

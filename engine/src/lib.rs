@@ -124,5 +124,7 @@ pub use model::{
     StartData, TimeSettings, Units, Variable, VariableKind,
 };
 pub use name::{canonical_name, closest};
+#[doc(hidden)]
+pub use program::CompiledReference;
 pub use program::{ParamId, Parameter, Program, Warning};
 pub use sim::{BATCH_LANES, Backend, Batch, BatchRow, Fallback, LaneError, Results, State};

@@ -269,7 +269,8 @@ reduce = "final"
         assert_eq!(merged.quantiles_csv(), whole.quantiles_csv());
         // A partial result edited by hand is refused, not a panic.
         let mut edited = parts.clone();
-        edited[0].ensembles[0].runs[0].values[0].pop();
+        edited[0].ensembles[0].runs[0].values =
+            carecascade_engine::ensemble::PeriodValues::from_rows(vec![vec![1.0]]).unwrap();
         let err = merge(edited).unwrap_err().to_string();
         assert!(err.contains("not a consistent partial result"), "{err}");
         if count > 2 {

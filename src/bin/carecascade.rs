@@ -33,8 +33,8 @@ struct Cli {
     /// How runs evaluate the model: `compiled` (machine code generated at
     /// start-up) or `interpreter` (the reference), for every run. Both give
     /// the same numbers bit for bit; a model the compiler cannot handle runs
-    /// interpreted. Without it, single runs are compiled and ensembles and
-    /// calibration (batches of lanes) interpreted, the faster choice today.
+    /// interpreted. Without it every run is compiled: single runs, and the
+    /// batches of lanes of ensembles and calibration.
     #[arg(long, global = true, value_name = "BACKEND", value_parser = ["compiled", "interpreter"])]
     backend: Option<String>,
 }

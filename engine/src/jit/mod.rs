@@ -39,6 +39,7 @@ mod tests;
 
 pub(crate) use code::Kernels;
 
+use crate::model::{Interpolation, LookupTable};
 use crate::program::Program;
 use crate::program::ops::{Code, DT, Func1, Func2, Op, TIME, TimeFunc};
 use crate::sim::Fallback;
@@ -261,7 +262,7 @@ pub(crate) fn compile_lists(
         context.func.signature = signature.clone();
         context.func.name = ir::UserFuncName::user(0, k as u32);
         let builder = FunctionBuilder::new(&mut context.func, &mut builder_context);
-        lower(builder, code, lanes, pointer, options)?;
+        lower(builder, code, &program.tables, lanes, pointer, options)?;
         module
             .define_function(id, &mut context)
             .map_err(|e| fail(&name, &e))?;
@@ -485,17 +486,19 @@ fn index_of<T: PartialEq>(list: &[T], f: &T) -> i64 {
 fn lower(
     b: FunctionBuilder,
     code: &Code,
+    tables: &[LookupTable],
     lanes: usize,
     pointer: ir::Type,
     options: &Options,
 ) -> Result<(), Fallback> {
-    let mut l = Lowering::new(b, code.slots(), lanes, pointer, options);
+    let mut l = Lowering::new(b, code.slots(), lanes, pointer, options, tables);
     for op in code.ops() {
         for group in 0..l.groups() {
             l.op(op, group);
         }
     }
     l.b.ins().return_(&[]);
+    l.b.seal_all_blocks();
     l.b.finalize();
     Ok(())
 }
@@ -517,7 +520,7 @@ fn lower_advance(
     limit_helper: Option<usize>,
 ) {
     let slots = program.step_ops.slots();
-    let mut l = Lowering::new(b, slots, lanes, pointer, options);
+    let mut l = Lowering::new(b, slots, lanes, pointer, options, &program.tables);
     let params = l.params.clone();
     let (program_pointer, first, count, start, dt) =
         (params[3], params[4], params[5], params[6], params[7]);
@@ -787,6 +790,7 @@ impl<'a> Lowering<'a> {
         lanes: usize,
         pointer: ir::Type,
         options: &Options,
+        tables: &[LookupTable],
     ) -> Lowering<'a> {
         // Pairs of lanes in vector registers where the lanes pair up.
         let width = if lanes.is_multiple_of(2) { 2 } else { 1 };
@@ -845,6 +849,7 @@ impl<'a> Lowering<'a> {
             check_count: 0,
             sigs,
             sabotage: options.sabotage,
+            lookup_tables: tables.to_vec(),
         }
     }
 }
@@ -897,6 +902,9 @@ struct Lowering<'a> {
     check_count: usize,
     sigs: Signatures,
     sabotage: bool,
+    /// The program's lookup tables, fixed for the life of its code: small
+    /// ones are lowered inline ([`Lowering::lookup`]).
+    lookup_tables: Vec<LookupTable>,
 }
 
 impl Lowering<'_> {
@@ -1178,6 +1186,15 @@ impl Lowering<'_> {
             }
             Op::Lookup { dst, table, a } => {
                 let a = self.get(a, lane);
+                if let Some(t) = self.lookup_tables.get(table as usize)
+                    && t.xs().len() <= Self::INLINE_LOOKUP_POINTS
+                {
+                    let t = t.clone();
+                    return {
+                        let v = self.lookup(&t, a);
+                        self.set(dst, lane, v)
+                    };
+                }
                 let lookup = move |l: &mut Self, _: usize, x: &[Value]| {
                     let index = l.b.ins().iconst(types::I64, i64::from(table));
                     vec![l.tables, index, x[0]]
@@ -1261,6 +1278,120 @@ impl Lowering<'_> {
         }
     }
 
+    /// `a ^ b` by the interpreter's `powf` (C's `pow`), skipping the call
+    /// when every lane has `a` equal to 1 or `b` equal to 0 (or -0): there
+    /// `pow` gives exactly 1 whatever the other operand, NaN included
+    /// (C99 Annex F, IEEE 754 `pow`), as the interpreter's call does. Such
+    /// powers are common: a price index `(1 + market * growth) ^ years`
+    /// of a placement not bought at market prices, or a growth factor
+    /// before the year it starts.
+    fn pow(&mut self, a: Value, b: Value) -> Value {
+        let (one, zero) = (self.constant(1.0), self.constant(0.0));
+        let base_one = self.compare(FloatCC::Equal, a, one);
+        let exponent_zero = self.compare(FloatCC::Equal, b, zero);
+        let trivial = self.b.ins().bor(base_one, exponent_zero);
+        let all_trivial = if self.width > 1 {
+            self.b.ins().vall_true(trivial)
+        } else {
+            trivial
+        };
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        self.b.append_block_param(join, self.ty);
+        self.b
+            .ins()
+            .brif(all_trivial, join, &[ir::BlockArg::Value(one)], slow, &[]);
+        self.b.switch_to_block(slow);
+        let number = index_of(&FUNC2, &Func2::Pow);
+        let helper: extern "C" fn(u32, f64, f64) -> f64 = func2_helper;
+        let sig = self.sigs.func2;
+        let args = move |l: &mut Self, _: usize, x: &[Value]| {
+            vec![l.b.ins().iconst(types::I32, number), x[0], x[1]]
+        };
+        let power = self.call_lanes(sig, helper as usize, 0, &[a, b], &args);
+        self.b.ins().jump(join, &[ir::BlockArg::Value(power)]);
+        self.b.switch_to_block(join);
+        self.b.block_params(join)[0]
+    }
+
+    /// Tables of at most this many points are lowered inline, as a chain
+    /// of comparisons and choices; larger ones call the interpreter's
+    /// [`LookupTable::eval`].
+    const INLINE_LOOKUP_POINTS: usize = 16;
+
+    /// A lookup in a table known when compiling, lowered to the
+    /// interpreter's arithmetic in the same order ([`LookupTable::eval`]):
+    /// NaN for NaN; the end values beyond the ends (or the end segments
+    /// extended, for `Extrapolate`); else
+    /// `y0 + (x - x0) * (y1 - y0) / (x1 - x0)` on the segment where
+    /// `x0 <= x < x1` (`y0` for `Discrete`).
+    /// The differences `y1 - y0` and `x1 - x0` of constants are computed
+    /// here by the same IEEE subtraction, so every value is the same bits.
+    fn lookup(&mut self, table: &LookupTable, x: Value) -> Value {
+        let (xs, ys) = (table.xs(), table.ys());
+        let n = xs.len();
+        let nan = self.constant(f64::NAN);
+        let unordered = self.compare(FloatCC::Unordered, x, x);
+        if n == 1 {
+            let y = self.constant(ys[0]);
+            return self.choose(unordered, nan, y);
+        }
+        let value = if table.interpolation() == Interpolation::Discrete {
+            // ys[i - 1] for the first i with xs[i] > x, ys[0] at or below
+            // the first point, ys[n - 1] at or beyond the last.
+            let mut y = self.constant(ys[0]);
+            for k in 1..n {
+                let at = self.constant(xs[k]);
+                let past = self.compare(FloatCC::GreaterThanOrEqual, x, at);
+                let yk = self.constant(ys[k]);
+                y = self.choose(past, yk, y);
+            }
+            y
+        } else {
+            // Segments (x0, y0, y1 - y0, x1 - x0), chosen by the last x0 at
+            // or below x; for `Extrapolate` the last segment extended from
+            // the last point, as `eval` computes beyond it.
+            let mut segments: Vec<[f64; 4]> = (0..n - 1)
+                .map(|k| [xs[k], ys[k], ys[k + 1] - ys[k], xs[k + 1] - xs[k]])
+                .collect();
+            let extrapolate = table.interpolation() == Interpolation::Extrapolate;
+            if extrapolate {
+                segments.push([
+                    xs[n - 1],
+                    ys[n - 1],
+                    ys[n - 1] - ys[n - 2],
+                    xs[n - 1] - xs[n - 2],
+                ]);
+            }
+            let [x0, y0, dy, dx] = segments[0];
+            let mut chosen = [x0, y0, dy, dx].map(|c| self.constant(c));
+            for segment in &segments[1..] {
+                let at = self.constant(segment[0]);
+                let past = self.compare(FloatCC::GreaterThanOrEqual, x, at);
+                for (value, &c) in chosen.iter_mut().zip(segment) {
+                    let c = self.constant(c);
+                    *value = self.choose(past, c, *value);
+                }
+            }
+            let [x0, y0, dy, dx] = chosen;
+            let offset = self.b.ins().fsub(x, x0);
+            let rise = self.b.ins().fmul(offset, dy);
+            let step = self.b.ins().fdiv(rise, dx);
+            let mut y = self.b.ins().fadd(y0, step);
+            if !extrapolate {
+                let (first, last) = (self.constant(xs[0]), self.constant(xs[n - 1]));
+                let beyond = self.compare(FloatCC::GreaterThanOrEqual, x, last);
+                let end = self.constant(ys[n - 1]);
+                y = self.choose(beyond, end, y);
+                let before = self.compare(FloatCC::LessThanOrEqual, x, first);
+                let start = self.constant(ys[0]);
+                y = self.choose(before, start, y);
+            }
+            y
+        };
+        self.choose(unordered, nan, value)
+    }
+
     fn func2(&mut self, f: Func2, a: u32, b: u32, lane: usize) -> Value {
         let (a, b) = (self.get(a, lane), self.get(b, lane));
         let compare = |l: &mut Self, cc| {
@@ -1303,6 +1434,21 @@ impl Lowering<'_> {
                 let quotient = self.b.ins().fdiv(a, b);
                 let c = self.compare(FloatCC::Equal, b, zero);
                 self.choose(c, zero, quotient)
+            }
+            Func2::Pow => self.pow(a, b),
+            Func2::Min | Func2::Max => {
+                // As the interpreter's `func2`: NaN if either is NaN, else
+                // `b` if it is strictly smaller (larger), else `a`.
+                let unordered = self.compare(FloatCC::Unordered, a, b);
+                let cc = if f == Func2::Min {
+                    FloatCC::LessThan
+                } else {
+                    FloatCC::GreaterThan
+                };
+                let b_wins = self.compare(cc, b, a);
+                let chosen = self.choose(b_wins, b, a);
+                let nan = self.constant(f64::NAN);
+                self.choose(unordered, nan, chosen)
             }
             Func2::Mod => {
                 // a - b * floor(a / b), as the interpreter computes it.

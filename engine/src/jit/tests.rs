@@ -138,3 +138,70 @@ fn batches_agree_unrolled_or_one_group_at_a_time() {
         assert!(run(&mut batch) == reference, "unrolled: {unroll}");
     }
 }
+
+/// Lookups lowered inline (each kind of interpolation, with the input
+/// below, at, between and beyond the points), a table too large to inline,
+/// MIN and MAX (ties of 0 and -0 included) and powers whose call is
+/// skipped in all, some or none of a pair of lanes: the same bits as the
+/// interpreter, one run and a batch of lanes.
+#[test]
+fn inline_lookups_min_and_max_agree_bit_for_bit() {
+    use crate::Interpolation;
+    let points = [(1.0, 0.3), (2.5, -1.7), (4.0, 2.2), (7.0, 2.2), (9.0, 0.1)];
+    let large: Vec<(f64, f64)> = (0..40)
+        .map(|k| (0.25 * k as f64, (k as f64 * 0.7).sin()))
+        .collect();
+    let model = Model::builder("lookups")
+        .add(Stock::new("level", "0").inflow("rise"))
+        .add(Flow::new(
+            "rise",
+            "continuous(x) + extrapolated(x) + discrete(x) + large(x) + single(x) + MIN(x, 5) - MAX(x, 3) + (1 + zero) ^ x + x ^ zero + shape ^ x + (x * x / 4 + 1) ^ (shape - 1)",
+        ))
+        .add(crate::build::Aux::new("x", "TIME * shape - 1"))
+        .add(crate::build::Aux::new("low", "MIN(zero, -zero)"))
+        .add(crate::build::Aux::new("high", "MAX(-zero, zero)"))
+        .add(Constant::new("shape", 1.0))
+        .add(Constant::new("zero", 0.0))
+        .add(Lookup::new("continuous", points))
+        .add(Lookup::new("extrapolated", points).interpolation(Interpolation::Extrapolate))
+        .add(Lookup::new("discrete", points).interpolation(Interpolation::Discrete))
+        .add(Lookup::new("large", large))
+        .add(Lookup::new("single", [(2.0, 4.5)]))
+        .time(crate::TimeSettings::new(0.0, 12.0, 0.125).unwrap())
+        .build()
+        .unwrap();
+    let program = Program::compile(&model).unwrap();
+    let reference = bits(&interpreted(&program));
+    let one = Arc::new(compile(&program, 1, &Options::default()).unwrap());
+    assert!(one.has_advance());
+    let mut state = program.state();
+    state.use_kernels(one);
+    assert!(bits(&state.run().unwrap()) == reference);
+
+    let shape = program.parameter("shape").unwrap();
+    let run = |batch: &mut crate::Batch<8>| {
+        for lane in 0..8 {
+            batch
+                .set_param(lane, shape, 0.5 + 0.25 * lane as f64)
+                .unwrap();
+        }
+        let mut rows = Vec::new();
+        batch
+            .run_observing(&mut |_, row| rows.extend(row.values().iter().map(|v| v.to_bits())))
+            .unwrap();
+        rows
+    };
+    let mut interpreted_batch = program.batch::<8>();
+    interpreted_batch.set_backend(Backend::Interpreter);
+    let reference = run(&mut interpreted_batch);
+    for unroll in [true, false] {
+        let options = Options {
+            unroll: Some(unroll),
+            ..Options::default()
+        };
+        let kernels = Arc::new(compile(&program, 8, &options).unwrap());
+        let mut batch = program.batch::<8>();
+        batch.use_kernels(kernels);
+        assert!(run(&mut batch) == reference, "unrolled: {unroll}");
+    }
+}

@@ -8,6 +8,9 @@
 
 mod columns;
 pub(crate) mod ops;
+mod reference;
+#[doc(hidden)]
+pub use reference::CompiledReference;
 
 pub use columns::Columns;
 

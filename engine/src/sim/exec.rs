@@ -343,18 +343,25 @@ pub(crate) fn func2(f: Func2, a: f64, b: f64) -> f64 {
         Func2::Ne => f64::from(a != b),
         Func2::And => f64::from(a != 0.0 && b != 0.0),
         Func2::Or => f64::from(a != 0.0 || b != 0.0),
+        // Spelled out (not `f64::min`, whose choice between 0.0 and -0.0
+        // is unspecified) so that the compiled back end, which lowers MIN
+        // and MAX to the same comparison and choice, gives the same bits.
         Func2::Min => {
             if a.is_nan() || b.is_nan() {
                 f64::NAN
+            } else if b < a {
+                b
             } else {
-                a.min(b)
+                a
             }
         }
         Func2::Max => {
             if a.is_nan() || b.is_nan() {
                 f64::NAN
+            } else if b > a {
+                b
             } else {
-                a.max(b)
+                a
             }
         }
         Func2::Zidz => {
