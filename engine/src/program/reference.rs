@@ -29,8 +29,10 @@ fn list(values: impl IntoIterator<Item = String>) -> String {
     values.into_iter().collect::<Vec<_>>().join(", ")
 }
 
-fn func1(f: Func1) -> &'static str {
-    match f {
+/// The function in Rust, or `None` for one std does not have (`ERFC`).
+fn func1(f: Func1) -> Option<&'static str> {
+    Some(match f {
+        Func1::Erfc => return None,
         Func1::Neg => "-a",
         Func1::Not => "if a == 0.0 { 1.0 } else { 0.0 }",
         Func1::Abs => "a.abs()",
@@ -52,7 +54,7 @@ fn func1(f: Func1) -> &'static str {
         Func1::Round => "a.round()",
         Func1::Sign => "if a > 0.0 { 1.0 } else if a < 0.0 { -1.0 } else { a }",
         Func1::ClampNonNegative => "if a < 0.0 { 0.0 } else { a }",
-    }
+    })
 }
 
 fn func2(f: Func2) -> &'static str {
@@ -98,7 +100,17 @@ fn function(out: &mut String, name: &str, code: &Code) -> Result<()> {
             Op::Sub { dst, a, b } => format!("s[{dst}] = s[{a}] - s[{b}];"),
             Op::Mul { dst, a, b } => format!("s[{dst}] = s[{a}] * s[{b}];"),
             Op::Div { dst, a, b } => format!("s[{dst}] = s[{a}] / s[{b}];"),
-            Op::F1 { dst, f, a } => format!("{{ let a = s[{a}]; s[{dst}] = {}; }}", func1(f)),
+            Op::F1 { dst, f, a } => {
+                let Some(rust) = func1(f) else {
+                    return Err(Error::Invalid {
+                        what: "reference code".into(),
+                        message: format!(
+                            "{op:?}: the generated reference has no {f:?} (std has none to match the interpreter's bits)"
+                        ),
+                    });
+                };
+                format!("{{ let a = s[{a}]; s[{dst}] = {rust}; }}")
+            }
             Op::F2 { dst, f, a, b } => format!(
                 "{{ let (a, b) = (s[{a}], s[{b}]); s[{dst}] = {}; }}",
                 func2(f)
