@@ -205,7 +205,8 @@ pub fn fingerprint(texts: &[&str]) -> String {
     format!("{h:016x}")
 }
 
-fn quantile(sorted: &[f64], p: f64) -> f64 {
+/// Quantile `p` of sorted values, linear between order statistics.
+pub(crate) fn quantile(sorted: &[f64], p: f64) -> f64 {
     let x = (sorted.len() - 1) as f64 * p;
     let (lo, hi) = (x.floor() as usize, x.ceil() as usize);
     sorted[lo] + (sorted[hi] - sorted[lo]) * (x - lo as f64)

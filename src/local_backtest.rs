@@ -137,12 +137,7 @@ pub struct LocalBacktest {
     pub forecasts: Vec<LocalForecast>,
 }
 
-/// Quantile of sorted values, linear between order statistics.
-fn quantile(sorted: &[f64], p: f64) -> f64 {
-    let x = (sorted.len() - 1) as f64 * p;
-    let (lo, hi) = (x.floor() as usize, x.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (x - lo as f64)
-}
+use crate::backtest::quantile;
 
 /// A negative binomial draw with mean `m` and dispersion `phi` (a gamma
 /// mixture of Poissons).

@@ -191,6 +191,16 @@ fn start_points(
     Ok(out)
 }
 
+/// Whether `observed` has a figure of a fitted series after
+/// [`HISTORY_FROM`].
+fn has_figures(observed: &Observed) -> bool {
+    LOCAL_SERIES.iter().any(|(c, _)| {
+        observed
+            .series(c)
+            .is_ok_and(|s| s.observed().any(|(y, _)| y > HISTORY_FROM))
+    })
+}
+
 /// The model of `authority`'s history from [`HISTORY_FROM`] to `to`
 /// (see the [module documentation](self)), made from `model` (the England
 /// model).
@@ -209,12 +219,7 @@ pub fn history(
     let name = format!("{} ({})", authority.name, authority.code);
     let observed = table.series_of(authority)?.until(to);
     let england = Observed::england()?;
-    let published_any = LOCAL_SERIES.iter().any(|(c, _)| {
-        observed
-            .series(c)
-            .is_ok_and(|s| s.observed().any(|(y, _)| y > HISTORY_FROM))
-    });
-    if !published_any {
+    if !has_figures(&observed) {
         return Err(Error::Invalid {
             what: format!("local history of {name}"),
             message: format!(
@@ -468,22 +473,42 @@ pub fn calibrate_all(
     settings: &PoolSettings,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<LocalPosterior> {
+    let kept_sweeps = settings.sweeps.saturating_sub(settings.burn);
+    if settings.keep < 4 * CHAINS || settings.keep > kept_sweeps * CHAINS {
+        return Err(Error::Invalid {
+            what: "local calibration".into(),
+            message: format!(
+                "keep {} draws: give between {} (4 per chain) and {} (every sweep after the burn-in of each of the {CHAINS} chains: sweeps {} minus burn-in {})",
+                settings.keep,
+                4 * CHAINS,
+                kept_sweeps * CHAINS,
+                settings.sweeps,
+                settings.burn
+            ),
+        });
+    }
     let table = LocalAuthorities::load()?;
-    let made: Vec<(Authority, Result<History>)> = authorities
-        .par_iter()
-        .map(|a| (a.clone(), history(model, &table, a, settings.to)))
-        .collect();
-    let mut histories = Vec::new();
+    // Authorities created after `to` have nothing to fit.
     let mut skipped = Vec::new();
-    for (a, h) in made {
-        match h {
-            Ok(h) => histories.push(h),
-            Err(Error::Invalid { message, .. }) if message.contains("published no figures") => {
-                skipped.push((a, message));
-            }
-            Err(e) => return Err(e),
+    let mut fitted = Vec::new();
+    for a in authorities {
+        if has_figures(&table.series_of(a)?.until(settings.to)) {
+            fitted.push(a.clone());
+        } else {
+            skipped.push((
+                a.clone(),
+                format!(
+                    "published no figures from {} to {}",
+                    HISTORY_FROM + 1,
+                    settings.to
+                ),
+            ));
         }
     }
+    let histories = fitted
+        .par_iter()
+        .map(|a| history(model, &table, a, settings.to))
+        .collect::<Result<Vec<_>>>()?;
     if histories.is_empty() {
         return Err(Error::Invalid {
             what: "local calibration".into(),
