@@ -261,3 +261,63 @@ fn local_ensembles_draw_the_authoritys_own_rates() {
     let (slow, fast) = (looked_after("slow"), looked_after("fast"));
     assert!(fast < 0.8 * slow, "fast exits {fast}, slow exits {slow}");
 }
+
+#[test]
+fn calibrate_local_mistakes_are_refused_before_sampling() {
+    let d = dir("mistakes");
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_carecascade"))
+            .arg("calibrate-local")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = d.join("draws.csv");
+    let out = out.to_str().unwrap();
+    // Too few draws kept: names --keep and the range.
+    let o = cli(&[
+        "--area", "Leeds", "--sweeps", "30", "--burn", "10", "--keep", "8", "-o", out,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.contains("keep 8 draws: give between 16"), "{err}");
+    // An unknown authority: the closest name.
+    let o = cli(&["--area", "Leds", "-o", out]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("Leeds"), "{err}");
+    // An output that is not a regular file is refused before sampling.
+    let o = cli(&["--area", "Leeds", "-o", d.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("not a regular file") || err.contains("directory"),
+        "{err}"
+    );
+    // An authority created after the fitted years is skipped and listed.
+    let o = cli(&[
+        "--area",
+        "North Northamptonshire",
+        "--area",
+        "Rutland",
+        "--to",
+        "2019",
+        "--sweeps",
+        "24",
+        "--burn",
+        "8",
+        "--keep",
+        "16",
+        "--accept-unconverged",
+        "-o",
+        out,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "North Northamptonshire (E06000061) skipped: published no figures from 2014 to 2019"
+        ),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(out).unwrap();
+    assert!(text.contains("# converged: NO") && text.contains("# skipped: North Northamptonshire"));
+}
