@@ -142,8 +142,11 @@ impl Submission {
             for s in &scenarios {
                 let mut set = Vec::new();
                 for name in crate::local::NATIONAL_AMOUNTS {
-                    let (_, found) = s.clone().with_parameter_scaled(name, 1.0)?;
-                    if found {
+                    let c = crate::engine::name::canonical_name(name);
+                    let same = |p: &str| crate::engine::name::canonical_name(p) == c;
+                    if s.parameters().keys().any(|p| same(p))
+                        || s.policies().iter().any(|p| same(p.parameter()))
+                    {
                         set.push(format!("`{name}`"));
                     }
                 }
@@ -337,12 +340,13 @@ impl Submission {
         crate::local::localise(england, code, LOCAL_FROM).map(|l| (l.model, l.population_share))
     }
 
-    /// The scenarios of piece `k`, in the order they run.
-    fn scenarios_of(&self, k: usize) -> Vec<&Scenario> {
+    /// The scenarios of piece `k` (indices into the submission's
+    /// scenarios), in the order they run.
+    fn scenarios_of(&self, k: usize) -> Vec<usize> {
         if self.compare {
-            self.scenarios.iter().collect()
+            (0..self.scenarios.len()).collect()
         } else {
-            vec![&self.scenarios[k % self.scenarios.len()]]
+            vec![k % self.scenarios.len()]
         }
     }
 
@@ -371,7 +375,10 @@ impl Submission {
         let mut prepare = |k: usize| -> Result<Vec<Prepared>> {
             let scenarios = self.scenarios_of(k);
             if self.model.is_none() {
-                return scenarios.iter().map(|s| s.prepare()).collect();
+                return scenarios
+                    .iter()
+                    .map(|&i| self.scenarios[i].prepare())
+                    .collect();
             }
             let a = k / per_authority;
             let made = match local.take() {
@@ -381,14 +388,7 @@ impl Submission {
             let result = match &made {
                 Ok(model) => scenarios
                     .iter()
-                    .map(|s| {
-                        let i = self
-                            .scenarios
-                            .iter()
-                            .position(|t| std::ptr::eq(t, *s))
-                            .unwrap_or(0);
-                        self.prepare_local(i, a, model)
-                    })
+                    .map(|&i| self.prepare_local(i, a, model))
                     .collect(),
                 Err(e) => Err(same_error(e)),
             };

@@ -846,6 +846,24 @@ fn project(
     write_output(output, |out| out.write_all(csv.as_bytes()))
 }
 
+/// What a submission's user should know before it runs: the notes on the
+/// calibrated parameters its local runs draw, and the start figures filled
+/// in (`how` says where each is explained).
+fn print_submission_warnings(submission: &carecascade::submission::Submission, how: &str) {
+    for note in submission.notes() {
+        eprintln!("warning: {note}");
+    }
+    if !submission.warnings().is_empty() {
+        eprintln!(
+            "warning: {} start figure(s) not published, filled in ({how}):",
+            submission.warnings().len()
+        );
+        for w in submission.warnings() {
+            eprintln!("  {w}");
+        }
+    }
+}
+
 fn render_local_backtest(output: PathBuf) -> Result<ExitCode, Error> {
     let json_path = output.with_extension("json");
     let text = std::fs::read_to_string(&json_path).map_err(|e| Error::io(&json_path, e))?;
@@ -1779,22 +1797,11 @@ fn council_report(
     };
     let scenarios = load_all(&files, Some(runs.unwrap_or(council::DEFAULT_RUNS)), seed)?;
     let submission = Submission::new(scenarios, comparing, areas)?;
-    for note in submission.notes() {
-        eprintln!("warning: {note}");
-    }
     // Refuse an output folder it may not replace before running.
     let names = council::possible_files(submission.authorities())?;
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     carecascade::engine::format::check_set(&output, &names)?;
-    if !submission.warnings().is_empty() {
-        eprintln!(
-            "warning: {} start figure(s) not published, filled in (each authority's page says how):",
-            submission.warnings().len()
-        );
-        for w in submission.warnings() {
-            eprintln!("  {w}");
-        }
-    }
+    print_submission_warnings(&submission, "each authority's page says how");
     let total = submission.runs_in(None);
     let bar = progress_bar(total, "runs");
     let started = std::time::Instant::now();
@@ -1921,18 +1928,10 @@ fn run_submission(
     use carecascade::submission::Submission;
     let scenarios = load_all(&files, args.runs, args.seed)?;
     let submission = Submission::new(scenarios, compare, &args.area)?;
-    for note in submission.notes() {
-        eprintln!("warning: {note}");
-    }
-    if !submission.warnings().is_empty() {
-        eprintln!(
-            "warning: {} start figure(s) not published, filled in (index.csv's filled_start_figures and each local model's lookups say how):",
-            submission.warnings().len()
-        );
-        for w in submission.warnings() {
-            eprintln!("  {w}");
-        }
-    }
+    print_submission_warnings(
+        &submission,
+        "index.csv's filled_start_figures and each local model's lookups say how",
+    );
     let total = submission.runs_in(shard);
     let bar = progress_bar(total, "runs");
     let started = std::time::Instant::now();
