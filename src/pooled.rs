@@ -592,7 +592,7 @@ impl LocalPosterior {
             .copied()
             .fold(f64::NEG_INFINITY, f64::max);
         format!(
-            "split R-hat <= {MAX_RHAT} for {:.1}% of authority rates (worst {r:.3}: {} `{}`), population parameters' worst {pop:.3}; smallest effective sample size {:.0}; acceptance {:.2} (lowest authority {:.2}); {} model evaluations in {:.0} s",
+            "split R-hat <= {MAX_RHAT} for {:.1}% of authority rates (worst {r:.3}: {} `{}`), population parameters' worst {pop:.3}; smallest effective sample size {:.0}; acceptance {:.2} (lowest authority {:.2}); {} of {} authorities also moved from a fitted Gaussian, accepting {:.2}; collective moves accepting {:.2}; {} model evaluations in {:.0} s",
             100.0 * d.share_below(MAX_RHAT),
             self.pooled.groups.get(g).map_or("", String::as_str),
             self.pooled
@@ -602,6 +602,10 @@ impl LocalPosterior {
             d.min_ess(),
             d.acceptance,
             d.min_group_acceptance,
+            d.fitted_groups,
+            self.pooled.groups.len(),
+            d.fitted_acceptance,
+            d.collective_acceptance,
             d.evaluations,
             self.seconds
         )

@@ -44,16 +44,31 @@
 //!    draws (scaled towards an acceptance near 0.25) and then frozen;
 //!    groups are updated in parallel (rayon) with random numbers seeded by
 //!    group and sweep, so results do not depend on the number of threads;
-//! 2. `mu[k]` from its normal full conditional;
-//! 3. `tau[k]` and `ln phi[s]` by random-walk Metropolis on the logarithm,
+//!    from the middle of the burn-in, each group also takes one
+//!    independence Metropolis-Hastings move per sweep from a Gaussian:
+//!    a quadratic fitted by least squares to the log likelihoods the
+//!    burn-in evaluated (refitted at the end of the burn-in, then fixed),
+//!    times the chain's current population normal, widened by a quarter.
+//!    Where the likelihood is close to that quadratic the proposals are
+//!    nearly independent draws from the group's conditional posterior, so
+//!    a group crosses its posterior in one step instead of by a random
+//!    walk; the acceptance ratio carries the proposal's density, so the
+//!    target is exact whatever the fit ([`PooledDiagnostics`] reports how
+//!    many groups were fitted and how often the moves were accepted);
+//! 2. one parameter a sweep (in turn), a collective move of its centre,
+//!    spread and every group's value together: `mu' = mu + d`,
+//!    `x' = mu' + s (x - mu)`, `tau' = s tau`, accepted on the groups'
+//!    likelihoods, the priors and the map's Jacobian. Where a spread is
+//!    small and each group's data say little (the neck of the funnel
+//!    between `tau` and the groups), group-by-group updates move the
+//!    centre and spread by tiny steps; this moves them at once;
+//! 3. `mu[k]` from its normal full conditional;
+//! 4. `tau[k]` and `ln phi[s]` by random-walk Metropolis on the logarithm,
 //!    from the kept model values (no runs).
 //!
-//! Random-walk updates of each group are slow where a group's rates trade
-//! off along a ridge, and where a spread is small (the funnel between
-//! `tau` and tightly clustered groups): check the diagnostics, and run
-//! more sweeps. (A joint non-centred move of the population and every
-//! group, one parameter a sweep, was tried on the England local
-//! authorities and mixed worse; it is not used.)
+//! Each sweep costs up to three batched runs of every group (its random
+//! walk, its fitted move, the collective move). Check the diagnostics,
+//! and run more sweeps where they say so.
 //!
 //! Convergence is judged as for [`posterior`](super::posterior): split
 //! R-hat and effective sample size for every group's every parameter and
@@ -199,6 +214,14 @@ pub struct PooledDiagnostics {
     pub acceptance: f64,
     /// The lowest fraction any group accepted.
     pub min_group_acceptance: f64,
+    /// Groups whose log likelihood the burn-in fitted a quadratic to, so
+    /// that they also take independence moves from it.
+    pub fitted_groups: usize,
+    /// Fraction of those independence moves accepted after the burn-in.
+    pub fitted_acceptance: f64,
+    /// Fraction of the collective moves (one parameter's centre, spread
+    /// and every group's value together) accepted after the burn-in.
+    pub collective_acceptance: f64,
     /// Model evaluations (runs of one lane over every restart).
     pub evaluations: usize,
 }
@@ -337,6 +360,14 @@ struct GroupState {
     window_proposed: usize,
     /// Whether `chol` is the factor of the draws' covariance yet.
     has_covariance: bool,
+    /// Points evaluated in the current fitting window of the burn-in, with
+    /// their log likelihoods.
+    samples: Vec<(Vec<f64>, f64)>,
+    /// The fitted quadratic of the log likelihood, once there is one.
+    quadratic: Option<Quadratic>,
+    /// Fitted-proposal moves accepted and proposed after the burn-in.
+    fitted_accepted: usize,
+    fitted_proposed: usize,
 }
 
 fn ln_normal(x: f64, mean: f64, sd: f64) -> f64 {
@@ -378,6 +409,157 @@ fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
         }
     }
     Some(l)
+}
+
+/// A quadratic approximation of one group's log likelihood in its log
+/// factors, fitted by least squares to the points the burn-in evaluated:
+/// `ln L(x) ~ c + g.(x - centre) - (x - centre)' A (x - centre) / 2`.
+#[derive(Debug, Clone)]
+struct Quadratic {
+    centre: Vec<f64>,
+    gradient: Vec<f64>,
+    /// `A`, row-major.
+    precision: Vec<f64>,
+}
+
+/// How much wider than the fitted conditional the independence proposal
+/// is (its standard deviations' factor), so that its tails cover the
+/// target's where the quadratic is a little off.
+const FITTED_WIDTH: f64 = 1.25;
+
+/// Points within this much log likelihood of the best are used in the fit
+/// (far worse ones sit in tails the quadratic need not follow).
+const FIT_RANGE: f64 = 25.0;
+
+impl Quadratic {
+    /// Least-squares fit of `ln L` over `points` (x, ln L), or `None` when
+    /// too few points, a singular design, or a curvature that is not
+    /// positive definite.
+    fn fit(points: &[(Vec<f64>, f64)], k: usize) -> Option<Quadratic> {
+        let best = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+        let near: Vec<&(Vec<f64>, f64)> = points
+            .iter()
+            .filter(|p| p.1.is_finite() && p.1 > best - FIT_RANGE)
+            .collect();
+        let terms = 1 + k + k * (k + 1) / 2;
+        if near.len() < 3 * terms {
+            return None;
+        }
+        let n = near.len() as f64;
+        let centre: Vec<f64> = (0..k)
+            .map(|i| near.iter().map(|p| p.0[i]).sum::<f64>() / n)
+            .collect();
+        let features = |x: &[f64]| {
+            let u: Vec<f64> = x.iter().zip(&centre).map(|(x, c)| x - c).collect();
+            let mut f = Vec::with_capacity(terms);
+            f.push(1.0);
+            f.extend_from_slice(&u);
+            for i in 0..k {
+                for j in i..k {
+                    f.push(u[i] * u[j]);
+                }
+            }
+            f
+        };
+        let mut normal = vec![0.0; terms * terms];
+        let mut rhs = vec![0.0; terms];
+        for (x, y) in &near {
+            let f = features(x);
+            for a in 0..terms {
+                rhs[a] += f[a] * y;
+                for b in 0..=a {
+                    normal[a * terms + b] += f[a] * f[b];
+                }
+            }
+        }
+        for a in 0..terms {
+            for b in 0..a {
+                normal[b * terms + a] = normal[a * terms + b];
+            }
+            normal[a * terms + a] *= 1.0 + 1e-10;
+        }
+        let l = cholesky(&normal, terms)?;
+        let beta = solve_cholesky(&l, terms, &rhs);
+        let gradient = beta[1..=k].to_vec();
+        let mut precision = vec![0.0; k * k];
+        let mut t = 1 + k;
+        for i in 0..k {
+            for j in i..k {
+                if i == j {
+                    precision[i * k + i] = -2.0 * beta[t];
+                } else {
+                    precision[i * k + j] = -beta[t];
+                    precision[j * k + i] = -beta[t];
+                }
+                t += 1;
+            }
+        }
+        cholesky(&precision, k)?;
+        Some(Quadratic {
+            centre,
+            gradient,
+            precision,
+        })
+    }
+
+    /// The Gaussian proposal for one chain: the quadratic times the
+    /// population's normal, widened by [`FITTED_WIDTH`]. Returns its mean
+    /// and the Cholesky factor of its precision.
+    fn proposal(&self, mean: &[f64], spread: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {
+        let k = self.centre.len();
+        let mut p = self.precision.clone();
+        let mut linear = self.gradient.clone();
+        for i in 0..k {
+            let d = 1.0 / (spread[i] * spread[i]);
+            p[i * k + i] += d;
+            linear[i] += d * (mean[i] - self.centre[i]);
+        }
+        let l = cholesky(&p, k)?;
+        let u = solve_cholesky(&l, k, &linear);
+        let centre = u.iter().zip(&self.centre).map(|(u, c)| u + c).collect();
+        let widen = 1.0 / FITTED_WIDTH;
+        let chol = l.iter().map(|v| v * widen).collect();
+        Some((centre, chol))
+    }
+}
+
+/// Solves `L L' v = b` for lower-triangular `l` (row-major `n x n`).
+fn solve_cholesky(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
+    let mut y = vec![0.0; n];
+    for i in 0..n {
+        let s: f64 = (0..i).map(|j| l[i * n + j] * y[j]).sum();
+        y[i] = (b[i] - s) / l[i * n + i];
+    }
+    let mut v = vec![0.0; n];
+    for i in (0..n).rev() {
+        let s: f64 = (i + 1..n).map(|j| l[j * n + i] * v[j]).sum();
+        v[i] = (y[i] - s) / l[i * n + i];
+    }
+    v
+}
+
+/// A draw from the Gaussian with `centre` and precision `L L'`:
+/// `centre + L'^-1 z`.
+fn draw_gaussian(centre: &[f64], l: &[f64], rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let n = centre.len();
+    let z: Vec<f64> = (0..n).map(|_| normal(rng)).collect();
+    let mut v = vec![0.0; n];
+    for i in (0..n).rev() {
+        let s: f64 = (i + 1..n).map(|j| l[j * n + i] * v[j]).sum();
+        v[i] = (z[i] - s) / l[i * n + i];
+    }
+    v.iter().zip(centre).map(|(v, c)| v + c).collect()
+}
+
+/// The Gaussian's log density at `x` up to a constant: `-|L'(x - c)|^2 / 2`.
+fn ln_gaussian(x: &[f64], centre: &[f64], l: &[f64]) -> f64 {
+    let n = centre.len();
+    let mut total = 0.0;
+    for j in 0..n {
+        let s: f64 = (j..n).map(|i| l[i * n + j] * (x[i] - centre[i])).sum();
+        total += s * s;
+    }
+    -0.5 * total
 }
 
 impl<'a> Prepared<'a> {
@@ -708,6 +890,10 @@ pub fn sample_pooled(
                 window_accepted: 0,
                 window_proposed: 0,
                 has_covariance: false,
+                samples: Vec::new(),
+                quadratic: None,
+                fitted_accepted: 0,
+                fitted_proposed: 0,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -720,6 +906,7 @@ pub fn sample_pooled(
         .collect();
     let mut draws = Vec::new();
     let mut evaluations = CHAINS * prepared.len() * 2;
+    let mut collective = Collective::new(k);
     let kept_from = settings.burn;
     for sweep in 0..settings.sweeps {
         let burning = sweep < settings.burn;
@@ -730,6 +917,10 @@ pub fn sample_pooled(
             .enumerate()
             .for_each(|(g, (state, prep))| {
                 let mut rng = seeded(settings.seed, g as u64, sweep as u64);
+                let recording = burning && sweep >= settings.burn / 4;
+                if state.quadratic.is_some() {
+                    state.fitted_move(prep, &hypers, &segments, weight, &inside, burning, &mut rng);
+                }
                 for _ in 0..settings.moves {
                     let proposals: [Vec<f64>; CHAINS] = std::array::from_fn(|c| {
                         let z: Vec<f64> = (0..k).map(|_| normal(&mut rng)).collect();
@@ -762,8 +953,11 @@ pub fn sample_pooled(
                             continue;
                         };
                         let h = &hypers[c];
-                        let new = ln_likelihood(&new_pairs, &h.dispersion)
-                            + h.ln_population(&proposals[c]);
+                        let new_likelihood = ln_likelihood(&new_pairs, &h.dispersion);
+                        if recording {
+                            state.samples.push((proposals[c].clone(), new_likelihood));
+                        }
+                        let new = new_likelihood + h.ln_population(&proposals[c]);
                         let old = ln_likelihood(&state.pairs[c], &h.dispersion)
                             + h.ln_population(&state.x[c]);
                         if new.is_finite() && u.ln() < new - old {
@@ -776,10 +970,38 @@ pub fn sample_pooled(
                 }
                 if burning {
                     state.adapt(sweep, settings.burn, k);
+                    // Fit the likelihood's quadratic half way through the
+                    // burn-in and again at its end, each from the points
+                    // evaluated since the last fit.
+                    if sweep + 1 == settings.burn / 2 || sweep + 1 == settings.burn {
+                        if let Some(q) = Quadratic::fit(&state.samples, k) {
+                            state.quadratic = Some(q);
+                        }
+                        state.samples = Vec::new();
+                    }
                 }
             });
-        evaluations += CHAINS * prepared.len() * settings.moves;
-        // 2-3. The population parameters, chain by chain.
+        evaluations += CHAINS * prepared.len() * settings.moves
+            + CHAINS * states.iter().filter(|s| s.quadratic.is_some()).count();
+        // 2. One parameter's population and every group together: a
+        // shift and a rescaling of all groups' log factors about the
+        // centre, which the group-by-group updates cannot make where the
+        // spread is small.
+        let i = sweep % k;
+        collective.step(
+            i,
+            sweep,
+            settings,
+            &prepared,
+            &mut states,
+            &mut hypers,
+            &segments,
+            weight,
+            &bounds,
+            burning,
+        );
+        evaluations += CHAINS * prepared.len();
+        // 3-4. The population parameters, chain by chain.
         hypers.par_iter_mut().enumerate().for_each(|(c, h)| {
             let mut rng = seeded(settings.seed, u64::MAX - 1 - c as u64, sweep as u64);
             let groups = states.len() as f64;
@@ -864,6 +1086,9 @@ pub fn sample_pooled(
             population_ess: Vec::new(),
             acceptance: 0.0,
             min_group_acceptance: 0.0,
+            fitted_groups: 0,
+            fitted_acceptance: 0.0,
+            collective_acceptance: collective.accepted as f64 / collective.proposed.max(1) as f64,
             evaluations,
         },
         method: format!(
@@ -881,7 +1106,202 @@ pub fn sample_pooled(
     Ok(pooled)
 }
 
+/// The collective moves of one parameter's centre, spread and every
+/// group's value: `mu' = mu + d`, `x' = mu' + s (x - mu)`, `tau' = s tau`,
+/// with `d` normal and `ln s` normal, each scale adapted per parameter
+/// during the burn-in. The population's density of the groups is
+/// unchanged up to `s^-G`, which the map's Jacobian `s^(G+1)` cancels
+/// but for one `s`; so the acceptance ratio is the groups' likelihoods,
+/// the priors of `mu` and `tau`, and `s`. Where the spread is small and
+/// each group's data say little (the neck of the funnel), this moves the
+/// centre and spread in one step where group-by-group updates creep.
+struct Collective {
+    /// Per parameter: the proposal scales of `d` and `ln s`.
+    scales: Vec<(f64, f64)>,
+    /// Per parameter: accepted and proposed in the current window (burn-in)
+    /// and after the burn-in.
+    window: Vec<(usize, usize)>,
+    accepted: usize,
+    proposed: usize,
+}
+
+impl Collective {
+    fn new(k: usize) -> Collective {
+        Collective {
+            scales: vec![(0.02, 0.05); k],
+            window: vec![(0, 0); k],
+            accepted: 0,
+            proposed: 0,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        i: usize,
+        sweep: usize,
+        settings: &PooledSettings,
+        prepared: &[Prepared<'_>],
+        states: &mut [GroupState],
+        hypers: &mut [Hyper],
+        segments: &[Segment],
+        weight: f64,
+        bounds: &[(f64, f64)],
+        burning: bool,
+    ) {
+        let mut rng = seeded(settings.seed, u64::MAX - 64 - i as u64, sweep as u64);
+        let (sd_shift, sd_scale) = self.scales[i];
+        let moves: [(f64, f64); CHAINS] = std::array::from_fn(|_| {
+            (
+                sd_shift * normal(&mut rng),
+                (sd_scale * normal(&mut rng)).exp(),
+            )
+        });
+        let (lo, hi) = bounds[i];
+        let centres: [f64; CHAINS] = std::array::from_fn(|c| hypers[c].mean[i]);
+        let moved = |c: usize, x: f64| {
+            let (d, s) = moves[c];
+            centres[c] + d + s * (x - centres[c])
+        };
+        // Every group's runs at the moved values, chain by chain as lanes:
+        // (per chain: the new compared values, or None if out of bounds or
+        // failed), and the change of log likelihood.
+        type Moved = [Option<(Vec<Pair>, f64)>; CHAINS];
+        let results: Vec<Moved> = states
+            .par_iter()
+            .zip(prepared.par_iter())
+            .map(|(state, prep)| {
+                let run: [Vec<f64>; CHAINS] = std::array::from_fn(|c| {
+                    let mut x = state.x[c].clone();
+                    x[i] = moved(c, x[i]);
+                    x
+                });
+                let inside: [bool; CHAINS] =
+                    std::array::from_fn(|c| run[c][i] > lo && run[c][i] < hi);
+                let safe: [Vec<f64>; CHAINS] = std::array::from_fn(|c| {
+                    if inside[c] {
+                        run[c].clone()
+                    } else {
+                        state.x[c].clone()
+                    }
+                });
+                let mut out = prep.evaluate(&safe, segments, weight);
+                std::array::from_fn(|c| {
+                    let pairs = out[c].take().filter(|_| inside[c])?;
+                    let h = &hypers[c];
+                    let change = ln_likelihood(&pairs, &h.dispersion)
+                        - ln_likelihood(&state.pairs[c], &h.dispersion);
+                    change.is_finite().then_some((pairs, change))
+                })
+            })
+            .collect();
+        for c in 0..CHAINS {
+            let u: f64 = rng.random();
+            let (d, s) = moves[c];
+            let h = &hypers[c];
+            let (mu, tau) = (h.mean[i], h.spread[i]);
+            let (mu2, tau2) = (mu + d, s * tau);
+            let total: Option<f64> = results.iter().map(|r| r[c].as_ref().map(|p| p.1)).sum();
+            let accept = total.is_some_and(|change| {
+                let ratio =
+                    change - 0.5 * (mu2 * mu2 - mu * mu) - 0.5 * (tau2 * tau2 - tau * tau) + s.ln();
+                u.ln() < ratio
+            });
+            self.window[i].1 += 1;
+            self.proposed += usize::from(!burning);
+            if accept {
+                self.window[i].0 += 1;
+                self.accepted += usize::from(!burning);
+                for (state, r) in states.iter_mut().zip(&results) {
+                    state.x[c][i] = moved(c, state.x[c][i]);
+                    if let Some((pairs, _)) = &r[c] {
+                        state.pairs[c] = pairs.clone();
+                    }
+                }
+                hypers[c].mean[i] = mu2;
+                hypers[c].spread[i] = tau2;
+            }
+        }
+        // Adapt each parameter's scales towards an acceptance near 0.3
+        // (every 10 of its own steps, during the burn-in only).
+        let (a, p) = self.window[i];
+        if burning && p >= 10 * CHAINS {
+            let rate = a as f64 / p as f64;
+            let f = if rate < 0.15 {
+                0.6
+            } else if rate > 0.45 {
+                1.6
+            } else {
+                1.0
+            };
+            self.scales[i] = (self.scales[i].0 * f, self.scales[i].1 * f);
+            self.window[i] = (0, 0);
+        }
+    }
+}
+
 impl GroupState {
+    /// One independence Metropolis-Hastings move per chain from the
+    /// Gaussian that the fitted quadratic and the chain's population
+    /// distribution make: where the quadratic is close, the proposals are
+    /// nearly draws from the group's conditional posterior and the chain
+    /// moves across it in one step instead of by a random walk.
+    #[allow(clippy::too_many_arguments)]
+    fn fitted_move(
+        &mut self,
+        prep: &Prepared<'_>,
+        hypers: &[Hyper],
+        segments: &[Segment],
+        weight: f64,
+        inside: &dyn Fn(&[f64]) -> bool,
+        burning: bool,
+        rng: &mut ChaCha8Rng,
+    ) {
+        let Some(q) = &self.quadratic else {
+            return;
+        };
+        let gaussians: [Option<(Vec<f64>, Vec<f64>)>; CHAINS] =
+            std::array::from_fn(|c| q.proposal(&hypers[c].mean, &hypers[c].spread));
+        let proposals: [Vec<f64>; CHAINS] = std::array::from_fn(|c| match &gaussians[c] {
+            Some((centre, l)) => draw_gaussian(centre, l, rng),
+            None => self.x[c].clone(),
+        });
+        let valid: [bool; CHAINS] =
+            std::array::from_fn(|c| gaussians[c].is_some() && inside(&proposals[c]));
+        let run: [Vec<f64>; CHAINS] = std::array::from_fn(|c| {
+            if valid[c] {
+                proposals[c].clone()
+            } else {
+                self.x[c].clone()
+            }
+        });
+        let mut results = prep.evaluate(&run, segments, weight);
+        for c in 0..CHAINS {
+            let u: f64 = rng.random();
+            self.fitted_proposed += usize::from(!burning);
+            let (Some((centre, l)), true) = (&gaussians[c], valid[c]) else {
+                continue;
+            };
+            let Some(new_pairs) = results[c].take() else {
+                continue;
+            };
+            let h = &hypers[c];
+            let new_likelihood = ln_likelihood(&new_pairs, &h.dispersion);
+            if burning {
+                self.samples.push((proposals[c].clone(), new_likelihood));
+            }
+            let new = new_likelihood + h.ln_population(&proposals[c])
+                - ln_gaussian(&proposals[c], centre, l);
+            let old = ln_likelihood(&self.pairs[c], &h.dispersion) + h.ln_population(&self.x[c])
+                - ln_gaussian(&self.x[c], centre, l);
+            if new.is_finite() && u.ln() < new - old {
+                self.x[c] = proposals[c].clone();
+                self.pairs[c] = new_pairs;
+                self.fitted_accepted += usize::from(!burning);
+            }
+        }
+    }
+
     /// Adapts the proposal during the burn-in: records the sweep's points
     /// and, every 50 sweeps, sets the covariance to that of the latter
     /// half of the burn-in so far and rescales it towards an acceptance of
@@ -995,6 +1415,14 @@ fn diagnose(pooled: &Pooled, states: &[GroupState]) -> PooledDiagnostics {
             .iter()
             .map(|s| s.accepted as f64 / s.proposed.max(1) as f64)
             .fold(f64::INFINITY, f64::min),
+        fitted_groups: states.iter().filter(|s| s.quadratic.is_some()).count(),
+        fitted_acceptance: {
+            let (a, p) = states.iter().fold((0, 0), |(a, p), s| {
+                (a + s.fitted_accepted, p + s.fitted_proposed)
+            });
+            a as f64 / p.max(1) as f64
+        },
+        collective_acceptance: pooled.diagnostics.collective_acceptance,
         evaluations: pooled.diagnostics.evaluations,
     }
 }
