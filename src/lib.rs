@@ -95,6 +95,7 @@ pub mod local_backtest;
 pub mod pooled;
 pub mod project;
 pub mod report;
+pub mod rollup;
 pub mod submission;
 pub mod validate;
 

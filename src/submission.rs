@@ -53,6 +53,9 @@ pub struct Submission {
     /// What the user should know about the calibrated parameters local
     /// runs draw.
     notes: Vec<String>,
+    /// Whether the areas are every authority (`all`), so that a run also
+    /// rolls them up and checks the sum against the national model.
+    every_authority: bool,
 }
 
 /// A scenario's name as a folder: lower case letters and digits, with
@@ -120,6 +123,7 @@ impl Submission {
         if compare {
             check_together(&prepared)?;
         }
+        let every_authority = areas.len() == 1 && areas[0].trim().eq_ignore_ascii_case("all");
         let authorities = if areas.is_empty() {
             Vec::new()
         } else {
@@ -249,6 +253,7 @@ impl Submission {
             warnings,
             local_draws,
             notes,
+            every_authority,
         })
     }
 
@@ -364,6 +369,68 @@ impl Submission {
         output: &Path,
         progress: &(dyn Fn() + Sync),
     ) -> Result<PlanReport> {
+        self.run_observed(shard, output, progress, &mut NoObserver)
+    }
+
+    /// Whether this submission asks every authority (`--area all`), so
+    /// that [`Submission::run_rolled_up`] can add them up and check the
+    /// sum against the national model.
+    pub fn is_every_authority(&self) -> bool {
+        self.every_authority
+    }
+
+    /// Runs the whole submission as [`Submission::run`] (unsharded), adds
+    /// up every authority's runs of each scenario, run by run, runs the
+    /// same scenarios on the national model with the same runs and seed,
+    /// and writes the comparison as `rollup.csv` in `output` (see
+    /// [`crate::rollup`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] unless the submission asks every authority; the
+    /// errors of [`Submission::run`], of the national runs and of writing
+    /// the file.
+    pub fn run_rolled_up(
+        &self,
+        output: &Path,
+        progress: &(dyn Fn() + Sync),
+    ) -> Result<(PlanReport, crate::rollup::RollUpCheck)> {
+        if !self.every_authority {
+            return Err(Error::Invalid {
+                what: "roll-up".into(),
+                message: "a national roll-up needs every authority (--area all)".into(),
+            });
+        }
+        let options = crate::engine::ensemble::RunOptions::default();
+        let national = if self.compare {
+            let prepared = self
+                .scenarios
+                .iter()
+                .map(Scenario::prepare)
+                .collect::<Result<Vec<_>>>()?;
+            vec![crate::engine::ensemble::run_scenarios(&prepared, &options)?]
+        } else {
+            self.scenarios
+                .iter()
+                .map(|s| crate::engine::ensemble::run_scenarios(&[s.prepare()?], &options))
+                .collect::<Result<Vec<_>>>()?
+        };
+        let mut rolling = crate::rollup::RollingUp::new(&national)?;
+        let report = self.run_observed(None, output, progress, &mut rolling)?;
+        let check = rolling.into_check().ok_or_else(|| Error::Invalid {
+            what: "roll-up".into(),
+            message: "the plan finished without checking the roll-up".into(),
+        })?;
+        Ok((report, check))
+    }
+
+    fn run_observed(
+        &self,
+        shard: Option<Shard>,
+        output: &Path,
+        progress: &(dyn Fn() + Sync),
+        observer: &mut dyn crate::engine::ensemble::PlanObserver,
+    ) -> Result<PlanReport> {
         // The last authority localised: pieces of one authority are
         // consecutive.
         let mut local: Option<(usize, Result<(Model, f64)>)> = None;
@@ -395,7 +462,8 @@ impl Submission {
             local = Some((a, made));
             result
         };
-        self.plan.run(shard, output, &mut prepare, progress)
+        self.plan
+            .run_observed(shard, output, &mut prepare, progress, observer)
     }
 
     /// The runs a task holding `shard` runs (all of them for `None`),
@@ -406,6 +474,15 @@ impl Submission {
             .iter()
             .map(|(k, runs)| runs.len() * self.scenarios_of(*k).len())
             .sum()
+    }
+}
+
+/// Sees nothing.
+struct NoObserver;
+
+impl crate::engine::ensemble::PlanObserver for NoObserver {
+    fn piece(&mut self, _: usize, _: &crate::engine::ensemble::Outcome) -> Result<()> {
+        Ok(())
     }
 }
 

@@ -1936,7 +1936,12 @@ fn run_submission(
     let bar = progress_bar(total, "runs");
     let started = std::time::Instant::now();
     let progress = || bar.inc(1);
-    let report = submission.run(shard, &args.output, &progress)?;
+    let (report, rollup) = if shard.is_none() && submission.is_every_authority() {
+        let (report, check) = submission.run_rolled_up(&args.output, &progress)?;
+        (report, Some(check))
+    } else {
+        (submission.run(shard, &args.output, &progress)?, None)
+    };
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     // Runs of pieces that failed before running are not counted.
@@ -1956,6 +1961,19 @@ fn run_submission(
         total as f64 / seconds.max(1e-9),
     );
     print_plan(&report);
+    if let Some(check) = rollup {
+        print_quietly(&check.summary());
+        let disagree = check.disagreements();
+        if !disagree.is_empty() {
+            eprintln!(
+                "warning: the sum over authorities is outside the national model's 90% interval (widened by {:.0}%) for {} of {} outputs and years; see {}",
+                100.0 * carecascade::rollup::TOLERANCE,
+                disagree.len(),
+                check.rows.len(),
+                args.output.join(carecascade::rollup::FILE).display()
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

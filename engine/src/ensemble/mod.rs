@@ -35,7 +35,7 @@ mod stats;
 
 pub use compare::{Comparison, CostComparison, PeriodComparison, compare};
 pub use outcome::{Ensemble, Kind, Outcome};
-pub use plan::{Piece, PieceStatus, Plan, PlanReport, merge_plan, plan_partials};
+pub use plan::{Piece, PieceStatus, Plan, PlanObserver, PlanReport, merge_plan, plan_partials};
 pub use run::{MAX_ENSEMBLE_BYTES, RunOptions, check_together, ensemble_bytes, run_scenarios};
 pub use shards::{Shard, merge};
 pub use stats::{Sample, Stats, quantile};

@@ -354,6 +354,27 @@ impl Plan {
         prepare: &mut dyn FnMut(usize) -> Result<Vec<Prepared>>,
         progress: &(dyn Fn() + Sync),
     ) -> Result<PlanReport> {
+        self.run_observed(shard, output, prepare, progress, &mut NoObserver)
+    }
+
+    /// As [`Plan::run`], and `observer` sees each piece that ran before
+    /// its results are written and dropped (to accumulate something across
+    /// pieces, e.g. a sum over local authorities run by run, without
+    /// holding every piece's runs at once); an unsharded run also writes
+    /// the observer's own files into the set (see [`PlanObserver`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Plan::run`], and the observer's errors (which stop the run
+    /// before anything is written).
+    pub fn run_observed(
+        &self,
+        shard: Option<Shard>,
+        output: &Path,
+        prepare: &mut dyn FnMut(usize) -> Result<Vec<Prepared>>,
+        progress: &(dyn Fn() + Sync),
+        observer: &mut dyn PlanObserver,
+    ) -> Result<PlanReport> {
         let assigned = self.assignment(shard);
         let mut pieces = Vec::new();
         let written = match shard {
@@ -375,6 +396,9 @@ impl Plan {
                 set.add("plan.json", &to_json(&header)?)?;
                 for (k, runs) in assigned {
                     let result = self.run_piece(k, runs.clone(), Some(shard), prepare, progress)?;
+                    if let PieceResult::Done(outcome) = &result {
+                        observer.piece(k, outcome)?;
+                    }
                     let status = result.status();
                     let part = PiecePart {
                         piece: k,
@@ -387,10 +411,23 @@ impl Plan {
                 set.finish()?
             }
             None => {
-                let mut writer = PlanWriter::new(self, output)?;
+                let extra = observer.files();
+                let mut writer = PlanWriter::new(self, output, &extra)?;
                 for (k, runs) in assigned {
                     let result = self.run_piece(k, runs.clone(), None, prepare, progress)?;
+                    if let PieceResult::Done(outcome) = &result {
+                        observer.piece(k, outcome)?;
+                    }
                     pieces.push((k, runs, writer.piece(k, result)?));
+                }
+                for (name, bytes) in observer.finish()? {
+                    if !extra.contains(&name) {
+                        return Err(invalid(
+                            "plan observer",
+                            format!("wrote `{name}`, which it did not name in `files`"),
+                        ));
+                    }
+                    writer.set.add(&name, &bytes)?;
                 }
                 writer.finish()?
             }
@@ -448,6 +485,42 @@ fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(|e| invalid("partial result", e.to_string()))
 }
 
+/// Sees the pieces of a plan as they finish ([`Plan::run_observed`]).
+pub trait PlanObserver {
+    /// Piece `k` ran: its outcome, before it is written and dropped.
+    ///
+    /// # Errors
+    ///
+    /// Any: the run stops, and nothing is written.
+    fn piece(&mut self, k: usize, outcome: &Outcome) -> Result<()>;
+
+    /// The names of files of its own an unsharded run writes into the
+    /// output folder with the plan's (none by default).
+    fn files(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// After the last piece of an unsharded run: the contents of the
+    /// files named by [`PlanObserver::files`] (a file left out is not
+    /// written).
+    ///
+    /// # Errors
+    ///
+    /// Any: nothing is written.
+    fn finish(&mut self) -> Result<Vec<(String, Vec<u8>)>> {
+        Ok(Vec::new())
+    }
+}
+
+/// An observer that does nothing.
+struct NoObserver;
+
+impl PlanObserver for NoObserver {
+    fn piece(&mut self, _: usize, _: &Outcome) -> Result<()> {
+        Ok(())
+    }
+}
+
 /// Writes a plan's results piece by piece, as one set.
 struct PlanWriter<'a> {
     plan: &'a Plan,
@@ -461,8 +534,9 @@ struct PlanWriter<'a> {
 }
 
 impl<'a> PlanWriter<'a> {
-    fn new(plan: &'a Plan, output: &Path) -> Result<PlanWriter<'a>> {
-        let names = plan.result_files();
+    fn new(plan: &'a Plan, output: &Path, extra: &[String]) -> Result<PlanWriter<'a>> {
+        let mut names = plan.result_files();
+        names.extend(extra.iter().cloned());
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let set = SetWriter::new(output, &names)?;
         let mut index = CsvTable::in_memory();
@@ -761,7 +835,7 @@ pub fn merge_plan(folders: &[PathBuf], output: &Path) -> Result<PlanReport> {
             holders[k].push((s, runs));
         }
     }
-    let mut writer = PlanWriter::new(&plan, output)?;
+    let mut writer = PlanWriter::new(&plan, output, &[])?;
     let mut pieces = Vec::new();
     for (k, parts) in holders.into_iter().enumerate() {
         let mut outcomes = Vec::new();

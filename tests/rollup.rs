@@ -1,0 +1,124 @@
+//! The national roll-up: sums over authorities run by run, only of
+//! additive outputs, checked against the national runs.
+
+use carecascade::engine::ensemble::{Ensemble, Kind, Outcome, PeriodValues, RunOutput};
+use carecascade::rollup::{NOT_ADDITIVE, RollUp};
+
+/// An outcome of one scenario whose run `r` has `looked after` =
+/// `base + r` in both periods (NaN for the flow in the first), and a
+/// caseload of `caseload`.
+fn outcome(base: f64, caseload: f64, runs: usize) -> Outcome {
+    Outcome {
+        version: String::new(),
+        kind: Kind::Run,
+        seed: 1,
+        total_runs: runs,
+        sampling: "random".into(),
+        quantiles: vec![0.05, 0.5, 0.95],
+        shard: None,
+        cost: None,
+        discount_rate: 0.035,
+        cumulative: Vec::new(),
+        ensembles: vec![Ensemble {
+            scenario: "baseline".into(),
+            question: String::new(),
+            sources: Vec::new(),
+            indicators: vec![
+                "cla_at_31_march".into(),
+                "cla_started".into(),
+                "caseload".into(),
+            ],
+            label: "year".into(),
+            periods: vec![2023.0, 2024.0],
+            parameters: Vec::new(),
+            scalars: vec!["entered_care".into(), "peak_caseload".into()],
+            integration: "euler".into(),
+            runs: (0..runs)
+                .map(|r| RunOutput {
+                    run: r,
+                    draws: Vec::new(),
+                    values: PeriodValues::from_rows(vec![
+                        vec![base + r as f64, base + r as f64],
+                        vec![f64::NAN, 0.1 * base],
+                        vec![caseload, caseload],
+                    ])
+                    .unwrap(),
+                    scalars: vec![0.1 * base, caseload],
+                })
+                .collect(),
+        }],
+    }
+}
+
+#[test]
+fn sums_additive_outputs_run_by_run_and_leaves_ratios_out() {
+    let runs = 21;
+    let national = [outcome(1000.0, 17.0, runs)];
+    let mut rollup = RollUp::like(&national).unwrap();
+    rollup.add(&outcome(300.0, 15.0, runs)).unwrap();
+    // An authority whose runs arrive in another order.
+    let mut second = outcome(700.0, 19.0, runs);
+    second.ensembles[0].runs.reverse();
+    rollup.add(&second).unwrap();
+    let check = rollup.check(&national).unwrap();
+    let row = |output: &str, period: Option<f64>| {
+        check
+            .rows
+            .iter()
+            .find(|r| r.output == output && r.period == period)
+            .unwrap_or_else(|| panic!("no row {output} {period:?}"))
+            .clone()
+    };
+    // Run r sums to 300 + r + 700 + r = 1000 + 2r: the median run is 10.
+    let cla = row("cla_at_31_march", Some(2024.0));
+    assert_eq!(cla.authorities, 2);
+    assert!((cla.rolled_up[1] - 1020.0).abs() < 1e-9, "{cla:?}");
+    assert!((cla.national[1] - 1010.0).abs() < 1e-9, "{cla:?}");
+    assert!(cla.agrees(), "{cla:?}");
+    // A flow's starting period is no number on either side, and agrees.
+    let started = row("cla_started", Some(2023.0));
+    assert!(started.rolled_up[1].is_nan() && started.agrees());
+    assert!((row("cla_started", Some(2024.0)).rolled_up[1] - 100.0).abs() < 1e-9);
+    assert!((row("entered_care", None).rolled_up[1] - 100.0).abs() < 1e-9);
+    // Ratios and maxima are not summed.
+    for name in NOT_ADDITIVE {
+        assert!(check.rows.iter().all(|r| r.output != *name), "{name}");
+    }
+    assert!(check.disagreements().is_empty());
+    let csv = check.to_csv().unwrap();
+    assert!(csv.starts_with("scenario,output,period,authorities,rolled_up_p5"));
+    assert!(csv.contains("baseline,cla_at_31_march,2024,2,"));
+}
+
+#[test]
+fn a_sum_far_from_the_national_model_is_flagged() {
+    let runs = 21;
+    let national = [outcome(1000.0, 17.0, runs)];
+    let mut rollup = RollUp::like(&national).unwrap();
+    // 20% short of the national runs, whose 90% interval spans 1001-1019.
+    rollup.add(&outcome(800.0, 15.0, runs)).unwrap();
+    let check = rollup.check(&national).unwrap();
+    let bad = check.disagreements();
+    assert!(bad.iter().any(|r| r.output == "cla_at_31_march"), "{bad:?}");
+    assert!(bad.iter().all(|r| r.difference() < -0.15));
+    assert!(
+        check
+            .summary()
+            .contains("outside the national 90% interval")
+    );
+}
+
+#[test]
+fn authorities_with_other_runs_or_scenarios_are_refused() {
+    let national = [outcome(1000.0, 17.0, 10)];
+    let mut rollup = RollUp::like(&national).unwrap();
+    let err = rollup.add(&outcome(1.0, 1.0, 9)).unwrap_err().to_string();
+    assert!(err.contains("runs differ"), "{err}");
+    let mut other = outcome(1.0, 1.0, 10);
+    other.ensembles[0].scenario = "squeeze".into();
+    let err = rollup.add(&other).unwrap_err().to_string();
+    assert!(
+        err.contains("`squeeze` is not in the national run"),
+        "{err}"
+    );
+}
