@@ -219,12 +219,15 @@ fn xmile_elements_and_attributes_not_understood_are_never_silent() {
     let text = "<xmile>\n<sim_specs method=\"Euler\" pause=\"7\"><start>0</start><stop>4</stop><dt>1</dt><frobnicate/></sim_specs>\n\
         <model><variables>\n\
         <aux name=\"a\" colour=\"red\"><eqn>1</eqn><mystery>2</mystery></aux>\n\
-        <stock name=\"s\"><eqn>0</eqn><conveyor><len>2</len></conveyor></stock>\n\
+        <stock name=\"s\"><eqn>0</eqn><conveyor><len>2</len><capacity>1</capacity></conveyor></stock>\n\
         </variables><views><view><stock name=\"s\" x=\"1\" y=\"2\"/></view></views></model></xmile>";
-    // A conveyor changes the numbers: an error, located.
+    // A conveyor's capacity changes the numbers: an error, located.
     let e = xmile::parse(text, Some("u.xmile")).unwrap_err().to_string();
-    assert!(e.contains("u.xmile:5:") && e.contains("<conveyor>"), "{e}");
-    let text = text.replace("<conveyor><len>2</len></conveyor>", "");
+    assert!(e.contains("u.xmile:5:") && e.contains("<capacity>"), "{e}");
+    let text = text.replace(
+        "<conveyor><len>2</len><capacity>1</capacity></conveyor>",
+        "",
+    );
     let m = xmile::parse(&text, Some("u.xmile")).unwrap_or_else(|e| panic!("{e}"));
     let w = warnings(&m);
     for (place, what) in [
@@ -702,14 +705,34 @@ fn vensim_control_variables_computed_during_the_run_are_checked() {
     );
     let e = Program::compile(&m).unwrap().run().unwrap_err().to_string();
     assert!(e.contains("TIME STEP is 0 at time 1"), "{e}");
+}
+
+#[test]
+fn control_variables_computed_during_the_run_under_rk4() {
+    // s' = s from 1, with steps of 0.5 until time 1 and of 0.25 after: one
+    // classical RK4 step of h multiplies s by 1 + h + h²/2 + h³/6 + h⁴/24.
     let m = mdl_with_control(
-        "x = Time ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = IF THEN ELSE(x > 3, Time, 10) ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|",
+        "s = INTEG(s, 1) ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\n\
+         TIME STEP = IF THEN ELSE(Time < 1, 0.5, 0.25) ~~|\nSAVEPER = 1 ~~|",
     );
     let program = Program::compile(&m).unwrap();
     let mut state = program.state();
     state.set_time(program.time().with_method(carecascade_engine::Method::Rk4));
-    let e = state.run().unwrap_err().to_string();
-    assert!(e.contains("need Euler"), "{e}");
+    let r = state.run().unwrap();
+    assert_eq!(r.times().to_vec(), [0.0, 1.0, 2.0]);
+    let f = |h: f64| 1.0 + h + h * h / 2.0 + h.powi(3) / 6.0 + h.powi(4) / 24.0;
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs();
+    let at1 = r.value_at("s", 1.0).unwrap();
+    let at2 = r.value_at("s", 2.0).unwrap();
+    assert!(close(at1, f(0.5).powi(2)), "{at1}");
+    assert!(close(at2, f(0.5).powi(2) * f(0.25).powi(4)), "{at2}");
+    // Caught: Euler's numbers, and RK4 with the first step throughout.
+    assert!(!close(at2, 1.5f64.powi(2) * 1.25f64.powi(4)));
+    assert!(!close(at2, f(0.5).powi(4)));
+    // The same steps under Euler.
+    let r = Program::compile(&m).unwrap().run().unwrap();
+    let at2 = r.value_at("s", 2.0).unwrap();
+    assert!(close(at2, 1.5f64.powi(2) * 1.25f64.powi(4)), "{at2}");
 }
 
 #[test]
