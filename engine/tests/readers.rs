@@ -1064,3 +1064,50 @@ fn xmile_behavior_sets_non_negative_defaults_that_entities_override() {
     let e = with_behavior("<behavior><stock><queue/></stock></behavior>", "", "").unwrap_err();
     assert!(e.contains("m.xmile:2:") && e.contains("<behavior>"), "{e}");
 }
+
+#[test]
+fn xmile_previous_is_the_value_one_dt_before() {
+    let text = |dt: &str| {
+        format!(
+            "<xmile><sim_specs><start>0</start><stop>2</stop><dt>{dt}</dt></sim_specs>\n\
+             <model><variables>\n\
+             <aux name=\"x\"><eqn>TIME * 2</eqn></aux>\n\
+             <aux name=\"p\"><eqn>PREVIOUS(x, 7)</eqn></aux>\n\
+             <aux name=\"count\"><eqn>PREVIOUS(count, 0) + 1</eqn></aux>\n\
+             </variables></model></xmile>"
+        )
+    };
+    let r = run(&xmile::parse(&text("1"), Some("p.xmile")).unwrap());
+    assert_eq!(r.value_at("p", 0.0), Some(7.0));
+    assert_eq!(r.value_at("p", 1.0), Some(0.0));
+    assert_eq!(r.value_at("p", 2.0), Some(2.0));
+    // PREVIOUS of itself breaks the loop: a counter of steps.
+    assert_eq!(r.value_at("count", 2.0), Some(3.0));
+    // One DT, not one unit of time: with dt 0.5, x at the half step.
+    let r = run(&xmile::parse(&text("0.5"), Some("p.xmile")).unwrap());
+    assert_eq!(r.value_at("p", 1.0), Some(1.0));
+    assert_ne!(r.value_at("p", 1.0), Some(0.0));
+    assert_eq!(r.value_at("count", 2.0), Some(5.0));
+}
+
+#[test]
+fn xmile_forcst_prod_and_size() {
+    let m = xmile_model(
+        "<aux name=\"x\"><eqn>1 + TIME</eqn></aux>\
+         <aux name=\"f\"><eqn>FORCST(x, 2, 3, 0.1)</eqn></aux>\
+         <aux name=\"f3\"><eqn>FORCST(x, 2, 3)</eqn></aux>\
+         <aux name=\"by hand\"><eqn>x * (1 + TREND(x, 2, 0) * 3)</eqn></aux>\
+         <aux name=\"v\"><dimensions><dim name=\"d\"/></dimensions><eqn>3, 2</eqn></aux>\
+         <aux name=\"product\"><eqn>PROD(v[*])</eqn></aux>\
+         <aux name=\"count\"><eqn>SIZE(v)</eqn></aux>",
+    );
+    let r = run(&m);
+    // x * (1 + TREND * horizon), TREND starting at its initial trend.
+    let f = r.value_at("f", 0.0).unwrap();
+    assert!((f - 1.0 * (1.0 + 0.1 * 3.0)).abs() < 1e-12, "{f}");
+    assert_eq!(r.value_at("f3", 0.0), Some(1.0));
+    assert_eq!(r.series("f3"), r.series("by hand"));
+    assert_ne!(r.series("f"), r.series("f3"));
+    assert_eq!(r.value_at("product", 0.0), Some(6.0));
+    assert_eq!(r.value_at("count", 0.0), Some(2.0));
+}

@@ -364,3 +364,119 @@ fn the_audit_catches_a_silently_ignored_element() {
     );
     assert_eq!(treatment("STOCK", "<queue/>", "queue"), Ok(Refused));
 }
+
+/// XMILE 1.0's builtin functions (chapter 3.5), each in an auxiliary `y`
+/// of a model with an input `x`, a graphical function `g` and an array
+/// `v`: the equation, the name a report must mention, and the treatment.
+const BUILTINS: &[(&str, &str, Treatment)] = &[
+    // 3.5.1 mathematical
+    (
+        "ABS(-x) + ARCCOS(0.5) + ARCSIN(0.5) + ARCTAN(1) + COS(x) + SIN(x) + TAN(x)",
+        "ABS",
+        Read,
+    ),
+    (
+        "EXP(1) + INT(x / 3) + LN(x) + LOG10(x) + MAX(x, 2) + MIN(x, 2) + PI + SQRT(x)",
+        "EXP",
+        Read,
+    ),
+    ("x MOD 3 + x ^ 2 ^ 0.5", "MOD", Read),
+    ("MIN(x, INF)", "INF", Refused),
+    // 3.5.2 statistical
+    (
+        "RANDOM(0, 1, 1) + NORMAL(0, 1, 1) + POISSON(2, 1) + EXPRND(2, 1)",
+        "RANDOM",
+        Read,
+    ),
+    ("LOGNORMAL(1, 0.5, 1)", "LOGNORMAL", Refused),
+    // 3.5.3 delays
+    (
+        "DELAY(x, 2, 0) + DELAY1(x, 6) + DELAY3(x, 6) + DELAYN(x, 6, 3, 0)",
+        "DELAY",
+        Read,
+    ),
+    (
+        "SMTH1(x, 2) + SMTH3(x, 6) + SMTHN(x, 6, 3, 0) + TREND(x, 2, 0)",
+        "SMTH1",
+        Read,
+    ),
+    ("FORCST(x, 2, 1, 0)", "FORCST", Read),
+    ("FORCST(x, 2, 1)", "FORCST", Read),
+    // 3.5.4 test inputs
+    ("PULSE(1, 2) + RAMP(1, 1) + STEP(1, 2)", "PULSE", Read),
+    // 3.5.5 time
+    ("DT + STARTTIME + STOPTIME + TIME", "TIME", Read),
+    // 3.5.6 miscellaneous
+    ("IF x > 2 THEN 1 ELSE 0", "IF", Read),
+    ("INIT(x) + SAFEDIV(x, 0, 1)", "INIT", Read),
+    ("PREVIOUS(x, 0)", "PREVIOUS", Read),
+    ("g(x) + LOOKUP(g, x)", "LOOKUP", Read),
+    // 3.5.7 arrays
+    (
+        "SUM(v[*]) + MEAN(v[*]) + MAX(v[*]) + MIN(v[*])",
+        "SUM",
+        Read,
+    ),
+    ("PROD(v[*]) + SIZE(v)", "PROD", Read),
+    ("RANK(v, 1)", "RANK", Read),
+    ("STDDEV(v)", "STDDEV", Refused),
+];
+
+fn builtin_treatment(equation: &str, mention: &str) -> Result<Treatment, String> {
+    let text = format!(
+        r#"<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+<sim_specs method="Euler"><start>0</start><stop>4</stop><dt>1</dt></sim_specs>
+<dimensions><dim name="d"><elem name="a"/><elem name="b"/><elem name="c"/></dim></dimensions>
+<model><variables>
+  <aux name="x"><eqn>1 + TIME</eqn></aux>
+  <gf name="g"><xscale min="0" max="10"/><ypts>0,10</ypts></gf>
+  <aux name="v"><dimensions><dim name="d"/></dimensions><eqn>3, 1, 2</eqn></aux>
+  <aux name="y"><eqn>{}</eqn></aux>
+</variables></model>
+</xmile>"#,
+        equation.replace('<', "&lt;").replace('>', "&gt;")
+    );
+    let mention = mention.to_ascii_lowercase();
+    let located = |message: &str| {
+        let lower = message.to_ascii_lowercase();
+        lower.contains("f.xmile:") && lower.contains(&mention)
+    };
+    let compiled = xmile::parse(&text, Some("f.xmile"))
+        .map_err(|e| e.to_string())
+        .and_then(|m| carecascade_engine::Program::compile(&m).map_err(|e| e.to_string()));
+    match compiled {
+        Ok(program) => {
+            program
+                .run()
+                .map_err(|e| format!("compiled, but the run failed: {e}"))?;
+            let warnings: Vec<String> =
+                program.warnings().iter().map(ToString::to_string).collect();
+            if warnings.is_empty() {
+                Ok(Read)
+            } else if warnings.iter().any(|w| located(w)) {
+                Ok(Warned)
+            } else {
+                Err(format!(
+                    "warnings that do not name `{mention}`: {warnings:?}"
+                ))
+            }
+        }
+        Err(e) if located(&e) => Ok(Refused),
+        Err(e) => Err(format!(
+            "an error that does not name `{mention}` with its place: {e}"
+        )),
+    }
+}
+
+#[test]
+fn every_xmile_builtin_runs_or_is_refused_with_its_place() {
+    let mut wrong = Vec::new();
+    for &(equation, mention, expected) in BUILTINS {
+        match builtin_treatment(equation, mention) {
+            Ok(seen) if seen == expected => {}
+            Ok(seen) => wrong.push(format!("{equation}: expected {expected:?}, got {seen:?}")),
+            Err(e) => wrong.push(format!("{equation}: {e}")),
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -56,6 +56,11 @@ pub(crate) enum Builtin {
     Trend,
     /// Vensim's `FORECAST(input, average time, horizon)`.
     Forecast,
+    /// XMILE's `FORCST(input, averaging time, horizon[, initial trend])`.
+    ForecastXmile,
+    /// XMILE's `PREVIOUS(x, initial)`: x at the step before; `initial` at
+    /// the first.
+    Previous,
     /// Vensim's `QUANTUM(x, q)`: x rounded down (towards zero) to a
     /// multiple of q.
     Quantum,
@@ -184,6 +189,8 @@ const TABLE: &[(&str, Builtin)] = &[
     ("smthn", Builtin::SmoothNXmile),
     ("trend", Builtin::Trend),
     ("forecast", Builtin::Forecast),
+    ("forcst", Builtin::ForecastXmile),
+    ("previous", Builtin::Previous),
     ("quantum", Builtin::Quantum),
     ("sample_if_true", Builtin::SampleIfTrue),
     ("game", Builtin::Game),
@@ -301,6 +308,9 @@ pub(crate) fn builtin_names() -> &'static [&'static str] {
         "SMOOTH N",
         "SMTHN",
         "TREND",
+        "FORECAST",
+        "FORCST",
+        "PREVIOUS",
         "LOOKUP",
         "VECTOR SELECT",
         "VECTOR SORT ORDER",
@@ -358,7 +368,8 @@ impl Builtin {
             VectorSortOrder | VectorRank | VectorReorder | VectorElmMap | InvertMatrix => (2, 2),
             VectorSelect | AllocateByPriority | RandomNormal | RandomExponential => (5, 5),
             RandomUniform | GetTimeValue | AllocateAvailable => (3, 3),
-            ActiveInitial | GetDataAtTime => (2, 2),
+            ActiveInitial | GetDataAtTime | Previous => (2, 2),
+            ForecastXmile => (3, 4),
             GetDataFirstTime | GetDataLastTime => (1, 1),
             RankXmile => (2, 3),
             RandomPoisson | RandomGamma | RandomWeibull | RandomTriangular => (6, 6),
@@ -424,6 +435,8 @@ impl Builtin {
             SmoothNXmile => "SMTHN",
             Trend => "TREND",
             Forecast => "FORECAST",
+            ForecastXmile => "FORCST",
+            Previous => "PREVIOUS",
             Quantum => "QUANTUM",
             SampleIfTrue => "SAMPLE IF TRUE",
             Game => "GAME",
@@ -491,6 +504,8 @@ impl Builtin {
             SmoothNXmile => "input, smoothing time, order[, initial value]",
             Trend => "input, averaging time, initial trend",
             Forecast => "input, averaging time, horizon",
+            ForecastXmile => "input, averaging time, horizon[, initial trend]",
+            Previous => "value, initial value",
             Quantum => "x, quantum",
             SampleIfTrue => "condition, input, initial value",
             Game => "x",

@@ -269,7 +269,11 @@ impl Checker<'_> {
                 self.same(owner, eq, "ACTIVE INITIAL's values are", &parts)
             }
             B::GetTimeValue => self.time.clone().map_or(U::Unknown, U::Known),
-            B::Forecast => {
+            B::Previous => {
+                let parts = [(&args[0], arg(0)), (&args[1], arg(1))];
+                self.same(owner, eq, "PREVIOUS's values are", &parts)
+            }
+            B::Forecast | B::ForecastXmile => {
                 if let Some(t) = args.get(1) {
                     self.check_time(owner, eq, t, &arg(1), "averaging time");
                 }

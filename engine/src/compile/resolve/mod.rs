@@ -408,15 +408,23 @@ impl Resolver<'_> {
                 )),
             };
         }
-        // SUM, MEAN, MIN and MAX of one array.
+        // SUM, MEAN, MIN, MAX and PROD of one array, and XMILE's SIZE
+        // (its number of elements).
         if args.len() == 1
-            && matches!(canonical.as_str(), "sum" | "mean" | "min" | "max")
+            && matches!(
+                canonical.as_str(),
+                "sum" | "mean" | "min" | "max" | "prod" | "size"
+            )
             && let Some(nodes) = self.array_elements(ctx, &args[0])?
         {
             let n = nodes.len() as f64;
+            if canonical == "size" {
+                return Ok(Node::Const(n));
+            }
             let f = match canonical.as_str() {
                 "min" => Func2::Min,
                 "max" => Func2::Max,
+                "prod" => Func2::Mul,
                 _ => Func2::Add,
             };
             let mut it = nodes.into_iter();
