@@ -181,3 +181,33 @@ fn what_a_conveyor_does_beyond_transit_is_refused_with_the_line() {
         );
     }
 }
+
+#[test]
+fn an_arrayed_conveyor_in_a_module() {
+    // Two belts of transit time 2 inside module `plant`, loaded with 1 and
+    // 10 a unit of time from time 0, starting empty and with 4.
+    let text = r#"<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+<sim_specs method="Euler"><start>0</start><stop>4</stop><dt>1</dt></sim_specs>
+<dimensions><dim name="line"><elem name="a"/><elem name="b"/></dim></dimensions>
+<model><variables>
+  <module name="plant"/>
+  <aux name="made"><eqn>plant.unload[b]</eqn></aux>
+</variables></model>
+<model name="plant"><variables>
+  <stock name="belt"><dimensions><dim name="line"/></dimensions>
+    <element subscript="a"><eqn>0</eqn></element><element subscript="b"><eqn>4</eqn></element>
+    <inflow>load</inflow><outflow>unload</outflow><conveyor><len>2</len></conveyor></stock>
+  <flow name="load"><dimensions><dim name="line"/></dimensions><eqn>1, 10</eqn></flow>
+  <flow name="unload" access="output"><dimensions><dim name="line"/></dimensions><eqn>0</eqn></flow>
+</variables></model>
+</xmile>"#;
+    let r = run(text);
+    // Element a: empty until its first load arrives at time 2.
+    assert_eq!(r.value_at("plant.unload[a]", 0.0), Some(0.0));
+    assert_eq!(r.value_at("plant.unload[a]", 2.0), Some(1.0));
+    // Element b: its 4 leave at 2 a unit of time, then 10.
+    assert_eq!(r.value_at("made", 0.0), Some(2.0));
+    assert_eq!(r.value_at("made", 1.0), Some(2.0));
+    assert_eq!(r.value_at("made", 2.0), Some(10.0));
+    assert_eq!(r.value_at("plant.belt[b]", 4.0), Some(20.0));
+}
