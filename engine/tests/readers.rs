@@ -1111,3 +1111,53 @@ fn xmile_forcst_prod_and_size() {
     assert_eq!(r.value_at("product", 0.0), Some(6.0));
     assert_eq!(r.value_at("count", 0.0), Some(2.0));
 }
+
+#[test]
+fn vensim_lookup_extrapolate_forward_and_backward() {
+    let cases = [
+        // (function, x, value): the table is (0,0), (1,10), (3,30).
+        ("LOOKUP EXTRAPOLATE", -1.0, -10.0),
+        ("LOOKUP EXTRAPOLATE", 2.0, 20.0),
+        ("LOOKUP EXTRAPOLATE", 4.0, 40.0),
+        ("LOOKUP BACKWARD", -1.0, 0.0),
+        ("LOOKUP BACKWARD", 0.5, 0.0),
+        ("LOOKUP BACKWARD", 1.0, 10.0),
+        ("LOOKUP BACKWARD", 2.0, 10.0),
+        ("LOOKUP BACKWARD", 5.0, 30.0),
+        ("LOOKUP FORWARD", -1.0, 0.0),
+        ("LOOKUP FORWARD", 0.0, 0.0),
+        ("LOOKUP FORWARD", 0.5, 10.0),
+        ("LOOKUP FORWARD", 1.0, 10.0),
+        ("LOOKUP FORWARD", 2.0, 30.0),
+        ("LOOKUP FORWARD", 5.0, 30.0),
+        // Caught: the ordinary lookup interpolates and holds the ends.
+        ("LOOKUP", 2.0, 20.0),
+        ("LOOKUP", 4.0, 30.0),
+    ];
+    let mut equations = String::from("tbl([(0,0)-(3,30)],(0,0),(1,10),(3,30)) ~~|\n");
+    for (i, (f, x, _)) in cases.iter().enumerate() {
+        equations.push_str(&format!("y{i} = {f}(tbl, {x}) ~~|\n"));
+    }
+    let m = mdl(&equations);
+    let r = run(&m);
+    // Through XMILE and back, the same numbers.
+    let again = run(&xmile::parse(&xmile::write(&m), None).unwrap());
+    for name in r.names() {
+        assert_eq!(again.series(name), r.series(name), "{name}");
+    }
+    for (i, (f, x, expected)) in cases.iter().enumerate() {
+        assert_eq!(
+            r.value_at(&format!("y{i}"), 0.0),
+            Some(*expected),
+            "{f}(tbl, {x})"
+        );
+    }
+    // The first argument must name a lookup.
+    let e = Program::compile(&mdl("y = LOOKUP FORWARD(3, 2) ~~|"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("m.mdl:2:") && e.contains("name of a lookup"),
+        "{e}"
+    );
+}

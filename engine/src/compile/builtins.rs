@@ -69,6 +69,14 @@ pub(crate) enum Builtin {
     /// Vensim's `GAME(x)`: x, outside a game.
     Game,
     Lookup,
+    /// Vensim's `LOOKUP EXTRAPOLATE(lookup, x)`: linear beyond the ends.
+    LookupExtrapolate,
+    /// Vensim's `LOOKUP FORWARD(lookup, x)`: the value of the first point
+    /// at or after x.
+    LookupForward,
+    /// Vensim's `LOOKUP BACKWARD(lookup, x)`: the value of the last point
+    /// at or before x.
+    LookupBackward,
     /// Vensim's `VECTOR SELECT(selection, expression, missing, action, error)`.
     VectorSelect,
     /// Vensim's `VECTOR SORT ORDER(vector, direction)`.
@@ -195,6 +203,9 @@ const TABLE: &[(&str, Builtin)] = &[
     ("sample_if_true", Builtin::SampleIfTrue),
     ("game", Builtin::Game),
     ("lookup", Builtin::Lookup),
+    ("lookup_extrapolate", Builtin::LookupExtrapolate),
+    ("lookup_forward", Builtin::LookupForward),
+    ("lookup_backward", Builtin::LookupBackward),
     ("vector_select", Builtin::VectorSelect),
     ("vector_sort_order", Builtin::VectorSortOrder),
     ("vector_rank", Builtin::VectorRank),
@@ -312,6 +323,9 @@ pub(crate) fn builtin_names() -> &'static [&'static str] {
         "FORCST",
         "PREVIOUS",
         "LOOKUP",
+        "LOOKUP EXTRAPOLATE",
+        "LOOKUP FORWARD",
+        "LOOKUP BACKWARD",
         "VECTOR SELECT",
         "VECTOR SORT ORDER",
         "VECTOR RANK",
@@ -355,6 +369,7 @@ impl Builtin {
             | Cosh | Tanh | Integer | Int | Round | Sign | Initial | Sum | Mean => (1, 1),
             Log => (1, 2),
             Modulo | Power | Zidz | Step | Pulse | Lookup | Quantum => (2, 2),
+            LookupExtrapolate | LookupForward | LookupBackward => (2, 2),
             Game => (1, 1),
             Min | Max => (1, usize::MAX),
             Xidz | Delay1I | Delay3I | SmoothI | Smooth3I | Trend | Forecast | SampleIfTrue => {
@@ -441,6 +456,9 @@ impl Builtin {
             SampleIfTrue => "SAMPLE IF TRUE",
             Game => "GAME",
             Lookup => "LOOKUP",
+            LookupExtrapolate => "LOOKUP EXTRAPOLATE",
+            LookupForward => "LOOKUP FORWARD",
+            LookupBackward => "LOOKUP BACKWARD",
             VectorSelect => "VECTOR SELECT",
             VectorSortOrder => "VECTOR SORT ORDER",
             VectorRank => "VECTOR RANK",
@@ -509,7 +527,7 @@ impl Builtin {
             Quantum => "x, quantum",
             SampleIfTrue => "condition, input, initial value",
             Game => "x",
-            Lookup => "lookup name, input",
+            Lookup | LookupExtrapolate | LookupForward | LookupBackward => "lookup name, input",
             VectorSelect => {
                 "selection[d!], expression[d!], missing value, numerical action, error action"
             }

@@ -347,10 +347,12 @@ impl Checker<'_> {
                 Some(t) => U::Known(Units::dimensionless().div(t)),
                 None => U::Unknown,
             },
-            B::Lookup => match args.first().map(|a| &a.kind) {
-                Some(ExprKind::Name(n)) => self.name_units(n),
-                _ => U::Unknown,
-            },
+            B::Lookup | B::LookupExtrapolate | B::LookupForward | B::LookupBackward => {
+                match args.first().map(|a| &a.kind) {
+                    Some(ExprKind::Name(n)) => self.name_units(n),
+                    _ => U::Unknown,
+                }
+            }
         }
     }
 }

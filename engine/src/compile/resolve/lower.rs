@@ -717,7 +717,9 @@ impl Resolver<'_> {
                     },
                 ))
             }
-            B::Lookup => unreachable!("LOOKUP is handled before lowering"),
+            B::Lookup | B::LookupExtrapolate | B::LookupForward | B::LookupBackward => {
+                unreachable!("LOOKUP is handled before lowering")
+            }
         })
     }
 

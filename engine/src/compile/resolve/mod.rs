@@ -12,7 +12,7 @@ use super::builtins::{Builtin, builtin_names, lookup_builtin, refused_function};
 use super::resolved::{CVar, Def, Node, Resolved, Special};
 use crate::error::{Error, Result};
 use crate::expr::{BinaryOp, Expr, ExprKind, Span, UnaryOp};
-use crate::model::{Equation, LookupTable, Model, VariableKind};
+use crate::model::{Equation, Interpolation, LookupTable, Model, VariableKind};
 use crate::name::{canonical_name, closest_while, did_you_mean};
 use crate::program::ops::{Func1, Func2};
 use arrays::{combinations, row_major};
@@ -516,8 +516,16 @@ impl Resolver<'_> {
                 }
             });
         }
-        // LOOKUP(table, x) names a lookup in its first argument.
-        if builtin == Builtin::Lookup {
+        // LOOKUP(table, x) names a lookup in its first argument; so do
+        // Vensim's LOOKUP EXTRAPOLATE, FORWARD and BACKWARD, which read
+        // the table another way.
+        if matches!(
+            builtin,
+            Builtin::Lookup
+                | Builtin::LookupExtrapolate
+                | Builtin::LookupForward
+                | Builtin::LookupBackward
+        ) {
             let target = match &args[0].kind {
                 ExprKind::Name(n) => Some((n, &args[0].span, None)),
                 ExprKind::Subscript {
@@ -541,6 +549,10 @@ impl Resolver<'_> {
                     "the first argument of LOOKUP must be the name of a lookup",
                 ));
             };
+            let table = match self.read_table_as(builtin, table) {
+                Ok(table) => table,
+                Err(message) => return Err(self.error(ctx, span, message)),
+            };
             let x = self.expr(ctx, &args[1])?;
             return Ok(Node::Lookup(table, Box::new(x)));
         }
@@ -557,5 +569,45 @@ fn article(word: &str) -> &'static str {
         "an"
     } else {
         "a"
+    }
+}
+
+impl Resolver<'_> {
+    /// The table `table` read as `builtin` reads it: itself for `LOOKUP`;
+    /// for Vensim's `LOOKUP EXTRAPOLATE` a copy extrapolated linearly
+    /// beyond its ends; for `LOOKUP BACKWARD` a copy holding each point's
+    /// value until the next point; for `LOOKUP FORWARD` a copy taking the
+    /// next point's value from just after each point (a step function whose
+    /// steps start one unit in the last place after the points, so that at
+    /// a point it has that point's value). Beyond the ends the last two
+    /// hold the end values, as every lookup does.
+    fn read_table_as(
+        &mut self,
+        builtin: Builtin,
+        table: usize,
+    ) -> std::result::Result<usize, String> {
+        let original = &self.tables[table];
+        let points: Vec<(f64, f64)> = original
+            .xs()
+            .iter()
+            .copied()
+            .zip(original.ys().iter().copied())
+            .collect();
+        let (points, interpolation) = match builtin {
+            Builtin::LookupExtrapolate => (points, Interpolation::Extrapolate),
+            Builtin::LookupBackward => (points, Interpolation::Discrete),
+            Builtin::LookupForward => {
+                let mut forward = Vec::with_capacity(points.len());
+                forward.extend(points.first().copied());
+                for w in points.windows(2) {
+                    forward.push((w[0].0.next_up(), w[1].1));
+                }
+                (forward, Interpolation::Discrete)
+            }
+            _ => return Ok(table),
+        };
+        let copy = LookupTable::new(points, interpolation)?;
+        self.tables.push(copy);
+        Ok(self.tables.len() - 1)
     }
 }
