@@ -1130,6 +1130,9 @@ fn vensim_lookup_extrapolate_forward_and_backward() {
         ("LOOKUP FORWARD", 1.0, 10.0),
         ("LOOKUP FORWARD", 2.0, 30.0),
         ("LOOKUP FORWARD", 5.0, 30.0),
+        ("LOOKUP INVERT", 20.0, 2.0),
+        ("LOOKUP INVERT", 5.0, 0.5),
+        ("LOOKUP INVERT", 99.0, 3.0),
         // Caught: the ordinary lookup interpolates and holds the ends.
         ("LOOKUP", 2.0, 20.0),
         ("LOOKUP", 4.0, 30.0),
@@ -1152,6 +1155,20 @@ fn vensim_lookup_extrapolate_forward_and_backward() {
             "{f}(tbl, {x})"
         );
     }
+    // A decreasing lookup inverts too; one that is not monotonic is refused.
+    let r = run(&mdl(
+        "down([(0,0)-(2,4)],(0,4),(2,0)) ~~|\ny = LOOKUP INVERT(down, 1) ~~|",
+    ));
+    assert_eq!(r.value_at("y", 0.0), Some(1.5));
+    let e = Program::compile(&mdl(
+        "bump([(0,0)-(2,4)],(0,0),(1,4),(2,0)) ~~|\ny = LOOKUP INVERT(bump, 1) ~~|",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("m.mdl:3:") && e.contains("strictly increase"),
+        "{e}"
+    );
     // The first argument must name a lookup.
     let e = Program::compile(&mdl("y = LOOKUP FORWARD(3, 2) ~~|"))
         .unwrap_err()

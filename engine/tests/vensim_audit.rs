@@ -178,7 +178,7 @@ const VENSIM: &[(&str, &str, Treatment)] = &[
         "LOOKUP EXTRAPOLATE",
         Read,
     ),
-    ("y = LOOKUP INVERT(tbl, x) ~~|", "LOOKUP INVERT", Refused),
+    ("y = LOOKUP INVERT(tbl, x) ~~|", "LOOKUP INVERT", Read),
     ("y = NPV(x, 0.1, 0, 1) ~~|", "NPV", Refused),
     ("y = NPVE(x, 0.1, 0, 1) ~~|", "NPVE", Refused),
     (

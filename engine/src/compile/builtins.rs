@@ -77,6 +77,9 @@ pub(crate) enum Builtin {
     /// Vensim's `LOOKUP BACKWARD(lookup, x)`: the value of the last point
     /// at or before x.
     LookupBackward,
+    /// Vensim's `LOOKUP INVERT(lookup, y)`: the x at which a monotonic
+    /// lookup gives y.
+    LookupInvert,
     /// Vensim's `VECTOR SELECT(selection, expression, missing, action, error)`.
     VectorSelect,
     /// Vensim's `VECTOR SORT ORDER(vector, direction)`.
@@ -206,6 +209,7 @@ const TABLE: &[(&str, Builtin)] = &[
     ("lookup_extrapolate", Builtin::LookupExtrapolate),
     ("lookup_forward", Builtin::LookupForward),
     ("lookup_backward", Builtin::LookupBackward),
+    ("lookup_invert", Builtin::LookupInvert),
     ("vector_select", Builtin::VectorSelect),
     ("vector_sort_order", Builtin::VectorSortOrder),
     ("vector_rank", Builtin::VectorRank),
@@ -326,6 +330,7 @@ pub(crate) fn builtin_names() -> &'static [&'static str] {
         "LOOKUP EXTRAPOLATE",
         "LOOKUP FORWARD",
         "LOOKUP BACKWARD",
+        "LOOKUP INVERT",
         "VECTOR SELECT",
         "VECTOR SORT ORDER",
         "VECTOR RANK",
@@ -369,7 +374,7 @@ impl Builtin {
             | Cosh | Tanh | Integer | Int | Round | Sign | Initial | Sum | Mean => (1, 1),
             Log => (1, 2),
             Modulo | Power | Zidz | Step | Pulse | Lookup | Quantum => (2, 2),
-            LookupExtrapolate | LookupForward | LookupBackward => (2, 2),
+            LookupExtrapolate | LookupForward | LookupBackward | LookupInvert => (2, 2),
             Game => (1, 1),
             Min | Max => (1, usize::MAX),
             Xidz | Delay1I | Delay3I | SmoothI | Smooth3I | Trend | Forecast | SampleIfTrue => {
@@ -459,6 +464,7 @@ impl Builtin {
             LookupExtrapolate => "LOOKUP EXTRAPOLATE",
             LookupForward => "LOOKUP FORWARD",
             LookupBackward => "LOOKUP BACKWARD",
+            LookupInvert => "LOOKUP INVERT",
             VectorSelect => "VECTOR SELECT",
             VectorSortOrder => "VECTOR SORT ORDER",
             VectorRank => "VECTOR RANK",
@@ -528,6 +534,7 @@ impl Builtin {
             SampleIfTrue => "condition, input, initial value",
             Game => "x",
             Lookup | LookupExtrapolate | LookupForward | LookupBackward => "lookup name, input",
+            LookupInvert => "lookup name, value",
             VectorSelect => {
                 "selection[d!], expression[d!], missing value, numerical action, error action"
             }

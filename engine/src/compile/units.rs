@@ -347,6 +347,9 @@ impl Checker<'_> {
                 Some(t) => U::Known(Units::dimensionless().div(t)),
                 None => U::Unknown,
             },
+            // The inverse gives the lookup's input, whose units are not
+            // declared.
+            B::LookupInvert => U::Unknown,
             B::Lookup | B::LookupExtrapolate | B::LookupForward | B::LookupBackward => {
                 match args.first().map(|a| &a.kind) {
                     Some(ExprKind::Name(n)) => self.name_units(n),

@@ -717,7 +717,11 @@ impl Resolver<'_> {
                     },
                 ))
             }
-            B::Lookup | B::LookupExtrapolate | B::LookupForward | B::LookupBackward => {
+            B::Lookup
+            | B::LookupExtrapolate
+            | B::LookupForward
+            | B::LookupBackward
+            | B::LookupInvert => {
                 unreachable!("LOOKUP is handled before lowering")
             }
         })

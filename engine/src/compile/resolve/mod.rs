@@ -525,6 +525,7 @@ impl Resolver<'_> {
                 | Builtin::LookupExtrapolate
                 | Builtin::LookupForward
                 | Builtin::LookupBackward
+                | Builtin::LookupInvert
         ) {
             let target = match &args[0].kind {
                 ExprKind::Name(n) => Some((n, &args[0].span, None)),
@@ -580,7 +581,10 @@ impl Resolver<'_> {
     /// next point's value from just after each point (a step function whose
     /// steps start one unit in the last place after the points, so that at
     /// a point it has that point's value). Beyond the ends the last two
-    /// hold the end values, as every lookup does.
+    /// hold the end values, as every lookup does. For `LOOKUP INVERT`, the
+    /// table with x and y exchanged (interpolated linearly, holding the end
+    /// values beyond the ends), refused unless the values strictly
+    /// increase or decrease.
     fn read_table_as(
         &mut self,
         builtin: Builtin,
@@ -603,6 +607,18 @@ impl Resolver<'_> {
                     forward.push((w[0].0.next_up(), w[1].1));
                 }
                 (forward, Interpolation::Discrete)
+            }
+            Builtin::LookupInvert => {
+                // The lookup's points with x and y exchanged, in increasing
+                // order; only a lookup whose values strictly increase or
+                // decrease has one inverse.
+                let mut inverse: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (y, x)).collect();
+                if inverse.windows(2).all(|w| w[1].0 < w[0].0) {
+                    inverse.reverse();
+                } else if !inverse.windows(2).all(|w| w[1].0 > w[0].0) {
+                    return Err("LOOKUP INVERT needs a lookup whose values strictly increase or strictly decrease: otherwise more than one x gives a value".into());
+                }
+                (inverse, Interpolation::Continuous)
             }
             _ => return Ok(table),
         };
