@@ -211,3 +211,28 @@ fn an_arrayed_conveyor_in_a_module() {
     assert_eq!(r.value_at("made", 2.0), Some(10.0));
     assert_eq!(r.value_at("plant.belt[b]", 4.0), Some(20.0));
 }
+
+#[test]
+fn a_transit_time_fed_into_a_module_is_refused() {
+    // `transit` is a module input: its own equation (3) is not what it
+    // holds, so the transit time may change.
+    let text = r#"<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+<sim_specs method="Euler"><start>0</start><stop>4</stop><dt>1</dt></sim_specs>
+<model><variables>
+  <aux name="outside"><eqn>2 + TIME</eqn></aux>
+  <module name="plant"><connect to="plant.transit" from="outside"/></module>
+</variables></model>
+<model name="plant"><variables>
+  <aux name="transit" access="input"><eqn>3</eqn></aux>
+  <stock name="belt"><eqn>0</eqn><inflow>load</inflow><outflow>unload</outflow>
+    <conveyor><len>transit</len></conveyor></stock>
+  <flow name="load"><eqn>1</eqn></flow>
+  <flow name="unload"><eqn>0</eqn></flow>
+</variables></model>
+</xmile>"#;
+    let e = error(text);
+    assert!(
+        e.contains("belt.xmile:10:") && e.contains("must not change"),
+        "{e}"
+    );
+}

@@ -1260,13 +1260,16 @@ impl<'a> Reader<'a> {
                     let mut changing = Vec::new();
                     expr.walk(&mut |e: &Expr| {
                         if let ExprKind::Name(n) | ExprKind::Subscript { name: n, .. } = &e.kind {
-                            let constant = find(n).is_some_and(|v| {
-                                v.tag_name().name() == "aux"
-                                    && child(v, "gf").is_none()
-                                    && child(v, "dimensions").is_none()
-                                    && child(v, "eqn")
-                                        .is_some_and(|q| trimmed_text(q).parse::<f64>().is_ok())
-                            });
+                            // A module input's own equation is not what
+                            // it holds.
+                            let constant = !inputs.contains_key(&canonical_name(n))
+                                && find(n).is_some_and(|v| {
+                                    v.tag_name().name() == "aux"
+                                        && child(v, "gf").is_none()
+                                        && child(v, "dimensions").is_none()
+                                        && child(v, "eqn")
+                                            .is_some_and(|q| trimmed_text(q).parse::<f64>().is_ok())
+                                });
                             if !constant {
                                 changing.push(n.clone());
                             }
