@@ -236,3 +236,26 @@ fn a_transit_time_fed_into_a_module_is_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn a_module_cannot_add_flows_to_a_conveyor() {
+    let text = r#"<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+<sim_specs method="Euler"><start>0</start><stop>4</stop><dt>1</dt></sim_specs>
+<model><variables>
+  <stock name="belt"><eqn>0</eqn><inflow>load</inflow><outflow>unload</outflow>
+    <conveyor><len>2</len></conveyor></stock>
+  <flow name="load"><eqn>1</eqn></flow>
+  <flow name="unload"><eqn>0</eqn></flow>
+  <module name="feeder"><connect to="feeder.level" from="belt"/></module>
+</variables></model>
+<model name="feeder"><variables>
+  <stock name="level" access="input"><eqn>0</eqn><inflow>extra</inflow></stock>
+  <flow name="extra"><eqn>5</eqn></flow>
+</variables></model>
+</xmile>"#;
+    let e = error(text);
+    assert!(
+        e.contains("belt.xmile:8:") && e.contains("a conveyor"),
+        "{e}"
+    );
+}

@@ -94,6 +94,9 @@ struct Reader<'a> {
     /// Stocks with flows that a `<connect>` feeds: their flows act on the
     /// stock that feeds them.
     shared_stocks: Vec<SharedStock>,
+    /// The conveyors read, by flat canonical name (a module's stock cannot
+    /// share them: their outflow is computed from their own inflows).
+    conveyor_stocks: std::collections::HashSet<String>,
 }
 
 /// A module's stock with flows fed by a `<connect>` from a stock outside:
@@ -186,6 +189,7 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         behavior: NonNegative::default(),
         rk4: false,
         shared_stocks: Vec::new(),
+        conveyor_stocks: std::collections::HashSet::new(),
     };
     let root = doc.root_element();
     for node in root
@@ -717,7 +721,7 @@ impl<'a> Reader<'a> {
             Some(behavior) => self.read_behavior(behavior, self.behavior),
             None => self.behavior,
         };
-        let conveyor_outflows = self.conveyors(&nodes, &inputs);
+        let conveyor_outflows = self.conveyors(&nodes, &inputs, &scope.prefix);
         let inner = Scope {
             prefix: scope.prefix.clone(),
             locals,
@@ -1151,6 +1155,16 @@ impl<'a> Reader<'a> {
                     None => break,
                 }
             }
+            if self.conveyor_stocks.contains(&canonical_name(&outer)) {
+                self.errors.push(Error::File {
+                    location: stock.origin,
+                    message: format!(
+                        "<connect> feeds `{}`, a stock with flows, from `{outer}`, a conveyor; a module's flows into and out of a conveyor are not supported",
+                        stock.inner
+                    ),
+                });
+                continue;
+            }
             if !builder.attach_flows(&outer, &stock.inflows, &stock.outflows) {
                 let what = builder
                     .kind_of(&outer)
@@ -1185,6 +1199,7 @@ impl<'a> Reader<'a> {
         &mut self,
         nodes: &[Node<'a, 'a>],
         inputs: &std::collections::HashMap<String, Source>,
+        prefix: &str,
     ) -> std::collections::HashMap<String, Source> {
         let mut out = std::collections::HashMap::new();
         let find = |name: &str| {
@@ -1305,6 +1320,8 @@ impl<'a> Reader<'a> {
             if !supported {
                 continue;
             }
+            self.conveyor_stocks
+                .insert(canonical_name(&format!("{prefix}{name}")));
             let Some(outflow) = outflows.first() else {
                 continue; // what flows in stays: an ordinary stock
             };
