@@ -290,3 +290,28 @@ fn a_stock_shared_through_nested_modules() {
         tank += 1.0 - 5.0 - tank / 100.0;
     }
 }
+
+/// An arrayed stock shared with a module: the module's arrayed flow acts
+/// on each element of the outer stock.
+#[test]
+fn an_arrayed_stock_shared_with_a_module() {
+    let text = r#"<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+<sim_specs method="Euler"><start>0</start><stop>2</stop><dt>1</dt></sim_specs>
+<dimensions><dim name="r"><elem name="north"/><elem name="south"/></dim></dimensions>
+<model><variables>
+  <stock name="people"><dimensions><dim name="r"/></dimensions><eqn>10, 20</eqn></stock>
+  <module name="births"><connect to="births.pop" from="people"/></module>
+</variables></model>
+<model name="births"><variables>
+  <stock name="pop" access="input"><dimensions><dim name="r"/></dimensions><eqn>0</eqn><inflow>born</inflow></stock>
+  <flow name="born"><dimensions><dim name="r"/></dimensions><eqn>pop / 10</eqn></flow>
+</variables></model>
+</xmile>"#;
+    let r = run(text);
+    // Each element grows by a tenth a step: 10 -> 11 -> 12.1; 20 -> 22 -> 24.2.
+    for (element, start) in [("north", 10.0), ("south", 20.0)] {
+        let got = r.value_at(&format!("people[{element}]"), 2.0).unwrap();
+        let exact = start * 1.1 * 1.1;
+        assert!((got - exact).abs() < 1e-12, "{element}: {got} vs {exact}");
+    }
+}
