@@ -211,6 +211,8 @@ const VENSIM: &[(&str, &str, Treatment)] = &[
         "GET XLS DATA",
         Refused,
     ),
+    // Quotes in a comment or a quoted name are not text arguments.
+    ("y = x {don't} + \"it's\" ~~|\n\"it's\" = 1 ~~|", "y", Read),
     // A name that holds a refused function's words is a name.
     (
         "budget data = 2 ~~|\ny = budget data + x ~~|",

@@ -400,10 +400,16 @@ fn named_refusal(upper: &str) -> Option<(usize, String)> {
     // Text in quotes (outside quoted names) is an argument of one of
     // Vensim's file or message functions: name the function.
     let mut in_name = false;
+    let mut in_comment = false;
     let mut depth: Vec<usize> = Vec::new();
     for (i, c) in upper.char_indices() {
+        if in_comment {
+            in_comment = c != '}';
+            continue;
+        }
         match c {
             '"' => in_name = !in_name,
+            '{' if !in_name => in_comment = true,
             '(' if !in_name => depth.push(i),
             ')' if !in_name => {
                 depth.pop();
