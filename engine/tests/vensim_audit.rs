@@ -213,6 +213,11 @@ const VENSIM: &[(&str, &str, Treatment)] = &[
     ),
     // Quotes in a comment or a quoted name are not text arguments.
     ("y = x {don't} + \"it's\" ~~|\n\"it's\" = 1 ~~|", "y", Read),
+    (
+        "y = x {a GET DATA MAX of 'x'} + \"my get data max\" ~~|\n\"my get data max\" = 1 ~~|",
+        "y",
+        Read,
+    ),
     // A name that holds a refused function's words is a name.
     (
         "budget data = 2 ~~|\ny = budget data + x ~~|",

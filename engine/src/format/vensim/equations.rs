@@ -379,6 +379,30 @@ fn name_before(text: &str, open: usize) -> &str {
 /// refuses by family: the place and the reason, naming the function.
 /// `upper` is the equation in capitals.
 fn named_refusal(upper: &str) -> Option<(usize, String)> {
+    // Quoted names and {comments} hold no calls: the searches for words
+    // skip them (masked, same length, so that offsets hold).
+    let masked: String = {
+        let (mut in_name, mut in_comment) = (false, false);
+        upper
+            .chars()
+            .map(|c| {
+                let inside = in_name || in_comment;
+                match c {
+                    '"' if !in_comment => in_name = !in_name,
+                    '{' if !in_name => in_comment = true,
+                    '}' if in_comment => in_comment = false,
+                    _ => {}
+                }
+                if inside || c == '"' || c == '{' {
+                    // The same number of bytes.
+                    "_".repeat(c.len_utf8())
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    };
+    let upper = masked.as_str();
     if let Some(at) = find_word(upper, "A FUNCTION OF") {
         return Some((
             at,
