@@ -1099,7 +1099,8 @@ fn xmile_forcst_prod_and_size() {
          <aux name=\"by hand\"><eqn>x * (1 + TREND(x, 2, 0) * 3)</eqn></aux>\
          <aux name=\"v\"><dimensions><dim name=\"d\"/></dimensions><eqn>3, 2</eqn></aux>\
          <aux name=\"product\"><eqn>PROD(v[*])</eqn></aux>\
-         <aux name=\"count\"><eqn>SIZE(v)</eqn></aux>",
+         <aux name=\"count\"><eqn>SIZE(v)</eqn></aux>\
+         <aux name=\"capped\"><eqn>MIN(x, INF)</eqn></aux>",
     );
     let r = run(&m);
     // x * (1 + TREND * horizon), TREND starting at its initial trend.
@@ -1109,6 +1110,7 @@ fn xmile_forcst_prod_and_size() {
     assert_eq!(r.series("f3"), r.series("by hand"));
     assert_ne!(r.series("f"), r.series("f3"));
     assert_eq!(r.value_at("product", 0.0), Some(6.0));
+    assert_eq!(r.value_at("capped", 0.0), Some(1.0));
     assert_eq!(r.value_at("count", 0.0), Some(2.0));
 }
 

@@ -336,6 +336,9 @@ impl Resolver<'_> {
             "final_time" | "stoptime" => Node::Special(Special::FinalTime),
             "saveper" => Node::Special(Special::SaveInterval),
             "pi" => Node::Const(std::f64::consts::PI),
+            // XMILE's INF: a run stops when a variable is infinite, so it
+            // is useful inside expressions (`MIN(x, INF)`).
+            "inf" => Node::Const(f64::INFINITY),
             _ => {
                 let specials = [
                     "TIME",
@@ -345,6 +348,7 @@ impl Resolver<'_> {
                     "FINAL TIME",
                     "SAVEPER",
                     "PI",
+                    "INF",
                 ];
                 let suggestion = closest_while(
                     self.errors.len(),
