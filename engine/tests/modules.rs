@@ -212,15 +212,106 @@ fn stella_architect_modules_connect_outputs_inputs_and_placeholders() {
     }
 }
 
+/// A module's stock with flows fed by a stock outside: as in Stella, the
+/// outside stock takes its place and the module's flows act on it.
 #[test]
-fn a_stock_with_flows_cannot_be_a_module_input() {
+fn a_stock_with_flows_as_a_module_input_shares_the_outer_stock() {
     let text = ARCHITECT.replace(
         r#"<stock name="stock level" access="input"><eqn>0</eqn></stock>"#,
-        r#"<stock name="stock level" access="input"><eqn>0</eqn><inflow>leak</inflow></stock><flow name="leak"><eqn>1</eqn></flow>"#,
+        r#"<stock name="stock level" access="input"><eqn>1000</eqn><inflow>returns</inflow><outflow>scrap</outflow></stock>
+    <flow name="returns"><eqn>2</eqn></flow>
+    <flow name="scrap"><eqn>stock_level / 10</eqn></flow>"#,
     );
-    let e = error(&text);
+    let r = run(&text);
+    // inventory gains production - 3 - 1 from outside, and returns (2)
+    // less scrap (a tenth of it) from inside the module; the module's own
+    // initial value (1000) is not used.
+    let mut inventory = 10.0;
+    for t in 0..=4 {
+        let t = f64::from(t);
+        let got = r.value_at("inventory", t).unwrap();
+        assert!(
+            (got - inventory).abs() < 1e-12,
+            "inventory at {t}: {got} vs {inventory}"
+        );
+        assert_eq!(r.value_at("factory.stock level", t), Some(got));
+        assert_eq!(r.value_at("factory.scrap", t), Some(got / 10.0));
+        let production = (20.0 - inventory) / 2.0;
+        inventory += production - 3.0 - 1.0 + 2.0 - inventory / 10.0;
+    }
+    // Caught: the module's flows acting on a copy of its own would leave
+    // inventory as without them.
+    let without = run(ARCHITECT);
+    assert_ne!(
+        without.value_at("inventory", 4.0),
+        r.value_at("inventory", 4.0)
+    );
+    // Only a stock can take its place.
+    let e = error(&text.replace(
+        r#"<connect to="factory.stock_level" from="inventory"/>"#,
+        r#"<connect to="factory.stock_level" from="production_signal"/>"#,
+    ));
     assert!(
-        e.contains("modules.xmile:") && e.contains("a stock with flows"),
+        e.contains("modules.xmile:")
+            && e.contains("a stock with flows, from `production_signal`, which is an auxiliary"),
         "{e}"
     );
+}
+
+/// Through two modules: the inner module's stock is fed by the middle
+/// module's, which is fed by the main model's; every flow acts on the
+/// main model's stock.
+#[test]
+fn a_stock_shared_through_nested_modules() {
+    let text = r#"<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+<sim_specs method="Euler"><start>0</start><stop>3</stop><dt>1</dt></sim_specs>
+<model><variables>
+  <stock name="tank"><eqn>100</eqn><outflow>drain</outflow></stock>
+  <flow name="drain"><eqn>5</eqn></flow>
+  <module name="mid"><connect to="mid.level" from="tank"/></module>
+</variables></model>
+<model name="mid"><variables>
+  <stock name="level" access="input"><eqn>0</eqn><inflow>fill</inflow></stock>
+  <flow name="fill"><eqn>1</eqn></flow>
+  <module name="deep"><connect to="deep.level" from="level"/></module>
+</variables></model>
+<model name="deep"><variables>
+  <stock name="level" access="input"><eqn>0</eqn><outflow>loss</outflow></stock>
+  <flow name="loss"><eqn>level / 100</eqn></flow>
+</variables></model>
+</xmile>"#;
+    let r = run(text);
+    let mut tank = 100.0;
+    for t in 0..=3 {
+        let t = f64::from(t);
+        let got = r.value_at("tank", t).unwrap();
+        assert!((got - tank).abs() < 1e-12, "tank at {t}: {got} vs {tank}");
+        assert_eq!(r.value_at("mid.deep.level", t), Some(got));
+        tank += 1.0 - 5.0 - tank / 100.0;
+    }
+}
+
+/// An arrayed stock shared with a module: the module's arrayed flow acts
+/// on each element of the outer stock.
+#[test]
+fn an_arrayed_stock_shared_with_a_module() {
+    let text = r#"<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+<sim_specs method="Euler"><start>0</start><stop>2</stop><dt>1</dt></sim_specs>
+<dimensions><dim name="r"><elem name="north"/><elem name="south"/></dim></dimensions>
+<model><variables>
+  <stock name="people"><dimensions><dim name="r"/></dimensions><eqn>10, 20</eqn></stock>
+  <module name="births"><connect to="births.pop" from="people"/></module>
+</variables></model>
+<model name="births"><variables>
+  <stock name="pop" access="input"><dimensions><dim name="r"/></dimensions><eqn>0</eqn><inflow>born</inflow></stock>
+  <flow name="born"><dimensions><dim name="r"/></dimensions><eqn>pop / 10</eqn></flow>
+</variables></model>
+</xmile>"#;
+    let r = run(text);
+    // Each element grows by a tenth a step: 10 -> 11 -> 12.1; 20 -> 22 -> 24.2.
+    for (element, start) in [("north", 10.0), ("south", 20.0)] {
+        let got = r.value_at(&format!("people[{element}]"), 2.0).unwrap();
+        let exact = start * 1.1 * 1.1;
+        assert!((got - exact).abs() < 1e-12, "{element}: {got} vs {exact}");
+    }
 }

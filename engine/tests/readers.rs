@@ -219,12 +219,15 @@ fn xmile_elements_and_attributes_not_understood_are_never_silent() {
     let text = "<xmile>\n<sim_specs method=\"Euler\" pause=\"7\"><start>0</start><stop>4</stop><dt>1</dt><frobnicate/></sim_specs>\n\
         <model><variables>\n\
         <aux name=\"a\" colour=\"red\"><eqn>1</eqn><mystery>2</mystery></aux>\n\
-        <stock name=\"s\"><eqn>0</eqn><conveyor><len>2</len></conveyor></stock>\n\
+        <stock name=\"s\"><eqn>0</eqn><conveyor><len>2</len><capacity>1</capacity></conveyor></stock>\n\
         </variables><views><view><stock name=\"s\" x=\"1\" y=\"2\"/></view></views></model></xmile>";
-    // A conveyor changes the numbers: an error, located.
+    // A conveyor's capacity changes the numbers: an error, located.
     let e = xmile::parse(text, Some("u.xmile")).unwrap_err().to_string();
-    assert!(e.contains("u.xmile:5:") && e.contains("<conveyor>"), "{e}");
-    let text = text.replace("<conveyor><len>2</len></conveyor>", "");
+    assert!(e.contains("u.xmile:5:") && e.contains("<capacity>"), "{e}");
+    let text = text.replace(
+        "<conveyor><len>2</len><capacity>1</capacity></conveyor>",
+        "",
+    );
     let m = xmile::parse(&text, Some("u.xmile")).unwrap_or_else(|e| panic!("{e}"));
     let w = warnings(&m);
     for (place, what) in [
@@ -702,14 +705,34 @@ fn vensim_control_variables_computed_during_the_run_are_checked() {
     );
     let e = Program::compile(&m).unwrap().run().unwrap_err().to_string();
     assert!(e.contains("TIME STEP is 0 at time 1"), "{e}");
+}
+
+#[test]
+fn control_variables_computed_during_the_run_under_rk4() {
+    // s' = s from 1, with steps of 0.5 until time 1 and of 0.25 after: one
+    // classical RK4 step of h multiplies s by 1 + h + h²/2 + h³/6 + h⁴/24.
     let m = mdl_with_control(
-        "x = Time ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = IF THEN ELSE(x > 3, Time, 10) ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|",
+        "s = INTEG(s, 1) ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 2 ~~|\n\
+         TIME STEP = IF THEN ELSE(Time < 1, 0.5, 0.25) ~~|\nSAVEPER = 1 ~~|",
     );
     let program = Program::compile(&m).unwrap();
     let mut state = program.state();
     state.set_time(program.time().with_method(carecascade_engine::Method::Rk4));
-    let e = state.run().unwrap_err().to_string();
-    assert!(e.contains("need Euler"), "{e}");
+    let r = state.run().unwrap();
+    assert_eq!(r.times().to_vec(), [0.0, 1.0, 2.0]);
+    let f = |h: f64| 1.0 + h + h * h / 2.0 + h.powi(3) / 6.0 + h.powi(4) / 24.0;
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs();
+    let at1 = r.value_at("s", 1.0).unwrap();
+    let at2 = r.value_at("s", 2.0).unwrap();
+    assert!(close(at1, f(0.5).powi(2)), "{at1}");
+    assert!(close(at2, f(0.5).powi(2) * f(0.25).powi(4)), "{at2}");
+    // Caught: Euler's numbers, and RK4 with the first step throughout.
+    assert!(!close(at2, 1.5f64.powi(2) * 1.25f64.powi(4)));
+    assert!(!close(at2, f(0.5).powi(4)));
+    // The same steps under Euler.
+    let r = Program::compile(&m).unwrap().run().unwrap();
+    let at2 = r.value_at("s", 2.0).unwrap();
+    assert!(close(at2, 1.5f64.powi(2) * 1.25f64.powi(4)), "{at2}");
 }
 
 #[test]
@@ -1040,4 +1063,120 @@ fn xmile_behavior_sets_non_negative_defaults_that_entities_override() {
     assert!(e.contains("m.xmile:4:") && e.contains("`maybe`"), "{e}");
     let e = with_behavior("<behavior><stock><queue/></stock></behavior>", "", "").unwrap_err();
     assert!(e.contains("m.xmile:2:") && e.contains("<behavior>"), "{e}");
+}
+
+#[test]
+fn xmile_previous_is_the_value_one_dt_before() {
+    let text = |dt: &str| {
+        format!(
+            "<xmile><sim_specs><start>0</start><stop>2</stop><dt>{dt}</dt></sim_specs>\n\
+             <model><variables>\n\
+             <aux name=\"x\"><eqn>TIME * 2</eqn></aux>\n\
+             <aux name=\"p\"><eqn>PREVIOUS(x, 7)</eqn></aux>\n\
+             <aux name=\"count\"><eqn>PREVIOUS(count, 0) + 1</eqn></aux>\n\
+             </variables></model></xmile>"
+        )
+    };
+    let r = run(&xmile::parse(&text("1"), Some("p.xmile")).unwrap());
+    assert_eq!(r.value_at("p", 0.0), Some(7.0));
+    assert_eq!(r.value_at("p", 1.0), Some(0.0));
+    assert_eq!(r.value_at("p", 2.0), Some(2.0));
+    // PREVIOUS of itself breaks the loop: a counter of steps.
+    assert_eq!(r.value_at("count", 2.0), Some(3.0));
+    // One DT, not one unit of time: with dt 0.5, x at the half step.
+    let r = run(&xmile::parse(&text("0.5"), Some("p.xmile")).unwrap());
+    assert_eq!(r.value_at("p", 1.0), Some(1.0));
+    assert_ne!(r.value_at("p", 1.0), Some(0.0));
+    assert_eq!(r.value_at("count", 2.0), Some(5.0));
+}
+
+#[test]
+fn xmile_forcst_prod_and_size() {
+    let m = xmile_model(
+        "<aux name=\"x\"><eqn>1 + TIME</eqn></aux>\
+         <aux name=\"f\"><eqn>FORCST(x, 2, 3, 0.1)</eqn></aux>\
+         <aux name=\"f3\"><eqn>FORCST(x, 2, 3)</eqn></aux>\
+         <aux name=\"by hand\"><eqn>x * (1 + TREND(x, 2, 0) * 3)</eqn></aux>\
+         <aux name=\"v\"><dimensions><dim name=\"d\"/></dimensions><eqn>3, 2</eqn></aux>\
+         <aux name=\"product\"><eqn>PROD(v[*])</eqn></aux>\
+         <aux name=\"count\"><eqn>SIZE(v)</eqn></aux>\
+         <aux name=\"capped\"><eqn>MIN(x, INF)</eqn></aux>",
+    );
+    let r = run(&m);
+    // x * (1 + TREND * horizon), TREND starting at its initial trend.
+    let f = r.value_at("f", 0.0).unwrap();
+    assert!((f - 1.0 * (1.0 + 0.1 * 3.0)).abs() < 1e-12, "{f}");
+    assert_eq!(r.value_at("f3", 0.0), Some(1.0));
+    assert_eq!(r.series("f3"), r.series("by hand"));
+    assert_ne!(r.series("f"), r.series("f3"));
+    assert_eq!(r.value_at("product", 0.0), Some(6.0));
+    assert_eq!(r.value_at("capped", 0.0), Some(1.0));
+    assert_eq!(r.value_at("count", 0.0), Some(2.0));
+}
+
+#[test]
+fn vensim_lookup_extrapolate_forward_and_backward() {
+    let cases = [
+        // (function, x, value): the table is (0,0), (1,10), (3,30).
+        ("LOOKUP EXTRAPOLATE", -1.0, -10.0),
+        ("LOOKUP EXTRAPOLATE", 2.0, 20.0),
+        ("LOOKUP EXTRAPOLATE", 4.0, 40.0),
+        ("LOOKUP BACKWARD", -1.0, 0.0),
+        ("LOOKUP BACKWARD", 0.5, 0.0),
+        ("LOOKUP BACKWARD", 1.0, 10.0),
+        ("LOOKUP BACKWARD", 2.0, 10.0),
+        ("LOOKUP BACKWARD", 5.0, 30.0),
+        ("LOOKUP FORWARD", -1.0, 0.0),
+        ("LOOKUP FORWARD", 0.0, 0.0),
+        ("LOOKUP FORWARD", 0.5, 10.0),
+        ("LOOKUP FORWARD", 1.0, 10.0),
+        ("LOOKUP FORWARD", 2.0, 30.0),
+        ("LOOKUP FORWARD", 5.0, 30.0),
+        ("LOOKUP INVERT", 20.0, 2.0),
+        ("LOOKUP INVERT", 5.0, 0.5),
+        ("LOOKUP INVERT", 99.0, 3.0),
+        // Caught: the ordinary lookup interpolates and holds the ends.
+        ("LOOKUP", 2.0, 20.0),
+        ("LOOKUP", 4.0, 30.0),
+    ];
+    let mut equations = String::from("tbl([(0,0)-(3,30)],(0,0),(1,10),(3,30)) ~~|\n");
+    for (i, (f, x, _)) in cases.iter().enumerate() {
+        equations.push_str(&format!("y{i} = {f}(tbl, {x}) ~~|\n"));
+    }
+    let m = mdl(&equations);
+    let r = run(&m);
+    // Through XMILE and back, the same numbers.
+    let again = run(&xmile::parse(&xmile::write(&m), None).unwrap());
+    for name in r.names() {
+        assert_eq!(again.series(name), r.series(name), "{name}");
+    }
+    for (i, (f, x, expected)) in cases.iter().enumerate() {
+        assert_eq!(
+            r.value_at(&format!("y{i}"), 0.0),
+            Some(*expected),
+            "{f}(tbl, {x})"
+        );
+    }
+    // A decreasing lookup inverts too; one that is not monotonic is refused.
+    let r = run(&mdl(
+        "down([(0,0)-(2,4)],(0,4),(2,0)) ~~|\ny = LOOKUP INVERT(down, 1) ~~|",
+    ));
+    assert_eq!(r.value_at("y", 0.0), Some(1.5));
+    let e = Program::compile(&mdl(
+        "bump([(0,0)-(2,4)],(0,0),(1,4),(2,0)) ~~|\ny = LOOKUP INVERT(bump, 1) ~~|",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("m.mdl:3:") && e.contains("strictly increase"),
+        "{e}"
+    );
+    // The first argument must name a lookup.
+    let e = Program::compile(&mdl("y = LOOKUP FORWARD(3, 2) ~~|"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("m.mdl:2:") && e.contains("name of a lookup"),
+        "{e}"
+    );
 }

@@ -56,6 +56,11 @@ pub(crate) enum Builtin {
     Trend,
     /// Vensim's `FORECAST(input, average time, horizon)`.
     Forecast,
+    /// XMILE's `FORCST(input, averaging time, horizon[, initial trend])`.
+    ForecastXmile,
+    /// XMILE's `PREVIOUS(x, initial)`: x at the step before; `initial` at
+    /// the first.
+    Previous,
     /// Vensim's `QUANTUM(x, q)`: x rounded down (towards zero) to a
     /// multiple of q.
     Quantum,
@@ -64,6 +69,17 @@ pub(crate) enum Builtin {
     /// Vensim's `GAME(x)`: x, outside a game.
     Game,
     Lookup,
+    /// Vensim's `LOOKUP EXTRAPOLATE(lookup, x)`: linear beyond the ends.
+    LookupExtrapolate,
+    /// Vensim's `LOOKUP FORWARD(lookup, x)`: the value of the first point
+    /// at or after x.
+    LookupForward,
+    /// Vensim's `LOOKUP BACKWARD(lookup, x)`: the value of the last point
+    /// at or before x.
+    LookupBackward,
+    /// Vensim's `LOOKUP INVERT(lookup, y)`: the x at which a monotonic
+    /// lookup gives y.
+    LookupInvert,
     /// Vensim's `VECTOR SELECT(selection, expression, missing, action, error)`.
     VectorSelect,
     /// Vensim's `VECTOR SORT ORDER(vector, direction)`.
@@ -184,10 +200,16 @@ const TABLE: &[(&str, Builtin)] = &[
     ("smthn", Builtin::SmoothNXmile),
     ("trend", Builtin::Trend),
     ("forecast", Builtin::Forecast),
+    ("forcst", Builtin::ForecastXmile),
+    ("previous", Builtin::Previous),
     ("quantum", Builtin::Quantum),
     ("sample_if_true", Builtin::SampleIfTrue),
     ("game", Builtin::Game),
     ("lookup", Builtin::Lookup),
+    ("lookup_extrapolate", Builtin::LookupExtrapolate),
+    ("lookup_forward", Builtin::LookupForward),
+    ("lookup_backward", Builtin::LookupBackward),
+    ("lookup_invert", Builtin::LookupInvert),
     ("vector_select", Builtin::VectorSelect),
     ("vector_sort_order", Builtin::VectorSortOrder),
     ("vector_rank", Builtin::VectorRank),
@@ -301,7 +323,14 @@ pub(crate) fn builtin_names() -> &'static [&'static str] {
         "SMOOTH N",
         "SMTHN",
         "TREND",
+        "FORECAST",
+        "FORCST",
+        "PREVIOUS",
         "LOOKUP",
+        "LOOKUP EXTRAPOLATE",
+        "LOOKUP FORWARD",
+        "LOOKUP BACKWARD",
+        "LOOKUP INVERT",
         "VECTOR SELECT",
         "VECTOR SORT ORDER",
         "VECTOR RANK",
@@ -345,6 +374,7 @@ impl Builtin {
             | Cosh | Tanh | Integer | Int | Round | Sign | Initial | Sum | Mean => (1, 1),
             Log => (1, 2),
             Modulo | Power | Zidz | Step | Pulse | Lookup | Quantum => (2, 2),
+            LookupExtrapolate | LookupForward | LookupBackward | LookupInvert => (2, 2),
             Game => (1, 1),
             Min | Max => (1, usize::MAX),
             Xidz | Delay1I | Delay3I | SmoothI | Smooth3I | Trend | Forecast | SampleIfTrue => {
@@ -358,7 +388,8 @@ impl Builtin {
             VectorSortOrder | VectorRank | VectorReorder | VectorElmMap | InvertMatrix => (2, 2),
             VectorSelect | AllocateByPriority | RandomNormal | RandomExponential => (5, 5),
             RandomUniform | GetTimeValue | AllocateAvailable => (3, 3),
-            ActiveInitial | GetDataAtTime => (2, 2),
+            ActiveInitial | GetDataAtTime | Previous => (2, 2),
+            ForecastXmile => (3, 4),
             GetDataFirstTime | GetDataLastTime => (1, 1),
             RankXmile => (2, 3),
             RandomPoisson | RandomGamma | RandomWeibull | RandomTriangular => (6, 6),
@@ -424,10 +455,16 @@ impl Builtin {
             SmoothNXmile => "SMTHN",
             Trend => "TREND",
             Forecast => "FORECAST",
+            ForecastXmile => "FORCST",
+            Previous => "PREVIOUS",
             Quantum => "QUANTUM",
             SampleIfTrue => "SAMPLE IF TRUE",
             Game => "GAME",
             Lookup => "LOOKUP",
+            LookupExtrapolate => "LOOKUP EXTRAPOLATE",
+            LookupForward => "LOOKUP FORWARD",
+            LookupBackward => "LOOKUP BACKWARD",
+            LookupInvert => "LOOKUP INVERT",
             VectorSelect => "VECTOR SELECT",
             VectorSortOrder => "VECTOR SORT ORDER",
             VectorRank => "VECTOR RANK",
@@ -491,10 +528,13 @@ impl Builtin {
             SmoothNXmile => "input, smoothing time, order[, initial value]",
             Trend => "input, averaging time, initial trend",
             Forecast => "input, averaging time, horizon",
+            ForecastXmile => "input, averaging time, horizon[, initial trend]",
+            Previous => "value, initial value",
             Quantum => "x, quantum",
             SampleIfTrue => "condition, input, initial value",
             Game => "x",
-            Lookup => "lookup name, input",
+            Lookup | LookupExtrapolate | LookupForward | LookupBackward => "lookup name, input",
+            LookupInvert => "lookup name, value",
             VectorSelect => {
                 "selection[d!], expression[d!], missing value, numerical action, error action"
             }

@@ -269,7 +269,11 @@ impl Checker<'_> {
                 self.same(owner, eq, "ACTIVE INITIAL's values are", &parts)
             }
             B::GetTimeValue => self.time.clone().map_or(U::Unknown, U::Known),
-            B::Forecast => {
+            B::Previous => {
+                let parts = [(&args[0], arg(0)), (&args[1], arg(1))];
+                self.same(owner, eq, "PREVIOUS's values are", &parts)
+            }
+            B::Forecast | B::ForecastXmile => {
                 if let Some(t) = args.get(1) {
                     self.check_time(owner, eq, t, &arg(1), "averaging time");
                 }
@@ -343,10 +347,15 @@ impl Checker<'_> {
                 Some(t) => U::Known(Units::dimensionless().div(t)),
                 None => U::Unknown,
             },
-            B::Lookup => match args.first().map(|a| &a.kind) {
-                Some(ExprKind::Name(n)) => self.name_units(n),
-                _ => U::Unknown,
-            },
+            // The inverse gives the lookup's input, whose units are not
+            // declared.
+            B::LookupInvert => U::Unknown,
+            B::Lookup | B::LookupExtrapolate | B::LookupForward | B::LookupBackward => {
+                match args.first().map(|a| &a.kind) {
+                    Some(ExprKind::Name(n)) => self.name_units(n),
+                    _ => U::Unknown,
+                }
+            }
         }
     }
 }

@@ -449,6 +449,37 @@ impl ModelBuilder {
         self.elements.push(element.into());
     }
 
+    /// What the element called `name` (any spelling) is, if there is one:
+    /// "a stock", "a flow", ...
+    pub(crate) fn kind_of(&self, name: &str) -> Option<&'static str> {
+        let name = canonical_name(name);
+        self.elements
+            .iter()
+            .find(|e| canonical_name(&e.common().name) == name)
+            .map(Element::label)
+    }
+
+    /// Adds inflows and outflows to the stock called `stock` (any
+    /// spelling) after those it has; false if there is no such stock.
+    pub(crate) fn attach_flows(
+        &mut self,
+        stock: &str,
+        inflows: &[String],
+        outflows: &[String],
+    ) -> bool {
+        let name = canonical_name(stock);
+        for element in &mut self.elements {
+            if let Element::Stock(s) = element
+                && canonical_name(&s.common.name) == name
+            {
+                s.inflows.extend(inflows.iter().cloned());
+                s.outflows.extend(outflows.iter().cloned());
+                return true;
+            }
+        }
+        false
+    }
+
     /// Validates and builds the model.
     ///
     /// # Errors

@@ -877,8 +877,8 @@ impl<'p, const L: usize> Lanes<'p, L> {
 
     /// Runs a model whose control settings are computed during the run:
     /// after each evaluation the step reads `TIME STEP`, `SAVEPER` and
-    /// `FINAL TIME` from their variables (Euler only; every lane must
-    /// agree on them).
+    /// `FINAL TIME` from their variables (every lane must agree on them)
+    /// and integrates with Euler or RK4 over that step.
     fn simulate_controlled(
         &mut self,
         control: crate::program::ControlSlots,
@@ -893,11 +893,6 @@ impl<'p, const L: usize> Lanes<'p, L> {
                 },
             )
         };
-        if self.time.method() != Method::Euler {
-            return Err(invalid(
-                "control settings computed during the run (TIME STEP, SAVEPER or FINAL TIME as equations) need Euler integration".into(),
-            ));
-        }
         if control.time_step.is_some() && !self.program.rings.is_empty() {
             return Err(invalid(
                 "DELAY FIXED needs a TIME STEP that stays the same during the run".into(),
@@ -906,6 +901,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
         self.initialise()?;
         let program = self.program;
         let time = self.time;
+        let rk4 = time.method() == Method::Rk4;
         let mut t = time.start();
         let mut next_save = t;
         let mut steps: u64 = 0;
@@ -939,10 +935,16 @@ impl<'p, const L: usize> Lanes<'p, L> {
             self.set_all(ops::DT, dt);
             self.set_all(ops::SAVE_INTERVAL, save);
             self.set_all(ops::FINAL_TIME, stop);
-            if !program.non_negative.is_empty() {
-                self.limit_outflows(dt);
+            // Under RK4 the step's own evaluation is its first stage, not
+            // limited (as in `simulate_steps`).
+            if rk4 {
+                self.exec(Part::Derivative);
+            } else {
+                if !program.non_negative.is_empty() {
+                    self.limit_outflows(dt);
+                }
+                self.exec(Part::Derivative);
             }
-            self.exec(Part::Derivative);
             // Times that are sums of steps are not exact in binary: a
             // millionth of a step is "reached".
             let tolerance = dt * 1e-6;
@@ -966,7 +968,14 @@ impl<'p, const L: usize> Lanes<'p, L> {
                     rings.push(i, self.slots[ring.input as usize * L + lane]);
                 }
             }
-            self.integrate(dt);
+            if rk4 {
+                // The stages read the step's TIME STEP (set above) and
+                // compute the control variables again; the next step
+                // reads them afresh at its own time.
+                self.rk4_step(t, dt);
+            } else {
+                self.integrate(dt);
+            }
             t += dt;
         }
     }

@@ -601,15 +601,22 @@ impl Resolver<'_> {
                 };
                 Node::Var(output)
             }
-            B::Forecast => {
-                // Vensim: input * (1 + TREND(input, average time, 0) * horizon).
+            B::Forecast | B::ForecastXmile => {
+                // Vensim: input * (1 + TREND(input, average time, 0) * horizon);
+                // XMILE's FORCST the same, with TREND's initial trend
+                // (0 unless given).
                 let input = self.materialize(ctx, a.remove(0), "FORECAST input");
                 let time = a.remove(0);
                 let horizon = a.remove(0);
+                let initial_trend = if a.is_empty() {
+                    Node::Const(0.0)
+                } else {
+                    a.remove(0)
+                };
                 let trend = self.lower(
                     ctx,
                     B::Trend,
-                    vec![input.clone(), time, Node::Const(0.0)],
+                    vec![input.clone(), time, initial_trend],
                     exprs,
                     span,
                 )?;
@@ -653,6 +660,34 @@ impl Resolver<'_> {
                 );
                 Node::Var(self.add_hidden(ctx, "TREND".into(), Def::Aux { equation: trend }))
             }
+            B::Previous => {
+                // A pipeline of one step: the value at the step before
+                // (each step pushes the value once), the initial value at
+                // the first.
+                let input = self.materialize(ctx, a.remove(0), "PREVIOUS input");
+                let initial = a.remove(0);
+                let delay = self.add_hidden(
+                    ctx,
+                    "PREVIOUS time".into(),
+                    Def::Initial {
+                        equation: Node::Special(crate::compile::resolved::Special::Dt),
+                    },
+                );
+                let initial = self.add_hidden(
+                    ctx,
+                    "PREVIOUS initial".into(),
+                    Def::Initial { equation: initial },
+                );
+                Node::Var(self.add_hidden(
+                    ctx,
+                    "PREVIOUS".into(),
+                    Def::DelayFixed {
+                        input,
+                        delay,
+                        initial,
+                    },
+                ))
+            }
             B::DelayFixed | B::DelayXmile => {
                 let input = a.remove(0);
                 let delay = a.remove(0);
@@ -682,7 +717,13 @@ impl Resolver<'_> {
                     },
                 ))
             }
-            B::Lookup => unreachable!("LOOKUP is handled before lowering"),
+            B::Lookup
+            | B::LookupExtrapolate
+            | B::LookupForward
+            | B::LookupBackward
+            | B::LookupInvert => {
+                unreachable!("LOOKUP is handled before lowering")
+            }
         })
     }
 

@@ -12,7 +12,7 @@ use super::builtins::{Builtin, builtin_names, lookup_builtin, refused_function};
 use super::resolved::{CVar, Def, Node, Resolved, Special};
 use crate::error::{Error, Result};
 use crate::expr::{BinaryOp, Expr, ExprKind, Span, UnaryOp};
-use crate::model::{Equation, LookupTable, Model, VariableKind};
+use crate::model::{Equation, Interpolation, LookupTable, Model, VariableKind};
 use crate::name::{canonical_name, closest_while, did_you_mean};
 use crate::program::ops::{Func1, Func2};
 use arrays::{combinations, row_major};
@@ -336,6 +336,9 @@ impl Resolver<'_> {
             "final_time" | "stoptime" => Node::Special(Special::FinalTime),
             "saveper" => Node::Special(Special::SaveInterval),
             "pi" => Node::Const(std::f64::consts::PI),
+            // XMILE's INF: a run stops when a variable is infinite, so it
+            // is useful inside expressions (`MIN(x, INF)`).
+            "inf" => Node::Const(f64::INFINITY),
             _ => {
                 let specials = [
                     "TIME",
@@ -345,6 +348,7 @@ impl Resolver<'_> {
                     "FINAL TIME",
                     "SAVEPER",
                     "PI",
+                    "INF",
                 ];
                 let suggestion = closest_while(
                     self.errors.len(),
@@ -408,15 +412,23 @@ impl Resolver<'_> {
                 )),
             };
         }
-        // SUM, MEAN, MIN and MAX of one array.
+        // SUM, MEAN, MIN, MAX and PROD of one array, and XMILE's SIZE
+        // (its number of elements).
         if args.len() == 1
-            && matches!(canonical.as_str(), "sum" | "mean" | "min" | "max")
+            && matches!(
+                canonical.as_str(),
+                "sum" | "mean" | "min" | "max" | "prod" | "size"
+            )
             && let Some(nodes) = self.array_elements(ctx, &args[0])?
         {
             let n = nodes.len() as f64;
+            if canonical == "size" {
+                return Ok(Node::Const(n));
+            }
             let f = match canonical.as_str() {
                 "min" => Func2::Min,
                 "max" => Func2::Max,
+                "prod" => Func2::Mul,
                 _ => Func2::Add,
             };
             let mut it = nodes.into_iter();
@@ -508,8 +520,17 @@ impl Resolver<'_> {
                 }
             });
         }
-        // LOOKUP(table, x) names a lookup in its first argument.
-        if builtin == Builtin::Lookup {
+        // LOOKUP(table, x) names a lookup in its first argument; so do
+        // Vensim's LOOKUP EXTRAPOLATE, FORWARD and BACKWARD, which read
+        // the table another way.
+        if matches!(
+            builtin,
+            Builtin::Lookup
+                | Builtin::LookupExtrapolate
+                | Builtin::LookupForward
+                | Builtin::LookupBackward
+                | Builtin::LookupInvert
+        ) {
             let target = match &args[0].kind {
                 ExprKind::Name(n) => Some((n, &args[0].span, None)),
                 ExprKind::Subscript {
@@ -533,6 +554,10 @@ impl Resolver<'_> {
                     "the first argument of LOOKUP must be the name of a lookup",
                 ));
             };
+            let table = match self.read_table_as(builtin, table) {
+                Ok(table) => table,
+                Err(message) => return Err(self.error(ctx, span, message)),
+            };
             let x = self.expr(ctx, &args[1])?;
             return Ok(Node::Lookup(table, Box::new(x)));
         }
@@ -549,5 +574,60 @@ fn article(word: &str) -> &'static str {
         "an"
     } else {
         "a"
+    }
+}
+
+impl Resolver<'_> {
+    /// The table `table` read as `builtin` reads it: itself for `LOOKUP`;
+    /// for Vensim's `LOOKUP EXTRAPOLATE` a copy extrapolated linearly
+    /// beyond its ends; for `LOOKUP BACKWARD` a copy holding each point's
+    /// value until the next point; for `LOOKUP FORWARD` a copy taking the
+    /// next point's value from just after each point (a step function whose
+    /// steps start one unit in the last place after the points, so that at
+    /// a point it has that point's value). Beyond the ends the last two
+    /// hold the end values, as every lookup does. For `LOOKUP INVERT`, the
+    /// table with x and y exchanged (interpolated linearly, holding the end
+    /// values beyond the ends), refused unless the values strictly
+    /// increase or decrease.
+    fn read_table_as(
+        &mut self,
+        builtin: Builtin,
+        table: usize,
+    ) -> std::result::Result<usize, String> {
+        let original = &self.tables[table];
+        let points: Vec<(f64, f64)> = original
+            .xs()
+            .iter()
+            .copied()
+            .zip(original.ys().iter().copied())
+            .collect();
+        let (points, interpolation) = match builtin {
+            Builtin::LookupExtrapolate => (points, Interpolation::Extrapolate),
+            Builtin::LookupBackward => (points, Interpolation::Discrete),
+            Builtin::LookupForward => {
+                let mut forward = Vec::with_capacity(points.len());
+                forward.extend(points.first().copied());
+                for w in points.windows(2) {
+                    forward.push((w[0].0.next_up(), w[1].1));
+                }
+                (forward, Interpolation::Discrete)
+            }
+            Builtin::LookupInvert => {
+                // The lookup's points with x and y exchanged, in increasing
+                // order; only a lookup whose values strictly increase or
+                // decrease has one inverse.
+                let mut inverse: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (y, x)).collect();
+                if inverse.windows(2).all(|w| w[1].0 < w[0].0) {
+                    inverse.reverse();
+                } else if !inverse.windows(2).all(|w| w[1].0 > w[0].0) {
+                    return Err("LOOKUP INVERT needs a lookup whose values strictly increase or strictly decrease: otherwise more than one x gives a value".into());
+                }
+                (inverse, Interpolation::Continuous)
+            }
+            _ => return Ok(table),
+        };
+        let copy = LookupTable::new(points, interpolation)?;
+        self.tables.push(copy);
+        Ok(self.tables.len() - 1)
     }
 }

@@ -164,20 +164,9 @@ impl Reader<'_> {
             ] {
                 upper = upper.replace(supported, &"_".repeat(supported.len()));
             }
-            for (what, why) in [
-                (
-                    "A FUNCTION OF",
-                    "`A FUNCTION OF` is Vensim's placeholder for an equation not written yet: write the equation",
-                ),
-                (
-                    "GET DATA",
-                    "of the `GET DATA ...` functions only `GET DATA AT TIME`, `GET DATA FIRST TIME` and `GET DATA LAST TIME` are supported",
-                ),
-            ] {
-                if let Some(at) = upper.find(what) {
-                    self.push_error(rhs_start + at, why.to_string());
-                    return None;
-                }
+            if let Some((at, why)) = named_refusal(&upper) {
+                self.push_error(rhs_start + at, why);
+                return None;
             }
             // Vensim's `and`, `or`, `not` and `mod` are parts of names.
             let rhs = &*crate::expr::quote_vensim_names(rhs);
@@ -361,4 +350,109 @@ fn tabbed_array(rhs: &str) -> Option<Result<Vec<f64>, usize>> {
         }
     }
     Some(Ok(values))
+}
+
+/// Where a word (or words) starts in `upper` as a whole: not inside a
+/// longer name (`BUDGET DATA` does not hold `GET DATA`).
+fn find_word(upper: &str, what: &str) -> Option<usize> {
+    let bytes = upper.as_bytes();
+    let part_of_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'"';
+    upper.match_indices(what).map(|(at, _)| at).find(|&at| {
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(at + what.len()).copied();
+        !before.is_some_and(part_of_name) && !after.is_some_and(part_of_name)
+    })
+}
+
+/// The name written before the `(` at `open` (the words of a function's
+/// name), trimmed.
+fn name_before(text: &str, open: usize) -> &str {
+    let head = &text[..open];
+    let start = head
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == ' ' || c == '_' || c == '\t'))
+        .map_or(0, |i| i + 1);
+    head[start..].trim()
+}
+
+/// Vensim functions that the expression reader cannot read as calls (their
+/// names hold `IF`, their arguments text in quotes) or that carecascade
+/// refuses by family: the place and the reason, naming the function.
+/// `upper` is the equation in capitals.
+fn named_refusal(upper: &str) -> Option<(usize, String)> {
+    // Quoted names and {comments} hold no calls: the searches for words
+    // skip them (masked, same length, so that offsets hold).
+    let masked: String = {
+        let (mut in_name, mut in_comment) = (false, false);
+        upper
+            .chars()
+            .map(|c| {
+                let inside = in_name || in_comment;
+                match c {
+                    '"' if !in_comment => in_name = !in_name,
+                    '{' if !in_name => in_comment = true,
+                    '}' if in_comment => in_comment = false,
+                    _ => {}
+                }
+                if inside || c == '"' || c == '{' {
+                    // The same number of bytes.
+                    "_".repeat(c.len_utf8())
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    };
+    let upper = masked.as_str();
+    if let Some(at) = find_word(upper, "A FUNCTION OF") {
+        return Some((
+            at,
+            "`A FUNCTION OF` is Vensim's placeholder for an equation not written yet: write the equation".into(),
+        ));
+    }
+    if let Some(at) = find_word(upper, "GET DATA") {
+        let name = upper[at..].split('(').next().unwrap_or("GET DATA").trim();
+        return Some((
+            at,
+            format!(
+                "`{name}` is not supported: of the `GET DATA ...` functions only `GET DATA AT TIME`, `GET DATA FIRST TIME` and `GET DATA LAST TIME` are"
+            ),
+        ));
+    }
+    if let Some(at) = find_word(upper, "SHIFT IF TRUE") {
+        return Some((at, "`SHIFT IF TRUE` is not supported".into()));
+    }
+    // Text in quotes (outside quoted names) is an argument of one of
+    // Vensim's file or message functions: name the function.
+    let mut in_name = false;
+    let mut in_comment = false;
+    let mut depth: Vec<usize> = Vec::new();
+    for (i, c) in upper.char_indices() {
+        if in_comment {
+            in_comment = c != '}';
+            continue;
+        }
+        match c {
+            '"' => in_name = !in_name,
+            '{' if !in_name => in_comment = true,
+            '(' if !in_name => depth.push(i),
+            ')' if !in_name => {
+                depth.pop();
+            }
+            '\'' if !in_name => {
+                let Some(&open) = depth.last() else {
+                    return Some((i, "text in quotes is not a value".into()));
+                };
+                let name = name_before(upper, open);
+                let at = upper[..open].rfind(name).unwrap_or(open);
+                return Some((
+                    at,
+                    format!(
+                        "`{name}` is not supported here (its arguments hold text in quotes; of Vensim's functions that read files, `GET DIRECT` and `GET XLS` are read when they are the whole equation)"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
 }

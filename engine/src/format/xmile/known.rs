@@ -6,12 +6,14 @@
 //!   (`<views>`, `<display>`, `<style>`, `<group>`, a variable's `<range>`,
 //!   `<scale>`, `<format>`, a graphical function's `<yscale>`, position and
 //!   style attributes such as `x`, `y`, `color`, `font-size`), and the
-//!   header's metadata (`<header>`: vendor, product, options);
+//!   header's metadata (`<header>`: vendor, product, options; but its
+//!   `<includes>`, other files the model needs, is refused);
 //! - an application's own settings in its namespace (`isee:prefs`,
 //!   `isee:simulation_delay`, ...), ignored without a word, except
 //!   `isee:instantaneous_flows="true"`, which changes the numbers and is
 //!   warned about;
-//! - not supported and changing the numbers (`<conveyor>`, `<queue>`,
+//! - not supported and changing the numbers (a `<conveyor>`'s capacity,
+//!   inflow limit, sampling, arrest and leakage, `<queue>`,
 //!   `<behavior>` other than non-negativity, a `<macro>`'s own
 //!   `<sim_specs>`, `<data>`, a flow's
 //!   `<leak>`...): a located error;
@@ -67,9 +69,13 @@ const DISPLAY_ATTRIBUTES: &[&str] = &[
 
 fn kind(context: &str, tag: &str) -> Option<Kind> {
     use Kind::*;
-    const CONVEYOR: &str = "conveyors and queues are not supported";
+    const QUEUE: &str = "queues are not supported";
     Some(match (context, tag) {
-        ("xmile", "header") => Display,
+        ("xmile", "header") => Read("header"),
+        ("header", "includes") => Unsupported(
+            "included files are not read: copy the included models and macros into this file",
+        ),
+        ("header", _) => Display,
         ("xmile", "sim_specs") | ("model", "sim_specs") => Read("sim_specs"),
         ("xmile", "dimensions") => Read("dimensions"),
         ("xmile", "model") => Read("model"),
@@ -107,10 +113,22 @@ fn kind(context: &str, tag: &str) -> Option<Kind> {
         ("stock" | "flow" | "aux" | "gf", "dimensions") => Read("var_dimensions"),
         ("stock" | "flow" | "aux" | "gf", "element") => Read("element"),
         ("stock", "inflow" | "outflow" | "non_negative") => Leaf,
-        ("stock", "conveyor" | "queue") => Unsupported(CONVEYOR),
+        ("stock", "conveyor") => Read("conveyor"),
+        ("stock", "queue") => Unsupported(QUEUE),
+        ("conveyor", "len") => Leaf,
+        ("conveyor", "capacity" | "in_limit") => Unsupported(
+            "a conveyor's capacity and inflow limit are not supported: they hold back the inflow, and how Stella limits it within a DT could not be established",
+        ),
+        ("conveyor", "sample" | "arrest") => {
+            Unsupported("sampling a conveyor's inflow and arresting it are not supported")
+        }
+        ("conveyor", _) => Unsupported("of <conveyor>, carecascade reads only <len>"),
         ("flow", "non_negative") => Leaf,
-        ("flow", "multiplier" | "overflow" | "leak" | "leak_integers") => {
-            Unsupported("conveyor flows (leakage, overflow, multipliers) are not supported")
+        ("flow", "leak" | "leak_integers") => Unsupported(
+            "conveyor leakage is not supported: how Stella takes a leak from each slat of the conveyor, DT by DT and at the ends of the leak zone, could not be established well enough to give its numbers",
+        ),
+        ("flow", "multiplier" | "overflow") => {
+            Unsupported("flow multipliers and queue overflows are not supported")
         }
         ("flow" | "aux" | "element", "gf") => Read("gf"),
         ("element", "eqn") => Leaf,
@@ -145,6 +163,14 @@ fn known_attribute(context: &str, attribute: &str) -> bool {
             | ("xpts" | "ypts", "sep")
             | ("xscale", "min" | "max")
             | ("module", "resource" | "model")
+            | (
+                "conveyor",
+                "discrete"
+                    | "batch_integrity"
+                    | "one_at_a_time"
+                    | "exponential_leak"
+                    | "num_batches"
+            )
             | ("connect", "to" | "from")
             | ("parm", "default")
             | (
@@ -152,6 +178,16 @@ fn known_attribute(context: &str, attribute: &str) -> bool {
                 "reciprocal"
             )
     )
+}
+
+/// Attributes that change the numbers and are not supported: the reason.
+fn refused_attribute(context: &str, attribute: &str) -> Option<&'static str> {
+    match (context, attribute) {
+        ("model", "resource") => {
+            Some("a model kept in another file is not read: copy its <model> into this file")
+        }
+        _ => None,
+    }
 }
 
 impl<'a> Reader<'a> {
@@ -175,6 +211,11 @@ impl<'a> Reader<'a> {
                 continue;
             }
             if DISPLAY_ATTRIBUTES.contains(&name) || known_attribute(context, name) {
+                continue;
+            }
+            if let Some(why) = refused_attribute(context, name) {
+                let e = self.error(node, format!("attribute `{name}` of <{tag}>: {why}"));
+                self.errors.push(e);
                 continue;
             }
             self.warn_at(

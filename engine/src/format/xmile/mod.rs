@@ -88,6 +88,31 @@ struct Reader<'a> {
     /// Which stocks and flows are non-negative unless they say otherwise:
     /// the file's `<behavior>`.
     behavior: NonNegative,
+    /// Whether the file's `<sim_specs>` asks for RK4 (conveyors are
+    /// refused then).
+    rk4: bool,
+    /// Stocks with flows that a `<connect>` feeds: their flows act on the
+    /// stock that feeds them.
+    shared_stocks: Vec<SharedStock>,
+    /// The conveyors read, by flat canonical name (a module's stock cannot
+    /// share them: their outflow is computed from their own inflows).
+    conveyor_stocks: std::collections::HashSet<String>,
+}
+
+/// A module's stock with flows fed by a `<connect>` from a stock outside:
+/// as in Stella, the outer stock takes its place, and the module's flows
+/// into and out of it flow into and out of the outer stock.
+struct SharedStock {
+    /// The module's stock, in the flat model (an auxiliary equal to the
+    /// outer stock).
+    inner: String,
+    /// What feeds it, in the flat model.
+    outer: String,
+    /// The module's stock's inflows and outflows, in the flat model.
+    inflows: Vec<String>,
+    outflows: Vec<String>,
+    /// The `<connect>`.
+    origin: Location,
 }
 
 /// XMILE's `<behavior>` defaults: whether stocks and flows are
@@ -162,6 +187,9 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         macro_calls: std::collections::HashMap::new(),
         macro_stack: Vec::new(),
         behavior: NonNegative::default(),
+        rk4: false,
+        shared_stocks: Vec::new(),
+        conveyor_stocks: std::collections::HashSet::new(),
     };
     let root = doc.root_element();
     for node in root
@@ -258,7 +286,10 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
             builder = builder.time_units(units.trim());
         }
         match reader.sim_specs(specs) {
-            Ok(time) => builder = builder.time(time),
+            Ok(time) => {
+                reader.rk4 = time.method() == Method::Rk4;
+                builder = builder.time(time);
+            }
             Err(e) => reader.errors.push(e),
         }
     }
@@ -365,6 +396,7 @@ fn parse_named(text: &str, file: Option<&str>, default_name: Option<&str>) -> Re
         }
         let scope = Scope::default();
         reader.model(main, &scope, &mut vec![String::new()], &mut builder);
+        reader.share_stocks(&mut builder);
     }
     reader.check_known(root);
     for w in std::mem::take(&mut reader.warnings) {
@@ -477,6 +509,9 @@ struct Scope {
     inputs: std::collections::HashMap<String, Source>,
     /// The model's `<behavior>` (else the file's).
     non_negative: NonNegative,
+    /// The equations of conveyors' outflows (see [`Reader::conveyors`]),
+    /// by the flow's canonical name, in the model's own names.
+    conveyor_outflows: std::collections::HashMap<String, Source>,
 }
 
 impl Scope {
@@ -686,12 +721,14 @@ impl<'a> Reader<'a> {
             Some(behavior) => self.read_behavior(behavior, self.behavior),
             None => self.behavior,
         };
+        let conveyor_outflows = self.conveyors(&nodes, &inputs, &scope.prefix);
         let inner = Scope {
             prefix: scope.prefix.clone(),
             locals,
             modules,
             inputs,
             non_negative,
+            conveyor_outflows,
         };
         for node in nodes {
             if node.tag_name().name() == "module" {
@@ -1101,6 +1138,216 @@ impl<'a> Reader<'a> {
         out
     }
 
+    /// Gives the flows of the modules' stocks fed by `<connect>`s (see
+    /// [`SharedStock`]) to the stocks that feed them, following a stock
+    /// fed by another module's stock to the stock that feeds that one.
+    fn share_stocks(&mut self, builder: &mut ModelBuilder) {
+        let shared = std::mem::take(&mut self.shared_stocks);
+        let aliases: std::collections::HashMap<String, String> = shared
+            .iter()
+            .map(|s| (canonical_name(&s.inner), s.outer.clone()))
+            .collect();
+        for stock in shared {
+            let mut outer = stock.outer.clone();
+            for _ in 0..aliases.len() {
+                match aliases.get(&canonical_name(&outer)) {
+                    Some(next) => outer = next.clone(),
+                    None => break,
+                }
+            }
+            if self.conveyor_stocks.contains(&canonical_name(&outer)) {
+                self.errors.push(Error::File {
+                    location: stock.origin,
+                    message: format!(
+                        "<connect> feeds `{}`, a stock with flows, from `{outer}`, a conveyor; a module's flows into and out of a conveyor are not supported",
+                        stock.inner
+                    ),
+                });
+                continue;
+            }
+            if !builder.attach_flows(&outer, &stock.inflows, &stock.outflows) {
+                let what = builder
+                    .kind_of(&outer)
+                    .unwrap_or("not a variable of the model");
+                self.errors.push(Error::File {
+                    location: stock.origin,
+                    message: format!(
+                        "<connect> feeds `{}`, a stock with flows, from `{outer}`, which is {what}; only a stock can take the place of a stock with flows (its flows then act on that stock)",
+                        stock.inner
+                    ),
+                });
+            }
+        }
+    }
+
+    /// Stella's conveyors, as far as carecascade reads them: a stock with
+    /// `<conveyor>` carries what flows in for its transit time `<len>`,
+    /// then lets it out through its one outflow, which is `DELAY(inflows,
+    /// len, initial)` with the stock's initial contents spread evenly over
+    /// the transit time (they leave at `stock / len` a unit of time until
+    /// the first inflow arrives), as Stella spreads them over the
+    /// conveyor's slats. The transit time is a whole number of DTs, read
+    /// when the run starts (as `DELAY` reads it), and so must not change:
+    /// it may be a number, or use auxiliaries whose equations are numbers.
+    /// Everything else a conveyor can do (leakage, capacity, an inflow
+    /// limit, sampling, arrest, discrete batches, RK4) is refused with its
+    /// line: the check of known elements refuses the elements, this the
+    /// attributes and the rest.
+    ///
+    /// Returns the outflows' equations by the flow's canonical name.
+    fn conveyors(
+        &mut self,
+        nodes: &[Node<'a, 'a>],
+        inputs: &std::collections::HashMap<String, Source>,
+        prefix: &str,
+    ) -> std::collections::HashMap<String, Source> {
+        let mut out = std::collections::HashMap::new();
+        let find = |name: &str| {
+            nodes.iter().copied().find(|n| {
+                n.attribute("name")
+                    .is_some_and(|m| canonical_name(&name_text(m)) == canonical_name(name))
+            })
+        };
+        for stock in nodes.iter().filter(|n| n.tag_name().name() == "stock") {
+            let Some(conveyor) = child(*stock, "conveyor") else {
+                continue;
+            };
+            let name = name_text(stock.attribute("name").unwrap_or("").trim());
+            let refuse = |this: &mut Self, node: Node, why: String| {
+                let e = this.error(node, format!("conveyor `{name}`: {why}"));
+                this.errors.push(e);
+            };
+            if self.rk4 {
+                refuse(
+                    self,
+                    conveyor,
+                    "conveyors are read for Euler integration only (material moves one DT at a time); the file's <sim_specs> asks for RK4".into(),
+                );
+                continue;
+            }
+            if inputs.contains_key(&canonical_name(&name)) {
+                refuse(
+                    self,
+                    conveyor,
+                    "a conveyor fed by a module's <connect> is not supported".into(),
+                );
+                continue;
+            }
+            let mut supported = true;
+            for attribute in conveyor.attributes() {
+                let what = match attribute.name() {
+                    "discrete" => "discrete conveyors (batches that move as units)",
+                    "batch_integrity" => "batch integrity",
+                    "one_at_a_time" => "releasing batches one at a time",
+                    "exponential_leak" => "exponential leakage",
+                    _ => continue,
+                };
+                if attribute.value().trim().eq_ignore_ascii_case("true") {
+                    refuse(
+                        self,
+                        conveyor,
+                        format!("{what} (`{}=\"true\"`) is not supported", attribute.name()),
+                    );
+                    supported = false;
+                }
+            }
+            // Leakage, capacity, inflow limits, sampling and arrest are
+            // refused by the check of known elements.
+            let Some(len) = child(conveyor, "len") else {
+                refuse(
+                    self,
+                    conveyor,
+                    "<conveyor> needs <len>, the transit time".into(),
+                );
+                continue;
+            };
+            let len_text = trimmed_text(len).to_string();
+            match crate::expr::parse(&len_text) {
+                Err(_) => {
+                    refuse(
+                        self,
+                        len,
+                        format!("the transit time `{len_text}` is not an equation"),
+                    );
+                    continue;
+                }
+                Ok(expr) => {
+                    let mut changing = Vec::new();
+                    expr.walk(&mut |e: &Expr| {
+                        if let ExprKind::Name(n) | ExprKind::Subscript { name: n, .. } = &e.kind {
+                            // A module input's own equation is not what
+                            // it holds.
+                            let constant = !inputs.contains_key(&canonical_name(n))
+                                && find(n).is_some_and(|v| {
+                                    v.tag_name().name() == "aux"
+                                        && child(v, "gf").is_none()
+                                        && child(v, "dimensions").is_none()
+                                        && child(v, "eqn")
+                                            .is_some_and(|q| trimmed_text(q).parse::<f64>().is_ok())
+                                });
+                            if !constant {
+                                changing.push(n.clone());
+                            }
+                        }
+                    });
+                    if let Some(first) = changing.first() {
+                        refuse(
+                            self,
+                            len,
+                            format!(
+                                "the transit time `{len_text}` uses `{first}`, which is not an auxiliary whose equation is a number; Stella gives each batch the transit time in force when it enters, and carecascade reads a conveyor's transit time once, when the run starts, so it must not change"
+                            ),
+                        );
+                        continue;
+                    }
+                }
+            }
+            let outflows: Vec<String> = children(*stock, "outflow")
+                .map(|f| name_text(unquoted(trimmed_text(f))))
+                .filter(|f| find(f).is_none_or(|n| child(n, "leak").is_none()))
+                .collect();
+            if outflows.len() > 1 {
+                refuse(
+                    self,
+                    *stock,
+                    format!(
+                        "a conveyor has one outflow at its end (besides leakage flows); `{}` and `{}` are both outflows",
+                        outflows[0], outflows[1]
+                    ),
+                );
+                continue;
+            }
+            if !supported {
+                continue;
+            }
+            self.conveyor_stocks
+                .insert(canonical_name(&format!("{prefix}{name}")));
+            let Some(outflow) = outflows.first() else {
+                continue; // what flows in stays: an ordinary stock
+            };
+            let inflows: Vec<String> = children(*stock, "inflow")
+                .map(|f| quoted(&name_text(unquoted(trimmed_text(f)))))
+                .collect();
+            let input = if inflows.is_empty() {
+                "0".to_string()
+            } else {
+                inflows.join(" + ")
+            };
+            let text = format!(
+                "DELAY({input}, ({len_text}), {stock} / (DT * MAX(1, ROUND(({len_text}) / DT))))",
+                stock = quoted(&name),
+            );
+            out.insert(
+                canonical_name(outflow),
+                Source {
+                    text,
+                    origin: Some(self.location(len.range().start)),
+                },
+            );
+        }
+        out
+    }
+
     fn variable(
         &mut self,
         node: Node,
@@ -1237,6 +1484,14 @@ impl<'a> Reader<'a> {
                 return;
             }
         }
+        // A conveyor's outflow is what reaches the end of the conveyor,
+        // whatever the flow's own equation says.
+        if kind == "flow"
+            && let Some(source) = scope.conveyor_outflows.get(&canonical_name(&local))
+        {
+            eqn = Some(source.clone());
+            elements.clear();
+        }
         // A module's names become their names in the flat model, and a
         // connected input takes what feeds it.
         if let Some(source) = eqn.as_mut() {
@@ -1253,11 +1508,29 @@ impl<'a> Reader<'a> {
             let has_flows = children(node, "inflow").next().is_some()
                 || children(node, "outflow").next().is_some();
             if kind == "stock" && has_flows {
-                self.errors.push(Error::File {
-                    location: input.origin.clone().unwrap_or_else(|| self.location(0)),
-                    message: format!("<connect> feeds `{name}`, a stock with flows; a module input must be an auxiliary, a flow, a graphical function or a stock without flows (a placeholder)"),
+                // The outer stock takes its place: its flows act on it.
+                let origin = input.origin.clone().unwrap_or_else(|| self.location(0));
+                let text = input.text.trim();
+                let outer = text
+                    .strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'))
+                    .map(|t| t.replace("\\\"", "\""));
+                let Some(outer) = outer else {
+                    self.errors.push(Error::File {
+                        location: origin,
+                        message: format!("<connect> feeds `{name}`, a stock with flows, from `{text}`; only a whole stock can take the place of a stock with flows (its flows then act on that stock), not an element of an array"),
+                    });
+                    return;
+                };
+                let flat =
+                    |f: Node| format!("{}{}", scope.prefix, name_text(unquoted(trimmed_text(f))));
+                self.shared_stocks.push(SharedStock {
+                    inner: name.clone(),
+                    outer,
+                    inflows: children(node, "inflow").map(flat).collect(),
+                    outflows: children(node, "outflow").map(flat).collect(),
+                    origin,
                 });
-                return;
             }
             if kind != "flow" {
                 placeholder = kind != "aux" || child(node, "gf").is_some();
