@@ -122,3 +122,63 @@ fn authorities_with_other_runs_or_scenarios_are_refused() {
         "{err}"
     );
 }
+
+/// The baseline on every authority, added up, against the national
+/// model: the starting stocks must add up to England's within 0.1% and
+/// every output and year agree ([`carecascade::rollup::RollUpRow::agrees`]).
+/// About 1-5 minutes (152 local models): run in release with
+/// `cargo test --release --test rollup -- --ignored`.
+#[test]
+#[ignore]
+fn every_authority_adds_up_to_the_national_model() {
+    use carecascade::engine::scenario::Scenario;
+    use carecascade::submission::Submission;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let scenario = Scenario::load_with(
+        root.join("scenarios/baseline.toml"),
+        &carecascade::library(),
+    )
+    .unwrap()
+    .with_runs(20)
+    .unwrap();
+    let submission = Submission::new(vec![scenario], false, &["all".into()]).unwrap();
+    assert!(submission.is_every_authority());
+    let out = std::env::temp_dir().join(format!("carecascade-rollup-{}", std::process::id()));
+    let (_, check) = submission.run_rolled_up(&out, &|| {}).unwrap();
+    let text = std::fs::read_to_string(out.join(carecascade::rollup::FILE)).unwrap();
+    assert_eq!(text, check.to_csv().unwrap());
+    let _ = std::fs::remove_dir_all(&out);
+    for stock in ["cin_at_31_march", "cpp_at_31_march", "cla_at_31_march"] {
+        let row = check
+            .rows
+            .iter()
+            .find(|r| r.output == stock && r.period == Some(2023.0))
+            .unwrap();
+        assert!(row.difference().abs() < 1e-3, "{row:?}");
+    }
+    let bad = check.disagreements();
+    assert!(bad.is_empty(), "{bad:?}");
+}
+
+#[test]
+fn only_every_authority_is_rolled_up() {
+    use carecascade::engine::scenario::Scenario;
+    use carecascade::submission::Submission;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let scenario = Scenario::load_with(
+        root.join("scenarios/baseline.toml"),
+        &carecascade::library(),
+    )
+    .unwrap()
+    .with_runs(4)
+    .unwrap();
+    let submission = Submission::new(vec![scenario], false, &["Rutland".into()]).unwrap();
+    assert!(!submission.is_every_authority());
+    let out = std::env::temp_dir().join(format!("carecascade-no-rollup-{}", std::process::id()));
+    let err = submission
+        .run_rolled_up(&out, &|| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--area all"), "{err}");
+    assert!(!out.exists(), "nothing is written");
+}
