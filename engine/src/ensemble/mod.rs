@@ -40,7 +40,7 @@ mod spill;
 mod stats;
 
 pub use compare::{Comparison, CostComparison, PeriodComparison, compare};
-pub use outcome::{Ensemble, Kind, Outcome};
+pub use outcome::{EachRun, Ensemble, Kind, Outcome};
 pub use plan::{Piece, PieceStatus, Plan, PlanReport, merge_plan, plan_partials};
 pub use run::{
     MAX_ENSEMBLE_BYTES, RunOptions, WINDOW, check_together, ensemble_bytes, run_scenarios,
@@ -750,6 +750,7 @@ fn run_sampled(
 ///
 /// The error of the lowest-numbered run that failed (no later window is
 /// run), or `sink`'s.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run_windows(
     prepared: &Prepared,
     sampler: &Sampler,

@@ -9,6 +9,10 @@ use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// What [`Ensemble::each_run`] calls with each run's index, draws and
+/// scalars.
+pub type EachRun<'a> = dyn FnMut(usize, &[f64], &[f64]) -> Result<()> + 'a;
+
 /// Runs kept on disk ([`Spill`]), shared by an ensemble's clones; equal
 /// only to itself.
 #[derive(Debug, Clone, Default)]
@@ -165,7 +169,7 @@ impl Ensemble {
     /// # Errors
     ///
     /// `f`'s error; [`Error::Io`] if runs kept on disk cannot be read.
-    pub fn each_run(&self, f: &mut dyn FnMut(usize, &[f64], &[f64]) -> Result<()>) -> Result<()> {
+    pub fn each_run(&self, f: &mut EachRun<'_>) -> Result<()> {
         match &self.on_disk.0 {
             Some(spill) => spill.each_run(f),
             None => self

@@ -150,7 +150,7 @@ impl Spill {
     /// # Errors
     ///
     /// [`Error::Io`] if the file cannot be read; `f`'s error.
-    pub fn each_run(&self, f: &mut dyn FnMut(usize, &[f64], &[f64]) -> Result<()>) -> Result<()> {
+    pub fn each_run(&self, f: &mut super::EachRun<'_>) -> Result<()> {
         let (s, d) = (self.scalars, self.draws);
         let mut bytes = Vec::new();
         let (mut draws, mut scalars) = (vec![0.0; d], vec![0.0; s]);

@@ -815,8 +815,8 @@ struct LimitCall {
 }
 
 impl<'a> Lowering<'a> {
-    /// The interpreter's `rk4_step` up to its integration, for step `first
-    /// + k` (`at = [k, first, start, dt]`, `dt` also splatted): the
+    /// The interpreter's `rk4_step` up to its integration, for step
+    /// `first + k` (`at = [k, first, start, dt]`, `dt` also splatted): the
     /// stocks and flows at the start kept; for each stage, the stocks set
     /// to `start + advance * net flows`, the time to the stage's, the flows
     /// and net flows evaluated (not tested for NaN: the interpreter tests
