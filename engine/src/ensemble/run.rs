@@ -153,19 +153,7 @@ pub(crate) fn run_runs(
 ) -> Result<Outcome> {
     let first = prepared[0].scenario();
     let total = first.runs();
-    let bytes = ensemble_bytes(prepared, range.len());
-    if bytes > MAX_ENSEMBLE_BYTES {
-        return Err(Error::Invalid {
-            what: "ensemble".into(),
-            message: format!(
-                "{} runs of {} scenario(s) would keep about {} in memory (runs x indicators x periods x 8 bytes, plus draws and scalars), more than the limit of {}: use fewer runs, fewer indicators, or split it with --shard",
-                range.len(),
-                prepared.len(),
-                format_bytes(bytes),
-                format_bytes(MAX_ENSEMBLE_BYTES)
-            ),
-        });
-    }
+    check_bytes(prepared, range.len(), "in memory")?;
     let mut ensembles = Vec::new();
     for p in prepared {
         let runs = run_range(p, range.clone(), total, progress)?;
@@ -177,9 +165,11 @@ pub(crate) fn run_runs(
 /// As [`run_scenarios`], but each scenario's runs are kept in a temporary
 /// file on disk (deleted with the outcome) instead of in memory, [`WINDOW`]
 /// runs at a time (and so are the strata of Latin hypercube sampling,
-/// 4 bytes per run and parameter, read a window at a time): memory does not grow with the number of runs (nor is
-/// it limited by [`MAX_ENSEMBLE_BYTES`]), and every statistic, file and
-/// table of the outcome is exactly the same as [`run_scenarios`]'s. The
+/// 4 bytes per run and parameter, read a window at a time): memory does
+/// not grow with the number of runs (the files are limited to
+/// [`MAX_ENSEMBLE_BYTES`], as memory is by [`run_scenarios`]), and every
+/// statistic, file and table of the outcome is exactly the same as
+/// [`run_scenarios`]'s. The
 /// outcome's [`Ensemble::runs`] are empty: read runs with
 /// [`Ensemble::column`], [`Ensemble::scalar_column`] and
 /// [`Ensemble::each_run`]. A shard is run in memory, as by
@@ -187,8 +177,8 @@ pub(crate) fn run_runs(
 ///
 /// # Errors
 ///
-/// As [`run_scenarios`]; [`Error::Io`] if the temporary file cannot be
-/// written.
+/// As [`run_scenarios`] (the limit applying to the temporary files);
+/// [`Error::Io`] if the temporary file cannot be written.
 pub fn run_scenarios_on_disk(prepared: &[Prepared], options: &RunOptions<'_>) -> Result<Outcome> {
     if options.shard.is_some() {
         return run_scenarios(prepared, options);
@@ -196,6 +186,7 @@ pub fn run_scenarios_on_disk(prepared: &[Prepared], options: &RunOptions<'_>) ->
     check_together(prepared)?;
     let progress = options.progress.unwrap_or(&|| {});
     let total = prepared[0].scenario().runs();
+    check_bytes(prepared, total, "in temporary files")?;
     let mut ensembles = Vec::new();
     for p in prepared {
         let (sampler, strata) = Strata::new(p, total)?;
@@ -217,6 +208,24 @@ pub fn run_scenarios_on_disk(prepared: &[Prepared], options: &RunOptions<'_>) ->
         ensembles.push(ensemble(p, Vec::new(), OnDisk(Some(Arc::new(spill))))?);
     }
     Ok(outcome(prepared, None, ensembles))
+}
+
+/// Refuses `runs` runs of the scenarios whose values would take more than
+/// [`MAX_ENSEMBLE_BYTES`] `kept` (in memory, or in temporary files).
+fn check_bytes(prepared: &[Prepared], runs: usize, kept: &str) -> Result<()> {
+    let bytes = ensemble_bytes(prepared, runs);
+    if bytes > MAX_ENSEMBLE_BYTES {
+        return Err(Error::Invalid {
+            what: "ensemble".into(),
+            message: format!(
+                "{runs} runs of {} scenario(s) would keep about {} {kept} (runs x indicators x periods x 8 bytes, plus draws and scalars), more than the limit of {}: use fewer runs, fewer indicators, or split it with --shard",
+                prepared.len(),
+                format_bytes(bytes),
+                format_bytes(MAX_ENSEMBLE_BYTES)
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// A scenario's ensemble of `runs` (or runs kept `on_disk`).
