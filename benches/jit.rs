@@ -5,10 +5,13 @@
 //!   buffer allocated once (no allocation per run, for the engine or the
 //!   hand-written loop);
 //! - SIR in lanes of 8 runs, per run, against a hand-written 8-lane loop;
+//! - SIR under RK4, one run, compiled against the interpreter (the same
+//!   bits);
 //! - England, a 10-year weekly run (520 steps), compiled and interpreted,
 //!   and against Rust generated from the same operation lists
 //!   ([`carecascade::Program::reference_rust`], compiled by `rustc -O` in
 //!   its own process, which must give the same bits);
+//! - the same England run under RK4, compiled against the interpreter;
 //! - code generation time per model (compile + native code, less compile);
 //! - the baseline ensemble (England, 10 years weekly, Latin hypercube) at
 //!   1,000 and 10,000 runs on every thread, compiled and interpreted, and
@@ -223,6 +226,39 @@ fn sir(c: &mut Criterion) {
         ],
     );
 
+    // Runge-Kutta: the compiled loop against the interpreter, the same
+    // bits.
+    let rk4 = program.time().with_method(carecascade::Method::Rk4);
+    let mut compiled_rk4 = program.state();
+    compiled_rk4.set_backend(Backend::Compiled);
+    compiled_rk4.set_time(rk4);
+    let mut interpreted_rk4 = program.state();
+    interpreted_rk4.set_backend(Backend::Interpreter);
+    interpreted_rk4.set_time(rk4);
+    let mut rk4_buffer = vec![0.0; rows * WIDTH];
+    let mut rk4_interpreter_buffer = vec![0.0; rows * WIDTH];
+    run_into(&mut compiled_rk4, &mut rk4_buffer);
+    run_into(&mut interpreted_rk4, &mut rk4_interpreter_buffer);
+    assert!(
+        rk4_buffer
+            .iter()
+            .zip(&rk4_interpreter_buffer)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "compiled RK4 is the interpreter's, bit for bit"
+    );
+    ratios(
+        "SIR, 3,200 RK4 steps, one run",
+        10,
+        &mut [
+            ("interpreter", &mut || {
+                run_into(&mut interpreted_rk4, &mut rk4_interpreter_buffer)
+            }),
+            ("compiled", &mut || {
+                run_into(&mut compiled_rk4, &mut rk4_buffer)
+            }),
+        ],
+    );
+
     let mut group = c.benchmark_group("jit SIR 3,200 steps");
     group.throughput(Throughput::Elements(SIR_STEPS as u64));
     group.bench_function("hand-written", |b| {
@@ -240,6 +276,13 @@ fn sir(c: &mut Criterion) {
     });
     group.bench_function("compiled batch of 8", |b| {
         b.iter(|| run_batch_into(&mut batch_compiled, &mut lanes_buffer))
+    });
+    group.throughput(Throughput::Elements(SIR_STEPS as u64));
+    group.bench_function("compiled RK4", |b| {
+        b.iter(|| run_into(&mut compiled_rk4, &mut rk4_buffer))
+    });
+    group.bench_function("interpreter RK4", |b| {
+        b.iter(|| run_into(&mut interpreted_rk4, &mut rk4_interpreter_buffer))
     });
     group.finish();
 }
@@ -285,6 +328,39 @@ fn england(c: &mut Criterion) {
             }),
             ("compiled", &mut || {
                 run_into(&mut compiled, &mut buffer, width)
+            }),
+        ],
+    );
+
+    // Runge-Kutta: the compiled loop against the interpreter, the same
+    // bits.
+    let rk4 = time.with_method(carecascade::Method::Rk4);
+    let mut compiled_rk4 = program.state();
+    compiled_rk4.set_time(rk4);
+    compiled_rk4.set_backend(Backend::Compiled);
+    let mut interpreted_rk4 = program.state();
+    interpreted_rk4.set_time(rk4);
+    interpreted_rk4.set_backend(Backend::Interpreter);
+    let mut rk4_buffer = buffer.clone();
+    let mut rk4_interpreter_buffer = buffer.clone();
+    run_into(&mut compiled_rk4, &mut rk4_buffer, width);
+    run_into(&mut interpreted_rk4, &mut rk4_interpreter_buffer, width);
+    assert!(
+        rk4_buffer
+            .iter()
+            .zip(&rk4_interpreter_buffer)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "compiled RK4 is the interpreter's, bit for bit"
+    );
+    ratios(
+        "England, 10-year weekly run under RK4",
+        3,
+        &mut [
+            ("interpreter", &mut || {
+                run_into(&mut interpreted_rk4, &mut rk4_interpreter_buffer, width)
+            }),
+            ("compiled", &mut || {
+                run_into(&mut compiled_rk4, &mut rk4_buffer, width)
             }),
         ],
     );

@@ -54,13 +54,15 @@ fn avoided_with(
         base.indicator_index(indicator).ok()?,
         alt.indicator_index(indicator).ok()?,
     );
-    let n = base.runs.len().min(alt.runs.len());
+    // Period by period over the runs' columns (in memory or on disk).
+    let n = base.run_count().min(alt.run_count());
     let mut running = vec![0.0; n];
     Some(
         (1..base.periods.len())
             .map(|y| {
-                for (r, total) in running.iter_mut().enumerate() {
-                    *total += base.runs[r].values[i][y] - alt.runs[r].values[j][y];
+                let (b, a) = (base.column(i, y), alt.column(j, y));
+                for ((total, b), a) in running.iter_mut().zip(&b).zip(&a) {
+                    *total += b - a;
                 }
                 Stats::of(running.iter().copied(), quantiles)
             })
@@ -1045,7 +1047,7 @@ pub fn table(outcome: &Outcome) -> String {
             let _ = writeln!(out, "  {label:<34} {}", interval(&s, f));
         }
         for (i, name) in e.indicators.iter().enumerate() {
-            let s = Stats::of(e.runs.iter().map(|r| r.values[i][last]), &outcome.quantiles);
+            let s = Stats::of(e.column(i, last), &outcome.quantiles);
             let f: &dyn Fn(f64) -> String = if name.ends_with("_m") {
                 &money_m
             } else {
@@ -1079,7 +1081,7 @@ pub fn table(outcome: &Outcome) -> String {
         if let Some(sentence) = headline(
             &plain,
             plain_avoided.as_ref().and_then(|a| a.last()),
-            base.runs.len(),
+            base.run_count(),
             year(base.periods[base.periods.len() - 1]),
             None,
         ) {

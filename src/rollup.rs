@@ -236,11 +236,11 @@ impl RollUp {
             .filter(|i| !NOT_ADDITIVE.contains(&i.as_str()))
             .cloned()
             .collect();
-        let runs = first.runs.len();
+        let runs = first.run_count();
         let periods = first.periods.clone();
         if ensembles.iter().any(|e| {
             e.periods != periods
-                || e.runs.len() != runs
+                || e.run_count() != runs
                 || e.indicators != first.indicators
                 || e.scalars != first.scalars
         }) {
@@ -292,32 +292,55 @@ impl RollUp {
                         e.scenario
                     ))
                 })?;
-            if e.periods != self.periods || e.runs.len() != self.runs {
+            if e.periods != self.periods || e.run_count() != self.runs {
                 return Err(invalid(format!(
                     "scenario `{}`: an authority's periods or runs differ from the national run's",
                     e.scenario
                 )));
             }
-            for (i, name) in self.indicators.iter().enumerate() {
-                let k = e.indicator_index(name)?;
+            let scalars = self
+                .scalar_names
+                .iter()
+                .map(|name| {
+                    e.scalars
+                        .iter()
+                        .position(|s| s == name)
+                        .ok_or_else(|| invalid(format!("an authority has no scalar `{name}`")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let indicators = self
+                .indicators
+                .iter()
+                .map(|name| e.indicator_index(name))
+                .collect::<Result<Vec<_>>>()?;
+            if e.on_disk() {
+                // Runs on disk are in the order of their indices.
+                for (i, &k) in indicators.iter().enumerate() {
+                    for (y, sum) in sums.values[i].iter_mut().enumerate() {
+                        for (slot, v) in sum.iter_mut().zip(e.column(k, y)) {
+                            *slot += v;
+                        }
+                    }
+                }
+                for (i, &k) in scalars.iter().enumerate() {
+                    for (slot, v) in sums.scalars[i].iter_mut().zip(e.scalar_column(k)) {
+                        *slot += v;
+                    }
+                }
+            } else {
                 for run in &e.runs {
                     let slot = run.run;
                     if slot >= self.runs {
                         return Err(invalid(format!("run {slot} is out of range")));
                     }
-                    for (y, sum) in sums.values[i].iter_mut().enumerate() {
-                        sum[slot] += run.values[k][y];
+                    for (i, &k) in indicators.iter().enumerate() {
+                        for (y, sum) in sums.values[i].iter_mut().enumerate() {
+                            sum[slot] += run.values[k][y];
+                        }
                     }
-                }
-            }
-            for (i, name) in self.scalar_names.iter().enumerate() {
-                let k = e
-                    .scalars
-                    .iter()
-                    .position(|s| s == name)
-                    .ok_or_else(|| invalid(format!("an authority has no scalar `{name}`")))?;
-                for run in &e.runs {
-                    sums.scalars[i][run.run] += run.scalars[k];
+                    for (i, &k) in scalars.iter().enumerate() {
+                        sums.scalars[i][slot] += run.scalars[k];
+                    }
                 }
             }
             sums.authorities += 1;

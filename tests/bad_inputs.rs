@@ -490,7 +490,7 @@ const REFUSALS: &[(&str, &[&str], &[&str])] = &[
         &["--runs 10000000000", "at most 10000000"],
     ),
     (
-        "more memory than the limit",
+        "more values than the limit",
         &[
             "run",
             "{root}/scenarios/baseline.toml",
@@ -501,7 +501,7 @@ const REFUSALS: &[(&str, &[&str], &[&str])] = &[
         ],
         &[
             "10000000 runs of 1 scenario(s) would keep about ",
-            " GB in memory",
+            " GB in temporary files",
             "more than the limit of 4.3 GB",
         ],
     ),

@@ -1,7 +1,7 @@
 //! The national roll-up: sums over authorities run by run, only of
 //! additive outputs, checked against the national runs.
 
-use carecascade::engine::ensemble::{Ensemble, Kind, Outcome, PeriodValues, RunOutput};
+use carecascade::engine::ensemble::{Ensemble, Kind, Outcome};
 use carecascade::rollup::{NOT_ADDITIVE, RollUp};
 
 /// An outcome of one scenario whose run `r` has `looked after` =
@@ -19,35 +19,36 @@ fn outcome(base: f64, caseload: f64, runs: usize) -> Outcome {
         cost: None,
         discount_rate: 0.035,
         cumulative: Vec::new(),
-        ensembles: vec![Ensemble {
-            scenario: "baseline".into(),
-            question: String::new(),
-            sources: Vec::new(),
-            indicators: vec![
-                "cla_at_31_march".into(),
-                "cla_started".into(),
-                "caseload".into(),
-            ],
-            label: "year".into(),
-            periods: vec![2023.0, 2024.0],
-            parameters: Vec::new(),
-            scalars: vec!["entered_care".into(), "peak_caseload".into()],
-            integration: "euler".into(),
-            runs: (0..runs)
-                .map(|r| RunOutput {
-                    run: r,
-                    draws: Vec::new(),
-                    values: PeriodValues::from_rows(vec![
-                        vec![base + r as f64, base + r as f64],
-                        vec![f64::NAN, 0.1 * base],
-                        vec![caseload, caseload],
-                    ])
-                    .unwrap(),
-                    scalars: vec![0.1 * base, caseload],
-                })
-                .collect(),
-        }],
+        ensembles: vec![ensemble(base, caseload, runs)],
     }
+}
+
+/// The ensemble of [`outcome`], read from JSON as a saved outcome would be.
+fn ensemble(base: f64, caseload: f64, runs: usize) -> Ensemble {
+    let runs: Vec<serde_json::Value> = (0..runs)
+        .map(|r| {
+            let level = base + r as f64;
+            serde_json::json!({
+                "run": r,
+                "draws": [],
+                "values": [[level, level], [null, 0.1 * base], [caseload, caseload]],
+                "scalars": [0.1 * base, caseload],
+            })
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "scenario": "baseline",
+        "question": "",
+        "sources": [],
+        "indicators": ["cla_at_31_march", "cla_started", "caseload"],
+        "label": "year",
+        "periods": [2023.0, 2024.0],
+        "parameters": [],
+        "scalars": ["entered_care", "peak_caseload"],
+        "integration": "euler",
+        "runs": runs,
+    }))
+    .unwrap()
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! suite), through the engine's public API only.
 
 use carecascade_engine::ensemble::{
-    Outcome, RunOptions, Sample, Sampler, Shard, merge, run_scenarios,
+    Outcome, RunOptions, Sample, Sampler, Shard, WINDOW, merge, run_scenarios,
+    run_scenarios_on_disk,
 };
 use carecascade_engine::scenario::{Prepared, Scenario};
 use carecascade_engine::{Error, Program};
@@ -346,6 +347,70 @@ max = 80
     );
     // Nothing to run is an error, not a panic.
     assert!(run_scenarios(&[], &RunOptions::default()).is_err());
+}
+
+/// Runs kept on disk ([`run_scenarios_on_disk`], a window of runs at a
+/// time, with Latin hypercube strata read a window at a time) give exactly
+/// the files, table, comparisons and queries of runs kept in memory: one
+/// scenario and a comparison with a discounted cost and break-even, over
+/// windows of which the last ends inside a batch.
+#[test]
+fn runs_kept_on_disk_give_the_same_files_as_runs_in_memory() {
+    let runs = 2 * WINDOW + 12;
+    let with = |text: &str, sampling: &str| {
+        text.replace(
+            "runs = 21",
+            &format!("runs = {runs}\nsampling = \"{sampling}\""),
+        )
+        .replace(
+            "cumulative = [\"new_infections\"]",
+            "cost = \"new_infections\"\ndiscount_rate = 0.2\ncumulative = [\"new_infections\"]",
+        )
+    };
+    let mut cases: Vec<Vec<Prepared>> = Vec::new();
+    for sampling in ["random", "latin_hypercube"] {
+        let base = || {
+            scenario(&with(SIR, sampling), "sir.toml")
+                .prepare()
+                .unwrap()
+        };
+        let alt = scenario(&with(&distancing(), sampling), "distancing.toml")
+            .prepare()
+            .unwrap();
+        cases.push(vec![base()]);
+        cases.push(vec![base(), alt]);
+    }
+    for prepared in cases {
+        let memory = run(&prepared);
+        let disk = run_scenarios_on_disk(&prepared, &RunOptions::default()).unwrap();
+        for (m, d) in memory.ensembles.iter().zip(&disk.ensembles) {
+            assert!(d.on_disk() && !m.on_disk() && d.runs.is_empty());
+            assert_eq!((d.run_count(), m.run_count()), (runs, runs));
+            assert_eq!(d.column(1, 30), m.column(1, 30));
+            assert_eq!(
+                d.scalar("infections").unwrap(),
+                m.scalar("infections").unwrap()
+            );
+        }
+        assert_eq!(disk.quantiles_csv(), memory.quantiles_csv());
+        assert_eq!(disk.runs_csv(), memory.runs_csv());
+        assert_eq!(disk.summary_json(), memory.summary_json());
+        assert_eq!(disk.table(), memory.table());
+        assert_eq!(disk.comparisons(), memory.comparisons());
+        let (dm, dd) = (scratch("in-memory"), scratch("on-disk"));
+        memory.write(&dm.join("out")).unwrap();
+        disk.write(&dd.join("out")).unwrap();
+        assert_eq!(files_under(&dd), files_under(&dm));
+        let _ = (std::fs::remove_dir_all(dm), std::fs::remove_dir_all(dd));
+        if prepared.len() == 2 {
+            // With a cost: the shares breaking even in each period and
+            // never add up to 1.
+            let c = &disk.comparisons()[0];
+            let shares: f64 =
+                c.break_even.iter().map(|(_, p)| p).sum::<f64>() + c.never_breaks_even.unwrap();
+            assert!((shares - 1.0).abs() < 1e-9, "{shares}");
+        }
+    }
 }
 
 /// Every file under `dir`, by path relative to it, with its bytes.

@@ -1694,22 +1694,28 @@ fn prepare_all(
 
 /// Runs scenarios with a progress bar on stderr (hidden when stderr is not
 /// a terminal).
+/// With `on_disk`, the runs are kept in a temporary file rather than in
+/// memory (`run_scenarios_on_disk`: the same numbers, memory flat in the
+/// runs); the outcome's `runs` are then empty.
 fn run_with_progress(
     prepared: &[carecascade::engine::scenario::Prepared],
     shard: Option<Shard>,
+    on_disk: bool,
 ) -> Result<(carecascade::engine::ensemble::Outcome, usize, f64), Error> {
     let runs = prepared.first().map_or(0, |p| p.scenario().runs());
     let total = shard.map_or(runs, |s| s.runs(runs).len()) * prepared.len();
     let bar = progress_bar(total, "runs");
     let started = std::time::Instant::now();
     let progress = || bar.inc(1);
-    let outcome = carecascade::engine::ensemble::run_scenarios(
-        prepared,
-        &RunOptions {
-            shard,
-            progress: Some(&progress),
-        },
-    )?;
+    let options = RunOptions {
+        shard,
+        progress: Some(&progress),
+    };
+    let outcome = if on_disk {
+        carecascade::engine::ensemble::run_scenarios_on_disk(prepared, &options)?
+    } else {
+        carecascade::engine::ensemble::run_scenarios(prepared, &options)?
+    };
     bar.finish_and_clear();
     Ok((outcome, total, started.elapsed().as_secs_f64()))
 }
@@ -1738,7 +1744,7 @@ fn html_report(
     output: PathBuf,
 ) -> Result<ExitCode, Error> {
     let prepared = prepare_all(&files, runs, seed)?;
-    let (outcome, total, seconds) = run_with_progress(&prepared, None)?;
+    let (outcome, total, seconds) = run_with_progress(&prepared, None, false)?;
     let analyses = if drivers == 0 {
         Vec::new()
     } else {
@@ -1899,7 +1905,7 @@ fn run_ensemble(files: Vec<PathBuf>, compare: bool, args: EnsembleArgs) -> Resul
             carecascade::engine::ensemble::Outcome::RESULT_FILES,
         )?;
     }
-    let (outcome, total, seconds) = run_with_progress(&prepared, shard)?;
+    let (outcome, total, seconds) = run_with_progress(&prepared, shard, true)?;
     let written = outcome.write(&args.output)?;
     eprintln!(
         "{} runs in {seconds:.1} s ({:.0} runs/s); wrote {}",

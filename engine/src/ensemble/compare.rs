@@ -62,83 +62,77 @@ pub fn compare(
     discount_rate: f64,
     cumulative: &[String],
 ) -> Comparison {
-    let n = base.runs.len().min(alt.runs.len());
+    // Period by period, keeping only each run's running totals: the
+    // memory is a few numbers per run, whatever the number of periods, and
+    // the runs may be in memory or on disk.
+    let n = base.run_count().min(alt.run_count());
     let periods = base.periods.len();
-    // Per run and period: the paired difference of an indicator.
-    let paired = |name: &str| -> Option<Vec<Vec<f64>>> {
-        let (i, j) = (
+    let positions = |name: &str| -> Option<(usize, usize)> {
+        Some((
             base.indicator_index(name).ok()?,
             alt.indicator_index(name).ok()?,
-        );
-        Some(
-            (0..n)
-                .map(|r| {
-                    (0..periods)
-                        .map(|y| alt.runs[r].values[j][y] - base.runs[r].values[i][y])
-                        .collect()
-                })
-                .collect(),
-        )
+        ))
     };
-    let running = |d: &Vec<Vec<f64>>, weight: &dyn Fn(usize) -> f64| -> Vec<Vec<f64>> {
-        d.iter()
-            .map(|row| {
-                let mut total = 0.0;
-                let mut out = vec![0.0; periods];
-                for y in 1..periods {
-                    total += row[y] * weight(y);
-                    out[y] = total;
-                }
-                out
-            })
-            .collect()
+    // The paired difference of an indicator in period `y`, run by run.
+    let paired = |(i, j): (usize, usize), y: usize| -> Vec<f64> {
+        let (b, a) = (base.column(i, y), alt.column(j, y));
+        a.iter().zip(&b).take(n).map(|(a, b)| a - b).collect()
     };
-    let stats = |m: &Vec<Vec<f64>>, y: usize| Stats::of((0..n).map(|r| m[r][y]), quantiles);
-    let cost_diff = cost.and_then(paired);
-    let cash = cost_diff.as_ref().map(|d| running(d, &|_| 1.0));
-    let discounted = cost_diff
-        .as_ref()
-        .map(|d| running(d, &|y| 1.0 / (1.0 + discount_rate).powi(y as i32 - 1)));
-    let cumulative: Vec<(String, Vec<Vec<f64>>)> = cumulative
+    let stats = |v: &[f64]| Stats::of(v.iter().copied(), quantiles);
+    let cost_at = cost.and_then(positions);
+    // Per run: the cumulative cost in cash and discounted, and the first
+    // period from which the cumulative cost has stayed below 0.
+    let mut cash = vec![0.0; n];
+    let mut discounted = vec![0.0; n];
+    let mut first: Vec<Option<usize>> = vec![None; n];
+    let mut totals: Vec<(String, (usize, usize), Vec<f64>)> = cumulative
         .iter()
-        .filter_map(|c| paired(c).map(|d| (c.clone(), running(&d, &|_| 1.0))))
+        .filter_map(|c| positions(c).map(|at| (c.clone(), at, vec![0.0; n])))
         .collect();
     let share = |count: usize| count as f64 / n.max(1) as f64;
-    let by_period = (1..periods)
-        .map(|y| PeriodComparison {
+    let mut by_period = Vec::with_capacity(periods.saturating_sub(1));
+    for y in 1..periods {
+        let cost = cost_at.map(|at| {
+            let d = paired(at, y);
+            let weight = 1.0 / (1.0 + discount_rate).powi(y as i32 - 1);
+            for r in 0..n {
+                cash[r] += d[r];
+                discounted[r] += d[r] * weight;
+                if cash[r] < 0.0 {
+                    first[r].get_or_insert(y);
+                } else {
+                    first[r] = None;
+                }
+            }
+            CostComparison {
+                difference: stats(&d),
+                cumulative: stats(&cash),
+                cumulative_discounted: stats(&discounted),
+                probability_alt_costs_less: share(cash.iter().filter(|c| **c < 0.0).count()),
+            }
+        });
+        let cumulative = totals
+            .iter_mut()
+            .map(|(name, at, total)| {
+                for (t, d) in total.iter_mut().zip(paired(*at, y)) {
+                    *t += d;
+                }
+                (name.clone(), stats(total))
+            })
+            .collect();
+        by_period.push(PeriodComparison {
             period: base.periods[y],
-            cost: match (&cost_diff, &cash, &discounted) {
-                (Some(d), Some(c), Some(v)) => Some(CostComparison {
-                    difference: stats(d, y),
-                    cumulative: stats(c, y),
-                    cumulative_discounted: stats(v, y),
-                    probability_alt_costs_less: share((0..n).filter(|&r| c[r][y] < 0.0).count()),
-                }),
-                _ => None,
-            },
-            cumulative: cumulative
-                .iter()
-                .map(|(name, m)| (name.clone(), stats(m, y)))
-                .collect(),
-        })
-        .collect();
-    let (break_even, never_breaks_even) = match &cash {
-        Some(cash) => {
+            cost,
+            cumulative,
+        });
+    }
+    let (break_even, never_breaks_even) = match cost_at {
+        Some(_) => {
             let mut counts = vec![0usize; periods];
             let mut never = 0;
-            for row in cash.iter().take(n) {
-                // The first period from which the cumulative difference
-                // stays < 0.
-                let mut first = None;
-                for y in (1..periods).rev() {
-                    if row[y] < 0.0 {
-                        first = Some(y);
-                    } else {
-                        break;
-                    }
-                }
-                match first {
-                    Some(y) => counts[y] += 1,
+            for f in &first {
+                match f {
+                    Some(y) => counts[*y] += 1,
                     None => never += 1,
                 }
             }

@@ -5,7 +5,7 @@
 use super::{GENERATOR, Outcome, Stats};
 use crate::error::{Error, Result};
 use crate::format::csv_table::{Cell, CsvTable};
-use crate::format::{write_atomic, write_set};
+use crate::format::{SetWriter, write_atomic};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -55,7 +55,7 @@ impl Outcome {
         for e in &self.ensembles {
             for (i, indicator) in e.indicators.iter().enumerate() {
                 for (y, period) in e.periods.iter().enumerate() {
-                    let s = Stats::of(e.runs.iter().map(|r| r.values[i][y]), &self.quantiles);
+                    let s = Stats::of(e.column(i, y), &self.quantiles);
                     row(&e.scenario, indicator, *period, &s);
                 }
             }
@@ -68,13 +68,8 @@ impl Outcome {
                         continue;
                     };
                     for (y, period) in base.periods.iter().enumerate() {
-                        let s = Stats::of(
-                            base.runs
-                                .iter()
-                                .zip(&alt.runs)
-                                .map(|(b, a)| a.values[j][y] - b.values[i][y]),
-                            &self.quantiles,
-                        );
+                        let (b, a) = (base.column(i, y), alt.column(j, y));
+                        let s = Stats::of(b.iter().zip(&a).map(|(b, a)| a - b), &self.quantiles);
                         row(&label, indicator, *period, &s);
                     }
                 }
@@ -84,7 +79,23 @@ impl Outcome {
     }
 
     /// `runs.csv`: one row per scenario and run: the draws and the scalars.
+    ///
+    /// # Panics
+    ///
+    /// If runs kept on disk ([`super::Ensemble::on_disk`]) cannot be read
+    /// back.
     pub fn runs_csv(&self) -> String {
+        let bytes = self
+            .write_runs_csv(Vec::new())
+            .unwrap_or_else(|e| panic!("runs.csv: {e}"));
+        // Every cell came from a `&str` or a number, so the text is UTF-8.
+        String::from_utf8(bytes).unwrap_or_default()
+    }
+
+    /// Writes `runs.csv` (see [`Outcome::runs_csv`]) to `out`, a run at a
+    /// time, and returns `out`.
+    fn write_runs_csv<W: std::io::Write>(&self, out: W) -> Result<W> {
+        let failed = |e: std::io::Error| Error::io("runs.csv", e);
         let mut parameters: Vec<&String> = Vec::new();
         let mut scalars: Vec<&String> = Vec::new();
         for e in &self.ensembles {
@@ -99,13 +110,14 @@ impl Outcome {
                 }
             }
         }
-        let mut out = CsvTable::in_memory();
-        let _ = out.row(
+        let mut out = CsvTable::new(out);
+        out.row(
             ["scenario", "run"]
                 .into_iter()
                 .map(Cell::Text)
                 .chain(parameters.iter().chain(&scalars).map(|s| Cell::Text(s))),
-        );
+        )
+        .map_err(failed)?;
         for e in &self.ensembles {
             let draw_at: Vec<Option<usize>> = parameters
                 .iter()
@@ -115,23 +127,23 @@ impl Outcome {
                 .iter()
                 .map(|s| e.scalars.iter().position(|x| x == *s))
                 .collect();
-            for r in &e.runs {
-                let cells = [Cell::Text(&e.scenario), Cell::Integer(r.run as i128)]
+            e.each_run(&mut |run, draws, values| {
+                let cells = [Cell::Text(&e.scenario), Cell::Integer(run as i128)]
                     .into_iter()
                     .chain(
                         draw_at
                             .iter()
-                            .map(|i| i.map_or(Cell::Missing, |i| number(r.draws[i]))),
+                            .map(|i| i.map_or(Cell::Missing, |i| number(draws[i]))),
                     )
                     .chain(
                         scalar_at
                             .iter()
-                            .map(|i| i.map_or(Cell::Missing, |i| number(r.scalars[i]))),
+                            .map(|i| i.map_or(Cell::Missing, |i| number(values[i]))),
                     );
-                let _ = out.row(cells);
-            }
+                out.row(cells).map_err(failed)
+            })?;
         }
-        out.into_string().unwrap_or_default()
+        out.into_inner().map_err(failed)
     }
 
     /// `summary.json`: settings, per-scenario scalars and final-period
@@ -147,7 +159,7 @@ impl Outcome {
                     .iter()
                     .enumerate()
                     .map(|(k, name)| {
-                        let s = Stats::of(e.runs.iter().map(|r| r.scalars[k]), &self.quantiles);
+                        let s = Stats::of(e.scalar_column(k), &self.quantiles);
                         (name.clone(), serde_json::to_value(s).unwrap_or_default())
                     })
                     .collect();
@@ -156,8 +168,7 @@ impl Outcome {
                     .iter()
                     .enumerate()
                     .map(|(i, name)| {
-                        let s =
-                            Stats::of(e.runs.iter().map(|r| r.values[i][last]), &self.quantiles);
+                        let s = Stats::of(e.column(i, last), &self.quantiles);
                         (name.clone(), serde_json::to_value(s).unwrap_or_default())
                     })
                     .collect();
@@ -219,16 +230,18 @@ impl Outcome {
             write_atomic(&path, json.as_bytes())?;
             return Ok(vec![path]);
         }
-        let (summary, quantiles, runs) =
-            (self.summary_json(), self.quantiles_csv(), self.runs_csv());
-        write_set(
-            dir,
-            &[
-                ("summary.json", summary.as_bytes()),
-                ("quantiles.csv", quantiles.as_bytes()),
-                ("runs.csv", runs.as_bytes()),
-            ],
-        )
+        let (summary, quantiles) = (self.summary_json(), self.quantiles_csv());
+        let mut set = SetWriter::new(dir, Self::RESULT_FILES)?;
+        set.add("summary.json", summary.as_bytes())?;
+        set.add("quantiles.csv", quantiles.as_bytes())?;
+        // A run at a time: runs.csv grows with the runs.
+        set.add_with("runs.csv", &mut |file| {
+            self.write_runs_csv(std::io::BufWriter::new(file))?
+                .into_inner()
+                .map_err(|e| Error::io("runs.csv", e.into_error()))?;
+            Ok(())
+        })?;
+        set.finish()
     }
 
     /// Statistics as "median [5th to 95th percentile]" with each number
@@ -273,11 +286,11 @@ impl Outcome {
                 let _ = writeln!(out, "  {}", e.question);
             }
             for (k, name) in e.scalars.iter().enumerate() {
-                let s = Stats::of(e.runs.iter().map(|r| r.scalars[k]), &self.quantiles);
+                let s = Stats::of(e.scalar_column(k), &self.quantiles);
                 let _ = writeln!(out, "  {name:<34} {}", interval(&s));
             }
             for (i, name) in e.indicators.iter().enumerate() {
-                let s = Stats::of(e.runs.iter().map(|r| r.values[i][last]), &self.quantiles);
+                let s = Stats::of(e.column(i, last), &self.quantiles);
                 let _ = writeln!(
                     out,
                     "  {:<34} {}",

@@ -18,8 +18,13 @@
 //! **Memory.** Each run keeps only its values of the stored indicators by
 //! period (one allocation, a [`PeriodValues`]), its draws and its
 //! scalars, not its steps: 100,000 runs of 13 indicators over 11 periods
-//! hold about 115 MB of values, and memory grows with the number of runs
-//! (exact quantiles need every value).
+//! hold about 115 MB of values in memory ([`run_scenarios`]). Exact
+//! quantiles need every value, but not all at once:
+//! [`run_scenarios_on_disk`] (the command line's `run` and `compare`)
+//! keeps the runs in a temporary file, [`WINDOW`] runs at a time in
+//! memory, and reads one indicator and period over every run (8 bytes a
+//! run) for each statistic, so memory hardly grows with the runs and
+//! every file written is the same, byte for byte.
 //!
 //! **Any model.** What a run keeps is what its scenario asks for: the
 //! indicators by period (a [`crate::projection::Projector`]) and the
@@ -31,12 +36,16 @@ mod outcome;
 mod plan;
 mod run;
 mod shards;
+mod spill;
 mod stats;
 
 pub use compare::{Comparison, CostComparison, PeriodComparison, compare};
-pub use outcome::{Ensemble, Kind, Outcome};
+pub use outcome::{EachRun, Ensemble, Kind, Outcome};
 pub use plan::{Piece, PieceStatus, Plan, PlanObserver, PlanReport, merge_plan, plan_partials};
-pub use run::{MAX_ENSEMBLE_BYTES, RunOptions, check_together, ensemble_bytes, run_scenarios};
+pub use run::{
+    MAX_ENSEMBLE_BYTES, RunOptions, WINDOW, check_together, ensemble_bytes, run_scenarios,
+    run_scenarios_on_disk,
+};
 pub use shards::{Shard, merge};
 pub use stats::{Sample, Stats, quantile};
 
@@ -81,8 +90,11 @@ pub struct Sampler {
     seed: u64,
     runs: usize,
     sampling: Sampling,
-    /// (name, distribution, strata by run).
-    parameters: Vec<(String, crate::scenario::Distribution, Vec<usize>)>,
+    /// (name, distribution, strata by run from `strata_first`).
+    parameters: Vec<(String, crate::scenario::Distribution, Vec<u32>)>,
+    /// The first run whose stratum `parameters` holds (0 but in a window
+    /// of [`Strata::window`]).
+    strata_first: usize,
     /// The posterior's rows, if the scenario draws from one.
     posterior: Option<std::sync::Arc<Vec<Vec<f64>>>>,
     /// Given draws, one row per run, instead of drawing (a design).
@@ -100,6 +112,12 @@ impl Sampler {
     /// [`Error::Invalid`] for 0 runs or more than
     /// [`MAX_RUNS`](crate::scenario::MAX_RUNS).
     pub fn new(prepared: &Prepared, runs: usize) -> Result<Sampler> {
+        Sampler::with_strata(prepared, runs, true)
+    }
+
+    /// As [`Sampler::new`], with the strata of Latin hypercube sampling
+    /// (`strata`) or without them, for [`Strata`] to hold.
+    fn with_strata(prepared: &Prepared, runs: usize, strata: bool) -> Result<Sampler> {
         if runs == 0 || runs > crate::scenario::MAX_RUNS {
             return Err(Error::Invalid {
                 what: "ensemble".into(),
@@ -115,7 +133,7 @@ impl Sampler {
             .iter()
             .map(|(name, _, d)| {
                 let strata = match s.sampling() {
-                    Sampling::LatinHypercube => lhs_strata(s.seed(), name, runs),
+                    Sampling::LatinHypercube if strata => lhs_strata(s.seed(), name, runs),
                     _ => Vec::new(),
                 };
                 (name.clone(), *d, strata)
@@ -126,6 +144,7 @@ impl Sampler {
             runs,
             sampling: s.sampling(),
             parameters,
+            strata_first: 0,
             posterior: prepared
                 .posterior()
                 .map(|p| std::sync::Arc::new(p.rows.clone())),
@@ -203,7 +222,8 @@ impl Sampler {
                 let mut rng = generator(self.seed, name, run as u64);
                 match self.sampling {
                     Sampling::LatinHypercube => {
-                        d.at_quantile((strata[run] as f64 + rng.random::<f64>()) / self.runs as f64)
+                        let stratum = strata[run - self.strata_first];
+                        d.at_quantile((f64::from(stratum) + rng.random::<f64>()) / self.runs as f64)
                     }
                     _ => d.sample(&mut rng),
                 }
@@ -223,15 +243,83 @@ pub fn draws(prepared: &Prepared, run: usize, runs: usize) -> Result<Vec<f64>> {
 }
 
 /// Each run's stratum for a parameter: a permutation of 0..runs drawn from
-/// the parameter's own stream `u64::MAX`, so every shard computes the same.
-fn lhs_strata(seed: u64, name: &str, runs: usize) -> Vec<usize> {
+/// the parameter's own stream `u64::MAX`, so every shard computes the same
+/// (as `u32`: runs are at most [`crate::scenario::MAX_RUNS`]).
+fn lhs_strata(seed: u64, name: &str, runs: usize) -> Vec<u32> {
     let mut rng = generator(seed, name, u64::MAX);
-    let mut order: Vec<usize> = (0..runs).collect();
+    let mut order: Vec<u32> = (0..runs).map(|k| k as u32).collect();
     for i in (1..runs).rev() {
         let j = rng.random_range(0..=i);
         order.swap(i, j);
     }
     order
+}
+
+/// The Latin hypercube strata of an ensemble's parameters (4 bytes per
+/// run and parameter) kept in an anonymous temporary file, so that a
+/// sampler need hold only a window's ([`Strata::window`]): computed one
+/// parameter at a time, with the same draws as [`Sampler::new`]'s.
+#[derive(Debug)]
+pub(crate) struct Strata {
+    file: std::sync::Mutex<std::fs::File>,
+    /// The sampler without strata.
+    sampler: Sampler,
+}
+
+impl Strata {
+    /// The sampler of `runs` runs of a prepared scenario and, with Latin
+    /// hypercube sampling, its strata on disk.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sampler::new`]; [`Error::Io`] if the file cannot be written.
+    pub(crate) fn new(prepared: &Prepared, runs: usize) -> Result<(Sampler, Option<Strata>)> {
+        use std::io::Write;
+        let latin = prepared.scenario().sampling() == Sampling::LatinHypercube;
+        let sampler = Sampler::with_strata(prepared, runs, !latin)?;
+        if !latin || sampler.parameters.is_empty() || sampler.fixed.is_some() {
+            return Ok((sampler, None));
+        }
+        let failed = |e| Error::io(std::env::temp_dir(), e);
+        let file = tempfile::tempfile().map_err(failed)?;
+        let mut out = std::io::BufWriter::with_capacity(64 << 10, &file);
+        for (name, _, _) in &sampler.parameters {
+            for k in lhs_strata(sampler.seed, name, runs) {
+                out.write_all(&k.to_le_bytes()).map_err(failed)?;
+            }
+        }
+        out.flush().map_err(failed)?;
+        drop(out);
+        let strata = Strata {
+            file: std::sync::Mutex::new(file),
+            sampler: sampler.clone(),
+        };
+        Ok((sampler, Some(strata)))
+    }
+
+    /// The sampler for runs `runs` only, with their strata read from disk.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file cannot be read.
+    pub(crate) fn window(&self, runs: std::ops::Range<usize>) -> Result<Sampler> {
+        use std::io::{Read, Seek, SeekFrom};
+        let failed = |e| Error::io(std::env::temp_dir(), e);
+        let mut sampler = self.sampler.clone();
+        sampler.strata_first = runs.start;
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut bytes = vec![0u8; runs.len() * 4];
+        for (k, (_, _, strata)) in sampler.parameters.iter_mut().enumerate() {
+            let at = (k * self.sampler.runs + runs.start) * 4;
+            file.seek(SeekFrom::Start(at as u64)).map_err(failed)?;
+            file.read_exact(&mut bytes).map_err(failed)?;
+            *strata = bytes
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+        }
+        Ok(sampler)
+    }
 }
 
 /// What one run keeps. In partial results (JSON), NaN is written as null.
@@ -633,6 +721,46 @@ fn run_sampled(
     total: usize,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<RunOutput>> {
+    let mut outputs = Vec::with_capacity(runs.len());
+    run_windows(
+        prepared,
+        sampler,
+        None,
+        runs,
+        total,
+        usize::MAX,
+        progress,
+        &mut |window| {
+            outputs.extend(window);
+            Ok(())
+        },
+    )?;
+    Ok(outputs)
+}
+
+/// Runs `runs` of an ensemble of `total` `window` runs at a time (rounded
+/// up to whole batches), drawing with `sampler` or, given `strata`, with
+/// each window's sampler from them, each window's runs in parallel in batches of
+/// [`BATCH_LANES`] (the rest one by one), handing each window's outputs,
+/// in run order, to `sink` before starting the next: what is held at once
+/// is one window's runs. The batches are the same whatever the window, so
+/// are the numbers. `progress` is called after each run.
+///
+/// # Errors
+///
+/// The error of the lowest-numbered run that failed (no later window is
+/// run), or `sink`'s.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_windows(
+    prepared: &Prepared,
+    sampler: &Sampler,
+    strata: Option<&Strata>,
+    runs: std::ops::Range<usize>,
+    total: usize,
+    window: usize,
+    progress: &(dyn Fn() + Sync),
+    sink: &mut dyn FnMut(Vec<RunOutput>) -> Result<()>,
+) -> Result<()> {
     if runs.end > total {
         return Err(Error::Invalid {
             what: "ensemble".into(),
@@ -644,33 +772,50 @@ fn run_sampled(
         });
     }
     let end = runs.end;
-    let chunks: Vec<Result<Vec<RunOutput>>> = runs
-        .clone()
-        .step_by(BATCH_LANES)
-        .collect::<Vec<usize>>()
-        .into_par_iter()
-        .map_init(
-            || prepared.program().state(),
-            |state, first| {
-                let out = if first + BATCH_LANES <= end {
-                    run_batch(prepared, sampler, state, first)
-                } else {
-                    (first..end)
-                        .map(|run| run_one(prepared, sampler, state, run))
-                        .collect()
-                };
-                for _ in first..(first + BATCH_LANES).min(end) {
-                    progress();
-                }
-                out
-            },
-        )
-        .collect();
-    let mut outputs = Vec::with_capacity(runs.len());
-    for chunk in chunks {
-        outputs.extend(chunk?);
+    let window = window
+        .max(1)
+        .div_ceil(BATCH_LANES)
+        .saturating_mul(BATCH_LANES);
+    let mut start = runs.start;
+    while start < end {
+        let stop = start.saturating_add(window).min(end);
+        let local;
+        let sampler = match strata {
+            Some(strata) => {
+                local = strata.window(start..stop)?;
+                &local
+            }
+            None => sampler,
+        };
+        let chunks: Vec<Result<Vec<RunOutput>>> = (start..stop)
+            .step_by(BATCH_LANES)
+            .collect::<Vec<usize>>()
+            .into_par_iter()
+            .map_init(
+                || prepared.program().state(),
+                |state, first| {
+                    let out = if first + BATCH_LANES <= end {
+                        run_batch(prepared, sampler, state, first)
+                    } else {
+                        (first..end)
+                            .map(|run| run_one(prepared, sampler, state, run))
+                            .collect()
+                    };
+                    for _ in first..(first + BATCH_LANES).min(end) {
+                        progress();
+                    }
+                    out
+                },
+            )
+            .collect();
+        let mut outputs = Vec::with_capacity(stop - start);
+        for chunk in chunks {
+            outputs.extend(chunk?);
+        }
+        sink(outputs)?;
+        start = stop;
     }
-    Ok(outputs)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,9 +3,35 @@
 //! difference).
 
 use super::compare::{Comparison, compare};
+use super::spill::Spill;
 use super::{RunOutput, Shard};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// What [`Ensemble::each_run`] calls with each run's index, draws and
+/// scalars.
+pub type EachRun<'a> = dyn FnMut(usize, &[f64], &[f64]) -> Result<()> + 'a;
+
+/// Runs kept on disk ([`Spill`]), shared by an ensemble's clones; equal
+/// only to itself.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OnDisk(pub(crate) Option<Arc<Spill>>);
+
+impl PartialEq for OnDisk {
+    fn eq(&self, other: &OnDisk) -> bool {
+        match (&self.0, &other.0) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// The message of a panic when runs kept on disk cannot be read back.
+fn unreadable(e: Error) -> ! {
+    panic!("the ensemble's runs kept in a temporary file could not be read back: {e}")
+}
 
 /// One scenario's runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,8 +55,14 @@ pub struct Ensemble {
     /// The integration method and step every run used, e.g. `euler, dt =
     /// 0.019230769230769232 (1/52)`.
     pub integration: String,
-    /// The runs, in run order.
+    /// The runs, in run order; empty when they are kept on disk
+    /// ([`Ensemble::on_disk`], from [`crate::ensemble::run_scenarios_on_disk`]):
+    /// [`Ensemble::run_count`], [`Ensemble::column`] and
+    /// [`Ensemble::scalar_column`] read either.
     pub runs: Vec<RunOutput>,
+    /// The runs when they are kept on disk instead of in `runs`.
+    #[serde(skip)]
+    pub(crate) on_disk: OnDisk,
 }
 
 /// A one-scenario ensemble or a comparison of a base with alternatives.
@@ -75,6 +107,78 @@ pub struct Outcome {
 }
 
 impl Ensemble {
+    /// Whether the runs are kept on disk (in a temporary file deleted with
+    /// the last clone of the ensemble) rather than in [`Ensemble::runs`],
+    /// which is then empty. Statistics are the same either way.
+    pub fn on_disk(&self) -> bool {
+        self.on_disk.0.is_some()
+    }
+
+    /// The number of runs, in memory or on disk.
+    pub fn run_count(&self) -> usize {
+        match &self.on_disk.0 {
+            Some(spill) => spill.runs(),
+            None => self.runs.len(),
+        }
+    }
+
+    /// Every run's value of indicator `i` (a position in
+    /// [`Ensemble::indicators`]) in period `y` (a position in
+    /// [`Ensemble::periods`]), in run order, in memory or on disk.
+    ///
+    /// # Panics
+    ///
+    /// If `i` or `y` is out of range, or runs kept on disk cannot be read
+    /// back from their temporary file.
+    pub fn column(&self, i: usize, y: usize) -> Vec<f64> {
+        assert!(
+            i < self.indicators.len() && y < self.periods.len(),
+            "indicator {i} in period {y} of an ensemble of {} indicators and {} periods",
+            self.indicators.len(),
+            self.periods.len()
+        );
+        match &self.on_disk.0 {
+            Some(spill) => spill
+                .values(i, y, self.periods.len())
+                .unwrap_or_else(|e| unreadable(e)),
+            None => self.runs.iter().map(|r| r.values[i][y]).collect(),
+        }
+    }
+
+    /// Every run's scalar `k` (a position in [`Ensemble::scalars`]), in
+    /// run order, in memory or on disk.
+    ///
+    /// # Panics
+    ///
+    /// As [`Ensemble::column`].
+    pub fn scalar_column(&self, k: usize) -> Vec<f64> {
+        assert!(
+            k < self.scalars.len(),
+            "scalar {k} of an ensemble of {}",
+            self.scalars.len()
+        );
+        match &self.on_disk.0 {
+            Some(spill) => spill.scalars(k).unwrap_or_else(|e| unreadable(e)),
+            None => self.runs.iter().map(|r| r.scalars[k]).collect(),
+        }
+    }
+
+    /// Calls `f` with each run's index, draws and scalars, in run order,
+    /// in memory or on disk (read a block of runs at a time).
+    ///
+    /// # Errors
+    ///
+    /// `f`'s error; [`Error::Io`] if runs kept on disk cannot be read.
+    pub fn each_run(&self, f: &mut EachRun<'_>) -> Result<()> {
+        match &self.on_disk.0 {
+            Some(spill) => spill.each_run(f),
+            None => self
+                .runs
+                .iter()
+                .try_for_each(|r| f(r.run, &r.draws, &r.scalars)),
+        }
+    }
+
     /// The position of an indicator.
     ///
     /// # Errors
@@ -126,7 +230,7 @@ impl Ensemble {
     /// As [`Ensemble::indicator_index`] and [`Ensemble::period_index`].
     pub fn values(&self, indicator: &str, period: impl Into<f64>) -> Result<Vec<f64>> {
         let (i, y) = (self.indicator_index(indicator)?, self.period_index(period)?);
-        Ok(self.runs.iter().map(|r| r.values[i][y]).collect())
+        Ok(self.column(i, y))
     }
 
     /// The `q` quantile over runs of an indicator in a period (NaN when no
@@ -167,7 +271,7 @@ impl Ensemble {
                     ))
                 ),
             })?;
-        Ok(self.runs.iter().map(|r| r.scalars[k]).collect())
+        Ok(self.scalar_column(k))
     }
 }
 

@@ -1,8 +1,17 @@
 //! Running scenarios on common random numbers, all runs or one shard's.
 
-use super::{Ensemble, Kind, Outcome, Shard, run_range};
+use super::outcome::OnDisk;
+use super::spill::Spill;
+use super::{Ensemble, Kind, Outcome, RunOutput, Shard, Strata, run_range, run_windows};
 use crate::error::{Error, Result};
 use crate::scenario::Prepared;
+use std::sync::Arc;
+
+/// The runs [`run_scenarios_on_disk`] holds in memory at once (a multiple
+/// of [`crate::sim::BATCH_LANES`]): enough for both cores to stay busy,
+/// few enough (about 1.5 KB each for the England baseline) that memory
+/// does not grow with the runs.
+pub const WINDOW: usize = 1024;
 
 /// How to run an ensemble.
 #[derive(Default)]
@@ -144,45 +153,111 @@ pub(crate) fn run_runs(
 ) -> Result<Outcome> {
     let first = prepared[0].scenario();
     let total = first.runs();
-    let bytes = ensemble_bytes(prepared, range.len());
+    check_bytes(prepared, range.len(), "in memory")?;
+    let mut ensembles = Vec::new();
+    for p in prepared {
+        let runs = run_range(p, range.clone(), total, progress)?;
+        ensembles.push(ensemble(p, runs, OnDisk::default())?);
+    }
+    Ok(outcome(prepared, shard, ensembles))
+}
+
+/// As [`run_scenarios`], but each scenario's runs are kept in a temporary
+/// file on disk (deleted with the outcome) instead of in memory, [`WINDOW`]
+/// runs at a time (and so are the strata of Latin hypercube sampling,
+/// 4 bytes per run and parameter, read a window at a time): memory does
+/// not grow with the number of runs (the files are limited to
+/// [`MAX_ENSEMBLE_BYTES`], as memory is by [`run_scenarios`]), and every
+/// statistic, file and table of the outcome is exactly the same as
+/// [`run_scenarios`]'s. The
+/// outcome's [`Ensemble::runs`] are empty: read runs with
+/// [`Ensemble::column`], [`Ensemble::scalar_column`] and
+/// [`Ensemble::each_run`]. A shard is run in memory, as by
+/// [`run_scenarios`] (its partial result holds every run).
+///
+/// # Errors
+///
+/// As [`run_scenarios`] (the limit applying to the temporary files);
+/// [`Error::Io`] if the temporary file cannot be written.
+pub fn run_scenarios_on_disk(prepared: &[Prepared], options: &RunOptions<'_>) -> Result<Outcome> {
+    if options.shard.is_some() {
+        return run_scenarios(prepared, options);
+    }
+    check_together(prepared)?;
+    let progress = options.progress.unwrap_or(&|| {});
+    let total = prepared[0].scenario().runs();
+    check_bytes(prepared, total, "in temporary files")?;
+    let mut ensembles = Vec::new();
+    for p in prepared {
+        let (sampler, strata) = Strata::new(p, total)?;
+        let mut spill = Spill::new(
+            p.indicators().len() * p.periods().labels().len(),
+            p.scalar_names().len(),
+            p.drawn().len(),
+        )?;
+        run_windows(
+            p,
+            &sampler,
+            strata.as_ref(),
+            0..total,
+            total,
+            WINDOW,
+            progress,
+            &mut |runs| spill.push(&runs),
+        )?;
+        ensembles.push(ensemble(p, Vec::new(), OnDisk(Some(Arc::new(spill))))?);
+    }
+    Ok(outcome(prepared, None, ensembles))
+}
+
+/// Refuses `runs` runs of the scenarios whose values would take more than
+/// [`MAX_ENSEMBLE_BYTES`] `kept` (in memory, or in temporary files).
+fn check_bytes(prepared: &[Prepared], runs: usize, kept: &str) -> Result<()> {
+    let bytes = ensemble_bytes(prepared, runs);
     if bytes > MAX_ENSEMBLE_BYTES {
         return Err(Error::Invalid {
             what: "ensemble".into(),
             message: format!(
-                "{} runs of {} scenario(s) would keep about {} in memory (runs x indicators x periods x 8 bytes, plus draws and scalars), more than the limit of {}: use fewer runs, fewer indicators, or split it with --shard",
-                range.len(),
+                "{runs} runs of {} scenario(s) would keep about {} {kept} (runs x indicators x periods x 8 bytes, plus draws and scalars), more than the limit of {}: use fewer runs, fewer indicators, or split it with --shard",
                 prepared.len(),
                 format_bytes(bytes),
                 format_bytes(MAX_ENSEMBLE_BYTES)
             ),
         });
     }
-    let mut ensembles = Vec::new();
-    for p in prepared {
-        let s = p.scenario();
-        let runs = run_range(p, range.clone(), total, progress)?;
-        let mut state = p.program().state();
-        p.configure(&mut state)?;
-        let time = state.time();
-        ensembles.push(Ensemble {
-            integration: format!(
-                "{}, dt = {} (1/{})",
-                time.method(),
-                time.dt(),
-                (1.0 / time.dt()).round()
-            ),
-            scenario: s.name().to_string(),
-            question: s.question().to_string(),
-            sources: s.sources().to_vec(),
-            indicators: p.indicators().to_vec(),
-            label: s.label().to_string(),
-            periods: p.periods().labels(),
-            parameters: p.drawn(),
-            scalars: p.scalar_names(),
-            runs,
-        });
-    }
-    Ok(Outcome {
+    Ok(())
+}
+
+/// A scenario's ensemble of `runs` (or runs kept `on_disk`).
+fn ensemble(p: &Prepared, runs: Vec<RunOutput>, on_disk: OnDisk) -> Result<Ensemble> {
+    let s = p.scenario();
+    let mut state = p.program().state();
+    p.configure(&mut state)?;
+    let time = state.time();
+    Ok(Ensemble {
+        integration: format!(
+            "{}, dt = {} (1/{})",
+            time.method(),
+            time.dt(),
+            (1.0 / time.dt()).round()
+        ),
+        scenario: s.name().to_string(),
+        question: s.question().to_string(),
+        sources: s.sources().to_vec(),
+        indicators: p.indicators().to_vec(),
+        label: s.label().to_string(),
+        periods: p.periods().labels(),
+        parameters: p.drawn(),
+        scalars: p.scalar_names(),
+        runs,
+        on_disk,
+    })
+}
+
+/// The outcome of scenarios that [`check_together`] accepted.
+fn outcome(prepared: &[Prepared], shard: Option<Shard>, ensembles: Vec<Ensemble>) -> Outcome {
+    let first = prepared[0].scenario();
+    Outcome {
         version: env!("CARGO_PKG_VERSION").into(),
         kind: if prepared.len() == 1 {
             Kind::Run
@@ -190,7 +265,7 @@ pub(crate) fn run_runs(
             Kind::Compare
         },
         seed: first.seed(),
-        total_runs: total,
+        total_runs: first.runs(),
         sampling: first.sampling().to_string(),
         quantiles: first.quantiles().to_vec(),
         shard,
@@ -198,5 +273,5 @@ pub(crate) fn run_runs(
         discount_rate: first.compare().discount_rate(),
         cumulative: first.compare().cumulative().to_vec(),
         ensembles,
-    })
+    }
 }

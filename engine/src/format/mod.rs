@@ -422,6 +422,23 @@ impl SetWriter {
     /// [`Error::Invalid`] for a name that is not one of the set's, or one
     /// already written; [`Error::Io`] if it cannot be written.
     pub fn add(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.add_with(name, &mut |f| {
+            f.write_all(bytes).map_err(|e| Error::io(name, e))
+        })
+    }
+
+    /// Writes one file of the set through `write`, given the new file
+    /// (for a file too large to make in memory first); as
+    /// [`SetWriter::add`] otherwise.
+    ///
+    /// # Errors
+    ///
+    /// As [`SetWriter::add`]; `write`'s error.
+    pub fn add_with(
+        &mut self,
+        name: &str,
+        write: &mut dyn FnMut(&mut std::fs::File) -> Result<()>,
+    ) -> Result<()> {
         let target = self.dir.join(name);
         if !self.names.iter().any(|n| n == name) || self.written.contains(&target) {
             return Err(Error::Invalid {
@@ -434,9 +451,8 @@ impl SetWriter {
             std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
         }
         let mut f = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-        f.write_all(bytes)
-            .and_then(|_| f.sync_all())
-            .map_err(|e| Error::io(&path, e))?;
+        write(&mut f)?;
+        f.sync_all().map_err(|e| Error::io(&path, e))?;
         self.written.push(target);
         Ok(())
     }

@@ -29,14 +29,14 @@
 //!    panics: a panic cannot unwind through generated code.
 //! 4. **Signatures match.** Each function is generated with the signature
 //!    `extern "C" fn(*mut f64, *const LookupTable, *const Rings)` in the
-//!    host's C calling convention, and the Euler loop with that of
-//!    `Advance`; each helper is declared to the code with exactly its Rust
+//!    host's C calling convention, and the Euler and Runge-Kutta loops
+//!    with that of `Advance`; each helper is declared to the code with exactly its Rust
 //!    signature.
 //! 5. **Sharing is safe.** After `finalize_definitions` the module is never
 //!    changed, and the code keeps no state of its own (everything is in its
 //!    arguments), so [`Kernels`] is `Send` and `Sync`.
-//! 6. **The loop's helpers get the run's own buffers.** The compiled Euler
-//!    loop is handed the program it was compiled from (checked by its id;
+//! 6. **The loop's helpers get the run's own buffers.** The compiled
+//!    loops (Euler, Runge-Kutta) are handed the program it was compiled from (checked by its id;
 //!    clones share the id and the operations) and exactly its `slots * L`
 //!    slots, which limiting reads and writes as a slice while the loop
 //!    waits for it (for the lanes it names, clamped to `0..L`); the loop pushes `DELAY FIXED` inputs through the
@@ -55,8 +55,8 @@ use cranelift_module::FuncId;
 /// A compiled operation list: `(slots, tables, rings)`.
 type Entry = unsafe extern "C" fn(*mut f64, *const LookupTable, *const Rings);
 
-/// The compiled Euler loop: `(slots, tables, rings, program, first step,
-/// steps, start, dt) -> 0 or the failed step`.
+/// A compiled step loop (Euler or Runge-Kutta): `(slots, tables, rings,
+/// program, first step, steps, start, dt) -> 0 or the failed step`.
 type Advance = unsafe extern "C" fn(
     *mut f64,
     *const LookupTable,
@@ -152,9 +152,12 @@ struct Lists {
 }
 
 /// A program's code compiled for `lanes` lanes: the Euler step loop, and
-/// the operation lists when first needed.
+/// the Runge-Kutta loop and the operation lists when first needed.
 pub(crate) struct Kernels {
     advance: Option<(Owned, Advance)>,
+    /// The Runge-Kutta loop, compiled when first needed (`None` where the
+    /// Euler loop is not possible either).
+    rk4: std::sync::OnceLock<Option<(Owned, Advance)>>,
     lists: std::sync::OnceLock<Result<Lists, Fallback>>,
     /// What the lists are compiled with.
     options: Options,
@@ -167,7 +170,8 @@ pub(crate) struct Kernels {
 }
 
 // SAFETY: invariant 5: the modules are not changed after they are
-// finalised (the lists' module is made once, behind a `OnceLock`) and the
+// finalised (the lists' and the Runge-Kutta loop's modules are made once,
+// behind a `OnceLock`) and the
 // code keeps no state.
 unsafe impl Send for Kernels {}
 // SAFETY: as for Send.
@@ -193,15 +197,9 @@ impl Kernels {
         slots: usize,
         options: Options,
     ) -> Kernels {
-        let advance = advance.map(|(module, id)| {
-            let pointer = module.get_finalized_function(id);
-            // SAFETY: invariant 4: the function was generated with this
-            // signature, and the module is finalised.
-            let advance = unsafe { std::mem::transmute::<*const u8, Advance>(pointer) };
-            (Owned(Some(module)), advance)
-        });
         Kernels {
-            advance,
+            advance: advance.map(Self::owned_loop),
+            rk4: std::sync::OnceLock::new(),
             lists: std::sync::OnceLock::new(),
             options,
             program: program.id,
@@ -210,6 +208,36 @@ impl Kernels {
             tables: program.tables.len(),
             rings: program.rings.len(),
         }
+    }
+
+    /// A finalised module of a step loop and the loop's function.
+    fn owned_loop((module, id): (JITModule, FuncId)) -> (Owned, Advance) {
+        let pointer = module.get_finalized_function(id);
+        // SAFETY: invariant 4: the function was generated with this
+        // signature, and the module is finalised.
+        let advance = unsafe { std::mem::transmute::<*const u8, Advance>(pointer) };
+        (Owned(Some(module)), advance)
+    }
+
+    /// The compiled step loop (with `rk4`, the Runge-Kutta one, compiled
+    /// on first use for `program`, the program these kernels were compiled
+    /// from).
+    fn step_loop(&self, program: &Program, rk4: bool) -> Option<Advance> {
+        if !rk4 {
+            return self.advance.as_ref().map(|a| a.1);
+        }
+        if program.id != self.program {
+            return None;
+        }
+        self.rk4
+            .get_or_init(|| {
+                super::compile_advance(program, self.lanes, &self.options, true)
+                    .ok()
+                    .flatten()
+                    .map(Self::owned_loop)
+            })
+            .as_ref()
+            .map(|a| a.1)
     }
 
     /// The compiled operation lists, compiling them on first use.
@@ -231,19 +259,22 @@ impl Kernels {
             .as_ref()
     }
 
-    /// Whether the whole Euler step loop is compiled.
-    pub(crate) fn has_advance(&self) -> bool {
-        self.advance.is_some()
+    /// Whether the whole step loop is compiled: Euler's, or with `rk4`
+    /// the Runge-Kutta one (compiled now if need be, for `program`).
+    pub(crate) fn has_loop(&self, program: &Program, rk4: bool) -> bool {
+        self.step_loop(program, rk4).is_some()
     }
 
-    /// Takes `steps` Euler steps after step `first` (whose values are in
-    /// `slots`): 0 if all went well, or `k` if step `first + k` has a NaN or
-    /// infinity (the slots then hold that step's values, partly).
+    /// Takes `steps` Euler (or with `rk4` Runge-Kutta) steps after step
+    /// `first` (whose values are in `slots`): 0 if all went well, or `k`
+    /// if step `first + k` has a NaN or infinity (the slots then hold that
+    /// step's values, partly).
     ///
     /// # Panics
     ///
     /// If the buffers do not fit the program the code was compiled from,
-    /// its delay buffers are not set up, or there is no compiled loop.
+    /// its delay buffers are not set up, or there is no compiled loop
+    /// ([`Kernels::has_loop`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn advance(
         &self,
@@ -254,8 +285,9 @@ impl Kernels {
         steps: usize,
         start: f64,
         dt: f64,
+        rk4: bool,
     ) -> usize {
-        let advance = self.advance.as_ref().expect("a compiled loop").1;
+        let advance = self.step_loop(program, rk4).expect("a compiled loop");
         assert!(
             program.id == self.program
                 && slots.len() == self.slots * self.lanes

@@ -189,7 +189,7 @@ pub(crate) fn compile(
             supported(op, program, options)?;
         }
     }
-    let advance = compile_advance(program, lanes, options)?;
+    let advance = compile_advance(program, lanes, options, false)?;
     Ok(Kernels::new(advance, program, lanes, slots, *options))
 }
 
@@ -275,13 +275,15 @@ pub(crate) fn compile_lists(
     Ok((module, [ids[0], ids[1], ids[2]]))
 }
 
-/// The whole Euler step loop in a finalised module, when the stocks are
-/// only written by integration and (with non-negative stocks) limiting can
-/// be called for this lane count; `None` otherwise.
-fn compile_advance(
+/// The whole step loop (Euler, or with `rk4` classical Runge-Kutta) in a
+/// finalised module, when the stocks are only written by integration and
+/// (with non-negative stocks) limiting can be called for this lane count;
+/// `None` otherwise.
+pub(crate) fn compile_advance(
     program: &Program,
     lanes: usize,
     options: &Options,
+    rk4: bool,
 ) -> Result<Option<(cranelift_jit::JITModule, FuncId)>, Fallback> {
     let limiting = !program.non_negative.is_empty();
     let limit_helper = code::limit_helper(lanes);
@@ -308,16 +310,17 @@ fn compile_advance(
     advance_signature.params.push(AbiParam::new(types::F64));
     advance_signature.params.push(AbiParam::new(types::F64));
     advance_signature.returns.push(AbiParam::new(types::I64));
+    let name = if rk4 { "AdvanceRk4" } else { "Advance" };
     let id = module
-        .declare_function("Advance", Linkage::Local, &advance_signature)
+        .declare_function(name, Linkage::Local, &advance_signature)
         .map_err(|e| fail("declaring", &e))?;
     context.func.signature = advance_signature;
     context.func.name = ir::UserFuncName::user(0, 3);
     let builder = FunctionBuilder::new(&mut context.func, &mut builder_context);
-    lower_advance(builder, program, lanes, pointer, options, limit_helper);
+    lower_advance(builder, program, lanes, pointer, options, limit_helper, rk4);
     module
         .define_function(id, &mut context)
-        .map_err(|e| fail("Advance", &e))?;
+        .map_err(|e| fail(name, &e))?;
     module.clear_context(&mut context);
     module
         .finalize_definitions()
@@ -511,6 +514,15 @@ fn lower(
 /// and net flows, and check for NaN and infinity. A few stocks stay in
 /// registers from step to step (and are stored for the caller). Returns 0,
 /// or `k` if step `first + k` of some group of lanes failed the test.
+///
+/// With `rk4`, each step is the interpreter's `rk4_step` instead of the
+/// Euler integration: the stocks and flows at the start kept, three more
+/// evaluations of the flows and net flows at the stages' stocks and times
+/// (`start + advance * net flows`), the flows summed with weights 1, 2, 2,
+/// 1 and divided by 6, the stocks put back, limiting, the net flows, and
+/// Euler's integration with those; then the time is set and the flows and
+/// net flows evaluated (without limiting) and checked. The same IEEE
+/// operations in the same order as the interpreter.
 fn lower_advance(
     b: FunctionBuilder,
     program: &Program,
@@ -518,6 +530,7 @@ fn lower_advance(
     pointer: ir::Type,
     options: &Options,
     limit_helper: Option<usize>,
+    rk4: bool,
 ) {
     let slots = program.step_ops.slots();
     let mut l = Lowering::new(b, slots, lanes, pointer, options, &program.tables);
@@ -564,7 +577,7 @@ fn lower_advance(
     }
     // A few stocks stay in registers from step to step; many would only
     // be spilled, and are loaded from their slots instead.
-    let carried: Vec<u32> = if stock_slots.len() * groups <= 12 {
+    let carried: Vec<u32> = if !rk4 && stock_slots.len() * groups <= 12 {
         stock_slots.clone()
     } else {
         Vec::new()
@@ -656,6 +669,15 @@ fn lower_advance(
             l.forget();
         }
     }
+    if rk4 {
+        let limit = limit_helper.filter(|_| limiting).map(|helper| LimitCall {
+            helper,
+            program: program_pointer,
+            slots: all_slots,
+            length: slots * lanes,
+        });
+        l.rk4_stages(program, [k, first, start, dt_scalar], dt, limit);
+    }
     // Integrate: stock + dt * net flow, then floor the non-negative ones
     // at min(before, 0) as the interpreter does.
     let mut next = Vec::new();
@@ -683,7 +705,7 @@ fn lower_advance(
     for group in 0..groups {
         l.set(TIME as u32, group, time);
     }
-    if limiting {
+    if limiting && !rk4 {
         for op in program.step_ops.ops() {
             for group in 0..groups {
                 l.op(op, group);
@@ -783,7 +805,155 @@ fn lower_advance(
     l.b.finalize();
 }
 
+/// How the compiled loop calls the interpreter's limiting: the helper's
+/// address, the program, and the slots (all lanes) and their number.
+struct LimitCall {
+    helper: usize,
+    program: Value,
+    slots: Value,
+    length: usize,
+}
+
 impl<'a> Lowering<'a> {
+    /// The interpreter's `rk4_step` up to its integration, for step
+    /// `first + k` (`at = [k, first, start, dt]`, `dt` also splatted): the
+    /// stocks and flows at the start kept; for each stage, the stocks set
+    /// to `start + advance * net flows`, the time to the stage's, the flows
+    /// and net flows evaluated (not tested for NaN: the interpreter tests
+    /// only the evaluation at the step's time) and each flow added to its
+    /// sum with the stage's weight; the flows set to their sums divided by
+    /// 6, the stocks put back, limiting (its fast path first, as under
+    /// Euler) and the net flows evaluated. The same IEEE operations in the
+    /// same order as the interpreter.
+    fn rk4_stages(
+        &mut self,
+        program: &Program,
+        at: [Value; 4],
+        dt: Value,
+        limit: Option<LimitCall>,
+    ) {
+        let [k, first, start, dt_scalar] = at;
+        let groups = self.groups();
+        let tested = std::mem::take(&mut self.tested);
+        let stocks: Vec<u32> = program.integrated.clone().map(|s| s as u32).collect();
+        // The step's time, as `Time::time_at`: start + step * dt.
+        let step = self.b.ins().iadd(first, k);
+        let step = self.b.ins().fcvt_from_uint(types::F64, step);
+        let offset = self.b.ins().fmul(step, dt_scalar);
+        let t = self.b.ins().fadd(start, offset);
+        let two = self.b.ins().f64const(2.0);
+        let half = self.b.ins().fdiv(dt_scalar, two);
+        let middle = self.b.ins().fadd(t, half);
+        let end = self.b.ins().fadd(t, dt_scalar);
+        let mut at_start = Vec::with_capacity(stocks.len() * groups);
+        for &slot in &stocks {
+            for group in 0..groups {
+                at_start.push(self.get(slot, group));
+            }
+        }
+        let mut sums = Vec::with_capacity(program.flows.len() * groups);
+        for &f in &program.flows {
+            for group in 0..groups {
+                sums.push(self.get(f, group));
+            }
+        }
+        for (time, weight, advance) in [
+            (middle, 2.0, half),
+            (middle, 2.0, half),
+            (end, 1.0, dt_scalar),
+        ] {
+            let advance = self.splat(advance);
+            let mut staged = Vec::with_capacity(at_start.len());
+            for j in 0..stocks.len() {
+                let derivative = (program.derivatives + j) as u32;
+                for group in 0..groups {
+                    let d = self.get(derivative, group);
+                    let change = self.b.ins().fmul(advance, d);
+                    staged.push(self.b.ins().fadd(at_start[j * groups + group], change));
+                }
+            }
+            for (j, &slot) in stocks.iter().enumerate() {
+                for group in 0..groups {
+                    self.set(slot, group, staged[j * groups + group]);
+                }
+            }
+            let time = self.splat(time);
+            for group in 0..groups {
+                self.set(TIME as u32, group, time);
+            }
+            for op in program
+                .step_ops
+                .ops()
+                .iter()
+                .chain(program.derivative_ops.ops())
+            {
+                for group in 0..groups {
+                    self.op(op, group);
+                }
+            }
+            let weight = self.constant(weight);
+            for (m, &f) in program.flows.iter().enumerate() {
+                for group in 0..groups {
+                    let v = self.get(f, group);
+                    let weighted = self.b.ins().fmul(weight, v);
+                    let sum = &mut sums[m * groups + group];
+                    *sum = self.b.ins().fadd(*sum, weighted);
+                }
+            }
+        }
+        let six = self.constant(6.0);
+        for (m, &f) in program.flows.iter().enumerate() {
+            for group in 0..groups {
+                let average = self.b.ins().fdiv(sums[m * groups + group], six);
+                self.set(f, group, average);
+            }
+        }
+        for (j, &slot) in stocks.iter().enumerate() {
+            for group in 0..groups {
+                self.set(slot, group, at_start[j * groups + group]);
+            }
+        }
+        if let Some(limit) = limit {
+            // As under Euler: the interpreter's limiting only when its first
+            // pass would scale a flow in some lane.
+            let any = self.limit_needed(program, dt);
+            let slow = self.b.create_block();
+            let join = self.b.create_block();
+            self.b.set_cold_block(slow);
+            self.b.ins().brif(any, slow, &[], join, &[]);
+            self.b.switch_to_block(slow);
+            let callee = self.b.ins().iconst(self.pointer, limit.helper as i64);
+            let length = self.b.ins().iconst(self.pointer, limit.length as i64);
+            let first_lane = self.lane_number(0);
+            let width = self
+                .b
+                .ins()
+                .iconst(types::I64, (groups * self.width) as i64);
+            self.b.ins().call_indirect(
+                self.sigs.limit,
+                callee,
+                &[
+                    limit.program,
+                    limit.slots,
+                    length,
+                    first_lane,
+                    width,
+                    dt_scalar,
+                ],
+            );
+            self.b.ins().jump(join, &[]);
+            self.b.switch_to_block(join);
+            // Limiting may have changed flows in memory.
+            self.forget();
+        }
+        for op in program.derivative_ops.ops() {
+            for group in 0..groups {
+                self.op(op, group);
+            }
+        }
+        self.tested = tested;
+    }
+
     fn new(
         mut b: FunctionBuilder<'a>,
         slots: usize,

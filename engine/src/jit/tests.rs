@@ -48,9 +48,12 @@ fn the_compiled_code_agrees_and_a_wrong_translation_would_not() {
     let reference = bits(&interpreted(&program));
 
     let right = Arc::new(compile(&program, 1, &Options::default()).unwrap());
-    assert!(right.has_advance(), "the Euler loop is compiled");
+    assert!(
+        right.has_loop(&program, false),
+        "the Euler loop is compiled"
+    );
     let eight = compile(&program, 8, &Options::default()).unwrap();
-    assert!(eight.has_advance(), "and for lanes of 8");
+    assert!(eight.has_loop(&program, false), "and for lanes of 8");
     let mut state = program.state();
     state.use_kernels(right);
     assert!(bits(&state.run().unwrap()) == reference);
@@ -65,6 +68,37 @@ fn the_compiled_code_agrees_and_a_wrong_translation_would_not() {
     let mut state = program.state();
     state.use_kernels(wrong);
     assert!(bits(&state.run().unwrap()) != reference);
+}
+
+/// Runge-Kutta runs in the compiled loop (compiled when first needed),
+/// bit for bit as the interpreter's `rk4_step`; the same translation one
+/// unit in the last place off is seen, so the loop is what ran.
+#[test]
+fn the_runge_kutta_loop_is_compiled_and_agrees() {
+    let program = sir();
+    let rk4 = program.time().with_method(crate::Method::Rk4);
+    let run = |kernels: Option<Arc<super::Kernels>>| {
+        let mut state = program.state();
+        match kernels {
+            Some(k) => state.use_kernels(k),
+            None => state.set_backend(Backend::Interpreter),
+        }
+        state.set_time(rk4);
+        bits(&state.run().unwrap())
+    };
+    let reference = run(None);
+    let right = Arc::new(compile(&program, 1, &Options::default()).unwrap());
+    assert!(
+        right.has_loop(&program, true),
+        "the Runge-Kutta loop is compiled"
+    );
+    assert!(run(Some(right)) == reference);
+    let sabotage = Options {
+        sabotage: true,
+        ..Options::default()
+    };
+    let wrong = Arc::new(compile(&program, 1, &sabotage).unwrap());
+    assert!(run(Some(wrong)) != reference);
 }
 
 #[test]
@@ -123,19 +157,27 @@ fn batches_agree_unrolled_or_one_group_at_a_time() {
             .unwrap();
         rows
     };
-    let mut interpreted = program.batch::<8>();
-    interpreted.set_backend(Backend::Interpreter);
-    let reference = run(&mut interpreted);
-    for unroll in [true, false] {
-        let options = Options {
-            unroll: Some(unroll),
-            ..Options::default()
-        };
-        let kernels = Arc::new(compile(&program, 8, &options).unwrap());
-        assert!(kernels.has_advance());
-        let mut batch = program.batch::<8>();
-        batch.use_kernels(kernels);
-        assert!(run(&mut batch) == reference, "unrolled: {unroll}");
+    for method in [crate::Method::Euler, crate::Method::Rk4] {
+        let time = program.time().with_method(method);
+        let mut interpreted = program.batch::<8>();
+        interpreted.set_backend(Backend::Interpreter);
+        interpreted.set_time(time);
+        let reference = run(&mut interpreted);
+        for unroll in [true, false] {
+            let options = Options {
+                unroll: Some(unroll),
+                ..Options::default()
+            };
+            let kernels = Arc::new(compile(&program, 8, &options).unwrap());
+            assert!(kernels.has_loop(&program, method == crate::Method::Rk4));
+            let mut batch = program.batch::<8>();
+            batch.use_kernels(kernels);
+            batch.set_time(time);
+            assert!(
+                run(&mut batch) == reference,
+                "{method:?}, unrolled: {unroll}"
+            );
+        }
     }
 }
 
@@ -173,7 +215,7 @@ fn inline_lookups_min_and_max_agree_bit_for_bit() {
     let program = Program::compile(&model).unwrap();
     let reference = bits(&interpreted(&program));
     let one = Arc::new(compile(&program, 1, &Options::default()).unwrap());
-    assert!(one.has_advance());
+    assert!(one.has_loop(&program, false));
     let mut state = program.state();
     state.use_kernels(one);
     assert!(bits(&state.run().unwrap()) == reference);

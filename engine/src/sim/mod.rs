@@ -753,16 +753,16 @@ impl<'p, const L: usize> Lanes<'p, L> {
         }
         #[cfg(feature = "jit")]
         if let Some(kernels) = self.kernels.clone()
-            && kernels.has_advance()
-            && self.time.method() == Method::Euler
+            && kernels.has_loop(self.program, self.time.method() == Method::Rk4)
         {
             return self.simulate_compiled(&kernels, record);
         }
         self.simulate_steps(record)
     }
 
-    /// Runs under Euler with the compiled step loop: from one save time to
-    /// the next in one call, the stocks kept in registers. A NaN or
+    /// Runs with the compiled step loop (Euler or Runge-Kutta): from one
+    /// save time to the next in one call, under Euler the stocks kept in
+    /// registers. A NaN or
     /// infinity stops the loop, and the run is replayed in the interpreter
     /// to name the variable as it would.
     #[cfg(feature = "jit")]
@@ -778,8 +778,11 @@ impl<'p, const L: usize> Lanes<'p, L> {
         let program = self.program;
         let time = self.time;
         let (steps, every, dt) = (time.steps(), time.save_every(), time.dt());
+        let rk4 = time.method() == Method::Rk4;
         self.set_all(ops::TIME, time.start());
-        if program.non_negative.is_empty() {
+        // Limiting sits between the flows and the net flows only under
+        // Euler, as in `simulate_steps`.
+        if program.non_negative.is_empty() || rk4 {
             self.interpret(Part::Fused);
         } else {
             self.interpret(Part::Step);
@@ -800,6 +803,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
                 n,
                 time.start(),
                 dt,
+                rk4,
             );
             if failed != 0 {
                 return self.replay(record, recorded);
