@@ -8,6 +8,8 @@
 use carecascade_engine::Program;
 use carecascade_engine::format::vensim;
 
+mod common;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Treatment {
     /// Compiled and run, without a warning.
@@ -246,36 +248,14 @@ const VENSIM: &[(&str, &str, Treatment)] = &[
 
 fn treatment(equations: &str, mention: &str) -> Result<Treatment, String> {
     let text = format!("{{UTF-8}}\n{BASE}{equations}\n{CONTROL}\\\\\\---/// Sketch\n");
-    let mention = mention.to_ascii_lowercase();
-    let located = |message: &str| {
-        let lower = message.to_ascii_lowercase();
-        lower.contains("m.mdl:") && lower.contains(&mention)
-    };
     let compiled = vensim::parse(&text, Some("m.mdl"))
         .map_err(|e| e.to_string())
         .and_then(|m| Program::compile(&m).map_err(|e| e.to_string()));
-    match compiled {
-        Ok(program) => {
-            program
-                .run()
-                .map_err(|e| format!("compiled, but the run failed: {e}"))?;
-            let warnings: Vec<String> =
-                program.warnings().iter().map(ToString::to_string).collect();
-            if warnings.is_empty() {
-                Ok(Read)
-            } else if warnings.iter().any(|w| located(w)) {
-                Ok(Warned)
-            } else {
-                Err(format!(
-                    "warnings that do not name `{mention}`: {warnings:?}"
-                ))
-            }
-        }
-        Err(e) if located(&e) => Ok(Refused),
-        Err(e) => Err(format!(
-            "an error that does not name `{mention}` with its place: {e}"
-        )),
-    }
+    Ok(match common::classify(compiled, "m.mdl", mention)? {
+        common::Seen::Read => Read,
+        common::Seen::Warned => Warned,
+        common::Seen::Refused => Refused,
+    })
 }
 
 #[test]

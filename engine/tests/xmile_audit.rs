@@ -9,6 +9,8 @@
 use carecascade_engine::format::xmile;
 
 /// How the reader treats an element or attribute.
+mod common;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Treatment {
     /// Read (other tests check what it does): no warning, no error.
@@ -436,36 +438,14 @@ fn builtin_treatment(equation: &str, mention: &str) -> Result<Treatment, String>
 </xmile>"#,
         equation.replace('<', "&lt;").replace('>', "&gt;")
     );
-    let mention = mention.to_ascii_lowercase();
-    let located = |message: &str| {
-        let lower = message.to_ascii_lowercase();
-        lower.contains("f.xmile:") && lower.contains(&mention)
-    };
     let compiled = xmile::parse(&text, Some("f.xmile"))
         .map_err(|e| e.to_string())
         .and_then(|m| carecascade_engine::Program::compile(&m).map_err(|e| e.to_string()));
-    match compiled {
-        Ok(program) => {
-            program
-                .run()
-                .map_err(|e| format!("compiled, but the run failed: {e}"))?;
-            let warnings: Vec<String> =
-                program.warnings().iter().map(ToString::to_string).collect();
-            if warnings.is_empty() {
-                Ok(Read)
-            } else if warnings.iter().any(|w| located(w)) {
-                Ok(Warned)
-            } else {
-                Err(format!(
-                    "warnings that do not name `{mention}`: {warnings:?}"
-                ))
-            }
-        }
-        Err(e) if located(&e) => Ok(Refused),
-        Err(e) => Err(format!(
-            "an error that does not name `{mention}` with its place: {e}"
-        )),
-    }
+    Ok(match common::classify(compiled, "f.xmile", mention)? {
+        common::Seen::Read => Read,
+        common::Seen::Warned => Warned,
+        common::Seen::Refused => Refused,
+    })
 }
 
 #[test]

@@ -80,3 +80,54 @@ pub fn compare(results: &Results, expected: &Table) -> Vec<String> {
 pub fn path(relative: &str) -> String {
     format!("{}/tests/{relative}", env!("CARGO_MANIFEST_DIR"))
 }
+
+/// How a reader treated a construct put into a small model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Compiled and run, without a warning.
+    Read,
+    /// Compiled and run, with a warning that names it and its file.
+    Warned,
+    /// An error that names it and its file.
+    Refused,
+}
+
+/// Classifies a model read from `file` (e.g. `m.mdl`) and compiled: run
+/// it, and say whether it ran quietly, warned or was refused, where the
+/// warning or error must name `mention` (any case) and the file's place;
+/// anything else (a failed run, a warning or error that names neither) is
+/// an `Err` describing it.
+pub fn classify(
+    compiled: Result<carecascade_engine::Program, String>,
+    file: &str,
+    mention: &str,
+) -> Result<Seen, String> {
+    let mention = mention.to_ascii_lowercase();
+    let place = format!("{}:", file.to_ascii_lowercase());
+    let located = |message: &str| {
+        let lower = message.to_ascii_lowercase();
+        lower.contains(&place) && lower.contains(&mention)
+    };
+    match compiled {
+        Ok(program) => {
+            program
+                .run()
+                .map_err(|e| format!("compiled, but the run failed: {e}"))?;
+            let warnings: Vec<String> =
+                program.warnings().iter().map(ToString::to_string).collect();
+            if warnings.is_empty() {
+                Ok(Seen::Read)
+            } else if warnings.iter().any(|w| located(w)) {
+                Ok(Seen::Warned)
+            } else {
+                Err(format!(
+                    "warnings that do not name `{mention}`: {warnings:?}"
+                ))
+            }
+        }
+        Err(e) if located(&e) => Ok(Seen::Refused),
+        Err(e) => Err(format!(
+            "an error that does not name `{mention}` with its place: {e}"
+        )),
+    }
+}
