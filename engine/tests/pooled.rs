@@ -268,3 +268,74 @@ fn without_data_the_population_keeps_its_prior() {
     assert!(sd_mu > 0.8 && sd_mu < 1.2, "sd of mu {sd_mu}");
     assert!((tau - 0.798).abs() < 0.1, "tau {tau}");
 }
+
+/// A discount below 1 weights older periods less: groups whose rate rose
+/// by half in the last two of six periods are fitted to the mean of all
+/// six without it (log factor about `ln(7/6) = 0.154` above the early
+/// level) and mostly to the last two with a discount of 0.3 (the
+/// weighted mean: `ln 1.455 = 0.375`). Ignoring the discount, or
+/// counting ages from the first period instead of the last, fails this.
+#[test]
+fn a_discount_follows_the_recent_periods() {
+    let early = [-0.2_f64, -0.1, 0.0, 0.1, 0.2, 0.3];
+    let size = 2000.0;
+    let programs: Vec<Program> = early.iter().map(|_| program(size)).collect();
+    let projectors: Vec<Projector> = programs
+        .iter()
+        .map(|p| Projector::new(p, &[Indicator::level("count", "count")]).unwrap())
+        .collect();
+    let observations: Vec<Observations> = early
+        .iter()
+        .map(|x| {
+            let mut o = Observations::new("made up");
+            o.insert(
+                "count",
+                (1..=6).map(|k| {
+                    let rise = if k > 4 { 1.5 } else { 1.0 };
+                    (k as f64, size * x.exp() * rise)
+                }),
+            );
+            o
+        })
+        .collect();
+    let names: Vec<String> = (0..early.len()).map(|g| format!("g{g}")).collect();
+    let groups: Vec<Group> = (0..early.len())
+        .map(|g| Group {
+            name: &names[g],
+            program: &programs[g],
+            projector: &projectors[g],
+            observations: &observations[g],
+            start_data: None,
+        })
+        .collect();
+    let parameters = [PooledParameter {
+        name: "rate".into(),
+        min_factor: 0.1,
+        max_factor: 10.0,
+    }];
+    let fit =
+        |discount: f64| {
+            let mut settings =
+                PooledSettings::new(Periods::new(0.0, 6).unwrap(), vec!["count".into()], 1);
+            settings.sweeps = 600;
+            settings.burn = 200;
+            settings.seed = 9;
+            settings.discount = discount;
+            let pooled = sample_pooled(&groups, &parameters, &settings, &mut |_, _| {}).unwrap();
+            // The mean over groups of the posterior mean log factor above
+            // the early level.
+            mean((0..early.len()).map(|g| {
+                mean(pooled.draws.iter().map(|d| (d.values[g][0] / size).ln())) - early[g]
+            }))
+        };
+    let whole = fit(1.0);
+    let recent = fit(0.3);
+    eprintln!("above the early level: {whole:.3} undiscounted, {recent:.3} discounted");
+    assert!(whole > 0.12 && whole < 0.19, "undiscounted {whole}");
+    assert!(recent > 0.34 && recent < 0.40, "discounted {recent}");
+    // A discount outside (0, 1] is refused.
+    let mut bad = PooledSettings::new(Periods::new(0.0, 6).unwrap(), vec!["count".into()], 1);
+    bad.discount = 1.5;
+    let err = sample_pooled(&groups, &parameters, &bad, &mut |_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("discount"), "{err}");
+}

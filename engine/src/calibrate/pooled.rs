@@ -30,6 +30,13 @@
 //!   figure for is skipped; a series a group never published does not
 //!   enter its likelihood (its parameters are then told by the population
 //!   alone, which is the honest answer).
+//! - Optionally, older figures count for less: with a `discount` below 1
+//!   (see [`PooledSettings::discount`]) a figure `a` periods before the
+//!   last fitted one is weighted `discount^a` (a forgetting factor, as in
+//!   discounted-likelihood forecasting: where the rates drift, the fit
+//!   follows the recent ones, and the posterior is wider as the old
+//!   figures no longer count in full). The default, 1, weights every
+//!   period alike.
 //!
 //! Large groups are therefore fitted mostly to their own data and small
 //! ones are pulled towards the population, by as much as their data are
@@ -142,6 +149,11 @@ pub struct PooledSettings {
     pub moves: usize,
     /// Seed of every random number.
     pub seed: u64,
+    /// The weight of a figure one period older than the next, in `(0, 1]`:
+    /// a figure `a` periods before the last fitted period is weighted
+    /// `discount^a` (see the [module documentation](self)). 1 (the
+    /// default) weights every period alike.
+    pub discount: f64,
 }
 
 impl PooledSettings {
@@ -157,6 +169,7 @@ impl PooledSettings {
             thin: 4,
             moves: 2,
             seed: 1,
+            discount: 1.0,
         }
     }
 
@@ -178,6 +191,9 @@ impl PooledSettings {
         }
         if self.series.is_empty() {
             return invalid("no series to fit");
+        }
+        if !(self.discount > 0.0 && self.discount <= 1.0) {
+            return invalid("`discount` must be above 0 and at most 1");
         }
         Ok(())
     }
@@ -324,6 +340,9 @@ type Pair = (usize, f64, f64, f64);
 struct Segment {
     periods: Periods,
     first_row: usize,
+    /// The discount of each period compared (`discount^age`), from the
+    /// first after the restart.
+    discounts: Vec<f64>,
 }
 
 /// A fitted series of a group: its index in the settings' series, its
@@ -718,7 +737,8 @@ impl<'a> Prepared<'a> {
                     return None;
                 }
                 let h = row - segment.first_row;
-                pairs.push((*s * horizons + h - 1, y, m, weight));
+                let discount = segment.discounts.get(h - 1).copied().unwrap_or(1.0);
+                pairs.push((*s * horizons + h - 1, y, m, weight * discount));
             }
         }
         Some(())
@@ -835,9 +855,18 @@ pub fn sample_pooled(
                 )));
             }
         }
+        // Rows 1 to `count` are compared (row 0 holds the starting
+        // levels); the last is `age` 0.
+        let discounts = (1..=n)
+            .map(|h| {
+                let age = count.saturating_sub(first + h);
+                settings.discount.powi(age.min(i32::MAX as usize) as i32)
+            })
+            .collect();
         segments.push(Segment {
             periods: p,
             first_row: first,
+            discounts,
         });
     }
     let weight = 1.0 / settings.horizon.min(count) as f64;
@@ -1092,14 +1121,22 @@ pub fn sample_pooled(
             evaluations,
         },
         method: format!(
-            "partially pooled: log factors of each group's own values Normal(mu, tau) within the bounds, mu ~ Normal(0, 1), tau ~ HalfNormal(1); negative binomial counts with a dispersion per series and horizon (ln phi uniform on [0, ln 1e5]); runs restarting from the data of every fitted period, {} period(s) ahead, weighted 1/{}; Metropolis within Gibbs, {CHAINS} chains, {} sweeps ({} burn-in, adaptive proposals), every {}th kept, {} move(s) per group and sweep, seed {}",
+            "partially pooled: log factors of each group's own values Normal(mu, tau) within the bounds, mu ~ Normal(0, 1), tau ~ HalfNormal(1); negative binomial counts with a dispersion per series and horizon (ln phi uniform on [0, ln 1e5]); runs restarting from the data of every fitted period, {} period(s) ahead, weighted 1/{}; Metropolis within Gibbs, {CHAINS} chains, {} sweeps ({} burn-in, adaptive proposals), every {}th kept, {} move(s) per group and sweep, seed {}{}",
             settings.horizon,
             settings.horizon,
             settings.sweeps,
             settings.burn,
             settings.thin,
             settings.moves,
-            settings.seed
+            settings.seed,
+            if settings.discount < 1.0 {
+                format!(
+                    "; a figure a periods before the last weighted {}^a",
+                    settings.discount
+                )
+            } else {
+                String::new()
+            }
         ),
     };
     pooled.diagnostics = diagnose(&pooled, &states);
