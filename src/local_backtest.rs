@@ -73,6 +73,15 @@ pub struct LocalSettings {
     pub keep: usize,
     /// Seed of the sampler and of the forecasts' noise.
     pub seed: u64,
+    /// The weight of a figure one year older than the next in each
+    /// origin's calibration (see [`PoolSettings::discount`]).
+    #[serde(default = "no_discount")]
+    pub discount: f64,
+}
+
+/// Results written before the discount existed weighted every year alike.
+fn no_discount() -> f64 {
+    1.0
 }
 
 impl Default for LocalSettings {
@@ -84,6 +93,7 @@ impl Default for LocalSettings {
             burn: pool.burn,
             keep: pool.keep,
             seed: pool.seed,
+            discount: pool.discount,
         }
     }
 }
@@ -287,6 +297,7 @@ pub fn local_backtest(
             burn: settings.burn,
             keep: settings.keep,
             seed: settings.seed,
+            discount: settings.discount,
         };
         let posterior = calibrate_all(model, authorities, &pool, &mut |d, n| {
             progress(origin, d, n)
@@ -351,6 +362,54 @@ pub struct BandCoverage {
     pub median_ratio: f64,
 }
 
+/// Years of an authority's published figures, up to the origin, that the
+/// benchmark forecasters average.
+pub const BENCHMARK_YEARS: usize = 5;
+
+/// Forecasters without structure, scored beside the model: (description,
+/// weight of the last published figure; the rest on the mean of the last
+/// [`BENCHMARK_YEARS`] published up to the origin). The weights are round
+/// numbers chosen before scoring, not fitted to the years scored.
+pub const BENCHMARKS: &[(&str, f64)] = &[
+    ("mean of the last five published years", 0.0),
+    ("half-way between the last figure and that mean", 0.5),
+];
+
+/// What the model's forecast changes tell about the outturns' changes
+/// (each relative to the authority's last published figure), and the
+/// median error ratios of the [`BENCHMARKS`] on the same forecasts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeSkill {
+    /// The series.
+    pub series: String,
+    /// Years ahead.
+    pub horizon: usize,
+    /// Forecasts compared.
+    pub forecasts: usize,
+    /// Correlation of the forecast change with the outturn's change.
+    pub correlation: f64,
+    /// Least-squares slope of the outturn's change on the forecast's: 1
+    /// if the forecast's changes are the right size, 0 if they carry no
+    /// information, between if they should be shrunk towards the last
+    /// figure.
+    pub slope: f64,
+    /// Median error ratio of each of [`BENCHMARKS`].
+    pub benchmarks: Vec<f64>,
+}
+
+/// Pearson's correlation of `xs` and `ys`, and the slope of `ys` on `xs`.
+fn correlation_and_slope(xs: &[f64], ys: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let (mx, my) = (xs.iter().sum::<f64>() / n, ys.iter().sum::<f64>() / n);
+    let (mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0);
+    for (x, y) in xs.iter().zip(ys) {
+        sxx += (x - mx) * (x - mx);
+        syy += (y - my) * (y - my);
+        sxy += (x - mx) * (y - my);
+    }
+    (sxy / (sxx * syy).sqrt(), sxy / sxx)
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     if xs.is_empty() {
         return f64::NAN;
@@ -372,14 +431,24 @@ impl LocalBacktest {
     /// the median over that of the last value); authorities whose naive
     /// errors are all 0 are left out.
     fn ratios<'a>(forecasts: impl Iterator<Item = &'a LocalForecast>) -> Vec<f64> {
+        Self::ratios_of(forecasts, |f| Some(f.quantiles[2]))
+    }
+
+    /// As [`LocalBacktest::ratios`], for the forecast `value` gives
+    /// (forecasts it gives none for are left out).
+    fn ratios_of<'a>(
+        forecasts: impl Iterator<Item = &'a LocalForecast>,
+        value: impl Fn(&LocalForecast) -> Option<f64>,
+    ) -> Vec<f64> {
         let mut by: indexmap::IndexMap<&str, (f64, f64)> = indexmap::IndexMap::new();
         for f in forecasts {
+            let Some(v) = value(f) else { continue };
             let (o, l) = (
                 f.outturn.unwrap_or(f64::NAN),
                 f.last_value.unwrap_or(f64::NAN),
             );
             let e = by.entry(f.code.as_str()).or_default();
-            e.0 += (f.quantiles[2] - o).abs();
+            e.0 += (v - o).abs();
             e.1 += (l - o).abs();
         }
         by.values()
@@ -427,6 +496,65 @@ impl LocalBacktest {
                     median_ape: 100.0 * median(ape.values().map(|e| e.0 / e.2 as f64).collect()),
                     naive_ape: 100.0 * median(ape.values().map(|e| e.1 / e.2 as f64).collect()),
                     forecasts: these.len(),
+                });
+            }
+        }
+        out
+    }
+
+    /// What the model's forecast changes tell, and two forecasters
+    /// without structure scored on the same forecasts, per series and
+    /// horizon (see [`ChangeSkill`]).
+    pub fn change_skill(&self) -> Vec<ChangeSkill> {
+        let table = LocalAuthorities::load().ok();
+        // Each authority's published figures of each scored series.
+        let history = |f: &LocalForecast| -> Option<Vec<f64>> {
+            let observed = table.as_ref()?.get(&f.code).ok()?;
+            let series = observed.series(&f.series).ok()?;
+            Some(
+                (f.origin - BENCHMARK_YEARS as i32 + 1..=f.origin)
+                    .filter_map(|y| series.get(y))
+                    .collect(),
+            )
+        };
+        let mut out = Vec::new();
+        for (series, _) in SCORED {
+            for h in 1..=HORIZONS {
+                let these: Vec<&LocalForecast> = self
+                    .scored()
+                    .filter(|f| f.series == *series && f.horizon == h)
+                    .collect();
+                let (mut xs, mut ys) = (Vec::new(), Vec::new());
+                for f in &these {
+                    let l = f.last_value.unwrap_or(f64::NAN);
+                    if l > 0.0 {
+                        xs.push(f.quantiles[2] / l - 1.0);
+                        ys.push(f.outturn.unwrap_or(f64::NAN) / l - 1.0);
+                    }
+                }
+                if xs.len() < 3 {
+                    continue;
+                }
+                let (correlation, slope) = correlation_and_slope(&xs, &ys);
+                let benchmarks = BENCHMARKS
+                    .iter()
+                    .map(|(_, w)| {
+                        median(Self::ratios_of(these.iter().copied(), |f| {
+                            let past = history(f)?;
+                            let last = f.last_value?;
+                            (!past.is_empty()).then(|| {
+                                w * last + (1.0 - w) * past.iter().sum::<f64>() / past.len() as f64
+                            })
+                        }))
+                    })
+                    .collect();
+                out.push(ChangeSkill {
+                    series: series.to_string(),
+                    horizon: h,
+                    forecasts: xs.len(),
+                    correlation,
+                    slope,
+                    benchmarks,
                 });
             }
         }
@@ -564,6 +692,73 @@ impl LocalBacktest {
                 s.naive_ape
             );
         }
+        let skill = self.change_skill();
+        if !skill.is_empty() {
+            let _ = writeln!(out, "\n## What the model's forecast changes tell\n");
+            let _ = writeln!(
+                out,
+                "The change each forecast makes from the authority's last published figure, against the change that happened (both relative to that figure). A correlation near 0 and a slope near 0 mean the model's changes carry no information and only add error to the last figure; a slope between 0 and 1 means they point the right way but are too large. Beside them, two forecasters without any structure, scored on the same forecasts: {}. Their weights are round numbers chosen before scoring; they show how much a forecaster that only smooths the authority's own figures gains over the last one. Children looked after are published by authority from 2021 only, so at the 2021 origin both are the last figure (ratio 1).\n",
+                BENCHMARKS
+                    .iter()
+                    .map(|(d, w)| format!("{d} (weight {w} on the last figure)"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            let _ = write!(
+                out,
+                "| series | years ahead | forecasts | correlation of changes | slope of outturn on forecast change |"
+            );
+            for (d, _) in BENCHMARKS {
+                let _ = write!(out, " median error ratio: {d} |");
+            }
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "|---|---|---|---|---|{}",
+                "---|".repeat(BENCHMARKS.len())
+            );
+            let label_of = |series: &str| {
+                SCORED
+                    .iter()
+                    .find(|(c, _)| *c == series)
+                    .map_or(series.to_string(), |(_, l)| (*l).to_string())
+            };
+            for k in &skill {
+                let _ = write!(
+                    out,
+                    "| {} | {} | {} | {:.2} | {:.2} |",
+                    label_of(&k.series),
+                    k.horizon,
+                    k.forecasts,
+                    k.correlation,
+                    k.slope
+                );
+                for b in &k.benchmarks {
+                    let _ = write!(out, " {b:.2} |");
+                }
+                let _ = writeln!(out);
+            }
+            // What the table says, where the model's changes tell little.
+            let blind: Vec<String> = skill
+                .iter()
+                .filter(|k| k.correlation < 0.1)
+                .map(|k| {
+                    format!(
+                        "{} {} year(s) ahead (correlation {:.2})",
+                        label_of(&k.series),
+                        k.horizon,
+                        k.correlation
+                    )
+                })
+                .collect();
+            if !blind.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "\nThe model's changes carry almost no information for {}: there its error beyond the last figure's is the noise its changes add. Where a benchmark's ratio is below 1, smoothing the authority's own figures does better than the model.",
+                    blind.join(" and ")
+                );
+            }
+        }
         let _ = writeln!(out, "\n## Interval coverage by size band\n");
         let _ = writeln!(
             out,
@@ -586,7 +781,7 @@ impl LocalBacktest {
         if self.fits.iter().any(|f| !f.converged) {
             let _ = writeln!(
                 out,
-                "**Not every calibration converged** (split R-hat at most {} for every authority's rates and the population's, and an effective sample size of at least {}): the forecasts use draws whose chains still disagree, so their bands may be too narrow or misplaced for the authorities named below. The sampler's random-walk updates of each authority mix slowly where its rates trade off along a ridge and where a rate's spread across authorities is small; more sweeps than this run had are needed.\n",
+                "**Not every calibration converged** (split R-hat at most {} for every authority's rates and the population's, and an effective sample size of at least {}): the forecasts use draws whose chains still disagree, so their bands may be too narrow or misplaced for the authorities named below. Each authority's rates mix slowly where they trade off along a ridge, and a rate's spread across authorities mixes slowly where it is small, even with the sampler's fitted and collective moves; more sweeps than this run had are needed (fitted to 2023, about 1,600: docs/scaling-out.md).\n",
                 crate::pooled::MAX_RHAT,
                 crate::pooled::MIN_ESS
             );

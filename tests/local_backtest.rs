@@ -88,3 +88,60 @@ fn local_scores_are_what_they_say() {
     assert!((c.within_50 - 0.5).abs() < 1e-12, "{c:?}");
     assert!((c.within_90 - 0.75).abs() < 1e-12, "{c:?}");
 }
+
+/// The model's forecast changes against the outturns', and the
+/// benchmark forecasters from an authority's published figures, on
+/// hand-made forecasts whose answers are known.
+#[test]
+fn change_skill_is_what_it_says() {
+    use carecascade::data::LocalAuthorities;
+    use carecascade::local_backtest::BENCHMARKS;
+    // Leeds's published plans 2014-2018, as the benchmarks read them.
+    let table = LocalAuthorities::load().unwrap();
+    let leeds = table.get("E08000035").unwrap();
+    let plans = leeds.series("cpp_at_31_march").unwrap();
+    let past: Vec<f64> = (2014..=2018).filter_map(|y| plans.get(y)).collect();
+    assert_eq!(past.len(), 5);
+    let mean5 = past.iter().sum::<f64>() / 5.0;
+    let last = plans.get(2018).unwrap();
+    let outturn = last * 1.1;
+    let f = |code: &str, median: f64, outturn: f64, last: f64| LocalForecast {
+        code: code.into(),
+        children: 150_000.0,
+        origin: 2018,
+        series: "cpp_at_31_march".into(),
+        horizon: 1,
+        outturn: Some(outturn),
+        last_value: Some(last),
+        quantiles: [median; 5],
+    };
+    // Forecast changes 0, +5%, +10%; outturn changes +10%, +20%, +30%:
+    // correlation 1, slope 2 (the forecasts point the right way, half
+    // as far as they should).
+    let b = LocalBacktest {
+        settings: LocalSettings::default(),
+        fingerprint: String::new(),
+        command: String::new(),
+        fits: vec![],
+        forecasts: vec![
+            f("E08000035", last, outturn, last),
+            f("X1", 105.0, 120.0, 100.0),
+            f("X2", 110.0, 130.0, 100.0),
+        ],
+    };
+    let skill = b.change_skill();
+    let k = &skill[0];
+    assert_eq!(
+        (k.series.as_str(), k.horizon, k.forecasts),
+        ("cpp_at_31_march", 1, 3)
+    );
+    assert!((k.correlation - 1.0).abs() < 1e-9, "{k:?}");
+    assert!((k.slope - 2.0).abs() < 1e-9, "{k:?}");
+    // Only Leeds has published figures: each benchmark's ratio is its
+    // error over the last figure's.
+    for ((_, w), r) in BENCHMARKS.iter().zip(&k.benchmarks) {
+        let forecast = w * last + (1.0 - w) * mean5;
+        let expected = (forecast - outturn).abs() / (last - outturn).abs();
+        assert!((r - expected).abs() < 1e-9, "weight {w}: {r} vs {expected}");
+    }
+}

@@ -160,6 +160,7 @@ fn pooled_draws_round_trip_and_bad_files_are_located() {
         burn: 20,
         keep: 20,
         seed: 3,
+        ..PoolSettings::default()
     };
     let local = calibrate_all(&carecascade::england(), &areas, &settings, &mut |_, _| {}).unwrap();
     assert_eq!(local.pooled.groups, ["E08000035", "E06000017", "E09000012"]);

@@ -212,6 +212,11 @@ enum Command {
         /// Seed.
         #[arg(long, default_value_t = 20_230_331)]
         seed: u64,
+        /// The weight of a figure one year older than the next (a
+        /// forgetting factor in (0, 1]): a figure `a` years before the
+        /// last fitted year counts `discount^a`.
+        #[arg(long, default_value_t = carecascade::pooled::DISCOUNT)]
+        discount: f64,
         /// Write the draws even if the chains have not converged (the file
         /// says so, and scenarios refuse it).
         #[arg(long)]
@@ -242,6 +247,11 @@ enum Command {
         /// Draws kept, each forecast using all of them.
         #[arg(long, default_value_t = 200)]
         keep: usize,
+        /// The weight of a figure one year older than the next (a
+        /// forgetting factor in (0, 1]): a figure `a` years before the
+        /// last fitted year counts `discount^a`.
+        #[arg(long, default_value_t = carecascade::pooled::DISCOUNT)]
+        discount: f64,
         /// The Markdown file to write; the results go beside it as `.json`.
         #[arg(long, short, default_value = "docs/local-validation.md")]
         output: PathBuf,
@@ -632,13 +642,14 @@ fn run(cli: Cli) -> ExitCode {
             sweeps,
             burn,
             keep,
+            discount,
             output,
             render,
         } => {
             if render {
                 render_local_backtest(output)
             } else {
-                backtest_local(model, &origins, sweeps, burn, keep, output)
+                backtest_local(model, &origins, (sweeps, burn, keep), discount, output)
             }
         }
         Command::CalibrateLocal {
@@ -649,6 +660,7 @@ fn run(cli: Cli) -> ExitCode {
             burn,
             keep,
             seed,
+            discount,
             accept_unconverged,
             output,
         } => calibrate_local(
@@ -660,6 +672,7 @@ fn run(cli: Cli) -> ExitCode {
                 burn,
                 keep,
                 seed,
+                discount,
             },
             accept_unconverged,
             output,
@@ -877,9 +890,8 @@ fn render_local_backtest(output: PathBuf) -> Result<ExitCode, Error> {
 fn backtest_local(
     model_path: PathBuf,
     origins: &str,
-    sweeps: usize,
-    burn: usize,
-    keep: usize,
+    (sweeps, burn, keep): (usize, usize, usize),
+    discount: f64,
     output: PathBuf,
 ) -> Result<ExitCode, Error> {
     use carecascade::local_backtest::{LocalSettings, local_backtest};
@@ -896,6 +908,7 @@ fn backtest_local(
         sweeps,
         burn,
         keep,
+        discount,
         ..LocalSettings::default()
     };
     let model_text = if model_path.is_file() {
@@ -925,6 +938,9 @@ fn backtest_local(
         if value != default {
             command.push_str(&format!(" {flag} {value}"));
         }
+    }
+    if discount != defaults.discount {
+        command.push_str(&format!(" --discount {discount}"));
     }
     let started = std::time::Instant::now();
     let bar = progress_bar(settings.origins.len() * sweeps, "sweeps");
