@@ -4,11 +4,11 @@
 //! Under Euler the whole step loop is one function (`Advance`) over the
 //! slot array the interpreter uses, `L` lanes interleaved (slot `i` of lane
 //! `l` at `i * L + l`), run from one save time to the next: it integrates,
-//! evaluates, tests whether non-negative limiting is needed inline (a
-//! cheap test that rules it out when every flow is positive and no stock
-//! runs dry, and only when it cannot, the interpreter's first pass in a
-//! cold block; the interpreter's limiting is called only when some stock
-//! would be limited), stores a value written several times in a step
+//! evaluates, tests whether non-negative limiting is needed inline (for
+//! each stock a cheap test that rules it out when its flows are positive
+//! and it does not run dry, and only when that cannot, the interpreter's
+//! first pass for the stock in a cold block; the interpreter's limiting
+//! is called only when some stock would be limited), stores a value written several times in a step
 //! (a net flow, built up flow by flow) only when complete, and tests
 //! for NaN and infinity with running sums of the
 //! values no later operation carries on ([`slots_to_check`]); a failed
@@ -1295,9 +1295,10 @@ impl Lowering<'_> {
     /// Branches to a block that calls limiting (returned first, cold,
     /// not yet filled) when the interpreter's limiting would scale any
     /// flow in any lane, else to the returned join block; the current
-    /// block is left terminated. The test is in two tiers: the cheap one
-    /// ([`Lowering::limit_maybe`]) in line, and only when it cannot rule
-    /// limiting out, the interpreter's first pass
+    /// block is left terminated. Each non-negative stock is tested in two
+    /// tiers: the cheap test ([`Lowering::limit_maybe`]) in line, and only
+    /// when it cannot rule limiting out (a flow of the stock negative, say),
+    /// the interpreter's first pass for that stock
     /// ([`Lowering::limit_needed`]) in a cold block. Also returns the
     /// cache as it was before the branch, whose values dominate the join
     /// (those the cold blocks load do not).
@@ -1306,23 +1307,36 @@ impl Lowering<'_> {
         program: &Program,
         dt: Value,
     ) -> (ir::Block, ir::Block, Vec<Option<Value>>) {
-        let maybe = self.limit_maybe(program, dt);
+        let mut any = self.b.ins().iconst(types::I8, 0);
+        for &i in &program.non_negative {
+            let maybe = self.limit_maybe(program, dt, &[i]);
+            let kept = self.cache.clone();
+            let exact = self.b.create_block();
+            let next = self.b.create_block();
+            self.b.append_block_param(next, types::I8);
+            self.b.set_cold_block(exact);
+            self.b
+                .ins()
+                .brif(maybe, exact, &[], next, &[ir::BlockArg::Value(any)]);
+            self.b.switch_to_block(exact);
+            let limited = self.limit_needed(program, dt, &[i]);
+            let either = self.b.ins().bor(any, limited);
+            self.b.ins().jump(next, &[ir::BlockArg::Value(either)]);
+            self.b.switch_to_block(next);
+            any = self.b.block_params(next)[0];
+            self.cache = kept;
+        }
         let kept = self.cache.clone();
-        let exact = self.b.create_block();
         let slow = self.b.create_block();
         let join = self.b.create_block();
-        self.b.set_cold_block(exact);
         self.b.set_cold_block(slow);
-        self.b.ins().brif(maybe, exact, &[], join, &[]);
-        self.b.switch_to_block(exact);
-        let any = self.limit_needed(program, dt);
         self.b.ins().brif(any, slow, &[], join, &[]);
         (slow, join, kept)
     }
 
     /// A cheap test that is true whenever the interpreter's limiting
-    /// would scale some flow in some lane (and sometimes when it would
-    /// not). When every flow of a non-negative stock is `+0`, positive or
+    /// would scale some flow of the non-negative `stocks` in some lane
+    /// (and sometimes when it would not). When every flow of a non-negative stock is `+0`, positive or
     /// `+inf` (no sign bit, no NaN), the interpreter's first pass counts
     /// every inflow as supply and every outflow as demand, so its sums
     /// are the plain sums of the inflows and of the outflows in order
@@ -1335,11 +1349,11 @@ impl Lowering<'_> {
     /// zero or unordered. A stock with no outflows has no demand and is
     /// skipped. Costs an OR per flow and an addition per term, instead of
     /// a comparison and two choices per term.
-    fn limit_maybe(&mut self, program: &Program, dt: Value) -> Value {
+    fn limit_maybe(&mut self, program: &Program, dt: Value, stocks: &[usize]) -> Value {
         let terms = &program.flow_terms;
         let groups = self.groups();
         let mut flows: Vec<u32> = Vec::new();
-        for &i in &program.non_negative {
+        for &i in stocks {
             let stock = program.stocks[i];
             flows.extend_from_slice(&terms[stock.first_in as usize..stock.end as usize]);
         }
@@ -1361,7 +1375,7 @@ impl Lowering<'_> {
                 let v = self.get(f, group);
                 or(self, v);
             }
-            for &i in &program.non_negative {
+            for &i in stocks {
                 let stock = program.stocks[i];
                 let inflows = &terms[stock.first_in as usize..stock.first_out as usize];
                 let outflows = &terms[stock.first_out as usize..stock.end as usize];
@@ -1405,17 +1419,18 @@ impl Lowering<'_> {
     }
 
     /// Whether the interpreter's limiting would scale any flow in any
-    /// lane: its first pass (every flow counted) computed for every
-    /// non-negative stock, with the flows and stocks as they are now. The
+    /// lane: its first pass (every flow counted) computed for the
+    /// non-negative `stocks`, with the flows and stocks as they are now
+    /// (so that, none limited, nothing has changed them). The
     /// sums add the same values in the same order
     /// as the interpreter (a term that does not count adds zero, which
     /// changes no sum), so the test decides exactly as it does.
-    fn limit_needed(&mut self, program: &Program, dt: Value) -> Value {
+    fn limit_needed(&mut self, program: &Program, dt: Value, stocks: &[usize]) -> Value {
         let terms = &program.flow_terms;
         let groups = self.groups();
         let zero = self.constant(0.0);
         let mut any: Option<Value> = None;
-        for &i in &program.non_negative {
+        for &i in stocks {
             let stock = program.stocks[i];
             let inflows = &terms[stock.first_in as usize..stock.first_out as usize];
             let outflows = &terms[stock.first_out as usize..stock.end as usize];
@@ -1450,7 +1465,7 @@ impl Lowering<'_> {
                 });
             }
         }
-        let any = any.expect("limiting only with non-negative stocks");
+        let any = any.expect("a stock to test");
         if self.width > 1 {
             self.b.ins().vany_true(any)
         } else {
