@@ -453,6 +453,59 @@ pub(crate) fn slots_to_check(program: &Program) -> Vec<u32> {
         .collect()
 }
 
+/// The operations of a step (flows, then net flows) whose value is the
+/// same at every step of an Euler run, by address: an operation of a pure
+/// function (arithmetic, functions of values, lookups; not time functions,
+/// `DELAY FIXED` or random draws) of values that are themselves the same
+/// at every step (slots no operation of the step writes, other than the
+/// stocks and the time, or slots written by such an operation), writing a
+/// slot no other operation of the step writes, and not a flow limiting
+/// may scale. Its slot keeps the value the run's first evaluation gave it
+/// (checked finite then), which the compiled loop would only compute
+/// again, the same bits: the loop skips it, and the NaN test with it.
+fn invariant_ops(program: &Program) -> std::collections::HashSet<*const Op> {
+    let ops: Vec<&Op> = program
+        .step_ops
+        .ops()
+        .iter()
+        .chain(program.derivative_ops.ops())
+        .collect();
+    let slots = program.step_ops.slots().max(program.derivative_ops.slots());
+    let mut writes = vec![0u32; slots];
+    for op in &ops {
+        writes[destination(op) as usize] += 1;
+    }
+    let mut same = vec![false; slots];
+    for (s, same) in same.iter_mut().enumerate() {
+        *same = writes[s] == 0 && s != TIME && !program.integrated.contains(&s);
+    }
+    let mut invariant = std::collections::HashSet::new();
+    for op in ops {
+        let d = destination(op) as usize;
+        let operands: &[u32] = match op {
+            Op::Copy { a, .. } | Op::F1 { a, .. } | Op::Lookup { a, .. } => &[*a],
+            Op::Add { a, b, .. }
+            | Op::Sub { a, b, .. }
+            | Op::Mul { a, b, .. }
+            | Op::Div { a, b, .. }
+            | Op::F2 { a, b, .. } => &[*a, *b],
+            Op::Select { c, a, b, .. } => &[*c, *a, *b],
+            Op::Xidz { a, b, x, .. } => &[*a, *b, *x],
+            Op::Time { .. } | Op::DelayFixed { .. } | Op::Random { .. } => continue,
+        };
+        if writes[d] == 1
+            && program.limited.binary_search(&(d as u32)).is_err()
+            && !program.integrated.contains(&d)
+            && d != TIME
+            && operands.iter().all(|&a| same[a as usize])
+        {
+            same[d] = true;
+            invariant.insert(std::ptr::from_ref(op));
+        }
+    }
+    invariant
+}
+
 /// Whether the translation knows `op` (and everything it names exists).
 fn supported(op: &Op, program: &Program, options: &Options) -> Result<(), Fallback> {
     let refuse = |what: String| {
@@ -573,6 +626,9 @@ fn lower_advance(
     l.in_registers = (0..slots).map(|s| s >= temporaries).collect();
     for ring in &program.rings {
         l.in_registers[ring.input as usize] = false;
+    }
+    if !rk4 {
+        l.invariant = invariant_ops(program);
     }
     let groups = l.groups();
     l.tested = vec![false; slots];
@@ -1000,6 +1056,7 @@ impl<'a> Lowering<'a> {
             in_registers: Vec::new(),
             clock: 0,
             cached_at: vec![0; slots * (lanes / width)],
+            invariant: std::collections::HashSet::new(),
             unstored: false,
             pinned: vec![false; slots * (lanes / width)],
             tested: Vec::new(),
@@ -1052,6 +1109,9 @@ struct Lowering<'a> {
     /// loaded or computed.
     clock: usize,
     cached_at: Vec<usize>,
+    /// The operations of the Euler loop that compute the same value at
+    /// every step ([`invariant_ops`]), by address: not lowered.
+    invariant: std::collections::HashSet<*const Op>,
     /// Whether the value being set is not stored, because a later
     /// operation of the same list writes its slot again
     /// ([`Lowering::lower_list`]).
@@ -1123,6 +1183,11 @@ impl Lowering<'_> {
             written[d] = true;
         }
         for (op, &rewritten) in ops.iter().zip(&rewritten) {
+            if self.invariant.contains(&std::ptr::from_ref(op)) {
+                // Its slot holds the value from the run's first
+                // evaluation, which it would compute again.
+                continue;
+            }
             self.unstored = rewritten;
             for group in 0..self.groups() {
                 self.op(op, group);

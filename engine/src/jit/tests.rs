@@ -361,3 +361,75 @@ fn limiting_agrees_through_every_tier_of_its_test() {
         );
     }
 }
+
+/// Values the same at every step (a chain of auxiliaries of constants, a
+/// lookup of a constant, a flow of constants into a stock that is not
+/// non-negative, its net flow) are not computed again by the compiled
+/// Euler loop, which reads them from the slots the run's first evaluation
+/// filled: the interpreter's bits with the model's parameters and with
+/// others set between runs of the same code, one run and a batch; and a
+/// constant expression that is infinite from the start is named at the
+/// start, as the interpreter names it.
+#[test]
+fn values_the_same_at_every_step_agree_and_follow_the_parameters() {
+    let model = Model::builder("invariant")
+        .add(Stock::new("pool", "10").inflow("steady").outflow("decay"))
+        .add(Stock::new("tank", "3").outflow("drain").non_negative(true))
+        .add(Flow::new("steady", "base * scale + shape(base)"))
+        .add(Flow::new("decay", "pool * rate + TIME * 0.01"))
+        .add(Flow::new("drain", "scaled * 2"))
+        .add(crate::build::Aux::new("scaled", "(base + 1) / scale"))
+        .add(crate::build::Aux::new("ratio", "scale / base"))
+        .add(Lookup::new("shape", [(0.0, 1.0), (5.0, 2.0)]))
+        .add(Constant::new("base", 2.0))
+        .add(Constant::new("scale", 3.0))
+        .add(Constant::new("rate", 0.1))
+        .time(crate::TimeSettings::new(0.0, 10.0, 0.5).unwrap())
+        .build()
+        .unwrap();
+    let program = Program::compile(&model).unwrap();
+    let one = Arc::new(compile(&program, 1, &Options::default()).unwrap());
+    assert!(one.has_loop(&program, false));
+    let [base, scale] = ["base", "scale"].map(|p| program.parameter(p).unwrap());
+    let mut compiled = program.state();
+    compiled.use_kernels(one);
+    let mut reference = program.state();
+    reference.set_backend(Backend::Interpreter);
+    for (b, s) in [(2.0, 3.0), (4.5, 0.25), (-1.0, 7.0)] {
+        for state in [&mut compiled, &mut reference] {
+            state.set_param(base, b).unwrap();
+            state.set_param(scale, s).unwrap();
+        }
+        assert!(
+            bits(&compiled.run().unwrap()) == bits(&reference.run().unwrap()),
+            "base {b}, scale {s}"
+        );
+    }
+    // `ratio` is infinite from the start: both name it at time 0.
+    for state in [&mut compiled, &mut reference] {
+        state.set_param(base, 0.0).unwrap();
+    }
+    let (a, b) = (compiled.run().unwrap_err(), reference.run().unwrap_err());
+    assert_eq!(a.to_string(), b.to_string());
+    assert!(a.to_string().contains("ratio"), "{a}");
+
+    let eight = Arc::new(compile(&program, 8, &Options::default()).unwrap());
+    let run = |batch: &mut crate::Batch<8>| {
+        for lane in 0..8 {
+            batch.set_param(lane, base, 1.0 + lane as f64).unwrap();
+            batch
+                .set_param(lane, scale, 0.5 * (lane + 1) as f64)
+                .unwrap();
+        }
+        let mut rows = Vec::new();
+        batch
+            .run_observing(&mut |_, row| rows.extend(row.values().iter().map(|v| v.to_bits())))
+            .unwrap();
+        rows
+    };
+    let mut interpreted = program.batch::<8>();
+    interpreted.set_backend(Backend::Interpreter);
+    let mut batch = program.batch::<8>();
+    batch.use_kernels(eight);
+    assert!(run(&mut batch) == run(&mut interpreted));
+}
