@@ -292,7 +292,7 @@ fn limiting_agrees_through_every_tier_of_its_test() {
     let settings = |lane: usize| {
         (
             0.02 * lane as f64,
-            if lane % 4 == 0 {
+            if lane.is_multiple_of(4) {
                 0.0
             } else {
                 0.5 * lane as f64
