@@ -265,28 +265,21 @@ impl Kernels {
         self.step_loop(program, rk4).is_some()
     }
 
-    /// Takes `steps` Euler (or with `rk4` Runge-Kutta) steps after step
-    /// `first` (whose values are in `slots`): 0 if all went well, or `k`
-    /// if step `first + k` has a NaN or infinity (the slots then hold that
-    /// step's values, partly).
+    /// The compiled step loop (Euler, or with `rk4` Runge-Kutta) with its
+    /// buffers checked once, for a run that calls it at every save time.
     ///
     /// # Panics
     ///
     /// If the buffers do not fit the program the code was compiled from,
     /// its delay buffers are not set up, or there is no compiled loop
     /// ([`Kernels::has_loop`]).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn advance(
-        &self,
-        program: &Program,
-        slots: &mut [f64],
-        rings: &mut [Rings],
-        first: usize,
-        steps: usize,
-        start: f64,
-        dt: f64,
+    pub(crate) fn stepper<'b>(
+        &'b self,
+        program: &'b Program,
+        slots: &'b mut [f64],
+        rings: &'b mut [Rings],
         rk4: bool,
-    ) -> usize {
+    ) -> Stepper<'b> {
         let advance = self.step_loop(program, rk4).expect("a compiled loop");
         assert!(
             program.id == self.program
@@ -296,20 +289,12 @@ impl Kernels {
                 && rings.iter().all(|r| r.rings.len() == self.rings),
             "buffers that do not fit the compiled program"
         );
-        // SAFETY: invariants 2, 3 and 6, checked just above.
-        let failed = unsafe {
-            advance(
-                slots.as_mut_ptr(),
-                program.tables.as_ptr(),
-                rings.as_mut_ptr(),
-                program,
-                first as i64,
-                steps as i64,
-                start,
-                dt,
-            )
-        };
-        failed as usize
+        Stepper {
+            advance,
+            program,
+            slots,
+            rings,
+        }
     }
 
     /// The number of lanes the code advances together.
@@ -350,5 +335,46 @@ impl Kernels {
         // SAFETY: invariants 2 and 3, checked just above.
         unsafe { entry(slots.as_mut_ptr(), tables.as_ptr(), rings.as_ptr()) };
         Ok(())
+    }
+}
+
+/// A compiled step loop and the buffers it was checked against
+/// ([`Kernels::stepper`]): the checks of invariants 2, 3 and 6 are made
+/// once, not at every save time.
+pub(crate) struct Stepper<'b> {
+    advance: Advance,
+    program: &'b Program,
+    slots: &'b mut [f64],
+    rings: &'b mut [Rings],
+}
+
+impl Stepper<'_> {
+    /// Takes `steps` steps after step `first` (whose values are in the
+    /// slots): 0 if all went well, or `k` if step `first + k` has a NaN or
+    /// infinity (the slots then hold that step's values, partly).
+    #[inline]
+    pub(crate) fn advance(&mut self, first: usize, steps: usize, start: f64, dt: f64) -> usize {
+        // SAFETY: invariants 2, 3 and 6, checked by `Kernels::stepper`;
+        // the buffers are borrowed for the stepper's life, and so are the
+        // kernels that own the code (invariant 1).
+        let failed = unsafe {
+            (self.advance)(
+                self.slots.as_mut_ptr(),
+                self.program.tables.as_ptr(),
+                self.rings.as_mut_ptr(),
+                self.program,
+                first as i64,
+                steps as i64,
+                start,
+                dt,
+            )
+        };
+        failed as usize
+    }
+
+    /// The slots as the last step left them.
+    #[inline]
+    pub(crate) fn slots(&self) -> &[f64] {
+        self.slots
     }
 }

@@ -4,9 +4,13 @@
 //! Under Euler the whole step loop is one function (`Advance`) over the
 //! slot array the interpreter uses, `L` lanes interleaved (slot `i` of lane
 //! `l` at `i * L + l`), run from one save time to the next: it integrates,
-//! evaluates, tests the interpreter's first pass of non-negative limiting
-//! inline (calling the interpreter's limiting only when some stock would
-//! be limited) and tests for NaN and infinity with running sums of the
+//! evaluates, tests whether non-negative limiting is needed inline (for
+//! each stock a cheap test that rules it out when its flows are positive
+//! and it does not run dry, and only when that cannot, the interpreter's
+//! first pass for the stock in a cold block; the interpreter's limiting
+//! is called only when some stock would be limited), stores a value written several times in a step
+//! (a net flow, built up flow by flow) only when complete, and tests
+//! for NaN and infinity with running sums of the
 //! values no later operation carries on ([`slots_to_check`]); a failed
 //! test makes the interpreter replay the run, so errors name the variable
 //! and time exactly as before. A large program runs one group of two
@@ -449,6 +453,59 @@ pub(crate) fn slots_to_check(program: &Program) -> Vec<u32> {
         .collect()
 }
 
+/// The operations of a step (flows, then net flows) whose value is the
+/// same at every step of an Euler run, by address: an operation of a pure
+/// function (arithmetic, functions of values, lookups; not time functions,
+/// `DELAY FIXED` or random draws) of values that are themselves the same
+/// at every step (slots no operation of the step writes, other than the
+/// stocks and the time, or slots written by such an operation), writing a
+/// slot no other operation of the step writes, and not a flow limiting
+/// may scale. Its slot keeps the value the run's first evaluation gave it
+/// (checked finite then), which the compiled loop would only compute
+/// again, the same bits: the loop skips it, and the NaN test with it.
+fn invariant_ops(program: &Program) -> std::collections::HashSet<*const Op> {
+    let ops: Vec<&Op> = program
+        .step_ops
+        .ops()
+        .iter()
+        .chain(program.derivative_ops.ops())
+        .collect();
+    let slots = program.step_ops.slots().max(program.derivative_ops.slots());
+    let mut writes = vec![0u32; slots];
+    for op in &ops {
+        writes[destination(op) as usize] += 1;
+    }
+    let mut same = vec![false; slots];
+    for (s, same) in same.iter_mut().enumerate() {
+        *same = writes[s] == 0 && s != TIME && !program.integrated.contains(&s);
+    }
+    let mut invariant = std::collections::HashSet::new();
+    for op in ops {
+        let d = destination(op) as usize;
+        let operands: &[u32] = match op {
+            Op::Copy { a, .. } | Op::F1 { a, .. } | Op::Lookup { a, .. } => &[*a],
+            Op::Add { a, b, .. }
+            | Op::Sub { a, b, .. }
+            | Op::Mul { a, b, .. }
+            | Op::Div { a, b, .. }
+            | Op::F2 { a, b, .. } => &[*a, *b],
+            Op::Select { c, a, b, .. } => &[*c, *a, *b],
+            Op::Xidz { a, b, x, .. } => &[*a, *b, *x],
+            Op::Time { .. } | Op::DelayFixed { .. } | Op::Random { .. } => continue,
+        };
+        if writes[d] == 1
+            && program.limited.binary_search(&(d as u32)).is_err()
+            && !program.integrated.contains(&d)
+            && d != TIME
+            && operands.iter().all(|&a| same[a as usize])
+        {
+            same[d] = true;
+            invariant.insert(std::ptr::from_ref(op));
+        }
+    }
+    invariant
+}
+
 /// Whether the translation knows `op` (and everything it names exists).
 fn supported(op: &Op, program: &Program, options: &Options) -> Result<(), Fallback> {
     let refuse = |what: String| {
@@ -569,6 +626,9 @@ fn lower_advance(
     l.in_registers = (0..slots).map(|s| s >= temporaries).collect();
     for ring in &program.rings {
         l.in_registers[ring.input as usize] = false;
+    }
+    if !rk4 {
+        l.invariant = invariant_ops(program);
     }
     let groups = l.groups();
     l.tested = vec![false; slots];
@@ -706,21 +766,13 @@ fn lower_advance(
         l.set(TIME as u32, group, time);
     }
     if limiting && !rk4 {
-        for op in program.step_ops.ops() {
-            for group in 0..groups {
-                l.op(op, group);
-            }
-        }
+        l.lower_list(program.step_ops.ops());
         // The fast path: the interpreter's first pass of limiting, every
         // non-negative stock in every lane at once, without scaling. When
         // no stock would be limited in any lane that pass changes nothing
         // and the interpreter stops there; otherwise the interpreter's
         // limiting runs on the slots (all lanes, exactly as it would).
-        let any = l.limit_needed(program, dt);
-        let slow = l.b.create_block();
-        let join = l.b.create_block();
-        l.b.set_cold_block(slow);
-        l.b.ins().brif(any, slow, &[], join, &[]);
+        let (slow, join, kept) = l.limit_branch(program, dt);
         l.b.switch_to_block(slow);
         let callee = l.b.ins().iconst(pointer, limit_helper.unwrap_or(0) as i64);
         let length = l.b.ins().iconst(pointer, (slots * lanes) as i64);
@@ -742,6 +794,7 @@ fn lower_advance(
         l.b.switch_to_block(join);
         // Limiting may have changed flows in memory: forget all but the
         // stocks, the time and the values kept only in registers.
+        l.cache = kept;
         l.forget();
         for (j, &slot) in stock_slots.iter().enumerate() {
             for group in 0..groups {
@@ -753,17 +806,9 @@ fn lower_advance(
             l.cache[TIME * groups + group] = Some(time);
         }
     } else {
-        for op in program.step_ops.ops() {
-            for group in 0..groups {
-                l.op(op, group);
-            }
-        }
+        l.lower_list(program.step_ops.ops());
     }
-    for op in program.derivative_ops.ops() {
-        for group in 0..groups {
-            l.op(op, group);
-        }
-    }
+    l.lower_list(program.derivative_ops.ops());
     // NaN and infinity: the sum of the tested values (added as they were
     // set) is NaN or infinite if any is (or, for values near the largest
     // double, if the sum overflows: a false alarm, which the
@@ -916,11 +961,7 @@ impl<'a> Lowering<'a> {
         if let Some(limit) = limit {
             // As under Euler: the interpreter's limiting only when its first
             // pass would scale a flow in some lane.
-            let any = self.limit_needed(program, dt);
-            let slow = self.b.create_block();
-            let join = self.b.create_block();
-            self.b.set_cold_block(slow);
-            self.b.ins().brif(any, slow, &[], join, &[]);
+            let (slow, join, kept) = self.limit_branch(program, dt);
             self.b.switch_to_block(slow);
             let callee = self.b.ins().iconst(self.pointer, limit.helper as i64);
             let length = self.b.ins().iconst(self.pointer, limit.length as i64);
@@ -944,6 +985,7 @@ impl<'a> Lowering<'a> {
             self.b.ins().jump(join, &[]);
             self.b.switch_to_block(join);
             // Limiting may have changed flows in memory.
+            self.cache = kept;
             self.forget();
         }
         for op in program.derivative_ops.ops() {
@@ -1014,6 +1056,9 @@ impl<'a> Lowering<'a> {
             in_registers: Vec::new(),
             clock: 0,
             cached_at: vec![0; slots * (lanes / width)],
+            invariant: std::collections::HashSet::new(),
+            unstored: false,
+            pinned: vec![false; slots * (lanes / width)],
             tested: Vec::new(),
             check_sums: Vec::new(),
             check_count: 0,
@@ -1064,6 +1109,16 @@ struct Lowering<'a> {
     /// loaded or computed.
     clock: usize,
     cached_at: Vec<usize>,
+    /// The operations of the Euler loop that compute the same value at
+    /// every step ([`invariant_ops`]), by address: not lowered.
+    invariant: std::collections::HashSet<*const Op>,
+    /// Whether the value being set is not stored, because a later
+    /// operation of the same list writes its slot again
+    /// ([`Lowering::lower_list`]).
+    unstored: bool,
+    /// Which cached values (by cache index) are only in a register, not
+    /// stored: never forgotten or reloaded until the slot is set again.
+    pinned: Vec<bool>,
     /// The slots (by number) tested for NaN and infinity as they are set,
     /// the running sums ([`Lowering::add_to_check`]) and how many values
     /// they have had.
@@ -1113,8 +1168,41 @@ impl Lowering<'_> {
         }
     }
 
+    /// Lowers `ops` for every group, storing a value only if no later
+    /// operation of `ops` writes its slot again: a net flow, built up by
+    /// one operation per flow, is stored once, when complete. A value not
+    /// stored stays in a register ([`Lowering::pinned`]) until its slot is
+    /// written again; nothing reads the slots from memory meanwhile (the
+    /// helpers an operation calls are handed values, not slots).
+    fn lower_list(&mut self, ops: &[Op]) {
+        let mut written = vec![false; self.cache.len() / self.groups()];
+        let mut rewritten = vec![false; ops.len()];
+        for (k, op) in ops.iter().enumerate().rev() {
+            let d = destination(op) as usize;
+            rewritten[k] = written[d];
+            written[d] = true;
+        }
+        for (op, &rewritten) in ops.iter().zip(&rewritten) {
+            if self.invariant.contains(&std::ptr::from_ref(op)) {
+                // Its slot holds the value from the run's first
+                // evaluation, which it would compute again.
+                continue;
+            }
+            self.unstored = rewritten;
+            for group in 0..self.groups() {
+                self.op(op, group);
+            }
+        }
+        self.unstored = false;
+    }
+
     fn get(&mut self, slot: u32, group: usize) -> Value {
         let (at, offset) = self.offset(slot, group);
+        if self.pinned[at]
+            && let Some(v) = self.cache[at]
+        {
+            return v;
+        }
         if let Some(v) = self.cache[at] {
             // A value in memory read again long after it was loaded or
             // computed is loaded again: keeping it in a register all that
@@ -1138,15 +1226,17 @@ impl Lowering<'_> {
 
     fn set(&mut self, slot: u32, group: usize, v: Value) {
         let (at, offset) = self.offset(slot, group);
-        if !self
-            .in_registers
-            .get(slot as usize)
-            .copied()
-            .unwrap_or(false)
+        if !self.unstored
+            && !self
+                .in_registers
+                .get(slot as usize)
+                .copied()
+                .unwrap_or(false)
         {
             let flags = self.flags();
             self.b.ins().store(flags, v, self.slots, offset);
         }
+        self.pinned[at] = self.unstored;
         self.cache[at] = Some(v);
         self.cached_at[at] = self.clock;
         if self.tested.get(slot as usize).copied().unwrap_or(false) {
@@ -1248,14 +1338,10 @@ impl Lowering<'_> {
     /// Values kept only in registers ([`Lowering::in_registers`]) are not
     /// forgotten: the register allocator keeps them across the call.
     fn forget(&mut self) {
-        if self.in_registers.is_empty() {
-            self.cache.iter_mut().for_each(|v| *v = None);
-        } else {
-            let groups = self.groups();
-            for (at, v) in self.cache.iter_mut().enumerate() {
-                if !self.in_registers.get(at / groups).copied().unwrap_or(false) {
-                    *v = None;
-                }
+        let groups = self.groups();
+        for (at, v) in self.cache.iter_mut().enumerate() {
+            if !self.pinned[at] && !self.in_registers.get(at / groups).copied().unwrap_or(false) {
+                *v = None;
             }
         }
     }
@@ -1271,18 +1357,145 @@ impl Lowering<'_> {
         self.choose(below, floor, value)
     }
 
+    /// Branches to a block that calls limiting (returned first, cold,
+    /// not yet filled) when the interpreter's limiting would scale any
+    /// flow in any lane, else to the returned join block; the current
+    /// block is left terminated. Each non-negative stock is tested in two
+    /// tiers: the cheap test ([`Lowering::limit_maybe`]) in line, and only
+    /// when it cannot rule limiting out (a flow of the stock negative, say),
+    /// the interpreter's first pass for that stock
+    /// ([`Lowering::limit_needed`]) in a cold block. Also returns the
+    /// cache as it was before the branch, whose values dominate the join
+    /// (those the cold blocks load do not).
+    fn limit_branch(
+        &mut self,
+        program: &Program,
+        dt: Value,
+    ) -> (ir::Block, ir::Block, Vec<Option<Value>>) {
+        let mut any = self.b.ins().iconst(types::I8, 0);
+        for &i in &program.non_negative {
+            let maybe = self.limit_maybe(program, dt, &[i]);
+            let kept = self.cache.clone();
+            let exact = self.b.create_block();
+            let next = self.b.create_block();
+            self.b.append_block_param(next, types::I8);
+            self.b.set_cold_block(exact);
+            self.b
+                .ins()
+                .brif(maybe, exact, &[], next, &[ir::BlockArg::Value(any)]);
+            self.b.switch_to_block(exact);
+            let limited = self.limit_needed(program, dt, &[i]);
+            let either = self.b.ins().bor(any, limited);
+            self.b.ins().jump(next, &[ir::BlockArg::Value(either)]);
+            self.b.switch_to_block(next);
+            any = self.b.block_params(next)[0];
+            self.cache = kept;
+        }
+        let kept = self.cache.clone();
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(any, slow, &[], join, &[]);
+        (slow, join, kept)
+    }
+
+    /// A cheap test that is true whenever the interpreter's limiting
+    /// would scale some flow of the non-negative `stocks` in some lane
+    /// (and sometimes when it would not). When every flow of a non-negative stock is `+0`, positive or
+    /// `+inf` (no sign bit, no NaN), the interpreter's first pass counts
+    /// every inflow as supply and every outflow as demand, so its sums
+    /// are the plain sums of the inflows and of the outflows in order
+    /// (adding `+0` changes no sum of such values), and it limits a stock
+    /// only if `dt * demand > stock + dt * supply`, when
+    /// `available - wanted` is negative or NaN (an IEEE difference of
+    /// `x < y` is never zero). So the bitwise OR of every such flow and
+    /// every such difference has its sign bit set, or is NaN, whenever
+    /// some stock would be limited: the test is that the OR is below
+    /// zero or unordered. A stock with no outflows has no demand and is
+    /// skipped. Costs an OR per flow and an addition per term, instead of
+    /// a comparison and two choices per term.
+    fn limit_maybe(&mut self, program: &Program, dt: Value, stocks: &[usize]) -> Value {
+        let terms = &program.flow_terms;
+        let groups = self.groups();
+        let mut flows: Vec<u32> = Vec::new();
+        for &i in stocks {
+            let stock = program.stocks[i];
+            flows.extend_from_slice(&terms[stock.first_in as usize..stock.end as usize]);
+        }
+        flows.sort_unstable();
+        flows.dedup();
+        let mut signs: Vec<Value> = Vec::new();
+        let mut count = 0;
+        let mut or = |l: &mut Self, v: Value| {
+            let k = count % 4;
+            count += 1;
+            if k < signs.len() {
+                signs[k] = l.b.ins().bor(signs[k], v);
+            } else {
+                signs.push(v);
+            }
+        };
+        for group in 0..groups {
+            for &f in &flows {
+                let v = self.get(f, group);
+                or(self, v);
+            }
+            for &i in stocks {
+                let stock = program.stocks[i];
+                let inflows = &terms[stock.first_in as usize..stock.first_out as usize];
+                let outflows = &terms[stock.first_out as usize..stock.end as usize];
+                let Some((&first, rest)) = outflows.split_first() else {
+                    continue;
+                };
+                let mut demand = self.get(first, group);
+                for &f in rest {
+                    let v = self.get(f, group);
+                    demand = self.b.ins().fadd(demand, v);
+                }
+                let mut available = self.get(stock.slot, group);
+                if let Some((&first, rest)) = inflows.split_first() {
+                    let mut supply = self.get(first, group);
+                    for &f in rest {
+                        let v = self.get(f, group);
+                        supply = self.b.ins().fadd(supply, v);
+                    }
+                    let inflow = self.b.ins().fmul(dt, supply);
+                    available = self.b.ins().fadd(available, inflow);
+                }
+                let wanted = self.b.ins().fmul(dt, demand);
+                let margin = self.b.ins().fsub(available, wanted);
+                or(self, margin);
+            }
+        }
+        let Some(mut all) = signs.pop() else {
+            // No flows: nothing to limit.
+            return self.b.ins().iconst(types::I8, 0);
+        };
+        for v in signs {
+            all = self.b.ins().bor(all, v);
+        }
+        let zero = self.constant(0.0);
+        let maybe = self.compare(FloatCC::UnorderedOrLessThan, all, zero);
+        if self.width > 1 {
+            self.b.ins().vany_true(maybe)
+        } else {
+            maybe
+        }
+    }
+
     /// Whether the interpreter's limiting would scale any flow in any
-    /// lane: its first pass (every flow counted) computed for every
-    /// non-negative stock, with the flows and stocks as they are now. The
+    /// lane: its first pass (every flow counted) computed for the
+    /// non-negative `stocks`, with the flows and stocks as they are now
+    /// (so that, none limited, nothing has changed them). The
     /// sums add the same values in the same order
     /// as the interpreter (a term that does not count adds zero, which
     /// changes no sum), so the test decides exactly as it does.
-    fn limit_needed(&mut self, program: &Program, dt: Value) -> Value {
+    fn limit_needed(&mut self, program: &Program, dt: Value, stocks: &[usize]) -> Value {
         let terms = &program.flow_terms;
         let groups = self.groups();
         let zero = self.constant(0.0);
         let mut any: Option<Value> = None;
-        for &i in &program.non_negative {
+        for &i in stocks {
             let stock = program.stocks[i];
             let inflows = &terms[stock.first_in as usize..stock.first_out as usize];
             let outflows = &terms[stock.first_out as usize..stock.end as usize];
@@ -1317,7 +1530,7 @@ impl Lowering<'_> {
                 });
             }
         }
-        let any = any.expect("limiting only with non-negative stocks");
+        let any = any.expect("a stock to test");
         if self.width > 1 {
             self.b.ins().vany_true(any)
         } else {

@@ -247,3 +247,189 @@ fn inline_lookups_min_and_max_agree_bit_for_bit() {
         assert!(run(&mut batch) == reference, "unrolled: {unroll}");
     }
 }
+
+/// Non-negative limiting through each tier of the compiled test: flows
+/// that are all positive (the cheap test rules limiting out), a negative
+/// inflow and a flow of -0 (the cheap test cannot, the interpreter's first
+/// pass decides), stocks that do run dry (limiting scales the outflows),
+/// and a stock with inflows only whose negative inflow is limited; net
+/// flows built up over several flows (stored once, when complete). Each
+/// lane of a batch, unrolled or one group at a time, and single runs: the
+/// interpreter's bits.
+#[test]
+fn limiting_agrees_through_every_tier_of_its_test() {
+    let model = Model::builder("tiers")
+        .add(
+            Stock::new("tank", "5")
+                .inflow("fill")
+                .outflow("drain")
+                .outflow("signed")
+                .outflow("spill")
+                .non_negative(true),
+        )
+        .add(
+            Stock::new("sink", "0")
+                .inflow("drain")
+                .inflow("spill")
+                .inflow("signed"),
+        )
+        .add(Stock::new("basin", "1").inflow("leak").non_negative(true))
+        .add(Flow::new("fill", "swing * SIN(TIME)"))
+        .add(Flow::new("drain", "rate * 10 + effect(TIME)"))
+        .add(Flow::new("spill", "rate * tank"))
+        .add(Flow::new("signed", "flip * zero"))
+        .add(Flow::new("leak", "swing * COS(TIME) * 2"))
+        .add(Lookup::new("effect", [(0.0, 0.0), (10.0, 3.0)]))
+        .add(Constant::new("rate", 0.1))
+        .add(Constant::new("swing", 0.0))
+        .add(Constant::new("flip", 1.0))
+        .add(Constant::new("zero", 0.0))
+        .time(crate::TimeSettings::new(0.0, 20.0, 0.25).unwrap())
+        .build()
+        .unwrap();
+    let program = Program::compile(&model).unwrap();
+    let [rate, swing, flip] = ["rate", "swing", "flip"].map(|p| program.parameter(p).unwrap());
+    let settings = |lane: usize| {
+        (
+            0.02 * lane as f64,
+            if lane.is_multiple_of(4) {
+                0.0
+            } else {
+                0.5 * lane as f64
+            },
+            if lane % 3 == 2 { -1.0 } else { 1.0 },
+        )
+    };
+    let tank = program.output_index("tank").unwrap();
+    let fill = program.output_index("fill").unwrap();
+    let basin = program.output_index("basin").unwrap();
+    let run = |batch: &mut crate::Batch<8>| {
+        for lane in 0..8 {
+            let (r, s, f) = settings(lane);
+            batch.set_param(lane, rate, r).unwrap();
+            batch.set_param(lane, swing, s).unwrap();
+            batch.set_param(lane, flip, f).unwrap();
+        }
+        let mut rows = Vec::new();
+        batch
+            .run_observing(&mut |_, row| rows.extend(row.values().iter().map(|v| v.to_bits())))
+            .unwrap();
+        rows
+    };
+    let mut interpreted = program.batch::<8>();
+    interpreted.set_backend(Backend::Interpreter);
+    let reference = run(&mut interpreted);
+    // What the model is for: tanks and basins run dry in some lanes, and
+    // inflows turn negative.
+    let value = |row: usize, output: usize, lane: usize| {
+        let width = program.output_names().len();
+        f64::from_bits(reference[(row * width + output) * 8 + lane])
+    };
+    let rows = reference.len() / (program.output_names().len() * 8);
+    let somewhere = |output: usize, test: &dyn Fn(f64) -> bool| {
+        (0..rows).any(|r| (0..8).any(|lane| test(value(r, output, lane))))
+    };
+    assert!(somewhere(tank, &|v| v == 0.0), "a tank runs dry");
+    assert!(somewhere(basin, &|v| v == 0.0), "a basin runs dry");
+    assert!(somewhere(fill, &|v| v < 0.0), "an inflow turns negative");
+    for unroll in [true, false] {
+        let options = Options {
+            unroll: Some(unroll),
+            ..Options::default()
+        };
+        let kernels = Arc::new(compile(&program, 8, &options).unwrap());
+        assert!(kernels.has_loop(&program, false));
+        let mut batch = program.batch::<8>();
+        batch.use_kernels(kernels);
+        assert!(run(&mut batch) == reference, "unrolled: {unroll}");
+    }
+    let one = Arc::new(compile(&program, 1, &Options::default()).unwrap());
+    for lane in 0..8 {
+        let (r, s, f) = settings(lane);
+        let mut reference = program.state();
+        reference.set_backend(Backend::Interpreter);
+        let mut compiled = program.state();
+        compiled.use_kernels(one.clone());
+        for state in [&mut reference, &mut compiled] {
+            state.set_param(rate, r).unwrap();
+            state.set_param(swing, s).unwrap();
+            state.set_param(flip, f).unwrap();
+        }
+        assert!(
+            bits(&compiled.run().unwrap()) == bits(&reference.run().unwrap()),
+            "lane {lane} as a single run"
+        );
+    }
+}
+
+/// Values the same at every step (a chain of auxiliaries of constants, a
+/// lookup of a constant, a flow of constants into a stock that is not
+/// non-negative, its net flow) are not computed again by the compiled
+/// Euler loop, which reads them from the slots the run's first evaluation
+/// filled: the interpreter's bits with the model's parameters and with
+/// others set between runs of the same code, one run and a batch; and a
+/// constant expression that is infinite from the start is named at the
+/// start, as the interpreter names it.
+#[test]
+fn values_the_same_at_every_step_agree_and_follow_the_parameters() {
+    let model = Model::builder("invariant")
+        .add(Stock::new("pool", "10").inflow("steady").outflow("decay"))
+        .add(Stock::new("tank", "3").outflow("drain").non_negative(true))
+        .add(Flow::new("steady", "base * scale + shape(base)"))
+        .add(Flow::new("decay", "pool * rate + TIME * 0.01"))
+        .add(Flow::new("drain", "scaled * 2"))
+        .add(crate::build::Aux::new("scaled", "(base + 1) / scale"))
+        .add(crate::build::Aux::new("ratio", "scale / base"))
+        .add(Lookup::new("shape", [(0.0, 1.0), (5.0, 2.0)]))
+        .add(Constant::new("base", 2.0))
+        .add(Constant::new("scale", 3.0))
+        .add(Constant::new("rate", 0.1))
+        .time(crate::TimeSettings::new(0.0, 10.0, 0.5).unwrap())
+        .build()
+        .unwrap();
+    let program = Program::compile(&model).unwrap();
+    let one = Arc::new(compile(&program, 1, &Options::default()).unwrap());
+    assert!(one.has_loop(&program, false));
+    let [base, scale] = ["base", "scale"].map(|p| program.parameter(p).unwrap());
+    let mut compiled = program.state();
+    compiled.use_kernels(one);
+    let mut reference = program.state();
+    reference.set_backend(Backend::Interpreter);
+    for (b, s) in [(2.0, 3.0), (4.5, 0.25), (-1.0, 7.0)] {
+        for state in [&mut compiled, &mut reference] {
+            state.set_param(base, b).unwrap();
+            state.set_param(scale, s).unwrap();
+        }
+        assert!(
+            bits(&compiled.run().unwrap()) == bits(&reference.run().unwrap()),
+            "base {b}, scale {s}"
+        );
+    }
+    // `ratio` is infinite from the start: both name it at time 0.
+    for state in [&mut compiled, &mut reference] {
+        state.set_param(base, 0.0).unwrap();
+    }
+    let (a, b) = (compiled.run().unwrap_err(), reference.run().unwrap_err());
+    assert_eq!(a.to_string(), b.to_string());
+    assert!(a.to_string().contains("ratio"), "{a}");
+
+    let eight = Arc::new(compile(&program, 8, &Options::default()).unwrap());
+    let run = |batch: &mut crate::Batch<8>| {
+        for lane in 0..8 {
+            batch.set_param(lane, base, 1.0 + lane as f64).unwrap();
+            batch
+                .set_param(lane, scale, 0.5 * (lane + 1) as f64)
+                .unwrap();
+        }
+        let mut rows = Vec::new();
+        batch
+            .run_observing(&mut |_, row| rows.extend(row.values().iter().map(|v| v.to_bits())))
+            .unwrap();
+        rows
+    };
+    let mut interpreted = program.batch::<8>();
+    interpreted.set_backend(Backend::Interpreter);
+    let mut batch = program.batch::<8>();
+    batch.use_kernels(eight);
+    assert!(run(&mut batch) == run(&mut interpreted));
+}

@@ -793,23 +793,14 @@ impl<'p, const L: usize> Lanes<'p, L> {
         record(time.start(), &self.slots);
         let mut recorded = 1;
         let mut step = 0;
+        let mut stepper = kernels.stepper(program, &mut self.slots, &mut self.rings, rk4);
         while step < steps {
             let n = every.min(steps - step);
-            let failed = kernels.advance(
-                program,
-                &mut self.slots,
-                &mut self.rings,
-                step,
-                n,
-                time.start(),
-                dt,
-                rk4,
-            );
-            if failed != 0 {
+            if stepper.advance(step, n, time.start(), dt) != 0 {
                 return self.replay(record, recorded);
             }
             step += n;
-            record(time.time_at(step), &self.slots);
+            record(time.time_at(step), stepper.slots());
             recorded += 1;
         }
         Ok(())
