@@ -601,13 +601,35 @@ impl LocalPosterior {
     pub fn describe_convergence(&self) -> String {
         let d = &self.pooled.diagnostics;
         let (r, g, k) = d.worst_rhat();
-        let pop = d
-            .population_rhat
+        // The population's parameters in the order of the diagnostics:
+        // each rate's centre, each rate's spread, each series' dispersion
+        // per horizon.
+        let names: Vec<String> = self
+            .pooled
+            .parameters
             .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max);
+            .map(|p| format!("centre of `{}`", p.name))
+            .chain(
+                self.pooled
+                    .parameters
+                    .iter()
+                    .map(|p| format!("spread of `{}`", p.name)),
+            )
+            .chain(self.pooled.series.iter().flat_map(|s| {
+                (1..=self.pooled.horizons).map(move |h| format!("dispersion of `{s}` {h} ahead"))
+            }))
+            .collect();
+        let (pop, worst) = d.population_rhat.iter().enumerate().fold(
+            (f64::NEG_INFINITY, None),
+            |(best, at), (i, r)| {
+                if *r > best { (*r, Some(i)) } else { (best, at) }
+            },
+        );
+        let worst = worst
+            .and_then(|i| names.get(i))
+            .map_or(String::new(), |n| format!(": {n}"));
         format!(
-            "split R-hat <= {MAX_RHAT} for {:.1}% of authority rates (worst {r:.3}: {} `{}`), population parameters' worst {pop:.3}; smallest effective sample size {:.0}; acceptance {:.2} (lowest authority {:.2}); {} of {} authorities also moved from a fitted Gaussian, accepting {:.2}; collective moves accepting {:.2}; {} model evaluations in {:.0} s",
+            "split R-hat <= {MAX_RHAT} for {:.1}% of authority rates (worst {r:.3}: {} `{}`), population parameters' worst {pop:.3}{worst}; smallest effective sample size {:.0}; acceptance {:.2} (lowest authority {:.2}); {} of {} authorities also moved from a fitted Gaussian, accepting {:.2}; collective moves accepting {:.2}; {} model evaluations in {:.0} s",
             100.0 * d.share_below(MAX_RHAT),
             self.pooled.groups.get(g).map_or("", String::as_str),
             self.pooled

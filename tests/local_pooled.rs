@@ -166,6 +166,31 @@ fn pooled_draws_round_trip_and_bad_files_are_located() {
     assert_eq!(local.pooled.groups, ["E08000035", "E06000017", "E09000012"]);
     // Forty sweeps do not converge, and the file says so.
     assert!(!local.converged());
+    // The diagnostics name the population's worst parameter.
+    let said = local.describe_convergence();
+    assert!(
+        said.contains("population parameters' worst ")
+            && ["centre of `", "spread of `", "dispersion of `"]
+                .iter()
+                .any(|n| said.contains(n)),
+        "{said}"
+    );
+    // The engine orders them: each rate's centre, each rate's spread,
+    // each series' dispersion per horizon.
+    let d = &local.pooled.diagnostics;
+    let worst = (0..d.population_rhat.len())
+        .max_by(|a, b| d.population_rhat[*a].total_cmp(&d.population_rhat[*b]))
+        .unwrap();
+    let k = local.pooled.parameters.len();
+    let expected = if worst < k {
+        format!("centre of `{}`", local.pooled.parameters[worst].name)
+    } else if worst < 2 * k {
+        format!("spread of `{}`", local.pooled.parameters[worst - k].name)
+    } else {
+        let s = (worst - 2 * k) / local.pooled.horizons;
+        format!("dispersion of `{}`", local.pooled.series[s])
+    };
+    assert!(said.contains(&expected), "{expected} not in: {said}");
     let csv = local.to_csv();
     assert!(csv.contains("# converged: NO"), "{csv}");
     let back = LocalDraws::parse(&csv, "x.csv").unwrap();
