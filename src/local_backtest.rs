@@ -506,11 +506,18 @@ impl LocalBacktest {
     /// without structure scored on the same forecasts, per series and
     /// horizon (see [`ChangeSkill`]).
     pub fn change_skill(&self) -> Vec<ChangeSkill> {
+        // Each authority's published figures, read once.
         let table = LocalAuthorities::load().ok();
-        // Each authority's published figures of each scored series.
+        let mut codes: Vec<&str> = self.forecasts.iter().map(|f| f.code.as_str()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        let observed: std::collections::HashMap<&str, crate::data::Observed> = codes
+            .into_iter()
+            .filter_map(|c| Some((c, table.as_ref()?.get(c).ok()?)))
+            .collect();
+        // The authority's last figures of the series, up to the origin.
         let history = |f: &LocalForecast| -> Option<Vec<f64>> {
-            let observed = table.as_ref()?.get(&f.code).ok()?;
-            let series = observed.series(&f.series).ok()?;
+            let series = observed.get(f.code.as_str())?.series(&f.series).ok()?;
             Some(
                 (f.origin - BENCHMARK_YEARS as i32 + 1..=f.origin)
                     .filter_map(|y| series.get(y))
