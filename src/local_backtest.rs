@@ -427,6 +427,13 @@ impl LocalBacktest {
             .filter(|f| f.outturn.is_some() && f.last_value.is_some())
     }
 
+    /// The scored forecasts of one series and horizon.
+    fn scored_at(&self, series: &str, horizon: usize) -> Vec<&LocalForecast> {
+        self.scored()
+            .filter(|f| f.series == series && f.horizon == horizon)
+            .collect()
+    }
+
     /// Error ratios per authority over `forecasts` (mean absolute error of
     /// the median over that of the last value); authorities whose naive
     /// errors are all 0 are left out.
@@ -462,10 +469,7 @@ impl LocalBacktest {
         let mut out = Vec::new();
         for (series, _) in SCORED {
             for h in 1..=HORIZONS {
-                let these: Vec<&LocalForecast> = self
-                    .scored()
-                    .filter(|f| f.series == *series && f.horizon == h)
-                    .collect();
+                let these = self.scored_at(series, h);
                 if these.is_empty() {
                     continue;
                 }
@@ -527,10 +531,7 @@ impl LocalBacktest {
         let mut out = Vec::new();
         for (series, _) in SCORED {
             for h in 1..=HORIZONS {
-                let these: Vec<&LocalForecast> = self
-                    .scored()
-                    .filter(|f| f.series == *series && f.horizon == h)
-                    .collect();
+                let these = self.scored_at(series, h);
                 let (mut xs, mut ys) = (Vec::new(), Vec::new());
                 for f in &these {
                     let l = f.last_value.unwrap_or(f64::NAN);
