@@ -32,6 +32,35 @@ fn program(level: f64) -> Program {
     Program::compile(&native::parse(&text, None).unwrap()).unwrap()
 }
 
+fn projectors_of(programs: &[Program]) -> Vec<Projector> {
+    programs
+        .iter()
+        .map(|p| Projector::new(p, &[Indicator::level("count", "count")]).unwrap())
+        .collect()
+}
+
+fn names_of(programs: &[Program]) -> Vec<String> {
+    (0..programs.len()).map(|g| format!("g{g}")).collect()
+}
+
+/// Group `g` of `programs`, observed by `observations(g)`.
+fn groups_of<'a>(
+    names: &'a [String],
+    programs: &'a [Program],
+    projectors: &'a [Projector],
+    observations: impl Fn(usize) -> &'a Observations,
+) -> Vec<Group<'a>> {
+    (0..programs.len())
+        .map(|g| Group {
+            name: &names[g],
+            program: &programs[g],
+            projector: &projectors[g],
+            observations: observations(g),
+            start_data: None,
+        })
+        .collect()
+}
+
 fn mean(xs: impl Iterator<Item = f64>) -> f64 {
     let v: Vec<f64> = xs.collect();
     v.iter().sum::<f64>() / v.len() as f64
@@ -69,10 +98,7 @@ fn pooled_fit_recovers_the_population_and_shrinks_small_groups() {
         })
         .collect();
     let programs: Vec<Program> = sizes.iter().map(|s| program(*s)).collect();
-    let projectors: Vec<Projector> = programs
-        .iter()
-        .map(|p| Projector::new(p, &[Indicator::level("count", "count")]).unwrap())
-        .collect();
+    let projectors = projectors_of(&programs);
     let periods = Periods::new(0.0, 6).unwrap();
     let observations: Vec<Observations> = sizes
         .iter()
@@ -91,16 +117,8 @@ fn pooled_fit_recovers_the_population_and_shrinks_small_groups() {
             o
         })
         .collect();
-    let names: Vec<String> = (0..sizes.len()).map(|g| format!("g{g}")).collect();
-    let groups: Vec<Group> = (0..sizes.len())
-        .map(|g| Group {
-            name: &names[g],
-            program: &programs[g],
-            projector: &projectors[g],
-            observations: &observations[g],
-            start_data: None,
-        })
-        .collect();
+    let names = names_of(&programs);
+    let groups = groups_of(&names, &programs, &projectors, |g| &observations[g]);
     let parameters = [PooledParameter {
         name: "rate".into(),
         min_factor: 0.1,
@@ -228,21 +246,10 @@ fn pooled_fit_recovers_the_population_and_shrinks_small_groups() {
 #[test]
 fn without_data_the_population_keeps_its_prior() {
     let programs: Vec<Program> = (0..12).map(|_| program(10.0)).collect();
-    let projectors: Vec<Projector> = programs
-        .iter()
-        .map(|p| Projector::new(p, &[Indicator::level("count", "count")]).unwrap())
-        .collect();
+    let projectors = projectors_of(&programs);
     let observations = Observations::new("nothing");
-    let names: Vec<String> = (0..12).map(|g| format!("g{g}")).collect();
-    let groups: Vec<Group> = (0..12)
-        .map(|g| Group {
-            name: &names[g],
-            program: &programs[g],
-            projector: &projectors[g],
-            observations: &observations,
-            start_data: None,
-        })
-        .collect();
+    let names = names_of(&programs);
+    let groups = groups_of(&names, &programs, &projectors, |_| &observations);
     let parameters = [PooledParameter {
         name: "rate".into(),
         min_factor: 1e-7,
@@ -280,10 +287,7 @@ fn a_discount_follows_the_recent_periods() {
     let early = [-0.2_f64, -0.1, 0.0, 0.1, 0.2, 0.3];
     let size = 2000.0;
     let programs: Vec<Program> = early.iter().map(|_| program(size)).collect();
-    let projectors: Vec<Projector> = programs
-        .iter()
-        .map(|p| Projector::new(p, &[Indicator::level("count", "count")]).unwrap())
-        .collect();
+    let projectors = projectors_of(&programs);
     let observations: Vec<Observations> = early
         .iter()
         .map(|x| {
@@ -298,16 +302,8 @@ fn a_discount_follows_the_recent_periods() {
             o
         })
         .collect();
-    let names: Vec<String> = (0..early.len()).map(|g| format!("g{g}")).collect();
-    let groups: Vec<Group> = (0..early.len())
-        .map(|g| Group {
-            name: &names[g],
-            program: &programs[g],
-            projector: &projectors[g],
-            observations: &observations[g],
-            start_data: None,
-        })
-        .collect();
+    let names = names_of(&programs);
+    let groups = groups_of(&names, &programs, &projectors, |g| &observations[g]);
     let parameters = [PooledParameter {
         name: "rate".into(),
         min_factor: 0.1,
