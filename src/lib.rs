@@ -92,6 +92,7 @@ mod england;
 pub mod evaluations;
 pub mod local;
 pub mod local_backtest;
+pub mod outturn;
 pub mod pooled;
 pub mod project;
 pub mod report;

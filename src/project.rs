@@ -309,7 +309,25 @@ pub const INDICATORS: &[DfeIndicator] = &[
         "spend_looked_after_m",
         "spend looked after",
         Measure::Sum,
-        "Children looked after: placements and other costs, £m.",
+        "Children looked after as RO3 counts them: placements, other services and leaving-care support, £m.",
+    ),
+    indicator(
+        "spend_residential_m",
+        "spend residential",
+        Measure::Sum,
+        "Residential care (children's homes and secure; RO3 'residential care'), £m.",
+    ),
+    indicator(
+        "spend_fostering_m",
+        "spend fostering",
+        Measure::Sum,
+        "Fostering services (kinship, in-house, agency; RO3 'fostering services'), £m.",
+    ),
+    indicator(
+        "spend_other_looked_after_m",
+        "spend other looked after",
+        Measure::Sum,
+        "Other spend on children looked after: supported accommodation, other placements, other services and leaving-care support (RO3 'other' and UASC lines), £m.",
     ),
     per_element(
         "spend",
@@ -321,13 +339,13 @@ pub const INDICATORS: &[DfeIndicator] = &[
         "spend_care_leavers_m",
         "spend care leavers",
         Measure::Sum,
-        "Leaving-care support, £m.",
+        "Leaving-care support (part of the looked-after spend), £m.",
     ),
     indicator(
         "spend_total_m",
         "total spend",
         Measure::Sum,
-        "All of the above, £m.",
+        "Early help, safeguarding and children looked after (leaving care included), £m.",
     ),
     indicator(
         "spend_total_discounted_m",

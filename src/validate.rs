@@ -30,6 +30,10 @@ pub const TARGETS: &[(&str, f64)] = &[
     ("cla_ceased", 8.0),
 ];
 
+/// The reporting year of the RO3 outturn the England model's spend is
+/// checked against (2022-23, the year to 31 March 2023).
+pub const OUTTURN_YEAR: i32 = 2023;
+
 /// Workforce series (30 September) and the model variable for each.
 const WORKFORCE: &[(&str, &str, &str)] = &[
     (
@@ -88,6 +92,13 @@ pub struct Validation {
     pub missing: Vec<String>,
     /// A 10-year projection from the last observed year.
     pub baseline: Projection,
+    /// The England model's spend in 2022-23 against the RO3 outturn, by
+    /// line (empty for other models, or when the run does not reach
+    /// 2023).
+    pub outturn: Vec<crate::outturn::OutturnCheck>,
+    /// The published unit costs in 2022-23 prices beside the England
+    /// model's (empty for other models).
+    pub costs: Vec<crate::outturn::CostCheck>,
 }
 
 /// Validates `model` against the national series and the workforce.
@@ -233,6 +244,17 @@ pub fn validate(
     }
     let mut state = program.state();
     let baseline = project_state(&mut state, to, 10)?;
+    // Money is checked for the England model only: the outturn is
+    // England's, and the 2022-23 year must be inside the run.
+    let england = model.name() == crate::ENGLAND_NAME && (from..=to).contains(&OUTTURN_YEAR);
+    let (outturn, costs) = if england {
+        (
+            crate::outturn::against_outturn(&projection, OUTTURN_YEAR)?,
+            crate::outturn::costs(model, &crate::outturn::Deflators::shipped())?,
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
     Ok(Validation {
         from,
         to,
@@ -240,6 +262,8 @@ pub fn validate(
         series,
         missing,
         baseline,
+        outturn,
+        costs,
     })
 }
 
@@ -363,7 +387,6 @@ impl Validation {
         out.push_str("\n## Baseline projection\n\n");
         let b = &self.baseline;
         let years = crate::project::years(b);
-        let first = years.get(1).copied().unwrap_or(self.to + 1);
         let _ = writeln!(
             out,
             "Ten years from 31 March {} with the calibrated values and prevention spend held at its 2022-23 level:\n",
@@ -419,15 +442,17 @@ impl Validation {
             });
         let _ = writeln!(
             out,
-            "\nSmallest value of any indicator: {}; caseload between {lo:.1} and {hi:.1}. First-year spend ({first}) against the 2022-23 outturn (RO3): looked after {} vs £6,940m; safeguarding {} vs £3,160m; early help {} vs £2,850m (family support, Sure Start, services for young people).",
+            "\nSmallest value of any indicator: {}; caseload between {lo:.1} and {hi:.1}.",
             thousands(lowest),
-            b.get("spend_looked_after_m", first)
-                .map_or("-".into(), |v| format!("£{}m", thousands(v))),
-            b.get("spend_safeguarding_m", first)
-                .map_or("-".into(), |v| format!("£{}m", thousands(v))),
-            b.get("spend_early_help_m", first)
-                .map_or("-".into(), |v| format!("£{}m", thousands(v))),
         );
+        if !self.outturn.is_empty() {
+            out.push_str("\n## Spend against outturn\n\n");
+            out.push_str(&crate::outturn::to_markdown(
+                &self.outturn,
+                &self.costs,
+                OUTTURN_YEAR,
+            ));
+        }
         out.push_str("\n## Charts\n\nThe model (line) against the published figures (dots).\n\n");
         for s in &self.series {
             let _ = writeln!(
@@ -475,5 +500,52 @@ mod tests {
             "the unit is in the title"
         );
         assert!(cla.chart(Format::Png).unwrap().starts_with(b"\x89PNG"));
+    }
+
+    /// The England model's money reproduces what councils spent in
+    /// 2022-23, line by line (issue: within 3%), and says how it maps.
+    #[test]
+    fn the_england_model_spends_what_councils_spent_line_by_line() {
+        let observed = Observed::england().unwrap();
+        let v = validate(&crate::england(), &observed, None, None).unwrap();
+        assert_eq!(v.outturn.len(), crate::outturn::RO3_2022_23.len());
+        for c in &v.outturn {
+            assert!(
+                c.difference().abs() <= crate::outturn::TOLERANCE,
+                "{}: model £{:.0}m against outturn £{:.0}m",
+                c.line.line,
+                c.model_m,
+                c.line.outturn_m
+            );
+        }
+        // The lines of children looked after add up to its total: nothing
+        // is counted twice or left out.
+        let get = |column: &str| {
+            v.outturn
+                .iter()
+                .find(|c| c.line.column == column)
+                .unwrap()
+                .model_m
+        };
+        let parts = get("spend_residential_m")
+            + get("spend_fostering_m")
+            + get("spend_other_looked_after_m");
+        assert!((parts - get("spend_looked_after_m")).abs() < 1e-6 * parts);
+        // The published costs are shown in 2022-23 prices beside the model.
+        assert_eq!(v.costs.len(), crate::outturn::PUBLISHED_COSTS.len());
+        let report = v.to_markdown("validation", "svg", "carecascade validate");
+        assert!(report.contains("## Spend against outturn"), "{report}");
+        assert!(
+            report.contains("| fostering services | £1,830m |"),
+            "{report}"
+        );
+        // Another model has no outturn to meet.
+        let other = crate::england().with_name("not england", "");
+        let v = validate(&other, &observed, None, None).unwrap();
+        assert!(v.outturn.is_empty() && v.costs.is_empty());
+        assert!(
+            !v.to_markdown("v", "svg", "c")
+                .contains("Spend against outturn")
+        );
     }
 }
