@@ -314,6 +314,32 @@ fn command_line_errors() {
         !ok && err.contains("it is a flow computed by the model, not a constant"),
         "{err}"
     );
+    // An element is named as it is written, with or without spaces after
+    // the commas; a misspelt one gets the closest element's name.
+    let out = std::env::temp_dir().join(format!("cc-set-{}.csv", std::process::id()));
+    let out = out.to_str().unwrap();
+    let (ok, _, err) = cli(&[
+        "simulate",
+        "england",
+        "--stop",
+        "2014",
+        "--set",
+        "entry placement share[age 10 to 15, secure]=0.003",
+        "--output",
+        out,
+    ]);
+    let _ = std::fs::remove_file(out);
+    assert!(ok, "{err}");
+    let (ok, _, err) = cli(&[
+        "simulate",
+        "england",
+        "--set",
+        "entry placement share[age 10 to 15, securx]=0.003",
+    ]);
+    assert!(
+        !ok && err.contains("did you mean `entry placement share[age 10 to 15,secure]`"),
+        "{err}"
+    );
     let (ok, _, err) = cli(&["simulate", &sir, "--set", "Duration"]);
     assert!(
         !ok && err.contains("`Duration` should look like NAME=VALUE"),

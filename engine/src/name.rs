@@ -6,12 +6,15 @@
 //! one name.
 
 /// The canonical form of a name: lowercase, trimmed, unquoted, with each run
-/// of spaces, tabs, newlines and underscores replaced by one underscore.
+/// of spaces, tabs, newlines and underscores replaced by one underscore,
+/// and none beside a subscript's brackets and commas.
 ///
 /// ```
 /// use carecascade_engine::canonical_name;
 /// assert_eq!(canonical_name("\"Teacup  Temperature\""), "teacup_temperature");
 /// assert_eq!(canonical_name("teacup_temperature"), "teacup_temperature");
+/// assert_eq!(canonical_name("share[Age 0 to 4, Kinship]"), "share[age_0_to_4,kinship]");
+/// assert_eq!(canonical_name("share [ age 0 to 4 ,kinship ]"), "share[age_0_to_4,kinship]");
 /// ```
 pub fn canonical_name(name: &str) -> String {
     let trimmed = name.trim();
@@ -27,7 +30,10 @@ pub fn canonical_name(name: &str) -> String {
             pending_separator = true;
             continue;
         }
-        if pending_separator && !out.is_empty() {
+        // Spaces around a subscript's brackets and commas are not part of
+        // a name: `x[a, b]` is `x[a,b]`.
+        let bracket = |c: char| matches!(c, '[' | ']' | ',');
+        if pending_separator && !out.is_empty() && !bracket(c) && !out.ends_with(bracket) {
             out.push('_');
         }
         pending_separator = false;
