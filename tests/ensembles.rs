@@ -308,7 +308,27 @@ fn scenario_mistakes_are_reported_with_file_and_field() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("did you mean `early help effect at maturity`?"),
+        err.contains("alt2.toml:2:1")
+            && err.contains("[uncertain]")
+            && err.contains("did you mean `early help effect at maturity`?"),
+        "{err}"
+    );
+    // A parameter renamed in the model: the suggestion is the name that
+    // differs in one word, not one that shares only the first.
+    std::fs::write(
+        d.join("old.toml"),
+        "extends = \"base.toml\"\n[parameters]\n\"placement price real growth\" = 0.02\n",
+    )
+    .unwrap();
+    let err = load(d.join("old.toml"))
+        .unwrap()
+        .prepare()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("old.toml:3:1")
+            && err.contains("[parameters]")
+            && err.contains("did you mean `residential price real growth`?"),
         "{err}"
     );
 }

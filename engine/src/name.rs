@@ -44,20 +44,55 @@ pub fn canonical_name(name: &str) -> String {
 
 /// The candidate closest to `name` (compared in canonical form), if it is close
 /// enough to be a plausible typo.
+///
+/// Candidates are ranked by the mean of two similarities: Jaro-Winkler on
+/// the whole name (good at typos) and the share of words the two names
+/// have in common, each word allowing a typo (good at names that differ
+/// in one word: `placement price real growth` is closer to `residential
+/// price real growth` than to `placement mix 2023[...]`, which only shares
+/// its first word). A candidate is suggested when either similarity is
+/// high enough (Jaro-Winkler at least 0.75, or the mean at least 0.75).
 pub fn closest<'a, I>(name: &str, candidates: I) -> Option<String>
 where
     I: IntoIterator<Item = &'a str>,
 {
     let wanted = canonical_name(name);
-    let mut best: Option<(f64, &str)> = None;
+    let wanted_words = words(&wanted);
+    let mut best: Option<(f64, f64, &str)> = None;
     for candidate in candidates {
-        let score = strsim::jaro_winkler(&wanted, &canonical_name(candidate));
-        if best.is_none_or(|(s, _)| score > s) {
-            best = Some((score, candidate));
+        let canonical = canonical_name(candidate);
+        let whole = strsim::jaro_winkler(&wanted, &canonical);
+        let rank = 0.5 * (whole + shared_words(&wanted_words, &words(&canonical)));
+        if best.is_none_or(|(r, _, _)| rank > r) {
+            best = Some((rank, whole, candidate));
         }
     }
-    best.filter(|(score, _)| *score >= 0.75)
-        .map(|(_, c)| c.to_string())
+    best.filter(|(rank, whole, _)| *rank >= 0.75 || *whole >= 0.75)
+        .map(|(_, _, c)| c.to_string())
+}
+
+/// The words of a canonical name (split at underscores, brackets and
+/// commas).
+fn words(canonical: &str) -> Vec<&str> {
+    canonical
+        .split(['_', '[', ']', ','])
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// The share of the words of `a` and `b` that have a match in the other
+/// (a word matches one at Jaro-Winkler 0.9 or more): 1 for the same words
+/// in any order, 0 for none in common.
+fn shared_words(a: &[&str], b: &[&str]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let matched = |x: &[&str], y: &[&str]| {
+        x.iter()
+            .filter(|w| y.iter().any(|v| strsim::jaro_winkler(w, v) >= 0.9))
+            .count()
+    };
+    (matched(a, b) + matched(b, a)) as f64 / (a.len() + b.len()) as f64
 }
 
 /// The most errors of one pass over a model (reading, building, compiling)
@@ -111,5 +146,27 @@ mod tests {
             Some("Teacup Temperature")
         );
         assert_eq!(closest("zzz", names), None);
+    }
+
+    #[test]
+    fn closest_prefers_the_name_that_differs_in_one_word() {
+        let names = [
+            "placement mix 2023[age 0 to 4,childrens home]",
+            "placement mix total",
+            "residential price real growth",
+            "weekly placement cost[secure]",
+        ];
+        assert_eq!(
+            closest("placement price real growth", names).as_deref(),
+            Some("residential price real growth")
+        );
+        assert_eq!(
+            closest("placement mix totl", names).as_deref(),
+            Some("placement mix total")
+        );
+        assert_eq!(
+            closest("weekly placement cost[secrue]", names).as_deref(),
+            Some("weekly placement cost[secure]")
+        );
     }
 }

@@ -172,6 +172,9 @@ pub struct Scenario {
     base_dir: PathBuf,
     /// The file of the chain that names the model (for errors).
     model_source: Option<Source>,
+    /// The files of the chain, the child first (for errors that name a
+    /// field, such as a parameter the model does not have).
+    chain: Vec<Source>,
     library: Library,
     start: Option<f64>,
     horizon: Option<usize>,
@@ -515,6 +518,7 @@ impl Scenario {
                 .iter()
                 .find(|s| s.key_error("model", String::new()).is_some())
                 .cloned(),
+            chain: sources.to_vec(),
             library: library.clone(),
             start: time.start,
             horizon: time.horizon,

@@ -127,14 +127,14 @@ impl Scenario {
         for (name, value) in &self.parameters {
             match program.parameter(&policy::redirect(name, &groups)) {
                 Ok(id) => set.push((id, *value)),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(self.name_error("parameters", name, e)),
             }
         }
         let mut uncertain = Vec::new();
         for (name, d) in &self.uncertain {
             match program.parameter(&policy::redirect(name, &groups)) {
                 Ok(id) => uncertain.push((name.clone(), id, *d)),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(self.name_error("uncertain", name, e)),
             }
         }
         Error::from_list(errors)?;
@@ -162,6 +162,23 @@ impl Scenario {
         prepared.configure(&mut state)?;
         prepared.periods.time_settings(state.time())?;
         Ok(prepared)
+    }
+
+    /// `error` about the parameter `name` of the table `[table]`, located
+    /// where the file of the chain that writes it does (`[uncertain."x"]`,
+    /// or `"x" = ...` under `[parameters]`); as it is when no file does.
+    fn name_error(&self, table: &str, name: &str, error: Error) -> Error {
+        let needles = [
+            format!("[{table}.\"{name}\"]"),
+            format!("[{table}.{name}]"),
+            format!("\"{name}\""),
+        ];
+        for needle in &needles {
+            if let Some(source) = self.chain.iter().find(|s| s.text.contains(needle.as_str())) {
+                return source.error(needle, format!("[{table}] {error}"));
+            }
+        }
+        error
     }
 
     /// Reads the scenario's posterior, if it names one: every parameter must
