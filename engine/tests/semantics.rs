@@ -261,6 +261,25 @@ fn run_mdl(equations: &str, dt: f64) -> Results {
     );
     let model = vensim::parse(&text, Some("probe.mdl")).unwrap();
     let first = run(&model);
+    // The interpreter (the reference) and the compiled back end agree.
+    let program = Program::compile(&model).unwrap();
+    let mut interpreted = program.state();
+    interpreted.set_backend(carecascade_engine::Backend::Interpreter);
+    let interpreted = interpreted.run().unwrap();
+    for name in first.names() {
+        let bits = |r: &Results| -> Vec<u64> {
+            r.series(name)
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect()
+        };
+        assert_eq!(
+            bits(&first),
+            bits(&interpreted),
+            "back ends differ on {name}"
+        );
+    }
     for again in [
         xmile::parse(&xmile::write(&model), Some("again.xmile")).unwrap(),
         carecascade_engine::format::native::parse(
@@ -313,6 +332,15 @@ fn npv_discounts_once_per_step_and_counts_the_current_step() {
         );
         accumulated += 0.5 * stream * discount;
     }
+    // Arrayed: each element discounts its own stream.
+    let results = run_mdl(
+        "d: d1, d2 ~~|\nrate[d] = 0.1, 0.2 ~~|\ny = 0 ~~|\nv[d] = NPV(100, rate[d], 0, 1) ~~|",
+        1.0,
+    );
+    let first = results.series("v[d1]").unwrap()[1];
+    let second = results.series("v[d2]").unwrap()[1];
+    assert!((first - (100.0 + 100.0 / 1.1)).abs() < 1e-9, "{first}");
+    assert!((second - (100.0 + 100.0 / 1.2)).abs() < 1e-9, "{second}");
     // y[2] written out: (10 + 0.5 * 0.5 / 1.05 + 1 * 0.5 / 1.05^2) * 0.5.
     let by_hand = (10.0 + 0.25 / 1.05 + 0.5 / 1.1025) * 0.5;
     assert!((y[2] - by_hand).abs() < 1e-12, "{} against {by_hand}", y[2]);
@@ -364,7 +392,14 @@ fn lookup_area_from_right_to_left_stops_the_run() {
                 INITIAL TIME = 0 ~~|\nFINAL TIME = 3 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n";
     let model = vensim::parse(text, Some("probe.mdl")).unwrap();
     let program = Program::compile(&model).unwrap();
-    let error = program.state().run().unwrap_err().to_string();
-    assert!(error.contains('y'), "{error}");
-    assert!(error.contains('3'), "the time should be named: {error}");
+    for backend in [
+        carecascade_engine::Backend::Compiled,
+        carecascade_engine::Backend::Interpreter,
+    ] {
+        let mut state = program.state();
+        state.set_backend(backend);
+        let error = state.run().unwrap_err().to_string();
+        assert!(error.contains("`y`"), "{error}");
+        assert!(error.contains('3'), "the time should be named: {error}");
+    }
 }
