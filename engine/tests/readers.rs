@@ -674,6 +674,17 @@ fn xmile_macros_called_from_arrayed_variables_give_each_element_its_own_copy() {
         "the initial value given"
     );
     assert!(r.series("SMOOTHER 1.Smooth of Input[b]").is_some());
+    // The flat model survives an XMILE round trip.
+    let again =
+        xmile::parse(&xmile::write(&m), Some("again.xmile")).unwrap_or_else(|e| panic!("{e}"));
+    let second = run(&again);
+    for name in ["y[a]", "y[b]", "z[a]", "z[b]", "w[a]", "w[b]"] {
+        assert_eq!(
+            second.series(name).unwrap().to_vec(),
+            series(name),
+            "{name}"
+        );
+    }
 }
 
 #[test]
