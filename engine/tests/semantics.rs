@@ -403,3 +403,36 @@ fn lookup_area_from_right_to_left_stops_the_run() {
         assert!(error.contains('3'), "the time should be named: {error}");
     }
 }
+
+#[test]
+fn gamma_ln_is_the_log_of_the_gamma_function_for_positive_x() {
+    // ln Γ(TIME + 1) = ln(TIME!), exactly known at whole times.
+    let m = mdl("GAMMA LN(TIME + 1)", &[]);
+    let y = series(&m);
+    let mut factorial = 1.0f64;
+    for (k, &value) in y.iter().enumerate() {
+        if k > 0 {
+            factorial *= k as f64;
+        }
+        assert!(
+            (value - factorial.ln()).abs() < 1e-12,
+            "ln {k}! = {}, got {value}",
+            factorial.ln()
+        );
+    }
+    // Γ(1/2) = √π.
+    let m = mdl("GAMMA LN(0.5)", &[]);
+    let expected = std::f64::consts::PI.sqrt().ln();
+    assert!(series(&m).iter().all(|v| (v - expected).abs() < 1e-12));
+    // Not defined at 0 and below: the run stops, naming the variable.
+    for x in ["5 - TIME", "-1.5"] {
+        let m = mdl(&format!("GAMMA LN({x})"), &[]);
+        let error = Program::compile(&m)
+            .unwrap()
+            .state()
+            .run()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`y`"), "{error}");
+    }
+}

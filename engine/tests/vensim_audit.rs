@@ -206,7 +206,7 @@ const VENSIM: &[(&str, &str, Treatment)] = &[
     ),
     ("y = TIME BASE(0, 1) ~~|", "TIME BASE", Refused),
     ("y = QUEUE FIFO(x, 1, 1, 0) ~~|", "QUEUE FIFO", Refused),
-    ("y = GAMMA LN(x) ~~|", "GAMMA LN", Refused),
+    ("y = GAMMA LN(x) ~~|", "GAMMA LN", Read),
     ("y = MESSAGE(1, 'a', 0) ~~|", "MESSAGE", Refused),
     (
         "y = x * GET XLS DATA('f.xlsx', 'a', 'b', 'c') ~~|",

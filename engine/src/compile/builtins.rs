@@ -85,6 +85,8 @@ pub(crate) enum Builtin {
     LookupArea,
     /// Vensim's `NPV(stream, discount rate, initial value, factor)`.
     Npv,
+    /// Vensim's `GAMMA LN(x)`: ln Γ(x), for x > 0.
+    GammaLn,
     /// Vensim's `VECTOR SELECT(selection, expression, missing, action, error)`.
     VectorSelect,
     /// Vensim's `VECTOR SORT ORDER(vector, direction)`.
@@ -217,6 +219,7 @@ const TABLE: &[(&str, Builtin)] = &[
     ("lookup_invert", Builtin::LookupInvert),
     ("lookup_area", Builtin::LookupArea),
     ("npv", Builtin::Npv),
+    ("gamma_ln", Builtin::GammaLn),
     ("vector_select", Builtin::VectorSelect),
     ("vector_sort_order", Builtin::VectorSortOrder),
     ("vector_rank", Builtin::VectorRank),
@@ -344,6 +347,7 @@ pub(crate) fn builtin_names() -> &'static [&'static str] {
         "LOOKUP INVERT",
         "LOOKUP AREA",
         "NPV",
+        "GAMMA LN",
         "VECTOR SELECT",
         "VECTOR SORT ORDER",
         "VECTOR RANK",
@@ -384,7 +388,7 @@ impl Builtin {
         match self {
             Pi => (0, 0),
             Abs | Exp | Ln | Log10 | Sqrt | Sin | Cos | Tan | Arcsin | Arccos | Arctan | Sinh
-            | Cosh | Tanh | Integer | Int | Round | Sign | Initial | Sum | Mean => (1, 1),
+            | Cosh | Tanh | Integer | Int | Round | Sign | Initial | Sum | Mean | GammaLn => (1, 1),
             Log => (1, 2),
             Modulo | Power | Zidz | Step | Pulse | Lookup | Quantum => (2, 2),
             LookupExtrapolate | LookupForward | LookupBackward | LookupInvert => (2, 2),
@@ -479,6 +483,7 @@ impl Builtin {
             LookupInvert => "LOOKUP INVERT",
             LookupArea => "LOOKUP AREA",
             Npv => "NPV",
+            GammaLn => "GAMMA LN",
             VectorSelect => "VECTOR SELECT",
             VectorSortOrder => "VECTOR SORT ORDER",
             VectorRank => "VECTOR RANK",
@@ -517,7 +522,7 @@ impl Builtin {
         match self {
             Pi => "no arguments",
             Abs | Exp | Ln | Log10 | Sqrt | Sin | Cos | Tan | Arcsin | Arccos | Arctan | Sinh
-            | Cosh | Tanh | Integer | Int | Round | Sign => "x",
+            | Cosh | Tanh | Integer | Int | Round | Sign | GammaLn => "x",
             Log => "x[, base]",
             Modulo => "dividend, divisor",
             Power => "base, exponent",

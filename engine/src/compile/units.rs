@@ -292,6 +292,7 @@ impl Checker<'_> {
             | B::Sinh
             | B::Cosh
             | B::Tanh
+            | B::GammaLn
             | B::Sign
             | B::Pi
             | B::Pulse

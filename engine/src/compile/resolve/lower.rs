@@ -364,6 +364,7 @@ impl Resolver<'_> {
             B::Sinh => unary(Func1::Sinh, &mut a),
             B::Cosh => unary(Func1::Cosh, &mut a),
             B::Tanh => unary(Func1::Tanh, &mut a),
+            B::GammaLn => unary(Func1::GammaLn, &mut a),
             B::Integer => unary(Func1::Integer, &mut a),
             // XMILE and Stella: INT(-2.5) = -3, where Vensim's INTEGER
             // truncates to -2.
