@@ -80,6 +80,13 @@ pub(crate) enum Builtin {
     /// Vensim's `LOOKUP INVERT(lookup, y)`: the x at which a monotonic
     /// lookup gives y.
     LookupInvert,
+    /// Vensim's `LOOKUP AREA(lookup, x1, x2)`: the integral of the lookup
+    /// from x1 to x2.
+    LookupArea,
+    /// Vensim's `NPV(stream, discount rate, initial value, factor)`.
+    Npv,
+    /// Vensim's `GAMMA LN(x)`: ln Γ(x), for x > 0.
+    GammaLn,
     /// Vensim's `VECTOR SELECT(selection, expression, missing, action, error)`.
     VectorSelect,
     /// Vensim's `VECTOR SORT ORDER(vector, direction)`.
@@ -210,6 +217,9 @@ const TABLE: &[(&str, Builtin)] = &[
     ("lookup_forward", Builtin::LookupForward),
     ("lookup_backward", Builtin::LookupBackward),
     ("lookup_invert", Builtin::LookupInvert),
+    ("lookup_area", Builtin::LookupArea),
+    ("npv", Builtin::Npv),
+    ("gamma_ln", Builtin::GammaLn),
     ("vector_select", Builtin::VectorSelect),
     ("vector_sort_order", Builtin::VectorSortOrder),
     ("vector_rank", Builtin::VectorRank),
@@ -251,6 +261,10 @@ const REFUSED: &[(&str, &str)] = &[
     (
         "random_lookup",
         "RANDOM LOOKUP is not supported: how Vensim turns the lookup into a distribution (a density between its points, or a cumulative one, and how it is interpolated and cut at min and max) could not be established, and carecascade will not guess. Draw from the inverse of your cumulative distribution instead: `inverse cdf(RANDOM UNIFORM(0, 1, seed))`, with `inverse cdf` a lookup",
+    ),
+    (
+        "npve",
+        "NPVE is not supported: how Vensim's NPVE discounts differently from NPV could not be established, and carecascade will not guess. NPV(stream, discount rate, initial value, factor) is supported, as Vensim's reference defines it",
     ),
     (
         "delay_material",
@@ -331,6 +345,9 @@ pub(crate) fn builtin_names() -> &'static [&'static str] {
         "LOOKUP FORWARD",
         "LOOKUP BACKWARD",
         "LOOKUP INVERT",
+        "LOOKUP AREA",
+        "NPV",
+        "GAMMA LN",
         "VECTOR SELECT",
         "VECTOR SORT ORDER",
         "VECTOR RANK",
@@ -371,19 +388,18 @@ impl Builtin {
         match self {
             Pi => (0, 0),
             Abs | Exp | Ln | Log10 | Sqrt | Sin | Cos | Tan | Arcsin | Arccos | Arctan | Sinh
-            | Cosh | Tanh | Integer | Int | Round | Sign | Initial | Sum | Mean => (1, 1),
+            | Cosh | Tanh | Integer | Int | Round | Sign | Initial | Sum | Mean | GammaLn => (1, 1),
             Log => (1, 2),
             Modulo | Power | Zidz | Step | Pulse | Lookup | Quantum => (2, 2),
             LookupExtrapolate | LookupForward | LookupBackward | LookupInvert => (2, 2),
             Game => (1, 1),
             Min | Max => (1, usize::MAX),
-            Xidz | Delay1I | Delay3I | SmoothI | Smooth3I | Trend | Forecast | SampleIfTrue => {
-                (3, 3)
-            }
+            Xidz | Delay1I | Delay3I | SmoothI | Smooth3I | Trend | Forecast | SampleIfTrue
+            | LookupArea => (3, 3),
             Ramp | SafeDiv => (2, 3),
             Delay1 | Delay3 | Smooth | Smooth3 | DelayXmile => (2, 3),
             DelayFixed => (3, 3),
-            PulseTrain | DelayN | SmoothN => (4, 4),
+            PulseTrain | DelayN | SmoothN | Npv => (4, 4),
             DelayNXmile | SmoothNXmile => (3, 4),
             VectorSortOrder | VectorRank | VectorReorder | VectorElmMap | InvertMatrix => (2, 2),
             VectorSelect | AllocateByPriority | RandomNormal | RandomExponential => (5, 5),
@@ -465,6 +481,9 @@ impl Builtin {
             LookupForward => "LOOKUP FORWARD",
             LookupBackward => "LOOKUP BACKWARD",
             LookupInvert => "LOOKUP INVERT",
+            LookupArea => "LOOKUP AREA",
+            Npv => "NPV",
+            GammaLn => "GAMMA LN",
             VectorSelect => "VECTOR SELECT",
             VectorSortOrder => "VECTOR SORT ORDER",
             VectorRank => "VECTOR RANK",
@@ -503,7 +522,7 @@ impl Builtin {
         match self {
             Pi => "no arguments",
             Abs | Exp | Ln | Log10 | Sqrt | Sin | Cos | Tan | Arcsin | Arccos | Arctan | Sinh
-            | Cosh | Tanh | Integer | Int | Round | Sign => "x",
+            | Cosh | Tanh | Integer | Int | Round | Sign | GammaLn => "x",
             Log => "x[, base]",
             Modulo => "dividend, divisor",
             Power => "base, exponent",
@@ -535,6 +554,8 @@ impl Builtin {
             Game => "x",
             Lookup | LookupExtrapolate | LookupForward | LookupBackward => "lookup name, input",
             LookupInvert => "lookup name, value",
+            LookupArea => "lookup name, x1, x2",
+            Npv => "stream, discount rate, initial value, factor",
             VectorSelect => {
                 "selection[d!], expression[d!], missing value, numerical action, error action"
             }

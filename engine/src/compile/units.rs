@@ -292,6 +292,7 @@ impl Checker<'_> {
             | B::Sinh
             | B::Cosh
             | B::Tanh
+            | B::GammaLn
             | B::Sign
             | B::Pi
             | B::Pulse
@@ -349,7 +350,7 @@ impl Checker<'_> {
             },
             // The inverse gives the lookup's input, whose units are not
             // declared.
-            B::LookupInvert => U::Unknown,
+            B::LookupInvert | B::LookupArea | B::Npv => U::Unknown,
             B::Lookup | B::LookupExtrapolate | B::LookupForward | B::LookupBackward => {
                 match args.first().map(|a| &a.kind) {
                     Some(ExprKind::Name(n)) => self.name_units(n),

@@ -49,6 +49,9 @@ pub(crate) enum Func1 {
     /// The complementary error function, `1 - erf(x)` (the normal priority
     /// profile of `ALLOCATE AVAILABLE`).
     Erfc,
+    /// The natural logarithm of the gamma function, for x > 0 (NaN, which
+    /// stops the run, otherwise): Vensim's `GAMMA LN`.
+    GammaLn,
 }
 
 /// Functions of two values.

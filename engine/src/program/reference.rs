@@ -29,10 +29,11 @@ fn list(values: impl IntoIterator<Item = String>) -> String {
     values.into_iter().collect::<Vec<_>>().join(", ")
 }
 
-/// The function in Rust, or `None` for one std does not have (`ERFC`).
+/// The function in Rust, or `None` for one std does not have (`ERFC`,
+/// `GAMMA LN`).
 fn func1(f: Func1) -> Option<&'static str> {
     Some(match f {
-        Func1::Erfc => return None,
+        Func1::Erfc | Func1::GammaLn => return None,
         Func1::Neg => "-a",
         Func1::Not => "if a == 0.0 { 1.0 } else { 0.0 }",
         Func1::Abs => "a.abs()",

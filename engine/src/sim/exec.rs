@@ -322,6 +322,13 @@ pub(crate) fn func1(f: Func1, a: f64) -> f64 {
             }
         }
         Func1::Erfc => statrs::function::erf::erfc(a),
+        Func1::GammaLn => {
+            if a > 0.0 {
+                statrs::function::gamma::ln_gamma(a)
+            } else {
+                f64::NAN
+            }
+        }
     }
 }
 

@@ -364,6 +364,7 @@ impl Resolver<'_> {
             B::Sinh => unary(Func1::Sinh, &mut a),
             B::Cosh => unary(Func1::Cosh, &mut a),
             B::Tanh => unary(Func1::Tanh, &mut a),
+            B::GammaLn => unary(Func1::GammaLn, &mut a),
             B::Integer => unary(Func1::Integer, &mut a),
             // XMILE and Stella: INT(-2.5) = -3, where Vensim's INTEGER
             // truncates to -2.
@@ -660,6 +661,7 @@ impl Resolver<'_> {
                 );
                 Node::Var(self.add_hidden(ctx, "TREND".into(), Def::Aux { equation: trend }))
             }
+            B::Npv => self.npv(ctx, a),
             B::Previous => {
                 // A pipeline of one step: the value at the step before
                 // (each step pushes the value once), the initial value at
@@ -721,10 +723,179 @@ impl Resolver<'_> {
             | B::LookupExtrapolate
             | B::LookupForward
             | B::LookupBackward
-            | B::LookupInvert => {
+            | B::LookupInvert
+            | B::LookupArea => {
                 unreachable!("LOOKUP is handled before lowering")
             }
         })
+    }
+
+    /// Vensim's `NPV(stream, discount rate, initial value, factor)`, as
+    /// Vensim's reference defines it:
+    ///
+    /// ```text
+    /// NPV  = (ncum + stream * TIME STEP * df) * factor
+    /// ncum = INTEG(stream * df, initial value)
+    /// df   = INTEG(-df * discount rate / (1 + discount rate * TIME STEP), 1)
+    /// ```
+    ///
+    /// Under Euler the discount factor after k steps is `(1 + r dt)^-k`,
+    /// discrete compounding once per step, and the stream of the current
+    /// step is counted at once (the `stream * TIME STEP * df` term).
+    fn npv(&mut self, ctx: &Ctx, mut a: Vec<Node>) -> Node {
+        use crate::compile::resolved::Special;
+        let factor = a.remove(3);
+        let initial = a.remove(2);
+        let rate = self.materialize(ctx, a.remove(1), "NPV discount rate");
+        let stream = self.materialize(ctx, a.remove(0), "NPV stream");
+        let discount = self.add_hidden(ctx, "NPV discount factor".into(), Def::Pending);
+        let discounting = self.add_hidden(
+            ctx,
+            "NPV discounting".into(),
+            Def::Flow {
+                equation: Node::binary(
+                    Func2::Div,
+                    Node::binary(Func2::Mul, Node::Var(discount), rate.clone()),
+                    Node::binary(
+                        Func2::Add,
+                        Node::Const(1.0),
+                        Node::binary(Func2::Mul, rate, Node::Special(Special::Dt)),
+                    ),
+                ),
+                non_negative: false,
+            },
+        );
+        self.vars[discount].def = Def::Stock {
+            initial: Node::Const(1.0),
+            inflows: vec![],
+            outflows: vec![discounting],
+            non_negative: false,
+        };
+        let accumulated = self.add_hidden(ctx, "NPV accumulated".into(), Def::Pending);
+        let accumulating = self.add_hidden(
+            ctx,
+            "NPV accumulating".into(),
+            Def::Flow {
+                equation: Node::binary(Func2::Mul, stream.clone(), Node::Var(discount)),
+                non_negative: false,
+            },
+        );
+        self.vars[accumulated].def = Def::Stock {
+            initial,
+            inflows: vec![accumulating],
+            outflows: vec![],
+            non_negative: false,
+        };
+        let current = Node::binary(
+            Func2::Mul,
+            Node::binary(Func2::Mul, stream, Node::Special(Special::Dt)),
+            Node::Var(discount),
+        );
+        let npv = Node::binary(
+            Func2::Mul,
+            Node::binary(Func2::Add, Node::Var(accumulated), current),
+            factor,
+        );
+        Node::Var(self.add_hidden(ctx, "NPV".into(), Def::Aux { equation: npv }))
+    }
+
+    /// Vensim's `LOOKUP AREA(lookup, x1, x2)`: the area under the lookup
+    /// from x1 to x2, exactly, for the lookup as it is read: linear between
+    /// its points and holding its end values beyond them. Written with
+    /// lookups the engine already has: with `C` the cumulative area at the
+    /// points, interpolated linearly (and extended beyond the ends with the
+    /// end values' slopes), the exact integral from the first point is
+    /// `F(x) = C(x) - s/2 (x - x_i)(x_{i+1} - x)` on the segment
+    /// `[x_i, x_{i+1}]` of slope `s` (the piecewise linear `C` misses the
+    /// quadratic term). The area is `F(x2) - F(x1)`; an x2 below x1 (for
+    /// which Vensim's sign convention could not be established) stops the
+    /// run, naming the variable and the time.
+    pub(super) fn lookup_area(
+        &mut self,
+        ctx: &Ctx,
+        table: usize,
+        from: Node,
+        to: Node,
+        span: &Span,
+    ) -> Result<Node> {
+        use crate::model::{Interpolation, LookupTable};
+        let original = &self.tables[table];
+        if original.interpolation() != Interpolation::Continuous {
+            return Err(self.error(
+                ctx,
+                span,
+                format!(
+                    "LOOKUP AREA needs a lookup read as Vensim reads one (linear between its points, the end values beyond them), not a {} one",
+                    original.interpolation().as_str()
+                ),
+            ));
+        }
+        let (xs, ys) = (original.xs().to_vec(), original.ys().to_vec());
+        let n = xs.len();
+        let mut cumulative = Vec::with_capacity(n + 2);
+        cumulative.push((xs[0] - 1.0, -ys[0]));
+        let mut area = 0.0;
+        cumulative.push((xs[0], 0.0));
+        for i in 1..n {
+            area += (xs[i] - xs[i - 1]) * (ys[i] + ys[i - 1]) / 2.0;
+            cumulative.push((xs[i], area));
+        }
+        cumulative.push((xs[n - 1] + 1.0, area + ys[n - 1]));
+        // On each segment (and from the last point on): its start, its end
+        // and its slope, held until the next point.
+        let segment = |value: &dyn Fn(usize) -> f64| -> Vec<(f64, f64)> {
+            (0..n).map(|i| (xs[i], value(i))).collect()
+        };
+        let starts = segment(&|i| xs[i]);
+        let ends = segment(&|i| xs[(i + 1).min(n - 1)]);
+        let slopes = segment(&|i| {
+            if i + 1 < n {
+                (ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i])
+            } else {
+                0.0
+            }
+        });
+        let mut add = |points: Vec<(f64, f64)>, interpolation| -> Result<usize> {
+            let copy = LookupTable::new(points, interpolation)
+                .map_err(|message| self.error(ctx, span, message))?;
+            self.tables.push(copy);
+            Ok(self.tables.len() - 1)
+        };
+        let cumulative = add(cumulative, Interpolation::Extrapolate)?;
+        let starts = add(starts, Interpolation::Discrete)?;
+        let ends = add(ends, Interpolation::Discrete)?;
+        let slopes = add(slopes, Interpolation::Discrete)?;
+        let from = self.materialize(ctx, from, "LOOKUP AREA x1");
+        let to = self.materialize(ctx, to, "LOOKUP AREA x2");
+        let integral = |x: &Node| {
+            let lookup = |t: usize| Node::Lookup(t, Box::new(x.clone()));
+            // (x - x_i)(x_{i+1} - x), 0 outside the segment (before the
+            // first point).
+            let inside = Node::binary(
+                Func2::Max,
+                Node::Const(0.0),
+                Node::binary(
+                    Func2::Mul,
+                    Node::binary(Func2::Sub, x.clone(), lookup(starts)),
+                    Node::binary(Func2::Sub, lookup(ends), x.clone()),
+                ),
+            );
+            Node::binary(
+                Func2::Sub,
+                lookup(cumulative),
+                Node::binary(
+                    Func2::Mul,
+                    Node::binary(Func2::Mul, Node::Const(0.5), lookup(slopes)),
+                    inside,
+                ),
+            )
+        };
+        let area = Node::binary(Func2::Sub, integral(&to), integral(&from));
+        Ok(Node::If(
+            Box::new(Node::binary(Func2::Lt, to, from)),
+            Box::new(Node::Const(f64::NAN)),
+            Box::new(area),
+        ))
     }
 
     /// The order of a `DELAY N` or `SMOOTH N`: a whole number fixed when the

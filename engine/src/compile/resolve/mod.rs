@@ -530,6 +530,7 @@ impl Resolver<'_> {
                 | Builtin::LookupForward
                 | Builtin::LookupBackward
                 | Builtin::LookupInvert
+                | Builtin::LookupArea
         ) {
             let target = match &args[0].kind {
                 ExprKind::Name(n) => Some((n, &args[0].span, None)),
@@ -554,6 +555,11 @@ impl Resolver<'_> {
                     "the first argument of LOOKUP must be the name of a lookup",
                 ));
             };
+            if builtin == Builtin::LookupArea {
+                let from = self.expr(ctx, &args[1])?;
+                let to = self.expr(ctx, &args[2])?;
+                return self.lookup_area(ctx, table, from, to, span);
+            }
             let table = match self.read_table_as(builtin, table) {
                 Ok(table) => table,
                 Err(message) => return Err(self.error(ctx, span, message)),

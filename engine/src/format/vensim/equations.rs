@@ -419,7 +419,10 @@ fn named_refusal(upper: &str) -> Option<(usize, String)> {
         ));
     }
     if let Some(at) = find_word(upper, "SHIFT IF TRUE") {
-        return Some((at, "`SHIFT IF TRUE` is not supported".into()));
+        return Some((
+            at,
+            "`SHIFT IF TRUE` is not supported: how Vensim shifts the array, adds what leaves its end to the total and counts the elements shifted could not be established well enough to give Vensim's numbers, and carecascade will not guess".into(),
+        ));
     }
     // Text in quotes (outside quoted names) is an argument of one of
     // Vensim's file or message functions: name the function.

@@ -512,6 +512,10 @@ struct Scope {
     /// The equations of conveyors' outflows (see [`Reader::conveyors`]),
     /// by the flow's canonical name, in the model's own names.
     conveyor_outflows: std::collections::HashMap<String, Source>,
+    /// In the copy of a macro's variables for a call from an arrayed
+    /// variable: the caller's dimensions, which every variable of the copy
+    /// takes (each element its own copy of the macro's stocks).
+    macro_dims: Vec<String>,
 }
 
 impl Scope {
@@ -729,6 +733,7 @@ impl<'a> Reader<'a> {
             inputs,
             non_negative,
             conveyor_outflows,
+            macro_dims: Vec::new(),
         };
         for node in nodes {
             if node.tag_name().name() == "module" {
@@ -905,11 +910,16 @@ impl<'a> Reader<'a> {
     /// `MACRO k.variable` (k counting the macro's calls from 1, under the
     /// caller's module), an auxiliary `MACRO k.parameter` for each
     /// parameter, equal to the argument (or the parameter's default), and
-    /// the call becomes the macro's `<eqn>` in those names.
+    /// the call becomes the macro's `<eqn>` in those names. Called from an
+    /// arrayed equation (over `dims`), the copy's variables and parameters
+    /// are arrayed over those dimensions: each element has its own copy of
+    /// the macro's stocks, its parameters are the arguments as the caller's
+    /// element reads them, and the macro's names read the element being
+    /// computed.
     fn expand_macros(
         &mut self,
         owner: &str,
-        arrayed: bool,
+        dims: &[String],
         node: Node,
         prefix: &str,
         source: &mut Source,
@@ -929,15 +939,8 @@ impl<'a> Reader<'a> {
         if !calls {
             return;
         }
-        if arrayed {
-            self.errors.push(self.error(
-                node,
-                format!("`{owner}` is arrayed and calls a macro with variables of its own, which is not supported: each element would need its own copy of the macro's variables; call the macro from a variable that is not arrayed"),
-            ));
-            return;
-        }
         let location = source.origin.clone();
-        match self.render_macro_calls(&expr, &source.text, prefix, &location, builder) {
+        match self.render_macro_calls(&expr, &source.text, prefix, dims, &location, builder) {
             Ok(text) => source.text = text,
             Err(message) => self.errors.push(Error::File {
                 location: location.unwrap_or_else(|| self.location(node.range().start)),
@@ -951,6 +954,7 @@ impl<'a> Reader<'a> {
         e: &Expr,
         text: &str,
         prefix: &str,
+        dims: &[String],
         location: &Option<Location>,
         builder: &mut ModelBuilder,
     ) -> std::result::Result<String, String> {
@@ -986,28 +990,30 @@ impl<'a> Reader<'a> {
             }
             let mut values = Vec::with_capacity(args.len());
             for a in args {
-                values.push(self.render_macro_calls(a, text, prefix, location, builder)?);
+                values.push(self.render_macro_calls(a, text, prefix, dims, location, builder)?);
             }
             let count = self.macro_calls.entry(key.clone()).or_insert(0);
             *count += 1;
             let instance = format!("{prefix}{} {count}.", m.name);
             self.macro_stack.push(key);
-            let output = self.instantiate(&m, &instance, values, location, builder);
+            let output = self.instantiate(&m, &instance, dims, values, location, builder);
             self.macro_stack.pop();
             return Ok(format!("({output})"));
         }
         crate::expr::splice_children(e, text, |child| {
-            self.render_macro_calls(child, text, prefix, location, builder)
+            self.render_macro_calls(child, text, prefix, dims, location, builder)
         })
     }
 
     /// One copy of a macro's variables under `prefix`, its parameters
-    /// equal to `values` (or their defaults); returns the macro's `<eqn>`
-    /// in the copy's names.
+    /// equal to `values` (or their defaults), arrayed over `dims` (the
+    /// caller's, if it is arrayed); returns the macro's `<eqn>` in the
+    /// copy's names.
     fn instantiate(
         &mut self,
         m: &VariableMacro<'a>,
         prefix: &str,
+        dims: &[String],
         values: Vec<String>,
         location: &Option<Location>,
         builder: &mut ModelBuilder,
@@ -1040,6 +1046,7 @@ impl<'a> Reader<'a> {
             prefix: prefix.to_string(),
             locals,
             non_negative: self.behavior,
+            macro_dims: dims.to_vec(),
             ..Scope::default()
         };
         let mut values = values.into_iter();
@@ -1058,10 +1065,12 @@ impl<'a> Reader<'a> {
                     source
                 }
             };
-            let aux = Aux::new(format!("{prefix}{parameter}"), source).doc(format!(
-                "parameter `{parameter}` of a call of macro `{}`",
-                m.name
-            ));
+            let aux = Aux::new(format!("{prefix}{parameter}"), source)
+                .doc(format!(
+                    "parameter `{parameter}` of a call of macro `{}`",
+                    m.name
+                ))
+                .dimensions(dims.to_vec());
             builder.push(aux);
         }
         for node in nodes {
@@ -1084,7 +1093,7 @@ impl<'a> Reader<'a> {
         let mut output = self.equation(eqn);
         self.qualify(&scope, &mut output);
         let owner = format!("{}{}", prefix, m.name);
-        self.expand_macros(&owner, false, eqn, prefix, &mut output, builder);
+        self.expand_macros(&owner, dims, eqn, prefix, &mut output, builder);
         output.text
     }
 
@@ -1388,6 +1397,19 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+        // In a copy of a macro called from an arrayed variable, each
+        // variable is arrayed as the caller is (a graphical function that
+        // is only a table is the same for every element).
+        if !scope.macro_dims.is_empty() && kind != "gf" {
+            if !dims.is_empty() {
+                self.errors.push(self.error(
+                    node,
+                    format!("`{name}` is arrayed inside a macro called from an arrayed variable, which is not supported: call the macro from a variable that is not arrayed, or make the macro's variables scalars"),
+                ));
+                return;
+            }
+            dims = scope.macro_dims.clone();
+        }
         let mut elements: Vec<(Vec<String>, Source)> = Vec::new();
         let mut element_gfs: Vec<(Vec<String>, Node)> = Vec::new();
         for element in children(node, "element") {
@@ -1540,22 +1562,20 @@ impl<'a> Reader<'a> {
             elements.clear();
             element_gfs.clear();
         }
-        // Calls of macros with variables of their own get their copies.
+        // Calls of macros with variables of their own get their copies:
+        // arrayed as the equation is (an element's own equation is the
+        // element's alone, so its copy is not arrayed).
         if !self.variable_macros.is_empty() {
-            if let Some(source) = eqn.as_mut() {
-                self.expand_macros(
-                    &name,
-                    !dims.is_empty(),
-                    node,
-                    &scope.prefix,
-                    source,
-                    builder,
-                );
+            // When every element has its own equation, the first stands
+            // for the variable: it is the first element's copy, not another.
+            let first_stands = !elements.is_empty() && eqn.as_ref() == Some(&elements[0].1);
+            for (_, source) in elements.iter_mut() {
+                self.expand_macros(&name, &[], node, &scope.prefix, source, builder);
             }
-            if !dims.is_empty() {
-                for (_, source) in elements.iter_mut() {
-                    self.expand_macros(&name, true, node, &scope.prefix, source, builder);
-                }
+            if first_stands {
+                eqn = Some(elements[0].1.clone());
+            } else if let Some(source) = eqn.as_mut() {
+                self.expand_macros(&name, &dims, node, &scope.prefix, source, builder);
             }
         }
         // XMILE's PULSE is an impulse, not Vensim's PULSE: rewrite it.
