@@ -40,6 +40,8 @@ fn comments(text: &str) -> Vec<(String, String)> {
         let trimmed = line.trim();
         if let Some(comment) = trimmed.strip_prefix('#') {
             if block_done {
+                // A new block: the table before it is complete.
+                finish(&mut current, &block);
                 block.clear();
                 block_done = false;
             }
