@@ -29,7 +29,7 @@ fn comments(text: &str) -> Vec<(String, String)> {
             let mut all = block.join(" ");
             for c in inline {
                 if !all.is_empty() {
-                    all.push_str(" ");
+                    all.push(' ');
                 }
                 all.push_str(&c);
             }
