@@ -433,6 +433,21 @@ fn scratch(name: &str) -> std::path::PathBuf {
 /// `start2040.toml`, and `{root}` for the repository, expected message parts)
 const REFUSALS: &[(&str, &[&str], &[&str])] = &[
     (
+        "report into a folder that does not exist (refused before the runs)",
+        &[
+            "report",
+            "{root}/scenarios/baseline.toml",
+            "--output",
+            "{dir}/no/such/folder/report.html",
+        ],
+        &["report.html", "does not exist"],
+    ),
+    (
+        "validate into a folder that does not exist",
+        &["validate", "england", "--output", "{dir}/no/such/v.md"],
+        &["v.md", "does not exist"],
+    ),
+    (
         "project from before the published stocks",
         &["project", "england", "--from", "2012"],
         &[

@@ -1516,6 +1516,9 @@ fn validate(
         ChartFormat::Svg => (Format::Svg, "svg"),
     };
     use carecascade::data::Observed;
+    if let Some(path) = &output {
+        check_output_target(path)?;
+    }
     let model = load_model(&model_path)?;
     let observed = match &data {
         Some(path) => Observed::load(path, "year")?,
@@ -1600,6 +1603,9 @@ fn evaluate(
     update: Option<PathBuf>,
 ) -> Result<ExitCode, Error> {
     use carecascade::evaluations::{Settings, evaluate, replace_section, uncertain_of};
+    if let Some(path) = &update {
+        check_output_target(path)?;
+    }
     let model = load_model(&model_path)?;
     let uncertain = uncertain_of(&uncertain)?;
     let settings = Settings {
@@ -1759,6 +1765,7 @@ fn html_report(
     drivers: usize,
     output: PathBuf,
 ) -> Result<ExitCode, Error> {
+    check_output_target(&output)?;
     let prepared = prepare_all(&files, runs, seed)?;
     let (outcome, total, seconds) = run_with_progress(&prepared, None, false)?;
     let analyses = if drivers == 0 {
