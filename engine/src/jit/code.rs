@@ -178,6 +178,8 @@ pub(crate) struct Kernels {
     slots: usize,
     /// The slots of one saved row (the program's outputs), per lane.
     outputs: usize,
+    /// Whether the loops save rows themselves ([`super::saves_rows`]).
+    saves_rows: bool,
     tables: usize,
     rings: usize,
 }
@@ -219,6 +221,7 @@ impl Kernels {
             lanes,
             slots,
             outputs: program.outputs.len(),
+            saves_rows: super::saves_rows(program, lanes, &options),
             tables: program.tables.len(),
             rings: program.rings.len(),
         }
@@ -309,6 +312,7 @@ impl Kernels {
             slots,
             rings,
             row: self.outputs * self.lanes,
+            saves_rows: self.saves_rows,
         }
     }
 
@@ -363,6 +367,7 @@ pub(crate) struct Stepper<'b> {
     rings: &'b mut [Rings],
     /// The values of one saved row: the outputs of every lane.
     row: usize,
+    saves_rows: bool,
 }
 
 impl Stepper<'_> {
@@ -372,6 +377,19 @@ impl Stepper<'_> {
         self.row
     }
 
+    /// Whether [`Stepper::advance`] saves rows (several save times per
+    /// call); if not, it must be called once per save time (`steps` at
+    /// most `every`), and the row read from [`Stepper::slots`].
+    pub(crate) fn saves_rows(&self) -> bool {
+        self.saves_rows
+    }
+
+    /// The slots as the last step left them.
+    #[inline]
+    pub(crate) fn slots(&self) -> &[f64] {
+        self.slots
+    }
+
     /// Takes `steps` steps after step `first` (whose values are in the
     /// slots), saving a row of outputs into `saved` after every `every`
     /// steps and after the last: `steps.div_ceil(every)` rows, one after
@@ -379,10 +397,15 @@ impl Stepper<'_> {
     /// a NaN or infinity (the slots then hold that step's values, partly,
     /// and the rows saved before it are in `saved`).
     ///
+    /// A loop that does not save rows ([`Stepper::saves_rows`]) writes
+    /// nothing to `saved`, and the caller reads the row of the last step
+    /// from the slots.
+    ///
     /// # Panics
     ///
-    /// If `every` is 0 or `saved` holds fewer than
-    /// `steps.div_ceil(every)` rows.
+    /// If `every` is 0, or `saved` holds fewer than
+    /// `steps.div_ceil(every)` rows (if the loop saves rows), or `steps` is
+    /// more than `every` (if it does not).
     #[inline]
     pub(crate) fn advance(
         &mut self,
@@ -394,7 +417,12 @@ impl Stepper<'_> {
         every: usize,
     ) -> usize {
         assert!(
-            every > 0 && steps.div_ceil(every) * self.row <= saved.len(),
+            every > 0
+                && if self.saves_rows {
+                    steps.div_ceil(every) * self.row <= saved.len()
+                } else {
+                    steps <= every
+                },
             "a buffer too small for the saved rows"
         );
         // SAFETY: invariants 2, 3 and 6, checked by `Kernels::stepper`,

@@ -812,9 +812,25 @@ impl<'p, const L: usize> Lanes<'p, L> {
         // Several save times per call, their rows written into `saved`
         // (about 32 KiB, so that they are read back from the cache).
         let rows = (SAVED_VALUES / row.max(1)).max(1);
-        saved.resize(rows * row, 0.0);
+        if stepper.saves_rows() {
+            saved.resize(rows * row, 0.0);
+        }
         let mut failed = false;
-        while step < steps {
+        if !stepper.saves_rows() {
+            // One save time per call, the row read from the slots.
+            let outputs = program.outputs.start * L..program.outputs.end * L;
+            while step < steps {
+                let n = every.min(steps - step);
+                if stepper.advance(step, n, time.start(), dt, &mut [], every) != 0 {
+                    failed = true;
+                    break;
+                }
+                step += n;
+                record(time.time_at(step), &stepper.slots()[outputs.clone()]);
+                recorded += 1;
+            }
+        }
+        while !failed && step < steps {
             let n = (rows * every).min(steps - step);
             if stepper.advance(step, n, time.start(), dt, &mut saved, every) != 0 {
                 failed = true;
