@@ -41,6 +41,14 @@
 //!    slots, which limiting reads and writes as a slice while the loop
 //!    waits for it (for the lanes it names, clamped to `0..L`); the loop pushes `DELAY FIXED` inputs through the
 //!    rings' mutable pointer with checked indexing.
+//! 7. **Saved rows go where they fit.** A compiled loop called for `n`
+//!    steps saving every `e` steps writes at most `n.div_ceil(e)` rows of
+//!    `outputs * L` values (the program's outputs in every lane, lanes
+//!    innermost) one after another from the start of the buffer it is
+//!    handed, at byte offsets `8 * (row * outputs * L + j * L + l)` with
+//!    `j < outputs` and `l < L` (a group of `w` lanes adds `8 * g * w`, as
+//!    for the slots); [`Stepper::advance`] checks that the buffer holds
+//!    that many rows, and `e > 0`, before calling.
 
 #![allow(unsafe_code)]
 
@@ -56,7 +64,8 @@ use cranelift_module::FuncId;
 type Entry = unsafe extern "C" fn(*mut f64, *const LookupTable, *const Rings);
 
 /// A compiled step loop (Euler or Runge-Kutta): `(slots, tables, rings,
-/// program, first step, steps, start, dt) -> 0 or the failed step`.
+/// program, first step, steps, start, dt, saved rows, steps per save) -> 0
+/// or the failed step`.
 type Advance = unsafe extern "C" fn(
     *mut f64,
     *const LookupTable,
@@ -66,6 +75,8 @@ type Advance = unsafe extern "C" fn(
     i64,
     f64,
     f64,
+    *mut f64,
+    i64,
 ) -> i64;
 
 /// A table's value, for compiled code.
@@ -165,6 +176,10 @@ pub(crate) struct Kernels {
     program: u64,
     lanes: usize,
     slots: usize,
+    /// The slots of one saved row (the program's outputs), per lane.
+    outputs: usize,
+    /// Whether the loops save rows themselves ([`super::saves_rows`]).
+    saves_rows: bool,
     tables: usize,
     rings: usize,
 }
@@ -205,6 +220,8 @@ impl Kernels {
             program: program.id,
             lanes,
             slots,
+            outputs: program.outputs.len(),
+            saves_rows: super::saves_rows(program, lanes, &options),
             tables: program.tables.len(),
             rings: program.rings.len(),
         }
@@ -294,6 +311,8 @@ impl Kernels {
             program,
             slots,
             rings,
+            row: self.outputs * self.lanes,
+            saves_rows: self.saves_rows,
         }
     }
 
@@ -340,23 +359,76 @@ impl Kernels {
 
 /// A compiled step loop and the buffers it was checked against
 /// ([`Kernels::stepper`]): the checks of invariants 2, 3 and 6 are made
-/// once, not at every save time.
+/// once, not at every call.
 pub(crate) struct Stepper<'b> {
     advance: Advance,
     program: &'b Program,
     slots: &'b mut [f64],
     rings: &'b mut [Rings],
+    /// The values of one saved row: the outputs of every lane.
+    row: usize,
+    saves_rows: bool,
 }
 
 impl Stepper<'_> {
-    /// Takes `steps` steps after step `first` (whose values are in the
-    /// slots): 0 if all went well, or `k` if step `first + k` has a NaN or
-    /// infinity (the slots then hold that step's values, partly).
+    /// The values of one saved row (every output of every lane, lanes
+    /// innermost), as [`Stepper::advance`] writes it.
+    pub(crate) fn row(&self) -> usize {
+        self.row
+    }
+
+    /// Whether [`Stepper::advance`] saves rows (several save times per
+    /// call); if not, it must be called once per save time (`steps` at
+    /// most `every`), and the row read from [`Stepper::slots`].
+    pub(crate) fn saves_rows(&self) -> bool {
+        self.saves_rows
+    }
+
+    /// The slots as the last step left them.
     #[inline]
-    pub(crate) fn advance(&mut self, first: usize, steps: usize, start: f64, dt: f64) -> usize {
-        // SAFETY: invariants 2, 3 and 6, checked by `Kernels::stepper`;
-        // the buffers are borrowed for the stepper's life, and so are the
-        // kernels that own the code (invariant 1).
+    pub(crate) fn slots(&self) -> &[f64] {
+        self.slots
+    }
+
+    /// Takes `steps` steps after step `first` (whose values are in the
+    /// slots), saving a row of outputs into `saved` after every `every`
+    /// steps and after the last: `steps.div_ceil(every)` rows, one after
+    /// another. Returns 0 if all went well, or `k` if step `first + k` has
+    /// a NaN or infinity (the slots then hold that step's values, partly,
+    /// and the rows saved before it are in `saved`).
+    ///
+    /// A loop that does not save rows ([`Stepper::saves_rows`]) writes
+    /// nothing to `saved`, and the caller reads the row of the last step
+    /// from the slots.
+    ///
+    /// # Panics
+    ///
+    /// If `every` is 0, or `saved` holds fewer than
+    /// `steps.div_ceil(every)` rows (if the loop saves rows), or `steps` is
+    /// more than `every` (if it does not).
+    #[inline]
+    pub(crate) fn advance(
+        &mut self,
+        first: usize,
+        steps: usize,
+        start: f64,
+        dt: f64,
+        saved: &mut [f64],
+        every: usize,
+    ) -> usize {
+        assert!(
+            every > 0
+                && if self.saves_rows {
+                    steps.div_ceil(every) * self.row <= saved.len()
+                } else {
+                    steps <= every
+                },
+            "a buffer too small for the saved rows"
+        );
+        // SAFETY: invariants 2, 3 and 6, checked by `Kernels::stepper`,
+        // and 7, checked just above; the buffers are borrowed for the
+        // stepper's life (`saved` for the call), and so are the kernels
+        // that own the code (invariant 1).
         let failed = unsafe {
             (self.advance)(
                 self.slots.as_mut_ptr(),
@@ -367,14 +439,10 @@ impl Stepper<'_> {
                 steps as i64,
                 start,
                 dt,
+                saved.as_mut_ptr(),
+                every as i64,
             )
         };
         failed as usize
-    }
-
-    /// The slots as the last step left them.
-    #[inline]
-    pub(crate) fn slots(&self) -> &[f64] {
-        self.slots
     }
 }

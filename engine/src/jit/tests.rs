@@ -433,3 +433,221 @@ fn values_the_same_at_every_step_agree_and_follow_the_parameters() {
     batch.use_kernels(eight);
     assert!(run(&mut batch) == run(&mut interpreted));
 }
+
+/// Every saved row of a run, with its time, as bits: `(rows, error)`.
+type Saved = (Vec<u64>, Option<String>);
+
+/// Runs a single run, keeping the rows it hands over and its error.
+fn saved_rows(state: &mut crate::State) -> Saved {
+    let mut rows = Vec::new();
+    let result = state.run_observing(&mut |time, row| {
+        rows.push(time.to_bits());
+        rows.extend(row.iter().map(|v| v.to_bits()));
+    });
+    (rows, result.err().map(|e| e.to_string()))
+}
+
+/// Runs a batch of 8, keeping the rows it hands over and its error (with
+/// the lane).
+fn saved_batch_rows(batch: &mut crate::Batch<8>) -> Saved {
+    let mut rows = Vec::new();
+    let result = batch.run_observing(&mut |time, row| {
+        rows.push(time.to_bits());
+        rows.extend(row.values().iter().map(|v| v.to_bits()));
+    });
+    (rows, result.err().map(|e| format!("lane {}: {e}", e.lane)))
+}
+
+/// The compiled loop runs several save times per call, writing their rows
+/// into a buffer of limited size (so a long run takes several calls):
+/// with `DELAY FIXED`, a lookup, a time function, with non-negative
+/// limiting that binds and without limiting (where a small program's
+/// values stay in registers through a call and are stored at its end),
+/// under Euler and RK4, saving every step, every few steps (the last row
+/// at the stop time, between save times) and less often than a call's
+/// buffer holds, in single runs and batches (unrolled or one group at a
+/// time), the same rows and times as the interpreter, bit for bit.
+#[test]
+fn several_save_times_per_call_agree_with_the_interpreter() {
+    for non_negative in [true, false] {
+        several_save_times_per_call(non_negative);
+    }
+}
+
+fn several_save_times_per_call(non_negative: bool) {
+    let model = Model::builder("saving")
+        .add(
+            Stock::new("tank", "5")
+                .inflow("fill")
+                .outflow("drain")
+                .non_negative(non_negative),
+        )
+        .add(Stock::new("sink", "0").inflow("drain"))
+        .add(Flow::new("drain", "rate * 10 + effect(TIME)"))
+        .add(Flow::new(
+            "fill",
+            "DELAY FIXED(drain, 2, 1) * 0.5 + swing * SIN(TIME) + STEP(0.5, 300) + DELAY FIXED(sink, 1, 0) * 0.01",
+        ))
+        .add(Lookup::new("effect", [(0.0, 0.0), (10.0, 3.0)]))
+        .add(Constant::new("rate", 0.1))
+        .add(Constant::new("swing", 0.3))
+        .time(crate::TimeSettings::new(0.0, 400.0, 0.0625).unwrap())
+        .build()
+        .unwrap();
+    let program = Program::compile(&model).unwrap();
+    let [rate, swing] = ["rate", "swing"].map(|p| program.parameter(p).unwrap());
+    let one = Arc::new(compile(&program, 1, &Options::default()).unwrap());
+    let batches: Vec<Arc<super::Kernels>> = [true, false]
+        .map(|unroll| {
+            let options = Options {
+                unroll: Some(unroll),
+                ..Options::default()
+            };
+            Arc::new(compile(&program, 8, &options).unwrap())
+        })
+        .into();
+    let tank = program.output_index("tank").unwrap();
+    for method in [crate::Method::Euler, crate::Method::Rk4] {
+        // Every step, every 3 (6,400 steps: the last row between save
+        // times), every 7, every 1,000 (more steps than a call's rows).
+        for every in [1.0, 3.0, 7.0, 1000.0] {
+            let time = program
+                .time()
+                .with_method(method)
+                .with_save_interval(every * 0.0625)
+                .unwrap();
+            let what =
+                format!("{method:?}, saving every {every} steps, non-negative: {non_negative}");
+            let mut reference = program.state();
+            reference.set_backend(Backend::Interpreter);
+            reference.set_time(time);
+            let expected = saved_rows(&mut reference);
+            assert!(expected.1.is_none(), "{what}: {:?}", expected.1);
+            assert_eq!(
+                expected.0.len(),
+                time.saved_points() * (program.output_names().len() + 1)
+            );
+            let mut compiled = program.state();
+            compiled.use_kernels(one.clone());
+            compiled.set_time(time);
+            assert!(saved_rows(&mut compiled) == expected, "{what}");
+
+            let run = |batch: &mut crate::Batch<8>| {
+                batch.set_time(time);
+                for lane in 0..8 {
+                    batch.set_param(lane, rate, 0.03 * lane as f64).unwrap();
+                    batch.set_param(lane, swing, 0.1 * lane as f64).unwrap();
+                }
+                saved_batch_rows(batch)
+            };
+            let mut interpreted = program.batch::<8>();
+            interpreted.set_backend(Backend::Interpreter);
+            let expected = run(&mut interpreted);
+            assert!(expected.1.is_none(), "{what}: {:?}", expected.1);
+            if method == crate::Method::Euler && every == 1.0 && non_negative {
+                // What the model is for: the tank runs dry in some lanes.
+                let width = program.output_names().len() * 8 + 1;
+                assert!(
+                    expected
+                        .0
+                        .chunks(width)
+                        .any(|row| (0..8).any(|l| f64::from_bits(row[1 + tank * 8 + l]) == 0.0)),
+                    "a tank runs dry"
+                );
+            }
+            for (kernels, unroll) in batches.iter().zip([true, false]) {
+                let mut batch = program.batch::<8>();
+                batch.use_kernels(kernels.clone());
+                assert!(run(&mut batch) == expected, "{what}, unrolled: {unroll}");
+            }
+        }
+    }
+}
+
+/// A NaN in the middle of a call of the compiled loop (a step between
+/// save times, after some save times of the same call, in a later call):
+/// the rows before it and the error naming the variable and time are the
+/// interpreter's, in a single run and in a batch (the lowest lane of
+/// those failing first), under Euler and RK4; a lane failing only later
+/// is not named; with and without limiting (without, a small program's
+/// values stay in registers through a call).
+#[test]
+fn a_nan_mid_call_is_named_as_the_interpreter_names_it() {
+    for non_negative in [true, false] {
+        a_nan_mid_call(non_negative);
+    }
+}
+
+fn a_nan_mid_call(non_negative: bool) {
+    let model = Model::builder("failing")
+        .add(Stock::new("level", "1").inflow("rise").outflow("loss"))
+        .add(
+            Stock::new("store", "2")
+                .inflow("loss")
+                .outflow("use")
+                .non_negative(non_negative),
+        )
+        .add(Flow::new("rise", "0.5 + root * 0"))
+        .add(Flow::new("loss", "level * 0.01"))
+        .add(Flow::new("use", "store * 0.02 + DELAY FIXED(loss, 1, 0)"))
+        .add(crate::build::Aux::new("root", "SQRT(blowup - TIME)"))
+        .add(Constant::new("blowup", 700.3))
+        .time(
+            crate::TimeSettings::new(0.0, 2000.0, 0.125)
+                .unwrap()
+                .with_save_interval(0.25)
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let program = Program::compile(&model).unwrap();
+    let blowup = program.parameter("blowup").unwrap();
+    let one = Arc::new(compile(&program, 1, &Options::default()).unwrap());
+    let eight = Arc::new(compile(&program, 8, &Options::default()).unwrap());
+    for method in [crate::Method::Euler, crate::Method::Rk4] {
+        let time = program.time().with_method(method);
+        let mut reference = program.state();
+        reference.set_backend(Backend::Interpreter);
+        reference.set_time(time);
+        let expected = saved_rows(&mut reference);
+        let error = expected.1.clone().expect("an error");
+        assert!(error.contains("700.375"), "{error}");
+        if method == crate::Method::Euler {
+            assert!(error.contains("`root`"), "{error}");
+        }
+        // More rows than one call saves.
+        assert!(expected.0.len() > 2 * super::super::sim::SAVED_VALUES);
+        let mut compiled = program.state();
+        compiled.use_kernels(one.clone());
+        compiled.set_time(time);
+        assert!(
+            saved_rows(&mut compiled) == expected,
+            "{method:?}, non-negative: {non_negative}"
+        );
+
+        let run = |batch: &mut crate::Batch<8>| {
+            batch.set_time(time);
+            for (lane, at) in [
+                1900.0, 1500.0, 1200.0, 1500.3, 1200.3, 1800.0, 1200.0, 1900.0,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                batch.set_param(lane, blowup, at).unwrap();
+            }
+            saved_batch_rows(batch)
+        };
+        let mut interpreted = program.batch::<8>();
+        interpreted.set_backend(Backend::Interpreter);
+        interpreted.set_time(time);
+        let expected = run(&mut interpreted);
+        let error = expected.1.clone().expect("an error");
+        assert!(error.starts_with("lane 2:"), "{error}");
+        let mut batch = program.batch::<8>();
+        batch.use_kernels(eight.clone());
+        assert!(
+            run(&mut batch) == expected,
+            "{method:?}, non-negative: {non_negative}, batch"
+        );
+    }
+}

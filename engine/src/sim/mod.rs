@@ -338,9 +338,8 @@ impl<'p> State<'p> {
     ///
     /// As [`State::run`].
     pub fn run_observing(&mut self, observe: &mut impl FnMut(f64, &[f64])) -> Result<()> {
-        let outputs = self.lanes.program.outputs.clone();
         self.lanes
-            .simulate(&mut |time: f64, slots: &[f64]| observe(time, &slots[outputs.clone()]))
+            .simulate(&mut |time: f64, row: &[f64]| observe(time, row))
             .map_err(|(_, e)| e)
     }
 }
@@ -461,17 +460,8 @@ impl<'p, const L: usize> Batch<'p, L> {
         &mut self,
         observe: &mut impl FnMut(f64, BatchRow<'_, L>),
     ) -> std::result::Result<(), LaneError> {
-        let outputs = self.lanes.program.outputs.clone();
-        let range = outputs.start * L..outputs.end * L;
         self.lanes
-            .simulate(&mut |time: f64, slots: &[f64]| {
-                observe(
-                    time,
-                    BatchRow {
-                        outputs: &slots[range.clone()],
-                    },
-                )
-            })
+            .simulate(&mut |time: f64, row: &[f64]| observe(time, BatchRow { outputs: row }))
             .map_err(|(lane, error)| LaneError { lane, error })
     }
 }
@@ -498,6 +488,10 @@ struct Lanes<'p, const L: usize> {
     /// The compiled code in use, if any.
     #[cfg(feature = "jit")]
     kernels: Option<std::sync::Arc<crate::jit::Kernels>>,
+    /// The rows the compiled loop saves between calls of `record`, kept
+    /// from run to run.
+    #[cfg(feature = "jit")]
+    saved: Vec<f64>,
 }
 
 /// The operation lists of a program.
@@ -511,6 +505,11 @@ enum Part {
 }
 
 type LaneResult<T> = std::result::Result<T, (usize, Error)>;
+
+/// How many values the compiled loop saves per call at most (rows of
+/// every output of every lane), unless one row is more.
+#[cfg(feature = "jit")]
+pub(crate) const SAVED_VALUES: usize = 4096;
 
 impl<'p, const L: usize> Lanes<'p, L> {
     fn new(program: &'p Program) -> Self {
@@ -528,6 +527,8 @@ impl<'p, const L: usize> Lanes<'p, L> {
             fallback: None,
             #[cfg(feature = "jit")]
             kernels: None,
+            #[cfg(feature = "jit")]
+            saved: Vec::new(),
         }
     }
 
@@ -746,6 +747,15 @@ impl<'p, const L: usize> Lanes<'p, L> {
         Ok(())
     }
 
+    /// The outputs of every lane (lanes innermost): one saved row.
+    #[inline]
+    fn row(&self) -> &[f64] {
+        let outputs = &self.program.outputs;
+        &self.slots[outputs.start * L..outputs.end * L]
+    }
+
+    /// Runs the lanes, handing `record` each save time and its row of
+    /// outputs ([`Lanes::row`]).
     fn simulate(&mut self, record: &mut impl FnMut(f64, &[f64])) -> LaneResult<()> {
         self.prepare_backend();
         if let Some(control) = self.program.control {
@@ -760,11 +770,14 @@ impl<'p, const L: usize> Lanes<'p, L> {
         self.simulate_steps(record)
     }
 
-    /// Runs with the compiled step loop (Euler or Runge-Kutta): from one
-    /// save time to the next in one call, under Euler the stocks kept in
-    /// registers. A NaN or
-    /// infinity stops the loop, and the run is replayed in the interpreter
-    /// to name the variable as it would.
+    /// Runs with the compiled step loop (Euler or Runge-Kutta): several
+    /// save times in one call, which writes their rows into a buffer that
+    /// `record` is then handed row by row (under Euler a small model's
+    /// stocks and net flows stay in registers throughout the call). A NaN
+    /// or infinity stops the loop, and the run is replayed in the
+    /// interpreter to name the variable and time as it would, recording
+    /// the rows not yet recorded (those of the failed call before the
+    /// failure among them).
     #[cfg(feature = "jit")]
     fn simulate_compiled(
         &mut self,
@@ -790,18 +803,51 @@ impl<'p, const L: usize> Lanes<'p, L> {
             self.interpret(Part::Derivative);
         }
         self.check_finite(time.start())?;
-        record(time.start(), &self.slots);
+        record(time.start(), self.row());
         let mut recorded = 1;
         let mut step = 0;
+        let mut saved = std::mem::take(&mut self.saved);
         let mut stepper = kernels.stepper(program, &mut self.slots, &mut self.rings, rk4);
-        while step < steps {
-            let n = every.min(steps - step);
-            if stepper.advance(step, n, time.start(), dt) != 0 {
-                return self.replay(record, recorded);
+        let row = stepper.row();
+        // Several save times per call, their rows written into `saved`
+        // (about 32 KiB, so that they are read back from the cache).
+        let rows = (SAVED_VALUES / row.max(1)).max(1);
+        if stepper.saves_rows() {
+            saved.resize(rows * row, 0.0);
+        }
+        let mut failed = false;
+        if !stepper.saves_rows() {
+            // One save time per call, the row read from the slots.
+            let outputs = program.outputs.start * L..program.outputs.end * L;
+            while step < steps {
+                let n = every.min(steps - step);
+                if stepper.advance(step, n, time.start(), dt, &mut [], every) != 0 {
+                    failed = true;
+                    break;
+                }
+                step += n;
+                record(time.time_at(step), &stepper.slots()[outputs.clone()]);
+                recorded += 1;
             }
+        }
+        while !failed && step < steps {
+            let n = (rows * every).min(steps - step);
+            if stepper.advance(step, n, time.start(), dt, &mut saved, every) != 0 {
+                failed = true;
+                break;
+            }
+            for r in 0..n.div_ceil(every) {
+                let values = &saved[r * row..(r + 1) * row];
+                record(time.time_at((step + (r + 1) * every).min(steps)), values);
+            }
+            recorded += n.div_ceil(every);
             step += n;
-            record(time.time_at(step), stepper.slots());
-            recorded += 1;
+        }
+        self.saved = saved;
+        if failed {
+            // The rows of the failed call before the failure are
+            // recorded by the replay.
+            return self.replay(record, recorded);
         }
         Ok(())
     }
@@ -850,7 +896,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
             }
             self.check_finite(t)?;
             if until_save == 0 || step == steps {
-                record(t, &self.slots);
+                record(t, self.row());
                 until_save = every;
             }
             until_save -= 1;
@@ -945,7 +991,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
             let tolerance = dt * 1e-6;
             let last = t + tolerance >= stop;
             if t + tolerance >= next_save || last {
-                record(t, &self.slots);
+                record(t, self.row());
                 next_save = t + save;
             }
             if last {
