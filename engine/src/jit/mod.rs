@@ -520,10 +520,15 @@ fn deferred_slots(program: &Program, carried: &[u32]) -> Vec<bool> {
     for &s in carried {
         deferred[s as usize] = true;
     }
-    for ring in &program.rings {
-        deferred[ring.input as usize] = false;
-    }
     deferred[TIME] = true;
+    // The DELAY FIXED buffers read their input, delay and initial value
+    // from memory: those slots (the time itself, in `DELAY FIXED(TIME,
+    // ...)`) are stored at every step.
+    for ring in &program.rings {
+        for slot in [ring.input, ring.delay, ring.initial] {
+            deferred[slot as usize] = false;
+        }
+    }
     deferred
 }
 
