@@ -486,7 +486,9 @@ fn several_save_times_per_call(non_negative: bool) {
         .add(Flow::new("drain", "rate * 10 + effect(TIME)"))
         .add(Flow::new(
             "fill",
-            "DELAY FIXED(drain, 2, 1) * 0.5 + swing * SIN(TIME) + STEP(0.5, 300) + DELAY FIXED(sink, 1, 0) * 0.01",
+            // A buffer of the time itself: its input slot must be stored
+            // at every step even when the loop keeps the time in a register.
+            "DELAY FIXED(drain, 2, 1) * 0.5 + swing * SIN(TIME) + STEP(0.5, 300) + DELAY FIXED(sink, 1, 0) * 0.01 + DELAY FIXED(TIME, 3, -1) * 0.001",
         ))
         .add(Lookup::new("effect", [(0.0, 0.0), (10.0, 3.0)]))
         .add(Constant::new("rate", 0.1))
