@@ -377,6 +377,23 @@ fn destination(op: &Op) -> u32 {
     }
 }
 
+/// The slots a pure function of values reads (arithmetic, functions,
+/// selections, lookups); `None` for time functions, `DELAY FIXED` and
+/// random draws, whose results depend on more than their operands.
+fn value_operands(op: &Op) -> Option<([u32; 3], usize)> {
+    Some(match *op {
+        Op::Copy { a, .. } | Op::F1 { a, .. } | Op::Lookup { a, .. } => ([a, a, a], 1),
+        Op::Add { a, b, .. }
+        | Op::Sub { a, b, .. }
+        | Op::Mul { a, b, .. }
+        | Op::Div { a, b, .. }
+        | Op::F2 { a, b, .. } => ([a, b, b], 2),
+        Op::Select { c, a, b, .. } => ([c, a, b], 3),
+        Op::Xidz { a, b, x, .. } => ([a, b, x], 3),
+        Op::Time { .. } | Op::DelayFixed { .. } | Op::Random { .. } => return None,
+    })
+}
+
 /// The operands of `op` whose NaN or infinity always makes its result NaN
 /// or infinite: both sides of `+ - *`, the numerator of `/` (`x / inf` is
 /// 0), a copy, and negation, `ABS`, `SQRT`, `INTEGER`, `FLOOR`.
@@ -492,17 +509,10 @@ fn deferred_slots(program: &Program, carried: &[u32]) -> Vec<bool> {
         .iter()
         .chain(program.derivative_ops.ops())
     {
+        let (values, n) = value_operands(op).unwrap_or(([0; 3], 0));
         let operands: &[u32] = match op {
-            Op::Copy { a, .. } | Op::F1 { a, .. } | Op::Lookup { a, .. } => &[*a],
-            Op::Add { a, b, .. }
-            | Op::Sub { a, b, .. }
-            | Op::Mul { a, b, .. }
-            | Op::Div { a, b, .. }
-            | Op::F2 { a, b, .. } => &[*a, *b],
-            Op::Select { c, a, b, .. } => &[*c, *a, *b],
-            Op::Xidz { a, b, x, .. } => &[*a, *b, *x],
             Op::Time { args, .. } => args,
-            Op::DelayFixed { .. } | Op::Random { .. } => &[],
+            _ => &values[..n],
         };
         for &a in operands {
             if !written[a as usize] {
@@ -561,17 +571,10 @@ fn invariant_ops(program: &Program) -> std::collections::HashSet<*const Op> {
     let mut invariant = std::collections::HashSet::new();
     for op in ops {
         let d = destination(op) as usize;
-        let operands: &[u32] = match op {
-            Op::Copy { a, .. } | Op::F1 { a, .. } | Op::Lookup { a, .. } => &[*a],
-            Op::Add { a, b, .. }
-            | Op::Sub { a, b, .. }
-            | Op::Mul { a, b, .. }
-            | Op::Div { a, b, .. }
-            | Op::F2 { a, b, .. } => &[*a, *b],
-            Op::Select { c, a, b, .. } => &[*c, *a, *b],
-            Op::Xidz { a, b, x, .. } => &[*a, *b, *x],
-            Op::Time { .. } | Op::DelayFixed { .. } | Op::Random { .. } => continue,
+        let Some((values, n)) = value_operands(op) else {
+            continue;
         };
+        let operands = &values[..n];
         if writes[d] == 1
             && program.limited.binary_search(&(d as u32)).is_err()
             && !program.integrated.contains(&d)

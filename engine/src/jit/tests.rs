@@ -36,6 +36,15 @@ fn bits(results: &Results) -> Vec<u64> {
     results.values().iter().map(|v| v.to_bits()).collect()
 }
 
+/// Every value of every saved row of a batch's run, as bits.
+fn batch_bits(batch: &mut crate::Batch<8>) -> Vec<u64> {
+    let mut rows = Vec::new();
+    batch
+        .run_observing(&mut |_, row| rows.extend(row.values().iter().map(|v| v.to_bits())))
+        .unwrap();
+    rows
+}
+
 fn interpreted(program: &Program) -> Results {
     let mut state = program.state();
     state.set_backend(Backend::Interpreter);
@@ -151,11 +160,7 @@ fn batches_agree_unrolled_or_one_group_at_a_time() {
         for lane in 0..8 {
             batch.set_param(lane, rate, 0.05 * lane as f64).unwrap();
         }
-        let mut rows = Vec::new();
-        batch
-            .run_observing(&mut |_, row| rows.extend(row.values().iter().map(|v| v.to_bits())))
-            .unwrap();
-        rows
+        batch_bits(batch)
     };
     for method in [crate::Method::Euler, crate::Method::Rk4] {
         let time = program.time().with_method(method);
@@ -227,11 +232,7 @@ fn inline_lookups_min_and_max_agree_bit_for_bit() {
                 .set_param(lane, shape, 0.5 + 0.25 * lane as f64)
                 .unwrap();
         }
-        let mut rows = Vec::new();
-        batch
-            .run_observing(&mut |_, row| rows.extend(row.values().iter().map(|v| v.to_bits())))
-            .unwrap();
-        rows
+        batch_bits(batch)
     };
     let mut interpreted_batch = program.batch::<8>();
     interpreted_batch.set_backend(Backend::Interpreter);
@@ -310,11 +311,7 @@ fn limiting_agrees_through_every_tier_of_its_test() {
             batch.set_param(lane, swing, s).unwrap();
             batch.set_param(lane, flip, f).unwrap();
         }
-        let mut rows = Vec::new();
-        batch
-            .run_observing(&mut |_, row| rows.extend(row.values().iter().map(|v| v.to_bits())))
-            .unwrap();
-        rows
+        batch_bits(batch)
     };
     let mut interpreted = program.batch::<8>();
     interpreted.set_backend(Backend::Interpreter);
@@ -421,11 +418,7 @@ fn values_the_same_at_every_step_agree_and_follow_the_parameters() {
                 .set_param(lane, scale, 0.5 * (lane + 1) as f64)
                 .unwrap();
         }
-        let mut rows = Vec::new();
-        batch
-            .run_observing(&mut |_, row| rows.extend(row.values().iter().map(|v| v.to_bits())))
-            .unwrap();
-        rows
+        batch_bits(batch)
     };
     let mut interpreted = program.batch::<8>();
     interpreted.set_backend(Backend::Interpreter);
