@@ -143,6 +143,18 @@ pub const INDICATORS: &[DfeIndicator] = &[
         "Referred children whose assessment is under way.",
     ),
     indicator(
+        "s47_enquiries",
+        "s47 enquiries started",
+        Measure::Sum,
+        "Section 47 enquiries starting: from referrals, child in need cases and children closed after a plan.",
+    ),
+    indicator(
+        "icpcs",
+        "initial conferences",
+        Measure::Sum,
+        "Initial child protection conferences (every plan starts from one).",
+    ),
+    indicator(
         "cpp_started",
         "cp starts",
         Measure::Sum,
