@@ -142,7 +142,10 @@ const FOLLOWED: &[(&str, &[Followed])] = &[
             ("repeat enquiries", None),
             ("conference to plan", Some("cohort conference to plan")),
             ("conference no plan", Some("cohort conference no plan")),
-            ("enquiry no conference", Some("cohort enquiry no conference")),
+            (
+                "enquiry no conference",
+                Some("cohort enquiry no conference"),
+            ),
         ],
     ),
     (

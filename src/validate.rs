@@ -490,7 +490,11 @@ mod tests {
         ] {
             assert!(columns.contains(&c), "{c} in {columns:?}");
         }
-        assert!(v.missing.is_empty(), "published but not modelled: {:?}", v.missing);
+        assert!(
+            v.missing.is_empty(),
+            "published but not modelled: {:?}",
+            v.missing
+        );
         let report = v.to_markdown("validation", "svg", "carecascade validate");
         assert!(report.contains("| `cla_at_31_march` |"), "{report}");
         assert!(report.contains("![referrals](validation/referrals.svg)"));
