@@ -134,7 +134,7 @@ pub const INDICATORS: &[DfeIndicator] = &[
         "cin_at_31_march",
         "children in need dfe",
         Measure::Level,
-        "Children in need in DfE's definition: open child in need cases, plans, looked after and awaiting assessment.",
+        "Children in need in DfE's definition: open child in need cases, under a section 47 enquiry, on plans, looked after and awaiting assessment.",
     ),
     indicator(
         "cin_awaiting_assessment",
