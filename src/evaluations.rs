@@ -103,7 +103,7 @@ const FOLLOWED: &[(&str, &[Followed])] = &[
                 Some("cohort assessment to early help"),
             ),
             ("cin starts", Some("cohort cin starts")),
-            ("cp starts from assessment", Some("cohort cp starts")),
+            ("enquiries from assessment", Some("cohort enquiries")),
             (
                 "care entries from assessment",
                 Some("cohort care from assessment"),
@@ -124,6 +124,8 @@ const FOLLOWED: &[(&str, &[Followed])] = &[
         &[
             ("cin starts", None),
             ("cp step down", None),
+            ("conference no plan", None),
+            ("enquiry no conference", None),
             ("cin ageing in", None),
             ("cin closing", Some("cohort cin closing")),
             ("cin step down", Some("cohort cin to early help")),
@@ -133,11 +135,23 @@ const FOLLOWED: &[(&str, &[Followed])] = &[
         ],
     ),
     (
+        "s47 enquiry",
+        &[
+            ("enquiries from assessment", None),
+            ("cin step up", None),
+            ("repeat enquiries", None),
+            ("conference to plan", Some("cohort conference to plan")),
+            ("conference no plan", Some("cohort conference no plan")),
+            (
+                "enquiry no conference",
+                Some("cohort enquiry no conference"),
+            ),
+        ],
+    ),
+    (
         "child protection",
         &[
-            ("cp starts from assessment", None),
-            ("cin step up", None),
-            ("repeat plans", None),
+            ("conference to plan", None),
             ("cp ageing in", None),
             ("cp step down", Some("cohort cp step down")),
             ("cp closing", Some("cohort cp closing")),
@@ -150,7 +164,7 @@ const FOLLOWED: &[(&str, &[Followed])] = &[
         &[
             ("cp closing", None),
             ("closed after cp ageing in", None),
-            ("repeat plans", Some("cohort repeat plans")),
+            ("repeat enquiries", Some("cohort repeat enquiries")),
             (
                 "closed after cp settling",
                 Some("cohort closed after cp settling"),
@@ -281,7 +295,7 @@ units = "children/year"
 dimensions = ["age"]
 initial = "0"
 inflows = ["cohort unmet escalation", "cohort early help step up", "cohort early help detection", "cohort rereferrals"]
-outflows = ["cohort referral closures", "cohort assessment to early help", "cohort cin starts", "cohort cp starts", "cohort care from assessment"]
+outflows = ["cohort referral closures", "cohort assessment to early help", "cohort cin starts", "cohort enquiries", "cohort care from assessment"]
 non_negative = true
 units = "children"
 doc = "The cohort referred and being assessed."
@@ -301,9 +315,9 @@ dimensions = ["age"]
 equation = "cohort awaiting assessment * ZIDZ(cin starts, awaiting assessment)"
 units = "children/year"
 
-[flows."cohort cp starts"]
+[flows."cohort enquiries"]
 dimensions = ["age"]
-equation = "cohort awaiting assessment * ZIDZ(cp starts from assessment, awaiting assessment)"
+equation = "cohort awaiting assessment * ZIDZ(enquiries from assessment, awaiting assessment)"
 units = "children/year"
 
 [flows."cohort care from assessment"]
@@ -333,7 +347,7 @@ units = "children/year"
 [stocks."cohort child in need"]
 dimensions = ["age"]
 initial = "0"
-inflows = ["cohort cin starts", "cohort cp step down", "cohort cin ageing in"]
+inflows = ["cohort cin starts", "cohort cp step down", "cohort conference no plan", "cohort enquiry no conference", "cohort cin ageing in"]
 outflows = ["cohort cin closing", "cohort cin to early help", "cohort cin step up", "cohort cin to care", "cohort cin ageing out"]
 non_negative = true
 units = "children"
@@ -373,10 +387,34 @@ units = "children/year"
 "age 10 to 15" = "cohort cin ageing out[age 5 to 9]"
 "age 16 to 17" = "cohort cin ageing out[age 10 to 15]"
 
+[stocks."cohort s47 enquiry"]
+dimensions = ["age"]
+initial = "0"
+inflows = ["cohort enquiries", "cohort cin step up", "cohort repeat enquiries"]
+outflows = ["cohort conference to plan", "cohort conference no plan", "cohort enquiry no conference"]
+non_negative = true
+units = "children"
+doc = "The cohort under a section 47 enquiry."
+
+[flows."cohort conference to plan"]
+dimensions = ["age"]
+equation = "cohort s47 enquiry * ZIDZ(conference to plan, s47 enquiry)"
+units = "children/year"
+
+[flows."cohort conference no plan"]
+dimensions = ["age"]
+equation = "cohort s47 enquiry * ZIDZ(conference no plan, s47 enquiry)"
+units = "children/year"
+
+[flows."cohort enquiry no conference"]
+dimensions = ["age"]
+equation = "cohort s47 enquiry * ZIDZ(enquiry no conference, s47 enquiry)"
+units = "children/year"
+
 [stocks."cohort child protection"]
 dimensions = ["age"]
 initial = "0"
-inflows = ["cohort cp starts", "cohort cin step up", "cohort repeat plans", "cohort cp ageing in"]
+inflows = ["cohort conference to plan", "cohort cp ageing in"]
 outflows = ["cohort cp step down", "cohort cp closing", "cohort cp to care", "cohort cp ageing out"]
 non_negative = true
 units = "children"
@@ -415,14 +453,14 @@ units = "children/year"
 dimensions = ["age"]
 initial = "0"
 inflows = ["cohort cp closing", "cohort closed after cp ageing in"]
-outflows = ["cohort repeat plans", "cohort closed after cp settling", "cohort closed after cp ageing out"]
+outflows = ["cohort repeat enquiries", "cohort closed after cp settling", "cohort closed after cp ageing out"]
 non_negative = true
 units = "children"
 doc = "The cohort closed after a plan."
 
-[flows."cohort repeat plans"]
+[flows."cohort repeat enquiries"]
 dimensions = ["age"]
-equation = "cohort closed after cp * ZIDZ(repeat plans, closed after cp)"
+equation = "cohort closed after cp * ZIDZ(repeat enquiries, closed after cp)"
 units = "children/year"
 
 [flows."cohort closed after cp settling"]

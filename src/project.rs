@@ -134,13 +134,25 @@ pub const INDICATORS: &[DfeIndicator] = &[
         "cin_at_31_march",
         "children in need dfe",
         Measure::Level,
-        "Children in need in DfE's definition: open child in need cases, plans, looked after and awaiting assessment.",
+        "Children in need in DfE's definition: open child in need cases, under a section 47 enquiry, on plans, looked after and awaiting assessment.",
     ),
     indicator(
         "cin_awaiting_assessment",
         "awaiting assessment",
         Measure::Level,
         "Referred children whose assessment is under way.",
+    ),
+    indicator(
+        "s47_enquiries",
+        "s47 enquiries started",
+        Measure::Sum,
+        "Section 47 enquiries starting: from referrals, child in need cases and children closed after a plan.",
+    ),
+    indicator(
+        "icpcs",
+        "initial conferences",
+        Measure::Sum,
+        "Initial child protection conferences (every plan starts from one).",
     ),
     indicator(
         "cpp_started",
