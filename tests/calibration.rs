@@ -236,9 +236,6 @@ fn the_model_documentation_is_generated_from_the_model() {
                     "Evidence",
                     "Policy lever",
                     "Definition",
-                    // set from published outturn (the money: docs/validation.md)
-                    "Derived from outturn",
-                    "reproduces RO3 2022-23 outturn",
                 ]
                 .iter()
                 .any(|k| doc.contains(k)),
