@@ -12,6 +12,20 @@ use std::path::Path;
 /// The England model's file, as shipped in `models/england.toml`.
 pub const ENGLAND_TOML: &str = include_str!("../models/england.toml");
 
+/// What the England model is calibrated to and how, as shipped in
+/// `models/england.calibrate.toml`: the report charts every series it fits.
+pub const ENGLAND_CALIBRATION_TOML: &str = include_str!("../models/england.calibrate.toml");
+
+/// The published series the England model is fitted to (the `[series]` of
+/// [`ENGLAND_CALIBRATION_TOML`]), in the spec's order.
+pub fn fitted_series() -> Result<Vec<String>> {
+    let spec = crate::calibrate::CalibrationSpec::parse(
+        ENGLAND_CALIBRATION_TOML,
+        Some("models/england.calibrate.toml"),
+    )?;
+    Ok(spec.series.keys().cloned().collect())
+}
+
 /// The England model's name (its `[model] name`), by which the report
 /// recognises it without parsing it again.
 pub const ENGLAND_NAME: &str = "england";

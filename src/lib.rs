@@ -101,8 +101,8 @@ pub mod submission;
 pub mod validate;
 
 pub use england::{
-    BUILTIN_MODELS, DEFAULT_INDICATORS, DISCOUNT_RATE, ENGLAND_NAME, ENGLAND_TOML, SCALARS,
-    builtin, england, library, load_model, profile,
+    BUILTIN_MODELS, DEFAULT_INDICATORS, DISCOUNT_RATE, ENGLAND_CALIBRATION_TOML, ENGLAND_NAME,
+    ENGLAND_TOML, SCALARS, builtin, england, fitted_series, library, load_model, profile,
 };
 
 /// The README's examples are compiled and run as doctests.

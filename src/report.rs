@@ -882,13 +882,18 @@ pub fn report_with_drivers(
                 from + 1,
                 validation.to
             );
-            // The headline series where the model has targets, else all.
+            // The series with targets and every series the England model
+            // is fitted to, or all of them for a model without targets.
             let headline = validation.series.iter().any(|s| s.target.is_some());
-            for s in validation
-                .series
-                .iter()
-                .filter(|s| s.mape.is_some() && (!headline || s.target.is_some()))
-            {
+            let fitted = if prepared[0].model().name() == crate::ENGLAND_NAME {
+                crate::england::fitted_series()?
+            } else {
+                Vec::new()
+            };
+            let shown = |s: &&crate::validate::SeriesCheck| {
+                s.mape.is_some() && (!headline || s.target.is_some() || fitted.contains(&s.column))
+            };
+            for s in validation.series.iter().filter(shown) {
                 let _ = write!(
                     h,
                     "<tr><td>{}</td><td>{:.1}%</td></tr>",
@@ -913,13 +918,8 @@ pub fn report_with_drivers(
                     }
                 }
             }
-            // Every series in the table above: the fitted ones (with
-            // targets) for a model that has them, else all.
-            for s in validation
-                .series
-                .iter()
-                .filter(|s| s.mape.is_some() && (!headline || s.target.is_some()))
-            {
+            // Every series in the table above.
+            for s in validation.series.iter().filter(shown) {
                 let chart = model_vs_observed(&s.title, &s.line, &s.dots, false)?;
                 let _ = writeln!(h, "<figure>{chart}</figure>");
             }
@@ -1500,10 +1500,20 @@ mod tests {
         // The evaluations the model cites, with their verdicts.
         assert!(html.contains("Does it reproduce the evaluations its policies rest on?"));
         assert!(html.contains("Supporting Families 2015-20"));
-        // Every fitted series is charted.
-        assert!(
-            html.contains("Child protection plans starting")
-                && html.contains("Ceasing to be looked after")
+        // Every fitted series is charted, not only those with targets.
+        for title in [
+            "Child protection plans starting",
+            "Ceasing to be looked after",
+            "Second or subsequent plans",
+            "Section 47 enquiries starting",
+            "Initial child protection conferences",
+        ] {
+            assert!(html.contains(title), "{title}");
+        }
+        assert_eq!(
+            crate::england::fitted_series().unwrap().len(),
+            12,
+            "models/england.calibrate.toml's [series]"
         );
         // Nothing outside the file: no scripts, stylesheets or images to fetch.
         for external in ["src=", "href=", "url(", "@import", "https://", "<script"] {
