@@ -782,10 +782,18 @@ fn lower_advance(
     } else {
         l.b.ins().ireduce(pointer, bytes)
     };
-    l.slots = l.b.ins().iadd(all_slots, bytes);
-    // This group's lanes of the saved rows, likewise.
-    let group_saved = l.b.ins().iadd(saved, bytes);
-    l.lane_base = Some(l.b.ins().imul_imm(g, l.width as i64));
+    // This group's lanes of the saved rows, likewise. With one group the
+    // addresses are the parameters themselves: the group number would
+    // only take a register and a byte of every load and store.
+    let group_saved = if loop_groups == 1 {
+        l.slots = all_slots;
+        l.lane_base = Some(l.b.ins().iconst(types::I64, 0));
+        saved
+    } else {
+        l.slots = l.b.ins().iadd(all_slots, bytes);
+        l.lane_base = Some(l.b.ins().imul_imm(g, l.width as i64));
+        l.b.ins().iadd(saved, bytes)
+    };
     l.cache.iter_mut().for_each(|v| *v = None);
 
     // The stocks and net flows as the caller left them.
@@ -1629,6 +1637,12 @@ impl Lowering<'_> {
             self.b.switch_to_block(next);
             any = self.b.block_params(next)[0];
             self.cache = kept;
+            // The values this test loaded are reused by the next few
+            // stocks' tests (neighbours share flows) but not held for
+            // the rest of the step, which spilled them: the clock moves
+            // on as if each term were an operation.
+            let stock = program.stocks[i];
+            self.clock += (stock.end - stock.first_in) as usize + 1;
         }
         let kept = self.cache.clone();
         let slow = self.b.create_block();
