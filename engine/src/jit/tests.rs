@@ -253,9 +253,9 @@ fn inline_lookups_min_and_max_agree_bit_for_bit() {
 /// points (the most inlined, four levels deep) of each kind of
 /// interpolation, with the input stepping through every point exactly,
 /// between them, below the first and beyond the last. A segment chosen one
-/// off (at a point, or near the middle of the search), or the ends tested
-/// in the other order, gives other bits than the interpreter; one run and
-/// a batch, unrolled or one group at a time.
+/// off (at a point, or near the middle of the search) gives other bits
+/// than the interpreter; one run and a batch, unrolled or one group at a
+/// time.
 #[test]
 fn inline_lookup_search_agrees_at_every_point() {
     use crate::Interpolation;
