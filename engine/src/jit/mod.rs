@@ -782,10 +782,18 @@ fn lower_advance(
     } else {
         l.b.ins().ireduce(pointer, bytes)
     };
-    l.slots = l.b.ins().iadd(all_slots, bytes);
-    // This group's lanes of the saved rows, likewise.
-    let group_saved = l.b.ins().iadd(saved, bytes);
-    l.lane_base = Some(l.b.ins().imul_imm(g, l.width as i64));
+    // This group's lanes of the saved rows, likewise. With one group the
+    // addresses are the parameters themselves: the group number would
+    // only take a register and a byte of every load and store.
+    let group_saved = if loop_groups == 1 {
+        l.slots = all_slots;
+        l.lane_base = Some(l.b.ins().iconst(types::I64, 0));
+        saved
+    } else {
+        l.slots = l.b.ins().iadd(all_slots, bytes);
+        l.lane_base = Some(l.b.ins().imul_imm(g, l.width as i64));
+        l.b.ins().iadd(saved, bytes)
+    };
     l.cache.iter_mut().for_each(|v| *v = None);
 
     // The stocks and net flows as the caller left them.
@@ -1629,6 +1637,12 @@ impl Lowering<'_> {
             self.b.switch_to_block(next);
             any = self.b.block_params(next)[0];
             self.cache = kept;
+            // The values this test loaded are reused by the next few
+            // stocks' tests (neighbours share flows) but not held for
+            // the rest of the step, which spilled them: the clock moves
+            // on as if each term were an operation.
+            let stock = program.stocks[i];
+            self.clock += (stock.end - stock.first_in) as usize + 1;
         }
         let kept = self.cache.clone();
         let slow = self.b.create_block();
@@ -1936,8 +1950,8 @@ impl Lowering<'_> {
         self.b.block_params(join)[0]
     }
 
-    /// Tables of at most this many points are lowered inline, as a chain
-    /// of comparisons and choices; larger ones call the interpreter's
+    /// Tables of at most this many points are lowered inline, as a search
+    /// tree of comparisons; larger ones call the interpreter's
     /// [`LookupTable::eval`].
     const INLINE_LOOKUP_POINTS: usize = 16;
 
@@ -1949,30 +1963,60 @@ impl Lowering<'_> {
     /// `x0 <= x < x1` (`y0` for `Discrete`).
     /// The differences `y1 - y0` and `x1 - x0` of constants are computed
     /// here by the same IEEE subtraction, so every value is the same bits.
+    ///
+    /// Each lane is looked up on its own ([`Lowering::lookup_lane`]), by a
+    /// binary search in branches: a few comparisons where testing every
+    /// point (a chain of choices, as this was) took about 200 instructions
+    /// for an 11-point table of the year (England has nine).
     fn lookup(&mut self, table: &LookupTable, x: Value) -> Value {
+        if self.width == 1 {
+            return self.lookup_lane(table, x);
+        }
+        let mut lanes = Vec::with_capacity(self.width);
+        for k in 0..self.width {
+            let lane = self.b.ins().extractlane(x, k as u8);
+            lanes.push(self.lookup_lane(table, lane));
+        }
+        let mut v = self.b.ins().scalar_to_vector(self.ty, lanes[0]);
+        for (k, &lane) in lanes.iter().enumerate().skip(1) {
+            v = self.b.ins().insertlane(v, lane, k as u8);
+        }
+        v
+    }
+
+    /// [`Lowering::lookup`] of one `f64`: NaN for NaN, the ends beyond the
+    /// ends, else a binary search for the last segment whose start is at or
+    /// below `x` (the first segment if none is), whose constants go to one
+    /// block that interpolates. The search tests `x >= start`, false for
+    /// NaN, but NaN is sent to its own block before it.
+    fn lookup_lane(&mut self, table: &LookupTable, x: Value) -> Value {
         let (xs, ys) = (table.xs(), table.ys());
         let n = xs.len();
-        let nan = self.constant(f64::NAN);
-        let unordered = self.compare(FloatCC::Unordered, x, x);
+        let join = self.b.create_block();
+        self.b.append_block_param(join, types::F64);
+        let unordered = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+        let nan = self.b.ins().f64const(f64::NAN);
+        let searched = self.b.create_block();
+        self.b
+            .ins()
+            .brif(unordered, join, &[ir::BlockArg::Value(nan)], searched, &[]);
+        self.b.switch_to_block(searched);
+        let constant_leaf = |l: &mut Self, y: f64| {
+            let y = l.b.ins().f64const(y);
+            l.b.ins().jump(join, &[ir::BlockArg::Value(y)]);
+        };
         if n == 1 {
-            let y = self.constant(ys[0]);
-            return self.choose(unordered, nan, y);
-        }
-        let value = if table.interpolation() == Interpolation::Discrete {
-            // ys[i - 1] for the first i with xs[i] > x, ys[0] at or below
-            // the first point, ys[n - 1] at or beyond the last.
-            let mut y = self.constant(ys[0]);
-            for k in 1..n {
-                let at = self.constant(xs[k]);
-                let past = self.compare(FloatCC::GreaterThanOrEqual, x, at);
-                let yk = self.constant(ys[k]);
-                y = self.choose(past, yk, y);
-            }
-            y
+            constant_leaf(self, ys[0]);
+        } else if table.interpolation() == Interpolation::Discrete {
+            // ys[k] for the last k with xs[k] <= x (ys[0] at or below the
+            // first point), ys[n - 1] at or beyond the last.
+            self.search(x, xs, 0, n, &|l: &mut Self, k: usize| {
+                constant_leaf(l, ys[k])
+            });
         } else {
-            // Segments (x0, y0, y1 - y0, x1 - x0), chosen by the last x0 at
-            // or below x; for `Extrapolate` the last segment extended from
-            // the last point, as `eval` computes beyond it.
+            // Segments (x0, y0, y1 - y0, x1 - x0); for `Extrapolate` the
+            // last segment extended from the last point, as `eval`
+            // computes beyond it.
             let mut segments: Vec<[f64; 4]> = (0..n - 1)
                 .map(|k| [xs[k], ys[k], ys[k + 1] - ys[k], xs[k + 1] - xs[k]])
                 .collect();
@@ -1984,34 +2028,68 @@ impl Lowering<'_> {
                     ys[n - 1] - ys[n - 2],
                     xs[n - 1] - xs[n - 2],
                 ]);
-            }
-            let [x0, y0, dy, dx] = segments[0];
-            let mut chosen = [x0, y0, dy, dx].map(|c| self.constant(c));
-            for segment in &segments[1..] {
-                let at = self.constant(segment[0]);
-                let past = self.compare(FloatCC::GreaterThanOrEqual, x, at);
-                for (value, &c) in chosen.iter_mut().zip(segment) {
-                    let c = self.constant(c);
-                    *value = self.choose(past, c, *value);
+            } else {
+                // At or below the first point its value, at or beyond the
+                // last the last value (the first test wins, as in `eval`).
+                for (at, cc, y) in [
+                    (xs[0], FloatCC::LessThanOrEqual, ys[0]),
+                    (xs[n - 1], FloatCC::GreaterThanOrEqual, ys[n - 1]),
+                ] {
+                    let end = self.b.ins().f64const(at);
+                    let beyond = self.b.ins().fcmp(cc, x, end);
+                    let y = self.b.ins().f64const(y);
+                    let inside = self.b.create_block();
+                    self.b
+                        .ins()
+                        .brif(beyond, join, &[ir::BlockArg::Value(y)], inside, &[]);
+                    self.b.switch_to_block(inside);
                 }
             }
-            let [x0, y0, dy, dx] = chosen;
+            let interpolate = self.b.create_block();
+            for _ in 0..4 {
+                self.b.append_block_param(interpolate, types::F64);
+            }
+            let starts: Vec<f64> = segments.iter().map(|s| s[0]).collect();
+            self.search(x, &starts, 0, segments.len(), &|l: &mut Self, k: usize| {
+                let args = segments[k].map(|c| ir::BlockArg::Value(l.b.ins().f64const(c)));
+                l.b.ins().jump(interpolate, &args);
+            });
+            self.b.switch_to_block(interpolate);
+            let [x0, y0, dy, dx] = [0, 1, 2, 3].map(|k| self.b.block_params(interpolate)[k]);
             let offset = self.b.ins().fsub(x, x0);
             let rise = self.b.ins().fmul(offset, dy);
             let step = self.b.ins().fdiv(rise, dx);
-            let mut y = self.b.ins().fadd(y0, step);
-            if !extrapolate {
-                let (first, last) = (self.constant(xs[0]), self.constant(xs[n - 1]));
-                let beyond = self.compare(FloatCC::GreaterThanOrEqual, x, last);
-                let end = self.constant(ys[n - 1]);
-                y = self.choose(beyond, end, y);
-                let before = self.compare(FloatCC::LessThanOrEqual, x, first);
-                let start = self.constant(ys[0]);
-                y = self.choose(before, start, y);
-            }
-            y
-        };
-        self.choose(unordered, nan, value)
+            let y = self.b.ins().fadd(y0, step);
+            self.b.ins().jump(join, &[ir::BlockArg::Value(y)]);
+        }
+        self.b.switch_to_block(join);
+        self.b.block_params(join)[0]
+    }
+
+    /// Branches from the current block to `leaf(k)` for the last `k` in
+    /// `lo..hi` with `starts[k] <= x` (`lo` if none is, NaN included),
+    /// where `x >= starts[lo]` or `lo` is the first: a binary search, each
+    /// leaf ending its own block.
+    fn search(
+        &mut self,
+        x: Value,
+        starts: &[f64],
+        lo: usize,
+        hi: usize,
+        leaf: &dyn Fn(&mut Self, usize),
+    ) {
+        if hi - lo == 1 {
+            return leaf(self, lo);
+        }
+        let middle = lo + (hi - lo) / 2;
+        let at = self.b.ins().f64const(starts[middle]);
+        let past = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, at);
+        let (above, below) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(past, above, &[], below, &[]);
+        self.b.switch_to_block(above);
+        self.search(x, starts, middle, hi, leaf);
+        self.b.switch_to_block(below);
+        self.search(x, starts, lo, middle, leaf);
     }
 
     fn func2(&mut self, f: Func2, a: u32, b: u32, lane: usize) -> Value {

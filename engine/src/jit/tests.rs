@@ -249,6 +249,82 @@ fn inline_lookups_min_and_max_agree_bit_for_bit() {
     }
 }
 
+/// Lookups searched by the inline binary search: tables of 2, 3, 7 and 16
+/// points (the most inlined, four levels deep) of each kind of
+/// interpolation, with the input stepping through every point exactly,
+/// between them, below the first and beyond the last. A segment chosen one
+/// off (at a point, or near the middle of the search) gives other bits
+/// than the interpreter; one run and a batch, unrolled or one group at a
+/// time.
+#[test]
+fn inline_lookup_search_agrees_at_every_point() {
+    use crate::Interpolation;
+    let mut model = Model::builder("search")
+        .add(Stock::new("level", "0").inflow("rise"))
+        .add(Flow::new("rise", "x"))
+        .add(crate::build::Aux::new("x", "TIME * shape - 1"))
+        .add(Constant::new("shape", 1.0));
+    for n in [2usize, 3, 7, 16] {
+        // Points 0.75 apart from -0.5 (x meets each, in steps of 0.125),
+        // values that are not on one line.
+        let points: Vec<(f64, f64)> = (0..n)
+            .map(|k| {
+                (
+                    0.75 * k as f64 - 0.5,
+                    (1.3 * k as f64).sin() * 3.0 + 0.1 * k as f64,
+                )
+            })
+            .collect();
+        for (kind, interpolation) in [
+            ("continuous", Interpolation::Continuous),
+            ("extrapolated", Interpolation::Extrapolate),
+            ("discrete", Interpolation::Discrete),
+        ] {
+            let table = format!("{kind}{n}");
+            model = model
+                .add(Lookup::new(table.clone(), points.clone()).interpolation(interpolation))
+                .add(crate::build::Aux::new(
+                    format!("{table} value"),
+                    format!("{table}(x)"),
+                ));
+        }
+    }
+    let model = model
+        .time(crate::TimeSettings::new(0.0, 14.0, 0.125).unwrap())
+        .build()
+        .unwrap();
+    let program = Program::compile(&model).unwrap();
+    let reference = bits(&interpreted(&program));
+    let one = Arc::new(compile(&program, 1, &Options::default()).unwrap());
+    assert!(one.has_loop(&program, false));
+    let mut state = program.state();
+    state.use_kernels(one);
+    assert!(bits(&state.run().unwrap()) == reference);
+
+    let shape = program.parameter("shape").unwrap();
+    let run = |batch: &mut crate::Batch<8>| {
+        for lane in 0..8 {
+            batch
+                .set_param(lane, shape, 1.0 - 0.125 * lane as f64)
+                .unwrap();
+        }
+        batch_bits(batch)
+    };
+    let mut interpreted_batch = program.batch::<8>();
+    interpreted_batch.set_backend(Backend::Interpreter);
+    let reference = run(&mut interpreted_batch);
+    for unroll in [true, false] {
+        let options = Options {
+            unroll: Some(unroll),
+            ..Options::default()
+        };
+        let kernels = Arc::new(compile(&program, 8, &options).unwrap());
+        let mut batch = program.batch::<8>();
+        batch.use_kernels(kernels);
+        assert!(run(&mut batch) == reference, "unrolled: {unroll}");
+    }
+}
+
 /// Non-negative limiting through each tier of the compiled test: flows
 /// that are all positive (the cheap test rules limiting out), a negative
 /// inflow and a flow of -0 (the cheap test cannot, the interpreter's first
