@@ -21,7 +21,7 @@
 //! Westmorland and Furness) or earlier codes of the same area (North
 //! Yorkshire's and Somerset's county codes, whose figures join the new
 //! codes'), as the table of boundary changes
-//! ([`BOUNDARY_CHANGES`]) says.
+//! ([`BOUNDARY_CHANGES`](crate::data::BOUNDARY_CHANGES)) says.
 //! 2. **Its own social workers**, from `data/workforce.csv` where the
 //!    authority is there; otherwise England's, in proportion to its children
 //!    in need.
@@ -42,7 +42,7 @@
 //! `model = "..."`. `carecascade localise` does all of this.
 
 use crate::calibrate::{Bounds, CalibrationSpec, Fit, calibrate};
-use crate::data::{Authority, BOUNDARY_CHANGES, LocalAuthorities, Observed};
+use crate::data::{Authority, LocalAuthorities, Observed};
 use crate::engine::error::{Error, Result};
 use crate::engine::model::Model;
 use indexmap::IndexMap;
@@ -183,7 +183,7 @@ pub fn check_localisable(model: &Model) -> Result<()> {
 /// same area, which names it), or `all` for every current authority
 /// ([`LocalAuthorities::current`]: the 152 that publish figures for 2023;
 /// predecessors of reorganised authorities are left out, see
-/// [`BOUNDARY_CHANGES`]).
+/// [`BOUNDARY_CHANGES`](crate::data::BOUNDARY_CHANGES)).
 ///
 /// # Errors
 ///
@@ -247,17 +247,16 @@ pub enum Filled {
         /// The earlier code.
         code: String,
     },
-    /// The authority did not exist yet: its one predecessor's figure for
-    /// the year, times the authority's share of all its predecessor's
-    /// successors' figures for the same series in their first published
-    /// year (for the population, its share of the children).
+    /// The authority did not exist yet: the total of its predecessors'
+    /// figures for the year, times the authority's share of all the
+    /// successors' figures for the same series in their published
+    /// years (for the population, its share of the children); see
+    /// [`LocalAuthorities::apportioned`].
     Split {
-        /// The predecessor's code and name.
-        predecessor: (String, String),
-        /// The predecessor's figure for the year.
-        predecessor_value: f64,
-        /// The successors' first published year, whose figures give the share.
-        share_year: i32,
+        /// The predecessors' codes, names and figures for the year.
+        predecessors: Vec<(String, String, f64)>,
+        /// The successors' published years whose figures give the share.
+        share_years: Vec<i32>,
         /// The authority's share.
         share: f64,
     },
@@ -333,6 +332,23 @@ pub struct LocalWarning {
     pub filled: Filled,
 }
 
+/// Years as written in a warning: `2022`, `2020-2023` (consecutive), or
+/// listed.
+fn years_span(years: &[i32]) -> String {
+    match years {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [first, .., last] if (last - first) as usize + 1 == years.len() => {
+            format!("{first}-{last}")
+        }
+        _ => years
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
 /// A figure as written in a warning: whole numbers without decimals.
 fn figure(v: f64) -> String {
     if v.fract() == 0.0 {
@@ -349,11 +365,19 @@ impl LocalWarning {
         let how = match &self.filled {
             Filled::EarlierCode { code } => format!("code {code}"),
             Filled::Split {
-                predecessor: (pc, _),
-                share_year,
+                predecessors,
+                share_years,
                 share,
-                ..
-            } => format!("{:.1}% of {pc}'s by {share_year} share", 100.0 * share),
+            } => format!(
+                "{:.1}% of {}'s by {} share",
+                100.0 * share,
+                predecessors
+                    .iter()
+                    .map(|p| p.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" + "),
+                years_span(share_years)
+            ),
             Filled::Interpolated {
                 before: (y0, _),
                 after: (y1, _),
@@ -386,16 +410,26 @@ impl std::fmt::Display for LocalWarning {
                 "is published under its earlier code {earlier} (the same area); used {value}"
             ),
             Filled::Split {
-                predecessor: (pc, pn),
-                predecessor_value,
-                share_year,
+                predecessors,
+                share_years,
                 share,
-            } => write!(
-                f,
-                "not published (the authority began later); used {value}, {pn} ({pc})'s {} times this authority's share of its successors' {series} in {share_year} ({:.1}%)",
-                figure(*predecessor_value),
-                100.0 * share
-            ),
+            } => {
+                let each: Vec<String> = predecessors
+                    .iter()
+                    .map(|(pc, pn, v)| format!("{pn} ({pc})'s {}", figure(*v)))
+                    .collect();
+                let from = match each.as_slice() {
+                    [one] => one.clone(),
+                    [rest @ .., last] => format!("the total of {} and {last}", rest.join(", ")),
+                    [] => "its predecessors'".into(),
+                };
+                write!(
+                    f,
+                    "not published (the authority began later); used {value}, {from} times this authority's share of its successors' {series} in {} ({:.1}%)",
+                    years_span(share_years),
+                    100.0 * share
+                )
+            }
             Filled::Interpolated {
                 before: (y0, v0),
                 after: (y1, v1),
@@ -470,9 +504,11 @@ impl StartFigures {
 /// and reported as a [`LocalWarning`] ([`Filled`] says how):
 ///
 /// 1. its earlier code's figure (same area);
-/// 2. for an authority that began after `from` (North and West
-///    Northamptonshire, 2022), its predecessor's figure split by its share
-///    of the successors' figures in their first year;
+/// 2. for an authority that began after `from` by a split or merger
+///    (North and West Northamptonshire, 2022; Bournemouth, Christchurch
+///    and Poole and Dorset, 2020), its predecessors' total figure
+///    apportioned by its share of the successors' figures in their first
+///    year ([`LocalAuthorities::apportioned`]);
 /// 3. linear between its nearest published years before and after;
 /// 4. its nearest published year's;
 /// 5. for a series it never published (Isles of Scilly's children looked
@@ -531,7 +567,16 @@ pub fn start_figures(table: &LocalAuthorities, area: &str, from: i32) -> Result<
                     .map(|c| Filled::EarlierCode { code: c.clone() }),
             ),
             (None, None) => {
-                let (v, f) = fill(table, &authority, &series, column, from, &england, population)
+                let (v, f) = fill(
+                    table,
+                    &authority,
+                    &series,
+                    column,
+                    from,
+                    &england,
+                    population,
+                    table.latest_year(),
+                )
                     .ok_or_else(|| Error::Invalid {
                         what: format!("local model of {name}"),
                         message: format!(
@@ -565,7 +610,9 @@ pub fn start_figures(table: &LocalAuthorities, area: &str, from: i32) -> Result<
     })
 }
 
-/// Fills `column` for `year` by rules 2-5 of [`start_figures`].
+/// Fills `column` for `year` by rules 2-5 of [`start_figures`], rule 2
+/// using no figure after `to`.
+#[allow(clippy::too_many_arguments)] // one cell: where, what, and the year limit
 pub(crate) fn fill(
     table: &LocalAuthorities,
     authority: &Authority,
@@ -574,53 +621,19 @@ pub(crate) fn fill(
     year: i32,
     england: &Observed,
     population: Option<f64>,
+    to: i32,
 ) -> Option<(f64, Filled)> {
-    // 2. A successor before its first year: its predecessor's figure,
-    //    split.
-    let figure_of = |code: &str, y: i32| {
-        table
-            .series_of(&Authority {
-                code: code.to_string(),
-                name: String::new(),
-                region: String::new(),
-                earlier_codes: Vec::new(),
-            })
-            .ok()
-            .and_then(|o| o.series(column).ok().and_then(|s| s.get(y)))
-    };
-    for b in BOUNDARY_CHANGES {
-        // (A code change's figures are the authority's own: rule 1.)
-        if b.predecessors.len() != 1
-            || b.is_code_change()
-            || year >= b.first_year
-            || !b.successors.iter().any(|(c, _)| *c == authority.code)
-        {
-            continue;
-        }
-        let (pc, pn) = b.predecessors[0];
-        // The successors' first year together.
-        let share_year = (b.first_year..=table.latest_year())
-            .find(|&y| b.successors.iter().all(|(c, _)| figure_of(c, y).is_some()));
-        if let (Some(predecessor_value), Some(share_year)) = (figure_of(pc, year), share_year) {
-            let total: f64 = b
-                .successors
-                .iter()
-                .filter_map(|(c, _)| figure_of(c, share_year))
-                .sum();
-            let own = figure_of(&authority.code, share_year)?;
-            if total > 0.0 {
-                let share = own / total;
-                return Some((
-                    predecessor_value * share,
-                    Filled::Split {
-                        predecessor: (pc.to_string(), pn.to_string()),
-                        predecessor_value,
-                        share_year,
-                        share,
-                    },
-                ));
-            }
-        }
+    // 2. A successor before its first year: its predecessors' figures,
+    //    apportioned.
+    if let Some(a) = table.apportioned(authority, column, year, to) {
+        return Some((
+            a.value,
+            Filled::Split {
+                predecessors: a.predecessors,
+                share_years: a.share_years,
+                share: a.share,
+            },
+        ));
     }
     // 3, 4. The authority's own nearest years.
     let before = series.observed().filter(|(y, _)| *y < year).last();

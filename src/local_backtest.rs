@@ -397,6 +397,34 @@ pub struct ChangeSkill {
     pub benchmarks: Vec<f64>,
 }
 
+/// The fewest earlier forecasts a shrinkage factor is fitted on
+/// ([`LocalBacktest::shrunk_changes`]).
+pub const MIN_SHRINK_FORECASTS: usize = 20;
+
+/// The model's forecasts with their change from the last published figure
+/// shrunk by a factor fitted out of sample: at each origin, the slope of
+/// the outturns' changes on the forecasts' changes over the forecasts of
+/// earlier origins whose outturns were published by then (for two years
+/// ahead, origins at least two years earlier), kept within 0 and 1. No
+/// figure of a year scored, or later, enters the factor it is scored
+/// with. Origins without [`MIN_SHRINK_FORECASTS`] such forecasts (the
+/// first ones, and children looked after before 2021) are not scored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShrunkChange {
+    /// The series.
+    pub series: String,
+    /// Years ahead.
+    pub horizon: usize,
+    /// The factor at each origin that has one: (origin, factor).
+    pub factors: Vec<(i32, f64)>,
+    /// Forecasts scored (at those origins).
+    pub forecasts: usize,
+    /// Median error ratio of the shrunk forecasts.
+    pub median_ratio: f64,
+    /// Median error ratio of the model's forecasts, on the same forecasts.
+    pub model_ratio: f64,
+}
+
 /// Pearson's correlation of `xs` and `ys`, and the slope of `ys` on `xs`.
 fn correlation_and_slope(xs: &[f64], ys: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
@@ -563,6 +591,60 @@ impl LocalBacktest {
                     correlation,
                     slope,
                     benchmarks,
+                });
+            }
+        }
+        out
+    }
+
+    /// The model's forecasts shrunk towards the last figure by factors
+    /// fitted on earlier origins only (see [`ShrunkChange`]), per series
+    /// and horizon that has at least one origin with a factor.
+    pub fn shrunk_changes(&self) -> Vec<ShrunkChange> {
+        // (forecast change, outturn change), relative to the last figure.
+        let changes = |f: &LocalForecast| -> Option<(f64, f64)> {
+            let l = f.last_value.filter(|l| *l > 0.0)?;
+            let o = f.outturn?;
+            Some((f.quantiles[2] / l - 1.0, o / l - 1.0))
+        };
+        let mut out = Vec::new();
+        for (series, _) in SCORED {
+            for h in 1..=HORIZONS {
+                let these = self.scored_at(series, h);
+                let mut factors = Vec::new();
+                for &origin in &self.settings.origins {
+                    let (xs, ys): (Vec<f64>, Vec<f64>) = these
+                        .iter()
+                        .filter(|f| f.origin < origin && f.origin + h as i32 <= origin)
+                        .filter_map(|f| changes(f))
+                        .unzip();
+                    if xs.len() >= MIN_SHRINK_FORECASTS {
+                        let (_, slope) = correlation_and_slope(&xs, &ys);
+                        if slope.is_finite() {
+                            factors.push((origin, slope.clamp(0.0, 1.0)));
+                        }
+                    }
+                }
+                if factors.is_empty() {
+                    continue;
+                }
+                let factor_at = |o: i32| factors.iter().find(|(fo, _)| *fo == o).map(|(_, k)| *k);
+                let scored: Vec<&LocalForecast> = these
+                    .iter()
+                    .copied()
+                    .filter(|f| factor_at(f.origin).is_some())
+                    .collect();
+                let median_ratio = median(Self::ratios_of(scored.iter().copied(), |f| {
+                    let (k, l) = (factor_at(f.origin)?, f.last_value?);
+                    Some(l + k * (f.quantiles[2] - l))
+                }));
+                out.push(ShrunkChange {
+                    series: series.to_string(),
+                    horizon: h,
+                    forecasts: scored.len(),
+                    median_ratio,
+                    model_ratio: median(Self::ratios(scored.iter().copied())),
+                    factors,
                 });
             }
         }

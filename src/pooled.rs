@@ -20,13 +20,32 @@
 //! fitted year are used (a history cut at a backtest's origin sees
 //! nothing later, workforce included).
 //!
+//! **Authorities created by a split or merger** (North and West
+//! Northamptonshire from Northamptonshire in 2021; Bournemouth,
+//! Christchurch and Poole and Dorset from Bournemouth, Poole and Dorset
+//! county in 2019) are fitted to their predecessors' years as well as
+//! their own: for each series and year before the change, the
+//! predecessors' total times the authority's share of all the successors'
+//! figures for the same series over their published years up to the last
+//! fitted year ([`LocalAuthorities::apportioned`]; fitted to 2023, North
+//! Northamptonshire's children in need are 45.0% of Northamptonshire's,
+//! its children 46.2%). Each apportioned figure of a start or fitted
+//! series is a [`LocalWarning`] ([`Filled::Split`]) naming the
+//! authority, series, year, predecessors and share. An authority is fitted
+//! only once it has published figures of its own (a history cut before
+//! its first year does not fit it, so no share comes from a later year).
+//! Cumbria's successors (Cumberland, Westmorland and Furness, from 1 April
+//! 2023) have no figures or children in the data yet, so Cumbria is still
+//! the current authority for their area.
+//!
 //! **What is fitted.** The six local rates of [`LOCAL_PARAMETERS`], as
 //! factors of England's values, to the authority's referrals, children in
 //! need, plans started and at 31 March, and (from 2021) entries to care,
 //! exits and children looked after ([`LOCAL_SERIES`]): every published
-//! year of each series, 2014 to the last fitted year. A figure not
-//! published (suppressed, or before the authority existed) is left out of
-//! the fit and reported ([`MissingFigure`]); never fatal.
+//! (or apportioned) year of each series, 2014 to the last fitted year. A
+//! figure not published (suppressed, or before the authority existed with
+//! no predecessors' figure to apportion) is left out of the fit and
+//! reported ([`MissingFigure`]); never fatal.
 //!
 //! **Pooling.** Each rate's log factor is drawn from a national
 //! distribution whose centre and spread are estimated with the
@@ -181,6 +200,7 @@ fn start_points(
             year,
             england,
             population_in(year),
+            to,
         )
         .ok_or_else(|| Error::Invalid {
             what: format!("local history of {} ({})", authority.name, authority.code),
@@ -217,9 +237,10 @@ pub fn history(
     to: i32,
 ) -> Result<History> {
     let name = format!("{} ({})", authority.name, authority.code);
-    let observed = table.series_of(authority)?.until(to);
-    let england = Observed::england()?;
-    if !has_figures(&observed) {
+    // Has the authority itself published anything up to `to`? (An
+    // authority created later is not fitted, whatever its predecessors
+    // published.)
+    if !has_figures(&table.series_of(authority)?.until(to)) {
         return Err(Error::Invalid {
             what: format!("local history of {name}"),
             message: format!(
@@ -228,6 +249,19 @@ pub fn history(
             ),
         });
     }
+    let (observed, apportioned) = table.series_with_predecessors(authority, to)?;
+    let england = Observed::england()?;
+    let split_of = |a: &crate::data::Apportioned| Filled::Split {
+        predecessors: a.predecessors.clone(),
+        share_years: a.share_years.clone(),
+        share: a.share,
+    };
+    let split = |column: &str, year: i32| {
+        apportioned
+            .iter()
+            .find(|a| a.series == column && a.year == year)
+            .map(split_of)
+    };
     // The population first: the other fills need it.
     let population: Vec<(i32, f64)> = start_points(
         table,
@@ -244,7 +278,7 @@ pub fn history(
     let mut warnings = Vec::new();
     let mut points = Vec::new();
     for &(column, lookup) in START_LOOKUPS {
-        let filled = start_points(
+        let filled: Vec<_> = start_points(
             table,
             authority,
             &observed,
@@ -252,7 +286,10 @@ pub fn history(
             to,
             &england,
             &population,
-        )?;
+        )?
+        .into_iter()
+        .map(|(year, value, how)| (year, value, how.or_else(|| split(column, year))))
+        .collect();
         for (year, value, how) in &filled {
             if let Some(how) = how
                 && !matches!(how, Filled::Backcast { .. })
@@ -268,6 +305,22 @@ pub fn history(
             }
         }
         points.push((column, lookup, filled));
+    }
+    // The apportioned figures of the fitted series that are not start
+    // figures (those are above).
+    for a in &apportioned {
+        if LOCAL_SERIES.iter().any(|(c, _)| *c == a.series)
+            && !START_LOOKUPS.iter().any(|(c, _)| *c == a.series)
+        {
+            warnings.push(LocalWarning {
+                code: authority.code.clone(),
+                authority: authority.name.clone(),
+                series: a.series.clone(),
+                year: a.year,
+                value: a.value,
+                filled: split_of(a),
+            });
+        }
     }
     let start_value = |column: &str| {
         points

@@ -290,7 +290,8 @@ fn missing_start_figures_are_filled_as_stated() {
 
     // New authorities: North Northamptonshire began in 2021 (first figures
     // 2022): Northamptonshire's 2021 figure times its share of the two
-    // successors' figures in 2022; the two shares add up to the whole.
+    // successors' figures in 2022-2023 together; the two shares add up to
+    // the whole.
     let north = start("North Northamptonshire");
     let west = start("E06000062");
     for column in ["population_0_17", "cla_at_31_march", "cin_at_31_march"] {
@@ -300,9 +301,10 @@ fn missing_start_figures_are_filled_as_stated() {
             west.warning(column).unwrap(),
         );
         assert!((n.value + w.value - whole).abs() < 1e-6, "{n} / {w}");
-        let share = published("E06000061", column, 2022).unwrap()
-            / (published("E06000061", column, 2022).unwrap()
-                + published("E06000062", column, 2022).unwrap());
+        let both = |code: &str| {
+            published(code, column, 2022).unwrap() + published(code, column, 2023).unwrap()
+        };
+        let share = both("E06000061") / (both("E06000061") + both("E06000062"));
         assert!((n.value - whole * share).abs() < 1e-6, "{n}");
         assert!(
             n.to_string().contains("Northamptonshire (E10000021)"),

@@ -145,3 +145,66 @@ fn change_skill_is_what_it_says() {
         assert!((r - expected).abs() < 1e-9, "weight {w}: {r} vs {expected}");
     }
 }
+
+/// Shrinking the model's changes by factors fitted on earlier origins:
+/// the factor at an origin comes only from forecasts whose outturns were
+/// published by then (a leak of the scored year's forecasts, or of a
+/// two-year forecast not yet due, would change the factors below).
+#[test]
+fn shrunk_changes_use_earlier_origins_only() {
+    use carecascade::local_backtest::MIN_SHRINK_FORECASTS;
+    let f = |code: String, origin: i32, horizon: usize, median: f64, outturn: f64| LocalForecast {
+        code,
+        children: 50_000.0,
+        origin,
+        series: "cin_at_31_march".into(),
+        horizon,
+        outturn: Some(outturn),
+        last_value: Some(100.0),
+        quantiles: [median; 5],
+    };
+    let n = MIN_SHRINK_FORECASTS;
+    let mut forecasts = Vec::new();
+    for i in 0..n {
+        let x = (i + 1) as f64;
+        // 2018, one year ahead: outturns move half as far as forecasts.
+        forecasts.push(f(format!("T{i}"), 2018, 1, 100.0 + x, 100.0 + 0.5 * x));
+        // 2018, two years ahead: a quarter as far.
+        forecasts.push(f(format!("T{i}"), 2018, 2, 100.0 + x, 100.0 + 0.25 * x));
+    }
+    // 2019, one year ahead: outturns move twice as far (a factor fitted
+    // on these would be 1, not 0.5).
+    for i in 0..n - 1 {
+        let x = (i + 1) as f64;
+        forecasts.push(f(format!("U{i}"), 2019, 1, 100.0 + x, 100.0 + 2.0 * x));
+    }
+    forecasts.push(f("A".into(), 2019, 1, 120.0, 110.0));
+    forecasts.push(f("B".into(), 2020, 2, 120.0, 105.0));
+    let b = LocalBacktest {
+        settings: LocalSettings::default(),
+        fingerprint: String::new(),
+        command: String::new(),
+        fits: vec![],
+        forecasts,
+    };
+    let shrunk = b.shrunk_changes();
+    let one = shrunk.iter().find(|s| s.horizon == 1).unwrap();
+    assert_eq!(one.series, "cin_at_31_march");
+    // 2018 has no earlier origin; 2019's factor is 2018's slope alone.
+    assert_eq!(one.factors[0].0, 2019);
+    assert!((one.factors[0].1 - 0.5).abs() < 1e-9, "{one:?}");
+    // Scored: 2019's twenty forecasts. A: shrunk to 110, exact (ratio 0),
+    // the model's ratio 1; each U: errors 1.5x and x against the naive
+    // 2x (ratios 0.75 and 0.5).
+    assert_eq!(one.forecasts, n);
+    assert!((one.median_ratio - 0.75).abs() < 1e-9, "{one:?}");
+    assert!((one.model_ratio - 0.5).abs() < 1e-9, "{one:?}");
+    // Two years ahead: the first factor is at 2020 (2018's forecasts came
+    // due in 2020), a quarter.
+    let two = shrunk.iter().find(|s| s.horizon == 2).unwrap();
+    assert_eq!(two.factors.first().map(|p| p.0), Some(2020));
+    assert!((two.factors[0].1 - 0.25).abs() < 1e-9, "{two:?}");
+    // B: 100 + 0.25 x 20 = 105, the outturn.
+    assert_eq!(two.forecasts, 1);
+    assert!(two.median_ratio.abs() < 1e-9, "{two:?}");
+}

@@ -134,8 +134,8 @@ fn missing_and_suppressed_cells_are_warnings_never_fatal() {
             "{area}: {said:#?}"
         );
     }
-    // North Northamptonshire began in 2021: its earlier stocks are its
-    // predecessor's, split; its fit uses only its own figures.
+    // North Northamptonshire began in 2021: its earlier figures are its
+    // predecessor's, apportioned (see the test below).
     let nn = table.current_authority("North Northamptonshire").unwrap();
     let h = history(&england, &table, &nn, 2023).unwrap();
     assert!(
@@ -346,4 +346,148 @@ fn calibrate_local_mistakes_are_refused_before_sampling() {
     );
     let text = std::fs::read_to_string(out).unwrap();
     assert!(text.contains("# converged: NO") && text.contains("# skipped: North Northamptonshire"));
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
+/// Authorities created by a split or merger fit their predecessors' years
+/// too: the predecessors' total apportioned by the successor's share of
+/// the same series over the successors' published years up to the last
+/// year used. The expected
+/// figures are worked by hand from data/local_authorities.csv, so a wrong
+/// share (children instead of the series, one year only, a year after the
+/// last used), a wrong set of
+/// predecessors or a figure from after the history's last year fails.
+#[test]
+fn authorities_created_by_boundary_changes_use_their_predecessors_years() {
+    let table = LocalAuthorities::load().unwrap();
+    let england = carecascade::england();
+    let nn = table.current_authority("North Northamptonshire").unwrap();
+    let wn = table.current_authority("West Northamptonshire").unwrap();
+    let bcp = table.current_authority("E06000058").unwrap();
+    let dorset = table.current_authority("E06000059").unwrap();
+
+    // Northamptonshire's 4,693 children in need at 31 March 2019, split by
+    // the successors' 2,203 + 2,321 and 2,720 + 2,815 in 2022-2023 (not by
+    // their children, nor by 2022 alone).
+    let a = table
+        .apportioned(&nn, "cin_at_31_march", 2019, 2023)
+        .unwrap();
+    let nn_share = (2203.0 + 2321.0) / (2203.0 + 2321.0 + 2720.0 + 2815.0);
+    assert!(close(a.value, 4693.0 * nn_share), "{a:?}");
+    assert_eq!(a.share_years, vec![2022, 2023]);
+    assert_eq!(
+        a.predecessors,
+        vec![("E10000021".into(), "Northamptonshire".into(), 4693.0)]
+    );
+    let b = table
+        .apportioned(&wn, "cin_at_31_march", 2019, 2023)
+        .unwrap();
+    assert!(close(a.value + b.value, 4693.0), "{a:?} {b:?}");
+    // The population by the share of children.
+    let p = table
+        .apportioned(&nn, "population_0_17", 2016, 2023)
+        .unwrap();
+    let children = (79_186.0 + 79_966.0) / (79_186.0 + 79_966.0 + 92_050.0 + 93_509.0);
+    assert!(close(p.value, 162_611.0 * children));
+    // Bournemouth, Christchurch and Poole: all three predecessors' total
+    // (Bournemouth 1,094, Poole 1,127, Dorset county 2,410 in 2018), by its
+    // share of the successors' children in need in 2020-2023.
+    let c = table
+        .apportioned(&bcp, "cin_at_31_march", 2018, 2023)
+        .unwrap();
+    let bcp_cin = 2281.0 + 2695.0 + 3013.0 + 2715.0;
+    let dorset_cin = 2854.0 + 2205.0 + 2412.0 + 2371.0;
+    assert!(
+        close(
+            c.value,
+            (1094.0 + 1127.0 + 2410.0) * bcp_cin / (bcp_cin + dorset_cin)
+        ),
+        "{c:?}"
+    );
+    assert_eq!(c.predecessors.len(), 3);
+    let d = table
+        .apportioned(&dorset, "cin_at_31_march", 2018, 2023)
+        .unwrap();
+    assert!(close(c.value + d.value, 1094.0 + 1127.0 + 2410.0));
+    // Not apportioned: a year after the change, a predecessor's missing
+    // figure (Bournemouth's children awaiting assessment, 2018), an
+    // authority that replaced none, or no successor year up to `to`.
+    assert!(
+        table
+            .apportioned(&nn, "cin_at_31_march", 2022, 2023)
+            .is_none()
+    );
+    assert!(
+        table
+            .apportioned(&bcp, "cin_awaiting_assessment", 2018, 2023)
+            .is_none()
+    );
+    let leeds = table.current_authority("Leeds").unwrap();
+    assert!(
+        table
+            .apportioned(&leeds, "cin_at_31_march", 2019, 2023)
+            .is_none()
+    );
+    assert!(
+        table
+            .apportioned(&nn, "cin_at_31_march", 2019, 2021)
+            .is_none()
+    );
+    assert!(
+        table
+            .apportioned(&bcp, "cin_at_31_march", 2018, 2019)
+            .is_none()
+    );
+
+    // The history fits them: North Northamptonshire's observations and
+    // start stocks hold the apportioned figures for 2013-2021 and its own
+    // from 2022, and each apportioned figure is a warning naming the
+    // authority, series, year and predecessor.
+    let h = history(&england, &table, &nn, 2023).unwrap();
+    let cin = h.observed.series("cin_at_31_march").unwrap();
+    assert!(close(cin.get(2019).unwrap(), a.value));
+    assert_eq!(cin.get(2022), Some(2203.0));
+    let referrals = h.observed.series("referrals").unwrap();
+    assert!(close(
+        referrals.get(2015).unwrap(),
+        17_019.0 * (7024.0 + 4979.0) / (7024.0 + 4979.0 + 7234.0 + 5185.0)
+    ));
+    let observations = carecascade::calibrate::observations(&h.observed);
+    assert!(close(
+        observations.get("referrals", 2015.0).unwrap(),
+        referrals.get(2015).unwrap()
+    ));
+    assert!(close(lookup_at(&h.model, "observed cin", 2019.25), a.value));
+    for (series, year) in [("cin_at_31_march", 2019), ("referrals", 2015)] {
+        let w = h
+            .warnings
+            .iter()
+            .find(|w| w.series == series && w.year == year)
+            .unwrap_or_else(|| panic!("{series} {year}: {:#?}", h.warnings));
+        assert_eq!(w.filled.kind(), "split");
+        let said = w.to_string();
+        assert!(
+            said.contains("North Northamptonshire (E06000061)")
+                && said.contains("Northamptonshire (E10000021)")
+                && said.contains("in 2022-2023"),
+            "{said}"
+        );
+    }
+    // Bournemouth, Christchurch and Poole cut at 2020 (a backtest origin):
+    // its share comes from 2020, the only successor year it sees.
+    let h = history(&england, &table, &bcp, 2020).unwrap();
+    assert!(close(
+        h.observed
+            .series("cin_at_31_march")
+            .unwrap()
+            .get(2018)
+            .unwrap(),
+        (1094.0 + 1127.0 + 2410.0) * 2281.0 / (2281.0 + 2854.0)
+    ));
+    assert!(h.observed.years().iter().all(|&y| y <= 2020));
+    // Cut before it existed: not fitted, whatever its predecessors published.
+    assert!(history(&england, &table, &bcp, 2019).is_err());
 }

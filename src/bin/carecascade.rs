@@ -984,6 +984,21 @@ fn backtest_local(
             s.pooled_ratio
         );
     }
+    for s in result.shrunk_changes() {
+        println!(
+            "{:<18} {} year(s), change shrunk by factors fitted on earlier origins ({}): median error ratio {:.2}, the model's {:.2} on the same {} forecasts",
+            s.series,
+            s.horizon,
+            s.factors
+                .iter()
+                .map(|(o, k)| format!("{o}: {k:.2}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            s.median_ratio,
+            s.model_ratio,
+            s.forecasts
+        );
+    }
     for c in result.coverage() {
         println!(
             "{:<26} {} authorities, {} forecasts: 50% interval {:.0}%, 90% interval {:.0}%",
