@@ -849,6 +849,36 @@ impl LocalBacktest {
                 );
             }
         }
+        let shrunk = self.shrunk_changes();
+        if !shrunk.is_empty() {
+            let _ = writeln!(out, "\n## The model's changes, shrunk out of sample\n");
+            let _ = writeln!(
+                out,
+                "The model's forecast with its change from the last published figure multiplied by a factor between 0 and 1 fitted at each origin on earlier origins' forecasts only (the slope of what happened on what the model forecast, over forecasts whose outturns were published by the origin; at least {MIN_SHRINK_FORECASTS} of them). No figure of a year scored enters the factor it is scored with. Origins without a factor (the first ones, and children looked after, published by authority from 2021) are not scored, so the model's ratio here is on fewer forecasts than above. Local projections do not use these factors.\n"
+            );
+            let _ = writeln!(
+                out,
+                "| series | years ahead | forecasts | factors (origin: factor) | median error ratio, shrunk | median error ratio, model |"
+            );
+            let _ = writeln!(out, "|---|---|---|---|---|---|");
+            for k in &shrunk {
+                let label = SCORED
+                    .iter()
+                    .find(|(c, _)| *c == k.series)
+                    .map_or(k.series.as_str(), |(_, l)| l);
+                let factors = k
+                    .factors
+                    .iter()
+                    .map(|(o, f)| format!("{o}: {f:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let _ = writeln!(
+                    out,
+                    "| {label} | {} | {} | {factors} | {:.2} | {:.2} |",
+                    k.horizon, k.forecasts, k.median_ratio, k.model_ratio
+                );
+            }
+        }
         let _ = writeln!(out, "\n## Interval coverage by size band\n");
         let _ = writeln!(
             out,
