@@ -51,6 +51,27 @@ fn interpreted(program: &Program) -> Results {
     state.run().unwrap()
 }
 
+/// A batch of 8 lanes, compiled unrolled and one group at a time, gives the
+/// interpreter's bits; `run` sets the lanes' parameters and runs.
+fn batches_agree_with_interpreter(
+    program: &Program,
+    run: impl Fn(&mut crate::Batch<8>) -> Vec<u64>,
+) {
+    let mut interpreted_batch = program.batch::<8>();
+    interpreted_batch.set_backend(Backend::Interpreter);
+    let reference = run(&mut interpreted_batch);
+    for unroll in [true, false] {
+        let options = Options {
+            unroll: Some(unroll),
+            ..Options::default()
+        };
+        let kernels = Arc::new(compile(program, 8, &options).unwrap());
+        let mut batch = program.batch::<8>();
+        batch.use_kernels(kernels);
+        assert!(run(&mut batch) == reference, "unrolled: {unroll}");
+    }
+}
+
 #[test]
 fn the_compiled_code_agrees_and_a_wrong_translation_would_not() {
     let program = sir();
@@ -234,19 +255,7 @@ fn inline_lookups_min_and_max_agree_bit_for_bit() {
         }
         batch_bits(batch)
     };
-    let mut interpreted_batch = program.batch::<8>();
-    interpreted_batch.set_backend(Backend::Interpreter);
-    let reference = run(&mut interpreted_batch);
-    for unroll in [true, false] {
-        let options = Options {
-            unroll: Some(unroll),
-            ..Options::default()
-        };
-        let kernels = Arc::new(compile(&program, 8, &options).unwrap());
-        let mut batch = program.batch::<8>();
-        batch.use_kernels(kernels);
-        assert!(run(&mut batch) == reference, "unrolled: {unroll}");
-    }
+    batches_agree_with_interpreter(&program, run);
 }
 
 /// Lookups searched by the inline binary search: tables of 2, 3, 7 and 16
@@ -310,19 +319,7 @@ fn inline_lookup_search_agrees_at_every_point() {
         }
         batch_bits(batch)
     };
-    let mut interpreted_batch = program.batch::<8>();
-    interpreted_batch.set_backend(Backend::Interpreter);
-    let reference = run(&mut interpreted_batch);
-    for unroll in [true, false] {
-        let options = Options {
-            unroll: Some(unroll),
-            ..Options::default()
-        };
-        let kernels = Arc::new(compile(&program, 8, &options).unwrap());
-        let mut batch = program.batch::<8>();
-        batch.use_kernels(kernels);
-        assert!(run(&mut batch) == reference, "unrolled: {unroll}");
-    }
+    batches_agree_with_interpreter(&program, run);
 }
 
 /// Non-negative limiting through each tier of the compiled test: flows
