@@ -425,6 +425,15 @@ pub struct ShrunkChange {
     pub model_ratio: f64,
 }
 
+/// A scored series' name for people (the column itself if it is not one
+/// of [`SCORED`]).
+fn series_label(series: &str) -> &str {
+    SCORED
+        .iter()
+        .find(|(c, _)| *c == series)
+        .map_or(series, |(_, l)| l)
+}
+
 /// Pearson's correlation of `xs` and `ys`, and the slope of `ys` on `xs`.
 fn correlation_and_slope(xs: &[f64], ys: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
@@ -766,10 +775,7 @@ impl LocalBacktest {
         );
         let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
         for s in &scores {
-            let label = SCORED
-                .iter()
-                .find(|(c, _)| *c == s.series)
-                .map_or(s.series.as_str(), |(_, l)| l);
+            let label = series_label(&s.series);
             let _ = writeln!(
                 out,
                 "| {label} | {} | {} | {:.2} | {:.0}% | {:.2} | {:.1}% | {:.1}% |",
@@ -807,17 +813,11 @@ impl LocalBacktest {
                 "|---|---|---|---|---|{}",
                 "---|".repeat(BENCHMARKS.len())
             );
-            let label_of = |series: &str| {
-                SCORED
-                    .iter()
-                    .find(|(c, _)| *c == series)
-                    .map_or(series.to_string(), |(_, l)| (*l).to_string())
-            };
             for k in &skill {
                 let _ = write!(
                     out,
                     "| {} | {} | {} | {:.2} | {:.2} |",
-                    label_of(&k.series),
+                    series_label(&k.series),
                     k.horizon,
                     k.forecasts,
                     k.correlation,
@@ -835,7 +835,7 @@ impl LocalBacktest {
                 .map(|k| {
                     format!(
                         "{} {} year(s) ahead (correlation {:.2})",
-                        label_of(&k.series),
+                        series_label(&k.series),
                         k.horizon,
                         k.correlation
                     )
@@ -862,10 +862,7 @@ impl LocalBacktest {
             );
             let _ = writeln!(out, "|---|---|---|---|---|---|");
             for k in &shrunk {
-                let label = SCORED
-                    .iter()
-                    .find(|(c, _)| *c == k.series)
-                    .map_or(k.series.as_str(), |(_, l)| l);
+                let label = series_label(&k.series);
                 let factors = k
                     .factors
                     .iter()

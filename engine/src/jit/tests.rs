@@ -72,6 +72,26 @@ fn batches_agree_with_interpreter(
     }
 }
 
+/// One compiled run (with its loop) and batches of 8 lanes, lane `l`
+/// with the parameter `shape` at `shape_of(l)`, give the interpreter's bits.
+fn lookups_agree_with_interpreter(program: &Program, shape_of: impl Fn(usize) -> f64) {
+    let reference = bits(&interpreted(program));
+    let one = Arc::new(compile(program, 1, &Options::default()).unwrap());
+    assert!(one.has_loop(program, false));
+    let mut state = program.state();
+    state.use_kernels(one);
+    assert!(bits(&state.run().unwrap()) == reference);
+
+    let shape = program.parameter("shape").unwrap();
+    let run = |batch: &mut crate::Batch<8>| {
+        for lane in 0..8 {
+            batch.set_param(lane, shape, shape_of(lane)).unwrap();
+        }
+        batch_bits(batch)
+    };
+    batches_agree_with_interpreter(program, run);
+}
+
 #[test]
 fn the_compiled_code_agrees_and_a_wrong_translation_would_not() {
     let program = sir();
@@ -239,23 +259,7 @@ fn inline_lookups_min_and_max_agree_bit_for_bit() {
         .build()
         .unwrap();
     let program = Program::compile(&model).unwrap();
-    let reference = bits(&interpreted(&program));
-    let one = Arc::new(compile(&program, 1, &Options::default()).unwrap());
-    assert!(one.has_loop(&program, false));
-    let mut state = program.state();
-    state.use_kernels(one);
-    assert!(bits(&state.run().unwrap()) == reference);
-
-    let shape = program.parameter("shape").unwrap();
-    let run = |batch: &mut crate::Batch<8>| {
-        for lane in 0..8 {
-            batch
-                .set_param(lane, shape, 0.5 + 0.25 * lane as f64)
-                .unwrap();
-        }
-        batch_bits(batch)
-    };
-    batches_agree_with_interpreter(&program, run);
+    lookups_agree_with_interpreter(&program, |lane| 0.5 + 0.25 * lane as f64);
 }
 
 /// Lookups searched by the inline binary search: tables of 2, 3, 7 and 16
@@ -303,23 +307,7 @@ fn inline_lookup_search_agrees_at_every_point() {
         .build()
         .unwrap();
     let program = Program::compile(&model).unwrap();
-    let reference = bits(&interpreted(&program));
-    let one = Arc::new(compile(&program, 1, &Options::default()).unwrap());
-    assert!(one.has_loop(&program, false));
-    let mut state = program.state();
-    state.use_kernels(one);
-    assert!(bits(&state.run().unwrap()) == reference);
-
-    let shape = program.parameter("shape").unwrap();
-    let run = |batch: &mut crate::Batch<8>| {
-        for lane in 0..8 {
-            batch
-                .set_param(lane, shape, 1.0 - 0.125 * lane as f64)
-                .unwrap();
-        }
-        batch_bits(batch)
-    };
-    batches_agree_with_interpreter(&program, run);
+    lookups_agree_with_interpreter(&program, |lane| 1.0 - 0.125 * lane as f64);
 }
 
 /// Non-negative limiting through each tier of the compiled test: flows
