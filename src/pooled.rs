@@ -54,7 +54,10 @@
 //! authorities are fitted mostly to their own figures; small ones, whose
 //! figures are noisy, are pulled towards the others. A rate none of an
 //! authority's series tells (Isles of Scilly's care rates) is drawn from
-//! the national distribution. The England model's other parameters keep
+//! the national distribution. A rate no authority's series tells (the care
+//! rates in a fit that ends before 2021, when children looked after began
+//! to be published by authority) is held at England's value for all of
+//! them and named ([`LocalPosterior::held`]). The England model's other parameters keep
 //! their point values: the national posterior's uncertainty is not
 //! carried into local runs (the local rates absorb much of it).
 //!
@@ -69,8 +72,8 @@ use crate::engine::calibrate::{
 use crate::engine::error::{Error, Result};
 use crate::engine::{Model, Program};
 use crate::local::{
-    Filled, LOCAL_PARAMETERS, LOCAL_SERIES, LocalWarning, START_SERIES, StartFigures, fill,
-    unfitted,
+    Filled, IDENTIFIED_BY, LOCAL_PARAMETERS, LOCAL_SERIES, LocalWarning, START_SERIES,
+    StartFigures, fill, unfitted,
 };
 use rayon::prelude::*;
 use std::fmt::Write as _;
@@ -501,6 +504,9 @@ pub struct LocalPosterior {
     pub shares: Vec<f64>,
     /// The last year fitted.
     pub to: i32,
+    /// Rates held at England's value because no authority published a
+    /// figure that tells them up to `to` (see [`IDENTIFIED_BY`]).
+    pub held: Vec<String>,
     /// Authorities left out (no figures up to `to`), with why.
     pub skipped: Vec<(Authority, String)>,
     /// Start figures filled in.
@@ -521,6 +527,30 @@ pub fn parameters() -> Vec<PooledParameter> {
             max_factor: *max,
         })
         .collect()
+}
+
+/// The pooled parameters some fitted authority's figures tell, and those
+/// none does (held at England's value): a rate is told when one of its
+/// [`IDENTIFIED_BY`] series has a figure other than 0 after
+/// [`HISTORY_FROM`] for at least one authority. Children looked after are
+/// published by authority from 2021, so a fit to 2018 holds the two care
+/// rates: drawn from a national distribution that no figure constrains,
+/// they would only wander (their chains did not mix: split R-hat up to
+/// 4.5 at 800 sweeps) and add noise to the forecasts.
+fn told_parameters(observed: &[&Observed]) -> (Vec<PooledParameter>, Vec<String>) {
+    let published = |column: &str| {
+        observed.iter().any(|o| {
+            o.series(column)
+                .is_ok_and(|s| s.observed().any(|(y, v)| y > HISTORY_FROM && v != 0.0))
+        })
+    };
+    let (told, held): (Vec<_>, Vec<_>) = parameters().into_iter().partition(|p| {
+        IDENTIFIED_BY
+            .iter()
+            .find(|(q, _)| *q == p.name)
+            .is_none_or(|(_, by)| by.iter().any(|c| published(c)))
+    });
+    (told, held.into_iter().map(|p| p.name).collect())
 }
 
 /// Calibrates `authorities` together (see the [module
@@ -618,12 +648,14 @@ pub fn calibrate_all(
     pooled_settings.moves = 1;
     pooled_settings.discount = settings.discount;
     let started = std::time::Instant::now();
-    let pooled = sample_pooled(&groups, &parameters(), &pooled_settings, progress)?;
+    let (told, held) = told_parameters(&histories.iter().map(|h| &h.observed).collect::<Vec<_>>());
+    let pooled = sample_pooled(&groups, &told, &pooled_settings, progress)?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(LocalPosterior {
         pooled,
         shares: histories.iter().map(|h| h.share).collect(),
         to: settings.to,
+        held,
         skipped,
         warnings: histories.iter().flat_map(|h| h.warnings.clone()).collect(),
         missing: histories.iter().flat_map(|h| h.missing.clone()).collect(),
@@ -698,6 +730,20 @@ impl LocalPosterior {
             d.collective_acceptance,
             d.evaluations,
             self.seconds
+        ) + &self.describe_held()
+    }
+
+    /// The rates held at England's value, as a clause of the diagnostics
+    /// (empty when every rate was fitted).
+    fn describe_held(&self) -> String {
+        if self.held.is_empty() {
+            return String::new();
+        }
+        let names: Vec<String> = self.held.iter().map(|p| format!("`{p}`")).collect();
+        format!(
+            "; held at England's value (no authority published a figure telling them up to {}): {}",
+            self.to,
+            names.join(", ")
         )
     }
 

@@ -214,6 +214,62 @@ fn pooled_draws_round_trip_and_bad_files_are_located() {
     );
 }
 
+/// A fit that ends before children looked after were published by
+/// authority (2021) holds the care rates at England's value rather than
+/// sampling them from a national distribution no figure constrains; the
+/// file and the diagnostics name them. A fit to 2021 samples all six.
+#[test]
+fn rates_no_authority_published_figures_for_are_held_and_named() {
+    let table = LocalAuthorities::load().unwrap();
+    let areas: Vec<_> = ["Leeds", "Rutland"]
+        .iter()
+        .map(|a| table.current_authority(a).unwrap())
+        .collect();
+    let fit = |to| {
+        let settings = PoolSettings {
+            to,
+            sweeps: 12,
+            burn: 6,
+            keep: 16,
+            seed: 5,
+            ..PoolSettings::default()
+        };
+        calibrate_all(&carecascade::england(), &areas, &settings, &mut |_, _| {}).unwrap()
+    };
+    let early = fit(2018);
+    assert_eq!(early.held, ["local care scale", "care exit scale"]);
+    let names: Vec<&str> = early
+        .pooled
+        .parameters
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "local referral scale",
+            "local protection scale",
+            "cin exit rate",
+            "cp exit rate"
+        ]
+    );
+    let said = early.describe_convergence();
+    assert!(
+        said.contains(
+            "held at England's value (no authority published a figure telling them up to 2018): `local care scale`, `care exit scale`"
+        ),
+        "{said}"
+    );
+    let csv = early.to_csv();
+    let back = LocalDraws::parse(&csv, "early.csv").unwrap();
+    assert_eq!(back.parameters.len(), 4);
+    assert!(csv.contains("`care exit scale`"), "{csv}");
+    let late = fit(2021);
+    assert!(late.held.is_empty(), "{:?}", late.held);
+    assert_eq!(late.pooled.parameters.len(), 6);
+    assert!(!late.describe_convergence().contains("held at"));
+}
+
 /// Scenarios asked of a local authority draw the authority's own rates
 /// from `[posterior] groups`, never England's draws of the same names; a
 /// scenario drawing England's posterior without one keeps the authority's

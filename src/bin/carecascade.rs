@@ -1025,7 +1025,7 @@ fn calibrate_local(
     accept_unconverged: bool,
     output: PathBuf,
 ) -> Result<ExitCode, Error> {
-    use carecascade::pooled::{calibrate_all, parameters};
+    use carecascade::pooled::calibrate_all;
     let model = load_model(&model_path)?;
     carecascade::local::check_localisable(&model)?;
     let table = carecascade::data::LocalAuthorities::load()?;
@@ -1075,7 +1075,7 @@ fn calibrate_local(
         "rate", "national", "spread (x/÷)", "authorities (5-95%)"
     );
     let draws = pooled.draws.len() as f64;
-    for (k, p) in parameters().iter().enumerate() {
+    for (k, p) in pooled.parameters.iter().enumerate() {
         let mean = pooled.draws.iter().map(|d| d.mean[k]).sum::<f64>() / draws;
         let spread = pooled.draws.iter().map(|d| d.spread[k]).sum::<f64>() / draws;
         let mut medians: Vec<f64> = (0..pooled.groups.len())
