@@ -425,6 +425,33 @@ pub struct ShrunkChange {
     pub model_ratio: f64,
 }
 
+/// The fewest other authorities of the same region whose errors
+/// [`LocalBacktest::region_check`] takes a median of.
+pub const MIN_REGION_PEERS: usize = 3;
+
+/// Whether a regional covariate could help: the model's forecasts
+/// corrected by the median relative error of the other authorities of
+/// the same region, at the same origin, series and horizon. That error is
+/// only known once those authorities' outturns are published, so the
+/// corrected forecast is not one anyone could make: a generous test of
+/// what a regional term in the rates (a region's own centre for each
+/// rate, a regional trend) could add. If even it leaves the median error ratio at
+/// or above 1, a regional covariate cannot meet the target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionCheck {
+    /// The series.
+    pub series: String,
+    /// Years ahead.
+    pub horizon: usize,
+    /// Forecasts corrected (an authority with fewer than
+    /// [`MIN_REGION_PEERS`] others in its region keeps its forecast).
+    pub corrected: usize,
+    /// Median error ratio of the model's forecasts.
+    pub model_ratio: f64,
+    /// Median error ratio of the corrected forecasts.
+    pub corrected_ratio: f64,
+}
+
 /// A scored series' name for people (the column itself if it is not one
 /// of [`SCORED`]).
 fn series_label(series: &str) -> &str {
@@ -660,6 +687,65 @@ impl LocalBacktest {
         out
     }
 
+    /// The regional bound on each series and horizon (see
+    /// [`RegionCheck`]); empty without the local data.
+    pub fn region_check(&self) -> Vec<RegionCheck> {
+        let Ok(table) = LocalAuthorities::load() else {
+            return Vec::new();
+        };
+        let region: std::collections::HashMap<String, String> = table
+            .list()
+            .into_iter()
+            .map(|(code, _, region)| (code, region))
+            .collect();
+        // The model's error relative to the last figure.
+        let error = |f: &LocalForecast| -> Option<f64> {
+            let l = f.last_value.filter(|l| *l > 0.0)?;
+            Some((f.outturn? - f.quantiles[2]) / l)
+        };
+        let mut out = Vec::new();
+        for (series, _) in SCORED {
+            for h in 1..=HORIZONS {
+                let these = self.scored_at(series, h);
+                if these.is_empty() {
+                    continue;
+                }
+                // Each forecast's correction, by authority and origin.
+                let mut shifts: std::collections::HashMap<(&str, i32), f64> =
+                    std::collections::HashMap::new();
+                for f in &these {
+                    let Some(own) = region.get(&f.code) else {
+                        continue;
+                    };
+                    let peers: Vec<f64> = these
+                        .iter()
+                        .filter(|p| {
+                            p.code != f.code
+                                && p.origin == f.origin
+                                && region.get(&p.code) == Some(own)
+                        })
+                        .filter_map(|p| error(p))
+                        .collect();
+                    if peers.len() >= MIN_REGION_PEERS {
+                        let shift = median(peers) * f.last_value.unwrap_or(0.0);
+                        shifts.insert((f.code.as_str(), f.origin), shift);
+                    }
+                }
+                out.push(RegionCheck {
+                    series: series.to_string(),
+                    horizon: h,
+                    corrected: shifts.len(),
+                    model_ratio: median(Self::ratios(these.iter().copied())),
+                    corrected_ratio: median(Self::ratios_of(these.iter().copied(), |f| {
+                        let shift = shifts.get(&(f.code.as_str(), f.origin));
+                        Some(f.quantiles[2] + shift.copied().unwrap_or(0.0))
+                    })),
+                });
+            }
+        }
+        out
+    }
+
     /// Interval coverage and error ratios by size band.
     pub fn coverage(&self) -> Vec<BandCoverage> {
         SIZE_BANDS
@@ -873,6 +959,30 @@ impl LocalBacktest {
                     out,
                     "| {label} | {} | {} | {factors} | {:.2} | {:.2} |",
                     k.horizon, k.forecasts, k.median_ratio, k.model_ratio
+                );
+            }
+        }
+        let regions = self.region_check();
+        if !regions.is_empty() {
+            let _ = writeln!(out, "\n## Could a regional covariate help?\n");
+            let _ = writeln!(
+                out,
+                "Authorities of a region share more than their rates' levels (children looked after per child differ most between regions). A regional term in the rates could only help the forecasts if an authority's error moves with its region's. Here each forecast is corrected by the median relative error of the other authorities of its region (at least {MIN_REGION_PEERS}) at the same origin: an error known only after the outturns are published, so no one could make this forecast; it is a generous test of what a regional covariate could add. Where even it stays at or above 1, a regional covariate cannot meet the target, and the local fit has none.\n"
+            );
+            let _ = writeln!(
+                out,
+                "| series | years ahead | forecasts corrected | median error ratio, model | with the region's own error (not a forecast) |"
+            );
+            let _ = writeln!(out, "|---|---|---|---|---|");
+            for r in &regions {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {:.2} | {:.2} |",
+                    series_label(&r.series),
+                    r.horizon,
+                    r.corrected,
+                    r.model_ratio,
+                    r.corrected_ratio
                 );
             }
         }

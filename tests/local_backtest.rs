@@ -208,3 +208,53 @@ fn shrunk_changes_use_earlier_origins_only() {
     assert_eq!(two.forecasts, 1);
     assert!(two.median_ratio.abs() < 1e-9, "{two:?}");
 }
+
+/// The regional check corrects each forecast by the median error of the
+/// other authorities of its region at the same origin only, and leaves
+/// alone an authority with too few of them.
+#[test]
+fn region_check_uses_the_same_regions_errors_at_the_same_origin() {
+    let f = |code: &str, origin: i32, outturn: f64| LocalForecast {
+        code: code.into(),
+        children: 50_000.0,
+        origin,
+        series: "cin_at_31_march".into(),
+        horizon: 1,
+        outturn: Some(outturn),
+        last_value: Some(100.0),
+        quantiles: [100.0; 5],
+    };
+    let mut forecasts: Vec<LocalForecast> = [
+        "E09000002",
+        "E09000003",
+        "E09000004",
+        "E09000005",
+        "E09000006",
+    ]
+    .iter()
+    .map(|c| f(c, 2020, 110.0))
+    .collect();
+    // Outer London at another origin: two peers each there, too few; a
+    // leak across origins would give them five more and correct them.
+    for c in ["E09000008", "E09000009", "E09000010"] {
+        forecasts.push(f(c, 2019, 50.0));
+    }
+    // North West: alone in its region.
+    forecasts.push(f("E06000008", 2020, 90.0));
+    let b = LocalBacktest {
+        settings: LocalSettings::default(),
+        fingerprint: String::new(),
+        command: String::new(),
+        fits: vec![],
+        forecasts,
+    };
+    let checks = b.region_check();
+    let c = checks
+        .iter()
+        .find(|c| c.series == "cin_at_31_march" && c.horizon == 1)
+        .unwrap();
+    assert_eq!(c.corrected, 5, "{c:?}");
+    assert!((c.model_ratio - 1.0).abs() < 1e-12, "{c:?}");
+    // Five of nine corrected exactly (ratio 0), four left at ratio 1.
+    assert!(c.corrected_ratio.abs() < 1e-12, "{c:?}");
+}
