@@ -461,6 +461,20 @@ fn series_label(series: &str) -> &str {
         .map_or(series, |(_, l)| l)
 }
 
+/// Writes a Markdown table: the header's cells, then a row per item.
+fn write_table<S: AsRef<str>>(
+    out: &mut String,
+    header: &[S],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) {
+    let cells: Vec<&str> = header.iter().map(AsRef::as_ref).collect();
+    let _ = writeln!(out, "| {} |", cells.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(cells.len()));
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+}
+
 /// Pearson's correlation of `xs` and `ys`, and the slope of `ys` on `xs`.
 fn correlation_and_slope(xs: &[f64], ys: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
@@ -855,25 +869,31 @@ impl LocalBacktest {
                 .join(", ")
         );
         let _ = writeln!(out, "## Errors against the last published figure\n");
-        let _ = writeln!(
-            out,
-            "| series | years ahead | authorities | median error ratio | authorities better than naive | pooled ratio | median error, model | median error, naive |"
+        write_table(
+            &mut out,
+            &[
+                "series",
+                "years ahead",
+                "authorities",
+                "median error ratio",
+                "authorities better than naive",
+                "pooled ratio",
+                "median error, model",
+                "median error, naive",
+            ],
+            scores.iter().map(|s| {
+                vec![
+                    series_label(&s.series).to_string(),
+                    s.horizon.to_string(),
+                    s.authorities.to_string(),
+                    format!("{:.2}", s.median_ratio),
+                    format!("{:.0}%", 100.0 * s.share_better),
+                    format!("{:.2}", s.pooled_ratio),
+                    format!("{:.1}%", s.median_ape),
+                    format!("{:.1}%", s.naive_ape),
+                ]
+            }),
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
-        for s in &scores {
-            let label = series_label(&s.series);
-            let _ = writeln!(
-                out,
-                "| {label} | {} | {} | {:.2} | {:.0}% | {:.2} | {:.1}% | {:.1}% |",
-                s.horizon,
-                s.authorities,
-                s.median_ratio,
-                100.0 * s.share_better,
-                s.pooled_ratio,
-                s.median_ape,
-                s.naive_ape
-            );
-        }
         let skill = self.change_skill();
         if !skill.is_empty() {
             let _ = writeln!(out, "\n## What the model's forecast changes tell\n");
@@ -886,34 +906,37 @@ impl LocalBacktest {
                     .collect::<Vec<_>>()
                     .join("; ")
             );
-            let _ = write!(
-                out,
-                "| series | years ahead | forecasts | correlation of changes | slope of outturn on forecast change |"
+            let header: Vec<String> = [
+                "series",
+                "years ahead",
+                "forecasts",
+                "correlation of changes",
+                "slope of outturn on forecast change",
+            ]
+            .iter()
+            .map(|h| (*h).to_string())
+            .chain(
+                BENCHMARKS
+                    .iter()
+                    .map(|(d, _)| format!("median error ratio: {d}")),
+            )
+            .collect();
+            write_table(
+                &mut out,
+                &header,
+                skill.iter().map(|k| {
+                    [
+                        series_label(&k.series).to_string(),
+                        k.horizon.to_string(),
+                        k.forecasts.to_string(),
+                        format!("{:.2}", k.correlation),
+                        format!("{:.2}", k.slope),
+                    ]
+                    .into_iter()
+                    .chain(k.benchmarks.iter().map(|b| format!("{b:.2}")))
+                    .collect()
+                }),
             );
-            for (d, _) in BENCHMARKS {
-                let _ = write!(out, " median error ratio: {d} |");
-            }
-            let _ = writeln!(out);
-            let _ = writeln!(
-                out,
-                "|---|---|---|---|---|{}",
-                "---|".repeat(BENCHMARKS.len())
-            );
-            for k in &skill {
-                let _ = write!(
-                    out,
-                    "| {} | {} | {} | {:.2} | {:.2} |",
-                    series_label(&k.series),
-                    k.horizon,
-                    k.forecasts,
-                    k.correlation,
-                    k.slope
-                );
-                for b in &k.benchmarks {
-                    let _ = write!(out, " {b:.2} |");
-                }
-                let _ = writeln!(out);
-            }
             // What the table says, where the model's changes tell little.
             let blind: Vec<String> = skill
                 .iter()
@@ -942,25 +965,33 @@ impl LocalBacktest {
                 out,
                 "The model's forecast with its change from the last published figure multiplied by a factor between 0 and 1 fitted at each origin on earlier origins' forecasts only (the slope of what happened on what the model forecast, over forecasts whose outturns were published by the origin; at least {MIN_SHRINK_FORECASTS} of them). No figure of a year scored enters the factor it is scored with. Origins without a factor (the first ones, and children looked after, published by authority from 2021) are not scored, so the model's ratio here is on fewer forecasts than above. Local projections do not use these factors.\n"
             );
-            let _ = writeln!(
-                out,
-                "| series | years ahead | forecasts | factors (origin: factor) | median error ratio, shrunk | median error ratio, model |"
+            write_table(
+                &mut out,
+                &[
+                    "series",
+                    "years ahead",
+                    "forecasts",
+                    "factors (origin: factor)",
+                    "median error ratio, shrunk",
+                    "median error ratio, model",
+                ],
+                shrunk.iter().map(|k| {
+                    let factors = k
+                        .factors
+                        .iter()
+                        .map(|(o, f)| format!("{o}: {f:.2}"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    vec![
+                        series_label(&k.series).to_string(),
+                        k.horizon.to_string(),
+                        k.forecasts.to_string(),
+                        factors,
+                        format!("{:.2}", k.median_ratio),
+                        format!("{:.2}", k.model_ratio),
+                    ]
+                }),
             );
-            let _ = writeln!(out, "|---|---|---|---|---|---|");
-            for k in &shrunk {
-                let label = series_label(&k.series);
-                let factors = k
-                    .factors
-                    .iter()
-                    .map(|(o, f)| format!("{o}: {f:.2}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let _ = writeln!(
-                    out,
-                    "| {label} | {} | {} | {factors} | {:.2} | {:.2} |",
-                    k.horizon, k.forecasts, k.median_ratio, k.model_ratio
-                );
-            }
         }
         let regions = self.region_check();
         if !regions.is_empty() {
@@ -969,41 +1000,48 @@ impl LocalBacktest {
                 out,
                 "Authorities of a region share more than their rates' levels (children looked after per child differ most between regions). A regional term in the rates could only help the forecasts if an authority's error moves with its region's. Here each forecast is corrected by the median relative error of the other authorities of its region (at least {MIN_REGION_PEERS}) at the same origin: an error known only after the outturns are published, so no one could make this forecast; it is a generous test of what a regional covariate could add. Where even it stays at or above 1, a regional covariate cannot meet the target, and the local fit has none.\n"
             );
-            let _ = writeln!(
-                out,
-                "| series | years ahead | forecasts corrected | median error ratio, model | with the region's own error (not a forecast) |"
+            write_table(
+                &mut out,
+                &[
+                    "series",
+                    "years ahead",
+                    "forecasts corrected",
+                    "median error ratio, model",
+                    "with the region's own error (not a forecast)",
+                ],
+                regions.iter().map(|r| {
+                    vec![
+                        series_label(&r.series).to_string(),
+                        r.horizon.to_string(),
+                        r.corrected.to_string(),
+                        format!("{:.2}", r.model_ratio),
+                        format!("{:.2}", r.corrected_ratio),
+                    ]
+                }),
             );
-            let _ = writeln!(out, "|---|---|---|---|---|");
-            for r in &regions {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {:.2} | {:.2} |",
-                    series_label(&r.series),
-                    r.horizon,
-                    r.corrected,
-                    r.model_ratio,
-                    r.corrected_ratio
-                );
-            }
         }
         let _ = writeln!(out, "\n## Interval coverage by size band\n");
-        let _ = writeln!(
-            out,
-            "| authorities by children aged 0-17 | authorities | forecasts | within 50% interval | within 90% interval | median error ratio |"
+        write_table(
+            &mut out,
+            &[
+                "authorities by children aged 0-17",
+                "authorities",
+                "forecasts",
+                "within 50% interval",
+                "within 90% interval",
+                "median error ratio",
+            ],
+            coverage.iter().map(|c| {
+                vec![
+                    c.band.to_string(),
+                    c.authorities.to_string(),
+                    c.forecasts.to_string(),
+                    format!("{:.0}%", 100.0 * c.within_50),
+                    format!("{:.0}%", 100.0 * c.within_90),
+                    format!("{:.2}", c.median_ratio),
+                ]
+            }),
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|");
-        for c in &coverage {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {:.0}% | {:.0}% | {:.2} |",
-                c.band,
-                c.authorities,
-                c.forecasts,
-                100.0 * c.within_50,
-                100.0 * c.within_90,
-                c.median_ratio
-            );
-        }
         let _ = writeln!(out, "\n## The calibrations\n");
         if self.fits.iter().any(|f| !f.converged) {
             let _ = writeln!(
@@ -1013,18 +1051,18 @@ impl LocalBacktest {
                 crate::pooled::MIN_ESS
             );
         }
-        let _ = writeln!(out, "| origin | authorities | converged | diagnostics |");
-        let _ = writeln!(out, "|---|---|---|---|");
-        for f in &self.fits {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} |",
-                f.origin,
-                f.authorities,
-                if f.converged { "yes" } else { "no" },
-                f.diagnostics
-            );
-        }
+        write_table(
+            &mut out,
+            &["origin", "authorities", "converged", "diagnostics"],
+            self.fits.iter().map(|f| {
+                vec![
+                    f.origin.to_string(),
+                    f.authorities.to_string(),
+                    (if f.converged { "yes" } else { "no" }).to_string(),
+                    f.diagnostics.clone(),
+                ]
+            }),
+        );
         out
     }
 }

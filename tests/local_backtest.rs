@@ -7,6 +7,17 @@ use carecascade::local_backtest::{
     LOCAL_BACKTEST_JSON, LocalBacktest, LocalForecast, LocalSettings, fingerprint_of,
 };
 
+/// A backtest of these forecasts alone, with default settings.
+fn backtest_of(forecasts: Vec<LocalForecast>) -> LocalBacktest {
+    LocalBacktest {
+        settings: LocalSettings::default(),
+        fingerprint: String::new(),
+        command: String::new(),
+        fits: vec![],
+        forecasts,
+    }
+}
+
 fn read(path: &str) -> String {
     std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
@@ -56,21 +67,15 @@ fn local_scores_are_what_they_say() {
             median + 20.0,
         ],
     };
-    let b = LocalBacktest {
-        settings: LocalSettings::default(),
-        fingerprint: String::new(),
-        command: String::new(),
-        fits: vec![],
-        forecasts: vec![
-            // A: model errors 2 and 10, naive 4 and 10: ratio 12/14.
-            f("A", 2018, 100.0, 102.0, 96.0),
-            f("A", 2019, 100.0, 110.0, 110.0),
-            // B: model error 30 (outside both intervals), naive 10: ratio 3.
-            f("B", 2018, 100.0, 130.0, 110.0),
-            // C: the naive forecast is exact: left out of the ratios.
-            f("C", 2018, 100.0, 101.0, 100.0),
-        ],
-    };
+    let b = backtest_of(vec![
+        // A: model errors 2 and 10, naive 4 and 10: ratio 12/14.
+        f("A", 2018, 100.0, 102.0, 96.0),
+        f("A", 2019, 100.0, 110.0, 110.0),
+        // B: model error 30 (outside both intervals), naive 10: ratio 3.
+        f("B", 2018, 100.0, 130.0, 110.0),
+        // C: the naive forecast is exact: left out of the ratios.
+        f("C", 2018, 100.0, 101.0, 100.0),
+    ]);
     let s = &b.scores()[0];
     assert_eq!(
         (s.series.as_str(), s.horizon, s.authorities),
@@ -118,17 +123,11 @@ fn change_skill_is_what_it_says() {
     // Forecast changes 0, +5%, +10%; outturn changes +10%, +20%, +30%:
     // correlation 1, slope 2 (the forecasts point the right way, half
     // as far as they should).
-    let b = LocalBacktest {
-        settings: LocalSettings::default(),
-        fingerprint: String::new(),
-        command: String::new(),
-        fits: vec![],
-        forecasts: vec![
-            f("E08000035", last, outturn, last),
-            f("X1", 105.0, 120.0, 100.0),
-            f("X2", 110.0, 130.0, 100.0),
-        ],
-    };
+    let b = backtest_of(vec![
+        f("E08000035", last, outturn, last),
+        f("X1", 105.0, 120.0, 100.0),
+        f("X2", 110.0, 130.0, 100.0),
+    ]);
     let skill = b.change_skill();
     let k = &skill[0];
     assert_eq!(
@@ -180,13 +179,7 @@ fn shrunk_changes_use_earlier_origins_only() {
     }
     forecasts.push(f("A".into(), 2019, 1, 120.0, 110.0));
     forecasts.push(f("B".into(), 2020, 2, 120.0, 105.0));
-    let b = LocalBacktest {
-        settings: LocalSettings::default(),
-        fingerprint: String::new(),
-        command: String::new(),
-        fits: vec![],
-        forecasts,
-    };
+    let b = backtest_of(forecasts);
     let shrunk = b.shrunk_changes();
     let one = shrunk.iter().find(|s| s.horizon == 1).unwrap();
     assert_eq!(one.series, "cin_at_31_march");
@@ -241,13 +234,7 @@ fn region_check_uses_the_same_regions_errors_at_the_same_origin() {
     }
     // North West: alone in its region.
     forecasts.push(f("E06000008", 2020, 90.0));
-    let b = LocalBacktest {
-        settings: LocalSettings::default(),
-        fingerprint: String::new(),
-        command: String::new(),
-        fits: vec![],
-        forecasts,
-    };
+    let b = backtest_of(forecasts);
     let checks = b.region_check();
     let c = checks
         .iter()
