@@ -298,6 +298,7 @@ pub fn local_backtest(
             keep: settings.keep,
             seed: settings.seed,
             discount: settings.discount,
+            hold: Vec::new(),
         };
         let posterior = calibrate_all(model, authorities, &pool, &mut |d, n| {
             progress(origin, d, n)

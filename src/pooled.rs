@@ -467,6 +467,11 @@ pub struct PoolSettings {
     /// [`PooledSettings::discount`]): a figure `a` years before the last
     /// fitted year counts `discount^a`. [`DISCOUNT`] by default.
     pub discount: f64,
+    /// Rates (of [`LOCAL_PARAMETERS`]) held at England's value for every
+    /// authority on request, not fitted: to test whether a rate the
+    /// figures barely tell apart across authorities is what keeps the
+    /// chains from converging. None by default.
+    pub hold: Vec<String>,
 }
 
 /// The default weight of a figure one year older than the next: 1, every
@@ -488,6 +493,7 @@ impl Default for PoolSettings {
             keep: 200,
             seed: 20_230_331,
             discount: DISCOUNT,
+            hold: Vec::new(),
         }
     }
 }
@@ -507,6 +513,8 @@ pub struct LocalPosterior {
     /// Rates held at England's value because no authority published a
     /// figure that tells them up to `to` (see [`IDENTIFIED_BY`]).
     pub held: Vec<String>,
+    /// Rates held at England's value on request ([`PoolSettings::hold`]).
+    pub held_on_request: Vec<String>,
     /// Authorities left out (no figures up to `to`), with why.
     pub skipped: Vec<(Authority, String)>,
     /// Start figures filled in.
@@ -570,6 +578,23 @@ pub fn calibrate_all(
     settings: &PoolSettings,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<LocalPosterior> {
+    for name in &settings.hold {
+        if !LOCAL_PARAMETERS.iter().any(|(p, _, _)| p == name) {
+            let names = LOCAL_PARAMETERS.iter().map(|(p, _, _)| *p);
+            return Err(Error::Invalid {
+                what: "local calibration".into(),
+                message: format!(
+                    "cannot hold `{name}`: the local rates are {}{}",
+                    LOCAL_PARAMETERS
+                        .iter()
+                        .map(|(p, _, _)| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    crate::engine::name::did_you_mean(crate::engine::closest(name, names))
+                ),
+            });
+        }
+    }
     let kept_sweeps = settings.sweeps.saturating_sub(settings.burn);
     if settings.keep < 4 * CHAINS || settings.keep > kept_sweeps * CHAINS {
         return Err(Error::Invalid {
@@ -649,6 +674,16 @@ pub fn calibrate_all(
     pooled_settings.discount = settings.discount;
     let started = std::time::Instant::now();
     let (told, held) = told_parameters(&histories.iter().map(|h| &h.observed).collect::<Vec<_>>());
+    let told: Vec<PooledParameter> = told
+        .into_iter()
+        .filter(|p| !settings.hold.contains(&p.name))
+        .collect();
+    if told.is_empty() {
+        return Err(Error::Invalid {
+            what: "local calibration".into(),
+            message: "every rate is held: nothing left to fit".into(),
+        });
+    }
     let pooled = sample_pooled(&groups, &told, &pooled_settings, progress)?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(LocalPosterior {
@@ -656,6 +691,7 @@ pub fn calibrate_all(
         shares: histories.iter().map(|h| h.share).collect(),
         to: settings.to,
         held,
+        held_on_request: settings.hold.clone(),
         skipped,
         warnings: histories.iter().flat_map(|h| h.warnings.clone()).collect(),
         missing: histories.iter().flat_map(|h| h.missing.clone()).collect(),
@@ -736,15 +772,27 @@ impl LocalPosterior {
     /// The rates held at England's value, as a clause of the diagnostics
     /// (empty when every rate was fitted).
     fn describe_held(&self) -> String {
-        if self.held.is_empty() {
-            return String::new();
+        let names = |held: &[String]| -> String {
+            held.iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut out = String::new();
+        if !self.held.is_empty() {
+            out += &format!(
+                "; held at England's value (no authority published a figure telling them up to {}): {}",
+                self.to,
+                names(&self.held)
+            );
         }
-        let names: Vec<String> = self.held.iter().map(|p| format!("`{p}`")).collect();
-        format!(
-            "; held at England's value (no authority published a figure telling them up to {}): {}",
-            self.to,
-            names.join(", ")
-        )
+        if !self.held_on_request.is_empty() {
+            out += &format!(
+                "; held at England's value on request: {}",
+                names(&self.held_on_request)
+            );
+        }
+        out
     }
 
     /// The draws as CSV: `#` header lines (how they were obtained, whether

@@ -225,17 +225,19 @@ fn rates_no_authority_published_figures_for_are_held_and_named() {
         .iter()
         .map(|a| table.current_authority(a).unwrap())
         .collect();
-    let fit = |to| {
+    let fit_holding = |to, hold: &[&str]| {
         let settings = PoolSettings {
             to,
             sweeps: 12,
             burn: 6,
             keep: 16,
             seed: 5,
+            hold: hold.iter().map(|h| h.to_string()).collect(),
             ..PoolSettings::default()
         };
-        calibrate_all(&carecascade::england(), &areas, &settings, &mut |_, _| {}).unwrap()
+        calibrate_all(&carecascade::england(), &areas, &settings, &mut |_, _| {})
     };
+    let fit = |to| fit_holding(to, &[]).unwrap();
     let early = fit(2018);
     assert_eq!(early.held, ["local care scale", "care exit scale"]);
     let names: Vec<&str> = early
@@ -268,6 +270,19 @@ fn rates_no_authority_published_figures_for_are_held_and_named() {
     assert!(late.held.is_empty(), "{:?}", late.held);
     assert_eq!(late.pooled.parameters.len(), 6);
     assert!(!late.describe_convergence().contains("held at"));
+    // A rate can be held on request, and says so; a name that is not a
+    // local rate is refused with the closest one.
+    let holding = fit_holding(2021, &["cp exit rate"]).unwrap();
+    assert_eq!(holding.pooled.parameters.len(), 5);
+    assert!(
+        holding
+            .describe_convergence()
+            .contains("held at England's value on request: `cp exit rate`"),
+        "{}",
+        holding.describe_convergence()
+    );
+    let e = fit_holding(2021, &["cp exit rat"]).unwrap_err().to_string();
+    assert!(e.contains("did you mean `cp exit rate`?"), "{e}");
 }
 
 /// Scenarios asked of a local authority draw the authority's own rates

@@ -217,6 +217,10 @@ enum Command {
         /// last fitted year counts `discount^a`.
         #[arg(long, default_value_t = carecascade::pooled::DISCOUNT)]
         discount: f64,
+        /// Hold this local rate at England's value for every authority
+        /// instead of fitting it (repeat for more); the draws file says so.
+        #[arg(long)]
+        hold: Vec<String>,
         /// Write the draws even if the chains have not converged (the file
         /// says so, and scenarios refuse it).
         #[arg(long)]
@@ -661,6 +665,7 @@ fn run(cli: Cli) -> ExitCode {
             keep,
             seed,
             discount,
+            hold,
             accept_unconverged,
             output,
         } => calibrate_local(
@@ -673,6 +678,7 @@ fn run(cli: Cli) -> ExitCode {
                 keep,
                 seed,
                 discount,
+                hold,
             },
             accept_unconverged,
             output,
