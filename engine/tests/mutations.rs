@@ -129,6 +129,7 @@ pub fn check_model_file(path: &Path, file: &str, compiled: bool) -> Result<(), S
     let model = match load_model(path) {
         Ok(model) => model,
         Err(e) => {
+            mutator::tally(mutator::Stage::Refused);
             if !located(&e, file) {
                 return Err(format!("a reader's error without its place in {file}: {e}"));
             }
@@ -144,6 +145,7 @@ pub fn check_model_file(path: &Path, file: &str, compiled: bool) -> Result<(), S
 /// written in the native format.
 fn check_model(model: &Model, compiled: bool) -> Result<(), String> {
     let Ok(program) = Program::compile(model) else {
+        mutator::tally(mutator::Stage::NotCompiled);
         return Ok(());
     };
     let written = native::write(model);
@@ -183,6 +185,13 @@ fn check_model(model: &Model, compiled: bool) -> Result<(), String> {
                     "a {method:?} run ({backend:?}) returned a value that is not finite (at {bad} of {}) instead of an error",
                     rows.len()
                 ));
+            }
+            if method == Method::Euler && backend == Backend::Interpreter {
+                mutator::tally(if result.is_ok() {
+                    mutator::Stage::Ran
+                } else {
+                    mutator::Stage::RunFailed
+                });
             }
             outcomes.push((result.map_err(|e| e.to_string()), rows));
         }
@@ -261,8 +270,8 @@ fn campaign() {
                 settings.seed
             );
             // Code generation takes longer than the rest: one mutant in
-            // four also runs compiled.
-            let compiled = i % 4 == 0;
+            // four also runs compiled (spread over the files).
+            let compiled = (s as u64 + i) % 4 == 0;
             mutator::trace_input(&text);
             let outcome = mutator::guarded(&key, || {
                 std::fs::write(&path, &text).map_err(|e| e.to_string())?;
@@ -288,9 +297,10 @@ fn campaign() {
     }
     mutator::loud_panics();
     eprintln!(
-        "mutation fuzzing: {counts:?} mutants in {:.1} s, {} findings",
+        "mutation fuzzing: {counts:?} mutants in {:.1} s, {} findings; {}",
         started.elapsed().as_secs_f64(),
-        findings.len()
+        findings.len(),
+        mutator::tally_text()
     );
     assert!(
         findings.is_empty(),

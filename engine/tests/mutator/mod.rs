@@ -143,6 +143,11 @@ fn tokens(text: &str) -> Vec<(Kind, std::ops::Range<usize>)> {
 }
 
 const NUMBERS: &[&str] = &[
+    // Plausible values, so that more mutants run.
+    "2",
+    "0.5",
+    "10",
+    "3",
     "0",
     "-1",
     "1",
@@ -764,8 +769,17 @@ pub fn guarded(key: &str, check: impl FnOnce() -> Result<(), String>) -> Result<
         STARTED_MS.store(now_ms(*origin), Ordering::SeqCst);
     }
     RUNNING.store(true, Ordering::SeqCst);
+    let started = Instant::now();
     let outcome = catch_unwind(AssertUnwindSafe(check));
     RUNNING.store(false, Ordering::SeqCst);
+    // Slow mutants are worth a look (a campaign shows them with
+    // --nocapture); a hang is the watchdog's.
+    if started.elapsed() > Duration::from_secs(1) {
+        eprintln!(
+            "slow mutant ({:.1} s): {key}",
+            started.elapsed().as_secs_f64()
+        );
+    }
     match outcome {
         Ok(result) => result,
         Err(payload) => {
@@ -843,6 +857,41 @@ pub fn minimise(text: &str, fails: &dyn Fn(&str) -> bool) -> String {
         }
     }
     best
+}
+
+/// How far mutants got: refused by the reader, by the compiler, runs
+/// that stopped with an error, and runs that finished.
+pub static TALLY: [AtomicU64; 4] = [
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+];
+
+/// Counts a mutant's outcome in [`TALLY`].
+pub fn tally(stage: Stage) {
+    TALLY[stage as usize].fetch_add(1, Ordering::Relaxed);
+}
+
+/// The stages of [`TALLY`].
+#[derive(Clone, Copy)]
+pub enum Stage {
+    Refused,
+    NotCompiled,
+    RunFailed,
+    Ran,
+}
+
+/// [`TALLY`] as text.
+pub fn tally_text() -> String {
+    let [a, b, c, d] = &TALLY;
+    format!(
+        "refused by the reader {}, by the compiler {}, runs stopped with an error {}, runs finished {}",
+        a.load(Ordering::Relaxed),
+        b.load(Ordering::Relaxed),
+        c.load(Ordering::Relaxed),
+        d.load(Ordering::Relaxed)
+    )
 }
 
 /// Whether every value is finite.
