@@ -157,7 +157,7 @@ fn mutants_of_shipped_models_and_scenarios_give_errors_not_crashes() {
 }
 
 fn campaign() {
-    let settings = Settings::from_env(2);
+    let settings = Settings::from_env(20);
     mutator::start(&settings);
     mutator::quiet_panics();
     let root = repository();

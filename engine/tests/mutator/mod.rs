@@ -401,7 +401,8 @@ fn mutate_once(text: &str, syntax: Syntax, donors: &[&str], rng: &mut Rng) -> St
                 return text.to_string();
             }
             let t = &toks[*rng.pick(&puncts)];
-            replace(text, t.1.clone(), *rng.pick(OPERATORS))
+            let operator = OPERATORS[rng.below(OPERATORS.len())];
+            replace(text, t.1.clone(), operator)
         }
         // Replace a number.
         7 | 8 => {
