@@ -269,7 +269,6 @@ impl Resolver<'_> {
         Ok(Some((each, nodes)))
     }
 
-    /// The model variable `name`, which must be arrayed with `count` dimensions.
     /// An error if `name` is a lookup without an input: it has no value
     /// of its own to select elements from (as a value, `l[d]` compiled to
     /// a copy from a slot that does not exist).
@@ -290,6 +289,7 @@ impl Resolver<'_> {
         Ok(())
     }
 
+    /// The model variable `name`, which must be arrayed with `count` dimensions.
     pub(super) fn arrayed(
         &self,
         ctx: &Ctx,
