@@ -270,13 +270,21 @@ impl Lexer<'_> {
             }
         }
         let literal = &self.text[start..self.pos];
-        literal
-            .parse::<f64>()
-            .map(Token::Number)
-            .map_err(|_| SyntaxError {
+        match literal.parse::<f64>() {
+            Ok(value) if value.is_finite() => Ok(Token::Number(value)),
+            // `1e309` parses as infinity: a model would run with it
+            // silently (a constant is never checked during a run).
+            Ok(_) => Err(SyntaxError {
+                span: start..self.pos,
+                message: format!(
+                    "`{literal}` is too large for a number; expected at most about 1.8e308"
+                ),
+            }),
+            Err(_) => Err(SyntaxError {
                 span: start..self.pos,
                 message: format!("`{literal}` is not a number"),
-            })
+            }),
+        }
     }
 
     fn quoted_name(&mut self) -> Result<Token, SyntaxError> {

@@ -104,6 +104,9 @@ impl TimeSettings {
                 "stop ({stop}) is before start ({start})"
             )));
         }
+        // -0 is 0: otherwise the first time is -0 in one back end and 0
+        // in the other, which computes it as start + 0 * dt.
+        let (start, stop) = (start + 0.0, stop + 0.0);
         let steps = (stop - start) / dt;
         if steps > MAX_STEPS as f64 {
             return Err(Error::Time(format!(

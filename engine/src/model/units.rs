@@ -37,6 +37,7 @@ impl Units {
         let mut parser = UnitParser {
             chars: text.chars().collect(),
             pos: 0,
+            depth: 0,
         };
         let units = parser.product()?;
         parser.skip_space();
@@ -65,7 +66,10 @@ impl Units {
     pub fn mul(&self, other: &Units) -> Units {
         let mut factors = self.factors.clone();
         for (name, power) in &other.factors {
-            *factors.entry(name.clone()).or_insert(0) += power;
+            // Saturating: powers from a file (`(year^2000000000)^2`) may
+            // be anything; a saturated power is still not dimensionless.
+            let entry = factors.entry(name.clone()).or_insert(0);
+            *entry = entry.saturating_add(*power);
         }
         factors.retain(|_, p| *p != 0);
         Units { factors }
@@ -76,7 +80,7 @@ impl Units {
         let mut factors = BTreeMap::new();
         if power != 0 {
             for (name, p) in &self.factors {
-                factors.insert(name.clone(), p * power);
+                factors.insert(name.clone(), p.saturating_mul(power));
             }
         }
         Units { factors }
@@ -162,9 +166,15 @@ fn normalise(name: &str) -> String {
     lower
 }
 
+/// The most parentheses a unit string may nest (each level is a frame of
+/// recursion; real units nest two or three).
+const MAX_UNIT_DEPTH: usize = 64;
+
 struct UnitParser {
     chars: Vec<char>,
     pos: usize,
+    /// Parentheses open at `pos`.
+    depth: usize,
 }
 
 impl UnitParser {
@@ -220,8 +230,15 @@ impl UnitParser {
     fn atom(&mut self) -> Result<Units, String> {
         match self.peek() {
             Some('(') => {
+                if self.depth >= MAX_UNIT_DEPTH {
+                    return Err(format!(
+                        "units nest more than {MAX_UNIT_DEPTH} parentheses deep; expected a unit such as `children/(worker*year)`"
+                    ));
+                }
                 self.pos += 1;
+                self.depth += 1;
                 let inner = self.product()?;
+                self.depth -= 1;
                 if self.peek() != Some(')') {
                     return Err("expected `)` in units".into());
                 }
@@ -285,5 +302,21 @@ mod tests {
         );
         assert!(Units::parse("(year").unwrap_err().contains("`)`"));
         assert!(Units::parse("").is_err());
+    }
+
+    /// Found by mutation fuzzing: 20,000 parentheses around a unit in a
+    /// Vensim file overflowed the stack, and huge powers overflowed.
+    #[test]
+    fn deep_units_and_huge_powers_are_refused_or_saturate() {
+        let deep = format!("{}Day{}", "(".repeat(20_000), ")".repeat(20_000));
+        assert!(
+            Units::parse(&deep)
+                .unwrap_err()
+                .contains("nest more than 64")
+        );
+        let nested = format!("{}Day{}", "(".repeat(64), ")".repeat(64));
+        assert_eq!(Units::parse(&nested), Ok(u("day")));
+        let huge = u("(year^2000000000)^2000000000").mul(&u("year^2000000000"));
+        assert!(!huge.is_dimensionless());
     }
 }

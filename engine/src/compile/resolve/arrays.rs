@@ -210,6 +210,7 @@ impl Resolver<'_> {
                 name_span,
                 indices,
             } => {
+                self.not_a_lookup(ctx, name, name_span)?;
                 let j = self.arrayed(ctx, name, name_span, indices.len())?;
                 let dims = self.var_dims[j].clone();
                 let mut choices = Vec::new();
@@ -266,6 +267,26 @@ impl Resolver<'_> {
             })
             .collect();
         Ok(Some((each, nodes)))
+    }
+
+    /// An error if `name` is a lookup without an input: it has no value
+    /// of its own to select elements from (as a value, `l[d]` compiled to
+    /// a copy from a slot that does not exist).
+    pub(super) fn not_a_lookup(&self, ctx: &Ctx, name: &str, span: &Span) -> Result<()> {
+        let Some(&j) = self.index.get(&canonical_name(name)) else {
+            return Ok(());
+        };
+        if matches!(
+            self.model.variables()[j].kind(),
+            crate::model::VariableKind::Lookup { input: None, .. }
+        ) {
+            return Err(self.error(
+                ctx,
+                span,
+                format!("`{name}` is a lookup: call it with an input, like `{name}[...](x)`"),
+            ));
+        }
+        Ok(())
     }
 
     /// The model variable `name`, which must be arrayed with `count` dimensions.

@@ -292,7 +292,10 @@ impl Resolver<'_> {
                 name,
                 name_span,
                 indices,
-            } => self.subscript(ctx, name, name_span, indices)?,
+            } => {
+                self.not_a_lookup(ctx, name, name_span)?;
+                self.subscript(ctx, name, name_span, indices)?
+            }
         })
     }
 

@@ -337,6 +337,7 @@ impl Resolver<'_> {
                 name_span,
                 indices,
             } => {
+                self.not_a_lookup(ctx, name, name_span)?;
                 let j = self.arrayed(ctx, name, name_span, indices.len())?;
                 let dims = self.var_dims[j].clone();
                 if dims.len() < trailing {

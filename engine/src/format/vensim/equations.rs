@@ -345,8 +345,8 @@ fn tabbed_array(rhs: &str) -> Option<Result<Vec<f64>, usize>> {
             continue;
         }
         match word.parse::<f64>() {
-            Ok(v) => values.push(v),
-            Err(_) => return Some(Err(offset)),
+            Ok(v) if v.is_finite() => values.push(v),
+            _ => return Some(Err(offset)),
         }
     }
     Some(Ok(values))
@@ -368,9 +368,13 @@ fn find_word(upper: &str, what: &str) -> Option<usize> {
 /// name), trimmed.
 fn name_before(text: &str, open: usize) -> &str {
     let head = &text[..open];
+    // After the last character that cannot be part of a name (which may
+    // take more than one byte: `😀(`).
     let start = head
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == ' ' || c == '_' || c == '\t'))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == ' ' || c == '_' || c == '\t'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     head[start..].trim()
 }
 

@@ -374,10 +374,14 @@ fn strip_outputs(
     let opens: Vec<usize> = text.match_indices('(').map(|(i, _)| i).collect();
     for &open in opens.iter().rev() {
         let before = &out[..open];
+        // After the last character that cannot be part of a name (it may
+        // take more than one byte).
         let name_start = before
             .trim_end()
-            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == ' ' || c == '"'))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !(c.is_alphanumeric() || c == '_' || c == ' ' || c == '"'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let written = out[name_start..open].trim();
         if written.is_empty() || !macros.contains_key(&canonical_name(written.trim_matches('"'))) {
             continue;
