@@ -142,18 +142,9 @@ fn check_scenario(path: &Path, file: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The stack of the command line's main thread, which reads and runs
-/// models: deep nesting must be refused before it overflows it.
-const STACK: usize = 8 << 20;
-
 #[test]
 fn mutants_of_shipped_models_and_scenarios_give_errors_not_crashes() {
-    std::thread::Builder::new()
-        .stack_size(STACK)
-        .spawn(campaign)
-        .expect("a thread")
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    mutator::on_cli_stack(campaign);
 }
 
 fn campaign() {

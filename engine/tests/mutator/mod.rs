@@ -719,6 +719,21 @@ fn now_ms(origin: Instant) -> u64 {
     origin.elapsed().as_millis() as u64
 }
 
+/// The stack of the command line's main thread, which reads and runs
+/// models: deep nesting must be refused before it overflows it.
+pub const STACK: usize = 8 << 20;
+
+/// Runs `campaign` on a thread with the command line's stack
+/// ([`STACK`]), passing on its panic (a failed test).
+pub fn on_cli_stack(campaign: fn()) {
+    std::thread::Builder::new()
+        .stack_size(STACK)
+        .spawn(campaign)
+        .expect("a thread")
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
 /// Starts the watchdog (once per process) and sets the memory cap.
 pub fn start(settings: &Settings) {
     static ONCE: std::sync::Once = std::sync::Once::new();
