@@ -226,18 +226,7 @@ fn campaign() {
             }
         }
     }
-    mutator::loud_panics();
-    eprintln!(
-        "mutation fuzzing: {counts:?} mutants in {:.1} s, {} findings; {}",
-        started.elapsed().as_secs_f64(),
-        findings.len(),
-        mutator::tally_text()
-    );
-    assert!(
-        findings.is_empty(),
-        "mutants that crash or mislead:\n{}",
-        mutator::report(&findings)
-    );
+    mutator::finish(&format!("{counts:?}"), started, &findings);
 }
 
 /// A scratch folder removed when dropped (the root crate does not depend

@@ -290,18 +290,7 @@ fn campaign() {
             }
         }
     }
-    mutator::loud_panics();
-    eprintln!(
-        "mutation fuzzing: {counts:?} mutants in {:.1} s, {} findings; {}",
-        started.elapsed().as_secs_f64(),
-        findings.len(),
-        mutator::tally_text()
-    );
-    assert!(
-        findings.is_empty(),
-        "mutants that crash or mislead:\n{}",
-        mutator::report(&findings)
-    );
+    mutator::finish(&format!("{counts:?}"), started, &findings);
 }
 
 /// Whether two findings are of the same kind (for minimising: the first

@@ -288,6 +288,18 @@ const XML_TAGS: &[&str] = &[
     "range",
 ];
 
+/// `text` with the spans `a` and `b` (`a` before `b`) swapped.
+fn swap_spans(text: &str, a: std::ops::Range<usize>, b: std::ops::Range<usize>) -> String {
+    format!(
+        "{}{}{}{}{}",
+        &text[..a.start],
+        &text[b.clone()],
+        &text[a.end..b.start],
+        &text[a],
+        &text[b.end..]
+    )
+}
+
 /// Applies one to three mutations to `text`. `donors` are other sources
 /// of the same syntax, for splicing lines and names across files.
 pub fn mutate(text: &str, syntax: Syntax, donors: &[&str], rng: &mut Rng) -> String {
@@ -354,14 +366,7 @@ fn mutate_once(text: &str, syntax: Syntax, donors: &[&str], rng: &mut Rng) -> St
         2 if solid.len() > 1 => {
             let k = rng.below(solid.len() - 1);
             let (a, b) = (toks[solid[k]].1.clone(), toks[solid[k + 1]].1.clone());
-            format!(
-                "{}{}{}{}{}",
-                &text[..a.start],
-                &text[b.clone()],
-                &text[a.end..b.start],
-                &text[a.clone()],
-                &text[b.end..]
-            )
+            swap_spans(text, a, b)
         }
         // Delete, duplicate or swap lines.
         3 if !lines.is_empty() => {
@@ -604,14 +609,7 @@ fn mutate_once(text: &str, syntax: Syntax, donors: &[&str], rng: &mut Rng) -> St
             let k = rng.below(numbers.len() - 1);
             let j = k + 1 + rng.below((numbers.len() - k - 1).min(8));
             let (a, b) = (toks[numbers[k]].1.clone(), toks[numbers[j]].1.clone());
-            format!(
-                "{}{}{}{}{}",
-                &text[..a.start],
-                &text[b.clone()],
-                &text[a.end..b.start],
-                &text[a.clone()],
-                &text[b.end..]
-            )
+            swap_spans(text, a, b)
         }
     }
 }
@@ -913,6 +911,23 @@ pub fn tally_text() -> String {
 /// Whether every value is finite.
 pub fn all_finite(values: &[f64]) -> bool {
     values.iter().all(|v| v.is_finite())
+}
+
+/// Ends a campaign: panics are loud again, the counts are printed, and
+/// the test fails with every finding if there is any.
+pub fn finish(counts: &str, started: Instant, findings: &[Finding]) {
+    loud_panics();
+    eprintln!(
+        "mutation fuzzing: {counts} mutants in {:.1} s, {} findings; {}",
+        started.elapsed().as_secs_f64(),
+        findings.len(),
+        tally_text()
+    );
+    assert!(
+        findings.is_empty(),
+        "mutants that crash or mislead:\n{}",
+        report(findings)
+    );
 }
 
 /// Writes findings to `CARECASCADE_FUZZ_OUT` (a folder) when set, and
