@@ -77,6 +77,11 @@ pub struct LocalSettings {
     /// origin's calibration (see [`PoolSettings::discount`]).
     #[serde(default = "no_discount")]
     pub discount: f64,
+    /// Rates held at England's value in each origin's calibration (see
+    /// [`PoolSettings::hold`]); results written before rates could be
+    /// held fitted them all.
+    #[serde(default)]
+    pub hold: Vec<String>,
 }
 
 /// Results written before the discount existed weighted every year alike.
@@ -94,6 +99,7 @@ impl Default for LocalSettings {
             keep: pool.keep,
             seed: pool.seed,
             discount: pool.discount,
+            hold: pool.hold,
         }
     }
 }
@@ -298,7 +304,7 @@ pub fn local_backtest(
             keep: settings.keep,
             seed: settings.seed,
             discount: settings.discount,
-            hold: Vec::new(),
+            hold: settings.hold.clone(),
         };
         let posterior = calibrate_all(model, authorities, &pool, &mut |d, n| {
             progress(origin, d, n)
@@ -869,6 +875,18 @@ impl LocalBacktest {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        if !self.settings.hold.is_empty() {
+            let _ = writeln!(
+                out,
+                "Held at England's value for every authority in every origin's calibration, not fitted (`--hold`): {}.\n",
+                self.settings
+                    .hold
+                    .iter()
+                    .map(|h| format!("`{h}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         let _ = writeln!(out, "## Errors against the last published figure\n");
         write_table(
             &mut out,

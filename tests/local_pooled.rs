@@ -270,14 +270,26 @@ fn rates_no_authority_published_figures_for_are_held_and_named() {
     assert!(late.held.is_empty(), "{:?}", late.held);
     assert_eq!(late.pooled.parameters.len(), 6);
     assert!(!late.describe_convergence().contains("held at"));
-    // A rate can be held on request, and says so; a name that is not a
-    // local rate is refused with the closest one.
-    let holding = fit_holding(2021, &["cp exit rate"]).unwrap();
+    // The default settings hold `cp exit rate`, and say so; a name that
+    // is not a local rate is refused with the closest one.
+    assert_eq!(PoolSettings::default().hold, ["cp exit rate"]);
+    let defaults = PoolSettings::default().hold;
+    let defaults: Vec<&str> = defaults.iter().map(String::as_str).collect();
+    let holding = fit_holding(2021, &defaults).unwrap();
     assert_eq!(holding.pooled.parameters.len(), 5);
+    assert!(
+        !holding
+            .pooled
+            .parameters
+            .iter()
+            .any(|p| p.name == "cp exit rate"),
+        "{:?}",
+        holding.pooled.parameters
+    );
     assert!(
         holding
             .describe_convergence()
-            .contains("held at England's value on request: `cp exit rate`"),
+            .contains("held at England's value by the settings (`--hold`): `cp exit rate`"),
         "{}",
         holding.describe_convergence()
     );

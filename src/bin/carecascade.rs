@@ -218,8 +218,10 @@ enum Command {
         #[arg(long, default_value_t = carecascade::pooled::DISCOUNT)]
         discount: f64,
         /// Hold this local rate at England's value for every authority
-        /// instead of fitting it (repeat for more); the draws file says so.
-        #[arg(long)]
+        /// instead of fitting it (repeat for more; `none` fits every rate);
+        /// the draws file says so. `cp exit rate` by default: the figures
+        /// barely tell it apart across authorities.
+        #[arg(long, default_values_t = default_hold())]
         hold: Vec<String>,
         /// Write the draws even if the chains have not converged (the file
         /// says so, and scenarios refuse it).
@@ -256,6 +258,10 @@ enum Command {
         /// last fitted year counts `discount^a`.
         #[arg(long, default_value_t = carecascade::pooled::DISCOUNT)]
         discount: f64,
+        /// Hold this local rate at England's value in every origin's
+        /// calibration (repeat for more; `none` fits every rate).
+        #[arg(long, default_values_t = default_hold())]
+        hold: Vec<String>,
         /// The Markdown file to write; the results go beside it as `.json`.
         #[arg(long, short, default_value = "docs/local-validation.md")]
         output: PathBuf,
@@ -647,13 +653,20 @@ fn run(cli: Cli) -> ExitCode {
             burn,
             keep,
             discount,
+            hold,
             output,
             render,
         } => {
             if render {
                 render_local_backtest(output)
             } else {
-                backtest_local(model, &origins, (sweeps, burn, keep), discount, output)
+                backtest_local(
+                    model,
+                    &origins,
+                    (sweeps, burn, keep),
+                    (discount, hold),
+                    output,
+                )
             }
         }
         Command::CalibrateLocal {
@@ -893,15 +906,40 @@ fn render_local_backtest(output: PathBuf) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The rates `--hold` holds by default.
+fn default_hold() -> Vec<String> {
+    carecascade::pooled::HELD_BY_DEFAULT
+        .iter()
+        .map(|h| h.to_string())
+        .collect()
+}
+
+/// The rates to hold: `--hold none` holds none; others must be local
+/// rates (checked before any sampling, with the closest name).
+fn held(hold: Vec<String>) -> Result<Vec<String>, Error> {
+    if hold.iter().any(|h| h == "none") {
+        if hold.len() > 1 {
+            return Err(Error::Invalid {
+                what: "--hold".into(),
+                message: "`none` fits every rate: give it alone, or name the rates to hold".into(),
+            });
+        }
+        return Ok(Vec::new());
+    }
+    carecascade::pooled::check_hold(&hold)?;
+    Ok(hold)
+}
+
 fn backtest_local(
     model_path: PathBuf,
     origins: &str,
     (sweeps, burn, keep): (usize, usize, usize),
-    discount: f64,
+    (discount, hold): (f64, Vec<String>),
     output: PathBuf,
 ) -> Result<ExitCode, Error> {
     use carecascade::local_backtest::{LocalSettings, local_backtest};
     let origins = parse_origins(origins)?;
+    let hold = held(hold)?;
     let model = load_model(&model_path)?;
     carecascade::local::check_localisable(&model)?;
     let json_path = output.with_extension("json");
@@ -915,6 +953,7 @@ fn backtest_local(
         burn,
         keep,
         discount,
+        hold,
         ..LocalSettings::default()
     };
     let model_text = if model_path.is_file() {
@@ -947,6 +986,14 @@ fn backtest_local(
     }
     if discount != defaults.discount {
         command.push_str(&format!(" --discount {discount}"));
+    }
+    if settings.hold != defaults.hold {
+        if settings.hold.is_empty() {
+            command.push_str(" --hold none");
+        }
+        for h in &settings.hold {
+            command.push_str(&format!(" --hold \"{h}\""));
+        }
     }
     let started = std::time::Instant::now();
     let bar = progress_bar(settings.origins.len() * sweeps, "sweeps");
@@ -1032,6 +1079,10 @@ fn calibrate_local(
     output: PathBuf,
 ) -> Result<ExitCode, Error> {
     use carecascade::pooled::calibrate_all;
+    let settings = carecascade::pooled::PoolSettings {
+        hold: held(settings.hold)?,
+        ..settings
+    };
     let model = load_model(&model_path)?;
     carecascade::local::check_localisable(&model)?;
     let table = carecascade::data::LocalAuthorities::load()?;
