@@ -465,6 +465,27 @@ fn vensim_external_data_is_read_relative_to_the_model() {
     .unwrap();
     let e = vensim::load(&path).unwrap_err().to_string();
     assert!(e.contains("m.mdl:2:1") && e.contains("missing.xlsx"), "{e}");
+    // Rust reads `inf`, `NaN` and `1e999` as numbers: a data file holding
+    // one is refused with the cell, not carried into the run.
+    for bad in ["inf", "NaN", "1e999"] {
+        std::fs::write(
+            dir.path().join("bad.csv"),
+            format!("time,0,2\nseries,1,{bad}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            &path,
+            format!("{{UTF-8}}\ns := GET DIRECT DATA('bad.csv', 'x', '1', 'B2') ~~|\n{CONTROL}"),
+        )
+        .unwrap();
+        let e = vensim::load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("m.mdl:2:1")
+                && e.contains(&format!("cell C2 of `"))
+                && e.contains(&format!("holds `{bad}`, not a finite number")),
+            "{e}"
+        );
+    }
 }
 
 #[test]

@@ -313,13 +313,20 @@ impl Records {
         if cell.is_empty() {
             return Ok(None);
         }
-        cell.parse::<f64>().map(Some).map_err(|_| Error::File {
-            location: self.location(record, column),
-            message: format!(
-                "`{cell}` in column `{}` is not a number",
-                self.headers.get(column).map_or("?", String::as_str)
-            ),
-        })
+        let header = self.headers.get(column).map_or("?", String::as_str);
+        match cell.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(Some(v)),
+            Ok(_) => Err(Error::File {
+                location: self.location(record, column),
+                message: format!(
+                    "`{cell}` in column `{header}` is not a finite number: leave the cell blank for a missing value"
+                ),
+            }),
+            Err(_) => Err(Error::File {
+                location: self.location(record, column),
+                message: format!("`{cell}` in column `{header}` is not a number"),
+            }),
+        }
     }
 }
 
@@ -460,6 +467,18 @@ mod tests {
         );
         let err = t.column("a,c").unwrap_err();
         assert!(err.to_string().contains("did you mean `a, b`"), "{err}");
+        // Rust reads these as numbers; a data file must not.
+        for bad in ["inf", "-inf", "NaN", "infinity", "1e999"] {
+            let err = Table::parse(&format!("Time,a\n0,1\n1,{bad}\n"), Some("f.csv"))
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "f.csv:3:3: `{bad}` in column `a` is not a finite number: leave the cell blank for a missing value"
+                )
+            );
+        }
     }
 
     fn error(text: &str) -> String {

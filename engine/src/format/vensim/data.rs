@@ -132,6 +132,28 @@ impl Grid {
     fn get(&self, row: u32, column: u32) -> Option<f64> {
         self.cells.get(&(row, column)).copied()
     }
+
+    /// Keeps the number `v` read from `text` in a cell of `path`; refuses
+    /// one that is not finite (`inf`, `NaN`, `1e999`), which Rust would
+    /// read as a number and the run would carry as one.
+    fn insert(
+        &mut self,
+        row: u32,
+        column: u32,
+        v: f64,
+        text: &str,
+        path: &Path,
+    ) -> Result<(), String> {
+        if !v.is_finite() {
+            return Err(format!(
+                "cell {} of `{}` holds `{text}`, not a finite number: leave it blank for a missing value",
+                cell_name(row, column),
+                path.display()
+            ));
+        }
+        self.cells.insert((row, column), v);
+        Ok(())
+    }
 }
 
 /// The files read so far: each sheet's numbers and each workbook's named
@@ -320,8 +342,9 @@ impl Reader<'_> {
                 let separator = if extension == "csv" { ',' } else { '\t' };
                 for (row, line) in text.lines().enumerate() {
                     for (column, cell) in line.split(separator).enumerate() {
-                        if let Ok(v) = cell.trim().trim_matches('"').parse::<f64>() {
-                            grid.cells.insert((row as u32, column as u32), v);
+                        let cell = cell.trim().trim_matches('"');
+                        if let Ok(v) = cell.parse::<f64>() {
+                            grid.insert(row as u32, column as u32, v, cell, &path)?;
                         }
                     }
                 }
@@ -344,7 +367,8 @@ impl Reader<'_> {
                 for (row, column, value) in range.used_cells() {
                     if let Some(v) = value.as_f64() {
                         let (r0, c0) = range.start().unwrap_or((0, 0));
-                        grid.cells.insert((r0 + row as u32, c0 + column as u32), v);
+                        let text = value.to_string();
+                        grid.insert(r0 + row as u32, c0 + column as u32, v, &text, &path)?;
                     }
                 }
             }
