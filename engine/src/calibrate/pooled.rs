@@ -55,7 +55,9 @@
 //!    independence Metropolis-Hastings move per sweep from a Gaussian:
 //!    a quadratic fitted by least squares to the log likelihoods the
 //!    burn-in evaluated (refitted at the end of the burn-in, then fixed),
-//!    times the chain's current population normal, widened by a quarter.
+//!    (directions in which it curves up, which a rate the group's figures
+//!    barely tell can show from noise, clipped to flat), times the chain's
+//!    current population normal, widened by a quarter.
 //!    Where the likelihood is close to that quadratic the proposals are
 //!    nearly independent draws from the group's conditional posterior, so
 //!    a group crosses its posterior in one step instead of by a random
@@ -430,6 +432,69 @@ fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
     Some(l)
 }
 
+/// The symmetric `k x k` matrix `a` (row-major) with its negative
+/// eigenvalues set to 0 (Jacobi rotations; `k` is a handful), or `None`
+/// if it is not finite or has no positive eigenvalue.
+fn clip_to_flat(a: &[f64], k: usize) -> Option<Vec<f64>> {
+    if a.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let mut m = a.to_vec();
+    let mut v = vec![0.0; k * k];
+    for i in 0..k {
+        v[i * k + i] = 1.0;
+    }
+    for _ in 0..100 {
+        let off: f64 = (0..k)
+            .flat_map(|i| (0..k).filter(move |j| *j != i).map(move |j| (i, j)))
+            .map(|(i, j)| m[i * k + j] * m[i * k + j])
+            .sum();
+        let scale: f64 = (0..k).map(|i| m[i * k + i] * m[i * k + i]).sum();
+        if off <= 1e-24 * scale.max(f64::MIN_POSITIVE) {
+            break;
+        }
+        for p in 0..k {
+            for q in p + 1..k {
+                let apq = m[p * k + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                let theta = (m[q * k + q] - m[p * k + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for r in 0..k {
+                    let (mrp, mrq) = (m[r * k + p], m[r * k + q]);
+                    m[r * k + p] = c * mrp - s * mrq;
+                    m[r * k + q] = s * mrp + c * mrq;
+                }
+                for r in 0..k {
+                    let (mpr, mqr) = (m[p * k + r], m[q * k + r]);
+                    m[p * k + r] = c * mpr - s * mqr;
+                    m[q * k + r] = s * mpr + c * mqr;
+                }
+                for r in 0..k {
+                    let (vrp, vrq) = (v[r * k + p], v[r * k + q]);
+                    v[r * k + p] = c * vrp - s * vrq;
+                    v[r * k + q] = s * vrp + c * vrq;
+                }
+            }
+        }
+    }
+    let eigen: Vec<f64> = (0..k).map(|i| m[i * k + i].max(0.0)).collect();
+    if eigen.iter().all(|e| *e <= 0.0) {
+        return None;
+    }
+    let mut out = vec![0.0; k * k];
+    for i in 0..k {
+        for j in 0..k {
+            out[i * k + j] = (0..k).map(|e| v[i * k + e] * eigen[e] * v[j * k + e]).sum();
+        }
+    }
+    Some(out)
+}
+
 /// A quadratic approximation of one group's log likelihood in its log
 /// factors, fitted by least squares to the points the burn-in evaluated:
 /// `ln L(x) ~ c + g.(x - centre) - (x - centre)' A (x - centre) / 2`.
@@ -452,8 +517,7 @@ const FIT_RANGE: f64 = 25.0;
 
 impl Quadratic {
     /// Least-squares fit of `ln L` over `points` (x, ln L), or `None` when
-    /// too few points, a singular design, or a curvature that is not
-    /// positive definite.
+    /// too few points, a singular design, or no direction curving down.
     fn fit(points: &[(Vec<f64>, f64)], k: usize) -> Option<Quadratic> {
         let best = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
         let near: Vec<&(Vec<f64>, f64)> = points
@@ -513,7 +577,13 @@ impl Quadratic {
                 t += 1;
             }
         }
-        cholesky(&precision, k)?;
+        // A direction the group's figures barely tell (a rate whose
+        // series the group does not publish) is flat, and noise can give it
+        // a small negative curvature: clip those to flat, and let the
+        // population's normal, which the proposal multiplies in, shape the
+        // proposal along them. Clipping only changes the proposal; the
+        // acceptance ratio keeps the target exact.
+        let precision = clip_to_flat(&precision, k)?;
         Some(Quadratic {
             centre,
             gradient,
@@ -1461,5 +1531,34 @@ fn diagnose(pooled: &Pooled, states: &[GroupState]) -> PooledDiagnostics {
         },
         collective_acceptance: pooled.diagnostics.collective_acceptance,
         evaluations: pooled.diagnostics.evaluations,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip_to_flat;
+
+    fn close(a: &[f64], b: &[f64]) -> bool {
+        a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12)
+    }
+
+    #[test]
+    fn clipping_keeps_curvature_down_and_flattens_curvature_up() {
+        // Positive definite: unchanged.
+        let pd = [4.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.5, 0.2, 2.0];
+        assert!(close(&clip_to_flat(&pd, 3).unwrap(), &pd));
+        // Eigenvalues 3 along (1, 1) and -1 along (1, -1): the second is
+        // made flat, leaving 3 (1, 1)(1, 1)' / 2.
+        let mixed = [1.0, 2.0, 2.0, 1.0];
+        assert!(close(&clip_to_flat(&mixed, 2).unwrap(), &[1.5; 4]));
+        // A diagonal with one direction curving up.
+        let diagonal = [2.0, 0.0, 0.0, -0.3];
+        assert!(close(
+            &clip_to_flat(&diagonal, 2).unwrap(),
+            &[2.0, 0.0, 0.0, 0.0]
+        ));
+        // Nothing curving down, or not finite: no fit.
+        assert!(clip_to_flat(&[-1.0, 0.0, 0.0, -2.0], 2).is_none());
+        assert!(clip_to_flat(&[f64::NAN, 0.0, 0.0, 1.0], 2).is_none());
     }
 }
