@@ -436,3 +436,58 @@ fn gamma_ln_is_the_log_of_the_gamma_function_for_positive_x() {
         assert!(error.contains("`y`"), "{error}");
     }
 }
+
+/// Stella's `//` is the quotient rounded down where the rounding is not in
+/// doubt: a whole quotient, or a positive one, which rounding down and
+/// rounding towards zero agree on. A negative quotient that is not whole
+/// stops the run, naming the variable, the time and why, in both back ends
+/// (whether Stella rounds it down or towards zero could not be
+/// established). It binds as `*` and `/` do, left to right, and survives
+/// an XMILE round trip. Vensim has no `//`.
+#[test]
+fn stella_integer_division_is_exact_where_certain_and_refused_where_not() {
+    let expected: Vec<f64> = [0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+        .iter()
+        .map(|v| f64::from(*v))
+        .collect();
+    assert_eq!(series(&xmile_model("(Time + 1) // 3", &[])), expected);
+    // (12 // 5) * 2, not 12 // 10; and -6 // -3 is whole.
+    assert_eq!(
+        series(&native("1 + 12 // 5 * 2 - (-6 // -3)", &[])),
+        constant(3.0)
+    );
+    assert_eq!(series(&native("-6 // 3", &[])), constant(-2.0));
+    // (Time - 4) / 2 is -2 at time 0, whole; -1.5 at time 1, refused.
+    let model = xmile_model("(Time - 4) // 2", &[]);
+    let program = Program::compile(&model).unwrap();
+    for backend in [
+        carecascade_engine::Backend::Interpreter,
+        carecascade_engine::Backend::Compiled,
+    ] {
+        let mut state = program.state();
+        state.set_backend(backend);
+        let e = state.run().unwrap_err().to_string();
+        assert!(
+            e.contains("`y` became NaN at time 1")
+                && e.contains("`//` may have a negative quotient that is not whole"),
+            "{backend:?}: {e}"
+        );
+    }
+    // An equation without `//` keeps the usual hint.
+    let e = Program::compile(&xmile_model("0 / 0", &[]))
+        .unwrap()
+        .state()
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("check for 0/0") && !e.contains("`//`"), "{e}");
+    let text =
+        "{UTF-8}\ny = 7 // 2 ~~|\nINITIAL TIME = 0 ~~|\nFINAL TIME = 1 ~~|\nTIME STEP = 1 ~~|\n";
+    let e = vensim::parse(text, Some("probe.mdl"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("probe.mdl:2:7") && e.contains("not a Vensim operator"),
+        "{e}"
+    );
+}

@@ -129,6 +129,12 @@ impl<'m> Compiler<'m> {
             }
         }
 
+        let mut whole_division: Vec<u32> = (0..n)
+            .filter(|&v| self.vars[v].def.divides_whole())
+            .map(|v| self.slot_of[v])
+            .collect();
+        whole_division.sort_unstable();
+
         let mut output_vars: Vec<usize> = (0..n)
             .filter(|&v| {
                 let slot = self.slot_of[v] as usize;
@@ -187,6 +193,7 @@ impl<'m> Compiler<'m> {
             columns: std::sync::Arc::new(Columns::new(output_names)),
             checked,
             check_order,
+            whole_division,
             warnings,
             other_names,
             random_streams: self.random_streams,

@@ -58,6 +58,20 @@ impl Node {
         }
     }
 
+    /// Whether Stella's `//` is evaluated anywhere in it.
+    pub(crate) fn divides_whole(&self) -> bool {
+        match self {
+            Node::Binary(Func2::IntDiv, ..) => true,
+            Node::Const(_) | Node::Var(_) | Node::Special(_) => false,
+            Node::Unary(_, a) | Node::Lookup(_, a) => a.divides_whole(),
+            Node::Binary(_, a, b) => a.divides_whole() || b.divides_whole(),
+            Node::If(a, b, c) | Node::Xidz(a, b, c) => {
+                a.divides_whole() || b.divides_whole() || c.divides_whole()
+            }
+            Node::Time(_, args) | Node::Random(_, args, _) => args.iter().any(Node::divides_whole),
+        }
+    }
+
     /// Whether the value depends on the simulated time directly.
     pub(crate) fn reads_time(&self) -> bool {
         match self {
@@ -114,6 +128,21 @@ pub(crate) enum Def {
     LookupFunction,
     /// Placeholder while resolving.
     Pending,
+}
+
+impl Def {
+    /// Whether Stella's `//` is evaluated anywhere in its equations.
+    pub(crate) fn divides_whole(&self) -> bool {
+        match self {
+            Def::Stock { initial: n, .. }
+            | Def::Flow { equation: n, .. }
+            | Def::Aux { equation: n }
+            | Def::Initial { equation: n }
+            | Def::DelayFixed { input: n, .. } => n.divides_whole(),
+            Def::Active { active, initial } => active.divides_whole() || initial.divides_whole(),
+            Def::Param { .. } | Def::LookupFunction | Def::Pending => false,
+        }
+    }
 }
 
 /// A variable of the program: a model variable or a hidden one made by

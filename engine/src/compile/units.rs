@@ -171,7 +171,7 @@ impl Checker<'_> {
                     }
                     BinaryOp::And | BinaryOp::Or => U::Literal,
                     BinaryOp::Mul => product(ua, ub, false),
-                    BinaryOp::Div => product(ua, ub, true),
+                    BinaryOp::Div | BinaryOp::IntDiv => product(ua, ub, true),
                     BinaryOp::Mod => ua,
                     BinaryOp::Pow => power(ua, b),
                 }

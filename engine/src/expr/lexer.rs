@@ -20,6 +20,7 @@ pub(crate) enum Token {
     Minus,
     Star,
     Slash,
+    SlashSlash,
     Caret,
     Lt,
     Le,
@@ -52,6 +53,7 @@ impl Token {
             Token::Minus => "`-`".into(),
             Token::Star => "`*`".into(),
             Token::Slash => "`/`".into(),
+            Token::SlashSlash => "`//`".into(),
             Token::Caret => "`^`".into(),
             Token::Lt => "`<`".into(),
             Token::Le => "`<=`".into(),
@@ -153,16 +155,15 @@ fn tokenize_dialect(text: &str, vensim: bool) -> Result<Vec<(Token, Span)>, Synt
                     ('+', _) => (Token::Plus, false),
                     ('-', _) => (Token::Minus, false),
                     ('*', _) => (Token::Star, false),
-                    ('/', Some('/')) => {
-                        // Stella's integer division: not in XMILE 1.0 nor
-                        // Vensim, and its rounding of a negative quotient
-                        // could not be established, so it is not guessed.
+                    ('/', Some('/')) if lexer.vensim => {
                         lexer.bump();
                         return Err(SyntaxError {
                             span: start..lexer.pos,
-                            message: "`//` (Stella's integer division) is not supported: it is not an operator of XMILE 1.0 or Vensim, and whether Stella rounds a negative quotient down or towards zero could not be established; write INT(a / b) to round down (XMILE) or INTEGER(a / b) to round towards zero (Vensim)".into(),
+                            message: "`//` (Stella's integer division) is not a Vensim operator: write INTEGER(a / b) to round towards zero".into(),
                         });
                     }
+                    // Stella's integer division (see `BinaryOp::IntDiv`).
+                    ('/', Some('/')) => (Token::SlashSlash, true),
                     ('/', _) => (Token::Slash, false),
                     ('^', _) => (Token::Caret, false),
                     ('<', Some('=')) => (Token::Le, true),

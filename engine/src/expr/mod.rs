@@ -77,6 +77,15 @@ pub fn quote_vensim_names(text: &str) -> Cow<'_, str> {
     quoted.map_or(Cow::Borrowed(text), Cow::Owned)
 }
 
+/// Where a Vensim equation uses an operator Vensim does not have (Stella's
+/// `//`), and what to write instead: the byte offset and the message.
+pub(crate) fn vensim_operator_refusal(text: &str) -> Option<(usize, String)> {
+    match lexer::tokenize_vensim(text) {
+        Err(e) if text.get(e.span.clone()) == Some("//") => Some((e.span.start, e.message)),
+        _ => None,
+    }
+}
+
 /// `e`'s text (from `text`, which it was parsed from) with each direct
 /// child replaced by `render(child)`: the operators, parentheses and
 /// spacing between children stay as written. Children not nested as
@@ -206,6 +215,12 @@ pub enum BinaryOp {
     Mul,
     /// `/`
     Div,
+    /// `//`, Stella's integer division: the quotient rounded down. Whether
+    /// Stella rounds a negative quotient down or towards zero could not be
+    /// established, so a run in which one is not whole stops there,
+    /// naming the variable and the time; whole and non-negative quotients
+    /// are the same either way.
+    IntDiv,
     /// `^`
     Pow,
     /// `MOD` (floored modulo, as `MODULO`)
@@ -236,6 +251,7 @@ impl BinaryOp {
             BinaryOp::Sub => "-",
             BinaryOp::Mul => "*",
             BinaryOp::Div => "/",
+            BinaryOp::IntDiv => "//",
             BinaryOp::Pow => "^",
             BinaryOp::Mod => "MOD",
             BinaryOp::Lt => "<",

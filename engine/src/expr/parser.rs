@@ -87,6 +87,7 @@ fn binary_operator(token: &Token) -> Option<(BinaryOp, u8)> {
         Token::Minus => (BinaryOp::Sub, 6),
         Token::Star => (BinaryOp::Mul, 7),
         Token::Slash => (BinaryOp::Div, 7),
+        Token::SlashSlash => (BinaryOp::IntDiv, 7),
         Token::Mod => (BinaryOp::Mod, 7),
         _ => return None,
     })

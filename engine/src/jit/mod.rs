@@ -110,13 +110,14 @@ const FUNC1: [Func1; 21] = [
 ];
 
 /// The functions of two values by number (see [`FUNC1`]).
-const FUNC2: [Func2; 19] = [
+const FUNC2: [Func2; 20] = [
     Func2::Add,
     Func2::Sub,
     Func2::Mul,
     Func2::Div,
     Func2::Pow,
     Func2::Mod,
+    Func2::IntDiv,
     Func2::Rem,
     Func2::Lt,
     Func2::Le,

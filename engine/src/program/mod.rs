@@ -138,6 +138,9 @@ pub struct Program {
     /// The checked slots in the order to search them (stocks, then
     /// evaluation order), with names.
     pub(crate) check_order: Vec<(u32, String)>,
+    /// The slots of variables whose equations use Stella's `//`, sorted:
+    /// a NaN there may be its refusal of a negative quotient.
+    pub(crate) whole_division: Vec<u32>,
     pub(crate) warnings: Vec<Warning>,
     pub(crate) other_names: Vec<(String, &'static str)>,
     /// The key of each random stream: stream `i` of a run seeded `s` is

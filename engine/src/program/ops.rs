@@ -64,6 +64,10 @@ pub(crate) enum Func2 {
     Pow,
     /// XMILE's `MOD`: `a - b * floor(a / b)`, the sign of the divisor.
     Mod,
+    /// Stella's `//`: `floor(a / b)`, or NaN (the run stops) for a
+    /// negative quotient that is not whole, whose rounding is not
+    /// established.
+    IntDiv,
     /// Vensim's `MODULO`: `a - b * INTEGER(a / b)` with `INTEGER`
     /// truncating towards zero, the sign of the dividend (C's `fmod`).
     Rem,

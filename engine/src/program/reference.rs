@@ -66,6 +66,9 @@ fn func2(f: Func2) -> &'static str {
         Func2::Div => "a / b",
         Func2::Pow => "a.powf(b)",
         Func2::Mod => "a - b * (a / b).floor()",
+        Func2::IntDiv => {
+            "{ let q = a / b; let w = q.floor(); if q < 0.0 && q != w { f64::NAN } else { w } }"
+        }
         Func2::Rem => "a % b",
         Func2::Lt => "if a < b { 1.0 } else { 0.0 }",
         Func2::Le => "if a <= b { 1.0 } else { 0.0 }",

@@ -341,6 +341,15 @@ pub(crate) fn func2(f: Func2, a: f64, b: f64) -> f64 {
         Func2::Div => a / b,
         Func2::Pow => a.powf(b),
         Func2::Mod => a - b * (a / b).floor(),
+        Func2::IntDiv => {
+            let q = a / b;
+            let whole = q.floor();
+            if q < 0.0 && q != whole {
+                f64::NAN
+            } else {
+                whole
+            }
+        }
         Func2::Rem => a % b,
         Func2::Lt => f64::from(a < b),
         Func2::Le => f64::from(a <= b),

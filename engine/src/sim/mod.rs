@@ -1155,7 +1155,11 @@ impl<'p, const L: usize> Lanes<'p, L> {
             for (slot, name) in &self.program.check_order {
                 let value = self.slots[*slot as usize * L + lane];
                 if !value.is_finite() {
-                    let hint = if value.is_nan() {
+                    let hint = if value.is_nan()
+                        && self.program.whole_division.binary_search(slot).is_ok()
+                    {
+                        "its `//` may have a negative quotient that is not whole: whether Stella rounds it down or towards zero could not be established, so it is not guessed (write INT(a / b) to round down); else check for 0/0, the square root or logarithm of a negative number, or inf - inf"
+                    } else if value.is_nan() {
                         "check for 0/0, the square root or logarithm of a negative number, or inf - inf"
                     } else {
                         "check for division by zero, or a stock growing without bound (try a smaller dt)"

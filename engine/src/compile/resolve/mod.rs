@@ -265,6 +265,7 @@ impl Resolver<'_> {
                     BinaryOp::Sub => Func2::Sub,
                     BinaryOp::Mul => Func2::Mul,
                     BinaryOp::Div => Func2::Div,
+                    BinaryOp::IntDiv => Func2::IntDiv,
                     BinaryOp::Pow => Func2::Pow,
                     BinaryOp::Mod => Func2::Mod,
                     BinaryOp::Lt => Func2::Lt,

@@ -168,6 +168,10 @@ impl Reader<'_> {
                 self.push_error(rhs_start + at, why);
                 return None;
             }
+            if let Some((at, why)) = crate::expr::vensim_operator_refusal(rhs) {
+                self.push_error(rhs_start + at, why);
+                return None;
+            }
             // Vensim's `and`, `or`, `not` and `mod` are parts of names.
             let rhs = &*crate::expr::quote_vensim_names(rhs);
             match crate::expr::parse(rhs) {
