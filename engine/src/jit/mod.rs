@@ -797,6 +797,7 @@ fn lower_advance(
         l.b.ins().iadd(saved, bytes)
     };
     l.cache.iter_mut().for_each(|v| *v = None);
+    l.powers.clear();
 
     // The stocks and net flows as the caller left them.
     let mut initial = Vec::new();
@@ -838,6 +839,7 @@ fn lower_advance(
 
     l.b.switch_to_block(body);
     l.cache.iter_mut().for_each(|v| *v = None);
+    l.powers.clear();
     l.check_sums.clear();
     l.check_count = 0;
     for (j, &slot) in carried.iter().chain(&carried_derivatives).enumerate() {
@@ -1284,6 +1286,7 @@ impl<'a> Lowering<'a> {
             tested: Vec::new(),
             check_sums: Vec::new(),
             check_count: 0,
+            powers: Vec::new(),
             sigs,
             sabotage: options.sabotage,
             lookup_tables: tables.to_vec(),
@@ -1354,6 +1357,9 @@ struct Lowering<'a> {
     tested: Vec<bool>,
     check_sums: Vec<Value>,
     check_count: usize,
+    /// The operands and results of the last few powers lowered in this
+    /// step, newest first ([`Lowering::pow`]); emptied where a step starts.
+    powers: Vec<(Value, Value, Value)>,
     sigs: Signatures,
     sabotage: bool,
     /// The program's lookup tables, fixed for the life of its code: small
@@ -1953,7 +1959,58 @@ impl Lowering<'_> {
     /// powers are common: a price index `(1 + market * growth) ^ years`
     /// of a placement not bought at market prices, or a growth factor
     /// before the year it starts.
+    ///
+    /// Also skips the call when the operands are the same bits, in every
+    /// lane, as those of one of the last few powers of this step
+    /// ([`Lowering::powers`]), taking that power's result: `pow` is a
+    /// function of its operands' bits, so the result is the same. In
+    /// England the placement price index raises the same two growth
+    /// factors to the same power for three placements each.
     fn pow(&mut self, a: Value, b: Value) -> Value {
+        let join = self.b.create_block();
+        self.b.append_block_param(join, self.ty);
+        for (pa, pb, pr) in self.powers.clone() {
+            let same_a = self.same_bits(a, pa);
+            let same_b = self.same_bits(b, pb);
+            let same = self.b.ins().band(same_a, same_b);
+            let all_same = if self.width > 1 {
+                self.b.ins().vall_true(same)
+            } else {
+                same
+            };
+            let next = self.b.create_block();
+            self.b
+                .ins()
+                .brif(all_same, join, &[ir::BlockArg::Value(pr)], next, &[]);
+            self.b.switch_to_block(next);
+        }
+        let power = self.pow_called(a, b);
+        self.b.ins().jump(join, &[ir::BlockArg::Value(power)]);
+        self.b.switch_to_block(join);
+        let result = self.b.block_params(join)[0];
+        self.powers.insert(0, (a, b, result));
+        self.powers.truncate(Self::POWERS);
+        result
+    }
+
+    /// How many powers of a step [`Lowering::pow`] compares with.
+    const POWERS: usize = 2;
+
+    /// Whether `a` and `b` are the same bits (a mask, lane by lane).
+    fn same_bits(&mut self, a: Value, b: Value) -> Value {
+        let int = if self.width == 1 {
+            types::I64
+        } else {
+            types::I64X2
+        };
+        let a = self.b.ins().bitcast(int, MemFlags::new(), a);
+        let b = self.b.ins().bitcast(int, MemFlags::new(), b);
+        self.b.ins().icmp(ir::condcodes::IntCC::Equal, a, b)
+    }
+
+    /// `a ^ b` computed: 1 when every lane is trivial, else `pow` called
+    /// lane by lane ([`Lowering::pow`]).
+    fn pow_called(&mut self, a: Value, b: Value) -> Value {
         let (one, zero) = (self.constant(1.0), self.constant(0.0));
         let base_one = self.compare(FloatCC::Equal, a, one);
         let exponent_zero = self.compare(FloatCC::Equal, b, zero);
