@@ -1635,7 +1635,7 @@ impl Lowering<'_> {
         program: &Program,
         dt: Value,
     ) -> (ir::Block, ir::Block, Vec<Option<Value>>) {
-        let all = self.limit_maybe(program, dt, &program.non_negative);
+        let all = self.limit_maybe(program, dt, &program.non_negative, false);
         let kept = self.cache.clone();
         let slow = self.b.create_block();
         let join = self.b.create_block();
@@ -1649,7 +1649,7 @@ impl Lowering<'_> {
         self.forget();
         let mut any = self.b.ins().iconst(types::I8, 0);
         for &i in &program.non_negative {
-            let maybe = self.limit_maybe(program, dt, &[i]);
+            let maybe = self.limit_maybe(program, dt, &[i], true);
             let kept = self.cache.clone();
             let exact = self.b.create_block();
             let next = self.b.create_block();
@@ -1688,7 +1688,21 @@ impl Lowering<'_> {
     /// skipped. Costs an OR per flow and an addition per term, instead of
     /// a comparison and two choices per term; many stocks tested together
     /// share one comparison (a flow of two stocks is ORed once).
-    fn limit_maybe(&mut self, program: &Program, dt: Value, stocks: &[usize]) -> Value {
+    ///
+    /// Without `supply` the inflows are left out of the margins: the test
+    /// is then that `stock - dt * demand` is below zero or NaN (or a flow
+    /// is), which it is whenever the margin with them is, since with no
+    /// flow negative the supply is `+0` or more and `stock + dt * supply`
+    /// (rounded) is at least `stock`. Cheaper (no sums of inflows), and
+    /// as good where no stock could lose all it holds in one step; the
+    /// test of each stock on its own keeps them.
+    fn limit_maybe(
+        &mut self,
+        program: &Program,
+        dt: Value,
+        stocks: &[usize],
+        supply: bool,
+    ) -> Value {
         let terms = &program.flow_terms;
         let groups = self.groups();
         let mut signs: Vec<Value> = Vec::new();
@@ -1739,7 +1753,7 @@ impl Lowering<'_> {
                     demand = self.b.ins().fadd(demand, v);
                 }
                 let mut available = self.get(stock.slot, group);
-                if let Some((&first, rest)) = inflows.split_first() {
+                if let Some((&first, rest)) = inflows.split_first().filter(|_| supply) {
                     let mut supply = self.get(first, group);
                     for &f in rest {
                         let v = self.get(f, group);
