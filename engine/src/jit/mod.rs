@@ -798,6 +798,7 @@ fn lower_advance(
     };
     l.cache.iter_mut().for_each(|v| *v = None);
     l.powers.clear();
+    l.computed.clear();
 
     // The stocks and net flows as the caller left them.
     let mut initial = Vec::new();
@@ -840,6 +841,7 @@ fn lower_advance(
     l.b.switch_to_block(body);
     l.cache.iter_mut().for_each(|v| *v = None);
     l.powers.clear();
+    l.computed.clear();
     l.check_sums.clear();
     l.check_count = 0;
     for (j, &slot) in carried.iter().chain(&carried_derivatives).enumerate() {
@@ -1287,6 +1289,7 @@ impl<'a> Lowering<'a> {
             check_sums: Vec::new(),
             check_count: 0,
             powers: Vec::new(),
+            computed: std::collections::HashMap::new(),
             sigs,
             sabotage: options.sabotage,
             lookup_tables: tables.to_vec(),
@@ -1360,6 +1363,9 @@ struct Lowering<'a> {
     /// The operands and results of the last few powers lowered in this
     /// step, newest first ([`Lowering::pow`]); emptied where a step starts.
     powers: Vec<(Value, Value, Value)>,
+    /// The functions of two values computed (function, operands) and
+    /// when ([`Lowering::func2`]); emptied where a step starts.
+    computed: std::collections::HashMap<(u8, Value, Value), (Value, usize)>,
     sigs: Signatures,
     sabotage: bool,
     /// The program's lookup tables, fixed for the life of its code: small
@@ -1518,9 +1524,34 @@ impl Lowering<'_> {
         }
     }
 
+    /// `x` in every lane. A pair of lanes is loaded from the constant
+    /// pool (one instruction, often folded into the one using it) instead
+    /// of built in a general register, moved and shuffled (three).
     fn constant(&mut self, x: f64) -> Value {
-        let c = self.b.ins().f64const(x);
-        self.splat(c)
+        if self.width == 1 || x.to_bits() == 0 {
+            let c = self.b.ins().f64const(x);
+            return self.splat(c);
+        }
+        self.pair_constant(x)
+    }
+
+    /// `x` in both lanes of an `F64X2`, from the constant pool.
+    fn pair_constant(&mut self, x: f64) -> Value {
+        let bytes: Vec<u8> = [x, x].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let handle = self.b.func.dfg.constants.insert(bytes.into());
+        self.b.ins().vconst(types::F64X2, handle)
+    }
+
+    /// `x` as an `F64`: lane 0 of a pair from the constant pool (no
+    /// instruction of its own where it is folded into the one using it)
+    /// rather than `f64const` (a 64-bit immediate in a general register,
+    /// then moved: two), except `+0` (one clearing instruction).
+    fn scalar_constant(&mut self, x: f64) -> Value {
+        if x.to_bits() == 0 {
+            return self.b.ins().f64const(x);
+        }
+        let pair = self.pair_constant(x);
+        self.b.ins().extractlane(pair, 0)
     }
 
     /// A scalar in every lane of a value.
@@ -1599,6 +1630,7 @@ impl Lowering<'_> {
     /// Values kept only in registers ([`Lowering::in_registers`]) are not
     /// forgotten: the register allocator keeps them across the call.
     fn forget(&mut self) {
+        self.computed.clear();
         let groups = self.groups();
         for (at, v) in self.cache.iter_mut().enumerate() {
             if !self.pinned[at] && !self.in_registers.get(at / groups).copied().unwrap_or(false) {
@@ -2012,7 +2044,7 @@ impl Lowering<'_> {
 
     /// Whether `a` and `b` are the same bits (a mask, lane by lane).
     fn same_bits(&mut self, a: Value, b: Value) -> Value {
-        let int = if self.width == 1 {
+        let int = if self.b.func.dfg.value_type(a) == types::F64 {
             types::I64
         } else {
             types::I64X2
@@ -2075,16 +2107,28 @@ impl Lowering<'_> {
         if self.width == 1 {
             return self.lookup_lane(table, x);
         }
-        let mut lanes = Vec::with_capacity(self.width);
-        for k in 0..self.width {
-            let lane = self.b.ins().extractlane(x, k as u8);
-            lanes.push(self.lookup_lane(table, lane));
-        }
-        let mut v = self.b.ins().scalar_to_vector(self.ty, lanes[0]);
-        for (k, &lane) in lanes.iter().enumerate().skip(1) {
-            v = self.b.ins().insertlane(v, lane, k as u8);
-        }
-        v
+        // Both lanes looked up on their own, unless they look up the same
+        // bits (a table of the year, say): then the first's value is the
+        // second's.
+        let first = self.b.ins().extractlane(x, 0);
+        let first_value = self.lookup_lane(table, first);
+        let second = self.b.ins().extractlane(x, 1);
+        let same = self.same_bits(first, second);
+        let own = self.b.create_block();
+        let join = self.b.create_block();
+        self.b.append_block_param(join, types::F64);
+        self.b
+            .ins()
+            .brif(same, join, &[ir::BlockArg::Value(first_value)], own, &[]);
+        self.b.switch_to_block(own);
+        let second_value = self.lookup_lane(table, second);
+        self.b
+            .ins()
+            .jump(join, &[ir::BlockArg::Value(second_value)]);
+        self.b.switch_to_block(join);
+        let second_value = self.b.block_params(join)[0];
+        let v = self.b.ins().scalar_to_vector(self.ty, first_value);
+        self.b.ins().insertlane(v, second_value, 1)
     }
 
     /// [`Lowering::lookup`] of one `f64`: NaN for NaN, the ends beyond the
@@ -2098,14 +2142,14 @@ impl Lowering<'_> {
         let join = self.b.create_block();
         self.b.append_block_param(join, types::F64);
         let unordered = self.b.ins().fcmp(FloatCC::Unordered, x, x);
-        let nan = self.b.ins().f64const(f64::NAN);
+        let nan = self.scalar_constant(f64::NAN);
         let searched = self.b.create_block();
         self.b
             .ins()
             .brif(unordered, join, &[ir::BlockArg::Value(nan)], searched, &[]);
         self.b.switch_to_block(searched);
         let constant_leaf = |l: &mut Self, y: f64| {
-            let y = l.b.ins().f64const(y);
+            let y = l.scalar_constant(y);
             l.b.ins().jump(join, &[ir::BlockArg::Value(y)]);
         };
         if n == 1 {
@@ -2138,9 +2182,9 @@ impl Lowering<'_> {
                     (xs[0], FloatCC::LessThanOrEqual, ys[0]),
                     (xs[n - 1], FloatCC::GreaterThanOrEqual, ys[n - 1]),
                 ] {
-                    let end = self.b.ins().f64const(at);
+                    let end = self.scalar_constant(at);
                     let beyond = self.b.ins().fcmp(cc, x, end);
-                    let y = self.b.ins().f64const(y);
+                    let y = self.scalar_constant(y);
                     let inside = self.b.create_block();
                     self.b
                         .ins()
@@ -2154,7 +2198,7 @@ impl Lowering<'_> {
             }
             let starts: Vec<f64> = segments.iter().map(|s| s[0]).collect();
             self.search(x, &starts, 0, segments.len(), &|l: &mut Self, k: usize| {
-                let args = segments[k].map(|c| ir::BlockArg::Value(l.b.ins().f64const(c)));
+                let args = segments[k].map(|c| ir::BlockArg::Value(l.scalar_constant(c)));
                 l.b.ins().jump(interpolate, &args);
             });
             self.b.switch_to_block(interpolate);
@@ -2185,7 +2229,7 @@ impl Lowering<'_> {
             return leaf(self, lo);
         }
         let middle = lo + (hi - lo) / 2;
-        let at = self.b.ins().f64const(starts[middle]);
+        let at = self.scalar_constant(starts[middle]);
         let past = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, at);
         let (above, below) = (self.b.create_block(), self.b.create_block());
         self.b.ins().brif(past, above, &[], below, &[]);
@@ -2195,8 +2239,26 @@ impl Lowering<'_> {
         self.search(x, starts, lo, middle, leaf);
     }
 
+    /// `f` of slots `a` and `b`; the value computed before if the same
+    /// function of the same two values was computed in the last
+    /// [`Lowering::WINDOW`] operations (an arrayed equation repeats, for
+    /// every element, the parts that do not depend on it), since the
+    /// last call ([`Lowering::forget`]).
     fn func2(&mut self, f: Func2, a: u32, b: u32, lane: usize) -> Value {
         let (a, b) = (self.get(a, lane), self.get(b, lane));
+        let key = (f as u8, a, b);
+        if let Some(&(v, at)) = self.computed.get(&key)
+            && self.clock - at <= Self::WINDOW
+        {
+            return v;
+        }
+        let v = self.func2_values(f, a, b);
+        self.computed.insert(key, (v, self.clock));
+        v
+    }
+
+    /// `f` of `a` and `b`.
+    fn func2_values(&mut self, f: Func2, a: Value, b: Value) -> Value {
         let compare = |l: &mut Self, cc| {
             let c = l.compare(cc, a, b);
             l.boolean(c)
