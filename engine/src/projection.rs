@@ -586,9 +586,7 @@ impl Projector {
         let mut lanes: [Rows; L] =
             std::array::from_fn(|_| Rows::new(self, periods.count, per_period, time.dt()));
         batch.run_observing(&mut |t, row| {
-            for (lane, so_far) in lanes.iter_mut().enumerate() {
-                so_far.push(|i| row.at(i, lane));
-            }
+            Rows::push_lanes(&mut lanes, row.values());
             observe(t, row);
         })?;
         Ok(lanes.map(|so_far| so_far.finish(periods)))
@@ -695,6 +693,53 @@ impl<'a> Rows<'a> {
                     }
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// [`Rows::push`] for every lane of a batch at once (output `i` of
+    /// lane `l` at `row[i * L + l]`), the lanes having taken the same
+    /// steps: each lane's sums are the same additions in the same order
+    /// as `push`'s, from the value an empty `sum` starts at, done for the
+    /// lanes side by side (contiguous values, no lane's indices walked
+    /// again), so the same bits.
+    fn push_lanes<const L: usize>(lanes: &mut [Rows<'_>; L], row: &[f64]) {
+        let Some(first) = lanes.first() else {
+            return;
+        };
+        let (projector, count, per_period, step) =
+            (first.projector, first.count, first.per_period, first.step);
+        let (period, within) = (step / per_period, step % per_period);
+        let last = within + 1 == per_period;
+        for so_far in lanes.iter_mut() {
+            so_far.step += 1;
+        }
+        let empty: f64 = std::iter::empty::<f64>().sum();
+        for (c, (indices, measure)) in projector.parts.iter().enumerate() {
+            let wanted = match measure {
+                Measure::Level => within == 0 && period <= count,
+                Measure::Sum => period < count,
+            };
+            if !wanted {
+                continue;
+            }
+            let mut sums = [empty; L];
+            for &i in indices {
+                for (sum, v) in sums.iter_mut().zip(&row[i * L..(i + 1) * L]) {
+                    *sum += v;
+                }
+            }
+            for (so_far, sum) in lanes.iter_mut().zip(sums) {
+                match measure {
+                    Measure::Level => so_far.values[c][period] = Some(sum),
+                    Measure::Sum => {
+                        so_far.running[c] += sum;
+                        if last {
+                            so_far.values[c][period + 1] = Some(so_far.running[c] * so_far.dt);
+                            so_far.running[c] = 0.0;
+                        }
+                    }
+                }
             }
         }
     }

@@ -77,7 +77,13 @@ fn key(name: &str) -> u64 {
 const MODEL_NOISE_KEY: &str = "\u{0}model random functions";
 
 fn generator(seed: u64, name: &str, stream: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ key(name));
+    keyed_generator(seed, key(name), stream)
+}
+
+/// [`generator`] for a name whose [`key`] is `key` (computed once, not
+/// per run: it canonicalises the name).
+fn keyed_generator(seed: u64, key: u64, stream: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ key);
     rng.set_stream(stream);
     rng
 }
@@ -92,6 +98,9 @@ pub struct Sampler {
     sampling: Sampling,
     /// (name, distribution, strata by run from `strata_first`).
     parameters: Vec<(String, crate::scenario::Distribution, Vec<u32>)>,
+    /// The [`key`] of each of `parameters`' names, then of
+    /// [`POSTERIOR_KEY`] and [`MODEL_NOISE_KEY`].
+    keys: Vec<u64>,
     /// The first run whose stratum `parameters` holds (0 but in a window
     /// of [`Strata::window`]).
     strata_first: usize,
@@ -128,7 +137,7 @@ impl Sampler {
             });
         }
         let s = prepared.scenario();
-        let parameters = prepared
+        let parameters: Vec<(String, crate::scenario::Distribution, Vec<u32>)> = prepared
             .uncertain()
             .iter()
             .map(|(name, _, d)| {
@@ -139,11 +148,18 @@ impl Sampler {
                 (name.clone(), *d, strata)
             })
             .collect();
+        let keys = parameters
+            .iter()
+            .map(|(name, _, _)| name.as_str())
+            .chain([POSTERIOR_KEY, MODEL_NOISE_KEY])
+            .map(key)
+            .collect();
         Ok(Sampler {
             seed: s.seed(),
             runs,
             sampling: s.sampling(),
             parameters,
+            keys,
             strata_first: 0,
             posterior: prepared
                 .posterior()
@@ -175,6 +191,7 @@ impl Sampler {
             });
         }
         sampler.parameters.clear();
+        sampler.keys = [POSTERIOR_KEY, MODEL_NOISE_KEY].map(key).to_vec();
         sampler.posterior = None;
         sampler.fixed = Some(std::sync::Arc::new(rows));
         Ok(sampler)
@@ -185,7 +202,8 @@ impl Sampler {
     /// the same row: common random numbers).
     pub fn posterior_row(&self, run: usize) -> Option<usize> {
         let rows = self.posterior.as_ref()?;
-        let mut rng = generator(self.seed, POSTERIOR_KEY, run as u64);
+        let posterior_key = self.keys[self.keys.len() - 2];
+        let mut rng = keyed_generator(self.seed, posterior_key, run as u64);
         Some(rng.random_range(0..rows.len()))
     }
 
@@ -218,8 +236,9 @@ impl Sampler {
     fn uncertain_draws(&self, run: usize) -> Vec<f64> {
         self.parameters
             .iter()
-            .map(|(name, d, strata)| {
-                let mut rng = generator(self.seed, name, run as u64);
+            .zip(&self.keys)
+            .map(|((_, d, strata), &key)| {
+                let mut rng = keyed_generator(self.seed, key, run as u64);
                 match self.sampling {
                     Sampling::LatinHypercube => {
                         let stratum = strata[run - self.strata_first];
@@ -479,7 +498,8 @@ fn set_up(
     // The model's own random functions (RANDOM NORMAL, ...): one seed per
     // run from the scenario's seed, the same in every scenario of that
     // seed, so that comparisons share their noise.
-    state.set_seed(generator(sampler.seed, MODEL_NOISE_KEY, run as u64).random::<u64>());
+    let noise_key = sampler.keys[sampler.keys.len() - 1];
+    state.set_seed(keyed_generator(sampler.seed, noise_key, run as u64).random::<u64>());
     let draws = sampler.draws(run)?;
     let ids = prepared
         .uncertain()

@@ -798,6 +798,8 @@ fn lower_advance(
         l.b.ins().iadd(saved, bytes)
     };
     l.cache.iter_mut().for_each(|v| *v = None);
+    l.powers.clear();
+    l.computed.clear();
 
     // The stocks and net flows as the caller left them.
     let mut initial = Vec::new();
@@ -839,6 +841,8 @@ fn lower_advance(
 
     l.b.switch_to_block(body);
     l.cache.iter_mut().for_each(|v| *v = None);
+    l.powers.clear();
+    l.computed.clear();
     l.check_sums.clear();
     l.check_count = 0;
     for (j, &slot) in carried.iter().chain(&carried_derivatives).enumerate() {
@@ -1285,6 +1289,8 @@ impl<'a> Lowering<'a> {
             tested: Vec::new(),
             check_sums: Vec::new(),
             check_count: 0,
+            powers: Vec::new(),
+            computed: std::collections::HashMap::new(),
             sigs,
             sabotage: options.sabotage,
             lookup_tables: tables.to_vec(),
@@ -1355,6 +1361,12 @@ struct Lowering<'a> {
     tested: Vec<bool>,
     check_sums: Vec<Value>,
     check_count: usize,
+    /// The operands and results of the last few powers lowered in this
+    /// step, newest first ([`Lowering::pow`]); emptied where a step starts.
+    powers: Vec<(Value, Value, Value)>,
+    /// The functions of two values computed (function, operands) and
+    /// when ([`Lowering::func2`]); emptied where a step starts.
+    computed: std::collections::HashMap<(u8, Value, Value), (Value, usize)>,
     sigs: Signatures,
     sabotage: bool,
     /// The program's lookup tables, fixed for the life of its code: small
@@ -1513,9 +1525,34 @@ impl Lowering<'_> {
         }
     }
 
+    /// `x` in every lane. A pair of lanes is loaded from the constant
+    /// pool (one instruction, often folded into the one using it) instead
+    /// of built in a general register, moved and shuffled (three).
     fn constant(&mut self, x: f64) -> Value {
-        let c = self.b.ins().f64const(x);
-        self.splat(c)
+        if self.width == 1 || x.to_bits() == 0 {
+            let c = self.b.ins().f64const(x);
+            return self.splat(c);
+        }
+        self.pair_constant(x)
+    }
+
+    /// `x` in both lanes of an `F64X2`, from the constant pool.
+    fn pair_constant(&mut self, x: f64) -> Value {
+        let bytes: Vec<u8> = [x, x].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let handle = self.b.func.dfg.constants.insert(bytes.into());
+        self.b.ins().vconst(types::F64X2, handle)
+    }
+
+    /// `x` as an `F64`: lane 0 of a pair from the constant pool (no
+    /// instruction of its own where it is folded into the one using it)
+    /// rather than `f64const` (a 64-bit immediate in a general register,
+    /// then moved: two), except `+0` (one clearing instruction).
+    fn scalar_constant(&mut self, x: f64) -> Value {
+        if x.to_bits() == 0 {
+            return self.b.ins().f64const(x);
+        }
+        let pair = self.pair_constant(x);
+        self.b.ins().extractlane(pair, 0)
     }
 
     /// A scalar in every lane of a value.
@@ -1594,6 +1631,7 @@ impl Lowering<'_> {
     /// Values kept only in registers ([`Lowering::in_registers`]) are not
     /// forgotten: the register allocator keeps them across the call.
     fn forget(&mut self) {
+        self.computed.clear();
         let groups = self.groups();
         for (at, v) in self.cache.iter_mut().enumerate() {
             if !self.pinned[at] && !self.in_registers.get(at / groups).copied().unwrap_or(false) {
@@ -1630,7 +1668,7 @@ impl Lowering<'_> {
         program: &Program,
         dt: Value,
     ) -> (ir::Block, ir::Block, Vec<Option<Value>>) {
-        let all = self.limit_maybe(program, dt, &program.non_negative);
+        let all = self.limit_maybe(program, dt, &program.non_negative, false);
         let kept = self.cache.clone();
         let slow = self.b.create_block();
         let join = self.b.create_block();
@@ -1644,7 +1682,7 @@ impl Lowering<'_> {
         self.forget();
         let mut any = self.b.ins().iconst(types::I8, 0);
         for &i in &program.non_negative {
-            let maybe = self.limit_maybe(program, dt, &[i]);
+            let maybe = self.limit_maybe(program, dt, &[i], true);
             let kept = self.cache.clone();
             let exact = self.b.create_block();
             let next = self.b.create_block();
@@ -1683,7 +1721,21 @@ impl Lowering<'_> {
     /// skipped. Costs an OR per flow and an addition per term, instead of
     /// a comparison and two choices per term; many stocks tested together
     /// share one comparison (a flow of two stocks is ORed once).
-    fn limit_maybe(&mut self, program: &Program, dt: Value, stocks: &[usize]) -> Value {
+    ///
+    /// Without `supply` the inflows are left out of the margins: the test
+    /// is then that `stock - dt * demand` is below zero or NaN (or a flow
+    /// is), which it is whenever the margin with them is, since with no
+    /// flow negative the supply is `+0` or more and `stock + dt * supply`
+    /// (rounded) is at least `stock`. Cheaper (no sums of inflows), and
+    /// as good where no stock could lose all it holds in one step; the
+    /// test of each stock on its own keeps them.
+    fn limit_maybe(
+        &mut self,
+        program: &Program,
+        dt: Value,
+        stocks: &[usize],
+        supply: bool,
+    ) -> Value {
         let terms = &program.flow_terms;
         let groups = self.groups();
         let mut signs: Vec<Value> = Vec::new();
@@ -1734,7 +1786,7 @@ impl Lowering<'_> {
                     demand = self.b.ins().fadd(demand, v);
                 }
                 let mut available = self.get(stock.slot, group);
-                if let Some((&first, rest)) = inflows.split_first() {
+                if let Some((&first, rest)) = inflows.split_first().filter(|_| supply) {
                     let mut supply = self.get(first, group);
                     for &f in rest {
                         let v = self.get(f, group);
@@ -1954,7 +2006,58 @@ impl Lowering<'_> {
     /// powers are common: a price index `(1 + market * growth) ^ years`
     /// of a placement not bought at market prices, or a growth factor
     /// before the year it starts.
+    ///
+    /// Also skips the call when the operands are the same bits, in every
+    /// lane, as those of one of the last few powers of this step
+    /// ([`Lowering::powers`]), taking that power's result: `pow` is a
+    /// function of its operands' bits, so the result is the same. In
+    /// England the placement price index raises the same two growth
+    /// factors to the same power for three placements each.
     fn pow(&mut self, a: Value, b: Value) -> Value {
+        let join = self.b.create_block();
+        self.b.append_block_param(join, self.ty);
+        for (pa, pb, pr) in self.powers.clone() {
+            let same_a = self.same_bits(a, pa);
+            let same_b = self.same_bits(b, pb);
+            let same = self.b.ins().band(same_a, same_b);
+            let all_same = if self.width > 1 {
+                self.b.ins().vall_true(same)
+            } else {
+                same
+            };
+            let next = self.b.create_block();
+            self.b
+                .ins()
+                .brif(all_same, join, &[ir::BlockArg::Value(pr)], next, &[]);
+            self.b.switch_to_block(next);
+        }
+        let power = self.pow_called(a, b);
+        self.b.ins().jump(join, &[ir::BlockArg::Value(power)]);
+        self.b.switch_to_block(join);
+        let result = self.b.block_params(join)[0];
+        self.powers.insert(0, (a, b, result));
+        self.powers.truncate(Self::POWERS);
+        result
+    }
+
+    /// How many powers of a step [`Lowering::pow`] compares with.
+    const POWERS: usize = 2;
+
+    /// Whether `a` and `b` are the same bits (a mask, lane by lane).
+    fn same_bits(&mut self, a: Value, b: Value) -> Value {
+        let int = if self.b.func.dfg.value_type(a) == types::F64 {
+            types::I64
+        } else {
+            types::I64X2
+        };
+        let a = self.b.ins().bitcast(int, MemFlags::new(), a);
+        let b = self.b.ins().bitcast(int, MemFlags::new(), b);
+        self.b.ins().icmp(ir::condcodes::IntCC::Equal, a, b)
+    }
+
+    /// `a ^ b` computed: 1 when every lane is trivial, else `pow` called
+    /// lane by lane ([`Lowering::pow`]).
+    fn pow_called(&mut self, a: Value, b: Value) -> Value {
         let (one, zero) = (self.constant(1.0), self.constant(0.0));
         let base_one = self.compare(FloatCC::Equal, a, one);
         let exponent_zero = self.compare(FloatCC::Equal, b, zero);
@@ -2005,16 +2108,28 @@ impl Lowering<'_> {
         if self.width == 1 {
             return self.lookup_lane(table, x);
         }
-        let mut lanes = Vec::with_capacity(self.width);
-        for k in 0..self.width {
-            let lane = self.b.ins().extractlane(x, k as u8);
-            lanes.push(self.lookup_lane(table, lane));
-        }
-        let mut v = self.b.ins().scalar_to_vector(self.ty, lanes[0]);
-        for (k, &lane) in lanes.iter().enumerate().skip(1) {
-            v = self.b.ins().insertlane(v, lane, k as u8);
-        }
-        v
+        // Both lanes looked up on their own, unless they look up the same
+        // bits (a table of the year, say): then the first's value is the
+        // second's.
+        let first = self.b.ins().extractlane(x, 0);
+        let first_value = self.lookup_lane(table, first);
+        let second = self.b.ins().extractlane(x, 1);
+        let same = self.same_bits(first, second);
+        let own = self.b.create_block();
+        let join = self.b.create_block();
+        self.b.append_block_param(join, types::F64);
+        self.b
+            .ins()
+            .brif(same, join, &[ir::BlockArg::Value(first_value)], own, &[]);
+        self.b.switch_to_block(own);
+        let second_value = self.lookup_lane(table, second);
+        self.b
+            .ins()
+            .jump(join, &[ir::BlockArg::Value(second_value)]);
+        self.b.switch_to_block(join);
+        let second_value = self.b.block_params(join)[0];
+        let v = self.b.ins().scalar_to_vector(self.ty, first_value);
+        self.b.ins().insertlane(v, second_value, 1)
     }
 
     /// [`Lowering::lookup`] of one `f64`: NaN for NaN, the ends beyond the
@@ -2028,14 +2143,14 @@ impl Lowering<'_> {
         let join = self.b.create_block();
         self.b.append_block_param(join, types::F64);
         let unordered = self.b.ins().fcmp(FloatCC::Unordered, x, x);
-        let nan = self.b.ins().f64const(f64::NAN);
+        let nan = self.scalar_constant(f64::NAN);
         let searched = self.b.create_block();
         self.b
             .ins()
             .brif(unordered, join, &[ir::BlockArg::Value(nan)], searched, &[]);
         self.b.switch_to_block(searched);
         let constant_leaf = |l: &mut Self, y: f64| {
-            let y = l.b.ins().f64const(y);
+            let y = l.scalar_constant(y);
             l.b.ins().jump(join, &[ir::BlockArg::Value(y)]);
         };
         if n == 1 {
@@ -2068,9 +2183,9 @@ impl Lowering<'_> {
                     (xs[0], FloatCC::LessThanOrEqual, ys[0]),
                     (xs[n - 1], FloatCC::GreaterThanOrEqual, ys[n - 1]),
                 ] {
-                    let end = self.b.ins().f64const(at);
+                    let end = self.scalar_constant(at);
                     let beyond = self.b.ins().fcmp(cc, x, end);
-                    let y = self.b.ins().f64const(y);
+                    let y = self.scalar_constant(y);
                     let inside = self.b.create_block();
                     self.b
                         .ins()
@@ -2084,7 +2199,7 @@ impl Lowering<'_> {
             }
             let starts: Vec<f64> = segments.iter().map(|s| s[0]).collect();
             self.search(x, &starts, 0, segments.len(), &|l: &mut Self, k: usize| {
-                let args = segments[k].map(|c| ir::BlockArg::Value(l.b.ins().f64const(c)));
+                let args = segments[k].map(|c| ir::BlockArg::Value(l.scalar_constant(c)));
                 l.b.ins().jump(interpolate, &args);
             });
             self.b.switch_to_block(interpolate);
@@ -2115,7 +2230,7 @@ impl Lowering<'_> {
             return leaf(self, lo);
         }
         let middle = lo + (hi - lo) / 2;
-        let at = self.b.ins().f64const(starts[middle]);
+        let at = self.scalar_constant(starts[middle]);
         let past = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, at);
         let (above, below) = (self.b.create_block(), self.b.create_block());
         self.b.ins().brif(past, above, &[], below, &[]);
@@ -2125,8 +2240,26 @@ impl Lowering<'_> {
         self.search(x, starts, lo, middle, leaf);
     }
 
+    /// `f` of slots `a` and `b`; the value computed before if the same
+    /// function of the same two values was computed in the last
+    /// [`Lowering::WINDOW`] operations (an arrayed equation repeats, for
+    /// every element, the parts that do not depend on it), since the
+    /// last call ([`Lowering::forget`]).
     fn func2(&mut self, f: Func2, a: u32, b: u32, lane: usize) -> Value {
         let (a, b) = (self.get(a, lane), self.get(b, lane));
+        let key = (f as u8, a, b);
+        if let Some(&(v, at)) = self.computed.get(&key)
+            && self.clock - at <= Self::WINDOW
+        {
+            return v;
+        }
+        let v = self.func2_values(f, a, b);
+        self.computed.insert(key, (v, self.clock));
+        v
+    }
+
+    /// `f` of `a` and `b`.
+    fn func2_values(&mut self, f: Func2, a: Value, b: Value) -> Value {
         let compare = |l: &mut Self, cc| {
             let c = l.compare(cc, a, b);
             l.boolean(c)
