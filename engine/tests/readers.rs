@@ -481,7 +481,7 @@ fn vensim_external_data_is_read_relative_to_the_model() {
         let e = vensim::load(&path).unwrap_err().to_string();
         assert!(
             e.contains("m.mdl:2:1")
-                && e.contains(&format!("cell C2 of `"))
+                && e.contains("cell C2 of `")
                 && e.contains(&format!("holds `{bad}`, not a finite number")),
             "{e}"
         );
