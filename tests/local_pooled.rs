@@ -574,3 +574,29 @@ fn authorities_created_by_boundary_changes_use_their_predecessors_years() {
     // Cut before it existed: not fitted, whatever its predecessors published.
     assert!(history(&england, &table, &bcp, 2019).is_err());
 }
+
+/// The shipped posterior by authority, which the baseline names: read,
+/// converged, made with the default settings (`cp exit rate` held), and
+/// covering every current authority with the same number of draws.
+#[test]
+fn the_shipped_local_posterior_is_converged_and_covers_every_authority() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let draws = LocalDraws::load(format!("{root}/models/england.local-posterior.csv")).unwrap();
+    assert!(draws.converged, "{:?}", draws.notes);
+    let held = PoolSettings::default().hold;
+    assert_eq!(held, ["cp exit rate"]);
+    assert!(!draws.parameters.iter().any(|p| held.contains(p)));
+    assert_eq!(draws.parameters.len(), 5);
+    let table = LocalAuthorities::load().unwrap();
+    let current = table.current();
+    assert_eq!(draws.draws.len(), current.len());
+    for a in current {
+        let rows = draws
+            .draws
+            .get(&a.code)
+            .unwrap_or_else(|| panic!("{} ({}) has no draws", a.name, a.code));
+        assert_eq!(rows.len(), PoolSettings::default().keep);
+    }
+    let baseline = std::fs::read_to_string(format!("{root}/scenarios/baseline.toml")).unwrap();
+    assert!(baseline.contains("groups = \"../models/england.local-posterior.csv\""));
+}
