@@ -8,7 +8,8 @@
 
 use carecascade_engine::Program;
 use carecascade_engine::calibrate::{
-    Group, Observations, PooledParameter, PooledSettings, negative_binomial_ln, sample_pooled,
+    Group, Observations, PooledDiagnostics, PooledParameter, PooledSettings, negative_binomial_ln,
+    sample_pooled,
 };
 use carecascade_engine::format::native;
 use carecascade_engine::projection::{Indicator, Periods, Projector};
@@ -59,6 +60,19 @@ fn groups_of<'a>(
             start_data: None,
         })
         .collect()
+}
+
+/// Prints a fit's diagnostics (shown with `--nocapture`).
+fn report(d: &PooledDiagnostics) {
+    eprintln!(
+        "worst R-hat {:?}, population {:?}, acceptance {:.2}, fitted {} groups accepting {:.2}, min ESS {:.0}",
+        d.worst_rhat(),
+        d.population_rhat,
+        d.acceptance,
+        d.fitted_groups,
+        d.fitted_acceptance,
+        d.min_ess()
+    );
 }
 
 fn mean(xs: impl Iterator<Item = f64>) -> f64 {
@@ -130,15 +144,7 @@ fn pooled_fit_recovers_the_population_and_shrinks_small_groups() {
     settings.seed = 5;
     let pooled = sample_pooled(&groups, &parameters, &settings, &mut |_, _| {}).unwrap();
     let d = &pooled.diagnostics;
-    eprintln!(
-        "worst R-hat {:?}, population {:?}, acceptance {:.2}, fitted {} groups accepting {:.2}, min ESS {:.0}",
-        d.worst_rhat(),
-        d.population_rhat,
-        d.acceptance,
-        d.fitted_groups,
-        d.fitted_acceptance,
-        d.min_ess()
-    );
+    report(d);
     assert!(d.worst_rhat().0 < 1.05, "{:?}", d.worst_rhat());
     // Every group's likelihood is near a quadratic here: each is fitted,
     // and most independence moves are accepted.
@@ -420,13 +426,7 @@ fn a_group_whose_figures_say_nothing_of_a_parameter_still_gets_a_fitted_move() {
     settings.seed = 9;
     let pooled = sample_pooled(&groups, &parameters, &settings, &mut |_, _| {}).unwrap();
     let d = &pooled.diagnostics;
-    eprintln!(
-        "worst R-hat {:?}, fitted {} groups accepting {:.2}, min ESS {:.0}",
-        d.worst_rhat(),
-        d.fitted_groups,
-        d.fitted_acceptance,
-        d.min_ess()
-    );
+    report(d);
     assert_eq!(d.fitted_groups, 12);
     assert!(d.worst_rhat().0 < 1.05, "{:?}", d.worst_rhat());
 }
