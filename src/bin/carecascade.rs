@@ -908,10 +908,7 @@ fn render_local_backtest(output: PathBuf) -> Result<ExitCode, Error> {
 
 /// The rates `--hold` holds by default.
 fn default_hold() -> Vec<String> {
-    carecascade::pooled::HELD_BY_DEFAULT
-        .iter()
-        .map(|h| h.to_string())
-        .collect()
+    carecascade::pooled::PoolSettings::default().hold
 }
 
 /// The rates to hold: `--hold none` holds none; others must be local
