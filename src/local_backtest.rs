@@ -82,6 +82,11 @@ pub struct LocalSettings {
     /// held fitted them all.
     #[serde(default)]
     pub hold: Vec<String>,
+    /// Further sweeps each origin's calibration may run if its chains
+    /// have not converged (see [`PoolSettings::extend`]); results written
+    /// before calibrations could extend had none.
+    #[serde(default)]
+    pub extend: usize,
 }
 
 /// Results written before the discount existed weighted every year alike.
@@ -100,6 +105,7 @@ impl Default for LocalSettings {
             seed: pool.seed,
             discount: pool.discount,
             hold: pool.hold,
+            extend: pool.extend,
         }
     }
 }
@@ -305,6 +311,7 @@ pub fn local_backtest(
             seed: settings.seed,
             discount: settings.discount,
             hold: settings.hold.clone(),
+            extend: settings.extend,
         };
         let posterior = calibrate_all(model, authorities, &pool, &mut |d, n| {
             progress(origin, d, n)
@@ -1089,11 +1096,17 @@ impl LocalBacktest {
 /// The fingerprint of a local backtest's inputs: the model's text, the
 /// local data (and workforce) and the settings.
 pub fn fingerprint_of(model_text: &str, settings: &LocalSettings) -> String {
+    let mut written = format!("{settings:?}");
+    // Results written before calibrations could extend ran none: an
+    // `extend` of 0 is the same work, so it keeps their fingerprints.
+    if settings.extend == 0 {
+        written = written.replace(", extend: 0 }", " }");
+    }
     crate::backtest::fingerprint(&[
         model_text,
         crate::data::LOCAL_AUTHORITIES,
         crate::data::WORKFORCE,
         crate::data::ENGLAND,
-        &format!("{settings:?}"),
+        &written,
     ])
 }

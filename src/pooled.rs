@@ -474,7 +474,16 @@ pub struct PoolSettings {
     /// authority, not fitted. [`HELD_BY_DEFAULT`] by default; empty fits
     /// every rate.
     pub hold: Vec<String>,
+    /// Further sweeps allowed if the chains have not converged
+    /// ([`LocalPosterior::converged`]) after `sweeps` (see
+    /// [`PooledSettings::extend`]); the draws of the extra sweeps are kept
+    /// too, so there are more than `keep`. [`EXTEND`] by default.
+    pub extend: usize,
 }
+
+/// The further sweeps a local calibration may run, by default, if its
+/// chains have not converged after the sweeps asked for: 1,000.
+pub const EXTEND: usize = 1000;
 
 /// The local rates held at England's value unless asked otherwise:
 /// `cp exit rate`. Authorities' figures barely tell it apart (its
@@ -524,8 +533,9 @@ pub fn check_hold(hold: &[String]) -> Result<()> {
 pub const DISCOUNT: f64 = 1.0;
 
 impl Default for PoolSettings {
-    /// 1,000 sweeps (400 burn-in), 200 draws kept, fitted to 2023, older
-    /// years discounted by [`DISCOUNT`], [`HELD_BY_DEFAULT`] held.
+    /// 1,000 sweeps (400 burn-in, up to [`EXTEND`] more until the chains
+    /// converge), 200 draws kept, fitted to 2023, older years discounted
+    /// by [`DISCOUNT`], [`HELD_BY_DEFAULT`] held.
     fn default() -> PoolSettings {
         PoolSettings {
             to: HISTORY_TO,
@@ -535,6 +545,7 @@ impl Default for PoolSettings {
             seed: 20_230_331,
             discount: DISCOUNT,
             hold: HELD_BY_DEFAULT.iter().map(|h| h.to_string()).collect(),
+            extend: EXTEND,
         }
     }
 }
@@ -697,6 +708,9 @@ pub fn calibrate_all(
     pooled_settings.seed = settings.seed;
     pooled_settings.moves = 1;
     pooled_settings.discount = settings.discount;
+    pooled_settings.extend = settings.extend;
+    pooled_settings.target_rhat = MAX_RHAT;
+    pooled_settings.target_ess = MIN_ESS;
     let started = std::time::Instant::now();
     let (told, held) = told_parameters(&histories.iter().map(|h| &h.observed).collect::<Vec<_>>());
     let told: Vec<PooledParameter> = told
@@ -775,7 +789,7 @@ impl LocalPosterior {
             .and_then(|i| names.get(i))
             .map_or(String::new(), |n| format!(": {n}"));
         format!(
-            "split R-hat <= {MAX_RHAT} for {:.1}% of authority rates (worst {r:.3}: {} `{}`), population parameters' worst {pop:.3}{worst}; smallest effective sample size {:.0}; acceptance {:.2} (lowest authority {:.2}); {} of {} authorities also moved from a fitted Gaussian, accepting {:.2}; collective moves accepting {:.2}; {} model evaluations in {:.0} s",
+            "split R-hat <= {MAX_RHAT} for {:.1}% of authority rates (worst {r:.3}: {} `{}`), population parameters' worst {pop:.3}{worst}; smallest effective sample size {:.0}; acceptance {:.2} (lowest authority {:.2}); {} of {} authorities also moved from a fitted Gaussian, accepting {:.2}; collective moves accepting {:.2}; {} sweeps; {} model evaluations in {:.0} s",
             100.0 * d.share_below(MAX_RHAT),
             self.pooled.groups.get(g).map_or("", String::as_str),
             self.pooled
@@ -789,6 +803,7 @@ impl LocalPosterior {
             self.pooled.groups.len(),
             d.fitted_acceptance,
             d.collective_acceptance,
+            d.sweeps,
             d.evaluations,
             self.seconds
         ) + &self.describe_held()

@@ -430,3 +430,103 @@ fn a_group_whose_figures_say_nothing_of_a_parameter_still_gets_a_fitted_move() {
     assert_eq!(d.fitted_groups, 12);
     assert!(d.worst_rhat().0 < 1.05, "{:?}", d.worst_rhat());
 }
+
+/// A run whose chains have not converged after `sweeps` goes on in
+/// blocks while `extend` allows, keeps the first sweeps' draws as they
+/// were (the same random numbers), and says so in its method; a run
+/// already converged, or one not allowed to extend, stops at `sweeps`.
+/// A sampler that ignored `extend`, restarted the chains, dropped the
+/// extra draws, stopped before converging or extended a converged run
+/// fails this.
+#[test]
+fn unconverged_chains_run_on_while_extend_allows() {
+    let programs: Vec<Program> = (0..6).map(|_| program(10.0)).collect();
+    let projectors = projectors_of(&programs);
+    let observations = Observations::new("nothing");
+    let names = names_of(&programs);
+    let groups = groups_of(&names, &programs, &projectors, |_| &observations);
+    let parameters = [PooledParameter {
+        name: "rate".into(),
+        min_factor: 1e-7,
+        max_factor: 1e7,
+    }];
+    let (sweeps, burn, extend, target) = (240, 200, 3000, 1.05);
+    let block = (sweeps - burn) / 2;
+    let mut settings = PooledSettings::new(Periods::new(0.0, 2).unwrap(), vec!["count".into()], 1);
+    settings.sweeps = sweeps;
+    settings.burn = burn;
+    settings.thin = 1;
+    settings.seed = 5;
+    let run = |settings: &PooledSettings| {
+        let mut last = (0, 0);
+        let pooled = sample_pooled(&groups, &parameters, settings, &mut |done, total| {
+            last = (done, total)
+        })
+        .unwrap();
+        (pooled, last)
+    };
+    let worst = |d: &PooledDiagnostics| {
+        d.population_rhat
+            .iter()
+            .copied()
+            .fold(d.worst_rhat().0, f64::max)
+    };
+    let (short, last) = run(&settings);
+    assert_eq!(last, (sweeps, sweeps));
+    assert_eq!(short.draws.len(), 4 * (sweeps - burn));
+    assert!(!short.method.contains("extended"), "{}", short.method);
+    let worst_short = worst(&short.diagnostics);
+    assert!(
+        worst_short > target,
+        "the short run converged ({worst_short}): the test needs one that has not"
+    );
+
+    settings.extend = extend;
+    settings.target_rhat = target;
+    let (long, last) = run(&settings);
+    let total = burn + long.draws.len() / 4;
+    report(&long.diagnostics);
+    eprintln!("{total} sweeps: {}", long.method);
+    assert!(
+        total > sweeps && (total - sweeps) % block == 0,
+        "{total} sweeps"
+    );
+    assert_eq!(last, (total, total));
+    assert_eq!(long.diagnostics.sweeps, total);
+    assert_eq!(short.diagnostics.sweeps, sweeps);
+    assert_eq!(
+        long.draws[..4 * (sweeps - burn)],
+        short.draws[..],
+        "the first sweeps changed"
+    );
+    assert!(
+        long.method.contains(&format!(
+            "{total} sweeps ({burn} burn-in, adaptive proposals; extended from {sweeps}, where the worst split R-hat was {worst_short:.3} (to reach {target})"
+        )),
+        "{}",
+        long.method
+    );
+    let worst_long = worst(&long.diagnostics);
+    assert!(
+        worst_long <= target
+            && long.diagnostics.min_ess() >= settings.target_ess
+            && total < sweeps + extend,
+        "stopped at {total} sweeps with R-hat {worst_long}"
+    );
+    // It stopped at the first check that passed: one block fewer had not.
+    if total - block > sweeps {
+        let mut fewer = settings.clone();
+        fewer.extend = 0;
+        fewer.sweeps = total - block;
+        let (fewer, _) = run(&fewer);
+        let d = &fewer.diagnostics;
+        assert!(worst(d) > target || d.min_ess() < settings.target_ess);
+    }
+
+    // A target the short run already meets: no extension.
+    settings.target_rhat = 1e6;
+    let (loose, last) = run(&settings);
+    assert_eq!(last, (sweeps, sweeps));
+    assert_eq!(loose.draws, short.draws);
+    assert_eq!(loose.method, short.method);
+}

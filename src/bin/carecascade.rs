@@ -223,6 +223,12 @@ enum Command {
         /// barely tell it apart across authorities.
         #[arg(long, default_values_t = default_hold())]
         hold: Vec<String>,
+        /// Further sweeps allowed if the chains have not converged after
+        /// --sweeps: the run goes on in blocks of half the kept sweeps,
+        /// checking after each (0 never extends; the extra draws are kept
+        /// too).
+        #[arg(long, default_value_t = carecascade::pooled::EXTEND)]
+        extend: usize,
         /// Write the draws even if the chains have not converged (the file
         /// says so, and scenarios refuse it).
         #[arg(long)]
@@ -262,6 +268,10 @@ enum Command {
         /// calibration (repeat for more; `none` fits every rate).
         #[arg(long, default_values_t = default_hold())]
         hold: Vec<String>,
+        /// Further sweeps each origin's calibration may run if its chains
+        /// have not converged after --sweeps (0 never extends).
+        #[arg(long, default_value_t = carecascade::pooled::EXTEND)]
+        extend: usize,
         /// The Markdown file to write; the results go beside it as `.json`.
         #[arg(long, short, default_value = "docs/local-validation.md")]
         output: PathBuf,
@@ -654,6 +664,7 @@ fn run(cli: Cli) -> ExitCode {
             keep,
             discount,
             hold,
+            extend,
             output,
             render,
         } => {
@@ -663,7 +674,7 @@ fn run(cli: Cli) -> ExitCode {
                 backtest_local(
                     model,
                     &origins,
-                    (sweeps, burn, keep),
+                    (sweeps, burn, keep, extend),
                     (discount, hold),
                     output,
                 )
@@ -679,6 +690,7 @@ fn run(cli: Cli) -> ExitCode {
             seed,
             discount,
             hold,
+            extend,
             accept_unconverged,
             output,
         } => calibrate_local(
@@ -692,6 +704,7 @@ fn run(cli: Cli) -> ExitCode {
                 seed,
                 discount,
                 hold,
+                extend,
             },
             accept_unconverged,
             output,
@@ -930,7 +943,7 @@ fn held(hold: Vec<String>) -> Result<Vec<String>, Error> {
 fn backtest_local(
     model_path: PathBuf,
     origins: &str,
-    (sweeps, burn, keep): (usize, usize, usize),
+    (sweeps, burn, keep, extend): (usize, usize, usize, usize),
     (discount, hold): (f64, Vec<String>),
     output: PathBuf,
 ) -> Result<ExitCode, Error> {
@@ -951,6 +964,7 @@ fn backtest_local(
         keep,
         discount,
         hold,
+        extend,
         ..LocalSettings::default()
     };
     let model_text = if model_path.is_file() {
@@ -976,6 +990,7 @@ fn backtest_local(
         ("--sweeps", sweeps, defaults.sweeps),
         ("--burn", burn, defaults.burn),
         ("--keep", keep, defaults.keep),
+        ("--extend", extend, defaults.extend),
     ] {
         if value != default {
             command.push_str(&format!(" {flag} {value}"));
@@ -993,22 +1008,32 @@ fn backtest_local(
         }
     }
     let started = std::time::Instant::now();
-    let bar = progress_bar(settings.origins.len() * sweeps, "sweeps");
-    let first = settings.origins.first().copied().unwrap_or_default();
+    let origins_count = settings.origins.len();
+    let bar = progress_bar(origins_count * sweeps, "sweeps");
+    // Sweeps of the origins finished, and the origin running with its
+    // sweeps so far (more than --sweeps if it extends).
+    let (mut finished, mut running) = (0, (None, 0));
     let result = local_backtest(
         &model,
         &authorities,
         &settings,
         fingerprint,
         command,
-        &mut |origin, done, _| {
+        &mut |origin, done, total| {
+            if running.0 != Some(origin) {
+                if running.0.is_some() {
+                    finished += running.1;
+                }
+                running.0 = Some(origin);
+            }
+            running.1 = total;
             let k = settings
                 .origins
                 .iter()
                 .position(|o| *o == origin)
                 .unwrap_or(0);
-            bar.set_position((k * sweeps + done) as u64);
-            let _ = first;
+            bar.set_length((finished + total + (origins_count - 1 - k) * sweeps) as u64);
+            bar.set_position((finished + done) as u64);
         },
     )?;
     bar.finish_and_clear();
@@ -1094,15 +1119,17 @@ fn calibrate_local(
     check_output_target(&output)?;
     check_output_target(&population)?;
     eprintln!(
-        "calibrating {} authorities together, {}-{} ({} sweeps, {} burn-in) ...",
+        "calibrating {} authorities together, {}-{} ({} sweeps, {} burn-in, up to {} more until the chains converge) ...",
         authorities.len(),
         carecascade::pooled::HISTORY_FROM + 1,
         settings.to,
         settings.sweeps,
-        settings.burn
+        settings.burn,
+        settings.extend
     );
     let bar = progress_bar(settings.sweeps, "sweeps");
-    let local = calibrate_all(&model, &authorities, &settings, &mut |done, _| {
+    let local = calibrate_all(&model, &authorities, &settings, &mut |done, total| {
+        bar.set_length(total as u64);
         bar.set_position(done as u64)
     })?;
     bar.finish_and_clear();
@@ -1158,7 +1185,7 @@ fn calibrate_local(
         return Err(Error::Invalid {
             what: "local calibration".into(),
             message: format!(
-                "the chains have not converged ({}): raise --sweeps, or pass --accept-unconverged to write the draws marked as unconverged",
+                "the chains have not converged ({}): raise --sweeps or --extend, or pass --accept-unconverged to write the draws marked as unconverged",
                 local.describe_convergence()
             ),
         });

@@ -77,7 +77,8 @@
 //!
 //! Each sweep costs up to three batched runs of every group (its random
 //! walk, its fitted move, the collective move). Check the diagnostics,
-//! and run more sweeps where they say so.
+//! and run more sweeps where they say so, or let the run go on by itself
+//! until they pass ([`PooledSettings::extend`]).
 //!
 //! Convergence is judged as for [`posterior`](super::posterior): split
 //! R-hat and effective sample size for every group's every parameter and
@@ -156,6 +157,23 @@ pub struct PooledSettings {
     /// `discount^a` (see the [module documentation](self)). 1 (the
     /// default) weights every period alike.
     pub discount: f64,
+    /// Further sweeps allowed if the chains have not converged after
+    /// `sweeps`: the run goes on in blocks of half the sweeps kept after
+    /// the burn-in (at least `thin`), checking after each, until every
+    /// split R-hat (each group's parameters and the population's) is at
+    /// most `target_rhat` and every group's parameter has an effective
+    /// sample size of at least `target_ess`, or `sweeps + extend` sweeps
+    /// have run. The draws
+    /// of the extra sweeps are kept like the others (so there are more of
+    /// them), and [`Pooled::method`] says how far the run went and why.
+    /// 0 (the default) never extends.
+    pub extend: usize,
+    /// The split R-hat every parameter must reach for the run to stop
+    /// before `sweeps + extend` (1.05 by default).
+    pub target_rhat: f64,
+    /// The effective sample size every group's parameter must reach for
+    /// the run to stop before `sweeps + extend` (50 by default).
+    pub target_ess: f64,
 }
 
 impl PooledSettings {
@@ -172,6 +190,9 @@ impl PooledSettings {
             moves: 2,
             seed: 1,
             discount: 1.0,
+            extend: 0,
+            target_rhat: 1.05,
+            target_ess: 50.0,
         }
     }
 
@@ -196,6 +217,15 @@ impl PooledSettings {
         }
         if !(self.discount > 0.0 && self.discount <= 1.0) {
             return invalid("`discount` must be above 0 and at most 1");
+        }
+        if !(self.target_rhat > 1.0 && self.target_rhat.is_finite()) {
+            return invalid("`target_rhat` must be a number above 1");
+        }
+        if !(self.target_ess >= 0.0 && self.target_ess.is_finite()) {
+            return invalid("`target_ess` must be a number, 0 or more");
+        }
+        if self.sweeps.checked_add(self.extend).is_none() {
+            return invalid("`sweeps` plus `extend` is too large");
         }
         Ok(())
     }
@@ -242,6 +272,9 @@ pub struct PooledDiagnostics {
     pub collective_acceptance: f64,
     /// Model evaluations (runs of one lane over every restart).
     pub evaluations: usize,
+    /// Sweeps run, burn-in included: more than
+    /// [`PooledSettings::sweeps`] if the run [extended](PooledSettings::extend).
+    pub sweeps: usize,
 }
 
 impl PooledDiagnostics {
@@ -1007,7 +1040,13 @@ pub fn sample_pooled(
     let mut evaluations = CHAINS * prepared.len() * 2;
     let mut collective = Collective::new(k);
     let kept_from = settings.burn;
-    for sweep in 0..settings.sweeps {
+    // The sweeps to run; raised while the chains have not converged and
+    // `extend` allows.
+    let mut total = settings.sweeps;
+    let block = ((settings.sweeps - settings.burn) / 2).max(settings.thin);
+    let mut extended: Option<(f64, f64, usize)> = None;
+    let mut sweep = 0;
+    while sweep < total {
         let burning = sweep < settings.burn;
         // 1. Each group's block.
         states
@@ -1169,7 +1208,15 @@ pub fn sample_pooled(
                 });
             }
         }
-        progress(sweep + 1, settings.sweeps);
+        sweep += 1;
+        if sweep == total && total < settings.sweeps + settings.extend {
+            let (worst, ess) = worst_of(&draws, states.len(), k, s_count);
+            if !(worst <= settings.target_rhat && ess >= settings.target_ess) {
+                extended.get_or_insert((worst, ess, total));
+                total = (total + block).min(settings.sweeps + settings.extend);
+            }
+        }
+        progress(sweep, total);
     }
     let mut pooled = Pooled {
         parameters: parameters.to_vec(),
@@ -1189,13 +1236,21 @@ pub fn sample_pooled(
             fitted_acceptance: 0.0,
             collective_acceptance: collective.accepted as f64 / collective.proposed.max(1) as f64,
             evaluations,
+            sweeps: total,
         },
         method: format!(
-            "partially pooled: log factors of each group's own values Normal(mu, tau) within the bounds, mu ~ Normal(0, 1), tau ~ HalfNormal(1); negative binomial counts with a dispersion per series and horizon (ln phi uniform on [0, ln 1e5]); runs restarting from the data of every fitted period, {} period(s) ahead, weighted 1/{}; Metropolis within Gibbs, {CHAINS} chains, {} sweeps ({} burn-in, adaptive proposals), every {}th kept, {} move(s) per group and sweep, seed {}{}",
+            "partially pooled: log factors of each group's own values Normal(mu, tau) within the bounds, mu ~ Normal(0, 1), tau ~ HalfNormal(1); negative binomial counts with a dispersion per series and horizon (ln phi uniform on [0, ln 1e5]); runs restarting from the data of every fitted period, {} period(s) ahead, weighted 1/{}; Metropolis within Gibbs, {CHAINS} chains, {} sweeps ({} burn-in, adaptive proposals{}), every {}th kept, {} move(s) per group and sweep, seed {}{}",
             settings.horizon,
             settings.horizon,
-            settings.sweeps,
+            total,
             settings.burn,
+            match extended {
+                Some((worst, ess, at)) => format!(
+                    "; extended from {at}, where the worst split R-hat was {worst:.3} (to reach {}) and the smallest effective sample size {ess:.0} (to reach {})",
+                    settings.target_rhat, settings.target_ess
+                ),
+                None => String::new(),
+            },
             settings.thin,
             settings.moves,
             settings.seed,
@@ -1471,19 +1526,30 @@ impl GroupState {
     }
 }
 
-fn diagnose(pooled: &Pooled, states: &[GroupState]) -> PooledDiagnostics {
+/// Split R-hat and effective sample size of every group's every
+/// parameter (`[group][parameter]`), then of the population's: `mu` and
+/// `tau` per parameter and `phi` per series and horizon (`dispersions`).
+type Mixing = (Vec<Vec<f64>>, Vec<Vec<f64>>, Vec<f64>, Vec<f64>);
+
+fn mixing(draws: &[PooledDraw], groups: usize, k: usize, dispersions: usize) -> Mixing {
     let ess_of = |chains: &[Vec<f64>]| {
         let total: usize = chains.iter().map(Vec::len).sum();
         total as f64 / autocorrelation_time(chains)
     };
-    let k = pooled.parameters.len();
-    let mut rhat = Vec::new();
-    let mut ess = Vec::new();
-    for g in 0..pooled.groups.len() {
+    let chains_of = |f: &dyn Fn(&PooledDraw) -> f64| {
+        let mut chains = vec![Vec::new(); CHAINS];
+        for d in draws {
+            chains[d.chain].push(f(d));
+        }
+        chains
+    };
+    let mut rhat = Vec::with_capacity(groups);
+    let mut ess = Vec::with_capacity(groups);
+    for g in 0..groups {
         let mut r = Vec::with_capacity(k);
         let mut e = Vec::with_capacity(k);
         for i in 0..k {
-            let chains = pooled.chains(g, i);
+            let chains = chains_of(&|d| d.values[g][i]);
             r.push(split_rhat(&chains));
             e.push(ess_of(&chains));
         }
@@ -1492,23 +1558,44 @@ fn diagnose(pooled: &Pooled, states: &[GroupState]) -> PooledDiagnostics {
     }
     let mut population_rhat = Vec::new();
     let mut population_ess = Vec::new();
-    let mut push = |f: &dyn Fn(&PooledDraw) -> f64| {
-        let mut chains = vec![Vec::new(); CHAINS];
-        for d in &pooled.draws {
-            chains[d.chain].push(f(d));
-        }
+    for j in 0..2 * k + dispersions {
+        let chains = chains_of(&|d| match j {
+            j if j < k => d.mean[j],
+            j if j < 2 * k => d.spread[j - k],
+            j => d.dispersion[j - 2 * k],
+        });
         population_rhat.push(split_rhat(&chains));
         population_ess.push(ess_of(&chains));
-    };
-    for i in 0..k {
-        push(&|d| d.mean[i]);
     }
-    for i in 0..k {
-        push(&|d| d.spread[i]);
-    }
-    for s in 0..pooled.series.len() * pooled.horizons {
-        push(&|d| d.dispersion[s]);
-    }
+    (rhat, ess, population_rhat, population_ess)
+}
+
+/// The largest split R-hat of any parameter, group's or population's
+/// (infinite if any is not a number), and the smallest effective sample
+/// size of any group's parameter: whether to run on.
+fn worst_of(draws: &[PooledDraw], groups: usize, k: usize, dispersions: usize) -> (f64, f64) {
+    let (rhat, ess, population, _) = mixing(draws, groups, k, dispersions);
+    let worst = rhat
+        .iter()
+        .flatten()
+        .chain(&population)
+        .map(|r| if r.is_nan() { f64::INFINITY } else { *r })
+        .fold(f64::NEG_INFINITY, f64::max);
+    let least = ess
+        .iter()
+        .flatten()
+        .map(|e| if e.is_nan() { 0.0 } else { *e })
+        .fold(f64::INFINITY, f64::min);
+    (worst, least)
+}
+
+fn diagnose(pooled: &Pooled, states: &[GroupState]) -> PooledDiagnostics {
+    let (rhat, ess, population_rhat, population_ess) = mixing(
+        &pooled.draws,
+        pooled.groups.len(),
+        pooled.parameters.len(),
+        pooled.series.len() * pooled.horizons,
+    );
     let (accepted, proposed) = states
         .iter()
         .fold((0, 0), |(a, p), s| (a + s.accepted, p + s.proposed));
@@ -1531,6 +1618,7 @@ fn diagnose(pooled: &Pooled, states: &[GroupState]) -> PooledDiagnostics {
         },
         collective_acceptance: pooled.diagnostics.collective_acceptance,
         evaluations: pooled.diagnostics.evaluations,
+        sweeps: pooled.diagnostics.sweeps,
     }
 }
 
