@@ -1072,7 +1072,7 @@ impl LocalBacktest {
         if self.fits.iter().any(|f| !f.converged) {
             let _ = writeln!(
                 out,
-                "**Not every calibration converged** (split R-hat at most {} for every authority's rates and the population's, and an effective sample size of at least {}): the forecasts use draws whose chains still disagree, so their bands may be too narrow or misplaced for the authorities named below. Each authority's rates mix slowly where they trade off along a ridge, and a rate's spread across authorities mixes slowly where it is small (why `cp exit rate` is held by default), even with the sampler's fitted and collective moves; the worst rate of each calibration is named below, and more sweeps than this run had are needed to pass (docs/scaling-out.md).\n",
+                "**Not every calibration converged** (split R-hat at most {} for every authority's rates and the population's, and an effective sample size of at least {}): the forecasts use draws whose chains still disagree, so their bands may be too narrow or misplaced for the authorities named below. Each authority's rates mix slowly where they trade off along a ridge, and a rate's spread across authorities mixes slowly where it is small (why `cp exit rate` is held by default), even with the sampler's fitted and collective moves; the worst rate of each calibration is named below, and more sweeps than this run had (a larger `--sweeps` or `--extend`) are needed to pass (docs/scaling-out.md).\n",
                 crate::pooled::MAX_RHAT,
                 crate::pooled::MIN_ESS
             );
