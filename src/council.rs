@@ -34,6 +34,7 @@ use crate::engine::format::escape_markup as esc;
 use crate::engine::name::{canonical_name, closest, did_you_mean};
 use crate::engine::scenario::Prepared;
 use crate::local::LocalWarning;
+use crate::local_backtest::{AuthorityScore, LOCAL_BACKTEST_JSON, LocalBacktest, SCORED};
 use crate::submission::Submission;
 use crate::{DISCOUNT_RATE, SCALARS};
 use std::fmt::Write;
@@ -674,6 +675,7 @@ pub fn run(
         rows: Vec::new(),
     })
     .collect();
+    let record = backtest_record(submission)?;
     let mut pages = Vec::new();
     let mut failures = Vec::new();
     // One authority's page and statistics.
@@ -688,7 +690,14 @@ pub fn run(
             },
         )?;
         let stats = ranked_stats(&outcome, settings.rank_by, authority.children.1)?;
-        let html = page(&authority, &prepared, &outcome, settings.rank_by, &stats)?;
+        let html = page(
+            &authority,
+            &prepared,
+            &outcome,
+            settings.rank_by,
+            &stats,
+            record.as_ref(),
+        )?;
         Ok((html, stats, authority))
     };
     // Authorities side by side, one per core: making a local model, its
@@ -952,6 +961,7 @@ fn page(
     outcome: &Outcome,
     rank_by: &Output,
     ranked: &[Stats],
+    record: Option<&LocalBacktest>,
 ) -> Result<String> {
     let e = &outcome.ensembles;
     let base = &e[0];
@@ -1245,8 +1255,9 @@ fn page(
     }
     h.push_str("</div>\n<p class=\"note\">Each band holds 90% of the runs (lighter) and the middle half (darker); the line is the median; black dots are the authority's published figures (\"observed\").</p>\n");
 
-    // The fit.
+    // The fit, and how well the model forecast it out of sample.
     h.push_str(&fit_section(authority, prepared)?);
+    h.push_str(&record_section(authority, record));
 
     // Sources, once.
     h.push_str("<h2>Sources</h2><ul>");
@@ -1426,6 +1437,116 @@ fn fit_section(authority: &Authority, prepared: &[Prepared]) -> Result<String> {
     }
     h.push_str("</tr></table>\n");
     Ok(h)
+}
+
+/// The local backtest's results, if they are of the model the
+/// submission's scenarios run (the shipped England model, unchanged) with
+/// the data shipped now; `None` otherwise.
+///
+/// # Errors
+///
+/// A model file that cannot be read; recorded results that cannot be
+/// read (a test keeps them readable).
+fn backtest_record(submission: &Submission) -> Result<Option<LocalBacktest>> {
+    let scenario = &submission.scenarios()[0];
+    let path = scenario.base_dir().join(scenario.model());
+    let text = if path.is_file() {
+        std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?
+    } else if canonical_name(scenario.model()) == crate::england::ENGLAND_NAME {
+        crate::ENGLAND_TOML.to_string()
+    } else {
+        return Ok(None);
+    };
+    if text != crate::ENGLAND_TOML {
+        return Ok(None);
+    }
+    let record = LocalBacktest::from_json(LOCAL_BACKTEST_JSON)?;
+    Ok(record.is_current_for(&text).then_some(record))
+}
+
+/// How well the model forecast the authority in the local backtest, out
+/// of sample, beside the last published figure and beside every
+/// authority's record.
+fn record_section(authority: &Authority, record: Option<&LocalBacktest>) -> String {
+    let mut h = "<h2>How well its model has forecast it (out of sample)</h2>\n".to_string();
+    let Some(record) = record else {
+        h.push_str("<p>No record: the local backtest (docs/local-validation.md) tested the shipped England model, and this run's model is another (or the record is out of date), so how well it forecasts this authority is not known. Treat the projection above as untested.</p>\n");
+        return h;
+    };
+    let origins = record
+        .settings
+        .origins
+        .iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let scores = record.authority_scores(&authority.code);
+    if scores.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p>No record: the local backtest (fitted to 31 March {origins}) has no forecast of this authority with a published outturn, so how well the model forecasts it is not known. Treat the projection above as untested.</p>"
+        );
+        return h;
+    }
+    let _ = writeln!(
+        h,
+        "<p>The same model, calibrated with every authority together on the figures up to 31 March of {origins} only, forecast this authority one and two years ahead (<code>carecascade backtest-local</code>; docs/local-validation.md). The errors are mean absolute percentage errors of the forecast's median against what was published, beside those of simply repeating the last published figure; the band is the forecast's 90% range. A handful of forecasts per row: read them as a record, not a guarantee.</p>"
+    );
+    h.push_str("<table><tr><th>series</th><th>years ahead</th><th>forecasts</th><th>model's error</th><th>last figure's error</th><th>outturns inside the 90% band</th></tr>\n");
+    fn title(series: &str) -> &str {
+        SCORED
+            .iter()
+            .find(|(c, _)| *c == series)
+            .map_or(series, |(_, t)| *t)
+    }
+    for sc in &scores {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{:.1}%</td><td>{} of {}</td></tr>",
+            esc(title(&sc.series)),
+            sc.horizon,
+            sc.forecasts,
+            sc.model_ape,
+            sc.naive_ape,
+            sc.within_90,
+            sc.forecasts
+        );
+    }
+    h.push_str("</table>\n");
+    let worse: Vec<&str> = SCORED
+        .iter()
+        .filter(|(c, _)| {
+            let of: Vec<&AuthorityScore> = scores.iter().filter(|s| s.series == *c).collect();
+            !of.is_empty() && of.iter().all(|s| s.model_ape > s.naive_ape)
+        })
+        .map(|(_, t)| *t)
+        .collect();
+    if !worse.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p><strong>Here the model's middle forecast of {} did worse than the last published figure at every horizon scored:</strong> for the next year or two, take the latest figure as the better central guess and the bands as the spread.</p>",
+            worse.join(" and of ")
+        );
+    }
+    let all: Vec<String> = record
+        .scores()
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {} year{} ahead {:.2}",
+                title(&s.series),
+                s.horizon,
+                if s.horizon == 1 { "" } else { "s" },
+                s.median_ratio
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        h,
+        "<p class=\"note\">Across all authorities, the median ratio of the model's error to the last figure's (below 1: the model did better) was: {}.</p>",
+        all.join("; ")
+    );
+    h
 }
 
 /// A forest plot of a ranking: each authority's 90% range as a thin bar,

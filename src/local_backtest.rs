@@ -358,6 +358,25 @@ pub struct LocalScore {
     pub forecasts: usize,
 }
 
+/// One authority's forecasts of one series and horizon, scored
+/// ([`LocalBacktest::authority_scores`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorityScore {
+    /// The series.
+    pub series: String,
+    /// Years ahead.
+    pub horizon: usize,
+    /// Forecasts with an outturn and a last published figure.
+    pub forecasts: usize,
+    /// Mean absolute error of the forecast's median, as a percentage of
+    /// the outturn (over the forecasts whose outturn is above 0).
+    pub model_ape: f64,
+    /// And of the last published figure.
+    pub naive_ape: f64,
+    /// Outturns inside the forecast's central 90% interval.
+    pub within_90: usize,
+}
+
 /// Coverage in one size band.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BandCoverage {
@@ -554,6 +573,51 @@ impl LocalBacktest {
             .filter(|(_, naive)| *naive > 0.0)
             .map(|(model, naive)| model / naive)
             .collect()
+    }
+
+    /// Whether these results are the backtest of `model_text` with the
+    /// data shipped now: its fingerprint is theirs.
+    pub fn is_current_for(&self, model_text: &str) -> bool {
+        fingerprint_of(model_text, &self.settings) == self.fingerprint
+    }
+
+    /// One authority's forecasts scored per series and horizon, in the
+    /// order of [`SCORED`] (empty for an authority the backtest has no
+    /// scored forecasts of).
+    pub fn authority_scores(&self, code: &str) -> Vec<AuthorityScore> {
+        let mut out = Vec::new();
+        for (series, _) in SCORED {
+            for h in 1..=HORIZONS {
+                let these: Vec<&LocalForecast> = self
+                    .scored_at(series, h)
+                    .into_iter()
+                    .filter(|f| f.code == code)
+                    .collect();
+                if these.is_empty() {
+                    continue;
+                }
+                let (mut model, mut naive, mut n) = (0.0, 0.0, 0);
+                let mut within_90 = 0;
+                for f in &these {
+                    let o = f.outturn.unwrap_or(f64::NAN);
+                    if o > 0.0 {
+                        model += (f.quantiles[2] - o).abs() / o;
+                        naive += (f.last_value.unwrap_or(f64::NAN) - o).abs() / o;
+                        n += 1;
+                    }
+                    within_90 += usize::from(o >= f.quantiles[0] && o <= f.quantiles[4]);
+                }
+                out.push(AuthorityScore {
+                    series: series.to_string(),
+                    horizon: h,
+                    forecasts: these.len(),
+                    model_ape: 100.0 * model / n as f64,
+                    naive_ape: 100.0 * naive / n as f64,
+                    within_90,
+                });
+            }
+        }
+        out
     }
 
     /// The scores per series and horizon.

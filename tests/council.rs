@@ -332,3 +332,103 @@ fn carecascade_report_with_areas_writes_a_folder_of_pages() {
     assert!(out.join("notes.txt").is_file());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Each page shows how well the model forecast that authority in the
+/// local backtest (out of sample, beside the last published figure, with
+/// its band's coverage), recomputed here from the recorded forecasts; a
+/// model other than the one the backtest tested gets no record, only a
+/// statement that it is untested.
+#[test]
+fn a_page_shows_the_authoritys_out_of_sample_record_only_for_the_model_tested() {
+    use carecascade::local_backtest::{LOCAL_BACKTEST_JSON, LocalBacktest};
+    let mut one = scenarios(4);
+    one.truncate(1);
+    let settings = Settings {
+        rank_by: Output::named("cla_per_10k", false).unwrap(),
+        order: Order::LowFirst,
+    };
+    let page = |scenarios: Vec<Scenario>| {
+        let submission = Submission::new(scenarios, false, &areas(&["E06000017"])).unwrap();
+        council::run(&submission, &settings, &|| {}).unwrap().pages[0]
+            .1
+            .clone()
+    };
+    let html = page(one);
+    assert!(html.contains("How well its model has forecast it (out of sample)"));
+    let record = LocalBacktest::from_json(LOCAL_BACKTEST_JSON).unwrap();
+    let mut rows = 0;
+    for (series, title) in [
+        ("cin_at_31_march", "children in need"),
+        ("cpp_at_31_march", "on child protection plans"),
+        ("cla_at_31_march", "looked after"),
+    ] {
+        for horizon in 1..=2 {
+            let these: Vec<_> = record
+                .forecasts
+                .iter()
+                .filter(|f| {
+                    f.code == "E06000017"
+                        && f.series == series
+                        && f.horizon == horizon
+                        && f.outturn.is_some()
+                        && f.last_value.is_some()
+                })
+                .collect();
+            if these.is_empty() {
+                continue;
+            }
+            let n = these.len() as f64;
+            let ape = |v: &dyn Fn(&carecascade::local_backtest::LocalForecast) -> f64| {
+                100.0
+                    * these
+                        .iter()
+                        .map(|f| (v(f) - f.outturn.unwrap()).abs() / f.outturn.unwrap())
+                        .sum::<f64>()
+                    / n
+            };
+            let inside = these
+                .iter()
+                .filter(|f| {
+                    let o = f.outturn.unwrap();
+                    o >= f.quantiles[0] && o <= f.quantiles[4]
+                })
+                .count();
+            let row = format!(
+                "<tr><td>{title}</td><td>{horizon}</td><td>{}</td><td>{:.1}%</td><td>{:.1}%</td><td>{inside} of {}</td></tr>",
+                these.len(),
+                ape(&|f| f.quantiles[2]),
+                ape(&|f| f.last_value.unwrap()),
+                these.len()
+            );
+            assert!(html.contains(&row), "no row {row}");
+            rows += 1;
+        }
+    }
+    assert!(rows >= 4, "Rutland has {rows} scored rows");
+    assert!(html.contains("Across all authorities, the median ratio"));
+
+    // The same model with one comment added is not the model tested.
+    let dir = std::env::temp_dir().join(format!("carecascade-record-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let edited = dir.join("england.toml");
+    std::fs::write(
+        &edited,
+        format!("{}\n# edited\n", carecascade::ENGLAND_TOML),
+    )
+    .unwrap();
+    let (base, _) = scenario_texts(4);
+    let text = base.replace(
+        "model = \"england\"",
+        &format!("model = {:?}", edited.display().to_string()),
+    );
+    let library = carecascade::library();
+    let html = page(vec![
+        Scenario::parse_with(&text, "base.toml", &library).unwrap(),
+    ]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        html.contains("No record: the local backtest"),
+        "the edited model got a record"
+    );
+    assert!(!html.contains("outturns inside the 90% band"));
+}
