@@ -75,6 +75,16 @@ fn report(d: &PooledDiagnostics) {
     );
 }
 
+/// A parameter free to move by a factor of 10^7 either way: the data (or
+/// the prior) alone bound it.
+fn almost_unbounded(name: &str) -> PooledParameter {
+    PooledParameter {
+        name: name.into(),
+        min_factor: 1e-7,
+        max_factor: 1e7,
+    }
+}
+
 fn mean(xs: impl Iterator<Item = f64>) -> f64 {
     let v: Vec<f64> = xs.collect();
     v.iter().sum::<f64>() / v.len() as f64
@@ -256,11 +266,7 @@ fn without_data_the_population_keeps_its_prior() {
     let observations = Observations::new("nothing");
     let names = names_of(&programs);
     let groups = groups_of(&names, &programs, &projectors, |_| &observations);
-    let parameters = [PooledParameter {
-        name: "rate".into(),
-        min_factor: 1e-7,
-        max_factor: 1e7,
-    }];
+    let parameters = [almost_unbounded("rate")];
     let mut settings = PooledSettings::new(Periods::new(0.0, 2).unwrap(), vec!["count".into()], 1);
     settings.sweeps = 6000;
     settings.burn = 1000;
@@ -445,11 +451,7 @@ fn unconverged_chains_run_on_while_extend_allows() {
     let observations = Observations::new("nothing");
     let names = names_of(&programs);
     let groups = groups_of(&names, &programs, &projectors, |_| &observations);
-    let parameters = [PooledParameter {
-        name: "rate".into(),
-        min_factor: 1e-7,
-        max_factor: 1e7,
-    }];
+    let parameters = [almost_unbounded("rate")];
     let (sweeps, burn, extend, target) = (240, 200, 3000, 1.05);
     let block = (sweeps - burn) / 2;
     let mut settings = PooledSettings::new(Periods::new(0.0, 2).unwrap(), vec!["count".into()], 1);
