@@ -251,6 +251,17 @@ fn forecast_is_the_input_extended_by_its_trend_and_na_is_vensims_number() {
     assert_eq!(series(&m), constant(1.0));
 }
 
+/// XMILE's TREND takes its initial trend as an optional third argument,
+/// 0 if not given (XMILE 1.0, 3.5.3): the two forms agree, and a trend
+/// started at 0.5 differs from one started at 0.
+#[test]
+fn xmile_trend_without_an_initial_trend_starts_from_zero() {
+    let m = xmile_model("TREND(x, 2) - TREND(x, 2, 0)", &[("x", "10 + TIME")]);
+    assert!(series(&m).iter().all(|v| *v == 0.0), "{:?}", series(&m));
+    let m = xmile_model("TREND(x, 2) - TREND(x, 2, 0.5)", &[("x", "10 + TIME")]);
+    assert!(series(&m)[0] < 0.0, "{:?}", series(&m));
+}
+
 /// A Vensim model from its equations, with the given time step, run from 0
 /// to 10 and saved every step; the results and the round trips through
 /// XMILE and the native format must agree.

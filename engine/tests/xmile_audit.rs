@@ -404,6 +404,7 @@ const BUILTINS: &[(&str, &str, Treatment)] = &[
     ),
     ("FORCST(x, 2, 1, 0)", "FORCST", Read),
     ("FORCST(x, 2, 1)", "FORCST", Read),
+    ("TREND(x, 2)", "TREND", Read),
     // 3.5.4 test inputs
     ("PULSE(1, 2) + RAMP(1, 1) + STEP(1, 2)", "PULSE", Read),
     // 3.5.5 time

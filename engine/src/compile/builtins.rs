@@ -394,8 +394,10 @@ impl Builtin {
             LookupExtrapolate | LookupForward | LookupBackward | LookupInvert => (2, 2),
             Game => (1, 1),
             Min | Max => (1, usize::MAX),
-            Xidz | Delay1I | Delay3I | SmoothI | Smooth3I | Trend | Forecast | SampleIfTrue
+            Xidz | Delay1I | Delay3I | SmoothI | Smooth3I | Forecast | SampleIfTrue
             | LookupArea => (3, 3),
+            // Vensim's takes 3; XMILE's initial trend is optional (0).
+            Trend => (2, 3),
             Ramp | SafeDiv => (2, 3),
             Delay1 | Delay3 | Smooth | Smooth3 | DelayXmile => (2, 3),
             DelayFixed => (3, 3),
@@ -545,7 +547,7 @@ impl Builtin {
             SmoothI | Smooth3I => "input, smoothing time, initial value",
             SmoothN => "input, smoothing time, initial value, order",
             SmoothNXmile => "input, smoothing time, order[, initial value]",
-            Trend => "input, averaging time, initial trend",
+            Trend => "input, averaging time[, initial trend]",
             Forecast => "input, averaging time, horizon",
             ForecastXmile => "input, averaging time, horizon[, initial trend]",
             Previous => "value, initial value",

@@ -635,7 +635,12 @@ impl Resolver<'_> {
             B::Trend => {
                 let input = self.materialize(ctx, a.remove(0), "TREND input");
                 let time = self.materialize(ctx, a.remove(0), "TREND time");
-                let initial_trend = a.remove(0);
+                // XMILE: the initial trend is 0 unless given.
+                let initial_trend = if a.is_empty() {
+                    Node::Const(0.0)
+                } else {
+                    a.remove(0)
+                };
                 // The average starts where the initial trend says it was.
                 let initial_average = Node::binary(
                     Func2::Div,
