@@ -84,8 +84,8 @@ pub(crate) struct Options {
     pub unroll: Option<bool>,
 }
 
-/// The functions of one value by number, as the compiled code names them to
-/// [`func1_helper`]. A function missing here is not compiled.
+/// The functions of one value compiled as calls of the interpreter's, in
+/// the order of [`FUNC1_HELPERS`]. A function missing here is not compiled.
 const FUNC1: [Func1; 21] = [
     Func1::Neg,
     Func1::Not,
@@ -110,7 +110,8 @@ const FUNC1: [Func1; 21] = [
     Func1::ClampNonNegative,
 ];
 
-/// The functions of two values by number (see [`FUNC1`]).
+/// The functions of two values compiled as calls of the interpreter's, in
+/// the order of [`FUNC2_HELPERS`] (see [`FUNC1`]).
 const FUNC2: [Func2; 20] = [
     Func2::Add,
     Func2::Sub,
@@ -142,21 +143,69 @@ const TIME_FUNCS: [TimeFunc; 4] = [
     TimeFunc::Ramp,
 ];
 
-/// The interpreter's function of one value, for compiled code.
-extern "C" fn func1_helper(f: u32, a: f64) -> f64 {
-    match FUNC1.get(f as usize) {
-        Some(&f) => crate::sim::func1(f, a),
-        None => f64::NAN,
-    }
+/// The interpreter's function of one value `FUNC1[F]`, for compiled code:
+/// one helper per function, the function known when it is compiled, so
+/// that a call goes straight to the work (a helper handed the function's
+/// number matched on it at every call: about 30 instructions of each
+/// `EXP` in England's step).
+extern "C" fn func1_helper<const F: usize>(a: f64) -> f64 {
+    crate::sim::func1(FUNC1[F], a)
 }
 
-/// The interpreter's function of two values, for compiled code.
-extern "C" fn func2_helper(f: u32, a: f64, b: f64) -> f64 {
-    match FUNC2.get(f as usize) {
-        Some(&f) => crate::sim::func2(f, a, b),
-        None => f64::NAN,
-    }
+/// The interpreter's function of two values `FUNC2[F]`, for compiled code
+/// (see [`func1_helper`]).
+extern "C" fn func2_helper<const F: usize>(a: f64, b: f64) -> f64 {
+    crate::sim::func2(FUNC2[F], a, b)
 }
+
+/// [`func1_helper`] of every function of [`FUNC1`], in its order.
+const FUNC1_HELPERS: [extern "C" fn(f64) -> f64; FUNC1.len()] = [
+    func1_helper::<0>,
+    func1_helper::<1>,
+    func1_helper::<2>,
+    func1_helper::<3>,
+    func1_helper::<4>,
+    func1_helper::<5>,
+    func1_helper::<6>,
+    func1_helper::<7>,
+    func1_helper::<8>,
+    func1_helper::<9>,
+    func1_helper::<10>,
+    func1_helper::<11>,
+    func1_helper::<12>,
+    func1_helper::<13>,
+    func1_helper::<14>,
+    func1_helper::<15>,
+    func1_helper::<16>,
+    func1_helper::<17>,
+    func1_helper::<18>,
+    func1_helper::<19>,
+    func1_helper::<20>,
+];
+
+/// [`func2_helper`] of every function of [`FUNC2`], in its order.
+const FUNC2_HELPERS: [extern "C" fn(f64, f64) -> f64; FUNC2.len()] = [
+    func2_helper::<0>,
+    func2_helper::<1>,
+    func2_helper::<2>,
+    func2_helper::<3>,
+    func2_helper::<4>,
+    func2_helper::<5>,
+    func2_helper::<6>,
+    func2_helper::<7>,
+    func2_helper::<8>,
+    func2_helper::<9>,
+    func2_helper::<10>,
+    func2_helper::<11>,
+    func2_helper::<12>,
+    func2_helper::<13>,
+    func2_helper::<14>,
+    func2_helper::<15>,
+    func2_helper::<16>,
+    func2_helper::<17>,
+    func2_helper::<18>,
+    func2_helper::<19>,
+];
 
 /// The interpreter's function of time, for compiled code.
 extern "C" fn time_helper(f: u32, t: f64, dt: f64, a: f64, b: f64, c: f64, d: f64) -> f64 {
@@ -621,10 +670,10 @@ fn supported(op: &Op, program: &Program, options: &Options) -> Result<(), Fallba
 }
 
 /// The position of `f` in `list`, as the compiled code passes it.
-fn index_of<T: PartialEq>(list: &[T], f: &T) -> i64 {
+fn index_of<T: PartialEq>(list: &[T], f: &T) -> usize {
     list.iter()
         .position(|g| g == f)
-        .expect("checked by supported") as i64
+        .expect("checked by supported")
 }
 
 /// Builds one function `fn(slots, tables, rings)` that applies `code` to
@@ -914,7 +963,10 @@ fn lower_advance(
     // The time of this step: start + step * dt.
     let one = l.b.ins().iadd_imm(k, 1);
     let step = l.b.ins().iadd(first, one);
-    let step = l.b.ins().fcvt_from_uint(types::F64, step);
+    // A step number is below 2^63: converted as signed, the same value
+    // as unsigned (`usize as f64` in `Time::time_at`) without the
+    // unsigned conversion's test and branch.
+    let step = l.b.ins().fcvt_from_sint(types::F64, step);
     let offset = l.b.ins().fmul(step, dt_scalar);
     let time = l.b.ins().fadd(start, offset);
     let time = l.splat(time);
@@ -1123,7 +1175,7 @@ impl<'a> Lowering<'a> {
         let stocks: Vec<u32> = program.integrated.clone().map(|s| s as u32).collect();
         // The step's time, as `Time::time_at`: start + step * dt.
         let step = self.b.ins().iadd(first, k);
-        let step = self.b.ins().fcvt_from_uint(types::F64, step);
+        let step = self.b.ins().fcvt_from_sint(types::F64, step);
         let offset = self.b.ins().fmul(step, dt_scalar);
         let t = self.b.ins().fadd(start, offset);
         let two = self.b.ins().f64const(2.0);
@@ -1260,8 +1312,8 @@ impl<'a> Lowering<'a> {
         };
         let f64_ = types::F64;
         let sigs = Signatures {
-            func1: b.import_signature(signature(&[types::I32, f64_])),
-            func2: b.import_signature(signature(&[types::I32, f64_, f64_])),
+            func1: b.import_signature(signature(&[f64_])),
+            func2: b.import_signature(signature(&[f64_, f64_])),
             time: b.import_signature(signature(&[types::I32, f64_, f64_, f64_, f64_, f64_, f64_])),
             lookup: b.import_signature(signature(&[pointer, types::I64, f64_])),
             delay: b.import_signature(signature(&[pointer, types::I64, types::I64])),
@@ -1969,7 +2021,7 @@ impl Lowering<'_> {
                 )
             }
             Op::Time { dst, f, args } => {
-                let number = index_of(&TIME_FUNCS, &f);
+                let number = index_of(&TIME_FUNCS, &f) as i64;
                 let mut values = vec![self.get(TIME as u32, lane), self.get(DT as u32, lane)];
                 for arg in args {
                     values.push(self.get(arg, lane));
@@ -2029,12 +2081,9 @@ impl Lowering<'_> {
                 self.choose(positive, one, below)
             }
             _ => {
-                let number = index_of(&FUNC1, &f);
-                let helper: extern "C" fn(u32, f64) -> f64 = func1_helper;
+                let helper = FUNC1_HELPERS[index_of(&FUNC1, &f)];
                 let sig = self.sigs.func1;
-                let args = move |l: &mut Self, _: usize, x: &[Value]| {
-                    vec![l.b.ins().iconst(types::I32, number), x[0]]
-                };
+                let args = |_: &mut Self, _: usize, x: &[Value]| vec![x[0]];
                 // The group does not matter: no argument depends on the lane.
                 self.call_lanes(sig, helper as usize, 0, &[a], &args)
             }
@@ -2116,12 +2165,9 @@ impl Lowering<'_> {
             .ins()
             .brif(all_trivial, join, &[ir::BlockArg::Value(one)], slow, &[]);
         self.b.switch_to_block(slow);
-        let number = index_of(&FUNC2, &Func2::Pow);
-        let helper: extern "C" fn(u32, f64, f64) -> f64 = func2_helper;
+        let helper = FUNC2_HELPERS[index_of(&FUNC2, &Func2::Pow)];
         let sig = self.sigs.func2;
-        let args = move |l: &mut Self, _: usize, x: &[Value]| {
-            vec![l.b.ins().iconst(types::I32, number), x[0], x[1]]
-        };
+        let args = |_: &mut Self, _: usize, x: &[Value]| vec![x[0], x[1]];
         let power = self.call_lanes(sig, helper as usize, 0, &[a, b], &args);
         self.b.ins().jump(join, &[ir::BlockArg::Value(power)]);
         self.b.switch_to_block(join);
@@ -2366,12 +2412,9 @@ impl Lowering<'_> {
                 self.b.ins().fsub(a, product)
             }
             _ => {
-                let number = index_of(&FUNC2, &f);
-                let helper: extern "C" fn(u32, f64, f64) -> f64 = func2_helper;
+                let helper = FUNC2_HELPERS[index_of(&FUNC2, &f)];
                 let sig = self.sigs.func2;
-                let args = move |l: &mut Self, _: usize, x: &[Value]| {
-                    vec![l.b.ins().iconst(types::I32, number), x[0], x[1]]
-                };
+                let args = |_: &mut Self, _: usize, x: &[Value]| vec![x[0], x[1]];
                 self.call_lanes(sig, helper as usize, 0, &[a, b], &args)
             }
         }
