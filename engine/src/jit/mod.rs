@@ -18,8 +18,9 @@
 //! test makes the interpreter replay the run, so errors name the variable
 //! and time exactly as before. A large program runs one group of two
 //! lanes at a time (its code does not grow with `L`), a small one every
-//! group in one step, its stocks and net flows carried in registers from
-//! step to step and, in one group of lanes without limiting, every value
+//! group in one step; where a call takes several save times (a small
+//! program in one group of lanes) its stocks and net flows are carried in
+//! registers from step to step and, without limiting, every value
 //! kept in registers through the call and stored at its end
 //! ([`deferred_slots`]). For RK4 (and a program whose loop cannot be
 //! compiled) each operation list (initial values, the step's auxiliaries
@@ -83,8 +84,8 @@ pub(crate) struct Options {
     pub unroll: Option<bool>,
 }
 
-/// The functions of one value by number, as the compiled code names them to
-/// [`func1_helper`]. A function missing here is not compiled.
+/// The functions of one value compiled as calls of the interpreter's, in
+/// the order of [`FUNC1_HELPERS`]. A function missing here is not compiled.
 const FUNC1: [Func1; 21] = [
     Func1::Neg,
     Func1::Not,
@@ -109,7 +110,8 @@ const FUNC1: [Func1; 21] = [
     Func1::ClampNonNegative,
 ];
 
-/// The functions of two values by number (see [`FUNC1`]).
+/// The functions of two values compiled as calls of the interpreter's, in
+/// the order of [`FUNC2_HELPERS`] (see [`FUNC1`]).
 const FUNC2: [Func2; 20] = [
     Func2::Add,
     Func2::Sub,
@@ -141,21 +143,69 @@ const TIME_FUNCS: [TimeFunc; 4] = [
     TimeFunc::Ramp,
 ];
 
-/// The interpreter's function of one value, for compiled code.
-extern "C" fn func1_helper(f: u32, a: f64) -> f64 {
-    match FUNC1.get(f as usize) {
-        Some(&f) => crate::sim::func1(f, a),
-        None => f64::NAN,
-    }
+/// The interpreter's function of one value `FUNC1[F]`, for compiled code:
+/// one helper per function, the function known when it is compiled, so
+/// that a call goes straight to the work (a helper handed the function's
+/// number matched on it at every call: about 30 instructions of each
+/// `EXP` in England's step).
+extern "C" fn func1_helper<const F: usize>(a: f64) -> f64 {
+    crate::sim::func1(FUNC1[F], a)
 }
 
-/// The interpreter's function of two values, for compiled code.
-extern "C" fn func2_helper(f: u32, a: f64, b: f64) -> f64 {
-    match FUNC2.get(f as usize) {
-        Some(&f) => crate::sim::func2(f, a, b),
-        None => f64::NAN,
-    }
+/// The interpreter's function of two values `FUNC2[F]`, for compiled code
+/// (see [`func1_helper`]).
+extern "C" fn func2_helper<const F: usize>(a: f64, b: f64) -> f64 {
+    crate::sim::func2(FUNC2[F], a, b)
 }
+
+/// [`func1_helper`] of every function of [`FUNC1`], in its order.
+const FUNC1_HELPERS: [extern "C" fn(f64) -> f64; FUNC1.len()] = [
+    func1_helper::<0>,
+    func1_helper::<1>,
+    func1_helper::<2>,
+    func1_helper::<3>,
+    func1_helper::<4>,
+    func1_helper::<5>,
+    func1_helper::<6>,
+    func1_helper::<7>,
+    func1_helper::<8>,
+    func1_helper::<9>,
+    func1_helper::<10>,
+    func1_helper::<11>,
+    func1_helper::<12>,
+    func1_helper::<13>,
+    func1_helper::<14>,
+    func1_helper::<15>,
+    func1_helper::<16>,
+    func1_helper::<17>,
+    func1_helper::<18>,
+    func1_helper::<19>,
+    func1_helper::<20>,
+];
+
+/// [`func2_helper`] of every function of [`FUNC2`], in its order.
+const FUNC2_HELPERS: [extern "C" fn(f64, f64) -> f64; FUNC2.len()] = [
+    func2_helper::<0>,
+    func2_helper::<1>,
+    func2_helper::<2>,
+    func2_helper::<3>,
+    func2_helper::<4>,
+    func2_helper::<5>,
+    func2_helper::<6>,
+    func2_helper::<7>,
+    func2_helper::<8>,
+    func2_helper::<9>,
+    func2_helper::<10>,
+    func2_helper::<11>,
+    func2_helper::<12>,
+    func2_helper::<13>,
+    func2_helper::<14>,
+    func2_helper::<15>,
+    func2_helper::<16>,
+    func2_helper::<17>,
+    func2_helper::<18>,
+    func2_helper::<19>,
+];
 
 /// The interpreter's function of time, for compiled code.
 extern "C" fn time_helper(f: u32, t: f64, dt: f64, a: f64, b: f64, c: f64, d: f64) -> f64 {
@@ -620,10 +670,10 @@ fn supported(op: &Op, program: &Program, options: &Options) -> Result<(), Fallba
 }
 
 /// The position of `f` in `list`, as the compiled code passes it.
-fn index_of<T: PartialEq>(list: &[T], f: &T) -> i64 {
+fn index_of<T: PartialEq>(list: &[T], f: &T) -> usize {
     list.iter()
         .position(|g| g == f)
-        .expect("checked by supported") as i64
+        .expect("checked by supported")
 }
 
 /// Builds one function `fn(slots, tables, rings)` that applies `code` to
@@ -736,8 +786,13 @@ fn lower_advance(
     }
     // A few stocks and their net flows stay in registers from step to
     // step (integration then waits on no store and load); many would only
-    // be spilled, and are loaded from their slots instead.
-    let carried: Vec<u32> = if !rk4 && stock_slots.len() * groups <= 12 {
+    // be spilled, and are loaded from their slots instead. A loop called
+    // for one save time at a time (SIR in lanes of 8: one step a call)
+    // carries nothing: the carried values were loaded at every call,
+    // spilled to the stack and loaded again (callgrind: 219 instructions
+    // a step instead of 184; 0.59-0.61x the hand-written loop instead of
+    // 0.66-0.72x, alternating, on the loaded machine).
+    let carried: Vec<u32> = if save_rows && !rk4 && stock_slots.len() * groups <= 12 {
         stock_slots.clone()
     } else {
         Vec::new()
@@ -800,6 +855,9 @@ fn lower_advance(
     l.cache.iter_mut().for_each(|v| *v = None);
     l.powers.clear();
     l.computed.clear();
+    if limiting {
+        l.store_dt(dt);
+    }
 
     // The stocks and net flows as the caller left them.
     let mut initial = Vec::new();
@@ -905,7 +963,10 @@ fn lower_advance(
     // The time of this step: start + step * dt.
     let one = l.b.ins().iadd_imm(k, 1);
     let step = l.b.ins().iadd(first, one);
-    let step = l.b.ins().fcvt_from_uint(types::F64, step);
+    // A step number is below 2^63: converted as signed, the same value
+    // as unsigned (`usize as f64` in `Time::time_at`) without the
+    // unsigned conversion's test and branch.
+    let step = l.b.ins().fcvt_from_sint(types::F64, step);
     let offset = l.b.ins().fmul(step, dt_scalar);
     let time = l.b.ins().fadd(start, offset);
     let time = l.splat(time);
@@ -960,8 +1021,14 @@ fn lower_advance(
     // set) is NaN or infinite if any is (or, for values near the largest
     // double, if the sum overflows: a false alarm, which the
     // interpreter's replay of the run finds and goes on from).
-    let mut total = l.constant(0.0);
-    for sum in std::mem::take(&mut l.check_sums) {
+    // (Summed from the first: a zero to start from was kept in a
+    // register, spilled, through the whole loop.)
+    let mut sums = std::mem::take(&mut l.check_sums).into_iter();
+    let mut total = match sums.next() {
+        Some(first) => first,
+        None => l.constant(0.0),
+    };
+    for sum in sums {
         total = l.b.ins().fadd(total, sum);
     }
     // Zero for a finite sum, NaN otherwise.
@@ -1108,7 +1175,7 @@ impl<'a> Lowering<'a> {
         let stocks: Vec<u32> = program.integrated.clone().map(|s| s as u32).collect();
         // The step's time, as `Time::time_at`: start + step * dt.
         let step = self.b.ins().iadd(first, k);
-        let step = self.b.ins().fcvt_from_uint(types::F64, step);
+        let step = self.b.ins().fcvt_from_sint(types::F64, step);
         let offset = self.b.ins().fmul(step, dt_scalar);
         let t = self.b.ins().fadd(start, offset);
         let two = self.b.ins().f64const(2.0);
@@ -1245,8 +1312,8 @@ impl<'a> Lowering<'a> {
         };
         let f64_ = types::F64;
         let sigs = Signatures {
-            func1: b.import_signature(signature(&[types::I32, f64_])),
-            func2: b.import_signature(signature(&[types::I32, f64_, f64_])),
+            func1: b.import_signature(signature(&[f64_])),
+            func2: b.import_signature(signature(&[f64_, f64_])),
             time: b.import_signature(signature(&[types::I32, f64_, f64_, f64_, f64_, f64_, f64_])),
             lookup: b.import_signature(signature(&[pointer, types::I64, f64_])),
             delay: b.import_signature(signature(&[pointer, types::I64, types::I64])),
@@ -1529,9 +1596,15 @@ impl Lowering<'_> {
     /// pool (one instruction, often folded into the one using it) instead
     /// of built in a general register, moved and shuffled (three).
     fn constant(&mut self, x: f64) -> Value {
-        if self.width == 1 || x.to_bits() == 0 {
+        if x.to_bits() == 0 {
             let c = self.b.ins().f64const(x);
             return self.splat(c);
+        }
+        if self.width == 1 {
+            // From the constant pool too: `f64const` of a NaN (`MIN`,
+            // `MAX`) was a 64-bit immediate moved to a vector register,
+            // two instructions at every use (England: 25 a step).
+            return self.scalar_constant(x);
         }
         self.pair_constant(x)
     }
@@ -1668,7 +1741,7 @@ impl Lowering<'_> {
         program: &Program,
         dt: Value,
     ) -> (ir::Block, ir::Block, Vec<Option<Value>>) {
-        let all = self.limit_maybe(program, dt, &program.non_negative, false);
+        let all = self.limit_maybe(program, &program.non_negative, false);
         let kept = self.cache.clone();
         let slow = self.b.create_block();
         let join = self.b.create_block();
@@ -1682,7 +1755,7 @@ impl Lowering<'_> {
         self.forget();
         let mut any = self.b.ins().iconst(types::I8, 0);
         for &i in &program.non_negative {
-            let maybe = self.limit_maybe(program, dt, &[i], true);
+            let maybe = self.limit_maybe(program, &[i], true);
             let kept = self.cache.clone();
             let exact = self.b.create_block();
             let next = self.b.create_block();
@@ -1729,13 +1802,7 @@ impl Lowering<'_> {
     /// (rounded) is at least `stock`. Cheaper (no sums of inflows), and
     /// as good where no stock could lose all it holds in one step; the
     /// test of each stock on its own keeps them.
-    fn limit_maybe(
-        &mut self,
-        program: &Program,
-        dt: Value,
-        stocks: &[usize],
-        supply: bool,
-    ) -> Value {
+    fn limit_maybe(&mut self, program: &Program, stocks: &[usize], supply: bool) -> Value {
         let terms = &program.flow_terms;
         let groups = self.groups();
         let mut signs: Vec<Value> = Vec::new();
@@ -1765,6 +1832,7 @@ impl Lowering<'_> {
                     // IEEE difference has the sign of the exact one), or
                     // NaN. The margin's sign decides, not the inflow's.
                     let v = self.get(*inflow, group);
+                    let dt = self.dt_operand(group);
                     let change = self.b.ins().fmul(dt, v);
                     let stock_value = self.get(stock.slot, group);
                     let margin = self.b.ins().fadd(stock_value, change);
@@ -1792,9 +1860,11 @@ impl Lowering<'_> {
                         let v = self.get(f, group);
                         supply = self.b.ins().fadd(supply, v);
                     }
+                    let dt = self.dt_operand(group);
                     let inflow = self.b.ins().fmul(dt, supply);
                     available = self.b.ins().fadd(available, inflow);
                 }
+                let dt = self.dt_operand(group);
                 let wanted = self.b.ins().fmul(dt, demand);
                 let margin = self.b.ins().fsub(available, wanted);
                 or(self, margin);
@@ -1818,6 +1888,30 @@ impl Lowering<'_> {
             self.b.ins().vany_true(maybe)
         } else {
             maybe
+        }
+    }
+
+    /// The time step of group `group`, loaded from its slot ([`DT`]) for
+    /// one multiplication, whose operand the load becomes (no
+    /// instruction of its own): kept in a register through a large step
+    /// the time step was spilled and loaded back from the stack for each
+    /// stock the test of limiting tests (England: 55 loads a step). The
+    /// compiled loop stores the time step it is handed in the slot first
+    /// ([`Lowering::store_dt`]).
+    fn dt_operand(&mut self, group: usize) -> Value {
+        let (_, offset) = self.offset(DT as u32, group);
+        let flags = self.flags();
+        self.b.ins().load(self.ty, flags, self.slots, offset)
+    }
+
+    /// Stores `dt` (in every lane) in the time step's slot of every
+    /// group, where [`Lowering::dt_operand`] reads it. The run keeps the
+    /// same value there; the loop need not rely on it.
+    fn store_dt(&mut self, dt: Value) {
+        let flags = self.flags();
+        for group in 0..self.groups() {
+            let (_, offset) = self.offset(DT as u32, group);
+            self.b.ins().store(flags, dt, self.slots, offset);
         }
     }
 
@@ -1927,7 +2021,7 @@ impl Lowering<'_> {
                 )
             }
             Op::Time { dst, f, args } => {
-                let number = index_of(&TIME_FUNCS, &f);
+                let number = index_of(&TIME_FUNCS, &f) as i64;
                 let mut values = vec![self.get(TIME as u32, lane), self.get(DT as u32, lane)];
                 for arg in args {
                     values.push(self.get(arg, lane));
@@ -1987,12 +2081,9 @@ impl Lowering<'_> {
                 self.choose(positive, one, below)
             }
             _ => {
-                let number = index_of(&FUNC1, &f);
-                let helper: extern "C" fn(u32, f64) -> f64 = func1_helper;
+                let helper = FUNC1_HELPERS[index_of(&FUNC1, &f)];
                 let sig = self.sigs.func1;
-                let args = move |l: &mut Self, _: usize, x: &[Value]| {
-                    vec![l.b.ins().iconst(types::I32, number), x[0]]
-                };
+                let args = |_: &mut Self, _: usize, x: &[Value]| vec![x[0]];
                 // The group does not matter: no argument depends on the lane.
                 self.call_lanes(sig, helper as usize, 0, &[a], &args)
             }
@@ -2074,12 +2165,9 @@ impl Lowering<'_> {
             .ins()
             .brif(all_trivial, join, &[ir::BlockArg::Value(one)], slow, &[]);
         self.b.switch_to_block(slow);
-        let number = index_of(&FUNC2, &Func2::Pow);
-        let helper: extern "C" fn(u32, f64, f64) -> f64 = func2_helper;
+        let helper = FUNC2_HELPERS[index_of(&FUNC2, &Func2::Pow)];
         let sig = self.sigs.func2;
-        let args = move |l: &mut Self, _: usize, x: &[Value]| {
-            vec![l.b.ins().iconst(types::I32, number), x[0], x[1]]
-        };
+        let args = |_: &mut Self, _: usize, x: &[Value]| vec![x[0], x[1]];
         let power = self.call_lanes(sig, helper as usize, 0, &[a, b], &args);
         self.b.ins().jump(join, &[ir::BlockArg::Value(power)]);
         self.b.switch_to_block(join);
@@ -2324,12 +2412,9 @@ impl Lowering<'_> {
                 self.b.ins().fsub(a, product)
             }
             _ => {
-                let number = index_of(&FUNC2, &f);
-                let helper: extern "C" fn(u32, f64, f64) -> f64 = func2_helper;
+                let helper = FUNC2_HELPERS[index_of(&FUNC2, &f)];
                 let sig = self.sigs.func2;
-                let args = move |l: &mut Self, _: usize, x: &[Value]| {
-                    vec![l.b.ins().iconst(types::I32, number), x[0], x[1]]
-                };
+                let args = |_: &mut Self, _: usize, x: &[Value]| vec![x[0], x[1]];
                 self.call_lanes(sig, helper as usize, 0, &[a, b], &args)
             }
         }

@@ -707,3 +707,79 @@ fn a_nan_mid_call(non_negative: bool) {
         );
     }
 }
+
+/// Each function's own helper (`FUNC1_HELPERS`, `FUNC2_HELPERS`, which
+/// compiled code calls) is the interpreter's function it stands for, bit
+/// for bit, over values that tell the functions apart (signs, zeros,
+/// fractions, large and non-finite values): a helper put in another's
+/// place would differ somewhere.
+#[test]
+fn each_function_helper_is_the_interpreters_function() {
+    use super::{FUNC1, FUNC1_HELPERS, FUNC2, FUNC2_HELPERS};
+    let values = [
+        -2.5,
+        -1.0,
+        -0.5,
+        -0.0,
+        0.0,
+        0.25,
+        0.5,
+        1.0,
+        1.5,
+        2.0,
+        3.0,
+        7.25,
+        100.0,
+        1e300,
+        f64::INFINITY,
+        f64::NAN,
+    ];
+    for (k, (&f, helper)) in FUNC1.iter().zip(FUNC1_HELPERS).enumerate() {
+        for &a in &values {
+            let (got, want) = (helper(a), crate::sim::func1(f, a));
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "helper {k} ({f:?}) of {a}: {got} instead of {want}"
+            );
+        }
+    }
+    for (k, (&f, helper)) in FUNC2.iter().zip(FUNC2_HELPERS).enumerate() {
+        for &a in &values {
+            for &b in &values {
+                let (got, want) = (helper(a, b), crate::sim::func2(f, a, b));
+                assert!(
+                    got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                    "helper {k} ({f:?}) of {a} and {b}: {got} instead of {want}"
+                );
+            }
+        }
+    }
+    // And no two functions agree on all of them, so that the test above
+    // tells every helper from every other.
+    for i in 0..FUNC1.len() {
+        for j in i + 1..FUNC1.len() {
+            assert!(
+                values.iter().any(|&a| {
+                    let (x, y) = (FUNC1_HELPERS[i](a), FUNC1_HELPERS[j](a));
+                    x.to_bits() != y.to_bits() && !(x.is_nan() && y.is_nan())
+                }),
+                "{:?} and {:?} agree on every value tried",
+                FUNC1[i],
+                FUNC1[j]
+            );
+        }
+    }
+    for i in 0..FUNC2.len() {
+        for j in i + 1..FUNC2.len() {
+            assert!(
+                values.iter().any(|&a| values.iter().any(|&b| {
+                    let (x, y) = (FUNC2_HELPERS[i](a, b), FUNC2_HELPERS[j](a, b));
+                    x.to_bits() != y.to_bits() && !(x.is_nan() && y.is_nan())
+                })),
+                "{:?} and {:?} agree on every pair tried",
+                FUNC2[i],
+                FUNC2[j]
+            );
+        }
+    }
+}
