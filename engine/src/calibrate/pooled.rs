@@ -334,11 +334,7 @@ pub struct Pooled {
 impl Pooled {
     /// Group `g`'s draws of parameter `k`, one chain per vector.
     pub fn chains(&self, g: usize, k: usize) -> Vec<Vec<f64>> {
-        let mut out = vec![Vec::new(); CHAINS];
-        for d in &self.draws {
-            out[d.chain].push(d.values[g][k]);
-        }
-        out
+        chains_of(&self.draws, &|d| d.values[g][k])
     }
 
     /// The index of a group by name.
@@ -1526,6 +1522,15 @@ impl GroupState {
     }
 }
 
+/// `f` of every draw, one vector per chain, in sweep order.
+fn chains_of(draws: &[PooledDraw], f: &dyn Fn(&PooledDraw) -> f64) -> Vec<Vec<f64>> {
+    let mut chains = vec![Vec::new(); CHAINS];
+    for d in draws {
+        chains[d.chain].push(f(d));
+    }
+    chains
+}
+
 /// Split R-hat and effective sample size of every group's every
 /// parameter (`[group][parameter]`), then of the population's: `mu` and
 /// `tau` per parameter and `phi` per series and horizon (`dispersions`).
@@ -1536,20 +1541,13 @@ fn mixing(draws: &[PooledDraw], groups: usize, k: usize, dispersions: usize) -> 
         let total: usize = chains.iter().map(Vec::len).sum();
         total as f64 / autocorrelation_time(chains)
     };
-    let chains_of = |f: &dyn Fn(&PooledDraw) -> f64| {
-        let mut chains = vec![Vec::new(); CHAINS];
-        for d in draws {
-            chains[d.chain].push(f(d));
-        }
-        chains
-    };
     let mut rhat = Vec::with_capacity(groups);
     let mut ess = Vec::with_capacity(groups);
     for g in 0..groups {
         let mut r = Vec::with_capacity(k);
         let mut e = Vec::with_capacity(k);
         for i in 0..k {
-            let chains = chains_of(&|d| d.values[g][i]);
+            let chains = chains_of(draws, &|d| d.values[g][i]);
             r.push(split_rhat(&chains));
             e.push(ess_of(&chains));
         }
@@ -1559,7 +1557,7 @@ fn mixing(draws: &[PooledDraw], groups: usize, k: usize, dispersions: usize) -> 
     let mut population_rhat = Vec::new();
     let mut population_ess = Vec::new();
     for j in 0..2 * k + dispersions {
-        let chains = chains_of(&|d| match j {
+        let chains = chains_of(draws, &|d| match j {
             j if j < k => d.mean[j],
             j if j < 2 * k => d.spread[j - k],
             j => d.dispersion[j - 2 * k],

@@ -1033,10 +1033,8 @@ fn lower_advance(
     }
     // Zero for a finite sum, NaN otherwise.
     let total = l.b.ins().fsub(total, total);
-    let mut bad = l.compare(FloatCC::Unordered, total, total);
-    if l.width > 1 {
-        bad = l.b.ins().vany_true(bad);
-    }
+    let bad = l.compare(FloatCC::Unordered, total, total);
+    let bad = l.any_lane(bad);
     let mut carried_args = Vec::new();
     for &slot in &carried {
         let j = stock_slots
@@ -1884,11 +1882,7 @@ impl Lowering<'_> {
         }
         let zero = self.constant(0.0);
         let maybe = self.compare(FloatCC::UnorderedOrLessThan, all, zero);
-        if self.width > 1 {
-            self.b.ins().vany_true(maybe)
-        } else {
-            maybe
-        }
+        self.any_lane(maybe)
     }
 
     /// The time step of group `group`, loaded from its slot ([`DT`]) for
@@ -1963,11 +1957,7 @@ impl Lowering<'_> {
             }
         }
         let any = any.expect("a stock to test");
-        if self.width > 1 {
-            self.b.ins().vany_true(any)
-        } else {
-            any
-        }
+        self.any_lane(any)
     }
 
     fn op(&mut self, op: &Op, lane: usize) {
@@ -2111,11 +2101,7 @@ impl Lowering<'_> {
             let same_a = self.same_bits(a, pa);
             let same_b = self.same_bits(b, pb);
             let same = self.b.ins().band(same_a, same_b);
-            let all_same = if self.width > 1 {
-                self.b.ins().vall_true(same)
-            } else {
-                same
-            };
+            let all_same = self.every_lane(same);
             let next = self.b.create_block();
             self.b
                 .ins()
@@ -2133,6 +2119,24 @@ impl Lowering<'_> {
 
     /// How many powers of a step [`Lowering::pow`] compares with.
     const POWERS: usize = 2;
+
+    /// Whether `mask` is true in any lane (a scalar mask is itself).
+    fn any_lane(&mut self, mask: Value) -> Value {
+        if self.width > 1 {
+            self.b.ins().vany_true(mask)
+        } else {
+            mask
+        }
+    }
+
+    /// Whether `mask` is true in every lane (a scalar mask is itself).
+    fn every_lane(&mut self, mask: Value) -> Value {
+        if self.width > 1 {
+            self.b.ins().vall_true(mask)
+        } else {
+            mask
+        }
+    }
 
     /// Whether `a` and `b` are the same bits (a mask, lane by lane).
     fn same_bits(&mut self, a: Value, b: Value) -> Value {
@@ -2153,11 +2157,7 @@ impl Lowering<'_> {
         let base_one = self.compare(FloatCC::Equal, a, one);
         let exponent_zero = self.compare(FloatCC::Equal, b, zero);
         let trivial = self.b.ins().bor(base_one, exponent_zero);
-        let all_trivial = if self.width > 1 {
-            self.b.ins().vall_true(trivial)
-        } else {
-            trivial
-        };
+        let all_trivial = self.every_lane(trivial);
         let slow = self.b.create_block();
         let join = self.b.create_block();
         self.b.append_block_param(join, self.ty);
