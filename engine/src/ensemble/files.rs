@@ -6,6 +6,7 @@ use super::{GENERATOR, Outcome, Stats};
 use crate::error::{Error, Result};
 use crate::format::csv_table::{Cell, CsvTable};
 use crate::format::{SetWriter, write_atomic};
+use rayon::prelude::*;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -52,28 +53,52 @@ impl Outcome {
             .chain(s.quantiles.iter().map(|v| number(*v)));
             let _ = out.row(cells);
         };
+        let labels: Vec<String> = self
+            .ensembles
+            .iter()
+            .skip(1)
+            .filter_map(|alt| {
+                let base = self.ensembles.first()?;
+                Some(format!("{} - {}", alt.scenario, base.scenario))
+            })
+            .collect();
+        // Every row's statistics first, computed in parallel (each sorts
+        // a column of every run's value), then written in order.
+        type Column<'a> = (
+            &'a str,
+            &'a str,
+            f64,
+            Box<dyn Fn() -> Stats + Send + Sync + 'a>,
+        );
+        let mut columns: Vec<Column<'_>> = Vec::new();
+        let quantiles = &self.quantiles;
         for e in &self.ensembles {
             for (i, indicator) in e.indicators.iter().enumerate() {
                 for (y, period) in e.periods.iter().enumerate() {
-                    let s = Stats::of(e.column(i, y), &self.quantiles);
-                    row(&e.scenario, indicator, *period, &s);
+                    let stats = move || Stats::of(e.column(i, y), quantiles);
+                    columns.push((&e.scenario, indicator, *period, Box::new(stats)));
                 }
             }
         }
         if let Some(base) = self.ensembles.first() {
-            for alt in self.ensembles.iter().skip(1) {
-                let label = format!("{} - {}", alt.scenario, base.scenario);
+            for (alt, label) in self.ensembles.iter().skip(1).zip(&labels) {
                 for (i, indicator) in base.indicators.iter().enumerate() {
                     let Ok(j) = alt.indicator_index(indicator) else {
                         continue;
                     };
                     for (y, period) in base.periods.iter().enumerate() {
-                        let (b, a) = (base.column(i, y), alt.column(j, y));
-                        let s = Stats::of(b.iter().zip(&a).map(|(b, a)| a - b), &self.quantiles);
-                        row(&label, indicator, *period, &s);
+                        let stats = move || {
+                            let (b, a) = (base.column(i, y), alt.column(j, y));
+                            Stats::of(b.iter().zip(&a).map(|(b, a)| a - b), quantiles)
+                        };
+                        columns.push((label, indicator, *period, Box::new(stats)));
                     }
                 }
             }
+        }
+        let stats: Vec<Stats> = columns.par_iter().map(|(.., stats)| stats()).collect();
+        for ((scenario, indicator, period, _), s) in columns.iter().zip(&stats) {
+            row(scenario, indicator, *period, s);
         }
         out.into_string().unwrap_or_default()
     }
@@ -230,17 +255,23 @@ impl Outcome {
             write_atomic(&path, json.as_bytes())?;
             return Ok(vec![path]);
         }
-        let (summary, quantiles) = (self.summary_json(), self.quantiles_csv());
         let mut set = SetWriter::new(dir, Self::RESULT_FILES)?;
+        // runs.csv is written (a run at a time: it grows with the runs)
+        // while the summaries are computed on the other threads.
+        let ((summary, quantiles), runs) = rayon::join(
+            || (self.summary_json(), self.quantiles_csv()),
+            || {
+                set.add_with("runs.csv", &mut |file| {
+                    self.write_runs_csv(std::io::BufWriter::new(file))?
+                        .into_inner()
+                        .map_err(|e| Error::io("runs.csv", e.into_error()))?;
+                    Ok(())
+                })
+            },
+        );
+        runs?;
         set.add("summary.json", summary.as_bytes())?;
         set.add("quantiles.csv", quantiles.as_bytes())?;
-        // A run at a time: runs.csv grows with the runs.
-        set.add_with("runs.csv", &mut |file| {
-            self.write_runs_csv(std::io::BufWriter::new(file))?
-                .into_inner()
-                .map_err(|e| Error::io("runs.csv", e.into_error()))?;
-            Ok(())
-        })?;
         set.finish()
     }
 
