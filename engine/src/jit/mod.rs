@@ -853,7 +853,7 @@ fn lower_advance(
         l.b.ins().iadd(saved, bytes)
     };
     l.cache.iter_mut().for_each(|v| *v = None);
-    l.powers.clear();
+    l.recent.clear();
     l.computed.clear();
     if limiting {
         l.store_dt(dt);
@@ -899,7 +899,7 @@ fn lower_advance(
 
     l.b.switch_to_block(body);
     l.cache.iter_mut().for_each(|v| *v = None);
-    l.powers.clear();
+    l.recent.clear();
     l.computed.clear();
     l.check_sums.clear();
     l.check_count = 0;
@@ -1354,7 +1354,7 @@ impl<'a> Lowering<'a> {
             tested: Vec::new(),
             check_sums: Vec::new(),
             check_count: 0,
-            powers: Vec::new(),
+            recent: Vec::new(),
             computed: std::collections::HashMap::new(),
             sigs,
             sabotage: options.sabotage,
@@ -1426,9 +1426,10 @@ struct Lowering<'a> {
     tested: Vec<bool>,
     check_sums: Vec<Value>,
     check_count: usize,
-    /// The operands and results of the last few powers lowered in this
-    /// step, newest first ([`Lowering::pow`]); emptied where a step starts.
-    powers: Vec<(Value, Value, Value)>,
+    /// The function, operands and result of the last few costly calls
+    /// lowered in this step, newest first ([`Lowering::reused`]); emptied
+    /// where a step starts.
+    recent: Vec<(u8, Value, Value, Value)>,
     /// The functions of two values computed (function, operands) and
     /// when ([`Lowering::func2`]); emptied where a step starts.
     computed: std::collections::HashMap<(u8, Value, Value), (Value, usize)>,
@@ -2071,11 +2072,14 @@ impl Lowering<'_> {
                 self.choose(positive, one, below)
             }
             _ => {
-                let helper = FUNC1_HELPERS[index_of(&FUNC1, &f)];
+                let number = index_of(&FUNC1, &f);
+                let helper = FUNC1_HELPERS[number];
                 let sig = self.sigs.func1;
                 let args = |_: &mut Self, _: usize, x: &[Value]| vec![x[0]];
                 // The group does not matter: no argument depends on the lane.
-                self.call_lanes(sig, helper as usize, 0, &[a], &args)
+                self.reused(number as u8, a, a, |l| {
+                    l.call_lanes(sig, helper as usize, 0, &[a], &args)
+                })
             }
         }
     }
@@ -2088,19 +2092,41 @@ impl Lowering<'_> {
     /// of a placement not bought at market prices, or a growth factor
     /// before the year it starts.
     ///
-    /// Also skips the call when the operands are the same bits, in every
-    /// lane, as those of one of the last few powers of this step
-    /// ([`Lowering::powers`]), taking that power's result: `pow` is a
-    /// function of its operands' bits, so the result is the same. In
-    /// England the placement price index raises the same two growth
+    /// Also skips the call when the operands are the same bits as those
+    /// of one of the last few powers of this step ([`Lowering::reused`]).
+    /// In England the placement price index raises the same two growth
     /// factors to the same power for three placements each.
     fn pow(&mut self, a: Value, b: Value) -> Value {
+        self.reused(Self::POW, a, b, |l| l.pow_called(a, b))
+    }
+
+    /// `compute`'s result (a costly function, `key`, of `a` and `b`; `b`
+    /// is `a` for a function of one value), unless in every lane `a` and
+    /// `b` are the same bits as the operands of one of the last few calls
+    /// of the same function in this step ([`Lowering::recent`]): then
+    /// that call's result, by a branch around `compute`. The function is
+    /// one of its operands' bits alone, so the result is the same bits.
+    /// England's exits from care compute `EXP(care exit trend * (Time -
+    /// 2013.25))` for each of four exits, the same argument each time:
+    /// one call a step instead of four.
+    fn reused(
+        &mut self,
+        key: u8,
+        a: Value,
+        b: Value,
+        compute: impl FnOnce(&mut Self) -> Value,
+    ) -> Value {
         let join = self.b.create_block();
         self.b.append_block_param(join, self.ty);
-        for (pa, pb, pr) in self.powers.clone() {
+        let earlier: Vec<_> = self.recent.iter().filter(|r| r.0 == key).copied().collect();
+        for (_, pa, pb, pr) in earlier.into_iter().take(Self::RECENT) {
             let same_a = self.same_bits(a, pa);
-            let same_b = self.same_bits(b, pb);
-            let same = self.b.ins().band(same_a, same_b);
+            let same = if pb == pa && a == b {
+                same_a
+            } else {
+                let same_b = self.same_bits(b, pb);
+                self.b.ins().band(same_a, same_b)
+            };
             let all_same = self.every_lane(same);
             let next = self.b.create_block();
             self.b
@@ -2108,17 +2134,22 @@ impl Lowering<'_> {
                 .brif(all_same, join, &[ir::BlockArg::Value(pr)], next, &[]);
             self.b.switch_to_block(next);
         }
-        let power = self.pow_called(a, b);
-        self.b.ins().jump(join, &[ir::BlockArg::Value(power)]);
+        let value = compute(self);
+        self.b.ins().jump(join, &[ir::BlockArg::Value(value)]);
         self.b.switch_to_block(join);
         let result = self.b.block_params(join)[0];
-        self.powers.insert(0, (a, b, result));
-        self.powers.truncate(Self::POWERS);
+        self.recent.insert(0, (key, a, b, result));
+        self.recent.truncate(Self::RECENT * 4);
         result
     }
 
-    /// How many powers of a step [`Lowering::pow`] compares with.
-    const POWERS: usize = 2;
+    /// The key of `pow` among [`Lowering::recent`]'s (the others are
+    /// functions of one value, by their place in [`FUNC1`]).
+    const POW: u8 = u8::MAX;
+
+    /// How many earlier calls of a function [`Lowering::reused`] compares
+    /// with.
+    const RECENT: usize = 2;
 
     /// Whether `mask` is true in any lane (a scalar mask is itself).
     fn any_lane(&mut self, mask: Value) -> Value {

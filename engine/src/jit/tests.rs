@@ -262,6 +262,55 @@ fn inline_lookups_min_and_max_agree_bit_for_bit() {
     lookups_agree_with_interpreter(&program, |lane| 0.5 + 0.25 * lane as f64);
 }
 
+/// Costly functions called again with the same operands in one step
+/// take the earlier call's result only when every lane's operands are the
+/// same bits: `EXP`, `LN` and powers of `x` and of `y`, where `y` is `x`
+/// in even lanes and one unit in the last place of `other` away in odd
+/// ones (so a pair of lanes agrees in one lane only), and powers sharing
+/// a base but not an exponent. The same bits as the interpreter, one run
+/// and a batch; reusing a result when only some lanes (or only the base)
+/// agree gives other bits.
+#[test]
+fn costly_calls_are_reused_only_when_every_lane_has_the_same_operands() {
+    let model = Model::builder("reuse")
+        .add(Stock::new("level", "0").inflow("rise"))
+        .add(Flow::new(
+            "rise",
+            "EXP(x) + EXP(y) + EXP(x) + EXP(y) + LN(1 + x * x) + LN(1 + y * y) + (1 + x * x) ^ y + (1 + x * x) ^ (3 * x) + (1 + y * y) ^ x + (1 + x * x) ^ y",
+        ))
+        .add(crate::build::Aux::new("x", "TIME * shape / 8 - 1"))
+        .add(crate::build::Aux::new("y", "TIME * other / 8 - 1"))
+        .add(Constant::new("shape", 1.0))
+        .add(Constant::new("other", 1.0))
+        .time(crate::TimeSettings::new(0.0, 6.0, 0.125).unwrap())
+        .build()
+        .unwrap();
+    let program = Program::compile(&model).unwrap();
+    let reference = bits(&interpreted(&program));
+    let one = Arc::new(compile(&program, 1, &Options::default()).unwrap());
+    let mut state = program.state();
+    state.use_kernels(one);
+    assert!(bits(&state.run().unwrap()) == reference);
+    let (shape, other) = (
+        program.parameter("shape").unwrap(),
+        program.parameter("other").unwrap(),
+    );
+    let run = |batch: &mut crate::Batch<8>| {
+        for lane in 0..8 {
+            let s = 0.5 + 0.25 * lane as f64;
+            let o = if lane % 2 == 0 {
+                s
+            } else {
+                f64::from_bits(s.to_bits() + 1)
+            };
+            batch.set_param(lane, shape, s).unwrap();
+            batch.set_param(lane, other, o).unwrap();
+        }
+        batch_bits(batch)
+    };
+    batches_agree_with_interpreter(&program, run);
+}
+
 /// Lookups searched by the inline binary search: tables of 2, 3, 7 and 16
 /// points (the most inlined, four levels deep) of each kind of
 /// interpolation, with the input stepping through every point exactly,
