@@ -1695,6 +1695,18 @@ impl Lowering<'_> {
         if self.width == 1 {
             return self.call(sig, address, operands);
         }
+        self.lanes_unless_same(operands, |l, scalars| l.call(sig, address, scalars))
+    }
+
+    /// `f` of the first lane's `operands` (as `f64`s), and of the second
+    /// lane's unless they are the same bits as the first's (then the first
+    /// lane's value is the second's), as a pair of lanes. For pure
+    /// functions only: a call of the interpreter's function, a lookup.
+    fn lanes_unless_same(
+        &mut self,
+        operands: &[Value],
+        mut f: impl FnMut(&mut Self, &[Value]) -> Value,
+    ) -> Value {
         let lane = |l: &mut Self, k: u8| -> Vec<Value> {
             operands
                 .iter()
@@ -1702,7 +1714,7 @@ impl Lowering<'_> {
                 .collect()
         };
         let (firsts, seconds) = (lane(self, 0), lane(self, 1));
-        let first = self.call(sig, address, &firsts);
+        let first = f(self, &firsts);
         let mut same = None;
         for (&x, &y) in firsts.iter().zip(&seconds) {
             let equal = self.same_bits(x, y);
@@ -1719,7 +1731,7 @@ impl Lowering<'_> {
             .ins()
             .brif(same, join, &[ir::BlockArg::Value(first)], own, &[]);
         self.b.switch_to_block(own);
-        let second = self.call(sig, address, &seconds);
+        let second = f(self, &seconds);
         self.b.ins().jump(join, &[ir::BlockArg::Value(second)]);
         self.b.switch_to_block(join);
         let second = self.b.block_params(join)[0];
@@ -2270,25 +2282,7 @@ impl Lowering<'_> {
         // Both lanes looked up on their own, unless they look up the same
         // bits (a table of the year, say): then the first's value is the
         // second's.
-        let first = self.b.ins().extractlane(x, 0);
-        let first_value = self.lookup_lane(table, first);
-        let second = self.b.ins().extractlane(x, 1);
-        let same = self.same_bits(first, second);
-        let own = self.b.create_block();
-        let join = self.b.create_block();
-        self.b.append_block_param(join, types::F64);
-        self.b
-            .ins()
-            .brif(same, join, &[ir::BlockArg::Value(first_value)], own, &[]);
-        self.b.switch_to_block(own);
-        let second_value = self.lookup_lane(table, second);
-        self.b
-            .ins()
-            .jump(join, &[ir::BlockArg::Value(second_value)]);
-        self.b.switch_to_block(join);
-        let second_value = self.b.block_params(join)[0];
-        let v = self.b.ins().scalar_to_vector(self.ty, first_value);
-        self.b.ins().insertlane(v, second_value, 1)
+        self.lanes_unless_same(&[x], |l, xs| l.lookup_lane(table, xs[0]))
     }
 
     /// [`Lowering::lookup`] of one `f64`: NaN for NaN, the ends beyond the
