@@ -398,7 +398,11 @@ fn runs_kept_on_disk_give_the_same_files_as_runs_in_memory() {
         assert_eq!(disk.table(), memory.table());
         assert_eq!(disk.comparisons(), memory.comparisons());
         let (dm, dd) = (scratch("in-memory"), scratch("on-disk"));
-        memory.write(&dm.join("out")).unwrap();
+        let written = memory.write(&dm.join("out")).unwrap();
+        // Named in the set's order (runs.csv is written first, while the
+        // summaries are computed).
+        let names: Vec<_> = written.iter().filter_map(|p| p.file_name()).collect();
+        assert_eq!(names, ["summary.json", "quantiles.csv", "runs.csv"]);
         disk.write(&dd.join("out")).unwrap();
         assert_eq!(files_under(&dd), files_under(&dm));
         let _ = (std::fs::remove_dir_all(dm), std::fs::remove_dir_all(dd));

@@ -272,7 +272,10 @@ impl Outcome {
         runs?;
         set.add("summary.json", summary.as_bytes())?;
         set.add("quantiles.csv", quantiles.as_bytes())?;
-        set.finish()
+        // Named in the set's order, whichever was written first.
+        let mut written = set.finish()?;
+        written.sort_by_key(|p| Self::RESULT_FILES.iter().position(|n| p.ends_with(n)));
+        Ok(written)
     }
 
     /// Statistics as "median [5th to 95th percentile]" with each number
