@@ -832,3 +832,91 @@ fn each_function_helper_is_the_interpreters_function() {
         }
     }
 }
+
+/// The stocks' net flows are tested for NaN and infinity in place of
+/// their flows when that tests fewer values: here two net flows for four
+/// flows (and a stock nothing reads). A flow that turns infinite, then NaN (`LN` of zero, then of a
+/// negative number), is found at the step at which the interpreter finds
+/// it, through the net flows it is summed into, whether it flows in or
+/// out, with limiting binding or not: the rows saved before it and the
+/// error naming it are the interpreter's, one run or a batch.
+#[test]
+fn flows_are_tested_through_the_net_flows_they_sum_into() {
+    for (into, non_negative) in [(true, true), (false, true), (true, false), (false, false)] {
+        let broken = "LN(gone - TIME)";
+        let (rise, fall) = if into { (broken, "1") } else { ("1", broken) };
+        let model = Model::builder("net flows")
+            .add(
+                Stock::new("level", "10")
+                    .inflow("rise")
+                    .inflow("arrivals")
+                    .outflow("fall")
+                    .outflow("leaving")
+                    .non_negative(non_negative),
+            )
+            .add(
+                Stock::new("other", "1")
+                    .inflow("leaving")
+                    .non_negative(non_negative),
+            )
+            .add(Flow::new("rise", rise))
+            .add(Flow::new("arrivals", "0.5"))
+            .add(Flow::new("fall", fall))
+            .add(Flow::new("leaving", "level * 0.1"))
+            .add(Constant::new("gone", 5.0))
+            .time(crate::TimeSettings::new(0.0, 10.0, 0.25).unwrap())
+            .build()
+            .unwrap();
+        let program = Program::compile(&model).unwrap();
+        let tested = super::slots_to_check(&program);
+        let derivatives = program.derivatives..program.derivatives + program.integrated.len();
+        // Both net flows, no flow (and the stock `other`, which nothing
+        // reads).
+        assert!(
+            derivatives.clone().all(|s| tested.contains(&(s as u32)))
+                && !tested.iter().any(|s| program.flows.contains(s))
+                && tested.len() == 3,
+            "{tested:?}"
+        );
+        let mut reference = program.state();
+        reference.set_backend(Backend::Interpreter);
+        let expected = saved_rows(&mut reference);
+        let error = expected.1.clone().expect("an error");
+        let name = if into { "`rise`" } else { "`fall`" };
+        assert!(error.contains(name) && error.contains('5'), "{error}");
+        for lanes in [1, 8] {
+            let kernels = Arc::new(compile(&program, lanes, &Options::default()).unwrap());
+            if lanes == 1 {
+                let mut compiled = program.state();
+                compiled.use_kernels(kernels);
+                assert!(
+                    saved_rows(&mut compiled) == expected,
+                    "{into} {non_negative}"
+                );
+                continue;
+            }
+            let gone = program.parameter("gone").unwrap();
+            let run = |batch: &mut crate::Batch<8>| {
+                for (lane, at) in [9.0, 8.0, 7.5, 9.5, 6.0, 3.1, 6.0, 8.9]
+                    .into_iter()
+                    .enumerate()
+                {
+                    batch.set_param(lane, gone, at).unwrap();
+                }
+                saved_batch_rows(batch)
+            };
+            let mut interpreted = program.batch::<8>();
+            interpreted.set_backend(Backend::Interpreter);
+            let expected = run(&mut interpreted);
+            assert!(
+                expected
+                    .1
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("lane 5:"))
+            );
+            let mut batch = program.batch::<8>();
+            batch.use_kernels(kernels);
+            assert!(run(&mut batch) == expected, "{into} {non_negative} batch");
+        }
+    }
+}
