@@ -561,6 +561,13 @@ fn saved_batch_rows(batch: &mut crate::Batch<8>) -> Saved {
     (rows, result.err().map(|e| format!("lane {}: {e}", e.lane)))
 }
 
+/// Sets parameter `id` of each lane of `batch` to its value in `values`.
+fn set_each_lane(batch: &mut crate::Batch<8>, id: crate::ParamId, values: [f64; 8]) {
+    for (lane, value) in values.into_iter().enumerate() {
+        batch.set_param(lane, id, value).unwrap();
+    }
+}
+
 /// The compiled loop runs several save times per call, writing their rows
 /// into a buffer of limited size (so a long run takes several calls):
 /// with `DELAY FIXED`, a lookup, a time function, with non-negative
@@ -732,14 +739,13 @@ fn a_nan_mid_call(non_negative: bool) {
 
         let run = |batch: &mut crate::Batch<8>| {
             batch.set_time(time);
-            for (lane, at) in [
-                1900.0, 1500.0, 1200.0, 1500.3, 1200.3, 1800.0, 1200.0, 1900.0,
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                batch.set_param(lane, blowup, at).unwrap();
-            }
+            set_each_lane(
+                batch,
+                blowup,
+                [
+                    1900.0, 1500.0, 1200.0, 1500.3, 1200.3, 1800.0, 1200.0, 1900.0,
+                ],
+            );
             saved_batch_rows(batch)
         };
         let mut interpreted = program.batch::<8>();
@@ -835,12 +841,12 @@ fn each_function_helper_is_the_interpreters_function() {
 
 /// The stocks' net flows are tested for NaN and infinity in place of
 /// their flows when that tests fewer values: here two net flows for four
-/// flows (and a stock nothing reads). A flow that turns infinite, then NaN (`LN` of zero, then of a
-/// negative number), is found at the step at which the interpreter finds
-/// it, through the net flows it is summed into, whether it flows in or
-/// out, with limiting binding or not, under Euler and RK4: the rows saved
-/// before it and the error naming it are the interpreter's, one run or a
-/// batch.
+/// flows (and a stock nothing reads). A flow that turns infinite, then
+/// NaN (`LN` of zero, then of a negative number), is found at the step at
+/// which the interpreter finds it, through the net flows it is summed
+/// into, whether it flows in or out, with limiting binding or not, under
+/// Euler and RK4: the rows saved before it and the error naming it are
+/// the interpreter's, one run or a batch.
 #[test]
 fn flows_are_tested_through_the_net_flows_they_sum_into() {
     for (into, non_negative, method) in [
@@ -851,6 +857,7 @@ fn flows_are_tested_through_the_net_flows_they_sum_into() {
         (true, true, crate::Method::Rk4),
         (false, false, crate::Method::Rk4),
     ] {
+        let case = format!("into {into}, non-negative {non_negative}, {method:?}");
         let broken = "LN(gone - TIME)";
         let (rise, fall) = if into { (broken, "1") } else { ("1", broken) };
         let model = Model::builder("net flows")
@@ -890,6 +897,8 @@ fn flows_are_tested_through_the_net_flows_they_sum_into() {
                 && tested.len() == 3,
             "{tested:?}"
         );
+
+        // One run.
         let mut reference = program.state();
         reference.set_backend(Backend::Interpreter);
         let expected = saved_rows(&mut reference);
@@ -898,39 +907,22 @@ fn flows_are_tested_through_the_net_flows_they_sum_into() {
         if method == crate::Method::Euler {
             assert!(error.contains(name) && error.contains('5'), "{error}");
         }
-        for lanes in [1, 8] {
-            let kernels = Arc::new(compile(&program, lanes, &Options::default()).unwrap());
-            if lanes == 1 {
-                let mut compiled = program.state();
-                compiled.use_kernels(kernels);
-                assert!(
-                    saved_rows(&mut compiled) == expected,
-                    "{into} {non_negative}"
-                );
-                continue;
-            }
-            let gone = program.parameter("gone").unwrap();
-            let run = |batch: &mut crate::Batch<8>| {
-                for (lane, at) in [9.0, 8.0, 7.5, 9.5, 6.0, 3.1, 6.0, 8.9]
-                    .into_iter()
-                    .enumerate()
-                {
-                    batch.set_param(lane, gone, at).unwrap();
-                }
-                saved_batch_rows(batch)
-            };
-            let mut interpreted = program.batch::<8>();
-            interpreted.set_backend(Backend::Interpreter);
-            let expected = run(&mut interpreted);
-            assert!(
-                expected
-                    .1
-                    .as_deref()
-                    .is_some_and(|e| e.starts_with("lane 5:"))
-            );
-            let mut batch = program.batch::<8>();
-            batch.use_kernels(kernels);
-            assert!(run(&mut batch) == expected, "{into} {non_negative} batch");
-        }
+        let mut compiled = program.state();
+        compiled.use_kernels(Arc::new(compile(&program, 1, &Options::default()).unwrap()));
+        assert!(saved_rows(&mut compiled) == expected, "{case}");
+
+        // A batch, lane 5 failing first.
+        let gone = program.parameter("gone").unwrap();
+        let at = [9.0, 8.0, 7.5, 9.5, 6.0, 3.1, 6.0, 8.9];
+        let mut interpreted = program.batch::<8>();
+        interpreted.set_backend(Backend::Interpreter);
+        set_each_lane(&mut interpreted, gone, at);
+        let expected = saved_batch_rows(&mut interpreted);
+        let error = expected.1.clone().expect("an error");
+        assert!(error.starts_with("lane 5:"), "{error}");
+        let mut batch = program.batch::<8>();
+        batch.use_kernels(Arc::new(compile(&program, 8, &Options::default()).unwrap()));
+        set_each_lane(&mut batch, gone, at);
+        assert!(saved_batch_rows(&mut batch) == expected, "{case}, batch");
     }
 }
