@@ -589,11 +589,34 @@ fn tempfile_dir() -> std::path::PathBuf {
 }
 
 /// Runs in batches of lanes give exactly the log posterior of runs one at
-/// a time, with restarts too.
+/// a time, with restarts too: batches of 8 lanes for the small model, and
+/// of fewer for the same model padded with 250 stocks, which is large
+/// enough that its compiled batches are narrower ([`Program::batch_lanes`]).
 #[test]
 fn batched_evaluations_equal_single_ones() {
-    use carecascade_engine::calibrate::{Likelihood, LogPosterior, Problem};
     let (program, projector) = drain_projector(&["cases", "closures"]);
+    assert_eq!(program.batch_lanes(), 8);
+    batched_evaluations_equal_single_ones_of(&program, &projector);
+    let padding: String = (0..250)
+        .map(|i| {
+            format!(
+                "[stocks.pad{i}]\ninitial = {i}\ninflows = [\"grow{i}\"]\n\
+                 [flows.grow{i}]\nequation = \"pad{i} * 0.01 + cases * 0.001\"\n"
+            )
+        })
+        .collect();
+    let padded = compile(&DRAIN.replace("    [constants]", &format!("{padding}[constants]")));
+    assert!(padded.batch_lanes() < 8, "{}", padded.batch_lanes());
+    let indicators = [
+        Indicator::level("cases", "cases"),
+        Indicator::sum("closures", "closures"),
+    ];
+    let projector = Projector::new(&padded, &indicators).unwrap();
+    batched_evaluations_equal_single_ones_of(&padded, &projector);
+}
+
+fn batched_evaluations_equal_single_ones_of(program: &Program, projector: &Projector) {
+    use carecascade_engine::calibrate::{Likelihood, LogPosterior, Problem};
     let periods = Periods::new(0.0, 10).unwrap();
     let mut observed = Observations::new("made");
     observed.insert("cases", (1..=10).map(|k| (k as f64, 90.0 + k as f64)));
@@ -602,7 +625,7 @@ fn batched_evaluations_equal_single_ones() {
         (1..=10).map(|k| (k as f64, 48.0 + 0.5 * k as f64)),
     );
     let spec = CalibrationSpec::parse(DRAIN_SPEC, None).unwrap();
-    let problem = Problem::new(&program, &projector, &periods, &observed, &spec).unwrap();
+    let problem = Problem::new(program, projector, &periods, &observed, &spec).unwrap();
     for likelihood in [
         Likelihood::default(),
         Likelihood {

@@ -10,10 +10,12 @@
 //! numbers. Runs are collected in run order, so results are bit-identical
 //! for 1 or N threads and for any split into shards.
 //!
-//! **Speed.** Runs go in batches of [`BATCH_LANES`] (a [`crate::Batch`]):
-//! each operation is applied to every run of the batch before the next,
-//! which is about four times faster per run than one at a time and gives
-//! exactly the same numbers.
+//! **Speed.** Runs go in batches (a [`crate::Batch`]) of
+//! [`crate::Program::batch_lanes`] runs ([`BATCH_LANES`], or fewer for a
+//! large model compiled, so that a batch's values stay in cache): each
+//! operation is applied to every run of the batch before the next, which
+//! is several times faster per run than one at a time and gives exactly
+//! the same numbers, whatever the batch's size.
 //!
 //! **Memory.** Each run keeps only its values of the stored indicators by
 //! period (one allocation, a [`PeriodValues`]), its draws and its
@@ -654,10 +656,9 @@ pub fn run_one(
     Ok(summarise(prepared, run, draws, &p, &seen))
 }
 
-/// Runs `BATCH_LANES` consecutive members from `first` together (see
-/// [`crate::Batch`]); identical to running each with [`run_one`]. If any
-/// run fails, the runs are repeated one by one so that the error is the
-/// lowest-numbered run's, exactly as [`run_one`] reports it.
+/// Runs `lanes` consecutive members from `first` together, in a batch of
+/// that many lanes (2, 4 or 8; [`crate::Program::batch_lanes`]), or one by
+/// one for any other count; identical to running each with [`run_one`].
 ///
 /// # Errors
 ///
@@ -667,8 +668,28 @@ pub fn run_batch(
     sampler: &Sampler,
     state: &mut crate::State,
     first: usize,
+    lanes: usize,
 ) -> Result<Vec<RunOutput>> {
-    const L: usize = BATCH_LANES;
+    match lanes {
+        2 => run_lanes::<2>(prepared, sampler, state, first),
+        4 => run_lanes::<4>(prepared, sampler, state, first),
+        BATCH_LANES => run_lanes::<BATCH_LANES>(prepared, sampler, state, first),
+        _ => (first..first + lanes)
+            .map(|run| run_one(prepared, sampler, state, run))
+            .collect(),
+    }
+}
+
+/// Runs `L` consecutive members from `first` together (see
+/// [`crate::Batch`]). If any run fails, the runs are repeated one by one
+/// so that the error is the lowest-numbered run's, exactly as [`run_one`]
+/// reports it.
+fn run_lanes<const L: usize>(
+    prepared: &Prepared,
+    sampler: &Sampler,
+    state: &mut crate::State,
+    first: usize,
+) -> Result<Vec<RunOutput>> {
     let mut batch = prepared.program().batch::<L>();
     let mut draws = Vec::with_capacity(L);
     for lane in 0..L {
@@ -700,7 +721,7 @@ pub fn run_batch(
 }
 
 /// Runs `runs` (a range of run indices of an ensemble of `total`) in
-/// parallel, in batches of [`BATCH_LANES`] (the rest one by one), in run
+/// parallel, in batches of [`crate::Program::batch_lanes`] (the rest one by one), in run
 /// order. `progress` is called after each run.
 ///
 /// # Errors
@@ -718,7 +739,7 @@ pub fn run_range(
 
 /// Runs one member per row of `draws` (the values of [`Prepared::drawn`],
 /// in that order) instead of drawing them: in parallel, in batches of
-/// [`BATCH_LANES`], in row order, exactly as ensemble runs go. This is how
+/// [`crate::Program::batch_lanes`], in row order, exactly as ensemble runs go. This is how
 /// a sensitivity design is run. `progress` is called after each run.
 ///
 /// # Errors
@@ -761,7 +782,7 @@ fn run_sampled(
 /// Runs `runs` of an ensemble of `total` `window` runs at a time (rounded
 /// up to whole batches), drawing with `sampler` or, given `strata`, with
 /// each window's sampler from them, each window's runs in parallel in batches of
-/// [`BATCH_LANES`] (the rest one by one), handing each window's outputs,
+/// [`crate::Program::batch_lanes`] (the rest one by one), handing each window's outputs,
 /// in run order, to `sink` before starting the next: what is held at once
 /// is one window's runs. The batches are the same whatever the window, so
 /// are the numbers. `progress` is called after each run.
@@ -792,10 +813,8 @@ pub(crate) fn run_windows(
         });
     }
     let end = runs.end;
-    let window = window
-        .max(1)
-        .div_ceil(BATCH_LANES)
-        .saturating_mul(BATCH_LANES);
+    let lanes = prepared.program().batch_lanes();
+    let window = window.max(1).div_ceil(lanes).saturating_mul(lanes);
     let mut start = runs.start;
     while start < end {
         let stop = start.saturating_add(window).min(end);
@@ -808,20 +827,20 @@ pub(crate) fn run_windows(
             None => sampler,
         };
         let chunks: Vec<Result<Vec<RunOutput>>> = (start..stop)
-            .step_by(BATCH_LANES)
+            .step_by(lanes)
             .collect::<Vec<usize>>()
             .into_par_iter()
             .map_init(
                 || prepared.program().state(),
                 |state, first| {
-                    let out = if first + BATCH_LANES <= end {
-                        run_batch(prepared, sampler, state, first)
+                    let out = if first + lanes <= end {
+                        run_batch(prepared, sampler, state, first, lanes)
                     } else {
                         (first..end)
                             .map(|run| run_one(prepared, sampler, state, run))
                             .collect()
                     };
-                    for _ in first..(first + BATCH_LANES).min(end) {
+                    for _ in first..(first + lanes).min(end) {
                         progress();
                     }
                     out

@@ -8,7 +8,7 @@ use crate::scenario::Prepared;
 use std::sync::Arc;
 
 /// The runs [`run_scenarios_on_disk`] holds in memory at once (a multiple
-/// of [`crate::sim::BATCH_LANES`]): enough for both cores to stay busy,
+/// of every batch size, [`crate::Program::batch_lanes`]): enough for both cores to stay busy,
 /// few enough (about 1.5 KB each for the England baseline) that memory
 /// does not grow with the runs.
 pub const WINDOW: usize = 1024;

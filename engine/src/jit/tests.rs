@@ -926,3 +926,44 @@ fn flows_are_tested_through_the_net_flows_they_sum_into() {
         assert!(saved_batch_rows(&mut batch) == expected, "{case}, batch");
     }
 }
+
+/// A chain of `n` stocks, each draining into the next at a rate of its
+/// own: about four slots a stock.
+fn chain(n: usize) -> Program {
+    let mut builder = Model::builder("chain");
+    for i in 0..n {
+        let mut stock = Stock::new(format!("s{i}"), "1").outflow(format!("f{i}"));
+        if i > 0 {
+            stock = stock.inflow(format!("f{}", i - 1));
+        }
+        builder = builder
+            .add(stock)
+            .add(Flow::new(format!("f{i}"), format!("s{i} * r{i}")))
+            .add(Constant::new(format!("r{i}"), 0.1));
+    }
+    Program::compile(&builder.build().unwrap()).unwrap()
+}
+
+/// Batches of a small program have 8 lanes; a large one's have as many as
+/// fit their slots in 32 KiB (8 bytes a value), down to 2: England's 944
+/// slots go in batches of 4.
+#[test]
+fn large_programs_go_in_batches_whose_slots_fit_in_a_cache() {
+    let lanes = |program: &Program| super::batch_lanes(program, 8);
+    assert_eq!(lanes(&sir()), 8, "small: every group in one pass");
+    for (n, expected) in [(30, 8), (100, 8), (200, 4), (300, 2), (2000, 2)] {
+        let program = chain(n);
+        let slots = program.step_ops.slots();
+        assert!(!super::small(&program, 8), "{n} stocks");
+        assert_eq!(lanes(&program), expected, "{n} stocks, {slots} slots");
+        assert!(
+            expected == 2 || slots * expected * 8 <= 32 << 10,
+            "{n} stocks, {slots} slots in {expected} lanes"
+        );
+        assert!(
+            expected == 8 || slots * expected * 2 * 8 > 32 << 10,
+            "{n} stocks, {slots} slots: {} lanes would fit",
+            expected * 2
+        );
+    }
+}

@@ -217,4 +217,26 @@ impl Program {
             ))
         }
     }
+
+    /// How many runs a [`Batch`](crate::Batch) of this program should
+    /// hold for speed (what ensembles and calibration use): under the
+    /// back end new batches use ([`Backend::default_for_lanes`]),
+    /// [`BATCH_LANES`](crate::BATCH_LANES) (8) for the interpreter and
+    /// for a small model compiled, and 4 or 2 for a large model compiled
+    /// (England: 4), whose compiled loop goes through the lanes two at a
+    /// time and runs faster when a batch's values fit in the processor's
+    /// fastest cache. Compiles the program for that many lanes if it was
+    /// not already; a program that cannot be compiled gets 8. Every run
+    /// gives the same numbers in a batch of any size.
+    pub fn batch_lanes(&self) -> usize {
+        let widest = crate::BATCH_LANES;
+        #[cfg(feature = "jit")]
+        if Backend::default_for_lanes(widest) == Backend::Compiled {
+            let lanes = crate::jit::batch_lanes(self, widest);
+            if lanes < widest && self.jit.get(self, lanes).is_ok() {
+                return lanes;
+            }
+        }
+        widest
+    }
 }

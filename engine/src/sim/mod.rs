@@ -37,9 +37,10 @@ use crate::program::{ParamId, Program};
 use exec::exec;
 use ndarray::Array2;
 
-/// Runs per batch in ensembles: wide enough to pay an operation's dispatch
-/// once for several runs and fill a vector register, small enough that a
-/// batch's slots stay in cache.
+/// The most runs per batch in ensembles: wide enough to pay an
+/// interpreted operation's dispatch once for several runs and fill a
+/// vector register. A large model compiled goes in narrower batches, so
+/// that a batch's slots stay in cache ([`Program::batch_lanes`]).
 pub const BATCH_LANES: usize = 8;
 
 /// The buffers of one run: slots, parameter values, time settings and

@@ -274,16 +274,38 @@ impl<'a> LogPosterior<'a> {
         Some(())
     }
 
-    /// [`LogPosterior::residuals`] for up to `LANES` (8) points at once, run
-    /// as one batch of lanes (each lane exactly its own run); a batch in
-    /// which a run fails is run point by point.
+    /// [`LogPosterior::residuals`] for `LANES` (8) points at once, run in
+    /// batches of lanes (each lane exactly its own run) of the program's
+    /// [`Program::batch_lanes`](crate::Program::batch_lanes); a batch in
+    /// which a run fails is run point by point, as is any other number of
+    /// points.
     pub fn residuals_batch(&self, points: &[Vec<f64>]) -> Vec<Option<Vec<(usize, f64)>>> {
         if points.len() != LANES {
             return points.iter().map(|p| self.residuals(p)).collect();
         }
+        let lanes = self.problem.program.batch_lanes();
+        points
+            .chunks(lanes)
+            .flat_map(|chunk| match lanes {
+                2 => self.residuals_lanes::<2>(chunk),
+                4 => self.residuals_lanes::<4>(chunk),
+                LANES => self.residuals_lanes::<LANES>(chunk),
+                _ => chunk.iter().map(|p| self.residuals(p)).collect(),
+            })
+            .collect()
+    }
+
+    /// [`LogPosterior::residuals`] for `L` points, run as one batch.
+    fn residuals_lanes<const L: usize>(
+        &self,
+        points: &[Vec<f64>],
+    ) -> Vec<Option<Vec<(usize, f64)>>> {
+        if points.len() != L {
+            return points.iter().map(|p| self.residuals(p)).collect();
+        }
         let problem = self.problem;
-        let mut out = vec![vec![(0usize, 0.0f64); self.scales.len()]; LANES];
-        let mut batch = problem.program.batch::<LANES>();
+        let mut out = vec![vec![(0usize, 0.0f64); self.scales.len()]; L];
+        let mut batch = problem.program.batch::<L>();
         for segment in &self.segments {
             for (lane, values) in points.iter().enumerate() {
                 for (id, v) in problem.ids.iter().zip(values) {
@@ -331,8 +353,9 @@ impl<'a> LogPosterior<'a> {
         self.likelihood_of(self.residuals(values))
     }
 
-    /// [`LogPosterior::at_values`] for several points, run in batches of
-    /// `LANES` (8) lanes: the same values, faster.
+    /// [`LogPosterior::at_values`] for several points, `LANES` (8) at a
+    /// time, run in batches of lanes ([`LogPosterior::residuals_batch`]):
+    /// the same values, faster.
     pub fn at_values_batch(&self, points: &[Vec<f64>]) -> Vec<f64> {
         let prior: Vec<f64> = points.iter().map(|v| self.log_prior(v)).collect();
         let mut out = vec![f64::NEG_INFINITY; points.len()];
