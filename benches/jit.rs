@@ -3,7 +3,8 @@
 //!
 //! - SIR, 3,200 Euler steps, one run, every step's eight values kept in a
 //!   buffer allocated once (no allocation per run, for the engine or the
-//!   hand-written loop);
+//!   hand-written loop; the engine's `State::run_into`, and for the
+//!   record `run_observing` with a closure copying each row);
 //! - SIR in lanes of 8 runs, per run, against a hand-written 8-lane loop;
 //! - SIR under RK4, one run, compiled against the interpreter (the same
 //!   bits);
@@ -153,7 +154,7 @@ fn sir(c: &mut Criterion) {
     compiled.set_backend(Backend::Compiled);
     let mut interpreted = program.state();
     interpreted.set_backend(Backend::Interpreter);
-    fn run_into(state: &mut carecascade::State, out: &mut [f64]) {
+    fn observe_into(state: &mut carecascade::State, out: &mut [f64]) {
         let mut at = 0;
         state
             .run_observing(&mut |_, row| {
@@ -162,10 +163,18 @@ fn sir(c: &mut Criterion) {
             })
             .unwrap();
     }
-    // Like for like: the same numbers.
+    // Like for like: the same numbers, written into a buffer the caller
+    // keeps (`State::run_into`, where the compiled loop writes its rows
+    // in place, as the hand-written loop does); for the record, also
+    // handed row by row to a closure that copies them (`run_observing`).
     hand_written_sir(0.3, &mut hand);
-    run_into(&mut compiled, &mut engine_buffer);
+    assert_eq!(compiled.run_into(&mut engine_buffer).unwrap(), rows);
     assert!((hand[SIR_STEPS * WIDTH] - engine_buffer[SIR_STEPS * WIDTH]).abs() < 1e-9);
+    let mut observed_buffer = engine_buffer.clone();
+    let mut observed = program.state();
+    observed.set_backend(Backend::Compiled);
+    observe_into(&mut observed, &mut observed_buffer);
+    assert!(observed_buffer == engine_buffer);
     ratios(
         "SIR, 3,200 Euler steps, one run, trajectory kept without allocation",
         20,
@@ -174,10 +183,13 @@ fn sir(c: &mut Criterion) {
                 hand_written_sir(black_box(0.3), &mut hand)
             }),
             ("compiled", &mut || {
-                run_into(&mut compiled, &mut engine_buffer)
+                compiled.run_into(&mut engine_buffer).unwrap();
+            }),
+            ("compiled, rows handed to a closure", &mut || {
+                observe_into(&mut observed, &mut observed_buffer)
             }),
             ("interpreter", &mut || {
-                run_into(&mut interpreted, &mut interpreter_buffer)
+                interpreted.run_into(&mut interpreter_buffer).unwrap();
             }),
         ],
     );
@@ -237,8 +249,8 @@ fn sir(c: &mut Criterion) {
     interpreted_rk4.set_time(rk4);
     let mut rk4_buffer = vec![0.0; rows * WIDTH];
     let mut rk4_interpreter_buffer = vec![0.0; rows * WIDTH];
-    run_into(&mut compiled_rk4, &mut rk4_buffer);
-    run_into(&mut interpreted_rk4, &mut rk4_interpreter_buffer);
+    observe_into(&mut compiled_rk4, &mut rk4_buffer);
+    observe_into(&mut interpreted_rk4, &mut rk4_interpreter_buffer);
     assert!(
         rk4_buffer
             .iter()
@@ -251,10 +263,10 @@ fn sir(c: &mut Criterion) {
         10,
         &mut [
             ("interpreter", &mut || {
-                run_into(&mut interpreted_rk4, &mut rk4_interpreter_buffer)
+                observe_into(&mut interpreted_rk4, &mut rk4_interpreter_buffer)
             }),
             ("compiled", &mut || {
-                run_into(&mut compiled_rk4, &mut rk4_buffer)
+                observe_into(&mut compiled_rk4, &mut rk4_buffer)
             }),
         ],
     );
@@ -265,10 +277,10 @@ fn sir(c: &mut Criterion) {
         b.iter(|| hand_written_sir(black_box(0.3), &mut hand))
     });
     group.bench_function("compiled", |b| {
-        b.iter(|| run_into(&mut compiled, &mut engine_buffer))
+        b.iter(|| compiled.run_into(&mut engine_buffer).unwrap())
     });
     group.bench_function("interpreter", |b| {
-        b.iter(|| run_into(&mut interpreted, &mut interpreter_buffer))
+        b.iter(|| interpreted.run_into(&mut interpreter_buffer).unwrap())
     });
     group.throughput(Throughput::Elements(8 * SIR_STEPS as u64));
     group.bench_function("hand-written 8 lanes", |b| {
@@ -279,10 +291,10 @@ fn sir(c: &mut Criterion) {
     });
     group.throughput(Throughput::Elements(SIR_STEPS as u64));
     group.bench_function("compiled RK4", |b| {
-        b.iter(|| run_into(&mut compiled_rk4, &mut rk4_buffer))
+        b.iter(|| observe_into(&mut compiled_rk4, &mut rk4_buffer))
     });
     group.bench_function("interpreter RK4", |b| {
-        b.iter(|| run_into(&mut interpreted_rk4, &mut rk4_interpreter_buffer))
+        b.iter(|| observe_into(&mut interpreted_rk4, &mut rk4_interpreter_buffer))
     });
     group.finish();
 }
@@ -298,7 +310,7 @@ fn england(c: &mut Criterion) {
     let width = program.output_names().len();
     let mut buffer = vec![0.0; (time.saved_points() + 1) * width];
     let mut interpreter_buffer = buffer.clone();
-    fn run_into(state: &mut carecascade::State, out: &mut [f64], width: usize) {
+    fn observe_into(state: &mut carecascade::State, out: &mut [f64], width: usize) {
         let mut at = 0;
         state
             .run_observing(&mut |_, row| {
@@ -313,7 +325,7 @@ fn england(c: &mut Criterion) {
     let mut interpreted = program.state();
     interpreted.set_time(time);
     interpreted.set_backend(Backend::Interpreter);
-    run_into(&mut compiled, &mut buffer, width);
+    observe_into(&mut compiled, &mut buffer, width);
     assert!(compiled.fallback().is_none(), "{:?}", compiled.fallback());
     ratios(
         &format!(
@@ -324,10 +336,10 @@ fn england(c: &mut Criterion) {
         5,
         &mut [
             ("interpreter", &mut || {
-                run_into(&mut interpreted, &mut interpreter_buffer, width)
+                observe_into(&mut interpreted, &mut interpreter_buffer, width)
             }),
             ("compiled", &mut || {
-                run_into(&mut compiled, &mut buffer, width)
+                observe_into(&mut compiled, &mut buffer, width)
             }),
         ],
     );
@@ -343,8 +355,8 @@ fn england(c: &mut Criterion) {
     interpreted_rk4.set_backend(Backend::Interpreter);
     let mut rk4_buffer = buffer.clone();
     let mut rk4_interpreter_buffer = buffer.clone();
-    run_into(&mut compiled_rk4, &mut rk4_buffer, width);
-    run_into(&mut interpreted_rk4, &mut rk4_interpreter_buffer, width);
+    observe_into(&mut compiled_rk4, &mut rk4_buffer, width);
+    observe_into(&mut interpreted_rk4, &mut rk4_interpreter_buffer, width);
     assert!(
         rk4_buffer
             .iter()
@@ -357,10 +369,10 @@ fn england(c: &mut Criterion) {
         3,
         &mut [
             ("interpreter", &mut || {
-                run_into(&mut interpreted_rk4, &mut rk4_interpreter_buffer, width)
+                observe_into(&mut interpreted_rk4, &mut rk4_interpreter_buffer, width)
             }),
             ("compiled", &mut || {
-                run_into(&mut compiled_rk4, &mut rk4_buffer, width)
+                observe_into(&mut compiled_rk4, &mut rk4_buffer, width)
             }),
         ],
     );
@@ -403,7 +415,7 @@ fn england(c: &mut Criterion) {
                         .unwrap();
                     reference_times.push(Duration::from_nanos(ns));
                     compiled_times.push(median(15, RUNS, &mut || {
-                        run_into(&mut compiled, &mut buffer, width)
+                        observe_into(&mut compiled, &mut buffer, width)
                     }));
                 }
                 reference_times.sort();
@@ -444,10 +456,10 @@ fn england(c: &mut Criterion) {
     let mut group = c.benchmark_group("jit England 10-year weekly run");
     group.throughput(Throughput::Elements(time.steps() as u64));
     group.bench_function("compiled", |b| {
-        b.iter(|| run_into(&mut compiled, &mut buffer, width))
+        b.iter(|| observe_into(&mut compiled, &mut buffer, width))
     });
     group.bench_function("interpreter", |b| {
-        b.iter(|| run_into(&mut interpreted, &mut interpreter_buffer, width))
+        b.iter(|| observe_into(&mut interpreted, &mut interpreter_buffer, width))
     });
     group.finish();
     c.bench_function("jit England compile + machine code", |b| {

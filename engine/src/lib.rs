@@ -20,7 +20,9 @@
 //! 3. a [`State`]: the buffers of one run. Set parameters
 //!    ([`State::set`]) and time settings between runs without recompiling.
 //!    [`State::run_observing`] reduces a run as it goes instead of storing
-//!    it, and a [`Batch`] advances several runs with different parameters
+//!    it, [`State::run_into`] writes its rows into a buffer the caller
+//!    keeps (no allocation, and no copy for a small compiled model), and a
+//!    [`Batch`] advances several runs with different parameters
 //!    together, several times faster per run (what ensembles use);
 //! 4. [`Results`]: a time vector and an `ndarray` matrix with names.
 //!

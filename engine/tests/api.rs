@@ -102,6 +102,17 @@ proptest! {
                 state.set_time(t);
             }
         }
+        // Into a buffer of any length: the rows and errors of `run`, or
+        // a refusal if it is too short.
+        let mut rows = vec![0.0; output.min(10_000)];
+        let needed = state.time().saved_points() * program.output_names().len();
+        let into = state.run_into(&mut rows).map_err(|e| e.to_string());
+        let run = state.run().map_err(|e| e.to_string());
+        if rows.len() < needed {
+            prop_assert!(into.is_err());
+        } else {
+            prop_assert_eq!(into.map(|_| ()), run.map(|_| ()));
+        }
         if let Ok(results) = state.run() {
             let _ = results.series(&name);
             let _ = results.value_at(&name, at);
@@ -246,4 +257,27 @@ proptest! {
         let _ = ensemble::run_scenarios(std::slice::from_ref(&prepared), &options);
         prop_assert!(ensemble::run_scenarios(&[], &options).is_err());
     }
+}
+
+/// A run into a buffer too short for its rows is refused before it runs,
+/// saying how many values it needs; one just long enough gets every row,
+/// the values of `run`.
+#[test]
+fn a_run_into_a_short_buffer_says_how_long_it_must_be() {
+    let program = Program::compile(&model()).unwrap();
+    let mut state = program.state();
+    let (points, width) = (state.time().saved_points(), program.output_names().len());
+    let mut short = vec![7.0; points * width - 1];
+    let error = state.run_into(&mut short).unwrap_err().to_string();
+    assert!(
+        error.contains(&format!("{} values", points * width - 1))
+            && error.contains(&format!("saves {points} rows"))
+            && error.contains("saved_points() x output_names().len()"),
+        "{error}"
+    );
+    assert!(short.iter().all(|&v| v == 7.0), "nothing written");
+    let mut exact = vec![0.0; points * width];
+    assert_eq!(state.run_into(&mut exact).unwrap(), points);
+    let results = state.run().unwrap();
+    assert_eq!(exact, results.values().iter().copied().collect::<Vec<_>>());
 }

@@ -550,6 +550,41 @@ fn saved_rows(state: &mut crate::State) -> Saved {
     (rows, result.err().map(|e| e.to_string()))
 }
 
+/// `state` run with [`crate::State::run`] and with
+/// [`crate::State::run_into`] (into a buffer a row longer than needed):
+/// each gives the times, values and error of `expected` (the
+/// interpreter's [`saved_rows`]); `run_into` writes the rows saved before
+/// an error, and no more.
+fn runs_agree(state: &mut crate::State, expected: &Saved, what: &str) {
+    let width = state.program().output_names().len();
+    let rows: Vec<&[u64]> = expected.0.chunks(width + 1).collect();
+    let times: Vec<u64> = rows.iter().map(|r| r[0]).collect();
+    let values: Vec<u64> = rows.iter().flat_map(|r| r[1..].iter().copied()).collect();
+    match state.run() {
+        Ok(results) => {
+            assert!(expected.1.is_none(), "{what}: run gave no error");
+            let got: Vec<u64> = results.times().iter().map(|t| t.to_bits()).collect();
+            assert!(got == times, "{what}: run's times");
+            assert!(bits(&results) == values, "{what}: run's values");
+        }
+        Err(e) => assert_eq!(Some(e.to_string()), expected.1, "{what}: run"),
+    }
+    let mut buffer = vec![f64::NAN; (state.time().saved_points() + 1) * width];
+    match state.run_into(&mut buffer) {
+        Ok(written) => {
+            assert!(expected.1.is_none(), "{what}: run_into gave no error");
+            assert_eq!(written, times.len(), "{what}: run_into's rows");
+        }
+        Err(e) => assert_eq!(Some(e.to_string()), expected.1, "{what}: run_into"),
+    }
+    let got: Vec<u64> = buffer[..values.len()].iter().map(|v| v.to_bits()).collect();
+    assert!(got == values, "{what}: run_into's values");
+    assert!(
+        buffer[values.len()..].iter().all(|v| v.is_nan()),
+        "{what}: run_into wrote past the rows saved"
+    );
+}
+
 /// Runs a batch of 8, keeping the rows it hands over and its error (with
 /// the lane).
 fn saved_batch_rows(batch: &mut crate::Batch<8>) -> Saved {
@@ -643,6 +678,8 @@ fn several_save_times_per_call(non_negative: bool) {
             compiled.use_kernels(one.clone());
             compiled.set_time(time);
             assert!(saved_rows(&mut compiled) == expected, "{what}");
+            runs_agree(&mut compiled, &expected, &what);
+            runs_agree(&mut reference, &expected, &format!("{what}, interpreted"));
 
             let run = |batch: &mut crate::Batch<8>| {
                 batch.set_time(time);
@@ -736,6 +773,9 @@ fn a_nan_mid_call(non_negative: bool) {
             saved_rows(&mut compiled) == expected,
             "{method:?}, non-negative: {non_negative}"
         );
+        let what = format!("{method:?}, non-negative: {non_negative}");
+        runs_agree(&mut compiled, &expected, &what);
+        runs_agree(&mut reference, &expected, &format!("{what}, interpreted"));
 
         let run = |batch: &mut crate::Batch<8>| {
             batch.set_time(time);

@@ -303,10 +303,14 @@ impl<'p> State<'p> {
             .try_reserve_exact(points * width)
             .map_err(|_| too_big(()))?;
         times.try_reserve_exact(points).map_err(|_| too_big(()))?;
-        self.run_observing(&mut |time: f64, row: &[f64]| {
-            times.push(time);
-            values.extend_from_slice(row);
-        })?;
+        self.lanes
+            .simulate(&mut Grown {
+                values: &mut values,
+                times: &mut times,
+                width,
+            })
+            .map_err(|(_, e)| e)?;
+        values.truncate(times.len() * width);
         let values = Array2::from_shape_vec((times.len(), width), values)
             .expect("one row of every output per saved time");
         Ok(Results::new(
@@ -342,6 +346,66 @@ impl<'p> State<'p> {
         self.lanes
             .simulate(&mut |time: f64, row: &[f64]| observe(time, row))
             .map_err(|(_, e)| e)
+    }
+
+    /// Runs the model and writes every output at every save time into
+    /// `rows`, one row of [`Program::output_names`] after another (the
+    /// values of [`State::run`]'s [`Results::values`], row-major), without
+    /// allocating: for a caller that keeps one buffer for many runs.
+    /// Returns the number of rows written, the time settings'
+    /// [`saved_points`](crate::TimeSettings::saved_points). A small
+    /// compiled model's loop writes its rows straight into `rows`; the
+    /// values are the same either way.
+    ///
+    /// ```
+    /// # use carecascade_engine::{Model, Program};
+    /// # use carecascade_engine::build::{Flow, Stock};
+    /// # let model = Model::builder("m").add(Stock::new("x", "1").inflow("f")).add(Flow::new("f", "1")).build()?;
+    /// let program = Program::compile(&model)?;
+    /// let mut state = program.state();
+    /// let width = program.output_names().len();
+    /// let mut rows = vec![0.0; state.time().saved_points() * width];
+    /// let saved = state.run_into(&mut rows)?;
+    /// assert_eq!(rows, state.run()?.values().iter().copied().collect::<Vec<_>>());
+    /// # assert_eq!(saved, state.time().saved_points());
+    /// # Ok::<(), carecascade_engine::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`State::run`]; and [`Error::Invalid`] if `rows` is too short
+    /// for every saved row, said before running (or, for a model whose
+    /// save interval or final time is computed during the run, when the
+    /// run saves more rows than fit; the rows that fit are written).
+    pub fn run_into(&mut self, rows: &mut [f64]) -> Result<usize> {
+        let width = self.lanes.program.outputs.len();
+        let points = self.lanes.time.saved_points();
+        let given = rows.len();
+        let short = move |needed: String| Error::Invalid {
+            what: "the rows to run into".into(),
+            message: format!(
+                "{} values hold {} rows of {width} outputs, but the run saves {needed}; give at least saved_points() x output_names().len() values",
+                given,
+                given.checked_div(width).unwrap_or(0),
+            ),
+        };
+        if self.lanes.program.control.is_none()
+            && points.checked_mul(width).is_none_or(|n| n > given)
+        {
+            return Err(short(format!("{points} rows")));
+        }
+        let mut sink = Filled {
+            out: rows,
+            width,
+            rows: 0,
+            overflow: false,
+        };
+        self.lanes.simulate(&mut sink).map_err(|(_, e)| e)?;
+        let (written, overflow) = (sink.rows, sink.overflow);
+        if overflow {
+            return Err(short(format!("more than {written} rows")));
+        }
+        Ok(written)
     }
 }
 
@@ -506,6 +570,96 @@ enum Part {
 }
 
 type LaneResult<T> = std::result::Result<T, (usize, Error)>;
+
+/// Where a run's saved rows go: handed to [`Sink::record`] one at a time,
+/// or, where the compiled loop saves rows itself (a small model in one
+/// group of lanes), written by it straight into [`Sink::room`] when the
+/// sink keeps its rows one after another.
+pub(crate) trait Sink {
+    /// The row of one save time.
+    fn record(&mut self, time: f64, row: &[f64]);
+
+    /// Room for the next `rows` rows, one after another, which the
+    /// compiled loop fills and then reports row by row with
+    /// [`Sink::stored`]; `None` to be handed the rows instead.
+    fn room(&mut self, _rows: usize) -> Option<&mut [f64]> {
+        None
+    }
+
+    /// The next row of the last [`Sink::room`] was written, for `time`.
+    fn stored(&mut self, _time: f64) {}
+}
+
+impl<F: FnMut(f64, &[f64])> Sink for F {
+    fn record(&mut self, time: f64, row: &[f64]) {
+        self(time, row);
+    }
+}
+
+/// The rows of [`State::run`]: every output at every save time, in a
+/// vector that grows by whole rows.
+struct Grown<'a> {
+    values: &'a mut Vec<f64>,
+    times: &'a mut Vec<f64>,
+    width: usize,
+}
+
+impl Sink for Grown<'_> {
+    fn record(&mut self, time: f64, row: &[f64]) {
+        // Rows given room but never stored (a compiled call stopped by a
+        // NaN) are dropped before the replay's rows follow.
+        self.values.truncate(self.times.len() * self.width);
+        self.values.extend_from_slice(row);
+        self.times.push(time);
+    }
+
+    fn room(&mut self, rows: usize) -> Option<&mut [f64]> {
+        let at = self.times.len() * self.width;
+        let end = rows.checked_mul(self.width)?.checked_add(at)?;
+        if end > self.values.capacity() {
+            // Only what was reserved: growing is the slow path's to do.
+            return None;
+        }
+        self.values.resize(end, 0.0);
+        Some(&mut self.values[at..])
+    }
+
+    fn stored(&mut self, time: f64) {
+        self.times.push(time);
+    }
+}
+
+/// The rows of [`State::run_into`]: a caller's slice, filled from the
+/// start; `overflow` is set if the run saves more rows than it holds.
+struct Filled<'a> {
+    out: &'a mut [f64],
+    width: usize,
+    rows: usize,
+    overflow: bool,
+}
+
+impl Sink for Filled<'_> {
+    fn record(&mut self, _time: f64, row: &[f64]) {
+        let at = self.rows * self.width;
+        match self.out.get_mut(at..at + self.width) {
+            Some(room) => {
+                room.copy_from_slice(row);
+                self.rows += 1;
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    fn room(&mut self, rows: usize) -> Option<&mut [f64]> {
+        let at = self.rows * self.width;
+        let end = rows.checked_mul(self.width)?.checked_add(at)?;
+        self.out.get_mut(at..end)
+    }
+
+    fn stored(&mut self, _time: f64) {
+        self.rows += 1;
+    }
+}
 
 /// How many values the compiled loop saves per call at most (rows of
 /// every output of every lane), unless one row is more.
@@ -757,7 +911,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
 
     /// Runs the lanes, handing `record` each save time and its row of
     /// outputs ([`Lanes::row`]).
-    fn simulate(&mut self, record: &mut impl FnMut(f64, &[f64])) -> LaneResult<()> {
+    fn simulate(&mut self, record: &mut impl Sink) -> LaneResult<()> {
         self.prepare_backend();
         if let Some(control) = self.program.control {
             return self.simulate_controlled(control, record);
@@ -772,8 +926,9 @@ impl<'p, const L: usize> Lanes<'p, L> {
     }
 
     /// Runs with the compiled step loop (Euler or Runge-Kutta): several
-    /// save times in one call, which writes their rows into a buffer that
-    /// `record` is then handed row by row (under Euler a small model's
+    /// save times in one call, which writes their rows into the sink's
+    /// room for them if it has some ([`Sink::room`]), else into a buffer
+    /// that `record` is then handed row by row (under Euler a small model's
     /// stocks and net flows stay in registers throughout the call). A NaN
     /// or infinity stops the loop, and the run is replayed in the
     /// interpreter to name the variable and time as it would, recording
@@ -783,7 +938,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
     fn simulate_compiled(
         &mut self,
         kernels: &crate::jit::Kernels,
-        record: &mut impl FnMut(f64, &[f64]),
+        record: &mut impl Sink,
     ) -> LaneResult<()> {
         // The initial values and the first evaluation, once per run, are
         // interpreted (bit for bit the same), so that only the loop is
@@ -804,7 +959,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
             self.interpret(Part::Derivative);
         }
         self.check_finite(time.start())?;
-        record(time.start(), self.row());
+        record.record(time.start(), self.row());
         let mut recorded = 1;
         let mut step = 0;
         let mut saved = std::mem::take(&mut self.saved);
@@ -827,21 +982,38 @@ impl<'p, const L: usize> Lanes<'p, L> {
                     break;
                 }
                 step += n;
-                record(time.time_at(step), &stepper.slots()[outputs.clone()]);
+                record.record(time.time_at(step), &stepper.slots()[outputs.clone()]);
                 recorded += 1;
             }
         }
         while !failed && step < steps {
             let n = (rows * every).min(steps - step);
-            if stepper.advance(step, n, time.start(), dt, &mut saved, every) != 0 {
+            let count = n.div_ceil(every);
+            // Written straight into the sink's rows where it keeps them
+            // one after another, else into `saved` and handed on.
+            let (failed_at, in_place) = match record.room(count) {
+                Some(room) => (
+                    stepper.advance(step, n, time.start(), dt, room, every),
+                    true,
+                ),
+                None => (
+                    stepper.advance(step, n, time.start(), dt, &mut saved, every),
+                    false,
+                ),
+            };
+            if failed_at != 0 {
                 failed = true;
                 break;
             }
-            for r in 0..n.div_ceil(every) {
-                let values = &saved[r * row..(r + 1) * row];
-                record(time.time_at((step + (r + 1) * every).min(steps)), values);
+            for r in 0..count {
+                let t = time.time_at((step + (r + 1) * every).min(steps));
+                if in_place {
+                    record.stored(t);
+                } else {
+                    record.record(t, &saved[r * row..(r + 1) * row]);
+                }
             }
-            recorded += n.div_ceil(every);
+            recorded += count;
             step += n;
         }
         self.saved = saved;
@@ -860,12 +1032,12 @@ impl<'p, const L: usize> Lanes<'p, L> {
     /// that overflowed), finishes the run, recording the rows not yet
     /// recorded.
     #[cfg(feature = "jit")]
-    fn replay(&mut self, record: &mut impl FnMut(f64, &[f64]), recorded: usize) -> LaneResult<()> {
+    fn replay(&mut self, record: &mut impl Sink, recorded: usize) -> LaneResult<()> {
         let kernels = self.kernels.take();
         let mut seen = 0;
-        let result = self.simulate_steps(&mut |time, slots| {
+        let result = self.simulate_steps(&mut |time: f64, slots: &[f64]| {
             if seen >= recorded {
-                record(time, slots);
+                record.record(time, slots);
             }
             seen += 1;
         });
@@ -874,7 +1046,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
     }
 
     /// Runs step by step, each list of operations compiled or interpreted.
-    fn simulate_steps(&mut self, record: &mut impl FnMut(f64, &[f64])) -> LaneResult<()> {
+    fn simulate_steps(&mut self, record: &mut impl Sink) -> LaneResult<()> {
         self.initialise()?;
         let program = self.program;
         let time = self.time;
@@ -897,7 +1069,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
             }
             self.check_finite(t)?;
             if until_save == 0 || step == steps {
-                record(t, self.row());
+                record.record(t, self.row());
                 until_save = every;
             }
             until_save -= 1;
@@ -924,7 +1096,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
     fn simulate_controlled(
         &mut self,
         control: crate::program::ControlSlots,
-        record: &mut impl FnMut(f64, &[f64]),
+        record: &mut impl Sink,
     ) -> LaneResult<()> {
         let invalid = |message: String| {
             (
@@ -992,7 +1164,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
             let tolerance = dt * 1e-6;
             let last = t + tolerance >= stop;
             if t + tolerance >= next_save || last {
-                record(t, self.row());
+                record.record(t, self.row());
                 next_save = t + save;
             }
             if last {
