@@ -721,8 +721,8 @@ fn run_lanes<const L: usize>(
 }
 
 /// Runs `runs` (a range of run indices of an ensemble of `total`) in
-/// parallel, in batches of [`crate::Program::batch_lanes`] (the rest one by one), in run
-/// order. `progress` is called after each run.
+/// parallel, in batches of [`crate::Program::batch_lanes`] (the rest one
+/// by one), in run order. `progress` is called after each run.
 ///
 /// # Errors
 ///
@@ -739,8 +739,9 @@ pub fn run_range(
 
 /// Runs one member per row of `draws` (the values of [`Prepared::drawn`],
 /// in that order) instead of drawing them: in parallel, in batches of
-/// [`crate::Program::batch_lanes`], in row order, exactly as ensemble runs go. This is how
-/// a sensitivity design is run. `progress` is called after each run.
+/// [`crate::Program::batch_lanes`], in row order, exactly as ensemble
+/// runs go. This is how a sensitivity design is run. `progress` is called
+/// after each run.
 ///
 /// # Errors
 ///
@@ -781,11 +782,12 @@ fn run_sampled(
 
 /// Runs `runs` of an ensemble of `total` `window` runs at a time (rounded
 /// up to whole batches), drawing with `sampler` or, given `strata`, with
-/// each window's sampler from them, each window's runs in parallel in batches of
-/// [`crate::Program::batch_lanes`] (the rest one by one), handing each window's outputs,
-/// in run order, to `sink` before starting the next: what is held at once
-/// is one window's runs. The batches are the same whatever the window, so
-/// are the numbers. `progress` is called after each run.
+/// each window's sampler from them, each window's runs in parallel in
+/// batches of [`crate::Program::batch_lanes`] (the rest one by one),
+/// handing each window's outputs, in run order, to `sink` before starting
+/// the next: what is held at once is one window's runs. The batches are
+/// the same whatever the window, so are the numbers. `progress` is called
+/// after each run.
 ///
 /// # Errors
 ///

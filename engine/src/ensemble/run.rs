@@ -8,9 +8,9 @@ use crate::scenario::Prepared;
 use std::sync::Arc;
 
 /// The runs [`run_scenarios_on_disk`] holds in memory at once (a multiple
-/// of every batch size, [`crate::Program::batch_lanes`]): enough for both cores to stay busy,
-/// few enough (about 1.5 KB each for the England baseline) that memory
-/// does not grow with the runs.
+/// of every batch size, [`crate::Program::batch_lanes`]): enough for both
+/// cores to stay busy, few enough (about 1.5 KB each for the England
+/// baseline) that memory does not grow with the runs.
 pub const WINDOW: usize = 1024;
 
 /// How to run an ensemble.
