@@ -23,7 +23,8 @@
 //!    it, [`State::run_into`] writes its rows into a buffer the caller
 //!    keeps (no allocation, and no copy for a small compiled model), and a
 //!    [`Batch`] advances several runs with different parameters
-//!    together, several times faster per run (what ensembles use);
+//!    together, several times faster per run (what ensembles use; its
+//!    rows likewise with [`Batch::run_into`]);
 //! 4. [`Results`]: a time vector and an `ndarray` matrix with names.
 //!
 //! ```

@@ -281,3 +281,33 @@ fn a_run_into_a_short_buffer_says_how_long_it_must_be() {
     let results = state.run().unwrap();
     assert_eq!(exact, results.values().iter().copied().collect::<Vec<_>>());
 }
+
+/// `Batch::run_into` refuses a buffer too short for every lane's rows
+/// before running, saying how long it must be, and fills one exactly long
+/// enough with the rows `run_observing` hands over.
+#[test]
+fn a_batch_run_into_a_short_buffer_says_how_long_it_must_be() {
+    let program = Program::compile(&model()).unwrap();
+    let mut batch = program.batch::<4>();
+    let (points, width) = (
+        batch.time().saved_points(),
+        program.output_names().len() * 4,
+    );
+    let mut short = vec![7.0; points * width - 1];
+    let error = batch.run_into(&mut short).unwrap_err().to_string();
+    assert!(
+        error.contains(&format!("{} values", points * width - 1))
+            && error.contains(&format!("rows of {width} outputs"))
+            && error.contains(&format!("saves {points} rows"))
+            && error.contains("saved_points() x output_names().len() x lanes"),
+        "{error}"
+    );
+    assert!(short.iter().all(|&v| v == 7.0), "nothing written");
+    let mut exact = vec![0.0; points * width];
+    assert_eq!(batch.run_into(&mut exact).unwrap().unwrap(), points);
+    let mut observed = Vec::new();
+    batch
+        .run_observing(&mut |_, row| observed.extend_from_slice(row.values()))
+        .unwrap();
+    assert_eq!(exact, observed);
+}

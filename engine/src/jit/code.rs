@@ -39,8 +39,9 @@
 //!    loops (Euler, Runge-Kutta) are handed the program it was compiled from (checked by its id;
 //!    clones share the id and the operations) and exactly its `slots * L`
 //!    slots, which limiting reads and writes as a slice while the loop
-//!    waits for it (for the lanes it names, clamped to `0..L`); the loop pushes `DELAY FIXED` inputs through the
-//!    rings' mutable pointer with checked indexing.
+//!    waits for it (for the lanes it names, clamped to `0..L`); the loop
+//!    pushes `DELAY FIXED` inputs through the rings' mutable pointer with
+//!    checked indexing.
 //! 7. **Saved rows go where they fit.** A compiled loop called for `n`
 //!    steps saving every `e` steps writes at most `n.div_ceil(e)` rows of
 //!    `outputs * L` values (the program's outputs in every lane, lanes
@@ -48,7 +49,8 @@
 //!    handed, at byte offsets `8 * (row * outputs * L + j * L + l)` with
 //!    `j < outputs` and `l < L` (a group of `w` lanes adds `8 * g * w`, as
 //!    for the slots); [`Stepper::advance`] checks that the buffer holds
-//!    that many rows, and `e > 0`, before calling.
+//!    that many rows, and `e > 0`, before calling. Handed a null buffer,
+//!    the loop writes no row (it tests for null before every row).
 
 #![allow(unsafe_code)]
 
@@ -313,6 +315,7 @@ impl Kernels {
             rings,
             row: self.outputs * self.lanes,
             saves_rows: self.saves_rows,
+            lanes: self.lanes,
         }
     }
 
@@ -368,6 +371,8 @@ pub(crate) struct Stepper<'b> {
     /// The values of one saved row: the outputs of every lane.
     row: usize,
     saves_rows: bool,
+    /// The lanes the code advances.
+    lanes: usize,
 }
 
 impl Stepper<'_> {
@@ -377,11 +382,18 @@ impl Stepper<'_> {
         self.row
     }
 
-    /// Whether [`Stepper::advance`] saves rows (several save times per
+    /// Whether [`Stepper::advance`] can save rows (several save times per
     /// call); if not, it must be called once per save time (`steps` at
     /// most `every`), and the row read from [`Stepper::slots`].
     pub(crate) fn saves_rows(&self) -> bool {
         self.saves_rows
+    }
+
+    /// Whether the code advances one group of lanes (all its lanes in one
+    /// register): its loop keeps the values of a step in registers and
+    /// saves rows from them.
+    pub(crate) fn one_group(&self) -> bool {
+        self.lanes <= if self.lanes.is_multiple_of(2) { 2 } else { 1 }
     }
 
     /// The slots as the last step left them.
@@ -397,15 +409,16 @@ impl Stepper<'_> {
     /// a NaN or infinity (the slots then hold that step's values, partly,
     /// and the rows saved before it are in `saved`).
     ///
-    /// A loop that does not save rows ([`Stepper::saves_rows`]) writes
-    /// nothing to `saved`, and the caller reads the row of the last step
-    /// from the slots.
+    /// With `saved` empty, or a loop that does not save rows
+    /// ([`Stepper::saves_rows`]), nothing is written to `saved`: the call
+    /// takes one save time's steps and the caller reads the row of the
+    /// last step from the slots.
     ///
     /// # Panics
     ///
-    /// If `every` is 0, or `saved` holds fewer than
-    /// `steps.div_ceil(every)` rows (if the loop saves rows), or `steps` is
-    /// more than `every` (if it does not).
+    /// If `every` is 0, or `saved` holds some rows but fewer than
+    /// `steps.div_ceil(every)` (if the loop saves rows), or `steps` is
+    /// more than `every` (if it does not, or `saved` is empty).
     #[inline]
     pub(crate) fn advance(
         &mut self,
@@ -416,15 +429,22 @@ impl Stepper<'_> {
         saved: &mut [f64],
         every: usize,
     ) -> usize {
+        let rows = self.saves_rows && !saved.is_empty();
         assert!(
             every > 0
-                && if self.saves_rows {
+                && if rows {
                     steps.div_ceil(every) * self.row <= saved.len()
                 } else {
                     steps <= every
                 },
             "a buffer too small for the saved rows"
         );
+        // Null: the loop writes no row (invariant 7).
+        let saved = if rows {
+            saved.as_mut_ptr()
+        } else {
+            std::ptr::null_mut()
+        };
         // SAFETY: invariants 2, 3 and 6, checked by `Kernels::stepper`,
         // and 7, checked just above; the buffers are borrowed for the
         // stepper's life (`saved` for the call), and so are the kernels
@@ -439,7 +459,7 @@ impl Stepper<'_> {
                 steps as i64,
                 start,
                 dt,
-                saved.as_mut_ptr(),
+                saved,
                 every as i64,
             )
         };

@@ -21,11 +21,11 @@
 //! test makes the interpreter replay the run, so errors name the variable
 //! and time exactly as before. A large program runs one group of two
 //! lanes at a time (its code does not grow with `L`), a small one every
-//! group in one step; where a call takes several save times (a small
-//! program in one group of lanes) its stocks and net flows are carried in
-//! registers from step to step and, without limiting, every value
-//! kept in registers through the call and stored at its end
-//! ([`deferred_slots`]). For RK4 (and a program whose loop cannot be
+//! group in one step. A small program's loop can take several save times
+//! per call, writing each row itself ([`saves_rows`]); in one group of
+//! lanes its stocks and net flows are then carried in registers from step
+//! to step and, without limiting, every value kept in registers through
+//! the call and stored at its end ([`deferred_slots`]). For RK4 (and a program whose loop cannot be
 //! compiled) each operation list (initial values, the step's auxiliaries
 //! and flows, the stocks' net flows) becomes one straight-line function,
 //! compiled when first needed, and the interpreter's integrators drive
@@ -433,16 +433,16 @@ pub(crate) fn batch_lanes(program: &Program, widest: usize) -> usize {
     lanes
 }
 
-/// Whether the compiled loop of `program` in `lanes` lanes saves rows
-/// itself, several save times per call: a small program in one group of
-/// lanes. Otherwise it is called once per save time and the run reads the
-/// row from the slots: copying every lane's outputs into a buffer cost
-/// more than the calls it saved (measured: England 1.0x the
-/// generated-Rust reference instead of 1.4x, SIR in lanes of 8 0.32-0.42x
-/// the hand-written loop instead of 0.50x).
+/// Whether the compiled loop of `program` in `lanes` lanes can save rows
+/// itself, several save times per call: a small program. A large one is
+/// called once per save time and the run reads the row from the slots:
+/// copying every lane's outputs into a buffer cost more than the calls it
+/// saved (measured: England 1.0x the generated-Rust reference instead of
+/// 1.4x). A loop that can save rows is also called once per save time
+/// where the rows go nowhere it can write them straight (see
+/// `Lanes::simulate_compiled`).
 pub(crate) fn saves_rows(program: &Program, lanes: usize, options: &Options) -> bool {
-    let width = if lanes.is_multiple_of(2) { 2 } else { 1 };
-    options.unroll.unwrap_or_else(|| small(program, lanes)) && lanes <= width
+    options.unroll.unwrap_or_else(|| small(program, lanes))
 }
 
 /// The slot an operation writes.
@@ -850,7 +850,8 @@ fn lower_advance(
     // spilled to the stack and loaded again (callgrind: 219 instructions
     // a step instead of 184; 0.59-0.61x the hand-written loop instead of
     // 0.66-0.72x, alternating, on the loaded machine).
-    let carried: Vec<u32> = if save_rows && !rk4 && stock_slots.len() * groups <= 12 {
+    let carried: Vec<u32> = if save_rows && !rk4 && stock_slots.len() * groups <= 12 && groups == 1
+    {
         stock_slots.clone()
     } else {
         Vec::new()
@@ -1149,17 +1150,41 @@ fn lower_advance(
     args.extend(carried_args.iter().cloned());
     l.b.ins().brif(due, save, &[], header, &args);
 
-    // The row: every output of this step, from registers where they are.
+    // The row: every output of this step, from registers where they are
+    // (one group of lanes) or loaded from their slots (several: kept in
+    // registers from where they were set to here, they were spilled).
+    // Called without a buffer (`saved` null, one save time a call), the
+    // caller reads the row from the slots.
     l.b.switch_to_block(save);
+    let store_row = l.b.create_block();
+    let row_done = l.b.create_block();
+    l.b.append_block_param(row_done, pointer);
+    let no_buffer = l.b.ins().icmp_imm(ir::condcodes::IntCC::Equal, saved, 0);
+    l.b.ins().brif(
+        no_buffer,
+        row_done,
+        &[ir::BlockArg::Value(row)],
+        store_row,
+        &[],
+    );
+    l.b.switch_to_block(store_row);
     let flags = l.flags();
     for slot in outputs.clone() {
         for group in 0..groups {
-            let v = l.get(slot as u32, group);
+            let v = if groups > 1 {
+                let (_, from) = l.offset(slot as u32, group);
+                l.b.ins().load(l.ty, flags, l.slots, from)
+            } else {
+                l.get(slot as u32, group)
+            };
             let offset = (((slot - outputs.start) * lanes + group * l.width) * 8) as i32;
             l.b.ins().store(flags, v, row, offset);
         }
     }
     let next_row = l.b.ins().iadd_imm(row, row_bytes);
+    l.b.ins().jump(row_done, &[ir::BlockArg::Value(next_row)]);
+    l.b.switch_to_block(row_done);
+    let next_row = l.b.block_params(row_done)[0];
     let mut args = vec![
         ir::BlockArg::Value(one),
         ir::BlockArg::Value(every),

@@ -596,6 +596,37 @@ fn saved_batch_rows(batch: &mut crate::Batch<8>) -> Saved {
     (rows, result.err().map(|e| format!("lane {}: {e}", e.lane)))
 }
 
+/// [`runs_agree`] for a batch: [`crate::Batch::run_into`] (into a buffer
+/// a row longer than needed) gives the values and error of `expected`
+/// (the rows [`saved_batch_rows`] kept, with the lane that failed), and
+/// writes the rows saved before an error, and no more.
+fn batch_runs_agree(batch: &mut crate::Batch<8>, expected: &Saved, what: &str) {
+    let width = batch.program().output_names().len() * 8;
+    let values: Vec<u64> = expected
+        .0
+        .chunks(width + 1)
+        .flat_map(|r| r[1..].iter().copied())
+        .collect();
+    let mut buffer = vec![f64::NAN; (batch.time().saved_points() + 1) * width];
+    match batch.run_into(&mut buffer).expect("room enough") {
+        Ok(written) => {
+            assert!(expected.1.is_none(), "{what}: run_into gave no error");
+            assert_eq!(written * width, values.len(), "{what}: run_into's rows");
+        }
+        Err(e) => assert_eq!(
+            Some(format!("lane {}: {e}", e.lane)),
+            expected.1,
+            "{what}: run_into"
+        ),
+    }
+    let got: Vec<u64> = buffer[..values.len()].iter().map(|v| v.to_bits()).collect();
+    assert!(got == values, "{what}: run_into's values");
+    assert!(
+        buffer[values.len()..].iter().all(|v| v.is_nan()),
+        "{what}: run_into wrote past the rows saved"
+    );
+}
+
 /// Sets parameter `id` of each lane of `batch` to its value in `values`.
 fn set_each_lane(batch: &mut crate::Batch<8>, id: crate::ParamId, values: [f64; 8]) {
     for (lane, value) in values.into_iter().enumerate() {
@@ -704,10 +735,13 @@ fn several_save_times_per_call(non_negative: bool) {
                     "a tank runs dry"
                 );
             }
+            batch_runs_agree(&mut interpreted, &expected, &format!("{what}, interpreted"));
             for (kernels, unroll) in batches.iter().zip([true, false]) {
                 let mut batch = program.batch::<8>();
                 batch.use_kernels(kernels.clone());
-                assert!(run(&mut batch) == expected, "{what}, unrolled: {unroll}");
+                let what = format!("{what}, unrolled: {unroll}");
+                assert!(run(&mut batch) == expected, "{what}");
+                batch_runs_agree(&mut batch, &expected, &what);
             }
         }
     }
@@ -799,6 +833,12 @@ fn a_nan_mid_call(non_negative: bool) {
         assert!(
             run(&mut batch) == expected,
             "{method:?}, non-negative: {non_negative}, batch"
+        );
+        batch_runs_agree(&mut batch, &expected, &format!("{what}, batch"));
+        batch_runs_agree(
+            &mut interpreted,
+            &expected,
+            &format!("{what}, batch, interpreted"),
         );
     }
 }

@@ -378,34 +378,7 @@ impl<'p> State<'p> {
     /// save interval or final time is computed during the run, when the
     /// run saves more rows than fit; the rows that fit are written).
     pub fn run_into(&mut self, rows: &mut [f64]) -> Result<usize> {
-        let width = self.lanes.program.outputs.len();
-        let points = self.lanes.time.saved_points();
-        let given = rows.len();
-        let short = move |needed: String| Error::Invalid {
-            what: "the rows to run into".into(),
-            message: format!(
-                "{} values hold {} rows of {width} outputs, but the run saves {needed}; give at least saved_points() x output_names().len() values",
-                given,
-                given.checked_div(width).unwrap_or(0),
-            ),
-        };
-        if self.lanes.program.control.is_none()
-            && points.checked_mul(width).is_none_or(|n| n > given)
-        {
-            return Err(short(format!("{points} rows")));
-        }
-        let mut sink = Filled {
-            out: rows,
-            width,
-            rows: 0,
-            overflow: false,
-        };
-        self.lanes.simulate(&mut sink).map_err(|(_, e)| e)?;
-        let (written, overflow) = (sink.rows, sink.overflow);
-        if overflow {
-            return Err(short(format!("more than {written} rows")));
-        }
-        Ok(written)
+        self.lanes.run_into(rows)?.map_err(|(_, e)| e)
     }
 }
 
@@ -529,6 +502,51 @@ impl<'p, const L: usize> Batch<'p, L> {
             .simulate(&mut |time: f64, row: &[f64]| observe(time, BatchRow { outputs: row }))
             .map_err(|(lane, error)| LaneError { lane, error })
     }
+
+    /// Runs all `L` runs and writes every output of every run at every
+    /// save time into `rows`, one row after another, each row as
+    /// [`BatchRow::values`] (output `c` of lane `l` at `c * L + l`),
+    /// without allocating: [`State::run_into`] for a batch. Returns the
+    /// number of rows written, the time settings'
+    /// [`saved_points`](crate::TimeSettings::saved_points). A small
+    /// compiled model's loop writes its rows straight into `rows`; the
+    /// values are the same either way.
+    ///
+    /// ```
+    /// # use carecascade_engine::{Model, Program};
+    /// # use carecascade_engine::build::{Constant, Flow, Stock};
+    /// # let model = Model::builder("m").add(Stock::new("x", "1").inflow("f")).add(Flow::new("f", "rate")).add(Constant::new("rate", 1.0)).build()?;
+    /// let program = Program::compile(&model)?;
+    /// let rate = program.parameter("rate")?;
+    /// let mut batch = program.batch::<4>();
+    /// for lane in 0..4 {
+    ///     batch.set_param(lane, rate, lane as f64)?;
+    /// }
+    /// let width = program.output_names().len() * 4;
+    /// let mut rows = vec![0.0; batch.time().saved_points() * width];
+    /// // Refused (the outer error) or a run failed (the inner one).
+    /// let saved = batch.run_into(&mut rows)??;
+    /// let mut observed = Vec::new();
+    /// batch.run_observing(&mut |_, row| observed.extend_from_slice(row.values()))?;
+    /// assert_eq!(rows, observed);
+    /// # assert_eq!(saved, batch.time().saved_points());
+    /// # Ok::<(), carecascade_engine::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The outer error: [`Error::Invalid`] if `rows` is too short for
+    /// every saved row, said before running (nothing is run). The inner
+    /// one: as [`Batch::run_observing`], the lowest lane whose run failed;
+    /// and for a model whose save interval or final time is computed
+    /// during the run, [`Error::Invalid`] for lane 0 when the run saves
+    /// more rows than fit (the rows that fit are written).
+    pub fn run_into(&mut self, rows: &mut [f64]) -> Result<std::result::Result<usize, LaneError>> {
+        Ok(self
+            .lanes
+            .run_into(rows)?
+            .map_err(|(lane, error)| LaneError { lane, error }))
+    }
 }
 
 /// The engine: `L` runs of one program, slot `i` of lane `l` at
@@ -572,9 +590,9 @@ enum Part {
 type LaneResult<T> = std::result::Result<T, (usize, Error)>;
 
 /// Where a run's saved rows go: handed to [`Sink::record`] one at a time,
-/// or, where the compiled loop saves rows itself (a small model in one
-/// group of lanes), written by it straight into [`Sink::room`] when the
-/// sink keeps its rows one after another.
+/// or, where the compiled loop saves rows itself (a small model), written
+/// by it straight into [`Sink::room`] when the sink keeps its rows one
+/// after another.
 pub(crate) trait Sink {
     /// The row of one save time.
     fn record(&mut self, time: f64, row: &[f64]);
@@ -667,6 +685,40 @@ impl Sink for Filled<'_> {
 pub(crate) const SAVED_VALUES: usize = 4096;
 
 impl<'p, const L: usize> Lanes<'p, L> {
+    /// Runs into `rows` ([`State::run_into`], [`Batch::run_into`]): the
+    /// outer error refuses a buffer too short for the rows the time
+    /// settings save, before running; the inner one is a lane's failure,
+    /// or (lane 0) a run that saved more rows than fit, where the save
+    /// interval or final time is computed during the run.
+    fn run_into(&mut self, rows: &mut [f64]) -> Result<LaneResult<usize>> {
+        let width = self.program.outputs.len() * L;
+        let points = self.time.saved_points();
+        let given = rows.len();
+        let short = move |needed: String| Error::Invalid {
+            what: "the rows to run into".into(),
+            message: format!(
+                "{} values hold {} rows of {width} outputs, but the run saves {needed}; give at least saved_points() x output_names().len(){} values",
+                given,
+                given.checked_div(width).unwrap_or(0),
+                if L > 1 { " x lanes" } else { "" },
+            ),
+        };
+        if self.program.control.is_none() && points.checked_mul(width).is_none_or(|n| n > given) {
+            return Err(short(format!("{points} rows")));
+        }
+        let mut sink = Filled {
+            out: rows,
+            width,
+            rows: 0,
+            overflow: false,
+        };
+        Ok(match self.simulate(&mut sink) {
+            Err(e) => Err(e),
+            Ok(()) if sink.overflow => Err((0, short(format!("more than {} rows", sink.rows)))),
+            Ok(()) => Ok(sink.rows),
+        })
+    }
+
     fn new(program: &'p Program) -> Self {
         let defaults: Vec<f64> = program.params.iter().map(|p| p.default).collect();
         Lanes {
@@ -968,50 +1020,60 @@ impl<'p, const L: usize> Lanes<'p, L> {
         // Several save times per call, their rows written into `saved`
         // (about 32 KiB, so that they are read back from the cache).
         let rows = (SAVED_VALUES / row.max(1)).max(1);
-        if stepper.saves_rows() {
+        let one_group = stepper.one_group();
+        if stepper.saves_rows() && one_group {
             saved.resize(rows * row, 0.0);
         }
+        let outputs = program.outputs.start * L..program.outputs.end * L;
         let mut failed = false;
-        if !stepper.saves_rows() {
-            // One save time per call, the row read from the slots.
-            let outputs = program.outputs.start * L..program.outputs.end * L;
-            while step < steps {
-                let n = every.min(steps - step);
-                if stepper.advance(step, n, time.start(), dt, &mut [], every) != 0 {
+        while step < steps {
+            let n = (rows * every).min(steps - step);
+            let count = n.div_ceil(every);
+            // The rows written by the loop straight into the sink's, where
+            // it keeps them one after another; a loop of one group of
+            // lanes writes them into `saved` otherwise, to be handed on.
+            // Else the loop is called once per save time, and the row read
+            // from the slots: in several groups, its copy into `saved`
+            // cost more than the calls it saved (SIR in lanes of 8, whole
+            // process: 1.3-1.4x the time, alternating).
+            let room = if stepper.saves_rows() {
+                record.room(count)
+            } else {
+                None
+            };
+            if let Some(room) = room {
+                if stepper.advance(step, n, time.start(), dt, room, every) != 0 {
                     failed = true;
                     break;
                 }
-                step += n;
-                record.record(time.time_at(step), &stepper.slots()[outputs.clone()]);
-                recorded += 1;
-            }
-        }
-        while !failed && step < steps {
-            let n = (rows * every).min(steps - step);
-            let count = n.div_ceil(every);
-            // Written straight into the sink's rows where it keeps them
-            // one after another, else into `saved` and handed on.
-            let (failed_at, in_place) = match record.room(count) {
-                Some(room) => (
-                    stepper.advance(step, n, time.start(), dt, room, every),
-                    true,
-                ),
-                None => (
-                    stepper.advance(step, n, time.start(), dt, &mut saved, every),
-                    false,
-                ),
-            };
-            if failed_at != 0 {
-                failed = true;
-                break;
-            }
-            for r in 0..count {
-                let t = time.time_at((step + (r + 1) * every).min(steps));
-                if in_place {
-                    record.stored(t);
-                } else {
+                for r in 0..count {
+                    record.stored(time.time_at((step + (r + 1) * every).min(steps)));
+                }
+            } else if stepper.saves_rows() && one_group {
+                if stepper.advance(step, n, time.start(), dt, &mut saved, every) != 0 {
+                    failed = true;
+                    break;
+                }
+                for r in 0..count {
+                    let t = time.time_at((step + (r + 1) * every).min(steps));
                     record.record(t, &saved[r * row..(r + 1) * row]);
                 }
+            } else {
+                let end = step + n;
+                while step < end {
+                    let n = every.min(end - step);
+                    if stepper.advance(step, n, time.start(), dt, &mut [], every) != 0 {
+                        failed = true;
+                        break;
+                    }
+                    step += n;
+                    record.record(time.time_at(step), &stepper.slots()[outputs.clone()]);
+                    recorded += 1;
+                }
+                if failed {
+                    break;
+                }
+                continue;
             }
             recorded += count;
             step += n;
