@@ -5,7 +5,8 @@
 //!   buffer allocated once (no allocation per run, for the engine or the
 //!   hand-written loop; the engine's `State::run_into`, and for the
 //!   record `run_observing` with a closure copying each row);
-//! - SIR in lanes of 8 runs, per run, against a hand-written 8-lane loop;
+//! - SIR in lanes of 8 runs against a hand-written 8-lane loop, the rows
+//!   kept with `Batch::run_into` (and for the record handed to a closure);
 //! - SIR under RK4, one run, compiled against the interpreter (the same
 //!   bits);
 //! - England, a 10-year weekly run (520 steps), compiled and interpreted,

@@ -409,16 +409,18 @@ impl Stepper<'_> {
     /// a NaN or infinity (the slots then hold that step's values, partly,
     /// and the rows saved before it are in `saved`).
     ///
-    /// With `saved` empty, or a loop that does not save rows
-    /// ([`Stepper::saves_rows`]), nothing is written to `saved`: the call
-    /// takes one save time's steps and the caller reads the row of the
-    /// last step from the slots.
+    /// With `saved` `None`, or a loop that does not save rows
+    /// ([`Stepper::saves_rows`]), nothing is written: the call takes one
+    /// save time's steps and the caller reads the row of the last step
+    /// from the slots. (Not an empty slice: a model with no outputs saves
+    /// rows of no values.)
     ///
     /// # Panics
     ///
-    /// If `every` is 0, or `saved` holds some rows but fewer than
-    /// `steps.div_ceil(every)` (if the loop saves rows), or `steps` is
-    /// more than `every` (if it does not, or `saved` is empty).
+    /// If `every` is 0, or `saved` holds fewer than
+    /// `steps.div_ceil(every)` rows (if the loop saves rows into it), or
+    /// `steps` is more than `every` (if it does not, or `saved` is
+    /// `None`).
     #[inline]
     pub(crate) fn advance(
         &mut self,
@@ -426,24 +428,23 @@ impl Stepper<'_> {
         steps: usize,
         start: f64,
         dt: f64,
-        saved: &mut [f64],
+        saved: Option<&mut [f64]>,
         every: usize,
     ) -> usize {
-        let rows = self.saves_rows && !saved.is_empty();
+        let saved = saved.filter(|_| self.saves_rows);
         assert!(
             every > 0
-                && if rows {
-                    steps.div_ceil(every) * self.row <= saved.len()
-                } else {
-                    steps <= every
+                && match &saved {
+                    Some(saved) => steps.div_ceil(every) * self.row <= saved.len(),
+                    None => steps <= every,
                 },
             "a buffer too small for the saved rows"
         );
-        // Null: the loop writes no row (invariant 7).
-        let saved = if rows {
-            saved.as_mut_ptr()
-        } else {
-            std::ptr::null_mut()
+        // Null: the loop writes no row (invariant 7). An empty slice's
+        // pointer is not null (rows of no outputs store nothing).
+        let saved = match saved {
+            Some(saved) => saved.as_mut_ptr(),
+            None => std::ptr::null_mut(),
         };
         // SAFETY: invariants 2, 3 and 6, checked by `Kernels::stepper`,
         // and 7, checked just above; the buffers are borrowed for the

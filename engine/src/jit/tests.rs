@@ -1047,3 +1047,29 @@ fn large_programs_go_in_batches_whose_slots_fit_in_a_cache() {
         );
     }
 }
+
+/// A model with no outputs (nothing but its time settings: a mutant the
+/// fuzzer made) runs compiled, alone and in a batch, saving rows of no
+/// values: a compiled loop that saves rows is handed an empty buffer,
+/// which is not "no buffer" (it once panicked: "a buffer too small for
+/// the saved rows").
+#[test]
+fn a_model_with_no_outputs_runs_compiled() {
+    let model = Model::builder("nothing")
+        .time(crate::TimeSettings::new(0.0, 30.0, 0.125).unwrap())
+        .build()
+        .unwrap();
+    let program = Program::compile(&model).unwrap();
+    assert!(program.output_names().is_empty());
+    let mut state = program.state();
+    state.set_backend(Backend::Compiled);
+    let points = state.time().saved_points();
+    assert_eq!(state.run().unwrap().times().len(), points);
+    assert_eq!(state.run_into(&mut []).unwrap(), points);
+    let mut batch = program.batch::<8>();
+    batch.set_backend(Backend::Compiled);
+    assert_eq!(batch.run_into(&mut []).unwrap().unwrap(), points);
+    let mut rows = 0;
+    batch.run_observing(&mut |_, _| rows += 1).unwrap();
+    assert_eq!(rows, points);
+}

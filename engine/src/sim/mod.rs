@@ -1035,14 +1035,14 @@ impl<'p, const L: usize> Lanes<'p, L> {
             // Else the loop is called once per save time, and the row read
             // from the slots: in several groups, its copy into `saved`
             // cost more than the calls it saved (SIR in lanes of 8, whole
-            // process: 1.3-1.4x the time, alternating).
+            // process: 1.3-1.45x the time, alternating).
             let room = if stepper.saves_rows() {
                 record.room(count)
             } else {
                 None
             };
             if let Some(room) = room {
-                if stepper.advance(step, n, time.start(), dt, room, every) != 0 {
+                if stepper.advance(step, n, time.start(), dt, Some(room), every) != 0 {
                     failed = true;
                     break;
                 }
@@ -1050,7 +1050,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
                     record.stored(time.time_at((step + (r + 1) * every).min(steps)));
                 }
             } else if stepper.saves_rows() && one_group {
-                if stepper.advance(step, n, time.start(), dt, &mut saved, every) != 0 {
+                if stepper.advance(step, n, time.start(), dt, Some(&mut saved), every) != 0 {
                     failed = true;
                     break;
                 }
@@ -1062,7 +1062,7 @@ impl<'p, const L: usize> Lanes<'p, L> {
                 let end = step + n;
                 while step < end {
                     let n = every.min(end - step);
-                    if stepper.advance(step, n, time.start(), dt, &mut [], every) != 0 {
+                    if stepper.advance(step, n, time.start(), dt, None, every) != 0 {
                         failed = true;
                         break;
                     }
