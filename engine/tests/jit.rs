@@ -132,6 +132,35 @@ fn everything() -> Model {
         .unwrap()
 }
 
+/// Eight runs of `program` in one compiled batch, lane `l` with `param`
+/// set to `value(l)`: every row, as each output's eight lanes.
+fn compiled_batch(
+    program: &Program,
+    time: carecascade_engine::TimeSettings,
+    param: carecascade_engine::ParamId,
+    value: impl Fn(usize) -> f64,
+) -> Vec<Vec<[f64; 8]>> {
+    let mut batch = program.batch::<8>();
+    batch.set_backend(Backend::Compiled);
+    batch.set_time(time);
+    for lane in 0..8 {
+        batch.set_param(lane, param, value(lane)).unwrap();
+    }
+    let mut rows: Vec<Vec<[f64; 8]>> = Vec::new();
+    let width = program.output_names().len();
+    batch
+        .run_observing(&mut |_, row| {
+            rows.push(
+                (0..width)
+                    .map(|c| std::array::from_fn(|l| row.get(c, l).unwrap()))
+                    .collect(),
+            )
+        })
+        .unwrap();
+    assert!(batch.fallback().is_none());
+    rows
+}
+
 #[test]
 fn every_operation_is_bit_identical_in_single_runs_and_batches() {
     let program = Program::compile(&everything()).unwrap();
@@ -159,24 +188,7 @@ fn every_operation_is_bit_identical_in_single_runs_and_batches() {
     let rate = program.parameter("rate").unwrap();
     for method in [Method::Euler, Method::Rk4] {
         let time = program.time().with_method(method);
-        let mut batch = program.batch::<8>();
-        batch.set_backend(Backend::Compiled);
-        batch.set_time(time);
-        for lane in 0..8 {
-            batch.set_param(lane, rate, 0.01 * lane as f64).unwrap();
-        }
-        let mut rows: Vec<Vec<[f64; 8]>> = Vec::new();
-        let width = program.output_names().len();
-        batch
-            .run_observing(&mut |_, row| {
-                rows.push(
-                    (0..width)
-                        .map(|c| std::array::from_fn(|l| row.get(c, l).unwrap()))
-                        .collect(),
-                )
-            })
-            .unwrap();
-        assert!(batch.fallback().is_none());
+        let rows = compiled_batch(&program, time, rate, |lane| 0.01 * lane as f64);
         for lane in 0..8 {
             let mut state = program.state();
             state.set_backend(Backend::Interpreter);
@@ -290,4 +302,100 @@ fn the_pruned_and_summed_test_finds_what_the_interpreter_finds() {
         run(&model, Backend::Compiled).unwrap(),
     );
     assert_identical(&interpreted, &compiled, "a false alarm");
+}
+
+/// A part of an equation that depends only on parameters (`1 - share`,
+/// written out in several equations) is computed once per run by the
+/// compiled loop and repeats of it are dropped from the step
+/// (`compile::invariant`). Against the same model with that part as a
+/// named auxiliary (`keep`), which the pass does not touch: the same
+/// bits in both back ends, single runs and a batch, with the parameter
+/// changed between runs of one state and across lanes; parts that read
+/// the time (`TIME - share`) are computed at every step.
+#[test]
+fn constant_parts_of_equations_are_computed_once_a_run_with_the_same_bits() {
+    let build = |keep: &str, sqrt_keep: &str, other: &str| {
+        Model::builder("constant parts")
+            .add(Stock::new("s", "100").outflow("drain").inflow("fill"))
+            .add(Flow::new(
+                "drain",
+                format!("s * {keep} * rate + SQRT({sqrt_keep}) / 10"),
+            ))
+            .add(Flow::new(
+                "fill",
+                format!("{keep} * 10 + TIME * {other} + (TIME - share) * (TIME - share) / 100"),
+            ))
+            .add(Aux::new(
+                "timed",
+                format!("(TIME + 1) * {keep} + (TIME - share) * s / 1000"),
+            ))
+            .add(Aux::new("keep", "1 - share"))
+            .add(Constant::new("share", 0.25))
+            .add(Constant::new("rate", 0.05))
+            .time(carecascade_engine::TimeSettings::new(0.0, 20.0, 0.25).unwrap())
+            .build()
+            .unwrap()
+    };
+    let inline = Program::compile(&build("(1 - share)", "1 - share", "(1 - share)")).unwrap();
+    let named = Program::compile(&build("keep", "keep", "keep")).unwrap();
+    // Two repeats of `1 - share` dropped (of the four); a model whose four
+    // constant parts all differ keeps all four.
+    let distinct = Program::compile(&build("(1 - share)", "2 - share", "(3 - share)")).unwrap();
+    assert_eq!(inline.ops_per_step() + 2, distinct.ops_per_step());
+    for program in [&inline, &named] {
+        program.native_code().unwrap();
+    }
+    let share = |p: &Program| p.parameter("share").unwrap();
+    let same = |a: &Results, b: &Results, what: &str| {
+        assert_eq!(a.times(), b.times());
+        for name in a.names() {
+            let (x, y) = (a.series(name).unwrap(), b.series(name).unwrap());
+            for (k, (x, y)) in x.iter().zip(y.iter()).enumerate() {
+                assert_eq!(x.to_bits(), y.to_bits(), "{what}: `{name}` at {k}: {x} {y}");
+            }
+        }
+    };
+    for method in [Method::Euler, Method::Rk4] {
+        let time = inline.time().with_method(method);
+        let mut reference = named.state();
+        reference.set_backend(Backend::Interpreter);
+        reference.set_time(time);
+        for backend in [Backend::Interpreter, Backend::Compiled] {
+            let mut state = inline.state();
+            state.set_backend(backend);
+            state.set_time(time);
+            // One state, the parameter changed between its runs.
+            for value in [0.25, 0.6, 0.1] {
+                state.set_param(share(&inline), value).unwrap();
+                reference.set_param(share(&named), value).unwrap();
+                let what = format!("{method:?} {backend:?} share {value}");
+                same(&state.run().unwrap(), &reference.run().unwrap(), &what);
+                assert!(state.fallback().is_none());
+            }
+            // `SQRT(1 - share)` is NaN: named in `drain` as before.
+            state.set_param(share(&inline), 2.0).unwrap();
+            reference.set_param(share(&named), 2.0).unwrap();
+            let (a, b) = (state.run().unwrap_err(), reference.run().unwrap_err());
+            assert!(a.to_string().contains("drain"), "{a}");
+            assert_eq!(a.to_string(), b.to_string());
+        }
+        // Eight runs with different shares in one compiled batch.
+        let rows = compiled_batch(&inline, time, share(&inline), |lane| 0.1 * lane as f64);
+        for lane in 0..8 {
+            reference
+                .set_param(share(&named), 0.1 * lane as f64)
+                .unwrap();
+            let alone = reference.run().unwrap();
+            for (c, name) in inline.output_names().iter().enumerate() {
+                let series = alone.series(name).unwrap();
+                for (k, row) in rows.iter().enumerate() {
+                    assert_eq!(
+                        row[c][lane].to_bits(),
+                        series[k].to_bits(),
+                        "{method:?} lane {lane}: `{name}` at {k}"
+                    );
+                }
+            }
+        }
+    }
 }

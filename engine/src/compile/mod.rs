@@ -11,6 +11,7 @@
 
 mod builtins;
 mod emit;
+mod invariant;
 mod layout;
 mod order;
 mod resolve;
@@ -104,14 +105,24 @@ impl<'m> Compiler<'m> {
         } = self.lay_out();
         let (ring_of, rings) = self.rings();
         let init_ops = self.emit_vars(&init_order, true, &ring_of);
-        let step_ops = self.emit_vars(&step_order, false, &ring_of);
+        let mut step_ops = self.emit_vars(&step_order, false, &ring_of);
         let Integration {
             stocks,
             flow_terms,
-            derivative_ops,
+            mut derivative_ops,
             non_negative,
             limited,
         } = self.integration(&integrated_vars, derivatives);
+        let mut base_slots = std::mem::take(&mut self.base_slots);
+        let temporaries = self.temp_base as usize..(self.temp_base + self.temp_max) as usize;
+        base_slots.resize(temporaries.end, 0.0);
+        invariant::separate(
+            [&mut step_ops, &mut derivative_ops],
+            &mut base_slots,
+            temporaries,
+            integrated.clone(),
+            &limited,
+        );
         let flows: Vec<u32> = (0..n)
             .filter(|&v| matches!(self.vars[v].def, Def::Flow { .. }))
             .map(|v| self.slot_of[v])
@@ -162,8 +173,6 @@ impl<'m> Compiler<'m> {
             .collect();
 
         let control = self.control_slots()?;
-        let mut base_slots = self.base_slots;
-        base_slots.resize((self.temp_base + self.temp_max) as usize, 0.0);
         let slot_count = base_slots.len();
         let fused_ops = Code::new(
             step_ops.iter().chain(&derivative_ops).copied().collect(),

@@ -356,7 +356,7 @@ pub(crate) fn compile_advance(
         .any(|code| {
             code.ops()
                 .iter()
-                .any(|op| program.integrated.contains(&(destination(op) as usize)))
+                .any(|op| program.integrated.contains(&(op.destination() as usize)))
         });
     if writes_stock || (limiting && limit_helper.is_none()) {
         return Ok(None);
@@ -445,42 +445,6 @@ pub(crate) fn saves_rows(program: &Program, lanes: usize, options: &Options) -> 
     options.unroll.unwrap_or_else(|| small(program, lanes))
 }
 
-/// The slot an operation writes.
-fn destination(op: &Op) -> u32 {
-    match *op {
-        Op::Copy { dst, .. }
-        | Op::Add { dst, .. }
-        | Op::Sub { dst, .. }
-        | Op::Mul { dst, .. }
-        | Op::Div { dst, .. }
-        | Op::F1 { dst, .. }
-        | Op::F2 { dst, .. }
-        | Op::Select { dst, .. }
-        | Op::Xidz { dst, .. }
-        | Op::Lookup { dst, .. }
-        | Op::Time { dst, .. }
-        | Op::DelayFixed { dst, .. }
-        | Op::Random { dst, .. } => dst,
-    }
-}
-
-/// The slots a pure function of values reads (arithmetic, functions,
-/// selections, lookups); `None` for time functions, `DELAY FIXED` and
-/// random draws, whose results depend on more than their operands.
-fn value_operands(op: &Op) -> Option<([u32; 3], usize)> {
-    Some(match *op {
-        Op::Copy { a, .. } | Op::F1 { a, .. } | Op::Lookup { a, .. } => ([a, a, a], 1),
-        Op::Add { a, b, .. }
-        | Op::Sub { a, b, .. }
-        | Op::Mul { a, b, .. }
-        | Op::Div { a, b, .. }
-        | Op::F2 { a, b, .. } => ([a, b, b], 2),
-        Op::Select { c, a, b, .. } => ([c, a, b], 3),
-        Op::Xidz { a, b, x, .. } => ([a, b, x], 3),
-        Op::Time { .. } | Op::DelayFixed { .. } | Op::Random { .. } => return None,
-    })
-}
-
 /// The operands of `op` whose NaN or infinity always makes its result NaN
 /// or infinite: both sides of `+ - *`, the numerator of `/` (`x / inf` is
 /// 0), a copy, and negation, `ABS`, `SQRT`, `INTEGER`, `FLOOR`.
@@ -551,7 +515,7 @@ fn slots_to_check_by(program: &Program, net_flows: bool) -> Vec<u32> {
     // integration before every operation.
     let mut last_write = vec![None::<usize>; slots];
     for (k, op) in ops.iter().enumerate() {
-        last_write[destination(op) as usize] = Some(k);
+        last_write[op.destination() as usize] = Some(k);
     }
     let derivatives = program.derivatives..program.derivatives + program.integrated.len();
     let checked =
@@ -578,7 +542,7 @@ fn slots_to_check_by(program: &Program, net_flows: bool) -> Vec<u32> {
     };
     for k in (0..ops.len()).rev() {
         let op = ops[k];
-        let d = destination(op) as usize;
+        let d = op.destination() as usize;
         if last_write[d] == Some(k) {
             decide(d, &reaches, &mut detected, &mut tested);
         }
@@ -620,7 +584,7 @@ fn deferred_slots(program: &Program, carried: &[u32]) -> Vec<bool> {
         .iter()
         .chain(program.derivative_ops.ops())
     {
-        let (values, n) = value_operands(op).unwrap_or(([0; 3], 0));
+        let (values, n) = op.value_operands().unwrap_or(([0; 3], 0));
         let operands: &[u32] = match op {
             Op::Time { args, .. } => args,
             _ => &values[..n],
@@ -630,7 +594,7 @@ fn deferred_slots(program: &Program, carried: &[u32]) -> Vec<bool> {
                 early[a as usize] = true;
             }
         }
-        let d = destination(op) as usize;
+        let d = op.destination() as usize;
         written[d] = true;
         deferred[d] = true;
     }
@@ -673,7 +637,7 @@ fn invariant_ops(program: &Program) -> std::collections::HashSet<*const Op> {
     let slots = program.step_ops.slots().max(program.derivative_ops.slots());
     let mut writes = vec![0u32; slots];
     for op in &ops {
-        writes[destination(op) as usize] += 1;
+        writes[op.destination() as usize] += 1;
     }
     let mut same = vec![false; slots];
     for (s, same) in same.iter_mut().enumerate() {
@@ -681,8 +645,8 @@ fn invariant_ops(program: &Program) -> std::collections::HashSet<*const Op> {
     }
     let mut invariant = std::collections::HashSet::new();
     for op in ops {
-        let d = destination(op) as usize;
-        let Some((values, n)) = value_operands(op) else {
+        let d = op.destination() as usize;
+        let Some((values, n)) = op.value_operands() else {
             continue;
         };
         let operands = &values[..n];
@@ -1573,7 +1537,7 @@ impl Lowering<'_> {
         let mut written = vec![false; self.cache.len() / self.groups()];
         let mut rewritten = vec![false; ops.len()];
         for (k, op) in ops.iter().enumerate().rev() {
-            let d = destination(op) as usize;
+            let d = op.destination() as usize;
             rewritten[k] = written[d];
             written[d] = true;
         }

@@ -21,7 +21,7 @@ pub(crate) const SAVE_INTERVAL: usize = 4;
 pub(crate) const FIXED_SLOTS: usize = 5;
 
 /// Functions of one value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Func1 {
     Neg,
     Not,
@@ -55,7 +55,7 @@ pub(crate) enum Func1 {
 }
 
 /// Functions of two values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Func2 {
     Add,
     Sub,
@@ -86,7 +86,7 @@ pub(crate) enum Func2 {
 }
 
 /// Functions of simulated time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum TimeFunc {
     /// `STEP(height, start)`
     Step,
@@ -101,7 +101,7 @@ pub(crate) enum TimeFunc {
 /// Random draws, each from its own stream (see `Op::Random`): a value of
 /// the distribution with parameters `p1`, `p2`, kept within `[low, high]`
 /// by drawing again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum RandomFunc {
     /// Uniform on `[low, high)`.
     Uniform,
@@ -125,7 +125,7 @@ pub(crate) enum RandomFunc {
 
 /// One operation over slots. Arithmetic has its own variants because it is
 /// most of what models do.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Op {
     Copy {
         dst: u32,
@@ -196,6 +196,83 @@ pub(crate) enum Op {
         stream: u16,
         args: [u32; 4],
     },
+}
+
+impl Op {
+    /// The slot the operation writes.
+    pub fn destination(&self) -> u32 {
+        let mut op = *self;
+        *op.destination_mut()
+    }
+
+    /// Sets the slot the operation writes.
+    pub fn set_destination(&mut self, slot: u32) {
+        *self.destination_mut() = slot;
+    }
+
+    /// The slot the operation writes, to read or change.
+    fn destination_mut(&mut self) -> &mut u32 {
+        match self {
+            Op::Copy { dst, .. }
+            | Op::Add { dst, .. }
+            | Op::Sub { dst, .. }
+            | Op::Mul { dst, .. }
+            | Op::Div { dst, .. }
+            | Op::F1 { dst, .. }
+            | Op::F2 { dst, .. }
+            | Op::Select { dst, .. }
+            | Op::Xidz { dst, .. }
+            | Op::Lookup { dst, .. }
+            | Op::Time { dst, .. }
+            | Op::DelayFixed { dst, .. }
+            | Op::Random { dst, .. } => dst,
+        }
+    }
+
+    /// The slots a pure function of values reads (arithmetic, functions,
+    /// selections, lookups): `None` for time functions, `DELAY FIXED` and
+    /// random draws, whose results depend on more than their operands.
+    pub fn value_operands(&self) -> Option<([u32; 3], usize)> {
+        Some(match *self {
+            Op::Copy { a, .. } | Op::F1 { a, .. } | Op::Lookup { a, .. } => ([a, a, a], 1),
+            Op::Add { a, b, .. }
+            | Op::Sub { a, b, .. }
+            | Op::Mul { a, b, .. }
+            | Op::Div { a, b, .. }
+            | Op::F2 { a, b, .. } => ([a, b, b], 2),
+            Op::Select { c, a, b, .. } => ([c, a, b], 3),
+            Op::Xidz { a, b, x, .. } => ([a, b, x], 3),
+            Op::Time { .. } | Op::DelayFixed { .. } | Op::Random { .. } => return None,
+        })
+    }
+
+    /// Calls `f` on every slot the operation reads (not the one it
+    /// writes), so that they can be renamed.
+    pub fn for_each_read(&mut self, mut f: impl FnMut(&mut u32)) {
+        match self {
+            Op::Copy { a, .. } | Op::F1 { a, .. } | Op::Lookup { a, .. } => f(a),
+            Op::Add { a, b, .. }
+            | Op::Sub { a, b, .. }
+            | Op::Mul { a, b, .. }
+            | Op::Div { a, b, .. }
+            | Op::F2 { a, b, .. } => {
+                f(a);
+                f(b);
+            }
+            Op::Select { c, a, b, .. } => {
+                f(c);
+                f(a);
+                f(b);
+            }
+            Op::Xidz { a, b, x, .. } => {
+                f(a);
+                f(b);
+                f(x);
+            }
+            Op::Time { args, .. } | Op::Random { args, .. } => args.iter_mut().for_each(f),
+            Op::DelayFixed { .. } => {}
+        }
+    }
 }
 
 /// A list of operations whose slot indices have all been checked against a
