@@ -26,15 +26,14 @@ use std::ops::Range;
 /// constant, an initial value), other than the time and the integrated
 /// stocks, or one written once from such slots by a function of values
 /// alone (not a time function, `DELAY FIXED` or a random draw) and not a
-/// flow that limiting may scale (`limited`, sorted). Returns the number of
-/// operations moved to slots of their own and the number dropped.
+/// flow that limiting may scale (`limited`, sorted).
 pub(super) fn separate(
     lists: [&mut Vec<Op>; 2],
     base_slots: &mut Vec<f64>,
     temporaries: Range<usize>,
     integrated: Range<usize>,
     limited: &[u32],
-) -> (usize, usize) {
+) {
     let mut writes = vec![0u32; base_slots.len()];
     for op in lists.iter().flat_map(|l| l.iter()) {
         writes[op.destination() as usize] += 1;
@@ -47,7 +46,6 @@ pub(super) fn separate(
     let mut renamed: Vec<Option<u32>> = vec![None; base_slots.len()];
     // Each invariant operation (its destination cleared) and its slot.
     let mut computed: HashMap<Op, u32> = HashMap::new();
-    let (mut moved, mut dropped) = (0, 0);
     for list in lists {
         let mut kept = Vec::with_capacity(list.len());
         for mut op in list.drain(..) {
@@ -81,7 +79,6 @@ pub(super) fn separate(
             key.set_destination(0);
             if let Some(&slot) = computed.get(&key) {
                 renamed[d] = Some(slot);
-                dropped += 1;
                 continue;
             }
             let slot = base_slots.len() as u32;
@@ -91,10 +88,8 @@ pub(super) fn separate(
             op.set_destination(slot);
             computed.insert(key, slot);
             renamed[d] = Some(slot);
-            moved += 1;
             kept.push(op);
         }
         *list = kept;
     }
-    (moved, dropped)
 }
