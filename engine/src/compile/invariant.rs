@@ -12,7 +12,7 @@
 //! is the same IEEE operation on the same values, so results keep their
 //! bits.
 
-use crate::program::ops::{Op, TIME};
+use crate::program::ops::{Op, SameEachStep};
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -22,11 +22,8 @@ use std::ops::Range;
 /// every step of a run has a slot of its own, appended to `base_slots`,
 /// and readers read it there; a repeat of such an operation is dropped.
 ///
-/// The same at every step: a slot no operation of the step writes (a
-/// constant, an initial value), other than the time and the integrated
-/// stocks, or one written once from such slots by a function of values
-/// alone (not a time function, `DELAY FIXED` or a random draw) and not a
-/// flow that limiting may scale (`limited`, sorted).
+/// The same at every step: as [`SameEachStep`] has it, the rule the
+/// compiled loop uses to skip operations.
 pub(super) fn separate(
     lists: [&mut Vec<Op>; 2],
     base_slots: &mut Vec<f64>,
@@ -34,13 +31,12 @@ pub(super) fn separate(
     integrated: Range<usize>,
     limited: &[u32],
 ) {
-    let mut writes = vec![0u32; base_slots.len()];
-    for op in lists.iter().flat_map(|l| l.iter()) {
-        writes[op.destination() as usize] += 1;
-    }
-    let mut same: Vec<bool> = (0..base_slots.len())
-        .map(|s| writes[s] == 0 && s != TIME && !integrated.contains(&s))
-        .collect();
+    let mut rule = SameEachStep::new(
+        lists.iter().flat_map(|l| l.iter()),
+        base_slots.len(),
+        integrated,
+        limited,
+    );
     // Where a temporary's current value is, while its invariant write is
     // the latest.
     let mut renamed: Vec<Option<u32>> = vec![None; base_slots.len()];
@@ -56,18 +52,12 @@ pub(super) fn separate(
             });
             let d = op.destination() as usize;
             renamed[d] = None;
-            let invariant = op
-                .value_operands()
-                .is_some_and(|(values, n)| values[..n].iter().all(|&a| same[a as usize]))
-                && limited.binary_search(&(d as u32)).is_err()
-                && !integrated.contains(&d)
-                && d != TIME;
-            if !invariant {
+            if !rule.computes_same(&op) {
                 kept.push(op);
                 continue;
             }
-            if writes[d] == 1 {
-                same[d] = true;
+            if rule.writes[d] == 1 {
+                rule.same[d] = true;
                 kept.push(op);
                 continue;
             }
@@ -83,7 +73,7 @@ pub(super) fn separate(
             }
             let slot = base_slots.len() as u32;
             base_slots.push(0.0);
-            same.push(true);
+            rule.same.push(true);
             renamed.push(None);
             op.set_destination(slot);
             computed.insert(key, slot);

@@ -55,7 +55,7 @@ pub(crate) use code::Kernels;
 
 use crate::model::{Interpolation, LookupTable};
 use crate::program::Program;
-use crate::program::ops::{Code, DT, Func1, Func2, Op, TIME, TimeFunc};
+use crate::program::ops::{Code, DT, Func1, Func2, Op, SameEachStep, TIME, TimeFunc};
 use crate::sim::Fallback;
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{self, AbiParam, InstBuilder, MemFlags, Value, types};
@@ -628,35 +628,20 @@ fn deferred_slots(program: &Program, carried: &[u32]) -> Vec<bool> {
 /// (checked finite then), which the compiled loop would only compute
 /// again, the same bits: the loop skips it, and the NaN test with it.
 fn invariant_ops(program: &Program) -> std::collections::HashSet<*const Op> {
-    let ops: Vec<&Op> = program
-        .step_ops
-        .ops()
-        .iter()
-        .chain(program.derivative_ops.ops())
-        .collect();
+    let ops = || {
+        program
+            .step_ops
+            .ops()
+            .iter()
+            .chain(program.derivative_ops.ops())
+    };
     let slots = program.step_ops.slots().max(program.derivative_ops.slots());
-    let mut writes = vec![0u32; slots];
-    for op in &ops {
-        writes[op.destination() as usize] += 1;
-    }
-    let mut same = vec![false; slots];
-    for (s, same) in same.iter_mut().enumerate() {
-        *same = writes[s] == 0 && s != TIME && !program.integrated.contains(&s);
-    }
+    let mut rule = SameEachStep::new(ops(), slots, program.integrated.clone(), &program.limited);
     let mut invariant = std::collections::HashSet::new();
-    for op in ops {
+    for op in ops() {
         let d = op.destination() as usize;
-        let Some((values, n)) = op.value_operands() else {
-            continue;
-        };
-        let operands = &values[..n];
-        if writes[d] == 1
-            && program.limited.binary_search(&(d as u32)).is_err()
-            && !program.integrated.contains(&d)
-            && d != TIME
-            && operands.iter().all(|&a| same[a as usize])
-        {
-            same[d] = true;
+        if rule.writes[d] == 1 && rule.computes_same(op) {
+            rule.same[d] = true;
             invariant.insert(std::ptr::from_ref(op));
         }
     }

@@ -275,6 +275,59 @@ impl Op {
     }
 }
 
+/// Which values of a step are the same at every step of a run, as the
+/// step's operations (`ops`, in order, over `slots` slots) are walked:
+/// the rule the compile pass `compile::invariant` and the compiled loop's
+/// `jit::invariant_ops` share.
+pub(crate) struct SameEachStep<'a> {
+    /// How many operations of the step write each slot.
+    pub writes: Vec<u32>,
+    /// Whether each slot holds a value the same at every step: at first,
+    /// the slots no operation writes, other than the time and the
+    /// integrated stocks (constants, parameters, initial values).
+    pub same: Vec<bool>,
+    integrated: std::ops::Range<usize>,
+    limited: &'a [u32],
+}
+
+impl<'a> SameEachStep<'a> {
+    /// The rule for a step of `ops`; `limited` (sorted) are the flows
+    /// that non-negative limiting may scale.
+    pub fn new<'o>(
+        ops: impl IntoIterator<Item = &'o Op>,
+        slots: usize,
+        integrated: std::ops::Range<usize>,
+        limited: &'a [u32],
+    ) -> Self {
+        let mut writes = vec![0u32; slots];
+        for op in ops {
+            writes[op.destination() as usize] += 1;
+        }
+        let same = (0..slots)
+            .map(|s| writes[s] == 0 && s != TIME && !integrated.contains(&s))
+            .collect();
+        SameEachStep {
+            writes,
+            same,
+            integrated,
+            limited,
+        }
+    }
+
+    /// Whether `op` computes the same value at every step: a function of
+    /// values alone (not a time function, `DELAY FIXED` or a random draw)
+    /// of slots the same at every step, writing neither the time, a
+    /// stock nor a flow that limiting may scale.
+    pub fn computes_same(&self, op: &Op) -> bool {
+        let d = op.destination() as usize;
+        op.value_operands()
+            .is_some_and(|(values, n)| values[..n].iter().all(|&a| self.same[a as usize]))
+            && self.limited.binary_search(&(d as u32)).is_err()
+            && !self.integrated.contains(&d)
+            && d != TIME
+    }
+}
+
 /// A list of operations whose slot indices have all been checked against a
 /// slot count, so that the simulator's `exec` can index without bounds
 /// checks.
